@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * mobisign.c
+ *	  Module entry point: _PG_init only calls each module's init function.
+ *
+ * Each concern lives in its own file with its own header; a module that has
+ * GUCs defines them in its init function.  The prefix is reserved last.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "pki_store.h"
+#include "sim_api.h"
+#include "bgworker.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	ms_pki_store_init();
+	ms_sim_init();
+	ms_worker_init();
+
+	MarkGUCPrefixReserved("mobisign");
+}

@@ -1,0 +1,211 @@
+-- Data model (DESIGN section 3). All tables are logged: a crash loses nothing.
+
+-- One row per trusted PKI. Each PKI has its own trust store: one PKI's anchors
+-- never validate another PKI's certificates.
+CREATE TABLE mobisign.pki (
+    id                     integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name                   text NOT NULL UNIQUE
+                           CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'),
+    trust_anchors          bytea[] NOT NULL CHECK (cardinality(trust_anchors) BETWEEN 1 AND 64),
+    revocation             text NOT NULL DEFAULT 'crl'
+                           CHECK (revocation IN ('crl', 'none', 'ocsp', 'ocsp,crl')),
+    initial_policies       text[],      -- dotted OIDs; NULL means anyPolicy
+    explicit_policy        boolean NOT NULL DEFAULT false,
+    inhibit_policy_mapping boolean NOT NULL DEFAULT false,
+    inhibit_any_policy     boolean NOT NULL DEFAULT false,
+    security_level         integer NOT NULL DEFAULT 2 CHECK (security_level BETWEEN 0 AND 5),
+    enforce_key_usage      boolean NOT NULL DEFAULT true,
+    crl_grace              interval NOT NULL DEFAULT '0' CHECK (crl_grace >= '0'),
+    enabled                boolean NOT NULL DEFAULT true,
+    generation             bigint NOT NULL DEFAULT 1,  -- bumped on any change; backends rebuild their stores
+    created_at             timestamptz NOT NULL DEFAULT now(),
+    updated_at             timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON COLUMN mobisign.pki.security_level IS 'OpenSSL auth level: 2 refuses RSA < 2048 and SHA-1 certificate signatures';
+COMMENT ON COLUMN mobisign.pki.generation IS 'incremented on every change to the PKI or its CRLs; each backend rebuilds its X509_STORE when it sees a new value';
+
+-- Cached CRLs, DER. Several per issuer may exist (delta CRLs, partitioned by
+-- distribution point); a newer CRL of the same scope replaces the older.
+CREATE TABLE mobisign.crl (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    pki_id          integer NOT NULL REFERENCES mobisign.pki ON DELETE CASCADE,
+    issuer          text NOT NULL,
+    der             bytea NOT NULL,
+    sha256          bytea NOT NULL,
+    crl_number      numeric,
+    is_delta        boolean NOT NULL DEFAULT false,
+    scope           text NOT NULL,  -- issuer + issuing distribution point + delta flag
+    this_update     timestamptz NOT NULL,
+    next_update     timestamptz,
+    source          text NOT NULL DEFAULT 'admin' CHECK (source IN ('admin', 'ldap', 'url')),
+    source_url      text,
+    fetched_at      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (pki_id, sha256)
+);
+CREATE INDEX crl_pki_scope ON mobisign.crl (pki_id, scope);
+CREATE INDEX crl_next_update ON mobisign.crl (next_update);
+
+-- Certificate cache: user certificates from every source, keyed by fingerprint.
+CREATE TABLE mobisign.certificate (
+    fingerprint     bytea PRIMARY KEY CHECK (length(fingerprint) = 32),  -- SHA-256 of the DER
+    der             bytea NOT NULL,
+    subject         text NOT NULL,
+    issuer          text NOT NULL,
+    serial          text NOT NULL,  -- hex
+    subject_key_id  bytea,
+    not_before      timestamptz NOT NULL,
+    not_after       timestamptz NOT NULL,
+    pki_id          integer REFERENCES mobisign.pki ON DELETE SET NULL,
+    source          text NOT NULL CHECK (source IN ('register', 'ldap', 'url', 'device', 'admin')),
+    source_url      text,
+    fetched_at      timestamptz NOT NULL DEFAULT now(),
+    last_validated_at timestamptz,
+    last_status     integer REFERENCES mobisign.status_code
+);
+CREATE INDEX certificate_issuer_serial ON mobisign.certificate (issuer, serial);
+CREATE INDEX certificate_skid ON mobisign.certificate (subject_key_id) WHERE subject_key_id IS NOT NULL;
+
+-- LDAP directories, searched in position order. bind_password is a secret:
+-- no role but the extension's owner can read it (column privileges below).
+CREATE TABLE mobisign.directory (
+    id                    integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name                  text NOT NULL UNIQUE,
+    position              integer NOT NULL DEFAULT 100,
+    url                   text NOT NULL CHECK (url ~* '^ldaps?://'),
+    base_dn               text NOT NULL,
+    bind_dn               text,
+    bind_password         text,
+    user_filter           text NOT NULL DEFAULT '(uid=%s)',
+    msisdn_attribute      text NOT NULL DEFAULT 'mobile',
+    certificate_attribute text NOT NULL DEFAULT 'userCertificate;binary',
+    starttls              boolean NOT NULL DEFAULT false,
+    ca_file               text,
+    timeout               interval NOT NULL DEFAULT '5 s' CHECK (timeout > '0'),
+    pki_id                integer REFERENCES mobisign.pki ON DELETE SET NULL,
+    enabled               boolean NOT NULL DEFAULT true,
+    created_at            timestamptz NOT NULL DEFAULT now()
+);
+
+-- The local user register.
+CREATE TABLE mobisign.app_user (
+    user_id                 text PRIMARY KEY CHECK (length(user_id) BETWEEN 1 AND 256),
+    msisdn                  text NOT NULL CHECK (msisdn ~ '^\+?[0-9]{5,15}$'),
+    pki_id                  integer REFERENCES mobisign.pki ON DELETE RESTRICT,
+    certificate_fingerprint bytea REFERENCES mobisign.certificate ON DELETE SET NULL,
+    certificate_url         text,
+    status                  text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
+    created_at              timestamptz NOT NULL DEFAULT now(),
+    updated_at              timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX app_user_msisdn ON mobisign.app_user (msisdn);
+
+-- Per-SIM OTA key sets (TS 102 225). Keys are wrapped (AES-256-GCM) with the
+-- master key from mobisign.master_key_file and bound to (msisdn, key_set);
+-- the clear keys never pass through SQL after registration.
+CREATE TABLE mobisign.sim_key (
+    msisdn          text NOT NULL,
+    key_set         integer NOT NULL CHECK (key_set BETWEEN 1 AND 15),
+    kic_algorithm   text NOT NULL DEFAULT 'aes-cbc' CHECK (kic_algorithm IN ('aes-cbc')),
+    kid_algorithm   text NOT NULL DEFAULT 'aes-cmac' CHECK (kid_algorithm IN ('aes-cmac')),
+    kic_wrapped     bytea NOT NULL,
+    kid_wrapped     bytea NOT NULL,
+    tar             bytea NOT NULL CHECK (length(tar) = 3),
+    counter         bigint NOT NULL DEFAULT 0 CHECK (counter BETWEEN 0 AND 1099511627775),
+    response_counter bigint NOT NULL DEFAULT -1,  -- highest counter accepted from the SIM
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (msisdn, key_set)
+);
+
+-- SMSC links. password is a secret (column privileges below).
+CREATE TABLE mobisign.smsc (
+    id                    integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name                  text NOT NULL UNIQUE,
+    host                  text NOT NULL,
+    port                  integer NOT NULL CHECK (port BETWEEN 1 AND 65535),
+    tls                   boolean NOT NULL DEFAULT false,
+    system_id             text NOT NULL CHECK (length(system_id) <= 15),
+    password              text NOT NULL DEFAULT '' CHECK (length(password) <= 8),
+    system_type           text NOT NULL DEFAULT '' CHECK (length(system_type) <= 12),
+    source_addr           text NOT NULL DEFAULT '' CHECK (length(source_addr) <= 20),
+    window_size           integer NOT NULL DEFAULT 10 CHECK (window_size BETWEEN 1 AND 1000),
+    max_per_second        integer NOT NULL DEFAULT 100 CHECK (max_per_second BETWEEN 1 AND 100000),
+    enquire_link_interval interval NOT NULL DEFAULT '30 s',
+    reconnect_delay       interval NOT NULL DEFAULT '10 s',
+    response_timeout      interval NOT NULL DEFAULT '10 s',
+    enabled               boolean NOT NULL DEFAULT true,
+    created_at            timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per authentication or signature.
+CREATE TABLE mobisign.transaction (
+    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    kind               text NOT NULL CHECK (kind IN ('authenticate', 'sign')),
+    app_role           name NOT NULL DEFAULT session_user,  -- row-level security key
+    application        text,                                -- free label given by the caller
+    user_id            text NOT NULL,
+    msisdn             text NOT NULL,
+    reference          bytea NOT NULL UNIQUE CHECK (length(reference) = 8),
+    data               bytea NOT NULL,   -- the challenge, or the UTF-8 text to be signed
+    data_hash          bytea NOT NULL,   -- SHA-256 of data
+    display_text       text,
+    verification_code  text NOT NULL CHECK (verification_code ~ '^[0-9]{4}$'),
+    state              text NOT NULL DEFAULT 'queued'
+                       CHECK (state IN ('queued', 'submitted', 'delivered', 'completed',
+                                        'failed', 'expired', 'cancelled')),
+    status_code        integer NOT NULL DEFAULT 100 REFERENCES mobisign.status_code,
+    pki_id             integer REFERENCES mobisign.pki,
+    certificate_fingerprint bytea,  -- the registered certificate the answer must verify against
+    sim_key_set        integer,
+    counter            bigint,      -- OTA counter used for the request
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    submitted_at       timestamptz,
+    delivered_at       timestamptz,
+    completed_at       timestamptz,
+    expires_at         timestamptz NOT NULL,
+    signature          bytea,       -- CMS SignedData DER, as received
+    signer_fingerprint bytea,
+    signer_subject     text,
+    reason             text,
+    evidence           jsonb,       -- chain, CRL numbers / OCSP responses relied on
+    CHECK ((state IN ('queued', 'submitted', 'delivered')) = (completed_at IS NULL))
+);
+-- A second open request for the same user is refused by this index, not by a
+-- race-prone check.
+CREATE UNIQUE INDEX transaction_one_open_per_user ON mobisign.transaction (user_id)
+    WHERE state IN ('queued', 'submitted', 'delivered');
+CREATE INDEX transaction_open_expiry ON mobisign.transaction (expires_at)
+    WHERE state IN ('queued', 'submitted', 'delivered');
+CREATE INDEX transaction_created ON mobisign.transaction (created_at);
+ALTER TABLE mobisign.transaction ENABLE ROW LEVEL SECURITY;
+
+-- Work for the worker, claimed with FOR UPDATE SKIP LOCKED.
+CREATE TABLE mobisign.request_queue (
+    transaction_id   uuid PRIMARY KEY REFERENCES mobisign.transaction ON DELETE CASCADE,
+    msisdn           text NOT NULL,
+    segments         bytea[] NOT NULL,   -- SMS user data (UDH included), in order
+    attempts         integer NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    lease_until      timestamptz,
+    smsc_message_ids text[],
+    done             boolean NOT NULL DEFAULT false,
+    last_error       text
+);
+CREATE INDEX request_queue_pending ON mobisign.request_queue (next_attempt_at) WHERE NOT done;
+ALTER TABLE mobisign.request_queue SET (autovacuum_vacuum_scale_factor = 0.02,
+                                        autovacuum_analyze_scale_factor = 0.02);
+
+-- Received MO segments, durable before the SMSC gets its deliver_sm_resp.
+CREATE TABLE mobisign.inbound_segment (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    msisdn       text NOT NULL,
+    smsc_id      integer,
+    received_at  timestamptz NOT NULL DEFAULT now(),
+    concat_ref   integer,          -- NULL for a single SMS
+    total        integer NOT NULL DEFAULT 1,
+    seq          integer NOT NULL DEFAULT 1,
+    user_data    bytea NOT NULL,   -- UDH included
+    digest       bytea NOT NULL,   -- SHA-256 of user_data: duplicates are recognised and ignored
+    processed    boolean NOT NULL DEFAULT false
+);
+CREATE UNIQUE INDEX inbound_segment_dedup ON mobisign.inbound_segment (msisdn, digest) WHERE NOT processed;
+CREATE INDEX inbound_segment_pending ON mobisign.inbound_segment (msisdn, concat_ref) WHERE NOT processed;

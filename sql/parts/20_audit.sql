@@ -1,0 +1,173 @@
+-- The audit trail (DESIGN section 8).
+--
+-- Writers only INSERT: they never wait on one another. Rows are chained later,
+-- in commit order, by mobisign.audit_seal(): each sealed row gets the next
+-- chain_seq, prev_hash = the hash of the row sealed before it, and
+-- hash = SHA-256(prev_hash || canonical row). One sealer runs at a time (an
+-- advisory lock); the worker seals continuously and mobisign_audit_verify()
+-- seals what is pending before it checks. A row committed late is simply
+-- sealed later: the chain order is chain_seq, not id.
+CREATE TABLE mobisign.audit (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at             timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor          name NOT NULL DEFAULT session_user,
+    application    text,
+    operation      text NOT NULL,
+    transaction_id uuid,
+    outcome        text NOT NULL,
+    detail         jsonb NOT NULL DEFAULT '{}',
+    chain_seq      bigint UNIQUE,
+    prev_hash      bytea,
+    hash           bytea,
+    CHECK ((chain_seq IS NULL) = (hash IS NULL) AND (hash IS NULL) = (prev_hash IS NULL))
+);
+CREATE INDEX audit_unsealed ON mobisign.audit (id) WHERE chain_seq IS NULL;
+CREATE INDEX audit_transaction ON mobisign.audit (transaction_id) WHERE transaction_id IS NOT NULL;
+CREATE INDEX audit_at ON mobisign.audit (at);
+COMMENT ON TABLE mobisign.audit IS 'append-only, hash-chained audit trail; check it with mobisign_audit_verify()';
+
+-- The canonical form of a row that the hash covers. jsonb's text form is
+-- deterministic; the time is hashed as microseconds since the epoch so that
+-- DateStyle and TimeZone do not matter.
+CREATE FUNCTION mobisign.audit_digest(prev bytea, a mobisign.audit)
+RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.sha256(prev || pg_catalog.convert_to(pg_catalog.jsonb_build_array(
+        a.id, (pg_catalog.extract(epoch FROM a.at) * 1000000)::bigint, a.actor, a.application,
+        a.operation, a.transaction_id, a.outcome, a.detail, a.chain_seq)::text, 'UTF8'))
+$$;
+
+-- Append one row. Internal: called by the extension's own functions only.
+CREATE FUNCTION mobisign.audit_log(operation text, outcome text, detail jsonb DEFAULT '{}',
+                                   transaction_id uuid DEFAULT NULL, application text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO mobisign.audit (operation, outcome, detail, transaction_id, application)
+    VALUES (operation, outcome, coalesce(detail, '{}'), transaction_id, application)
+    RETURNING id
+$$;
+
+-- Refuse UPDATE (except the one-time sealing of an unsealed row, which may not
+-- touch the content), DELETE (except by the retention function) and TRUNCATE.
+-- Roles other than the owner have no such privileges in the first place; the
+-- triggers also stop the extension's own SECURITY DEFINER code from rewriting
+-- history by mistake.
+CREATE FUNCTION mobisign.audit_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.chain_seq IS NULL AND NEW.chain_seq IS NOT NULL
+           AND (OLD.id, OLD.at, OLD.actor, OLD.application, OLD.operation,
+                OLD.transaction_id, OLD.outcome, OLD.detail)
+               IS NOT DISTINCT FROM
+               (NEW.id, NEW.at, NEW.actor, NEW.application, NEW.operation,
+                NEW.transaction_id, NEW.outcome, NEW.detail)
+           AND pg_catalog.current_setting('mobisign.audit_sealing', true) = 'on' THEN
+            RETURN NEW;
+        END IF;
+    ELSIF TG_OP = 'DELETE' THEN
+        IF pg_catalog.current_setting('mobisign.audit_purging', true) = 'on' THEN
+            RETURN OLD;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'the audit trail is append-only'
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = pg_catalog.format('%s on mobisign.audit is refused.', TG_OP),
+              HINT = 'Audit rows are written by mobisign''s functions and removed only by mobisign_purge().';
+END
+$$;
+
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON mobisign.audit
+    FOR EACH ROW EXECUTE FUNCTION mobisign.audit_guard();
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON mobisign.audit
+    FOR EACH ROW EXECUTE FUNCTION mobisign.audit_guard();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON mobisign.audit
+    FOR EACH STATEMENT EXECUTE FUNCTION mobisign.audit_guard();
+
+-- Seal pending rows into the chain, in id order, up to max_rows at a time.
+-- Returns the number of rows sealed.
+CREATE FUNCTION mobisign.audit_seal(max_rows integer DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    last_seq  bigint;
+    last_hash bytea;
+    r         mobisign.audit;
+    n         bigint := 0;
+BEGIN
+    -- one sealer at a time; writers are never blocked by this lock
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.audit_seal'));
+    SELECT a.chain_seq, a.hash INTO last_seq, last_hash
+      FROM mobisign.audit a WHERE a.chain_seq IS NOT NULL
+     ORDER BY a.chain_seq DESC LIMIT 1;
+    last_seq := coalesce(last_seq, 0);
+    last_hash := coalesce(last_hash, '\x'::bytea);
+    PERFORM pg_catalog.set_config('mobisign.audit_sealing', 'on', true);
+    FOR r IN SELECT * FROM mobisign.audit a WHERE a.chain_seq IS NULL
+              ORDER BY a.id LIMIT max_rows FOR UPDATE SKIP LOCKED
+    LOOP
+        r.chain_seq := last_seq + 1;
+        r.prev_hash := last_hash;
+        r.hash := mobisign.audit_digest(last_hash, r);
+        UPDATE mobisign.audit a SET chain_seq = r.chain_seq, prev_hash = r.prev_hash, hash = r.hash
+         WHERE a.id = r.id;
+        last_seq := r.chain_seq;
+        last_hash := r.hash;
+        n := n + 1;
+    END LOOP;
+    PERFORM pg_catalog.set_config('mobisign.audit_sealing', 'off', true);
+    RETURN n;
+END
+$$;
+
+-- Recompute the chain. intact is false at the first row whose link or hash
+-- does not match; first_broken_id names it.
+CREATE FUNCTION mobisign_audit_verify(OUT intact boolean, OUT rows_checked bigint,
+                                      OUT first_broken_id bigint, OUT first_broken_seq bigint,
+                                      OUT reason text, OUT head_hash bytea)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r         mobisign.audit;
+    expect    bytea := '\x'::bytea;
+    want_seq  bigint := 1;
+BEGIN
+    PERFORM mobisign.audit_seal(2147483647);
+    intact := true;
+    rows_checked := 0;
+    FOR r IN SELECT * FROM mobisign.audit a WHERE a.chain_seq IS NOT NULL ORDER BY a.chain_seq
+    LOOP
+        rows_checked := rows_checked + 1;
+        IF r.chain_seq <> want_seq OR r.prev_hash IS DISTINCT FROM expect THEN
+            intact := false;
+            reason := CASE WHEN r.chain_seq <> want_seq
+                           THEN pg_catalog.format('row with chain position %s is missing', want_seq)
+                           ELSE 'the link to the previous row does not match' END;
+        ELSIF r.hash IS DISTINCT FROM mobisign.audit_digest(r.prev_hash, r) THEN
+            intact := false;
+            reason := 'the row''s content does not match its hash';
+        END IF;
+        IF NOT intact THEN
+            first_broken_id := r.id;
+            first_broken_seq := r.chain_seq;
+            RETURN;
+        END IF;
+        expect := r.hash;
+        want_seq := want_seq + 1;
+    END LOOP;
+    head_hash := expect;
+    RETURN;
+END
+$$;
+COMMENT ON FUNCTION mobisign_audit_verify() IS 'seals pending audit rows, then recomputes the hash chain; reports the first broken row';
