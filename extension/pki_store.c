@@ -1,8 +1,369 @@
+/*-------------------------------------------------------------------------
+ *
+ * pki_store.c
+ *	  Per-backend cache of one X509_STORE per PKI (see pki_store.h).
+ *
+ *-------------------------------------------------------------------------
+ */
 #include "postgres.h"
 
+#include <openssl/err.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "ossl.h"
 #include "pki_store.h"
+
+/* all cached PKIs, allocated in CacheContext */
+static List *pki_cache = NIL;
+static MemoryContext pki_cxt = NULL;
 
 void
 ms_pki_store_init(void)
 {
+}
+
+static void
+pki_free(MsPki *pki)
+{
+	if (pki->store)
+		X509_STORE_free(pki->store);
+	if (pki->anchors)
+		sk_X509_pop_free(pki->anchors, X509_free);
+	if (pki->crls)
+		sk_X509_CRL_pop_free(pki->crls, X509_CRL_free);
+	if (pki->policies)
+		sk_ASN1_OBJECT_pop_free(pki->policies, ASN1_OBJECT_free);
+	pfree(pki->name);
+	if (pki->revocation)
+		pfree(pki->revocation);
+	pfree(pki);
+}
+
+void
+ms_pki_invalidate_all(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, pki_cache)
+		pki_free((MsPki *) lfirst(lc));
+	list_free(pki_cache);
+	pki_cache = NIL;
+}
+
+static MsPki *
+cache_find(int id)
+{
+	ListCell   *lc;
+
+	foreach(lc, pki_cache)
+	{
+		MsPki	   *p = (MsPki *) lfirst(lc);
+
+		if (p->id == id)
+			return p;
+	}
+	return NULL;
+}
+
+static void
+cache_remove(MsPki *pki)
+{
+	pki_cache = list_delete_ptr(pki_cache, pki);
+	pki_free(pki);
+}
+
+static void
+oom(void)
+{
+	ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+}
+
+/*
+ * Build the PKI with the given id from its row and CRLs.  Runs inside SPI.
+ * Every OpenSSL object is first owned by a scope, so an error leaks nothing;
+ * on success ownership moves to the returned MsPki.
+ */
+static MsPki *
+pki_load(int id)
+{
+	Datum		arg[1] = {Int32GetDatum(id)};
+	Oid			argtype[1] = {INT4OID};
+	MsScope    *scope = ms_scope_create();
+	MsPki	   *pki;
+	TupleDesc	td;
+	HeapTuple	tup;
+	bool		isnull;
+	X509_STORE *store;
+	X509_VERIFY_PARAM *param;
+	STACK_OF(X509) *anchors;
+	STACK_OF(X509_CRL) *crls;
+	STACK_OF(ASN1_OBJECT) *policies = NULL;
+	unsigned long flags;
+	int			rc;
+
+	rc = SPI_execute_with_args(
+							   "SELECT name, generation, enabled, revocation, security_level, enforce_key_usage,"
+							   "       extract(epoch FROM crl_grace)::bigint, explicit_policy,"
+							   "       inhibit_policy_mapping, inhibit_any_policy, initial_policies, trust_anchors"
+							   "  FROM mobisign.pki WHERE id = $1",
+							   1, argtype, arg, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read mobisign.pki: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+	{
+		ms_scope_release(scope);
+		return NULL;
+	}
+	td = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+
+	pki = MemoryContextAllocZero(pki_cxt, sizeof(MsPki));
+	pki->id = id;
+	pki->name = MemoryContextStrdup(pki_cxt, TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull)));
+	pki->generation = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+	pki->enabled = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
+	pki->revocation = MemoryContextStrdup(pki_cxt, TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull)));
+	pki->check_crl = strstr(pki->revocation, "crl") != NULL;
+	pki->check_ocsp = strstr(pki->revocation, "ocsp") != NULL;
+	pki->security_level = DatumGetInt32(SPI_getbinval(tup, td, 5, &isnull));
+	pki->enforce_key_usage = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
+	pki->crl_grace_secs = DatumGetInt64(SPI_getbinval(tup, td, 7, &isnull));
+	pki->explicit_policy = DatumGetBool(SPI_getbinval(tup, td, 8, &isnull));
+	pki->inhibit_policy_mapping = DatumGetBool(SPI_getbinval(tup, td, 9, &isnull));
+	pki->inhibit_any_policy = DatumGetBool(SPI_getbinval(tup, td, 10, &isnull));
+
+	PG_TRY();
+	{
+		Datum		pol = SPI_getbinval(tup, td, 11, &isnull);
+		Datum		anch;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		/* initial policy set: NULL means {anyPolicy} */
+		if (!isnull)
+		{
+			deconstruct_array(DatumGetArrayTypeP(pol), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &n);
+			policies = sk_ASN1_OBJECT_new_null();
+			if (policies == NULL)
+				oom();
+			for (int i = 0; i < n; i++)
+			{
+				char	   *oid = TextDatumGetCString(elems[i]);
+				ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+
+				if (obj == NULL || !sk_ASN1_OBJECT_push(policies, obj))
+				{
+					ASN1_OBJECT_free(obj);
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("PKI \"%s\" has an invalid policy OID \"%s\"", pki->name, oid)));
+				}
+			}
+		}
+
+		/* trust anchors */
+		anchors = ms_scope_x509_stack(scope, sk_X509_new_null());
+		if (anchors == NULL)
+			oom();
+		anch = SPI_getbinval(tup, td, 12, &isnull);
+		deconstruct_array(DatumGetArrayTypeP(anch), BYTEAOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &n);
+		store = X509_STORE_new();
+		if (store == NULL)
+			oom();
+		pki->store = store;		/* freed by pki_free on error below */
+		for (int i = 0; i < n; i++)
+		{
+			X509	   *x = ms_parse_certificate_bytea(scope, "trust anchor",
+													   DatumGetByteaPP(elems[i]));
+
+			if (!X509_STORE_add_cert(store, x) || !X509_up_ref(x) || !sk_X509_push(anchors, x))
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not add a trust anchor of PKI \"%s\": %s", pki->name, ms_ossl_error())));
+		}
+
+		/* CRLs */
+		crls = sk_X509_CRL_new_null();
+		if (crls == NULL)
+			oom();
+		pki->crls = crls;
+		rc = SPI_execute_with_args("SELECT der FROM mobisign.crl WHERE pki_id = $1 ORDER BY id",
+								   1, argtype, arg, NULL, true, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not read mobisign.crl: %s", SPI_result_code_string(rc));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+			X509_CRL   *crl = ms_parse_crl_bytea(scope, "cached CRL", DatumGetByteaPP(d));
+
+			/*
+			 * CRLs are handed to each verification (X509_STORE_CTX_set0_crls)
+			 * rather than put in the store: OpenSSL's store lookup finds CRLs
+			 * only by the certificate issuer's name, which misses indirect
+			 * CRLs (cRLIssuer) that extended CRL support can use.
+			 */
+			if (!X509_CRL_up_ref(crl) || !sk_X509_CRL_push(crls, crl))
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not add a CRL of PKI \"%s\": %s", pki->name, ms_ossl_error())));
+		}
+
+		/* verification flags from the PKI's policy */
+		flags = X509_V_FLAG_POLICY_CHECK | X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST;
+		if (pki->check_crl)
+			flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
+				X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS;
+		if (pki->explicit_policy)
+			flags |= X509_V_FLAG_EXPLICIT_POLICY;
+		if (pki->inhibit_policy_mapping)
+			flags |= X509_V_FLAG_INHIBIT_MAP;
+		if (pki->inhibit_any_policy)
+			flags |= X509_V_FLAG_INHIBIT_ANY;
+		param = X509_STORE_get0_param(store);
+		X509_VERIFY_PARAM_set_flags(param, flags);
+		X509_VERIFY_PARAM_set_auth_level(param, pki->security_level);
+		X509_VERIFY_PARAM_set_depth(param, 16);
+		/* purposes are checked by mobisign itself (key usage per operation) */
+		X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_ANY);
+		/*
+		 * The initial policy set is always explicit: with no set at all,
+		 * OpenSSL leaves the user-constrained set empty and an explicit
+		 * policy requirement then fails even for anyPolicy.
+		 */
+		if (policies == NULL)
+		{
+			ASN1_OBJECT *any = OBJ_nid2obj(NID_any_policy);
+
+			policies = sk_ASN1_OBJECT_new_null();
+			if (policies == NULL || !sk_ASN1_OBJECT_push(policies, OBJ_dup(any)))
+				oom();
+		}
+		if (!X509_VERIFY_PARAM_set1_policies(param, policies))
+			oom();
+	}
+	PG_CATCH();
+	{
+		if (policies)
+			sk_ASN1_OBJECT_pop_free(policies, ASN1_OBJECT_free);
+		pki_free(pki);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	pki->policies = policies;
+	ms_scope_forget(scope, anchors);
+	pki->anchors = anchors;
+	ms_scope_release(scope);
+	ERR_clear_error();
+	return pki;
+}
+
+/*
+ * Refresh the cache against mobisign.pki: drop removed or changed PKIs and
+ * load changed ones.  If only_name is not NULL, only that PKI is (re)loaded.
+ */
+static void
+pki_refresh(const char *only_name)
+{
+	int			rc;
+	List	   *seen = NIL;
+
+	if (pki_cxt == NULL)
+		pki_cxt = AllocSetContextCreate(TopMemoryContext, "mobisign PKI cache",
+										ALLOCSET_SMALL_SIZES);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute("SELECT id, name, generation FROM mobisign.pki WHERE enabled ORDER BY id",
+					 true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read mobisign.pki: %s", SPI_result_code_string(rc));
+
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		uint64		n = SPI_processed;
+
+		for (uint64 i = 0; i < n; i++)
+		{
+			bool		isnull;
+			int			id = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			char	   *name = TextDatumGetCString(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+			int64		gen = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+			MsPki	   *p = cache_find(id);
+
+			seen = lappend_int(seen, id);
+			if (p != NULL && p->generation == gen && strcmp(p->name, name) == 0)
+				continue;
+			if (p != NULL)
+				cache_remove(p);
+			if (only_name != NULL && strcmp(only_name, name) != 0)
+				continue;
+			p = pki_load(id);
+			if (p != NULL)
+			{
+				MemoryContext old = MemoryContextSwitchTo(pki_cxt);
+
+				pki_cache = lappend(pki_cache, p);
+				MemoryContextSwitchTo(old);
+			}
+		}
+	}
+
+	/* drop PKIs that were removed or disabled */
+	{
+		ListCell   *lc;
+		List	   *gone = NIL;
+
+		foreach(lc, pki_cache)
+		{
+			MsPki	   *p = (MsPki *) lfirst(lc);
+
+			if (!list_member_int(seen, p->id))
+				gone = lappend(gone, p);
+		}
+		foreach(lc, gone)
+			cache_remove((MsPki *) lfirst(lc));
+	}
+	SPI_finish();
+}
+
+MsPki *
+ms_pki_get(const char *name)
+{
+	ListCell   *lc;
+
+	pki_refresh(name);
+	foreach(lc, pki_cache)
+	{
+		MsPki	   *p = (MsPki *) lfirst(lc);
+
+		if (strcmp(p->name, name) == 0)
+			return p;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("PKI \"%s\" does not exist", name),
+			 errhint("Configured PKIs are listed in mobisign.pki; add one with mobisign_add_pki().")));
+	return NULL;				/* keep compiler quiet */
+}
+
+List *
+ms_pki_all(void)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	pki_refresh(NULL);
+	foreach(lc, pki_cache)
+		result = lappend(result, lfirst(lc));
+	return result;
 }

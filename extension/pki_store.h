@@ -1,11 +1,55 @@
-/*
+/*-------------------------------------------------------------------------
+ *
  * pki_store.h
- *	  Per-backend cache of one X509_STORE per PKI, rebuilt when the PKI's
- *	  generation changes.
+ *	  Per-backend cache of one X509_STORE per PKI.
+ *
+ * Each PKI row (mobisign.pki) becomes an X509_STORE holding only that PKI's
+ * trust anchors and CRLs, with verification flags from its policy, so one
+ * PKI's anchors never vouch for another PKI's certificates.  A store is
+ * rebuilt when the row's generation changes (every change to the PKI or its
+ * CRLs bumps it); looking a PKI up costs one small SPI query.
+ *
+ *-------------------------------------------------------------------------
  */
 #ifndef MOBISIGN_PKI_STORE_H
 #define MOBISIGN_PKI_STORE_H
 
+#include "postgres.h"
+
+#include <openssl/x509.h>
+
+#include "nodes/pg_list.h"
+
+typedef struct MsPki
+{
+	int			id;
+	char	   *name;
+	int64		generation;
+	bool		enabled;
+	bool		check_crl;		/* revocation includes 'crl' */
+	bool		check_ocsp;		/* revocation includes 'ocsp' */
+	char	   *revocation;
+	int			security_level;
+	bool		enforce_key_usage;
+	int64		crl_grace_secs;
+	bool		explicit_policy;
+	bool		inhibit_policy_mapping;
+	bool		inhibit_any_policy;
+	STACK_OF(ASN1_OBJECT) *policies;	/* initial policy set ({anyPolicy} by default) */
+	X509_STORE *store;			/* anchors + CRLs, flags set */
+	STACK_OF(X509) *anchors;
+	STACK_OF(X509_CRL) *crls;
+} MsPki;
+
 extern void ms_pki_store_init(void);
 
-#endif
+/* The named PKI, loaded or refreshed; ERROR (42704) if unknown or disabled. */
+extern MsPki *ms_pki_get(const char *name);
+
+/* Every enabled PKI, refreshed, in id order. */
+extern List *ms_pki_all(void);
+
+/* Forget every cached store (e.g. after a failed transaction). */
+extern void ms_pki_invalidate_all(void);
+
+#endif							/* MOBISIGN_PKI_STORE_H */

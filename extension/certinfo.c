@@ -1,0 +1,160 @@
+/*-------------------------------------------------------------------------
+ *
+ * certinfo.c
+ *	  SQL functions that decode a certificate or a CRL (DER or PEM) into the
+ *	  normalised DER and the fields the caches store.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/x509v3.h>
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "certinfo.h"
+#include "ossl.h"
+
+static bytea *
+bytes_to_bytea(const unsigned char *data, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+static bytea *
+der_sha256(bytea *der)
+{
+	unsigned char md[32];
+
+	ms_sha256((unsigned char *) VARDATA(der), VARSIZE(der) - VARHDRSZ, md);
+	return bytes_to_bytea(md, 32);
+}
+
+PG_FUNCTION_INFO_V1(mobisign_cert_info);
+
+/*
+ * mobisign._cert_info(certificate bytea)
+ *	 -> (der, fingerprint, subject, issuer, serial, subject_key_id,
+ *		 not_before, not_after, is_ca, self_signed)
+ */
+Datum
+mobisign_cert_info(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[10];
+	bool		nulls[10] = {0};
+	MsScope    *scope;
+	X509	   *x;
+	bytea	   *der;
+	const ASN1_OCTET_STRING *skid;
+	char	   *serial;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("certificate must not be NULL")));
+	scope = ms_scope_create();
+	x = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));
+	der = ms_x509_to_bytea(x);
+	values[0] = PointerGetDatum(der);
+	values[1] = PointerGetDatum(der_sha256(der));
+	values[2] = CStringGetTextDatum(ms_name_text(X509_get_subject_name(x)));
+	values[3] = CStringGetTextDatum(ms_name_text(X509_get_issuer_name(x)));
+	{
+		BIGNUM	   *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+		char	   *hex = bn ? BN_bn2hex(bn) : NULL;
+
+		serial = pstrdup(hex ? hex : "");
+		OPENSSL_free(hex);
+		BN_free(bn);
+	}
+	values[4] = CStringGetTextDatum(serial);
+	skid = X509_get0_subject_key_id(x);
+	if (skid)
+		values[5] = PointerGetDatum(bytes_to_bytea(ASN1_STRING_get0_data(skid), ASN1_STRING_length(skid)));
+	else
+		nulls[5] = true;
+	values[6] = TimestampTzGetDatum(ms_asn1_time_to_timestamptz(X509_get0_notBefore(x)));
+	values[7] = TimestampTzGetDatum(ms_asn1_time_to_timestamptz(X509_get0_notAfter(x)));
+	values[8] = BoolGetDatum(X509_check_ca(x) > 0);
+	values[9] = BoolGetDatum((X509_get_extension_flags(x) & EXFLAG_SS) != 0);
+	ms_scope_release(scope);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(mobisign_crl_info);
+
+/*
+ * mobisign._crl_info(crl bytea)
+ *	 -> (der, sha256, issuer, crl_number, is_delta, scope, this_update, next_update)
+ */
+Datum
+mobisign_crl_info(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[8];
+	bool		nulls[8] = {0};
+	MsScope    *scope;
+	X509_CRL   *crl;
+	bytea	   *der;
+	ASN1_INTEGER *num;
+	ASN1_INTEGER *delta;
+	char	   *issuer;
+	char	   *idp_hex = "";
+	int			crit;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("crl must not be NULL")));
+	scope = ms_scope_create();
+	crl = ms_parse_crl_bytea(scope, "CRL", PG_GETARG_BYTEA_PP(0));
+	der = ms_crl_to_bytea(crl);
+	issuer = ms_name_text(X509_CRL_get_issuer(crl));
+	values[0] = PointerGetDatum(der);
+	values[1] = PointerGetDatum(der_sha256(der));
+	values[2] = CStringGetTextDatum(issuer);
+	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL);
+	if (num)
+	{
+		values[3] = DirectFunctionCall3(numeric_in, CStringGetDatum(ms_asn1_integer_text(num)),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		ASN1_INTEGER_free(num);
+	}
+	else
+		nulls[3] = true;
+	delta = X509_CRL_get_ext_d2i(crl, NID_delta_crl, &crit, NULL);
+	values[4] = BoolGetDatum(delta != NULL);
+	ASN1_INTEGER_free(delta);
+	/* the scope: issuer, issuing distribution point, delta or full */
+	{
+		int			idx = X509_CRL_get_ext_by_NID(crl, NID_issuing_distribution_point, -1);
+
+		if (idx >= 0)
+		{
+			ASN1_OCTET_STRING *data = X509_EXTENSION_get_data(X509_CRL_get_ext(crl, idx));
+
+			idp_hex = ms_hex(ASN1_STRING_get0_data(data), ASN1_STRING_length(data));
+		}
+	}
+	values[5] = CStringGetTextDatum(psprintf("%s|%s|%s", issuer, idp_hex, delta ? "delta" : "full"));
+	values[6] = TimestampTzGetDatum(ms_asn1_time_to_timestamptz(X509_CRL_get0_lastUpdate(crl)));
+	if (X509_CRL_get0_nextUpdate(crl))
+		values[7] = TimestampTzGetDatum(ms_asn1_time_to_timestamptz(X509_CRL_get0_nextUpdate(crl)));
+	else
+		nulls[7] = true;
+	ms_scope_release(scope);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}

@@ -1,0 +1,317 @@
+/*-------------------------------------------------------------------------
+ *
+ * cms_verify.c
+ *	  CMS SignedData verification (see cms_verify.h) and the SQL function
+ *	  behind mobisign_verify(signature, content, ...).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/pem.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "cms_verify.h"
+#include "ossl.h"
+
+extern Datum ms_validation_datum(MsValidation *v, Datum *values, bool *nulls, int *col);
+
+static void
+set_invalid(MsCmsResult *out, int status, char *reason)
+{
+	out->v.valid = false;
+	out->v.status_code = status;
+	out->v.reason = reason;
+	if (out->v.evidence == NULL)
+		out->v.evidence = pstrdup("{}");
+}
+
+static bool
+digest_allowed(int nid)
+{
+	return nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512;
+}
+
+static CMS_ContentInfo *
+parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why)
+{
+	CMS_ContentInfo *cms = NULL;
+
+	ERR_clear_error();
+	if (siglen == 0)
+	{
+		*why = pstrdup("the signature is empty");
+		return NULL;
+	}
+	if (ms_looks_like_pem(sig, siglen))
+	{
+		BIO		   *bio = ms_scope_bio(scope, BIO_new_mem_buf(sig, (int) siglen));
+
+		cms = ms_scope_cms(scope, PEM_read_bio_CMS(bio, NULL, NULL, NULL));
+	}
+	else
+	{
+		const unsigned char *p = sig;
+
+		cms = ms_scope_cms(scope, d2i_CMS_ContentInfo(NULL, &p, (long) siglen));
+		if (cms != NULL && p != sig + siglen)
+		{
+			*why = psprintf("%zu bytes follow the CMS structure", (size_t) (sig + siglen - p));
+			return NULL;
+		}
+	}
+	if (cms == NULL)
+	{
+		*why = psprintf("not a CMS structure: %s", ms_ossl_error());
+		return NULL;
+	}
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)
+	{
+		*why = psprintf("the CMS content type is %s, not signedData", ms_obj_text(CMS_get0_type(cms)));
+		return NULL;
+	}
+	return cms;
+}
+
+void
+ms_cms_verify(const unsigned char *sig, size_t siglen,
+			  const unsigned char *content, size_t contentlen, bool has_content,
+			  X509 *signer_cert, STACK_OF(X509) *extra_certs,
+			  const char *pki_name, TimestampTz at, MsKeyUsage usage,
+			  bool error_on_malformed, MsCmsResult *out)
+{
+	MsScope    *scope = ms_scope_create();
+	CMS_ContentInfo *cms;
+	STACK_OF(CMS_SignerInfo) *sis;
+	CMS_SignerInfo *si;
+	STACK_OF(X509) *msgcerts;
+	STACK_OF(X509) *untrusted;
+	STACK_OF(X509) *signers;
+	X509	   *signer = NULL;
+	X509_ALGOR *digalg = NULL;
+	char	   *why = NULL;
+	BIO		   *dcont = NULL;
+	bool		detached;
+	int			idx;
+
+	memset(out, 0, sizeof(*out));
+	out->v.chain = NIL;
+	out->v.policies = NIL;
+
+	cms = parse_cms(scope, sig, siglen, &why);
+	if (cms == NULL)
+	{
+		if (error_on_malformed)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("malformed signature"),
+					 errdetail("The signature is not a CMS/PKCS#7 SignedData: %s.", why),
+					 errhint("Pass the DER (or PEM) of a CMS ContentInfo of type signedData.")));
+		set_invalid(out, MS_STATUS_INVALID_SIGNATURE, psprintf("not a CMS SignedData: %s", why));
+		ms_scope_release(scope);
+		return;
+	}
+
+	detached = CMS_is_detached(cms) == 1;
+	if (detached && !has_content)
+	{
+		if (error_on_malformed)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("content must be given for a detached signature"),
+					 errdetail("The SignedData does not carry the signed content.")));
+		set_invalid(out, MS_STATUS_INVALID_SIGNATURE, pstrdup("detached signature without content"));
+		ms_scope_release(scope);
+		return;
+	}
+
+	sis = CMS_get0_SignerInfos(cms);
+	if (sis == NULL || sk_CMS_SignerInfo_num(sis) != 1)
+	{
+		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
+					psprintf("the SignedData has %d signers; exactly one is supported",
+							 sis ? sk_CMS_SignerInfo_num(sis) : 0));
+		ms_scope_release(scope);
+		return;
+	}
+	si = sk_CMS_SignerInfo_value(sis, 0);
+
+	/* the digest algorithm is the signer's choice: hold it to policy */
+	CMS_SignerInfo_get0_algs(si, NULL, NULL, &digalg, NULL);
+	if (digalg == NULL || !digest_allowed(OBJ_obj2nid(digalg->algorithm)))
+	{
+		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
+					psprintf("digest algorithm %s is not allowed (SHA-256, SHA-384 or SHA-512 required)",
+							 digalg ? OBJ_nid2sn(OBJ_obj2nid(digalg->algorithm)) : "?"));
+		ms_scope_release(scope);
+		return;
+	}
+
+	/* find the signer's certificate */
+	msgcerts = ms_scope_x509_stack(scope, CMS_get1_certs(cms));
+	untrusted = ms_scope_x509_stack(scope, sk_X509_new_null());
+	if (untrusted == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (signer_cert != NULL)
+	{
+		if (CMS_SignerInfo_cert_cmp(si, signer_cert) == 0)
+			signer = signer_cert;
+	}
+	else
+	{
+		for (int i = 0; signer == NULL && msgcerts && i < sk_X509_num(msgcerts); i++)
+			if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(msgcerts, i)) == 0)
+				signer = sk_X509_value(msgcerts, i);
+		for (int i = 0; signer == NULL && extra_certs && i < sk_X509_num(extra_certs); i++)
+			if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(extra_certs, i)) == 0)
+				signer = sk_X509_value(extra_certs, i);
+	}
+	if (signer == NULL)
+	{
+		set_invalid(out, MS_STATUS_NO_CERT_FOUND,
+					signer_cert ? pstrdup("the signature was not made with the given certificate")
+					: pstrdup("no certificate matches the signer identifier"));
+		ms_scope_release(scope);
+		return;
+	}
+	out->signer_subject = ms_name_text(X509_get_subject_name(signer));
+	out->signer_der = ms_x509_to_bytea(signer);
+	out->signer_fingerprint = ms_x509_fingerprint_hex(signer);
+
+	/* signing time, as claimed by the signer */
+	idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
+	if (idx >= 0)
+	{
+		X509_ATTRIBUTE *attr = CMS_signed_get_attr(si, idx);
+		ASN1_TYPE  *t = attr ? X509_ATTRIBUTE_get0_type(attr, 0) : NULL;
+
+		if (t && (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME))
+		{
+			out->signing_time = ms_asn1_time_to_timestamptz((ASN1_TIME *) t->value.ptr);
+			out->has_signing_time = out->signing_time != DT_NOBEGIN;
+		}
+	}
+
+	/* the signature itself: only the signer's key, no chain building here */
+	signers = ms_scope_x509_stack(scope, sk_X509_new_null());
+	if (signers == NULL || !X509_up_ref(signer) || !sk_X509_push(signers, signer))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (detached)
+		dcont = ms_scope_bio(scope, BIO_new_mem_buf(content, (int) contentlen));
+	ERR_clear_error();
+	if (CMS_verify(cms, signers, NULL, dcont, NULL,
+				   CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY | CMS_NOCRL) != 1)
+	{
+		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
+					psprintf("the signature does not verify: %s", ms_ossl_error()));
+		ms_scope_release(scope);
+		return;
+	}
+	if (!detached && has_content)
+	{
+		ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
+
+		if (pos == NULL || *pos == NULL ||
+			(size_t) ASN1_STRING_length(*pos) != contentlen ||
+			memcmp(ASN1_STRING_get0_data(*pos), content, contentlen) != 0)
+		{
+			set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
+						pstrdup("the signed content differs from the given content"));
+			ms_scope_release(scope);
+			return;
+		}
+	}
+
+	/* the signer's path: certificates from the message only as intermediates */
+	for (int i = 0; msgcerts && i < sk_X509_num(msgcerts); i++)
+	{
+		X509	   *x = sk_X509_value(msgcerts, i);
+
+		if (x != signer && (!X509_up_ref(x) || !sk_X509_push(untrusted, x)))
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	for (int i = 0; extra_certs && i < sk_X509_num(extra_certs); i++)
+	{
+		X509	   *x = sk_X509_value(extra_certs, i);
+
+		if (x != signer && (!X509_up_ref(x) || !sk_X509_push(untrusted, x)))
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	ms_validate_certificate(signer, untrusted, pki_name, at, usage, &out->v);
+	if (out->v.valid)
+		out->v.reason = pstrdup("signature and certificate path are valid");
+	else
+		out->v.reason = psprintf("signer certificate: %s", out->v.reason);
+	ERR_clear_error();
+	ms_scope_release(scope);
+}
+
+PG_FUNCTION_INFO_V1(mobisign_verify_cms_internal);
+
+/*
+ * mobisign._verify(signature bytea, content bytea, certificate bytea,
+ *		pki text, at timestamptz)
+ *	 -> (valid, status_code, status_name, reason, pki, chain, signer_subject,
+ *		 signer_certificate, signing_time, evidence)
+ */
+Datum
+mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[10];
+	bool		nulls[10] = {0};
+	MsScope    *scope;
+	X509	   *cert = NULL;
+	bytea	   *sig;
+	bytea	   *content = NULL;
+	MsCmsResult r;
+	int			col = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("signature must not be NULL")));
+	sig = PG_GETARG_BYTEA_PP(0);
+	if (!PG_ARGISNULL(1))
+		content = PG_GETARG_BYTEA_PP(1);
+
+	scope = ms_scope_create();
+	if (!PG_ARGISNULL(2))
+		cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(2));
+	ms_cms_verify((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
+				  content ? (unsigned char *) VARDATA_ANY(content) : NULL,
+				  content ? VARSIZE_ANY_EXHDR(content) : 0, content != NULL,
+				  cert, NULL,
+				  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+				  PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
+				  MS_USAGE_ANY_SIGNATURE, true, &r);
+	ms_scope_release(scope);
+
+	ms_validation_datum(&r.v, values, nulls, &col);
+	if (r.signer_subject)
+	{
+		values[col++] = CStringGetTextDatum(r.signer_subject);
+		values[col++] = PointerGetDatum(r.signer_der);
+	}
+	else
+	{
+		nulls[col++] = true;
+		nulls[col++] = true;
+	}
+	if (r.has_signing_time)
+		values[col++] = TimestampTzGetDatum(r.signing_time);
+	else
+		nulls[col++] = true;
+	values[col++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(r.v.evidence ? r.v.evidence : "{}"));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}

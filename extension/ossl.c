@@ -1,0 +1,601 @@
+/*-------------------------------------------------------------------------
+ *
+ * ossl.c
+ *	  OpenSSL object scopes, input parsing and conversions (see ossl.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <string.h>
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "ossl.h"
+
+typedef struct MsScopeItem
+{
+	void	   *obj;
+	MsFreeFn	freefn;
+} MsScopeItem;
+
+struct MsScope
+{
+	MemoryContext cxt;
+	MemoryContextCallback cb;
+	MsScopeItem *items;
+	int			nitems;
+	int			maxitems;
+};
+
+static void
+ms_scope_cleanup(void *arg)
+{
+	MsScope    *scope = (MsScope *) arg;
+
+	/* free in reverse order of registration */
+	while (scope->nitems > 0)
+	{
+		MsScopeItem *it = &scope->items[--scope->nitems];
+
+		if (it->obj)
+			it->freefn(it->obj);
+	}
+}
+
+MsScope *
+ms_scope_create(void)
+{
+	MemoryContext cxt;
+	MsScope    *scope;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "mobisign OpenSSL scope",
+								ALLOCSET_SMALL_SIZES);
+	scope = MemoryContextAllocZero(cxt, sizeof(MsScope));
+	scope->cxt = cxt;
+	scope->maxitems = 16;
+	scope->items = MemoryContextAlloc(cxt, sizeof(MsScopeItem) * scope->maxitems);
+	scope->cb.func = ms_scope_cleanup;
+	scope->cb.arg = scope;
+	MemoryContextRegisterResetCallback(cxt, &scope->cb);
+	return scope;
+}
+
+void
+ms_scope_release(MsScope *scope)
+{
+	if (scope)
+		MemoryContextDelete(scope->cxt);
+}
+
+void *
+ms_scope_add(MsScope *scope, void *obj, MsFreeFn freefn)
+{
+	if (obj == NULL)
+		return NULL;
+	if (scope->nitems >= scope->maxitems)
+	{
+		/* on allocation failure the object must still be freed */
+		PG_TRY();
+		{
+			scope->items = repalloc(scope->items,
+									sizeof(MsScopeItem) * scope->maxitems * 2);
+		}
+		PG_CATCH();
+		{
+			freefn(obj);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		scope->maxitems *= 2;
+	}
+	scope->items[scope->nitems].obj = obj;
+	scope->items[scope->nitems].freefn = freefn;
+	scope->nitems++;
+	return obj;
+}
+
+void
+ms_scope_forget(MsScope *scope, void *obj)
+{
+	for (int i = scope->nitems - 1; i >= 0; i--)
+	{
+		if (scope->items[i].obj == obj)
+		{
+			scope->items[i].obj = NULL;
+			return;
+		}
+	}
+}
+
+/* typed free functions, so that no function-pointer casts are needed */
+static void
+free_x509(void *p)
+{
+	X509_free((X509 *) p);
+}
+static void
+free_crl(void *p)
+{
+	X509_CRL_free((X509_CRL *) p);
+}
+static void
+free_pkey(void *p)
+{
+	EVP_PKEY_free((EVP_PKEY *) p);
+}
+static void
+free_x509_stack(void *p)
+{
+	sk_X509_pop_free((STACK_OF(X509) *) p, X509_free);
+}
+static void
+free_cms(void *p)
+{
+	CMS_ContentInfo_free((CMS_ContentInfo *) p);
+}
+static void
+free_bio(void *p)
+{
+	BIO_free_all((BIO *) p);
+}
+static void
+free_store_ctx(void *p)
+{
+	X509_STORE_CTX_free((X509_STORE_CTX *) p);
+}
+static void
+free_md_ctx(void *p)
+{
+	EVP_MD_CTX_free((EVP_MD_CTX *) p);
+}
+
+X509 *
+ms_scope_x509(MsScope *scope, X509 *x)
+{
+	return ms_scope_add(scope, x, free_x509);
+}
+X509_CRL *
+ms_scope_crl(MsScope *scope, X509_CRL *crl)
+{
+	return ms_scope_add(scope, crl, free_crl);
+}
+EVP_PKEY *
+ms_scope_pkey(MsScope *scope, EVP_PKEY *pkey)
+{
+	return ms_scope_add(scope, pkey, free_pkey);
+}
+STACK_OF(X509) *
+ms_scope_x509_stack(MsScope *scope, STACK_OF(X509) *sk)
+{
+	return ms_scope_add(scope, sk, free_x509_stack);
+}
+CMS_ContentInfo *
+ms_scope_cms(MsScope *scope, CMS_ContentInfo *cms)
+{
+	return ms_scope_add(scope, cms, free_cms);
+}
+BIO *
+ms_scope_bio(MsScope *scope, BIO *bio)
+{
+	return ms_scope_add(scope, bio, free_bio);
+}
+X509_STORE_CTX *
+ms_scope_store_ctx(MsScope *scope, X509_STORE_CTX *ctx)
+{
+	return ms_scope_add(scope, ctx, free_store_ctx);
+}
+EVP_MD_CTX *
+ms_scope_md_ctx(MsScope *scope, EVP_MD_CTX *ctx)
+{
+	return ms_scope_add(scope, ctx, free_md_ctx);
+}
+
+char *
+ms_ossl_error(void)
+{
+	unsigned long e;
+	unsigned long last = 0;
+	char		buf[256];
+
+	/* the last error queued is usually the most specific one */
+	while ((e = ERR_get_error()) != 0)
+		last = e;
+	if (last == 0)
+		return pstrdup("unknown OpenSSL error");
+	ERR_error_string_n(last, buf, sizeof(buf));
+	/* "error:0680007B:asn1 encoding routines::header too long" -> the tail */
+	{
+		const char *reason = ERR_reason_error_string(last);
+
+		if (reason)
+			return pstrdup(reason);
+	}
+	return pstrdup(buf);
+}
+
+bool
+ms_looks_like_pem(const unsigned char *data, size_t len)
+{
+	size_t		i = 0;
+
+	while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+		i++;
+	/* DER always starts with a SEQUENCE tag; anything textual is PEM-ish */
+	return i < len && data[i] != 0x30;
+}
+
+/* count "-----BEGIN " markers, bounded */
+static int
+pem_object_count(const unsigned char *data, size_t len)
+{
+	static const char marker[] = "-----BEGIN ";
+	size_t		mlen = sizeof(marker) - 1;
+	int			n = 0;
+
+	for (size_t i = 0; i + mlen <= len; i++)
+	{
+		if (data[i] == '-' && memcmp(data + i, marker, mlen) == 0)
+		{
+			n++;
+			i += mlen - 1;
+		}
+	}
+	return n;
+}
+
+static void
+report_parse_error(const char *what, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("malformed %s", what),
+			 errdetail("%s", detail),
+			 errhint("Certificates and CRLs are accepted as DER or as PEM holding exactly one object.")));
+}
+
+/* Check the PEM framing; returns a BIO over the bytes, registered in scope. */
+static BIO *
+pem_bio(MsScope *scope, const char *what, const unsigned char *data, size_t len,
+		const char *kind)
+{
+	int			n = pem_object_count(data, len);
+
+	if (n == 0)
+		report_parse_error(what, "The data is neither DER nor PEM.");
+	if (n > 1)
+		report_parse_error(what, psprintf("The PEM data holds %d objects where one %s is expected.", n, kind));
+	if (len > INT_MAX)
+		report_parse_error(what, "The data is too large.");
+	return ms_scope_bio(scope, BIO_new_mem_buf(data, (int) len));
+}
+
+X509 *
+ms_parse_certificate(MsScope *scope, const char *what, const unsigned char *data, size_t len)
+{
+	X509	   *x;
+
+	ERR_clear_error();
+	if (len == 0)
+		report_parse_error(what, "The data is empty.");
+	if (ms_looks_like_pem(data, len))
+	{
+		BIO		   *bio = pem_bio(scope, what, data, len, "certificate");
+
+		x = ms_scope_x509(scope, PEM_read_bio_X509(bio, NULL, NULL, NULL));
+		if (x == NULL)
+			report_parse_error(what, psprintf("PEM decoding failed: %s.", ms_ossl_error()));
+	}
+	else
+	{
+		const unsigned char *p = data;
+
+		if (len > LONG_MAX)
+			report_parse_error(what, "The data is too large.");
+		x = ms_scope_x509(scope, d2i_X509(NULL, &p, (long) len));
+		if (x == NULL)
+			report_parse_error(what, psprintf("DER decoding failed: %s.", ms_ossl_error()));
+		if (p != data + len)
+			report_parse_error(what, psprintf("%zu bytes follow the certificate.", (size_t) (data + len - p)));
+	}
+	ERR_clear_error();
+	return x;
+}
+
+X509 *
+ms_parse_certificate_bytea(MsScope *scope, const char *what, bytea *b)
+{
+	return ms_parse_certificate(scope, what, (unsigned char *) VARDATA_ANY(b),
+								VARSIZE_ANY_EXHDR(b));
+}
+
+X509_CRL *
+ms_parse_crl_bytea(MsScope *scope, const char *what, bytea *b)
+{
+	const unsigned char *data = (unsigned char *) VARDATA_ANY(b);
+	size_t		len = VARSIZE_ANY_EXHDR(b);
+	X509_CRL   *crl;
+
+	ERR_clear_error();
+	if (len == 0)
+		report_parse_error(what, "The data is empty.");
+	if (ms_looks_like_pem(data, len))
+	{
+		BIO		   *bio = pem_bio(scope, what, data, len, "CRL");
+
+		crl = ms_scope_crl(scope, PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL));
+		if (crl == NULL)
+			report_parse_error(what, psprintf("PEM decoding failed: %s.", ms_ossl_error()));
+	}
+	else
+	{
+		const unsigned char *p = data;
+
+		crl = ms_scope_crl(scope, d2i_X509_CRL(NULL, &p, (long) len));
+		if (crl == NULL)
+			report_parse_error(what, psprintf("DER decoding failed: %s.", ms_ossl_error()));
+		if (p != data + len)
+			report_parse_error(what, psprintf("%zu bytes follow the CRL.", (size_t) (data + len - p)));
+	}
+	ERR_clear_error();
+	return crl;
+}
+
+EVP_PKEY *
+ms_parse_public_key_bytea(MsScope *scope, const char *what, bytea *b)
+{
+	const unsigned char *data = (unsigned char *) VARDATA_ANY(b);
+	size_t		len = VARSIZE_ANY_EXHDR(b);
+	EVP_PKEY   *pkey = NULL;
+
+	ERR_clear_error();
+	if (len == 0)
+		report_parse_error(what, "The data is empty.");
+	if (ms_looks_like_pem(data, len))
+	{
+		BIO		   *bio = pem_bio(scope, what, data, len, "key or certificate");
+
+		if (pem_object_count(data, len) == 1 &&
+			strstr((const char *) pnstrdup((const char *) data, len), "-----BEGIN CERTIFICATE-----"))
+		{
+			X509	   *x = ms_scope_x509(scope, PEM_read_bio_X509(bio, NULL, NULL, NULL));
+
+			if (x)
+				pkey = X509_get0_pubkey(x);
+		}
+		else
+			pkey = ms_scope_pkey(scope, PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL));
+	}
+	else
+	{
+		const unsigned char *p = data;
+		X509	   *x = ms_scope_x509(scope, d2i_X509(NULL, &p, (long) len));
+
+		if (x != NULL && p == data + len)
+			pkey = X509_get0_pubkey(x);
+		else
+		{
+			ERR_clear_error();
+			p = data;
+			pkey = ms_scope_pkey(scope, d2i_PUBKEY(NULL, &p, (long) len));
+			if (pkey != NULL && p != data + len)
+				report_parse_error(what, psprintf("%zu bytes follow the public key.", (size_t) (data + len - p)));
+		}
+	}
+	if (pkey == NULL)
+		report_parse_error(what, psprintf("Neither a certificate nor a SubjectPublicKeyInfo: %s.", ms_ossl_error()));
+	ERR_clear_error();
+	return pkey;
+}
+
+STACK_OF(X509) *
+ms_parse_certificate_array(MsScope *scope, const char *what, ArrayType *arr, int max_items)
+{
+	STACK_OF(X509) *sk = ms_scope_x509_stack(scope, sk_X509_new_null());
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (sk == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (arr == NULL)
+		return sk;
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > max_items)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many %s", what),
+				 errdetail("At most %d are accepted; %d were given.", max_items,
+						   ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)))));
+	deconstruct_array(arr, BYTEAOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		X509	   *x;
+		char	   *itemname = psprintf("%s element %d", what, i + 1);
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL", what),
+					 errdetail("Element %d is NULL.", i + 1)));
+		x = ms_parse_certificate_bytea(scope, itemname, DatumGetByteaPP(elems[i]));
+		/* the stack takes its own reference */
+		if (!X509_up_ref(x) || !sk_X509_push(sk, x))
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	return sk;
+}
+
+char *
+ms_name_text(const X509_NAME *name)
+{
+	BIO		   *bio;
+	char	   *data;
+	long		len;
+	char	   *result;
+
+	if (name == NULL)
+		return pstrdup("");
+	bio = BIO_new(BIO_s_mem());
+	if (bio == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	len = BIO_get_mem_data(bio, &data);
+	result = pnstrdup(data, len);
+	BIO_free(bio);
+	return result;
+}
+
+TimestampTz
+ms_asn1_time_to_timestamptz(const ASN1_TIME *t)
+{
+	struct tm	tm;
+	pg_time_t	secs;
+
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return DT_NOBEGIN;
+	/* OpenSSL's tm is UTC; compute seconds since the Unix epoch by hand */
+	{
+		int			y = tm.tm_year + 1900;
+		int			m = tm.tm_mon + 1;
+		int64		days;
+
+		/* days from civil, proleptic Gregorian */
+		y -= m <= 2;
+		{
+			int64		era = (y >= 0 ? y : y - 399) / 400;
+			int64		yoe = y - era * 400;
+			int64		doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + tm.tm_mday - 1;
+			int64		doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+			days = era * 146097 + doe - 719468;
+		}
+		secs = days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+	}
+	return time_t_to_timestamptz(secs);
+}
+
+time_t
+ms_timestamptz_to_time_t(TimestampTz t)
+{
+	return (time_t) timestamptz_to_time_t(t);
+}
+
+static bytea *
+der_to_bytea(int (*i2d) (const void *, unsigned char **), const void *obj)
+{
+	int			len = i2d(obj, NULL);
+	bytea	   *b;
+	unsigned char *p;
+
+	if (len <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not encode DER: %s", ms_ossl_error())));
+	b = palloc(VARHDRSZ + len);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	p = (unsigned char *) VARDATA(b);
+	i2d(obj, &p);
+	return b;
+}
+
+static int
+i2d_x509_const(const void *x, unsigned char **out)
+{
+	return i2d_X509((X509 *) x, out);
+}
+static int
+i2d_crl_const(const void *x, unsigned char **out)
+{
+	return i2d_X509_CRL((X509_CRL *) x, out);
+}
+
+bytea *
+ms_x509_to_bytea(X509 *x)
+{
+	return der_to_bytea(i2d_x509_const, x);
+}
+
+bytea *
+ms_crl_to_bytea(X509_CRL *crl)
+{
+	return der_to_bytea(i2d_crl_const, crl);
+}
+
+char *
+ms_hex(const unsigned char *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char	   *out = palloc(len * 2 + 1);
+
+	for (size_t i = 0; i < len; i++)
+	{
+		out[i * 2] = digits[data[i] >> 4];
+		out[i * 2 + 1] = digits[data[i] & 15];
+	}
+	out[len * 2] = '\0';
+	return out;
+}
+
+void
+ms_sha256(const unsigned char *data, size_t len, unsigned char out[32])
+{
+	unsigned int outlen = 32;
+
+	if (!EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("SHA-256 failed: %s", ms_ossl_error())));
+}
+
+char *
+ms_x509_fingerprint_hex(X509 *x)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!X509_digest(x, EVP_sha256(), md, &mdlen))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute a certificate fingerprint: %s", ms_ossl_error())));
+	return ms_hex(md, mdlen);
+}
+
+char *
+ms_asn1_integer_text(const ASN1_INTEGER *i)
+{
+	BIGNUM	   *bn;
+	char	   *dec;
+	char	   *result;
+
+	if (i == NULL)
+		return NULL;
+	bn = ASN1_INTEGER_to_BN(i, NULL);
+	if (bn == NULL)
+		return NULL;
+	dec = BN_bn2dec(bn);
+	BN_free(bn);
+	if (dec == NULL)
+		return NULL;
+	result = pstrdup(dec);
+	OPENSSL_free(dec);
+	return result;
+}
+
+char *
+ms_obj_text(const ASN1_OBJECT *obj)
+{
+	char		buf[128];
+
+	if (OBJ_obj2txt(buf, sizeof(buf), obj, 1) <= 0)
+		return pstrdup("?");
+	return pstrdup(buf);
+}

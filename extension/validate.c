@@ -1,0 +1,500 @@
+/*-------------------------------------------------------------------------
+ *
+ * validate.c
+ *	  Certificate path validation with a PKI's policy (see validate.h), and
+ *	  the SQL function behind mobisign_validate_certificate().
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/err.h>
+#include <time.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "ossl.h"
+#include "pki_store.h"
+#include "validate.h"
+
+/* at most this many intermediates in one call */
+#define MS_MAX_INTERMEDIATES 64
+
+const char *
+ms_status_name(int code)
+{
+	switch (code)
+	{
+		case 100: return "REQUEST_OK";
+		case 101: return "WRONG_PARAM";
+		case 102: return "MISSING_PARAM";
+		case 103: return "WRONG_DATA_LENGTH";
+		case 105: return "UNKNOWN_CLIENT";
+		case 208: return "EXPIRED_TRANSACTION";
+		case 209: return "OTA_ERROR";
+		case 401: return "USER_CANCEL";
+		case 402: return "PIN_NR_BLOCKED";
+		case 403: return "CARD_BLOCKED";
+		case 404: return "NO_KEY_FOUND";
+		case 406: return "PB_SIGNATURE_PROCESS";
+		case 422: return "NO_CERT_FOUND";
+		case 424: return "CRL_EXPIRED";
+		case 425: return "ERROR_CERTIFICATE";
+		case 501: return "REVOKED_CERTIFICATE";
+		case 502: return "VALID_SIGNATURE";
+		case 503: return "INVALID_SIGNATURE";
+		default: return "INTERNAL_ERROR";
+	}
+}
+
+typedef struct VerifyState
+{
+	MsPki	   *pki;
+	time_t		check_time;
+	bool		stale_crl_in_grace;
+	bool		anchor_without_crl;
+} VerifyState;
+
+static bool
+is_anchor(MsPki *pki, X509 *x)
+{
+	for (int i = 0; i < sk_X509_num(pki->anchors); i++)
+		if (X509_cmp(sk_X509_value(pki->anchors, i), x) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * OpenSSL calls this for every problem found.  Two are forgiven:
+ * - a CRL past its nextUpdate but within the PKI's grace period;
+ * - no CRL for the trust anchor itself (RFC 5280 section 6: the anchor is an
+ *	 input to path validation, not part of the path).
+ */
+static int
+verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	VerifyState *st = X509_STORE_CTX_get_app_data(ctx);
+	int			err;
+
+	if (ok || st == NULL)
+		return ok;
+	err = X509_STORE_CTX_get_error(ctx);
+	if (err == X509_V_ERR_CRL_HAS_EXPIRED && st->pki->crl_grace_secs > 0)
+	{
+		X509_CRL   *crl = X509_STORE_CTX_get0_current_crl(ctx);
+		const ASN1_TIME *next = crl ? X509_CRL_get0_nextUpdate(crl) : NULL;
+		time_t		limit = st->check_time - (time_t) st->pki->crl_grace_secs;
+
+		if (next != NULL && X509_cmp_time(next, &limit) > 0)
+		{
+			st->stale_crl_in_grace = true;
+			return 1;
+		}
+	}
+	if (err == X509_V_ERR_UNABLE_TO_GET_CRL)
+	{
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+		int			depth = X509_STORE_CTX_get_error_depth(ctx);
+
+		if (chain != NULL && depth == sk_X509_num(chain) - 1 &&
+			is_anchor(st->pki, sk_X509_value(chain, depth)))
+		{
+			st->anchor_without_crl = true;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+status_for_error(int err)
+{
+	switch (err)
+	{
+		case X509_V_OK:
+			return MS_STATUS_VALID_SIGNATURE;
+		case X509_V_ERR_CERT_REVOKED:
+			return MS_STATUS_REVOKED_CERTIFICATE;
+		case X509_V_ERR_CRL_HAS_EXPIRED:
+		case X509_V_ERR_CRL_NOT_YET_VALID:
+		case X509_V_ERR_UNABLE_TO_GET_CRL:
+			return MS_STATUS_CRL_EXPIRED;
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+		case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+			return MS_STATUS_NO_CERT_FOUND;
+		default:
+			return MS_STATUS_ERROR_CERTIFICATE;
+	}
+}
+
+static void
+append_json_str(StringInfo buf, const char *key, const char *val)
+{
+	escape_json(buf, key);
+	appendStringInfoChar(buf, ':');
+	if (val)
+		escape_json(buf, val);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+/* CRLs of the PKI that cover the given certificate (same issuer name) */
+static void
+append_crls_for(StringInfo buf, MsPki *pki, X509 *x, bool *first)
+{
+	for (int i = 0; i < sk_X509_CRL_num(pki->crls); i++)
+	{
+		X509_CRL   *crl = sk_X509_CRL_value(pki->crls, i);
+		ASN1_INTEGER *num;
+		char	   *numtext = NULL;
+
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(x)) != 0)
+			continue;
+		num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+		if (num)
+		{
+			numtext = ms_asn1_integer_text(num);
+			ASN1_INTEGER_free(num);
+		}
+		if (!*first)
+			appendStringInfoChar(buf, ',');
+		*first = false;
+		appendStringInfoChar(buf, '{');
+		append_json_str(buf, "issuer", ms_name_text(X509_CRL_get_issuer(crl)));
+		appendStringInfoChar(buf, ',');
+		append_json_str(buf, "crl_number", numtext);
+		appendStringInfoChar(buf, ',');
+		append_json_str(buf, "this_update",
+						timestamptz_to_str(ms_asn1_time_to_timestamptz(X509_CRL_get0_lastUpdate(crl))));
+		appendStringInfoChar(buf, '}');
+	}
+}
+
+static X509 *
+find_issuer_in(STACK_OF(X509) *sk, X509 *x)
+{
+	for (int i = 0; sk != NULL && i < sk_X509_num(sk); i++)
+	{
+		X509	   *c = sk_X509_value(sk, i);
+
+		if (c != x && X509_check_issued(c, x) == X509_V_OK)
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * RFC 5280 section 6.1.4 (working_public_key_parameters): a DSA key without
+ * domain parameters inherits them from its issuer's key.  OpenSSL does not
+ * do this itself, so fill them in, walking up through the candidates, before
+ * the path is built.  Only keys that lack parameters are touched.
+ */
+static void
+inherit_key_parameters(X509 *cert, STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors)
+{
+	X509	   *x = cert;
+	X509	   *path[16];
+	int			n = 0;
+
+	/* collect the run of certificates whose keys lack parameters */
+	while (x != NULL && n < lengthof(path))
+	{
+		EVP_PKEY   *k = X509_get0_pubkey(x);
+
+		if (k == NULL || !EVP_PKEY_missing_parameters(k))
+			break;
+		path[n++] = x;
+		x = find_issuer_in(untrusted, x);
+		if (x == NULL)
+			x = find_issuer_in(anchors, path[n - 1]);
+	}
+	/* x is the first issuer with complete parameters: copy them down */
+	for (int i = n - 1; x != NULL && i >= 0; i--)
+	{
+		EVP_PKEY   *from = X509_get0_pubkey(i == n - 1 ? x : path[i + 1]);
+		EVP_PKEY   *to = X509_get0_pubkey(path[i]);
+
+		if (from == NULL || to == NULL || EVP_PKEY_copy_parameters(to, from) != 1)
+			break;
+	}
+	ERR_clear_error();
+}
+
+/* One validation against one PKI. */
+static void
+validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
+			  TimestampTz at, MsKeyUsage usage, MsValidation *out)
+{
+	X509_STORE_CTX *ctx = ms_scope_store_ctx(scope, X509_STORE_CTX_new());
+	VerifyState st = {0};
+	STACK_OF(X509) *chain;
+	int			rc;
+	int			err;
+	StringInfoData ev;
+
+	if (ctx == NULL || !X509_STORE_CTX_init(ctx, pki->store, cert, untrusted))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not set up certificate verification: %s", ms_ossl_error())));
+	inherit_key_parameters(cert, untrusted, pki->anchors);
+	st.pki = pki;
+	st.check_time = at ? ms_timestamptz_to_time_t(at) : time(NULL);
+	X509_STORE_CTX_set_app_data(ctx, &st);
+	X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
+	X509_STORE_CTX_set_time(ctx, 0, st.check_time);
+	if (pki->check_crl)
+		X509_STORE_CTX_set0_crls(ctx, pki->crls);
+
+	ERR_clear_error();
+	rc = X509_verify_cert(ctx);
+	err = X509_STORE_CTX_get_error(ctx);
+	if (rc <= 0 && err == X509_V_OK)
+		err = X509_V_ERR_UNSPECIFIED;
+
+	out->pki_name = pstrdup(pki->name);
+	out->x509_error = err;
+	out->status_code = status_for_error(err);
+	out->valid = (rc > 0 && err == X509_V_OK);
+	out->chain = NIL;
+	out->policies = NIL;
+
+	chain = X509_STORE_CTX_get0_chain(ctx);
+	if (!out->valid)
+	{
+		int			depth = X509_STORE_CTX_get_error_depth(ctx);
+		X509	   *at_cert = X509_STORE_CTX_get_current_cert(ctx);
+
+		out->reason = psprintf("%s (depth %d%s%s)", X509_verify_cert_error_string(err), depth,
+							   at_cert ? ": " : "",
+							   at_cert ? ms_name_text(X509_get_subject_name(at_cert)) : "");
+	}
+	else
+		out->reason = pstrdup("certificate path is valid");
+
+	/* key usage for the operation, checked only on an otherwise valid path */
+	if (out->valid && usage != MS_USAGE_NONE && pki->enforce_key_usage)
+	{
+		uint32_t	ku = X509_get_key_usage(cert);	/* UINT32_MAX: no extension */
+		uint32_t	need;
+		const char *needname;
+
+		switch (usage)
+		{
+			case MS_USAGE_AUTHENTICATION:
+				need = KU_DIGITAL_SIGNATURE;
+				needname = "digitalSignature";
+				break;
+			case MS_USAGE_SIGNING:
+				need = KU_NON_REPUDIATION;
+				needname = "nonRepudiation";
+				break;
+			default:
+				need = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION;
+				needname = "digitalSignature or nonRepudiation";
+				break;
+		}
+		if (ku != UINT32_MAX && (ku & need) == 0)
+		{
+			out->valid = false;
+			out->status_code = MS_STATUS_ERROR_CERTIFICATE;
+			out->reason = psprintf("the certificate's key usage does not allow %s", needname);
+		}
+	}
+
+	/* chain subjects and evidence */
+	initStringInfo(&ev);
+	appendStringInfoChar(&ev, '{');
+	append_json_str(&ev, "pki", pki->name);
+	appendStringInfoString(&ev, ",\"checked_at\":");
+	escape_json(&ev, timestamptz_to_str(time_t_to_timestamptz(st.check_time)));
+	appendStringInfoString(&ev, ",\"chain\":[");
+	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
+	{
+		X509	   *x = sk_X509_value(chain, i);
+		char	   *subj = ms_name_text(X509_get_subject_name(x));
+
+		out->chain = lappend(out->chain, subj);
+		if (i > 0)
+			appendStringInfoChar(&ev, ',');
+		appendStringInfoChar(&ev, '{');
+		append_json_str(&ev, "subject", subj);
+		appendStringInfoChar(&ev, ',');
+		append_json_str(&ev, "sha256", ms_x509_fingerprint_hex(x));
+		appendStringInfoChar(&ev, '}');
+	}
+	appendStringInfoString(&ev, "],\"crls\":[");
+	if (pki->check_crl && chain != NULL)
+	{
+		bool		first = true;
+
+		for (int i = 0; i < sk_X509_num(chain); i++)
+			append_crls_for(&ev, pki, sk_X509_value(chain, i), &first);
+	}
+	appendStringInfoChar(&ev, ']');
+	if (st.stale_crl_in_grace)
+		appendStringInfoString(&ev, ",\"stale_crl_within_grace\":true");
+	appendStringInfoChar(&ev, ',');
+	append_json_str(&ev, "revocation", pki->revocation);
+	appendStringInfoChar(&ev, '}');
+	out->evidence = ev.data;
+
+	/* the valid policy set of the path */
+	if (out->valid)
+	{
+		X509_POLICY_TREE *tree = X509_STORE_CTX_get0_policy_tree(ctx);
+
+		if (tree != NULL)
+		{
+			STACK_OF(X509_POLICY_NODE) *nodes = X509_policy_tree_get0_user_policies(tree);
+
+			for (int i = 0; nodes != NULL && i < sk_X509_POLICY_NODE_num(nodes); i++)
+			{
+				const ASN1_OBJECT *pol = X509_policy_node_get0_policy(sk_X509_POLICY_NODE_value(nodes, i));
+
+				out->policies = lappend(out->policies, ms_obj_text(pol));
+			}
+		}
+	}
+	ERR_clear_error();
+}
+
+void
+ms_validate_certificate(X509 *cert, STACK_OF(X509) *untrusted, const char *pki_name,
+						TimestampTz at, MsKeyUsage usage, MsValidation *out)
+{
+	MsScope    *scope = ms_scope_create();
+
+	memset(out, 0, sizeof(*out));
+	if (pki_name != NULL)
+		validate_with(scope, ms_pki_get(pki_name), cert, untrusted, at, usage, out);
+	else
+	{
+		List	   *all = ms_pki_all();
+		ListCell   *lc;
+		MsValidation best = {0};
+		bool		have_best = false;
+
+		foreach(lc, all)
+		{
+			MsValidation v;
+
+			validate_with(scope, (MsPki *) lfirst(lc), cert, untrusted, at, usage, &v);
+			if (v.valid)
+			{
+				*out = v;
+				ms_scope_release(scope);
+				return;
+			}
+			/* prefer the answer of a PKI whose anchors reached the certificate */
+			if (!have_best || (best.status_code == MS_STATUS_NO_CERT_FOUND &&
+							   v.status_code != MS_STATUS_NO_CERT_FOUND))
+			{
+				best = v;
+				have_best = true;
+			}
+		}
+		if (have_best && best.status_code != MS_STATUS_NO_CERT_FOUND)
+			*out = best;
+		else
+		{
+			out->valid = false;
+			out->status_code = MS_STATUS_NO_CERT_FOUND;
+			out->reason = all == NIL ? pstrdup("no PKI is configured")
+				: pstrdup("no configured PKI has a trust anchor for this certificate");
+			out->pki_name = NULL;
+			out->chain = list_make1(ms_name_text(X509_get_subject_name(cert)));
+			out->policies = NIL;
+			out->evidence = pstrdup("{}");
+			out->x509_error = have_best ? best.x509_error : X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+		}
+	}
+	ms_scope_release(scope);
+}
+
+/* ---- SQL interface ---- */
+
+static Datum
+text_list_to_array(List *l)
+{
+	int			n = list_length(l);
+	Datum	   *d = palloc(sizeof(Datum) * (n > 0 ? n : 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, l)
+		d[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* Fill the shared columns of a verification result (see the SQL types). */
+Datum
+ms_validation_datum(MsValidation *v, Datum *values, bool *nulls, int *col);
+
+Datum
+ms_validation_datum(MsValidation *v, Datum *values, bool *nulls, int *col)
+{
+	values[(*col)++] = BoolGetDatum(v->valid);
+	values[(*col)++] = Int32GetDatum(v->status_code);
+	values[(*col)++] = CStringGetTextDatum(ms_status_name(v->status_code));
+	values[(*col)++] = CStringGetTextDatum(v->reason ? v->reason : "");
+	if (v->pki_name)
+		values[(*col)++] = CStringGetTextDatum(v->pki_name);
+	else
+		nulls[(*col)++] = true;
+	values[(*col)++] = text_list_to_array(v->chain);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(mobisign_validate_certificate_internal);
+
+/*
+ * mobisign._validate_certificate(certificate bytea, intermediates bytea[],
+ *		pki text, at timestamptz)
+ *	 -> (valid, status_code, status_name, reason, pki, chain, policies, evidence)
+ */
+Datum
+mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[8];
+	bool		nulls[8] = {0};
+	MsScope    *scope;
+	X509	   *cert;
+	STACK_OF(X509) *inter;
+	MsValidation v;
+	int			col = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("certificate must not be NULL")));
+
+	scope = ms_scope_create();
+	cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));
+	inter = ms_parse_certificate_array(scope, "intermediates",
+									   PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1),
+									   MS_MAX_INTERMEDIATES);
+	ms_validate_certificate(cert, inter,
+							PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+							PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3),
+							MS_USAGE_NONE, &v);
+	ms_scope_release(scope);
+
+	ms_validation_datum(&v, values, nulls, &col);
+	values[col++] = text_list_to_array(v.policies);
+	values[col++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(v.evidence));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}

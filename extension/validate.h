@@ -1,0 +1,74 @@
+/*-------------------------------------------------------------------------
+ *
+ * validate.h
+ *	  RFC 5280 path validation of a certificate against a PKI's store, with
+ *	  the PKI's policy (auth level, policy inputs, CRLs, grace), key-usage
+ *	  enforcement per operation, and the DESIGN section 5 status codes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MOBISIGN_VALIDATE_H
+#define MOBISIGN_VALIDATE_H
+
+#include "postgres.h"
+
+#include <openssl/x509.h>
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+
+/* Status codes (ETSI TS 102 204), see mobisign.status_code */
+#define MS_STATUS_REQUEST_OK			100
+#define MS_STATUS_WRONG_PARAM			101
+#define MS_STATUS_MISSING_PARAM			102
+#define MS_STATUS_WRONG_DATA_LENGTH		103
+#define MS_STATUS_UNKNOWN_CLIENT		105
+#define MS_STATUS_EXPIRED_TRANSACTION	208
+#define MS_STATUS_OTA_ERROR				209
+#define MS_STATUS_USER_CANCEL			401
+#define MS_STATUS_PIN_NR_BLOCKED		402
+#define MS_STATUS_CARD_BLOCKED			403
+#define MS_STATUS_NO_KEY_FOUND			404
+#define MS_STATUS_PB_SIGNATURE_PROCESS	406
+#define MS_STATUS_NO_CERT_FOUND			422
+#define MS_STATUS_CRL_EXPIRED			424
+#define MS_STATUS_ERROR_CERTIFICATE		425
+#define MS_STATUS_REVOKED_CERTIFICATE	501
+#define MS_STATUS_VALID_SIGNATURE		502
+#define MS_STATUS_INVALID_SIGNATURE		503
+#define MS_STATUS_INTERNAL_ERROR		900
+
+extern const char *ms_status_name(int code);
+
+/* What the certificate is used for: decides the key usage required. */
+typedef enum MsKeyUsage
+{
+	MS_USAGE_NONE,				/* no key-usage check (certificate validation) */
+	MS_USAGE_ANY_SIGNATURE,		/* digitalSignature or nonRepudiation */
+	MS_USAGE_AUTHENTICATION,	/* digitalSignature */
+	MS_USAGE_SIGNING			/* nonRepudiation */
+} MsKeyUsage;
+
+typedef struct MsValidation
+{
+	bool		valid;
+	int			status_code;
+	char	   *reason;			/* precise cause, e.g. OpenSSL's verify error */
+	char	   *pki_name;		/* the PKI that validated it (or was tried) */
+	List	   *chain;			/* char * subjects, end entity first */
+	List	   *policies;		/* char * valid policy OIDs of the path */
+	char	   *evidence;		/* JSON text: chain fingerprints, CRLs relied on */
+	int			x509_error;		/* OpenSSL X509_V_ERR_*, or 0 */
+} MsValidation;
+
+/*
+ * Validate cert (with untrusted intermediates, may be NULL) against the
+ * named PKI, or when pki_name is NULL against every enabled PKI until one
+ * validates it.  at = 0 means now.  Never throws for a bad certificate: the
+ * result says why; throws only for bad arguments (unknown PKI...).
+ */
+extern void ms_validate_certificate(X509 *cert, STACK_OF(X509) *untrusted,
+									const char *pki_name, TimestampTz at,
+									MsKeyUsage usage, MsValidation *out);
+
+#endif							/* MOBISIGN_VALIDATE_H */

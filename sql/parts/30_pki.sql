@@ -1,0 +1,243 @@
+-- PKI administration and verification (DESIGN sections 4 and 8).
+
+-- ---- internal C functions (no grants: called by the functions below) ----
+
+CREATE FUNCTION mobisign._cert_info(certificate bytea,
+    OUT der bytea, OUT fingerprint bytea, OUT subject text, OUT issuer text, OUT serial text,
+    OUT subject_key_id bytea, OUT not_before timestamptz, OUT not_after timestamptz,
+    OUT is_ca boolean, OUT self_signed boolean)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mobisign_cert_info'
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION mobisign._crl_info(crl bytea,
+    OUT der bytea, OUT sha256 bytea, OUT issuer text, OUT crl_number numeric, OUT is_delta boolean,
+    OUT scope text, OUT this_update timestamptz, OUT next_update timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mobisign_crl_info'
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION mobisign._validate_certificate(certificate bytea, intermediates bytea[], pki text,
+    at timestamptz,
+    OUT valid boolean, OUT status_code integer, OUT status_name text, OUT reason text,
+    OUT pki text, OUT chain text[], OUT policies text[], OUT evidence jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mobisign_validate_certificate_internal'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION mobisign._verify(signature bytea, content bytea, certificate bytea, pki text,
+    at timestamptz,
+    OUT valid boolean, OUT status_code integer, OUT status_name text, OUT reason text,
+    OUT pki text, OUT chain text[], OUT signer_subject text, OUT signer_certificate bytea,
+    OUT signing_time timestamptz, OUT evidence jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mobisign_verify_cms_internal'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION mobisign._verify_signature(key bytea, content bytea, signature bytea, algorithm text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mobisign_verify_signature_internal'
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- ---- administration (mobisign_admin) ----
+
+CREATE FUNCTION mobisign_add_pki(name text, trust_anchors bytea[], revocation text DEFAULT 'crl',
+                                 initial_policies text[] DEFAULT NULL,
+                                 explicit_policy boolean DEFAULT false,
+                                 inhibit_policy_mapping boolean DEFAULT false,
+                                 inhibit_any_policy boolean DEFAULT false,
+                                 security_level integer DEFAULT 2,
+                                 enforce_key_usage boolean DEFAULT true,
+                                 crl_grace interval DEFAULT '0')
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    anchors  bytea[] := '{}';
+    subjects text[] := '{}';
+    info     record;
+    new_id   integer;
+    i        integer;
+BEGIN
+    IF name IS NULL OR trust_anchors IS NULL OR revocation IS NULL THEN
+        RAISE EXCEPTION 'name, trust_anchors and revocation must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid PKI name "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A PKI name is 1 to 63 letters, digits, "_", "." or "-", starting with a letter or digit.';
+    END IF;
+    IF revocation NOT IN ('crl', 'none', 'ocsp', 'ocsp,crl') THEN
+        RAISE EXCEPTION 'invalid revocation mode "%"', revocation
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''crl'' (fail closed when a needed CRL is missing), ''none'', ''ocsp'' or ''ocsp,crl''.';
+    END IF;
+    IF cardinality(trust_anchors) = 0 THEN
+        RAISE EXCEPTION 'a PKI needs at least one trust anchor' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(trust_anchors) > 64 THEN
+        RAISE EXCEPTION 'too many trust anchors'
+            USING ERRCODE = 'program_limit_exceeded', DETAIL = 'At most 64 are accepted.';
+    END IF;
+    IF initial_policies IS NOT NULL AND EXISTS (
+        SELECT FROM pg_catalog.unnest(initial_policies) p
+         WHERE p IS NULL OR p !~ '^[0-2](\.(0|[1-9][0-9]*))+$') THEN
+        RAISE EXCEPTION 'initial_policies must be dotted OIDs'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''2.16.840.1.101.3.2.1.48.1''; NULL means anyPolicy.';
+    END IF;
+    IF security_level IS NULL OR security_level NOT BETWEEN 0 AND 5 THEN
+        RAISE EXCEPTION 'security_level must be between 0 and 5' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF crl_grace IS NULL OR crl_grace < '0' THEN
+        RAISE EXCEPTION 'crl_grace must be a non-negative interval' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR i IN 1 .. cardinality(trust_anchors) LOOP
+        IF trust_anchors[i] IS NULL THEN
+            RAISE EXCEPTION 'trust anchor % is NULL', i USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        info := mobisign._cert_info(trust_anchors[i]);
+        anchors := anchors || info.der;
+        subjects := subjects || info.subject;
+    END LOOP;
+    BEGIN
+        INSERT INTO mobisign.pki (name, trust_anchors, revocation, initial_policies, explicit_policy,
+                                  inhibit_policy_mapping, inhibit_any_policy, security_level,
+                                  enforce_key_usage, crl_grace)
+        VALUES (name, anchors, revocation, initial_policies, coalesce(explicit_policy, false),
+                coalesce(inhibit_policy_mapping, false), coalesce(inhibit_any_policy, false),
+                security_level, coalesce(enforce_key_usage, true), crl_grace)
+        RETURNING id INTO new_id;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'PKI "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END;
+    PERFORM mobisign.audit_log('add_pki', 'ok', pg_catalog.jsonb_build_object(
+        'pki', name, 'trust_anchors', subjects, 'revocation', revocation,
+        'initial_policies', initial_policies, 'explicit_policy', explicit_policy,
+        'inhibit_policy_mapping', inhibit_policy_mapping, 'inhibit_any_policy', inhibit_any_policy,
+        'security_level', security_level, 'enforce_key_usage', enforce_key_usage,
+        'crl_grace', crl_grace));
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION mobisign_add_pki(text, bytea[], text, text[], boolean, boolean, boolean, integer, boolean, interval)
+    IS 'registers a PKI: its own trust store (anchors, DER or PEM), revocation mode and policy inputs';
+
+-- Add a CRL to a PKI's cache. A CRL of the same scope (issuer, issuing
+-- distribution point, full/delta) that is older is replaced; an older one
+-- than what is cached is refused.
+CREATE FUNCTION mobisign_add_crl(pki text, crl bytea, source text DEFAULT 'admin', source_url text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p       mobisign.pki;
+    info    record;
+    newer   mobisign.crl;
+    new_id  bigint;
+BEGIN
+    IF pki IS NULL OR crl IS NULL THEN
+        RAISE EXCEPTION 'pki and crl must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO p FROM mobisign.pki WHERE mobisign.pki.name = mobisign_add_crl.pki FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'PKI "%" does not exist', pki
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Configured PKIs are listed in mobisign.pki; add one with mobisign_add_pki().';
+    END IF;
+    info := mobisign._crl_info(crl);
+    SELECT * INTO newer FROM mobisign.crl c
+     WHERE c.pki_id = p.id AND c.scope = info.scope
+       AND (c.this_update > info.this_update OR c.sha256 = info.sha256)
+     LIMIT 1;
+    IF FOUND THEN
+        IF newer.sha256 = info.sha256 THEN
+            RETURN newer.id;   -- already cached: idempotent
+        END IF;
+        RAISE EXCEPTION 'a newer CRL from this issuer is already cached'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Cached CRL issued %s; this one was issued %s.', newer.this_update, info.this_update);
+    END IF;
+    DELETE FROM mobisign.crl c WHERE c.pki_id = p.id AND c.scope = info.scope;
+    INSERT INTO mobisign.crl (pki_id, issuer, der, sha256, crl_number, is_delta, scope,
+                              this_update, next_update, source, source_url)
+    VALUES (p.id, info.issuer, info.der, info.sha256, info.crl_number, info.is_delta, info.scope,
+            info.this_update, info.next_update, coalesce(source, 'admin'), source_url)
+    RETURNING id INTO new_id;
+    UPDATE mobisign.pki SET generation = generation + 1, updated_at = now() WHERE id = p.id;
+    PERFORM mobisign.audit_log('add_crl', 'ok', pg_catalog.jsonb_build_object(
+        'pki', p.name, 'issuer', info.issuer, 'crl_number', info.crl_number,
+        'delta', info.is_delta, 'this_update', info.this_update, 'next_update', info.next_update,
+        'source', coalesce(source, 'admin'), 'source_url', source_url));
+    RETURN new_id;
+END
+$$;
+
+-- ---- verification (mobisign_app, mobisign_admin) ----
+
+CREATE FUNCTION mobisign_validate_certificate(certificate bytea, intermediates bytea[] DEFAULT NULL,
+    pki text DEFAULT NULL, at timestamptz DEFAULT NULL,
+    OUT valid boolean, OUT status_code integer, OUT status_name text, OUT reason text,
+    OUT pki_name text, OUT chain text[], OUT policies text[], OUT evidence jsonb)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    r := mobisign._validate_certificate(certificate, intermediates, pki, at);
+    valid := r.valid; status_code := r.status_code; status_name := r.status_name;
+    reason := r.reason; pki_name := r.pki; chain := r.chain; policies := r.policies; evidence := r.evidence;
+    PERFORM mobisign.audit_log('validate_certificate', status_name, pg_catalog.jsonb_build_object(
+        'subject', chain[1], 'pki', pki_name, 'status', status_code, 'reason', reason,
+        'at', coalesce(at, pg_catalog.now())));
+END
+$$;
+
+CREATE FUNCTION mobisign_verify(signature bytea, content bytea, certificate bytea DEFAULT NULL,
+    pki text DEFAULT NULL, at timestamptz DEFAULT NULL,
+    OUT valid boolean, OUT status_code integer, OUT status_name text, OUT reason text,
+    OUT signer_subject text, OUT signer_certificate bytea, OUT signing_time timestamptz,
+    OUT pki text, OUT chain text[], OUT evidence jsonb)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    r := mobisign._verify(signature, content, certificate, pki, at);
+    valid := r.valid; status_code := r.status_code; status_name := r.status_name;
+    reason := r.reason; signer_subject := r.signer_subject; signer_certificate := r.signer_certificate;
+    signing_time := r.signing_time; pki_name := r.pki; chain := r.chain; evidence := r.evidence;
+    PERFORM mobisign.audit_log('verify', status_name, pg_catalog.jsonb_build_object(
+        'signer', signer_subject, 'pki', pki_name, 'status', status_code, 'reason', reason,
+        'content_sha256', pg_catalog.encode(pg_catalog.sha256(coalesce(content, '\x'::bytea)), 'hex'),
+        'at', coalesce(at, pg_catalog.now())));
+END
+$$;
+
+CREATE FUNCTION mobisign_verify_signature(key bytea, content bytea, signature bytea, algorithm text)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ok boolean;
+BEGIN
+    ok := mobisign._verify_signature(key, content, signature, algorithm);
+    PERFORM mobisign.audit_log('verify_signature', CASE WHEN ok THEN 'valid' ELSE 'invalid' END,
+        pg_catalog.jsonb_build_object('algorithm', algorithm,
+            'content_sha256', pg_catalog.encode(pg_catalog.sha256(content), 'hex')));
+    RETURN ok;
+END
+$$;
