@@ -219,9 +219,7 @@ pki_load(int id)
 
 		/* verification flags from the PKI's policy */
 		flags = X509_V_FLAG_POLICY_CHECK | X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST;
-		if (pki->check_crl)
-			flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
-				X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS;
+		/* CRL flags are set per verification (validate.c): see MS_CRL_FLAGS */
 		if (pki->explicit_policy)
 			flags |= X509_V_FLAG_EXPLICIT_POLICY;
 		if (pki->inhibit_policy_mapping)

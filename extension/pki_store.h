@@ -41,6 +41,10 @@ typedef struct MsPki
 	STACK_OF(X509_CRL) *crls;
 } MsPki;
 
+/* CRL checking of the whole chain, with distribution points, indirect and delta CRLs */
+#define MS_CRL_FLAGS (X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | \
+					  X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS)
+
 extern void ms_pki_store_init(void);
 
 /* The named PKI, loaded or refreshed; ERROR (42704) if unknown or disabled. */

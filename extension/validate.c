@@ -21,6 +21,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "ocsp.h"
 #include "ossl.h"
 #include "pki_store.h"
 #include "validate.h"
@@ -181,86 +182,84 @@ append_crls_for(StringInfo buf, MsPki *pki, X509 *x, bool *first)
 	}
 }
 
-static X509 *
-find_issuer_in(STACK_OF(X509) *sk, X509 *x)
-{
-	for (int i = 0; sk != NULL && i < sk_X509_num(sk); i++)
-	{
-		X509	   *c = sk_X509_value(sk, i);
-
-		if (c != x && X509_check_issued(c, x) == X509_V_OK)
-			return c;
-	}
-	return NULL;
-}
-
 /*
- * RFC 5280 section 6.1.4 (working_public_key_parameters): a DSA key without
- * domain parameters inherits them from its issuer's key.  OpenSSL does not
- * do this itself, so fill them in, walking up through the candidates, before
- * the path is built.  Only keys that lack parameters are touched.
+ * Run OpenSSL's path validation once; with_crls adds CRL checking of the
+ * whole chain.  Returns the context (owned by scope) for inspection.
  */
-static void
-inherit_key_parameters(X509 *cert, STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors)
-{
-	X509	   *x = cert;
-	X509	   *path[16];
-	int			n = 0;
-
-	/* collect the run of certificates whose keys lack parameters */
-	while (x != NULL && n < lengthof(path))
-	{
-		EVP_PKEY   *k = X509_get0_pubkey(x);
-
-		if (k == NULL || !EVP_PKEY_missing_parameters(k))
-			break;
-		path[n++] = x;
-		x = find_issuer_in(untrusted, x);
-		if (x == NULL)
-			x = find_issuer_in(anchors, path[n - 1]);
-	}
-	/* x is the first issuer with complete parameters: copy them down */
-	for (int i = n - 1; x != NULL && i >= 0; i--)
-	{
-		EVP_PKEY   *from = X509_get0_pubkey(i == n - 1 ? x : path[i + 1]);
-		EVP_PKEY   *to = X509_get0_pubkey(path[i]);
-
-		if (from == NULL || to == NULL || EVP_PKEY_copy_parameters(to, from) != 1)
-			break;
-	}
-	ERR_clear_error();
-}
-
-/* One validation against one PKI. */
-static void
-validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
-			  TimestampTz at, MsKeyUsage usage, MsValidation *out)
+static X509_STORE_CTX *
+run_verify(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
+		   VerifyState *st, bool with_crls, int *rc, int *err)
 {
 	X509_STORE_CTX *ctx = ms_scope_store_ctx(scope, X509_STORE_CTX_new());
-	VerifyState st = {0};
-	STACK_OF(X509) *chain;
-	int			rc;
-	int			err;
-	StringInfoData ev;
 
 	if (ctx == NULL || !X509_STORE_CTX_init(ctx, pki->store, cert, untrusted))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not set up certificate verification: %s", ms_ossl_error())));
-	inherit_key_parameters(cert, untrusted, pki->anchors);
+	X509_STORE_CTX_set_app_data(ctx, st);
+	X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
+	X509_STORE_CTX_set_time(ctx, 0, st->check_time);
+	if (with_crls)
+	{
+		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), MS_CRL_FLAGS);
+		X509_STORE_CTX_set0_crls(ctx, pki->crls);
+	}
+	ERR_clear_error();
+	*rc = X509_verify_cert(ctx);
+	*err = X509_STORE_CTX_get_error(ctx);
+	if (*rc <= 0 && *err == X509_V_OK)
+		*err = X509_V_ERR_UNSPECIFIED;
+	return ctx;
+}
+
+/*
+ * One validation against one PKI.
+ *
+ * Revocation: 'crl' checks CRLs inside OpenSSL's validation; 'ocsp' asks the
+ * responders after a path validates without CRLs; 'ocsp,crl' does the same
+ * and falls back to a validation with CRLs when OCSP has no usable answer.
+ * Every mode fails closed.
+ */
+static void
+validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
+			  TimestampTz at, MsKeyUsage usage, MsValidation *out)
+{
+	X509_STORE_CTX *ctx;
+	VerifyState st = {0};
+	STACK_OF(X509) *chain;
+	int			rc;
+	int			err;
+	StringInfoData ev;
+	StringInfoData ocsp_ev;
+	bool		used_crls = pki->check_crl && !pki->check_ocsp;
+	char	   *ocsp_reason = NULL;
+
 	st.pki = pki;
 	st.check_time = at ? ms_timestamptz_to_time_t(at) : time(NULL);
-	X509_STORE_CTX_set_app_data(ctx, &st);
-	X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
-	X509_STORE_CTX_set_time(ctx, 0, st.check_time);
-	if (pki->check_crl)
-		X509_STORE_CTX_set0_crls(ctx, pki->crls);
+	initStringInfo(&ocsp_ev);
 
-	ERR_clear_error();
-	rc = X509_verify_cert(ctx);
-	err = X509_STORE_CTX_get_error(ctx);
-	if (rc <= 0 && err == X509_V_OK)
-		err = X509_V_ERR_UNSPECIFIED;
+	ctx = run_verify(scope, pki, cert, untrusted, &st, used_crls, &rc, &err);
+	if (rc > 0 && pki->check_ocsp)
+	{
+		MsOcspOutcome o = ms_ocsp_check_chain(pki, X509_STORE_CTX_get0_chain(ctx),
+											  st.check_time, &ocsp_ev, &ocsp_reason);
+
+		if (o == MS_OCSP_REVOKED)
+		{
+			rc = 0;
+			err = X509_V_ERR_CERT_REVOKED;
+		}
+		else if (o == MS_OCSP_UNAVAILABLE && pki->check_crl)
+		{
+			used_crls = true;
+			ctx = run_verify(scope, pki, cert, untrusted, &st, true, &rc, &err);
+		}
+		else if (o == MS_OCSP_UNAVAILABLE)
+		{
+			rc = 0;
+			err = X509_V_ERR_UNABLE_TO_GET_CRL;
+		}
+	}
 
 	out->pki_name = pstrdup(pki->name);
 	out->x509_error = err;
@@ -270,7 +269,9 @@ validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 	out->policies = NIL;
 
 	chain = X509_STORE_CTX_get0_chain(ctx);
-	if (!out->valid)
+	if (!out->valid && ocsp_reason != NULL && !used_crls)
+		out->reason = psprintf("%s (OCSP)", ocsp_reason);
+	else if (!out->valid)
 	{
 		int			depth = X509_STORE_CTX_get_error_depth(ctx);
 		X509	   *at_cert = X509_STORE_CTX_get_current_cert(ctx);
@@ -334,7 +335,7 @@ validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 		appendStringInfoChar(&ev, '}');
 	}
 	appendStringInfoString(&ev, "],\"crls\":[");
-	if (pki->check_crl && chain != NULL)
+	if (used_crls && chain != NULL)
 	{
 		bool		first = true;
 
@@ -342,6 +343,8 @@ validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 			append_crls_for(&ev, pki, sk_X509_value(chain, i), &first);
 	}
 	appendStringInfoChar(&ev, ']');
+	if (ocsp_ev.len > 0)
+		appendStringInfo(&ev, ",\"ocsp\":%s", ocsp_ev.data);
 	if (st.stale_crl_in_grace)
 		appendStringInfoString(&ev, ",\"stale_crl_within_grace\":true");
 	appendStringInfoChar(&ev, ',');
