@@ -36,6 +36,10 @@ EXTRA_CLEAN = sql/mobisign--1.0.sql test/sim/mobisign-sim test/results test/regr
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS does not track header dependencies: any header change rebuilds all.
+HEADERS = $(wildcard extension/*.h worker/*.h worker/codec/*.h)
+$(OBJS): $(HEADERS)
+
 sql/mobisign--1.0.sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 

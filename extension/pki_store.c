@@ -35,6 +35,8 @@ pki_free(MsPki *pki)
 		X509_STORE_free(pki->store);
 	if (pki->anchors)
 		sk_X509_pop_free(pki->anchors, X509_free);
+	if (pki->intermediates)
+		sk_X509_pop_free(pki->intermediates, X509_free);
 	if (pki->crls)
 		sk_X509_CRL_pop_free(pki->crls, X509_CRL_free);
 	if (pki->policies)
@@ -110,7 +112,8 @@ pki_load(int id)
 	rc = SPI_execute_with_args(
 							   "SELECT name, generation, enabled, revocation, security_level, enforce_key_usage,"
 							   "       extract(epoch FROM crl_grace)::bigint, explicit_policy,"
-							   "       inhibit_policy_mapping, inhibit_any_policy, initial_policies, trust_anchors"
+							   "       inhibit_policy_mapping, inhibit_any_policy, initial_policies, trust_anchors,"
+							   "       intermediates"
 							   "  FROM mobisign.pki WHERE id = $1",
 							   1, argtype, arg, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
@@ -189,6 +192,22 @@ pki_load(int id)
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
 						 errmsg("could not add a trust anchor of PKI \"%s\": %s", pki->name, ms_ossl_error())));
+		}
+
+		/* known intermediate CAs */
+		pki->intermediates = sk_X509_new_null();
+		if (pki->intermediates == NULL)
+			oom();
+		anch = SPI_getbinval(tup, td, 13, &isnull);
+		deconstruct_array(DatumGetArrayTypeP(anch), BYTEAOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			X509	   *x = ms_parse_certificate_bytea(scope, "intermediate",
+													   DatumGetByteaPP(elems[i]));
+
+			if (!X509_up_ref(x) || !sk_X509_push(pki->intermediates, x))
+				oom();
 		}
 
 		/* CRLs */
@@ -281,7 +300,7 @@ pki_refresh(const char *only_name)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute("SELECT id, name, generation FROM mobisign.pki WHERE enabled ORDER BY id",
+	rc = SPI_execute("SELECT id, name, generation, xmin::text::bigint FROM mobisign.pki WHERE enabled ORDER BY id",
 					 true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read mobisign.pki: %s", SPI_result_code_string(rc));
@@ -296,10 +315,13 @@ pki_refresh(const char *only_name)
 			int			id = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
 			char	   *name = TextDatumGetCString(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
 			int64		gen = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+			int64		rowver = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
 			MsPki	   *p = cache_find(id);
 
 			seen = lappend_int(seen, id);
-			if (p != NULL && p->generation == gen && strcmp(p->name, name) == 0)
+			/* xmin also catches a PKI dropped and re-created with the same id */
+			if (p != NULL && p->generation == gen && p->row_version == rowver &&
+				strcmp(p->name, name) == 0)
 				continue;
 			if (p != NULL)
 				cache_remove(p);
@@ -310,6 +332,7 @@ pki_refresh(const char *only_name)
 			{
 				MemoryContext old = MemoryContextSwitchTo(pki_cxt);
 
+				p->row_version = rowver;
 				pki_cache = lappend(pki_cache, p);
 				MemoryContextSwitchTo(old);
 			}

@@ -25,6 +25,7 @@ typedef struct MsPki
 	int			id;
 	char	   *name;
 	int64		generation;
+	int64		row_version;	/* xmin of the row the store was built from */
 	bool		enabled;
 	bool		check_crl;		/* revocation includes 'crl' */
 	bool		check_ocsp;		/* revocation includes 'ocsp' */
@@ -38,6 +39,7 @@ typedef struct MsPki
 	STACK_OF(ASN1_OBJECT) *policies;	/* initial policy set ({anyPolicy} by default) */
 	X509_STORE *store;			/* anchors + CRLs, flags set */
 	STACK_OF(X509) *anchors;
+	STACK_OF(X509) *intermediates;	/* known CAs: untrusted, for path building */
 	STACK_OF(X509_CRL) *crls;
 } MsPki;
 

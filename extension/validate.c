@@ -191,8 +191,21 @@ run_verify(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 		   VerifyState *st, bool with_crls, int *rc, int *err)
 {
 	X509_STORE_CTX *ctx = ms_scope_store_ctx(scope, X509_STORE_CTX_new());
+	STACK_OF(X509) *all = untrusted;
 
-	if (ctx == NULL || !X509_STORE_CTX_init(ctx, pki->store, cert, untrusted))
+	/* the caller's intermediates, then the PKI's known CAs */
+	if (sk_X509_num(pki->intermediates) > 0)
+	{
+		all = ms_scope_x509_stack(scope, sk_X509_new_null());
+		if (all == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		for (int i = 0; untrusted != NULL && i < sk_X509_num(untrusted); i++)
+			if (!X509_add_cert(all, sk_X509_value(untrusted, i), X509_ADD_FLAG_UP_REF))
+				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		if (!X509_add_certs(all, pki->intermediates, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	if (ctx == NULL || !X509_STORE_CTX_init(ctx, pki->store, cert, all))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not set up certificate verification: %s", ms_ossl_error())));

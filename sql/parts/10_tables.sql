@@ -7,6 +7,7 @@ CREATE TABLE mobisign.pki (
     name                   text NOT NULL UNIQUE
                            CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'),
     trust_anchors          bytea[] NOT NULL CHECK (cardinality(trust_anchors) BETWEEN 1 AND 64),
+    intermediates          bytea[] NOT NULL DEFAULT '{}' CHECK (cardinality(intermediates) <= 256),
     revocation             text NOT NULL DEFAULT 'crl'
                            CHECK (revocation IN ('crl', 'none', 'ocsp', 'ocsp,crl')),
     initial_policies       text[],      -- dotted OIDs; NULL means anyPolicy
@@ -21,6 +22,7 @@ CREATE TABLE mobisign.pki (
     created_at             timestamptz NOT NULL DEFAULT now(),
     updated_at             timestamptz NOT NULL DEFAULT now()
 );
+COMMENT ON COLUMN mobisign.pki.intermediates IS 'known CA certificates of the PKI (DER): used to build paths, never trusted as anchors';
 COMMENT ON COLUMN mobisign.pki.security_level IS 'OpenSSL auth level: 2 refuses RSA < 2048 and SHA-1 certificate signatures';
 COMMENT ON COLUMN mobisign.pki.generation IS 'incremented on every change to the PKI or its CRLs; each backend rebuilds its X509_STORE when it sees a new value';
 

@@ -35,7 +35,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.sha256(prev || pg_catalog.convert_to(pg_catalog.jsonb_build_array(
-        a.id, (pg_catalog.extract(epoch FROM a.at) * 1000000)::bigint, a.actor, a.application,
+        a.id, (pg_catalog.extract('epoch', a.at) * 1000000)::bigint, a.actor, a.application,
         a.operation, a.transaction_id, a.outcome, a.detail, a.chain_seq)::text, 'UTF8'))
 $$;
 
@@ -69,11 +69,11 @@ BEGIN
                IS NOT DISTINCT FROM
                (NEW.id, NEW.at, NEW.actor, NEW.application, NEW.operation,
                 NEW.transaction_id, NEW.outcome, NEW.detail)
-           AND pg_catalog.current_setting('mobisign.audit_sealing', true) = 'on' THEN
+           AND pg_catalog.current_setting('mobisign_audit.sealing', true) = 'on' THEN
             RETURN NEW;
         END IF;
     ELSIF TG_OP = 'DELETE' THEN
-        IF pg_catalog.current_setting('mobisign.audit_purging', true) = 'on' THEN
+        IF pg_catalog.current_setting('mobisign_audit.purging', true) = 'on' THEN
             RETURN OLD;
         END IF;
     END IF;
@@ -111,7 +111,7 @@ BEGIN
      ORDER BY a.chain_seq DESC LIMIT 1;
     last_seq := coalesce(last_seq, 0);
     last_hash := coalesce(last_hash, '\x'::bytea);
-    PERFORM pg_catalog.set_config('mobisign.audit_sealing', 'on', true);
+    PERFORM pg_catalog.set_config('mobisign_audit.sealing', 'on', true);
     FOR r IN SELECT * FROM mobisign.audit a WHERE a.chain_seq IS NULL
               ORDER BY a.id LIMIT max_rows FOR UPDATE SKIP LOCKED
     LOOP
@@ -124,7 +124,7 @@ BEGIN
         last_hash := r.hash;
         n := n + 1;
     END LOOP;
-    PERFORM pg_catalog.set_config('mobisign.audit_sealing', 'off', true);
+    PERFORM pg_catalog.set_config('mobisign_audit.sealing', 'off', true);
     RETURN n;
 END
 $$;

@@ -53,7 +53,8 @@ CREATE FUNCTION mobisign_add_pki(name text, trust_anchors bytea[], revocation te
                                  inhibit_any_policy boolean DEFAULT false,
                                  security_level integer DEFAULT 2,
                                  enforce_key_usage boolean DEFAULT true,
-                                 crl_grace interval DEFAULT '0')
+                                 crl_grace interval DEFAULT '0',
+                                 intermediates bytea[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -61,6 +62,8 @@ AS $$
 DECLARE
     anchors  bytea[] := '{}';
     subjects text[] := '{}';
+    cas      bytea[] := '{}';
+    ca_subjects text[] := '{}';
     info     record;
     new_id   integer;
     i        integer;
@@ -107,11 +110,28 @@ BEGIN
         anchors := anchors || info.der;
         subjects := subjects || info.subject;
     END LOOP;
+    IF cardinality(intermediates) > 256 THEN
+        RAISE EXCEPTION 'too many intermediates'
+            USING ERRCODE = 'program_limit_exceeded', DETAIL = 'At most 256 are accepted.';
+    END IF;
+    FOR i IN 1 .. coalesce(cardinality(intermediates), 0) LOOP
+        IF intermediates[i] IS NULL THEN
+            RAISE EXCEPTION 'intermediate % is NULL', i USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        info := mobisign._cert_info(intermediates[i]);
+        IF NOT info.is_ca THEN
+            RAISE EXCEPTION 'intermediate % is not a CA certificate', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = pg_catalog.format('%s has no basicConstraints CA flag.', info.subject);
+        END IF;
+        cas := cas || info.der;
+        ca_subjects := ca_subjects || info.subject;
+    END LOOP;
     BEGIN
-        INSERT INTO mobisign.pki (name, trust_anchors, revocation, initial_policies, explicit_policy,
+        INSERT INTO mobisign.pki (name, trust_anchors, intermediates, revocation, initial_policies, explicit_policy,
                                   inhibit_policy_mapping, inhibit_any_policy, security_level,
                                   enforce_key_usage, crl_grace)
-        VALUES (name, anchors, revocation, initial_policies, coalesce(explicit_policy, false),
+        VALUES (name, anchors, cas, revocation, initial_policies, coalesce(explicit_policy, false),
                 coalesce(inhibit_policy_mapping, false), coalesce(inhibit_any_policy, false),
                 security_level, coalesce(enforce_key_usage, true), crl_grace)
         RETURNING id INTO new_id;
@@ -119,7 +139,7 @@ BEGIN
         RAISE EXCEPTION 'PKI "%" already exists', name USING ERRCODE = 'duplicate_object';
     END;
     PERFORM mobisign.audit_log('add_pki', 'ok', pg_catalog.jsonb_build_object(
-        'pki', name, 'trust_anchors', subjects, 'revocation', revocation,
+        'pki', name, 'trust_anchors', subjects, 'intermediates', ca_subjects, 'revocation', revocation,
         'initial_policies', initial_policies, 'explicit_policy', explicit_policy,
         'inhibit_policy_mapping', inhibit_policy_mapping, 'inhibit_any_policy', inhibit_any_policy,
         'security_level', security_level, 'enforce_key_usage', enforce_key_usage,
@@ -127,7 +147,7 @@ BEGIN
     RETURN new_id;
 END
 $$;
-COMMENT ON FUNCTION mobisign_add_pki(text, bytea[], text, text[], boolean, boolean, boolean, integer, boolean, interval)
+COMMENT ON FUNCTION mobisign_add_pki(text, bytea[], text, text[], boolean, boolean, boolean, integer, boolean, interval, bytea[])
     IS 'registers a PKI: its own trust store (anchors, DER or PEM), revocation mode and policy inputs';
 
 -- Add a CRL to a PKI's cache. A CRL of the same scope (issuer, issuing
@@ -207,7 +227,7 @@ CREATE FUNCTION mobisign_verify(signature bytea, content bytea, certificate byte
     pki text DEFAULT NULL, at timestamptz DEFAULT NULL,
     OUT valid boolean, OUT status_code integer, OUT status_name text, OUT reason text,
     OUT signer_subject text, OUT signer_certificate bytea, OUT signing_time timestamptz,
-    OUT pki text, OUT chain text[], OUT evidence jsonb)
+    OUT pki_name text, OUT chain text[], OUT evidence jsonb)
 RETURNS record
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp

@@ -19,7 +19,7 @@ $grants$;
 
 -- Administration
 GRANT EXECUTE ON FUNCTION
-    mobisign_add_pki(text, bytea[], text, text[], boolean, boolean, boolean, integer, boolean, interval),
+    mobisign_add_pki(text, bytea[], text, text[], boolean, boolean, boolean, integer, boolean, interval, bytea[]),
     mobisign_add_crl(text, bytea, text, text)
     TO mobisign_admin;
 
