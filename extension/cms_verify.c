@@ -21,6 +21,7 @@
 
 #include "cms_verify.h"
 #include "ossl.h"
+#include "rawsig.h"
 
 extern Datum ms_validation_datum(MsValidation *v, Datum *values, bool *nulls, int *col);
 
@@ -254,6 +255,75 @@ ms_cms_verify(const unsigned char *sig, size_t siglen,
 	ms_scope_release(scope);
 }
 
+/*
+ * The PKCS#1 result format: a raw RSA (PKCS#1 v1.5 or PSS) or ECDSA
+ * signature made with the given certificate's key.  The hash is not carried
+ * by the signature, so each allowed hash is tried; the certificate's path is
+ * then validated as for a CMS signer.
+ */
+void
+ms_raw_signature_verify(const unsigned char *sig, size_t siglen,
+						const unsigned char *content, size_t contentlen,
+						X509 *cert, const char *pki_name, TimestampTz at,
+						MsKeyUsage usage, MsCmsResult *out)
+{
+	static const char *const rsa_algs[] = {
+		"rsa-pkcs1-sha256", "rsa-pkcs1-sha384", "rsa-pkcs1-sha512",
+		"rsa-pss-sha256", "rsa-pss-sha384", "rsa-pss-sha512"
+	};
+	static const char *const ec_algs[] = {"ecdsa-sha256", "ecdsa-sha384", "ecdsa-sha512"};
+	EVP_PKEY   *pkey = X509_get0_pubkey(cert);
+	const char *const *algs;
+	int			nalgs;
+	const char *matched = NULL;
+
+	memset(out, 0, sizeof(*out));
+	out->signer_subject = ms_name_text(X509_get_subject_name(cert));
+	out->signer_der = ms_x509_to_bytea(cert);
+	out->signer_fingerprint = ms_x509_fingerprint_hex(cert);
+	if (pkey != NULL && EVP_PKEY_is_a(pkey, "EC"))
+	{
+		algs = ec_algs;
+		nalgs = lengthof(ec_algs);
+	}
+	else if (pkey != NULL && EVP_PKEY_is_a(pkey, "RSA"))
+	{
+		algs = rsa_algs;
+		nalgs = lengthof(rsa_algs);
+	}
+	else
+	{
+		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
+					pstrdup("the certificate's key is neither RSA nor EC"));
+		return;
+	}
+	for (int i = 0; i < nalgs && matched == NULL; i++)
+		if (ms_raw_verify(pkey, algs[i], content, contentlen, sig, siglen))
+			matched = algs[i];
+	if (matched == NULL)
+	{
+		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
+					pstrdup("the raw signature does not verify with the certificate's key"));
+		return;
+	}
+	ms_validate_certificate(cert, NULL, pki_name, at, usage, &out->v);
+	if (out->v.valid)
+		out->v.reason = psprintf("raw %s signature and certificate path are valid", matched);
+	else
+		out->v.reason = psprintf("signer certificate: %s", out->v.reason);
+}
+
+bool
+ms_is_cms_signed_data(const unsigned char *sig, size_t siglen)
+{
+	MsScope    *scope = ms_scope_create();
+	char	   *why;
+	bool		result = parse_cms(scope, sig, siglen, &why) != NULL;
+
+	ms_scope_release(scope);
+	return result;
+}
+
 PG_FUNCTION_INFO_V1(mobisign_verify_cms_internal);
 
 /*
@@ -288,13 +358,29 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 	scope = ms_scope_create();
 	if (!PG_ARGISNULL(2))
 		cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(2));
-	ms_cms_verify((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
-				  content ? (unsigned char *) VARDATA_ANY(content) : NULL,
-				  content ? VARSIZE_ANY_EXHDR(content) : 0, content != NULL,
-				  cert, NULL,
-				  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
-				  PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
-				  MS_USAGE_ANY_SIGNATURE, true, &r);
+	if (cert != NULL &&
+		!ms_is_cms_signed_data((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig)))
+	{
+		/* not CMS, but a certificate is given: the PKCS#1 result format */
+		if (content == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("content must be given to verify a raw signature")));
+		ms_raw_signature_verify((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
+								(unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content),
+								cert,
+								PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+								PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
+								MS_USAGE_ANY_SIGNATURE, &r);
+	}
+	else
+		ms_cms_verify((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
+					  content ? (unsigned char *) VARDATA_ANY(content) : NULL,
+					  content ? VARSIZE_ANY_EXHDR(content) : 0, content != NULL,
+					  cert, NULL,
+					  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+					  PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
+					  MS_USAGE_ANY_SIGNATURE, true, &r);
 	ms_scope_release(scope);
 
 	ms_validation_datum(&r.v, values, nulls, &col);

@@ -48,4 +48,16 @@ extern void ms_cms_verify(const unsigned char *sig, size_t siglen,
 						  const char *pki_name, TimestampTz at, MsKeyUsage usage,
 						  bool error_on_malformed, MsCmsResult *out);
 
+/* Is this a CMS ContentInfo of type signedData (DER or PEM)? */
+extern bool ms_is_cms_signed_data(const unsigned char *sig, size_t siglen);
+
+/*
+ * The PKCS#1 result format: a raw RSA or ECDSA signature over content made
+ * with cert's key (hash SHA-256/384/512, found by trying), then the path.
+ */
+extern void ms_raw_signature_verify(const unsigned char *sig, size_t siglen,
+									const unsigned char *content, size_t contentlen,
+									X509 *cert, const char *pki_name, TimestampTz at,
+									MsKeyUsage usage, MsCmsResult *out);
+
 #endif							/* MOBISIGN_CMS_VERIFY_H */

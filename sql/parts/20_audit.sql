@@ -146,6 +146,23 @@ BEGIN
     PERFORM mobisign.audit_seal(2147483647);
     intact := true;
     rows_checked := 0;
+    -- after a purge the chain starts later: its anchor is the hash that the
+    -- purge recorded for the last row it removed
+    SELECT min(a.chain_seq) INTO want_seq FROM mobisign.audit a WHERE a.chain_seq IS NOT NULL;
+    want_seq := coalesce(want_seq, 1);
+    IF want_seq > 1 THEN
+        SELECT pg_catalog.decode(a.detail->>'anchor_hash', 'hex') INTO expect
+          FROM mobisign.audit a
+         WHERE a.operation = 'purge' AND (a.detail->>'purged_through_seq')::bigint = want_seq - 1
+         ORDER BY a.id DESC LIMIT 1;
+        IF expect IS NULL THEN
+            intact := false;
+            reason := pg_catalog.format('rows before chain position %s are missing and no purge accounts for them', want_seq);
+            SELECT a.id, a.chain_seq INTO first_broken_id, first_broken_seq
+              FROM mobisign.audit a WHERE a.chain_seq = want_seq;
+            RETURN;
+        END IF;
+    END IF;
     FOR r IN SELECT * FROM mobisign.audit a WHERE a.chain_seq IS NOT NULL ORDER BY a.chain_seq
     LOOP
         rows_checked := rows_checked + 1;
