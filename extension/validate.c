@@ -74,10 +74,40 @@ is_anchor(MsPki *pki, X509 *x)
 }
 
 /*
- * OpenSSL calls this for every problem found.  Two are forgiven:
+ * In the nested validation of an indirect CRL issuer's own path, OpenSSL
+ * refuses outright to use a CRL whose issuer is that very certificate (it
+ * does not recurse).  RFC 5280 and PKITS 4.14.30 accept a CRL issuer whose
+ * certificate is covered by the indirect CRL it signs itself: the CRL's
+ * signature is still checked with the certificate's key, and the rest of the
+ * certificate's path is validated as usual.  Exactly that case is forgiven.
+ */
+static bool
+self_covering_crl_issuer(X509_STORE_CTX *ctx, int err)
+{
+	STACK_OF(X509) *chain;
+	X509	   *subject;
+	X509	   *crl_issuer;
+	X509_CRL   *crl;
+
+	if (err != X509_V_ERR_CRL_PATH_VALIDATION_ERROR ||
+		X509_STORE_CTX_get0_parent_ctx(ctx) == NULL ||
+		X509_STORE_CTX_get_error_depth(ctx) != 0)
+		return false;
+	chain = X509_STORE_CTX_get0_chain(ctx);
+	subject = chain ? sk_X509_value(chain, 0) : NULL;
+	crl_issuer = X509_STORE_CTX_get0_current_issuer(ctx);
+	crl = X509_STORE_CTX_get0_current_crl(ctx);
+	return subject != NULL && crl_issuer != NULL && crl != NULL &&
+		X509_cmp(subject, crl_issuer) == 0 &&
+		X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(subject)) == 0;
+}
+
+/*
+ * OpenSSL calls this for every problem found.  These are forgiven:
  * - a CRL past its nextUpdate but within the PKI's grace period;
  * - no CRL for the trust anchor itself (RFC 5280 section 6: the anchor is an
- *	 input to path validation, not part of the path).
+ *	 input to path validation, not part of the path);
+ * - an indirect CRL issuer covered by its own CRL (see above).
  */
 static int
 verify_cb(int ok, X509_STORE_CTX *ctx)
@@ -85,9 +115,11 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 	VerifyState *st = X509_STORE_CTX_get_app_data(ctx);
 	int			err;
 
-	if (ok || st == NULL)
+	if (ok)
 		return ok;
 	err = X509_STORE_CTX_get_error(ctx);
+	if (st == NULL)
+		return self_covering_crl_issuer(ctx, err) ? 1 : ok;
 	if (err == X509_V_ERR_CRL_HAS_EXPIRED && st->pki->crl_grace_secs > 0)
 	{
 		X509_CRL   *crl = X509_STORE_CTX_get0_current_crl(ctx);
