@@ -56,10 +56,21 @@ ms_status_name(int code)
 	}
 }
 
+/* a certificate re-encoded with inherited DSA parameters (see below) */
+typedef struct Inherited
+{
+	X509	   *subst;			/* the copy with complete parameters */
+	X509	   *issuer;			/* the issuer its original signature verified with */
+} Inherited;
+
+#define MS_MAX_INHERITED 8
+
 typedef struct VerifyState
 {
 	MsPki	   *pki;
 	time_t		check_time;
+	Inherited	inherited[MS_MAX_INHERITED];
+	int			ninherited;
 	bool		stale_crl_in_grace;
 	bool		anchor_without_crl;
 } VerifyState;
@@ -120,6 +131,18 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 	err = X509_STORE_CTX_get_error(ctx);
 	if (st == NULL)
 		return self_covering_crl_issuer(ctx, err) ? 1 : ok;
+	if (err == X509_V_ERR_CERT_SIGNATURE_FAILURE && st->ninherited > 0)
+	{
+		/* a copy with inherited parameters: its original signature was checked */
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+		int			depth = X509_STORE_CTX_get_error_depth(ctx);
+		X509	   *cur = X509_STORE_CTX_get_current_cert(ctx);
+		X509	   *issuer = chain && depth + 1 < sk_X509_num(chain) ? sk_X509_value(chain, depth + 1) : NULL;
+
+		for (int i = 0; issuer != NULL && i < st->ninherited; i++)
+			if (st->inherited[i].subst == cur && X509_cmp(st->inherited[i].issuer, issuer) == 0)
+				return 1;
+	}
 	if (err == X509_V_ERR_CRL_HAS_EXPIRED && st->pki->crl_grace_secs > 0)
 	{
 		X509_CRL   *crl = X509_STORE_CTX_get0_current_crl(ctx);
@@ -214,6 +237,162 @@ append_crls_for(StringInfo buf, MsPki *pki, X509 *x, bool *first)
 	}
 }
 
+/* Is x's key DSA without domain parameters (to be inherited, RFC 5280 6.1.4 (k))? */
+static bool
+dsa_without_parameters(X509 *x)
+{
+	ASN1_OBJECT *alg = NULL;
+	X509_ALGOR *algor = NULL;
+	const ASN1_OBJECT *paramoid;
+	int			ptype;
+	const void *pval;
+
+	if (!X509_PUBKEY_get0_param(&alg, NULL, NULL, &algor, X509_get_X509_PUBKEY(x)) ||
+		OBJ_obj2nid(alg) != NID_dsa)
+		return false;
+	X509_ALGOR_get0(&paramoid, &ptype, &pval, algor);
+	return ptype == V_ASN1_UNDEF || ptype == V_ASN1_NULL;
+}
+
+static X509 *
+issuer_with_key(STACK_OF(X509) *const *sets, int nsets, X509 *x)
+{
+	for (int s = 0; s < nsets; s++)
+		for (int i = 0; sets[s] != NULL && i < sk_X509_num(sets[s]); i++)
+		{
+			X509	   *c = sk_X509_value(sets[s], i);
+
+			if (c != x && !dsa_without_parameters(c) && X509_get0_pubkey(c) != NULL &&
+				X509_check_issued(c, x) == X509_V_OK)
+				return c;
+		}
+	return NULL;
+}
+
+/*
+ * A copy of x whose DSA key carries the issuer's domain parameters, or NULL.
+ * The copy's encoding differs from what the issuer signed, so the original
+ * signature is checked here, with the issuer's complete key, and the copy is
+ * recorded: the verify callback accepts its signature only with that issuer.
+ */
+static X509 *
+inherit_from(MsScope *scope, X509 *x, X509 *issuer, VerifyState *st)
+{
+	ASN1_OBJECT *alg = NULL;
+	const unsigned char *pk = NULL;
+	int			pklen = 0;
+	X509_ALGOR *ialgor = NULL;
+	const ASN1_OBJECT *ioid;
+	int			iptype;
+	const void *ipval;
+	X509_PUBKEY *xpk;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int			derlen;
+	EVP_PKEY   *full;
+	X509	   *subst;
+
+	if (st->ninherited >= MS_MAX_INHERITED ||
+		X509_verify(x, X509_get0_pubkey(issuer)) != 1 ||
+		!X509_PUBKEY_get0_param(&alg, &pk, &pklen, NULL, X509_get_X509_PUBKEY(x)) ||
+		!X509_PUBKEY_get0_param(NULL, NULL, NULL, &ialgor, X509_get_X509_PUBKEY(issuer)))
+		return NULL;
+	X509_ALGOR_get0(&ioid, &iptype, &ipval, ialgor);
+	if (iptype != V_ASN1_SEQUENCE)
+		return NULL;
+
+	/* SubjectPublicKeyInfo = issuer's parameters + x's public key */
+	xpk = X509_PUBKEY_new();
+	if (xpk == NULL)
+		return NULL;
+	{
+		ASN1_STRING *params = ASN1_STRING_dup(ipval);
+		unsigned char *bits = OPENSSL_memdup(pk, pklen);
+
+		if (params == NULL || bits == NULL ||
+			!X509_PUBKEY_set0_param(xpk, OBJ_nid2obj(NID_dsa), V_ASN1_SEQUENCE, params, bits, pklen))
+		{
+			ASN1_STRING_free(params);
+			OPENSSL_free(bits);
+			X509_PUBKEY_free(xpk);
+			return NULL;
+		}
+	}
+	derlen = i2d_X509_PUBKEY(xpk, &der);
+	X509_PUBKEY_free(xpk);
+	if (derlen <= 0)
+		return NULL;
+	p = der;
+	full = ms_scope_pkey(scope, d2i_PUBKEY(NULL, &p, derlen));
+	OPENSSL_free(der);
+	subst = ms_scope_x509(scope, X509_dup(x));
+	if (full == NULL || subst == NULL || !X509_set_pubkey(subst, full))
+		return NULL;
+	st->inherited[st->ninherited].subst = subst;
+	st->inherited[st->ninherited].issuer = issuer;
+	st->ninherited++;
+	return subst;
+}
+
+/*
+ * Replace, in the target and the untrusted set, every certificate whose DSA
+ * key lacks parameters by a copy that inherits them from its issuer,
+ * walking down from issuers that have them.
+ */
+static void
+inherit_dsa_parameters(MsScope *scope, MsPki *pki, X509 **cert,
+					   STACK_OF(X509) **untrusted, VerifyState *st)
+{
+	STACK_OF(X509) *fixed;
+	bool		any = dsa_without_parameters(*cert);
+
+	for (int i = 0; !any && *untrusted != NULL && i < sk_X509_num(*untrusted); i++)
+		any = dsa_without_parameters(sk_X509_value(*untrusted, i));
+	if (!any)
+		return;
+
+	fixed = ms_scope_x509_stack(scope, sk_X509_new_null());
+	if (fixed == NULL)
+		return;
+	for (int i = 0; *untrusted != NULL && i < sk_X509_num(*untrusted); i++)
+		if (!X509_add_cert(fixed, sk_X509_value(*untrusted, i), X509_ADD_FLAG_UP_REF))
+			return;
+	/* each pass completes one more level of the path */
+	for (int pass = 0; pass < MS_MAX_INHERITED; pass++)
+	{
+		bool		changed = false;
+		STACK_OF(X509) *const sets[] = {pki->anchors, pki->intermediates, fixed};
+
+		for (int i = 0; i < sk_X509_num(fixed); i++)
+		{
+			X509	   *x = sk_X509_value(fixed, i);
+			X509	   *issuer;
+			X509	   *subst;
+
+			if (!dsa_without_parameters(x) || (issuer = issuer_with_key(sets, 3, x)) == NULL)
+				continue;
+			if ((subst = inherit_from(scope, x, issuer, st)) == NULL)
+				continue;
+			X509_up_ref(subst);
+			X509_free(sk_X509_set(fixed, i, subst));
+			changed = true;
+		}
+		if (!changed)
+			break;
+	}
+	if (dsa_without_parameters(*cert))
+	{
+		STACK_OF(X509) *const sets[] = {pki->anchors, pki->intermediates, fixed};
+		X509	   *issuer = issuer_with_key(sets, 3, *cert);
+		X509	   *subst = issuer ? inherit_from(scope, *cert, issuer, st) : NULL;
+
+		if (subst != NULL)
+			*cert = subst;
+	}
+	*untrusted = fixed;
+	ERR_clear_error();
+}
+
 /*
  * Run OpenSSL's path validation once; with_crls adds CRL checking of the
  * whole chain.  Returns the context (owned by scope) for inspection.
@@ -282,6 +461,7 @@ validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 	st.pki = pki;
 	st.check_time = at ? ms_timestamptz_to_time_t(at) : time(NULL);
 	initStringInfo(&ocsp_ev);
+	inherit_dsa_parameters(scope, pki, &cert, &untrusted, &st);
 
 	ctx = run_verify(scope, pki, cert, untrusted, &st, used_crls, &rc, &err);
 	if (rc > 0 && pki->check_ocsp)
