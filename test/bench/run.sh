@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# make bench: mobisign's verification speed and memory, each shown as a ratio
+# to a reference measured in the same run on the same machine (these machines
+# are noisy: absolute figures mean little, ratios travel).
+#
+#   reference  test/bench/reference.c: the same OpenSSL calls from C, no database
+#   mobisign   the SQL API in a private cluster (one backend, no concurrency)
+#
+# BENCH_SECONDS (default 3) bounds each measurement.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+cd "$MOBISIGN_ROOT"
+secs=${BENCH_SECONDS:-3}
+
+work=$(ms_readable_dir)
+cleanup() { ms_cluster_stop "$work/pg" || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "== build"
+make -s all >/dev/null
+make -s install >/dev/null
+cc -O2 -Wall -Wextra -Werror -o "$work/reference" test/bench/reference.c -lcrypto
+
+echo "== fixtures"
+mkdir -p "$work/fx"
+bash test/fixtures/generate.sh "$work/fx" >/dev/null
+chmod -R a+rX "$work/fx"
+
+echo "== reference (C + OpenSSL, ${secs}s each)"
+"$work/reference" "$work/fx" "$secs" | tee "$work/ref.txt"
+
+mkdir -p "$work/pg"
+ms_cluster_start "$work/pg" "$(ms_free_port)" >/dev/null
+ms_psql -q -c "CREATE EXTENSION mobisign" >/dev/null
+ms_psql -q -v fx="$work/fx" <<'SQL' >/dev/null
+CREATE TABLE fx AS SELECT f AS name, pg_read_binary_file(:'fx' || '/' || f) AS data
+  FROM pg_ls_dir(:'fx') f WHERE f ~ '\.(der|p7s|txt|sig)$';
+SELECT mobisign_add_pki('alpha', ARRAY[(SELECT data FROM fx WHERE name = 'alpha-root.der')],
+                        intermediates => ARRAY[(SELECT data FROM fx WHERE name = 'alpha-int.der')]);
+SELECT mobisign_add_crl('alpha', (SELECT data FROM fx WHERE name = 'alpha-root.crl.der'));
+SELECT mobisign_add_crl('alpha', (SELECT data FROM fx WHERE name = 'alpha-int.crl.der'));
+-- a timed loop: how many calls of an expression fit in the given time
+CREATE FUNCTION bench(expr text, secs float8) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz := clock_timestamp(); n bigint := 0; ok boolean;
+BEGIN
+    LOOP
+        EXECUTE expr INTO ok;
+        IF NOT ok THEN RAISE EXCEPTION 'bench expression returned false: %', expr; END IF;
+        n := n + 1;
+        EXIT WHEN clock_timestamp() - t0 > make_interval(secs => secs);
+    END LOOP;
+    RETURN n / extract(epoch FROM clock_timestamp() - t0)::float8;
+END $$;
+SQL
+
+echo "== mobisign (SQL API, ${secs}s each)"
+q() { ms_psql -qAt -c "$1"; }
+alice="(SELECT data FROM fx WHERE name = 'alice-rsa.der')"
+p7s="(SELECT data FROM fx WHERE name = 'alice-detached-chain.p7s')"
+content="(SELECT data FROM fx WHERE name = 'content.txt')"
+bob="(SELECT data FROM fx WHERE name = 'bob-ec.der')"
+raw="(SELECT data FROM fx WHERE name = 'bob-raw-sha256.sig')"
+declare -A ms
+ms[validate]=$(q "SELECT bench(\$q\$SELECT valid FROM mobisign_validate_certificate($alice, pki => 'alpha')\$q\$, $secs)")
+ms[validate_noaudit]=$(q "SELECT bench(\$q\$SELECT valid FROM mobisign._validate_certificate($alice, NULL, 'alpha', NULL)\$q\$, $secs)")
+ms[cms_verify]=$(q "SELECT bench(\$q\$SELECT valid FROM mobisign_verify($p7s, $content, pki => 'alpha')\$q\$, $secs)")
+ms[raw_ecdsa]=$(q "SELECT bench(\$q\$SELECT mobisign_verify_signature($bob, $content, $raw, 'ecdsa-sha256')\$q\$, $secs)")
+
+# memory: the backend's resident size after 500 and after 5000 more
+# validations; a ratio near 1.00 means nothing grows per call
+rss() { q "SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmRSS:\s+(\d+)'))[1]"; }
+mem=$(ms_psql -qAt <<SQL
+SELECT count(*) FROM generate_series(1, 500), mobisign_validate_certificate($alice, pki => 'alpha');
+SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmRSS:\s+(\d+)'))[1];
+SELECT count(*) FROM generate_series(1, 5000), mobisign_validate_certificate($alice, pki => 'alpha');
+SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmRSS:\s+(\d+)'))[1];
+SQL
+)
+rss1=$(echo "$mem" | sed -n 2p)
+rss2=$(echo "$mem" | sed -n 4p)
+
+ref() { awk -v k="$1" '$1 == k { print $2 }' "$work/ref.txt"; }
+echo
+echo "== results (ratio = mobisign / reference; 1.00 = as fast as bare OpenSSL)"
+printf '%-34s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
+row() { printf '%-34s %12.1f %12.1f %8.2f\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN { print a / b }')"; }
+row "path validation (API, audited)" "${ms[validate]}" "$(ref validate)"
+row "path validation (no audit row)" "${ms[validate_noaudit]}" "$(ref validate)"
+row "CMS verify + signer path" "${ms[cms_verify]}" "$(ref cms_verify)"
+row "raw ECDSA P-256 verify" "${ms[raw_ecdsa]}" "$(ref raw_ecdsa)"
+printf '%-34s %12s %12s %8.2f\n' "backend RSS after 5500 / after 500" "${rss2} kB" "${rss1} kB" \
+	"$(awk -v a="$rss2" -v b="$rss1" 'BEGIN { print a / b }')"
