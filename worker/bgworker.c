@@ -1,17 +1,340 @@
-/*
+/*-------------------------------------------------------------------------
+ *
  * bgworker.c
- *	  The background worker (placeholder until the SIM channel lands).
+ *	  The background worker's control plane: GUCs, registration from
+ *	  _PG_init, shared memory (identity for waking, counters), the wake-up at
+ *	  commit of a queuing transaction, and mobisign._worker_stats() behind the
+ *	  mobisign.worker_stats view.  The worker's loop is in worker_main.c.
+ *
+ *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
 #include "bgworker.h"
+
+char	   *ms_worker_database = NULL;
+int			ms_worker_naptime_ms = 10000;
+int			ms_worker_lease_s = 60;
+int			ms_worker_housekeeping_ms = 1000;
+
+MsWorkerShared *ms_worker_shared = NULL;
+
+static bool preloaded = false;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* wake-at-commit state of this backend */
+static bool xact_callback_registered = false;
+static bool wake_pending = false;
+
+PG_FUNCTION_INFO_V1(ms_worker_stats);
+
+static void
+ms_worker_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(MsWorkerShared)));
+}
+
+static void
+ms_worker_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ms_worker_shared = ShmemInitStruct("mobisign worker", sizeof(MsWorkerShared), &found);
+	if (!found)
+	{
+		memset(ms_worker_shared, 0, sizeof(MsWorkerShared));
+		SpinLockInit(&ms_worker_shared->mutex);
+		ms_worker_shared->procno = -1;
+		strlcpy(ms_worker_shared->state, "not started", MS_WSTATE_LEN);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static void
+ms_worker_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	/* never sends from a standby: starts once recovery has finished */
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* restarted after a crash; a clean exit (SIGTERM) is final */
+	worker.bgw_restart_time = 5;
+	strlcpy(worker.bgw_library_name, "mobisign", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "ms_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "mobisign worker", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "mobisign worker", BGW_MAXLEN);
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}
 
 void
 ms_worker_init(void)
 {
+	preloaded = process_shared_preload_libraries_in_progress;
+
+	/*
+	 * PGC_POSTMASTER variables may only be created while preloading; when
+	 * loaded later the setting is still defined (so postgresql.conf does not
+	 * warn) but has no effect.
+	 */
+	DefineCustomStringVariable("mobisign.database",
+							   "Database the mobisign background worker connects to.",
+							   "The database where CREATE EXTENSION mobisign was run.",
+							   &ms_worker_database,
+							   "postgres",
+							   preloaded ? PGC_POSTMASTER : PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mobisign.worker_naptime",
+							"Safety-net poll interval of the mobisign worker.",
+							"Writers wake the worker at commit; this poll only catches what a wake-up missed.",
+							&ms_worker_naptime_ms,
+							10000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mobisign.worker_lease",
+							"How long a claimed request stays leased to the worker.",
+							"After a crash, a request whose lease has expired is sent again.",
+							&ms_worker_lease_s,
+							60, 5, 3600,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mobisign.worker_housekeeping_interval",
+							"How often the worker expires transactions and seals the audit chain.",
+							NULL,
+							&ms_worker_housekeeping_ms,
+							1000, 100, 600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	if (!preloaded)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ms_worker_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ms_worker_shmem_startup;
+
+	ms_worker_register();
+}
+
+bool
+ms_worker_preloaded(void)
+{
+	return preloaded && ms_worker_shared != NULL;
+}
+
+void
+ms_worker_require_preload(void)
+{
+	if (!ms_worker_preloaded())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mobisign's background worker is not available"),
+				 errdetail("The mobisign library was not loaded through shared_preload_libraries, so no worker sends requests to the SMSC."),
+				 errhint("Set shared_preload_libraries = 'mobisign' in postgresql.conf and restart the server.")));
+}
+
+/* ---- wake-up at commit ------------------------------------------------- */
+
+static void
+ms_worker_set_latch(void)
+{
+	int			procno;
+
+	if (ms_worker_shared == NULL)
+		return;
+	SpinLockAcquire(&ms_worker_shared->mutex);
+	procno = ms_worker_shared->procno;
+	ms_worker_shared->wakeups++;
+	SpinLockRelease(&ms_worker_shared->mutex);
+	if (procno >= 0 && procno < (int) ProcGlobal->allProcCount)
+		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+static void
+ms_worker_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (wake_pending)
+			{
+				wake_pending = false;
+				ms_worker_set_latch();
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* a prepared transaction is found by the safety-net poll */
+			wake_pending = false;
+			break;
+		default:
+			break;
+	}
 }
 
 void
 ms_worker_wake_at_commit(void)
 {
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(ms_worker_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	wake_pending = true;
+}
+
+/* ---- counters ---------------------------------------------------------- */
+
+void
+ms_worker_count(MsCounter c, uint64 n)
+{
+	if (ms_worker_shared == NULL)
+		return;
+	SpinLockAcquire(&ms_worker_shared->mutex);
+	switch (c)
+	{
+		case MS_C_SUBMITTED:
+			ms_worker_shared->submitted += n;
+			break;
+		case MS_C_RECEIVED:
+			ms_worker_shared->received += n;
+			break;
+		case MS_C_RETRIED:
+			ms_worker_shared->retried += n;
+			break;
+		case MS_C_ERRORS:
+			ms_worker_shared->errors += n;
+			break;
+		case MS_C_RECONNECTS:
+			ms_worker_shared->reconnects += n;
+			break;
+		case MS_C_COMPLETED:
+			ms_worker_shared->completed += n;
+			break;
+	}
+	SpinLockRelease(&ms_worker_shared->mutex);
+}
+
+void
+ms_worker_set_error(const char *msg)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (ms_worker_shared == NULL)
+		return;
+	SpinLockAcquire(&ms_worker_shared->mutex);
+	ms_worker_shared->errors++;
+	ms_worker_shared->last_error_at = now;
+	strlcpy(ms_worker_shared->last_error, msg, sizeof(ms_worker_shared->last_error));
+	SpinLockRelease(&ms_worker_shared->mutex);
+}
+
+void
+ms_worker_set_state(const char *state)
+{
+	if (ms_worker_shared == NULL)
+		return;
+	SpinLockAcquire(&ms_worker_shared->mutex);
+	strlcpy(ms_worker_shared->state, state, MS_WSTATE_LEN);
+	SpinLockRelease(&ms_worker_shared->mutex);
+}
+
+void
+ms_worker_set_links(int configured, int bound, int window_in_use, int window_size)
+{
+	if (ms_worker_shared == NULL)
+		return;
+	SpinLockAcquire(&ms_worker_shared->mutex);
+	ms_worker_shared->links_configured = configured;
+	ms_worker_shared->links_bound = bound;
+	ms_worker_shared->window_in_use = window_in_use;
+	ms_worker_shared->window_size = window_size;
+	SpinLockRelease(&ms_worker_shared->mutex);
+}
+
+/*
+ * SQL: mobisign._worker_stats() -> one row, read by the mobisign.worker_stats
+ * view.
+ */
+#define MS_STATS_COLS 17
+
+Datum
+ms_worker_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[MS_STATS_COLS];
+	bool		nulls[MS_STATS_COLS];
+	MsWorkerShared snap;
+	int			i = 0;
+
+	ms_worker_require_preload();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts != MS_STATS_COLS)
+		elog(ERROR, "mobisign._worker_stats: expected %d result columns, got %d",
+			 MS_STATS_COLS, tupdesc->natts);
+
+	SpinLockAcquire(&ms_worker_shared->mutex);
+	memcpy(&snap, ms_worker_shared, sizeof(snap));
+	SpinLockRelease(&ms_worker_shared->mutex);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[i] = Int32GetDatum(snap.pid);
+	nulls[i++] = (snap.pid == 0);
+	values[i++] = CStringGetTextDatum(snap.state);
+	values[i++] = BoolGetDatum(snap.links_bound > 0);
+	values[i++] = Int32GetDatum(snap.links_configured);
+	values[i++] = Int32GetDatum(snap.links_bound);
+	values[i++] = Int32GetDatum(snap.window_in_use);
+	values[i++] = Int32GetDatum(snap.window_size);
+	values[i++] = Int64GetDatum((int64) snap.submitted);
+	values[i++] = Int64GetDatum((int64) snap.received);
+	values[i++] = Int64GetDatum((int64) snap.retried);
+	values[i++] = Int64GetDatum((int64) snap.errors);
+	values[i++] = Int64GetDatum((int64) snap.reconnects);
+	values[i++] = Int64GetDatum((int64) snap.completed);
+	values[i++] = Int64GetDatum((int64) snap.wakeups);
+	values[i] = TimestampTzGetDatum(snap.last_error_at);
+	nulls[i++] = (snap.last_error_at == 0);
+	values[i] = CStringGetTextDatum(snap.last_error);
+	nulls[i++] = (snap.last_error[0] == '\0');
+	values[i] = TimestampTzGetDatum(snap.started_at);
+	nulls[i++] = (snap.started_at == 0);
+	Assert(i == MS_STATS_COLS);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

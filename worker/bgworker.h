@@ -1,14 +1,90 @@
 /*
  * bgworker.h
  *	  The background worker that drains mobisign.request_queue to SMPP.
+ *
+ * Public entry points for the rest of the extension:
+ *
+ *	ms_worker_init()			  from _PG_init: GUCs, shared memory, registration
+ *	ms_worker_wake_at_commit()	  the current transaction queued work: wake the
+ *								  worker when (and only if) it commits
+ *	ms_worker_require_preload()   ERROR with a hint unless the library was
+ *								  loaded through shared_preload_libraries
  */
 #ifndef MOBISIGN_BGWORKER_H
 #define MOBISIGN_BGWORKER_H
+
+#include "datatype/timestamp.h"
+#include "storage/spin.h"
 
 /* Called from _PG_init: GUCs, shared memory, worker registration. */
 extern void ms_worker_init(void);
 
 /* Wake the worker when the current transaction commits (queued work). */
 extern void ms_worker_wake_at_commit(void);
+
+/*
+ * Raise an ERROR (SQLSTATE 55000) with a hint to set
+ * shared_preload_libraries = 'mobisign' when the worker cannot exist in this
+ * server because the library was not preloaded.
+ */
+extern void ms_worker_require_preload(void);
+
+/* true when this process loaded the library through shared_preload_libraries */
+extern bool ms_worker_preloaded(void);
+
+/* ---- internal to worker/ ------------------------------------------------ */
+
+/* GUCs */
+extern char *ms_worker_database;
+extern int	ms_worker_naptime_ms;
+extern int	ms_worker_lease_s;
+extern int	ms_worker_housekeeping_ms;
+
+/* Worker states reported in mobisign.worker_stats and pg_stat_activity. */
+#define MS_WSTATE_LEN 32
+
+/*
+ * Shared state: the worker's identity for waking it, and its counters.
+ * Everything is protected by the spinlock (a handful of stores per event).
+ */
+typedef struct MsWorkerShared
+{
+	slock_t		mutex;
+	int			procno;			/* PGPROC number of the running worker, or -1 */
+	int			pid;
+	TimestampTz started_at;
+	char		state[MS_WSTATE_LEN];
+	int			links_configured;
+	int			links_bound;
+	int			window_in_use;
+	int			window_size;
+	uint64		submitted;		/* submit_sm answered OK */
+	uint64		received;		/* deliver_sm stored (receipts included) */
+	uint64		retried;		/* segments or requests sent again */
+	uint64		errors;
+	uint64		reconnects;
+	uint64		completed;		/* queue rows finished (submitted or failed) */
+	uint64		wakeups;		/* latch wake-ups requested by committing writers */
+	TimestampTz last_error_at;
+	char		last_error[160];
+} MsWorkerShared;
+
+extern MsWorkerShared *ms_worker_shared;
+
+/* Counter helpers (no-ops when shared memory is absent). */
+typedef enum MsCounter
+{
+	MS_C_SUBMITTED,
+	MS_C_RECEIVED,
+	MS_C_RETRIED,
+	MS_C_ERRORS,
+	MS_C_RECONNECTS,
+	MS_C_COMPLETED
+} MsCounter;
+
+extern void ms_worker_count(MsCounter c, uint64 n);
+extern void ms_worker_set_error(const char *msg);
+extern void ms_worker_set_state(const char *state);
+extern void ms_worker_set_links(int configured, int bound, int window_in_use, int window_size);
 
 #endif

@@ -1,0 +1,335 @@
+/*
+ * keystore.c
+ *	  The master key (wraps SIM OTA keys with AES-256-GCM) and the service
+ *	  provider's signing key, both read from files named by GUCs.
+ *
+ * The files are read by the server on every use (so a reload that changes
+ * the GUC or a rotated file takes effect at once).  Nothing read from them
+ * is cached, logged or reported: errors name the GUC, never the content.
+ *
+ * Wrapped key layout (bytea):
+ *	  version (1 byte, 1) || nonce (12) || ciphertext (len of key) || tag (16)
+ * AAD: "mobisign-sim-key-v1" 0x00 || msisdn || 0x00 || key_set (4 bytes, big
+ * endian) || role ("kic" | "kid"): a wrapped key copied to another SIM, key
+ * set or role does not authenticate.
+ */
+#include "postgres.h"
+
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/crypto.h>
+
+#include "storage/fd.h"
+#include "utils/builtins.h"
+
+#include "keystore.h"
+
+void
+ms_keystore_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		OPENSSL_cleanse(p, len);
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Read a small file named by a GUC into buf (at most bufsize - 1 bytes,
+ * NUL-terminated).  Returns the length.
+ */
+static size_t
+read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsize)
+{
+	FILE	   *f;
+	size_t		n;
+
+	if (path == NULL || path[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is not set", guc_name),
+				 errhint("Set %s in postgresql.conf to a file readable only by the server's OS user, then reload the configuration.",
+						 guc_name)));
+
+	f = AllocateFile(path, "r");
+	if (f == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open the file named by %s: %m", guc_name),
+				 errhint("The file must exist and be readable by the server's OS user.")));
+	n = fread(buf, 1, bufsize - 1, f);
+	if (ferror(f))
+	{
+		ms_keystore_wipe(buf, bufsize);
+		FreeFile(f);
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read the file named by %s: %m", guc_name)));
+	}
+	if (!feof(f))
+	{
+		ms_keystore_wipe(buf, bufsize);
+		FreeFile(f);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("the file named by %s is too large", guc_name)));
+	}
+	FreeFile(f);
+	buf[n] = '\0';
+	return n;
+}
+
+/* Load the 32-byte master key into key[]. */
+static void
+load_master_key(unsigned char key[MS_MASTER_KEY_LEN])
+{
+	char		buf[256];
+	size_t		n;
+	size_t		i;
+	bool		ok = true;
+
+	n = read_secret_file("mobisign.master_key_file", ms_master_key_file, buf, sizeof(buf));
+
+	/* 64 hex characters, then optional line end / trailing whitespace */
+	if (n < 2 * MS_MASTER_KEY_LEN)
+		ok = false;
+	for (i = 0; ok && i < MS_MASTER_KEY_LEN; i++)
+	{
+		int			hi = hexval(buf[2 * i]);
+		int			lo = hexval(buf[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			ok = false;
+		else
+			key[i] = (unsigned char) ((hi << 4) | lo);
+	}
+	for (i = 2 * MS_MASTER_KEY_LEN; ok && i < n; i++)
+		if (buf[i] != '\n' && buf[i] != '\r' && buf[i] != ' ' && buf[i] != '\t')
+			ok = false;
+	ms_keystore_wipe(buf, sizeof(buf));
+	if (!ok)
+	{
+		ms_keystore_wipe(key, MS_MASTER_KEY_LEN);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("the file named by mobisign.master_key_file is malformed"),
+				 errdetail("The master key file must hold exactly 64 hexadecimal characters (32 bytes), optionally followed by a newline."),
+				 errhint("Generate one with: openssl rand -hex 32 > FILE; chmod 600 FILE.")));
+	}
+}
+
+static size_t
+build_aad(unsigned char *aad, size_t aadsize, const char *msisdn, int key_set, const char *role)
+{
+	static const char label[] = "mobisign-sim-key-v1";
+	size_t		ml = strlen(msisdn);
+	size_t		rl = strlen(role);
+	size_t		n = 0;
+
+	if (sizeof(label) + ml + 1 + 4 + rl > aadsize)
+		elog(ERROR, "MSISDN too long for the key wrapping label");
+	memcpy(aad + n, label, sizeof(label));	/* includes the NUL */
+	n += sizeof(label);
+	memcpy(aad + n, msisdn, ml);
+	n += ml;
+	aad[n++] = 0;
+	aad[n++] = (unsigned char) ((uint32) key_set >> 24);
+	aad[n++] = (unsigned char) ((uint32) key_set >> 16);
+	aad[n++] = (unsigned char) ((uint32) key_set >> 8);
+	aad[n++] = (unsigned char) key_set;
+	memcpy(aad + n, role, rl);
+	n += rl;
+	return n;
+}
+
+bytea *
+ms_key_wrap(const char *msisdn, int key_set, const char *role,
+			const unsigned char *key, size_t keylen)
+{
+	unsigned char mk[MS_MASTER_KEY_LEN];
+	unsigned char aad[128];
+	size_t		aadlen;
+	bytea	   *out;
+	unsigned char *p;
+	EVP_CIPHER_CTX *ctx;
+	int			len;
+	bool		ok;
+
+	if (keylen == 0 || keylen > 64)
+		elog(ERROR, "key length out of range");
+	aadlen = build_aad(aad, sizeof(aad), msisdn, key_set, role);
+
+	out = (bytea *) palloc0(VARHDRSZ + MS_WRAP_OVERHEAD + keylen);
+	SET_VARSIZE(out, VARHDRSZ + MS_WRAP_OVERHEAD + keylen);
+	p = (unsigned char *) VARDATA(out);
+	p[0] = MS_WRAP_VERSION;
+	if (!pg_strong_random(p + 1, MS_WRAP_NONCE_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random nonce")));
+
+	load_master_key(mk);
+	ctx = EVP_CIPHER_CTX_new();
+	ok = ctx != NULL
+		&& EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1
+		&& EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, MS_WRAP_NONCE_LEN, NULL) == 1
+		&& EVP_EncryptInit_ex(ctx, NULL, NULL, mk, p + 1) == 1
+		&& EVP_EncryptUpdate(ctx, NULL, &len, aad, (int) aadlen) == 1
+		&& EVP_EncryptUpdate(ctx, p + 1 + MS_WRAP_NONCE_LEN, &len, key, (int) keylen) == 1
+		&& (size_t) len == keylen
+		&& EVP_EncryptFinal_ex(ctx, p + 1 + MS_WRAP_NONCE_LEN + keylen, &len) == 1
+		&& EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, MS_WRAP_TAG_LEN,
+							   p + 1 + MS_WRAP_NONCE_LEN + keylen) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	ms_keystore_wipe(mk, sizeof(mk));
+	ERR_clear_error();
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not wrap the SIM key")));
+	return out;
+}
+
+unsigned char *
+ms_key_unwrap(const char *msisdn, int key_set, const char *role,
+			  const bytea *wrapped, size_t *keylen)
+{
+	unsigned char mk[MS_MASTER_KEY_LEN];
+	unsigned char aad[128];
+	size_t		aadlen;
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(wrapped);
+	size_t		n = VARSIZE_ANY_EXHDR(wrapped);
+	size_t		klen;
+	unsigned char *key;
+	EVP_CIPHER_CTX *ctx;
+	int			len;
+	bool		ok;
+
+	if (n <= MS_WRAP_OVERHEAD || n > MS_WRAP_OVERHEAD + 64 || p[0] != MS_WRAP_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("wrapped %s key of SIM key set %d is malformed", role, key_set)));
+	klen = n - MS_WRAP_OVERHEAD;
+	aadlen = build_aad(aad, sizeof(aad), msisdn, key_set, role);
+	key = palloc0(klen);
+
+	load_master_key(mk);
+	ctx = EVP_CIPHER_CTX_new();
+	ok = ctx != NULL
+		&& EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1
+		&& EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, MS_WRAP_NONCE_LEN, NULL) == 1
+		&& EVP_DecryptInit_ex(ctx, NULL, NULL, mk, p + 1) == 1
+		&& EVP_DecryptUpdate(ctx, NULL, &len, aad, (int) aadlen) == 1
+		&& EVP_DecryptUpdate(ctx, key, &len, p + 1 + MS_WRAP_NONCE_LEN, (int) klen) == 1
+		&& (size_t) len == klen
+		&& EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, MS_WRAP_TAG_LEN,
+							   (void *) (p + 1 + MS_WRAP_NONCE_LEN + klen)) == 1
+		&& EVP_DecryptFinal_ex(ctx, key + klen, &len) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	ms_keystore_wipe(mk, sizeof(mk));
+	ERR_clear_error();
+	if (!ok)
+	{
+		ms_keystore_wipe(key, klen);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("wrapped %s key of SIM key set %d does not authenticate", role, key_set),
+				 errdetail("The master key differs from the one the key was wrapped with, or the stored key was altered or moved to another SIM."),
+				 errhint("Check mobisign.master_key_file, or register the SIM's keys again with mobisign_add_sim_key().")));
+	}
+	*keylen = klen;
+	return key;
+}
+
+unsigned char *
+ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
+{
+	char	   *pem;
+	size_t		pemlen;
+	char	   *cpem = NULL;
+	size_t		cpemlen = 0;
+	BIO		   *bio = NULL;
+	EVP_PKEY   *pkey = NULL;
+	EVP_MD_CTX *md = NULL;
+	unsigned char *sig = NULL;
+	size_t		slen = 0;
+	const char *problem = NULL;
+	int			type;
+
+	/* read both files before any OpenSSL object exists (errors leak nothing) */
+	pem = palloc(65536);
+	pemlen = read_secret_file("mobisign.sp_key_file", ms_sp_key_file, pem, 65536);
+	if (ms_sp_cert_file != NULL && ms_sp_cert_file[0] != '\0')
+	{
+		cpem = palloc(65536);
+		cpemlen = read_secret_file("mobisign.sp_cert_file", ms_sp_cert_file, cpem, 65536);
+	}
+
+	bio = BIO_new_mem_buf(pem, (int) pemlen);
+	if (bio != NULL)
+		pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	if (pkey == NULL)
+		problem = "the file named by mobisign.sp_key_file does not hold a PEM private key";
+	else
+	{
+		type = EVP_PKEY_get_base_id(pkey);
+		if (type != EVP_PKEY_EC && type != EVP_PKEY_RSA)
+			problem = "the service provider key must be an EC or RSA key";
+	}
+	/* the key must be the one the SIMs know, by its certificate */
+	if (problem == NULL && cpem != NULL)
+	{
+		BIO		   *cbio;
+		X509	   *cert = NULL;
+
+		cbio = BIO_new_mem_buf(cpem, (int) cpemlen);
+		if (cbio != NULL)
+			cert = PEM_read_bio_X509(cbio, NULL, NULL, NULL);
+		if (cert == NULL)
+			problem = "the file named by mobisign.sp_cert_file does not hold a PEM certificate";
+		else if (X509_check_private_key(cert, pkey) != 1)
+			problem = "the key in mobisign.sp_key_file does not match the certificate in mobisign.sp_cert_file";
+		X509_free(cert);
+		BIO_free(cbio);
+	}
+	if (problem == NULL)
+	{
+		md = EVP_MD_CTX_new();
+		if (md == NULL
+			|| EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pkey) != 1
+			|| EVP_DigestSign(md, NULL, &slen, tbs, tbslen) != 1)
+			problem = "could not sign with the service provider key";
+		else
+		{
+			sig = palloc(slen);
+			if (EVP_DigestSign(md, sig, &slen, tbs, tbslen) != 1)
+				problem = "could not sign with the service provider key";
+		}
+	}
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	ms_keystore_wipe(pem, 65536);
+	pfree(pem);
+	ERR_clear_error();
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("%s", problem),
+				 errhint("mobisign.sp_key_file must name a PEM private key (EC P-256 or RSA) readable by the server's OS user, matching the certificate in mobisign.sp_cert_file.")));
+	*siglen = slen;
+	return sig;
+}

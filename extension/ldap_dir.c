@@ -1,0 +1,798 @@
+/*-------------------------------------------------------------------------
+ *
+ * ldap_dir.c
+ *	  LDAP directory access through libldap (see ldap_dir.h).
+ *
+ * Nothing here ever prints the bind password: it is read from
+ * mobisign.directory (a column only the extension's owner can read), handed
+ * to libldap and forgotten.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ldap.h>
+
+#include "access/transam.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "ldap_dir.h"
+#include "ossl.h"
+
+/* one directory row */
+typedef struct DirConf
+{
+	int			id;
+	TransactionId xmin;			/* row version: the cached connection is rebuilt when it changes */
+	char	   *name;
+	char	   *url;
+	char	   *base_dn;
+	char	   *bind_dn;
+	char	   *bind_password;
+	char	   *user_filter;
+	char	   *msisdn_attribute;
+	char	   *certificate_attribute;
+	bool		starttls;
+	char	   *ca_file;
+	int			timeout_ms;
+} DirConf;
+
+/* a cached connection, in TopMemoryContext */
+typedef struct DirConn
+{
+	int			id;
+	TransactionId xmin;
+	LDAP	   *ld;
+} DirConn;
+
+static List *conn_cache = NIL;
+
+/* ---- configuration ---- */
+
+static char *
+getstr(HeapTuple tup, TupleDesc td, int col, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, td, col, &isnull);
+
+	if (isnull)
+		return NULL;
+	return MemoryContextStrdup(cxt, TextDatumGetCString(d));
+}
+
+#define DIR_COLUMNS \
+	"SELECT id, xmin::text::bigint, name, url, base_dn, bind_dn, bind_password, user_filter," \
+	"       msisdn_attribute, certificate_attribute, starttls, ca_file," \
+	"       greatest(1, least(600000, (extract(epoch FROM timeout) * 1000)::bigint))::integer" \
+	"  FROM mobisign.directory "
+
+static DirConf *
+conf_from_tuple(HeapTuple tup, TupleDesc td, MemoryContext cxt)
+{
+	DirConf    *d = MemoryContextAllocZero(cxt, sizeof(DirConf));
+	bool		isnull;
+
+	d->id = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+	d->xmin = (TransactionId) DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+	d->name = getstr(tup, td, 3, cxt);
+	d->url = getstr(tup, td, 4, cxt);
+	d->base_dn = getstr(tup, td, 5, cxt);
+	d->bind_dn = getstr(tup, td, 6, cxt);
+	d->bind_password = getstr(tup, td, 7, cxt);
+	d->user_filter = getstr(tup, td, 8, cxt);
+	d->msisdn_attribute = getstr(tup, td, 9, cxt);
+	d->certificate_attribute = getstr(tup, td, 10, cxt);
+	d->starttls = DatumGetBool(SPI_getbinval(tup, td, 11, &isnull));
+	d->ca_file = getstr(tup, td, 12, cxt);
+	d->timeout_ms = DatumGetInt32(SPI_getbinval(tup, td, 13, &isnull));
+	return d;
+}
+
+static DirConf *
+conf_load(int id)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		arg[1] = {Int32GetDatum(id)};
+	Oid			argtype[1] = {INT4OID};
+	DirConf    *d = NULL;
+	int			rc;
+
+	SPI_connect();
+	rc = SPI_execute_with_args(DIR_COLUMNS "WHERE id = $1", 1, argtype, arg, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read mobisign.directory: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+		d = conf_from_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, caller);
+	SPI_finish();
+	if (d == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("directory %d does not exist", id)));
+	return d;
+}
+
+/* enabled directories usable for pki_id (0: any), in position order */
+static List *
+conf_load_all(int pki_id)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		arg[1] = {Int32GetDatum(pki_id)};
+	Oid			argtype[1] = {INT4OID};
+	List	   *l = NIL;
+	int			rc;
+
+	SPI_connect();
+	rc = SPI_execute_with_args(DIR_COLUMNS
+							   "WHERE enabled AND ($1 = 0 OR pki_id IS NULL OR pki_id = $1)"
+							   " ORDER BY position, id",
+							   1, argtype, arg, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read mobisign.directory: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		l = lappend(l, conf_from_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, caller));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return l;
+}
+
+/* ---- connections ---- */
+
+static const char *
+ld_diagnostic(LDAP *ld)
+{
+	char	   *msg = NULL;
+	static char copy[256];
+
+	copy[0] = '\0';
+	if (ld != NULL && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg) == LDAP_OPT_SUCCESS &&
+		msg != NULL)
+	{
+		strlcpy(copy, msg, sizeof(copy));
+		ldap_memfree(msg);
+	}
+	return copy;
+}
+
+static char *
+ld_error(LDAP *ld, int rc)
+{
+	const char *diag = ld_diagnostic(ld);
+
+	if (diag[0] != '\0')
+		return psprintf("%s (%s)", ldap_err2string(rc), diag);
+	return pstrdup(ldap_err2string(rc));
+}
+
+static bool
+is_timeout(int rc)
+{
+	return rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED;
+}
+
+/*
+ * Open a connection: options, TLS, bind.  Returns NULL and sets *err and
+ * *rc on failure; never throws while holding the handle.
+ */
+static LDAP *
+ld_open(const char *url, const char *ca_file, bool starttls, const char *bind_dn,
+		const char *bind_password, int timeout_ms, char **err, int *rcp)
+{
+	LDAP	   *ld = NULL;
+	int			rc;
+	int			v3 = LDAP_VERSION3;
+	int			demand = LDAP_OPT_X_TLS_DEMAND;
+	int			zero = 0;
+	struct timeval tv;
+	struct berval cred;
+	bool		tls = starttls || pg_strncasecmp(url, "ldaps://", 8) == 0;
+
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	*rcp = LDAP_SUCCESS;
+
+	rc = ldap_initialize(&ld, url);
+	if (rc != LDAP_SUCCESS || ld == NULL)
+	{
+		*err = psprintf("invalid LDAP URL: %s", ldap_err2string(rc));
+		*rcp = rc;
+		return NULL;
+	}
+	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3) != LDAP_OPT_SUCCESS ||
+		ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
+		ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
+		ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+		ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS)
+	{
+		ldap_unbind_ext_s(ld, NULL, NULL);
+		*err = pstrdup("could not set LDAP options");
+		*rcp = LDAP_LOCAL_ERROR;
+		return NULL;
+	}
+	if (tls)
+	{
+		/* per-connection TLS settings take effect only with a new context */
+		if ((ca_file != NULL &&
+			 ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, ca_file) != LDAP_OPT_SUCCESS) ||
+			ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
+			ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS)
+		{
+			ldap_unbind_ext_s(ld, NULL, NULL);
+			*err = pstrdup("could not set up TLS (is ca_file readable by the server?)");
+			*rcp = LDAP_LOCAL_ERROR;
+			return NULL;
+		}
+	}
+	if (starttls)
+	{
+		rc = ldap_start_tls_s(ld, NULL, NULL);
+		if (rc != LDAP_SUCCESS)
+		{
+			*err = psprintf("StartTLS failed: %s", ld_error(ld, rc));
+			*rcp = rc;
+			ldap_unbind_ext_s(ld, NULL, NULL);
+			return NULL;
+		}
+	}
+	/* simple bind (anonymous without a bind DN): opens the connection now */
+	cred.bv_val = (char *) (bind_password ? bind_password : "");
+	cred.bv_len = bind_password ? strlen(bind_password) : 0;
+	rc = ldap_sasl_bind_s(ld, bind_dn ? bind_dn : "", LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+	if (rc != LDAP_SUCCESS)
+	{
+		*err = psprintf("bind failed: %s", ld_error(ld, rc));
+		*rcp = rc;
+		ldap_unbind_ext_s(ld, NULL, NULL);
+		return NULL;
+	}
+	return ld;
+}
+
+static void
+conn_drop(DirConn *c)
+{
+	conn_cache = list_delete_ptr(conn_cache, c);
+	if (c->ld)
+		ldap_unbind_ext_s(c->ld, NULL, NULL);
+	pfree(c);
+}
+
+/*
+ * The cached connection of d, or a new one.  *reused says whether it came
+ * from the cache (then a LDAP_SERVER_DOWN deserves one reconnection).
+ */
+static DirConn *
+conn_get(DirConf *d, bool *reused, char **err, int *rc)
+{
+	ListCell   *lc;
+	DirConn    *c;
+	LDAP	   *ld;
+
+	foreach(lc, conn_cache)
+	{
+		c = (DirConn *) lfirst(lc);
+		if (c->id != d->id)
+			continue;
+		if (c->xmin == d->xmin)
+		{
+			*reused = true;
+			return c;
+		}
+		conn_drop(c);			/* the directory changed */
+		break;
+	}
+	*reused = false;
+	ld = ld_open(d->url, d->ca_file, d->starttls, d->bind_dn, d->bind_password,
+				 d->timeout_ms, err, rc);
+	if (ld == NULL)
+		return NULL;
+	c = MemoryContextAllocZero(TopMemoryContext, sizeof(DirConn));
+	c->id = d->id;
+	c->xmin = d->xmin;
+	c->ld = ld;
+	conn_cache = lappend(conn_cache, c);
+	return c;
+}
+
+static void
+report_failure(DirConf *d, int rc, const char *err)
+{
+	ereport(ERROR,
+			(errcode(is_timeout(rc) ? ERRCODE_QUERY_CANCELED : ERRCODE_CONNECTION_FAILURE),
+			 errmsg("directory \"%s\" is unavailable", d->name),
+			 errdetail("%s", err),
+			 is_timeout(rc) ? errhint("The directory did not answer within its timeout (%d ms).",
+									  d->timeout_ms) : 0));
+}
+
+/*
+ * Search with reconnect-once.  Returns the result (caller frees with
+ * ldap_msgfree; may be NULL) and the handle used, with *rcp one of
+ * LDAP_SUCCESS, LDAP_SIZELIMIT_EXCEEDED, LDAP_NO_SUCH_OBJECT; on failure
+ * returns NULL with *rcp the error and *err a message.  Never throws.
+ */
+static LDAPMessage *
+dir_search(DirConf *d, const char *base, int scope, const char *filter, char **attrs,
+		   int sizelimit, LDAP **ldp, int *rcp, char **err)
+{
+	*err = NULL;
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		bool		reused;
+		int			rc;
+		DirConn    *c = conn_get(d, &reused, err, &rc);
+		LDAPMessage *res = NULL;
+		struct timeval tv;
+
+		if (c == NULL)
+		{
+			*rcp = rc;
+			*err = psprintf("connection failed: %s", *err);
+			return NULL;
+		}
+		tv.tv_sec = d->timeout_ms / 1000;
+		tv.tv_usec = (d->timeout_ms % 1000) * 1000;
+		rc = ldap_search_ext_s(c->ld, base, scope, filter, attrs, 0, NULL, NULL, &tv,
+							   sizelimit, &res);
+		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED || rc == LDAP_NO_SUCH_OBJECT)
+		{
+			*ldp = c->ld;
+			*rcp = rc;
+			return res;
+		}
+		if (res)
+			ldap_msgfree(res);
+		*rcp = rc;
+		*err = psprintf("search failed: %s", ld_error(c->ld, rc));
+		if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || is_timeout(rc) ||
+			rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY)
+		{
+			/* the connection is in an unknown state: never reuse it */
+			conn_drop(c);
+			if ((rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR) && reused && attempt == 0)
+				continue;		/* re-established once */
+		}
+		return NULL;
+	}
+	return NULL;
+}
+
+/* ---- filters ---- */
+
+bool
+ms_ldap_filter_template_ok(const char *template, const char **why)
+{
+	int			n = 0;
+	int			depth = 0;
+	const char *p;
+
+	if (template == NULL || template[0] != '(')
+	{
+		*why = "A filter template must be a parenthesised LDAP filter such as (uid=%s).";
+		return false;
+	}
+	for (p = template; (p = strstr(p, "%s")) != NULL; p += 2)
+		n++;
+	if (n != 1)
+	{
+		*why = "A filter template must contain exactly one %s, where the escaped user id goes.";
+		return false;
+	}
+	for (p = template; *p; p++)
+	{
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth < 0)
+			break;
+	}
+	if (depth != 0)
+	{
+		*why = "The filter template's parentheses are not balanced.";
+		return false;
+	}
+	return true;
+}
+
+char *
+ms_ldap_build_filter(const char *template, const char *value, size_t len)
+{
+	const char *why;
+	const char *at;
+	struct berval in;
+	struct berval out = {0, NULL};
+	StringInfoData buf;
+
+	if (!ms_ldap_filter_template_ok(template, &why))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid LDAP filter template"),
+				 errdetail("%s", why)));
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an empty user id cannot be searched for")));
+	in.bv_val = (char *) value;
+	in.bv_len = len;
+	if (ldap_bv2escaped_filter_value(&in, &out) != 0 || out.bv_val == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not escape the user id for an LDAP filter")));
+	at = strstr(template, "%s");
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, template, at - template);
+	appendBinaryStringInfo(&buf, out.bv_val, out.bv_len);
+	appendStringInfoString(&buf, at + 2);
+	ber_memfree(out.bv_val);
+	return buf.data;
+}
+
+/* ---- attributes ---- */
+
+/* does the returned attribute description name the configured attribute? */
+static bool
+attr_matches(const char *returned, const char *wanted)
+{
+	size_t		lr = strcspn(returned, ";");
+	size_t		lw = strcspn(wanted, ";");
+
+	return lr == lw && pg_strncasecmp(returned, wanted, lr) == 0;
+}
+
+/* every value of attribute wanted in entry e, as bytea * (palloc'd) */
+static List *
+entry_values(LDAP *ld, LDAPMessage *e, const char *wanted, size_t max_len, int max_values)
+{
+	List	   *l = NIL;
+	BerElement *ber = NULL;
+	char	   *a;
+
+	for (a = ldap_first_attribute(ld, e, &ber); a != NULL; a = ldap_next_attribute(ld, e, ber))
+	{
+		if (attr_matches(a, wanted))
+		{
+			struct berval **vals = ldap_get_values_len(ld, e, a);
+
+			for (int i = 0; vals != NULL && vals[i] != NULL && list_length(l) < max_values; i++)
+			{
+				bytea	   *b;
+
+				if (vals[i]->bv_len == 0 || vals[i]->bv_len > max_len)
+					continue;
+				b = palloc(VARHDRSZ + vals[i]->bv_len);
+				SET_VARSIZE(b, VARHDRSZ + vals[i]->bv_len);
+				memcpy(VARDATA(b), vals[i]->bv_val, vals[i]->bv_len);
+				l = lappend(l, b);
+			}
+			if (vals)
+				ldap_value_free_len(vals);
+		}
+		ldap_memfree(a);
+	}
+	if (ber)
+		ber_free(ber, 0);
+	return l;
+}
+
+static char *
+normalise_msisdn(const char *v, size_t len)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (size_t i = 0; i < len; i++)
+	{
+		char		ch = v[i];
+
+		if ((ch >= '0' && ch <= '9') || (ch == '+' && buf.len == 0))
+			appendStringInfoChar(&buf, ch);
+		else if (ch == ' ' || ch == '-' || ch == '.' || ch == '(' || ch == ')' || ch == '/')
+			continue;
+		else
+			return NULL;
+	}
+	return buf.len > 0 ? buf.data : NULL;
+}
+
+/* ---- user search ---- */
+
+void
+ms_ldap_find_user(int directory_id, const char *user_id, size_t len, MsDirUser *out)
+{
+	DirConf    *d = conf_load(directory_id);
+	char	   *filter = ms_ldap_build_filter(d->user_filter, user_id, len);
+	char	   *attrs[3];
+	LDAP	   *ld;
+	LDAPMessage *res;
+	int			rc;
+	int			count;
+	char	   *dn = NULL;
+	List	   *msisdn_vals = NIL;
+	List	   *certs = NIL;
+	char	   *err = NULL;
+
+	memset(out, 0, sizeof(*out));
+	attrs[0] = d->msisdn_attribute;
+	attrs[1] = d->certificate_attribute;
+	attrs[2] = NULL;
+
+	res = dir_search(d, d->base_dn, LDAP_SCOPE_SUBTREE, filter, attrs, 2, &ld, &rc, &err);
+	if (err != NULL)
+		report_failure(d, rc, err);
+	if (rc == LDAP_NO_SUCH_OBJECT)
+	{
+		if (res)
+			ldap_msgfree(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("directory \"%s\" has no entry \"%s\"", d->name, d->base_dn),
+				 errhint("Check the directory's base_dn.")));
+	}
+	count = ldap_count_entries(ld, res);
+	if (rc == LDAP_SIZELIMIT_EXCEEDED || count > 1)
+	{
+		ldap_msgfree(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("more than one entry of directory \"%s\" matches the user id", d->name),
+				 errdetail("Exactly one entry must match; none is chosen."),
+				 errhint("Make the directory's user_filter select a unique attribute.")));
+	}
+	if (count == 1)
+	{
+		LDAPMessage *e = ldap_first_entry(ld, res);
+		char	   *ldn = e ? ldap_get_dn(ld, e) : NULL;
+
+		if (ldn)
+		{
+			dn = pstrdup(ldn);
+			ldap_memfree(ldn);
+		}
+		if (e)
+		{
+			msisdn_vals = entry_values(ld, e, d->msisdn_attribute, 64, 1);
+			certs = entry_values(ld, e, d->certificate_attribute, 256 * 1024, 16);
+		}
+	}
+	ldap_msgfree(res);
+
+	out->found = (count == 1);
+	out->dn = dn;
+	out->certificates = certs;
+	if (msisdn_vals != NIL)
+	{
+		bytea	   *m = linitial(msisdn_vals);
+
+		out->msisdn = normalise_msisdn(VARDATA(m), VARSIZE(m) - VARHDRSZ);
+	}
+}
+
+/* ---- URL fetches ---- */
+
+/* an enabled directory at the same scheme://host:port, or NULL */
+static DirConf *
+directory_for_url(const char *scheme, const char *host, int port)
+{
+	List	   *all = conf_load_all(0);
+	ListCell   *lc;
+
+	foreach(lc, all)
+	{
+		DirConf    *d = lfirst(lc);
+		LDAPURLDesc *lud = NULL;
+		bool		same;
+
+		if (ldap_url_parse(d->url, &lud) != LDAP_URL_SUCCESS || lud == NULL)
+			continue;
+		same = pg_strcasecmp(lud->lud_scheme, scheme) == 0 &&
+			pg_strcasecmp(lud->lud_host ? lud->lud_host : "", host) == 0 &&
+			lud->lud_port == port;
+		ldap_free_urldesc(lud);
+		if (same)
+			return d;
+	}
+	return NULL;
+}
+
+/* MsScope free functions for libldap objects */
+static void
+free_ldmsg(void *p)
+{
+	ldap_msgfree((LDAPMessage *) p);
+}
+
+static void
+free_ld(void *p)
+{
+	ldap_unbind_ext_s((LDAP *) p, NULL, NULL);
+}
+
+/* values of attr in every entry of res */
+static List *
+result_values(LDAP *ld, LDAPMessage *res, const char *attr, size_t max_len)
+{
+	List	   *vals = NIL;
+
+	for (LDAPMessage *e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e))
+		vals = list_concat(vals, entry_values(ld, e, attr, max_len, 16));
+	return vals;
+}
+
+List *
+ms_ldap_fetch_url(const char *url, int timeout_secs, size_t max_len, char **err)
+{
+	LDAPURLDesc *lud = NULL;
+	char	   *base;
+	char	   *attr;
+	char	   *filter;
+	char	   *scheme;
+	char	   *host;
+	int			port;
+	int			scope;
+	DirConf    *d;
+	List	   *vals = NIL;
+	MsScope    *sc;
+	LDAP	   *ld;
+	LDAPMessage *res = NULL;
+	int			rc;
+	char	   *attrs[2];
+
+	*err = NULL;
+	if (ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS || lud == NULL)
+	{
+		*err = pstrdup("invalid LDAP URL");
+		return NIL;
+	}
+	base = pstrdup(lud->lud_dn ? lud->lud_dn : "");
+	attr = (lud->lud_attrs && lud->lud_attrs[0]) ? pstrdup(lud->lud_attrs[0]) : NULL;
+	filter = pstrdup(lud->lud_filter ? lud->lud_filter : "(objectClass=*)");
+	scope = lud->lud_scope == LDAP_SCOPE_DEFAULT ? LDAP_SCOPE_BASE : lud->lud_scope;
+	scheme = pstrdup(lud->lud_scheme ? lud->lud_scheme : "ldap");
+	host = pstrdup(lud->lud_host ? lud->lud_host : "");
+	port = lud->lud_port;
+	ldap_free_urldesc(lud);
+
+	if (attr == NULL)
+	{
+		*err = pstrdup("the LDAP URL names no attribute");
+		return NIL;
+	}
+	attrs[0] = attr;
+	attrs[1] = NULL;
+
+	sc = ms_scope_create();
+	d = directory_for_url(scheme, host, port);
+	if (d != NULL)
+	{
+		/* through the directory's own connection, bind and TLS settings */
+		res = ms_scope_add(sc, dir_search(d, base, scope, filter, attrs, 16, &ld, &rc, err),
+						   free_ldmsg);
+		if (*err == NULL && rc == LDAP_NO_SUCH_OBJECT)
+			*err = psprintf("no entry \"%s\" in directory \"%s\"", base, d->name);
+		else if (*err == NULL && res != NULL)
+			vals = result_values(ld, res, attr, max_len);
+	}
+	else
+	{
+		/* an anonymous connection, bounded by timeout_secs */
+		char	   *hosturl;
+		struct timeval tv = {timeout_secs, 0};
+
+		if (port > 0)
+			hosturl = psprintf("%s://%s:%d/", scheme, host, port);
+		else
+			hosturl = psprintf("%s://%s/", scheme, host);
+		ld = ms_scope_add(sc, ld_open(hosturl, NULL, false, NULL, NULL, timeout_secs * 1000, err, &rc),
+						  free_ld);
+		if (ld != NULL)
+		{
+			rc = ldap_search_ext_s(ld, base, scope, filter, attrs, 0, NULL, NULL, &tv, 16, &res);
+			ms_scope_add(sc, res, free_ldmsg);
+			if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
+				vals = result_values(ld, res, attr, max_len);
+			else
+				*err = psprintf("LDAP search failed: %s", ld_error(ld, rc));
+		}
+	}
+	ms_scope_release(sc);
+	if (vals == NIL && *err == NULL)
+		*err = psprintf("no value of %s found", attr);
+	return vals;
+}
+
+/* ---- CA entries ---- */
+
+/* ldap://host:port/dn?attr for a directory's URL */
+static char *
+entry_url(const char *dir_url, const char *dn, const char *attr)
+{
+	LDAPURLDesc *lud = NULL;
+	char	   *u = NULL;
+
+	if (ldap_url_parse(dir_url, &lud) == LDAP_URL_SUCCESS && lud != NULL)
+	{
+		char	   *s;
+		char	   *oneattr[2] = {(char *) attr, NULL};
+		char	  **saved_attrs = lud->lud_attrs;
+		char	   *saved_dn = lud->lud_dn;
+		char	   *saved_filter = lud->lud_filter;
+		int			saved_scope = lud->lud_scope;
+
+		lud->lud_dn = (char *) dn;
+		lud->lud_attrs = oneattr;
+		lud->lud_scope = LDAP_SCOPE_BASE;
+		lud->lud_filter = NULL;
+		s = ldap_url_desc2str(lud);
+		lud->lud_dn = saved_dn;
+		lud->lud_attrs = saved_attrs;
+		lud->lud_scope = saved_scope;
+		lud->lud_filter = saved_filter;
+		ldap_free_urldesc(lud);
+		if (s)
+		{
+			u = pstrdup(s);
+			ldap_memfree(s);
+		}
+	}
+	return u;
+}
+
+void
+ms_ldap_ca_crls(int pki_id, const char *dn, List **crls, List **urls, List **errs)
+{
+	static const char *crl_attrs[] = {
+		"certificateRevocationList;binary",
+		"authorityRevocationList;binary",
+		"deltaRevocationList;binary"
+	};
+	List	   *dirs = conf_load_all(pki_id);
+	ListCell   *lc;
+
+	foreach(lc, dirs)
+	{
+		DirConf    *d = lfirst(lc);
+		LDAP	   *ld;
+		LDAPMessage *res;
+		int			rc;
+		char	   *err = NULL;
+		char	   *attrs[4];
+		List	   *found[3] = {NIL, NIL, NIL};
+
+		for (int i = 0; i < 3; i++)
+			attrs[i] = (char *) crl_attrs[i];
+		attrs[3] = NULL;
+		res = dir_search(d, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 1, &ld, &rc, &err);
+		if (err != NULL)
+		{
+			*errs = lappend(*errs, psprintf("directory \"%s\": %s", d->name, err));
+			continue;
+		}
+		{
+			MsScope    *sc = ms_scope_create();
+			LDAPMessage *e;
+
+			ms_scope_add(sc, res, free_ldmsg);
+			e = (rc != LDAP_NO_SUCH_OBJECT && res) ? ldap_first_entry(ld, res) : NULL;
+			for (int i = 0; e != NULL && i < 3; i++)
+				found[i] = entry_values(ld, e, crl_attrs[i], 32 * 1024 * 1024, 4);
+			ms_scope_release(sc);
+		}
+		for (int i = 0; i < 3; i++)
+		{
+			ListCell   *vc;
+
+			foreach(vc, found[i])
+			{
+				*crls = lappend(*crls, lfirst(vc));
+				*urls = lappend(*urls, entry_url(d->url, dn, crl_attrs[i]));
+			}
+		}
+	}
+}

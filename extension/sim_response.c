@@ -1,0 +1,351 @@
+/*
+ * sim_response.c
+ *	  mobisign._open_response(...): reassemble the SMS user data of one
+ *	  answer, check and decipher the OTA response packet with one SIM key
+ *	  set, decode the applet response.  Never throws for bad input: the
+ *	  result's "stage" says how far the answer got:
+ *		sms        not a (complete) response packet in SMS user data
+ *		tar        the packet's TAR is not this key set's
+ *		unsecured  a PoR without the cryptographic checksum (nothing trusted)
+ *		security   CC, padding or length checks failed (nothing trusted)
+ *		por        authentic PoR whose status is not OK (the SIM refused the
+ *		           command: counter, CC, security level...)
+ *		applet     authentic packet whose applet response does not decode
+ *		ok         authentic packet and a well-formed applet response
+ *	From "por" on, counter holds the authenticated counter.
+ *
+ *	  mobisign._verify_answer(...): the CMS SignedData of an OK answer
+ *	  against the registered certificate and the user's PKI, with the key
+ *	  usage of the operation (digitalSignature for authenticate,
+ *	  nonRepudiation for sign).
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "msc.h"
+#include "sms.h"
+#include "ota.h"
+#include "applet.h"
+
+#include "cms_verify.h"
+#include "keystore.h"
+#include "ossl.h"
+#include "sim_request.h"
+#include "sim_response.h"
+
+#define OPEN_NATTS 8
+
+static bytea *
+make_bytea(const void *p, size_t n)
+{
+	bytea	   *b = palloc(VARHDRSZ + n);
+
+	SET_VARSIZE(b, VARHDRSZ + n);
+	if (n > 0)
+		memcpy(VARDATA(b), p, n);
+	return b;
+}
+
+/*
+ * mobisign._open_response(msisdn text, key_set integer, tar bytea,
+ *		kic_wrapped bytea, kid_wrapped bytea, segments bytea[],
+ *		OUT stage text, OUT failure text, OUT counter bigint,
+ *		OUT por_status integer, OUT reference bytea, OUT result integer,
+ *		OUT result_name text, OUT cms bytea)
+ */
+PG_FUNCTION_INFO_V1(ms_open_response);
+Datum
+ms_open_response(PG_FUNCTION_ARGS)
+{
+	char	   *msisdn = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		key_set = PG_GETARG_INT32(1);
+	bytea	   *tar = PG_GETARG_BYTEA_PP(2);
+	bytea	   *kic_w = PG_GETARG_BYTEA_PP(3);
+	bytea	   *kid_w = PG_GETARG_BYTEA_PP(4);
+	ArrayType  *segarr = PG_GETARG_ARRAYTYPE_P(5);
+	TupleDesc	tupdesc;
+	Datum		values[OPEN_NATTS];
+	bool		nulls[OPEN_NATTS];
+	Datum	   *elems;
+	bool	   *enulls;
+	int			nelems;
+	msc_sms_part *parts;
+	uint8_t    *pkt;
+	size_t		pkt_len;
+	uint8_t		iei = 0;
+	uint8_t    *work;
+	msc_ota_response rsp;
+	msc_ota_keys keys;
+	unsigned char *kic;
+	unsigned char *kid;
+	size_t		kic_len;
+	size_t		kid_len;
+	msc_applet_response ar;
+	msc_rc		rc;
+	const char *stage = NULL;
+	char	   *failure = NULL;
+	int			i;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	for (i = 0; i < OPEN_NATTS; i++)
+		nulls[i] = true;
+
+	deconstruct_array(segarr, BYTEAOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
+	if (nelems < 1 || nelems > MSC_SMS_MAX_SEGMENTS)
+	{
+		stage = "sms";
+		failure = psprintf("%d SMS in one answer", nelems);
+		goto done;
+	}
+	parts = palloc(sizeof(msc_sms_part) * nelems);
+	for (i = 0; i < nelems; i++)
+	{
+		bytea	   *b;
+
+		if (enulls[i])
+		{
+			stage = "sms";
+			failure = pstrdup("missing SMS user data");
+			goto done;
+		}
+		b = DatumGetByteaPP(elems[i]);
+		parts[i].ud = (const uint8_t *) VARDATA_ANY(b);
+		parts[i].len = VARSIZE_ANY_EXHDR(b);
+	}
+	pkt = palloc(MSC_SMS_MAX_PACKET + 16);
+	rc = msc_sms_reassemble(parts, nelems, pkt, MSC_SMS_MAX_PACKET + 16, &pkt_len, &iei);
+	if (rc != MSC_OK)
+	{
+		stage = "sms";
+		failure = psprintf("SMS user data: %s", msc_strerror(rc));
+		goto done;
+	}
+	if (iei != MSC_IEI_RSP_PACKET)
+	{
+		stage = "sms";
+		failure = pstrdup("the SMS user data carry no response packet identifier (IEI 0x71)");
+		goto done;
+	}
+	if (VARSIZE_ANY_EXHDR(tar) != MSC_OTA_TAR_LEN)
+		elog(ERROR, "tar must be 3 bytes");
+
+	kic = ms_key_unwrap(msisdn, key_set, "kic", kic_w, &kic_len);
+	kid = ms_key_unwrap(msisdn, key_set, "kid", kid_w, &kid_len);
+	keys.kic = kic;
+	keys.kic_len = kic_len;
+	keys.kid = kid;
+	keys.kid_len = kid_len;
+	work = palloc(pkt_len + 16);
+	memset(&rsp, 0, sizeof(rsp));
+	rc = msc_ota_parse_response(pkt, pkt_len, MS_SIM_SPI2, &keys,
+								(const uint8_t *) VARDATA_ANY(tar),
+								work, pkt_len + 16, &rsp);
+	ms_keystore_wipe(kic, kic_len);
+	ms_keystore_wipe(kid, kid_len);
+	if (rc == MSC_E_TAR)
+	{
+		stage = "tar";
+		failure = pstrdup("the response packet's TAR is not this key set's");
+		goto done;
+	}
+	if (rc == MSC_E_UNSECURED)
+	{
+		stage = "unsecured";
+		failure = psprintf("unsecured proof of receipt (status %u: %s)",
+						   rsp.status, msc_por_status_name(rsp.status));
+		values[3] = Int32GetDatum(rsp.status);
+		nulls[3] = false;
+		goto done;
+	}
+	if (rc != MSC_OK)
+	{
+		stage = "security";
+		failure = psprintf("secured response packet: %s", msc_strerror(rc));
+		goto done;
+	}
+	/* authentic from here on */
+	values[2] = Int64GetDatum((int64) rsp.counter);
+	nulls[2] = false;
+	values[3] = Int32GetDatum(rsp.status);
+	nulls[3] = false;
+	if (rsp.status != MSC_POR_OK)
+	{
+		stage = "por";
+		failure = psprintf("the SIM refused the secured packet (status %u: %s)",
+						   rsp.status, msc_por_status_name(rsp.status));
+		goto done;
+	}
+	memset(&ar, 0, sizeof(ar));
+	rc = msc_applet_response_decode(rsp.data, rsp.data_len, &ar);
+	if (rc != MSC_OK)
+	{
+		stage = "applet";
+		failure = psprintf("applet response: %s", msc_strerror(rc));
+		goto done;
+	}
+	stage = "ok";
+	values[4] = PointerGetDatum(make_bytea(ar.reference, MSC_APPLET_REF_LEN));
+	nulls[4] = false;
+	values[5] = Int32GetDatum(ar.result);
+	nulls[5] = false;
+	values[6] = CStringGetTextDatum(msc_applet_result_name(ar.result));
+	nulls[6] = false;
+	if (ar.cms != NULL && ar.cms_len > 0)
+	{
+		values[7] = PointerGetDatum(make_bytea(ar.cms, ar.cms_len));
+		nulls[7] = false;
+	}
+
+done:
+	values[0] = CStringGetTextDatum(stage);
+	nulls[0] = false;
+	if (failure != NULL)
+	{
+		values[1] = CStringGetTextDatum(failure);
+		nulls[1] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+static bytea *
+hex_to_bytea(const char *hex)
+{
+	size_t		n = strlen(hex) / 2;
+	bytea	   *b = palloc(VARHDRSZ + n);
+	size_t		i;
+
+	SET_VARSIZE(b, VARHDRSZ + n);
+	for (i = 0; i < n; i++)
+	{
+		unsigned int v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			elog(ERROR, "invalid hex fingerprint");
+		((unsigned char *) VARDATA(b))[i] = (unsigned char) v;
+	}
+	return b;
+}
+
+#define VERIFY_NATTS 9
+
+/*
+ * mobisign._verify_answer(cms bytea, content bytea, certificate bytea,
+ *		pki text, kind text, intermediates bytea[], OUT valid boolean, OUT status_code integer,
+ *		OUT reason text, OUT signer_subject text, OUT signer_fingerprint bytea,
+ *		OUT signing_time timestamptz, OUT pki_name text, OUT chain text[],
+ *		OUT evidence jsonb)
+ *
+ * certificate may be NULL (the signer is then looked up among the
+ * certificates in the signature; none are sent by default: 422).
+ * intermediates (may be NULL): untrusted CA certificates for path building.
+ */
+PG_FUNCTION_INFO_V1(ms_verify_answer);
+Datum
+ms_verify_answer(PG_FUNCTION_ARGS)
+{
+	bytea	   *cms;
+	bytea	   *content;
+	char	   *pki = NULL;
+	char	   *kind;
+	MsScope    *scope;
+	X509	   *cert = NULL;
+	STACK_OF(X509) *inter = NULL;
+	MsCmsResult res;
+	TupleDesc	tupdesc;
+	Datum		values[VERIFY_NATTS];
+	bool		nulls[VERIFY_NATTS];
+	MsKeyUsage	usage;
+	int			i;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(4))
+		elog(ERROR, "signature, content and kind are required");
+	cms = PG_GETARG_BYTEA_PP(0);
+	content = PG_GETARG_BYTEA_PP(1);
+	if (!PG_ARGISNULL(3))
+		pki = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	if (strcmp(kind, "authenticate") == 0)
+		usage = MS_USAGE_AUTHENTICATION;
+	else if (strcmp(kind, "sign") == 0)
+		usage = MS_USAGE_SIGNING;
+	else
+		elog(ERROR, "unknown transaction kind \"%s\"", kind);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	scope = ms_scope_create();
+	if (!PG_ARGISNULL(2))
+		cert = ms_parse_certificate_bytea(scope, "registered certificate", PG_GETARG_BYTEA_PP(2));
+	if (!PG_ARGISNULL(5))
+		inter = ms_parse_certificate_array(scope, "intermediates", PG_GETARG_ARRAYTYPE_P(5), 64);
+
+	memset(&res, 0, sizeof(res));
+	ms_cms_verify((const unsigned char *) VARDATA_ANY(cms), VARSIZE_ANY_EXHDR(cms),
+				  (const unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content), true,
+				  cert, inter, pki, 0, usage, false, &res);
+
+	for (i = 0; i < VERIFY_NATTS; i++)
+		nulls[i] = true;
+	values[0] = BoolGetDatum(res.v.valid);
+	nulls[0] = false;
+	values[1] = Int32GetDatum(res.v.status_code);
+	nulls[1] = false;
+	if (res.v.reason)
+	{
+		values[2] = CStringGetTextDatum(res.v.reason);
+		nulls[2] = false;
+	}
+	if (res.signer_subject)
+	{
+		values[3] = CStringGetTextDatum(res.signer_subject);
+		nulls[3] = false;
+	}
+	if (res.signer_fingerprint)
+	{
+		values[4] = PointerGetDatum(hex_to_bytea(res.signer_fingerprint));
+		nulls[4] = false;
+	}
+	if (res.has_signing_time)
+	{
+		values[5] = TimestampTzGetDatum(res.signing_time);
+		nulls[5] = false;
+	}
+	if (res.v.pki_name)
+	{
+		values[6] = CStringGetTextDatum(res.v.pki_name);
+		nulls[6] = false;
+	}
+	{
+		int			n = list_length(res.v.chain);
+		Datum	   *c = palloc(sizeof(Datum) * Max(n, 1));
+		ListCell   *lc;
+		int			k = 0;
+
+		foreach(lc, res.v.chain)
+			c[k++] = CStringGetTextDatum((char *) lfirst(lc));
+		values[7] = PointerGetDatum(construct_array(c, n, TEXTOID, -1, false, TYPALIGN_INT));
+		nulls[7] = false;
+	}
+	if (res.v.evidence)
+	{
+		values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(res.v.evidence));
+		nulls[8] = false;
+	}
+	{
+		HeapTuple	tup = heap_form_tuple(tupdesc, values, nulls);
+
+		ms_scope_release(scope);
+		PG_RETURN_DATUM(HeapTupleGetDatum(tup));
+	}
+}

@@ -1,0 +1,996 @@
+-- The SIM channel (issue 3): registration of users, SIM keys and SMSC links;
+-- the application API (authenticate, sign, status, wait, cancel, verify);
+-- the internal functions the background worker calls.
+--
+-- Status codes travel in errors as SQLSTATE 'MS' || code (MS103, MS105,
+-- MS406...), see docs/sim-channel.md. Clear SIM keys are never stored or
+-- logged: they are wrapped (AES-256-GCM) with the master key from
+-- mobisign.master_key_file by the C helpers in extension/keystore.c.
+
+-- The application may cancel a pending transaction. TS 102 204 has no code
+-- for a cancel by the application (401 is the user declining on the phone).
+INSERT INTO mobisign.status_code VALUES
+    (410, 'REQUEST_CANCELLED', true, 'the application cancelled the transaction before an answer')
+ON CONFLICT DO NOTHING;
+
+------------------------------------------------------------------------------
+-- C helpers (internal: not granted to anyone)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION mobisign._random_bytes(n integer)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'ms_random_bytes'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION mobisign._verification_code()
+RETURNS text
+AS 'MODULE_PATHNAME', 'ms_verification_code'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION mobisign._key_wrap(msisdn text, key_set integer, role text, key bytea)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'ms_key_wrap_sql'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION mobisign._key_check(msisdn text, key_set integer, role text, wrapped bytea)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'ms_key_check_sql'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION mobisign._display_check(display_text text, OUT fits boolean, OUT coding text,
+                                        OUT units integer, OUT max_units integer, OUT problem text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ms_display_check'
+LANGUAGE C STRICT IMMUTABLE;
+
+CREATE FUNCTION mobisign._build_request(msisdn text, key_set integer, counter bigint, tar bytea,
+                                        kic_wrapped bytea, kid_wrapped bytea, reference bytea,
+                                        kind text, data bytea, display_text text,
+                                        verification_code text, expires_at timestamptz)
+RETURNS bytea[]
+AS 'MODULE_PATHNAME', 'ms_build_request'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION mobisign._open_response(msisdn text, key_set integer, tar bytea,
+                                        kic_wrapped bytea, kid_wrapped bytea, segments bytea[],
+                                        OUT stage text, OUT failure text, OUT counter bigint,
+                                        OUT por_status integer, OUT reference bytea,
+                                        OUT result integer, OUT result_name text, OUT cms bytea)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ms_open_response'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION mobisign._verify_answer(cms bytea, content bytea, certificate bytea, pki text,
+                                        kind text, intermediates bytea[],
+                                        OUT valid boolean, OUT status_code integer, OUT reason text,
+                                        OUT signer_subject text, OUT signer_fingerprint bytea,
+                                        OUT signing_time timestamptz, OUT pki_name text,
+                                        OUT chain text[], OUT evidence jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ms_verify_answer'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mobisign._wait_final(transaction_id uuid, timeout interval)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ms_wait_final'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION mobisign._wake_worker()
+RETURNS void
+AS 'MODULE_PATHNAME', 'ms_wake_worker'
+LANGUAGE C STRICT VOLATILE;
+
+------------------------------------------------------------------------------
+-- Internal SQL helpers
+------------------------------------------------------------------------------
+
+-- Raise an error carrying a TS 102 204 status code as SQLSTATE MSnnn.
+CREATE FUNCTION mobisign._raise_status(code integer, message text, detail text DEFAULT NULL,
+                                       hint text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sname text;
+BEGIN
+    SELECT s.name INTO sname FROM mobisign.status_code s WHERE s.code = _raise_status.code;
+    RAISE EXCEPTION 'status % %: %', code, coalesce(sname, 'UNKNOWN'), message
+        USING ERRCODE = 'MS' || lpad(code::text, 3, '0'),
+              DETAIL = coalesce(detail, ''),
+              HINT = coalesce(hint, '');
+END
+$$;
+
+-- May the session user see this transaction? Its own (app_role), or a superuser.
+CREATE FUNCTION mobisign._may_see(app_role name)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT app_role = session_user
+        OR coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false)
+$$;
+
+-- Make an open transaction final: state, status, completion time, queue row
+-- done, one audit row and the NOTIFY. Returns false (and does nothing) when
+-- the transaction is already final: a second answer, a late cancel or a
+-- duplicate end here, so there is exactly one final state and one NOTIFY.
+CREATE FUNCTION mobisign._finish(p_id uuid, p_state text, p_status integer, p_reason text,
+                                 p_detail jsonb DEFAULT '{}',
+                                 p_signature bytea DEFAULT NULL,
+                                 p_signer_fingerprint bytea DEFAULT NULL,
+                                 p_signer_subject text DEFAULT NULL,
+                                 p_evidence jsonb DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t     mobisign.transaction;
+    sname text;
+BEGIN
+    UPDATE mobisign.transaction tr
+       SET state = p_state,
+           status_code = p_status,
+           reason = p_reason,
+           completed_at = pg_catalog.now(),
+           signature = coalesce(p_signature, tr.signature),
+           signer_fingerprint = coalesce(p_signer_fingerprint, tr.signer_fingerprint),
+           signer_subject = coalesce(p_signer_subject, tr.signer_subject),
+           evidence = coalesce(p_evidence, tr.evidence)
+     WHERE tr.id = p_id
+       AND tr.state IN ('queued', 'submitted', 'delivered')
+    RETURNING * INTO t;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE mobisign.request_queue q SET done = true, lease_until = NULL
+     WHERE q.transaction_id = p_id AND NOT q.done;
+    SELECT s.name INTO sname FROM mobisign.status_code s WHERE s.code = p_status;
+    PERFORM mobisign.audit_log('transaction.' || p_state, sname,
+        coalesce(p_detail, '{}') || pg_catalog.jsonb_build_object(
+            'kind', t.kind, 'user_id', t.user_id, 'state', p_state,
+            'status', p_status, 'status_name', sname, 'reason', p_reason,
+            'signer_subject', t.signer_subject),
+        p_id, t.application);
+    PERFORM pg_catalog.pg_notify('mobisign', pg_catalog.jsonb_build_object(
+        'transaction_id', p_id, 'status', p_status, 'status_name', sname)::text);
+    RETURN true;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Administration (mobisign_admin)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION mobisign_register_user(user_id text, msisdn text, pki text,
+                                       certificate bytea DEFAULT NULL,
+                                       certificate_url text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_user ALIAS FOR user_id;
+    p_msisdn ALIAS FOR msisdn;
+    p_pki ALIAS FOR pki;
+    v_pki_id integer;
+    ci       record;
+    v        record;
+    fp       bytea;
+BEGIN
+    IF p_user IS NULL OR p_msisdn IS NULL OR p_pki IS NULL THEN
+        RAISE EXCEPTION 'user_id, msisdn and pki are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(p_user) NOT BETWEEN 1 AND 256 THEN
+        RAISE EXCEPTION 'user id must have 1 to 256 characters'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_msisdn !~ '^\+?[0-9]{5,15}$' THEN
+        RAISE EXCEPTION 'invalid MSISDN "%"', p_msisdn
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An MSISDN is 5 to 15 digits in international format, optionally with a leading "+".';
+    END IF;
+    IF certificate IS NULL AND certificate_url IS NULL THEN
+        RAISE EXCEPTION 'a certificate or a certificate URL is required'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the user''s certificate (DER or PEM) or the URL it can be fetched from.';
+    END IF;
+    IF certificate_url IS NOT NULL AND certificate_url !~* '^(https?|ldaps?)://' THEN
+        RAISE EXCEPTION 'certificate URL must be an http, https, ldap or ldaps URL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT k.id INTO v_pki_id FROM mobisign.pki k WHERE k.name = p_pki;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'PKI "%" does not exist', p_pki
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Register it first with mobisign_add_pki().';
+    END IF;
+
+    IF certificate IS NOT NULL THEN
+        SELECT * INTO ci FROM mobisign._cert_info(certificate);
+        SELECT * INTO v FROM mobisign._validate_certificate(ci.der, NULL, p_pki, NULL);
+        IF NOT v.valid THEN
+            PERFORM mobisign.audit_log('user.register', 'refused',
+                pg_catalog.jsonb_build_object('user_id', p_user, 'msisdn', p_msisdn, 'pki', p_pki,
+                    'subject', ci.subject, 'status', v.status_code, 'reason', v.reason));
+            PERFORM mobisign._raise_status(v.status_code,
+                pg_catalog.format('the certificate of user "%s" does not validate against PKI "%s"', p_user, p_pki),
+                v.reason, 'Register a certificate that the PKI validates, or fix the PKI (trust anchors, CRLs).');
+        END IF;
+        fp := ci.fingerprint;
+        INSERT INTO mobisign.certificate AS c (fingerprint, der, subject, issuer, serial, subject_key_id,
+                                             not_before, not_after, pki_id, source,
+                                             last_validated_at, last_status)
+        VALUES (ci.fingerprint, ci.der, ci.subject, ci.issuer, ci.serial, ci.subject_key_id,
+                ci.not_before, ci.not_after, v_pki_id, 'register', pg_catalog.now(), v.status_code)
+        ON CONFLICT (fingerprint) DO UPDATE
+           SET pki_id = excluded.pki_id, source = 'register',
+               last_validated_at = excluded.last_validated_at, last_status = excluded.last_status;
+    END IF;
+
+    INSERT INTO mobisign.app_user AS u (user_id, msisdn, pki_id, certificate_fingerprint, certificate_url)
+    VALUES (p_user, p_msisdn, v_pki_id, fp, certificate_url)
+    ON CONFLICT ON CONSTRAINT app_user_pkey DO UPDATE
+       SET msisdn = excluded.msisdn, pki_id = excluded.pki_id,
+           certificate_fingerprint = excluded.certificate_fingerprint,
+           certificate_url = excluded.certificate_url, updated_at = pg_catalog.now();
+
+    PERFORM mobisign.audit_log('user.register', 'success',
+        pg_catalog.jsonb_build_object('user_id', p_user, 'msisdn', p_msisdn, 'pki', p_pki,
+            'certificate_sha256', pg_catalog.encode(fp, 'hex'),
+            'subject', ci.subject, 'certificate_url', certificate_url));
+END
+$$;
+
+CREATE FUNCTION mobisign_add_sim_key(msisdn text, key_set integer, kic bytea, kid bytea, tar bytea,
+                                     kic_algorithm text DEFAULT 'aes-cbc',
+                                     kid_algorithm text DEFAULT 'aes-cmac',
+                                     counter bigint DEFAULT 0)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_msisdn ALIAS FOR msisdn;
+    p_key_set ALIAS FOR key_set;
+    p_counter ALIAS FOR counter;
+    kic_w bytea;
+    kid_w bytea;
+BEGIN
+    IF p_msisdn IS NULL OR p_key_set IS NULL OR kic IS NULL OR kid IS NULL OR tar IS NULL
+       OR p_counter IS NULL THEN
+        RAISE EXCEPTION 'msisdn, key_set, kic, kid, tar and counter are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_msisdn !~ '^\+?[0-9]{5,15}$' THEN
+        RAISE EXCEPTION 'invalid MSISDN "%"', p_msisdn USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_key_set NOT BETWEEN 1 AND 15 THEN
+        RAISE EXCEPTION 'key set must be between 1 and 15' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF kic_algorithm IS DISTINCT FROM 'aes-cbc' OR kid_algorithm IS DISTINCT FROM 'aes-cmac' THEN
+        RAISE EXCEPTION 'unsupported OTA algorithms'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Only KIc aes-cbc and KID aes-cmac are supported.';
+    END IF;
+    IF length(tar) <> 3 THEN
+        RAISE EXCEPTION 'TAR must be 3 bytes' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_counter NOT BETWEEN 0 AND 1099511627775 THEN
+        RAISE EXCEPTION 'counter must be between 0 and 2^40-1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    kic_w := mobisign._key_wrap(p_msisdn, p_key_set, 'kic', kic);
+    kid_w := mobisign._key_wrap(p_msisdn, p_key_set, 'kid', kid);
+
+    INSERT INTO mobisign.sim_key AS k (msisdn, key_set, kic_algorithm, kid_algorithm,
+                                      kic_wrapped, kid_wrapped, tar, counter, response_counter)
+    VALUES (p_msisdn, p_key_set, kic_algorithm, kid_algorithm, kic_w, kid_w, tar, p_counter, -1)
+    ON CONFLICT ON CONSTRAINT sim_key_pkey DO UPDATE
+       SET kic_algorithm = excluded.kic_algorithm, kid_algorithm = excluded.kid_algorithm,
+           kic_wrapped = excluded.kic_wrapped, kid_wrapped = excluded.kid_wrapped,
+           tar = excluded.tar, counter = excluded.counter, response_counter = -1;
+
+    PERFORM mobisign.audit_log('sim_key.add', 'success',
+        pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'key_set', p_key_set,
+            'kic_algorithm', kic_algorithm, 'kid_algorithm', kid_algorithm,
+            'kic_bits', 8 * length(kic), 'kid_bits', 8 * length(kid),
+            'tar', pg_catalog.encode(tar, 'hex'), 'counter', p_counter));
+END
+$$;
+
+CREATE FUNCTION mobisign_add_smsc(name text, host text, port integer, system_id text, password text,
+                                  system_type text DEFAULT '', source_addr text DEFAULT '',
+                                  window_size integer DEFAULT 10, max_per_second integer DEFAULT 100,
+                                  enquire_link_interval interval DEFAULT '30 s',
+                                  reconnect_delay interval DEFAULT '10 s',
+                                  response_timeout interval DEFAULT '10 s')
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_name ALIAS FOR name;
+    v_id integer;
+BEGIN
+    IF p_name IS NULL OR host IS NULL OR port IS NULL OR system_id IS NULL THEN
+        RAISE EXCEPTION 'name, host, port and system_id are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF enquire_link_interval <= '0' OR reconnect_delay < '0' OR response_timeout <= '0' THEN
+        RAISE EXCEPTION 'intervals must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO mobisign.smsc AS s (name, host, port, system_id, password, system_type, source_addr,
+                                   window_size, max_per_second, enquire_link_interval,
+                                   reconnect_delay, response_timeout)
+    VALUES (p_name, host, port, system_id, coalesce(password, ''), coalesce(system_type, ''),
+            coalesce(source_addr, ''), window_size, max_per_second, enquire_link_interval,
+            reconnect_delay, response_timeout)
+    ON CONFLICT ON CONSTRAINT smsc_name_key DO UPDATE
+       SET host = excluded.host, port = excluded.port, system_id = excluded.system_id,
+           password = excluded.password, system_type = excluded.system_type,
+           source_addr = excluded.source_addr, window_size = excluded.window_size,
+           max_per_second = excluded.max_per_second,
+           enquire_link_interval = excluded.enquire_link_interval,
+           reconnect_delay = excluded.reconnect_delay, response_timeout = excluded.response_timeout
+    RETURNING s.id INTO v_id;
+
+    PERFORM mobisign.audit_log('smsc.add', 'success',
+        pg_catalog.jsonb_build_object('smsc_id', v_id, 'name', p_name, 'host', host, 'port', port,
+            'system_id', system_id, 'system_type', system_type, 'window_size', window_size,
+            'max_per_second', max_per_second));
+    PERFORM mobisign._wake_worker();
+    RETURN v_id;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Application API (mobisign_app)
+------------------------------------------------------------------------------
+
+-- Queue one request: the common part of mobisign_authenticate and mobisign_sign.
+CREATE FUNCTION mobisign._request(p_kind text, p_user text, p_data bytea, p_display text,
+                                  p_application text, p_timeout interval,
+                                  OUT transaction_id uuid, OUT verification_code text)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u       mobisign.app_user;
+    k       mobisign.sim_key;
+    chk     record;
+    v_ref   bytea;
+    v_ctr   bigint;
+    v_exp   timestamptz;
+    v_segs  bytea[];
+    v_con   text;
+BEGIN
+    IF p_user IS NULL THEN
+        PERFORM mobisign._raise_status(102, 'user_id is missing');
+    END IF;
+    IF p_timeout IS NULL OR p_timeout < '1 s' OR p_timeout > '1 day' THEN
+        PERFORM mobisign._raise_status(101, 'timeout must be between 1 second and 1 day',
+            pg_catalog.format('The timeout given is %s.', coalesce(p_timeout::text, 'NULL')));
+    END IF;
+
+    SELECT * INTO u FROM mobisign.app_user a WHERE a.user_id = p_user;
+    IF NOT FOUND THEN
+        PERFORM mobisign.audit_log('transaction.refused', 'UNKNOWN_CLIENT',
+            pg_catalog.jsonb_build_object('kind', p_kind, 'user_id', p_user, 'status', 105),
+            NULL, p_application);
+        PERFORM mobisign._raise_status(105, pg_catalog.format('unknown user "%s"', p_user),
+            'The user is not in the register.', 'Register the user with mobisign_register_user().');
+    END IF;
+    IF u.status <> 'active' THEN
+        PERFORM mobisign._raise_status(105, pg_catalog.format('user "%s" is suspended', p_user),
+            'A suspended user cannot authenticate or sign.');
+    END IF;
+
+    SELECT * INTO chk FROM mobisign._display_check(p_display);
+    IF NOT chk.fits THEN
+        PERFORM mobisign._raise_status(103, 'the display text does not fit the SIM''s screen',
+            CASE WHEN chk.units > chk.max_units
+                 THEN pg_catalog.format('The text needs %s %s; the screen holds %s.', chk.units,
+                          CASE chk.coding WHEN 'gsm7' THEN 'GSM 7-bit septets' ELSE 'UCS-2 characters' END,
+                          chk.max_units)
+                 ELSE pg_catalog.initcap(pg_catalog.left(chk.problem, 1)) || pg_catalog.substr(chk.problem, 2) || '.' END,
+            'Shorten the text: 160 GSM 7-bit septets (extension characters such as € [ ] { } count two) or 70 characters otherwise.');
+    END IF;
+
+    -- the SIM's key set: locked, its counter incremented, in this transaction
+    SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = u.msisdn
+     ORDER BY s.key_set LIMIT 1 FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no SIM key set is registered for the MSISDN of user "%"', p_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Register the SIM''s OTA keys with mobisign_add_sim_key().';
+    END IF;
+    UPDATE mobisign.sim_key s SET counter = s.counter + 1
+     WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set
+    RETURNING s.counter INTO v_ctr;
+
+    v_ref := mobisign._random_bytes(8);
+    verification_code := mobisign._verification_code();
+    v_exp := pg_catalog.now() + p_timeout;
+
+    BEGIN
+        INSERT INTO mobisign.transaction AS t (kind, application, user_id, msisdn, reference, data,
+                                              data_hash, display_text, verification_code,
+                                              pki_id, certificate_fingerprint, sim_key_set,
+                                              counter, expires_at)
+        VALUES (p_kind, p_application, p_user, u.msisdn, v_ref, p_data, pg_catalog.sha256(p_data),
+                p_display, verification_code, u.pki_id, u.certificate_fingerprint, k.key_set,
+                v_ctr, v_exp)
+        RETURNING t.id INTO transaction_id;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        IF v_con = 'transaction_one_open_per_user' THEN
+            PERFORM mobisign._raise_status(406,
+                pg_catalog.format('user "%s" already has an open request', p_user),
+                'Only one authentication or signature per user may be pending at a time.',
+                'Wait for the open request to finish (mobisign_wait) or cancel it (mobisign_cancel).');
+        END IF;
+        RAISE;
+    END;
+
+    v_segs := mobisign._build_request(u.msisdn, k.key_set, v_ctr, k.tar, k.kic_wrapped,
+                                      k.kid_wrapped, v_ref, p_kind, p_data, p_display,
+                                      verification_code, v_exp);
+    INSERT INTO mobisign.request_queue (transaction_id, msisdn, segments)
+    VALUES (transaction_id, u.msisdn, v_segs);
+
+    PERFORM mobisign.audit_log('sim_key.use', 'success',
+        pg_catalog.jsonb_build_object('msisdn', u.msisdn, 'key_set', k.key_set, 'counter', v_ctr),
+        transaction_id, p_application);
+    PERFORM mobisign.audit_log('transaction.queued', 'REQUEST_OK',
+        pg_catalog.jsonb_build_object('kind', p_kind, 'user_id', p_user, 'msisdn', u.msisdn,
+            'reference', pg_catalog.encode(v_ref, 'hex'),
+            'data_sha256', pg_catalog.encode(pg_catalog.sha256(p_data), 'hex'),
+            'display_coding', chk.coding, 'display_units', chk.units,
+            'segments', pg_catalog.cardinality(v_segs), 'expires_at', v_exp),
+        transaction_id, p_application);
+    PERFORM mobisign._wake_worker();
+END
+$$;
+
+CREATE FUNCTION mobisign_authenticate(user_id text, application text DEFAULT NULL,
+                                      timeout interval DEFAULT '2 min', message text DEFAULT NULL,
+                                      OUT transaction_id uuid, OUT verification_code text)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT * INTO r FROM mobisign._request('authenticate', mobisign_authenticate.user_id,
+        mobisign._random_bytes(32),
+        coalesce(message, 'Log in to ' || coalesce(application, 'the service') || '?'),
+        application, timeout);
+    transaction_id := r.transaction_id;
+    verification_code := r.verification_code;
+END
+$$;
+
+CREATE FUNCTION mobisign_sign(user_id text, text_to_sign text, application text DEFAULT NULL,
+                              timeout interval DEFAULT '3 min',
+                              OUT transaction_id uuid, OUT verification_code text)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    IF text_to_sign IS NULL THEN
+        PERFORM mobisign._raise_status(102, 'text_to_sign is missing');
+    END IF;
+    IF text_to_sign = '' THEN
+        PERFORM mobisign._raise_status(103, 'text_to_sign is empty');
+    END IF;
+    -- what you see is what you sign: the SIM signs the UTF-8 form of the text it shows
+    SELECT * INTO r FROM mobisign._request('sign', mobisign_sign.user_id,
+        pg_catalog.convert_to(text_to_sign, 'UTF8'), text_to_sign, application, timeout);
+    transaction_id := r.transaction_id;
+    verification_code := r.verification_code;
+END
+$$;
+
+-- The status of a transaction the session user may see (else: does not exist).
+CREATE FUNCTION mobisign._status(p_transaction_id uuid,
+                                OUT transaction_id uuid, OUT kind text, OUT state text,
+                                OUT status_code integer, OUT status_name text, OUT reason text,
+                                OUT signer_subject text, OUT created_at timestamptz,
+                                OUT submitted_at timestamptz, OUT completed_at timestamptz,
+                                OUT expires_at timestamptz)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t mobisign.transaction;
+    p_id uuid := $1;
+BEGIN
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.id = p_id;
+    IF NOT FOUND OR NOT mobisign._may_see(t.app_role) THEN
+        RAISE EXCEPTION 'transaction % does not exist', p_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    transaction_id := t.id;
+    kind := t.kind;
+    state := t.state;
+    status_code := t.status_code;
+    SELECT s.name INTO status_name FROM mobisign.status_code s WHERE s.code = t.status_code;
+    reason := t.reason;
+    signer_subject := t.signer_subject;
+    created_at := t.created_at;
+    submitted_at := t.submitted_at;
+    completed_at := t.completed_at;
+    expires_at := t.expires_at;
+END
+$$;
+
+CREATE FUNCTION mobisign_status(transaction_id uuid,
+                                OUT transaction_id uuid, OUT kind text, OUT state text,
+                                OUT status_code integer, OUT status_name text, OUT reason text,
+                                OUT signer_subject text, OUT created_at timestamptz,
+                                OUT submitted_at timestamptz, OUT completed_at timestamptz,
+                                OUT expires_at timestamptz)
+RETURNS record
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM mobisign._status($1)
+$$;
+
+-- Block until the transaction is final or the timeout passes (see sim_wait.c).
+CREATE FUNCTION mobisign._wait(p_transaction_id uuid, p_timeout_in interval,
+                              OUT transaction_id uuid, OUT kind text, OUT state text,
+                              OUT status_code integer, OUT status_name text, OUT reason text,
+                              OUT signer_subject text, OUT created_at timestamptz,
+                              OUT submitted_at timestamptz, OUT completed_at timestamptz,
+                              OUT expires_at timestamptz)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_id uuid := $1;
+    p_timeout interval := $2;
+    r record;
+BEGIN
+    IF p_timeout IS NULL OR p_timeout < '0' THEN
+        PERFORM mobisign._raise_status(101, 'timeout must be zero or positive');
+    END IF;
+    PERFORM mobisign._status(p_id);    -- existence and visibility
+    PERFORM mobisign._wait_final(p_id, p_timeout);
+    SELECT * INTO r FROM mobisign._status(p_id);   -- a fresh snapshot
+    transaction_id := r.transaction_id;
+    kind := r.kind;
+    state := r.state;
+    status_code := r.status_code;
+    status_name := r.status_name;
+    reason := r.reason;
+    signer_subject := r.signer_subject;
+    created_at := r.created_at;
+    submitted_at := r.submitted_at;
+    completed_at := r.completed_at;
+    expires_at := r.expires_at;
+END
+$$;
+
+CREATE FUNCTION mobisign_wait(transaction_id uuid, timeout interval DEFAULT '2 min',
+                              OUT transaction_id uuid, OUT kind text, OUT state text,
+                              OUT status_code integer, OUT status_name text, OUT reason text,
+                              OUT signer_subject text, OUT created_at timestamptz,
+                              OUT submitted_at timestamptz, OUT completed_at timestamptz,
+                              OUT expires_at timestamptz)
+RETURNS record
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM mobisign._wait($1, $2)
+$$;
+
+CREATE FUNCTION mobisign_cancel(transaction_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t mobisign.transaction;
+    p_id uuid := $1;
+BEGIN
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.id = p_id FOR UPDATE;
+    IF NOT FOUND OR NOT mobisign._may_see(t.app_role) THEN
+        RAISE EXCEPTION 'transaction % does not exist', p_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF t.state NOT IN ('queued', 'submitted', 'delivered') THEN
+        PERFORM mobisign.audit_log('transaction.cancel', 'ignored',
+            pg_catalog.jsonb_build_object('state', t.state, 'reason', 'the transaction is already final'),
+            p_id, t.application);
+        RETURN false;
+    END IF;
+    RETURN mobisign._finish(p_id, 'cancelled', 410, 'cancelled by the application',
+        pg_catalog.jsonb_build_object('cancelled_by', session_user));
+END
+$$;
+
+-- Re-verify a transaction's stored signature with the current PKI state.
+CREATE FUNCTION mobisign._verify_transaction(p_transaction_id uuid,
+                                OUT transaction_id uuid, OUT valid boolean, OUT status_code integer,
+                                OUT status_name text, OUT reason text, OUT signer_subject text,
+                                OUT signing_time timestamptz, OUT pki text, OUT chain text[],
+                                OUT evidence jsonb, OUT checked_at timestamptz)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t      mobisign.transaction;
+    p_id   uuid := $1;
+    v_cert bytea;
+    v_pki  text;
+    v      record;
+BEGIN
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.id = p_id;
+    IF NOT FOUND OR NOT mobisign._may_see(t.app_role) THEN
+        RAISE EXCEPTION 'transaction % does not exist', p_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    transaction_id := t.id;
+    checked_at := pg_catalog.clock_timestamp();
+    SELECT k.name INTO v_pki FROM mobisign.pki k WHERE k.id = t.pki_id;
+    pki := v_pki;
+    IF t.signature IS NULL THEN
+        valid := false;
+        status_code := t.status_code;
+        SELECT s.name INTO status_name FROM mobisign.status_code s WHERE s.code = t.status_code;
+        reason := 'no signature was recorded for this transaction (state ' || t.state || ')';
+        RETURN;
+    END IF;
+    SELECT c.der INTO v_cert FROM mobisign.certificate c
+     WHERE c.fingerprint = coalesce(t.signer_fingerprint, t.certificate_fingerprint);
+    SELECT * INTO v FROM mobisign._verify_answer(t.signature, t.data, v_cert, v_pki, t.kind,
+                                                  NULL);
+    valid := v.valid;
+    status_code := v.status_code;
+    SELECT s.name INTO status_name FROM mobisign.status_code s WHERE s.code = v.status_code;
+    reason := v.reason;
+    signer_subject := v.signer_subject;
+    signing_time := v.signing_time;
+    pki := coalesce(v.pki_name, v_pki);
+    chain := v.chain;
+    evidence := v.evidence;
+    PERFORM mobisign.audit_log('transaction.reverify', status_name,
+        pg_catalog.jsonb_build_object('valid', valid, 'status', status_code, 'reason', reason,
+            'signer_subject', signer_subject),
+        p_id, t.application);
+END
+$$;
+
+CREATE FUNCTION mobisign_verify(transaction_id uuid,
+                                OUT transaction_id uuid, OUT valid boolean, OUT status_code integer,
+                                OUT status_name text, OUT reason text, OUT signer_subject text,
+                                OUT signing_time timestamptz, OUT pki text, OUT chain text[],
+                                OUT evidence jsonb, OUT checked_at timestamptz)
+RETURNS record
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM mobisign._verify_transaction($1)
+$$;
+
+------------------------------------------------------------------------------
+-- Called by the background worker (internal: not granted to anyone)
+------------------------------------------------------------------------------
+
+-- The queue row was sent: the SMSC accepted every segment.
+CREATE FUNCTION mobisign._mark_submitted(transaction_id uuid, message_ids text[])
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_id uuid := $1;
+    t mobisign.transaction;
+BEGIN
+    UPDATE mobisign.request_queue q
+       SET smsc_message_ids = message_ids, done = true, lease_until = NULL
+     WHERE q.transaction_id = p_id;
+    UPDATE mobisign.transaction tr SET state = 'submitted', submitted_at = pg_catalog.now()
+     WHERE tr.id = p_id AND tr.state = 'queued'
+    RETURNING * INTO t;
+    IF NOT FOUND THEN
+        RETURN false;   -- already answered, cancelled or expired
+    END IF;
+    PERFORM mobisign.audit_log('transaction.submitted', 'success',
+        pg_catalog.jsonb_build_object('msisdn', t.msisdn, 'message_ids', to_jsonb(message_ids)),
+        p_id, t.application);
+    RETURN true;
+END
+$$;
+
+-- Sending failed for good (SMSC refused, delivery failed...): final state.
+CREATE FUNCTION mobisign._mark_failed(transaction_id uuid, status integer, reason text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_id uuid := $1;
+    p_status integer := coalesce($2, 900);
+BEGIN
+    IF NOT EXISTS (SELECT FROM mobisign.status_code s WHERE s.code = p_status AND s.final) THEN
+        p_status := 900;
+    END IF;
+    RETURN mobisign._finish(p_id, 'failed', p_status, $3,
+        pg_catalog.jsonb_build_object('by', 'worker'));
+END
+$$;
+
+-- Open transactions past expires_at become expired (208). Batch-limited:
+-- call again while it returns the batch size.
+CREATE FUNCTION mobisign._expire(batch integer DEFAULT 500)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    n integer := 0;
+BEGIN
+    FOR r IN SELECT tr.id FROM mobisign.transaction tr
+              WHERE tr.state IN ('queued', 'submitted', 'delivered')
+                AND tr.expires_at <= pg_catalog.now()
+              ORDER BY tr.expires_at
+              LIMIT batch
+              FOR UPDATE SKIP LOCKED
+    LOOP
+        IF mobisign._finish(r.id, 'expired', 208, 'no answer before the transaction expired') THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    -- segments of a concatenated answer that never completed
+    UPDATE mobisign.inbound_segment s SET processed = true
+     WHERE NOT s.processed AND s.received_at < pg_catalog.now() - interval '1 hour';
+    RETURN n;
+END
+$$;
+
+-- Act on one reassembled answer from a SIM. Errors raised here are caught by
+-- mobisign._process_inbound per packet.
+CREATE FUNCTION mobisign._handle_answer(p_msisdn text, p_segments bytea[], p_segment_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k        mobisign.sim_key;
+    r        record;
+    t        mobisign.transaction;
+    v        record;
+    v_cert   bytea;
+    v_pki    text;
+    v_status integer;
+    v_state  text;
+    v_base   jsonb;
+    found_k  boolean := false;
+    found_t  boolean;
+    v_stage  text;
+    v_fail   text;
+BEGIN
+    v_base := pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segments', pg_catalog.cardinality(p_segments),
+                                            'segment_ids', to_jsonb(p_segment_ids));
+    FOR k IN SELECT * FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn ORDER BY s.key_set FOR UPDATE
+    LOOP
+        r := mobisign._open_response(p_msisdn, k.key_set, k.tar, k.kic_wrapped, k.kid_wrapped, p_segments);
+        v_stage := r.stage;
+        v_fail := r.failure;
+        IF r.stage <> 'tar' THEN
+            found_k := true;
+            EXIT;
+        END IF;
+    END LOOP;
+
+    IF NOT found_k OR v_stage IN ('sms', 'tar', 'unsecured', 'security') THEN
+        -- nothing in it can be trusted: fail the SIM's open transaction with
+        -- 209 (the secured packet was rejected), do not act on its content
+        PERFORM mobisign.audit_log('sim.answer', 'rejected',
+            v_base || pg_catalog.jsonb_build_object('stage', coalesce(v_stage, 'no key set'),
+                'reason', coalesce(v_fail, 'no SIM key set is registered for this MSISDN')));
+        FOR t IN SELECT * FROM mobisign.transaction tr
+                  WHERE tr.msisdn = p_msisdn AND tr.state IN ('queued', 'submitted', 'delivered')
+                  ORDER BY tr.created_at FOR UPDATE
+        LOOP
+            PERFORM mobisign._finish(t.id, 'failed', 209,
+                'the answer from the SIM was rejected: ' || coalesce(v_fail, 'no SIM key set'),
+                pg_catalog.jsonb_build_object('stage', v_stage));
+        END LOOP;
+        RETURN;
+    END IF;
+
+    -- authentic: the counter must be higher than any accepted before
+    IF r.counter <= k.response_counter THEN
+        PERFORM mobisign.audit_log('sim.answer', 'replay refused',
+            v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
+                'highest_accepted', k.response_counter,
+                'reference', pg_catalog.encode(r.reference, 'hex')));
+        RETURN;
+    END IF;
+    UPDATE mobisign.sim_key s SET response_counter = r.counter
+     WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set;
+
+    IF r.stage IN ('por', 'applet') THEN
+        -- the SIM refused our packet, or its answer is undecodable: the
+        -- request it answers is the one sent with this counter
+        PERFORM mobisign.audit_log('sim.answer', 'rejected',
+            v_base || pg_catalog.jsonb_build_object('stage', r.stage, 'reason', r.failure,
+                'key_set', k.key_set, 'counter', r.counter, 'por_status', r.por_status));
+        SELECT * INTO t FROM mobisign.transaction tr
+         WHERE tr.msisdn = p_msisdn AND tr.sim_key_set = k.key_set AND tr.counter = r.counter
+           AND tr.state IN ('queued', 'submitted', 'delivered')
+         FOR UPDATE;
+        IF FOUND THEN
+            PERFORM mobisign._finish(t.id, 'failed', 209, r.failure,
+                pg_catalog.jsonb_build_object('stage', r.stage, 'por_status', r.por_status));
+        END IF;
+        RETURN;
+    END IF;
+
+    -- a well-formed applet response: match the open transaction by reference
+    -- (the SIM echoes the command's counter: an answer made for another
+    -- request, e.g. a fresh answer with an old counter, does not match)
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.reference = r.reference FOR UPDATE;
+    found_t := FOUND;
+    IF NOT found_t OR t.msisdn <> p_msisdn OR t.state NOT IN ('queued', 'submitted', 'delivered')
+       OR t.sim_key_set IS DISTINCT FROM k.key_set OR t.counter IS DISTINCT FROM r.counter THEN
+        PERFORM mobisign.audit_log('sim.answer', 'ignored',
+            v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
+                'reference', pg_catalog.encode(r.reference, 'hex'), 'result', r.result_name,
+                'reason', CASE WHEN NOT found_t THEN 'unknown transaction reference'
+                               WHEN t.msisdn <> p_msisdn THEN 'the reference belongs to another SIM'
+                               WHEN t.state NOT IN ('queued', 'submitted', 'delivered')
+                                    THEN 'the transaction is already ' || t.state
+                               ELSE pg_catalog.format('the answer''s counter %s is not the request''s (key set %s, counter %s)',
+                                                      r.counter, t.sim_key_set, t.counter) END),
+            CASE WHEN found_t AND t.msisdn = p_msisdn THEN t.id END);
+        RETURN;
+    END IF;
+    PERFORM mobisign.audit_log('sim.answer', 'accepted',
+        v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
+            'result', r.result_name, 'cms_bytes', length(r.cms)),
+        t.id, t.application);
+
+    IF r.result <> 0 THEN
+        v_status := CASE r.result
+                        WHEN 1 THEN 401     -- user cancel
+                        WHEN 2 THEN 402     -- PIN blocked
+                        WHEN 3 THEN 403     -- card blocked
+                        WHEN 4 THEN 404     -- no key
+                        WHEN 5 THEN 406     -- SIM error
+                        WHEN 6 THEN 209     -- the SIM refused the request signature
+                        WHEN 7 THEN 209     -- the SIM saw the request expired
+                        ELSE 406 END;
+        PERFORM mobisign._finish(t.id, 'failed', v_status, 'the SIM answered: ' || r.result_name,
+            pg_catalog.jsonb_build_object('result', r.result_name));
+        RETURN;
+    END IF;
+
+    -- OK: the CMS must verify against the registered certificate and the
+    -- user's PKI, over exactly the stored challenge or text
+    SELECT c.der INTO v_cert FROM mobisign.certificate c WHERE c.fingerprint = t.certificate_fingerprint;
+    SELECT k2.name INTO v_pki FROM mobisign.pki k2 WHERE k2.id = t.pki_id;
+    SELECT * INTO v FROM mobisign._verify_answer(r.cms, t.data, v_cert, v_pki, t.kind,
+                                                  NULL);
+    v_state := CASE WHEN v.status_code = 502 THEN 'completed' ELSE 'failed' END;
+    PERFORM mobisign._finish(t.id, v_state, v.status_code,
+        coalesce(v.reason, CASE WHEN v.valid THEN 'the signature is valid' END),
+        pg_catalog.jsonb_build_object('valid', v.valid, 'chain', to_jsonb(v.chain),
+            'signing_time', v.signing_time, 'pki', v.pki_name),
+        r.cms, v.signer_fingerprint, v.signer_subject,
+        coalesce(v.evidence, '{}') || pg_catalog.jsonb_build_object('chain', to_jsonb(v.chain),
+            'checked_at', pg_catalog.clock_timestamp()));
+END
+$$;
+
+-- Reassemble and handle every complete answer received from one MSISDN.
+-- Returns the number of answers handled. Never raises for bad input: each
+-- answer is handled in its own subtransaction and failures are audited.
+CREATE FUNCTION mobisign._process_inbound(msisdn text)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_msisdn text := $1;
+    g        record;
+    n        integer := 0;
+    v_state  text;
+    v_msg    text;
+BEGIN
+    -- one handler per MSISDN at a time
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
+                                            pg_catalog.hashtext(p_msisdn));
+    FOR g IN
+        WITH pending AS (
+            SELECT s.id, s.concat_ref, s.total, s.seq, s.user_data
+              FROM mobisign.inbound_segment s
+             WHERE s.msisdn = p_msisdn AND NOT s.processed
+        ), singles AS (
+            SELECT ARRAY[p.id] AS ids, ARRAY[p.user_data] AS uds, p.id AS first_id
+              FROM pending p WHERE p.concat_ref IS NULL
+        ), parts AS (
+            SELECT DISTINCT ON (p.concat_ref, p.total, p.seq) p.*
+              FROM pending p WHERE p.concat_ref IS NOT NULL
+             ORDER BY p.concat_ref, p.total, p.seq, p.id
+        ), groups AS (
+            SELECT array_agg(p.id ORDER BY p.seq) AS ids, array_agg(p.user_data ORDER BY p.seq) AS uds,
+                   min(p.id) AS first_id
+              FROM parts p
+             GROUP BY p.concat_ref, p.total
+            HAVING count(*) = p.total
+        )
+        SELECT * FROM singles
+        UNION ALL
+        SELECT * FROM groups
+        ORDER BY first_id
+        LIMIT 1000
+    LOOP
+        UPDATE mobisign.inbound_segment s SET processed = true WHERE s.id = ANY (g.ids);
+        BEGIN
+            PERFORM mobisign._handle_answer(p_msisdn, g.uds, g.ids);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
+            PERFORM mobisign.audit_log('sim.answer', 'error',
+                pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segment_ids', to_jsonb(g.ids),
+                    'sqlstate', v_state, 'message', v_msg));
+        END;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Privileges: nothing to PUBLIC; the API to its roles; internals to nobody
+------------------------------------------------------------------------------
+REVOKE ALL ON FUNCTION
+    mobisign._random_bytes(integer), mobisign._verification_code(),
+    mobisign._key_wrap(text, integer, text, bytea), mobisign._key_check(text, integer, text, bytea),
+    mobisign._display_check(text),
+    mobisign._build_request(text, integer, bigint, bytea, bytea, bytea, bytea, text, bytea, text, text, timestamptz),
+    mobisign._open_response(text, integer, bytea, bytea, bytea, bytea[]),
+    mobisign._verify_answer(bytea, bytea, bytea, text, text, bytea[]),
+    mobisign._wait_final(uuid, interval), mobisign._wake_worker(),
+    mobisign._raise_status(integer, text, text, text), mobisign._may_see(name), mobisign._status(uuid), mobisign._wait(uuid, interval), mobisign._verify_transaction(uuid),
+    mobisign._finish(uuid, text, integer, text, jsonb, bytea, bytea, text, jsonb),
+    mobisign._request(text, text, bytea, text, text, interval),
+    mobisign._mark_submitted(uuid, text[]), mobisign._mark_failed(uuid, integer, text),
+    mobisign._expire(integer), mobisign._handle_answer(text, bytea[], bigint[]),
+    mobisign._process_inbound(text),
+    mobisign_register_user(text, text, text, bytea, text),
+    mobisign_add_sim_key(text, integer, bytea, bytea, bytea, text, text, bigint),
+    mobisign_add_smsc(text, text, integer, text, text, text, text, integer, integer, interval, interval, interval),
+    mobisign_authenticate(text, text, interval, text),
+    mobisign_sign(text, text, text, interval),
+    mobisign_status(uuid), mobisign_wait(uuid, interval), mobisign_cancel(uuid),
+    mobisign_verify(uuid)
+FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+    mobisign_register_user(text, text, text, bytea, text),
+    mobisign_add_sim_key(text, integer, bytea, bytea, bytea, text, text, bigint),
+    mobisign_add_smsc(text, text, integer, text, text, text, text, integer, integer, interval, interval, interval)
+TO mobisign_admin;
+
+GRANT EXECUTE ON FUNCTION
+    mobisign_authenticate(text, text, interval, text),
+    mobisign_sign(text, text, text, interval),
+    mobisign_status(uuid), mobisign_wait(uuid, interval), mobisign_cancel(uuid),
+    mobisign_verify(uuid)
+TO mobisign_app;

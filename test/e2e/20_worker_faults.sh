@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# Fault tests of the background worker (DESIGN section 6, issue 3 item 6):
+#
+#   1. baseline: authentications through the simulator complete (502);
+#   2. the SMSC throttles (ESME_RTHROTTLED): every transaction still completes,
+#      the worker paused and retried;
+#   3. the SMSC drops the connection while submit_sm are in flight: every
+#      transaction still completes, the worker reconnected;
+#      (2 and 3: each transaction is announced by exactly one NOTIFY);
+#   4. kill -9 of the worker with 200 transactions in flight: every one reaches
+#      a final state exactly once (one final audit row each), no SIM counter is
+#      used twice, and the queue is drained;
+#   5. DROP DATABASE of another database is not blocked by the running
+#      worker (procsignal barriers); SIGTERM stops the worker cleanly (unbind,
+#      exit 0, not restarted) and its own database can then be dropped.
+#
+# Ports: PostgreSQL 55471 and SMPP 2802 unless taken (then any free port).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+SIM=$MOBISIGN_ROOT/test/sim/mobisign-sim
+DB=msfaults
+USERS=200
+FAILED=0
+
+say() { printf '%s\n' "20_worker_faults: $*"; }
+fail() {
+	say "FAIL: $*"
+	FAILED=1
+}
+check() { # check DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if "$@"; then say "ok: $what"; else fail "$what"; fi
+}
+
+pick_port() { # pick_port PREFERRED
+	if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then ms_free_port; else echo "$1"; fi
+}
+
+WORK=$(ms_readable_dir)
+PGPORT_T=$(pick_port 55471)
+SMPP_PORT=$(pick_port 2802)
+SIM_PID=
+LISTEN_PID=
+
+cleanup() {
+	local rc=$?
+	touch "$WORK/listen.stop" 2>/dev/null || true
+	[ -n "$LISTEN_PID" ] && kill "$LISTEN_PID" 2>/dev/null || true
+	[ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
+	[ -n "$SIM_PID" ] && wait "$SIM_PID" 2>/dev/null || true
+	ms_cluster_stop "$WORK/pg" || true
+	if [ $rc -ne 0 ] || [ $FAILED -ne 0 ]; then
+		say "server log tail ($WORK/pg/log):"
+		grep -v 'audit_sealing' "$WORK/pg/log" 2>/dev/null | tail -n 40 || true
+		say "simulator log tail:"
+		tail -n 20 "$WORK/sim.log" 2>/dev/null || true
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+q() { ms_psql -d "$DB" -qtA "$@"; }
+
+[ -x "$SIM" ] || { say "missing $SIM (run make)"; exit 1; }
+
+mkdir -p "$WORK/pg" "$WORK/sim"
+chown postgres:postgres "$WORK/sim" 2>/dev/null || true
+say "cluster on port $PGPORT_T, simulator on $SMPP_PORT, work dir $WORK"
+ms_cluster_start "$WORK/pg" "$PGPORT_T" \
+	"mobisign.database = '$DB'" \
+	"mobisign.worker_naptime = '5s'" \
+	"mobisign.worker_lease = '10s'" \
+	"max_connections = 60"
+ms_psql -q -c "CREATE DATABASE $DB" postgres
+q -c "CREATE EXTENSION mobisign" >/dev/null
+
+"$SIM" provision --dir "$WORK/sim" --users $USERS --port "$SMPP_PORT" >"$WORK/provision.log" 2>&1 ||
+	{ cat "$WORK/provision.log"; exit 1; }
+chown -R postgres:postgres "$WORK/sim" 2>/dev/null || true
+q -f "$WORK/sim/register.sql" >"$WORK/register.log" 2>&1 || { tail -n 20 "$WORK/register.log"; exit 1; }
+# fault tests run in seconds: short reconnect delay and response timeout
+q -c "UPDATE mobisign.smsc SET reconnect_delay = '300 ms', response_timeout = '3 s', window_size = 20" >/dev/null
+: >"$WORK/sim/faults"
+"$SIM" run --dir "$WORK/sim" --port "$SMPP_PORT" >"$WORK/sim.log" 2>&1 &
+SIM_PID=$!
+
+worker_pid() { q -c "SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = 'mobisign worker'"; }
+stat() { q -c "SELECT $1 FROM mobisign.worker_stats"; }
+
+wait_bound() {
+	local i
+	for i in $(seq 1 150); do
+		[ "$(stat bound 2>/dev/null || true)" = "t" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# start_auth FIRST LAST TAG: one authentication per user, ids into $WORK/TAG.ids
+start_auth() {
+	local first=$1 last=$2 tag=$3
+	q -c "SELECT (mobisign_authenticate(pg_catalog.format('user%s', pg_catalog.lpad(g::text, 4, '0')),
+	                                     '$tag', '3 min')).transaction_id
+	        FROM pg_catalog.generate_series($first, $last) g" >"$WORK/$tag.ids"
+}
+
+# wait_final TAG SECONDS: until every transaction of TAG is final
+wait_final() {
+	local tag=$1 secs=$2 i open
+	for i in $(seq 1 $((secs * 2))); do
+		open=$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = '$tag'
+		              AND state IN ('queued', 'submitted', 'delivered')")
+		[ "$open" = "0" ] && return 0
+		sleep 0.5
+	done
+	say "$tag: $open transaction(s) still open after ${secs}s"
+	return 1
+}
+
+count_status() { # count_status TAG CODE
+	q -c "SELECT count(*) FROM mobisign.transaction WHERE application = '$1' AND status_code = $2"
+}
+count_tag() { q -c "SELECT count(*) FROM mobisign.transaction WHERE application = '$1'"; }
+
+final_audit_once() { # every transaction of TAG has exactly one final audit row
+	local bad
+	bad=$(q -c "SELECT count(*) FROM mobisign.transaction t
+	             WHERE t.application = '$1' AND (SELECT count(*) FROM mobisign.audit a
+	                    WHERE a.transaction_id = t.id AND a.operation IN
+	                    ('transaction.completed', 'transaction.failed', 'transaction.expired',
+	                     'transaction.cancelled')) <> 1")
+	[ "$bad" = "0" ] || { say "$1: $bad transaction(s) without exactly one final audit row"; return 1; }
+}
+
+check "the worker binds to the simulator" wait_bound
+
+# ---- 1. baseline ---------------------------------------------------------------
+start_auth 1 5 base
+check "baseline: 5 authentications final" wait_final base 60
+check "baseline: 5 x VALID_SIGNATURE (502)" test "$(count_status base 502)" = 5
+
+# ---- NOTIFY listener for phases 2 and 3 (bounded: 240 polls) --------------------
+(
+	echo "LISTEN mobisign;"
+	for _ in $(seq 1 240); do
+		[ -e "$WORK/listen.stop" ] && break
+		echo "SELECT 1;"
+		sleep 0.5
+	done
+) | ms_psql -d "$DB" -qtA >"$WORK/notify.log" 2>&1 &
+LISTEN_PID=$!
+sleep 0.5
+
+# ---- 2. throttling -------------------------------------------------------------
+retried0=$(stat retried)
+echo "throttle 25" >"$WORK/sim/faults"
+sleep 0.3
+start_auth 6 25 throttle
+check "throttle: 20 authentications final" wait_final throttle 90
+check "throttle: 20 x 502" test "$(count_status throttle 502)" = 20
+retried1=$(stat retried)
+check "throttle: the worker retried throttled submits ($retried0 -> $retried1)" test "$retried1" -ge $((retried0 + 20))
+check "throttle: the simulator refused submits" grep -q "refused with status 0x58" "$WORK/sim.log"
+
+# ---- 3. connection dropped with submit_sm in flight ----------------------------
+reconnects0=$(stat reconnects)
+echo "delay_ms 1500" >"$WORK/sim/faults"
+sleep 0.3
+start_auth 26 45 drop
+sleep 0.7
+inflight=$(stat window_in_use)
+printf 'delay_ms 1500\ndrop\n' >"$WORK/sim/faults"
+sleep 0.5
+: >"$WORK/sim/faults"
+say "drop: $inflight submit_sm were in flight when the SMSC dropped the session"
+check "drop: submit_sm were in flight at the drop" test "$inflight" -gt 0
+check "drop: 20 authentications final" wait_final drop 90
+check "drop: 20 x 502" test "$(count_status drop 502)" = 20
+reconnects1=$(stat reconnects)
+check "drop: the worker reconnected ($reconnects0 -> $reconnects1)" test "$reconnects1" -gt "$reconnects0"
+
+sleep 1.5
+touch "$WORK/listen.stop"
+wait "$LISTEN_PID" 2>/dev/null || true
+LISTEN_PID=
+notify_once() {
+	local tag=$1 id n bad=0
+	while read -r id; do
+		[ -n "$id" ] || continue
+		n=$(grep -c "\"transaction_id\": \"$id\"" "$WORK/notify.log" || true)
+		if [ "$n" != 1 ]; then
+			say "$tag: transaction $id notified $n time(s)"
+			bad=1
+		fi
+	done <"$WORK/$tag.ids"
+	return $bad
+}
+check "throttle: exactly one NOTIFY per transaction" notify_once throttle
+check "drop: exactly one NOTIFY per transaction" notify_once drop
+check "throttle: exactly one final audit row per transaction" final_audit_once throttle
+check "drop: exactly one final audit row per transaction" final_audit_once drop
+
+# ---- 4. kill -9 with 200 transactions in flight ---------------------------------
+# the SIMs answer after 1.5 s so that many are submitted and unanswered
+echo "* sign 1500" >"$WORK/sim/behaviour"
+sleep 0.3
+start_auth 1 $USERS crash
+for _ in $(seq 1 100); do
+	sub=$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = 'crash' AND state = 'submitted'")
+	[ "$sub" -ge 30 ] && break
+	sleep 0.05
+done
+open=$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = 'crash' AND state IN ('queued','submitted','delivered')")
+wpid=$(worker_pid)
+say "kill -9 of worker $wpid with $open of $USERS transactions open ($sub submitted)"
+check "crash: transactions were open at the kill" test "$open" -gt 0
+kill -9 "$wpid"
+sleep 1
+for _ in $(seq 1 100); do
+	"$PGBIN/pg_isready" -q -h "$WORK/pg" -p "$PGPORT_T" && break
+	sleep 0.2
+done
+for _ in $(seq 1 100); do
+	[ -n "$(worker_pid 2>/dev/null || true)" ] && break
+	sleep 0.2
+done
+check "crash: the worker was restarted" test -n "$(worker_pid)"
+check "crash: all $USERS transactions final" wait_final crash 150
+ok=$(count_status crash 502)
+say "crash: final states: $(q -c "SELECT string_agg(status_code || ' x' || n, ', ') FROM
+      (SELECT status_code, count(*) n FROM mobisign.transaction WHERE application = 'crash'
+        GROUP BY 1 ORDER BY 1) s")"
+check "crash: $USERS transactions recorded" test "$(count_tag crash)" = $USERS
+check "crash: at least 95% completed with 502 ($ok)" test "$ok" -ge $((USERS * 95 / 100))
+check "crash: exactly one final audit row per transaction" final_audit_once crash
+dup=$(q -c "SELECT count(*) FROM (SELECT msisdn, sim_key_set, counter FROM mobisign.transaction
+             WHERE counter IS NOT NULL GROUP BY 1, 2, 3 HAVING count(*) > 1) d")
+check "crash: no SIM counter used twice" test "$dup" = 0
+behind=$(q -c "SELECT count(*) FROM mobisign.sim_key k WHERE k.counter <
+               (SELECT max(t.counter) FROM mobisign.transaction t WHERE t.msisdn = k.msisdn)")
+check "crash: every SIM key's stored counter is at least its highest used counter" test "$behind" = 0
+check "crash: the queue is drained" test "$(q -c "SELECT count(*) FROM mobisign.request_queue WHERE NOT done")" = 0
+: >"$WORK/sim/behaviour"
+
+# ---- 5. DROP DATABASE and SIGTERM ------------------------------------------------
+ms_psql -q -c "CREATE DATABASE msscratch" postgres
+start=$(date +%s)
+check "DROP DATABASE of another database is not blocked by the worker" \
+	timeout 20 "$PGBIN/psql" -X -q -h "$WORK/pg" -p "$PGPORT_T" -U postgres -d postgres -c "DROP DATABASE msscratch"
+say "DROP DATABASE took $(($(date +%s) - start)) s"
+
+wpid=$(worker_pid)
+loglines=$(wc -l <"$WORK/pg/log")
+kill -TERM "$wpid"
+gone=no
+for _ in $(seq 1 50); do
+	if ! kill -0 "$wpid" 2>/dev/null; then gone=yes; break; fi
+	sleep 0.2
+done
+check "SIGTERM: the worker exited" test "$gone" = yes
+tail -n +"$((loglines + 1))" "$WORK/pg/log" >"$WORK/sigterm.log"
+check "SIGTERM: the worker stopped cleanly" grep -q "mobisign worker stopped" "$WORK/sigterm.log"
+check "SIGTERM: the worker unbound from the SMSC" grep -q "SMSC \"sim\": unbound" "$WORK/sigterm.log"
+check "SIGTERM: exit code 0, no crash restart" \
+	bash -c "! grep -q 'terminated by signal\|exited with exit code [1-9]' '$WORK/sigterm.log'"
+sleep 6
+check "SIGTERM: a clean exit is final (no restart)" test -z "$(worker_pid)"
+check "SIGTERM: the worker's database can be dropped" \
+	timeout 20 "$PGBIN/psql" -X -q -h "$WORK/pg" -p "$PGPORT_T" -U postgres -d postgres -c "DROP DATABASE $DB"
+
+if [ $FAILED -ne 0 ]; then
+	say "FAILED"
+	exit 1
+fi
+say "all checks passed"

@@ -1,0 +1,134 @@
+# shellcheck shell=bash
+# Shared helpers for mobisign's test scripts. Source it:
+#
+#   . "$(dirname "$0")/../lib.sh"      (or wherever it is relative to you)
+#
+# Exports PGBIN, MOBISIGN_ROOT (the repository), MOBISIGN_SHARED (../shared
+# beside the repository: read-only docs and external test data).
+#
+# Functions:
+#   ms_cluster_start DIR PORT [extra postgresql.conf lines...]
+#       initdb a private cluster in DIR/data as the postgres OS user (trust
+#       auth), unix socket in DIR, listen on 127.0.0.1:PORT,
+#       shared_preload_libraries = 'mobisign', log in DIR/log; waits until it
+#       accepts connections. DIR must exist (mktemp -d); it is handed to postgres.
+#   ms_cluster_stop DIR
+#       pg_ctl stop -m fast for that cluster only (its own postmaster.pid).
+#   ms_psql [psql args...]
+#       psql -X -v ON_ERROR_STOP=1 against the cluster last started (or
+#       PGHOST/PGPORT set by the caller), as user postgres.
+#   ms_free_port
+#       prints a free loopback TCP port.
+#   ms_readable_dir
+#       prints a new temp dir that the postgres OS user can read (for files the
+#       server must read, e.g. pg_read_binary_file or COPY FROM a file).
+
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+MOBISIGN_ROOT=${MOBISIGN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+MOBISIGN_SHARED=${MOBISIGN_SHARED:-$(cd "$MOBISIGN_ROOT/.." && pwd)/shared}
+export PGBIN MOBISIGN_ROOT MOBISIGN_SHARED
+
+# Run a command as the postgres OS user when we are root (PostgreSQL refuses
+# root); as anyone else run it as ourselves.
+ms_as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+ms_readable_dir() {
+	local d
+	d=$(mktemp -d /tmp/mobisign-test.XXXXXX) || return 1
+	chmod 0755 "$d"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres:postgres "$d"
+	fi
+	printf '%s\n' "$d"
+}
+
+ms_free_port() {
+	# Ask the kernel for an ephemeral port, then check nothing listens there.
+	local port i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		port=$(python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()') || return 1
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			printf '%s\n' "$port"
+			return 0
+		fi
+	done
+	echo "ms_free_port: no free port found" >&2
+	return 1
+}
+
+ms_cluster_start() {
+	local dir=$1 port=$2
+	shift 2 || { echo "usage: ms_cluster_start DIR PORT [conf lines...]" >&2; return 2; }
+	[ -d "$dir" ] || { echo "ms_cluster_start: $dir is not a directory" >&2; return 2; }
+	dir=$(cd "$dir" && pwd)
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres:postgres "$dir"
+		chmod 0755 "$dir"
+	fi
+	ms_as_pg "$PGBIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 \
+		--no-sync >"$dir/initdb.log" 2>&1 || {
+		echo "ms_cluster_start: initdb failed:" >&2
+		cat "$dir/initdb.log" >&2
+		return 1
+	}
+	{
+		echo "# mobisign test cluster"
+		echo "port = $port"
+		echo "listen_addresses = '127.0.0.1'"
+		echo "unix_socket_directories = '$dir'"
+		echo "shared_preload_libraries = 'mobisign'"
+		echo "fsync = off"
+		echo "synchronous_commit = off"
+		echo "full_page_writes = off"
+		echo "max_connections = 50"
+		echo "log_min_messages = warning"
+		echo "log_line_prefix = '%m [%p] %q%u@%d '"
+		local line
+		for line in "$@"; do
+			echo "$line"
+		done
+	} | ms_as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+	if ! ms_as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null; then
+		echo "ms_cluster_start: the server did not start; $dir/log:" >&2
+		tail -n 30 "$dir/log" >&2 || true
+		return 1
+	fi
+	local i
+	for i in $(seq 1 100); do
+		if "$PGBIN/pg_isready" -q -h "$dir" -p "$port" -U postgres; then
+			break
+		fi
+		sleep 0.1
+	done
+	export PGHOST=$dir PGPORT=$port PGUSER=postgres
+	MS_CLUSTER_DIR=$dir
+	MS_CLUSTER_PORT=$port
+}
+
+ms_cluster_stop() {
+	local dir=${1:-${MS_CLUSTER_DIR:-}}
+	[ -n "$dir" ] && [ -f "$dir/data/postmaster.pid" ] || return 0
+	ms_as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || {
+		# still up after a minute: stop it by its own pid only
+		local pid
+		pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null || true)
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+			kill -QUIT "$pid" 2>/dev/null || true
+		fi
+	}
+}
+
+ms_psql() {
+	PGHOST=${PGHOST:-${MS_CLUSTER_DIR:-}} PGPORT=${PGPORT:-${MS_CLUSTER_PORT:-5432}} PGUSER=${PGUSER:-postgres} \
+		"$PGBIN/psql" -X -v ON_ERROR_STOP=1 "$@"
+}

@@ -1,0 +1,1309 @@
+/*
+ * server.c
+ *	  mobisign-sim run: the SMSC.  An SMPP 3.4 server on 127.0.0.1:P, one
+ *	  thread, one poll() loop, several sessions.  submit_sm segments are
+ *	  reassembled per destination and handed to the virtual SIM of that
+ *	  MSISDN (card.c); the SIMs' answers go back as deliver_sm segments
+ *	  (esm_class 0x40, protocol_id 0x7F, data_coding 0xF6, source = the
+ *	  MSISDN) to the session that submitted, or to any bound receiver when
+ *	  that one is gone; unacknowledged deliver_sm are re-sent after a drop.
+ *
+ * Per-user behaviour comes from DIR/behaviour and SMSC faults from
+ * DIR/faults; both are re-read when they change (see docs/simulator.md).
+ * Signals: TERM/INT stop (exit 0), USR1 prints counters (also written to
+ * DIR/stats), USR2 drops every session once, HUP re-reads both files.
+ */
+#include "sim.h"
+#include "smpp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sms.h"
+
+#define MAX_SESSIONS		64
+#define RBUF_CAP			(SMPP_MAX_PDU + 64)
+#define DELIVER_WINDOW		10
+#define DELIVER_TIMEOUT_MS	30000
+#define DELIVER_RETRY_MS	1000
+#define DELIVER_MAX_TRIES	10
+#define PARTIAL_TIMEOUT_MS	120000
+#define FILE_CHECK_MS		100
+#define MAX_BEHAVIOURS		20000
+
+#define BOUND_RX	1
+#define BOUND_TX	2
+
+typedef struct session
+{
+	int			used;
+	int			id;
+	int			fd;
+	int			bound;			/* BOUND_RX | BOUND_TX bits */
+	uint8_t    *rbuf;
+	size_t		rlen;
+	uint8_t    *wbuf;
+	size_t		wlen;
+	size_t		wcap;
+	uint32_t	next_seq;
+	int			close_after_flush;
+	const char *close_reason;
+	int			inflight;		/* deliver_sm without resp */
+} session;
+
+typedef struct event
+{
+	struct event *next;
+	int64_t		due;
+	int			session;		/* EV_SEND */
+	uint8_t    *data;
+	size_t		len;
+	sim_action *act;			/* EV_ACT */
+} event;
+
+typedef struct mo
+{
+	struct mo  *next;
+	char		src[24];
+	char		dst[24];
+	uint8_t		ud[MSC_SMS_UD_MAX + 4];
+	size_t		len;
+	int			pref;			/* preferred session id */
+	int			sent;			/* 1: waiting for deliver_sm_resp */
+	int			session;
+	uint32_t	seq;
+	int64_t		due;
+	int64_t		sent_at;
+	int			tries;
+} mo;
+
+typedef struct partial
+{
+	struct partial *next;
+	char		msisdn[24];
+	char		src[24];
+	int			session;
+	uint16_t	ref;
+	uint8_t		total;
+	uint8_t		have;
+	int64_t		created;
+	uint8_t    *ud[MSC_SMS_MAX_SEGMENTS + 1];
+	size_t		len[MSC_SMS_MAX_SEGMENTS + 1];
+} partial;
+
+typedef struct behaviour_rule
+{
+	char		key[32];
+	sim_behaviour b;
+	int			delay_ms;
+} behaviour_rule;
+
+typedef struct file_watch
+{
+	int			exists;
+	struct stat st;
+} file_watch;
+
+static struct
+{
+	long		sessions;
+	long		binds;
+	long		bind_failures;
+	long		submit_sm;
+	long		submit_rejected;
+	long		submit_unanswered;
+	long		enquire_link;
+	long		generic_nack;
+	long		commands;
+	long		answers;
+	long		deliver_sm;
+	long		deliver_acked;
+	long		deliver_retried;
+	long		deliver_abandoned;
+	long		drops;
+} stats;
+
+static sim_world world;
+static session sessions[MAX_SESSIONS];
+static int	next_session_id = 1;
+static event *events;
+static mo  *mo_head;
+static partial *partials;
+static int	listen_fd = -1;
+static int	quiet;
+static uint64_t message_id;
+static uint8_t concat_ref;
+
+static behaviour_rule *rules;
+static int	nrules;
+
+/* SMSC faults */
+static struct
+{
+	int			reject_left;
+	uint32_t	reject_status;
+	int			no_resp_left;
+	int			drop_on_submit; /* 0 off, else countdown */
+	int			delay_ms;
+	int			dup_deliver_left;
+} faults;
+
+static volatile sig_atomic_t got_stop,
+			got_usr1,
+			got_usr2,
+			got_hup;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGTERM || sig == SIGINT)
+		got_stop = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else if (sig == SIGUSR2)
+		got_usr2 = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+}
+
+#define PDU_LOG(...) do { if (!quiet) sim_log(__VA_ARGS__); } while (0)
+
+/* --- sessions ------------------------------------------------------------ */
+
+static session *
+session_by_id(int id)
+{
+	int			i;
+
+	for (i = 0; i < MAX_SESSIONS; i++)
+		if (sessions[i].used && sessions[i].id == id)
+			return &sessions[i];
+	return NULL;
+}
+
+static uint32_t
+session_seq(session *s)
+{
+	uint32_t	seq = s->next_seq++;
+
+	if (s->next_seq > 0x7FFFFFFF)
+		s->next_seq = 1;
+	return seq;
+}
+
+static void
+session_write(session *s, const uint8_t *data, size_t len)
+{
+	if (s->wlen + len > s->wcap)
+	{
+		while (s->wlen + len > s->wcap)
+			s->wcap = s->wcap ? s->wcap * 2 : 8192;
+		s->wbuf = realloc(s->wbuf, s->wcap);
+		if (!s->wbuf)
+			sim_die("out of memory");
+	}
+	memcpy(s->wbuf + s->wlen, data, len);
+	s->wlen += len;
+}
+
+/* A response, delayed by the delay_ms fault. */
+static void
+session_respond(session *s, const uint8_t *data, size_t len)
+{
+	event	   *e,
+			  **pp;
+
+	if (faults.delay_ms <= 0)
+	{
+		session_write(s, data, len);
+		return;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->data = malloc(len)))
+		sim_die("out of memory");
+	memcpy(e->data, data, len);
+	e->len = len;
+	e->session = s->id;
+	e->due = sim_now_ms() + faults.delay_ms;
+	for (pp = &events; *pp; pp = &(*pp)->next)
+		;
+	*pp = e;
+}
+
+static void
+session_close(session *s, const char *why)
+{
+	mo		   *m;
+
+	if (!s->used)
+		return;
+	sim_log("session %d closed (%s)", s->id, why);
+	close(s->fd);
+	for (m = mo_head; m; m = m->next)
+	{
+		if (m->sent && m->session == s->id)
+		{
+			m->sent = 0;
+			m->due = sim_now_ms();
+		}
+	}
+	free(s->rbuf);
+	free(s->wbuf);
+	memset(s, 0, sizeof(*s));
+}
+
+static void
+drop_all_sessions(const char *why)
+{
+	int			i,
+				n = 0;
+
+	for (i = 0; i < MAX_SESSIONS; i++)
+		if (sessions[i].used)
+		{
+			session_close(&sessions[i], why);
+			n++;
+		}
+	stats.drops++;
+	sim_log("fault: dropped %d session(s)", n);
+}
+
+/* --- MO (deliver_sm) queue ----------------------------------------------- */
+
+static void
+mo_enqueue(const char *src, const char *dst, const uint8_t *ud, size_t len, int pref)
+{
+	mo		   *m = calloc(1, sizeof(*m)),
+			  **pp;
+
+	if (!m)
+		sim_die("out of memory");
+	sim_strlcpy(m->src, src, sizeof(m->src));
+	sim_strlcpy(m->dst, dst, sizeof(m->dst));
+	if (len > sizeof(m->ud))
+		len = sizeof(m->ud);
+	memcpy(m->ud, ud, len);
+	m->len = len;
+	m->pref = pref;
+	m->due = sim_now_ms();
+	for (pp = &mo_head; *pp; pp = &(*pp)->next)
+		;
+	*pp = m;
+}
+
+void
+sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len,
+				int session_id, int copies)
+{
+	msc_sms_segment segs[MSC_SMS_MAX_SEGMENTS];
+	size_t		nsegs,
+				i;
+	msc_rc		rc;
+	int			c;
+
+	rc = msc_sms_split(MSC_IEI_RSP_PACKET, concat_ref++, pkt, len, segs, MSC_SMS_MAX_SEGMENTS, &nsegs);
+	if (rc != MSC_OK)
+	{
+		sim_log("cannot split a %zu-byte response packet: %s", len, msc_strerror(rc));
+		return;
+	}
+	if (faults.dup_deliver_left > 0)
+	{
+		faults.dup_deliver_left--;
+		copies++;
+		sim_log("fault: this answer's deliver_sm will be sent twice");
+	}
+	for (c = 0; c < copies; c++)
+		for (i = 0; i < nsegs; i++)
+			mo_enqueue(src, dst, segs[i].ud, segs[i].len, session_id);
+	stats.answers++;
+}
+
+void
+sim_send_ud(const char *src, const char *dst, const uint8_t *ud, size_t len, int session_id)
+{
+	mo_enqueue(src, dst, ud, len, session_id);
+	stats.answers++;
+}
+
+static session *
+mo_target(const mo *m)
+{
+	session    *s = session_by_id(m->pref);
+	int			i;
+
+	if (s && (s->bound & BOUND_RX) && !s->close_after_flush && s->inflight < DELIVER_WINDOW)
+		return s;
+	if (s && (s->bound & BOUND_RX) && !s->close_after_flush)
+		return NULL;			/* preferred one is busy: wait for it */
+	for (i = 0; i < MAX_SESSIONS; i++)
+	{
+		s = &sessions[i];
+		if (s->used && (s->bound & BOUND_RX) && !s->close_after_flush && s->inflight < DELIVER_WINDOW)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+mo_dispatch(int64_t now)
+{
+	mo		   *m,
+			  **pp;
+
+	for (pp = &mo_head; (m = *pp) != NULL;)
+	{
+		if (m->sent && now - m->sent_at > DELIVER_TIMEOUT_MS)
+		{
+			session    *s = session_by_id(m->session);
+
+			sim_log("deliver_sm seq %u to session %d: no deliver_sm_resp after %d ms; will retry",
+					m->seq, m->session, DELIVER_TIMEOUT_MS);
+			if (s && s->inflight > 0)
+				s->inflight--;
+			m->sent = 0;
+			m->tries++;
+			m->due = now;
+			stats.deliver_retried++;
+		}
+		if (!m->sent && m->tries >= DELIVER_MAX_TRIES)
+		{
+			sim_log("deliver_sm from %s abandoned after %d tries", m->src, m->tries);
+			stats.deliver_abandoned++;
+			*pp = m->next;
+			free(m);
+			continue;
+		}
+		if (!m->sent && m->due <= now)
+		{
+			session    *s = mo_target(m);
+
+			if (s)
+			{
+				deliver_sm_t d;
+				uint8_t		buf[512];
+				size_t		len;
+
+				memset(&d, 0, sizeof(d));
+				d.command_id = DELIVER_SM;
+				d.sequence_number = session_seq(s);
+				d.source_addr_ton = TON_International;
+				d.source_addr_npi = NPI_ISDN_E163_E164;
+				sim_strlcpy((char *) d.source_addr, m->src, sizeof(d.source_addr));
+				d.dest_addr_ton = TON_Unknown;
+				d.dest_addr_npi = NPI_Unknown;
+				sim_strlcpy((char *) d.destination_addr, m->dst, sizeof(d.destination_addr));
+				d.esm_class = MSC_SMPP_ESM_CLASS_UDHI;
+				d.protocol_id = MSC_SMPP_PROTOCOL_ID;
+				d.data_coding = MSC_SMPP_DATA_CODING;
+				d.sm_length = (uint8_t) m->len;
+				memcpy(d.short_message, m->ud, m->len);
+				if (smpp_pack(DELIVER_SM, &d, buf, sizeof(buf), &len) != 0)
+				{
+					*pp = m->next;
+					free(m);
+					continue;
+				}
+				session_write(s, buf, len);
+				m->sent = 1;
+				m->session = s->id;
+				m->seq = d.sequence_number;
+				m->sent_at = now;
+				s->inflight++;
+				stats.deliver_sm++;
+				PDU_LOG("session %d > deliver_sm seq %u from %s (%zu octets)%s", s->id,
+						m->seq, m->src, m->len, m->tries ? " (retry)" : "");
+			}
+		}
+		pp = &m->next;
+	}
+}
+
+static void
+mo_ack(session *s, uint32_t seq, uint32_t status, int nack)
+{
+	mo		   *m,
+			  **pp;
+
+	for (pp = &mo_head; (m = *pp) != NULL; pp = &m->next)
+	{
+		if (!m->sent || m->session != s->id || m->seq != seq)
+			continue;
+		if (s->inflight > 0)
+			s->inflight--;
+		if (status == 0 && !nack)
+		{
+			*pp = m->next;
+			free(m);
+			stats.deliver_acked++;
+			return;
+		}
+		sim_log("deliver_sm seq %u refused by session %d (%s 0x%02x); retry in %d ms",
+				seq, s->id, nack ? "generic_nack" : "status", status, DELIVER_RETRY_MS);
+		m->sent = 0;
+		m->tries++;
+		m->due = sim_now_ms() + DELIVER_RETRY_MS;
+		stats.deliver_retried++;
+		return;
+	}
+	PDU_LOG("session %d: deliver_sm_resp seq %u matches nothing in flight", s->id, seq);
+}
+
+/* --- the phones: SMS-PP data download to the SIM ------------------------- */
+
+static void
+to_card(sim_card *c, const uint8_t *pkt, size_t len, const char *reply_to, int session_id)
+{
+	int			delay = 0;
+	sim_action *a;
+
+	stats.commands++;
+	a = sim_card_receive(&world, c, pkt, len, reply_to, session_id, &delay);
+	if (a)
+	{
+		event	   *e = calloc(1, sizeof(*e)),
+				  **pp;
+
+		if (!e)
+			sim_die("out of memory");
+		e->act = a;
+		e->due = sim_now_ms() + (delay > 0 ? delay : 0);
+		for (pp = &events; *pp; pp = &(*pp)->next)
+			;
+		*pp = e;
+	}
+}
+
+static void
+partial_free(partial *p)
+{
+	int			i;
+
+	for (i = 0; i <= MSC_SMS_MAX_SEGMENTS; i++)
+		free(p->ud[i]);
+	free(p);
+}
+
+static void
+phone_receive(const submit_sm_t *sm, const uint8_t *ud, size_t len, int session_id)
+{
+	const char *dst = (const char *) sm->destination_addr;
+	const char *src = (const char *) sm->source_addr;
+	sim_card   *c = sim_world_find_msisdn(&world, dst);
+	msc_udh		udh;
+	msc_rc		rc;
+	uint8_t		pkt[MSC_SMS_MAX_PACKET];
+	size_t		plen;
+	uint8_t		iei;
+	partial    *p,
+			  **pp;
+
+	if (!c)
+	{
+		sim_log("SMS to %s: no such SIM; discarded", dst);
+		return;
+	}
+	if (!(sm->esm_class & MSC_SMPP_ESM_CLASS_UDHI) || sm->protocol_id != MSC_SMPP_PROTOCOL_ID ||
+		(sm->data_coding != 0xF6 && sm->data_coding != 0x16))
+	{
+		sim_log("SMS to %s is not an SMS-PP data download (esm_class %02x, protocol_id %02x, "
+				"data_coding %02x): the phone shows it, the SIM never sees it",
+				dst, sm->esm_class, sm->protocol_id, sm->data_coding);
+		return;
+	}
+	rc = msc_udh_parse(ud, len, &udh);
+	if (rc != MSC_OK)
+	{
+		sim_log("SMS to %s: bad user data header (%s); discarded", dst, msc_strerror(rc));
+		return;
+	}
+	if (!udh.has_concat)
+	{
+		msc_sms_part part = {ud, len};
+
+		rc = msc_sms_reassemble(&part, 1, pkt, sizeof(pkt), &plen, &iei);
+		if (rc != MSC_OK || iei != MSC_IEI_CMD_PACKET)
+		{
+			sim_log("SMS to %s: not a command packet (%s); discarded", dst,
+					rc != MSC_OK ? msc_strerror(rc) : "no IEI 0x70");
+			return;
+		}
+		to_card(c, pkt, plen, src, session_id);
+		return;
+	}
+
+	for (pp = &partials; (p = *pp) != NULL; pp = &p->next)
+		if (strcmp(p->msisdn, c->msisdn) == 0 && p->ref == udh.concat_ref && p->total == udh.concat_total)
+			break;
+	if (!p)
+	{
+		if (udh.concat_total > MSC_SMS_MAX_SEGMENTS)
+		{
+			sim_log("SMS to %s: %u segments announced; discarded", dst, udh.concat_total);
+			return;
+		}
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			sim_die("out of memory");
+		sim_strlcpy(p->msisdn, c->msisdn, sizeof(p->msisdn));
+		p->ref = udh.concat_ref;
+		p->total = udh.concat_total;
+		p->created = sim_now_ms();
+		p->next = partials;
+		partials = p;
+		pp = &partials;
+	}
+	sim_strlcpy(p->src, src, sizeof(p->src));
+	p->session = session_id;
+	if (!p->ud[udh.concat_seq])
+		p->have++;
+	free(p->ud[udh.concat_seq]);
+	p->ud[udh.concat_seq] = malloc(len);
+	if (!p->ud[udh.concat_seq])
+		sim_die("out of memory");
+	memcpy(p->ud[udh.concat_seq], ud, len);
+	p->len[udh.concat_seq] = len;
+	PDU_LOG("SMS to %s: segment %u/%u (ref %u)", dst, udh.concat_seq, udh.concat_total, udh.concat_ref);
+	if (p->have == p->total)
+	{
+		msc_sms_part parts[MSC_SMS_MAX_SEGMENTS];
+		int			i;
+		char		from[24];
+
+		for (i = 0; i < p->total; i++)
+		{
+			parts[i].ud = p->ud[i + 1];
+			parts[i].len = p->len[i + 1];
+		}
+		rc = msc_sms_reassemble(parts, p->total, pkt, sizeof(pkt), &plen, &iei);
+		sim_strlcpy(from, p->src, sizeof(from));
+		*pp = p->next;
+		partial_free(p);
+		if (rc != MSC_OK || iei != MSC_IEI_CMD_PACKET)
+		{
+			sim_log("SMS to %s: concatenated message refused (%s); discarded", dst,
+					rc != MSC_OK ? msc_strerror(rc) : "no IEI 0x70");
+			return;
+		}
+		to_card(c, pkt, plen, from, session_id);
+	}
+}
+
+static void
+partials_expire(int64_t now)
+{
+	partial    *p,
+			  **pp;
+
+	for (pp = &partials; (p = *pp) != NULL;)
+	{
+		if (now - p->created > PARTIAL_TIMEOUT_MS)
+		{
+			sim_log("SMS to %s: incomplete concatenated message (ref %u, %u of %u) dropped",
+					p->msisdn, p->ref, p->have, p->total);
+			*pp = p->next;
+			partial_free(p);
+			continue;
+		}
+		pp = &p->next;
+	}
+}
+
+/* --- PDUs ---------------------------------------------------------------- */
+
+static void
+send_header_only(session *s, uint32_t id, uint32_t status, uint32_t seq, int delayed)
+{
+	uint8_t		buf[SMPP_HEADER_LEN];
+
+	smpp_header_only(buf, id, status, seq);
+	if (delayed)
+		session_respond(s, buf, sizeof(buf));
+	else
+		session_write(s, buf, sizeof(buf));
+	PDU_LOG("session %d > %s seq %u status 0x%02x", s->id, smpp_cmd_name(id), seq, status);
+	if (id == GENERIC_NACK)
+		stats.generic_nack++;
+}
+
+static void
+handle_bind(session *s, const uint8_t *pdu, size_t len, const smpp_hdr *h)
+{
+	bind_transceiver_t b;		/* the three bind bodies have the same layout */
+	bind_transceiver_resp_t r;
+	uint8_t		buf[256];
+	size_t		blen;
+	uint32_t	status = 0;
+	uint32_t	resp_id = h->id | 0x80000000;
+	int			mode = h->id == BIND_RECEIVER ? BOUND_RX :
+		h->id == BIND_TRANSMITTER ? BOUND_TX : (BOUND_RX | BOUND_TX);
+
+	memset(&b, 0, sizeof(b));
+	if (smpp_unpack(h->id, &b, pdu, len) != 0)
+	{
+		send_header_only(s, GENERIC_NACK, ESME_RINVCMDLEN, h->seq, 0);
+		return;
+	}
+	if (s->bound)
+		status = ESME_RALYBND;
+	else if (strcmp((char *) b.system_id, world.system_id) != 0)
+		status = ESME_RINVSYSID;
+	else if (strcmp((char *) b.password, world.password) != 0)
+		status = ESME_RINVPASWD;
+	PDU_LOG("session %d < %s seq %u system_id \"%s\" system_type \"%s\"", s->id,
+			smpp_cmd_name(h->id), h->seq, (char *) b.system_id, (char *) b.system_type);
+	if (status != 0)
+	{
+		stats.bind_failures++;
+		send_header_only(s, resp_id, status, h->seq, 1);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.command_id = resp_id;
+	r.command_status = 0;
+	r.sequence_number = h->seq;
+	sim_strlcpy((char *) r.system_id, "mobisign-sim", sizeof(r.system_id));
+	if (smpp_pack(resp_id, &r, buf, sizeof(buf), &blen) != 0)
+	{
+		send_header_only(s, resp_id, ESME_RSYSERR, h->seq, 0);
+		return;
+	}
+	s->bound = mode;
+	stats.binds++;
+	session_respond(s, buf, blen);
+	sim_log("session %d bound as %s", s->id,
+			mode == BOUND_RX ? "receiver" : mode == BOUND_TX ? "transmitter" : "transceiver");
+}
+
+static void
+handle_submit(session *s, const uint8_t *pdu, size_t len, const smpp_hdr *h)
+{
+	submit_sm_t sm;
+	submit_sm_resp_t r;
+	uint8_t		buf[256];
+	size_t		blen;
+	const uint8_t *ud;
+	size_t		ud_len;
+	tlv_t	   *t;
+	int			drop_now = 0;
+
+	stats.submit_sm++;
+	if (!(s->bound & BOUND_TX))
+	{
+		PDU_LOG("session %d < submit_sm seq %u before a bind", s->id, h->seq);
+		send_header_only(s, SUBMIT_SM_RESP, ESME_RINVBNDSTS, h->seq, 1);
+		return;
+	}
+	if (faults.reject_left > 0)
+	{
+		faults.reject_left--;
+		stats.submit_rejected++;
+		sim_log("fault: submit_sm seq %u refused with status 0x%02x (%d more)",
+				h->seq, faults.reject_status, faults.reject_left);
+		send_header_only(s, SUBMIT_SM_RESP, faults.reject_status, h->seq, 1);
+		return;
+	}
+	if (faults.no_resp_left > 0)
+	{
+		faults.no_resp_left--;
+		stats.submit_unanswered++;
+		sim_log("fault: submit_sm seq %u swallowed: no response, not delivered (%d more)",
+				h->seq, faults.no_resp_left);
+		return;
+	}
+	memset(&sm, 0, sizeof(sm));
+	if (smpp_unpack(SUBMIT_SM, &sm, pdu, len) != 0)
+	{
+		destroy_tlv(sm.tlv);
+		send_header_only(s, SUBMIT_SM_RESP, ESME_RSYSERR, h->seq, 1);
+		return;
+	}
+	ud = sm.short_message;
+	ud_len = sm.sm_length;
+	for (t = sm.tlv; t; t = t->next)
+	{
+		if (t->tag == SMPP_TLV_MESSAGE_PAYLOAD && ud_len == 0)
+		{
+			ud = t->value.octet;
+			ud_len = t->length;
+		}
+	}
+	PDU_LOG("session %d < submit_sm seq %u to %s from \"%s\" esm_class %02x protocol_id %02x "
+			"data_coding %02x (%zu octets)", s->id, h->seq, (char *) sm.destination_addr,
+			(char *) sm.source_addr, sm.esm_class, sm.protocol_id, sm.data_coding, ud_len);
+
+	if (faults.drop_on_submit > 0 && --faults.drop_on_submit == 0)
+		drop_now = 1;
+	if (!drop_now)
+	{
+		memset(&r, 0, sizeof(r));
+		r.command_id = SUBMIT_SM_RESP;
+		r.sequence_number = h->seq;
+		snprintf((char *) r.message_id, sizeof(r.message_id), "sim%llx",
+				 (unsigned long long) ++message_id);
+		if (smpp_pack(SUBMIT_SM_RESP, &r, buf, sizeof(buf), &blen) == 0)
+		{
+			session_respond(s, buf, blen);
+			PDU_LOG("session %d > submit_sm_resp seq %u id %s", s->id, h->seq, (char *) r.message_id);
+		}
+	}
+	phone_receive(&sm, ud, ud_len, s->id);
+	destroy_tlv(sm.tlv);
+	if (drop_now)
+	{
+		sim_log("fault: drop_on_submit: submit_sm seq %u accepted but not answered", h->seq);
+		drop_all_sessions("drop_on_submit fault");
+	}
+}
+
+/* Returns 0 to keep the session, -1 when it was closed. */
+static int
+handle_pdu(session *s, const uint8_t *pdu, size_t len)
+{
+	smpp_hdr	h;
+	int			id = s->id;
+
+	smpp_read_header(pdu, &h);
+	switch (h.id)
+	{
+		case BIND_TRANSCEIVER:
+		case BIND_TRANSMITTER:
+		case BIND_RECEIVER:
+			if (h.seq == 0)
+				send_header_only(s, GENERIC_NACK, ESME_RINVCMDLEN, 0, 0);
+			else
+				handle_bind(s, pdu, len, &h);
+			break;
+		case ENQUIRE_LINK:
+			stats.enquire_link++;
+			PDU_LOG("session %d < enquire_link seq %u", s->id, h.seq);
+			send_header_only(s, ENQUIRE_LINK_RESP, 0, h.seq, 1);
+			break;
+		case UNBIND:
+			PDU_LOG("session %d < unbind seq %u", s->id, h.seq);
+			send_header_only(s, UNBIND_RESP, 0, h.seq, 0);
+			s->bound = 0;
+			s->close_after_flush = 1;
+			break;
+		case SUBMIT_SM:
+			if (h.seq == 0)
+				send_header_only(s, GENERIC_NACK, ESME_RINVCMDLEN, 0, 0);
+			else
+				handle_submit(s, pdu, len, &h);
+			if (!session_by_id(id))
+				return -1;
+			break;
+		case DELIVER_SM_RESP:
+			PDU_LOG("session %d < deliver_sm_resp seq %u status 0x%02x", s->id, h.seq, h.status);
+			mo_ack(s, h.seq, h.status, 0);
+			break;
+		case GENERIC_NACK:
+			sim_log("session %d < generic_nack seq %u status 0x%02x", s->id, h.seq, h.status);
+			mo_ack(s, h.seq, h.status, 1);
+			break;
+		case ENQUIRE_LINK_RESP:
+		case UNBIND_RESP:
+			PDU_LOG("session %d < %s seq %u", s->id, smpp_cmd_name(h.id), h.seq);
+			break;
+		default:
+			sim_log("session %d < %s seq %u: not supported, generic_nack", s->id,
+					smpp_cmd_name(h.id), h.seq);
+			if (!(h.id & 0x80000000))
+				send_header_only(s, GENERIC_NACK, ESME_RINVCMDID, h.seq, 0);
+			break;
+	}
+	return 0;
+}
+
+static void
+session_read(session *s)
+{
+	ssize_t		n = read(s->fd, s->rbuf + s->rlen, RBUF_CAP - s->rlen);
+	size_t		off = 0;
+
+	if (n == 0)
+	{
+		session_close(s, "peer closed");
+		return;
+	}
+	if (n < 0)
+	{
+		if (errno != EAGAIN && errno != EINTR)
+			session_close(s, strerror(errno));
+		return;
+	}
+	s->rlen += (size_t) n;
+	while (s->rlen - off >= SMPP_HEADER_LEN)
+	{
+		smpp_hdr	h;
+		uint8_t    *copy;
+
+		smpp_read_header(s->rbuf + off, &h);
+		if (h.length < SMPP_HEADER_LEN || h.length > SMPP_MAX_PDU)
+		{
+			sim_log("session %d: command_length %u out of range; closing", s->id, h.length);
+			send_header_only(s, GENERIC_NACK, ESME_RINVCMDLEN, h.seq, 0);
+			s->close_after_flush = 1;
+			s->close_reason = "framing error";
+			s->rlen = 0;
+			return;
+		}
+		if (s->rlen - off < h.length)
+			break;
+		/* a NUL-terminated private copy: libsmpp34 may read C-strings */
+		copy = malloc(h.length + 1);
+		if (!copy)
+			sim_die("out of memory");
+		memcpy(copy, s->rbuf + off, h.length);
+		copy[h.length] = '\0';
+		off += h.length;
+		if (handle_pdu(s, copy, h.length) != 0)
+		{
+			free(copy);
+			return;				/* session gone */
+		}
+		free(copy);
+		if (!s->used)
+			return;
+	}
+	memmove(s->rbuf, s->rbuf + off, s->rlen - off);
+	s->rlen -= off;
+}
+
+static void
+session_flush(session *s)
+{
+	ssize_t		n;
+
+	if (s->wlen == 0)
+		return;
+	n = send(s->fd, s->wbuf, s->wlen, MSG_NOSIGNAL);
+	if (n < 0)
+	{
+		if (errno != EAGAIN && errno != EINTR)
+			session_close(s, strerror(errno));
+		return;
+	}
+	memmove(s->wbuf, s->wbuf + n, s->wlen - (size_t) n);
+	s->wlen -= (size_t) n;
+}
+
+static void
+accept_session(void)
+{
+	int			fd = accept(listen_fd, NULL, NULL);
+	int			i,
+				one = 1;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < MAX_SESSIONS; i++)
+		if (!sessions[i].used)
+			break;
+	if (i == MAX_SESSIONS)
+	{
+		sim_log("too many sessions; refusing a connection");
+		close(fd);
+		return;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(&sessions[i], 0, sizeof(sessions[i]));
+	sessions[i].used = 1;
+	sessions[i].fd = fd;
+	sessions[i].id = next_session_id++;
+	sessions[i].next_seq = 1;
+	sessions[i].rbuf = malloc(RBUF_CAP);
+	if (!sessions[i].rbuf)
+		sim_die("out of memory");
+	stats.sessions++;
+	sim_log("session %d connected", sessions[i].id);
+}
+
+/* --- DIR/behaviour and DIR/faults ---------------------------------------- */
+
+static int
+file_changed(const char *path, file_watch *w)
+{
+	struct stat st;
+	int			exists = stat(path, &st) == 0;
+
+	if (exists == w->exists &&
+		(!exists || (st.st_mtim.tv_sec == w->st.st_mtim.tv_sec &&
+					 st.st_mtim.tv_nsec == w->st.st_mtim.tv_nsec &&
+					 st.st_size == w->st.st_size && st.st_ino == w->st.st_ino &&
+					 st.st_ctim.tv_nsec == w->st.st_ctim.tv_nsec)))
+		return 0;
+	w->exists = exists;
+	if (exists)
+		w->st = st;
+	return 1;
+}
+
+static void
+load_behaviour(const char *path)
+{
+	uint8_t    *data;
+	size_t		len;
+	char	   *line,
+			   *save = NULL;
+	int			lineno = 0;
+
+	nrules = 0;
+	if (sim_read_file(path, &data, &len) != 0)
+	{
+		sim_log("behaviour: %s absent; every SIM signs at once", path);
+		return;
+	}
+	for (line = strtok_r((char *) data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+	{
+		char		user[64],
+					name[64];
+		char	   *hash = strchr(line, '#');
+		int			delay = 0;
+		int			n,
+					b;
+
+		lineno++;
+		if (hash)
+			*hash = '\0';
+		n = sscanf(line, "%63s %63s %d", user, name, &delay);
+		if (n <= 0)
+			continue;
+		if (n < 2 || (b = sim_behaviour_parse(name)) < 0 || delay < 0)
+		{
+			sim_log("behaviour: line \"%s\" ignored (USER BEHAVIOUR [DELAY_MS])", line);
+			continue;
+		}
+		if (nrules >= MAX_BEHAVIOURS)
+			break;
+		sim_strlcpy(rules[nrules].key, user, sizeof(rules[nrules].key));
+		rules[nrules].b = (sim_behaviour) b;
+		rules[nrules].delay_ms = n >= 3 ? delay : 0;
+		nrules++;
+	}
+	free(data);
+	sim_log("behaviour: %d rule(s) loaded", nrules);
+}
+
+void
+sim_lookup_behaviour(const sim_card *c, sim_behaviour *b, int *delay_ms)
+{
+	int			i;
+	const behaviour_rule *any = NULL;
+
+	/* the last matching line wins */
+	for (i = nrules - 1; i >= 0; i--)
+	{
+		const char *k = rules[i].key;
+
+		if (strcmp(k, c->user) == 0 || strcmp(k, c->msisdn) == 0 ||
+			(k[0] == '+' && strcmp(k + 1, c->msisdn) == 0))
+		{
+			*b = rules[i].b;
+			*delay_ms = rules[i].delay_ms;
+			return;
+		}
+		if (!any && strcmp(k, "*") == 0)
+			any = &rules[i];
+	}
+	*b = any ? any->b : B_SIGN;
+	*delay_ms = any ? any->delay_ms : 0;
+}
+
+/*
+ * Faults are re-applied every time DIR/faults changes: counters and the
+ * delay take the values in the file (0 when absent); "drop" acts once.
+ */
+static void
+load_faults(const char *path)
+{
+	uint8_t    *data;
+	size_t		len;
+	char	   *line,
+			   *save = NULL;
+	int			drop = 0;
+
+	memset(&faults, 0, sizeof(faults));
+	if (sim_read_file(path, &data, &len) != 0)
+		return;
+	for (line = strtok_r((char *) data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+	{
+		char		cmd[32];
+		char	   *hash = strchr(line, '#');
+		long		a = -1;
+		long		st = 0;
+		int			n;
+
+		if (hash)
+			*hash = '\0';
+		n = sscanf(line, "%31s %ld %li", cmd, &a, &st);
+		if (n <= 0)
+			continue;
+		if (strcmp(cmd, "throttle") == 0 && n >= 2 && a >= 0)
+		{
+			faults.reject_left = (int) a;
+			faults.reject_status = ESME_RTHROTTLED;
+		}
+		else if (strcmp(cmd, "reject") == 0 && n == 3 && a >= 0)
+		{
+			faults.reject_left = (int) a;
+			faults.reject_status = (uint32_t) st;
+		}
+		else if (strcmp(cmd, "no_resp") == 0 && n >= 2 && a >= 0)
+			faults.no_resp_left = (int) a;
+		else if (strcmp(cmd, "drop") == 0)
+			drop = 1;
+		else if (strcmp(cmd, "drop_on_submit") == 0)
+			faults.drop_on_submit = n >= 2 && a > 0 ? (int) a : 1;
+		else if (strcmp(cmd, "delay_ms") == 0 && n >= 2 && a >= 0)
+			faults.delay_ms = (int) a;
+		else if (strcmp(cmd, "duplicate_deliver") == 0 && n >= 2 && a >= 0)
+			faults.dup_deliver_left = (int) a;
+		else
+			sim_log("faults: line \"%s\" not understood; ignored", line);
+	}
+	free(data);
+	sim_log("faults: reject %d (status 0x%02x), no_resp %d, drop_on_submit %d, delay_ms %d, "
+			"duplicate_deliver %d%s", faults.reject_left, faults.reject_status, faults.no_resp_left,
+			faults.drop_on_submit, faults.delay_ms, faults.dup_deliver_left, drop ? ", drop now" : "");
+	if (drop)
+		drop_all_sessions("drop fault");
+}
+
+static void
+print_stats(void)
+{
+	char		text[1024];
+	char	   *p;
+	int			n;
+
+	n = snprintf(text, sizeof(text),
+				 "sessions %ld\nbinds %ld\nbind_failures %ld\nsubmit_sm %ld\nsubmit_rejected %ld\n"
+				 "submit_unanswered %ld\nenquire_link %ld\ngeneric_nack %ld\ncommands %ld\n"
+				 "answers %ld\ndeliver_sm %ld\ndeliver_acked %ld\ndeliver_retried %ld\n"
+				 "deliver_abandoned %ld\ndrops %ld\n",
+				 stats.sessions, stats.binds, stats.bind_failures, stats.submit_sm,
+				 stats.submit_rejected, stats.submit_unanswered, stats.enquire_link,
+				 stats.generic_nack, stats.commands, stats.answers, stats.deliver_sm,
+				 stats.deliver_acked, stats.deliver_retried, stats.deliver_abandoned, stats.drops);
+	fprintf(stderr, "mobisign-sim counters:\n%s", text);
+	p = sim_path(world.dir, "stats");
+	sim_write_file(p, text, (size_t) n, 0);
+	free(p);
+}
+
+/* --- main loop ----------------------------------------------------------- */
+
+int
+sim_cmd_run(int argc, char **argv)
+{
+	const char *dir = sim_arg(argc, argv, "--dir", NULL);
+	const char *port_arg = sim_arg(argc, argv, "--port", NULL);
+	const char *ready = sim_arg(argc, argv, "--ready-file", NULL);
+	struct sockaddr_in addr;
+	struct sigaction sa;
+	char	   *beh_path,
+			   *faults_path;
+	file_watch	beh_watch = {0},
+				faults_watch = {0};
+	int64_t		last_check = 0;
+	int			one = 1,
+				i;
+
+	for (i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--quiet") == 0)
+			quiet = 1;
+	if (!dir)
+		sim_die("run needs --dir DIR");
+	sim_world_load(&world, dir);
+	if (port_arg)
+		world.port = atoi(port_arg);
+	if (world.port < 1 || world.port > 65535)
+		sim_die("bad port");
+	rules = calloc(MAX_BEHAVIOURS, sizeof(behaviour_rule));
+	if (!rules)
+		sim_die("out of memory");
+	beh_path = sim_path(world.dir, "behaviour");
+	faults_path = sim_path(world.dir, "faults");
+	sim_random(&concat_ref, 1);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (listen_fd < 0)
+		sim_die("socket: %s", strerror(errno));
+	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t) world.port);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(listen_fd, (struct sockaddr *) &addr, sizeof(addr)) != 0)
+		sim_die("cannot listen on 127.0.0.1:%d: %s", world.port, strerror(errno));
+	if (listen(listen_fd, 16) != 0)
+		sim_die("listen: %s", strerror(errno));
+	fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+	sim_log("SMSC listening on 127.0.0.1:%d with %d SIM(s) from %s", world.port, world.ncards, world.dir);
+	if (ready)
+	{
+		char		text[32];
+
+		snprintf(text, sizeof(text), "%d\n", (int) getpid());
+		sim_write_file(ready, text, strlen(text), 0);
+	}
+
+	while (!got_stop)
+	{
+		struct pollfd pfd[MAX_SESSIONS + 1];
+		int			idx[MAX_SESSIONS + 1];
+		int			nfds = 0;
+		int64_t		now = sim_now_ms();
+		int64_t		next_due = now + FILE_CHECK_MS;
+		event	   *e,
+				  **pp;
+		mo		   *m;
+
+		if (got_usr1)
+		{
+			got_usr1 = 0;
+			print_stats();
+		}
+		if (got_usr2)
+		{
+			got_usr2 = 0;
+			drop_all_sessions("SIGUSR2");
+		}
+		if (got_hup)
+		{
+			got_hup = 0;
+			memset(&beh_watch, 0, sizeof(beh_watch));
+			memset(&faults_watch, 0, sizeof(faults_watch));
+			last_check = 0;
+		}
+		if (now - last_check >= FILE_CHECK_MS)
+		{
+			last_check = now;
+			if (file_changed(beh_path, &beh_watch))
+				load_behaviour(beh_path);
+			if (file_changed(faults_path, &faults_watch))
+				load_faults(faults_path);
+			partials_expire(now);
+		}
+
+		/* due events: delayed responses and SIM actions */
+		for (pp = &events; (e = *pp) != NULL;)
+		{
+			if (e->due > now)
+			{
+				if (e->due < next_due)
+					next_due = e->due;
+				pp = &e->next;
+				continue;
+			}
+			*pp = e->next;
+			if (e->act)
+			{
+				sim_card_act(&world, e->act);
+				sim_action_free(e->act);
+			}
+			else
+			{
+				session    *s = session_by_id(e->session);
+
+				if (s)
+					session_write(s, e->data, e->len);
+			}
+			free(e->data);
+			free(e);
+		}
+		mo_dispatch(now);
+		for (m = mo_head; m; m = m->next)
+			if (!m->sent && m->due > now && m->due < next_due)
+				next_due = m->due;
+
+		for (i = 0; i < MAX_SESSIONS; i++)
+		{
+			session    *s = &sessions[i];
+
+			if (!s->used)
+				continue;
+			if (s->close_after_flush && s->wlen == 0)
+			{
+				session_close(s, s->close_reason ? s->close_reason : "unbound");
+				continue;
+			}
+			pfd[nfds].fd = s->fd;
+			pfd[nfds].events = (short) (POLLIN | (s->wlen ? POLLOUT : 0));
+			pfd[nfds].revents = 0;
+			idx[nfds++] = i;
+		}
+		pfd[nfds].fd = listen_fd;
+		pfd[nfds].events = POLLIN;
+		pfd[nfds].revents = 0;
+		idx[nfds++] = -1;
+
+		{
+			int64_t		wait = next_due - now;
+			int			rc;
+
+			if (wait < 0)
+				wait = 0;
+			if (wait > FILE_CHECK_MS)
+				wait = FILE_CHECK_MS;
+			rc = poll(pfd, (nfds_t) nfds, (int) wait);
+			if (rc < 0)
+			{
+				if (errno == EINTR)
+					continue;
+				sim_die("poll: %s", strerror(errno));
+			}
+		}
+		for (i = 0; i < nfds; i++)
+		{
+			session    *s;
+
+			if (idx[i] < 0)
+			{
+				if (pfd[i].revents & POLLIN)
+					accept_session();
+				continue;
+			}
+			s = &sessions[idx[i]];
+			if (!s->used || s->fd != pfd[i].fd)
+				continue;
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				session_read(s);
+			if (s->used && s->wlen)
+				session_flush(s);
+		}
+	}
+
+	sim_log("stopping (SIGTERM)");
+	for (i = 0; i < MAX_SESSIONS; i++)
+		if (sessions[i].used)
+		{
+			session_flush(&sessions[i]);
+			session_close(&sessions[i], "simulator stopping");
+		}
+	close(listen_fd);
+	print_stats();
+	free(beh_path);
+	free(faults_path);
+	return 0;
+}

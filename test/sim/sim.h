@@ -1,0 +1,151 @@
+/*
+ * sim.h
+ *	  mobisign-sim: shared declarations of the SMSC and SIM simulator.
+ *
+ * The simulator is plain C (no PostgreSQL headers).  It links the wire codecs
+ * of worker/codec/ so that the SIMs speak exactly the bytes the background
+ * worker speaks.  See docs/simulator.md for the interface and the files of a
+ * provisioned directory.
+ */
+#ifndef MOBISIGN_SIM_H
+#define MOBISIGN_SIM_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* Defaults of a provisioned directory. */
+#define SIM_DEFAULT_PORT		2775
+#define SIM_SYSTEM_ID			"mobisign"
+#define SIM_PASSWORD			"secret"
+#define SIM_MSISDN_BASE			"358500"	/* + 7 digits: 3585000000001 */
+#define SIM_KEY_SET				1
+#define SIM_TAR_HEX				"4d5347"	/* 'MSG' */
+#define SIM_MAX_USERS			10000
+
+/* util.c */
+extern int	sim_verbose;
+extern void sim_log(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+extern void sim_die(const char *fmt,...) __attribute__((format(printf, 1, 2), noreturn));
+extern void sim_ssl_die(const char *what) __attribute__((noreturn));
+extern int64_t sim_now_ms(void);
+extern void sim_hex(const uint8_t *in, size_t len, char *out);
+extern int	sim_unhex(const char *in, uint8_t *out, size_t cap, size_t *out_len);
+extern char *sim_path(const char *dir, const char *name);
+extern int	sim_read_file(const char *path, uint8_t **data, size_t *len);
+extern void sim_write_file(const char *path, const void *data, size_t len, int secret);
+extern void sim_mkdir(const char *path);
+extern void sim_open_dir_chain(const char *dir);
+extern void sim_random(uint8_t *buf, size_t len);
+extern const char *sim_arg(int argc, char **argv, const char *name, const char *dflt);
+extern void sim_make_readable(const char *path, int secret);
+extern void sim_strlcpy(char *dst, const char *src, size_t cap);
+
+/* One virtual SIM with its user. */
+typedef struct sim_card
+{
+	char		user[32];
+	char		msisdn[24];
+	int			key_set;
+	uint8_t		kic[16];
+	uint8_t		kid[16];
+	uint8_t		tar[3];
+	EVP_PKEY   *key;			/* the user's signing key (on the card) */
+	X509	   *cert;			/* the user's certificate */
+	uint64_t	last_counter;	/* highest command counter accepted */
+	uint64_t	resp_counter;	/* last response counter used */
+	int			has_counter;
+	/* the last answer sent (for the replay behaviour) */
+	uint8_t    *last_answer;
+	size_t		last_answer_len;
+} sim_card;
+
+typedef struct sim_world
+{
+	char	   *dir;
+	char		system_id[16];
+	char		password[9];
+	int			port;
+	int			ncards;
+	sim_card   *cards;
+	X509	   *sp_cert;
+	EVP_PKEY   *sp_pub;
+} sim_world;
+
+/* provision.c */
+extern int	sim_cmd_provision(int argc, char **argv);
+extern int	sim_cmd_revoke(int argc, char **argv);
+
+/* world.c: loading a provisioned directory, counters */
+extern void sim_world_load(sim_world *w, const char *dir);
+extern sim_card *sim_world_find_msisdn(sim_world *w, const char *msisdn);
+extern sim_card *sim_world_find_user(sim_world *w, const char *user);
+extern void sim_card_save_state(sim_world *w, sim_card *c);
+
+
+/* Behaviours of a SIM and its user (DIR/behaviour). */
+typedef enum sim_behaviour
+{
+	B_SIGN,
+	B_CANCEL,
+	B_PIN_BLOCKED,
+	B_CARD_BLOCKED,
+	B_NO_KEY,
+	B_SIM_ERROR,
+	B_EXPIRED,
+	B_SILENT,
+	B_GARBAGE,
+	B_DUPLICATE,
+	B_WRONG_CONTENT,
+	B_WRONG_KEY,
+	B_WRONG_REF,
+	B_REPLAY,
+	B_REPLAY_COUNTER,
+	B_BAD_CC,
+	B_COUNT
+} sim_behaviour;
+
+/* What a SIM will do once its user has acted (after the delay). */
+typedef struct sim_action
+{
+	sim_card   *card;
+	sim_behaviour behaviour;
+	uint8_t		spi2;			/* of the command: how to secure the answer */
+	uint64_t	counter;		/* of the command (echoed in the answer) */
+	uint64_t	prev_counter;	/* the counter accepted before this one */
+	uint8_t		reference[8];
+	uint8_t		operation;
+	uint8_t    *content;		/* what is signed: challenge or displayed UTF-8 */
+	size_t		content_len;
+	char		reply_to[24];	/* the submit_sm's source_addr */
+	int			session;		/* the session that submitted (or -1) */
+} sim_action;
+
+/* card.c: the SIM and its applet */
+extern const char *sim_behaviour_name(sim_behaviour b);
+extern int	sim_behaviour_parse(const char *name);
+extern sim_action *sim_card_receive(sim_world *w, sim_card *c, const uint8_t *pkt, size_t len,
+									const char *reply_to, int session, int *delay_ms);
+extern void sim_card_act(sim_world *w, sim_action *a);
+extern void sim_action_free(sim_action *a);
+
+/* server.c: services used by the SIMs */
+extern void sim_lookup_behaviour(const sim_card *c, sim_behaviour *b, int *delay_ms);
+extern void sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len,
+							int session, int copies);
+extern void sim_send_ud(const char *src, const char *dst, const uint8_t *ud, size_t len,
+						int session);
+
+/* server.c */
+extern int	sim_cmd_run(int argc, char **argv);
+
+/* client.c */
+extern int	sim_cmd_client(int argc, char **argv);
+
+#endif

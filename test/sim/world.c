@@ -1,0 +1,222 @@
+/*
+ * world.c
+ *	  mobisign-sim: loading a provisioned directory (SIMs, keys, the service
+ *	  provider's certificate, the SMSC credentials) and the SIM counters kept
+ *	  in DIR/state/USER across restarts.
+ */
+#include "sim.h"
+
+#include <errno.h>
+#include <limits.h>
+
+#include <openssl/pem.h>
+
+static X509 *
+read_cert(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	X509	   *c;
+
+	if (!f)
+		sim_die("cannot open %s: %s", path, strerror(errno));
+	c = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!c)
+		sim_ssl_die(path);
+	return c;
+}
+
+static EVP_PKEY *
+read_key(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	EVP_PKEY   *k;
+
+	if (!f)
+		sim_die("cannot open %s: %s", path, strerror(errno));
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!k)
+		sim_ssl_die(path);
+	return k;
+}
+
+static void
+load_conf(sim_world *w)
+{
+	char	   *p = sim_path(w->dir, "sim.conf");
+	uint8_t    *data;
+	size_t		len;
+	char	   *line,
+			   *save = NULL;
+
+	snprintf(w->system_id, sizeof(w->system_id), "%s", SIM_SYSTEM_ID);
+	snprintf(w->password, sizeof(w->password), "%s", SIM_PASSWORD);
+	w->port = SIM_DEFAULT_PORT;
+	if (sim_read_file(p, &data, &len) != 0)
+		sim_die("cannot read %s: %s (run \"mobisign-sim provision\" first)", p, strerror(errno));
+	for (line = strtok_r((char *) data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+	{
+		char		k[32],
+					v[64];
+
+		if (line[0] == '#' || sscanf(line, "%31s %63s", k, v) != 2)
+			continue;
+		if (strcmp(k, "port") == 0)
+			w->port = atoi(v);
+		else if (strcmp(k, "system_id") == 0)
+			sim_strlcpy(w->system_id, v, sizeof(w->system_id));
+		else if (strcmp(k, "password") == 0)
+			sim_strlcpy(w->password, v, sizeof(w->password));
+	}
+	free(data);
+	free(p);
+}
+
+static void
+load_state(sim_world *w, sim_card *c)
+{
+	char		rel[64];
+	char	   *p;
+	uint8_t    *data;
+	size_t		len;
+	unsigned long long last,
+				resp;
+	int			has;
+
+	snprintf(rel, sizeof(rel), "state/%s", c->user);
+	p = sim_path(w->dir, rel);
+	if (sim_read_file(p, &data, &len) == 0)
+	{
+		if (sscanf((char *) data, "%d %llu %llu", &has, &last, &resp) == 3)
+		{
+			c->has_counter = has;
+			c->last_counter = last;
+			c->resp_counter = resp;
+		}
+		free(data);
+	}
+	free(p);
+}
+
+void
+sim_card_save_state(sim_world *w, sim_card *c)
+{
+	char		rel[64];
+	char		text[96];
+	char	   *p;
+
+	snprintf(rel, sizeof(rel), "state/%s", c->user);
+	p = sim_path(w->dir, rel);
+	snprintf(text, sizeof(text), "%d %llu %llu\n", c->has_counter,
+			 (unsigned long long) c->last_counter, (unsigned long long) c->resp_counter);
+	sim_write_file(p, text, strlen(text), 0);
+	free(p);
+}
+
+void
+sim_world_load(sim_world *w, const char *dir)
+{
+	char		real[PATH_MAX];
+	char	   *p;
+	uint8_t    *data;
+	size_t		len;
+	char	   *line,
+			   *save = NULL;
+	int			cap = 0;
+
+	memset(w, 0, sizeof(*w));
+	if (!realpath(dir, real))
+		sim_die("realpath %s: %s", dir, strerror(errno));
+	w->dir = strdup(real);
+	load_conf(w);
+
+	p = sim_path(w->dir, "sp/cert.pem");
+	w->sp_cert = read_cert(p);
+	free(p);
+	w->sp_pub = X509_get0_pubkey(w->sp_cert);
+	if (!w->sp_pub)
+		sim_ssl_die("service provider public key");
+
+	p = sim_path(w->dir, "sims");
+	if (sim_read_file(p, &data, &len) != 0)
+		sim_die("cannot read %s: %s", p, strerror(errno));
+	free(p);
+	for (line = strtok_r((char *) data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+	{
+		char		user[32],
+					msisdn[24],
+					kic[80],
+					kid[80],
+					tar[16];
+		int			ks;
+		sim_card   *c;
+		char		rel[96];
+		size_t		n;
+
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "%31s %23s %d %79s %79s %15s", user, msisdn, &ks, kic, kid, tar) != 6)
+			sim_die("bad line in DIR/sims");
+		if (w->ncards == cap)
+		{
+			cap = cap ? cap * 2 : 16;
+			w->cards = realloc(w->cards, sizeof(sim_card) * (size_t) cap);
+			if (!w->cards)
+				sim_die("out of memory");
+		}
+		c = &w->cards[w->ncards++];
+		memset(c, 0, sizeof(*c));
+		sim_strlcpy(c->user, user, sizeof(c->user));
+		sim_strlcpy(c->msisdn, msisdn, sizeof(c->msisdn));
+		c->key_set = ks;
+		if (sim_unhex(kic, c->kic, 16, &n) != 0 || n != 16 ||
+			sim_unhex(kid, c->kid, 16, &n) != 0 || n != 16 ||
+			sim_unhex(tar, c->tar, 3, &n) != 0 || n != 3)
+			sim_die("bad key material for %s in DIR/sims", user);
+		snprintf(rel, sizeof(rel), "users/%s/key.pem", user);
+		p = sim_path(w->dir, rel);
+		c->key = read_key(p);
+		free(p);
+		snprintf(rel, sizeof(rel), "users/%s/cert.pem", user);
+		p = sim_path(w->dir, rel);
+		c->cert = read_cert(p);
+		free(p);
+		load_state(w, c);
+	}
+	OPENSSL_cleanse(data, len);
+	free(data);
+	if (w->ncards == 0)
+		sim_die("no SIMs in %s/sims", w->dir);
+}
+
+/* MSISDN match, ignoring a leading '+' on either side. */
+sim_card *
+sim_world_find_msisdn(sim_world *w, const char *msisdn)
+{
+	int			i;
+
+	if (msisdn[0] == '+')
+		msisdn++;
+	for (i = 0; i < w->ncards; i++)
+	{
+		const char *m = w->cards[i].msisdn;
+
+		if (m[0] == '+')
+			m++;
+		if (strcmp(m, msisdn) == 0)
+			return &w->cards[i];
+	}
+	return NULL;
+}
+
+sim_card *
+sim_world_find_user(sim_world *w, const char *user)
+{
+	int			i;
+
+	for (i = 0; i < w->ncards; i++)
+		if (strcmp(w->cards[i].user, user) == 0)
+			return &w->cards[i];
+	return sim_world_find_msisdn(w, user);
+}

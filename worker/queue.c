@@ -1,0 +1,789 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *	  The worker's database side (see queue.h): claim, complete, store
+ *	  inbound segments, hand them to the SIM channel, housekeeping.
+ *
+ * Each unit of work is one short transaction; each item inside a batch runs
+ * in its own subtransaction so one bad row cannot undo the others.  The SIM
+ * channel's functions (mobisign._mark_submitted, _mark_failed,
+ * _process_inbound, _expire) are called by name; if one is missing the
+ * worker logs that once and goes on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "bgworker.h"
+#include "queue.h"
+
+typedef void (*MsUnitFn) (void *arg);
+
+/* names of SIM-channel functions found missing (logged once each) */
+static List *missing_logged = NIL;
+
+/* the same failure is logged (and counted) at most once a minute */
+#define MS_LOG_MEMORY 8
+static char logged_msg[MS_LOG_MEMORY][160];
+static TimestampTz logged_at[MS_LOG_MEMORY];
+
+static bool
+should_log(const char *msg)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			oldest = 0;
+	int			i;
+
+	for (i = 0; i < MS_LOG_MEMORY; i++)
+	{
+		if (strncmp(msg, logged_msg[i], sizeof(logged_msg[i]) - 1) == 0)
+		{
+			if (!TimestampDifferenceExceeds(logged_at[i], now, 60000))
+				return false;
+			logged_at[i] = now;
+			return true;
+		}
+		if (logged_at[i] < logged_at[oldest])
+			oldest = i;
+	}
+	strlcpy(logged_msg[oldest], msg, sizeof(logged_msg[oldest]));
+	logged_at[oldest] = now;
+	return true;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+/*
+ * Run fn in one transaction with SPI and a snapshot.  On error: log, count,
+ * abort, return false.  Allocations of fn that must outlive the transaction
+ * go to contexts the caller owns.
+ */
+static bool
+run_unit(const char *activity, MsUnitFn fn, void *arg)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, activity);
+		fn(arg);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		char		msg[160];
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		snprintf(msg, sizeof(msg), "%s: %s", activity, edata->message);
+		if (should_log(msg))
+		{
+			ereport(WARNING, (errmsg("%s failed: %s", activity, edata->message)));
+			ms_worker_set_error(msg);
+		}
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return ok;
+}
+
+static bool
+missing_already_logged(const char *fname)
+{
+	ListCell   *lc;
+
+	foreach(lc, missing_logged)
+		if (strcmp((char *) lfirst(lc), fname) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Execute one statement in a subtransaction.  Returns the SPI result code,
+ * or -1 on error (logged; an undefined SIM-channel function is logged once).
+ * SPI_tuptable stays readable after success.
+ */
+static int
+guarded_exec(const char *what, const char *sql, int nargs, Oid *types, Datum *values,
+			 const char *nulls)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile int rc = -1;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute_with_args returned %d", rc);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (edata->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION)
+		{
+			if (!missing_already_logged(what))
+			{
+				MemoryContext tmp = MemoryContextSwitchTo(TopMemoryContext);
+
+				missing_logged = lappend(missing_logged, pstrdup(what));
+				MemoryContextSwitchTo(tmp);
+				ereport(WARNING,
+						(errmsg("mobisign worker: %s is not available: %s", what, edata->message),
+						 errhint("The SIM channel's SQL functions are installed by CREATE EXTENSION mobisign; the worker carries on without them.")));
+			}
+		}
+		else
+		{
+			char		msg[160];
+
+			snprintf(msg, sizeof(msg), "%s: %s", what, edata->message);
+			if (should_log(msg))
+			{
+				ereport(WARNING,
+						(errmsg("mobisign worker: %s failed: %s", what, edata->message)));
+				ms_worker_set_error(msg);
+			}
+		}
+		FreeErrorData(edata);
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/* ---- session ------------------------------------------------------------- */
+
+static void
+setup_fn(void *arg)
+{
+	SPI_execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false)", false, 0);
+	/* the worker's own statements must not be cut short by a user default */
+	SPI_execute("SELECT pg_catalog.set_config('statement_timeout', '0', false)", false, 0);
+
+	/*
+	 * Received messages are acknowledged right after their commit, and the
+	 * SMSC then forgets them: that commit must be durable even when the
+	 * server runs with synchronous_commit = off (a crash of any backend
+	 * would otherwise lose it).
+	 */
+	SPI_execute("SELECT pg_catalog.set_config('synchronous_commit', 'on', false)", false, 0);
+}
+
+void
+ms_queue_session_setup(void)
+{
+	run_unit("mobisign worker: session setup", setup_fn, NULL);
+}
+
+static void
+present_fn(void *arg)
+{
+	bool	   *present = (bool *) arg;
+	int			rc;
+
+	rc = SPI_execute("SELECT pg_catalog.to_regclass('mobisign.request_queue') IS NOT NULL"
+					 "   AND pg_catalog.to_regclass('mobisign.smsc') IS NOT NULL",
+					 true, 0);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		*present = !isnull && DatumGetBool(d);
+	}
+}
+
+bool
+ms_queue_extension_present(void)
+{
+	bool		present = false;
+
+	run_unit("mobisign worker: looking for the extension", present_fn, &present);
+	return present;
+}
+
+static void
+reclaim_fn(void *arg)
+{
+	int			rc;
+
+	rc = SPI_execute("UPDATE mobisign.request_queue q"
+					 "   SET next_attempt_at = pg_catalog.now(), lease_until = NULL,"
+					 "       last_error = 'lease reclaimed after a worker restart'"
+					 " WHERE NOT q.done AND q.lease_until IS NOT NULL",
+					 false, 0);
+	if (rc == SPI_OK_UPDATE && SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("mobisign worker: reclaimed %llu request(s) leased by a previous worker",
+						(unsigned long long) SPI_processed)));
+}
+
+void
+ms_queue_reclaim_leases(void)
+{
+	run_unit("mobisign worker: reclaiming leases", reclaim_fn, NULL);
+}
+
+/* ---- SMSC configuration -------------------------------------------------- */
+
+typedef struct SmscArg
+{
+	MemoryContext cxt;
+	List	   *configs;
+} SmscArg;
+
+static int
+interval_ms(HeapTuple tup, TupleDesc desc, int col, int dflt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	double		v;
+
+	if (isnull)
+		return dflt;
+	v = DatumGetFloat8(d);
+	if (v < 1)
+		v = 1;
+	if (v > 3600 * 1000.0)
+		v = 3600 * 1000.0;
+	return (int) v;
+}
+
+static void
+text_col(HeapTuple tup, TupleDesc desc, int col, char *dst, size_t dstlen)
+{
+	char	   *v = SPI_getvalue(tup, desc, col);
+
+	strlcpy(dst, v ? v : "", dstlen);
+	if (v)
+		pfree(v);
+}
+
+static int
+int_col(HeapTuple tup, TupleDesc desc, int col, int dflt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? dflt : DatumGetInt32(d);
+}
+
+static void
+load_smsc_fn(void *arg)
+{
+	SmscArg    *a = (SmscArg *) arg;
+	uint64		i;
+	int			rc;
+
+	rc = SPI_execute("SELECT s.id, s.name, s.host, s.port, s.tls, s.system_id, s.password, "
+					 "       s.system_type, s.source_addr, s.window_size, s.max_per_second, "
+					 "       (pg_catalog.date_part('epoch', s.enquire_link_interval) * 1000)::float8, "
+					 "       (pg_catalog.date_part('epoch', s.reconnect_delay) * 1000)::float8, "
+					 "       (pg_catalog.date_part('epoch', s.response_timeout) * 1000)::float8 "
+					 "  FROM mobisign.smsc s WHERE s.enabled ORDER BY s.id LIMIT 16",
+					 true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading mobisign.smsc failed");
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MsSmscConfig *c = MemoryContextAllocZero(a->cxt, sizeof(MsSmscConfig));
+		bool		isnull;
+
+		c->id = int_col(tup, desc, 1, 0);
+		text_col(tup, desc, 2, c->name, sizeof(c->name));
+		text_col(tup, desc, 3, c->host, sizeof(c->host));
+		c->port = int_col(tup, desc, 4, 2775);
+		c->tls = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		text_col(tup, desc, 6, c->system_id, sizeof(c->system_id));
+		text_col(tup, desc, 7, c->password, sizeof(c->password));
+		text_col(tup, desc, 8, c->system_type, sizeof(c->system_type));
+		text_col(tup, desc, 9, c->source_addr, sizeof(c->source_addr));
+		c->window_size = int_col(tup, desc, 10, 10);
+		c->max_per_second = int_col(tup, desc, 11, 100);
+		c->enquire_link_ms = interval_ms(tup, desc, 12, 30000);
+		c->reconnect_ms = interval_ms(tup, desc, 13, 10000);
+		c->response_timeout_ms = interval_ms(tup, desc, 14, 10000);
+		a->configs = lappend(a->configs, c);
+	}
+}
+
+bool
+ms_queue_load_smsc(MemoryContext cxt, List **configs)
+{
+	SmscArg		a;
+	bool		ok;
+
+	a.cxt = cxt;
+	a.configs = NIL;
+	ok = run_unit("mobisign worker: reading mobisign.smsc", load_smsc_fn, &a);
+	*configs = a.configs;
+	return ok;
+}
+
+/* ---- claim --------------------------------------------------------------- */
+
+typedef struct ClaimArg
+{
+	int			limit;
+	MemoryContext parent;
+	List	   *held;
+	List	   *jobs;
+} ClaimArg;
+
+static void
+claim_fn(void *arg)
+{
+	ClaimArg   *a = (ClaimArg *) arg;
+	Oid			types[3] = {INT4OID, FLOAT8OID, TEXTARRAYOID};
+	Datum		values[3];
+	uint64		i;
+	int			rc;
+	SPITupleTable *tt;
+	uint64		n;
+	Datum	   *held;
+	int			nheld = 0;
+	ListCell   *lc;
+
+	held = palloc(sizeof(Datum) * (list_length(a->held) + 1));
+	foreach(lc, a->held)
+		held[nheld++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
+	values[0] = Int32GetDatum(a->limit);
+	values[1] = Float8GetDatum((double) ms_worker_lease_s);
+	values[2] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
+
+	/*
+	 * The lease is the next attempt time: a row whose lease ran out (the
+	 * worker crashed) is simply due again, and the claim keeps a single,
+	 * index-friendly predicate.
+	 */
+	rc = SPI_execute_with_args(
+							   "WITH c AS ("
+							   "  SELECT q.transaction_id FROM mobisign.request_queue q"
+							   "   WHERE NOT q.done AND q.next_attempt_at <= pg_catalog.now()"
+							   "     AND q.transaction_id <> ALL ($3::uuid[])"
+							   "   ORDER BY q.next_attempt_at LIMIT $1"
+							   "   FOR UPDATE OF q SKIP LOCKED)"
+							   " UPDATE mobisign.request_queue q"
+							   "    SET attempts = q.attempts + 1,"
+							   "        lease_until = pg_catalog.now() + pg_catalog.make_interval(secs => $2),"
+							   "        next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $2)"
+							   "   FROM c, mobisign.transaction t"
+							   "  WHERE q.transaction_id = c.transaction_id AND t.id = q.transaction_id"
+							   " RETURNING q.transaction_id::text, q.msisdn, q.segments, q.attempts,"
+							   "           t.state = 'queued' AND t.expires_at > pg_catalog.now(), t.state",
+							   3, types, values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "claiming from mobisign.request_queue failed (%d)", rc);
+
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = tt->vals[i];
+		TupleDesc	desc = tt->tupdesc;
+		bool		isnull;
+		bool		open;
+		char	   *txid = SPI_getvalue(tup, desc, 1);
+		MemoryContext jcxt;
+		MsJob	   *job;
+		ArrayType  *arr;
+		Datum	   *elems;
+		bool	   *enulls;
+		int			nelems;
+		int			k;
+		Datum		segd;
+
+		open = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		if (isnull || !open)
+		{
+			Oid			t1[2] = {TEXTOID, TEXTOID};
+			Datum		v1[2];
+			char	   *st = SPI_getvalue(tup, desc, 6);
+			char		why[120];
+
+			snprintf(why, sizeof(why), "not sent: transaction is %s",
+					 (st && strcmp(st, "queued") != 0) ? st : "past its expiry");
+			v1[0] = CStringGetTextDatum(txid);
+			v1[1] = CStringGetTextDatum(why);
+			guarded_exec("closing a request_queue row",
+						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL, last_error = $2"
+						 " WHERE transaction_id = $1::uuid",
+						 2, t1, v1, NULL);
+			ms_worker_count(MS_C_COMPLETED, 1);
+			continue;
+		}
+
+		segd = SPI_getbinval(tup, desc, 3, &isnull);
+		if (isnull)
+			continue;
+		arr = DatumGetArrayTypeP(segd);
+		deconstruct_array(arr, BYTEAOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
+
+		jcxt = AllocSetContextCreate(a->parent, "mobisign job", ALLOCSET_SMALL_SIZES);
+		job = MemoryContextAllocZero(jcxt, sizeof(MsJob));
+		job->cxt = jcxt;
+		strlcpy(job->txid, txid, sizeof(job->txid));
+		text_col(tup, desc, 2, job->msisdn, sizeof(job->msisdn));
+		job->attempts = int_col(tup, desc, 4, 1);
+		job->status = MS_JOB_SENDING;
+		job->nsegs = nelems;
+		job->seg = MemoryContextAllocZero(jcxt, sizeof(uint8 *) * Max(nelems, 1));
+		job->seglen = MemoryContextAllocZero(jcxt, sizeof(int) * Max(nelems, 1));
+		job->message_ids = MemoryContextAllocZero(jcxt, sizeof(char *) * Max(nelems, 1));
+		for (k = 0; k < nelems; k++)
+		{
+			bytea	   *b;
+
+			if (enulls[k])
+				continue;
+			b = DatumGetByteaPP(elems[k]);
+			job->seglen[k] = VARSIZE_ANY_EXHDR(b);
+			job->seg[k] = MemoryContextAlloc(jcxt, Max(job->seglen[k], 1));
+			memcpy(job->seg[k], VARDATA_ANY(b), job->seglen[k]);
+		}
+		if (nelems == 0)
+		{
+			job->status = MS_JOB_PERMFAIL;
+			strlcpy(job->reason, "request has no segments", sizeof(job->reason));
+		}
+		else if (job->attempts > 1)
+			ms_worker_count(MS_C_RETRIED, 1);
+		a->jobs = lappend(a->jobs, job);
+	}
+}
+
+List *
+ms_queue_claim(int limit, MemoryContext parent, List *held)
+{
+	ClaimArg	a;
+
+	a.limit = limit;
+	a.parent = parent;
+	a.held = held;
+	a.jobs = NIL;
+	if (!run_unit("mobisign worker: claiming requests", claim_fn, &a))
+	{
+		ListCell   *lc;
+
+		/* the claim rolled back: forget what was read */
+		foreach(lc, a.jobs)
+			MemoryContextDelete(((MsJob *) lfirst(lc))->cxt);
+		list_free(a.jobs);
+		return NIL;
+	}
+	return a.jobs;
+}
+
+/* ---- finish -------------------------------------------------------------- */
+
+static void
+finish_fn(void *arg)
+{
+	List	   *jobs = (List *) arg;
+	ListCell   *lc;
+
+	foreach(lc, jobs)
+	{
+		MsJob	   *job = (MsJob *) lfirst(lc);
+		Datum		v[3];
+		Oid			t[3];
+
+		v[0] = CStringGetTextDatum(job->txid);
+		t[0] = TEXTOID;
+
+		if (job->status == MS_JOB_OK)
+		{
+			Datum	   *ids = palloc(sizeof(Datum) * Max(job->nsegs, 1));
+			int			k;
+
+			for (k = 0; k < job->nsegs; k++)
+				ids[k] = CStringGetTextDatum(job->message_ids[k] ? job->message_ids[k] : "");
+			v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
+			t[1] = TEXTARRAYOID;
+			guarded_exec("mobisign._mark_submitted",
+						 "SELECT mobisign._mark_submitted($1::uuid, $2)", 2, t, v, NULL);
+			guarded_exec("completing a request_queue row",
+						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
+						 " smsc_message_ids = $2, last_error = NULL WHERE transaction_id = $1::uuid",
+						 2, t, v, NULL);
+			ms_worker_count(MS_C_COMPLETED, 1);
+		}
+		else if (job->status == MS_JOB_PERMFAIL)
+		{
+			v[1] = CStringGetTextDatum(job->reason);
+			t[1] = TEXTOID;
+			guarded_exec("mobisign._mark_failed",
+						 "SELECT mobisign._mark_failed($1::uuid, 209, $2)", 2, t, v, NULL);
+			guarded_exec("failing a request_queue row",
+						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
+						 " last_error = $2 WHERE transaction_id = $1::uuid",
+						 2, t, v, NULL);
+			ms_worker_count(MS_C_COMPLETED, 1);
+		}
+		else
+		{
+			/* temporary: back off 1, 2, 4 ... 30 s; expiry ends it */
+			double		backoff = 1.0;
+			int			k;
+
+			for (k = 1; k < job->attempts && backoff < 30.0; k++)
+				backoff *= 2.0;
+			backoff = Min(backoff, 30.0);
+			v[1] = CStringGetTextDatum(job->reason[0] ? job->reason : "temporary failure");
+			t[1] = TEXTOID;
+			v[2] = Float8GetDatum(backoff);
+			t[2] = FLOAT8OID;
+			guarded_exec("rescheduling a request_queue row",
+						 "UPDATE mobisign.request_queue SET lease_until = NULL, last_error = $2,"
+						 " next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $3)"
+						 " WHERE transaction_id = $1::uuid AND NOT done",
+						 3, t, v, NULL);
+			ms_worker_count(MS_C_RETRIED, 1);
+		}
+	}
+}
+
+void
+ms_queue_finish(List *jobs)
+{
+	ListCell   *lc;
+
+	if (jobs == NIL)
+		return;
+	run_unit("mobisign worker: recording sent requests", finish_fn, jobs);
+	foreach(lc, jobs)
+		MemoryContextDelete(((MsJob *) lfirst(lc))->cxt);
+}
+
+/* ---- inbound ------------------------------------------------------------- */
+
+static void
+store_inbound_fn(void *arg)
+{
+	List	   *inbound = (List *) arg;
+	ListCell   *lc;
+
+	foreach(lc, inbound)
+	{
+		MsInbound  *in = (MsInbound *) lfirst(lc);
+		Oid			t[6] = {TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, BYTEAOID};
+		Datum		v[6];
+		char		n[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		bytea	   *ud;
+		int			rc;
+
+		if (in->receipt)
+		{
+			in->stored = true;	/* nothing to keep: acknowledged */
+			continue;
+		}
+		ud = palloc(VARHDRSZ + in->len);
+		SET_VARSIZE(ud, VARHDRSZ + in->len);
+		memcpy(VARDATA(ud), in->data, in->len);
+		v[0] = CStringGetTextDatum(in->msisdn);
+		v[1] = Int32GetDatum(in->smsc_id);
+		v[2] = Int32GetDatum(in->concat_ref);
+		if (in->concat_ref < 0)
+			n[2] = 'n';
+		v[3] = Int32GetDatum(in->total);
+		v[4] = Int32GetDatum(in->seqno);
+		v[5] = PointerGetDatum(ud);
+
+		/*
+		 * The SMSC may write the number without the '+' the register uses:
+		 * store the register's spelling so the SIM channel finds the user.
+		 */
+		rc = guarded_exec("storing an inbound segment",
+						  "WITH m AS (SELECT coalesce((SELECT u.msisdn FROM mobisign.app_user u"
+						  "      WHERE u.msisdn IN ($1, '+' || pg_catalog.ltrim($1, '+'), pg_catalog.ltrim($1, '+'))"
+						  "      ORDER BY u.msisdn = $1 DESC LIMIT 1), $1) AS msisdn)"
+						  " INSERT INTO mobisign.inbound_segment"
+						  "        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
+						  " SELECT m.msisdn, $2, $3, $4, $5, $6, pg_catalog.sha256($6) FROM m"
+						  " ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
+						  " RETURNING msisdn",
+						  6, t, v, n);
+		if (rc >= 0)
+		{
+			in->stored = true;
+			/* a duplicate inserts nothing and needs no new processing */
+			if (SPI_processed == 1)
+			{
+				char	   *m = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+				if (m)
+					strlcpy(in->msisdn, m, sizeof(in->msisdn));
+			}
+			in->inserted = (SPI_processed == 1);
+		}
+	}
+}
+
+void
+ms_queue_store_inbound(List *inbound)
+{
+	ListCell   *lc;
+
+	if (inbound == NIL)
+		return;
+	if (!run_unit("mobisign worker: storing received messages", store_inbound_fn, inbound))
+	{
+		/* nothing was committed: do not acknowledge anything */
+		foreach(lc, inbound)
+			((MsInbound *) lfirst(lc))->stored = false;
+	}
+}
+
+static void
+process_inbound_fn(void *arg)
+{
+	Oid			t[1] = {TEXTOID};
+	Datum		v[1];
+
+	v[0] = CStringGetTextDatum((char *) arg);
+	guarded_exec("mobisign._process_inbound",
+				 "SELECT mobisign._process_inbound($1)", 1, t, v, NULL);
+}
+
+void
+ms_queue_process_inbound(List *msisdns)
+{
+	ListCell   *lc;
+
+	foreach(lc, msisdns)
+		run_unit("mobisign worker: processing a received answer", process_inbound_fn, lfirst(lc));
+}
+
+typedef struct PendingArg
+{
+	MemoryContext cxt;
+	List	   *msisdns;
+} PendingArg;
+
+static void
+pending_fn(void *arg)
+{
+	PendingArg *a = (PendingArg *) arg;
+	uint64		i;
+
+	if (SPI_execute("SELECT DISTINCT s.msisdn FROM mobisign.inbound_segment s"
+					" WHERE NOT s.processed LIMIT 1000", true, 0) != SPI_OK_SELECT)
+		return;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *m = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (m)
+			a->msisdns = lappend(a->msisdns, MemoryContextStrdup(a->cxt, m));
+	}
+}
+
+List *
+ms_queue_pending_msisdns(MemoryContext cxt)
+{
+	PendingArg	a;
+
+	a.cxt = cxt;
+	a.msisdns = NIL;
+	run_unit("mobisign worker: looking for unprocessed answers", pending_fn, &a);
+	return a.msisdns;
+}
+
+/* ---- housekeeping -------------------------------------------------------- */
+
+static void
+housekeeping_fn(void *arg)
+{
+	int			i;
+
+	/* _expire() works in batches of 500: go on while batches come back full */
+	for (i = 0; i < 20; i++)
+	{
+		bool		isnull;
+		int			n;
+
+		if (guarded_exec("mobisign._expire", "SELECT mobisign._expire()", 0, NULL, NULL, NULL) < 0 ||
+			SPI_processed != 1)
+			break;
+		n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (isnull || n < 500)
+			break;
+	}
+	guarded_exec("mobisign.audit_seal", "SELECT mobisign.audit_seal()", 0, NULL, NULL, NULL);
+}
+
+void
+ms_queue_housekeeping(void)
+{
+	run_unit("mobisign worker: expiry and audit sealing", housekeeping_fn, NULL);
+}
+
+static void
+next_due_fn(void *arg)
+{
+	TimestampTz *due = (TimestampTz *) arg;
+	bool		isnull;
+	int			rc;
+
+	rc = SPI_execute("SELECT pg_catalog.min(q.next_attempt_at) FROM mobisign.request_queue q WHERE NOT q.done",
+					 true, 0);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			*due = DatumGetTimestampTz(d);
+	}
+}
+
+TimestampTz
+ms_queue_next_due(void)
+{
+	TimestampTz due = 0;
+
+	run_unit("mobisign worker: looking for due requests", next_due_fn, &due);
+	return due;
+}

@@ -1,0 +1,62 @@
+/*
+ * queue.h
+ *	  The worker's database side: every function here runs its own short
+ *	  transaction (never one open across network I/O), reports it in
+ *	  pg_stat_activity and calls pgstat_report_stat() after committing.
+ *	  Errors are caught, logged and counted: the worker keeps running.
+ */
+#ifndef MOBISIGN_QUEUE_H
+#define MOBISIGN_QUEUE_H
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "utils/palloc.h"
+
+#include "smpp_session.h"
+
+/* pin search_path for the worker's session */
+extern void ms_queue_session_setup(void);
+
+/* is the extension (mobisign.request_queue) installed in this database? */
+extern bool ms_queue_extension_present(void);
+
+/*
+ * At start: leases still held belong to a worker that died (there is one
+ * worker per cluster); make those requests due now.
+ */
+extern void ms_queue_reclaim_leases(void);
+
+/* enabled rows of mobisign.smsc as MsSmscConfig *, allocated in cxt */
+extern bool ms_queue_load_smsc(MemoryContext cxt, List **configs);
+
+/*
+ * Claim up to limit due rows of mobisign.request_queue (lease, attempts+1).
+ * Rows whose transaction is no longer open are closed without sending.
+ * Rows of the jobs in held (MsJob * still in memory) are never claimed again,
+ * even if their lease ran out while the SMSC kept throttling.
+ * Returns MsJob *, each in its own memory context under parent.
+ */
+extern List *ms_queue_claim(int limit, MemoryContext parent, List *held);
+
+/* record finished jobs (OK / permanent / temporary failure); frees them */
+extern void ms_queue_finish(List *jobs);
+
+/* store received deliver_sm (sets MsInbound.stored on success) */
+extern void ms_queue_store_inbound(List *inbound);
+
+/* run mobisign._process_inbound(msisdn) for each (one transaction each) */
+extern void ms_queue_process_inbound(List *msisdns);
+
+/*
+ * MSISDNs with stored but unprocessed segments (say the worker crashed
+ * between storing and processing), as palloc'd strings in cxt.
+ */
+extern List *ms_queue_pending_msisdns(MemoryContext cxt);
+
+/* mobisign._expire(), mobisign.audit_seal(); returns the next due queue time */
+extern void ms_queue_housekeeping(void);
+
+/* earliest next_attempt_at of a pending row, 0 if none (or on error) */
+extern TimestampTz ms_queue_next_due(void);
+
+#endif

@@ -1,0 +1,623 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_main.c
+ *	  The mobisign background worker's loop.
+ *
+ * One WaitEventSet holds the latch, postmaster death and the socket of
+ * every SMSC link; the timeout is the nearest timer (reconnect, response
+ * deadline, enquire_link, rate cap, due retry, housekeeping, safety-net
+ * poll).  Each turn: handle socket events, run timers, store and only then
+ * acknowledge received deliver_sm, record finished requests, claim new ones
+ * (when woken by a committing writer, when a retry is due, or by the slow
+ * poll), and do housekeeping.  Every database step is its own short
+ * transaction (queue.c); nothing is held open across network I/O.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "bgworker.h"
+#include "queue.h"
+#include "smpp_session.h"
+#include "worker_main.h"
+
+#define MS_MAX_LINKS 16
+#define MS_MAX_CLAIM 100
+#define MS_CONFIG_RECHECK_MS 30000
+#define MS_SHUTDOWN_WAIT_MS 2000
+#define MS_PENDING_RECHECK_MS 10000
+
+static volatile sig_atomic_t got_sigterm = false;
+
+typedef struct MsWorker
+{
+	MemoryContext cxt;			/* lives as long as the worker */
+	MemoryContext jobs_cxt;		/* parent of one context per job */
+	MemoryContext work_cxt;		/* reset every turn of the loop */
+	MsLink	   *links[MS_MAX_LINKS];
+	int			nlinks;
+	List	   *jobs;			/* MsJob * claimed and not yet recorded */
+	WaitEventSet *wes;
+	int			wes_pos[MS_MAX_LINKS];
+	bool		wes_dirty;
+	bool		extension_present;
+	bool		claim_wanted;
+	TimestampTz next_claim_at;
+	TimestampTz next_housekeeping_at;
+	TimestampTz next_config_at;
+	TimestampTz next_presence_at;
+	TimestampTz next_pending_at;	/* look for unprocessed inbound segments */
+	bool		tls_warned;
+} MsWorker;
+
+static void
+ms_worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+static long
+ms_until(TimestampTz now, TimestampTz t)
+{
+	long		secs;
+	int			usecs;
+
+	if (t <= now)
+		return 0;
+	TimestampDifference(now, t, &secs, &usecs);
+	return secs * 1000 + (usecs + 999) / 1000;
+}
+
+/* ---- links and the wait set --------------------------------------------- */
+
+static void
+rebuild_wait_set(MsWorker *w)
+{
+	int			i;
+
+	if (w->wes)
+		FreeWaitEventSet(w->wes);
+	w->wes = CreateWaitEventSet(w->cxt, 2 + MS_MAX_LINKS);
+	AddWaitEventToSet(w->wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(w->wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (i = 0; i < w->nlinks; i++)
+	{
+		pgsocket	s = ms_smpp_wait_socket(w->links[i]);
+		int			ev = ms_smpp_wait_events(w->links[i]);
+
+		w->wes_pos[i] = -1;
+		if (s != PGINVALID_SOCKET && ev != 0)
+			w->wes_pos[i] = AddWaitEventToSet(w->wes, ev, s, NULL, w->links[i]);
+	}
+	w->wes_dirty = false;
+}
+
+static void
+update_wait_set(MsWorker *w)
+{
+	int			i;
+
+	for (i = 0; i < w->nlinks; i++)
+		if (ms_smpp_socket_changed(w->links[i]))
+			w->wes_dirty = true;
+	if (w->wes == NULL || w->wes_dirty)
+	{
+		rebuild_wait_set(w);
+		return;
+	}
+	for (i = 0; i < w->nlinks; i++)
+	{
+		int			ev = ms_smpp_wait_events(w->links[i]);
+
+		if (w->wes_pos[i] >= 0 && ev != 0)
+			ModifyWaitEvent(w->wes, w->wes_pos[i], ev, NULL);
+	}
+}
+
+static void
+publish_links(MsWorker *w)
+{
+	int			i;
+	int			bound = 0;
+	int			inflight = 0;
+	int			window = 0;
+
+	for (i = 0; i < w->nlinks; i++)
+	{
+		if (ms_smpp_state(w->links[i]) == MS_LINK_BOUND)
+			bound++;
+		inflight += ms_smpp_in_flight(w->links[i]);
+		window += ms_smpp_config(w->links[i])->window_size;
+	}
+	ms_worker_set_links(w->nlinks, bound, inflight, window);
+	if (!w->extension_present)
+		ms_worker_set_state("waiting for extension");
+	else if (w->nlinks == 0)
+		ms_worker_set_state("no smsc configured");
+	else if (bound == 0)
+		ms_worker_set_state("connecting");
+	else
+		ms_worker_set_state(inflight > 0 ? "sending" : "bound");
+}
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+static void
+finish_jobs(MsWorker *w, bool all)
+{
+	ListCell   *lc;
+	List	   *done = NIL;
+	MemoryContext old = MemoryContextSwitchTo(w->cxt);
+
+	foreach(lc, w->jobs)
+	{
+		MsJob	   *job = (MsJob *) lfirst(lc);
+
+		if (all && job->status == MS_JOB_SENDING)
+		{
+			job->status = MS_JOB_TEMPFAIL;
+			strlcpy(job->reason, "worker shutting down", sizeof(job->reason));
+		}
+		if (job->status != MS_JOB_SENDING && (job->outstanding <= 0 || all))
+		{
+			done = lappend(done, job);
+			w->jobs = foreach_delete_current(w->jobs, lc);
+		}
+	}
+	MemoryContextSwitchTo(old);
+	if (done != NIL)
+	{
+		ms_queue_finish(done);	/* frees the jobs */
+		list_free(done);
+		/* window space freed: look for more work */
+		w->claim_wanted = true;
+	}
+}
+
+static int
+total_capacity(MsWorker *w)
+{
+	int			i;
+	int			cap = 0;
+
+	for (i = 0; i < w->nlinks; i++)
+		cap += ms_smpp_free_capacity(w->links[i]);
+	return Min(cap, MS_MAX_CLAIM);
+}
+
+static void
+claim_jobs(MsWorker *w, TimestampTz now)
+{
+	int			cap = total_capacity(w);
+	List	   *claimed;
+	ListCell   *lc;
+	int			n;
+
+	if (cap <= 0)
+		return;
+	claimed = ms_queue_claim(cap, w->jobs_cxt, w->jobs);
+	n = list_length(claimed);
+	foreach(lc, claimed)
+	{
+		MsJob	   *job = (MsJob *) lfirst(lc);
+		MsLink	   *best = NULL;
+		int			bestcap = -1;
+		int			i;
+		MemoryContext old;
+
+		for (i = 0; i < w->nlinks; i++)
+		{
+			int			c = ms_smpp_free_capacity(w->links[i]);
+
+			if (ms_smpp_state(w->links[i]) == MS_LINK_BOUND && c > bestcap)
+			{
+				best = w->links[i];
+				bestcap = c;
+			}
+		}
+		if (job->status == MS_JOB_SENDING)
+		{
+			if (best != NULL)
+				ms_smpp_enqueue_job(best, job);
+			else
+			{
+				job->status = MS_JOB_TEMPFAIL;
+				strlcpy(job->reason, "no SMSC link bound", sizeof(job->reason));
+			}
+		}
+		old = MemoryContextSwitchTo(w->cxt);
+		w->jobs = lappend(w->jobs, job);
+		MemoryContextSwitchTo(old);
+	}
+	list_free(claimed);
+
+	if (n < cap)
+	{
+		TimestampTz due = ms_queue_next_due();
+		TimestampTz poll = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
+
+		w->claim_wanted = false;
+		if (due == 0 || due > poll)
+			due = poll;
+		/* a row leased by us stays "due" in the future; never spin on it */
+		if (due < TimestampTzPlusMilliseconds(now, 100))
+			due = TimestampTzPlusMilliseconds(now, 100);
+		w->next_claim_at = due;
+	}
+	else
+		w->claim_wanted = true;
+}
+
+/* ---- inbound ------------------------------------------------------------- */
+
+static void
+handle_inbound(MsWorker *w, List *inbound)
+{
+	ListCell   *lc;
+	List	   *msisdns = NIL;
+
+	if (inbound == NIL)
+		return;
+
+	/* durable first ... */
+	ms_queue_store_inbound(inbound);
+
+	/* ... then acknowledged; what could not be stored is redelivered */
+	foreach(lc, inbound)
+	{
+		MsInbound  *in = (MsInbound *) lfirst(lc);
+
+		if (in->link_index >= 0 && in->link_index < w->nlinks)
+			ms_smpp_ack_deliver(w->links[in->link_index], in->generation, in->seq,
+								in->stored ? MS_SMPP_ROK : MS_SMPP_RX_T_APPN);
+		if (!in->stored)
+			continue;
+		ms_worker_count(MS_C_RECEIVED, 1);
+		if (in->inserted && !in->receipt)
+		{
+			ListCell   *lc2;
+			bool		seen = false;
+
+			foreach(lc2, msisdns)
+				if (strcmp((char *) lfirst(lc2), in->msisdn) == 0)
+					seen = true;
+			if (!seen)
+				msisdns = lappend(msisdns, pstrdup(in->msisdn));
+		}
+	}
+
+	/* new transaction(s): let the SIM channel reassemble and verify */
+	ms_queue_process_inbound(msisdns);
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+static void
+reload_links(MsWorker *w, TimestampTz now)
+{
+	List	   *configs = NIL;
+	ListCell   *lc;
+	MsLink	   *newlinks[MS_MAX_LINKS];
+	int			nnew = 0;
+	int			i;
+	MemoryContext tmp = AllocSetContextCreate(w->cxt, "mobisign smsc config", ALLOCSET_SMALL_SIZES);
+
+	w->next_config_at = TimestampTzPlusMilliseconds(now, MS_CONFIG_RECHECK_MS);
+	if (!ms_queue_load_smsc(tmp, &configs))
+	{
+		MemoryContextDelete(tmp);
+		return;
+	}
+
+	foreach(lc, configs)
+	{
+		MsSmscConfig *c = (MsSmscConfig *) lfirst(lc);
+		MsLink	   *keep = NULL;
+
+		if (nnew >= MS_MAX_LINKS)
+			break;
+		if (c->tls)
+		{
+			if (!w->tls_warned)
+				ereport(WARNING,
+						(errmsg("mobisign worker: SMSC \"%s\" asks for TLS, which this worker does not support; the link is skipped", c->name)));
+			w->tls_warned = true;
+			continue;
+		}
+		for (i = 0; i < w->nlinks; i++)
+		{
+			if (w->links[i] != NULL &&
+				memcmp(ms_smpp_config(w->links[i]), c, sizeof(MsSmscConfig)) == 0)
+			{
+				keep = w->links[i];
+				w->links[i] = NULL;
+				break;
+			}
+		}
+		if (keep == NULL)
+			keep = ms_smpp_link_create(c, nnew, w->cxt);
+		newlinks[nnew++] = keep;
+		explicit_bzero(c->password, sizeof(c->password));
+	}
+
+	/* links whose row changed or disappeared hand back their requests */
+	for (i = 0; i < w->nlinks; i++)
+		if (w->links[i] != NULL)
+			ms_smpp_link_destroy(w->links[i], "configuration changed");
+
+	if (nnew != w->nlinks)
+		ereport(LOG, (errmsg("mobisign worker: %d SMSC link(s) configured", nnew)));
+	for (i = 0; i < nnew; i++)
+		w->links[i] = newlinks[i];
+	w->nlinks = nnew;
+	w->wes_dirty = true;
+	MemoryContextDelete(tmp);
+	/* link indexes may have moved: jobs keep their MsLink through the link */
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+static long
+compute_timeout(MsWorker *w, TimestampTz now)
+{
+	long		t = ms_worker_naptime_ms;
+	int			i;
+
+	if (!w->extension_present)
+		return Min(t, ms_until(now, w->next_presence_at));
+	t = Min(t, ms_until(now, w->next_housekeeping_at));
+	t = Min(t, ms_until(now, w->next_config_at));
+	t = Min(t, ms_until(now, w->next_pending_at));
+	if (total_capacity(w) > 0)
+	{
+		if (w->claim_wanted)
+			t = 0;
+		else
+			t = Min(t, ms_until(now, w->next_claim_at));
+	}
+	for (i = 0; i < w->nlinks; i++)
+		t = Min(t, ms_smpp_next_timeout_ms(w->links[i], now));
+	return Max(t, 0);
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+static void
+shutdown_links(MsWorker *w)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz until = TimestampTzPlusMilliseconds(now, MS_SHUTDOWN_WAIT_MS);
+	int			i;
+	int			guard;
+	WaitEvent	events[2 + MS_MAX_LINKS];
+
+	ms_worker_set_state("shutting down");
+	for (i = 0; i < w->nlinks; i++)
+		ms_smpp_unbind(w->links[i], now);
+
+	/* wait (bounded) for unbind_resp; received messages are not acknowledged */
+	for (guard = 0; guard < 200; guard++)
+	{
+		bool		quiet = true;
+		int			n;
+		int			k;
+		List	   *ignored = NIL;
+
+		for (i = 0; i < w->nlinks; i++)
+			if (!ms_smpp_quiet(w->links[i]))
+				quiet = false;
+		now = GetCurrentTimestamp();
+		if (quiet || now >= until)
+			break;
+		update_wait_set(w);
+		n = WaitEventSetWait(w->wes, Max(1, Min(100, ms_until(now, until))), events,
+							 lengthof(events), PG_WAIT_EXTENSION);
+		now = GetCurrentTimestamp();
+		MemoryContextReset(w->work_cxt);
+		MemoryContextSwitchTo(w->work_cxt);
+		for (k = 0; k < n; k++)
+		{
+			if (events[k].events & WL_LATCH_SET)
+				ResetLatch(MyLatch);
+			if (events[k].user_data != NULL)
+				ms_smpp_on_socket((MsLink *) events[k].user_data, events[k].events, now, &ignored);
+		}
+		for (i = 0; i < w->nlinks; i++)
+			ms_smpp_tick(w->links[i], now);
+		MemoryContextSwitchTo(w->cxt);
+	}
+
+	for (i = 0; i < w->nlinks; i++)
+		ms_smpp_link_destroy(w->links[i], "worker shutting down");
+	w->nlinks = 0;
+	finish_jobs(w, true);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+void
+ms_worker_main(Datum main_arg)
+{
+	MsWorker   *w;
+	WaitEvent	events[2 + MS_MAX_LINKS];
+	TimestampTz now;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, ms_worker_sigterm);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(ms_worker_database, NULL, 0);
+
+	if (ms_worker_shared != NULL)
+	{
+		SpinLockAcquire(&ms_worker_shared->mutex);
+		ms_worker_shared->procno = MyProc->pgprocno;
+		ms_worker_shared->pid = MyProcPid;
+		ms_worker_shared->started_at = GetCurrentTimestamp();
+		SpinLockRelease(&ms_worker_shared->mutex);
+	}
+	ereport(LOG, (errmsg("mobisign worker started in database \"%s\"", ms_worker_database)));
+
+	w = MemoryContextAllocZero(TopMemoryContext, sizeof(MsWorker));
+	w->cxt = AllocSetContextCreate(TopMemoryContext, "mobisign worker", ALLOCSET_DEFAULT_SIZES);
+	w->jobs_cxt = AllocSetContextCreate(w->cxt, "mobisign jobs", ALLOCSET_DEFAULT_SIZES);
+	w->work_cxt = AllocSetContextCreate(w->cxt, "mobisign work", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(w->cxt);
+
+	ms_queue_session_setup();
+	w->extension_present = ms_queue_extension_present();
+	if (!w->extension_present)
+		ereport(LOG,
+				(errmsg("mobisign worker: extension mobisign is not installed in database \"%s\"; waiting",
+						ms_worker_database),
+				 errhint("Run CREATE EXTENSION mobisign there, or set mobisign.database.")));
+	now = GetCurrentTimestamp();
+	w->next_presence_at = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
+	if (w->extension_present)
+	{
+		ms_queue_reclaim_leases();
+		reload_links(w, now);
+	}
+	w->claim_wanted = true;
+	w->next_claim_at = now;
+	w->next_housekeeping_at = now;
+	w->next_pending_at = now;
+
+	while (!got_sigterm)
+	{
+		int			n;
+		int			k;
+		int			i;
+		long		timeout;
+		bool		woken = false;
+		List	   *inbound = NIL;
+
+		now = GetCurrentTimestamp();
+		publish_links(w);
+		update_wait_set(w);
+		timeout = compute_timeout(w, now);
+
+		pgstat_report_activity(STATE_IDLE, NULL);
+		n = WaitEventSetWait(w->wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
+
+		MemoryContextReset(w->work_cxt);
+		MemoryContextSwitchTo(w->work_cxt);
+		now = GetCurrentTimestamp();
+		for (k = 0; k < n; k++)
+		{
+			if (events[k].events & WL_LATCH_SET)
+			{
+				ResetLatch(MyLatch);
+				woken = true;
+			}
+			else if (events[k].user_data != NULL)
+				ms_smpp_on_socket((MsLink *) events[k].user_data, events[k].events, now, &inbound);
+		}
+
+		/* interrupts, procsignal barriers (DROP DATABASE), cancel */
+		CHECK_FOR_INTERRUPTS();
+		if (got_sigterm)
+		{
+			/* store what arrived before going; it is acknowledged next time */
+			MemoryContextSwitchTo(w->cxt);
+			break;
+		}
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			w->next_config_at = now;
+			w->claim_wanted = true;
+		}
+
+		if (!w->extension_present)
+		{
+			if (woken || now >= w->next_presence_at)
+			{
+				w->extension_present = ms_queue_extension_present();
+				w->next_presence_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms_worker_naptime_ms);
+				if (w->extension_present)
+				{
+					ereport(LOG, (errmsg("mobisign worker: extension found")));
+					ms_queue_reclaim_leases();
+					w->next_config_at = now;
+				}
+			}
+			MemoryContextSwitchTo(w->cxt);
+			if (!w->extension_present)
+				continue;
+		}
+
+		/* links: timers, then what the sockets brought */
+		for (i = 0; i < w->nlinks; i++)
+			ms_smpp_tick(w->links[i], now);
+		MemoryContextSwitchTo(w->cxt);
+		handle_inbound(w, inbound);
+		finish_jobs(w, false);
+
+		if (woken)
+			w->claim_wanted = true;
+		now = GetCurrentTimestamp();
+		if (now >= w->next_config_at || (woken && w->nlinks == 0))
+			reload_links(w, now);
+		if (w->claim_wanted || now >= w->next_claim_at)
+			claim_jobs(w, now);
+		/* send what was claimed right away */
+		now = GetCurrentTimestamp();
+		for (i = 0; i < w->nlinks; i++)
+			ms_smpp_tick(w->links[i], now);
+		finish_jobs(w, false);
+
+		if (now >= w->next_pending_at)
+		{
+			/* answers stored before a crash but not processed yet */
+			List	   *pending;
+
+			MemoryContextSwitchTo(w->work_cxt);
+			pending = ms_queue_pending_msisdns(w->work_cxt);
+			ms_queue_process_inbound(pending);
+			MemoryContextSwitchTo(w->cxt);
+			w->next_pending_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															 MS_PENDING_RECHECK_MS);
+		}
+		if (now >= w->next_housekeeping_at)
+		{
+			ms_queue_housekeeping();
+			w->next_housekeeping_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																  ms_worker_housekeeping_ms);
+		}
+	}
+
+	ereport(LOG, (errmsg("mobisign worker: shutting down")));
+	shutdown_links(w);
+	if (ms_worker_shared != NULL)
+	{
+		SpinLockAcquire(&ms_worker_shared->mutex);
+		ms_worker_shared->procno = -1;
+		ms_worker_shared->pid = 0;
+		ms_worker_shared->links_bound = 0;
+		ms_worker_shared->window_in_use = 0;
+		strlcpy(ms_worker_shared->state, "stopped", MS_WSTATE_LEN);
+		SpinLockRelease(&ms_worker_shared->mutex);
+	}
+	ereport(LOG, (errmsg("mobisign worker stopped")));
+	proc_exit(0);
+}
