@@ -1,20 +1,545 @@
 /*-------------------------------------------------------------------------
  *
  * ocsp.c
- *	  OCSP revocation checking (see ocsp.h).  Until responders are wired
- *	  in, every answer is "unavailable", which fails closed.
+ *	  OCSP revocation checking of a validated chain (see ocsp.h).
+ *
+ * For each certificate of the chain but the trust anchor: a cached response
+ * (mobisign.ocsp_response) that is still fresh, else a request with a nonce
+ * to each http:// OCSP URL of the certificate's AIA extension in turn.  A
+ * response counts only if
+ *	- its status is successful and it is a basic response;
+ *	- it echoes the nonce (a response without the nonce is accepted only
+ *	  when its thisUpdate is within the last five minutes; a wrong nonce
+ *	  never);
+ *	- its signature verifies and the signer is the issuing CA itself or a
+ *	  responder the issuing CA delegated (OCSP signing EKU), with a path to
+ *	  the PKI's own trust anchors (OCSP_basic_verify with the PKI's store);
+ *	- it covers the certificate (same CertID) and is fresh (thisUpdate not
+ *	  in the future, nextUpdate not in the past, 5 minutes of clock skew).
+ * Anything else is "unavailable", which the caller turns into a CRL
+ * fallback ('ocsp,crl') or a failure ('ocsp').
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "fetch.h"
 #include "ocsp.h"
+#include "ossl.h"
+
+/* clock skew accepted on thisUpdate/nextUpdate, seconds */
+#define MS_OCSP_SKEW 300
+/* a response without our nonce must be at most this old, seconds */
+#define MS_OCSP_NONCELESS_MAX_AGE 300
+
+typedef struct OcspAnswer
+{
+	MsOcspOutcome outcome;
+	char	   *reason;			/* when not GOOD */
+	const char *status;			/* "good", "revoked", "unknown" or NULL */
+	char	   *url;
+	bool		cached;
+	TimestampTz this_update;
+	TimestampTz next_update;	/* 0 if absent */
+	TimestampTz produced_at;
+	TimestampTz revocation_time;	/* 0 if not revoked */
+	int			revocation_reason;
+	char	   *response_sha256;
+	bytea	   *der;			/* the response to cache (fresh answers only) */
+} OcspAnswer;
+
+static void
+free_ocsp_response(void *p)
+{
+	OCSP_RESPONSE_free((OCSP_RESPONSE *) p);
+}
+
+static void
+free_ocsp_basic(void *p)
+{
+	OCSP_BASICRESP_free((OCSP_BASICRESP *) p);
+}
+
+static void
+free_ocsp_request(void *p)
+{
+	OCSP_REQUEST_free((OCSP_REQUEST *) p);
+}
+
+static void
+free_ocsp_certid(void *p)
+{
+	OCSP_CERTID_free((OCSP_CERTID *) p);
+}
+
+static void
+free_string_stack(void *p)
+{
+	X509_email_free((STACK_OF(OPENSSL_STRING) *) p);
+}
+
+static void
+free_openssl_mem(void *p)
+{
+	OPENSSL_free(p);
+}
+
+/*
+ * Check a DER OCSPResponse for cert (issued by issuer).  req is the request
+ * sent (for the nonce) or NULL for a cached response.  Fills a; returns
+ * true when the response is usable (a->outcome and a->status set).
+ */
+static bool
+evaluate_response(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert, X509 *issuer,
+				  OCSP_REQUEST *req, OCSP_CERTID *id, const unsigned char *der, size_t len,
+				  time_t at, OcspAnswer *a)
+{
+	const unsigned char *p = der;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	int			rstatus;
+	int			status;
+	int			reason = -1;
+	ASN1_GENERALIZEDTIME *rev = NULL;
+	ASN1_GENERALIZEDTIME *thisupd = NULL;
+	ASN1_GENERALIZEDTIME *nextupd = NULL;
+	const ASN1_GENERALIZEDTIME *produced;
+	unsigned char digest[32];
+
+	ERR_clear_error();
+	resp = ms_scope_add(scope, d2i_OCSP_RESPONSE(NULL, &p, (long) len), free_ocsp_response);
+	if (resp == NULL || p != der + len)
+	{
+		a->reason = pstrdup("the OCSP response is malformed");
+		return false;
+	}
+	rstatus = OCSP_response_status(resp);
+	if (rstatus != OCSP_RESPONSE_STATUS_SUCCESSFUL)
+	{
+		a->reason = psprintf("the OCSP responder answered \"%s\"", OCSP_response_status_str(rstatus));
+		return false;
+	}
+	bs = ms_scope_add(scope, OCSP_response_get1_basic(resp), free_ocsp_basic);
+	if (bs == NULL)
+	{
+		a->reason = pstrdup("the OCSP response is not a basic response");
+		return false;
+	}
+	if (!OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisupd, &nextupd) ||
+		thisupd == NULL)
+	{
+		a->reason = pstrdup("the OCSP response does not cover the certificate");
+		return false;
+	}
+	if (req != NULL)
+	{
+		int			n = OCSP_check_nonce(req, bs);
+
+		if (n == 0)
+		{
+			a->reason = pstrdup("the OCSP response carries a wrong nonce (replayed?)");
+			return false;
+		}
+		if (n != 1)
+		{
+			time_t		limit = time(NULL) - MS_OCSP_NONCELESS_MAX_AGE;
+
+			if (X509_cmp_time(thisupd, &limit) < 0)
+			{
+				a->reason = pstrdup("the OCSP response has no nonce and is not recent");
+				return false;
+			}
+		}
+	}
+	ERR_clear_error();
+	if (OCSP_basic_verify(bs, chain, pki->store, 0) <= 0)
+	{
+		a->reason = psprintf("the OCSP response signature or signer is not valid: %s",
+							 ms_ossl_error());
+		return false;
+	}
+	if (!OCSP_check_validity(thisupd, nextupd, MS_OCSP_SKEW, -1))
+	{
+		ERR_clear_error();
+		a->reason = pstrdup("the OCSP response is not fresh (thisUpdate/nextUpdate)");
+		return false;
+	}
+	produced = OCSP_resp_get0_produced_at(bs);
+	a->this_update = ms_asn1_time_to_timestamptz(thisupd);
+	a->next_update = nextupd ? ms_asn1_time_to_timestamptz(nextupd) : 0;
+	a->produced_at = produced ? ms_asn1_time_to_timestamptz(produced) : a->this_update;
+	ms_sha256(der, len, digest);
+	a->response_sha256 = ms_hex(digest, 32);
+	switch (status)
+	{
+		case V_OCSP_CERTSTATUS_GOOD:
+			a->status = "good";
+			a->outcome = MS_OCSP_GOOD;
+			break;
+		case V_OCSP_CERTSTATUS_REVOKED:
+			a->status = "revoked";
+			a->revocation_time = rev ? ms_asn1_time_to_timestamptz(rev) : 0;
+			a->revocation_reason = reason;
+			/* revoked after the time of the check: good at that time */
+			if (rev != NULL && X509_cmp_time(rev, &at) > 0)
+				a->outcome = MS_OCSP_GOOD;
+			else
+			{
+				a->outcome = MS_OCSP_REVOKED;
+				a->reason = psprintf("certificate revoked (OCSP, reason %s)",
+									 reason >= 0 ? OCSP_crl_reason_str(reason) : "unspecified");
+			}
+			break;
+		default:
+			a->status = "unknown";
+			a->outcome = MS_OCSP_UNAVAILABLE;
+			a->reason = pstrdup("the OCSP responder does not know the certificate");
+			break;
+	}
+	ERR_clear_error();
+	return true;
+}
+
+/* a fresh cached response for (pki, fingerprint), or NULL */
+static bytea *
+cache_lookup(MsPki *pki, const unsigned char fp[32], char **url)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		args[2];
+	Oid			types[2] = {INT4OID, BYTEAOID};
+	bytea	   *fpb = palloc(VARHDRSZ + 32);
+	bytea	   *result = NULL;
+	int			rc;
+
+	SET_VARSIZE(fpb, VARHDRSZ + 32);
+	memcpy(VARDATA(fpb), fp, 32);
+	args[0] = Int32GetDatum(pki->id);
+	args[1] = PointerGetDatum(fpb);
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT der, responder_url FROM mobisign.ocsp_response"
+							   " WHERE pki_id = $1 AND cert_sha256 = $2 AND status <> 'unknown'"
+							   "   AND next_update IS NOT NULL AND next_update > now()",
+							   2, types, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read mobisign.ocsp_response: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		result = DatumGetByteaPCopy(d);
+		*url = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		*url = pstrdup(*url);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
+}
+
+/*
+ * Store a fresh answer.  A failure to cache (read-only transaction, standby,
+ * privileges) must not fail the verification: it runs in a subtransaction
+ * and is reported as a warning.
+ */
+static void
+cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Datum		args[14];
+	char		nulls[14];
+	Oid			types[14] = {INT4OID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TEXTOID, BYTEAOID, BYTEAOID};
+	bytea	   *fpb;
+	bytea	   *sha;
+	unsigned char digest[32];
+	ASN1_INTEGER *serial = X509_get_serialNumber(cert);
+	BIGNUM	   *bn;
+	char	   *serialhex = NULL;
+
+	if (a->der == NULL || a->next_update == 0 || RecoveryInProgress() || XactReadOnly)
+		return;
+	bn = ASN1_INTEGER_to_BN(serial, NULL);
+	if (bn != NULL)
+	{
+		char	   *h = BN_bn2hex(bn);
+
+		if (h)
+		{
+			serialhex = pstrdup(h);
+			OPENSSL_free(h);
+		}
+		BN_free(bn);
+	}
+	memset(nulls, ' ', sizeof(nulls));
+	fpb = palloc(VARHDRSZ + 32);
+	SET_VARSIZE(fpb, VARHDRSZ + 32);
+	memcpy(VARDATA(fpb), fp, 32);
+	ms_sha256((unsigned char *) VARDATA(a->der), VARSIZE(a->der) - VARHDRSZ, digest);
+	sha = palloc(VARHDRSZ + 32);
+	SET_VARSIZE(sha, VARHDRSZ + 32);
+	memcpy(VARDATA(sha), digest, 32);
+
+	args[0] = Int32GetDatum(pki->id);
+	args[1] = PointerGetDatum(fpb);
+	args[2] = CStringGetTextDatum(ms_name_text(X509_get_subject_name(cert)));
+	args[3] = CStringGetTextDatum(ms_name_text(X509_get_issuer_name(cert)));
+	args[4] = CStringGetTextDatum(serialhex ? serialhex : "");
+	args[5] = CStringGetTextDatum(a->status);
+	args[6] = TimestampTzGetDatum(a->revocation_time);
+	if (a->revocation_time == 0)
+		nulls[6] = 'n';
+	args[7] = Int32GetDatum(a->revocation_reason);
+	if (a->revocation_time == 0 || a->revocation_reason < 0)
+		nulls[7] = 'n';
+	args[8] = TimestampTzGetDatum(a->this_update);
+	args[9] = TimestampTzGetDatum(a->next_update);
+	args[10] = TimestampTzGetDatum(a->produced_at);
+	args[11] = CStringGetTextDatum(a->url);
+	args[12] = PointerGetDatum(a->der);
+	args[13] = PointerGetDatum(sha);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		int			rc;
+
+		SPI_connect();
+		rc = SPI_execute_with_args(
+								   "INSERT INTO mobisign.ocsp_response AS o (pki_id, cert_sha256, subject, issuer,"
+								   "   serial, status, revocation_time, revocation_reason, this_update, next_update,"
+								   "   produced_at, responder_url, der, sha256, fetched_at)"
+								   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())"
+								   " ON CONFLICT (pki_id, cert_sha256) DO UPDATE"
+								   "   SET status = excluded.status, revocation_time = excluded.revocation_time,"
+								   "       revocation_reason = excluded.revocation_reason,"
+								   "       this_update = excluded.this_update, next_update = excluded.next_update,"
+								   "       produced_at = excluded.produced_at, responder_url = excluded.responder_url,"
+								   "       der = excluded.der, sha256 = excluded.sha256, fetched_at = now()",
+								   14, types, args, nulls, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not cache the OCSP response: %s", SPI_result_code_string(rc));
+		SPI_finish();
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		ereport(WARNING,
+				(errmsg("could not cache an OCSP response: %s", edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/* Ask the responders of cert; fills a. */
+static void
+query_responders(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert, X509 *issuer,
+				 time_t at, OcspAnswer *a)
+{
+	STACK_OF(OPENSSL_STRING) *urls;
+	char	   *last_error = NULL;
+	int			tried = 0;
+
+	urls = ms_scope_add(scope, X509_get1_ocsp(cert), free_string_stack);
+	for (int i = 0; urls != NULL && i < sk_OPENSSL_STRING_num(urls) && tried < 3; i++)
+	{
+		const char *url = sk_OPENSSL_STRING_value(urls, i);
+		OCSP_REQUEST *req;
+		OCSP_CERTID *id;
+		OCSP_CERTID *id2;
+		unsigned char *reqder = NULL;
+		int			reqlen;
+		bytea	   *resp;
+		char	   *err = NULL;
+
+		if (pg_strncasecmp(url, "http://", 7) != 0)
+			continue;
+		tried++;
+		ERR_clear_error();
+		req = ms_scope_add(scope, OCSP_REQUEST_new(), free_ocsp_request);
+		id = OCSP_cert_to_id(NULL, cert, issuer);
+		id2 = ms_scope_add(scope, id ? OCSP_CERTID_dup(id) : NULL, free_ocsp_certid);
+		if (req == NULL || id == NULL || id2 == NULL || !OCSP_request_add0_id(req, id))
+		{
+			if (id != NULL)
+				OCSP_CERTID_free(id);	/* not taken by the request */
+			last_error = psprintf("could not build an OCSP request: %s", ms_ossl_error());
+			continue;
+		}
+		if (!OCSP_request_add1_nonce(req, NULL, -1) ||
+			(reqlen = i2d_OCSP_REQUEST(req, &reqder)) <= 0)
+		{
+			last_error = psprintf("could not build an OCSP request: %s", ms_ossl_error());
+			continue;
+		}
+		ms_scope_add(scope, reqder, free_openssl_mem);
+		resp = ms_http_post(url, "application/ocsp-request", "application/ocsp-response",
+							reqder, reqlen, MS_FETCH_MAX_OCSP, &err);
+		if (resp == NULL)
+		{
+			last_error = psprintf("OCSP responder %s: %s", url, err ? err : "no answer");
+			continue;
+		}
+		a->url = pstrdup(url);
+		if (evaluate_response(scope, pki, chain, cert, issuer, req, id2,
+							  (unsigned char *) VARDATA(resp), VARSIZE(resp) - VARHDRSZ, at, a))
+		{
+			a->der = resp;
+			return;
+		}
+		last_error = psprintf("OCSP responder %s: %s", url, a->reason);
+	}
+	a->outcome = MS_OCSP_UNAVAILABLE;
+	a->status = NULL;
+	if (last_error != NULL)
+		a->reason = last_error;
+	else
+		a->reason = psprintf("no OCSP responder for %s",
+							 ms_name_text(X509_get_subject_name(cert)));
+}
+
+static void
+check_one(MsPki *pki, STACK_OF(X509) *chain, X509 *cert, X509 *issuer, time_t at, OcspAnswer *a)
+{
+	MsScope    *scope = ms_scope_create();
+	unsigned char fp[32];
+	unsigned char *der = NULL;
+	int			derlen;
+	bytea	   *cached;
+	char	   *cached_url = NULL;
+
+	memset(a, 0, sizeof(*a));
+	a->revocation_reason = -1;
+	derlen = i2d_X509(cert, &der);
+	if (derlen <= 0)
+	{
+		a->outcome = MS_OCSP_UNAVAILABLE;
+		a->reason = pstrdup("could not encode the certificate");
+		ms_scope_release(scope);
+		return;
+	}
+	ms_sha256(der, derlen, fp);
+	OPENSSL_free(der);
+
+	cached = cache_lookup(pki, fp, &cached_url);
+	if (cached != NULL)
+	{
+		OCSP_CERTID *id = ms_scope_add(scope, OCSP_cert_to_id(NULL, cert, issuer), free_ocsp_certid);
+
+		a->url = cached_url;
+		if (id != NULL &&
+			evaluate_response(scope, pki, chain, cert, issuer, NULL, id,
+							  (unsigned char *) VARDATA(cached), VARSIZE(cached) - VARHDRSZ, at, a) &&
+			a->outcome != MS_OCSP_UNAVAILABLE)
+		{
+			a->cached = true;
+			ms_scope_release(scope);
+			return;
+		}
+		/* no longer usable: ask again */
+		memset(a, 0, sizeof(*a));
+		a->revocation_reason = -1;
+	}
+	query_responders(scope, pki, chain, cert, issuer, at, a);
+	ms_scope_release(scope);
+	if (a->status != NULL && strcmp(a->status, "unknown") != 0)
+		cache_store(pki, fp, cert, a);
+}
+
+static void
+append_ts(StringInfo buf, const char *key, TimestampTz t)
+{
+	appendStringInfo(buf, ",\"%s\":", key);
+	if (t == 0)
+		appendStringInfoString(buf, "null");
+	else
+		escape_json(buf, timestamptz_to_str(t));
+}
 
 MsOcspOutcome
 ms_ocsp_check_chain(MsPki *pki, STACK_OF(X509) *chain, time_t at,
 					StringInfo evidence, char **reason)
 {
-	appendStringInfoString(evidence, "[]");
-	*reason = pstrdup("OCSP checking is not available");
-	return MS_OCSP_UNAVAILABLE;
+	int			n = chain ? sk_X509_num(chain) : 0;
+	MsOcspOutcome result = MS_OCSP_GOOD;
+
+	*reason = NULL;
+	appendStringInfoChar(evidence, '[');
+	for (int i = 0; i + 1 < n; i++)
+	{
+		X509	   *cert = sk_X509_value(chain, i);
+		X509	   *issuer = sk_X509_value(chain, i + 1);
+		OcspAnswer	a;
+
+		check_one(pki, chain, cert, issuer, at, &a);
+
+		if (i > 0)
+			appendStringInfoChar(evidence, ',');
+		appendStringInfoString(evidence, "{\"subject\":");
+		escape_json(evidence, ms_name_text(X509_get_subject_name(cert)));
+		appendStringInfoString(evidence, ",\"serial\":");
+		escape_json(evidence, ms_asn1_integer_text(X509_get_serialNumber(cert)));
+		appendStringInfoString(evidence, ",\"status\":");
+		if (a.status)
+			escape_json(evidence, a.status);
+		else
+			appendStringInfoString(evidence, "null");
+		appendStringInfoString(evidence, ",\"responder\":");
+		if (a.url)
+			escape_json(evidence, a.url);
+		else
+			appendStringInfoString(evidence, "null");
+		if (a.status)
+		{
+			append_ts(evidence, "this_update", a.this_update);
+			append_ts(evidence, "next_update", a.next_update);
+			append_ts(evidence, "produced_at", a.produced_at);
+			if (a.revocation_time != 0)
+				append_ts(evidence, "revocation_time", a.revocation_time);
+			appendStringInfo(evidence, ",\"response_sha256\":\"%s\",\"cached\":%s",
+							 a.response_sha256, a.cached ? "true" : "false");
+		}
+		if (a.outcome != MS_OCSP_GOOD)
+		{
+			appendStringInfoString(evidence, ",\"error\":");
+			escape_json(evidence, a.reason ? a.reason : "unavailable");
+		}
+		appendStringInfoChar(evidence, '}');
+
+		if (a.outcome != MS_OCSP_GOOD)
+		{
+			result = a.outcome;
+			*reason = a.reason ? a.reason : pstrdup("OCSP unavailable");
+			break;
+		}
+	}
+	appendStringInfoChar(evidence, ']');
+	return result;
 }

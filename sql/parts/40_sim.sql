@@ -699,13 +699,14 @@ DECLARE
     p_id uuid := $1;
     t mobisign.transaction;
 BEGIN
-    UPDATE mobisign.request_queue q
-       SET smsc_message_ids = message_ids, done = true, lease_until = NULL
-     WHERE q.transaction_id = p_id;
+    -- lock order everywhere: transaction row, then queue row
     UPDATE mobisign.transaction tr SET state = 'submitted', submitted_at = pg_catalog.now()
      WHERE tr.id = p_id AND tr.state = 'queued'
     RETURNING * INTO t;
-    IF NOT FOUND THEN
+    UPDATE mobisign.request_queue q
+       SET smsc_message_ids = message_ids, done = true, lease_until = NULL
+     WHERE q.transaction_id = p_id;
+    IF t.id IS NULL THEN
         RETURN false;   -- already answered, cancelled or expired
     END IF;
     PERFORM mobisign.audit_log('transaction.submitted', 'success',

@@ -331,7 +331,37 @@ ec_phase() {
 		"$(sqlstate_of "SELECT mobisign_sign('user0012', 'again')")"
 	check "ec second open request: the first is untouched" 1 \
 		"$(q "SELECT count(*) FROM mobisign.transaction WHERE user_id = 'user0012' AND state IN ('queued', 'submitted', 'delivered')")"
+	# mobisign_wait: returns at its timeout while open; query cancel interrupts it
+	local t0 t1 wpid
+	t0=$(date +%s%N)
+	check "ec mobisign_wait on an open transaction returns it open at the timeout" t \
+		"$(q "SELECT state IN ('queued', 'submitted') FROM mobisign_wait('$id', '1 s')")"
+	t1=$(date +%s%N)
+	check "ec mobisign_wait waited about 1 s" 1 \
+		"$(( (t1 - t0) >= 900000000 && (t1 - t0) < 5000000000 ? 1 : 0 ))"
+	ms_psql -qAt -c "SELECT state FROM mobisign_wait('$id', '60 s')" >"$PHASE_DIR/wait.out" 2>&1 &
+	wpid=$!
+	for _ in $(seq 1 50); do
+		[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT state FROM mobisign_wait(%60 s%' AND pid <> pg_backend_pid()")" = 1 ] && break
+		sleep 0.1
+	done
+	t0=$(date +%s%N)
+	q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT state FROM mobisign_wait(%60 s%' AND pid <> pg_backend_pid()" >/dev/null
+	for _ in $(seq 1 50); do
+		kill -0 "$wpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	kill "$wpid" 2>/dev/null || true
+	wait "$wpid" 2>/dev/null || true
+	check "ec mobisign_wait is interrupted by query cancel within 2 s" "canceled 1" \
+		"$(grep -q 'canceling statement due to user request' "$PHASE_DIR/wait.out" && echo canceled) $(( (t1 - t0) < 2000000000 ? 1 : 0 ))"
 	q "SELECT mobisign_cancel('$id')" >/dev/null
+
+	# a suspended user is refused
+	q "UPDATE mobisign.app_user SET status = 'suspended' WHERE user_id = 'user0012'" >/dev/null
+	check "ec suspended user: SQLSTATE MS105" MS105 "$(sqlstate_of "SELECT mobisign_authenticate('user0012')")"
+	q "UPDATE mobisign.app_user SET status = 'active' WHERE user_id = 'user0012'" >/dev/null
 
 	# 10. an application sees only its own transactions
 	q "CREATE ROLE e2e_app1 LOGIN IN ROLE mobisign_app; CREATE ROLE e2e_app2 LOGIN IN ROLE mobisign_app" >/dev/null

@@ -13,6 +13,7 @@ usage(FILE *f)
 			"                         [--msisdn-base DIGITS]\n"
 			"  mobisign-sim run --dir DIR [--port P] [--quiet]\n"
 			"  mobisign-sim revoke --dir DIR --user USER\n"
+			"  mobisign-sim status --dir DIR\n"
 			"  mobisign-sim client --dir DIR --port P --user USER [--op authenticate|sign]\n"
 			"                      [--text TEXT] [--timeout-ms MS]\n"
 			"See docs/simulator.md.\n");
@@ -32,6 +33,8 @@ main(int argc, char **argv)
 		return sim_cmd_run(argc, argv);
 	if (strcmp(argv[1], "client") == 0)
 		return sim_cmd_client(argc, argv);
+	if (strcmp(argv[1], "status") == 0)
+		return sim_cmd_status(argc, argv);
 	if (strcmp(argv[1], "revoke") == 0)
 		return sim_cmd_revoke(argc, argv);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)

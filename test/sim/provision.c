@@ -320,11 +320,19 @@ sb_printf(sbuf *s, const char *fmt,...)
 {
 	va_list		ap;
 	int			n;
+	char		small[512];
 	char	   *tmp;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		sim_die("vsnprintf failed");
+	if ((size_t) n < sizeof(small))
+	{
+		sb_put(s, small, (size_t) n);
+		return;
+	}
 	tmp = malloc((size_t) n + 1);
 	if (!tmp)
 		sim_die("out of memory");

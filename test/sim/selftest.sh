@@ -11,7 +11,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 port=${SIM_PORT:-2780}
-sim=$here/mobisign-sim
+sim=${SIM_BIN:-$here/mobisign-sim}
 
 (cd "$root" && flock /tmp/mobisign-build.lock make -s simulator)
 
@@ -155,6 +155,7 @@ check "drop_on_submit: the connection is closed under the client" 1 client --use
 set_file "$dir/faults" ""
 kill -USR1 "$sim_pid"; sleep 0.2
 check "SIGUSR1 writes counters" 0 grep -q '^drops 1$' "$dir/stats"
+check "status: SMSC counters and per-SIM counters" 0 sh -c "'$sim' status --dir '$dir' | grep -q '^submit_sm [1-9]' && '$sim' status --dir '$dir' | grep -q '^sim user0002 3585000000002 last_counter 10[1-9]'"
 check "simulator exits 0 on SIGTERM" 0 stop_sim
 expect_in_log "display line with the verification code" 'DISPLAY sign ref [0-9a-f]* code [0-9]\{4\}'
 expect_in_log "no key material in the log" 'SMSC listening'

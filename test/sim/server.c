@@ -112,7 +112,7 @@ typedef struct file_watch
 	struct stat st;
 } file_watch;
 
-static struct
+static struct stats
 {
 	long		sessions;
 	long		binds;
@@ -129,7 +129,7 @@ static struct
 	long		deliver_retried;
 	long		deliver_abandoned;
 	long		drops;
-} stats;
+} stats, stats_written;
 
 static sim_world world;
 static session sessions[MAX_SESSIONS];
@@ -1079,8 +1079,9 @@ load_faults(const char *path)
 		drop_all_sessions("drop fault");
 }
 
+/* DIR/stats, rewritten at most once a second when a counter changed */
 static void
-print_stats(void)
+write_stats(int to_stderr)
 {
 	char		text[1024];
 	char	   *p;
@@ -1095,7 +1096,8 @@ print_stats(void)
 				 stats.submit_rejected, stats.submit_unanswered, stats.enquire_link,
 				 stats.generic_nack, stats.commands, stats.answers, stats.deliver_sm,
 				 stats.deliver_acked, stats.deliver_retried, stats.deliver_abandoned, stats.drops);
-	fprintf(stderr, "mobisign-sim counters:\n%s", text);
+	if (to_stderr)
+		fprintf(stderr, "mobisign-sim counters:\n%s", text);
 	p = sim_path(world.dir, "stats");
 	sim_write_file(p, text, (size_t) n, 0);
 	free(p);
@@ -1116,6 +1118,7 @@ sim_cmd_run(int argc, char **argv)
 	file_watch	beh_watch = {0},
 				faults_watch = {0};
 	int64_t		last_check = 0;
+	int64_t		last_stats = 0;
 	int			one = 1,
 				i;
 
@@ -1182,7 +1185,7 @@ sim_cmd_run(int argc, char **argv)
 		if (got_usr1)
 		{
 			got_usr1 = 0;
-			print_stats();
+			write_stats(1);
 		}
 		if (got_usr2)
 		{
@@ -1195,6 +1198,15 @@ sim_cmd_run(int argc, char **argv)
 			memset(&beh_watch, 0, sizeof(beh_watch));
 			memset(&faults_watch, 0, sizeof(faults_watch));
 			last_check = 0;
+		}
+		if (now - last_stats >= 1000)
+		{
+			last_stats = now;
+			if (memcmp(&stats, &stats_written, sizeof(stats)) != 0)
+			{
+				write_stats(0);
+				memcpy(&stats_written, &stats, sizeof(stats));
+			}
 		}
 		if (now - last_check >= FILE_CHECK_MS)
 		{
@@ -1302,7 +1314,7 @@ sim_cmd_run(int argc, char **argv)
 			session_close(&sessions[i], "simulator stopping");
 		}
 	close(listen_fd);
-	print_stats();
+	write_stats(1);
 	free(beh_path);
 	free(faults_path);
 	return 0;

@@ -87,6 +87,7 @@ extern void sim_world_load(sim_world *w, const char *dir);
 extern sim_card *sim_world_find_msisdn(sim_world *w, const char *msisdn);
 extern sim_card *sim_world_find_user(sim_world *w, const char *user);
 extern void sim_card_save_state(sim_world *w, sim_card *c);
+extern int	sim_cmd_status(int argc, char **argv);
 
 
 /* Behaviours of a SIM and its user (DIR/behaviour). */

@@ -52,6 +52,9 @@ log_smpp_error(const char *what, uint32_t type)
 		start = smpp34_strerror + n - (sizeof(tail) - 1);
 	memcpy(tail, start, strnlen(start, sizeof(tail) - 1));
 	tail[strnlen(start, sizeof(tail) - 1)] = '\0';
+	for (n = 0; tail[n]; n++)
+		if ((unsigned char) tail[n] < 0x20 || (unsigned char) tail[n] > 0x7e)
+			tail[n] = '?';			/* the trace copies raw field bytes */
 	sim_log("libsmpp34 %s of %s failed: %s", what, smpp_cmd_name(type), tail);
 }
 

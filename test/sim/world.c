@@ -220,3 +220,39 @@ sim_world_find_user(sim_world *w, const char *user)
 			return &w->cards[i];
 	return sim_world_find_msisdn(w, user);
 }
+
+/*
+ * mobisign-sim status --dir DIR: the SMSC counters of the running (or last)
+ * simulator (DIR/stats, rewritten each second) and each SIM's counters.
+ */
+int
+sim_cmd_status(int argc, char **argv)
+{
+	const char *dir = sim_arg(argc, argv, "--dir", NULL);
+	sim_world	w;
+	char	   *p;
+	uint8_t    *data;
+	size_t		len;
+	int			i;
+
+	if (!dir)
+		sim_die("status needs --dir DIR");
+	sim_world_load(&w, dir);
+	p = sim_path(w.dir, "stats");
+	if (sim_read_file(p, &data, &len) == 0)
+	{
+		fwrite(data, 1, len, stdout);
+		free(data);
+	}
+	else
+		printf("(no %s: the simulator has not run yet)\n", p);
+	free(p);
+	for (i = 0; i < w.ncards; i++)
+	{
+		sim_card   *c = &w.cards[i];
+
+		printf("sim %s %s last_counter %llu response_counter %llu\n", c->user, c->msisdn,
+			   (unsigned long long) c->last_counter, (unsigned long long) c->resp_counter);
+	}
+	return 0;
+}
