@@ -370,7 +370,7 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 								(unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content),
 								cert,
 								PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
-								PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
+								PG_ARGISNULL(4) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(4)),
 								MS_USAGE_ANY_SIGNATURE, &r);
 	}
 	else
@@ -379,7 +379,7 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 					  content ? VARSIZE_ANY_EXHDR(content) : 0, content != NULL,
 					  cert, NULL,
 					  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
-					  PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
+					  PG_ARGISNULL(4) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(4)),
 					  MS_USAGE_ANY_SIGNATURE, true, &r);
 	ms_scope_release(scope);
 

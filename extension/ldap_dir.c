@@ -167,7 +167,7 @@ ld_error(LDAP *ld, int rc)
 {
 	const char *diag = ld_diagnostic(ld);
 
-	if (diag[0] != '\0')
+	if (diag[0] != '\0' && strcmp(diag, "(unknown error code)") != 0)
 		return psprintf("%s (%s)", ldap_err2string(rc), diag);
 	return pstrdup(ldap_err2string(rc));
 }
@@ -236,7 +236,9 @@ ld_open(const char *url, const char *ca_file, bool starttls, const char *bind_dn
 		rc = ldap_start_tls_s(ld, NULL, NULL);
 		if (rc != LDAP_SUCCESS)
 		{
-			*err = psprintf("StartTLS failed: %s", ld_error(ld, rc));
+			*err = psprintf("StartTLS failed: %s%s", ld_error(ld, rc),
+							(rc == LDAP_CONNECT_ERROR || rc == LDAP_SERVER_DOWN) ?
+							"; is the server certificate trusted by ca_file?" : "");
 			*rcp = rc;
 			ldap_unbind_ext_s(ld, NULL, NULL);
 			return NULL;
@@ -248,7 +250,9 @@ ld_open(const char *url, const char *ca_file, bool starttls, const char *bind_dn
 	rc = ldap_sasl_bind_s(ld, bind_dn ? bind_dn : "", LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	if (rc != LDAP_SUCCESS)
 	{
-		*err = psprintf("bind failed: %s", ld_error(ld, rc));
+		*err = psprintf("bind failed: %s%s", ld_error(ld, rc),
+						(tls && (rc == LDAP_CONNECT_ERROR || rc == LDAP_SERVER_DOWN)) ?
+						"; with TLS: is the server certificate trusted by ca_file?" : "");
 		*rcp = rc;
 		ldap_unbind_ext_s(ld, NULL, NULL);
 		return NULL;
@@ -259,7 +263,10 @@ ld_open(const char *url, const char *ca_file, bool starttls, const char *bind_dn
 static void
 conn_drop(DirConn *c)
 {
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
 	conn_cache = list_delete_ptr(conn_cache, c);
+	MemoryContextSwitchTo(old);
 	if (c->ld)
 		ldap_unbind_ext_s(c->ld, NULL, NULL);
 	pfree(c);
@@ -298,7 +305,12 @@ conn_get(DirConf *d, bool *reused, char **err, int *rc)
 	c->id = d->id;
 	c->xmin = d->xmin;
 	c->ld = ld;
-	conn_cache = lappend(conn_cache, c);
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		conn_cache = lappend(conn_cache, c);
+		MemoryContextSwitchTo(old);
+	}
 	return c;
 }
 
@@ -358,7 +370,10 @@ dir_search(DirConf *d, const char *base, int scope, const char *filter, char **a
 			/* the connection is in an unknown state: never reuse it */
 			conn_drop(c);
 			if ((rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR) && reused && attempt == 0)
+			{
+				*err = NULL;
 				continue;		/* re-established once */
+			}
 		}
 		return NULL;
 	}

@@ -120,17 +120,11 @@ self_covering_crl_issuer(X509_STORE_CTX *ctx, int err)
  *	 input to path validation, not part of the path);
  * - an indirect CRL issuer covered by its own CRL (see above).
  */
-static int
-verify_cb(int ok, X509_STORE_CTX *ctx)
+static bool
+forgiven(VerifyState *st, X509_STORE_CTX *ctx, int err)
 {
-	VerifyState *st = X509_STORE_CTX_get_app_data(ctx);
-	int			err;
-
-	if (ok)
-		return ok;
-	err = X509_STORE_CTX_get_error(ctx);
 	if (st == NULL)
-		return self_covering_crl_issuer(ctx, err) ? 1 : ok;
+		return self_covering_crl_issuer(ctx, err);
 	if (err == X509_V_ERR_CERT_SIGNATURE_FAILURE && st->ninherited > 0)
 	{
 		/* a copy with inherited parameters: its original signature was checked */
@@ -141,7 +135,7 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 
 		for (int i = 0; issuer != NULL && i < st->ninherited; i++)
 			if (st->inherited[i].subst == cur && X509_cmp(st->inherited[i].issuer, issuer) == 0)
-				return 1;
+				return true;
 	}
 	if (err == X509_V_ERR_CRL_HAS_EXPIRED && st->pki->crl_grace_secs > 0)
 	{
@@ -152,7 +146,7 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 		if (next != NULL && X509_cmp_time(next, &limit) > 0)
 		{
 			st->stale_crl_in_grace = true;
-			return 1;
+			return true;
 		}
 	}
 	if (err == X509_V_ERR_UNABLE_TO_GET_CRL)
@@ -164,10 +158,22 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 			is_anchor(st->pki, sk_X509_value(chain, depth)))
 		{
 			st->anchor_without_crl = true;
-			return 1;
+			return true;
 		}
 	}
-	return 0;
+	return false;
+}
+
+static int
+verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	if (ok)
+		return ok;
+	if (!forgiven(X509_STORE_CTX_get_app_data(ctx), ctx, X509_STORE_CTX_get_error(ctx)))
+		return 0;
+	/* a forgiven problem must not stay behind as the context's error */
+	X509_STORE_CTX_set_error(ctx, X509_V_OK);
+	return 1;
 }
 
 static int
@@ -652,6 +658,17 @@ ms_validate_certificate(X509 *cert, STACK_OF(X509) *untrusted, const char *pki_n
 
 /* ---- SQL interface ---- */
 
+TimestampTz
+ms_check_time(TimestampTz at)
+{
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("the validation time must be finite"),
+				 errhint("Pass NULL for now, or a date and time.")));
+	return at;
+}
+
 static Datum
 text_list_to_array(List *l)
 {
@@ -717,7 +734,7 @@ mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 									   MS_MAX_INTERMEDIATES);
 	ms_validate_certificate(cert, inter,
 							PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
-							PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3),
+							PG_ARGISNULL(3) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(3)),
 							MS_USAGE_NONE, &v);
 	ms_scope_release(scope);
 

@@ -71,4 +71,7 @@ extern void ms_validate_certificate(X509 *cert, STACK_OF(X509) *untrusted,
 									const char *pki_name, TimestampTz at,
 									MsKeyUsage usage, MsValidation *out);
 
+/* ERROR (22008) unless at is a finite time; returns it */
+extern TimestampTz ms_check_time(TimestampTz at);
+
 #endif							/* MOBISIGN_VALIDATE_H */

@@ -15,6 +15,7 @@ PACKAGES=(
 	libsmpp34-dev libldap2-dev libssl-dev libssl3 openssl
 	slapd ldap-utils
 	python3 nodejs npm make gcc pkg-config
+	clang libclang-rt-14-dev
 )
 SSL_PACKAGES=(libssl3 libssl-dev openssl)
 

@@ -31,8 +31,9 @@ export PGBIN MOBISIGN_ROOT MOBISIGN_SHARED
 # Run a command as the postgres OS user when we are root (PostgreSQL refuses
 # root); as anyone else run it as ourselves.
 ms_as_pg() {
+	# from / : the caller's directory may be unreadable to postgres
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi

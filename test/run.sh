@@ -13,6 +13,8 @@
 #   MOBISIGN_TEST_PORT   port of the private cluster (default: a free one)
 #   MOBISIGN_SKIP_DEPS=1 do not run test/deps.sh
 #   MOBISIGN_E2E_TIMEOUT seconds allowed per e2e script (default 900)
+#   MOBISIGN_SKIP_E2E=1  do not run test/e2e/*.sh (quick runs while developing)
+#   MOBISIGN_FUZZ_SECONDS seconds per fuzz harness (default 10; 0 skips fuzzing)
 set -uo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -92,12 +94,21 @@ do_deps() {
 }
 
 do_build() {
-	# The Makefile compiles with -Werror. One build at a time on this machine.
-	flock /tmp/mobisign-build.lock make -s all && flock /tmp/mobisign-build.lock make -s install
+	# Warnings are errors (the Makefile says so too; COPT makes sure).
+	# One build at a time on this machine.
+	flock /tmp/mobisign-build.lock make -s install COPT=-Werror
 }
 
 do_codec() {
 	bash test/codec/run.sh
+}
+
+do_sim_selftest() {
+	bash test/sim/selftest.sh
+}
+
+do_fuzz() {
+	FUZZ_SECONDS=${MOBISIGN_FUZZ_SECONDS:-10} FUZZ_OUT="$TMP/fuzz" bash test/fuzz/run.sh
 }
 
 do_fixtures() {
@@ -139,7 +150,7 @@ do_regress() {
 do_pgtap() {
 	local files=(test/pgtap/*.sql)
 	[ -e "${files[0]}" ] || { echo "no pgTAP tests in test/pgtap" >&2; return 1; }
-	ms_psql -q -d postgres -c 'DROP DATABASE IF EXISTS mobisign_tap' -c 'CREATE DATABASE mobisign_tap' &&
+	ms_psql -q -d postgres -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS mobisign_tap' -c 'CREATE DATABASE mobisign_tap' &&
 		ms_psql -q -d mobisign_tap -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION mobisign' &&
 		pg_prove --ext .sql -h "$PGHOST" -p "$PGPORT" -U postgres -d mobisign_tap "${files[@]}"
 }
@@ -169,6 +180,13 @@ if [ -f test/codec/run.sh ]; then
 	phase "codec unit tests" do_codec
 else
 	skip "codec unit tests" "no test/codec/run.sh"
+fi
+
+if [ -f test/fuzz/run.sh ] && [ "${MOBISIGN_FUZZ_SECONDS:-10}" != 0 ]; then
+	phase "fuzz (codec decoders)" do_fuzz
+fi
+if [ -f test/sim/selftest.sh ]; then
+	phase "simulator self-test" do_sim_selftest
 fi
 
 phase "fixtures" do_fixtures
@@ -202,7 +220,10 @@ ms_cluster_stop "$CLUSTER"
 shopt -s nullglob
 e2e=(test/e2e/*.sh)
 shopt -u nullglob
-if [ ${#e2e[@]} -eq 0 ]; then
+if [ "${MOBISIGN_SKIP_E2E:-0}" = 1 ]; then
+	skip "e2e" "MOBISIGN_SKIP_E2E=1"
+	e2e=()
+elif [ ${#e2e[@]} -eq 0 ]; then
 	skip "e2e" "no test/e2e/*.sh"
 fi
 for f in "${e2e[@]}"; do

@@ -346,7 +346,13 @@ load_smsc_fn(void *arg)
 		c->enquire_link_ms = interval_ms(tup, desc, 12, 30000);
 		c->reconnect_ms = interval_ms(tup, desc, 13, 10000);
 		c->response_timeout_ms = interval_ms(tup, desc, 14, 10000);
-		a->configs = lappend(a->configs, c);
+		/* the list must outlive SPI_finish: build it in the caller's context */
+		{
+			MemoryContext old = MemoryContextSwitchTo(a->cxt);
+
+			a->configs = lappend(a->configs, c);
+			MemoryContextSwitchTo(old);
+		}
 	}
 }
 
@@ -491,7 +497,13 @@ claim_fn(void *arg)
 		}
 		else if (job->attempts > 1)
 			ms_worker_count(MS_C_RETRIED, 1);
-		a->jobs = lappend(a->jobs, job);
+		{
+			/* outlives SPI_finish; the caller frees the list */
+			MemoryContext old = MemoryContextSwitchTo(a->parent);
+
+			a->jobs = lappend(a->jobs, job);
+			MemoryContextSwitchTo(old);
+		}
 	}
 }
 
@@ -717,7 +729,12 @@ pending_fn(void *arg)
 		char	   *m = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 
 		if (m)
-			a->msisdns = lappend(a->msisdns, MemoryContextStrdup(a->cxt, m));
+		{
+			MemoryContext old = MemoryContextSwitchTo(a->cxt);
+
+			a->msisdns = lappend(a->msisdns, pstrdup(m));
+			MemoryContextSwitchTo(old);
+		}
 	}
 }
 

@@ -1073,6 +1073,12 @@ ms_smpp_config(MsLink *link)
 	return &link->cfg;
 }
 
+void
+ms_smpp_set_index(MsLink *link, int index)
+{
+	link->index = index;
+}
+
 MsLinkState
 ms_smpp_state(MsLink *link)
 {

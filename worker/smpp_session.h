@@ -106,6 +106,8 @@ typedef struct MsLink MsLink;
 extern MsLink *ms_smpp_link_create(const MsSmscConfig *cfg, int index, MemoryContext parent);
 extern void ms_smpp_link_destroy(MsLink *link, const char *reason);
 extern const MsSmscConfig *ms_smpp_config(MsLink *link);
+/* position of the link in the worker's array (MsInbound.link_index) */
+extern void ms_smpp_set_index(MsLink *link, int index);
 extern MsLinkState ms_smpp_state(MsLink *link);
 extern const char *ms_smpp_state_name(MsLinkState s);
 

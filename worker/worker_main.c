@@ -366,11 +366,34 @@ reload_links(MsWorker *w, TimestampTz now)
 	if (nnew != w->nlinks)
 		ereport(LOG, (errmsg("mobisign worker: %d SMSC link(s) configured", nnew)));
 	for (i = 0; i < nnew; i++)
+	{
 		w->links[i] = newlinks[i];
+		ms_smpp_set_index(newlinks[i], i);
+	}
 	w->nlinks = nnew;
 	w->wes_dirty = true;
+	/* nothing configured yet: look again at the safety-net pace */
+	if (nnew == 0)
+		w->next_config_at = TimestampTzPlusMilliseconds(now, Min(ms_worker_naptime_ms, MS_CONFIG_RECHECK_MS));
 	MemoryContextDelete(tmp);
 	/* link indexes may have moved: jobs keep their MsLink through the link */
+}
+
+/* the extension is gone: close the links and drop what was in memory */
+static void
+forget_everything(MsWorker *w)
+{
+	ListCell   *lc;
+	int			i;
+
+	for (i = 0; i < w->nlinks; i++)
+		ms_smpp_link_destroy(w->links[i], "extension dropped");
+	w->nlinks = 0;
+	w->wes_dirty = true;
+	foreach(lc, w->jobs)
+		MemoryContextDelete(((MsJob *) lfirst(lc))->cxt);
+	list_free(w->jobs);
+	w->jobs = NIL;
 }
 
 /* ---- timers -------------------------------------------------------------- */
@@ -381,8 +404,9 @@ compute_timeout(MsWorker *w, TimestampTz now)
 	long		t = ms_worker_naptime_ms;
 	int			i;
 
+	t = Min(t, ms_until(now, w->next_presence_at));
 	if (!w->extension_present)
-		return Min(t, ms_until(now, w->next_presence_at));
+		return t;
 	t = Min(t, ms_until(now, w->next_housekeeping_at));
 	t = Min(t, ms_until(now, w->next_config_at));
 	t = Min(t, ms_until(now, w->next_pending_at));
@@ -548,6 +572,17 @@ ms_worker_main(Datum main_arg)
 			w->claim_wanted = true;
 		}
 
+		if (w->extension_present && now >= w->next_presence_at)
+		{
+			/* DROP EXTENSION while running: let go of everything and wait */
+			w->next_presence_at = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
+			if (!ms_queue_extension_present())
+			{
+				ereport(LOG, (errmsg("mobisign worker: extension mobisign was dropped; waiting")));
+				forget_everything(w);
+				w->extension_present = false;
+			}
+		}
 		if (!w->extension_present)
 		{
 			if (woken || now >= w->next_presence_at)

@@ -203,47 +203,44 @@ $$;
 
 -- ---- verification (mobisign_app, mobisign_admin) ----
 
+-- The public functions are SQL wrappers: the C function does the work and
+-- the audit row is written in the same statement.  (LANGUAGE sql, because
+-- PL/pgSQL cannot name an input and an output parameter both "pki".)
 CREATE FUNCTION mobisign_validate_certificate(certificate bytea, intermediates bytea[] DEFAULT NULL,
     pki text DEFAULT NULL, at timestamptz DEFAULT NULL,
     OUT valid boolean, OUT status_code integer, OUT status_name text, OUT reason text,
-    OUT pki_name text, OUT chain text[], OUT policies text[], OUT evidence jsonb)
+    OUT pki text, OUT chain text[], OUT policies text[], OUT evidence jsonb)
 RETURNS record
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    r record;
-BEGIN
-    r := mobisign._validate_certificate(certificate, intermediates, pki, at);
-    valid := r.valid; status_code := r.status_code; status_name := r.status_name;
-    reason := r.reason; pki_name := r.pki; chain := r.chain; policies := r.policies; evidence := r.evidence;
-    PERFORM mobisign.audit_log('validate_certificate', status_name, pg_catalog.jsonb_build_object(
-        'subject', chain[1], 'pki', pki_name, 'status', status_code, 'reason', reason,
-        'at', coalesce(at, pg_catalog.now())));
-END
+    WITH r AS MATERIALIZED (
+        SELECT * FROM mobisign._validate_certificate($1, $2, $3, $4))
+    SELECT r.valid, r.status_code, r.status_name, r.reason, r.pki, r.chain, r.policies, r.evidence
+      FROM r, LATERAL mobisign.audit_log('validate_certificate', r.status_name,
+                pg_catalog.jsonb_build_object('subject', r.chain[1], 'pki', r.pki,
+                    'status', r.status_code, 'reason', r.reason,
+                    'at', coalesce($4, pg_catalog.now()))) AS audit_id
 $$;
 
 CREATE FUNCTION mobisign_verify(signature bytea, content bytea, certificate bytea DEFAULT NULL,
     pki text DEFAULT NULL, at timestamptz DEFAULT NULL,
     OUT valid boolean, OUT status_code integer, OUT status_name text, OUT reason text,
     OUT signer_subject text, OUT signer_certificate bytea, OUT signing_time timestamptz,
-    OUT pki_name text, OUT chain text[], OUT evidence jsonb)
+    OUT pki text, OUT chain text[], OUT evidence jsonb)
 RETURNS record
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    r record;
-BEGIN
-    r := mobisign._verify(signature, content, certificate, pki, at);
-    valid := r.valid; status_code := r.status_code; status_name := r.status_name;
-    reason := r.reason; signer_subject := r.signer_subject; signer_certificate := r.signer_certificate;
-    signing_time := r.signing_time; pki_name := r.pki; chain := r.chain; evidence := r.evidence;
-    PERFORM mobisign.audit_log('verify', status_name, pg_catalog.jsonb_build_object(
-        'signer', signer_subject, 'pki', pki_name, 'status', status_code, 'reason', reason,
-        'content_sha256', pg_catalog.encode(pg_catalog.sha256(coalesce(content, '\x'::bytea)), 'hex'),
-        'at', coalesce(at, pg_catalog.now())));
-END
+    WITH r AS MATERIALIZED (
+        SELECT * FROM mobisign._verify($1, $2, $3, $4, $5))
+    SELECT r.valid, r.status_code, r.status_name, r.reason, r.signer_subject,
+           r.signer_certificate, r.signing_time, r.pki, r.chain, r.evidence
+      FROM r, LATERAL mobisign.audit_log('verify', r.status_name,
+                pg_catalog.jsonb_build_object('signer', r.signer_subject, 'pki', r.pki,
+                    'status', r.status_code, 'reason', r.reason,
+                    'content_sha256', pg_catalog.encode(pg_catalog.sha256(coalesce($2, '\x'::bytea)), 'hex'),
+                    'at', coalesce($5, pg_catalog.now()))) AS audit_id
 $$;
 
 CREATE FUNCTION mobisign_verify_signature(key bytea, content bytea, signature bytea, algorithm text)

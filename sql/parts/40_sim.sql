@@ -13,6 +13,11 @@ INSERT INTO mobisign.status_code VALUES
     (410, 'REQUEST_CANCELLED', true, 'the application cancelled the transaction before an answer')
 ON CONFLICT DO NOTHING;
 
+-- Answers that cannot be matched by reference (a PoR error, garbage) are
+-- matched to the SIM's open transaction by MSISDN.
+CREATE INDEX transaction_open_msisdn ON mobisign.transaction (msisdn)
+    WHERE state IN ('queued', 'submitted', 'delivered');
+
 ------------------------------------------------------------------------------
 -- C helpers (internal: not granted to anyone)
 ------------------------------------------------------------------------------
@@ -20,28 +25,33 @@ ON CONFLICT DO NOTHING;
 CREATE FUNCTION mobisign._random_bytes(n integer)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'ms_random_bytes'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._verification_code()
 RETURNS text
 AS 'MODULE_PATHNAME', 'ms_verification_code'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._key_wrap(msisdn text, key_set integer, role text, key bytea)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'ms_key_wrap_sql'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._key_check(msisdn text, key_set integer, role text, wrapped bytea)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'ms_key_check_sql'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._display_check(display_text text, OUT fits boolean, OUT coding text,
                                         OUT units integer, OUT max_units integer, OUT problem text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'ms_display_check'
-LANGUAGE C STRICT IMMUTABLE;
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._build_request(msisdn text, key_set integer, counter bigint, tar bytea,
                                         kic_wrapped bytea, kid_wrapped bytea, reference bytea,
@@ -49,7 +59,8 @@ CREATE FUNCTION mobisign._build_request(msisdn text, key_set integer, counter bi
                                         verification_code text, expires_at timestamptz)
 RETURNS bytea[]
 AS 'MODULE_PATHNAME', 'ms_build_request'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._open_response(msisdn text, key_set integer, tar bytea,
                                         kic_wrapped bytea, kid_wrapped bytea, segments bytea[],
@@ -58,7 +69,8 @@ CREATE FUNCTION mobisign._open_response(msisdn text, key_set integer, tar bytea,
                                         OUT result integer, OUT result_name text, OUT cms bytea)
 RETURNS record
 AS 'MODULE_PATHNAME', 'ms_open_response'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._verify_answer(cms bytea, content bytea, certificate bytea, pki text,
                                         kind text, intermediates bytea[],
@@ -68,21 +80,42 @@ CREATE FUNCTION mobisign._verify_answer(cms bytea, content bytea, certificate by
                                         OUT chain text[], OUT evidence jsonb)
 RETURNS record
 AS 'MODULE_PATHNAME', 'ms_verify_answer'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._wait_final(transaction_id uuid, timeout interval)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ms_wait_final'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._wake_worker()
 RETURNS void
 AS 'MODULE_PATHNAME', 'ms_wake_worker'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 ------------------------------------------------------------------------------
 -- Internal SQL helpers
 ------------------------------------------------------------------------------
+
+-- Who may have signed a transaction's answer: its registered certificate,
+-- or else the candidates recorded at request time (several certificates in
+-- a directory entry; the answer's signer identifier picks one).
+CREATE FUNCTION mobisign._expected_signers(p_fingerprint bytea, p_evidence jsonb,
+                                           OUT certificate bytea, OUT candidates bytea[])
+RETURNS record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (SELECT c.der FROM mobisign.certificate c WHERE c.fingerprint = p_fingerprint),
+           CASE WHEN p_fingerprint IS NULL THEN
+               (SELECT pg_catalog.array_agg(c.der) FROM mobisign.certificate c
+                 WHERE c.fingerprint IN (SELECT pg_catalog.decode(x, 'hex')
+                                           FROM pg_catalog.jsonb_array_elements_text(
+                                                    p_evidence->'candidate_certificates') x))
+           END
+$$;
 
 -- Raise an error carrying a TS 102 204 status code as SQLSTATE MSnnn.
 CREATE FUNCTION mobisign._raise_status(code integer, message text, detail text DEFAULT NULL,
@@ -252,6 +285,8 @@ CREATE FUNCTION mobisign_add_sim_key(msisdn text, key_set integer, kic bytea, ki
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- an error must not log the statement: it holds the clear keys / password
+SET log_min_error_statement = panic
 AS $$
 DECLARE
     p_msisdn ALIAS FOR msisdn;
@@ -310,6 +345,8 @@ CREATE FUNCTION mobisign_add_smsc(name text, host text, port integer, system_id 
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- an error must not log the statement: it holds the clear keys / password
+SET log_min_error_statement = panic
 AS $$
 DECLARE
     p_name ALIAS FOR name;
@@ -318,6 +355,23 @@ BEGIN
     IF p_name IS NULL OR host IS NULL OR port IS NULL OR system_id IS NULL THEN
         RAISE EXCEPTION 'name, host, port and system_id are required'
             USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- checked here so that a CHECK violation never echoes the row (and the
+    -- password) in an error detail
+    IF length(coalesce(password, '')) > 8 THEN
+        RAISE EXCEPTION 'SMPP password must have at most 8 characters'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF length(system_id) > 15 OR length(coalesce(system_type, '')) > 12
+       OR length(coalesce(source_addr, '')) > 20 THEN
+        RAISE EXCEPTION 'system_id, system_type or source_addr too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'SMPP 3.4 allows 15, 12 and 20 characters.';
+    END IF;
+    IF port NOT BETWEEN 1 AND 65535 OR window_size NOT BETWEEN 1 AND 1000
+       OR max_per_second NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'port, window_size or max_per_second out of range'
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF enquire_link_interval <= '0' OR reconnect_delay < '0' OR response_timeout <= '0' THEN
         RAISE EXCEPTION 'intervals must be positive' USING ERRCODE = 'invalid_parameter_value';
@@ -367,6 +421,8 @@ DECLARE
     v_exp   timestamptz;
     v_segs  bytea[];
     v_con   text;
+    who     record;
+    v_cand  jsonb;
 BEGIN
     IF p_user IS NULL THEN
         PERFORM mobisign._raise_status(102, 'user_id is missing');
@@ -376,17 +432,40 @@ BEGIN
             pg_catalog.format('The timeout given is %s.', coalesce(p_timeout::text, 'NULL')));
     END IF;
 
+    -- the register first (a suspended user is refused), then the directories,
+    -- then the register's certificate URL (mobisign._resolve_user)
     SELECT * INTO u FROM mobisign.app_user a WHERE a.user_id = p_user;
+    IF FOUND AND u.status <> 'active' THEN
+        PERFORM mobisign._raise_status(105, pg_catalog.format('user "%s" is suspended', p_user),
+            'A suspended user cannot authenticate or sign.');
+    END IF;
+    SELECT * INTO who FROM mobisign._resolve_user(p_user) LIMIT 1;
     IF NOT FOUND THEN
         PERFORM mobisign.audit_log('transaction.refused', 'UNKNOWN_CLIENT',
             pg_catalog.jsonb_build_object('kind', p_kind, 'user_id', p_user, 'status', 105),
             NULL, p_application);
         PERFORM mobisign._raise_status(105, pg_catalog.format('unknown user "%s"', p_user),
-            'The user is not in the register.', 'Register the user with mobisign_register_user().');
+            'The user is neither in the register nor in a directory.',
+            'Register the user with mobisign_register_user().');
     END IF;
-    IF u.status <> 'active' THEN
-        PERFORM mobisign._raise_status(105, pg_catalog.format('user "%s" is suspended', p_user),
-            'A suspended user cannot authenticate or sign.');
+    IF who.msisdn IS NULL THEN
+        PERFORM mobisign._raise_status(102, pg_catalog.format('no MSISDN is known for user "%s"', p_user),
+            pg_catalog.format('The user was found in %s without a mobile number.', who.source));
+    END IF;
+    IF coalesce(pg_catalog.cardinality(who.fingerprints), 0) = 0 THEN
+        PERFORM mobisign._raise_status(422, pg_catalog.format('no certificate is known for user "%s"', p_user),
+            pg_catalog.format('The user was found in %s without a certificate.', who.source));
+    END IF;
+    u.msisdn := who.msisdn;
+    u.pki_id := who.pki_id;
+    IF pg_catalog.cardinality(who.fingerprints) = 1 THEN
+        u.certificate_fingerprint := who.fingerprints[1];
+    ELSE
+        -- several certificates (a directory entry): the answer's signer
+        -- identifier picks one of them, and only one of them
+        u.certificate_fingerprint := NULL;
+        v_cand := pg_catalog.jsonb_build_object('candidate_certificates',
+            (SELECT pg_catalog.jsonb_agg(pg_catalog.encode(f, 'hex')) FROM pg_catalog.unnest(who.fingerprints) f));
     END IF;
 
     SELECT * INTO chk FROM mobisign._display_check(p_display);
@@ -420,10 +499,10 @@ BEGIN
         INSERT INTO mobisign.transaction AS t (kind, application, user_id, msisdn, reference, data,
                                               data_hash, display_text, verification_code,
                                               pki_id, certificate_fingerprint, sim_key_set,
-                                              counter, expires_at)
+                                              counter, expires_at, evidence)
         VALUES (p_kind, p_application, p_user, u.msisdn, v_ref, p_data, pg_catalog.sha256(p_data),
                 p_display, verification_code, u.pki_id, u.certificate_fingerprint, k.key_set,
-                v_ctr, v_exp)
+                v_ctr, v_exp, v_cand)
         RETURNING t.id INTO transaction_id;
     EXCEPTION WHEN unique_violation THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
@@ -449,6 +528,7 @@ BEGIN
         pg_catalog.jsonb_build_object('kind', p_kind, 'user_id', p_user, 'msisdn', u.msisdn,
             'reference', pg_catalog.encode(v_ref, 'hex'),
             'data_sha256', pg_catalog.encode(pg_catalog.sha256(p_data), 'hex'),
+            'user_source', who.source, 'directory', who.directory,
             'display_coding', chk.coding, 'display_units', chk.units,
             'segments', pg_catalog.cardinality(v_segs), 'expires_at', v_exp),
         transaction_id, p_application);
@@ -633,7 +713,7 @@ AS $$
 DECLARE
     t      mobisign.transaction;
     p_id   uuid := $1;
-    v_cert bytea;
+    es     record;
     v_pki  text;
     v      record;
 BEGIN
@@ -653,10 +733,11 @@ BEGIN
         reason := 'no signature was recorded for this transaction (state ' || t.state || ')';
         RETURN;
     END IF;
-    SELECT c.der INTO v_cert FROM mobisign.certificate c
-     WHERE c.fingerprint = coalesce(t.signer_fingerprint, t.certificate_fingerprint);
-    SELECT * INTO v FROM mobisign._verify_answer(t.signature, t.data, v_cert, v_pki, t.kind,
-                                                  NULL);
+    -- the same rules as when the answer arrived: the registered certificate
+    -- (or the candidates), never the signer the answer named
+    SELECT * INTO es FROM mobisign._expected_signers(t.certificate_fingerprint, t.evidence);
+    SELECT * INTO v FROM mobisign._verify_answer(t.signature, t.data, es.certificate, v_pki, t.kind,
+                                                  es.candidates);
     valid := v.valid;
     status_code := v.status_code;
     SELECT s.name INTO status_name FROM mobisign.status_code s WHERE s.code = v.status_code;
@@ -775,7 +856,7 @@ DECLARE
     r        record;
     t        mobisign.transaction;
     v        record;
-    v_cert   bytea;
+    es       record;
     v_pki    text;
     v_status integer;
     v_state  text;
@@ -884,18 +965,19 @@ BEGIN
 
     -- OK: the CMS must verify against the registered certificate and the
     -- user's PKI, over exactly the stored challenge or text
-    SELECT c.der INTO v_cert FROM mobisign.certificate c WHERE c.fingerprint = t.certificate_fingerprint;
+    SELECT * INTO es FROM mobisign._expected_signers(t.certificate_fingerprint, t.evidence);
     SELECT k2.name INTO v_pki FROM mobisign.pki k2 WHERE k2.id = t.pki_id;
-    SELECT * INTO v FROM mobisign._verify_answer(r.cms, t.data, v_cert, v_pki, t.kind,
-                                                  NULL);
+    SELECT * INTO v FROM mobisign._verify_answer(r.cms, t.data, es.certificate, v_pki, t.kind,
+                                                  es.candidates);
     v_state := CASE WHEN v.status_code = 502 THEN 'completed' ELSE 'failed' END;
     PERFORM mobisign._finish(t.id, v_state, v.status_code,
         coalesce(v.reason, CASE WHEN v.valid THEN 'the signature is valid' END),
         pg_catalog.jsonb_build_object('valid', v.valid, 'chain', to_jsonb(v.chain),
             'signing_time', v.signing_time, 'pki', v.pki_name),
         r.cms, v.signer_fingerprint, v.signer_subject,
-        coalesce(v.evidence, '{}') || pg_catalog.jsonb_build_object('chain', to_jsonb(v.chain),
-            'checked_at', pg_catalog.clock_timestamp()));
+        coalesce(t.evidence, '{}') || coalesce(v.evidence, '{}')
+            || pg_catalog.jsonb_build_object('chain', to_jsonb(v.chain),
+                                             'checked_at', pg_catalog.clock_timestamp()));
 END
 $$;
 
@@ -968,7 +1050,7 @@ REVOKE ALL ON FUNCTION
     mobisign._open_response(text, integer, bytea, bytea, bytea, bytea[]),
     mobisign._verify_answer(bytea, bytea, bytea, text, text, bytea[]),
     mobisign._wait_final(uuid, interval), mobisign._wake_worker(),
-    mobisign._raise_status(integer, text, text, text), mobisign._may_see(name), mobisign._status(uuid), mobisign._wait(uuid, interval), mobisign._verify_transaction(uuid),
+    mobisign._raise_status(integer, text, text, text), mobisign._expected_signers(bytea, jsonb), mobisign._may_see(name), mobisign._status(uuid), mobisign._wait(uuid, interval), mobisign._verify_transaction(uuid),
     mobisign._finish(uuid, text, integer, text, jsonb, bytea, bytea, text, jsonb),
     mobisign._request(text, text, bytea, text, text, interval),
     mobisign._mark_submitted(uuid, text[]), mobisign._mark_failed(uuid, integer, text),

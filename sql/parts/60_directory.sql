@@ -331,25 +331,36 @@ BEGIN
 END
 $$;
 
+-- The result of mobisign_lookup_user (a type: the parameter is named
+-- user_id too).
+CREATE TYPE mobisign.user_lookup AS (
+    user_id      text,
+    msisdn       text,
+    certificates bytea[],
+    source       text,    -- 'register', 'ldap' or 'url'
+    directory    text     -- the directory's name (ldap) or the certificate URL (url)
+);
+
 CREATE FUNCTION mobisign_lookup_user(user_id text)
-RETURNS TABLE (user_id text, msisdn text, certificates bytea[], source text, directory text)
+RETURNS SETOF mobisign.user_lookup
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     p_user ALIAS FOR $1;
-    r record;
-    n integer := 0;
+    r   record;
+    res mobisign.user_lookup;
+    n   integer := 0;
 BEGIN
     FOR r IN SELECT * FROM mobisign._resolve_user(p_user) LOOP
-        user_id := r.user_id; msisdn := r.msisdn; certificates := r.certificates;
-        source := r.source; directory := r.directory;
+        res := ROW(r.user_id, r.msisdn, r.certificates, r.source, r.directory)::mobisign.user_lookup;
         n := n + 1;
-        RETURN NEXT;
+        RETURN NEXT res;
     END LOOP;
     PERFORM mobisign.audit_log('user.lookup', CASE WHEN n > 0 THEN 'found' ELSE 'not_found' END,
-        pg_catalog.jsonb_build_object('user_id', p_user, 'source', source, 'directory', directory,
-                                      'certificates', coalesce(cardinality(certificates), 0)));
+        pg_catalog.jsonb_build_object('user_id', p_user, 'source', res.source,
+                                      'directory', res.directory,
+                                      'certificates', coalesce(cardinality(res.certificates), 0)));
 END
 $$;
 COMMENT ON FUNCTION mobisign_lookup_user(text)
@@ -368,8 +379,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    info    record;
-    issuers bytea[];
+    info      record;
+    issuers   bytea[];
+    extschema name;
 BEGIN
     info := mobisign._crl_info(p_crl);
     IF EXISTS (SELECT FROM mobisign.crl k WHERE k.pki_id = p_pki.id AND k.sha256 = info.sha256) THEN
@@ -381,7 +393,7 @@ BEGIN
                                           AND k.this_update >= info.this_update) THEN
         RETURN false;           -- not newer than what is cached
     END IF;
-    issuers := p_pki.trust_anchors
+    issuers := p_pki.trust_anchors || p_pki.intermediates
         || ARRAY(SELECT k.der FROM mobisign.certificate k
                   WHERE k.subject = info.issuer AND (k.pki_id = p_pki.id OR k.pki_id IS NULL)
                   LIMIT 32);
@@ -390,16 +402,22 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = pg_catalog.format('CRL issuer: %s.', info.issuer);
     END IF;
-    PERFORM mobisign_add_crl(p_pki.name, info.der,
-                             CASE WHEN p_url ~* '^ldaps?://' THEN 'ldap' ELSE 'url' END, p_url);
+    -- mobisign_add_crl lives in the extension's schema (not on this
+    -- function's search_path): found through the catalog, never by path
+    SELECT n.nspname INTO extschema
+      FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'mobisign';
+    EXECUTE pg_catalog.format('SELECT %I.mobisign_add_crl($1, $2, $3, $4)', extschema)
+      USING p_pki.name, info.der, CASE WHEN p_url ~* '^ldaps?://' THEN 'ldap' ELSE 'url' END, p_url;
     RETURN true;
 END
 $$;
 
 -- Refresh the CRLs of every enabled PKI from every source known: CRL
--- distribution points (and freshest CRL points) of its trust anchors, of the
--- cached certificates of the PKI and of its cached CRLs, CA entries in the
--- directories. only_due: only sources whose CRL is near or past next_update
+-- distribution points (and freshest CRL points) of its trust anchors and
+-- intermediates, of the cached certificates of the PKI or issued by one of
+-- its CAs, of its cached
+-- CRLs, CA entries (by the CA's subject DN) in the directories. only_due: only sources whose CRL is near or past next_update
 -- (and not in back-off after a failure). Returns how many CRLs changed.
 CREATE FUNCTION mobisign._refresh_crls(only_due boolean)
 RETURNS integer
@@ -423,10 +441,13 @@ BEGIN
     FOR p IN SELECT * FROM mobisign.pki k WHERE k.enabled ORDER BY k.id LOOP
         -- discover distribution points
         FOR obj IN
-            SELECT a FROM pg_catalog.unnest(p.trust_anchors) a
+            SELECT a FROM pg_catalog.unnest(p.trust_anchors || p.intermediates) a
             UNION ALL
             SELECT k.der FROM mobisign.certificate k
-             WHERE k.pki_id = p.id AND k.not_after > pg_catalog.now()
+             WHERE k.not_after > pg_catalog.now()
+               AND (k.pki_id = p.id
+                    OR k.issuer IN (SELECT (mobisign._cert_info(a)).subject
+                                      FROM pg_catalog.unnest(p.trust_anchors || p.intermediates) a))
             UNION ALL
             SELECT k.der FROM mobisign.crl k WHERE k.pki_id = p.id AND NOT k.is_delta
         LOOP
@@ -446,7 +467,7 @@ BEGIN
         -- the entry named by the CA's subject): on demand, or once
         IF NOT only_due OR NOT EXISTS (SELECT FROM mobisign.crl_source k WHERE k.pki_id = p.id) THEN
             FOR ca IN SELECT DISTINCT (mobisign._cert_info(a)).subject AS subject
-                        FROM pg_catalog.unnest(p.trust_anchors) a LOOP
+                        FROM pg_catalog.unnest(p.trust_anchors || p.intermediates) a LOOP
                 BEGIN
                     s := mobisign._ldap_ca_crls(p.id, ca.subject);
                 EXCEPTION WHEN OTHERS THEN
@@ -560,3 +581,4 @@ GRANT EXECUTE ON FUNCTION
     mobisign_lookup_user(text)
     TO mobisign_admin;
 GRANT SELECT ON mobisign.ocsp_response, mobisign.crl_source TO mobisign_admin, mobisign_auditor;
+GRANT USAGE ON TYPE mobisign.user_lookup TO mobisign_admin;

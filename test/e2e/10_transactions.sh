@@ -106,7 +106,7 @@ start_phase() {
 	mkdir -p "$PHASE_DIR/pg"
 	chmod 0755 "$PHASE_DIR"
 	echo "# phase $kt: PostgreSQL on $pgport, SMSC simulator on $smppport"
-	"$SIM_BIN" provision --dir "$SIMDIR" --users 12 --key-type "$kt" --port "$smppport" \
+	"$SIM_BIN" provision --dir "$SIMDIR" --users 16 --key-type "$kt" --port "$smppport" \
 		>"$PHASE_DIR/provision.log" 2>&1 || {
 		cat "$PHASE_DIR/provision.log"
 		not_ok "mobisign-sim provision --key-type $kt"
@@ -245,7 +245,7 @@ ec_phase() {
 
 	# 2. the user cancels on the phone (401), PIN blocked (402)
 	set_behaviour "user0002 cancel" "user0003 pin_blocked" "user0004 silent" "user0005 garbage" \
-		"user0006 wrong_content" "user0008 duplicate" "user0010 sign 4000" "user0012 silent" "* sign"
+		"user0006 wrong_content" "user0008 duplicate" "user0010 sign 4000" "user0012 silent" "user0013 wrong_key" "user0014 bad_cc" "user0015 wrong_ref" "* sign"
 	id=$(request authenticate user0002)
 	expect_final "ec user cancel" "$id" failed 401
 	id=$(request sign user0003 'Transfer 100 EUR')
@@ -271,6 +271,20 @@ ec_phase() {
 	expect_final "ec wrong content (sign)" "$id" failed 503
 	worker_alive "ec wrong content"
 
+	# 5b. signed with another user's key: the signer it names is not the
+	#     registered certificate (422, also when re-verified); a
+	#     broken checksum (209); an answer for another reference (ignored)
+	id=$(request authenticate user0013)
+	expect_final "ec signed by another key" "$id" failed 422
+	check "ec signed by another key: mobisign_verify(id) still invalid" "false 422" \
+		"$(q "SELECT valid || ' ' || status_code FROM mobisign_verify('$id'::uuid)")"
+	id=$(request authenticate user0014)
+	expect_final "ec broken cryptographic checksum" "$id" failed 209
+	id=$(request authenticate user0015 '' '4 s')
+	expect_final "ec answer for an unknown reference" "$id" expired 208
+	check_ge "ec answer for an unknown reference: 'ignored' audited" 1 \
+		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'ignored' AND detail->>'msisdn' = (SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0015')")"
+
 	# 6. replays: the previous answer again, or a fresh answer with an old
 	#    counter; refused, the transaction is not touched (it expires)
 	id=$(request authenticate user0007)
@@ -281,7 +295,7 @@ ec_phase() {
 	n0=$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'replay refused' AND detail->>'msisdn' = '$msisdn'")
 	set_behaviour "user0002 cancel" "user0003 pin_blocked" "user0004 silent" "user0005 garbage" \
 		"user0006 wrong_content" "user0007 replay" "user0008 duplicate" "user0010 sign 4000" \
-		"user0011 replay_counter" "user0012 silent" "* sign"
+		"user0011 replay_counter" "user0012 silent" "user0013 wrong_key" "user0014 bad_cc" "user0015 wrong_ref" "* sign"
 	id=$(request authenticate user0007 '' '4 s')
 	expect_final "ec replayed old answer" "$id" expired 208
 	n1=$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'replay refused' AND detail->>'msisdn' = '$msisdn'")
@@ -379,7 +393,11 @@ ec_phase() {
 	check "ec app role cannot call the worker's functions" 42501 \
 		"$(PGUSER=e2e_app1 sqlstate_of "SELECT mobisign._expire()")"
 
-	# 11. a revoked signer (501)
+	# 11. a revoked signer (501); a signature made before the revocation
+	#     re-verifies as revoked with the PKI's current state
+	local before
+	before=$(request sign user0009 'Pay 1 EUR')
+	expect_final "ec user0009 before revocation" "$before" completed 502
 	"$SIM_BIN" revoke --dir "$SIMDIR" --user user0009 >"$PHASE_DIR/revoke.log" 2>&1 ||
 		not_ok "mobisign-sim revoke"
 	# it prints "PATH: CRL number N revokes ..."
@@ -389,6 +407,10 @@ ec_phase() {
 	q "SELECT mobisign_add_crl('sim', '\\x$crl'::bytea)" >/dev/null || not_ok "mobisign_add_crl"
 	id=$(request sign user0009 'Pay 5 EUR')
 	expect_final "ec revoked signer" "$id" failed 501
+	check "ec revoked signer: mobisign_verify of the earlier signature" "false 501" \
+		"$(q "SELECT valid || ' ' || status_code FROM mobisign_verify('$before'::uuid)")"
+	check "ec revoked signer: the earlier transaction keeps its recorded result" "completed 502" \
+		"$(q "SELECT state || ' ' || status_code FROM mobisign_status('$before')")"
 
 	# counters: every request used a fresh OTA counter
 	check "ec OTA counters: one per request, never reused" 0 \

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Fault tests of the background worker (DESIGN section 6, issue 3 item 6):
 #
+#   0. a hostile SMSC (raw frames: unknown commands, sequence 0, vendor
+#      status codes, bodies libsmpp34 cannot unpack, a duplicate, a broken
+#      frame length): the worker answers each as it should and survives;
 #   1. baseline: authentications through the simulator complete (502);
 #   2. the SMSC throttles (ESME_RTHROTTLED): every transaction still completes,
 #      the worker paused and retried;
-#   3. the SMSC drops the connection while submit_sm are in flight: every
-#      transaction still completes, the worker reconnected;
+#   3. the SMSC drops the connection while submit_sm are in flight, then
+#      swallows submit_sm (response timeout): every transaction still
+#      completes, the worker reconnected;
 #      (2 and 3: each transaction is announced by exactly one NOTIFY);
 #   4. kill -9 of the worker with 200 transactions in flight: every one reaches
 #      a final state exactly once (one final audit row each), no SIM counter is
 #      used twice, and the queue is drained;
 #   5. DROP DATABASE of another database is not blocked by the running
 #      worker (procsignal barriers); SIGTERM stops the worker cleanly (unbind,
-#      exit 0, not restarted) and its own database can then be dropped.
+#      exit 0, not restarted) and its own database can then be dropped;
+#   6. without shared_preload_libraries, mobisign.worker_stats says so.
 #
 # Ports: PostgreSQL 55471 and SMPP 2802 unless taken (then any free port).
 set -euo pipefail
@@ -41,13 +46,16 @@ pick_port() { # pick_port PREFERRED
 WORK=$(ms_readable_dir)
 PGPORT_T=$(pick_port 55471)
 SMPP_PORT=$(pick_port 2802)
+GARB_PORT=$(pick_port 2805)
 SIM_PID=
 LISTEN_PID=
+GARB_PID=
 
 cleanup() {
 	local rc=$?
 	touch "$WORK/listen.stop" 2>/dev/null || true
 	[ -n "$LISTEN_PID" ] && kill "$LISTEN_PID" 2>/dev/null || true
+	[ -n "$GARB_PID" ] && kill "$GARB_PID" 2>/dev/null || true
 	[ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
 	[ -n "$SIM_PID" ] && wait "$SIM_PID" 2>/dev/null || true
 	ms_cluster_stop "$WORK/pg" || true
@@ -77,6 +85,55 @@ ms_cluster_start "$WORK/pg" "$PGPORT_T" \
 ms_psql -q -c "CREATE DATABASE $DB" postgres
 q -c "CREATE EXTENSION mobisign" >/dev/null
 
+worker_pid() { q -c "SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = 'mobisign worker'"; }
+stat() { q -c "SELECT $1 FROM mobisign.worker_stats"; }
+
+# ---- 0. a hostile SMSC ------------------------------------------------------------
+if command -v node >/dev/null; then
+	node "$MOBISIGN_ROOT/test/e2e/node/garbage_smsc.js" --port "$GARB_PORT" --out "$WORK/garbage.json" \
+		>"$WORK/garbage.log" 2>&1 &
+	GARB_PID=$!
+	for _ in $(seq 1 100); do [ -s "$WORK/garbage.json" ] && break; sleep 0.1; done
+	for _ in $(seq 1 100); do [ -n "$(worker_pid 2>/dev/null || true)" ] && break; sleep 0.2; done
+	gpid0=$(worker_pid)
+	q -c "INSERT INTO mobisign.smsc (name, host, port, system_id, password, reconnect_delay, response_timeout)
+	      VALUES ('garbage', '127.0.0.1', $GARB_PORT, 'garbage', 'pw', '300 ms', '3 s')" >/dev/null
+	q -c "SELECT mobisign._wake_worker()" >/dev/null
+	gdone=no
+	for _ in $(seq 1 150); do
+		if node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1]));
+		            process.exit(r.done && r.binds >= 2 && r.answers.bad_length ? 0 : 1)' "$WORK/garbage.json" 2>/dev/null; then
+			gdone=yes
+			break
+		fi
+		sleep 0.2
+	done
+	check "hostile SMSC: the whole script ran and the worker bound again after the broken frame" test "$gdone" = yes
+	ans() { # ans NAME -> "command_id status" in hex
+		node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1])); const a = r.answers[process.argv[2]];
+		         console.log(a ? a[0].toString(16) + " " + a[1].toString(16) : "none")' "$WORK/garbage.json" "$1"
+	}
+	check "hostile SMSC: unknown command -> generic_nack ESME_RINVCMDID" test "$(ans unknown_command)" = "80000000 3"
+	check "hostile SMSC: deliver_sm libsmpp34 cannot unpack -> deliver_sm_resp ESME_RSYSERR" test "$(ans deliver_sm_bad_body)" = "80000005 8"
+	check "hostile SMSC: truncated deliver_sm -> deliver_sm_resp ESME_RSYSERR" test "$(ans deliver_sm_truncated)" = "80000005 8"
+	check "hostile SMSC: delivery receipt acknowledged" test "$(ans deliver_sm_receipt)" = "80000005 0"
+	check "hostile SMSC: segment acknowledged" test "$(ans deliver_sm_segment)" = "80000005 0"
+	check "hostile SMSC: duplicate acknowledged" test "$(ans deliver_sm_duplicate)" = "80000005 0"
+	check "hostile SMSC: enquire_link answered" test "$(ans enquire_link)" = "80000015 0"
+	check "hostile SMSC: PDU length < 16 -> generic_nack ESME_RINVCMDLEN" test "$(ans bad_length)" = "80000000 2"
+	check "hostile SMSC: the worker survived all of it (same process)" test "$(worker_pid)" = "$gpid0"
+	check "hostile SMSC: the segment stored once (duplicate ignored), concatenation parsed" \
+		test "$(q -c "SELECT count(*) || ':' || min(concat_ref) || ':' || min(total) || ':' || min(seq)
+		              FROM mobisign.inbound_segment WHERE msisdn = '3585000009999'")" = "1:66:2:1"
+	check "hostile SMSC: the receipt was not stored" \
+		test "$(q -c "SELECT count(*) FROM mobisign.inbound_segment WHERE user_data = pg_catalog.convert_to('id:1 stat:DELIVRD', 'UTF8')")" = 0
+	q -c "UPDATE mobisign.smsc SET enabled = false WHERE name = 'garbage'" >/dev/null
+	kill "$GARB_PID" 2>/dev/null || true
+	GARB_PID=
+else
+	fail "node is needed for the hostile-SMSC check (test/deps.sh installs it)"
+fi
+
 "$SIM" provision --dir "$WORK/sim" --users $USERS --port "$SMPP_PORT" >"$WORK/provision.log" 2>&1 ||
 	{ cat "$WORK/provision.log"; exit 1; }
 chown -R postgres:postgres "$WORK/sim" 2>/dev/null || true
@@ -86,14 +143,12 @@ q -c "UPDATE mobisign.smsc SET reconnect_delay = '300 ms', response_timeout = '3
 : >"$WORK/sim/faults"
 "$SIM" run --dir "$WORK/sim" --port "$SMPP_PORT" >"$WORK/sim.log" 2>&1 &
 SIM_PID=$!
-
-worker_pid() { q -c "SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = 'mobisign worker'"; }
-stat() { q -c "SELECT $1 FROM mobisign.worker_stats"; }
+ms_psql -q -c "SELECT pg_catalog.pg_reload_conf()" postgres >/dev/null
 
 wait_bound() {
 	local i
 	for i in $(seq 1 150); do
-		[ "$(stat bound 2>/dev/null || true)" = "t" ] && return 0
+		[ "$(stat "links_bound || '/' || links_configured" 2>/dev/null || true)" = "1/1" ] && return 0
 		sleep 0.2
 	done
 	return 1
@@ -142,6 +197,23 @@ start_auth 1 5 base
 check "baseline: 5 authentications final" wait_final base 60
 check "baseline: 5 x VALID_SIGNATURE (502)" test "$(count_status base 502)" = 5
 
+# ---- 1b. messages-per-second cap ------------------------------------------------
+q -c "UPDATE mobisign.smsc SET max_per_second = 5 WHERE name = 'sim'" >/dev/null
+ms_psql -q -c "SELECT pg_catalog.pg_reload_conf()" postgres >/dev/null
+sleep 0.5
+check "rate cap: the link is bound again with the new setting" wait_bound
+start_auth 56 65 rate
+check "rate cap: 10 authentications final" wait_final rate 60
+check "rate cap: 10 x 502" test "$(count_status rate 502)" = 10
+span=$(q -c "SELECT (pg_catalog.date_part('epoch', max(submitted_at) - min(submitted_at)) * 1000)::int
+               FROM mobisign.transaction WHERE application = 'rate'")
+say "rate cap: 20 submit_sm at 5/s (burst 5) spread over ${span} ms"
+check "rate cap: 20 segments at 5 per second took at least 2.5 s" test "$span" -ge 2500
+q -c "UPDATE mobisign.smsc SET max_per_second = 100 WHERE name = 'sim'" >/dev/null
+ms_psql -q -c "SELECT pg_catalog.pg_reload_conf()" postgres >/dev/null
+sleep 0.5
+check "rate cap: back to 100/s" wait_bound
+
 # ---- NOTIFY listener for phases 2 and 3 (bounded: 240 polls) --------------------
 (
 	echo "LISTEN mobisign;"
@@ -182,6 +254,17 @@ check "drop: 20 x 502" test "$(count_status drop 502)" = 20
 reconnects1=$(stat reconnects)
 check "drop: the worker reconnected ($reconnects0 -> $reconnects1)" test "$reconnects1" -gt "$reconnects0"
 
+# the SMSC swallows submit_sm: the response timeout (3 s) ends the session
+reconnects0=$(stat reconnects)
+echo "no_resp 3" >"$WORK/sim/faults"
+sleep 0.3
+start_auth 46 55 noresp
+check "no answer: 10 authentications final" wait_final noresp 90
+check "no answer: 10 x 502" test "$(count_status noresp 502)" = 10
+check "no answer: the simulator swallowed submits" grep -q "swallowed" "$WORK/sim.log"
+check "no answer: the worker gave up on the session and reconnected" test "$(stat reconnects)" -gt "$reconnects0"
+: >"$WORK/sim/faults"
+
 sleep 1.5
 touch "$WORK/listen.stop"
 wait "$LISTEN_PID" 2>/dev/null || true
@@ -200,8 +283,10 @@ notify_once() {
 }
 check "throttle: exactly one NOTIFY per transaction" notify_once throttle
 check "drop: exactly one NOTIFY per transaction" notify_once drop
+check "no answer: exactly one NOTIFY per transaction" notify_once noresp
 check "throttle: exactly one final audit row per transaction" final_audit_once throttle
 check "drop: exactly one final audit row per transaction" final_audit_once drop
+check "no answer: exactly one final audit row per transaction" final_audit_once noresp
 
 # ---- 4. kill -9 with 200 transactions in flight ---------------------------------
 # the SIMs answer after 1.5 s so that many are submitted and unanswered
@@ -270,6 +355,27 @@ sleep 6
 check "SIGTERM: a clean exit is final (no restart)" test -z "$(worker_pid)"
 check "SIGTERM: the worker's database can be dropped" \
 	timeout 20 "$PGBIN/psql" -X -q -h "$WORK/pg" -p "$PGPORT_T" -U postgres -d postgres -c "DROP DATABASE $DB"
+
+check "no process crashed (but for the deliberate kill -9)" \
+	bash -c "! grep 'terminated by signal' '$WORK/pg/log' | grep -v 'signal 9'"
+sim_password=$(awk '$1 == "password" {print $2}' "$WORK/sim/sim.conf")
+check "the SMSC password never appears in the server log" \
+	bash -c "[ -n '$sim_password' ] && ! grep -qF -- '$sim_password' '$WORK/pg/log'"
+
+# ---- 6. without shared_preload_libraries -----------------------------------------
+ms_cluster_stop "$WORK/pg"
+echo "shared_preload_libraries = ''" | ms_as_pg tee -a "$WORK/pg/data/postgresql.conf" >/dev/null
+ms_as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w -t 60 start >/dev/null
+ms_psql -q -c "CREATE DATABASE msnopreload" postgres
+ms_psql -q -d msnopreload -c "CREATE EXTENSION mobisign"
+if ms_psql -q -d msnopreload -c "SELECT * FROM mobisign.worker_stats" >"$WORK/nopreload.out" 2>&1; then
+	fail "without preload: worker_stats should raise an error"
+else
+	check "without preload: the error hints at shared_preload_libraries" \
+		grep -q "shared_preload_libraries = 'mobisign'" "$WORK/nopreload.out"
+fi
+check "without preload: no worker runs" test -z "$(ms_psql -qtA -d msnopreload -c \
+	"SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = 'mobisign worker'")"
 
 if [ $FAILED -ne 0 ]; then
 	say "FAILED"

@@ -8,7 +8,8 @@
 #
 # Checks: the worker binds to node-smpp, enquire_link is answered, every
 # authentication ends VALID_SIGNATURE (502) with node-smpp's message ids
-# recorded, and node-smpp relayed the submits and the answers.
+# recorded, and node-smpp relayed the submits and the answers. Then a second
+# link straight to the simulator is added: requests spread over both links.
 #
 # Ports: PostgreSQL 55472, simulator 2803, node-smpp 2804 unless taken.
 set -euo pipefail
@@ -49,6 +50,12 @@ NODE_PID=
 
 cleanup() {
 	local rc=$?
+	if [ $rc -ne 0 ] || [ $FAILED -ne 0 ]; then
+		say "transactions, queue and worker:"
+		q -c "SELECT t.user_id, t.state, t.status_code, q.attempts, q.done, q.last_error
+		        FROM mobisign.transaction t LEFT JOIN mobisign.request_queue q ON q.transaction_id = t.id" 2>/dev/null || true
+		q -x -c "SELECT * FROM mobisign.worker_stats" 2>/dev/null || true
+	fi
 	[ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null || true
 	[ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
 	[ -n "$NODE_PID" ] && wait "$NODE_PID" 2>/dev/null || true
@@ -142,6 +149,33 @@ check "node-smpp relayed the answers and the worker acknowledged them ($(nstat d
 	test "$(nstat deliver_sm_acked)" -ge $N
 check "no deliver_sm refused by the worker" test "$(nstat deliver_sm_refused)" = 0
 check "the worker's enquire_link answered by node-smpp ($(nstat enquire_links))" test "$(nstat enquire_links)" -ge 1
+
+# ---- two links at once: node-smpp and the simulator directly ---------------------
+q -c "INSERT INTO mobisign.smsc (name, host, port, system_id, password, reconnect_delay)
+      VALUES ('direct', '127.0.0.1', $SIM_PORT, '$sim_system_id', '$sim_password', '300 ms')" >/dev/null
+ms_psql -q -c "SELECT pg_catalog.pg_reload_conf()" postgres >/dev/null
+two=no
+for _ in $(seq 1 100); do
+	[ "$(q -c "SELECT links_bound FROM mobisign.worker_stats")" = 2 ] && { two=yes; break; }
+	sleep 0.2
+done
+check "two SMSC links bound" test "$two" = yes
+q -c "SELECT (mobisign_authenticate(pg_catalog.format('user%s', pg_catalog.lpad(g::text, 4, '0')),
+                                     'interop2', '2 min')).transaction_id
+        FROM pg_catalog.generate_series(1, $N) g" >/dev/null
+for _ in $(seq 1 120); do
+	[ "$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = 'interop2'
+	            AND state IN ('queued', 'submitted', 'delivered')")" = 0 ] && break
+	sleep 0.5
+done
+check "two links: $N x 502" \
+	test "$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = 'interop2' AND status_code = 502")" = $N
+via=$(q -c "SELECT count(*) FILTER (WHERE q.smsc_message_ids[1] LIKE 'n%') || '/' ||
+                   count(*) FILTER (WHERE q.smsc_message_ids[1] NOT LIKE 'n%')
+              FROM mobisign.request_queue q JOIN mobisign.transaction t ON t.id = q.transaction_id
+             WHERE t.application = 'interop2'")
+say "two links: requests sent via node-smpp/direct: $via"
+check "two links: both links carried requests" test "${via%/*}" -ge 1 -a "${via#*/}" -ge 1
 
 if [ $FAILED -ne 0 ]; then
 	say "FAILED"

@@ -32,7 +32,7 @@ def psql(sql, db, timeout=1800):
 
 def fresh_database(db):
     """Drop and create DB with the mobisign extension."""
-    psql("DROP DATABASE IF EXISTS %s;\nCREATE DATABASE %s;\n" % (db, db), "postgres")
+    psql("SET client_min_messages = warning;\nDROP DATABASE IF EXISTS %s;\nCREATE DATABASE %s;\n" % (db, db), "postgres")
     psql("CREATE EXTENSION mobisign;\n", db)
 
 

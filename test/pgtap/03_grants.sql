@@ -1,7 +1,7 @@
 -- Who may call what: administration to mobisign_admin, verification to
 -- mobisign_app, the audit to mobisign_auditor; secrets to nobody but the owner.
 BEGIN;
-SELECT plan(35);
+SELECT plan(39);
 
 -- (a function that does not exist yet counts as not executable; 02_functions
 -- checks that each one exists)
@@ -55,6 +55,19 @@ SELECT ok(NOT has_column_privilege(r, t, c, 'SELECT'),
        (VALUES ('mobisign.smsc', 'password'), ('mobisign.directory', 'bind_password'),
                ('mobisign.sim_key', 'kic_wrapped'), ('mobisign.sim_key', 'kid_wrapped')) AS s(t, c)
  WHERE r = 'mobisign_app' OR c IN ('password', 'bind_password');
+
+-- and trying it as a login role of mobisign_app is refused
+CREATE ROLE tap_secret_app LOGIN IN ROLE mobisign_app;
+SET LOCAL ROLE tap_secret_app;
+SELECT throws_ok($$ SELECT password FROM mobisign.smsc $$, '42501', NULL,
+                 'an application reading mobisign.smsc.password is refused');
+SELECT throws_ok($$ SELECT bind_password FROM mobisign.directory $$, '42501', NULL,
+                 'an application reading mobisign.directory.bind_password is refused');
+SELECT throws_ok($$ SELECT kic_wrapped FROM mobisign.sim_key $$, '42501', NULL,
+                 'an application reading mobisign.sim_key.kic_wrapped is refused');
+SELECT throws_ok($$ SELECT * FROM mobisign.sim_key $$, '42501', NULL,
+                 'an application reading all of mobisign.sim_key is refused');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -43,9 +43,9 @@ unique_subject = no
 default_days = 3650
 default_crl_days = 30
 [ policy_any ]
-commonName = supplied
-organizationName = optional
 countryName = optional
+organizationName = optional
+commonName = supplied
 [ req ]
 distinguished_name = dn
 [ dn ]

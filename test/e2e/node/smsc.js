@@ -81,7 +81,9 @@ function connectUpstream() {
   const s = smpp.connect({ host, port: parseInt(p, 10) });
   upstream = s;
   s.on('connect', () => {
-    s.bind_transceiver({ system_id: relaySystemId, password: relayPassword }, (pdu) => {
+    // node-smpp defaults to interface_version 0x50 (SMPP 5.0); speak 3.4
+    s.bind_transceiver({ system_id: relaySystemId, password: relayPassword,
+      interface_version: 0x34 }, (pdu) => {
       if (pdu.command_status === 0) {
         upstreamBound = true;
         stats.relay_binds++;
@@ -153,6 +155,7 @@ const server = smpp.createServer((session) => {
   session.on('enquire_link', (pdu) => {
     stats.enquire_links++;
     session.send(pdu.response());
+    writeStats();
   });
   session.on('unbind', (pdu) => {
     stats.unbinds++;

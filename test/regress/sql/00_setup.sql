@@ -44,6 +44,17 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- The same, showing the SQLSTATE only (where the message is not the point).
+CREATE FUNCTION errcode(stmt text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+
 -- Every fixture the tests use is there.
 SELECT f AS missing_fixture
   FROM unnest(ARRAY[

@@ -114,3 +114,6 @@ SELECT err($$ SELECT * FROM mobisign_validate_certificate(NULL) $$);
 SELECT err($$ SELECT * FROM mobisign_validate_certificate(fx('alice-rsa.der'), ARRAY[NULL::bytea]) $$);
 -- a huge array of intermediates
 SELECT err($$ SELECT * FROM mobisign_validate_certificate(fx('alice-rsa.der'), array_fill(fx('alpha-int.der'), ARRAY[10000]), 'alpha') $$);
+-- a point in time that is not one (22008: datetime field overflow)
+SELECT errcode($$ SELECT * FROM mobisign_validate_certificate(fx('alice-rsa.der'), ARRAY[fx('alpha-int.der')], 'alpha', 'infinity') $$) AS at_infinity;
+SELECT errcode($$ SELECT * FROM mobisign_validate_certificate(fx('alice-rsa.der'), ARRAY[fx('alpha-int.der')], 'alpha', '-infinity') $$) AS at_minus_infinity;

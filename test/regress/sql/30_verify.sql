@@ -44,8 +44,8 @@ SELECT valid, status_code, pki IS NOT NULL AS pki_found
 -- Only alice's certificate inside, not the intermediate: her issuer is unknown (422).
 SELECT * FROM s(fx('alice-detached.p7s'), fx('content.txt'), pki => 'alpha');
 SELECT * FROM s(fx('alice-attached.p7s'), NULL, pki => 'alpha');
--- No certificate inside at all (as a SIM signs): the registered certificate
--- is given. Its issuer is still unknown to the request: 422 ...
+-- No certificate inside at all (as a SIM signs) and none given: the signer
+-- cannot be found: 422.
 SELECT * FROM s(fx('alice-detached-nocerts.p7s'), fx('content.txt'), pki => 'alpha');
 -- The signer certificate can be named explicitly (a SIM's signature carries
 -- no certificate: the registered one is given). With the PKI that also knows
@@ -92,3 +92,5 @@ SELECT err($$ SELECT * FROM mobisign_verify(substring(fx('alice-detached-chain.p
 SELECT err($$ SELECT * FROM mobisign_verify(fx('alice-detached-chain.p7s'), fx('content.txt'), pki => 'no-such-pki') $$);
 -- NULL signature
 SELECT err($$ SELECT * FROM mobisign_verify(NULL::bytea, fx('content.txt')) $$);
+-- a point in time that is not one (22008: datetime field overflow)
+SELECT errcode($$ SELECT * FROM mobisign_verify(fx('alice-detached-chain.p7s'), fx('content.txt'), pki => 'alpha', at => 'infinity') $$) AS at_infinity;
