@@ -61,7 +61,8 @@ typedef struct MsPendingSeg
 
 struct MsLink
 {
-	MsSmscConfig cfg;
+	MsSmscConfig orig;			/* the row as read (to notice changes) */
+	MsSmscConfig cfg;			/* the same, clamped to workable values */
 	int			index;
 	MemoryContext cxt;
 	MsLinkState state;
@@ -1039,10 +1040,13 @@ ms_smpp_link_create(const MsSmscConfig *cfg, int index, MemoryContext parent)
 	MsLink	   *link = MemoryContextAllocZero(cxt, sizeof(MsLink));
 
 	link->cxt = cxt;
+	link->orig = *cfg;
 	link->cfg = *cfg;
 	link->cfg.window_size = Max(1, cfg->window_size);
 	link->cfg.max_per_second = Max(1, cfg->max_per_second);
 	link->cfg.response_timeout_ms = Max(100, cfg->response_timeout_ms);
+	link->cfg.enquire_link_ms = Max(100, cfg->enquire_link_ms);
+	link->cfg.reconnect_ms = Max(100, cfg->reconnect_ms);
 	link->index = index;
 	link->state = MS_LINK_DISCONNECTED;
 	link->sock = PGINVALID_SOCKET;
@@ -1064,13 +1068,14 @@ ms_smpp_link_destroy(MsLink *link, const char *reason)
 	link_disconnect(link, reason, now, false);
 	link_close_socket(link);
 	explicit_bzero(link->cfg.password, sizeof(link->cfg.password));
+	explicit_bzero(link->orig.password, sizeof(link->orig.password));
 	MemoryContextDelete(link->cxt);
 }
 
 const MsSmscConfig *
 ms_smpp_config(MsLink *link)
 {
-	return &link->cfg;
+	return &link->orig;
 }
 
 void

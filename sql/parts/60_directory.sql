@@ -54,39 +54,46 @@ COMMENT ON COLUMN mobisign.directory.bind_password IS
 CREATE FUNCTION mobisign._ldap_filter(template text, value bytea)
 RETURNS text
 AS 'MODULE_PATHNAME', 'mobisign_ldap_filter'
-LANGUAGE C STRICT IMMUTABLE;
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._filter_template_problem(template text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'mobisign_filter_template_ok'
-LANGUAGE C STRICT IMMUTABLE;
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._directory_search(directory_id integer, user_id bytea,
     OUT found boolean, OUT dn text, OUT msisdn text, OUT certificates bytea[])
 RETURNS record
 AS 'MODULE_PATHNAME', 'mobisign_directory_search'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._fetch_url(url text, kind text)
 RETURNS bytea[]
 AS 'MODULE_PATHNAME', 'mobisign_fetch_url'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._distribution_points(object bytea, OUT full_crl text[], OUT delta_crl text[])
 RETURNS record
 AS 'MODULE_PATHNAME', 'mobisign_distribution_points'
-LANGUAGE C STRICT IMMUTABLE;
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._ldap_ca_crls(pki_id integer, dn text,
     OUT crls bytea[], OUT urls text[], OUT errors text[])
 RETURNS record
 AS 'MODULE_PATHNAME', 'mobisign_ldap_ca_crls'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._crl_signed_by(crl bytea, issuers bytea[])
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'mobisign_crl_signed_by'
-LANGUAGE C STRICT IMMUTABLE;
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
 
 ------------------------------------------------------------------------------
 -- Directories (mobisign_admin)

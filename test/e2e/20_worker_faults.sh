@@ -293,14 +293,15 @@ check "no answer: exactly one final audit row per transaction" final_audit_once 
 echo "* sign 1500" >"$WORK/sim/behaviour"
 sleep 0.3
 start_auth 1 $USERS crash
-for _ in $(seq 1 100); do
+for _ in $(seq 1 200); do
 	sub=$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = 'crash' AND state = 'submitted'")
-	[ "$sub" -ge 30 ] && break
+	[ "$sub" -ge 50 ] && break
 	sleep 0.05
 done
+inb=$(q -c "SELECT count(*) FROM mobisign.inbound_segment WHERE NOT processed")
 open=$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = 'crash' AND state IN ('queued','submitted','delivered')")
 wpid=$(worker_pid)
-say "kill -9 of worker $wpid with $open of $USERS transactions open ($sub submitted)"
+say "kill -9 of worker $wpid with $open of $USERS transactions open ($sub submitted, $inb answer segments unprocessed)"
 check "crash: transactions were open at the kill" test "$open" -gt 0
 kill -9 "$wpid"
 sleep 1

@@ -9,6 +9,7 @@
 # Users signed by Int CA (P-256, digitalSignature + nonRepudiation), with CRL
 # distribution points http://127.0.0.1:HTTP_PORT/int.crl and
 # ldap://127.0.0.1:LDAP_PORT/cn=Int CA,o=mobisign e2e,c=FI?certificateRevocationList;binary
+# a freshest CRL (delta) point http://127.0.0.1:HTTP_PORT/int-delta.crl
 # and OCSP http://127.0.0.1:OCSP_PORT/int:
 #   alice bob carol dave erin  (issued with openssl ca: known to the responder)
 #   frank                      (issued outside the CA database: OCSP "unknown")
@@ -66,6 +67,7 @@ keyUsage = critical,digitalSignature,nonRepudiation
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 crlDistributionPoints = @user_cdp
+freshestCRL = URI:http://127.0.0.1:${HTTP_PORT}/int-delta.crl
 authorityInfoAccess = OCSP;URI:http://127.0.0.1:${OCSP_PORT}/int
 [ user_cdp ]
 URI.0 = http://127.0.0.1:${HTTP_PORT}/int.crl
