@@ -12,6 +12,8 @@
 #include "postgres.h"
 
 #include <ldap.h>
+#include <signal.h>
+#include <sys/socket.h>
 
 #include "access/transam.h"
 #include "catalog/pg_type.h"
@@ -20,6 +22,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/timeout.h"
 
 #include "ldap_dir.h"
 #include "ossl.h"
@@ -144,6 +147,76 @@ conf_load_all(int pki_id)
 	return l;
 }
 
+/* ---- watchdog ----
+ *
+ * libldap bounds its calls with LDAP_OPT_TIMEOUT and LDAP_OPT_NETWORK_TIMEOUT,
+ * but Debian's libldap 2.5 (GnuTLS) spins in the TLS handshake when the
+ * server accepts the TCP connection and then says nothing (a frozen server):
+ * the non-blocking handshake is retried without waiting, forever.  So every
+ * blocking libldap call also runs under a PostgreSQL timeout a little longer
+ * than the directory's; when it fires, its handler shuts the connection's
+ * socket down (shutdown(2) is async-signal-safe), the pending read returns
+ * end-of-file and libldap gives up.  The socket is learnt from a connection
+ * callback (LDAP_OPT_CONNECT_CB) or, for an open connection, LDAP_OPT_DESC.
+ */
+#define MS_LDAP_WATCHDOG_MARGIN_MS 500
+
+static TimeoutId watchdog_id = MAX_TIMEOUTS;
+static volatile sig_atomic_t watch_fd = -1;
+static volatile sig_atomic_t watch_fired = 0;
+
+static void
+watchdog_handler(void)
+{
+	int			fd = watch_fd;
+
+	watch_fired = 1;
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+static void
+watchdog_arm(LDAP *ld, int timeout_ms)
+{
+	int			fd = -1;
+
+	if (watchdog_id == MAX_TIMEOUTS)
+		watchdog_id = RegisterTimeout(USER_TIMEOUT, watchdog_handler);
+	if (ld != NULL && ldap_get_option(ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS)
+		fd = -1;
+	watch_fd = fd;
+	watch_fired = 0;
+	enable_timeout_after(watchdog_id, timeout_ms + MS_LDAP_WATCHDOG_MARGIN_MS);
+}
+
+/* returns true when the watchdog fired */
+static bool
+watchdog_disarm(void)
+{
+	disable_timeout(watchdog_id, false);
+	watch_fd = -1;
+	return watch_fired != 0;
+}
+
+static int
+conncb_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
+		   struct ldap_conncb *ctx)
+{
+	ber_socket_t fd;
+
+	if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) == 1)
+		watch_fd = fd;
+	return 0;
+}
+
+static void
+conncb_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx)
+{
+	watch_fd = -1;
+}
+
+static struct ldap_conncb watchdog_conncb = {conncb_add, conncb_del, NULL};
+
 /* ---- connections ---- */
 
 static const char *
@@ -210,7 +283,8 @@ ld_open(const char *url, const char *ca_file, bool starttls, const char *bind_dn
 		ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
 		ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
 		ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
-		ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS)
+		ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+		ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &watchdog_conncb) != LDAP_OPT_SUCCESS)
 	{
 		ldap_unbind_ext_s(ld, NULL, NULL);
 		*err = pstrdup("could not set LDAP options");
@@ -233,7 +307,10 @@ ld_open(const char *url, const char *ca_file, bool starttls, const char *bind_dn
 	}
 	if (starttls)
 	{
+		watchdog_arm(NULL, timeout_ms);
 		rc = ldap_start_tls_s(ld, NULL, NULL);
+		if (watchdog_disarm())
+			rc = LDAP_TIMEOUT;
 		if (rc != LDAP_SUCCESS)
 		{
 			*err = psprintf("StartTLS failed: %s%s", ld_error(ld, rc),
@@ -247,7 +324,10 @@ ld_open(const char *url, const char *ca_file, bool starttls, const char *bind_dn
 	/* simple bind (anonymous without a bind DN): opens the connection now */
 	cred.bv_val = (char *) (bind_password ? bind_password : "");
 	cred.bv_len = bind_password ? strlen(bind_password) : 0;
+	watchdog_arm(starttls ? ld : NULL, timeout_ms);
 	rc = ldap_sasl_bind_s(ld, bind_dn ? bind_dn : "", LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+	if (watchdog_disarm())
+		rc = LDAP_TIMEOUT;
 	if (rc != LDAP_SUCCESS)
 	{
 		*err = psprintf("bind failed: %s%s", ld_error(ld, rc),
@@ -352,8 +432,16 @@ dir_search(DirConf *d, const char *base, int scope, const char *filter, char **a
 		}
 		tv.tv_sec = d->timeout_ms / 1000;
 		tv.tv_usec = (d->timeout_ms % 1000) * 1000;
+		watchdog_arm(c->ld, d->timeout_ms);
 		rc = ldap_search_ext_s(c->ld, base, scope, filter, attrs, 0, NULL, NULL, &tv,
 							   sizelimit, &res);
+		if (watchdog_disarm())
+		{
+			if (res)
+				ldap_msgfree(res);
+			res = NULL;
+			rc = LDAP_TIMEOUT;
+		}
 		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED || rc == LDAP_NO_SUCH_OBJECT)
 		{
 			*ldp = c->ld;
@@ -708,7 +796,10 @@ ms_ldap_fetch_url(const char *url, int timeout_secs, size_t max_len, char **err)
 						  free_ld);
 		if (ld != NULL)
 		{
+			watchdog_arm(ld, timeout_secs * 1000);
 			rc = ldap_search_ext_s(ld, base, scope, filter, attrs, 0, NULL, NULL, &tv, 16, &res);
+			if (watchdog_disarm())
+				rc = LDAP_TIMEOUT;
 			ms_scope_add(sc, res, free_ldmsg);
 			if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
 				vals = result_values(ld, res, attr, max_len);

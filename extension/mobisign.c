@@ -13,9 +13,11 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
-#include "pki_store.h"
-#include "sim_api.h"
 #include "bgworker.h"
+#include "fetch.h"
+#include "pki_store.h"
+#include "refresher.h"
+#include "sim_api.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,8 +27,10 @@ void
 _PG_init(void)
 {
 	ms_pki_store_init();
+	ms_fetch_init();
 	ms_sim_init();
 	ms_worker_init();
+	ms_refresher_init();
 
 	MarkGUCPrefixReserved("mobisign");
 }

@@ -121,6 +121,28 @@ self_covering_crl_issuer(X509_STORE_CTX *ctx, int err)
  * - an indirect CRL issuer covered by its own CRL (see above).
  */
 static bool
+is_crl_error(int err)
+{
+	switch (err)
+	{
+		case X509_V_ERR_UNABLE_TO_GET_CRL:
+		case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
+		case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+		case X509_V_ERR_CRL_NOT_YET_VALID:
+		case X509_V_ERR_CRL_HAS_EXPIRED:
+		case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
+		case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+		case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+		case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
+		case X509_V_ERR_DIFFERENT_CRL_SCOPE:
+		case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static bool
 forgiven(VerifyState *st, X509_STORE_CTX *ctx, int err)
 {
 	if (st == NULL)
@@ -149,8 +171,13 @@ forgiven(VerifyState *st, X509_STORE_CTX *ctx, int err)
 			return true;
 		}
 	}
-	if (err == X509_V_ERR_UNABLE_TO_GET_CRL)
+	if (is_crl_error(err))
 	{
+		/*
+		 * The anchor is not revocation-checked, whatever its issuer's CRLs
+		 * say (an anchor that is itself an intermediate CA has no issuer in
+		 * the path to verify them with).
+		 */
 		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
 		int			depth = X509_STORE_CTX_get_error_depth(ctx);
 

@@ -420,12 +420,13 @@ BEGIN
 END
 $$;
 
--- Refresh the CRLs of every enabled PKI from every source known: CRL
+-- Refresh the CRLs of every enabled PKI from every source known: the CRL
 -- distribution points (and freshest CRL points) of its trust anchors and
 -- intermediates, of the cached certificates of the PKI or issued by one of
--- its CAs, of its cached
--- CRLs, CA entries (by the CA's subject DN) in the directories. only_due: only sources whose CRL is near or past next_update
--- (and not in back-off after a failure). Returns how many CRLs changed.
+-- its CAs, and of its cached CRLs; CA entries (by the CA's subject DN) in the
+-- directories. only_due: only sources whose CRL is near or past next_update
+-- (and not in back-off after a failure), and no new fetch after 10 seconds
+-- (the rest waits for the next call). Returns how many CRLs changed.
 CREATE FUNCTION mobisign._refresh_crls(only_due boolean)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
@@ -444,6 +445,7 @@ DECLARE
     changed  integer := 0;
     ok       boolean;
     err      text;
+    started  timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     FOR p IN SELECT * FROM mobisign.pki k WHERE k.enabled ORDER BY k.id LOOP
         -- discover distribution points
@@ -501,8 +503,12 @@ BEGIN
                            AND c.next_update IS NOT NULL
                            AND pg_catalog.now() < c.next_update
                                - LEAST(interval '1 hour', (c.next_update - c.this_update) / 4))))
-             ORDER BY k.kind, k.url
+             ORDER BY k.next_attempt_at, k.kind, k.url
         LOOP
+            -- the worker's call stays short: what is left waits for the next one
+            IF only_due AND pg_catalog.clock_timestamp() - started > interval '10 s' THEN
+                EXIT;
+            END IF;
             u := s.url;
             ok := true;
             err := NULL;

@@ -143,12 +143,15 @@ q "SELECT mobisign_add_pki('e2e', $ANCHORS, revocation => 'crl');
    SELECT mobisign_add_pki('e2e-ocsp', $ANCHORS, revocation => 'ocsp');
    SELECT mobisign_add_pki('e2e-ocspcrl', $ANCHORS, revocation => 'ocsp,crl');
    SELECT mobisign_add_pki('e2e-stale', $ANCHORS, revocation => 'crl');
+   SELECT mobisign_add_pki('e2e-grace', $ANCHORS, revocation => 'crl', crl_grace => '10 years');
 " >/dev/null ||
 	{ echo "could not add the PKIs"; exit 1; }
 # stale CRLs (2024-01-01 .. 2024-02-01) in two PKIs kept out of the refreshes
 q "SELECT mobisign_add_crl('e2e-stale', pg_read_binary_file('$PKI/root-stale.crl.pem'));
    SELECT mobisign_add_crl('e2e-stale', pg_read_binary_file('$PKI/int-stale.crl.pem'));
-   UPDATE mobisign.pki SET enabled = false WHERE name = 'e2e-stale';" >/dev/null ||
+   SELECT mobisign_add_crl('e2e-grace', pg_read_binary_file('$PKI/root-stale.crl.pem'));
+   SELECT mobisign_add_crl('e2e-grace', pg_read_binary_file('$PKI/int-stale.crl.pem'));
+   UPDATE mobisign.pki SET enabled = false WHERE name IN ('e2e-stale', 'e2e-grace');" >/dev/null ||
 	fail "could not add the stale CRLs"
 
 # register a user with only a certificate URL (as mobisign_register_user
@@ -355,11 +358,14 @@ expect "a second refresh changes nothing" 0 "$(q "SELECT mobisign_refresh_crls()
 expect "nothing is due for the worker" 0 "$(q "SELECT mobisign._refresh_due_crls()")"
 
 echo "# stale and missing CRLs fail closed"
-q "UPDATE mobisign.pki SET enabled = true WHERE name = 'e2e-stale'" >/dev/null
+q "UPDATE mobisign.pki SET enabled = true WHERE name IN ('e2e-stale', 'e2e-grace')" >/dev/null
 expect "a CRL past next_update fails closed (424)" "424 CRL_EXPIRED" "$(validate alice e2e-stale)"
 expect_match "... because the CRL has expired" 'CRL has expired' \
 	"$(q "SELECT reason FROM mobisign_validate_certificate($(cert alice), pki => 'e2e-stale')")"
-q "UPDATE mobisign.pki SET enabled = false WHERE name = 'e2e-stale'" >/dev/null
+expect "... unless within the PKI's grace (2024-02-01 + 10 years)" "502 VALID_SIGNATURE|true" \
+	"$(q "SELECT status_code || ' ' || status_name || '|' || (evidence->>'stale_crl_within_grace')
+	      FROM mobisign_validate_certificate($(cert alice), pki => 'e2e-grace')")"
+q "UPDATE mobisign.pki SET enabled = false WHERE name IN ('e2e-stale', 'e2e-grace')" >/dev/null
 
 echo "# a user registered, then revoked: refused at the next validation"
 q "SELECT mobisign_register_user('erin', '+358405555555', 'e2e', $(cert erin))" >/dev/null
@@ -453,6 +459,98 @@ expect "it is cached as a delta from the freshest CRL point" "t|url|http://127.0
 	      WHERE p.name = 'e2e' AND c.is_delta")"
 expect "carol, revoked in the delta only, is refused" "501 REVOKED_CERTIFICATE" "$(validate carol e2e)"
 expect "alice is still valid with the delta" "502 VALID_SIGNATURE" "$(validate alice e2e)"
+
+# ------------------------------------------------- through the simulator
+echo "# a user found only in LDAP, through the worker and the SIM simulator"
+SIM_BIN=$MOBISIGN_ROOT/test/sim/mobisign-sim
+pick_port SMPP_PORT 3890 3899
+SIMDIR=$T/sim
+wait_final() { # ID -> "state status"
+	q "SELECT state || ' ' || status_code FROM mobisign_wait('$1', '40 s')"
+}
+sim_phase() {
+	local msisdn id n i
+	[ -x "$SIM_BIN" ] || { fail "$SIM_BIN is not built (make)"; return 1; }
+	"$SIM_BIN" provision --dir "$SIMDIR" --users 2 --port "$SMPP_PORT" >"$T/provision.log" 2>&1 ||
+		{ cat "$T/provision.log"; fail "mobisign-sim provision"; return 1; }
+	ms_psql -d postgres -q -f "$SIMDIR/register.sql" >"$T/register.log" 2>&1 ||
+		{ tail -5 "$T/register.log"; fail "the simulator's register.sql"; return 1; }
+	# user0002's SIM and certificate belong to "ldapsim", a user known only to
+	# the directory (the register forgets user0002)
+	msisdn=$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0002'")
+	q "DELETE FROM mobisign.app_user WHERE user_id = 'user0002'" >/dev/null
+	ldapadd -x -H "ldap://127.0.0.1:$LDAP_PORT" -D cn=admin,c=FI -w "$BIND_PW" >"$T/ldapadd.log" 2>&1 <<LDIF || { cat "$T/ldapadd.log"; fail "ldapadd"; return 1; }
+dn: ou=sim,o=mobisign e2e,c=FI
+objectClass: organizationalUnit
+ou: sim
+
+dn: uid=ldapsim,ou=sim,o=mobisign e2e,c=FI
+objectClass: inetOrgPerson
+uid: ldapsim
+cn: ldapsim
+sn: S
+mobile: $msisdn
+userCertificate;binary:< file://$SIMDIR/users/user0002/cert.der
+
+dn: o=mobisign simulator,c=FI
+objectClass: organization
+o: mobisign simulator
+
+dn: cn=mobisign simulator issuing CA,o=mobisign simulator,c=FI
+objectClass: applicationProcess
+objectClass: pkiCA
+cn: mobisign simulator issuing CA
+certificateRevocationList;binary:< file://$SIMDIR/crl/issuing.der
+LDIF
+	q "SELECT mobisign_add_directory('simdir', 'ldap://127.0.0.1:$LDAP_PORT', 'ou=sim,o=mobisign e2e,c=FI',
+	   bind_dn => 'cn=admin,c=FI', bind_password => '$BIND_PW', pki => 'sim', timeout => '2 s')" >/dev/null
+	expect "ldapsim is found in the directory" "ldapsim|$msisdn|ldap|simdir" \
+		"$(q "SELECT user_id, msisdn, source, directory FROM mobisign_lookup_user('ldapsim')")"
+	expect "user0002 is no longer known" 0 "$(q "SELECT count(*) FROM mobisign_lookup_user('user0002')")"
+	printf '* sign\n' >"$SIMDIR/behaviour"
+	"$SIM_BIN" run --dir "$SIMDIR" --port "$SMPP_PORT" --quiet >"$T/sim.log" 2>&1 &
+	PIDS+=($!)
+	for i in $(seq 1 100); do
+		[ "$(q "SELECT bound FROM mobisign.worker_stats")" = t ] && break
+		sleep 0.2
+	done
+	expect "the worker is bound to the simulator" t "$(q "SELECT bound FROM mobisign.worker_stats")"
+	# as an application: mobisign_app may authenticate, not look into directories
+	q "CREATE ROLE e2e_dir_app LOGIN IN ROLE mobisign_app" >/dev/null
+	expect "mobisign_app may not call mobisign_lookup_user" f \
+		"$(q "SELECT has_function_privilege('e2e_dir_app', 'mobisign_lookup_user(text)', 'EXECUTE')")"
+	expect "mobisign_app may not search a directory directly" 42501 \
+		"$(sqlstate "SET ROLE e2e_dir_app; SELECT mobisign._directory_search($CORP, convert_to('alice', 'UTF8'))")"
+	id=$(ms_psql -d postgres -U e2e_dir_app -At -c "SELECT transaction_id FROM mobisign_authenticate('ldapsim', 'e2e-directory', '30 s')" 2>&1)
+	expect "ldapsim (LDAP only) authenticates through the simulator, asked by an application" "completed 502" \
+		"$(ms_psql -d postgres -U e2e_dir_app -At -c "SELECT state || ' ' || status_code FROM mobisign_wait('$id', '40 s')" 2>&1)"
+	expect "the answer verified against the directory's certificate, to the directory's MSISDN" 1 \
+		"$(q "SELECT count(*) FROM mobisign.transaction t
+		      WHERE t.id = '$id' AND t.msisdn = '$msisdn'
+		        AND t.certificate_fingerprint = sha256('\\x$(hex "$SIMDIR/users/user0002/cert.der")'::bytea)
+		        AND t.signer_fingerprint = t.certificate_fingerprint")"
+	id=$(q "SELECT transaction_id FROM mobisign_authenticate('nobody-anywhere', 'e2e-directory')" 2>&1)
+	expect_match "a user in no register or directory: 105" 'UNKNOWN_CLIENT|MS105|unknown user' "$id"
+	# the CA revokes ldapsim's certificate and publishes the CRL in the
+	# directory; the refresh finds it on the CA entry
+	"$SIM_BIN" revoke --dir "$SIMDIR" --user user0002 >"$T/revoke.log" 2>&1 || { fail "mobisign-sim revoke"; return 1; }
+	ldapmodify -x -H "ldap://127.0.0.1:$LDAP_PORT" -D cn=admin,c=FI -w "$BIND_PW" >/dev/null 2>&1 <<LDIF || fail "ldapmodify (sim CRL)"
+dn: cn=mobisign simulator issuing CA,o=mobisign simulator,c=FI
+changetype: modify
+replace: certificateRevocationList;binary
+certificateRevocationList;binary:< file://$SIMDIR/crl/issuing-revoked.der
+LDIF
+	n=$(q "SELECT mobisign_refresh_crls()")
+	expect "the refresh finds the simulator CA's new CRL on its directory entry" 1 "$n"
+	expect "... stored with source ldap" "ldap" \
+		"$(q "SELECT c.source FROM mobisign.crl c JOIN mobisign.pki p ON p.id = c.pki_id
+		      WHERE p.name = 'sim' AND c.issuer LIKE 'CN=mobisign simulator issuing CA%'")"
+	id=$(q "SELECT transaction_id FROM mobisign_authenticate('ldapsim', 'e2e-directory', '30 s')")
+	expect "ldapsim, revoked, is refused at the next authentication (501)" "failed 501" "$(wait_final "$id")"
+	id=$(q "SELECT transaction_id FROM mobisign_authenticate('user0001', 'e2e-directory', '30 s')")
+	expect "user0001 (register) still authenticates" "completed 502" "$(wait_final "$id")"
+}
+sim_phase
 
 # ------------------------------------------------------------------ logs
 echo "# no secret in the server log"
