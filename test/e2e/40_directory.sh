@@ -127,7 +127,9 @@ wait_port "$HTTP_PORT" || exit 1
 wait_port "$OCSP_PORT" || exit 1
 
 mkdir -p "$T/cluster"
-ms_cluster_start "$T/cluster" "$PG_PORT" || exit 1
+# the refresher worker stays off until its own check below, so that the
+# refresh counts asserted on the way are not raced by it
+ms_cluster_start "$T/cluster" "$PG_PORT" "mobisign.crl_refresh_interval = 0" || exit 1
 q "CREATE EXTENSION mobisign" >/dev/null || { echo "CREATE EXTENSION failed"; exit 1; }
 
 ROOT=$(hex "$PKI/root.der")
@@ -407,6 +409,27 @@ publish_int_crl || fail "could not publish a CRL"
 q "UPDATE mobisign.crl_source SET next_attempt_at = now()" >/dev/null
 expect "the due refresh replaces it (3 PKIs)" 3 "$(q "SELECT mobisign._refresh_due_crls()")"
 expect "and then nothing is due" 0 "$(q "SELECT mobisign._refresh_due_crls()")"
+
+echo "# the refresher worker does the same on its own"
+int_crls() { q "SELECT string_agg(encode(sha256, 'hex'), ',' ORDER BY id) FROM mobisign.crl WHERE issuer LIKE 'CN=Int CA%'"; }
+expect "the refresher worker runs (on the primary only)" 1 \
+	"$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign refresher'")"
+sleep 1
+publish_int_crl || fail "could not publish a CRL"
+before=$(int_crls)
+q "UPDATE mobisign.crl_source SET next_attempt_at = now()" >/dev/null
+q "ALTER SYSTEM SET mobisign.crl_refresh_interval = '1s'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+after=$before
+for _ in $(seq 1 40); do
+	after=$(int_crls)
+	[ "$after" != "$before" ] && break
+	sleep 0.5
+done
+if [ "$after" != "$before" ]; then ok "the refresher stored the new CRL by itself within 20 s"; else fail "the refresher did not store the new CRL within 20 s"; fi
+q "ALTER SYSTEM SET mobisign.crl_refresh_interval = 0" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
 
 # ------------------------------------------------------------------ OCSP
 echo "# OCSP (nonce, signature, freshness, cache)"
