@@ -120,6 +120,15 @@ ms_wait_final(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(final);
 }
 
+/* mobisign._require_worker() RETURNS void */
+PG_FUNCTION_INFO_V1(ms_require_worker);
+Datum
+ms_require_worker(PG_FUNCTION_ARGS)
+{
+	ms_worker_require_preload();
+	PG_RETURN_VOID();
+}
+
 /* mobisign._wake_worker() RETURNS void */
 PG_FUNCTION_INFO_V1(ms_wake_worker);
 Datum

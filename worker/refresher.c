@@ -1,13 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * refresher.c
- *	  The "mobisign refresher" background worker (see refresher.h).
+ *	  The one-shot "mobisign refresher" background worker (see refresher.h).
  *
- * Its loop follows src/test/modules/worker_spi: signals, connection, a
- * latch wait with WL_EXIT_ON_PM_DEATH, one transaction per unit of work.
- * An error in one refresh is logged and the loop goes on.  Like the SMPP
- * worker it starts only when recovery has finished: a standby never
- * fetches or writes revocation data.
+ * Each statement runs in its own transaction, as in worker_spi; an error is
+ * logged and the worker exits; the next launch tries again.  Like the SMPP
+ * worker it starts only when recovery has finished: a standby never fetches
+ * or writes revocation data.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,6 +25,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "bgworker.h"
 #include "refresher.h"
@@ -35,29 +35,59 @@ static int	crl_refresh_interval_s = 60;
 void
 ms_refresher_init(void)
 {
-	BackgroundWorker worker;
-
 	DefineCustomIntVariable("mobisign.crl_refresh_interval",
-							"How often the refresher fetches CRLs and OCSP data that are due.",
-							"0 turns the refresher off; mobisign_refresh_crls() still works on demand.",
+							"How often CRLs and OCSP data that are due are fetched.",
+							"0 turns the periodic refresh off; mobisign_refresh_crls() still works on demand.",
 							&crl_refresh_interval_s,
 							60, 0, 86400,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+}
 
-	if (!process_shared_preload_libraries_in_progress)
+void
+ms_refresher_launch_if_due(void)
+{
+	static BackgroundWorkerHandle *handle = NULL;
+	static TimestampTz last_launch = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	BackgroundWorker worker;
+	pid_t		pid;
+
+	if (crl_refresh_interval_s <= 0 ||
+		(last_launch != 0 &&
+		 !TimestampDifferenceExceeds(last_launch, now, crl_refresh_interval_s * 1000)))
 		return;
+	/* one refresh at a time */
+	if (handle != NULL && GetBackgroundWorkerPid(handle, &pid) != BGWH_STOPPED)
+		return;
+	if (handle != NULL)
+	{
+		pfree(handle);
+		handle = NULL;
+	}
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 10;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	strlcpy(worker.bgw_library_name, "mobisign", BGW_MAXLEN);
 	strlcpy(worker.bgw_function_name, "ms_refresher_main", BGW_MAXLEN);
 	strlcpy(worker.bgw_name, "mobisign refresher", BGW_MAXLEN);
 	strlcpy(worker.bgw_type, "mobisign refresher", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	last_launch = now;
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		{
+			handle = NULL;
+			ereport(LOG,
+					(errmsg("mobisign: could not start the CRL refresher"),
+					 errhint("Raise max_worker_processes.")));
+		}
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /* Run one statement in its own transaction; false if it failed (logged). */
@@ -113,26 +143,10 @@ refresh_once(void)
 void
 ms_refresher_main(Datum arg)
 {
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(ms_worker_database, NULL, 0);
 	pgstat_report_appname("mobisign refresher");
-
-	for (;;)
-	{
-		long		timeout_ms = (crl_refresh_interval_s > 0 ? crl_refresh_interval_s : 3600) * 1000L;
-
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 timeout_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		if (crl_refresh_interval_s > 0)
-			refresh_once();
-	}
+	refresh_once();
+	proc_exit(0);
 }

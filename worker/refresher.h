@@ -1,17 +1,23 @@
 /*
  * refresher.h
- *	  A second background worker that keeps revocation data fresh: it calls
- *	  mobisign._refresh_due_crls() every mobisign.crl_refresh_interval, so
- *	  that CRL and OCSP fetches (network I/O of up to a few seconds) never
- *	  stall the SMPP worker's event loop.
+ *	  Keeping revocation data fresh without stalling the SMPP worker: every
+ *	  mobisign.crl_refresh_interval the SMPP worker launches a one-shot
+ *	  background worker, "mobisign refresher", that calls
+ *	  mobisign._refresh_due_crls() (CRL and OCSP fetches, network I/O of up
+ *	  to a few seconds) and exits.  Being launched by the SMPP worker, it
+ *	  runs only on a primary, and never after the SMPP worker has stopped
+ *	  (so DROP DATABASE is not blocked by an idle refresher).
  */
 #ifndef MOBISIGN_REFRESHER_H
 #define MOBISIGN_REFRESHER_H
 
 #include "postgres.h"
 
-/* Called from _PG_init: the GUC, and registration when preloaded. */
+/* Called from _PG_init: the GUC. */
 extern void ms_refresher_init(void);
+
+/* Called from the SMPP worker's housekeeping: launch a refresh when due. */
+extern void ms_refresher_launch_if_due(void);
 
 extern PGDLLEXPORT void ms_refresher_main(Datum arg);
 

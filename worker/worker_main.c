@@ -32,6 +32,7 @@
 
 #include "bgworker.h"
 #include "queue.h"
+#include "refresher.h"
 #include "smpp_session.h"
 #include "worker_main.h"
 
@@ -636,6 +637,7 @@ ms_worker_main(Datum main_arg)
 		if (now >= w->next_housekeeping_at)
 		{
 			ms_queue_housekeeping();
+			ms_refresher_launch_if_due();
 			w->next_housekeeping_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 																  ms_worker_housekeeping_ms);
 		}

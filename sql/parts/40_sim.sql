@@ -95,6 +95,14 @@ AS 'MODULE_PATHNAME', 'ms_wake_worker'
 LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
+-- ERROR 55000 with a hint when no background worker can send requests
+-- (mobisign not in shared_preload_libraries)
+CREATE FUNCTION mobisign._require_worker()
+RETURNS void
+AS 'MODULE_PATHNAME', 'ms_require_worker'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
 ------------------------------------------------------------------------------
 -- Internal SQL helpers
 ------------------------------------------------------------------------------
@@ -212,6 +220,7 @@ DECLARE
     ci       record;
     v        record;
     fp       bytea;
+    v_subject text;     -- NULL when only a certificate URL is registered
 BEGIN
     IF p_user IS NULL OR p_msisdn IS NULL OR p_pki IS NULL THEN
         RAISE EXCEPTION 'user_id, msisdn and pki are required'
@@ -254,6 +263,7 @@ BEGIN
                 v.reason, 'Register a certificate that the PKI validates, or fix the PKI (trust anchors, CRLs).');
         END IF;
         fp := ci.fingerprint;
+        v_subject := ci.subject;
         INSERT INTO mobisign.certificate AS c (fingerprint, der, subject, issuer, serial, subject_key_id,
                                              not_before, not_after, pki_id, source,
                                              last_validated_at, last_status)
@@ -274,7 +284,7 @@ BEGIN
     PERFORM mobisign.audit_log('user.register', 'success',
         pg_catalog.jsonb_build_object('user_id', p_user, 'msisdn', p_msisdn, 'pki', p_pki,
             'certificate_sha256', pg_catalog.encode(fp, 'hex'),
-            'subject', ci.subject, 'certificate_url', certificate_url));
+            'subject', v_subject, 'certificate_url', certificate_url));
 END
 $$;
 
@@ -424,6 +434,7 @@ DECLARE
     who     record;
     v_cand  jsonb;
 BEGIN
+    PERFORM mobisign._require_worker();
     IF p_user IS NULL THEN
         PERFORM mobisign._raise_status(102, 'user_id is missing');
     END IF;
@@ -1049,7 +1060,7 @@ REVOKE ALL ON FUNCTION
     mobisign._build_request(text, integer, bigint, bytea, bytea, bytea, bytea, text, bytea, text, text, timestamptz),
     mobisign._open_response(text, integer, bytea, bytea, bytea, bytea[]),
     mobisign._verify_answer(bytea, bytea, bytea, text, text, bytea[]),
-    mobisign._wait_final(uuid, interval), mobisign._wake_worker(),
+    mobisign._wait_final(uuid, interval), mobisign._wake_worker(), mobisign._require_worker(),
     mobisign._raise_status(integer, text, text, text), mobisign._expected_signers(bytea, jsonb), mobisign._may_see(name), mobisign._status(uuid), mobisign._wait(uuid, interval), mobisign._verify_transaction(uuid),
     mobisign._finish(uuid, text, integer, text, jsonb, bytea, bytea, text, jsonb),
     mobisign._request(text, text, bytea, text, text, interval),

@@ -377,6 +377,16 @@ else
 fi
 check "without preload: no worker runs" test -z "$(ms_psql -qtA -d msnopreload -c \
 	"SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = 'mobisign worker'")"
+# an application asking for an authentication is told why nothing would be sent
+if ms_psql -q -d msnopreload -v VERBOSITY=verbose -c "SELECT * FROM mobisign_authenticate('user0001')" \
+	>"$WORK/nopreload-auth.out" 2>&1; then
+	fail "without preload: mobisign_authenticate should raise an error"
+else
+	check "without preload: mobisign_authenticate fails with 55000 and the hint" \
+		grep -q "55000.*background worker is not available" "$WORK/nopreload-auth.out"
+fi
+check "without preload: no transaction row is left behind" test "$(ms_psql -qtA -d msnopreload -c \
+	"SELECT count(*) FROM mobisign.transaction")" = 0
 
 if [ $FAILED -ne 0 ]; then
 	say "FAILED"
