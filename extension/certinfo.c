@@ -20,22 +20,12 @@
 #include "ossl.h"
 
 static bytea *
-bytes_to_bytea(const unsigned char *data, size_t len)
-{
-	bytea	   *b = palloc(VARHDRSZ + len);
-
-	SET_VARSIZE(b, VARHDRSZ + len);
-	memcpy(VARDATA(b), data, len);
-	return b;
-}
-
-static bytea *
 der_sha256(bytea *der)
 {
 	unsigned char md[32];
 
 	ms_sha256((unsigned char *) VARDATA(der), VARSIZE(der) - VARHDRSZ, md);
-	return bytes_to_bytea(md, 32);
+	return ms_bytea(md, 32);
 }
 
 PG_FUNCTION_INFO_V1(mobisign_cert_info);
@@ -81,7 +71,7 @@ mobisign_cert_info(PG_FUNCTION_ARGS)
 	values[4] = CStringGetTextDatum(serial);
 	skid = X509_get0_subject_key_id(x);
 	if (skid)
-		values[5] = PointerGetDatum(bytes_to_bytea(ASN1_STRING_get0_data(skid), ASN1_STRING_length(skid)));
+		values[5] = PointerGetDatum(ms_bytea(ASN1_STRING_get0_data(skid), ASN1_STRING_length(skid)));
 	else
 		nulls[5] = true;
 	values[6] = TimestampTzGetDatum(ms_asn1_time_to_timestamptz(X509_get0_notBefore(x)));

@@ -35,19 +35,6 @@ bytea_list_to_array(List *l)
 	return PointerGetDatum(construct_array(d, n, BYTEAOID, -1, false, TYPALIGN_INT));
 }
 
-static Datum
-text_list_to_array(List *l)
-{
-	int			n = list_length(l);
-	Datum	   *d = palloc(sizeof(Datum) * (n > 0 ? n : 1));
-	int			i = 0;
-	ListCell   *lc;
-
-	foreach(lc, l)
-		d[i++] = CStringGetTextDatum((char *) lfirst(lc));
-	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
 PG_FUNCTION_INFO_V1(mobisign_ldap_filter);
 
 /* mobisign._ldap_filter(template text, value bytea) -> text */
@@ -203,8 +190,8 @@ mobisign_distribution_points(PG_FUNCTION_ARGS)
 	}
 	ERR_clear_error();
 	ms_scope_release(scope);
-	values[0] = text_list_to_array(full);
-	values[1] = text_list_to_array(delta);
+	values[0] = ms_text_array(full);
+	values[1] = ms_text_array(delta);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
@@ -232,8 +219,8 @@ mobisign_ldap_ca_crls(PG_FUNCTION_ARGS)
 	foreach(lc, urls)
 		urls_nonnull = lappend(urls_nonnull, lfirst(lc) ? lfirst(lc) : "");
 	values[0] = bytea_list_to_array(crls);
-	values[1] = text_list_to_array(urls_nonnull);
-	values[2] = text_list_to_array(errs);
+	values[1] = ms_text_array(urls_nonnull);
+	values[2] = ms_text_array(errs);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 

@@ -545,6 +545,30 @@ ms_hex(const unsigned char *data, size_t len)
 	return out;
 }
 
+bytea *
+ms_bytea(const void *data, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	if (len > 0)
+		memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+Datum
+ms_text_array(List *strings)
+{
+	int			n = list_length(strings);
+	Datum	   *d = palloc(sizeof(Datum) * (n > 0 ? n : 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, strings)
+		d[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 void
 ms_sha256(const unsigned char *data, size_t len, unsigned char out[32])
 {

@@ -27,6 +27,7 @@
 #include <openssl/x509v3.h>
 
 #include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
 #include "utils/array.h"
 
 typedef void (*MsFreeFn) (void *obj);
@@ -88,6 +89,8 @@ extern time_t ms_timestamptz_to_time_t(TimestampTz t);
 extern bytea *ms_x509_to_bytea(X509 *x);
 extern bytea *ms_crl_to_bytea(X509_CRL *crl);
 extern char *ms_hex(const unsigned char *data, size_t len);	/* lower-case, palloc'd */
+extern bytea *ms_bytea(const void *data, size_t len);	/* palloc'd copy */
+extern Datum ms_text_array(List *strings);	/* text[] from a List of char * */
 extern void ms_sha256(const unsigned char *data, size_t len, unsigned char out[32]);
 extern char *ms_x509_fingerprint_hex(X509 *x);	/* SHA-256 of the DER, hex */
 extern char *ms_asn1_integer_text(const ASN1_INTEGER *i);	/* decimal, palloc'd */

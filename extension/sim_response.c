@@ -42,17 +42,6 @@
 
 #define OPEN_NATTS 8
 
-static bytea *
-make_bytea(const void *p, size_t n)
-{
-	bytea	   *b = palloc(VARHDRSZ + n);
-
-	SET_VARSIZE(b, VARHDRSZ + n);
-	if (n > 0)
-		memcpy(VARDATA(b), p, n);
-	return b;
-}
-
 /*
  * mobisign._open_response(msisdn text, key_set integer, tar bytea,
  *		kic_wrapped bytea, kid_wrapped bytea, segments bytea[],
@@ -193,7 +182,7 @@ ms_open_response(PG_FUNCTION_ARGS)
 		goto done;
 	}
 	stage = "ok";
-	values[4] = PointerGetDatum(make_bytea(ar.reference, MSC_APPLET_REF_LEN));
+	values[4] = PointerGetDatum(ms_bytea(ar.reference, MSC_APPLET_REF_LEN));
 	nulls[4] = false;
 	values[5] = Int32GetDatum(ar.result);
 	nulls[5] = false;
@@ -201,7 +190,7 @@ ms_open_response(PG_FUNCTION_ARGS)
 	nulls[6] = false;
 	if (ar.cms != NULL && ar.cms_len > 0)
 	{
-		values[7] = PointerGetDatum(make_bytea(ar.cms, ar.cms_len));
+		values[7] = PointerGetDatum(ms_bytea(ar.cms, ar.cms_len));
 		nulls[7] = false;
 	}
 

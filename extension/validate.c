@@ -696,19 +696,6 @@ ms_check_time(TimestampTz at)
 	return at;
 }
 
-static Datum
-text_list_to_array(List *l)
-{
-	int			n = list_length(l);
-	Datum	   *d = palloc(sizeof(Datum) * (n > 0 ? n : 1));
-	int			i = 0;
-	ListCell   *lc;
-
-	foreach(lc, l)
-		d[i++] = CStringGetTextDatum((char *) lfirst(lc));
-	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
 /* Fill the shared columns of a verification result (see the SQL types). */
 Datum
 ms_validation_datum(MsValidation *v, Datum *values, bool *nulls, int *col);
@@ -724,7 +711,7 @@ ms_validation_datum(MsValidation *v, Datum *values, bool *nulls, int *col)
 		values[(*col)++] = CStringGetTextDatum(v->pki_name);
 	else
 		nulls[(*col)++] = true;
-	values[(*col)++] = text_list_to_array(v->chain);
+	values[(*col)++] = ms_text_array(v->chain);
 	return (Datum) 0;
 }
 
@@ -766,7 +753,7 @@ mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 	ms_scope_release(scope);
 
 	ms_validation_datum(&v, values, nulls, &col);
-	values[col++] = text_list_to_array(v.policies);
+	values[col++] = ms_text_array(v.policies);
 	values[col++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(v.evidence));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
