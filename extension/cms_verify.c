@@ -86,7 +86,7 @@ void
 ms_cms_verify(const unsigned char *sig, size_t siglen,
 			  const unsigned char *content, size_t contentlen, bool has_content,
 			  X509 *signer_cert, STACK_OF(X509) *extra_certs,
-			  const char *pki_name, TimestampTz at, MsKeyUsage usage,
+			  bool signer_in_extra_only, const char *pki_name, TimestampTz at, MsKeyUsage usage,
 			  bool error_on_malformed, MsCmsResult *out)
 {
 	MsScope    *scope = ms_scope_create();
@@ -145,6 +145,16 @@ ms_cms_verify(const unsigned char *sig, size_t siglen,
 	}
 	si = sk_CMS_SignerInfo_value(sis, 0);
 
+	/* what is signed must be plain data, not another structure */
+	if (OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_data)
+	{
+		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
+					psprintf("the signed content type is %s, not data",
+							 ms_obj_text(CMS_get0_eContentType(cms))));
+		ms_scope_release(scope);
+		return;
+	}
+
 	/* the digest algorithm is the signer's choice: hold it to policy */
 	CMS_SignerInfo_get0_algs(si, NULL, NULL, &digalg, NULL);
 	if (digalg == NULL || !digest_allowed(OBJ_obj2nid(digalg->algorithm)))
@@ -168,7 +178,7 @@ ms_cms_verify(const unsigned char *sig, size_t siglen,
 	}
 	else
 	{
-		for (int i = 0; signer == NULL && msgcerts && i < sk_X509_num(msgcerts); i++)
+		for (int i = 0; !signer_in_extra_only && signer == NULL && msgcerts && i < sk_X509_num(msgcerts); i++)
 			if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(msgcerts, i)) == 0)
 				signer = sk_X509_value(msgcerts, i);
 		for (int i = 0; signer == NULL && extra_certs && i < sk_X509_num(extra_certs); i++)
@@ -377,7 +387,7 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 		ms_cms_verify((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
 					  content ? (unsigned char *) VARDATA_ANY(content) : NULL,
 					  content ? VARSIZE_ANY_EXHDR(content) : 0, content != NULL,
-					  cert, NULL,
+					  cert, NULL, false,
 					  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
 					  PG_ARGISNULL(4) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(4)),
 					  MS_USAGE_ANY_SIGNATURE, true, &r);

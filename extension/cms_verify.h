@@ -37,6 +37,9 @@ typedef struct MsCmsResult
  *		registered certificate); otherwise the signer is looked up among the
  *		certificates in the signature and extra_certs.
  *	extra_certs: more untrusted certificates (may be NULL).
+ *	signer_in_extra_only: the signer must be one of extra_certs (the
+ *		expected signers); certificates in the signature then serve only
+ *		as intermediates.  With no extra_certs nothing can be the signer.
  *	pki_name: NULL to find the PKI whose anchors validate the signer.
  *	at: 0 for now.
  *	error_on_malformed: ereport(ERROR) when sig is not a CMS SignedData at
@@ -45,7 +48,7 @@ typedef struct MsCmsResult
 extern void ms_cms_verify(const unsigned char *sig, size_t siglen,
 						  const unsigned char *content, size_t contentlen, bool has_content,
 						  X509 *signer_cert, STACK_OF(X509) *extra_certs,
-						  const char *pki_name, TimestampTz at, MsKeyUsage usage,
+						  bool signer_in_extra_only, const char *pki_name, TimestampTz at, MsKeyUsage usage,
 						  bool error_on_malformed, MsCmsResult *out);
 
 /* Is this a CMS ContentInfo of type signedData (DER or PEM)? */

@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "bgworker.h"
+#include "dropdb.h"
 #include "fetch.h"
 #include "pki_store.h"
 #include "refresher.h"
@@ -31,6 +32,7 @@ _PG_init(void)
 	ms_sim_init();
 	ms_worker_init();
 	ms_refresher_init();
+	ms_dropdb_init();
 
 	MarkGUCPrefixReserved("mobisign");
 }

@@ -282,7 +282,7 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 	memset(&res, 0, sizeof(res));
 	ms_cms_verify((const unsigned char *) VARDATA_ANY(cms), VARSIZE_ANY_EXHDR(cms),
 				  (const unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content), true,
-				  cert, inter, pki, 0, usage, false, &res);
+				  cert, inter, cert == NULL, pki, 0, usage, false, &res);
 
 	for (i = 0; i < VERIFY_NATTS; i++)
 		nulls[i] = true;

@@ -563,7 +563,14 @@ validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 				needname = "digitalSignature or nonRepudiation";
 				break;
 		}
-		if (ku != UINT32_MAX && (ku & need) == 0)
+		if (ku == UINT32_MAX)
+		{
+			/* the PKI enforces key usage: a certificate must state it */
+			out->valid = false;
+			out->status_code = MS_STATUS_ERROR_CERTIFICATE;
+			out->reason = psprintf("the certificate has no keyUsage extension (%s required)", needname);
+		}
+		else if ((ku & need) == 0)
 		{
 			out->valid = false;
 			out->status_code = MS_STATUS_ERROR_CERTIFICATE;
@@ -693,7 +700,8 @@ ms_check_time(TimestampTz at)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("the validation time must be finite"),
 				 errhint("Pass NULL for now, or a date and time.")));
-	return at;
+	/* 0 means "now" inside mobisign: the epoch itself is kept a microsecond apart */
+	return at == 0 ? 1 : at;
 }
 
 /* Fill the shared columns of a verification result (see the SQL types). */

@@ -52,6 +52,7 @@ typedef struct MsWorkerShared
 	slock_t		mutex;
 	int			procno;			/* PGPROC number of the running worker, or -1 */
 	int			pid;
+	Oid			dboid;			/* database the worker is connected to */
 	TimestampTz started_at;
 	char		state[MS_WSTATE_LEN];
 	int			links_configured;

@@ -496,6 +496,7 @@ ms_worker_main(Datum main_arg)
 		SpinLockAcquire(&ms_worker_shared->mutex);
 		ms_worker_shared->procno = MyProc->pgprocno;
 		ms_worker_shared->pid = MyProcPid;
+		ms_worker_shared->dboid = MyDatabaseId;
 		ms_worker_shared->started_at = GetCurrentTimestamp();
 		SpinLockRelease(&ms_worker_shared->mutex);
 	}

@@ -174,6 +174,12 @@ BEGIN
                   HINT = 'Configured PKIs are listed in mobisign.pki; add one with mobisign_add_pki().';
     END IF;
     info := mobisign._crl_info(crl);
+    -- a CRL from the future would shadow every genuine one until then
+    IF info.this_update > pg_catalog.now() + interval '5 minutes' THEN
+        RAISE EXCEPTION 'the CRL is issued in the future (%)', info.this_update
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Check the issuing CA''s clock; mobisign accepts five minutes of skew.';
+    END IF;
     SELECT * INTO newer FROM mobisign.crl c
      WHERE c.pki_id = p.id AND c.scope = info.scope
        AND (c.this_update > info.this_update OR c.sha256 = info.sha256)

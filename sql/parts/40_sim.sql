@@ -336,7 +336,11 @@ BEGIN
     ON CONFLICT ON CONSTRAINT sim_key_pkey DO UPDATE
        SET kic_algorithm = excluded.kic_algorithm, kid_algorithm = excluded.kid_algorithm,
            kic_wrapped = excluded.kic_wrapped, kid_wrapped = excluded.kid_wrapped,
-           tar = excluded.tar, counter = excluded.counter, response_counter = -1;
+           tar = excluded.tar,
+           -- counters never go back: a reused counter would let old answers
+           -- replay and make the SIM ("process if higher") refuse new requests;
+           -- a new card with new keys accepts any higher counter just the same
+           counter = GREATEST(k.counter, excluded.counter);
 
     PERFORM mobisign.audit_log('sim_key.add', 'success',
         pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'key_set', p_key_set,
@@ -907,7 +911,19 @@ BEGIN
         RETURN;
     END IF;
 
-    -- authentic: the counter must be higher than any accepted before
+    -- authentic.  A proof of receipt "counter low" (status 02) for a counter
+    -- we sent means the SIM got the same packet twice: the worker re-sends a
+    -- request whose first delivery it could not confirm (response timeout,
+    -- dropped link, crash).  The first copy's answer is the one that counts:
+    -- note the duplicate, act on nothing, and leave the counter alone.
+    IF r.stage = 'por' AND r.por_status = 2 THEN
+        PERFORM mobisign.audit_log('sim.answer', 'duplicate delivery',
+            v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
+                'por_status', r.por_status, 'reason', r.failure));
+        RETURN;
+    END IF;
+
+    -- the counter must be higher than any accepted before
     IF r.counter <= k.response_counter THEN
         PERFORM mobisign.audit_log('sim.answer', 'replay refused',
             v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,

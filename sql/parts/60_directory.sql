@@ -116,6 +116,8 @@ CREATE FUNCTION mobisign_add_directory(name text, url text, base_dn text,
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- a failing call never logs its statement (it holds the bind password)
+SET log_min_error_statement = panic
 AS $$
 DECLARE
     p_name ALIAS FOR name;
@@ -156,6 +158,10 @@ BEGIN
     END IF;
     IF bind_password IS NOT NULL AND bind_dn IS NULL THEN
         RAISE EXCEPTION 'a bind password needs a bind DN' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF bind_password IS NOT NULL AND NOT starttls AND p_url !~* '^ldaps://' THEN
+        RAISE WARNING 'directory "%": the bind password will travel unencrypted', p_name
+            USING HINT = 'Use an ldaps:// URL or starttls => true.';
     END IF;
     IF timeout < '100 ms' OR timeout > '10 min' THEN
         RAISE EXCEPTION 'timeout must be between 100 ms and 10 min' USING ERRCODE = 'invalid_parameter_value';
@@ -400,9 +406,11 @@ BEGIN
                                           AND k.this_update >= info.this_update) THEN
         RETURN false;           -- not newer than what is cached
     END IF;
+    -- who may sign it: the PKI's own CAs, or a cached certificate that has
+    -- validated in this PKI (never one merely fetched from a directory or URL)
     issuers := p_pki.trust_anchors || p_pki.intermediates
         || ARRAY(SELECT k.der FROM mobisign.certificate k
-                  WHERE k.subject = info.issuer AND (k.pki_id = p_pki.id OR k.pki_id IS NULL)
+                  WHERE k.subject = info.issuer AND k.pki_id = p_pki.id AND k.last_status = 502
                   LIMIT 32);
     IF NOT mobisign._crl_signed_by(info.der, issuers) THEN
         RAISE EXCEPTION 'the CRL from % is not signed by a known CA of PKI "%"', p_url, p_pki.name

@@ -265,6 +265,24 @@ check "no answer: the simulator swallowed submits" grep -q "swallowed" "$WORK/si
 check "no answer: the worker gave up on the session and reconnected" test "$(stat reconnects)" -gt "$reconnects0"
 : >"$WORK/sim/faults"
 
+# the SMSC delivers a request, then drops the session before answering the
+# submit_sm: the worker sends the same secured packet again, the SIM refuses
+# the copy ("counter low"), and the first copy's signature still completes
+# the transaction
+dups() { q -c "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'duplicate delivery'"; }
+dup0=$(dups)
+# the user takes 4 s to answer, so the copy arrives while the request is open
+echo "user0056 sign 4000" >"$WORK/sim/behaviour"
+echo "drop_on_submit 2" >"$WORK/sim/faults"
+sleep 0.3
+start_auth 56 56 resent
+check "re-sent request: the authentication is final" wait_final resent 60
+check "re-sent request: 502, the SIM's refusal of the copy does not fail it" test "$(count_status resent 502)" = 1
+check "re-sent request: the refused copy is audited as a duplicate delivery" test "$(dups)" -gt "$dup0"
+check "re-sent request: the SIM refused the copy's counter" grep -q "SIM 358[0-9]*56: counter .* refused" "$WORK/sim.log"
+: >"$WORK/sim/faults"
+: >"$WORK/sim/behaviour"
+
 sleep 1.5
 touch "$WORK/listen.stop"
 wait "$LISTEN_PID" 2>/dev/null || true
@@ -287,6 +305,8 @@ check "no answer: exactly one NOTIFY per transaction" notify_once noresp
 check "throttle: exactly one final audit row per transaction" final_audit_once throttle
 check "drop: exactly one final audit row per transaction" final_audit_once drop
 check "no answer: exactly one final audit row per transaction" final_audit_once noresp
+check "re-sent request: exactly one NOTIFY" notify_once resent
+check "re-sent request: exactly one final audit row" final_audit_once resent
 
 # ---- 4. kill -9 with 200 transactions in flight ---------------------------------
 # the SIMs answer after 1.5 s so that many are submitted and unanswered
@@ -338,6 +358,27 @@ check "DROP DATABASE of another database is not blocked by the worker" \
 	timeout 20 "$PGBIN/psql" -X -q -h "$WORK/pg" -p "$PGPORT_T" -U postgres -d postgres -c "DROP DATABASE msscratch"
 say "DROP DATABASE took $(($(date +%s) - start)) s"
 
+# DROP DATABASE of the worker's own database: only its owner stops the worker
+ms_psql -q -d postgres -c "CREATE ROLE msnotowner LOGIN"
+wpid=$(worker_pid)
+check "DROP DATABASE by a non-owner is refused" \
+	bash -c "! timeout 20 '$PGBIN/psql' -X -q -h '$WORK/pg' -p '$PGPORT_T' -U msnotowner -d postgres -c 'DROP DATABASE $DB' 2>/dev/null"
+check "... and the worker kept running" test "$(worker_pid)" = "$wpid"
+# a drop that fails for another reason (a session still connected) restarts the worker
+"$PGBIN/psql" -X -q -h "$WORK/pg" -p "$PGPORT_T" -U postgres -d "$DB" -c "SELECT pg_sleep(15)" >/dev/null 2>&1 &
+holder=$!
+sleep 1
+check "DROP DATABASE with another session connected fails" \
+	bash -c "! timeout 30 '$PGBIN/psql' -X -q -h '$WORK/pg' -p '$PGPORT_T' -U postgres -d postgres -c 'DROP DATABASE $DB' 2>/dev/null"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
+back=
+for _ in $(seq 1 75); do
+	back=$(worker_pid)
+	[ -n "$back" ] && [ "$back" != "$wpid" ] && break
+	sleep 0.2
+done
+check "... and the worker it stopped is started again" bash -c "[ -n '$back' ] && [ '$back' != '$wpid' ]"
+
 wpid=$(worker_pid)
 loglines=$(wc -l <"$WORK/pg/log")
 kill -TERM "$wpid"
@@ -354,8 +395,22 @@ check "SIGTERM: exit code 0, no crash restart" \
 	bash -c "! grep -q 'terminated by signal\|exited with exit code [1-9]' '$WORK/sigterm.log'"
 sleep 6
 check "SIGTERM: a clean exit is final (no restart)" test -z "$(worker_pid)"
-check "SIGTERM: the worker's database can be dropped" \
-	timeout 20 "$PGBIN/psql" -X -q -h "$WORK/pg" -p "$PGPORT_T" -U postgres -d postgres -c "DROP DATABASE $DB"
+# a restart brings the worker back; then a plain DROP DATABASE of its
+# database stops it cleanly and goes through
+ms_as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -w -m fast restart -l "$WORK/pg/log" >/dev/null
+wpid=
+for _ in $(seq 1 75); do
+	wpid=$(worker_pid)
+	[ -n "$wpid" ] && break
+	sleep 0.2
+done
+check "after a restart the worker runs again" test -n "$wpid"
+loglines=$(wc -l <"$WORK/pg/log")
+check "DROP DATABASE of the worker's database goes through while the worker runs" \
+	timeout 30 "$PGBIN/psql" -X -q -h "$WORK/pg" -p "$PGPORT_T" -U postgres -d postgres -c "DROP DATABASE $DB"
+tail -n +"$((loglines + 1))" "$WORK/pg/log" >"$WORK/dropdb.log"
+check "... the worker was stopped for it, cleanly" \
+	bash -c "grep -q 'is being dropped' '$WORK/dropdb.log' && grep -q 'mobisign worker stopped' '$WORK/dropdb.log'"
 
 check "no process crashed (but for the deliberate kill -9)" \
 	bash -c "! grep 'terminated by signal' '$WORK/pg/log' | grep -v 'signal 9'"

@@ -71,7 +71,7 @@ expect() {
 expect_match() {
 	if [[ "$3" =~ $2 ]]; then ok "$1"; else fail "$1: [$3] does not match /$2/"; fi
 }
-q() { ms_psql -d postgres -At -c "$1" 2>&1; }
+q() { PGOPTIONS="-c client_min_messages=error" ms_psql -d postgres -At -c "$1" 2>&1; }
 # SQLSTATE of a statement that must fail ("none" when it succeeds)
 sqlstate() {
 	local out
