@@ -22,6 +22,8 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "postmaster/bgworker.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/spin.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -47,6 +49,13 @@ stop_worker_for(const char *dbname)
 	SpinLockRelease(&ms_worker_shared->mutex);
 	if (pid == 0 || worker_db != dboid || !pg_database_ownercheck(dboid, GetUserId()))
 		return false;
+	/* the pid must still be a session of that database (never signal a stranger) */
+	{
+		PGPROC	   *proc = BackendPidGetProc(pid);
+
+		if (proc == NULL || proc->databaseId != dboid)
+			return false;
+	}
 	ereport(LOG,
 			(errmsg("stopping the mobisign worker: its database \"%s\" is being dropped", dbname)));
 	return kill(pid, SIGTERM) == 0;

@@ -555,8 +555,10 @@ finish_fn(void *arg)
 				ids[k] = CStringGetTextDatum(job->message_ids[k] ? job->message_ids[k] : "");
 			v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
 			t[1] = TEXTARRAYOID;
-			guarded_exec("mobisign._mark_submitted",
-						 "SELECT mobisign._mark_submitted($1::uuid, $2)", 2, t, v, NULL);
+			/* the queue row closes only once the transaction has recorded it */
+			if (guarded_exec("mobisign._mark_submitted",
+							 "SELECT mobisign._mark_submitted($1::uuid, $2)", 2, t, v, NULL) < 0)
+				continue;
 			guarded_exec("completing a request_queue row",
 						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
 						 " smsc_message_ids = $2, last_error = NULL WHERE transaction_id = $1::uuid",
@@ -567,8 +569,9 @@ finish_fn(void *arg)
 		{
 			v[1] = CStringGetTextDatum(job->reason);
 			t[1] = TEXTOID;
-			guarded_exec("mobisign._mark_failed",
-						 "SELECT mobisign._mark_failed($1::uuid, 209, $2)", 2, t, v, NULL);
+			if (guarded_exec("mobisign._mark_failed",
+							 "SELECT mobisign._mark_failed($1::uuid, 209, $2)", 2, t, v, NULL) < 0)
+				continue;
 			guarded_exec("failing a request_queue row",
 						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
 						 " last_error = $2 WHERE transaction_id = $1::uuid",

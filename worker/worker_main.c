@@ -307,6 +307,7 @@ handle_inbound(MsWorker *w, List *inbound)
 
 	/* new transaction(s): let the SIM channel reassemble and verify */
 	ms_queue_process_inbound(msisdns);
+	list_free_deep(msisdns);
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -478,6 +479,22 @@ shutdown_links(MsWorker *w)
 
 /* ---- main ---------------------------------------------------------------- */
 
+/* however the worker ends, writers must not wake (or DROP DATABASE signal) a stale pid */
+static void
+ms_worker_detach(int code, Datum arg)
+{
+	if (ms_worker_shared == NULL)
+		return;
+	SpinLockAcquire(&ms_worker_shared->mutex);
+	if (ms_worker_shared->pid == MyProcPid)
+	{
+		ms_worker_shared->procno = -1;
+		ms_worker_shared->pid = 0;
+		ms_worker_shared->dboid = InvalidOid;
+	}
+	SpinLockRelease(&ms_worker_shared->mutex);
+}
+
 void
 ms_worker_main(Datum main_arg)
 {
@@ -499,6 +516,7 @@ ms_worker_main(Datum main_arg)
 		ms_worker_shared->dboid = MyDatabaseId;
 		ms_worker_shared->started_at = GetCurrentTimestamp();
 		SpinLockRelease(&ms_worker_shared->mutex);
+		before_shmem_exit(ms_worker_detach, (Datum) 0);
 	}
 	ereport(LOG, (errmsg("mobisign worker started in database \"%s\"", ms_worker_database)));
 

@@ -471,6 +471,12 @@ BEGIN
         PERFORM mobisign._raise_status(422, pg_catalog.format('no certificate is known for user "%s"', p_user),
             pg_catalog.format('The user was found in %s without a certificate.', who.source));
     END IF;
+    IF who.pki_id IS NULL THEN
+        -- one PKI's anchors never vouch for another's users: no guessing
+        PERFORM mobisign._raise_status(422, pg_catalog.format('no PKI is configured for user "%s"', p_user),
+            pg_catalog.format('The user was found in %s, which names no PKI.', coalesce(who.directory, who.source)),
+            'Give the directory its PKI: mobisign_add_directory(..., pki => ''name'').');
+    END IF;
     u.msisdn := who.msisdn;
     u.pki_id := who.pki_id;
     IF pg_catalog.cardinality(who.fingerprints) = 1 THEN
