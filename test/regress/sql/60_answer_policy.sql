@@ -1,0 +1,29 @@
+--
+-- Policies that protect the SIM channel's answers and the revocation cache.
+--
+
+-- An answer must be signed by the user's expected certificate.  Here the
+-- signature is bob's and carries bob's certificate, but the transaction
+-- expected alice: a certificate inside the message is never accepted as the
+-- signer in place of the expected one (422).
+SELECT valid, status_code, reason
+  FROM mobisign._verify_answer(fx('bob-attached-chain.p7s'), fx('content.txt'), NULL,
+                               'alpha-full', 'sign', ARRAY[fx('alice-rsa.der')]);
+
+-- With no expected certificate at all, nothing can be the signer (422).
+SELECT valid, status_code, reason
+  FROM mobisign._verify_answer(fx('bob-attached-chain.p7s'), fx('content.txt'), NULL,
+                               'alpha-full', 'sign', NULL);
+
+-- The same answer when bob is the expected signer verifies (502).
+SELECT valid, status_code, signer_subject
+  FROM mobisign._verify_answer(fx('bob-attached-chain.p7s'), fx('content.txt'), NULL,
+                               'alpha-full', 'sign', ARRAY[fx('bob-ec.der')]);
+
+-- A CRL issued in the future would shadow every genuine CRL until then:
+-- it is refused, and the cached CRL stays.
+\set VERBOSITY terse
+SELECT mobisign_add_crl('alpha-full', fx('alpha-int-future.crl.der'));
+\set VERBOSITY default
+SELECT count(*) AS cached_int_crls FROM mobisign.crl c JOIN mobisign.pki p ON p.id = c.pki_id
+ WHERE p.name = 'alpha-full' AND c.issuer LIKE 'CN=alpha-int%';
