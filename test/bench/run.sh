@@ -13,7 +13,12 @@ cd "$MOBISIGN_ROOT"
 secs=${BENCH_SECONDS:-3}
 
 work=$(ms_readable_dir)
-cleanup() { ms_cluster_stop "$work/pg" || true; rm -rf "$work"; }
+sim_pid=
+cleanup() {
+	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+	ms_cluster_stop "$work/pg" || true
+	rm -rf "$work"
+}
 trap cleanup EXIT
 
 echo "== build"
@@ -94,6 +99,47 @@ rss2=$(echo "$mem" | sed -n 4p)
 # the reference runs again after mobisign; its mean over both runs is used
 echo "== reference again"
 "$work/reference" "$work/fx" "$secs" | tee "$work/ref2.txt"
+# ---- the SIM channel, end to end through the worker and the simulator
+echo "== SIM channel (mobisign-sim; the simulated users answer at once)"
+sim=test/sim/mobisign-sim
+smpp=$(ms_free_port)
+n=${BENCH_SIM_N:-20}
+"$sim" provision --dir "$work/sim" --users $((3 * n)) --port "$smpp" >/dev/null
+ms_psql -q -f "$work/sim/register.sql" >/dev/null
+"$sim" run --dir "$work/sim" --port "$smpp" --quiet --ready-file "$work/sim.ready" 2>"$work/sim.log" &
+sim_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/sim.ready" ] && break; sleep 0.1; done
+for _ in $(seq 1 150); do grep -q 'bound as' "$work/sim.log" && break; sleep 0.1; done
+user() { printf 'user%04d' "$1"; }
+now_ms() { date +%s%3N; }
+# reference: the simulator's own ESME (no database), one authentication at a
+# time: build, submit, the SIM answers, reassemble, verify (users 1..n)
+t0=$(now_ms)
+for i in $(seq 1 "$n"); do
+	"$sim" client --dir "$work/sim" --port "$smpp" --user "$(user "$i")" >/dev/null 2>&1 ||
+		{ echo "bench: the reference client failed for $(user "$i")" >&2; exit 1; }
+done
+ref_ms=$(( $(now_ms) - t0 ))
+# mobisign, one at a time: authenticate, then wait for the final state (users n+1..2n)
+t0=$(now_ms)
+for i in $(seq $((n + 1)) $((2 * n))); do
+	tid=$(q "SELECT transaction_id FROM mobisign_authenticate('$(user "$i")')")
+	st=$(q "SELECT status_code FROM mobisign_wait('$tid', '30 s')")
+	[ "$st" = 502 ] || { echo "bench: $(user "$i") ended $st" >&2; exit 1; }
+done
+seq_ms=$(( $(now_ms) - t0 ))
+# mobisign, a burst: n authentications queued at once (users 2n+1..3n)
+t0=$(now_ms)
+q "SELECT count(*) FROM generate_series($((2 * n + 1)), $((3 * n))) g,
+          mobisign_authenticate(format('user%s', lpad(g::text, 4, '0')))" >/dev/null
+for _ in $(seq 1 600); do
+	[ "$(q "SELECT count(*) FROM mobisign.transaction WHERE status_code = 502")" = $((2 * n)) ] && break
+	sleep 0.05
+done
+burst_ms=$(( $(now_ms) - t0 ))
+[ "$(q "SELECT count(*) FROM mobisign.transaction WHERE status_code = 502")" = $((2 * n)) ] ||
+	{ echo "bench: the burst did not complete" >&2; exit 1; }
+
 ref() { awk -v k="$1" '$1 == k { s += $2; n++ } END { print s / n }' "$work/ref1.txt" "$work/ref2.txt"; }
 echo
 echo "== results (ratio = mobisign / reference; 1.00 = as fast as bare OpenSSL)"
@@ -106,3 +152,9 @@ row "raw ECDSA P-256 verify (API)" "${ms[raw_ecdsa]}" "$(ref raw_ecdsa)"
 row "raw ECDSA P-256 (no audit row)" "${ms[raw_ecdsa_noaudit]}" "$(ref raw_ecdsa)"
 printf '%-34s %12s %12s %8.2f\n' "backend RSS after 5500 / after 500" "${rss2} kB" "${rss1} kB" \
 	"$(awk -v a="$rss2" -v b="$rss1" 'BEGIN { print a / b }')"
+echo
+echo "== SIM channel (ratio = mobisign / the simulator's own client, authentications per second)"
+printf '%-34s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
+refrate=$(awk -v n="$n" -v ms="$ref_ms" 'BEGIN { print n * 1000 / ms }')
+row "one at a time (authenticate+wait)" "$(awk -v n="$n" -v ms="$seq_ms" 'BEGIN { print n * 1000 / ms }')" "$refrate"
+row "burst of $n queued at once" "$(awk -v n="$n" -v ms="$burst_ms" 'BEGIN { print n * 1000 / ms }')" "$refrate"
