@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -39,6 +40,69 @@ static bool
 digest_allowed(int nid)
 {
 	return nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512;
+}
+
+/*
+ * The signer named by issuer and serial number, or by subject key
+ * identifier, looked up in the certificate cache (mobisign.certificate:
+ * registered, directory, URL and earlier signatures' certificates).  The
+ * match is confirmed against the SignerInfo; the certificate is still
+ * path-validated like any other.
+ */
+static X509 *
+cached_signer(MsScope *scope, CMS_SignerInfo *si)
+{
+	ASN1_OCTET_STRING *keyid = NULL;
+	X509_NAME  *issuer = NULL;
+	ASN1_INTEGER *sno = NULL;
+	X509	   *found = NULL;
+	int			rc;
+
+	if (!CMS_SignerInfo_get0_signer_id(si, &keyid, &issuer, &sno))
+		return NULL;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (keyid != NULL)
+	{
+		Datum		arg[1] = {PointerGetDatum(ms_bytea(ASN1_STRING_get0_data(keyid),
+													  ASN1_STRING_length(keyid)))};
+		Oid			type[1] = {BYTEAOID};
+
+		rc = SPI_execute_with_args("SELECT der FROM mobisign.certificate WHERE subject_key_id = $1 LIMIT 8",
+								   1, type, arg, NULL, true, 0);
+	}
+	else
+	{
+		BIGNUM	   *bn = ASN1_INTEGER_to_BN(sno, NULL);
+		char	   *hex = bn ? BN_bn2hex(bn) : NULL;
+		Datum		arg[2];
+		Oid			type[2] = {TEXTOID, TEXTOID};
+
+		arg[0] = CStringGetTextDatum(ms_name_text(issuer));
+		arg[1] = CStringGetTextDatum(hex ? hex : "");
+		OPENSSL_free(hex);
+		BN_free(bn);
+		rc = SPI_execute_with_args("SELECT der FROM mobisign.certificate WHERE issuer = $1 AND serial = $2 LIMIT 8",
+								   2, type, arg, NULL, true, 0);
+	}
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read mobisign.certificate: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; found == NULL && i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		bytea	   *der = DatumGetByteaPP(d);
+		const unsigned char *p = (unsigned char *) VARDATA_ANY(der);
+		X509	   *x = d2i_X509(NULL, &p, VARSIZE_ANY_EXHDR(der));
+
+		if (x != NULL && CMS_SignerInfo_cert_cmp(si, x) == 0)
+			found = ms_scope_x509(scope, x);
+		else
+			X509_free(x);
+	}
+	SPI_finish();
+	ERR_clear_error();
+	return found;
 }
 
 static CMS_ContentInfo *
@@ -185,6 +249,8 @@ ms_cms_verify(const unsigned char *sig, size_t siglen,
 			if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(extra_certs, i)) == 0)
 				signer = sk_X509_value(extra_certs, i);
 	}
+	if (signer == NULL && signer_cert == NULL && !signer_in_extra_only)
+		signer = cached_signer(scope, si);
 	if (signer == NULL)
 	{
 		set_invalid(out, MS_STATUS_NO_CERT_FOUND,

@@ -239,7 +239,21 @@ LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH r AS MATERIALIZED (
-        SELECT * FROM mobisign._verify($1, $2, $3, $4, $5))
+        SELECT * FROM mobisign._verify($1, $2, $3, $4, $5)),
+    -- a signer that verified is cached (source 'device'): later signatures
+    -- that name it only by issuer and serial or key identifier find it
+    cached AS (
+        INSERT INTO mobisign.certificate (fingerprint, der, subject, issuer, serial, subject_key_id,
+                                          not_before, not_after, pki_id, source,
+                                          last_validated_at, last_status)
+        SELECT ci.fingerprint, ci.der, ci.subject, ci.issuer, ci.serial, ci.subject_key_id,
+               ci.not_before, ci.not_after, (SELECT p.id FROM mobisign.pki p WHERE p.name = r.pki),
+               'device', pg_catalog.now(), r.status_code
+          FROM r, LATERAL mobisign._cert_info(r.signer_certificate) ci
+         WHERE r.valid
+        ON CONFLICT (fingerprint) DO UPDATE
+           SET last_validated_at = excluded.last_validated_at, last_status = excluded.last_status
+        RETURNING 1)
     SELECT r.valid, r.status_code, r.status_name, r.reason, r.signer_subject,
            r.signer_certificate, r.signing_time, r.pki, r.chain, r.evidence
       FROM r, LATERAL mobisign.audit_log('verify', r.status_name,

@@ -45,7 +45,9 @@ SELECT valid, status_code, pki IS NOT NULL AS pki_found
 SELECT * FROM s(fx('alice-detached.p7s'), fx('content.txt'), pki => 'alpha');
 SELECT * FROM s(fx('alice-attached.p7s'), NULL, pki => 'alpha');
 -- No certificate inside at all (as a SIM signs) and none given: the signer
--- cannot be found: 422.
+-- is looked up in the certificate cache (an earlier signature above cached
+-- alice's certificate), but PKI alpha does not know alice's intermediate CA,
+-- so her path cannot be built: 422.
 SELECT * FROM s(fx('alice-detached-nocerts.p7s'), fx('content.txt'), pki => 'alpha');
 -- The signer certificate can be named explicitly (a SIM's signature carries
 -- no certificate: the registered one is given). With the PKI that also knows

@@ -27,3 +27,17 @@ SELECT mobisign_add_crl('alpha-full', fx('alpha-int-future.crl.der'));
 \set VERBOSITY default
 SELECT count(*) AS cached_int_crls FROM mobisign.crl c JOIN mobisign.pki p ON p.id = c.pki_id
  WHERE p.name = 'alpha-full' AND c.issuer LIKE 'CN=alpha-int%';
+
+-- A signature that names its signer only by issuer and serial number, and
+-- carries no certificate, is verified with the certificate cache.  Start
+-- with bob not in the cache (earlier tests cached him): not found (422).
+DELETE FROM mobisign.certificate WHERE subject = 'CN=bob-ec,O=mobisign test,C=FI';
+SELECT valid, status_code, reason
+  FROM mobisign_verify(fx('bob-detached-nocerts.p7s'), fx('content.txt'), pki => 'alpha-full');
+-- A signature by bob that carries his certificate verifies, and caches it
+-- (source 'device') ...
+SELECT valid, status_code FROM mobisign_verify(fx('bob-attached-chain.p7s'), fx('content.txt'), pki => 'alpha-full');
+SELECT source FROM mobisign.certificate WHERE subject = 'CN=bob-ec,O=mobisign test,C=FI';
+-- ... so that his signature without any certificate now finds him.
+SELECT valid, status_code, signer_subject
+  FROM mobisign_verify(fx('bob-detached-nocerts.p7s'), fx('content.txt'), pki => 'alpha-full');
