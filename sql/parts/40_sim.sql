@@ -508,6 +508,13 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Register the SIM''s OTA keys with mobisign_add_sim_key().';
     END IF;
+    -- the 5-byte OTA counter is exhausted: the SIM needs new keys (checked
+    -- here so that no CHECK violation echoes the key row to the caller)
+    IF k.counter >= 1099511627775 THEN
+        RAISE EXCEPTION 'the OTA counter of the SIM of user "%" is exhausted', p_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Give the SIM a new key set and register it with mobisign_add_sim_key().';
+    END IF;
     UPDATE mobisign.sim_key s SET counter = s.counter + 1
      WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set
     RETURNING s.counter INTO v_ctr;
