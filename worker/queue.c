@@ -781,29 +781,45 @@ ms_queue_housekeeping(void)
 	run_unit("mobisign worker: expiry and audit sealing", housekeeping_fn, NULL);
 }
 
+typedef struct NextDueArg
+{
+	List	   *held;			/* MsJob * the worker still holds */
+	TimestampTz due;
+} NextDueArg;
+
 static void
 next_due_fn(void *arg)
 {
-	TimestampTz *due = (TimestampTz *) arg;
+	NextDueArg *a = (NextDueArg *) arg;
+	Datum	   *held = palloc(sizeof(Datum) * (list_length(a->held) + 1));
+	int			nheld = 0;
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	ListCell   *lc;
 	bool		isnull;
 	int			rc;
 
-	rc = SPI_execute("SELECT pg_catalog.min(q.next_attempt_at) FROM mobisign.request_queue q WHERE NOT q.done",
-					 true, 0);
+	/* rows held in memory (past their lease while throttled) are not due */
+	foreach(lc, a->held)
+		held[nheld++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
+	values[0] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
+	rc = SPI_execute_with_args("SELECT pg_catalog.min(q.next_attempt_at) FROM mobisign.request_queue q"
+							   " WHERE NOT q.done AND q.transaction_id <> ALL ($1::uuid[])",
+							   1, types, values, NULL, true, 0);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 		if (!isnull)
-			*due = DatumGetTimestampTz(d);
+			a->due = DatumGetTimestampTz(d);
 	}
 }
 
 TimestampTz
-ms_queue_next_due(void)
+ms_queue_next_due(List *held)
 {
-	TimestampTz due = 0;
+	NextDueArg	a = {held, 0};
 
-	run_unit("mobisign worker: looking for due requests", next_due_fn, &due);
-	return due;
+	run_unit("mobisign worker: looking for due requests", next_due_fn, &a);
+	return a.due;
 }

@@ -57,6 +57,6 @@ extern List *ms_queue_pending_msisdns(MemoryContext cxt);
 extern void ms_queue_housekeeping(void);
 
 /* earliest next_attempt_at of a pending row, 0 if none (or on error) */
-extern TimestampTz ms_queue_next_due(void);
+extern TimestampTz ms_queue_next_due(List *held);
 
 #endif

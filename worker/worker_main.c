@@ -252,7 +252,7 @@ claim_jobs(MsWorker *w, TimestampTz now)
 
 	if (n < cap)
 	{
-		TimestampTz due = ms_queue_next_due();
+		TimestampTz due = ms_queue_next_due(w->jobs);
 		TimestampTz poll = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
 
 		w->claim_wanted = false;
