@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -52,7 +53,8 @@ hexval(char c)
  * NUL-terminated).  Returns the length.
  */
 static size_t
-read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsize)
+read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsize,
+				 bool secret)
 {
 	FILE	   *f;
 	size_t		n;
@@ -70,6 +72,34 @@ read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsi
 				(errcode_for_file_access(),
 				 errmsg("could not open the file named by %s: %m", guc_name),
 				 errhint("The file must exist and be readable by the server's OS user.")));
+
+	/*
+	 * The same rule as PostgreSQL's for ssl_key_file: owned by the server's
+	 * OS user with no access for group or others, or owned by root with at
+	 * most read access for the group.  (A certificate is public.)
+	 */
+	if (secret)
+	{
+		struct stat st;
+
+		if (fstat(fileno(f), &st) != 0)
+		{
+			FreeFile(f);
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not stat the file named by %s: %m", guc_name)));
+		}
+		if (!((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO)) == 0) ||
+			  (st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) == 0)))
+		{
+			FreeFile(f);
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIG_FILE_ERROR),
+					 errmsg("the file named by %s has group or world access", guc_name),
+					 errdetail("A key file must be owned by the server's OS user with mode 0600 or less, or by root with mode 0640 or less."),
+					 errhint("chmod 0600 (or chown root and chmod 0640) the file.")));
+		}
+	}
 	n = fread(buf, 1, bufsize - 1, f);
 	if (ferror(f))
 	{
@@ -101,7 +131,7 @@ load_master_key(unsigned char key[MS_MASTER_KEY_LEN])
 	size_t		i;
 	bool		ok = true;
 
-	n = read_secret_file("mobisign.master_key_file", ms_master_key_file, buf, sizeof(buf));
+	n = read_secret_file("mobisign.master_key_file", ms_master_key_file, buf, sizeof(buf), true);
 
 	/* 64 hex characters, then optional line end / trailing whitespace */
 	if (n < 2 * MS_MASTER_KEY_LEN)
@@ -271,11 +301,11 @@ ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 
 	/* read both files before any OpenSSL object exists (errors leak nothing) */
 	pem = palloc(65536);
-	pemlen = read_secret_file("mobisign.sp_key_file", ms_sp_key_file, pem, 65536);
+	pemlen = read_secret_file("mobisign.sp_key_file", ms_sp_key_file, pem, 65536, true);
 	if (ms_sp_cert_file != NULL && ms_sp_cert_file[0] != '\0')
 	{
 		cpem = palloc(65536);
-		cpemlen = read_secret_file("mobisign.sp_cert_file", ms_sp_cert_file, cpem, 65536);
+		cpemlen = read_secret_file("mobisign.sp_cert_file", ms_sp_cert_file, cpem, 65536, false);
 	}
 
 	bio = BIO_new_mem_buf(pem, (int) pemlen);

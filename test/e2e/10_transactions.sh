@@ -340,6 +340,15 @@ ec_phase() {
 		"$(sqlstate_of "SELECT mobisign_sign('user0001', repeat('€', 81))")"
 	check "ec 71 UCS-2 characters: SQLSTATE MS103" MS103 \
 		"$(sqlstate_of "SELECT mobisign_sign('user0001', repeat('ж', 71))")"
+	# a key file that others can read is refused (the rule PostgreSQL applies
+	# to ssl_key_file), and nothing is queued
+	n0=$(q "SELECT count(*) FROM mobisign.transaction")
+	chmod 0644 "$SIMDIR/master.key"
+	check "ec world-readable master key: SQLSTATE F0000" F0000 \
+		"$(sqlstate_of "SELECT mobisign_authenticate('user0016')")"
+	chmod 0640 "$SIMDIR/master.key"
+	check "ec world-readable master key: nothing was queued" "$n0" \
+		"$(q "SELECT count(*) FROM mobisign.transaction")"
 	id=$(request authenticate user0012 '' '1 min')
 	check "ec second open request: SQLSTATE MS406" MS406 \
 		"$(sqlstate_of "SELECT mobisign_sign('user0012', 'again')")"
