@@ -74,9 +74,10 @@ read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsi
 				 errhint("The file must exist and be readable by the server's OS user.")));
 
 	/*
-	 * The same rule as PostgreSQL's for ssl_key_file: owned by the server's
-	 * OS user with no access for group or others, or owned by root with at
-	 * most read access for the group.  (A certificate is public.)
+	 * Owned by the server's OS user or by root, with no access for others
+	 * and at most read access for the group (0640; PostgreSQL's rule for
+	 * ssl_key_file also allows 0640 when root owns the file).  A
+	 * certificate is public.
 	 */
 	if (secret)
 	{
@@ -89,15 +90,15 @@ read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsi
 					(errcode_for_file_access(),
 					 errmsg("could not stat the file named by %s: %m", guc_name)));
 		}
-		if (!((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO)) == 0) ||
-			  (st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) == 0)))
+		if (!((st.st_uid == geteuid() || st.st_uid == 0) &&
+			  (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) == 0))
 		{
 			FreeFile(f);
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIG_FILE_ERROR),
-					 errmsg("the file named by %s has group or world access", guc_name),
-					 errdetail("A key file must be owned by the server's OS user with mode 0600 or less, or by root with mode 0640 or less."),
-					 errhint("chmod 0600 (or chown root and chmod 0640) the file.")));
+					 errmsg("the file named by %s is open to others", guc_name),
+					 errdetail("A key file must be owned by the server's OS user or by root, with mode 0640 or less."),
+					 errhint("chmod 0600 the file (0640 to let a group read it).")));
 		}
 	}
 	n = fread(buf, 1, bufsize - 1, f);

@@ -71,22 +71,28 @@ ms_worker_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+void
+ms_worker_describe(BackgroundWorker *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	/* never sends from a standby: starts once recovery has finished */
+	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* restarted after a crash; a clean exit (SIGTERM) is final */
+	w->bgw_restart_time = 5;
+	strlcpy(w->bgw_library_name, "mobisign", BGW_MAXLEN);
+	strlcpy(w->bgw_function_name, "ms_worker_main", BGW_MAXLEN);
+	strlcpy(w->bgw_name, "mobisign worker", BGW_MAXLEN);
+	strlcpy(w->bgw_type, "mobisign worker", BGW_MAXLEN);
+	w->bgw_notify_pid = 0;
+}
+
 static void
 ms_worker_register(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	/* never sends from a standby: starts once recovery has finished */
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	/* restarted after a crash; a clean exit (SIGTERM) is final */
-	worker.bgw_restart_time = 5;
-	strlcpy(worker.bgw_library_name, "mobisign", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "ms_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "mobisign worker", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "mobisign worker", BGW_MAXLEN);
-	worker.bgw_notify_pid = 0;
+	ms_worker_describe(&worker);
 	RegisterBackgroundWorker(&worker);
 }
 

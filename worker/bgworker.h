@@ -19,6 +19,10 @@
 /* Called from _PG_init: GUCs, shared memory, worker registration. */
 extern void ms_worker_init(void);
 
+/* The worker's registration (static at preload, or dynamic after a failed drop). */
+struct BackgroundWorker;
+extern void ms_worker_describe(struct BackgroundWorker *w);
+
 /* Wake the worker when the current transaction commits (queued work). */
 extern void ms_worker_wake_at_commit(void);
 

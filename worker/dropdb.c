@@ -66,14 +66,7 @@ restart_worker(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
-	strlcpy(worker.bgw_library_name, "mobisign", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "ms_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "mobisign worker", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "mobisign worker", BGW_MAXLEN);
+	ms_worker_describe(&worker);
 	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
 		ereport(WARNING,
 				(errmsg("could not restart the mobisign worker after a failed DROP DATABASE"),

@@ -340,7 +340,7 @@ ec_phase() {
 		"$(sqlstate_of "SELECT mobisign_sign('user0001', repeat('€', 81))")"
 	check "ec 71 UCS-2 characters: SQLSTATE MS103" MS103 \
 		"$(sqlstate_of "SELECT mobisign_sign('user0001', repeat('ж', 71))")"
-	# a key file that others can read is refused (the rule PostgreSQL applies
+	# a key file that others can read is refused (as PostgreSQL does for
 	# to ssl_key_file), and nothing is queued
 	n0=$(q "SELECT count(*) FROM mobisign.transaction")
 	chmod 0644 "$SIMDIR/master.key"
