@@ -341,7 +341,7 @@ ec_phase() {
 	check "ec 71 UCS-2 characters: SQLSTATE MS103" MS103 \
 		"$(sqlstate_of "SELECT mobisign_sign('user0001', repeat('ж', 71))")"
 	# a key file that others can read is refused (as PostgreSQL does for
-	# to ssl_key_file), and nothing is queued
+	# ssl_key_file), and nothing is queued
 	n0=$(q "SELECT count(*) FROM mobisign.transaction")
 	chmod 0644 "$SIMDIR/master.key"
 	check "ec world-readable master key: SQLSTATE F0000" F0000 \
