@@ -255,3 +255,34 @@ mobisign_crl_signed_by(PG_FUNCTION_ARGS)
 	ms_scope_release(scope);
 	PG_RETURN_BOOL(ok);
 }
+
+PG_FUNCTION_INFO_V1(mobisign_cert_issued_by);
+
+/*
+ * mobisign._cert_issued_by(certificate bytea, issuers bytea[]) -> boolean
+ *	Was the certificate issued (and signed) by one of the given CAs?  Only
+ *	such certificates may name CRL distribution points that the refresh
+ *	fetches: a certificate merely cached from a directory or a URL could
+ *	otherwise point the server at any host.
+ */
+Datum
+mobisign_cert_issued_by(PG_FUNCTION_ARGS)
+{
+	MsScope    *scope = ms_scope_create();
+	X509	   *cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));
+	STACK_OF(X509) *cas = ms_parse_certificate_array(scope, "issuers",
+													 PG_GETARG_ARRAYTYPE_P(1), 256);
+	bool		ok = false;
+
+	for (int i = 0; !ok && i < sk_X509_num(cas); i++)
+	{
+		X509	   *ca = sk_X509_value(cas, i);
+		EVP_PKEY   *pk = X509_get0_pubkey(ca);
+
+		if (X509_check_issued(ca, cert) == X509_V_OK && pk != NULL && X509_verify(cert, pk) == 1)
+			ok = true;
+	}
+	ERR_clear_error();
+	ms_scope_release(scope);
+	PG_RETURN_BOOL(ok);
+}

@@ -95,6 +95,12 @@ AS 'MODULE_PATHNAME', 'mobisign_crl_signed_by'
 LANGUAGE C STRICT IMMUTABLE
 SET search_path = pg_catalog, pg_temp;
 
+CREATE FUNCTION mobisign._cert_issued_by(certificate bytea, issuers bytea[])
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mobisign_cert_issued_by'
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
+
 ------------------------------------------------------------------------------
 -- Directories (mobisign_admin)
 ------------------------------------------------------------------------------
@@ -460,11 +466,13 @@ BEGIN
         FOR obj IN
             SELECT a FROM pg_catalog.unnest(p.trust_anchors || p.intermediates) a
             UNION ALL
+            -- cached certificates count only if one of the PKI's CAs issued
+            -- them: what a directory or URL merely claims names no URL here
             SELECT k.der FROM mobisign.certificate k
              WHERE k.not_after > pg_catalog.now()
-               AND (k.pki_id = p.id
-                    OR k.issuer IN (SELECT (mobisign._cert_info(a)).subject
-                                      FROM pg_catalog.unnest(p.trust_anchors || p.intermediates) a))
+               AND k.issuer IN (SELECT (mobisign._cert_info(a)).subject
+                                  FROM pg_catalog.unnest(p.trust_anchors || p.intermediates) a)
+               AND mobisign._cert_issued_by(k.der, p.trust_anchors || p.intermediates)
             UNION ALL
             SELECT k.der FROM mobisign.crl k WHERE k.pki_id = p.id AND NOT k.is_delta
         LOOP

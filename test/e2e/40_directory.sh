@@ -357,6 +357,21 @@ expect "the evidence names the CRL numbers relied on (int's for alice, root's fo
 	"$(q "SELECT string_agg((e->>'issuer') || ':' || (e->>'crl_number'), ' ' ORDER BY e->>'issuer')
 	        FROM (SELECT DISTINCT e FROM mobisign_validate_certificate($(cert alice), pki => 'e2e') v,
 	              jsonb_array_elements(v.evidence->'crls') e) x")"
+# a certificate cached from a directory that claims the intermediate's name
+# but was not issued by the PKI's CAs names no distribution point that the
+# refresh would fetch (else any cached certificate could point the server
+# at any host)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/evil.key" \
+	-subj "/C=FI/O=mobisign e2e/CN=Int CA" -days 30 -out "$T/evil.pem" \
+	-addext "crlDistributionPoints=URI:http://127.0.0.1:9/evil.crl" >/dev/null 2>&1 &&
+	openssl x509 -in "$T/evil.pem" -outform DER -out "$T/evil.der" || fail "could not make the forged certificate"
+q "SELECT mobisign._cache_certificate('\\x$(hex "$T/evil.der")'::bytea, 'ldap', NULL,
+          (SELECT id FROM mobisign.pki WHERE name = 'e2e'))" >/dev/null
+expect "the forged certificate is in the cache (source ldap)" 1 \
+	"$(q "SELECT count(*) FROM mobisign.certificate WHERE source = 'ldap' AND subject = 'CN=Int CA,O=mobisign e2e,C=FI'")"
+q "SELECT mobisign_refresh_crls()" >/dev/null
+expect "a distribution point in a certificate the PKI did not issue is never fetched" 0 \
+	"$(q "SELECT count(*) FROM mobisign.crl_source WHERE url LIKE '%evil.crl'")"
 expect "a second refresh changes nothing" 0 "$(q "SELECT mobisign_refresh_crls()")"
 expect "nothing is due for the worker" 0 "$(q "SELECT mobisign._refresh_due_crls()")"
 
