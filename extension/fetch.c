@@ -94,9 +94,36 @@ http_get(const char *url, size_t max_len, char **err)
 		return NIL;
 	scope = ms_scope_create();
 	ERR_clear_error();
-	/* proxy "" means no proxy: the environment's http_proxy is not used */
-	mem = ms_scope_bio(scope, OSSL_HTTP_get(url, "", NULL, NULL, NULL, NULL, NULL, 0, NULL,
-											 NULL, 1, max_len, ms_fetch_timeout_secs()));
+	{
+		char	   *host = NULL;
+		char	   *port = NULL;
+		char	   *path = NULL;
+		char	   *query = NULL;
+		char	   *target;
+
+		if (!OSSL_HTTP_parse_url(url, NULL, NULL, &host, &port, NULL, &path, &query, NULL))
+		{
+			*err = psprintf("malformed URL: %s", ms_ossl_error());
+			ms_scope_release(scope);
+			return NIL;
+		}
+		target = query ? psprintf("%s?%s", path, query) : pstrdup(path);
+
+		/*
+		 * One exchange, no redirection: a distribution point or a
+		 * certificate URL answers itself or not at all (a redirect could
+		 * send the server anywhere).  Proxy "" means no proxy: the
+		 * environment's http_proxy is not used.
+		 */
+		mem = ms_scope_bio(scope,
+						   OSSL_HTTP_transfer(NULL, host, port, target, 0, "", NULL,
+											  NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL,
+											  NULL, 1, max_len, ms_fetch_timeout_secs(), 0));
+		OPENSSL_free(host);
+		OPENSSL_free(port);
+		OPENSSL_free(path);
+		OPENSSL_free(query);
+	}
 	if (mem == NULL)
 	{
 		*err = psprintf("HTTP GET failed: %s", ms_ossl_error());

@@ -331,6 +331,26 @@ expect "dave (register + ldap:// certificate URL)" "dave|url|t" \
 	"$(q "SELECT user_id, source, certificates = ARRAY[$(cert dave)] FROM mobisign_lookup_user('dave')")"
 register_url_user ghost +358409999999 "http://127.0.0.1:$HTTP_PORT/missing.der"
 expect "a certificate URL that is not there: error 08006" 08006 "$(sqlstate "SELECT * FROM mobisign_lookup_user('ghost')")"
+# a URL that answers with a redirect is not followed: a certificate or CRL
+# URL answers itself or not at all (a redirect could send the server anywhere)
+REDIR_PORT=$(ms_free_port)
+python3 -c '
+import sys, http.server
+target = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(302)
+        self.send_header("Location", target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$REDIR_PORT" "http://127.0.0.1:$HTTP_PORT" >"$T/redirect.log" 2>&1 &
+PIDS+=($!)
+wait_port "$REDIR_PORT" || fail "the redirecting HTTP server did not start"
+register_url_user redirected +358405555555 "http://127.0.0.1:$REDIR_PORT/carol.der"
+expect "a certificate URL that redirects is not followed: error 08006" 08006 \
+	"$(sqlstate "SELECT * FROM mobisign_lookup_user('redirected')")"
+if grep -q "GET /carol.der" "$T/redirect.log"; then ok "... the redirecting server was asked (and answered 302)"; else fail "the redirecting server was never asked"; fi
 
 # ------------------------------------------------------------------ CRLs
 echo "# CRLs: distribution points (HTTP, LDAP) and CA entries"
