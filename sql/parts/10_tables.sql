@@ -145,7 +145,7 @@ CREATE TABLE mobisign.transaction (
     app_role           name NOT NULL DEFAULT session_user,  -- row-level security key
     application        text,                                -- free label given by the caller
     user_id            text NOT NULL,
-    msisdn             text NOT NULL,
+    msisdn             text NOT NULL CHECK (msisdn ~ '^\+?[0-9]{5,15}$'),
     reference          bytea NOT NULL UNIQUE CHECK (length(reference) = 8),
     data               bytea NOT NULL,   -- the challenge, or the UTF-8 text to be signed
     data_hash          bytea NOT NULL,   -- SHA-256 of data

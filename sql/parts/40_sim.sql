@@ -467,6 +467,12 @@ BEGIN
         PERFORM mobisign._raise_status(102, pg_catalog.format('no MSISDN is known for user "%s"', p_user),
             pg_catalog.format('The user was found in %s without a mobile number.', who.source));
     END IF;
+    IF who.msisdn !~ '^\+?[0-9]{5,15}$' THEN
+        -- a directory's "mobile" attribute is free text: never send to it unchecked
+        PERFORM mobisign._raise_status(101, pg_catalog.format('the mobile number of user "%s" is not an MSISDN', p_user),
+            pg_catalog.format('The user was found in %s with mobile number "%s"; 5 to 15 digits in international format are expected.',
+                              coalesce(who.directory, who.source), who.msisdn));
+    END IF;
     IF coalesce(pg_catalog.cardinality(who.fingerprints), 0) = 0 THEN
         PERFORM mobisign._raise_status(422, pg_catalog.format('no certificate is known for user "%s"', p_user),
             pg_catalog.format('The user was found in %s without a certificate.', who.source));
