@@ -213,6 +213,19 @@ expect "two entries matching is an error, never a pick" 21000 \
 	"$(sqlstate "SELECT * FROM mobisign_lookup_user('twin')")"
 expect "a non-ASCII user id is matched exactly (escaped UTF-8)" "+358408888888|0" \
 	"$(q "SELECT msisdn, cardinality(certificates) FROM mobisign_lookup_user('jösé')")"
+# a directory's mobile attribute is free text: nothing is sent to one that is
+# not an MSISDN
+ldapadd -x -H "ldap://127.0.0.1:$LDAP_PORT" -D cn=admin,c=FI -w "$BIND_PW" >/dev/null 2>&1 <<LDIF || fail "ldapadd badphone"
+dn: uid=badphone,$PEOPLE
+objectClass: inetOrgPerson
+uid: badphone
+cn: Bad Phone
+sn: Phone
+mobile: +12
+userCertificate;binary:< file://$PKI/alice.der
+LDIF
+expect "a user whose directory mobile number is not an MSISDN is refused (MS101)" MS101 \
+	"$(sqlstate "SELECT * FROM mobisign_authenticate('badphone')")"
 
 echo "# filter injection matches nothing"
 for inj in '*' ')(uid=*' 'alice*' '*)(|(uid=*' 'al*ce' 'alice)(uid=bob' '\2a' 'alicé'; do
