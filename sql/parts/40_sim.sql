@@ -613,37 +613,32 @@ BEGIN
 END
 $$;
 
+-- What mobisign_status() and mobisign_wait() return.
+CREATE TYPE mobisign.transaction_status AS (
+    transaction_id uuid, kind text, state text, status_code integer, status_name text,
+    reason text, signer_subject text, created_at timestamptz, submitted_at timestamptz,
+    completed_at timestamptz, expires_at timestamptz);
+
 -- The status of a transaction the session user may see (else: does not exist).
-CREATE FUNCTION mobisign._status(p_transaction_id uuid,
-                                OUT transaction_id uuid, OUT kind text, OUT state text,
-                                OUT status_code integer, OUT status_name text, OUT reason text,
-                                OUT signer_subject text, OUT created_at timestamptz,
-                                OUT submitted_at timestamptz, OUT completed_at timestamptz,
-                                OUT expires_at timestamptz)
-RETURNS record
+CREATE FUNCTION mobisign._status(p_transaction_id uuid)
+RETURNS mobisign.transaction_status
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t mobisign.transaction;
-    p_id uuid := $1;
+    r mobisign.transaction_status;
 BEGIN
-    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.id = p_id;
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.id = p_transaction_id;
     IF NOT FOUND OR NOT mobisign._may_see(t.app_role) THEN
-        RAISE EXCEPTION 'transaction % does not exist', p_id
+        RAISE EXCEPTION 'transaction % does not exist', p_transaction_id
             USING ERRCODE = 'no_data_found';
     END IF;
-    transaction_id := t.id;
-    kind := t.kind;
-    state := t.state;
-    status_code := t.status_code;
-    SELECT s.name INTO status_name FROM mobisign.status_code s WHERE s.code = t.status_code;
-    reason := t.reason;
-    signer_subject := t.signer_subject;
-    created_at := t.created_at;
-    submitted_at := t.submitted_at;
-    completed_at := t.completed_at;
-    expires_at := t.expires_at;
+    SELECT t.id, t.kind, t.state, t.status_code, s.name, t.reason, t.signer_subject,
+           t.created_at, t.submitted_at, t.completed_at, t.expires_at
+      INTO r
+      FROM mobisign.status_code s WHERE s.code = t.status_code;
+    RETURN r;
 END
 $$;
 
@@ -661,38 +656,18 @@ AS $$
 $$;
 
 -- Block until the transaction is final or the timeout passes (see sim_wait.c).
-CREATE FUNCTION mobisign._wait(p_transaction_id uuid, p_timeout_in interval,
-                              OUT transaction_id uuid, OUT kind text, OUT state text,
-                              OUT status_code integer, OUT status_name text, OUT reason text,
-                              OUT signer_subject text, OUT created_at timestamptz,
-                              OUT submitted_at timestamptz, OUT completed_at timestamptz,
-                              OUT expires_at timestamptz)
-RETURNS record
+CREATE FUNCTION mobisign._wait(p_transaction_id uuid, p_timeout interval)
+RETURNS mobisign.transaction_status
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    p_id uuid := $1;
-    p_timeout interval := $2;
-    r record;
 BEGIN
     IF p_timeout IS NULL OR p_timeout < '0' THEN
         PERFORM mobisign._raise_status(101, 'timeout must be zero or positive');
     END IF;
-    PERFORM mobisign._status(p_id);    -- existence and visibility
-    PERFORM mobisign._wait_final(p_id, p_timeout);
-    SELECT * INTO r FROM mobisign._status(p_id);   -- a fresh snapshot
-    transaction_id := r.transaction_id;
-    kind := r.kind;
-    state := r.state;
-    status_code := r.status_code;
-    status_name := r.status_name;
-    reason := r.reason;
-    signer_subject := r.signer_subject;
-    created_at := r.created_at;
-    submitted_at := r.submitted_at;
-    completed_at := r.completed_at;
-    expires_at := r.expires_at;
+    PERFORM mobisign._status(p_transaction_id);    -- existence and visibility
+    PERFORM mobisign._wait_final(p_transaction_id, p_timeout);
+    RETURN mobisign._status(p_transaction_id);     -- a fresh snapshot
 END
 $$;
 
