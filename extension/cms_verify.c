@@ -24,8 +24,6 @@
 #include "ossl.h"
 #include "rawsig.h"
 
-extern Datum ms_validation_datum(MsValidation *v, Datum *values, bool *nulls, int *col);
-
 static void
 set_invalid(MsCmsResult *out, int status, char *reason)
 {
@@ -459,7 +457,7 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 					  MS_USAGE_ANY_SIGNATURE, true, &r);
 	ms_scope_release(scope);
 
-	ms_validation_datum(&r.v, values, nulls, &col);
+	ms_validation_columns(&r.v, values, nulls, &col);
 	if (r.signer_subject)
 	{
 		values[col++] = CStringGetTextDatum(r.signer_subject);

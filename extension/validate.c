@@ -72,7 +72,6 @@ typedef struct VerifyState
 	Inherited	inherited[MS_MAX_INHERITED];
 	int			ninherited;
 	bool		stale_crl_in_grace;
-	bool		anchor_without_crl;
 } VerifyState;
 
 static bool
@@ -183,10 +182,7 @@ forgiven(VerifyState *st, X509_STORE_CTX *ctx, int err)
 
 		if (chain != NULL && depth == sk_X509_num(chain) - 1 &&
 			is_anchor(st->pki, sk_X509_value(chain, depth)))
-		{
-			st->anchor_without_crl = true;
 			return true;
-		}
 	}
 	return false;
 }
@@ -704,12 +700,8 @@ ms_check_time(TimestampTz at)
 	return at == 0 ? 1 : at;
 }
 
-/* Fill the shared columns of a verification result (see the SQL types). */
-Datum
-ms_validation_datum(MsValidation *v, Datum *values, bool *nulls, int *col);
-
-Datum
-ms_validation_datum(MsValidation *v, Datum *values, bool *nulls, int *col)
+void
+ms_validation_columns(MsValidation *v, Datum *values, bool *nulls, int *col)
 {
 	values[(*col)++] = BoolGetDatum(v->valid);
 	values[(*col)++] = Int32GetDatum(v->status_code);
@@ -720,7 +712,6 @@ ms_validation_datum(MsValidation *v, Datum *values, bool *nulls, int *col)
 	else
 		nulls[(*col)++] = true;
 	values[(*col)++] = ms_text_array(v->chain);
-	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(mobisign_validate_certificate_internal);
@@ -760,7 +751,7 @@ mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 							MS_USAGE_NONE, &v);
 	ms_scope_release(scope);
 
-	ms_validation_datum(&v, values, nulls, &col);
+	ms_validation_columns(&v, values, nulls, &col);
 	values[col++] = ms_text_array(v.policies);
 	values[col++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(v.evidence));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));

@@ -71,6 +71,12 @@ extern void ms_validate_certificate(X509 *cert, STACK_OF(X509) *untrusted,
 									const char *pki_name, TimestampTz at,
 									MsKeyUsage usage, MsValidation *out);
 
+/*
+ * The columns every verification result starts with: valid, status_code,
+ * status_name, reason, pki, chain (values/nulls from *col on; *col advances).
+ */
+extern void ms_validation_columns(MsValidation *v, Datum *values, bool *nulls, int *col);
+
 /* ERROR (22008) unless at is a finite time; returns it */
 extern TimestampTz ms_check_time(TimestampTz at);
 

@@ -642,13 +642,10 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION mobisign_status(transaction_id uuid,
-                                OUT transaction_id uuid, OUT kind text, OUT state text,
-                                OUT status_code integer, OUT status_name text, OUT reason text,
-                                OUT signer_subject text, OUT created_at timestamptz,
-                                OUT submitted_at timestamptz, OUT completed_at timestamptz,
-                                OUT expires_at timestamptz)
-RETURNS record
+-- (transaction_id, kind, state, status_code, status_name, reason,
+--  signer_subject, created_at, submitted_at, completed_at, expires_at)
+CREATE FUNCTION mobisign_status(transaction_id uuid)
+RETURNS mobisign.transaction_status
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -671,13 +668,9 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION mobisign_wait(transaction_id uuid, timeout interval DEFAULT '2 min',
-                              OUT transaction_id uuid, OUT kind text, OUT state text,
-                              OUT status_code integer, OUT status_name text, OUT reason text,
-                              OUT signer_subject text, OUT created_at timestamptz,
-                              OUT submitted_at timestamptz, OUT completed_at timestamptz,
-                              OUT expires_at timestamptz)
-RETURNS record
+-- the same columns as mobisign_status(), once final or at the timeout
+CREATE FUNCTION mobisign_wait(transaction_id uuid, timeout interval DEFAULT '2 min')
+RETURNS mobisign.transaction_status
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$

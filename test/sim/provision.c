@@ -647,36 +647,6 @@ sim_cmd_provision(int argc, char **argv)
 
 /* --- revoke -------------------------------------------------------------- */
 
-static X509 *
-load_cert(const char *path)
-{
-	FILE	   *f = fopen(path, "r");
-	X509	   *c;
-
-	if (!f)
-		sim_die("cannot open %s: %s", path, strerror(errno));
-	c = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (!c)
-		sim_ssl_die(path);
-	return c;
-}
-
-static EVP_PKEY *
-load_key(const char *path)
-{
-	FILE	   *f = fopen(path, "r");
-	EVP_PKEY   *k;
-
-	if (!f)
-		sim_die("cannot open %s: %s", path, strerror(errno));
-	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	if (!k)
-		sim_ssl_die(path);
-	return k;
-}
-
 /*
  * Writes DIR/crl/issuing-revoked.der: a new issuing-CA CRL (next CRL number)
  * listing USER's certificate and every user revoked before.
@@ -705,14 +675,14 @@ sim_cmd_revoke(int argc, char **argv)
 	if (strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(user) || strlen(user) > 64)
 		sim_die("bad user name");
 	p = sim_path(dir, "ca/issuing.pem");
-	iss = load_cert(p);
+	iss = sim_read_cert(p);
 	free(p);
 	p = sim_path(dir, "ca/issuing.key.pem");
-	iss_key = load_key(p);
+	iss_key = sim_read_key(p);
 	free(p);
 	snprintf(rel, sizeof(rel), "users/%s/cert.pem", user);
 	p = sim_path(dir, rel);
-	uc = load_cert(p);
+	uc = sim_read_cert(p);
 	free(p);
 
 	p = sim_path(dir, "ca/crlnumber");

@@ -45,6 +45,10 @@ extern void sim_open_dir_chain(const char *dir);
 extern void sim_random(uint8_t *buf, size_t len);
 extern const char *sim_arg(int argc, char **argv, const char *name, const char *dflt);
 extern void sim_make_readable(const char *path, int secret);
+
+/* PEM files written by provision; any failure ends the program */
+extern X509 *sim_read_cert(const char *path);
+extern EVP_PKEY *sim_read_key(const char *path);
 extern void sim_strlcpy(char *dst, const char *src, size_t cap);
 
 /* One virtual SIM with its user. */

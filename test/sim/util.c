@@ -2,6 +2,8 @@
  * util.c
  *	  mobisign-sim: logging, hex, files, randomness, option parsing.
  */
+#include <openssl/pem.h>
+
 #include "sim.h"
 
 #include <errno.h>
@@ -308,4 +310,34 @@ sim_strlcpy(char *dst, const char *src, size_t cap)
 
 	memcpy(dst, src, n);
 	dst[n] = '\0';
+}
+
+X509 *
+sim_read_cert(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	X509	   *c;
+
+	if (!f)
+		sim_die("cannot open %s: %s", path, strerror(errno));
+	c = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!c)
+		sim_ssl_die(path);
+	return c;
+}
+
+EVP_PKEY *
+sim_read_key(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	EVP_PKEY   *k;
+
+	if (!f)
+		sim_die("cannot open %s: %s", path, strerror(errno));
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!k)
+		sim_ssl_die(path);
+	return k;
 }

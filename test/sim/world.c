@@ -11,36 +11,6 @@
 
 #include <openssl/pem.h>
 
-static X509 *
-read_cert(const char *path)
-{
-	FILE	   *f = fopen(path, "r");
-	X509	   *c;
-
-	if (!f)
-		sim_die("cannot open %s: %s", path, strerror(errno));
-	c = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (!c)
-		sim_ssl_die(path);
-	return c;
-}
-
-static EVP_PKEY *
-read_key(const char *path)
-{
-	FILE	   *f = fopen(path, "r");
-	EVP_PKEY   *k;
-
-	if (!f)
-		sim_die("cannot open %s: %s", path, strerror(errno));
-	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	if (!k)
-		sim_ssl_die(path);
-	return k;
-}
-
 static void
 load_conf(sim_world *w)
 {
@@ -132,7 +102,7 @@ sim_world_load(sim_world *w, const char *dir)
 	load_conf(w);
 
 	p = sim_path(w->dir, "sp/cert.pem");
-	w->sp_cert = read_cert(p);
+	w->sp_cert = sim_read_cert(p);
 	free(p);
 	w->sp_pub = X509_get0_pubkey(w->sp_cert);
 	if (!w->sp_pub)
@@ -176,11 +146,11 @@ sim_world_load(sim_world *w, const char *dir)
 			sim_die("bad key material for %s in DIR/sims", user);
 		snprintf(rel, sizeof(rel), "users/%s/key.pem", user);
 		p = sim_path(w->dir, rel);
-		c->key = read_key(p);
+		c->key = sim_read_key(p);
 		free(p);
 		snprintf(rel, sizeof(rel), "users/%s/cert.pem", user);
 		p = sim_path(w->dir, rel);
-		c->cert = read_cert(p);
+		c->cert = sim_read_cert(p);
 		free(p);
 		load_state(w, c);
 	}

@@ -114,6 +114,37 @@ all_zero(const uint8_t *p, size_t n)
 	return acc == 0;
 }
 
+/*
+ * Recompute the checksum over [0, cc_off) + [data_off, len) of a
+ * deciphered packet and compare it, in constant time, with the one at cc_off.
+ */
+static msc_rc
+check_cc(const msc_ota_keys *keys, const uint8_t *work, size_t cc_off, size_t data_off,
+		 size_t len)
+{
+	uint8_t		cc[MSC_OTA_CC_LEN];
+	msc_rc		rc = compute_cc(keys, work, cc_off, work + data_off, len - data_off, cc);
+
+	if (rc != MSC_OK)
+		return rc;
+	return msc_ct_equal(cc, work + cc_off, MSC_OTA_CC_LEN) ? MSC_OK : MSC_E_CC;
+}
+
+/*
+ * The padding counter of a deciphered packet whose secured data (with its
+ * padding) is body bytes long and ends at end: with ciphering it counts the
+ * zero bytes that filled the last AES block, without it must be 0.
+ */
+static msc_rc
+check_padding(const uint8_t *end, size_t body, uint8_t pcntr, int ciph)
+{
+	if (!ciph)
+		return pcntr == 0 ? MSC_OK : MSC_E_PADDING;
+	if (pcntr >= MSC_AES_BLOCK || pcntr > body || !all_zero(end - pcntr, pcntr))
+		return MSC_E_PADDING;
+	return MSC_OK;
+}
+
 msc_rc
 msc_ota_build_command(const msc_ota_command *cmd, const msc_ota_keys *keys,
 					  uint8_t *out, size_t cap, size_t *out_len)
@@ -199,7 +230,6 @@ msc_ota_parse_command(const uint8_t *pkt, size_t len,
 					  uint8_t *work, size_t work_cap, msc_ota_command *out)
 {
 	msc_ota_command hdr;
-	uint8_t		cc[MSC_OTA_CC_LEN];
 	size_t		body;
 	int			ciph;
 	msc_rc		rc;
@@ -231,22 +261,15 @@ msc_ota_parse_command(const uint8_t *pkt, size_t len,
 		if (rc != MSC_OK)
 			return rc;
 	}
-	rc = compute_cc(keys, work, CMD_CC, work + CMD_DATA, len - CMD_DATA, cc);
+	rc = check_cc(keys, work, CMD_CC, CMD_DATA, len);
 	if (rc != MSC_OK)
 		return rc;
-	if (!msc_ct_equal(cc, work + CMD_CC, MSC_OTA_CC_LEN))
-		return MSC_E_CC;
 
 	body = len - CMD_DATA;
 	out->pcntr = work[CMD_PCNTR];
-	if (ciph)
-	{
-		if (out->pcntr >= MSC_AES_BLOCK || out->pcntr > body ||
-			!all_zero(work + len - out->pcntr, out->pcntr))
-			return MSC_E_PADDING;
-	}
-	else if (out->pcntr != 0)
-		return MSC_E_PADDING;
+	rc = check_padding(work + len, body, out->pcntr, ciph);
+	if (rc != MSC_OK)
+		return rc;
 
 	out->spi[0] = hdr.spi[0];
 	out->spi[1] = hdr.spi[1];
@@ -335,7 +358,6 @@ msc_ota_parse_response(const uint8_t *pkt, size_t len,
 	size_t		rhl,
 				head,
 				body;
-	uint8_t		cc[MSC_OTA_CC_LEN];
 	msc_rc		rc;
 
 	if (pkt == NULL || keys == NULL || work == NULL || out == NULL)
@@ -389,22 +411,15 @@ msc_ota_parse_response(const uint8_t *pkt, size_t len,
 	}
 	if (withcc)
 	{
-		rc = compute_cc(keys, work, RSP_CC, work + head, len - head, cc);
+		rc = check_cc(keys, work, RSP_CC, head, len);
 		if (rc != MSC_OK)
 			return rc;
-		if (!msc_ct_equal(cc, work + RSP_CC, MSC_OTA_CC_LEN))
-			return MSC_E_CC;
 	}
 	body = len - head;
 	out->pcntr = work[RSP_PCNTR];
-	if (ciph)
-	{
-		if (out->pcntr >= MSC_AES_BLOCK || out->pcntr > body ||
-			!all_zero(work + len - out->pcntr, out->pcntr))
-			return MSC_E_PADDING;
-	}
-	else if (out->pcntr != 0)
-		return MSC_E_PADDING;
+	rc = check_padding(work + len, body, out->pcntr, ciph);
+	if (rc != MSC_OK)
+		return rc;
 	memcpy(out->tar, work + RSP_TAR, MSC_OTA_TAR_LEN);
 	out->counter = get40(work + RSP_CNTR);
 	out->status = work[RSP_STATUS];
