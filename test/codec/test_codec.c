@@ -418,9 +418,22 @@ test_sms(void)
 #define CMD_CLEAR "0028" "15" "1639" "12" "12" "b00010" "0000000001" "0a" \
 	"e746b3bba5161c2d" "6d6f62697369676e" "00000000000000000000"
 #define CMD_WIRE  "00281516391212b0001099a5aa01fff4e80e2acb35d6a465d8ad9dd05e7a434500b9548659439230a553"
-#define RSP_CLEAR "0024" "12" "b00010" "0000000001" "0f" "00" "01d5d7379270d05b" \
+#define RSP_CLEAR "0024" "12" "b00010" "0000000001" "0f" "00" "13be807565c45042" \
 	"6f6b" "000000000000000000000000000000"
-#define RSP_WIRE  "002412b000109dc4da629c2706c815e0a2ce02c03433011bf1e2ba28b40309f2a58b3110f929"
+#define RSP_WIRE  "002412b000106cffd62790efcc2dc4e6b2a22965d1c645afad7925d929c6dcd7b718e6a1f412"
+
+/* A PoR with status 00 echoing counter, from tar, carrying data. */
+static void
+set_response(msc_ota_response *rsp, const uint8_t tar[3], uint64_t counter,
+			 const uint8_t *data, size_t len)
+{
+	memset(rsp, 0, sizeof(*rsp));
+	memcpy(rsp->tar, tar, 3);
+	rsp->counter = counter;
+	rsp->status = MSC_POR_OK;
+	rsp->data = data;
+	rsp->data_len = len;
+}
 
 static void
 test_ota(void)
@@ -594,12 +607,7 @@ test_ota(void)
 		  "KID algorithm other than AES is refused");
 
 	/* response */
-	memset(&rsp, 0, sizeof(rsp));
-	memcpy(rsp.tar, tar, 3);
-	rsp.counter = 1;
-	rsp.status = MSC_POR_OK;
-	rsp.data = (const uint8_t *) "ok";
-	rsp.data_len = 2;
+	set_response(&rsp, tar, 1, (const uint8_t *) "ok", 2);
 	ok(msc_ota_build_response(MSC_OTA_SPI2_DEFAULT, &rsp, &keys, pkt, sizeof(pkt), &len) == MSC_OK &&
 	   bytes_eq(pkt, len, RSP_WIRE), "response packet matches the frozen vector");
 	memcpy(work, pkt, len);
@@ -631,6 +639,121 @@ test_ota(void)
 	ok(msc_ota_parse_response(pkt, len, 0x39, &keys, tar, work, sizeof(work), &rgot) == MSC_E_UNSECURED &&
 	   rgot.status == MSC_POR_CC_FAILED, "an unsecured PoR where CC was asked: MSC_E_UNSECURED, status 01");
 	ok(strcmp(msc_por_status_name(2), "counter low") == 0, "PoR status names");
+}
+
+/* ------------------------------------------------- known answers (pySim) */
+
+/*
+ * Known answers of an independent implementation: osmocom pySim,
+ * tests/unittests/test_ota.py at commit
+ * 6076e4e6ff848590cf2bce98aeb78a37c67dbad8 (Test_SMS_AES128 and the
+ * 'AES128-SJA5-CIPHERED-CC' data set).  Only the public test vectors are
+ * cited here, no code.  Key set 2 (KIc = KID = 0x22), SPI 06 19: no counter,
+ * ciphered, CC; PoR required, ciphered, with CC, not by SMS-SUBMIT.
+ * Counter 0, TAR b00011 (USIM RFM).  The response carries its UDH 02 71 00
+ * and its data is a TS 102 226 compact response: 1 command, SW 61 32.
+ */
+#define PYSIM_KIC	"200102030405060708090a0b0c0d0e0f"
+#define PYSIM_KID	"201102030405060708090a0b0c0d0e0f"
+#define PYSIM_APDU	"00a40004023f00"
+#define PYSIM_CMD	"00281506192222b00011e87cceebb2d93083011ce294f93fc4d8de80da1abae8c37ca3e72ec4432e5058"
+#define PYSIM_RSP	"027100002412b00011ebc6b497e2cad7aedf36ace0e3a29b38853f0fe9ccde81913be5702b73abce1f"
+
+static void
+test_pysim_known_answers(void)
+{
+	uint8_t		kic[16],
+				kid[16],
+				apdu[16],
+				tar[3] = {0xb0, 0x00, 0x11};
+	uint8_t		pkt[256],
+				ud[256],
+				re[256],
+				work[256],
+				t[256];
+	size_t		apdu_len,
+				len,
+				ud_len,
+				re_len;
+	uint8_t		iei = 0;
+	msc_ota_keys keys;
+	msc_ota_command cmd,
+				got;
+	msc_ota_response rsp,
+				rgot;
+	msc_sms_part part;
+	msc_iov		iov[3];
+	uint8_t		mac[16];
+
+	unhex(PYSIM_KIC, kic, sizeof(kic));
+	unhex(PYSIM_KID, kid, sizeof(kid));
+	apdu_len = unhex(PYSIM_APDU, apdu, sizeof(apdu));
+	keys.kic = kic;
+	keys.kic_len = 16;
+	keys.kid = kid;
+	keys.kid_len = 16;
+
+	/* command: our encoder gives pySim's bytes */
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.spi[0] = 0x06;
+	cmd.spi[1] = 0x19;
+	cmd.kic = MSC_OTA_KEYID(2);
+	cmd.kid = MSC_OTA_KEYID(2);
+	memcpy(cmd.tar, tar, 3);
+	cmd.counter = 0;
+	cmd.data = apdu;
+	cmd.data_len = apdu_len;
+	ok(cmd.kic == 0x22, "pySim: KIc/KID byte 0x22 is key set 2, AES");
+	ok(msc_ota_build_command(&cmd, &keys, pkt, sizeof(pkt), &len) == MSC_OK &&
+	   bytes_eq(pkt, len, PYSIM_CMD), "pySim AES-128 command (SPI 06 19) byte for byte");
+	len = unhex(PYSIM_CMD, pkt, sizeof(pkt));
+	ok(msc_ota_parse_command(pkt, len, &keys, tar, work, sizeof(work), &got) == MSC_OK &&
+	   got.spi[0] == 0x06 && got.spi[1] == 0x19 && got.counter == 0 &&
+	   got.data_len == apdu_len && memcmp(got.data, apdu, apdu_len) == 0,
+	   "pySim command parses: SPI 06 19, counter 0, APDU 00a40004023f00");
+
+	/* response: as the server gets it, UDH included, through reassembly */
+	ud_len = unhex(PYSIM_RSP, ud, sizeof(ud));
+	part.ud = ud;
+	part.len = ud_len;
+	ok(msc_sms_reassemble(&part, 1, re, sizeof(re), &re_len, &iei) == MSC_OK &&
+	   iei == MSC_IEI_RSP_PACKET && re_len == ud_len - 3,
+	   "pySim response: one SMS, UDH 02 71 00");
+	ok(msc_ota_parse_response(re, re_len, 0x19, &keys, tar, work, sizeof(work), &rgot) == MSC_OK &&
+	   rgot.status == MSC_POR_OK && rgot.counter == 0 && rgot.pcntr == 14 &&
+	   bytes_eq(rgot.data, rgot.data_len, "016132"),
+	   "pySim AES-128 response verifies (CC over 02 71 00 ...): status 00, data 01 61 32");
+	set_response(&rsp, tar, 0, (const uint8_t *) "\x01\x61\x32", 3);
+	ok(msc_ota_build_response(0x19, &rsp, &keys, pkt, sizeof(pkt), &len) == MSC_OK &&
+	   len == re_len && memcmp(pkt, re, len) == 0,
+	   "our response encoder gives pySim's response byte for byte");
+
+	/*
+	 * Negative control: the same response with its CC computed without
+	 * the UDH (the rule this codec followed before) is refused.
+	 */
+	memcpy(t, re, re_len);
+	msc_aes_cbc_decrypt(kic, 16, t + 6, re_len - 6, t + 6);
+	iov[0].base = t;
+	iov[0].len = 13;			/* RPL RHL TAR CNTR PCNTR status */
+	iov[1].base = t + 21;		/* data pad */
+	iov[1].len = re_len - 21;
+	msc_aes_cmac_iov(kid, 16, iov, 2, mac);
+	memcpy(t + 13, mac, 8);
+	msc_aes_cbc_encrypt(kic, 16, t + 6, re_len - 6, t + 6);
+	is_rc(msc_ota_parse_response(t, re_len, 0x19, &keys, tar, work, sizeof(work), &rgot),
+		  MSC_E_CC, "negative control: the pySim response with a CC computed without 02 71 00 is refused");
+	/* and the control is sound: with 02 71 00 in front the same bytes verify */
+	msc_aes_cbc_decrypt(kic, 16, t + 6, re_len - 6, t + 6);
+	iov[2] = iov[1];
+	iov[1] = iov[0];
+	iov[0].base = ud;			/* 02 71 00 */
+	iov[0].len = 3;
+	msc_aes_cmac_iov(kid, 16, iov, 3, mac);
+	memcpy(t + 13, mac, 8);
+	msc_aes_cbc_encrypt(kic, 16, t + 6, re_len - 6, t + 6);
+	ok(msc_ota_parse_response(t, re_len, 0x19, &keys, tar, work, sizeof(work), &rgot) == MSC_OK &&
+	   memcmp(t, re, re_len) == 0, "control: recomputed with 02 71 00 it is pySim's packet again");
 }
 
 /* ---------------------------------------------------------------- applet */
@@ -878,6 +1001,7 @@ main(void)
 	test_gsm7();
 	test_sms();
 	test_ota();
+	test_pysim_known_answers();
 	test_applet();
 	test_end_to_end();
 	printf("1..%d\n", n_tests);

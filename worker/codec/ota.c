@@ -77,20 +77,41 @@ check_command_security(const uint8_t spi[2], uint8_t kic, uint8_t kid)
 	return MSC_OK;
 }
 
-/* 8-octet CC: leftmost octets of AES-CMAC over head and body. */
+/*
+ * What the CC covers in front of the packet: nothing for a command (TS
+ * 31.115 leaves the command's UDH out), the three octets UDHL IEIa IEIDLa =
+ * 02 71 00 for a response (TS 31.115, as pySim's known answers show).
+ */
+typedef enum cc_kind
+{
+	CC_COMMAND,
+	CC_RESPONSE
+} cc_kind;
+
+static const uint8_t rsp_cc_udh[MSC_OTA_RSP_CC_UDH_LEN] = {
+	MSC_OTA_RSP_CC_UDH_LEN - 1, MSC_IEI_RSP_PACKET, 0x00
+};
+
+/* 8-octet CC: leftmost octets of AES-CMAC over [UDH] head body. */
 static msc_rc
-compute_cc(const msc_ota_keys *keys, const uint8_t *head, size_t head_len,
+compute_cc(const msc_ota_keys *keys, cc_kind kind, const uint8_t *head, size_t head_len,
 		   const uint8_t *body, size_t body_len, uint8_t cc[MSC_OTA_CC_LEN])
 {
-	msc_iov		parts[2];
+	msc_iov		parts[3];
+	size_t		n = 0;
 	uint8_t		mac[MSC_CMAC_LEN];
 	msc_rc		rc;
 
-	parts[0].base = head;
-	parts[0].len = head_len;
-	parts[1].base = body;
-	parts[1].len = body_len;
-	rc = msc_aes_cmac_iov(keys->kid, keys->kid_len, parts, 2, mac);
+	if (kind == CC_RESPONSE)
+	{
+		parts[n].base = rsp_cc_udh;
+		parts[n++].len = sizeof(rsp_cc_udh);
+	}
+	parts[n].base = head;
+	parts[n++].len = head_len;
+	parts[n].base = body;
+	parts[n++].len = body_len;
+	rc = msc_aes_cmac_iov(keys->kid, keys->kid_len, parts, n, mac);
 	if (rc == MSC_OK)
 		memcpy(cc, mac, MSC_OTA_CC_LEN);
 	memset(mac, 0, sizeof(mac));
@@ -115,15 +136,15 @@ all_zero(const uint8_t *p, size_t n)
 }
 
 /*
- * Recompute the checksum over [0, cc_off) + [data_off, len) of a
+ * Recompute the checksum over [UDH] [0, cc_off) + [data_off, len) of a
  * deciphered packet and compare it, in constant time, with the one at cc_off.
  */
 static msc_rc
-check_cc(const msc_ota_keys *keys, const uint8_t *work, size_t cc_off, size_t data_off,
-		 size_t len)
+check_cc(const msc_ota_keys *keys, cc_kind kind, const uint8_t *work, size_t cc_off,
+		 size_t data_off, size_t len)
 {
 	uint8_t		cc[MSC_OTA_CC_LEN];
-	msc_rc		rc = compute_cc(keys, work, cc_off, work + data_off, len - data_off, cc);
+	msc_rc		rc = compute_cc(keys, kind, work, cc_off, work + data_off, len - data_off, cc);
 
 	if (rc != MSC_OK)
 		return rc;
@@ -189,7 +210,7 @@ msc_ota_build_command(const msc_ota_command *cmd, const msc_ota_keys *keys,
 		memmove(out + CMD_DATA, cmd->data, cmd->data_len);
 	memset(out + CMD_DATA + cmd->data_len, 0, pad);
 
-	rc = compute_cc(keys, out, CMD_CC, out + CMD_DATA, total - CMD_DATA,
+	rc = compute_cc(keys, CC_COMMAND, out, CMD_CC, out + CMD_DATA, total - CMD_DATA,
 					out + CMD_CC);
 	if (rc != MSC_OK)
 		return rc;
@@ -261,7 +282,7 @@ msc_ota_parse_command(const uint8_t *pkt, size_t len,
 		if (rc != MSC_OK)
 			return rc;
 	}
-	rc = check_cc(keys, work, CMD_CC, CMD_DATA, len);
+	rc = check_cc(keys, CC_COMMAND, work, CMD_CC, CMD_DATA, len);
 	if (rc != MSC_OK)
 		return rc;
 
@@ -331,7 +352,7 @@ msc_ota_build_response(uint8_t spi2, const msc_ota_response *rsp,
 	memset(out + head + rsp->data_len, 0, pad);
 	if (withcc)
 	{
-		rc = compute_cc(keys, out, RSP_CC, out + head, total - head, out + RSP_CC);
+		rc = compute_cc(keys, CC_RESPONSE, out, RSP_CC, out + head, total - head, out + RSP_CC);
 		if (rc != MSC_OK)
 			return rc;
 	}
@@ -411,7 +432,7 @@ msc_ota_parse_response(const uint8_t *pkt, size_t len,
 	}
 	if (withcc)
 	{
-		rc = check_cc(keys, work, RSP_CC, head, len);
+		rc = check_cc(keys, CC_RESPONSE, work, RSP_CC, head, len);
 		if (rc != MSC_OK)
 			return rc;
 	}

@@ -25,8 +25,13 @@
  *	RHL  = 18 (10 + 8-octet CC); RPL = 1 + RHL + data + pad
  *	pad  makes CNTR..end a multiple of 16 when the PoR is ciphered (SPI2 b5),
  *	     else pad = 0
- *	CC   = first 8 octets of AES-CMAC(KID key, RPL RHL TAR CNTR PCNTR status
- *	       data pad), present when SPI2 b4b3 = 10.
+ *	CC   = first 8 octets of AES-CMAC(KID key, 02 71 00 RPL RHL TAR CNTR
+ *	       PCNTR status data pad), present when SPI2 b4b3 = 10.  Unlike the
+ *	       command's, the response CC covers the UDH octets UDHL IEIa IEIDLa
+ *	       = 02 71 00 (TS 31.115; pySim's AES known answers agree).  These
+ *	       three octets are always 02 71 00, also when the packet travels in
+ *	       concatenated SMS whose real UDH is longer: the codec adds them
+ *	       itself, callers pass the packet from RPL on.
  *
  * Supported security: integrity CC with AES-CMAC (KID low nibble 2),
  * ciphering AES-CBC (KIc low nibble 2) or none, CC of 8 octets.  RC and DS
@@ -51,6 +56,7 @@
 #define MSC_OTA_CHL				21	/* 13 + CC */
 #define MSC_OTA_RHL				18	/* 10 + CC */
 #define MSC_OTA_COUNTER_MAX		((((uint64_t) 1) << 40) - 1)
+#define MSC_OTA_RSP_CC_UDH_LEN	3	/* 02 71 00 in front of a response's CC input */
 
 #define MSC_OTA_SPI1_DEFAULT	0x16
 #define MSC_OTA_SPI2_DEFAULT	0x39
