@@ -51,7 +51,31 @@ static const char *const behaviour_names[B_COUNT] = {
 	[B_REPLAY] = "replay",
 	[B_REPLAY_COUNTER] = "replay_counter",
 	[B_BAD_CC] = "bad_cc",
+	[B_POR_COUNTER_LOW] = "por_counter_low",
+	[B_POR_COUNTER_HIGH] = "por_counter_high",
+	[B_POR_BLOCKED] = "por_blocked",
+	[B_POR_SECURITY_ERROR] = "por_security_error",
+	[B_LOSE_SEGMENT] = "lose_segment",
 };
+
+/* The PoR status a behaviour answers with instead of an applet response (0: none). */
+static uint8_t
+por_behaviour_status(sim_behaviour b)
+{
+	switch (b)
+	{
+		case B_POR_COUNTER_LOW:
+			return MSC_POR_CNTR_LOW;
+		case B_POR_COUNTER_HIGH:
+			return MSC_POR_CNTR_HIGH;
+		case B_POR_BLOCKED:
+			return MSC_POR_CNTR_BLOCKED;
+		case B_POR_SECURITY_ERROR:
+			return MSC_POR_SECURITY_ERROR;
+		default:
+			return MSC_POR_OK;
+	}
+}
 
 const char *
 sim_behaviour_name(sim_behaviour b)
@@ -150,7 +174,7 @@ send_por_status(sim_card *c, uint8_t spi2, int secured, uint64_t counter,
 	}
 	sim_log("SIM %s: PoR status %02x (%s)%s", c->msisdn, status, msc_por_status_name(status),
 			secured ? "" : ", unsecured");
-	sim_send_packet(c->msisdn, reply_to, pkt, len, session, 1);
+	sim_send_packet(c->msisdn, reply_to, pkt, len, session, 0);
 }
 
 static int
@@ -252,6 +276,18 @@ sim_card_receive(sim_world *w, sim_card *c, const uint8_t *pkt, size_t len,
 	}
 	else
 		sim_log("SIM %s: warning: command without counter check (SPI1 %02x)", c->msisdn, cmd.spi[0]);
+
+	/* the behaviour is chosen when the command arrives */
+	sim_lookup_behaviour(c, &b, delay_ms);
+	if (por_behaviour_status(b) != MSC_POR_OK)
+	{
+		/* an authentic command the SIM refuses: a secured PoR, at once */
+		sim_log("SIM %s: behaviour %s: refusing counter %llu", c->msisdn, sim_behaviour_name(b),
+				(unsigned long long) cmd.counter);
+		send_por_status(c, spi2, 1, cmd.counter, por_behaviour_status(b), reply_to, session);
+		free(work);
+		return NULL;
+	}
 	c->last_counter = cmd.counter;
 	c->has_counter = 1;
 	sim_card_save_state(w, c);
@@ -326,7 +362,6 @@ sim_card_receive(sim_world *w, sim_card *c, const uint8_t *pkt, size_t len,
 			sim_die("out of memory");
 		memcpy(a->content, utf8, utf8_len);
 	}
-	sim_lookup_behaviour(c, &b, delay_ms);
 	a->behaviour = b;
 	sim_log("SIM %s (%s): DISPLAY %s ref %s code %s expires in %llds: \"%s\" -> %s after %d ms",
 			c->msisdn, c->user,
@@ -464,7 +499,7 @@ sim_card_act(sim_world *w, sim_action *a)
 				sim_log("SIM %s: ref %s: re-sending the previous answer (%zu bytes)",
 						c->msisdn, refhex, c->last_answer_len);
 				sim_send_packet(c->msisdn, a->reply_to, c->last_answer, c->last_answer_len,
-								a->session, 1);
+								a->session, 0);
 				return;
 			}
 			sim_log("SIM %s: ref %s: no previous answer to replay; answering with an old counter",
@@ -583,7 +618,8 @@ sim_card_act(sim_world *w, sim_action *a)
 	sim_log("SIM %s: ref %s: answering %s (%s, %zu-byte CMS), counter %llu%s", c->msisdn, refhex,
 			msc_applet_result_name(result), sim_behaviour_name(b), result == MSC_RESULT_OK ? cms_len : 0,
 			(unsigned long long) counter, b == B_DUPLICATE ? ", twice" : "");
-	sim_send_packet(c->msisdn, a->reply_to, pkt, pkt_len, a->session, b == B_DUPLICATE ? 2 : 1);
+	sim_send_packet(c->msisdn, a->reply_to, pkt, pkt_len, a->session,
+					b == B_DUPLICATE ? SIM_SEND_TWICE : b == B_LOSE_SEGMENT ? SIM_SEND_LOSE_LAST : 0);
 	if (b != B_REPLAY && b != B_REPLAY_COUNTER)
 	{
 		remember(c, pkt, pkt_len);

@@ -130,6 +130,18 @@ check "replay: the previous answer again (old counter)" 0 client --user user0002
 check "replay_counter: fresh answer with an old counter" 0 client --user user0003 --expect old-counter
 check "bad_cc: response packet refused" 0 client --user user0004 --expect bad-packet
 
+set_file "$dir/behaviour" "user0001 por_counter_high
+user0002 por_blocked
+user0003 por_security_error
+user0004 lose_segment"
+check "por_counter_high: secured PoR 03" 0 client --user user0001 --expect por-03
+check "por_blocked: secured PoR 04" 0 client --user user0002 --expect por-04
+check "por_security_error: secured PoR 06" 0 client --user user0003 --expect por-06
+check "lose_segment: the answer never completes" 0 client --user user0004 --timeout-ms 1500 --expect none
+expect_in_log "lose_segment: its last segment is lost" 'answer to 3585000000004: segment \([0-9]*\) of \1 (ref [0-9]*) lost'
+set_file "$dir/behaviour" "# all sign"
+check "after lose_segment: the next answer (same reference) completes" 0 client --user user0004
+
 set_file "$dir/behaviour" "* sign 700"
 t0=$(date +%s%N)
 check "per-user delay: answer after 700 ms" 0 client --user user0001

@@ -301,20 +301,32 @@ mo_enqueue(const char *src, const char *dst, const uint8_t *ud, size_t len, int 
 
 void
 sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len,
-				int session_id, int copies)
+				int session_id, int flags)
 {
 	msc_sms_segment segs[MSC_SMS_MAX_SEGMENTS];
 	size_t		nsegs,
+				sent,
 				i;
 	msc_rc		rc;
-	int			c;
+	int			c,
+				copies = (flags & SIM_SEND_TWICE) ? 2 : 1;
+	uint8_t		ref = concat_ref;
 
-	rc = msc_sms_split(MSC_IEI_RSP_PACKET, concat_ref++, pkt, len, segs, MSC_SMS_MAX_SEGMENTS, &nsegs);
+	rc = msc_sms_split(MSC_IEI_RSP_PACKET, ref, pkt, len, segs, MSC_SMS_MAX_SEGMENTS, &nsegs);
 	if (rc != MSC_OK)
 	{
 		sim_log("cannot split a %zu-byte response packet: %s", len, msc_strerror(rc));
 		return;
 	}
+	sent = nsegs;
+	if ((flags & SIM_SEND_LOSE_LAST) && nsegs > 1)
+	{
+		/* the reference is not consumed: the next answer uses it again */
+		sent = nsegs - 1;
+		sim_log("answer to %s: segment %zu of %zu (ref %u) lost", src, nsegs, nsegs, ref);
+	}
+	else
+		concat_ref++;
 	if (faults.dup_deliver_left > 0)
 	{
 		faults.dup_deliver_left--;
@@ -322,8 +334,9 @@ sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len
 		sim_log("fault: this answer's deliver_sm will be sent twice");
 	}
 	for (c = 0; c < copies; c++)
-		for (i = 0; i < nsegs; i++)
+		for (i = 0; i < sent; i++)
 			mo_enqueue(src, dst, segs[i].ud, segs[i].len, session_id);
+	sim_log("answer from %s: %zu of %zu segments, ref %u", src, sent, nsegs, ref);
 	stats.answers++;
 }
 

@@ -113,6 +113,12 @@ typedef enum sim_behaviour
 	B_REPLAY,
 	B_REPLAY_COUNTER,
 	B_BAD_CC,
+	B_POR_COUNTER_LOW,			/* secured PoR status 02 instead of an answer */
+	B_POR_COUNTER_HIGH,			/* 03 */
+	B_POR_BLOCKED,				/* 04 */
+	B_POR_SECURITY_ERROR,		/* 06 */
+	B_LOSE_SEGMENT,				/* the answer's last SMS is lost; the next
+								 * answer reuses its concatenation reference */
 	B_COUNT
 } sim_behaviour;
 
@@ -142,8 +148,12 @@ extern void sim_action_free(sim_action *a);
 
 /* server.c: services used by the SIMs */
 extern void sim_lookup_behaviour(const sim_card *c, sim_behaviour *b, int *delay_ms);
+/* sim_send_packet flags */
+#define SIM_SEND_TWICE		0x01	/* every segment twice */
+#define SIM_SEND_LOSE_LAST	0x02	/* the last segment is not sent, and the
+									 * next packet reuses the reference */
 extern void sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len,
-							int session, int copies);
+							int session, int flags);
 extern void sim_send_ud(const char *src, const char *dst, const uint8_t *ud, size_t len,
 						int session);
 
