@@ -2,8 +2,9 @@
  * sim_response.c
  *	  mobisign._open_response(...): reassemble the SMS user data of one
  *	  answer, check and decipher the OTA response packet with one SIM key
- *	  set, decode the applet response.  Never throws for bad input: the
- *	  result's "stage" says how far the answer got:
+ *	  set, decode the applet response (msc_answer_open, worker/codec/answer.h,
+ *	  the same steps the answer-path fuzzer runs).  Never throws for bad
+ *	  input: the result's "stage" says how far the answer got:
  *		sms        not a (complete) response packet in SMS user data
  *		tar        the packet's TAR is not this key set's
  *		unsecured  a PoR without the cryptographic checksum (nothing trusted)
@@ -29,10 +30,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-#include "msc.h"
-#include "sms.h"
-#include "ota.h"
-#include "applet.h"
+#include "answer.h"
 
 #include "cms_verify.h"
 #include "keystore.h"
@@ -66,17 +64,13 @@ ms_open_response(PG_FUNCTION_ARGS)
 	bool	   *enulls;
 	int			nelems;
 	msc_sms_part *parts;
-	uint8_t    *pkt;
-	size_t		pkt_len;
-	uint8_t		iei = 0;
-	uint8_t    *work;
-	msc_ota_response rsp;
+	uint8_t    *buf;
+	msc_answer	ans;
 	msc_ota_keys keys;
 	unsigned char *kic;
 	unsigned char *kid;
 	size_t		kic_len;
 	size_t		kid_len;
-	msc_applet_response ar;
 	msc_rc		rc;
 	const char *stage = NULL;
 	char	   *failure = NULL;
@@ -87,6 +81,8 @@ ms_open_response(PG_FUNCTION_ARGS)
 	tupdesc = BlessTupleDesc(tupdesc);
 	for (i = 0; i < OPEN_NATTS; i++)
 		nulls[i] = true;
+	if (VARSIZE_ANY_EXHDR(tar) != MSC_OTA_TAR_LEN)
+		elog(ERROR, "tar must be 3 bytes");
 
 	deconstruct_array(segarr, BYTEAOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
 	if (nelems < 1 || nelems > MSC_SMS_MAX_SEGMENTS)
@@ -110,87 +106,76 @@ ms_open_response(PG_FUNCTION_ARGS)
 		parts[i].ud = (const uint8_t *) VARDATA_ANY(b);
 		parts[i].len = VARSIZE_ANY_EXHDR(b);
 	}
-	pkt = palloc(MSC_SMS_MAX_PACKET + 16);
-	rc = msc_sms_reassemble(parts, nelems, pkt, MSC_SMS_MAX_PACKET + 16, &pkt_len, &iei);
-	if (rc != MSC_OK)
-	{
-		stage = "sms";
-		failure = psprintf("SMS user data: %s", msc_strerror(rc));
-		goto done;
-	}
-	if (iei != MSC_IEI_RSP_PACKET)
-	{
-		stage = "sms";
-		failure = pstrdup("the SMS user data carry no response packet identifier (IEI 0x71)");
-		goto done;
-	}
-	if (VARSIZE_ANY_EXHDR(tar) != MSC_OTA_TAR_LEN)
-		elog(ERROR, "tar must be 3 bytes");
 
+	/* the same steps as the answer-path fuzzer: worker/codec/answer.h */
 	kic = ms_key_unwrap(msisdn, key_set, "kic", kic_w, &kic_len);
 	kid = ms_key_unwrap(msisdn, key_set, "kid", kid_w, &kid_len);
 	keys.kic = kic;
 	keys.kic_len = kic_len;
 	keys.kid = kid;
 	keys.kid_len = kid_len;
-	work = palloc(pkt_len + 16);
-	memset(&rsp, 0, sizeof(rsp));
-	rc = msc_ota_parse_response(pkt, pkt_len, MS_SIM_SPI2, &keys,
-								(const uint8_t *) VARDATA_ANY(tar),
-								work, pkt_len + 16, &rsp);
+	buf = palloc(MSC_ANSWER_BUF_SIZE);
+	rc = msc_answer_open(parts, nelems, MS_SIM_SPI2, &keys, (const uint8_t *) VARDATA_ANY(tar),
+						 buf, MSC_ANSWER_BUF_SIZE, &ans);
 	ms_keystore_wipe(kic, kic_len);
 	ms_keystore_wipe(kid, kid_len);
-	if (rc == MSC_E_TAR)
-	{
-		stage = "tar";
-		failure = pstrdup("the response packet's TAR is not this key set's");
-		goto done;
-	}
-	if (rc == MSC_E_UNSECURED)
-	{
-		stage = "unsecured";
-		failure = psprintf("unsecured proof of receipt (status %u: %s)",
-						   rsp.status, msc_por_status_name(rsp.status));
-		values[3] = Int32GetDatum(rsp.status);
-		nulls[3] = false;
-		goto done;
-	}
 	if (rc != MSC_OK)
+		elog(ERROR, "opening an answer: %s", msc_strerror(rc));
+
+	switch (ans.stage)
 	{
-		stage = "security";
-		failure = psprintf("secured response packet: %s", msc_strerror(rc));
-		goto done;
+		case MSC_ANSWER_SMS:
+			stage = "sms";
+			failure = ans.rc != MSC_OK
+				? psprintf("SMS user data: %s", msc_strerror(ans.rc))
+				: pstrdup("the SMS user data carry no response packet identifier (IEI 0x71)");
+			goto done;
+		case MSC_ANSWER_TAR:
+			stage = "tar";
+			failure = pstrdup("the response packet's TAR is not this key set's");
+			goto done;
+		case MSC_ANSWER_UNSECURED:
+			stage = "unsecured";
+			failure = psprintf("unsecured proof of receipt (status %u: %s)",
+							   ans.por.status, msc_por_status_name(ans.por.status));
+			values[3] = Int32GetDatum(ans.por.status);
+			nulls[3] = false;
+			goto done;
+		case MSC_ANSWER_SECURITY:
+			stage = "security";
+			failure = psprintf("secured response packet: %s", msc_strerror(ans.rc));
+			goto done;
+		default:
+			break;
 	}
 	/* authentic from here on */
-	values[2] = Int64GetDatum((int64) rsp.counter);
+	values[2] = Int64GetDatum((int64) ans.por.counter);
 	nulls[2] = false;
-	values[3] = Int32GetDatum(rsp.status);
+	values[3] = Int32GetDatum(ans.por.status);
 	nulls[3] = false;
-	if (rsp.status != MSC_POR_OK)
+	if (ans.stage == MSC_ANSWER_POR)
 	{
 		stage = "por";
-		failure = psprintf("the SIM refused the secured packet (status %u: %s)",
-						   rsp.status, msc_por_status_name(rsp.status));
+		failure = psprintf("the SIM refused the secured packet: proof of receipt status %02X (%s)",
+						   ans.por.status, msc_por_status_name(ans.por.status));
 		goto done;
 	}
-	memset(&ar, 0, sizeof(ar));
-	rc = msc_applet_response_decode(rsp.data, rsp.data_len, &ar);
-	if (rc != MSC_OK)
+	if (ans.stage == MSC_ANSWER_APPLET)
 	{
 		stage = "applet";
-		failure = psprintf("applet response: %s", msc_strerror(rc));
+		failure = psprintf("applet response: %s", msc_strerror(ans.rc));
 		goto done;
 	}
 	stage = "ok";
-	values[4] = PointerGetDatum(ms_bytea(ar.reference, MSC_APPLET_REF_LEN));
+	values[4] = PointerGetDatum(ms_bytea(ans.applet.reference, MSC_APPLET_REF_LEN));
 	nulls[4] = false;
-	values[5] = Int32GetDatum(ar.result);
+	values[5] = Int32GetDatum(ans.applet.result);
 	nulls[5] = false;
-	values[6] = CStringGetTextDatum(msc_applet_result_name(ar.result));
+	values[6] = CStringGetTextDatum(msc_applet_result_name(ans.applet.result));
 	nulls[6] = false;
-	if (ar.cms != NULL && ar.cms_len > 0)
+	if (ans.applet.cms != NULL && ans.applet.cms_len > 0)
 	{
-		values[7] = PointerGetDatum(ms_bytea(ar.cms, ar.cms_len));
+		values[7] = PointerGetDatum(ms_bytea(ans.applet.cms, ans.applet.cms_len));
 		nulls[7] = false;
 	}
 

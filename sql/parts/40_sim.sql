@@ -839,9 +839,10 @@ BEGIN
             n := n + 1;
         END IF;
     END LOOP;
-    -- segments of a concatenated answer that never completed
+    -- segments of a concatenated answer that never completed (and no
+    -- longer can: see mobisign._process_inbound)
     UPDATE mobisign.inbound_segment s SET processed = true
-     WHERE NOT s.processed AND s.received_at < pg_catalog.now() - interval '1 hour';
+     WHERE NOT s.processed AND s.received_at < pg_catalog.now() - mobisign._segment_window();
     RETURN n;
 END
 $$;
@@ -898,12 +899,17 @@ BEGIN
         RETURN;
     END IF;
 
-    -- authentic.  A proof of receipt "counter low" (status 02) for a counter
-    -- we sent means the SIM got the same packet twice: the worker re-sends a
-    -- request whose first delivery it could not confirm (response timeout,
-    -- dropped link, crash).  The first copy's answer is the one that counts:
-    -- note the duplicate, act on nothing, and leave the counter alone.
-    IF r.stage = 'por' AND r.por_status = 2 THEN
+    -- authentic.  A proof of receipt "counter low" (status 02) for a request
+    -- that was sent more than once means the SIM got the same packet twice:
+    -- the worker re-sends a request whose first delivery it could not confirm
+    -- (response timeout, dropped link, crash) with the same counter.  The
+    -- first copy's answer is the one that counts: note the duplicate, act on
+    -- nothing, and leave the counter alone.  For a request sent once, "counter
+    -- low" is the SIM's refusal like any other status (below).
+    IF r.stage = 'por' AND r.por_status = 2 AND EXISTS (
+           SELECT FROM mobisign.transaction tr JOIN mobisign.request_queue q ON q.transaction_id = tr.id
+            WHERE tr.msisdn = p_msisdn AND tr.sim_key_set = k.key_set AND tr.counter = r.counter
+              AND q.attempts > 1) THEN
         PERFORM mobisign.audit_log('sim.answer', 'duplicate delivery',
             v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
                 'por_status', r.por_status, 'reason', r.failure));
@@ -922,8 +928,11 @@ BEGIN
      WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set;
 
     IF r.stage IN ('por', 'applet') THEN
-        -- the SIM refused our packet, or its answer is undecodable: the
-        -- request it answers is the one sent with this counter
+        -- the SIM refused our packet (an authentic proof of receipt with a
+        -- status other than 00: counter low or high, blocked, security
+        -- error...), or its answer is undecodable: the request it answers is
+        -- the one sent with this counter, and it ends now (209) with the
+        -- status in its reason
         PERFORM mobisign.audit_log('sim.answer', 'rejected',
             v_base || pg_catalog.jsonb_build_object('stage', r.stage, 'reason', r.failure,
                 'key_set', k.key_set, 'counter', r.counter, 'por_status', r.por_status));
@@ -995,9 +1004,29 @@ BEGIN
 END
 $$;
 
+-- How far apart the segments of one concatenated answer may arrive: a
+-- segment received later than this after the first one of its set starts a
+-- new set, and a set still incomplete after it can never complete.
+CREATE FUNCTION mobisign._segment_window()
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT interval '2 minutes' $$;
+
 -- Reassemble and handle every complete answer received from one MSISDN.
 -- Returns the number of answers handled. Never raises for bad input: each
 -- answer is handled in its own subtransaction and failures are audited.
+--
+-- Segments are matched on MSISDN, 8-bit (or 16-bit) reference and total.
+-- A SIM's reference is only 8 bits and may come round again, and an SMS may
+-- be lost: walking one reference's pending segments in arrival order, a set
+-- ends where a sequence number comes again or where a segment arrives more
+-- than _segment_window() after the set's first one, and the next segment
+-- starts a new set.  So the segments of an answer that lost one never
+-- complete (or poison) the next answer that reuses its reference: that
+-- answer's set is complete by itself, and is the one handled.  An
+-- incomplete set followed by a newer set of the same reference is
+-- superseded: marked processed and audited (sim.answer / incomplete).
 CREATE FUNCTION mobisign._process_inbound(msisdn text)
 RETURNS integer
 LANGUAGE plpgsql
@@ -1006,39 +1035,76 @@ AS $$
 DECLARE
     p_msisdn text := $1;
     g        record;
+    s        record;
     n        integer := 0;
     v_state  text;
     v_msg    text;
+    v_ids    bigint[] := '{}';
+    v_sets   integer[] := '{}';
+    v_set    integer := 0;
+    v_ref    integer;
+    v_total  integer;
+    v_seqs   integer[];
+    v_first  timestamptz;
 BEGIN
     -- one handler per MSISDN at a time
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
                                             pg_catalog.hashtext(p_msisdn));
+    -- number the sets of the concatenated segments (bounded: 16 segments
+    -- times the 1000 answers handled per call)
+    FOR s IN SELECT i.id, i.concat_ref, i.total, i.seq, i.received_at
+               FROM mobisign.inbound_segment i
+              WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NOT NULL
+              ORDER BY i.concat_ref, i.total, i.id
+              LIMIT 16000
+    LOOP
+        IF v_set = 0 OR s.concat_ref <> v_ref OR s.total <> v_total OR s.seq = ANY (v_seqs)
+           OR s.received_at > v_first + mobisign._segment_window() THEN
+            v_set := v_set + 1;
+            v_ref := s.concat_ref;
+            v_total := s.total;
+            v_seqs := '{}';
+            v_first := s.received_at;
+        END IF;
+        v_seqs := v_seqs || s.seq;
+        v_ids := v_ids || s.id;
+        v_sets := v_sets || v_set;
+    END LOOP;
+
     FOR g IN
-        WITH pending AS (
-            SELECT s.id, s.concat_ref, s.total, s.seq, s.user_data
-              FROM mobisign.inbound_segment s
-             WHERE s.msisdn = p_msisdn AND NOT s.processed
-        ), singles AS (
-            SELECT ARRAY[p.id] AS ids, ARRAY[p.user_data] AS uds, p.id AS first_id
-              FROM pending p WHERE p.concat_ref IS NULL
-        ), parts AS (
-            SELECT DISTINCT ON (p.concat_ref, p.total, p.seq) p.*
-              FROM pending p WHERE p.concat_ref IS NOT NULL
-             ORDER BY p.concat_ref, p.total, p.seq, p.id
-        ), groups AS (
-            SELECT array_agg(p.id ORDER BY p.seq) AS ids, array_agg(p.user_data ORDER BY p.seq) AS uds,
-                   min(p.id) AS first_id
-              FROM parts p
-             GROUP BY p.concat_ref, p.total
-            HAVING count(*) = p.total
+        WITH numbered AS (
+            -- multi-argument unnest is FROM-clause syntax: it cannot be schema-qualified
+            SELECT u.id, u.set_no FROM unnest(v_ids, v_sets) AS u(id, set_no)
+        ), sets AS (
+            SELECT u.set_no, i.concat_ref, i.total,
+                   array_agg(i.id ORDER BY i.seq) AS ids, array_agg(i.user_data ORDER BY i.seq) AS uds,
+                   min(i.id) AS first_id, count(*) AS have
+              FROM numbered u JOIN mobisign.inbound_segment i ON i.id = u.id
+             GROUP BY u.set_no, i.concat_ref, i.total
+        ), ranked AS (
+            SELECT st.*, st.set_no < max(st.set_no) OVER (PARTITION BY st.concat_ref, st.total) AS superseded
+              FROM sets st
         )
-        SELECT * FROM singles
+        SELECT true AS complete, ARRAY[i.id] AS ids, ARRAY[i.user_data] AS uds, i.id AS first_id,
+               NULL::integer AS concat_ref, 1::bigint AS total, 1::bigint AS have
+          FROM mobisign.inbound_segment i
+         WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NULL
         UNION ALL
-        SELECT * FROM groups
+        SELECT r.have = r.total, r.ids, r.uds, r.first_id, r.concat_ref, r.total, r.have
+          FROM ranked r
+         WHERE r.have = r.total OR r.superseded
         ORDER BY first_id
         LIMIT 1000
     LOOP
-        UPDATE mobisign.inbound_segment s SET processed = true WHERE s.id = ANY (g.ids);
+        UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (g.ids);
+        IF NOT g.complete THEN
+            -- an answer that lost a segment: a newer set reuses its reference
+            PERFORM mobisign.audit_log('sim.answer', 'incomplete',
+                pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segment_ids', to_jsonb(g.ids),
+                    'concat_ref', g.concat_ref, 'total', g.total, 'received', g.have,
+                    'reason', 'segments missing, and a newer answer reuses the concatenation reference'));
+            CONTINUE;
+        END IF;
         BEGIN
             PERFORM mobisign._handle_answer(p_msisdn, g.uds, g.ids);
         EXCEPTION WHEN OTHERS THEN
@@ -1069,7 +1135,7 @@ REVOKE ALL ON FUNCTION
     mobisign._request(text, text, bytea, text, text, interval),
     mobisign._mark_submitted(uuid, text[]), mobisign._mark_failed(uuid, integer, text),
     mobisign._expire(integer), mobisign._handle_answer(text, bytea[], bigint[]),
-    mobisign._process_inbound(text),
+    mobisign._process_inbound(text), mobisign._segment_window(),
     mobisign_register_user(text, text, text, bytea, text),
     mobisign_add_sim_key(text, integer, bytea, bytea, bytea, text, text, bigint),
     mobisign_add_smsc(text, text, integer, text, text, text, text, integer, integer, interval, interval, interval),

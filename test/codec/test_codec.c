@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "aes_cmac.h"
+#include "answer.h"
 #include "applet.h"
 #include "gsm7.h"
 #include "msc.h"
@@ -756,6 +757,100 @@ test_pysim_known_answers(void)
 	   memcmp(t, re, re_len) == 0, "control: recomputed with 02 71 00 it is pySim's packet again");
 }
 
+/* ------------------------------------------------------------ answer path */
+
+/* Split a PoR (status, applet data) into SMS parts, last segment first. */
+static size_t
+answer_parts(const msc_ota_keys *keys, const uint8_t tar[3], uint8_t status,
+			 const uint8_t *data, size_t len, uint8_t iei, msc_sms_segment *segs,
+			 msc_sms_part *parts)
+{
+	static uint8_t pkt[MSC_SMS_MAX_PACKET + 64];
+	msc_ota_response rsp;
+	size_t		plen,
+				n = 0,
+				i;
+
+	set_response(&rsp, tar, 9, data, len);
+	rsp.status = status;
+	if (msc_ota_build_response(0x39, &rsp, keys, pkt, sizeof(pkt), &plen) != MSC_OK ||
+		msc_sms_split(iei, 0x42, pkt, plen, segs, 16, &n) != MSC_OK)
+		return 0;
+	for (i = 0; i < n; i++)
+	{
+		parts[i].ud = segs[n - 1 - i].ud;
+		parts[i].len = segs[n - 1 - i].len;
+	}
+	return n;
+}
+
+static void
+test_answer(void)
+{
+	static uint8_t buf[MSC_ANSWER_BUF_SIZE],
+				app[1024],
+				cms[600];
+	uint8_t		kic[16],
+				kid[16],
+				tar[3] = {0xb0, 0x00, 0x10},
+				other[3] = {0xb0, 0x00, 0x11};
+	msc_ota_keys keys;
+	msc_applet_response ar;
+	msc_sms_segment segs[16];
+	msc_sms_part parts[16];
+	msc_answer	a;
+	size_t		alen,
+				n,
+				i;
+
+	for (i = 0; i < 16; i++)
+	{
+		kic[i] = (uint8_t) (0x30 + i);
+		kid[i] = (uint8_t) (0x40 + i);
+	}
+	keys.kic = kic;
+	keys.kic_len = 16;
+	keys.kid = kid;
+	keys.kid_len = 16;
+	memset(cms, 0x30, sizeof(cms));
+	memset(&ar, 0, sizeof(ar));
+	ar.version = 1;
+	memcpy(ar.reference, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	ar.result = 0;
+	ar.cms = cms;
+	ar.cms_len = sizeof(cms);
+	ok(msc_applet_response_encode(&ar, app, sizeof(app), &alen) == MSC_OK, "answer: applet response");
+
+	n = answer_parts(&keys, tar, MSC_POR_OK, app, alen, MSC_IEI_RSP_PACKET, segs, parts);
+	ok(n == 5 && msc_answer_open(parts, n, 0x39, &keys, tar, buf, sizeof(buf), &a) == MSC_OK &&
+	   a.stage == MSC_ANSWER_OK && a.por.counter == 9 && a.applet.cms_len == sizeof(cms) &&
+	   a.applet.cms >= buf && a.applet.cms + a.applet.cms_len <= buf + sizeof(buf),
+	   "answer: 5 SMS in reverse order open to stage ok, CMS inside the buffer");
+	ok(msc_answer_open(parts, n - 1, 0x39, &keys, tar, buf, sizeof(buf), &a) == MSC_OK &&
+	   a.stage == MSC_ANSWER_SMS && a.rc == MSC_E_SEGMENTS, "answer: a segment missing: stage sms");
+	ok(msc_answer_open(parts, n, 0x39, &keys, other, buf, sizeof(buf), &a) == MSC_OK &&
+	   a.stage == MSC_ANSWER_TAR, "answer: another key set's TAR: stage tar");
+	segs[n - 1].ud[segs[n - 1].len - 1] ^= 1;
+	ok(msc_answer_open(parts, n, 0x39, &keys, tar, buf, sizeof(buf), &a) == MSC_OK &&
+	   a.stage == MSC_ANSWER_SECURITY && a.rc == MSC_E_CC && a.por.data == NULL,
+	   "answer: a flipped bit: stage security, nothing filled in");
+	n = answer_parts(&keys, tar, MSC_POR_OK, app, alen, MSC_IEI_CMD_PACKET, segs, parts);
+	ok(msc_answer_open(parts, n, 0x39, &keys, tar, buf, sizeof(buf), &a) == MSC_OK &&
+	   a.stage == MSC_ANSWER_SMS && a.rc == MSC_OK && a.packet_iei == MSC_IEI_CMD_PACKET,
+	   "answer: a command packet identifier (0x70): stage sms");
+	n = answer_parts(&keys, tar, MSC_POR_CNTR_HIGH, NULL, 0, MSC_IEI_RSP_PACKET, segs, parts);
+	ok(n == 1 && msc_answer_open(parts, n, 0x39, &keys, tar, buf, sizeof(buf), &a) == MSC_OK &&
+	   a.stage == MSC_ANSWER_POR && a.por.status == MSC_POR_CNTR_HIGH && a.por.counter == 9,
+	   "answer: authentic PoR 03: stage por, counter authenticated");
+	n = answer_parts(&keys, tar, MSC_POR_OK, (const uint8_t *) "\x80\x01\x02", 3,
+					 MSC_IEI_RSP_PACKET, segs, parts);
+	ok(msc_answer_open(parts, n, 0x39, &keys, tar, buf, sizeof(buf), &a) == MSC_OK &&
+	   a.stage == MSC_ANSWER_APPLET && a.rc == MSC_E_TAG_MISSING,
+	   "answer: an applet response with only a version: stage applet");
+	is_rc(msc_answer_open(parts, n, 0x39, &keys, tar, buf, sizeof(buf) - 1, &a), MSC_E_BUFFER,
+		  "answer: a buffer below MSC_ANSWER_BUF_SIZE is refused");
+}
+
 /* ---------------------------------------------------------------- applet */
 
 static void
@@ -1002,6 +1097,7 @@ main(void)
 	test_sms();
 	test_ota();
 	test_pysim_known_answers();
+	test_answer();
 	test_applet();
 	test_end_to_end();
 	printf("1..%d\n", n_tests);

@@ -421,6 +421,37 @@ ec_phase() {
 	check "ec revoked signer: the earlier transaction keeps its recorded result" "completed 502" \
 		"$(q "SELECT state || ' ' || status_code FROM mobisign_status('$before')")"
 
+	# 12. the SIM refuses the secured packet: an authentic proof of receipt
+	#     (ciphered, CC verified) with a status other than 00 ends the
+	#     transaction at once (209), long before its 1-minute expiry, with the
+	#     status in its reason and in the audit.  Counter low (02) for a
+	#     request sent once is such a refusal too (a re-sent request's
+	#     "counter low" is a duplicate delivery: 20_worker_faults.sh).
+	local beh st name
+	msisdn=$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0016'")
+	for beh in "por_counter_high 03 counter high" "por_blocked 04 counter blocked" \
+		"por_security_error 06 unidentified security error" "por_counter_low 02 counter low"; do
+		read -r beh st name <<<"$beh"
+		set_behaviour "user0016 $beh" "* sign"
+		id=$(request authenticate user0016 '' '1 min')
+		expect_final "ec PoR status $st ($name)" "$id" failed 209
+		check "ec PoR status $st: the reason names it" "the SIM refused the secured packet: proof of receipt status $st ($name)" \
+			"$(q "SELECT reason FROM mobisign.transaction WHERE id = '$id'")"
+		check "ec PoR status $st: ended at once, not at the expiry" t \
+			"$(q "SELECT completed_at < submitted_at + interval '20 s' FROM mobisign.transaction WHERE id = '$id'")"
+		check "ec PoR status $st: in the final audit row" "por $((10#$st))" \
+			"$(q "SELECT detail->>'stage' || ' ' || (detail->>'por_status') FROM mobisign.audit WHERE transaction_id = '$id' AND operation = 'transaction.failed'")"
+		check "ec PoR status $st: 'sim.answer' rejected with the status" 1 \
+			"$(q "SELECT count(*) FROM mobisign.audit a JOIN mobisign.transaction t ON t.id = '$id'
+				   WHERE a.operation = 'sim.answer' AND a.outcome = 'rejected' AND a.detail->>'msisdn' = '$msisdn'
+				     AND (a.detail->>'por_status')::int = $((10#$st)) AND (a.detail->>'counter')::bigint = t.counter")"
+	done
+	check "ec PoR status: the SIM sent them secured" 4 \
+		"$(grep -c "SIM $msisdn: PoR status 0[2346] (.*)\$" "$PHASE_DIR/sim.log")"
+	set_behaviour "* sign"
+	id=$(request authenticate user0016)
+	expect_final "ec after the refusals, the same SIM answers" "$id" completed 502
+
 	# counters: every request used a fresh OTA counter
 	check "ec OTA counters: one per request, never reused" 0 \
 		"$(q "SELECT count(*) FROM (SELECT msisdn, counter FROM mobisign.transaction GROUP BY 1, 2 HAVING count(*) > 1) d")"
@@ -440,6 +471,30 @@ rsa_phase() {
 	expect_final "rsa sign" "$id" completed 502
 	check "rsa sign: signer is user0002" 1 \
 		"$(q "SELECT count(*) FROM mobisign.transaction WHERE id = '$id' AND signer_subject LIKE '%CN=user0002%'")"
+
+	# reassembly: answer A loses its last SMS; the SIM's next answer B uses
+	# the same 8-bit concatenation reference and (RSA: same size) the same
+	# number of segments.  A's segments must not complete or poison B: B is
+	# accepted (502), A's are superseded and audited as incomplete.
+	local msisdn lost next
+	msisdn=$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0003'")
+	set_behaviour "user0003 lose_segment" "* sign"
+	id=$(request authenticate user0003 '' '3 s')
+	expect_final "rsa answer that lost a segment" "$id" expired 208
+	check "rsa lost segment: A's other segments are stored, pending" t \
+		"$(q "SELECT count(*) > 0 FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
+	set_behaviour "* sign"
+	id=$(request authenticate user0003)
+	expect_final "rsa next answer with the same reference" "$id" completed 502
+	lost=$(sed -n "s/.*answer to $msisdn: segment \([0-9]*\) of [0-9]* (ref \([0-9]*\)) lost.*/\1 \2/p" "$PHASE_DIR/sim.log" | tail -n 1)
+	next=$(sed -n "s/.*answer from $msisdn: \([0-9]*\) of \1 segments, ref \([0-9]*\).*/\1 \2/p" "$PHASE_DIR/sim.log" | tail -n 1)
+	check "rsa lost segment: B reused A's reference and total (total ref)" "$lost" "$next"
+	check "rsa lost segment: A's segments superseded, audited 'incomplete'" 1 \
+		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'incomplete' AND detail->>'msisdn' = '$msisdn'")"
+	check "rsa lost segment: no segment left pending" 0 \
+		"$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
+	check "rsa lost segment: nothing rejected" 0 \
+		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = '$msisdn'")"
 }
 
 PG1=$(port_or_free "${MS_E2E_PGPORT:-55450}")

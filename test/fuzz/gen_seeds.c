@@ -27,6 +27,88 @@ put(const char *dir, const char *h, int n, const uint8_t *b, size_t len)
 	return 0;
 }
 
+/*
+ * fuzz_answer, raw mode: byte 0 = 0, then each SMS user data prefixed with
+ * its length.  The packet is split with reference ref, last segment first.
+ */
+static int
+put_answer_raw(const char *dir, int n_seed, const uint8_t *pkt, size_t plen, uint8_t ref)
+{
+	static uint8_t in[MSC_SMS_MAX_SEGMENTS * (MSC_SMS_UD_MAX + 1) + 1];
+	msc_sms_segment segs[MSC_SMS_MAX_SEGMENTS];
+	size_t		n,
+				i,
+				pos = 1;
+
+	if (msc_sms_split(MSC_IEI_RSP_PACKET, ref, pkt, plen, segs, MSC_SMS_MAX_SEGMENTS, &n) != MSC_OK)
+		return 1;
+	in[0] = 0x00;
+	for (i = 0; i < n; i++)
+	{
+		in[pos++] = (uint8_t) segs[n - 1 - i].len;
+		memcpy(in + pos, segs[n - 1 - i].ud, segs[n - 1 - i].len);
+		pos += segs[n - 1 - i].len;
+	}
+	return put(dir, "fuzz_answer", n_seed, in, pos);
+}
+
+/* Seeds of the whole answer path, raw and sealed (see fuzz_answer.c). */
+static int
+answer_seeds(const char *dir, const msc_ota_keys *keys)
+{
+	static uint8_t app[1024],
+				pkt[2048],
+				in[1100];
+	uint8_t		cms[300];
+	msc_applet_response ar;
+	msc_ota_response rsp;
+	size_t		alen,
+				plen;
+	int			err = 0;
+
+	memset(cms, 0x30, sizeof(cms));
+	memset(&ar, 0, sizeof(ar));
+	ar.version = MSC_APPLET_VERSION;
+	memcpy(ar.reference, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+	ar.result = MSC_RESULT_OK;
+	ar.cms = cms;
+	ar.cms_len = sizeof(cms);
+	err |= msc_applet_response_encode(&ar, app, sizeof(app), &alen) != MSC_OK;
+
+	memset(&rsp, 0, sizeof(rsp));
+	memcpy(rsp.tar, fuzz_tar, 3);
+	rsp.counter = 12;
+	rsp.data = app;
+	rsp.data_len = alen;
+	/* an authentic OK answer in 3 SMS */
+	err |= msc_ota_build_response(MSC_OTA_SPI2_DEFAULT, &rsp, keys, pkt, sizeof(pkt), &plen) != MSC_OK;
+	err |= put_answer_raw(dir, 1, pkt, plen, 5);
+	/* an authentic PoR "counter high", one SMS */
+	rsp.status = MSC_POR_CNTR_HIGH;
+	rsp.data_len = 0;
+	err |= msc_ota_build_response(MSC_OTA_SPI2_DEFAULT, &rsp, keys, pkt, sizeof(pkt), &plen) != MSC_OK;
+	err |= put_answer_raw(dir, 2, pkt, plen, 6);
+	/* an unsecured PoR "CC failed" */
+	rsp.status = MSC_POR_CC_FAILED;
+	err |= msc_ota_build_response(0x21, &rsp, keys, pkt, sizeof(pkt), &plen) != MSC_OK;
+	err |= put_answer_raw(dir, 3, pkt, plen, 7);
+
+	/* sealed: OK with a CMS, then a user cancel (no CMS) */
+	in[0] = 0x80;
+	in[1] = MSC_POR_OK;
+	in[2] = 9;
+	in[3] = 1;
+	memcpy(in + 4, app, alen);
+	err |= put(dir, "fuzz_answer", 4, in, 4 + alen);
+	ar.result = MSC_RESULT_USER_CANCEL;
+	ar.cms = NULL;
+	ar.cms_len = 0;
+	err |= msc_applet_response_encode(&ar, app, sizeof(app), &alen) != MSC_OK;
+	memcpy(in + 4, app, alen);
+	err |= put(dir, "fuzz_answer", 5, in, 4 + alen);
+	return err;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -126,5 +208,7 @@ main(int argc, char **argv)
 	err |= msc_ota_build_response(0x39, &orsp, &keys, pkt + 1, sizeof(pkt) - 1, &plen) != MSC_OK;
 	pkt[0] = 0x39;
 	err |= put(dir, "fuzz_ota_response", 1, pkt, plen + 1);
+
+	err |= answer_seeds(dir, &keys);
 	return err ? 1 : 0;
 }

@@ -22,7 +22,8 @@ else
 fi
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-	harnesses=(fuzz_udh fuzz_ota_command fuzz_ota_response fuzz_applet_request fuzz_applet_response fuzz_display)
+	harnesses=(fuzz_udh fuzz_ota_command fuzz_ota_response fuzz_applet_request fuzz_applet_response fuzz_display
+		fuzz_answer)
 fi
 codec=("$root"/worker/codec/*.c)
 inc=(-I"$root/worker/codec" -I"$here")

@@ -1,0 +1,82 @@
+--
+-- Reassembly of concatenated answers (mobisign._process_inbound).
+--
+-- The worker stores every received SMS in mobisign.inbound_segment with the
+-- concatenation reference, total and sequence number of its UDH, then calls
+-- mobisign._process_inbound(msisdn).  The MSISDN used here has no SIM key
+-- set, so every answer that is handled is audited 'sim.answer' / 'rejected'
+-- ("no key set") with the ids of the segments it was made of: that shows
+-- which segments were put together.  Each segment's user data is a 6-octet
+-- concatenation header followed by a label ("A1" = answer A, segment 1).
+--
+
+-- store one segment as the worker does, then process as the worker does
+CREATE FUNCTION seg(label text, ref integer, total integer, seq integer,
+                    age interval DEFAULT '0 s', process boolean DEFAULT true) RETURNS integer
+LANGUAGE sql AS $$
+    INSERT INTO mobisign.inbound_segment (msisdn, concat_ref, total, seq, received_at, user_data, digest)
+    SELECT '+3585550000001', ref, total, seq, now() - age, u, sha256(u)
+      FROM (SELECT '\x050003'::bytea || set_byte('\x00'::bytea, 0, ref) || set_byte('\x00'::bytea, 0, total)
+                   || set_byte('\x00'::bytea, 0, seq) || convert_to(label, 'UTF8') AS u) x;
+    SELECT CASE WHEN process THEN mobisign._process_inbound('+3585550000001') ELSE 0 END;
+$$;
+
+-- what the audit says about this MSISDN's answers since the last call:
+-- outcome and the labels of the segments, in the order they were put together
+CREATE TABLE seen (id bigint PRIMARY KEY);
+CREATE FUNCTION answers() RETURNS TABLE (outcome text, segments text)
+LANGUAGE sql AS $$
+    WITH new AS (
+        INSERT INTO seen SELECT a.id FROM mobisign.audit a
+         WHERE a.operation = 'sim.answer' AND a.detail->>'msisdn' = '+3585550000001'
+           AND a.id NOT IN (SELECT id FROM seen)
+        RETURNING id
+    )
+    SELECT a.outcome,
+           (SELECT string_agg(convert_from(substr(s.user_data, 7), 'UTF8'), ' ' ORDER BY e.ord)
+              FROM jsonb_array_elements_text(a.detail->'segment_ids') WITH ORDINALITY e(sid, ord)
+              JOIN mobisign.inbound_segment s ON s.id = e.sid::bigint)
+      FROM mobisign.audit a JOIN new USING (id)
+     ORDER BY a.id;
+$$;
+
+-- 1. Answer A (3 SMS, reference 7) loses its last SMS.  Answer B reuses
+--    reference 7 and arrives complete.  B's first SMS repeats sequence
+--    number 1, so it starts a new set: A's two segments are superseded
+--    (audited 'incomplete') and never combined with B's third one.
+SELECT seg('A1', 7, 3, 1), seg('A2', 7, 3, 2);
+SELECT * FROM answers();
+SELECT seg('B1', 7, 3, 1), seg('B2', 7, 3, 2), seg('B3', 7, 3, 3);
+SELECT * FROM answers();
+
+-- 2. The same when the middle SMS is lost.
+SELECT seg('C1', 8, 3, 1), seg('C3', 8, 3, 3);
+SELECT seg('D1', 8, 3, 1), seg('D2', 8, 3, 2), seg('D3', 8, 3, 3);
+SELECT * FROM answers();
+
+-- 3. Segments arriving out of order are put in sequence order.
+SELECT seg('E2', 9, 3, 2), seg('E3', 9, 3, 3), seg('E1', 9, 3, 1);
+SELECT * FROM answers();
+
+-- 4. The time window: F's segments arrived 5 minutes ago, more than
+--    mobisign._segment_window() before G's; G3 starts a new set (it would
+--    otherwise complete F) and F is superseded.  G3 waits for its set.
+SELECT mobisign._segment_window();
+SELECT seg('F1', 10, 3, 1, '5 min'), seg('F2', 10, 3, 2, '5 min');
+SELECT seg('G3', 10, 3, 3);
+SELECT * FROM answers();
+SELECT convert_from(substr(user_data, 7), 'UTF8') AS pending
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
+
+-- 5. Two complete answers with the same reference stored before the
+--    worker got to process them (e.g. after a restart): both are handled,
+--    each with its own segments.
+SELECT seg('H1', 11, 2, 1, process => false), seg('H2', 11, 2, 2, process => false),
+       seg('I1', 11, 2, 1, process => false), seg('I2', 11, 2, 2, process => false);
+SELECT mobisign._process_inbound('+3585550000001');
+SELECT * FROM answers();
+
+-- 6. A total that differs is another answer: J (total 2) and K (total 3)
+--    with reference 12 do not mix.
+SELECT seg('J1', 12, 2, 1), seg('K1', 12, 3, 1), seg('J2', 12, 2, 2);
+SELECT * FROM answers();
