@@ -438,7 +438,7 @@ ec_phase() {
 		check "ec PoR status $st: the reason names it" "the SIM refused the secured packet: proof of receipt status $st ($name)" \
 			"$(q "SELECT reason FROM mobisign.transaction WHERE id = '$id'")"
 		check "ec PoR status $st: ended at once, not at the expiry" t \
-			"$(q "SELECT completed_at < submitted_at + interval '20 s' FROM mobisign.transaction WHERE id = '$id'")"
+			"$(q "SELECT completed_at < created_at + interval '20 s' FROM mobisign.transaction WHERE id = '$id'")"
 		check "ec PoR status $st: in the final audit row" "por $((10#$st))" \
 			"$(q "SELECT detail->>'stage' || ' ' || (detail->>'por_status') FROM mobisign.audit WHERE transaction_id = '$id' AND operation = 'transaction.failed'")"
 		check "ec PoR status $st: 'sim.answer' rejected with the status" 1 \
