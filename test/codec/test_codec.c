@@ -660,6 +660,32 @@ test_ota(void)
 #define PYSIM_CMD	"00281506192222b00011e87cceebb2d93083011ce294f93fc4d8de80da1abae8c37ca3e72ec4432e5058"
 #define PYSIM_RSP	"027100002412b00011ebc6b497e2cad7aedf36ace0e3a29b38853f0fe9ccde81913be5702b73abce1f"
 
+/*
+ * Give a deciphered AES-128 response packet (RPL..end, 8-octet CC) a new CC,
+ * computed with or without 02 71 00 in front, and encipher it again.
+ */
+static void
+reseal_response(const uint8_t kic[16], const uint8_t kid[16], uint8_t *pkt, size_t len,
+				int with_udh)
+{
+	msc_iov		iov[3];
+	size_t		n = 0;
+	uint8_t		mac[16];
+
+	if (with_udh)
+	{
+		iov[n].base = (const uint8_t *) "\x02\x71\x00";
+		iov[n++].len = 3;
+	}
+	iov[n].base = pkt;			/* RPL RHL TAR CNTR PCNTR status */
+	iov[n++].len = 13;
+	iov[n].base = pkt + 21;		/* data pad */
+	iov[n++].len = len - 21;
+	msc_aes_cmac_iov(kid, 16, iov, n, mac);
+	memcpy(pkt + 13, mac, 8);
+	msc_aes_cbc_encrypt(kic, 16, pkt + 6, len - 6, pkt + 6);
+}
+
 static void
 test_pysim_known_answers(void)
 {
@@ -683,8 +709,6 @@ test_pysim_known_answers(void)
 	msc_ota_response rsp,
 				rgot;
 	msc_sms_part part;
-	msc_iov		iov[3];
-	uint8_t		mac[16];
 
 	unhex(PYSIM_KIC, kic, sizeof(kic));
 	unhex(PYSIM_KID, kid, sizeof(kid));
@@ -735,24 +759,12 @@ test_pysim_known_answers(void)
 	 */
 	memcpy(t, re, re_len);
 	msc_aes_cbc_decrypt(kic, 16, t + 6, re_len - 6, t + 6);
-	iov[0].base = t;
-	iov[0].len = 13;			/* RPL RHL TAR CNTR PCNTR status */
-	iov[1].base = t + 21;		/* data pad */
-	iov[1].len = re_len - 21;
-	msc_aes_cmac_iov(kid, 16, iov, 2, mac);
-	memcpy(t + 13, mac, 8);
-	msc_aes_cbc_encrypt(kic, 16, t + 6, re_len - 6, t + 6);
+	reseal_response(kic, kid, t, re_len, 0);
 	is_rc(msc_ota_parse_response(t, re_len, 0x19, &keys, tar, work, sizeof(work), &rgot),
 		  MSC_E_CC, "negative control: the pySim response with a CC computed without 02 71 00 is refused");
 	/* and the control is sound: with 02 71 00 in front the same bytes verify */
 	msc_aes_cbc_decrypt(kic, 16, t + 6, re_len - 6, t + 6);
-	iov[2] = iov[1];
-	iov[1] = iov[0];
-	iov[0].base = ud;			/* 02 71 00 */
-	iov[0].len = 3;
-	msc_aes_cmac_iov(kid, 16, iov, 3, mac);
-	memcpy(t + 13, mac, 8);
-	msc_aes_cbc_encrypt(kic, 16, t + 6, re_len - 6, t + 6);
+	reseal_response(kic, kid, t, re_len, 1);
 	ok(msc_ota_parse_response(t, re_len, 0x19, &keys, tar, work, sizeof(work), &rgot) == MSC_OK &&
 	   memcmp(t, re, re_len) == 0, "control: recomputed with 02 71 00 it is pySim's packet again");
 }
@@ -849,6 +861,46 @@ test_answer(void)
 	   "answer: an applet response with only a version: stage applet");
 	is_rc(msc_answer_open(parts, n, 0x39, &keys, tar, buf, sizeof(buf) - 1, &a), MSC_E_BUFFER,
 		  "answer: a buffer below MSC_ANSWER_BUF_SIZE is refused");
+
+	/*
+	 * An answer as another SIM implementation (onomondo-uicc) sends it: the
+	 * concatenation element first and 71 00 after it in the first segment,
+	 * and AES padding 80 00 .. 00.  Its CC still covers 02 71 00.
+	 */
+	{
+		static uint8_t pkt[MSC_SMS_MAX_PACKET],
+					uds[16][140];
+		msc_ota_response rsp;
+		size_t		plen,
+					pos = 0,
+					k = 0;
+
+		set_response(&rsp, tar, 10, app, alen);
+		ok(msc_ota_build_response(0x39, &rsp, &keys, pkt, sizeof(pkt), &plen) == MSC_OK &&
+		   (msc_aes_cbc_decrypt(kic, 16, pkt + 6, plen - 6, pkt + 6), pkt[11] > 0),
+		   "answer (other SIM): a PoR with padding");
+		pkt[plen - pkt[11]] = 0x80;
+		reseal_response(kic, kid, pkt, plen, 1);
+		n = (plen - 132 + 133) / 134 + 1;
+		while (pos < plen)
+		{
+			size_t		h = k == 0 ? 8 : 6;
+			size_t		room = 140 - h;
+			size_t		chunk = plen - pos < room ? plen - pos : room;
+
+			memcpy(uds[k], k == 0 ? "\x07\x00\x03\x33\x00\x01\x71\x00" : "\x05\x00\x03\x33\x00\x00", h);
+			uds[k][4] = (uint8_t) n;
+			uds[k][5] = (uint8_t) (k + 1);
+			memcpy(uds[k] + h, pkt + pos, chunk);
+			parts[k].ud = uds[k];
+			parts[k].len = h + chunk;
+			pos += chunk;
+			k++;
+		}
+		ok(k == n && msc_answer_open(parts, n, 0x39, &keys, tar, buf, sizeof(buf), &a) == MSC_OK &&
+		   a.stage == MSC_ANSWER_OK && a.por.counter == 10 && a.applet.cms_len == sizeof(cms),
+		   "answer (other SIM): 00 before 71 in segment 1, padding 80 00..: accepted");
+	}
 }
 
 /* ---------------------------------------------------------------- applet */

@@ -151,17 +151,28 @@ check_cc(const msc_ota_keys *keys, cc_kind kind, const uint8_t *work, size_t cc_
 	return msc_ct_equal(cc, work + cc_off, MSC_OTA_CC_LEN) ? MSC_OK : MSC_E_CC;
 }
 
+/* What the padding octets of a packet may contain. */
+typedef enum pad_rule
+{
+	PAD_ZEROS,					/* commands: zeros, as we send them */
+	PAD_ANY						/* responses: any value (see below) */
+} pad_rule;
+
 /*
  * The padding counter of a deciphered packet whose secured data (with its
  * padding) is body bytes long and ends at end: with ciphering it counts the
- * zero bytes that filled the last AES block, without it must be 0.
+ * octets that filled the last AES block, without it must be 0.  The value
+ * of response padding is not checked: SIMs differ (pySim pads with 00,
+ * onomondo-uicc with 80 00 .. 00) and the CC covers it anyway.
  */
 static msc_rc
-check_padding(const uint8_t *end, size_t body, uint8_t pcntr, int ciph)
+check_padding(const uint8_t *end, size_t body, uint8_t pcntr, int ciph, pad_rule rule)
 {
 	if (!ciph)
 		return pcntr == 0 ? MSC_OK : MSC_E_PADDING;
-	if (pcntr >= MSC_AES_BLOCK || pcntr > body || !all_zero(end - pcntr, pcntr))
+	if (pcntr >= MSC_AES_BLOCK || pcntr > body)
+		return MSC_E_PADDING;
+	if (rule == PAD_ZEROS && !all_zero(end - pcntr, pcntr))
 		return MSC_E_PADDING;
 	return MSC_OK;
 }
@@ -288,7 +299,7 @@ msc_ota_parse_command(const uint8_t *pkt, size_t len,
 
 	body = len - CMD_DATA;
 	out->pcntr = work[CMD_PCNTR];
-	rc = check_padding(work + len, body, out->pcntr, ciph);
+	rc = check_padding(work + len, body, out->pcntr, ciph, PAD_ZEROS);
 	if (rc != MSC_OK)
 		return rc;
 
@@ -438,7 +449,7 @@ msc_ota_parse_response(const uint8_t *pkt, size_t len,
 	}
 	body = len - head;
 	out->pcntr = work[RSP_PCNTR];
-	rc = check_padding(work + len, body, out->pcntr, ciph);
+	rc = check_padding(work + len, body, out->pcntr, ciph, PAD_ANY);
 	if (rc != MSC_OK)
 		return rc;
 	memcpy(out->tar, work + RSP_TAR, MSC_OTA_TAR_LEN);

@@ -24,7 +24,8 @@
  *	RPL(2) RHL(1) TAR(3) | CNTR(5) PCNTR(1) status(1) CC(8) data pad
  *	RHL  = 18 (10 + 8-octet CC); RPL = 1 + RHL + data + pad
  *	pad  makes CNTR..end a multiple of 16 when the PoR is ciphered (SPI2 b5),
- *	     else pad = 0
+ *	     else pad = 0; built as zeros, accepted with any value (onomondo-uicc
+ *	     pads with 80 00..00; the CC covers the padding)
  *	CC   = first 8 octets of AES-CMAC(KID key, 02 71 00 RPL RHL TAR CNTR
  *	       PCNTR status data pad), present when SPI2 b4b3 = 10.  Unlike the
  *	       command's, the response CC covers the UDH octets UDHL IEIa IEIDLa
@@ -185,7 +186,8 @@ extern msc_rc msc_ota_build_response(uint8_t spi2, const msc_ota_response *rsp,
 
 /*
  * Parse and verify a response packet, given the SPI byte 2 of the command
- * it answers.  Same results as msc_ota_parse_command, plus:
+ * it answers.  Same results as msc_ota_parse_command (except that the
+ * padding octets may have any value), plus:
  *	MSC_E_UNSECURED  spi2 asks for a CC but the packet has none (RHL 10):
  *	                 out->tar, counter and status are filled from the clear
  *	                 packet but NOTHING is authenticated (log it, do not

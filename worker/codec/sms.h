@@ -10,11 +10,13 @@
  *	segment 1 of n:  07 70 00 00 03 ref n 01 | packet bytes (<= 132)
  *	segment k > 1:   05 00 03 ref n k | packet bytes (<= 134)
  *
- * Order rule: the secured-packet identifier (IEI 0x70 command, 0x71
- * response, length 0) is the first information element of the first
- * segment, followed by the concatenation element; later segments carry only
- * the concatenation element (TS 31.115, FIELD-NOTES §2).  The parser
- * accepts the IEs in any order and also accepts IEI 0x08 (16-bit reference).
+ * Order rule (our choice, FIELD-NOTES §2; the TS 31.115 clause was not
+ * checked, see worker/README.md): the secured-packet identifier (IEI 0x70
+ * command, 0x71 response, length 0) is the first information element of the
+ * first segment, followed by the concatenation element; later segments carry
+ * only the concatenation element.  Other SIMs put the concatenation element
+ * first, so the parser accepts the IEs in any order and also accepts IEI
+ * 0x08 (16-bit reference).
  *
  * Bounds: each user data <= 140 octets; at most MSC_SMS_MAX_SEGMENTS (16)
  * segments, so a packet is at most 132 + 15 * 134 = 2142 octets
