@@ -16,6 +16,9 @@
  *	01 CC failed, 02 counter low (replayed or old command), 05 ciphering
  *	error (bad padding), 06 security error (unsupported SPI, unknown key
  *	set, bad length), 09 TAR unknown.
+ * The behaviours por_counter_low/high, por_blocked and por_security_error
+ * answer an authentic command at once with a secured PoR of that status
+ * (02, 03, 04, 06), echoing its counter, and do not take the counter.
  * An applet request that cannot be decoded gets no answer (logged); one
  * whose SP signature does not verify gets result 6 (bad request signature).
  */
