@@ -7,6 +7,10 @@
  * the GUC or a rotated file takes effect at once).  Nothing read from them
  * is cached, logged or reported: errors name the GUC, never the content.
  *
+ * This file is also the one home of the key file rule (owner and mode,
+ * ms_key_file_mode_ok()) and of the reader that applies it without raising
+ * an error (ms_read_key_file(), used by the worker for a TLS client key).
+ *
  * Wrapped key layout (bytea):
  *	  version (1 byte, 1) || nonce (12) || ciphertext (len of key) || tag (16)
  * AAD: "mobisign-sim-key-v1" 0x00 || msisdn || 0x00 || key_set (4 bytes, big
