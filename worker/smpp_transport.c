@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -80,6 +81,19 @@ ossl_failure(char err[MS_TRANSPORT_ERRLEN], const char *what)
 	pfree(reason);
 }
 
+/*
+ * A file OpenSSL will open: say why it cannot be read, with errno's words
+ * rather than OpenSSL's "system lib".
+ */
+static bool
+file_readable(const char *setting, const char *path, char err[MS_TRANSPORT_ERRLEN])
+{
+	if (access(path, R_OK) == 0)
+		return true;
+	snprintf(err, MS_TRANSPORT_ERRLEN, "cannot read %s \"%s\": %s", setting, path, strerror(errno));
+	return false;
+}
+
 static bool
 is_ip_literal(const char *name)
 {
@@ -137,13 +151,8 @@ load_client_key(SSL_CTX *ctx, const char *path, char err[MS_TRANSPORT_ERRLEN])
 		snprintf(err, MS_TRANSPORT_ERRLEN,
 				 "tls_key_file \"%s\" holds no PEM private key without passphrase", path);
 	}
-	else if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1)
-		ossl_failure(err, "tls_key_file is not usable");
-	else if (SSL_CTX_check_private_key(ctx) != 1)
-	{
-		ERR_clear_error();
-		snprintf(err, MS_TRANSPORT_ERRLEN, "tls_key_file does not match tls_cert_file");
-	}
+	else if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+		ossl_failure(err, "tls_key_file does not match tls_cert_file");
 	else
 		ok = true;
 	ms_scope_release(scope);	/* the context keeps its own reference */
@@ -208,6 +217,8 @@ ms_tls_context_create(const MsTlsConfig *cfg, const char *host, MemoryContext cx
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (!file_readable("tls_ca_file", cfg->ca_file, err))
+		goto fail;
 	if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1)
 	{
 		char		what[MAXPGPATH + 40];
@@ -218,6 +229,8 @@ ms_tls_context_create(const MsTlsConfig *cfg, const char *host, MemoryContext cx
 	}
 	if (cfg->cert_file[0] != '\0')
 	{
+		if (!file_readable("tls_cert_file", cfg->cert_file, err))
+			goto fail;
 		if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1)
 		{
 			char		what[MAXPGPATH + 40];
@@ -475,10 +488,35 @@ ms_transport_read(MsTransport *t, void *buf, int len, int *n, char err[MS_TRANSP
 	return res;
 }
 
+/*
+ * A write failed because the peer went away.  The peer often said why just
+ * before (a TLS alert: under TLS 1.3 the client's side of the handshake ends
+ * before the server checks the client's certificate, so "certificate
+ * required" comes after the first write).  Read once: if an alert is there,
+ * it is the reason.  Whatever else is read is dropped; the link closes.
+ */
+static MsIoResult
+alert_after_failed_write(MsTransport *t, MsIoResult res, char err[MS_TRANSPORT_ERRLEN])
+{
+	char		scratch[512];
+	int			r;
+
+	ERR_clear_error();
+	r = SSL_read(t->ssl, scratch, sizeof(scratch));
+	if (r <= 0 && SSL_get_error(t->ssl, r) == SSL_ERROR_SSL && ERR_peek_error() != 0)
+	{
+		ossl_failure(err, "TLS write");
+		return MS_IO_FAILED;
+	}
+	ERR_clear_error();
+	return res;
+}
+
 MsIoResult
 ms_transport_write(MsTransport *t, const void *buf, int len, int *n, char err[MS_TRANSPORT_ERRLEN])
 {
 	int			r;
+	MsIoResult	res;
 
 	*n = 0;
 	if (t->ssl == NULL)
@@ -505,7 +543,10 @@ ms_transport_write(MsTransport *t, const void *buf, int len, int *n, char err[MS
 		*n = r;
 		return MS_IO_DONE;
 	}
-	return tls_result(t, r, "TLS write", err);
+	res = tls_result(t, r, "TLS write", err);
+	if (res == MS_IO_CLOSED || res == MS_IO_FAILED)
+		res = alert_after_failed_write(t, res, err);
+	return res;
 }
 
 bool

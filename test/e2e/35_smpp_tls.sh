@@ -16,6 +16,9 @@
 #                       without one, a key file open to others is refused
 #                       before connecting, then the certificate is presented
 #                       and an authentication completes
+#   bad_files           a CA file that does not exist, an encrypted client
+#                       key, a key of another certificate: each refused
+#                       before any connection, with the reason
 #   plain_peer          tls = true against the clear simulator port fails
 #                       cleanly (the simulator sees a bad frame, no bind)
 #   old_protocol        a peer that speaks at most TLS 1.1 is refused
@@ -102,9 +105,12 @@ make_pki >"$WORK/pki.log" 2>&1 || {
 	echo "FAIL - test PKI (openssl CLI)"
 	exit 1
 }
-# the worker's key: the server's OS user owns it, nobody else may read it
-chmod 0600 "$TLS/client.key"
-[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$TLS/client.key"
+# the worker's key: the server's OS user owns it, nobody else may read it;
+# the same key under a passphrase, and the key of another certificate
+openssl pkey -in "$TLS/client.key" -aes256 -passout pass:unknown -out "$TLS/client-encrypted.key" 2>>"$WORK/pki.log"
+cp "$TLS/server.key" "$TLS/other.key"
+chmod 0600 "$TLS/client.key" "$TLS/client-encrypted.key" "$TLS/other.key"
+[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$TLS/client.key" "$TLS/client-encrypted.key" "$TLS/other.key"
 
 # ---------------------------------------------------------------------------
 # cluster, simulator, stunnel, a silent peer
@@ -337,7 +343,7 @@ client_certificate() {
 	# the peer requires a client certificate and the link has none
 	tm=$(mark "$STLOG")
 	refused tls-no-client-cert "$P_MTLS, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test'" \
-		'TLS (handshake failed|read): .*certificate required'
+		'TLS (handshake failed|read|write): .*certificate required'
 	ms_check_grep "stunnel refused the connection for want of a certificate" \
 		'peer did not return a certificate' <(since "$STLOG" "$tm")
 
@@ -359,6 +365,22 @@ client_certificate() {
 	ms_check "authentication with a client certificate" "completed 502" "$(authenticate user0003)"
 	ms_check "the key file's content is not in the server log" 0 \
 		"$(grep -cF -- "$(sed -n 2p "$TLS/client.key")" "$PGLOG")"
+	worker_alive
+}
+
+bad_files() {
+	local tm
+	tm=$(mark "$STLOG")
+	refused tls-no-ca-file "$P_MTLS, tls => true, tls_ca_file => '$TLS/missing.pem', tls_server_name => 'smsc.test'" \
+		"TLS setup failed: cannot read tls_ca_file \"[^\"]*missing.pem\": No such file or directory"
+	refused tls-encrypted-key "$P_MTLS, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test',
+	                           tls_cert_file => '$TLS/client.pem', tls_key_file => '$TLS/client-encrypted.key'" \
+		"TLS setup failed: tls_key_file \"[^\"]*client-encrypted.key\" holds no PEM private key without passphrase"
+	refused tls-other-key "$P_MTLS, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test',
+	                       tls_cert_file => '$TLS/client.pem', tls_key_file => '$TLS/other.key'" \
+		'TLS setup failed: tls_key_file does not match tls_cert_file'
+	ms_check "none of them connected to stunnel" 0 \
+		"$(count_since "$STLOG" "$tm" 'Service \[smsc-client-cert\] accepted connection')"
 	worker_alive
 }
 
@@ -407,6 +429,7 @@ ms_scenario tls_end_to_end tls_end_to_end
 ms_scenario wrong_ca wrong_ca
 ms_scenario hostname_mismatch hostname_mismatch
 ms_scenario client_certificate client_certificate
+ms_scenario bad_files bad_files
 ms_scenario plain_peer plain_peer
 ms_scenario old_protocol old_protocol
 ms_scenario handshake_timeout handshake_timeout
