@@ -66,12 +66,12 @@ q() {
 
 for cmd in stunnel4 openssl python3; do
 	command -v "$cmd" >/dev/null || {
-		echo "FAIL - $cmd is missing (bash test/deps.sh installs it)"
+		ms_not_ok "$cmd is missing (bash test/deps.sh installs it)"
 		exit 1
 	}
 done
 [ -x "$SIM_BIN" ] || {
-	echo "FAIL - $SIM_BIN is not built (run make)"
+	ms_not_ok "$SIM_BIN is not built (run make)"
 	exit 1
 }
 
@@ -102,7 +102,7 @@ make_pki() {
 }
 make_pki >"$WORK/pki.log" 2>&1 || {
 	cat "$WORK/pki.log"
-	echo "FAIL - test PKI (openssl CLI)"
+	ms_not_ok "test PKI (openssl CLI)"
 	exit 1
 }
 # the worker's key: the server's OS user owns it, nobody else may read it;
@@ -126,12 +126,12 @@ echo "# PostgreSQL $PGPORT_T, simulator $SMPP, stunnel $P_TLS (TLS) $P_MTLS (cli
 mkdir -p "$WORK/pg"
 ms_cluster_start "$WORK/pg" "$PGPORT_T" "mobisign.database = 'postgres'" || exit 1
 q "CREATE EXTENSION mobisign" >/dev/null || {
-	echo "FAIL - CREATE EXTENSION mobisign"
+	ms_not_ok "CREATE EXTENSION mobisign"
 	exit 1
 }
 "$SIM_BIN" provision --dir "$WORK/sim" --users 4 --port "$SMPP" >"$WORK/provision.log" 2>&1 || {
 	cat "$WORK/provision.log"
-	echo "FAIL - mobisign-sim provision"
+	ms_not_ok "mobisign-sim provision"
 	exit 1
 }
 [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$WORK/sim"
@@ -146,7 +146,7 @@ else
 fi
 ms_psql -q -f "$WORK/register.sql" >"$WORK/register.log" 2>&1 || {
 	tail -n 5 "$WORK/register.log"
-	echo "FAIL - register.sql"
+	ms_not_ok "register.sql"
 	exit 1
 }
 printf '* sign\n' >"$WORK/sim/behaviour"
@@ -206,7 +206,7 @@ PIDS+=($!)
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in "$SMPP" "$P_TLS" "$P_MTLS" "$P_OLD" "$P_SILENT"; do
 	ms_wait_until 15 listening "$p" || {
-		echo "FAIL - nothing listens on $p"
+		ms_not_ok "nothing listens on $p"
 		cat "$WORK/stunnel.out" "$STLOG" 2>/dev/null | tail -n 20
 		exit 1
 	}
@@ -267,6 +267,13 @@ refused() {
 
 worker_alive() {
 	ms_check "the worker survived (same pid)" "$WORKER_PID" "$(q "SELECT pid FROM mobisign.worker_stats")"
+}
+
+# the clear link of register.sql binds first: the scenarios start from a
+# settled worker (and a clear link still works beside TLS ones)
+ms_wait_until 30 bound || {
+	ms_not_ok "the clear link 'sim' did not bind"
+	exit 1
 }
 
 # ---------------------------------------------------------------------------
