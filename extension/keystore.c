@@ -7,6 +7,10 @@
  * the GUC or a rotated file takes effect at once).  Nothing read from them
  * is cached, logged or reported: errors name the GUC, never the content.
  *
+ * This file is also the one home of the key file rule (owner and mode,
+ * ms_key_file_mode_ok()) and of the reader that applies it without raising
+ * an error (ms_read_key_file(), used by the worker for a TLS client key).
+ *
  * Wrapped key layout (bytea):
  *	  version (1 byte, 1) || nonce (12) || ciphertext (len of key) || tag (16)
  * AAD: "mobisign-sim-key-v1" 0x00 || msisdn || 0x00 || key_set (4 bytes, big
@@ -49,6 +53,61 @@ hexval(char c)
 }
 
 /*
+ * The one home of the key file rule: owned by the server's OS user or by
+ * root, with no access for others and at most read access for the group
+ * (0640; PostgreSQL's rule for ssl_key_file also allows 0640 when root owns
+ * the file).  A certificate is public and is read without the rule.
+ */
+bool
+ms_key_file_mode_ok(const struct stat *st)
+{
+	return (st->st_uid == geteuid() || st->st_uid == 0) &&
+		(st->st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) == 0;
+}
+
+MsKeyFileStatus
+ms_read_key_file(const char *path, bool secret, char *buf, size_t bufsize, size_t *len)
+{
+	FILE	   *f;
+	size_t		n;
+	int			save_errno;
+	MsKeyFileStatus rc = MS_KEY_FILE_OK;
+
+	*len = 0;
+	f = AllocateFile(path, "r");
+	if (f == NULL)
+		return MS_KEY_FILE_CANNOT_OPEN;
+	if (secret)
+	{
+		struct stat st;
+
+		if (fstat(fileno(f), &st) != 0)
+			rc = MS_KEY_FILE_CANNOT_STAT;
+		else if (!ms_key_file_mode_ok(&st))
+			rc = MS_KEY_FILE_OPEN_TO_OTHERS;
+	}
+	if (rc == MS_KEY_FILE_OK)
+	{
+		n = fread(buf, 1, bufsize - 1, f);
+		if (ferror(f))
+			rc = MS_KEY_FILE_CANNOT_READ;
+		else if (!feof(f))
+			rc = MS_KEY_FILE_TOO_LARGE;
+		else
+		{
+			buf[n] = '\0';
+			*len = n;
+		}
+		if (rc != MS_KEY_FILE_OK)
+			ms_keystore_wipe(buf, bufsize);
+	}
+	save_errno = errno;
+	FreeFile(f);
+	errno = save_errno;
+	return rc;
+}
+
+/*
  * Read a small file named by a GUC into buf (at most bufsize - 1 bytes,
  * NUL-terminated).  Returns the length.
  */
@@ -56,7 +115,6 @@ static size_t
 read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsize,
 				 bool secret)
 {
-	FILE	   *f;
 	size_t		n;
 
 	if (path == NULL || path[0] == '\0')
@@ -66,60 +124,39 @@ read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsi
 				 errhint("Set %s in postgresql.conf to a file readable only by the server's OS user, then reload the configuration.",
 						 guc_name)));
 
-	f = AllocateFile(path, "r");
-	if (f == NULL)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open the file named by %s: %m", guc_name),
-				 errhint("The file must exist and be readable by the server's OS user.")));
-
-	/*
-	 * Owned by the server's OS user or by root, with no access for others
-	 * and at most read access for the group (0640; PostgreSQL's rule for
-	 * ssl_key_file also allows 0640 when root owns the file).  A
-	 * certificate is public.
-	 */
-	if (secret)
+	switch (ms_read_key_file(path, secret, buf, bufsize, &n))
 	{
-		struct stat st;
-
-		if (fstat(fileno(f), &st) != 0)
-		{
-			FreeFile(f);
+		case MS_KEY_FILE_OK:
+			break;
+		case MS_KEY_FILE_CANNOT_OPEN:
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not open the file named by %s: %m", guc_name),
+					 errhint("The file must exist and be readable by the server's OS user.")));
+			break;
+		case MS_KEY_FILE_CANNOT_STAT:
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not stat the file named by %s: %m", guc_name)));
-		}
-		if (!((st.st_uid == geteuid() || st.st_uid == 0) &&
-			  (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) == 0))
-		{
-			FreeFile(f);
+			break;
+		case MS_KEY_FILE_OPEN_TO_OTHERS:
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIG_FILE_ERROR),
 					 errmsg("the file named by %s is open to others", guc_name),
-					 errdetail("A key file must be owned by the server's OS user or by root, with mode 0640 or less."),
-					 errhint("chmod 0600 the file (0640 to let a group read it).")));
-		}
+					 errdetail(MS_KEY_FILE_RULE),
+					 errhint(MS_KEY_FILE_HINT)));
+			break;
+		case MS_KEY_FILE_CANNOT_READ:
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the file named by %s: %m", guc_name)));
+			break;
+		case MS_KEY_FILE_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIG_FILE_ERROR),
+					 errmsg("the file named by %s is too large", guc_name)));
+			break;
 	}
-	n = fread(buf, 1, bufsize - 1, f);
-	if (ferror(f))
-	{
-		ms_keystore_wipe(buf, bufsize);
-		FreeFile(f);
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read the file named by %s: %m", guc_name)));
-	}
-	if (!feof(f))
-	{
-		ms_keystore_wipe(buf, bufsize);
-		FreeFile(f);
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("the file named by %s is too large", guc_name)));
-	}
-	FreeFile(f);
-	buf[n] = '\0';
 	return n;
 }
 

@@ -47,4 +47,35 @@ extern unsigned char *ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t
 
 extern void ms_keystore_wipe(void *p, size_t len);
 
+/*
+ * Key files (master key, service provider key, an SMPP link's TLS client
+ * key) obey one rule, whose home is ms_key_file_mode_ok(): owned by the
+ * server's OS user or by root, mode 0640 or less.  MS_KEY_FILE_RULE and
+ * MS_KEY_FILE_HINT are the words every refusal uses.
+ */
+#define MS_KEY_FILE_RULE "A key file must be owned by the server's OS user or by root, with mode 0640 or less."
+#define MS_KEY_FILE_HINT "chmod 0600 the file (0640 to let a group read it)."
+
+struct stat;
+extern bool ms_key_file_mode_ok(const struct stat *st);
+
+typedef enum MsKeyFileStatus
+{
+	MS_KEY_FILE_OK,
+	MS_KEY_FILE_CANNOT_OPEN,	/* errno says why */
+	MS_KEY_FILE_CANNOT_STAT,	/* errno says why */
+	MS_KEY_FILE_OPEN_TO_OTHERS, /* breaks the key file rule */
+	MS_KEY_FILE_CANNOT_READ,	/* errno says why */
+	MS_KEY_FILE_TOO_LARGE		/* more than bufsize - 1 bytes */
+} MsKeyFileStatus;
+
+/*
+ * Read a small file into buf (NUL-terminated, *len bytes).  With secret, the
+ * file must obey the key file rule; it is checked on the open file (fstat),
+ * so a file swapped after the check is never read.  Raises no error (the
+ * worker calls it); on failure nothing is left in buf.
+ */
+extern MsKeyFileStatus ms_read_key_file(const char *path, bool secret,
+										char *buf, size_t bufsize, size_t *len);
+
 #endif

@@ -13,7 +13,7 @@ PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
 	libtap-parser-sourcehandler-pgtap-perl
 	libsmpp34-dev libldap2-dev libssl-dev libssl3 openssl
-	slapd ldap-utils
+	slapd ldap-utils stunnel4
 	python3 nodejs npm make gcc pkg-config
 	clang libclang-rt-14-dev
 )

@@ -22,6 +22,27 @@
 #   ms_readable_dir
 #       prints a new temp dir that the postgres OS user can read (for files the
 #       server must read, e.g. pg_read_binary_file or COPY FROM a file).
+#
+# Suites written as named scenarios (e.g. test/e2e/35_smpp_tls.sh):
+#   ms_scenario NAME FUNCTION [ARGS...]
+#       runs one scenario: prints "# scenario NAME", then FUNCTION ARGS; the
+#       checks it makes are counted under that name.
+#   ms_ok DESCRIPTION / ms_not_ok DESCRIPTION
+#       one passed / failed check ("ok   - NAME: ..." / "FAIL - NAME: ...").
+#   ms_check DESCRIPTION EXPECTED ACTUAL
+#       passes when ACTUAL is exactly EXPECTED.
+#   ms_check_grep DESCRIPTION EXTENDED_REGEX FILE...
+#       passes when a line of the files matches.
+#   ms_wait_until SECONDS COMMAND [ARGS...]
+#       runs COMMAND every 0.2 s until it succeeds (true) or SECONDS pass
+#       (false); the only way these suites wait for something.
+#   ms_summary
+#       prints "# N checks, M failed" and returns 1 if any failed.
+#   ms_sqlstate SQL
+#       the SQLSTATE the statement fails with, "none" if it succeeds.
+#   ms_stop_pids PID...
+#       SIGTERM to each of these processes (started by the caller), then
+#       waits for each.
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 MOBISIGN_ROOT=${MOBISIGN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -132,4 +153,81 @@ ms_cluster_stop() {
 ms_psql() {
 	PGHOST=${PGHOST:-${MS_CLUSTER_DIR:-}} PGPORT=${PGPORT:-${MS_CLUSTER_PORT:-5432}} PGUSER=${PGUSER:-postgres} \
 		"$PGBIN/psql" -X -v ON_ERROR_STOP=1 "$@"
+}
+
+# ---- named scenarios, checks and bounded waits ----------------------------
+
+MS_SCENARIO=
+MS_CHECKS=0
+MS_FAILS=0
+
+ms_scenario() {
+	MS_SCENARIO=$1
+	shift
+	echo "# scenario $MS_SCENARIO"
+	"$@"
+	MS_SCENARIO=
+}
+
+ms_ok() {
+	MS_CHECKS=$((MS_CHECKS + 1))
+	echo "ok   - ${MS_SCENARIO:+$MS_SCENARIO: }$*"
+}
+
+ms_not_ok() {
+	MS_CHECKS=$((MS_CHECKS + 1))
+	MS_FAILS=$((MS_FAILS + 1))
+	echo "FAIL - ${MS_SCENARIO:+$MS_SCENARIO: }$*"
+}
+
+ms_check() {
+	if [ "$2" = "$3" ]; then
+		ms_ok "$1"
+	else
+		ms_not_ok "$1 (expected '$2', got '$3')"
+	fi
+}
+
+ms_check_grep() {
+	local what=$1 re=$2
+	shift 2
+	if grep -Eq -- "$re" "$@" 2>/dev/null; then
+		ms_ok "$what"
+	else
+		ms_not_ok "$what (no line matches /$re/)"
+	fi
+}
+
+ms_wait_until() {
+	local secs=$1 i
+	shift
+	for i in $(seq 1 $((secs * 5))); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	"$@"
+}
+
+ms_summary() {
+	echo "# $MS_CHECKS checks, $MS_FAILS failed"
+	[ "$MS_FAILS" -eq 0 ]
+}
+
+ms_sqlstate() {
+	local out
+	if out=$(ms_psql -qAt -v VERBOSITY=verbose -c "$1" 2>&1); then
+		echo none
+	else
+		printf '%s\n' "$out" | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' | head -n 1
+	fi
+}
+
+ms_stop_pids() {
+	local p
+	for p in "$@"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "$@"; do
+		wait "$p" 2>/dev/null || true
+	done
 }

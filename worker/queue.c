@@ -319,7 +319,9 @@ load_smsc_fn(void *arg)
 					 "       s.system_type, s.source_addr, s.window_size, s.max_per_second, "
 					 "       (pg_catalog.date_part('epoch', s.enquire_link_interval) * 1000)::float8, "
 					 "       (pg_catalog.date_part('epoch', s.reconnect_delay) * 1000)::float8, "
-					 "       (pg_catalog.date_part('epoch', s.response_timeout) * 1000)::float8 "
+					 "       (pg_catalog.date_part('epoch', s.response_timeout) * 1000)::float8, "
+					 "       (pg_catalog.date_part('epoch', s.connect_timeout) * 1000)::float8, "
+					 "       s.tls_ca_file, s.tls_server_name, s.tls_cert_file, s.tls_key_file "
 					 "  FROM mobisign.smsc s WHERE s.enabled ORDER BY s.id LIMIT 16",
 					 true, 0);
 	if (rc != SPI_OK_SELECT)
@@ -346,6 +348,12 @@ load_smsc_fn(void *arg)
 		c->enquire_link_ms = interval_ms(tup, desc, 12, 30000);
 		c->reconnect_ms = interval_ms(tup, desc, 13, 10000);
 		c->response_timeout_ms = interval_ms(tup, desc, 14, 10000);
+		c->connect_timeout_ms = interval_ms(tup, desc, 15, 10000);
+		/* paths fit: the table checks their length */
+		text_col(tup, desc, 16, c->tls_files.ca_file, sizeof(c->tls_files.ca_file));
+		text_col(tup, desc, 17, c->tls_files.server_name, sizeof(c->tls_files.server_name));
+		text_col(tup, desc, 18, c->tls_files.cert_file, sizeof(c->tls_files.cert_file));
+		text_col(tup, desc, 19, c->tls_files.key_file, sizeof(c->tls_files.key_file));
 		/* the list must outlive SPI_finish: build it in the caller's context */
 		{
 			MemoryContext old = MemoryContextSwitchTo(a->cxt);

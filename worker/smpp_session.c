@@ -11,6 +11,13 @@
  * libsmpp34 refuses, never stop the session.  Anything unparseable is
  * answered (generic_nack or an error status), logged, and survived.
  *
+ * Bytes go through the link's transport (smpp_transport.h): clear TCP, or
+ * TLS once the handshake (state tls handshake, bounded by the link's connect
+ * timeout) has verified the SMSC; the bind and its password are sent only
+ * after that.  A TLS link's context is built when it first connects and
+ * kept while sessions succeed; after a failed session it is built again, so
+ * a corrected CA, certificate or key file is read at the next attempt.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -38,9 +45,9 @@
 
 #define MS_OUTBUF_MAX (1024 * 1024)
 #define MS_MAX_THROTTLED 50		/* throttle answers per segment before giving up */
-#define MS_CONNECT_TIMEOUT_MS 10000
 #define MS_UNBIND_TIMEOUT_MS 2000
 #define MS_MAX_BACKOFF_MS 120000
+#define MS_READ_TURNS 64		/* socket reads per readiness event */
 
 typedef struct MsSlot
 {
@@ -67,6 +74,8 @@ struct MsLink
 	MemoryContext cxt;
 	MsLinkState state;
 	pgsocket	sock;
+	MsTransport *io;			/* the bytes of the open socket */
+	MsTlsContext *tls;			/* cfg.tls: built at the first connect */
 	bool		socket_changed;
 	uint64		generation;
 	int			failures;		/* consecutive failed sessions, for back-off */
@@ -96,6 +105,7 @@ struct MsLink
 };
 
 static void link_disconnect(MsLink *link, const char *reason, TimestampTz now, bool error);
+static void link_connected(MsLink *link, TimestampTz now);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -206,20 +216,25 @@ link_flush(MsLink *link, TimestampTz now)
 {
 	int			guard;
 
+	/* nothing goes out before the connection (and TLS) is up */
+	if (link->io == NULL || link->state == MS_LINK_TLS_HANDSHAKE)
+		return;
 	for (guard = 0; guard < 64 && link->outlen > 0; guard++)
 	{
-		ssize_t		n = send(link->sock, link->outbuf, link->outlen, MSG_NOSIGNAL);
+		int			n;
+		char		err[MS_TRANSPORT_ERRLEN];
+		MsIoResult	r = ms_transport_write(link->io, link->outbuf, link->outlen, &n, err);
 
-		if (n > 0)
+		if (r == MS_IO_DONE)
 		{
 			if (n < link->outlen)
 				memmove(link->outbuf, link->outbuf + n, link->outlen - n);
-			link->outlen -= (int) n;
+			link->outlen -= n;
 			continue;
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		if (r == MS_IO_WANT_READ || r == MS_IO_WANT_WRITE)
 			return;
-		link_disconnect(link, n < 0 ? strerror(errno) : "connection closed on send", now, true);
+		link_disconnect(link, r == MS_IO_CLOSED ? "connection closed on send" : err, now, true);
 		return;
 	}
 }
@@ -374,6 +389,8 @@ link_backoff_ms(MsLink *link)
 static void
 link_close_socket(MsLink *link)
 {
+	ms_transport_close(link->io);
+	link->io = NULL;
 	if (link->sock != PGINVALID_SOCKET)
 	{
 		close(link->sock);
@@ -393,7 +410,7 @@ link_disconnect(MsLink *link, const char *reason, TimestampTz now, bool error)
 {
 	ListCell   *lc;
 	int			i;
-	char		msg[200];
+	char		msg[MS_TRANSPORT_ERRLEN + 100];
 
 	if (link->state == MS_LINK_DISCONNECTED && link->sock == PGINVALID_SOCKET &&
 		link->inflight == 0 && link->pending == NIL)
@@ -432,6 +449,12 @@ link_disconnect(MsLink *link, const char *reason, TimestampTz now, bool error)
 	link->inflight = 0;
 
 	link_close_socket(link);
+	/* a failed TLS session: read the files again at the next attempt */
+	if (error && link->tls != NULL)
+	{
+		ms_tls_context_free(link->tls);
+		link->tls = NULL;
+	}
 	link->state = MS_LINK_DISCONNECTED;
 	link->generation++;
 	link->bind_seq = link->unbind_seq = link->enquire_seq = 0;
@@ -480,6 +503,21 @@ link_start_connect(MsLink *link, TimestampTz now)
 		ms_worker_count(MS_C_RECONNECTS, 1);
 	link->ever_connected = true;
 
+	if (link->cfg.tls && link->tls == NULL)
+	{
+		char		err[MS_TRANSPORT_ERRLEN];
+		char		msg[MS_TRANSPORT_ERRLEN + 32];
+
+		link->tls = ms_tls_context_create(&link->cfg.tls_files, link->cfg.host, link->cxt, err);
+		if (link->tls == NULL)
+		{
+			snprintf(msg, sizeof(msg), "TLS setup failed: %s", err);
+			link->state = MS_LINK_CONNECTING;	/* so that disconnect logs it */
+			link_disconnect(link, msg, now, true);
+			return;
+		}
+	}
+
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -525,13 +563,13 @@ link_start_connect(MsLink *link, TimestampTz now)
 	link->sock = s;
 	link->socket_changed = true;
 	link->state = MS_LINK_CONNECTING;
-	link->state_deadline = after_ms(now, MS_CONNECT_TIMEOUT_MS);
+	link->state_deadline = after_ms(now, link->cfg.connect_timeout_ms);
 	link->inlen = link->outlen = 0;
 
 	rc = connect(s, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	if (rc == 0)
-		link_send_bind(link, now);
+		link_connected(link, now);
 	else if (errno != EINPROGRESS && errno != EINTR)
 	{
 		char		msg[160];
@@ -540,6 +578,53 @@ link_start_connect(MsLink *link, TimestampTz now)
 				 link->cfg.host, link->cfg.port, strerror(errno));
 		link_disconnect(link, msg, now, true);
 	}
+}
+
+/* advance the TLS handshake; once the SMSC is verified, bind */
+static void
+link_handshake(MsLink *link, TimestampTz now)
+{
+	char		err[MS_TRANSPORT_ERRLEN];
+	char		msg[MS_TRANSPORT_ERRLEN + 32];
+	char		desc[400];
+	MsIoResult	r = ms_transport_handshake(link->io, err);
+
+	if (r == MS_IO_WANT_READ || r == MS_IO_WANT_WRITE)
+		return;
+	if (r != MS_IO_DONE)
+	{
+		snprintf(msg, sizeof(msg), "TLS handshake failed: %s", err);
+		link_disconnect(link, msg, now, true);
+		return;
+	}
+	ms_transport_describe(link->io, desc, sizeof(desc));
+	ereport(LOG,
+			(errmsg("mobisign worker: SMSC \"%s\": TLS established: %s", link->cfg.name, desc)));
+	link_send_bind(link, now);
+}
+
+/* the TCP connection is up: a clear link binds, a TLS link shakes hands */
+static void
+link_connected(MsLink *link, TimestampTz now)
+{
+	char		err[MS_TRANSPORT_ERRLEN];
+	char		msg[MS_TRANSPORT_ERRLEN + 32];
+
+	link->io = ms_transport_open(link->sock, link->cfg.tls ? link->tls : NULL, link->cxt, err);
+	if (link->io == NULL)
+	{
+		snprintf(msg, sizeof(msg), "TLS setup failed: %s", err);
+		link_disconnect(link, msg, now, true);
+		return;
+	}
+	if (!link->cfg.tls)
+	{
+		link_send_bind(link, now);
+		return;
+	}
+	link->state = MS_LINK_TLS_HANDSHAKE;
+	link->state_deadline = after_ms(now, link->cfg.connect_timeout_ms);
+	link_handshake(link, now);
 }
 
 static void
@@ -559,7 +644,7 @@ link_connect_done(MsLink *link, TimestampTz now)
 		link_disconnect(link, msg, now, true);
 		return;
 	}
-	link_send_bind(link, now);
+	link_connected(link, now);
 }
 
 /* ---- inbound PDUs -------------------------------------------------------- */
@@ -829,26 +914,37 @@ link_read(MsLink *link, TimestampTz now, List **inbound)
 {
 	int			guard;
 
-	for (guard = 0; guard < 64 && link->sock != PGINVALID_SOCKET; guard++)
+	/*
+	 * At most MS_READ_TURNS reads per event, then only while TLS holds
+	 * decrypted bytes (no readiness would announce them).  Those are the rest
+	 * of one TLS record (16 kB at most) and each read takes at least one
+	 * byte, so the second bound is never what ends the loop.
+	 */
+	for (guard = 0; link->sock != PGINVALID_SOCKET &&
+		 (guard < MS_READ_TURNS || ms_transport_pending(link->io)) &&
+		 guard < MS_READ_TURNS + MS_SMPP_MAX_PDU; guard++)
 	{
-		ssize_t		n;
+		int			n;
 		int			off;
+		char		err[MS_TRANSPORT_ERRLEN];
+		MsIoResult	r;
 
-		n = recv(link->sock, link->inbuf + link->inlen, MS_SMPP_MAX_PDU + 1 - link->inlen, 0);
-		if (n == 0)
+		r = ms_transport_read(link->io, link->inbuf + link->inlen,
+							  MS_SMPP_MAX_PDU + 1 - link->inlen, &n, err);
+		if (r == MS_IO_CLOSED)
 		{
 			link_disconnect(link, "connection closed by the SMSC",
 							now, link->state != MS_LINK_UNBINDING);
 			return;
 		}
-		if (n < 0)
+		if (r == MS_IO_WANT_READ || r == MS_IO_WANT_WRITE)
+			return;
+		if (r == MS_IO_FAILED)
 		{
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return;
-			link_disconnect(link, strerror(errno), now, true);
+			link_disconnect(link, err, now, true);
 			return;
 		}
-		link->inlen += (int) n;
+		link->inlen += n;
 
 		/* cut complete frames */
 		off = 0;
@@ -1047,6 +1143,7 @@ ms_smpp_link_create(const MsSmscConfig *cfg, int index, MemoryContext parent)
 	link->cfg.response_timeout_ms = Max(100, cfg->response_timeout_ms);
 	link->cfg.enquire_link_ms = Max(100, cfg->enquire_link_ms);
 	link->cfg.reconnect_ms = Max(100, cfg->reconnect_ms);
+	link->cfg.connect_timeout_ms = Max(100, cfg->connect_timeout_ms);
 	link->index = index;
 	link->state = MS_LINK_DISCONNECTED;
 	link->sock = PGINVALID_SOCKET;
@@ -1099,6 +1196,8 @@ ms_smpp_state_name(MsLinkState s)
 			return "disconnected";
 		case MS_LINK_CONNECTING:
 			return "connecting";
+		case MS_LINK_TLS_HANDSHAKE:
+			return "tls handshake";
 		case MS_LINK_BINDING:
 			return "binding";
 		case MS_LINK_BOUND:
@@ -1122,7 +1221,10 @@ ms_smpp_wait_events(MsLink *link)
 		return 0;
 	if (link->state == MS_LINK_CONNECTING)
 		return WL_SOCKET_WRITEABLE;
-	return WL_SOCKET_READABLE | (link->outlen > 0 ? WL_SOCKET_WRITEABLE : 0);
+	if (link->state == MS_LINK_TLS_HANDSHAKE)
+		return ms_transport_wait_events(link->io);
+	return WL_SOCKET_READABLE | (link->outlen > 0 ? WL_SOCKET_WRITEABLE : 0) |
+		ms_transport_wait_events(link->io);
 }
 
 bool
@@ -1145,7 +1247,12 @@ ms_smpp_on_socket(MsLink *link, int events, TimestampTz now, List **inbound)
 			link_connect_done(link, now);
 		return;
 	}
-	if (events & WL_SOCKET_READABLE)
+	if (link->state == MS_LINK_TLS_HANDSHAKE)
+	{
+		link_handshake(link, now);
+		return;
+	}
+	if ((events & WL_SOCKET_READABLE) || ms_transport_read_needs_write(link->io))
 		link_read(link, now, inbound);
 	if (link->sock != PGINVALID_SOCKET && link->outlen > 0)
 		link_flush(link, now);
@@ -1167,6 +1274,16 @@ ms_smpp_tick(MsLink *link, TimestampTz now)
 		case MS_LINK_CONNECTING:
 			if (now >= link->state_deadline)
 				link_disconnect(link, "connect timed out", now, true);
+			break;
+		case MS_LINK_TLS_HANDSHAKE:
+			if (now >= link->state_deadline)
+			{
+				char		msg[80];
+
+				snprintf(msg, sizeof(msg), "TLS handshake timed out after %d ms",
+						 link->cfg.connect_timeout_ms);
+				link_disconnect(link, msg, now, true);
+			}
 			break;
 		case MS_LINK_BINDING:
 			if (now >= link->state_deadline)
@@ -1222,6 +1339,7 @@ ms_smpp_next_timeout_ms(MsLink *link, TimestampTz now)
 			t = ms_until(now, link->next_connect_at);
 			break;
 		case MS_LINK_CONNECTING:
+		case MS_LINK_TLS_HANDSHAKE:
 		case MS_LINK_BINDING:
 		case MS_LINK_UNBINDING:
 			t = ms_until(now, link->state_deadline);

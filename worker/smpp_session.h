@@ -1,8 +1,9 @@
 /*
  * smpp_session.h
- *	  One SMPP 3.4 ESME link (transceiver) to an SMSC: non-blocking connect,
- *	  framing, bind, send window, enquire_link, throttling, rate cap,
- *	  response timeouts, reconnect with back-off, unbind.
+ *	  One SMPP 3.4 ESME link (transceiver) to an SMSC: non-blocking connect
+ *	  (and TLS handshake, smpp_transport.h), framing, bind, send window,
+ *	  enquire_link, throttling, rate cap, response timeouts, reconnect with
+ *	  back-off, unbind.
  *
  * The link never blocks: the worker's loop waits on the socket returned by
  * ms_smpp_wait_socket() with the events of ms_smpp_wait_events() and calls
@@ -17,6 +18,8 @@
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 #include "utils/palloc.h"
+
+#include "smpp_transport.h"
 
 /* Largest PDU accepted from an SMSC; anything longer breaks the session. */
 #define MS_SMPP_MAX_PDU 16384
@@ -43,6 +46,8 @@ typedef struct MsSmscConfig
 	int			enquire_link_ms;
 	int			reconnect_ms;
 	int			response_timeout_ms;
+	int			connect_timeout_ms; /* TCP connect, and TLS handshake */
+	MsTlsConfig tls_files;		/* used when tls */
 } MsSmscConfig;
 
 typedef enum MsJobStatus
@@ -96,6 +101,7 @@ typedef enum MsLinkState
 {
 	MS_LINK_DISCONNECTED,
 	MS_LINK_CONNECTING,
+	MS_LINK_TLS_HANDSHAKE,
 	MS_LINK_BINDING,
 	MS_LINK_BOUND,
 	MS_LINK_UNBINDING

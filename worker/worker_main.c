@@ -62,7 +62,6 @@ typedef struct MsWorker
 	TimestampTz next_config_at;
 	TimestampTz next_presence_at;
 	TimestampTz next_pending_at;	/* look for unprocessed inbound segments */
-	bool		tls_warned;
 } MsWorker;
 
 static void
@@ -336,14 +335,6 @@ reload_links(MsWorker *w, TimestampTz now)
 
 		if (nnew >= MS_MAX_LINKS)
 			break;
-		if (c->tls)
-		{
-			if (!w->tls_warned)
-				ereport(WARNING,
-						(errmsg("mobisign worker: SMSC \"%s\" asks for TLS, which this worker does not support; the link is skipped", c->name)));
-			w->tls_warned = true;
-			continue;
-		}
 		for (i = 0; i < w->nlinks; i++)
 		{
 			if (w->links[i] != NULL &&

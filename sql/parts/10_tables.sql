@@ -118,13 +118,22 @@ CREATE TABLE mobisign.sim_key (
     PRIMARY KEY (msisdn, key_set)
 );
 
--- SMSC links. password is a secret (column privileges below).
+-- SMSC links. password is a secret (column privileges below). With tls the
+-- worker verifies the SMSC's certificate against tls_ca_file only, for
+-- tls_server_name (default: host); tls_cert_file/tls_key_file are an optional
+-- client certificate. The tls_* columns are paths of files the server reads
+-- (never their content); a path fits the worker's MAXPGPATH buffer.
 CREATE TABLE mobisign.smsc (
     id                    integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name                  text NOT NULL UNIQUE,
     host                  text NOT NULL,
     port                  integer NOT NULL CHECK (port BETWEEN 1 AND 65535),
     tls                   boolean NOT NULL DEFAULT false,
+    tls_ca_file           text CHECK (octet_length(tls_ca_file) BETWEEN 1 AND 1023),
+    tls_server_name       text CHECK (tls_server_name ~ '^[A-Za-z0-9:]([A-Za-z0-9.:-]{0,251}[A-Za-z0-9])?$'),
+    tls_cert_file         text CHECK (octet_length(tls_cert_file) BETWEEN 1 AND 1023),
+    tls_key_file          text CHECK (octet_length(tls_key_file) BETWEEN 1 AND 1023),
+    connect_timeout       interval NOT NULL DEFAULT '10 s' CHECK (connect_timeout > '0'),
     system_id             text NOT NULL CHECK (length(system_id) <= 15),
     password              text NOT NULL DEFAULT '' CHECK (length(password) <= 8),
     system_type           text NOT NULL DEFAULT '' CHECK (length(system_type) <= 12),
@@ -135,7 +144,11 @@ CREATE TABLE mobisign.smsc (
     reconnect_delay       interval NOT NULL DEFAULT '10 s',
     response_timeout      interval NOT NULL DEFAULT '10 s',
     enabled               boolean NOT NULL DEFAULT true,
-    created_at            timestamptz NOT NULL DEFAULT now()
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT smsc_tls_needs_ca CHECK (NOT tls OR tls_ca_file IS NOT NULL),
+    CONSTRAINT smsc_tls_settings_need_tls CHECK (tls OR num_nonnulls(tls_ca_file, tls_server_name,
+                                                                   tls_cert_file, tls_key_file) = 0),
+    CONSTRAINT smsc_tls_client_pair CHECK ((tls_cert_file IS NULL) = (tls_key_file IS NULL))
 );
 
 -- One row per authentication or signature.

@@ -350,12 +350,26 @@ BEGIN
 END
 $$;
 
+-- An SMSC link. With tls => true the worker speaks TLS (1.2 at least) and
+-- verifies the SMSC's certificate against tls_ca_file only, for
+-- tls_server_name (default: host); tls_cert_file and tls_key_file (PEM, the
+-- key file under the key file rule) are the optional client certificate.
+-- File arguments are paths the server reads when the worker connects. The
+-- rules on the TLS settings live in the table's constraints; a violation is
+-- turned into its own message here, so that no error echoes the row (and
+-- the password).
 CREATE FUNCTION mobisign_add_smsc(name text, host text, port integer, system_id text, password text,
                                   system_type text DEFAULT '', source_addr text DEFAULT '',
                                   window_size integer DEFAULT 10, max_per_second integer DEFAULT 100,
                                   enquire_link_interval interval DEFAULT '30 s',
                                   reconnect_delay interval DEFAULT '10 s',
-                                  response_timeout interval DEFAULT '10 s')
+                                  response_timeout interval DEFAULT '10 s',
+                                  tls boolean DEFAULT false,
+                                  tls_ca_file text DEFAULT NULL,
+                                  tls_server_name text DEFAULT NULL,
+                                  tls_cert_file text DEFAULT NULL,
+                                  tls_key_file text DEFAULT NULL,
+                                  connect_timeout interval DEFAULT '10 s')
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -365,9 +379,11 @@ AS $$
 DECLARE
     p_name ALIAS FOR name;
     v_id integer;
+    v_constraint text;
 BEGIN
-    IF p_name IS NULL OR host IS NULL OR port IS NULL OR system_id IS NULL THEN
-        RAISE EXCEPTION 'name, host, port and system_id are required'
+    IF p_name IS NULL OR host IS NULL OR port IS NULL OR system_id IS NULL OR tls IS NULL
+       OR connect_timeout IS NULL THEN
+        RAISE EXCEPTION 'name, host, port, system_id, tls and connect_timeout are required'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     -- checked here so that a CHECK violation never echoes the row (and the
@@ -390,25 +406,58 @@ BEGIN
     IF enquire_link_interval <= '0' OR reconnect_delay < '0' OR response_timeout <= '0' THEN
         RAISE EXCEPTION 'intervals must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    INSERT INTO mobisign.smsc AS s (name, host, port, system_id, password, system_type, source_addr,
-                                   window_size, max_per_second, enquire_link_interval,
-                                   reconnect_delay, response_timeout)
-    VALUES (p_name, host, port, system_id, coalesce(password, ''), coalesce(system_type, ''),
-            coalesce(source_addr, ''), window_size, max_per_second, enquire_link_interval,
-            reconnect_delay, response_timeout)
-    ON CONFLICT ON CONSTRAINT smsc_name_key DO UPDATE
-       SET host = excluded.host, port = excluded.port, system_id = excluded.system_id,
-           password = excluded.password, system_type = excluded.system_type,
-           source_addr = excluded.source_addr, window_size = excluded.window_size,
-           max_per_second = excluded.max_per_second,
-           enquire_link_interval = excluded.enquire_link_interval,
-           reconnect_delay = excluded.reconnect_delay, response_timeout = excluded.response_timeout
-    RETURNING s.id INTO v_id;
+    BEGIN
+        INSERT INTO mobisign.smsc AS s (name, host, port, system_id, password, system_type, source_addr,
+                                       window_size, max_per_second, enquire_link_interval,
+                                       reconnect_delay, response_timeout, tls, tls_ca_file,
+                                       tls_server_name, tls_cert_file, tls_key_file, connect_timeout)
+        VALUES (p_name, host, port, system_id, coalesce(password, ''), coalesce(system_type, ''),
+                coalesce(source_addr, ''), window_size, max_per_second, enquire_link_interval,
+                reconnect_delay, response_timeout, tls, tls_ca_file, tls_server_name, tls_cert_file,
+                tls_key_file, connect_timeout)
+        ON CONFLICT ON CONSTRAINT smsc_name_key DO UPDATE
+           SET host = excluded.host, port = excluded.port, system_id = excluded.system_id,
+               password = excluded.password, system_type = excluded.system_type,
+               source_addr = excluded.source_addr, window_size = excluded.window_size,
+               max_per_second = excluded.max_per_second,
+               enquire_link_interval = excluded.enquire_link_interval,
+               reconnect_delay = excluded.reconnect_delay, response_timeout = excluded.response_timeout,
+               tls = excluded.tls, tls_ca_file = excluded.tls_ca_file,
+               tls_server_name = excluded.tls_server_name, tls_cert_file = excluded.tls_cert_file,
+               tls_key_file = excluded.tls_key_file, connect_timeout = excluded.connect_timeout
+        RETURNING s.id INTO v_id;
+    EXCEPTION WHEN check_violation THEN
+        GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+        CASE v_constraint
+            WHEN 'smsc_tls_needs_ca' THEN
+                RAISE EXCEPTION 'tls_ca_file is required when tls is on'
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = 'The worker verifies the SMSC''s certificate against the CA certificates of that file only.',
+                          HINT = 'Give the path of a PEM file, readable by the server, holding the CA that issued the SMSC''s certificate.';
+            WHEN 'smsc_tls_settings_need_tls' THEN
+                RAISE EXCEPTION 'tls_ca_file, tls_server_name, tls_cert_file and tls_key_file apply only with tls => true'
+                    USING ERRCODE = 'invalid_parameter_value';
+            WHEN 'smsc_tls_client_pair' THEN
+                RAISE EXCEPTION 'tls_cert_file and tls_key_file must be given together'
+                    USING ERRCODE = 'invalid_parameter_value';
+            WHEN 'smsc_tls_server_name_check' THEN
+                RAISE EXCEPTION 'tls_server_name must be a DNS name or an IP address'
+                    USING ERRCODE = 'invalid_parameter_value';
+            WHEN 'smsc_connect_timeout_check' THEN
+                RAISE EXCEPTION 'intervals must be positive' USING ERRCODE = 'invalid_parameter_value';
+            ELSE
+                RAISE EXCEPTION 'invalid SMSC setting (constraint %)', v_constraint
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = 'File paths have 1 to 1023 bytes.';
+        END CASE;
+    END;
 
     PERFORM mobisign.audit_log('smsc.add', 'success',
         pg_catalog.jsonb_build_object('smsc_id', v_id, 'name', p_name, 'host', host, 'port', port,
             'system_id', system_id, 'system_type', system_type, 'window_size', window_size,
-            'max_per_second', max_per_second));
+            'max_per_second', max_per_second, 'tls', tls, 'tls_ca_file', tls_ca_file,
+            'tls_server_name', tls_server_name, 'tls_cert_file', tls_cert_file,
+            'tls_key_file', tls_key_file, 'connect_timeout', connect_timeout));
     PERFORM mobisign._wake_worker();
     RETURN v_id;
 END
@@ -1138,7 +1187,8 @@ REVOKE ALL ON FUNCTION
     mobisign._process_inbound(text), mobisign._segment_window(),
     mobisign_register_user(text, text, text, bytea, text),
     mobisign_add_sim_key(text, integer, bytea, bytea, bytea, text, text, bigint),
-    mobisign_add_smsc(text, text, integer, text, text, text, text, integer, integer, interval, interval, interval),
+    mobisign_add_smsc(text, text, integer, text, text, text, text, integer, integer, interval, interval, interval,
+                      boolean, text, text, text, text, interval),
     mobisign_authenticate(text, text, interval, text),
     mobisign_sign(text, text, text, interval),
     mobisign_status(uuid), mobisign_wait(uuid, interval), mobisign_cancel(uuid),
@@ -1148,7 +1198,8 @@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     mobisign_register_user(text, text, text, bytea, text),
     mobisign_add_sim_key(text, integer, bytea, bytea, bytea, text, text, bigint),
-    mobisign_add_smsc(text, text, integer, text, text, text, text, integer, integer, interval, interval, interval)
+    mobisign_add_smsc(text, text, integer, text, text, text, text, integer, integer, interval, interval, interval,
+                      boolean, text, text, text, text, interval)
 TO mobisign_admin;
 
 GRANT EXECUTE ON FUNCTION

@@ -41,9 +41,10 @@ GRANT SELECT ON mobisign.pki, mobisign.crl, mobisign.certificate, mobisign.app_u
 GRANT SELECT (id, name, position, url, base_dn, bind_dn, user_filter, msisdn_attribute,
               certificate_attribute, starttls, ca_file, timeout, pki_id, enabled, created_at)
     ON mobisign.directory TO mobisign_admin, mobisign_auditor;
-GRANT SELECT (id, name, host, port, tls, system_id, system_type, source_addr, window_size,
+GRANT SELECT (id, name, host, port, tls, tls_ca_file, tls_server_name, tls_cert_file, tls_key_file,
+              system_id, system_type, source_addr, window_size,
               max_per_second, enquire_link_interval, reconnect_delay, response_timeout,
-              enabled, created_at)
+              connect_timeout, enabled, created_at)
     ON mobisign.smsc TO mobisign_admin, mobisign_auditor;
 GRANT SELECT (msisdn, key_set, kic_algorithm, kid_algorithm, tar, counter, response_counter, created_at)
     ON mobisign.sim_key TO mobisign_admin, mobisign_auditor;

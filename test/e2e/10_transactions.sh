@@ -215,12 +215,7 @@ worker_alive() {
 
 # the SQLSTATE a statement fails with ("none" if it succeeds)
 sqlstate_of() {
-	local out
-	if out=$(ms_psql -qAt -v VERBOSITY=verbose -c "$1" 2>&1); then
-		echo none
-	else
-		printf '%s\n' "$out" | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' | head -n 1
-	fi
+	ms_sqlstate "$1"
 }
 
 # ---------------------------------------------------------------------------
