@@ -22,6 +22,12 @@
 #   ms_readable_dir
 #       prints a new temp dir that the postgres OS user can read (for files the
 #       server must read, e.g. pg_read_binary_file or COPY FROM a file).
+#   ms_say MSG / ms_fail MSG / ms_check DESCRIPTION COMMAND...
+#       a suite's report lines, prefixed with $MS_SUITE: ms_check runs COMMAND
+#       and says "ok: DESCRIPTION" or fails; ms_fail sets MS_FAILED=1.
+#   ms_wait_for SECONDS COMMAND...
+#       runs COMMAND every 0.2 s until it succeeds or SECONDS pass (status 1);
+#       COMMAND runs anew each time, so give it a function, not a $(...) value.
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 MOBISIGN_ROOT=${MOBISIGN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -132,4 +138,28 @@ ms_cluster_stop() {
 ms_psql() {
 	PGHOST=${PGHOST:-${MS_CLUSTER_DIR:-}} PGPORT=${PGPORT:-${MS_CLUSTER_PORT:-5432}} PGUSER=${PGUSER:-postgres} \
 		"$PGBIN/psql" -X -v ON_ERROR_STOP=1 "$@"
+}
+
+MS_SUITE=${MS_SUITE:-$(basename "$0" .sh)}
+MS_FAILED=0
+
+ms_say() { printf '%s\n' "$MS_SUITE: $*"; }
+ms_fail() {
+	ms_say "FAIL: $*"
+	MS_FAILED=1
+}
+ms_check() {
+	local what=$1
+	shift
+	if "$@"; then ms_say "ok: $what"; else ms_fail "$what"; fi
+}
+
+ms_wait_for() {
+	local secs=$1 i
+	shift
+	for i in $(seq 1 $((secs * 5))); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
 }
