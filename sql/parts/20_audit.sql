@@ -32,11 +32,13 @@ COMMENT ON TABLE mobisign.audit IS 'append-only, hash-chained audit trail; check
 CREATE FUNCTION mobisign._utf8(t text)
 RETURNS bytea
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mobisign_utf8';
 
 CREATE FUNCTION mobisign._utf8_or_stored(t text)
 RETURNS bytea
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mobisign_utf8_or_stored';
 
 -- The canonical form of a row that the hash covers. jsonb's text form is
