@@ -26,7 +26,8 @@
 #               row inserted behind its back is still sealed and verified.
 #
 # Then: the cluster was never restarted (pg_postmaster_start_time, no
-# "terminated by signal"), the worker is the same process, the worker sealed
+# "terminated by signal", a session opened at the start is still connected:
+# a crash restart ends every session), the worker is the same process, the worker sealed
 # the whole audit and mobisign_audit_verify() says intact, and a normal
 # authentication through the simulator still completes (502).
 #
@@ -52,10 +53,12 @@ SIM_PORT=$(ms_free_port)
 SMSC_PORT=$(ms_free_port)
 SIM_PID=
 SMSC_PID=
+SENTINEL_PID=
 
 cleanup() {
 	local rc=$?
 	[ -n "$SMSC_PID" ] && kill "$SMSC_PID" 2>/dev/null || true
+	[ -n "$SENTINEL_PID" ] && kill "$SENTINEL_PID" 2>/dev/null || true
 	[ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
 	[ -n "$SIM_PID" ] && wait "$SIM_PID" 2>/dev/null || true
 	ms_cluster_stop "$WORK/pg" || true
@@ -146,6 +149,16 @@ wait_for 30 worker_up || { say "the worker did not start"; exit 1; }
 PM_START=$(q -c "SELECT pg_catalog.pg_postmaster_start_time()")
 WORKER0=$(worker_pid)
 say "postmaster started $PM_START, worker $WORKER0"
+# a session that lives through the suite: a crashed backend (a worker's
+# SIGSEGV) makes the postmaster end every session, while its start time stays
+"$PGBIN/psql" -X -q -h "$WORK/pg" -p "$PGPORT_T" -U postgres -d "$DB" \
+	-c "SELECT pg_catalog.pg_sleep(900) /* sentinel */" >/dev/null 2>&1 &
+SENTINEL_PID=$!
+sentinel_alive() {
+	[ "$(q -c "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE query LIKE '%/* sentinel */'
+	           AND pid <> pg_catalog.pg_backend_pid()")" = 1 ]
+}
+wait_for 10 sentinel_alive || { say "the sentinel session did not start"; exit 1; }
 
 # ---- scenarios -----------------------------------------------------------------
 scenario_tlv80() {
@@ -270,6 +283,7 @@ say "== afterwards"
 check "the cluster was never restarted (postmaster start time unchanged)" \
 	test "$(q -c "SELECT pg_catalog.pg_postmaster_start_time()")" = "$PM_START"
 check "no process was terminated by a signal" bash -c "! grep -q 'terminated by signal' '$WORK/pg/log'"
+check "no backend was reset: the session opened at the start is still connected" sentinel_alive
 check "the worker is the process it was at the start" test "$(worker_pid)" = "$WORKER0"
 check "the worker sealed the whole audit (within 30 s)" \
 	wait_for 30 audit_sealed
