@@ -3,13 +3,18 @@
  * smpp_session.c
  *	  SMPP 3.4 ESME transceiver link over libsmpp34 (see smpp_session.h).
  *
- * Frames are cut here (4-byte big-endian length, 16 <= length <= cap) and the
- * 16-byte header is decoded here; only bodies we expect are handed to
- * smpp34_unpack(), on a zeroed struct and a NUL-terminated copy.  Header-only
- * PDUs (enquire_link, unbind, generic_nack and their answers) are written
- * here too, so that sequence number 0 or vendor status codes, which
- * libsmpp34 refuses, never stop the session.  Anything unparseable is
- * answered (generic_nack or an error status), logged, and survived.
+ * Everything received is cut and decoded by the codec's bounded decoder
+ * (worker/codec/smpp.h): framing (16 <= length <= MSC_SMPP_MAX_PDU), the
+ * header and every body; nothing from the wire reaches libsmpp34, which only
+ * packs what we send.  Header-only PDUs (enquire_link, unbind, generic_nack
+ * and their answers) are written here, so that sequence number 0 or vendor
+ * status codes, which libsmpp34 refuses, never stop the session.  A refused
+ * request is answered with its response and the status SMPP 3.4 gives the
+ * faulty field; a refused response is not answered.  Either is logged at
+ * most once per MS_MALFORMED_LOG_MS per link, and MS_MALFORMED_LIMIT
+ * refusals in a row close the session (reconnect after the link's delay).
+ * What is stored is checked first: a deliver_sm's source_addr must be an
+ * MSISDN, a message id is kept in its text form (msc_smpp_id_text).
  *
  * Bytes go through the link's transport (smpp_transport.h): clear TCP, or
  * TLS once the handshake (state tls handshake, bounded by the link's connect
@@ -41,6 +46,7 @@
 
 #include "bgworker.h"
 #include "smpp_session.h"
+#include "smpp.h"
 #include "sms.h"
 
 #define MS_OUTBUF_MAX (1024 * 1024)
@@ -48,6 +54,8 @@
 #define MS_UNBIND_TIMEOUT_MS 2000
 #define MS_MAX_BACKOFF_MS 120000
 #define MS_READ_TURNS 64		/* socket reads per readiness event */
+#define MS_MALFORMED_LIMIT 50		/* refused PDUs in a row that close the session */
+#define MS_MALFORMED_LOG_MS 10000	/* at most one log line per link this often */
 
 typedef struct MsSlot
 {
@@ -91,6 +99,9 @@ struct MsLink
 	TimestampTz pause_until;
 	double		tokens;
 	TimestampTz tokens_at;
+	int			malformed_run;	/* refused PDUs since the last good one */
+	int			malformed_unlogged; /* refused since the last log line */
+	TimestampTz malformed_logged_at;
 
 	uint8	   *inbuf;
 	int			inlen;
@@ -649,8 +660,61 @@ link_connect_done(MsLink *link, TimestampTz now)
 
 /* ---- inbound PDUs -------------------------------------------------------- */
 
+/*
+ * A PDU was refused (malformed, or a value we do not store).  Logged at most
+ * once per MS_MALFORMED_LOG_MS per link, with the count of the unlogged
+ * ones; MS_MALFORMED_LIMIT in a row close the session as a failure, so the
+ * link reconnects after its reconnect delay (with back-off).  The log names
+ * the command, the field and the sequence number, never the bytes.
+ */
 static void
-handle_submit_resp(MsLink *link, MsSlot *slot, uint32 status, const uint8 *frame, int len, TimestampTz now)
+link_refused(MsLink *link, const msc_smpp_header *h, const char *why, bool answered,
+			 uint32 status, TimestampTz now)
+{
+	link->malformed_run++;
+	if (link->malformed_logged_at == 0 ||
+		now >= after_ms(link->malformed_logged_at, MS_MALFORMED_LOG_MS))
+	{
+		char		msg[200];
+
+		snprintf(msg, sizeof(msg), "SMSC \"%s\" sent a %s that is refused: %s",
+				 link->cfg.name, msc_smpp_command_name(h->command_id), why);
+		ereport(LOG,
+				(errmsg("mobisign worker: %s (sequence %u, %u bytes)", msg,
+						h->sequence_number, h->command_length),
+				 answered ? errdetail("It was answered with status 0x%08x.", status) :
+				 errdetail("A response is not answered."),
+				 link->malformed_unlogged > 0 ?
+				 errhint("%d more refused PDUs were not logged in the last %d s.",
+						 link->malformed_unlogged, MS_MALFORMED_LOG_MS / 1000) : 0));
+		ms_worker_set_error(msg);
+		link->malformed_logged_at = now;
+		link->malformed_unlogged = 0;
+	}
+	else
+		link->malformed_unlogged++;
+	if (link->malformed_run >= MS_MALFORMED_LIMIT)
+	{
+		char		msg[120];
+
+		snprintf(msg, sizeof(msg), "%d refused PDUs in a row", link->malformed_run);
+		link->malformed_run = 0;
+		link_disconnect(link, msg, now, true);
+	}
+}
+
+/* a request was refused: answer it with its response and the status */
+static void
+link_refuse_request(MsLink *link, const msc_smpp_header *h, uint32 status, const char *why,
+					TimestampTz now)
+{
+	link_send_header(link, h->command_id | MSC_SMPP_RESP_BIT, status, h->sequence_number, now);
+	link_refused(link, h, why, true, status, now);
+}
+
+static void
+handle_submit_resp(MsLink *link, MsSlot *slot, uint32 status, const msc_smpp_str *message_id,
+				   TimestampTz now)
 {
 	MsJob	   *job = slot->job;
 	int			idx = slot->idx;
@@ -667,17 +731,13 @@ handle_submit_resp(MsLink *link, MsSlot *slot, uint32 status, const uint8 *frame
 
 	if (status == ESME_ROK)
 	{
-		submit_sm_resp_t r;
-		char		msgid[66];
+		char		msgid[MSC_SMPP_ID_TEXT_MAX];
 
+		/* stored in its text form: printable ASCII, or hex-encoded */
 		msgid[0] = '\0';
-		memset(&r, 0, sizeof(r));
-		if (len > MS_SMPP_HEADER_LEN &&
-			smpp34_unpack(SUBMIT_SM_RESP, &r, frame, len) == 0)
-		{
-			memcpy(msgid, r.message_id, sizeof(r.message_id));
-			msgid[sizeof(r.message_id)] = '\0';
-		}
+		if (message_id != NULL &&
+			msc_smpp_id_text(message_id, msgid, sizeof(msgid)) != MSC_OK)
+			msgid[0] = '\0';
 		job->message_ids[idx] = MemoryContextStrdup(job->cxt, msgid);
 		job->acked++;
 		job->outstanding--;
@@ -715,67 +775,48 @@ handle_submit_resp(MsLink *link, MsSlot *slot, uint32 status, const uint8 *frame
 		ms_worker_set_error(reason);
 }
 
+/*
+ * A deliver_sm, decoded: a receipt is acknowledged only; anything else is
+ * kept for the loop to store, but only from a source_addr that is an
+ * MSISDN (else refused with ESME_RINVSRCADR: nothing unchecked is stored).
+ */
 static void
-handle_deliver_sm(MsLink *link, uint32 seq, const uint8 *frame, int len, TimestampTz now, List **inbound)
+handle_deliver_sm(MsLink *link, const msc_smpp_pdu *pdu, TimestampTz now, List **inbound)
 {
-	deliver_sm_t d;
+	const msc_smpp_deliver_sm *d = &pdu->u.deliver_sm;
+	uint32		seq = pdu->h.sequence_number;
+	uint8		cls = d->esm_class & 0x3C;
+	bool		receipt = (cls == 0x04 || cls == 0x08 || cls == 0x20);
 	MsInbound  *in;
-	const uint8 *ud = NULL;
-	int			udlen = 0;
-	tlv_t	   *t;
+	const uint8 *ud;
+	size_t		udlen = 0;
 
 	if (link->state != MS_LINK_BOUND)
 	{
 		link_send_header(link, DELIVER_SM_RESP, ESME_RINVBNDSTS, seq, now);
 		return;
 	}
-
-	memset(&d, 0, sizeof(d));
-	if (smpp34_unpack(DELIVER_SM, &d, frame, len) != 0)
+	if (!receipt && msc_smpp_msisdn_check(d->source_addr.s, d->source_addr.len) != MSC_OK)
 	{
-		destroy_tlv(d.tlv);
-		ereport(LOG,
-				(errmsg("mobisign worker: SMSC \"%s\" sent a deliver_sm that cannot be decoded (sequence %u, %d bytes); answered with an error",
-						link->cfg.name, seq, len)));
-		ms_worker_set_error("undecodable deliver_sm");
-		link_send_header(link, DELIVER_SM_RESP, ESME_RSYSERR, seq, now);
+		link_refuse_request(link, &pdu->h, MSC_SMPP_RINVSRCADR,
+							"source_addr is not an MSISDN ('+' and 5 to 15 digits)", now);
 		return;
 	}
-
-	if (d.sm_length > 0)
-	{
-		ud = d.short_message;
-		udlen = Min((int) d.sm_length, (int) sizeof(d.short_message));
-	}
-	else
-	{
-		smpp34_tlv_for_each(t, d.tlv)
-		{
-			if (t->tag == TLVID_message_payload)
-			{
-				ud = t->value.octet;
-				udlen = Min((int) t->length, MAX_TLV_SIZE);
-				break;
-			}
-		}
-	}
+	link->malformed_run = 0;
+	ud = msc_smpp_user_data(d, &udlen);
 
 	in = palloc0(sizeof(MsInbound));
 	in->link_index = link->index;
 	in->smsc_id = link->cfg.id;
 	in->generation = link->generation;
 	in->seq = seq;
-	{
-		uint8		cls = d.esm_class & 0x3C;
-
-		in->receipt = (cls == 0x04 || cls == 0x08 || cls == 0x20);
-	}
-	memcpy(in->msisdn, d.source_addr, Min(sizeof(in->msisdn) - 1, sizeof(d.source_addr)));
-	in->msisdn[sizeof(in->msisdn) - 1] = '\0';
+	in->receipt = receipt;
+	if (!receipt)
+		strlcpy(in->msisdn, d->source_addr.s, sizeof(in->msisdn));
 	in->concat_ref = -1;
 	in->total = 1;
 	in->seqno = 1;
-	in->len = udlen;
+	in->len = (int) udlen;
 	in->data = palloc(Max(udlen, 1));
 	if (udlen > 0)
 		memcpy(in->data, ud, udlen);
@@ -785,11 +826,11 @@ handle_deliver_sm(MsLink *link, uint32 seq, const uint8 *frame, int len, Timesta
 	 * (IEI 0x00 or 0x08).  A header it refuses is stored as a single SMS: the
 	 * SIM channel rejects it when it reassembles, and the SMSC is answered.
 	 */
-	if ((d.esm_class & MSC_SMPP_ESM_CLASS_UDHI) && udlen >= 1)
+	if ((d->esm_class & MSC_SMPP_ESM_CLASS_UDHI) && udlen >= 1)
 	{
 		msc_udh		udh;
 
-		if (msc_udh_parse(ud, (size_t) udlen, &udh) == MSC_OK &&
+		if (msc_udh_parse(ud, udlen, &udh) == MSC_OK &&
 			udh.has_concat && udh.concat_total > 1)
 		{
 			in->concat_ref = udh.concat_ref;
@@ -797,24 +838,54 @@ handle_deliver_sm(MsLink *link, uint32 seq, const uint8 *frame, int len, Timesta
 			in->seqno = udh.concat_seq;
 		}
 	}
-	destroy_tlv(d.tlv);
 
 	*inbound = lappend(*inbound, in);
 }
 
+/*
+ * One whole frame, as cut by msc_smpp_frame: decoded by the codec, then
+ * dispatched.  A refused request is answered; a refused response is
+ * logged and acted on by its header alone (a submit_sm_resp then has no
+ * message id, a bind_transceiver_resp fails the bind).
+ */
 static void
 handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **inbound)
 {
-	uint32		command_id = get_be32(frame + 4);
-	uint32		status = get_be32(frame + 8);
-	uint32		seq = get_be32(frame + 12);
+	msc_smpp_pdu pdu;
+	msc_rc		rc = msc_smpp_decode(frame, (size_t) len, &pdu);
+	uint32		command_id = pdu.h.command_id;
+	uint32		status = pdu.h.command_status;
+	uint32		seq = pdu.h.sequence_number;
 	MsSlot	   *slot;
 
 	link->last_activity = now;
 
+	if (rc != MSC_OK)
+	{
+		char		why[120];
+
+		snprintf(why, sizeof(why), "%s (%s)", msc_smpp_field_name(pdu.fault.field), msc_rc_name(rc));
+		if ((command_id & MSC_SMPP_RESP_BIT) == 0)
+		{
+			link_refuse_request(link, &pdu.h, msc_smpp_fault_status(&pdu.fault), why, now);
+			return;
+		}
+		link_refused(link, &pdu.h, why, false, 0, now);
+		if (link->sock == PGINVALID_SOCKET)
+			return;
+		if (command_id == MSC_SMPP_BIND_TRANSCEIVER_RESP && link->state == MS_LINK_BINDING &&
+			seq == link->bind_seq)
+		{
+			link_disconnect(link, "malformed bind_transceiver_resp", now, true);
+			return;
+		}
+	}
+	else if (command_id != MSC_SMPP_DELIVER_SM)
+		link->malformed_run = 0;	/* deliver_sm: once its address is checked */
+
 	switch (command_id)
 	{
-		case BIND_TRANSCEIVER_RESP:
+		case MSC_SMPP_BIND_TRANSCEIVER_RESP:
 			if (link->state != MS_LINK_BINDING || seq != link->bind_seq)
 				break;
 			if (status == ESME_ROK)
@@ -825,6 +896,7 @@ handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **
 				link->tokens = 1;
 				link->tokens_at = now;
 				link->pause_until = 0;
+				link->malformed_run = 0;
 				ereport(LOG,
 						(errmsg("mobisign worker: bound to SMSC \"%s\" at %s:%d as \"%s\"",
 								link->cfg.name, link->cfg.host, link->cfg.port, link->cfg.system_id)));
@@ -839,17 +911,17 @@ handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **
 			}
 			break;
 
-		case SUBMIT_SM_RESP:
+		case MSC_SMPP_SUBMIT_SM_RESP:
 			slot = slot_find(link, seq);
 			if (slot == NULL)
 			{
 				ereport(DEBUG1, (errmsg("mobisign worker: unexpected submit_sm_resp sequence %u", seq)));
 				break;
 			}
-			handle_submit_resp(link, slot, status, frame, len, now);
+			handle_submit_resp(link, slot, status, &pdu.u.submit_resp.message_id, now);
 			break;
 
-		case GENERIC_NACK:
+		case MSC_SMPP_GENERIC_NACK:
 			if (link->state == MS_LINK_BINDING && seq == link->bind_seq)
 			{
 				link_disconnect(link, "bind_transceiver answered with generic_nack", now, true);
@@ -861,7 +933,7 @@ handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **
 				/* throttling answers keep their meaning; others retry later */
 				if (status != ESME_RTHROTTLED && status != ESME_RMSGQFUL)
 					status = ESME_RSYSERR;
-				handle_submit_resp(link, slot, status, frame, MS_SMPP_HEADER_LEN, now);
+				handle_submit_resp(link, slot, status, NULL, now);
 			}
 			else
 				ereport(LOG,
@@ -869,32 +941,32 @@ handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **
 								link->cfg.name, ms_smpp_status_text(status), status, seq)));
 			break;
 
-		case DELIVER_SM:
-			handle_deliver_sm(link, seq, frame, len, now, inbound);
+		case MSC_SMPP_DELIVER_SM:
+			handle_deliver_sm(link, &pdu, now, inbound);
 			break;
 
-		case ENQUIRE_LINK:
+		case MSC_SMPP_ENQUIRE_LINK:
 			link_send_header(link, ENQUIRE_LINK_RESP, ESME_ROK, seq, now);
 			break;
 
-		case ENQUIRE_LINK_RESP:
+		case MSC_SMPP_ENQUIRE_LINK_RESP:
 			if (seq == link->enquire_seq)
 				link->enquire_seq = 0;
 			break;
 
-		case UNBIND:
+		case MSC_SMPP_UNBIND:
 			link_send_header(link, UNBIND_RESP, ESME_ROK, seq, now);
 			link_flush(link, now);
 			link_disconnect(link, "the SMSC unbound", now, false);
 			break;
 
-		case UNBIND_RESP:
+		case MSC_SMPP_UNBIND_RESP:
 			if (link->state == MS_LINK_UNBINDING)
 				link_disconnect(link, "unbound", now, false);
 			break;
 
 		default:
-			if ((command_id & 0x80000000) == 0)
+			if ((command_id & MSC_SMPP_RESP_BIT) == 0)
 			{
 				/* a request we do not serve (data_sm, alert_notification...) */
 				ereport(LOG,
@@ -950,22 +1022,22 @@ link_read(MsLink *link, TimestampTz now, List **inbound)
 		off = 0;
 		while (link->sock != PGINVALID_SOCKET && link->inlen - off >= 4)
 		{
-			uint32		flen = get_be32(link->inbuf + off);
+			size_t		flen = 0;
 
-			if (flen < MS_SMPP_HEADER_LEN || flen > MS_SMPP_MAX_PDU)
+			if (msc_smpp_frame(link->inbuf + off, link->inlen - off, MS_SMPP_MAX_PDU, &flen) != MSC_OK)
 			{
 				char		msg[120];
 
-				snprintf(msg, sizeof(msg), "invalid PDU length %u from the SMSC", flen);
+				snprintf(msg, sizeof(msg), "invalid PDU length %u from the SMSC", get_be32(link->inbuf + off));
 				/* framing is lost: tell the peer, then start over */
 				link_send_header(link, GENERIC_NACK, ESME_RINVCMDLEN, 0, now);
 				link_disconnect(link, msg, now, true);
 				return;
 			}
-			if (link->inlen - off < (int) flen)
+			if (flen == 0)
 				break;
 			{
-				/* a NUL-terminated copy for libsmpp34 */
+				/* a copy: handling the frame may reset the input buffer */
 				uint8		frame[MS_SMPP_MAX_PDU + 1];
 
 				memcpy(frame, link->inbuf + off, flen);

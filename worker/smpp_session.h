@@ -20,10 +20,14 @@
 #include "utils/palloc.h"
 
 #include "smpp_transport.h"
+#include "smpp.h"
 
-/* Largest PDU accepted from an SMSC; anything longer breaks the session. */
-#define MS_SMPP_MAX_PDU 16384
-#define MS_SMPP_HEADER_LEN 16
+/*
+ * Largest PDU accepted from an SMSC; anything longer breaks the session.
+ * The limits live in the codec (worker/codec/smpp.h).
+ */
+#define MS_SMPP_MAX_PDU MSC_SMPP_MAX_PDU
+#define MS_SMPP_HEADER_LEN MSC_SMPP_HEADER_LEN
 
 /* command_status values the loop needs (same as libsmpp34's) */
 #define MS_SMPP_ROK 0x00000000

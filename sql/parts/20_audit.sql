@@ -26,20 +26,52 @@ CREATE INDEX audit_transaction ON mobisign.audit (transaction_id) WHERE transact
 CREATE INDEX audit_at ON mobisign.audit (at);
 COMMENT ON TABLE mobisign.audit IS 'append-only, hash-chained audit trail; check it with mobisign_audit_verify()';
 
+-- The UTF-8 bytes of a text without ever raising an error (extension/text_bytes.c):
+-- _utf8 is NULL for a text that has no UTF-8 form (bytes that C code stored
+-- unchecked); _utf8_or_stored then gives the bytes as stored.
+CREATE FUNCTION mobisign._utf8(t text)
+RETURNS bytea
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'mobisign_utf8';
+
+CREATE FUNCTION mobisign._utf8_or_stored(t text)
+RETURNS bytea
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'mobisign_utf8_or_stored';
+
 -- The canonical form of a row that the hash covers. jsonb's text form is
 -- deterministic; the time is hashed as microseconds since the epoch so that
--- DateStyle and TimeZone do not matter.
+-- DateStyle and TimeZone do not matter. The text is hashed as UTF-8; a row
+-- whose text has no UTF-8 form (it cannot be written through audit_log, but
+-- may predate it) is hashed as stored, so that one bad row never stops the
+-- seal nor mobisign_audit_verify(): it is sealed and verified like any other.
 CREATE FUNCTION mobisign.audit_digest(prev bytea, a mobisign.audit)
 RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.sha256(prev || pg_catalog.convert_to(pg_catalog.jsonb_build_array(
+    SELECT pg_catalog.sha256(prev || mobisign._utf8_or_stored(pg_catalog.jsonb_build_array(
         a.id, (pg_catalog.extract('epoch', a.at) * 1000000)::bigint, a.actor, a.application,
-        a.operation, a.transaction_id, a.outcome, a.detail, a.chain_seq)::text, 'UTF8'))
+        a.operation, a.transaction_id, a.outcome, a.detail, a.chain_seq)::text))
+$$;
+
+-- A text as the audit stores it: itself if it has a UTF-8 form, else
+-- 'hex:' and its stored bytes in hex (never an error, never bytes that a
+-- client or a later conversion would choke on).
+CREATE FUNCTION mobisign._audit_text(t text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN t IS NULL OR mobisign._utf8(t) IS NOT NULL THEN t
+                ELSE 'hex:' || pg_catalog.encode(mobisign._utf8_or_stored(t), 'hex') END
 $$;
 
 -- Append one row. Internal: called by the extension's own functions only.
+-- Every text is stored with a UTF-8 form (mobisign._audit_text); a detail
+-- whose text has none is replaced by {"unreadable_detail": "hex:..."}.
 CREATE FUNCTION mobisign.audit_log(operation text, outcome text, detail jsonb DEFAULT '{}',
                                    transaction_id uuid DEFAULT NULL, application text DEFAULT NULL)
 RETURNS bigint
@@ -47,7 +79,11 @@ LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO mobisign.audit (operation, outcome, detail, transaction_id, application)
-    VALUES (operation, outcome, coalesce(detail, '{}'), transaction_id, application)
+    SELECT mobisign._audit_text(operation), mobisign._audit_text(outcome),
+           CASE WHEN mobisign._utf8(d::text) IS NOT NULL THEN d
+                ELSE pg_catalog.jsonb_build_object('unreadable_detail', mobisign._audit_text(d::text)) END,
+           transaction_id, mobisign._audit_text(application)
+      FROM (SELECT coalesce(detail, '{}'::jsonb) AS d) x
     RETURNING id
 $$;
 

@@ -10,6 +10,6 @@ CC="${CC:-cc}"
 "$CC" -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O1 -g \
 	-fsanitize=address,undefined -fno-sanitize-recover=all \
 	-I"$root/worker/codec" \
-	"$here/test_codec.c" "$root"/worker/codec/*.c \
+	"$here"/test_*.c "$root"/worker/codec/*.c \
 	-lcrypto -o "$out/test_codec"
 "$out/test_codec"

@@ -15,11 +15,12 @@
 #include "msc.h"
 #include "ota.h"
 #include "sms.h"
+#include "tap.h"
 
 static int	n_tests = 0;
 static int	n_failed = 0;
 
-static void
+void
 ok(int cond, const char *what)
 {
 	n_tests++;
@@ -28,7 +29,7 @@ ok(int cond, const char *what)
 	printf("%s %d - %s\n", cond ? "ok" : "not ok", n_tests, what);
 }
 
-static void
+void
 is_rc(msc_rc got, msc_rc want, const char *what)
 {
 	ok(got == want, what);
@@ -1152,6 +1153,7 @@ main(void)
 	test_answer();
 	test_applet();
 	test_end_to_end();
+	test_smpp();
 	printf("1..%d\n", n_tests);
 	if (n_failed)
 		printf("# %d of %d tests failed\n", n_failed, n_tests);

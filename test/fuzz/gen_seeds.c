@@ -9,6 +9,7 @@
 #include "applet.h"
 #include "fuzz_common.h"
 #include "sms.h"
+#include "smpp_build.h"
 
 static int
 put(const char *dir, const char *h, int n, const uint8_t *b, size_t len)
@@ -106,6 +107,77 @@ answer_seeds(const char *dir, const msc_ota_keys *keys)
 	err |= msc_applet_response_encode(&ar, app, sizeof(app), &alen) != MSC_OK;
 	memcpy(in + 4, app, alen);
 	err |= put(dir, "fuzz_answer", 5, in, 4 + alen);
+ * fuzz_smpp_receive: a stream the worker could receive (byte 0 = 0, then
+ * PDUs), the issue 7 cases, and one body per command in the direct mode.
+ */
+static int
+smpp_seeds(const char *dir)
+{
+	static smpp_buf sb;
+	static uint8_t stream[4 * sizeof(sb.b)];
+	static const uint8_t udh[] = {0x05, 0x00, 0x03, 0x42, 0x02, 0x01, 0xde, 0xad};
+	static const uint8_t cmds[] = {0x87, 0x88, 0x80};	/* % 9: bind resp, submit resp, deliver_sm */
+	size_t		n = 1;
+	int			err = 0,
+				i;
+
+	stream[0] = 0;
+	sb_begin(&sb, MSC_SMPP_BIND_TRANSCEIVER_RESP, 0, 1);
+	sb_cstr(&sb, "SMSC");
+	sb_tlv(&sb, MSC_SMPP_TLV_SC_INTERFACE_VERSION, "\x34", 1);
+	memcpy(stream + n, sb.b, sb_end(&sb));
+	n += sb.n;
+	sb_begin(&sb, MSC_SMPP_SUBMIT_SM_RESP, 0, 2);
+	sb_cstr(&sb, "id-0001");
+	memcpy(stream + n, sb.b, sb_end(&sb));
+	n += sb.n;
+	sb_deliver_sm(&sb, 3, "358401234567", 0x40, udh, sizeof(udh));
+	memcpy(stream + n, sb.b, sb_end(&sb));
+	n += sb.n;
+	sb_deliver_sm(&sb, 4, "358401234567", 0x04, NULL, 0);
+	sb_tlv(&sb, MSC_SMPP_TLV_RECEIPTED_MESSAGE_ID, "id-0001", 8);
+	sb_tlv(&sb, MSC_SMPP_TLV_MESSAGE_STATE, "\x02", 1);
+	sb_tlv(&sb, MSC_SMPP_TLV_MESSAGE_PAYLOAD, "id:1 stat:DELIVRD", 17);
+	memcpy(stream + n, sb.b, sb_end(&sb));
+	n += sb.n;
+	sb_begin(&sb, MSC_SMPP_ENQUIRE_LINK, 0, 5);
+	memcpy(stream + n, sb.b, sb_end(&sb));
+	n += sb.n;
+	err |= put(dir, "fuzz_smpp_receive", 1, stream, n);
+
+	/* 80 TLVs (libsmpp34 crashed) and a last TLV longer than the PDU (it leaked) */
+	sb_deliver_sm(&sb, 6, "358401234567", 0x40, udh, sizeof(udh));
+	for (i = 0; i < 80; i++)
+		sb_tlv(&sb, MSC_SMPP_TLV_USER_MESSAGE_REFERENCE, "\x00\x01", 2);
+	stream[0] = 0;
+	memcpy(stream + 1, sb.b, sb_end(&sb));
+	err |= put(dir, "fuzz_smpp_receive", 2, stream, sb.n + 1);
+	sb_deliver_sm(&sb, 7, "\xff" "358401", 0x40, udh, sizeof(udh));
+	sb_u16(&sb, MSC_SMPP_TLV_MESSAGE_PAYLOAD);
+	sb_u16(&sb, 1000);
+	memcpy(stream + 1, sb.b, sb_end(&sb));
+	err |= put(dir, "fuzz_smpp_receive", 3, stream, sb.n + 1);
+
+	/* direct mode: command selector, status selector, body */
+	for (i = 0; i < 3; i++)
+	{
+		if (i == 0)
+		{
+			sb_begin(&sb, 0, 0, 0);
+			sb_cstr(&sb, "SMSC");
+		}
+		else if (i == 1)
+		{
+			sb_begin(&sb, 0, 0, 0);
+			sb_cstr(&sb, "\xff\xfe");
+		}
+		else
+			sb_deliver_sm(&sb, 0, "+358401234567", 0x40, udh, sizeof(udh));
+		stream[0] = cmds[i];
+		stream[1] = 0;
+		memcpy(stream + 2, sb.b + MSC_SMPP_HEADER_LEN, sb.n - MSC_SMPP_HEADER_LEN);
+		err |= put(dir, "fuzz_smpp_receive", 4 + i, stream, 2 + sb.n - MSC_SMPP_HEADER_LEN);
+	}
 	return err;
 }
 
@@ -210,5 +282,6 @@ main(int argc, char **argv)
 	err |= put(dir, "fuzz_ota_response", 1, pkt, plen + 1);
 
 	err |= answer_seeds(dir, &keys);
+	err |= smpp_seeds(dir);
 	return err ? 1 : 0;
 }

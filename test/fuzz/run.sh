@@ -23,10 +23,10 @@ fi
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
 	harnesses=(fuzz_udh fuzz_ota_command fuzz_ota_response fuzz_applet_request fuzz_applet_response fuzz_display
-		fuzz_answer)
+		fuzz_answer fuzz_smpp_receive)
 fi
 codec=("$root"/worker/codec/*.c)
-inc=(-I"$root/worker/codec" -I"$here")
+inc=(-I"$root/worker/codec" -I"$root/test/codec" -I"$here")
 
 cc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror "${inc[@]}" "$here/gen_seeds.c" "${codec[@]}" \
 	-lcrypto -o "$out/gen_seeds" || exit 1

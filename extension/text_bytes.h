@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * text_bytes.h
+ *	  The UTF-8 bytes of a text value, for what hashes or stores text that
+ *	  may have come from outside unchecked: mobisign._utf8(text) and
+ *	  mobisign._utf8_or_stored(text), used by the audit (sql/parts/20_audit.sql).
+ *
+ * Invariant: neither function raises an error on any input.  A text that is
+ * not valid in the database encoding, or has no UTF-8 form, gives NULL
+ * (_utf8) or its bytes as stored (_utf8_or_stored).  In a UTF-8 database
+ * both return the stored bytes of valid text, so hashes computed before
+ * with convert_to(..., 'UTF8') are unchanged.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MOBISIGN_TEXT_BYTES_H
+#define MOBISIGN_TEXT_BYTES_H
+
+#include "postgres.h"
+
+/* the UTF-8 form of t as a new bytea, or NULL if it has none; never errors */
+extern bytea *ms_text_utf8(text *t);
+
+#endif							/* MOBISIGN_TEXT_BYTES_H */
