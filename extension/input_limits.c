@@ -43,6 +43,7 @@ static const MsInputLimit limits[] = {
 	{"path", "file path", 1024, MS_INPUT_PRINTABLE | MS_INPUT_NONEMPTY, 0},
 	{"oid", "object identifier", 128, MS_INPUT_PRINTABLE | MS_INPUT_NONEMPTY, 0},
 	{"algorithm", "algorithm name", 32, MS_INPUT_PRINTABLE | MS_INPUT_NONEMPTY, 0},
+	{"revocation", "revocation mode", 16, MS_INPUT_PRINTABLE | MS_INPUT_NONEMPTY, 0},
 };
 
 const MsInputLimit *
@@ -79,9 +80,9 @@ refuse_length(const MsInputLimit *lim, const char *measured)
 	ereport(ERROR,
 			(errcode(limit_sqlstate(lim)),
 			 errmsg("%sthe %s is too long", status_prefix(lim), lim->what),
-			 errdetail("The %s (argument %s) has %s; at most %d characters are accepted.",
-					   lim->what, lim->name, measured, lim->max_chars),
-			 errhint("The limits of every argument are listed by mobisign_input_limits().")));
+			 errdetail("The %s has %s; at most %d characters are accepted (limit \"%s\").",
+					   lim->what, measured, lim->max_chars, lim->name),
+			 errhint("mobisign_input_limits() lists the limit of every argument.")));
 }
 
 /*
@@ -130,14 +131,14 @@ ms_input_check(const char *name, const char *value, size_t len)
 		ereport(ERROR,
 				(errcode(limit_sqlstate(lim)),
 				 errmsg("%sthe %s is empty", status_prefix(lim), lim->what),
-				 errdetail("The %s (argument %s) needs at least one character.", lim->what, lim->name)));
+				 errdetail("The %s needs at least one character (limit \"%s\").", lim->what, lim->name)));
 	if ((lim->flags & MS_INPUT_PRINTABLE) &&
 		(pos = first_refused(value, len, &cp, &category)) > 0)
 		ereport(ERROR,
 				(errcode(limit_sqlstate(lim)),
 				 errmsg("%sthe %s contains a control or format character", status_prefix(lim), lim->what),
-				 errdetail("Character %d of the %s (argument %s) is U+%04X (general category %s).",
-						   pos, lim->what, lim->name, (unsigned int) cp, category),
+				 errdetail("Character %d of the %s is U+%04X (general category %s; limit \"%s\").",
+						   pos, lim->what, (unsigned int) cp, category, lim->name),
 				 errhint("A %s holds printable characters only: no control, format or line separator characters (not even a newline).",
 						 lim->what)));
 }

@@ -73,6 +73,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM mobisign._check_input('name', name);
+    PERFORM mobisign._check_input('revocation', revocation);
     IF name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]*$' THEN
         RAISE EXCEPTION 'invalid PKI name "%"', name
             USING ERRCODE = 'invalid_parameter_value',
