@@ -5,9 +5,10 @@
  *	  interface: mobisign._check_input(), mobisign._input_fits(),
  *	  mobisign_input_limits().
  *
- * Invariants: a value is measured before it is read (a toasted 200 MB
- * argument is refused from its stored size, without detoasting it); no
- * message contains the value; every limit is in limits[] and nowhere else.
+ * Invariants: a value is measured by its size before its characters are
+ * read (200 MB of chr(1) is refused from its byte count, and a toasted
+ * argument is not decompressed for that); no message contains the value;
+ * every limit is in limits[] and nowhere else.
  *
  *-------------------------------------------------------------------------
  */
