@@ -17,6 +17,7 @@
 #include "dropdb.h"
 #include "fetch.h"
 #include "pki_store.h"
+#include "policy.h"
 #include "refresher.h"
 #include "sim_api.h"
 
@@ -30,6 +31,7 @@ _PG_init(void)
 	ms_pki_store_init();
 	ms_fetch_init();
 	ms_sim_init();
+	ms_policy_init();
 	ms_worker_init();
 	ms_refresher_init();
 	ms_dropdb_init();

@@ -14,10 +14,22 @@
  *	- its signature verifies and the signer is the issuing CA itself or a
  *	  responder the issuing CA delegated (OCSP signing EKU), with a path to
  *	  the PKI's own trust anchors (OCSP_basic_verify with the PKI's store);
- *	- it covers the certificate (same CertID) and is fresh (thisUpdate not
- *	  in the future, nextUpdate not in the past, 5 minutes of clock skew).
+ *	- it covers the certificate (same CertID) and is valid at the time of
+ *	  the check: thisUpdate not after it, nextUpdate not before it (5
+ *	  minutes of clock skew).
  * Anything else is "unavailable", which the caller turns into a CRL
  * fallback ('ocsp,crl') or a failure ('ocsp').
+ *
+ * The time of the check ("at", now by default) is treated exactly as CRL
+ * mode treats it, so that both modes give the same answer: revocation
+ * status at a time is established only by revocation data valid at that
+ * time (a CRL with thisUpdate <= at <= nextUpdate, an OCSP response with
+ * thisUpdate <= at <= nextUpdate); a certificate that such data lists as
+ * revoked is revoked, whatever its revocation date.  A response produced
+ * after "at" says nothing about "at": a caller's claim that a signature is
+ * older than a revocation (for instance after a key compromise) is no
+ * evidence.  So a past "at" without data from that time fails closed (424)
+ * in both modes.
  *
  *-------------------------------------------------------------------------
  */
@@ -99,6 +111,38 @@ free_openssl_mem(void *p)
 }
 
 /*
+ * Is a response with these thisUpdate/nextUpdate valid at time at (with
+ * MS_OCSP_SKEW of clock skew)?  Sets *reason when not.  The same window as
+ * OpenSSL's OCSP_check_validity(), around at instead of now.
+ */
+static bool
+valid_at(const ASN1_GENERALIZEDTIME *thisupd, const ASN1_GENERALIZEDTIME *nextupd,
+		 time_t at, char **reason)
+{
+	time_t		late = at + MS_OCSP_SKEW;
+	time_t		early = at - MS_OCSP_SKEW;
+	const char *when = timestamptz_to_str(time_t_to_timestamptz(at));
+
+	if (!ASN1_TIME_check(thisupd) || (nextupd != NULL && !ASN1_TIME_check(nextupd)))
+	{
+		*reason = pstrdup("the OCSP response has a malformed thisUpdate or nextUpdate");
+		return false;
+	}
+	if (X509_cmp_time(thisupd, &late) > 0)
+	{
+		*reason = psprintf("the OCSP response was produced after the time of the check (%s): it does not say what the status was then", when);
+		return false;
+	}
+	if (nextupd != NULL &&
+		(X509_cmp_time(nextupd, &early) < 0 || ASN1_TIME_compare(nextupd, thisupd) < 0))
+	{
+		*reason = psprintf("the OCSP response had expired at the time of the check (%s)", when);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Check a DER OCSPResponse for cert (issued by issuer).  req is the request
  * sent (for the nonce) or NULL for a cached response.  Fills a; returns
  * true when the response is usable (a->outcome and a->status set).
@@ -172,12 +216,8 @@ evaluate_response(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert,
 							 ms_ossl_error());
 		return false;
 	}
-	if (!OCSP_check_validity(thisupd, nextupd, MS_OCSP_SKEW, -1))
-	{
-		ERR_clear_error();
-		a->reason = pstrdup("the OCSP response is not fresh (thisUpdate/nextUpdate)");
+	if (!valid_at(thisupd, nextupd, at, &a->reason))
 		return false;
-	}
 	produced = OCSP_resp_get0_produced_at(bs);
 	a->this_update = ms_asn1_time_to_timestamptz(thisupd);
 	a->next_update = nextupd ? ms_asn1_time_to_timestamptz(nextupd) : 0;
@@ -194,15 +234,10 @@ evaluate_response(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert,
 			a->status = "revoked";
 			a->revocation_time = rev ? ms_asn1_time_to_timestamptz(rev) : 0;
 			a->revocation_reason = reason;
-			/* revoked after the time of the check: good at that time */
-			if (rev != NULL && X509_cmp_time(rev, &at) > 0)
-				a->outcome = MS_OCSP_GOOD;
-			else
-			{
-				a->outcome = MS_OCSP_REVOKED;
-				a->reason = psprintf("certificate revoked (OCSP, reason %s)",
-									 reason >= 0 ? OCSP_crl_reason_str(reason) : "unspecified");
-			}
+			/* revoked, as a CRL valid at "at" that lists it (see above) */
+			a->outcome = MS_OCSP_REVOKED;
+			a->reason = psprintf("certificate revoked (OCSP, reason %s)",
+								 reason >= 0 ? OCSP_crl_reason_str(reason) : "unspecified");
 			break;
 		default:
 			a->status = "unknown";

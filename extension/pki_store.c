@@ -16,6 +16,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "input_limits.h"
 #include "ossl.h"
 #include "pki_store.h"
 
@@ -362,6 +363,8 @@ ms_pki_get(const char *name)
 {
 	ListCell   *lc;
 
+	/* the name comes from SQL: bounded before it is looked up or echoed */
+	ms_input_check("name", name, strlen(name));
 	pki_refresh(name);
 	foreach(lc, pki_cache)
 	{

@@ -13,6 +13,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "input_limits.h"
 #include "ossl.h"
 #include "rawsig.h"
 
@@ -55,6 +56,7 @@ ms_raw_verify(EVP_PKEY *pkey, const char *algorithm,
 	bool		key_ok;
 	int			rc;
 
+	ms_input_check("algorithm", algorithm, strlen(algorithm));
 	for (int i = 0; i < lengthof(algorithms); i++)
 		if (pg_strcasecmp(algorithm, algorithms[i].name) == 0)
 			alg = &algorithms[i];

@@ -45,16 +45,34 @@ text_utf8(text *t, size_t *len)
 	return u;
 }
 
+/*
+ * Why a display text is refused (msc_display_encode's rc): a full sentence
+ * without the final period for errdetail, and what to do about it.
+ */
 static const char *
-display_problem(msc_rc rc)
+display_problem(const char *utf8, size_t len, msc_rc rc, const char **hint)
 {
+	size_t		index = 0;
+	uint32_t	cp = 0;
+	const char *category = NULL;
+
+	*hint = "Shorten the text: 160 GSM 7-bit septets (extension characters such as € [ ] { } count two) or 70 characters otherwise.";
 	switch (rc)
 	{
 		case MSC_E_TOO_LONG:
 			return "the text does not fit the SIM's screen (160 GSM 7-bit septets, extension characters counting two, or 70 UCS-2 characters)";
+		case MSC_E_CONTROL:
+			*hint = "What the phone shows is what is signed: use printable characters and newlines only.";
+			(void) msc_display_find_refused((const uint8_t *) utf8, len, &index, &cp, &category);
+			return psprintf("character %zu of the text is U+%04X, a %s character, which the SIM must not receive",
+							index + 1, (unsigned int) cp,
+							category != NULL && category[1] == 'c' ? "control" :
+							category != NULL && category[1] == 'f' ? "format" : "line or paragraph separator");
 		case MSC_E_UNREPRESENTABLE:
+			*hint = "Use characters of the Basic Multilingual Plane (no emoji).";
 			return "the text contains a character outside the Basic Multilingual Plane, which the SIM cannot show";
 		case MSC_E_UTF8:
+			*hint = "Pass valid text without U+0000.";
 			return "the text is not valid UTF-8 or contains U+0000";
 		default:
 			return msc_strerror(rc);
@@ -63,7 +81,7 @@ display_problem(msc_rc rc)
 
 /*
  * mobisign._display_check(display_text text, OUT fits boolean, OUT coding text,
- *		OUT units integer, OUT max_units integer, OUT problem text)
+ *		OUT units integer, OUT max_units integer, OUT problem text, OUT hint text)
  */
 PG_FUNCTION_INFO_V1(ms_display_check);
 Datum
@@ -75,8 +93,9 @@ ms_display_check(PG_FUNCTION_ARGS)
 	msc_display_text *dt = palloc0(sizeof(msc_display_text));
 	msc_rc		rc;
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	const char *hint = NULL;
 	size_t		units = 0;
 	bool		gsm;
 
@@ -109,9 +128,12 @@ ms_display_check(PG_FUNCTION_ARGS)
 	values[2] = Int32GetDatum((int32) units);
 	values[3] = Int32GetDatum(gsm ? MSC_GSM7_MAX_SEPTETS_DEFAULT : MSC_UCS2_MAX_CHARS_DEFAULT);
 	if (rc == MSC_OK)
-		nulls[4] = true;
+		nulls[4] = nulls[5] = true;
 	else
-		values[4] = CStringGetTextDatum(display_problem(rc));
+	{
+		values[4] = CStringGetTextDatum(display_problem(u, len, rc, &hint));
+		values[5] = CStringGetTextDatum(hint);
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -189,10 +211,16 @@ ms_build_request(PG_FUNCTION_ARGS)
 	dutf8 = text_utf8(display, &dlen);
 	rc = msc_display_encode((const uint8_t *) dutf8, dlen, NULL, dt);
 	if (rc != MSC_OK)
+	{
+		const char *hint;
+		const char *problem = display_problem(dutf8, dlen, rc, &hint);
+
 		ereport(ERROR,
 				(errcode(MAKE_SQLSTATE('M', 'S', '1', '0', '3')),
 				 errmsg("status 103 WRONG_DATA_LENGTH: display text refused"),
-				 errdetail("%s.", display_problem(rc))));
+				 errdetail("The display text was refused: %s.", problem),
+				 errhint("%s", hint)));
+	}
 
 	/* applet request */
 	memset(&req, 0, sizeof(req));

@@ -7,6 +7,12 @@
  *
  *	  mobisign._wake_worker(): asks the background worker to wake when the
  *	  calling transaction commits.
+ *
+ * Invariant: the outcome comes from the transaction's row only.  The wait
+ * does not LISTEN and reads no notification: any role that can connect may
+ * send NOTIFY mobisign with any payload (a forged "status": 502 included),
+ * so a payload is at most a hint to look, never a result.  The latch is
+ * only a wake-up; after every wake-up the row is read again.
  */
 #include "postgres.h"
 

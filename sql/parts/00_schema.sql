@@ -8,7 +8,7 @@
 CREATE SCHEMA mobisign;
 COMMENT ON SCHEMA mobisign IS 'mobisign state: PKIs, users, SIM keys, transactions, queue, caches and the audit trail';
 
--- The three roles are cluster-wide; they outlive the extension on purpose
+-- The roles are cluster-wide; they outlive the extension on purpose
 -- (grants made to login roles must not vanish with a DROP EXTENSION).
 DO $roles$
 BEGIN
@@ -20,6 +20,11 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mobisign_auditor') THEN
         CREATE ROLE mobisign_auditor NOLOGIN;
+    END IF;
+    -- removes old transactions and audit rows (mobisign_purge), nothing else:
+    -- administrators cannot erase the audit of their own changes
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mobisign_purger') THEN
+        CREATE ROLE mobisign_purger NOLOGIN;
     END IF;
 END
 $roles$;

@@ -5,7 +5,7 @@
 CREATE TABLE mobisign.pki (
     id                     integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name                   text NOT NULL UNIQUE
-                           CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'),
+                           CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]*$' AND mobisign._input_fits('name', name)),
     trust_anchors          bytea[] NOT NULL CHECK (cardinality(trust_anchors) BETWEEN 1 AND 64),
     intermediates          bytea[] NOT NULL DEFAULT '{}' CHECK (cardinality(intermediates) <= 256),
     revocation             text NOT NULL DEFAULT 'crl'
@@ -90,7 +90,7 @@ CREATE TABLE mobisign.directory (
 
 -- The local user register.
 CREATE TABLE mobisign.app_user (
-    user_id                 text PRIMARY KEY CHECK (length(user_id) BETWEEN 1 AND 256),
+    user_id                 text PRIMARY KEY CHECK (mobisign._input_fits('user_id', user_id)),
     msisdn                  text NOT NULL CHECK (msisdn ~ '^\+?[0-9]{5,15}$'),
     pki_id                  integer REFERENCES mobisign.pki ON DELETE RESTRICT,
     certificate_fingerprint bytea REFERENCES mobisign.certificate ON DELETE SET NULL,
@@ -156,7 +156,7 @@ CREATE TABLE mobisign.transaction (
     id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     kind               text NOT NULL CHECK (kind IN ('authenticate', 'sign')),
     app_role           name NOT NULL DEFAULT session_user,  -- row-level security key
-    application        text,                                -- free label given by the caller
+    application        text CHECK (mobisign._input_fits('application', application)),  -- the caller's label
     user_id            text NOT NULL,
     msisdn             text NOT NULL CHECK (msisdn ~ '^\+?[0-9]{5,15}$'),
     reference          bytea NOT NULL UNIQUE CHECK (length(reference) = 8),

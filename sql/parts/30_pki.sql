@@ -72,10 +72,12 @@ BEGIN
         RAISE EXCEPTION 'name, trust_anchors and revocation must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+    PERFORM mobisign._check_input('name', name);
+    PERFORM mobisign._check_input('revocation', revocation);
+    IF name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]*$' THEN
         RAISE EXCEPTION 'invalid PKI name "%"', name
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'A PKI name is 1 to 63 letters, digits, "_", "." or "-", starting with a letter or digit.';
+                  DETAIL = 'A PKI name is letters, digits, "_", "." or "-", starting with a letter or digit.';
     END IF;
     IF revocation NOT IN ('crl', 'none', 'ocsp', 'ocsp,crl') THEN
         RAISE EXCEPTION 'invalid revocation mode "%"', revocation
@@ -89,6 +91,11 @@ BEGIN
         RAISE EXCEPTION 'too many trust anchors'
             USING ERRCODE = 'program_limit_exceeded', DETAIL = 'At most 64 are accepted.';
     END IF;
+    IF cardinality(initial_policies) > 64 THEN
+        RAISE EXCEPTION 'too many initial policies'
+            USING ERRCODE = 'program_limit_exceeded', DETAIL = 'At most 64 are accepted.';
+    END IF;
+    PERFORM mobisign._check_input('oid', p) FROM pg_catalog.unnest(initial_policies) p;
     IF initial_policies IS NOT NULL AND EXISTS (
         SELECT FROM pg_catalog.unnest(initial_policies) p
          WHERE p IS NULL OR p !~ '^[0-2](\.(0|[1-9][0-9]*))+$') THEN
@@ -166,6 +173,12 @@ DECLARE
 BEGIN
     IF pki IS NULL OR crl IS NULL THEN
         RAISE EXCEPTION 'pki and crl must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM mobisign._check_input('name', pki);
+    PERFORM mobisign._check_input('url', source_url);
+    IF coalesce(source, 'admin') NOT IN ('admin', 'ldap', 'url') THEN
+        RAISE EXCEPTION 'source must be ''admin'', ''ldap'' or ''url'''
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT * INTO p FROM mobisign.pki WHERE mobisign.pki.name = mobisign_add_crl.pki FOR UPDATE;
     IF NOT FOUND THEN

@@ -47,7 +47,8 @@ LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._display_check(display_text text, OUT fits boolean, OUT coding text,
-                                        OUT units integer, OUT max_units integer, OUT problem text)
+                                        OUT units integer, OUT max_units integer, OUT problem text,
+                                        OUT hint text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'ms_display_check'
 LANGUAGE C STRICT IMMUTABLE
@@ -226,12 +227,11 @@ BEGIN
         RAISE EXCEPTION 'user_id, msisdn and pki are required'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF length(p_user) NOT BETWEEN 1 AND 256 THEN
-        RAISE EXCEPTION 'user id must have 1 to 256 characters'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM mobisign._check_input('user_id', p_user);
+    PERFORM mobisign._check_input('name', p_pki);
+    PERFORM mobisign._check_input('url', certificate_url);
     IF p_msisdn !~ '^\+?[0-9]{5,15}$' THEN
-        RAISE EXCEPTION 'invalid MSISDN "%"', p_msisdn
+        RAISE EXCEPTION 'invalid MSISDN'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'An MSISDN is 5 to 15 digits in international format, optionally with a leading "+".';
     END IF;
@@ -311,7 +311,9 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF p_msisdn !~ '^\+?[0-9]{5,15}$' THEN
-        RAISE EXCEPTION 'invalid MSISDN "%"', p_msisdn USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'invalid MSISDN'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An MSISDN is 5 to 15 digits in international format, optionally with a leading "+".';
     END IF;
     IF p_key_set NOT BETWEEN 1 AND 15 THEN
         RAISE EXCEPTION 'key set must be between 1 and 15' USING ERRCODE = 'invalid_parameter_value';
@@ -386,6 +388,8 @@ BEGIN
         RAISE EXCEPTION 'name, host, port, system_id, tls and connect_timeout are required'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM mobisign._check_input('name', p_name);
+    PERFORM mobisign._check_input('host', host);
     -- checked here so that a CHECK violation never echoes the row (and the
     -- password) in an error detail
     IF length(coalesce(password, '')) > 8 THEN
@@ -486,14 +490,31 @@ DECLARE
     v_con   text;
     who     record;
     v_cand  jsonb;
+    v_max   interval;
 BEGIN
     PERFORM mobisign._require_worker();
     IF p_user IS NULL THEN
         PERFORM mobisign._raise_status(102, 'user_id is missing');
     END IF;
-    IF p_timeout IS NULL OR p_timeout < '1 s' OR p_timeout > '1 day' THEN
-        PERFORM mobisign._raise_status(101, 'timeout must be between 1 second and 1 day',
-            pg_catalog.format('The timeout given is %s.', coalesce(p_timeout::text, 'NULL')));
+    -- every argument is bounded before it is used, stored or audited
+    PERFORM mobisign._check_input('user_id', p_user);
+    PERFORM mobisign._check_input('application', p_application);
+    PERFORM mobisign._check_input(CASE p_kind WHEN 'sign' THEN 'text_to_sign' ELSE 'message' END,
+                                  p_display);
+    -- one open request per user: no application may hold a user for long
+    v_max := mobisign._max_timeout();
+    IF p_timeout IS NULL OR p_timeout < '1 s' OR p_timeout > v_max THEN
+        PERFORM mobisign._raise_status(101,
+            pg_catalog.format('timeout must be between 1 second and %s', v_max),
+            pg_catalog.format('The timeout given is %s; mobisign.max_timeout is %s.',
+                              coalesce(p_timeout::text, 'NULL'), v_max),
+            'Ask for a shorter timeout. Only a superuser can change mobisign.max_timeout.');
+    END IF;
+    IF p_kind = 'sign' THEN
+        -- what you see is what you sign: the SIM signs the UTF-8 form of the text it shows
+        p_data := pg_catalog.convert_to(p_display, 'UTF8');
+    ELSIF p_display IS NULL THEN
+        p_display := 'Log in to ' || coalesce(p_application, 'the service') || '?';
     END IF;
 
     -- the register first (a suspended user is refused), then the directories,
@@ -544,15 +565,19 @@ BEGIN
             (SELECT pg_catalog.jsonb_agg(pg_catalog.encode(f, 'hex')) FROM pg_catalog.unnest(who.fingerprints) f));
     END IF;
 
+    -- the one check of what the SIM will show (extension/sim_request.c and
+    -- the codec's msc_display_encode, which _build_request runs again)
     SELECT * INTO chk FROM mobisign._display_check(p_display);
     IF NOT chk.fits THEN
-        PERFORM mobisign._raise_status(103, 'the display text does not fit the SIM''s screen',
+        PERFORM mobisign._raise_status(103,
+            CASE WHEN chk.units > chk.max_units THEN 'the display text does not fit the SIM''s screen'
+                 ELSE 'the display text cannot be shown on the SIM' END,
             CASE WHEN chk.units > chk.max_units
                  THEN pg_catalog.format('The text needs %s %s; the screen holds %s.', chk.units,
                           CASE chk.coding WHEN 'gsm7' THEN 'GSM 7-bit septets' ELSE 'UCS-2 characters' END,
                           chk.max_units)
-                 ELSE pg_catalog.initcap(pg_catalog.left(chk.problem, 1)) || pg_catalog.substr(chk.problem, 2) || '.' END,
-            'Shorten the text: 160 GSM 7-bit septets (extension characters such as € [ ] { } count two) or 70 characters otherwise.');
+                 ELSE pg_catalog.upper(pg_catalog.left(chk.problem, 1)) || pg_catalog.substr(chk.problem, 2) || '.' END,
+            chk.hint);
     END IF;
 
     -- the SIM's key set: locked, its counter incremented, in this transaction
@@ -590,10 +615,12 @@ BEGIN
     EXCEPTION WHEN unique_violation THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
         IF v_con = 'transaction_one_open_per_user' THEN
+            -- the same words whoever made the open request: nothing about
+            -- other applications, their labels or their transactions
             PERFORM mobisign._raise_status(406,
-                pg_catalog.format('user "%s" already has an open request', p_user),
+                pg_catalog.format('a request for user "%s" is in progress', p_user),
                 'Only one authentication or signature per user may be pending at a time.',
-                'Wait for the open request to finish (mobisign_wait) or cancel it (mobisign_cancel).');
+                pg_catalog.format('Try again later: a request ends within mobisign.max_timeout (%s).', v_max));
         END IF;
         RAISE;
     END;
@@ -629,10 +656,9 @@ AS $$
 DECLARE
     r record;
 BEGIN
+    -- message NULL: "Log in to <application>?" (mobisign._request)
     SELECT * INTO r FROM mobisign._request('authenticate', mobisign_authenticate.user_id,
-        mobisign._random_bytes(32),
-        coalesce(message, 'Log in to ' || coalesce(application, 'the service') || '?'),
-        application, timeout);
+        mobisign._random_bytes(32), message, application, timeout);
     transaction_id := r.transaction_id;
     verification_code := r.verification_code;
 END
@@ -654,9 +680,9 @@ BEGIN
     IF text_to_sign = '' THEN
         PERFORM mobisign._raise_status(103, 'text_to_sign is empty');
     END IF;
-    -- what you see is what you sign: the SIM signs the UTF-8 form of the text it shows
-    SELECT * INTO r FROM mobisign._request('sign', mobisign_sign.user_id,
-        pg_catalog.convert_to(text_to_sign, 'UTF8'), text_to_sign, application, timeout);
+    -- the data signed is the text shown, in UTF-8 (mobisign._request)
+    SELECT * INTO r FROM mobisign._request('sign', mobisign_sign.user_id, NULL, text_to_sign,
+                                           application, timeout);
     transaction_id := r.transaction_id;
     verification_code := r.verification_code;
 END

@@ -141,6 +141,17 @@ BEGIN
         RAISE EXCEPTION 'name, url, base_dn, user_filter, attributes, starttls and timeout must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- bounded before anything is checked, stored, audited or echoed
+    PERFORM mobisign._check_input('name', p_name);
+    PERFORM mobisign._check_input('url', p_url);
+    PERFORM mobisign._check_input('dn', base_dn);
+    PERFORM mobisign._check_input('dn', bind_dn);
+    PERFORM mobisign._check_input('password', bind_password);
+    PERFORM mobisign._check_input('user_filter', user_filter);
+    PERFORM mobisign._check_input('attribute', msisdn_attribute);
+    PERFORM mobisign._check_input('attribute', certificate_attribute);
+    PERFORM mobisign._check_input('path', ca_file);
+    PERFORM mobisign._check_input('name', p_pki);
     IF p_url !~* '^ldaps?://[^/?#]+/?$' THEN
         RAISE EXCEPTION 'invalid directory URL "%"', p_url
             USING ERRCODE = 'invalid_parameter_value',
@@ -266,9 +277,10 @@ DECLARE
     ders   bytea[];
     url    text;
 BEGIN
-    IF p_user IS NULL OR length(p_user) NOT BETWEEN 1 AND 256 THEN
-        RAISE EXCEPTION 'a user id has 1 to 256 characters' USING ERRCODE = 'invalid_parameter_value';
+    IF p_user IS NULL THEN
+        RAISE EXCEPTION 'user_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM mobisign._check_input('user_id', p_user);
     SELECT * INTO u FROM mobisign.app_user a WHERE a.user_id = p_user;
     in_reg := FOUND;
 

@@ -4,6 +4,10 @@
 -- zeros.  The audit chain records every purge: the purge row names the last
 -- removed chain position and its hash, which mobisign_audit_verify() uses as
 -- the anchor of what remains.
+--
+-- Only mobisign_purger may purge (not mobisign_admin: an administrator must
+-- not be able to erase the audit of their own changes), and never anything
+-- younger than mobisign.min_retention (superuser-only, default 30 days).
 CREATE FUNCTION mobisign_purge(older_than interval, max_rows integer DEFAULT 10000,
                                OUT transactions bigint, OUT audit_rows bigint)
 RETURNS record
@@ -14,10 +18,17 @@ DECLARE
     cutoff   timestamptz;
     last_seq bigint;
     anchor   bytea;
+    v_min    interval := mobisign._min_retention();
 BEGIN
     IF older_than IS NULL OR older_than <= '0' THEN
         RAISE EXCEPTION 'older_than must be a positive interval'
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF older_than < v_min THEN
+        RAISE EXCEPTION 'older_than must be at least the minimum retention, %', v_min
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('older_than is %s; mobisign.min_retention is %s.', older_than, v_min),
+                  HINT = 'Transactions and audit rows are kept at least mobisign.min_retention; only a superuser can change it.';
     END IF;
     IF max_rows IS NULL OR max_rows < 1 THEN
         RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
@@ -54,7 +65,7 @@ BEGIN
     END IF;
     IF transactions > 0 OR audit_rows > 0 THEN
         PERFORM mobisign.audit_log('purge', 'ok', pg_catalog.jsonb_build_object(
-            'older_than', older_than, 'cutoff', cutoff, 'transactions', transactions,
+            'older_than', older_than, 'min_retention', v_min, 'cutoff', cutoff, 'transactions', transactions,
             'audit_rows', audit_rows, 'purged_through_seq', last_seq,
             'anchor_hash', pg_catalog.encode(anchor, 'hex')));
     END IF;
@@ -63,4 +74,4 @@ $$;
 COMMENT ON FUNCTION mobisign_purge(interval, integer)
     IS 'removes finished transactions and the oldest audit rows older than older_than, at most max_rows of each per call; the audit chain records the purge';
 
-GRANT EXECUTE ON FUNCTION mobisign_purge(interval, integer) TO mobisign_admin;
+GRANT EXECUTE ON FUNCTION mobisign_purge(interval, integer) TO mobisign_purger;

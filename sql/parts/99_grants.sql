@@ -30,6 +30,10 @@ GRANT EXECUTE ON FUNCTION
     mobisign_verify_signature(bytea, bytea, bytea, text)
     TO mobisign_app, mobisign_admin;
 
+-- The limits of the API's text arguments: everyone who calls the API
+GRANT EXECUTE ON FUNCTION mobisign_input_limits()
+    TO mobisign_app, mobisign_admin, mobisign_auditor, mobisign_purger;
+
 -- Auditing
 GRANT EXECUTE ON FUNCTION mobisign_audit_verify() TO mobisign_auditor, mobisign_admin;
 GRANT SELECT ON mobisign.audit, mobisign.status_code TO mobisign_auditor, mobisign_admin;

@@ -11,6 +11,7 @@
 #include "aes_cmac.h"
 #include "answer.h"
 #include "applet.h"
+#include "charclass.h"
 #include "gsm7.h"
 #include "msc.h"
 #include "ota.h"
@@ -261,6 +262,56 @@ test_gsm7(void)
 	lim.gsm7_max_septets = 300;
 	is_rc(msc_display_encode((const uint8_t *) "x", 1, &lim, &dt), MSC_E_ARG,
 		  "a limit above 255 is refused");
+}
+
+/* ------------------------------------------- what you see is what you sign */
+
+static void
+test_display_refused(void)
+{
+	static const struct
+	{
+		const char *utf8;
+		uint32_t	cp;
+		const char *what;
+	}			refused[] = {
+		{"Pay \xe2\x80\xae" "1", 0x202E, "U+202E right-to-left override is refused"},
+		{"Pay \xe2\x80\x8b" "1", 0x200B, "U+200B zero width space is refused"},
+		{"Pay \xef\xbb\xbf" "1", 0xFEFF, "U+FEFF byte order mark is refused"},
+		{"Pay \x07" "1", 0x07, "BEL is refused"},
+		{"Pay \xc2\x85" "1", 0x85, "NEL (U+0085) is refused"},
+		{"Pay \r" "1", 0x0D, "CR is refused although GSM 7-bit has it"},
+		{"Pay \x0c" "1", 0x0C, "form feed is refused although the GSM extension table has it"},
+		{"Pay \xe2\x80\xa8" "1", 0x2028, "U+2028 line separator is refused"},
+		{"Pay \xe2\x80\xa9" "1", 0x2029, "U+2029 paragraph separator is refused"},
+		{"Pay \xc2\xad" "1", 0xAD, "U+00AD soft hyphen is refused"},
+		{"Pay \xf3\xa0\x81\x81" "1", 0xE0041, "U+E0041 tag character is refused (before the BMP check)"},
+	};
+	msc_display_text dt;
+	size_t		index;
+	uint32_t	cp;
+	const char *cat;
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+	{
+		const uint8_t *u = (const uint8_t *) refused[i].utf8;
+		size_t		len = strlen(refused[i].utf8);
+
+		ok(msc_display_encode(u, len, NULL, &dt) == MSC_E_CONTROL &&
+		   msc_display_find_refused(u, len, &index, &cp, &cat) == MSC_E_CONTROL &&
+		   index == 4 && cp == refused[i].cp && cat != NULL, refused[i].what);
+	}
+	ok(msc_display_encode((const uint8_t *) "Pay 1 EUR\nto ACME", 17, NULL, &dt) == MSC_OK &&
+	   dt.coding == MSC_DCS_GSM7, "a newline is allowed (GSM 7-bit)");
+	ok(msc_display_encode((const uint8_t *) "\xd0\x9f\n\xd0\x9f", 5, NULL, &dt) == MSC_OK &&
+	   dt.coding == MSC_DCS_UCS2, "a newline is allowed (UCS-2)");
+	ok(msc_display_find_refused((const uint8_t *) "\xe2\x82\xac [x]", 7, &index, &cp, &cat) == MSC_OK,
+	   "printable text has nothing refused");
+	ok(msc_char_refused_category(0x0A) != NULL && msc_char_refused_category(0x20) == NULL &&
+	   msc_char_refused_category(0x9F) != NULL && msc_char_refused_category(0xA0) == NULL &&
+	   msc_char_refused_category(0x2065) == NULL && msc_char_refused_category(0x2066) != NULL &&
+	   msc_char_refused_category(0x1343F) != NULL && msc_char_refused_category(0xE0080) == NULL,
+	   "category boundaries: Cc up to U+009F, U+2065 unassigned, U+2066 Cf, Cf through U+1343F");
 }
 
 /* ---------------------------------------------------------------- SMS */
@@ -1147,6 +1198,7 @@ main(void)
 {
 	test_cmac();
 	test_gsm7();
+	test_display_refused();
 	test_sms();
 	test_ota();
 	test_pysim_known_answers();

@@ -134,7 +134,7 @@ q "CREATE EXTENSION mobisign" >/dev/null || { echo "CREATE EXTENSION failed"; ex
 
 ROOT=$(hex "$PKI/root.der")
 INT=$(hex "$PKI/int.der")
-for u in alice bob carol dave erin frank; do
+for u in alice bob carol dave erin frank gina; do
 	declare "HEX_${u}=$(hex "$PKI/$u.der")"
 done
 cert() { local v="HEX_$1"; echo "'\\x${!v}'::bytea"; }
@@ -496,6 +496,30 @@ expect "frank by OCSP: unknown to the responder, fails closed (424)" "424|unknow
 	"$(q "SELECT status_code, evidence->'ocsp'->0->>'status' FROM mobisign_validate_certificate($(cert frank), pki => 'e2e-ocsp')")"
 expect "frank with 'ocsp,crl': falls back to the CRL (502)" "502" \
 	"$(q "SELECT status_code FROM mobisign_validate_certificate($(cert frank), pki => 'e2e-ocspcrl')")"
+
+echo "# a past time (at): both modes need revocation data valid at that time"
+# gina's certificate is valid from a day ago; she is revoked now, after "at"
+# (an hour ago). Neither the cached CRL nor a fresh OCSP response existed
+# then, so neither can say she was good then: both modes refuse with 424.
+# (OCSP mode used to take a revocation after "at" as "good at that time".)
+AT="now() - interval '1 hour'"
+at_status() { # PKI -> status_code|first OCSP error or ''
+	q "SELECT status_code || '|' || coalesce(evidence->'ocsp'->0->>'error', '')
+	     FROM mobisign_validate_certificate($(cert gina), pki => '$1', at => $AT)"
+}
+CADIR="$PKI/int" openssl ca -batch -config "$PKI/ca.cnf" -cert "$PKI/int.pem" -keyfile "$PKI/int/key.pem" \
+	-revoke "$PKI/gina.pem" >/dev/null 2>&1 || fail "could not revoke gina"
+expect "gina now, 'ocsp': revoked (501)" "501|revoked" \
+	"$(q "SELECT status_code, evidence->'ocsp'->0->>'status' FROM mobisign_validate_certificate($(cert gina), pki => 'e2e-ocsp')")"
+expect_match "gina an hour ago (revoked since), 'ocsp': no response valid then (424, as 'crl')" \
+	'^424\|.*produced after the time of the check' "$(at_status e2e-ocsp)"
+expect "gina an hour ago (revoked since), 'crl': no CRL valid then (424)" "424" \
+	"$(q "SELECT status_code FROM mobisign_validate_certificate($(cert gina), pki => 'e2e', at => $AT)")"
+expect "gina an hour ago (revoked since), 'ocsp,crl': 424" "424" \
+	"$(q "SELECT status_code FROM mobisign_validate_certificate($(cert gina), pki => 'e2e-ocspcrl', at => $AT)")"
+expect "alice an hour ago, 'ocsp': 424 as well (nothing valid then says she was good)" "424" \
+	"$(q "SELECT status_code FROM mobisign_validate_certificate($(cert alice), pki => 'e2e-ocsp', at => $AT)")"
+
 kill "$OCSP_PID" 2>/dev/null; wait "$OCSP_PID" 2>/dev/null
 expect "responder down, 'ocsp': carol fails closed (424)" "424" \
 	"$(q "SELECT status_code FROM mobisign_validate_certificate($(cert carol), pki => 'e2e-ocsp')")"

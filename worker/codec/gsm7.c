@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "charclass.h"
 #include "gsm7.h"
 
 /* TS 23.038 §6.2.1 default alphabet: septet value -> Unicode code point. */
@@ -251,26 +252,45 @@ msc_gsm7_to_utf8(const uint8_t *septets, size_t nseptets,
 	return MSC_OK;
 }
 
-msc_rc
-msc_utf8_validate(const uint8_t *utf8, size_t len, size_t *nchars)
+/*
+ * Walk strict UTF-8, counting code points into *n.  With refuse set, stop
+ * at the first character a display text may not hold (charclass.h; the
+ * newline is allowed): MSC_E_CONTROL, *cp and *category set, *n its index.
+ */
+static msc_rc
+utf8_scan(const uint8_t *utf8, size_t len, int refuse, size_t *n,
+		  uint32_t *cp, const char **category)
 {
 	size_t		pos = 0;
-	size_t		n = 0;
 
+	*n = 0;
 	if (utf8 == NULL && len > 0)
 		return MSC_E_ARG;
 	while (pos < len)
 	{
-		uint32_t	cp;
-		msc_rc		rc = utf8_next(utf8, len, &pos, &cp);
+		msc_rc		rc = utf8_next(utf8, len, &pos, cp);
 
 		if (rc != MSC_OK)
 			return rc;
-		n++;
+		if (refuse && *cp != 0x0A &&
+			(*category = msc_char_refused_category(*cp)) != NULL)
+			return MSC_E_CONTROL;
+		(*n)++;
 	}
-	if (nchars != NULL)
-		*nchars = n;
 	return MSC_OK;
+}
+
+msc_rc
+msc_utf8_validate(const uint8_t *utf8, size_t len, size_t *nchars)
+{
+	size_t		n;
+	uint32_t	cp;
+	const char *category;
+	msc_rc		rc = utf8_scan(utf8, len, 0, &n, &cp, &category);
+
+	if (rc == MSC_OK && nchars != NULL)
+		*nchars = n;
+	return rc;
 }
 
 size_t
@@ -411,6 +431,27 @@ msc_display_limits_default(msc_display_limits *lim)
 }
 
 msc_rc
+msc_display_find_refused(const uint8_t *utf8, size_t len, size_t *index,
+						 uint32_t *cp, const char **category)
+{
+	size_t		n;
+	uint32_t	c = 0;
+	const char *cat = NULL;
+	msc_rc		rc = utf8_scan(utf8, len, 1, &n, &c, &cat);
+
+	if (rc == MSC_E_CONTROL)
+	{
+		if (index != NULL)
+			*index = n;
+		if (cp != NULL)
+			*cp = c;
+		if (category != NULL)
+			*category = cat;
+	}
+	return rc;
+}
+
+msc_rc
 msc_display_encode(const uint8_t *utf8, size_t len,
 				   const msc_display_limits *lim,
 				   msc_display_text *out)
@@ -431,6 +472,11 @@ msc_display_encode(const uint8_t *utf8, size_t len,
 		lim->ucs2_max_chars > MSC_DISPLAY_MAX_UNITS)
 		return MSC_E_ARG;
 	memset(out, 0, sizeof(*out));
+
+	/* what you see is what you sign: nothing invisible, nothing that moves text */
+	rc = msc_display_find_refused(utf8, len, NULL, NULL, NULL);
+	if (rc != MSC_OK)
+		return rc;
 
 	/* GSM 7-bit when every character has a GSM form and the text fits. */
 	rc = msc_gsm7_count(utf8, len, &nsept);

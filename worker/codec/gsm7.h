@@ -15,6 +15,12 @@
  * MSC_E_UTF8.  Code points above U+FFFF (astral) cannot be UCS-2 and give
  * MSC_E_UNREPRESENTABLE.
  *
+ * What you see is what you sign: a display text holds printable characters
+ * and the newline U+000A only.  msc_display_encode() refuses every other
+ * control, format or separator character (charclass.h: CR, BEL, NEL,
+ * U+200B, U+202E, U+FEFF...) with MSC_E_CONTROL before choosing a coding,
+ * so no request can carry one.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef MSC_GSM7_H
@@ -124,6 +130,9 @@ extern void msc_display_limits_default(msc_display_limits *lim);
  *	MSC_OK                 out filled (coding, units, packed or UCS-2 bytes);
  *	MSC_E_TOO_LONG         GSM 7-bit over lim->gsm7_max_septets, or UCS-2
  *	                       over lim->ucs2_max_chars (server answers 103);
+ *	MSC_E_CONTROL          a control, format or separator character other
+ *	                       than the newline (103; msc_display_find_refused
+ *	                       names it);
  *	MSC_E_UNREPRESENTABLE  a character outside the BMP (103);
  *	MSC_E_UTF8             invalid UTF-8 (103);
  *	MSC_E_ARG              limits above MSC_DISPLAY_MAX_UNITS or NULL args.
@@ -132,6 +141,15 @@ extern void msc_display_limits_default(msc_display_limits *lim);
 extern msc_rc msc_display_encode(const uint8_t *utf8, size_t len,
 								 const msc_display_limits *lim,
 								 msc_display_text *out);
+
+/*
+ * The first character that a display text may not hold (see above):
+ * MSC_E_CONTROL with *index (0-based, in characters), *cp and *category
+ * ("Cc", "Cf", "Zl" or "Zp") set; MSC_OK when there is none; MSC_E_UTF8 on
+ * invalid UTF-8.  Any output pointer may be NULL.
+ */
+extern msc_rc msc_display_find_refused(const uint8_t *utf8, size_t len, size_t *index,
+									   uint32_t *cp, const char **category);
 
 /*
  * Decode a display text back to UTF-8 (what the SIM signs for "sign").

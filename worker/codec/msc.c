@@ -38,6 +38,7 @@ static const msc_rc_desc rc_descs[] = {
 	{MSC_E_TRAILING, "MSC_E_TRAILING", "trailing bytes"},
 	{MSC_E_VERSION, "MSC_E_VERSION", "unsupported version"},
 	{MSC_E_VALUE, "MSC_E_VALUE", "invalid field value"},
+	{MSC_E_CONTROL, "MSC_E_CONTROL", "control or format character"},
 };
 
 const char *

@@ -7,8 +7,8 @@
  * the extension, the background worker, the simulator and the fuzzers link
  * the same objects.  Every function returns an msc_rc: MSC_OK (0) on
  * success, a negative code otherwise.  Codes are stable; map them to status
- * codes (for example MSC_E_TOO_LONG, MSC_E_UNREPRESENTABLE and MSC_E_UTF8
- * on display text are the server's 103) in the caller.
+ * codes (for example MSC_E_TOO_LONG, MSC_E_UNREPRESENTABLE, MSC_E_CONTROL
+ * and MSC_E_UTF8 on display text are the server's 103) in the caller.
  *
  * Byte layouts: worker/README.md.
  *
@@ -44,7 +44,8 @@ typedef enum msc_rc
 	MSC_E_TAG_ORDER = -19,		/* tags not in the documented order */
 	MSC_E_TRAILING = -20,		/* bytes after the last element */
 	MSC_E_VERSION = -21,		/* unsupported message version */
-	MSC_E_VALUE = -22			/* a field has an invalid value */
+	MSC_E_VALUE = -22,			/* a field has an invalid value */
+	MSC_E_CONTROL = -23			/* control or format character in display text (server: 103) */
 } msc_rc;
 
 /* Short, static, lower-case English description of a result code. */

@@ -11,8 +11,11 @@
 # ldap://127.0.0.1:LDAP_PORT/cn=Int CA,o=mobisign e2e,c=FI?certificateRevocationList;binary
 # a freshest CRL (delta) point http://127.0.0.1:HTTP_PORT/int-delta.crl
 # and OCSP http://127.0.0.1:OCSP_PORT/int:
-#   alice bob carol dave erin  (issued with openssl ca: known to the responder)
-#   frank                      (issued outside the CA database: OCSP "unknown")
+#   alice bob carol dave erin gina  (issued with openssl ca: known to the responder)
+#   frank                           (issued outside the CA database: OCSP "unknown")
+# The root, the intermediate, the responder and the users issued with
+# openssl ca are valid from a day ago, so that a validation at a past time
+# ("at", e.g. an hour ago) has a valid path and only revocation data decides.
 # ocsp-int: Int CA's delegated OCSP responder (EKU OCSPSigning).
 # TLS for slapd: tls-ca (self-signed), ldap-server (SAN IP:127.0.0.1) and
 # other-ca (an unrelated CA: "untrusted").
@@ -89,21 +92,25 @@ extendedKeyUsage = serverAuth
 subjectAltName = IP:127.0.0.1
 CNF
 
+# a day ago, in the format of openssl ca -startdate
+START=$(date -u -d '1 day ago' +%Y%m%d%H%M%SZ)
+
 cadir() { mkdir -p "$1/newcerts"; : >"$1/index.txt"; echo 1000 >"$1/serial"; echo 01 >"$1/crlnumber"; }
 der() { q x509 -in "$1.pem" -outform DER -out "$1.der"; }
 
 # root
 cadir root
 key root/key.pem
-q req -new -x509 -config ca.cnf -extensions ext_root -key root/key.pem -subj "/C=FI/O=mobisign e2e/CN=Root CA" \
-	-days 3650 -sha256 -out root.pem
+q req -new -config ca.cnf -key root/key.pem -subj "/C=FI/O=mobisign e2e/CN=Root CA" -out root.csr
+CADIR=root q ca -batch -config ca.cnf -selfsign -keyfile root/key.pem -extensions ext_root -notext \
+	-startdate "$START" -days 3650 -in root.csr -out root.pem
 der root
 # intermediate
 cadir int
 key int/key.pem
 q req -new -config ca.cnf -key int/key.pem -subj "/C=FI/O=mobisign e2e/CN=Int CA" -out int.csr
 CADIR=root q ca -batch -config ca.cnf -cert root.pem -keyfile root/key.pem -extensions ext_int \
-	-notext -in int.csr -out int.pem
+	-notext -startdate "$START" -in int.csr -out int.pem
 der int
 
 issue() { # NAME [outside]
@@ -114,17 +121,17 @@ issue() { # NAME [outside]
 			-days 3650 -sha256 -extfile ca.cnf -extensions ext_user -out "$1.pem"
 	else
 		CADIR=int q ca -batch -config ca.cnf -cert int.pem -keyfile int/key.pem -extensions ext_user \
-			-notext -in "$1.csr" -out "$1.pem"
+			-notext -startdate "$START" -in "$1.csr" -out "$1.pem"
 	fi
 	der "$1"
 }
-for u in alice bob carol dave erin; do issue $u; done
+for u in alice bob carol dave erin gina; do issue $u; done
 issue frank outside
 # Int CA's delegated OCSP responder
 key ocsp-int.key
 q req -new -config ca.cnf -key ocsp-int.key -subj "/C=FI/O=mobisign e2e/CN=Int CA OCSP" -out ocsp-int.csr
 CADIR=int q ca -batch -config ca.cnf -cert int.pem -keyfile int/key.pem -extensions ext_ocsp \
-	-notext -in ocsp-int.csr -out ocsp-int.pem
+	-notext -startdate "$START" -in ocsp-int.csr -out ocsp-int.pem
 
 # CRLs
 CADIR=root q ca -batch -config ca.cnf -cert root.pem -keyfile root/key.pem -gencrl -out root.crl.pem
