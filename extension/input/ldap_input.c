@@ -43,28 +43,29 @@ msi_msisdn_normalise(const char *v, size_t len, char *out, size_t outsize)
 {
 	size_t		n = 0;
 	bool		digit = false;
+	msi_rc		rc = MSI_OK;
 
 	if (out == NULL || outsize == 0 || (v == NULL && len > 0))
 		return MSI_E_ARG;
-	out[0] = '\0';
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; rc == MSI_OK && i < len; i++)
 	{
 		char		ch = v[i];
 
 		if (ch == ' ' || ch == '-' || ch == '.' || ch == '(' || ch == ')' || ch == '/')
 			continue;
 		if (!((ch >= '0' && ch <= '9') || (ch == '+' && n == 0)))
-			return MSI_E_VALUE;
-		if (n + 1 >= outsize)
-			return MSI_E_TOO_LARGE;
-		out[n++] = ch;
-		digit = digit || ch != '+';
+			rc = MSI_E_VALUE;
+		else if (n + 1 >= outsize)
+			rc = MSI_E_TOO_LARGE;
+		else
+		{
+			out[n++] = ch;
+			digit = digit || ch != '+';
+		}
 	}
-	out[n] = '\0';
-	if (!digit)
-	{
-		out[0] = '\0';
-		return MSI_E_VALUE;
-	}
-	return MSI_OK;
+	if (rc == MSI_OK && !digit)
+		rc = MSI_E_VALUE;
+	/* on failure nothing is kept */
+	out[rc == MSI_OK ? n : 0] = '\0';
+	return rc;
 }

@@ -42,7 +42,7 @@ extern size_t msi_ldap_pick_values(struct berval *const *vals, size_t max_len,
 /*
  * The normalised mobile number of a value into out (NUL-terminated; at most
  * len + 1 bytes are needed): MSI_OK, MSI_E_VALUE when it is no number,
- * MSI_E_TOO_LARGE when out is too small.
+ * MSI_E_TOO_LARGE when out is too small; on failure out is "".
  */
 extern msi_rc msi_msisdn_normalise(const char *v, size_t len, char *out, size_t outsize);
 
