@@ -5,6 +5,8 @@
 #   make test       everything (installs missing packages, private cluster, all suites)
 #   make demo       a private cluster + simulator, one authentication and one signature
 #   make bench      speed figures as ratios to references measured in the same run
+#   make fuzz       every fuzz harness for FUZZ_SECONDS each (default 300); only
+#                   some: make fuzz FUZZ_HARNESSES="fuzz_der_input fuzz_ocsp_response"
 
 PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
 
@@ -49,7 +51,7 @@ all: sql/mobisign--1.0.sql simulator
 
 -include test/sim/sim.mk
 
-.PHONY: test demo bench deps simulator
+.PHONY: test demo bench deps simulator fuzz
 
 deps:
 	bash test/deps.sh
@@ -62,3 +64,8 @@ demo:
 
 bench:
 	bash test/bench/run.sh
+
+FUZZ_SECONDS ?= 300
+FUZZ_HARNESSES ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh $(FUZZ_HARNESSES)
