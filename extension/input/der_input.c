@@ -266,3 +266,30 @@ msi_parse_public_key(const unsigned char *data, size_t len, EVP_PKEY **out, msi_
 	*out = obj;
 	return rc;
 }
+
+void
+msi_distribution_point_uris(const STACK_OF(DIST_POINT) *dps, msi_uri_fn fn, void *arg)
+{
+	for (int i = 0; dps != NULL && i < sk_DIST_POINT_num(dps); i++)
+	{
+		DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+		GENERAL_NAMES *names;
+
+		if (dp == NULL || dp->distpoint == NULL || dp->distpoint->type != 0)
+			continue;
+		names = dp->distpoint->name.fullname;
+		for (int j = 0; j < sk_GENERAL_NAME_num(names); j++)
+		{
+			GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, j);
+			const ASN1_IA5STRING *uri;
+
+			if (gn == NULL || gn->type != GEN_URI)
+				continue;
+			uri = gn->d.uniformResourceIdentifier;
+			if (uri == NULL || uri->length <= 0 || uri->length > MSI_MAX_URI_LEN ||
+				memchr(uri->data, '\0', uri->length) != NULL)
+				continue;
+			fn((const char *) uri->data, (size_t) uri->length, arg);
+		}
+	}
+}

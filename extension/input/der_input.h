@@ -28,6 +28,7 @@
 #include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "msi.h"
 
@@ -56,5 +57,16 @@ extern msi_rc msi_parse_cms_signed_data(const unsigned char *data, size_t len,
 /* The public key of a certificate, or a SubjectPublicKeyInfo. */
 extern msi_rc msi_parse_public_key(const unsigned char *data, size_t len,
 								   EVP_PKEY **out, msi_der_detail *d);
+
+/*
+ * The URIs of distribution points (a certificate's CRL distribution points
+ * or freshest CRL, a CRL's freshest CRL) that the server may fetch: the
+ * fullName URIs of 1 to MSI_MAX_URI_LEN bytes holding no NUL.  fn is called
+ * for each, in order (dps may be NULL).
+ */
+#define MSI_MAX_URI_LEN 2048
+typedef void (*msi_uri_fn) (const char *uri, size_t len, void *arg);
+extern void msi_distribution_point_uris(const STACK_OF(DIST_POINT) *dps,
+										msi_uri_fn fn, void *arg);
 
 #endif							/* MSI_DER_INPUT_H */

@@ -49,6 +49,11 @@ typedef enum msi_rc
 	MSI_E_VALUE = -22			/* a value of invalid form */
 } msi_rc;
 
+/* largest certificate, CRL and OCSP response accepted from outside, bytes */
+#define MSI_MAX_CERT_LEN (256 * 1024)
+#define MSI_MAX_CRL_LEN (32 * 1024 * 1024)
+#define MSI_MAX_OCSP_LEN (1024 * 1024)
+
 /* Symbolic name of a result code ("MSI_E_TRAILING"), static. */
 extern const char *msi_rc_name(msi_rc rc);
 

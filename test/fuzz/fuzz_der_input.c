@@ -7,7 +7,8 @@
  * Checks: an object is returned exactly when MSI_OK; PEM accepted only with
  * one marker; trailing bytes counted right; what the server stores (the
  * re-encoded DER) parses again to an equal object, so a stored row can
- * always be loaded.
+ * always be loaded; the distribution point URIs the server may fetch are
+ * bounded and hold no NUL.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,21 @@ check_frame(msi_rc rc, const uint8_t *d, size_t len, const msi_der_detail *det)
 		FUZZ_CHECK(det->trailing > 0 && det->trailing < len);
 	if (rc == MSI_OK && msi_looks_like_pem(d, len))
 		FUZZ_CHECK(det->pem_objects == 1);
+}
+
+/* a URI the server may fetch */
+static void
+check_uri(const char *uri, size_t len, void *arg)
+{
+	(void) arg;
+	FUZZ_CHECK(len >= 1 && len <= MSI_MAX_URI_LEN && memchr(uri, '\0', len) == NULL);
+}
+
+static void
+check_dps(STACK_OF(DIST_POINT) *dps)
+{
+	msi_distribution_point_uris(dps, check_uri, NULL);
+	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
 }
 
 /* what certinfo.c and directory_api.c read from a certificate */
@@ -71,9 +87,8 @@ read_certificate(X509 *x)
 	(void) ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
 	(void) X509_check_ca(x);
 	(void) X509_get_extension_flags(x);
-	sk_DIST_POINT_pop_free(X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL),
-						   DIST_POINT_free);
-	sk_DIST_POINT_pop_free(X509_get_ext_d2i(x, NID_freshest_crl, NULL, NULL), DIST_POINT_free);
+	check_dps(X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL));
+	check_dps(X509_get_ext_d2i(x, NID_freshest_crl, NULL, NULL));
 	X509_email_free(X509_get1_ocsp(x));
 }
 
@@ -99,8 +114,7 @@ read_crl(X509_CRL *crl)
 	(void) ASN1_TIME_to_tm(X509_CRL_get0_lastUpdate(crl), &tm);
 	if (X509_CRL_get0_nextUpdate(crl))
 		(void) ASN1_TIME_to_tm(X509_CRL_get0_nextUpdate(crl), &tm);
-	sk_DIST_POINT_pop_free(X509_CRL_get_ext_d2i(crl, NID_freshest_crl, NULL, NULL),
-						   DIST_POINT_free);
+	check_dps(X509_CRL_get_ext_d2i(crl, NID_freshest_crl, NULL, NULL));
 }
 
 /* what cms_verify.c does with a SignedData before path validation */

@@ -24,7 +24,7 @@
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const size_t limits[4] = {16, 512, 256 * 1024, 32 * 1024 * 1024};
+static const size_t limits[4] = {16, 512, MSI_MAX_CERT_LEN, MSI_MAX_CRL_LEN};
 
 /* does the header block (before the first empty line) contain s, any case? */
 static int

@@ -35,8 +35,8 @@ static const struct
 	size_t		max_len;
 }			wanted[] = {
 	{"mobile", MSI_LDAP_MSISDN_MAX_LEN},
-	{"userCertificate;binary", 256 * 1024},
-	{"certificateRevocationList;binary", 32 * 1024 * 1024},
+	{"userCertificate;binary", MSI_MAX_CERT_LEN},
+	{"certificateRevocationList;binary", MSI_MAX_CRL_LEN},
 	{"msisdn", 8},
 };
 

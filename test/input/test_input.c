@@ -146,6 +146,59 @@ test_der(void)
 	free(der);
 }
 
+/* a distribution point with one fullName URI of len bytes */
+static DIST_POINT *
+dp_with_uri(const char *uri, int len)
+{
+	DIST_POINT *dp = DIST_POINT_new();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+
+	ASN1_STRING_set(s, uri, len);
+	GENERAL_NAME_set0_value(gn, GEN_URI, s);
+	dp->distpoint = DIST_POINT_NAME_new();
+	dp->distpoint->type = 0;
+	dp->distpoint->name.fullname = GENERAL_NAMES_new();
+	sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn);
+	return dp;
+}
+
+static void
+collect_uri(const char *uri, size_t len, void *arg)
+{
+	char	   *out = arg;
+
+	if (strlen(out) + len + 2 < 256)
+	{
+		strncat(out, uri, len);
+		strcat(out, " ");
+	}
+}
+
+static void
+test_dp_uris(void)
+{
+	STACK_OF(DIST_POINT) *dps = sk_DIST_POINT_new_null();
+	char	   *longuri = malloc(MSI_MAX_URI_LEN + 1);
+	char		got[256] = "";
+
+	memset(longuri, 'a', MSI_MAX_URI_LEN + 1);
+	sk_DIST_POINT_push(dps, dp_with_uri("http://ca.example/a.crl", 23));
+	sk_DIST_POINT_push(dps, dp_with_uri("http://ca.example/\0evil", 23));
+	sk_DIST_POINT_push(dps, dp_with_uri("", 0));
+	sk_DIST_POINT_push(dps, dp_with_uri(longuri, MSI_MAX_URI_LEN + 1));
+	sk_DIST_POINT_push(dps, DIST_POINT_new());	/* no distributionPoint */
+	sk_DIST_POINT_push(dps, dp_with_uri("ldap://ca.example/cn=CA", 23));
+	msi_distribution_point_uris(dps, collect_uri, got);
+	ok(strcmp(got, "http://ca.example/a.crl ldap://ca.example/cn=CA ") == 0,
+	   "distribution points: URIs with a NUL, empty or over 2048 bytes are not fetched");
+	got[0] = '\0';
+	msi_distribution_point_uris(NULL, collect_uri, got);
+	ok(got[0] == '\0', "distribution points: none, no URI");
+	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+	free(longuri);
+}
+
 static OCSP_REQUEST *
 load_req(const char *name)
 {
@@ -391,6 +444,7 @@ main(int argc, char **argv)
 	}
 	data_dir = argv[1];
 	test_der();
+	test_dp_uris();
 	test_ocsp();
 	test_http();
 	test_ldap();
