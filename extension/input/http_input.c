@@ -94,7 +94,8 @@ msi_http_exchange(const msi_http_request *r, unsigned char **body, size_t *len)
 		goto done;
 	}
 	strcpy(target, path);
-	if (query)
+	/* OpenSSL gives "" for no query: "/int?" would be another resource */
+	if (query != NULL && query[0] != '\0')
 	{
 		strcat(target, "?");
 		strcat(target, query);

@@ -319,11 +319,16 @@ test_ocsp(void)
 	X509_free(beta);
 }
 
+/* the request line of the last exchange */
+static char sent_line[256];
+
 /* one exchange over memory BIOs; returns the rc, the body in *body */
 static msi_rc
 http(const char *url, int post, const char *answer, size_t alen, size_t max_len,
 	 unsigned char **body, size_t *len)
 {
+	char	   *sent;
+	long		sentlen;
 	static const unsigned char req[] = {0x30, 0x00};
 	msi_http_request r;
 	BIO		   *w = BIO_new(BIO_s_mem());
@@ -344,6 +349,17 @@ http(const char *url, int post, const char *answer, size_t alen, size_t max_len,
 	r.bio = w;
 	r.rbio = rd;
 	rc = msi_http_exchange(&r, body, len);
+	sentlen = BIO_get_mem_data(w, &sent);
+	sent_line[0] = '\0';
+	if (sentlen > 0)
+	{
+		size_t		l = strcspn(sent, "\r");
+
+		if (l >= sizeof(sent_line) || l > (size_t) sentlen)
+			l = (size_t) sentlen < sizeof(sent_line) - 1 ? (size_t) sentlen : sizeof(sent_line) - 1;
+		memcpy(sent_line, sent, l);
+		sent_line[l] = '\0';
+	}
 	BIO_free(w);
 	BIO_free(rd);
 	return rc;
@@ -365,6 +381,9 @@ test_http(void)
 	is_rc(http("http://ca.example/a.crl", 0, ok200, sizeof(ok200) - 1, 1024, &body, &len), MSI_OK,
 		  "HTTP: GET, 200 with a DER body");
 	ok(len == 5 && body && body[0] == 0x30, "HTTP: ... the body is returned");
+	ok(strcmp(sent_line, "GET /a.crl HTTP/1.0") == 0, "HTTP: ... the request is GET /a.crl");
+	if (strcmp(sent_line, "GET /a.crl HTTP/1.0") != 0)
+		printf("#   sent [%s]\n", sent_line);
 	free(body);
 	body = NULL;
 	is_rc(http("http://ca.example/a.crl", 0, ok200, sizeof(ok200) - 1, 4, &body, &len), MSI_E_HTTP,
@@ -376,8 +395,15 @@ test_http(void)
 		  MSI_E_HTTP, "HTTP: 404");
 	is_rc(http("http://ca.example/a.crl", 0, text, sizeof(text) - 1, 1024, &body, &len),
 		  MSI_E_HTTP, "HTTP: a body that is not ASN.1");
-	is_rc(http("http://ocsp.example/", 1, ocsp200, sizeof(ocsp200) - 1, 1024, &body, &len), MSI_OK,
+	is_rc(http("http://ocsp.example/int", 1, ocsp200, sizeof(ocsp200) - 1, 1024, &body, &len), MSI_OK,
 		  "HTTP: POST, the expected content type");
+	/* found by test/e2e/40_directory.sh: "/int?" reached no OCSP responder */
+	ok(strcmp(sent_line, "POST /int HTTP/1.0") == 0, "HTTP: ... the request is POST /int (no empty query)");
+	free(body);
+	body = NULL;
+	is_rc(http("http://ca.example/get?id=7&x=%41", 0, ok200, sizeof(ok200) - 1, 1024, &body, &len),
+		  MSI_OK, "HTTP: a URL with a query");
+	ok(strcmp(sent_line, "GET /get?id=7&x=%41 HTTP/1.0") == 0, "HTTP: ... the query is sent");
 	free(body);
 	body = NULL;
 	is_rc(http("http://ocsp.example/", 1, html, sizeof(html) - 1, 1024, &body, &len), MSI_E_HTTP,
