@@ -5,6 +5,8 @@
 #   make test       everything (installs missing packages, private cluster, all suites)
 #   make demo       a private cluster + simulator, one authentication and one signature
 #   make bench      speed figures as ratios to references measured in the same run
+#   make fuzz       every fuzz harness for FUZZ_SECONDS each (default 300); only
+#                   some: make fuzz FUZZ_HARNESSES="fuzz_der_input fuzz_ocsp_response"
 
 PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
 
@@ -12,18 +14,20 @@ MODULE_big = mobisign
 EXTENSION  = mobisign
 
 # One concern per file; the wire codecs in worker/ are plain C shared with the
-# simulator and the fuzzers (see worker/README.md).
+# simulator and the fuzzers (see worker/README.md), and so are the decoders of
+# outside input in extension/input/ (certificates, CRLs, CMS, OCSP, HTTP, LDAP).
 EXT_SRCS   = $(sort $(wildcard extension/*.c))
+INPUT_SRCS = $(sort $(wildcard extension/input/*.c))
 CODEC_SRCS = $(sort $(wildcard worker/codec/*.c))
 WORKER_SRCS = $(sort $(wildcard worker/*.c))
-OBJS = $(EXT_SRCS:.c=.o) $(WORKER_SRCS:.c=.o) $(CODEC_SRCS:.c=.o)
+OBJS = $(EXT_SRCS:.c=.o) $(INPUT_SRCS:.c=.o) $(WORKER_SRCS:.c=.o) $(CODEC_SRCS:.c=.o)
 
 # The install script is assembled from ordered parts so that each concern
 # (schema, audit, PKI, transactions...) stays in its own file.
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 DATA_built = sql/mobisign--1.0.sql
 
-PG_CPPFLAGS = -I$(CURDIR)/extension -I$(CURDIR)/worker -I$(CURDIR)/worker/codec \
+PG_CPPFLAGS = -I$(CURDIR)/extension -I$(CURDIR)/extension/input -I$(CURDIR)/worker -I$(CURDIR)/worker/codec \
 	$(shell pkg-config --cflags openssl libsmpp34 2>/dev/null)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Werror
@@ -37,7 +41,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS does not track header dependencies: any header change rebuilds all.
-HEADERS = $(wildcard extension/*.h worker/*.h worker/codec/*.h)
+HEADERS = $(wildcard extension/*.h extension/input/*.h worker/*.h worker/codec/*.h)
 $(OBJS): $(HEADERS)
 
 sql/mobisign--1.0.sql: $(SQL_PARTS)
@@ -47,7 +51,7 @@ all: sql/mobisign--1.0.sql simulator
 
 -include test/sim/sim.mk
 
-.PHONY: test demo bench deps simulator
+.PHONY: test demo bench deps simulator fuzz
 
 deps:
 	bash test/deps.sh
@@ -60,3 +64,8 @@ demo:
 
 bench:
 	bash test/bench/run.sh
+
+FUZZ_SECONDS ?= 300
+FUZZ_HARNESSES ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh $(FUZZ_HARNESSES)

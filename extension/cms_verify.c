@@ -21,6 +21,7 @@
 #include "utils/timestamp.h"
 
 #include "cms_verify.h"
+#include "der_input.h"
 #include "ossl.h"
 #include "rawsig.h"
 
@@ -106,42 +107,39 @@ cached_signer(MsScope *scope, CMS_SignerInfo *si)
 static CMS_ContentInfo *
 parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why)
 {
+	msi_der_detail d;
 	CMS_ContentInfo *cms = NULL;
+	msi_rc		rc = msi_parse_cms_signed_data(sig, siglen, &cms, &d);
 
+	switch (rc)
+	{
+		case MSI_OK:
+			break;
+		case MSI_E_EMPTY:
+			*why = pstrdup("the signature is empty");
+			break;
+		case MSI_E_NOT_PEM:
+			*why = pstrdup("not a CMS structure: the data is neither DER nor PEM");
+			break;
+		case MSI_E_PEM_COUNT:
+			*why = psprintf("the PEM data holds %d objects where one is expected", d.pem_objects);
+			break;
+		case MSI_E_TRAILING:
+			*why = psprintf("%zu bytes follow the CMS structure", d.trailing);
+			break;
+		case MSI_E_TYPE:
+			*why = psprintf("the CMS content type is %s, not signedData", d.type_oid);
+			break;
+		case MSI_E_PEM_DECODE:
+		case MSI_E_DER_DECODE:
+			*why = psprintf("not a CMS structure: %s", ms_ossl_error());
+			break;
+		default:
+			*why = psprintf("not a CMS structure: %s", msi_rc_name(rc));
+			break;
+	}
 	ERR_clear_error();
-	if (siglen == 0)
-	{
-		*why = pstrdup("the signature is empty");
-		return NULL;
-	}
-	if (ms_looks_like_pem(sig, siglen))
-	{
-		BIO		   *bio = ms_scope_bio(scope, BIO_new_mem_buf(sig, (int) siglen));
-
-		cms = ms_scope_cms(scope, PEM_read_bio_CMS(bio, NULL, NULL, NULL));
-	}
-	else
-	{
-		const unsigned char *p = sig;
-
-		cms = ms_scope_cms(scope, d2i_CMS_ContentInfo(NULL, &p, (long) siglen));
-		if (cms != NULL && p != sig + siglen)
-		{
-			*why = psprintf("%zu bytes follow the CMS structure", (size_t) (sig + siglen - p));
-			return NULL;
-		}
-	}
-	if (cms == NULL)
-	{
-		*why = psprintf("not a CMS structure: %s", ms_ossl_error());
-		return NULL;
-	}
-	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)
-	{
-		*why = psprintf("the CMS content type is %s, not signedData", ms_obj_text(CMS_get0_type(cms)));
-		return NULL;
-	}
-	return cms;
+	return ms_scope_cms(scope, cms);
 }
 
 void

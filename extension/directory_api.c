@@ -17,6 +17,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "der_input.h"
 #include "directory_api.h"
 #include "fetch.h"
 #include "ldap_dir.h"
@@ -116,32 +117,19 @@ mobisign_fetch_url(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(bytea_list_to_array(vals));
 }
 
-/* URIs of the general names of each distribution point */
+static void
+add_uri(const char *uri, size_t len, void *arg)
+{
+	List	  **l = (List **) arg;
+
+	*l = lappend(*l, pnstrdup(uri, len));
+}
+
+/* URIs of the general names of each distribution point (der_input.h) */
 static List *
 dp_uris(STACK_OF(DIST_POINT) *dps, List *l)
 {
-	for (int i = 0; dps != NULL && i < sk_DIST_POINT_num(dps); i++)
-	{
-		DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
-		GENERAL_NAMES *names;
-
-		if (dp->distpoint == NULL || dp->distpoint->type != 0)
-			continue;
-		names = dp->distpoint->name.fullname;
-		for (int j = 0; j < sk_GENERAL_NAME_num(names); j++)
-		{
-			GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, j);
-			const ASN1_IA5STRING *uri;
-
-			if (gn->type != GEN_URI)
-				continue;
-			uri = gn->d.uniformResourceIdentifier;
-			if (uri->length <= 0 || uri->length > 2048 ||
-				memchr(uri->data, '\0', uri->length) != NULL)
-				continue;
-			l = lappend(l, pnstrdup((const char *) uri->data, uri->length));
-		}
-	}
+	msi_distribution_point_uris(dps, add_uri, &l);
 	return l;
 }
 

@@ -18,10 +18,12 @@
 
 #include "nodes/pg_list.h"
 
-/* largest certificate / CRL / OCSP response accepted */
-#define MS_FETCH_MAX_CERT	(256 * 1024)
-#define MS_FETCH_MAX_CRL	(32 * 1024 * 1024)
-#define MS_FETCH_MAX_OCSP	(1024 * 1024)
+#include "msi.h"
+
+/* largest certificate / CRL / OCSP response accepted (input/msi.h) */
+#define MS_FETCH_MAX_CERT	MSI_MAX_CERT_LEN
+#define MS_FETCH_MAX_CRL	MSI_MAX_CRL_LEN
+#define MS_FETCH_MAX_OCSP	MSI_MAX_OCSP_LEN
 
 /* Define the GUC mobisign.fetch_timeout (idempotent; call from _PG_init). */
 extern void ms_fetch_init(void);

@@ -24,7 +24,9 @@
 #include "utils/memutils.h"
 #include "utils/timeout.h"
 
+#include "fetch.h"
 #include "ldap_dir.h"
+#include "ldap_input.h"
 #include "ossl.h"
 
 /* one directory row */
@@ -539,16 +541,6 @@ ms_ldap_build_filter(const char *template, const char *value, size_t len)
 
 /* ---- attributes ---- */
 
-/* does the returned attribute description name the configured attribute? */
-static bool
-attr_matches(const char *returned, const char *wanted)
-{
-	size_t		lr = strcspn(returned, ";");
-	size_t		lw = strcspn(wanted, ";");
-
-	return lr == lw && pg_strncasecmp(returned, wanted, lr) == 0;
-}
-
 /* every value of attribute wanted in entry e, as bytea * (palloc'd) */
 static List *
 entry_values(LDAP *ld, LDAPMessage *e, const char *wanted, size_t max_len, int max_values)
@@ -559,21 +551,15 @@ entry_values(LDAP *ld, LDAPMessage *e, const char *wanted, size_t max_len, int m
 
 	for (a = ldap_first_attribute(ld, e, &ber); a != NULL; a = ldap_next_attribute(ld, e, ber))
 	{
-		if (attr_matches(a, wanted))
+		if (msi_ldap_attr_matches(a, wanted) && list_length(l) < max_values)
 		{
 			struct berval **vals = ldap_get_values_len(ld, e, a);
+			size_t	   *keep = palloc(sizeof(size_t) * max_values);
+			size_t		n = msi_ldap_pick_values(vals, max_len, max_values - list_length(l), keep);
 
-			for (int i = 0; vals != NULL && vals[i] != NULL && list_length(l) < max_values; i++)
-			{
-				bytea	   *b;
-
-				if (vals[i]->bv_len == 0 || vals[i]->bv_len > max_len)
-					continue;
-				b = palloc(VARHDRSZ + vals[i]->bv_len);
-				SET_VARSIZE(b, VARHDRSZ + vals[i]->bv_len);
-				memcpy(VARDATA(b), vals[i]->bv_val, vals[i]->bv_len);
-				l = lappend(l, b);
-			}
+			for (size_t i = 0; i < n; i++)
+				l = lappend(l, ms_bytea(vals[keep[i]]->bv_val, vals[keep[i]]->bv_len));
+			pfree(keep);
 			if (vals)
 				ldap_value_free_len(vals);
 		}
@@ -582,26 +568,6 @@ entry_values(LDAP *ld, LDAPMessage *e, const char *wanted, size_t max_len, int m
 	if (ber)
 		ber_free(ber, 0);
 	return l;
-}
-
-static char *
-normalise_msisdn(const char *v, size_t len)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (size_t i = 0; i < len; i++)
-	{
-		char		ch = v[i];
-
-		if ((ch >= '0' && ch <= '9') || (ch == '+' && buf.len == 0))
-			appendStringInfoChar(&buf, ch);
-		else if (ch == ' ' || ch == '-' || ch == '.' || ch == '(' || ch == ')' || ch == '/')
-			continue;
-		else
-			return NULL;
-	}
-	return buf.len > 0 ? buf.data : NULL;
 }
 
 /* ---- user search ---- */
@@ -660,8 +626,8 @@ ms_ldap_find_user(int directory_id, const char *user_id, size_t len, MsDirUser *
 		}
 		if (e)
 		{
-			msisdn_vals = entry_values(ld, e, d->msisdn_attribute, 64, 1);
-			certs = entry_values(ld, e, d->certificate_attribute, 256 * 1024, 16);
+			msisdn_vals = entry_values(ld, e, d->msisdn_attribute, MSI_LDAP_MSISDN_MAX_LEN, 1);
+			certs = entry_values(ld, e, d->certificate_attribute, MS_FETCH_MAX_CERT, 16);
 		}
 	}
 	ldap_msgfree(res);
@@ -672,8 +638,11 @@ ms_ldap_find_user(int directory_id, const char *user_id, size_t len, MsDirUser *
 	if (msisdn_vals != NIL)
 	{
 		bytea	   *m = linitial(msisdn_vals);
+		char	   *number = palloc(VARSIZE(m) - VARHDRSZ + 1);
 
-		out->msisdn = normalise_msisdn(VARDATA(m), VARSIZE(m) - VARHDRSZ);
+		if (msi_msisdn_normalise(VARDATA(m), VARSIZE(m) - VARHDRSZ, number,
+								 VARSIZE(m) - VARHDRSZ + 1) == MSI_OK)
+			out->msisdn = number;
 	}
 }
 
@@ -887,7 +856,7 @@ ms_ldap_ca_crls(int pki_id, const char *dn, List **crls, List **urls, List **err
 			ms_scope_add(sc, res, free_ldmsg);
 			e = (rc != LDAP_NO_SUCH_OBJECT && res) ? ldap_first_entry(ld, res) : NULL;
 			for (int i = 0; e != NULL && i < 3; i++)
-				found[i] = entry_values(ld, e, crl_attrs[i], 32 * 1024 * 1024, 4);
+				found[i] = entry_values(ld, e, crl_attrs[i], MS_FETCH_MAX_CRL, 4);
 			ms_scope_release(sc);
 		}
 		for (int i = 0; i < 3; i++)

@@ -51,12 +51,8 @@
 
 #include "fetch.h"
 #include "ocsp.h"
+#include "ocsp_input.h"
 #include "ossl.h"
-
-/* clock skew accepted on thisUpdate/nextUpdate, seconds */
-#define MS_OCSP_SKEW 300
-/* a response without our nonce must be at most this old, seconds */
-#define MS_OCSP_NONCELESS_MAX_AGE 300
 
 typedef struct OcspAnswer
 {
@@ -110,36 +106,47 @@ free_openssl_mem(void *p)
 	OPENSSL_free(p);
 }
 
-/*
- * Is a response with these thisUpdate/nextUpdate valid at time at (with
- * MS_OCSP_SKEW of clock skew)?  Sets *reason when not.  The same window as
- * OpenSSL's OCSP_check_validity(), around at instead of now.
- */
-static bool
-valid_at(const ASN1_GENERALIZEDTIME *thisupd, const ASN1_GENERALIZEDTIME *nextupd,
-		 time_t at, char **reason)
+/* why a response is not usable (palloc'd) */
+static char *
+ocsp_problem(msi_rc rc, const msi_ocsp_answer *ans, time_t at)
 {
-	time_t		late = at + MS_OCSP_SKEW;
-	time_t		early = at - MS_OCSP_SKEW;
+	char	   *why;
 	const char *when = timestamptz_to_str(time_t_to_timestamptz(at));
 
-	if (!ASN1_TIME_check(thisupd) || (nextupd != NULL && !ASN1_TIME_check(nextupd)))
+	switch (rc)
 	{
-		*reason = pstrdup("the OCSP response has a malformed thisUpdate or nextUpdate");
-		return false;
+		case MSI_E_OCSP_STATUS:
+			why = psprintf("the OCSP responder answered \"%s\"",
+						   OCSP_response_status_str(ans->response_status));
+			break;
+		case MSI_E_OCSP_NOT_BASIC:
+			why = pstrdup("the OCSP response is not a basic response");
+			break;
+		case MSI_E_OCSP_NOT_COVERED:
+			why = pstrdup("the OCSP response does not cover the certificate");
+			break;
+		case MSI_E_OCSP_NONCE:
+			why = pstrdup("the OCSP response carries a wrong nonce (replayed?)");
+			break;
+		case MSI_E_OCSP_STALE:
+			why = pstrdup("the OCSP response has no nonce and is not recent");
+			break;
+		case MSI_E_OCSP_SIGNATURE:
+			why = psprintf("the OCSP response signature or signer is not valid: %s",
+						   ms_ossl_error());
+			break;
+		case MSI_E_OCSP_LATER:
+			why = psprintf("the OCSP response was produced after the time of the check (%s): it does not say what the status was then", when);
+			break;
+		case MSI_E_OCSP_NOT_FRESH:
+			why = psprintf("the OCSP response had expired at the time of the check (%s), or its thisUpdate/nextUpdate are malformed", when);
+			break;
+		default:
+			why = pstrdup("the OCSP response is malformed");
+			break;
 	}
-	if (X509_cmp_time(thisupd, &late) > 0)
-	{
-		*reason = psprintf("the OCSP response was produced after the time of the check (%s): it does not say what the status was then", when);
-		return false;
-	}
-	if (nextupd != NULL &&
-		(X509_cmp_time(nextupd, &early) < 0 || ASN1_TIME_compare(nextupd, thisupd) < 0))
-	{
-		*reason = psprintf("the OCSP response had expired at the time of the check (%s)", when);
-		return false;
-	}
-	return true;
+	ERR_clear_error();
+	return why;
 }
 
 /*
@@ -152,73 +159,31 @@ evaluate_response(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert,
 				  OCSP_REQUEST *req, OCSP_CERTID *id, const unsigned char *der, size_t len,
 				  time_t at, OcspAnswer *a)
 {
-	const unsigned char *p = der;
-	OCSP_RESPONSE *resp;
-	OCSP_BASICRESP *bs;
-	int			rstatus;
+	msi_ocsp_query q = {req, id, chain, pki->store, at};
+	msi_ocsp_answer ans;
+	msi_rc		rc;
 	int			status;
-	int			reason = -1;
-	ASN1_GENERALIZEDTIME *rev = NULL;
-	ASN1_GENERALIZEDTIME *thisupd = NULL;
-	ASN1_GENERALIZEDTIME *nextupd = NULL;
+	int			reason;
+	ASN1_GENERALIZEDTIME *rev;
+	ASN1_GENERALIZEDTIME *thisupd;
+	ASN1_GENERALIZEDTIME *nextupd;
 	const ASN1_GENERALIZEDTIME *produced;
 	unsigned char digest[32];
 
-	ERR_clear_error();
-	resp = ms_scope_add(scope, d2i_OCSP_RESPONSE(NULL, &p, (long) len), free_ocsp_response);
-	if (resp == NULL || p != der + len)
+	rc = msi_ocsp_evaluate(der, len, &q, &ans);
+	ms_scope_add(scope, ans.response, free_ocsp_response);
+	ms_scope_add(scope, ans.basic, free_ocsp_basic);
+	if (rc != MSI_OK)
 	{
-		a->reason = pstrdup("the OCSP response is malformed");
+		a->reason = ocsp_problem(rc, &ans, at);
 		return false;
 	}
-	rstatus = OCSP_response_status(resp);
-	if (rstatus != OCSP_RESPONSE_STATUS_SUCCESSFUL)
-	{
-		a->reason = psprintf("the OCSP responder answered \"%s\"", OCSP_response_status_str(rstatus));
-		return false;
-	}
-	bs = ms_scope_add(scope, OCSP_response_get1_basic(resp), free_ocsp_basic);
-	if (bs == NULL)
-	{
-		a->reason = pstrdup("the OCSP response is not a basic response");
-		return false;
-	}
-	if (!OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisupd, &nextupd) ||
-		thisupd == NULL)
-	{
-		a->reason = pstrdup("the OCSP response does not cover the certificate");
-		return false;
-	}
-	if (req != NULL)
-	{
-		int			n = OCSP_check_nonce(req, bs);
-
-		if (n == 0)
-		{
-			a->reason = pstrdup("the OCSP response carries a wrong nonce (replayed?)");
-			return false;
-		}
-		if (n != 1)
-		{
-			time_t		limit = time(NULL) - MS_OCSP_NONCELESS_MAX_AGE;
-
-			if (X509_cmp_time(thisupd, &limit) < 0)
-			{
-				a->reason = pstrdup("the OCSP response has no nonce and is not recent");
-				return false;
-			}
-		}
-	}
-	ERR_clear_error();
-	if (OCSP_basic_verify(bs, chain, pki->store, 0) <= 0)
-	{
-		a->reason = psprintf("the OCSP response signature or signer is not valid: %s",
-							 ms_ossl_error());
-		return false;
-	}
-	if (!valid_at(thisupd, nextupd, at, &a->reason))
-		return false;
-	produced = OCSP_resp_get0_produced_at(bs);
+	status = ans.cert_status;
+	reason = ans.reason;
+	rev = ans.revoked_at;
+	thisupd = ans.this_update;
+	nextupd = ans.next_update;
+	produced = ans.produced_at;
 	a->this_update = ms_asn1_time_to_timestamptz(thisupd);
 	a->next_update = nextupd ? ms_asn1_time_to_timestamptz(nextupd) : 0;
 	a->produced_at = produced ? ms_asn1_time_to_timestamptz(produced) : a->this_update;

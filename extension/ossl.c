@@ -16,6 +16,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "der_input.h"
 #include "ossl.h"
 
 typedef struct MsScopeItem
@@ -219,92 +220,67 @@ ms_ossl_error(void)
 	return pstrdup(buf);
 }
 
-bool
-ms_looks_like_pem(const unsigned char *data, size_t len)
-{
-	size_t		i = 0;
-
-	while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
-		i++;
-	/* DER always starts with a SEQUENCE tag; anything textual is PEM-ish */
-	return i < len && data[i] != 0x30;
-}
-
-/* count "-----BEGIN " markers, bounded */
-static int
-pem_object_count(const unsigned char *data, size_t len)
-{
-	static const char marker[] = "-----BEGIN ";
-	size_t		mlen = sizeof(marker) - 1;
-	int			n = 0;
-
-	for (size_t i = 0; i + mlen <= len; i++)
-	{
-		if (data[i] == '-' && memcmp(data + i, marker, mlen) == 0)
-		{
-			n++;
-			i += mlen - 1;
-		}
-	}
-	return n;
-}
-
+/*
+ * ereport(ERROR) for a failed msi_parse_*: "what" names the argument, "kind"
+ * the object expected (as in "one certificate is expected").
+ */
 static void
-report_parse_error(const char *what, const char *detail)
+report_parse_error(const char *what, const char *kind, msi_rc rc, const msi_der_detail *d)
 {
+	bool		key = strcmp(kind, "key or certificate") == 0;
+	const char *detail;
+
+	switch (rc)
+	{
+		case MSI_E_EMPTY:
+			detail = "The data is empty.";
+			break;
+		case MSI_E_TOO_LARGE:
+			detail = "The data is too large.";
+			break;
+		case MSI_E_NOT_PEM:
+			detail = "The data is neither DER nor PEM.";
+			break;
+		case MSI_E_PEM_COUNT:
+			detail = psprintf("The PEM data holds %d objects where one %s is expected.",
+							  d->pem_objects, kind);
+			break;
+		case MSI_E_TRAILING:
+			detail = psprintf("%zu bytes follow the %s.", d->trailing,
+							  key ? "public key" : kind);
+			break;
+		case MSI_E_PEM_DECODE:
+		case MSI_E_DER_DECODE:
+			if (key)
+				detail = psprintf("Neither a certificate nor a SubjectPublicKeyInfo: %s.",
+								  ms_ossl_error());
+			else
+				detail = psprintf("%s decoding failed: %s.",
+								  rc == MSI_E_PEM_DECODE ? "PEM" : "DER", ms_ossl_error());
+			break;
+		default:
+			detail = psprintf("%s.", msi_rc_name(rc));
+			break;
+	}
+	ERR_clear_error();
 	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			(errcode(rc == MSI_E_NOMEM ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INVALID_BINARY_REPRESENTATION),
 			 errmsg("malformed %s", what),
 			 errdetail("%s", detail),
 			 errhint("Certificates and CRLs are accepted as DER or as PEM holding exactly one object.")));
 }
 
-/* Check the PEM framing; returns a BIO over the bytes, registered in scope. */
-static BIO *
-pem_bio(MsScope *scope, const char *what, const unsigned char *data, size_t len,
-		const char *kind)
-{
-	int			n = pem_object_count(data, len);
-
-	if (n == 0)
-		report_parse_error(what, "The data is neither DER nor PEM.");
-	if (n > 1)
-		report_parse_error(what, psprintf("The PEM data holds %d objects where one %s is expected.", n, kind));
-	if (len > INT_MAX)
-		report_parse_error(what, "The data is too large.");
-	return ms_scope_bio(scope, BIO_new_mem_buf(data, (int) len));
-}
-
 X509 *
 ms_parse_certificate(MsScope *scope, const char *what, const unsigned char *data, size_t len)
 {
-	X509	   *x;
+	msi_der_detail d;
+	X509	   *x = NULL;
+	msi_rc		rc = msi_parse_certificate(data, len, &x, &d);
 
+	if (rc != MSI_OK)
+		report_parse_error(what, "certificate", rc, &d);
 	ERR_clear_error();
-	if (len == 0)
-		report_parse_error(what, "The data is empty.");
-	if (ms_looks_like_pem(data, len))
-	{
-		BIO		   *bio = pem_bio(scope, what, data, len, "certificate");
-
-		x = ms_scope_x509(scope, PEM_read_bio_X509(bio, NULL, NULL, NULL));
-		if (x == NULL)
-			report_parse_error(what, psprintf("PEM decoding failed: %s.", ms_ossl_error()));
-	}
-	else
-	{
-		const unsigned char *p = data;
-
-		if (len > LONG_MAX)
-			report_parse_error(what, "The data is too large.");
-		x = ms_scope_x509(scope, d2i_X509(NULL, &p, (long) len));
-		if (x == NULL)
-			report_parse_error(what, psprintf("DER decoding failed: %s.", ms_ossl_error()));
-		if (p != data + len)
-			report_parse_error(what, psprintf("%zu bytes follow the certificate.", (size_t) (data + len - p)));
-	}
-	ERR_clear_error();
-	return x;
+	return ms_scope_x509(scope, x);
 }
 
 X509 *
@@ -317,80 +293,29 @@ ms_parse_certificate_bytea(MsScope *scope, const char *what, bytea *b)
 X509_CRL *
 ms_parse_crl_bytea(MsScope *scope, const char *what, bytea *b)
 {
-	const unsigned char *data = (unsigned char *) VARDATA_ANY(b);
-	size_t		len = VARSIZE_ANY_EXHDR(b);
-	X509_CRL   *crl;
+	msi_der_detail d;
+	X509_CRL   *crl = NULL;
+	msi_rc		rc = msi_parse_crl((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
+								   &crl, &d);
 
+	if (rc != MSI_OK)
+		report_parse_error(what, "CRL", rc, &d);
 	ERR_clear_error();
-	if (len == 0)
-		report_parse_error(what, "The data is empty.");
-	if (ms_looks_like_pem(data, len))
-	{
-		BIO		   *bio = pem_bio(scope, what, data, len, "CRL");
-
-		crl = ms_scope_crl(scope, PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL));
-		if (crl == NULL)
-			report_parse_error(what, psprintf("PEM decoding failed: %s.", ms_ossl_error()));
-	}
-	else
-	{
-		const unsigned char *p = data;
-
-		crl = ms_scope_crl(scope, d2i_X509_CRL(NULL, &p, (long) len));
-		if (crl == NULL)
-			report_parse_error(what, psprintf("DER decoding failed: %s.", ms_ossl_error()));
-		if (p != data + len)
-			report_parse_error(what, psprintf("%zu bytes follow the CRL.", (size_t) (data + len - p)));
-	}
-	ERR_clear_error();
-	return crl;
+	return ms_scope_crl(scope, crl);
 }
 
 EVP_PKEY *
 ms_parse_public_key_bytea(MsScope *scope, const char *what, bytea *b)
 {
-	const unsigned char *data = (unsigned char *) VARDATA_ANY(b);
-	size_t		len = VARSIZE_ANY_EXHDR(b);
+	msi_der_detail d;
 	EVP_PKEY   *pkey = NULL;
+	msi_rc		rc = msi_parse_public_key((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
+										  &pkey, &d);
 
+	if (rc != MSI_OK)
+		report_parse_error(what, "key or certificate", rc, &d);
 	ERR_clear_error();
-	if (len == 0)
-		report_parse_error(what, "The data is empty.");
-	if (ms_looks_like_pem(data, len))
-	{
-		BIO		   *bio = pem_bio(scope, what, data, len, "key or certificate");
-
-		if (pem_object_count(data, len) == 1 &&
-			strstr((const char *) pnstrdup((const char *) data, len), "-----BEGIN CERTIFICATE-----"))
-		{
-			X509	   *x = ms_scope_x509(scope, PEM_read_bio_X509(bio, NULL, NULL, NULL));
-
-			if (x)
-				pkey = X509_get0_pubkey(x);
-		}
-		else
-			pkey = ms_scope_pkey(scope, PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL));
-	}
-	else
-	{
-		const unsigned char *p = data;
-		X509	   *x = ms_scope_x509(scope, d2i_X509(NULL, &p, (long) len));
-
-		if (x != NULL && p == data + len)
-			pkey = X509_get0_pubkey(x);
-		else
-		{
-			ERR_clear_error();
-			p = data;
-			pkey = ms_scope_pkey(scope, d2i_PUBKEY(NULL, &p, (long) len));
-			if (pkey != NULL && p != data + len)
-				report_parse_error(what, psprintf("%zu bytes follow the public key.", (size_t) (data + len - p)));
-		}
-	}
-	if (pkey == NULL)
-		report_parse_error(what, psprintf("Neither a certificate nor a SubjectPublicKeyInfo: %s.", ms_ossl_error()));
-	ERR_clear_error();
-	return pkey;
+	return ms_scope_pkey(scope, pkey);
 }
 
 STACK_OF(X509) *

@@ -60,9 +60,10 @@ extern EVP_MD_CTX *ms_scope_md_ctx(MsScope *scope, EVP_MD_CTX *ctx);
 extern char *ms_ossl_error(void);
 
 /*
- * Parsing of caller input.  Each accepts DER, or PEM holding exactly one
- * object; anything else ends in ereport(ERROR) with SQLSTATE 22P03 and a
- * message naming "what" (e.g. "certificate", "trust anchor 2").
+ * Parsing of caller input (the checks live in input/der_input.h).  Each
+ * accepts DER, or PEM holding exactly one object; anything else ends in
+ * ereport(ERROR) with SQLSTATE 22P03 and a message naming "what" (e.g.
+ * "certificate", "trust anchor 2").
  */
 extern X509 *ms_parse_certificate(MsScope *scope, const char *what,
 								  const unsigned char *data, size_t len);
@@ -78,9 +79,6 @@ extern EVP_PKEY *ms_parse_public_key_bytea(MsScope *scope, const char *what, byt
  */
 extern STACK_OF(X509) *ms_parse_certificate_array(MsScope *scope, const char *what,
 												  ArrayType *arr, int max_items);
-
-/* Is this buffer DER (first byte a SEQUENCE) rather than PEM text? */
-extern bool ms_looks_like_pem(const unsigned char *data, size_t len);
 
 /* Conversions */
 extern char *ms_name_text(const X509_NAME *name);	/* RFC 2253, palloc'd */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mobisign's whole test run (`make test`):
 #
-#   deps -> build (-Werror) -> install -> codec unit tests -> fixtures ->
+#   deps -> build (-Werror) -> install -> codec and input unit tests ->
+#   fuzz -> simulator self-test -> fixtures ->
 #   private cluster -> pg_regress -> pgTAP -> PKITS -> Wycheproof -> e2e/*.sh
 #
 # Every phase runs even if an earlier one failed (once the build succeeded);
@@ -103,6 +104,10 @@ do_codec() {
 	bash test/codec/run.sh
 }
 
+do_input() {
+	bash test/input/run.sh
+}
+
 do_sim_selftest() {
 	bash test/sim/selftest.sh
 }
@@ -182,8 +187,10 @@ else
 	skip "codec unit tests" "no test/codec/run.sh"
 fi
 
+phase "input unit tests" do_input
+
 if [ -f test/fuzz/run.sh ] && [ "${MOBISIGN_FUZZ_SECONDS:-10}" != 0 ]; then
-	phase "fuzz (codec decoders)" do_fuzz
+	phase "fuzz (codecs, outside input)" do_fuzz
 fi
 if [ -f test/sim/selftest.sh ]; then
 	phase "simulator self-test" do_sim_selftest

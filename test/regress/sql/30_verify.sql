@@ -90,6 +90,15 @@ SELECT * FROM s(fx('alice-detached-chain.p7s'), fx('content.txt'), pki => 'alpha
 -- garbage and truncated signatures
 SELECT err($$ SELECT * FROM mobisign_verify('\xdeadbeef'::bytea, fx('content.txt'), pki => 'alpha') $$);
 SELECT err($$ SELECT * FROM mobisign_verify(substring(fx('alice-detached-chain.p7s') FROM 1 FOR 500), fx('content.txt'), pki => 'alpha') $$);
+-- A signature is one object, as certificates and CRLs are: DER with nothing
+-- after it, or PEM holding exactly one signature.  One PEM signature is
+-- accepted; two in one PEM are refused (the server used to check the first
+-- and ignore the rest); so is a byte after the DER.
+SELECT valid, status_code, reason
+  FROM s(convert_to(E'-----BEGIN CMS-----\n' || encode(fx('alice-attached-chain.p7s'), 'base64')
+                    || E'\n-----END CMS-----\n', 'UTF8'), fx('content.txt'), pki => 'alpha');
+SELECT err($$ SELECT * FROM mobisign_verify(convert_to(repeat(E'-----BEGIN CMS-----\n' || encode(fx('alice-attached-chain.p7s'), 'base64') || E'\n-----END CMS-----\n', 2), 'UTF8'), fx('content.txt'), pki => 'alpha') $$);
+SELECT err($$ SELECT * FROM mobisign_verify(fx('alice-detached-chain.p7s') || '\x00'::bytea, fx('content.txt'), pki => 'alpha') $$);
 -- an unknown PKI
 SELECT err($$ SELECT * FROM mobisign_verify(fx('alice-detached-chain.p7s'), fx('content.txt'), pki => 'no-such-pki') $$);
 -- NULL signature
