@@ -18,6 +18,7 @@
 #include "fetch.h"
 #include "pki_store.h"
 #include "refresher.h"
+#include "restore.h"
 #include "sim_api.h"
 
 PG_MODULE_MAGIC;
@@ -30,6 +31,7 @@ _PG_init(void)
 	ms_pki_store_init();
 	ms_fetch_init();
 	ms_sim_init();
+	ms_restore_init();
 	ms_worker_init();
 	ms_refresher_init();
 	ms_dropdb_init();
