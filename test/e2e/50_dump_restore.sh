@@ -77,6 +77,15 @@ set_behaviour() {
 	mv "$SIMDIR/behaviour.new" "$SIMDIR/behaviour"
 	sleep 0.3
 }
+settled() { # settled DIR DB SQL WANT [USER]: the SQL's answer once it is WANT (at most 10 s)
+	local i got
+	for i in $(seq 1 50); do
+		got=$(qon "$1" "$2" "$3" "${5:-postgres}")
+		[ "$got" = "$4" ] && break
+		sleep 0.2
+	done
+	printf '%s\n' "$got"
+}
 wait_bound() { # wait_bound DIR DB
 	local i
 	for i in $(seq 1 100); do
@@ -144,12 +153,8 @@ check "A: shop has user0002 sign" "completed 502" "$(final_of shop "$(start_tx s
 check "A: bank authenticates user0003" "completed 502" "$(final_of bank "$(start_tx bank auth user0003)")"
 check "A: bank, user0005 cancels on the phone" "failed 401" "$(final_of bank "$(start_tx bank auth user0005)")"
 open_id=$(start_tx bank auth user0004 '10 min')
-for _ in $(seq 1 50); do
-	[ "$(qa "SELECT state FROM mobisign.transaction WHERE id = '$open_id'")" = submitted ] && break
-	sleep 0.2
-done
 check "A: user0004's transaction is open (silent SIM)" submitted \
-	"$(qa "SELECT state FROM mobisign.transaction WHERE id = '$open_id'")"
+	"$(settled "$A" "$DB" "SELECT state FROM mobisign.transaction WHERE id = '$open_id'" submitted)"
 
 # ---- 2. the backup ---------------------------------------------------------------
 # A session holds the audit sealer's lock (rows written now stay unsealed in
@@ -164,12 +169,8 @@ echo "SELECT 'locked' \\g $WORK/locked" >&7
 for _ in $(seq 1 50); do [ -s "$WORK/locked" ] && break; sleep 0.1; done
 # the worker, blocked in its housekeeping, claims nothing: a request made now
 # is still queued (its SMS unsent) in the backup
-blocked=no
-for _ in $(seq 1 50); do
-	[ "$(qa "SELECT wait_event FROM pg_stat_activity WHERE backend_type = 'mobisign worker'")" = advisory ] && { blocked=yes; break; }
-	sleep 0.1
-done
-check "A: the worker waits for the sealer's lock" yes "$blocked"
+check "A: the worker waits for the sealer's lock" advisory \
+	"$(settled "$A" "$DB" "SELECT wait_event FROM pg_stat_activity WHERE backend_type = 'mobisign worker'" advisory)"
 queued_id=$(start_tx bank auth user0006 '10 min')
 check "A: user0006's request is queued, unsent" queued "$(qa "SELECT state FROM mobisign.transaction WHERE id = '$queued_id'")"
 qa "SELECT mobisign.audit_log('backup.marker', 'ok', '{\"note\": \"written while the sealer waits\"}')" >/dev/null
@@ -276,25 +277,14 @@ check "B: pg_restore --single-transaction restores the custom dump" 0 $?
 qb() { qon "$B" "$DB" "$@"; }
 wait_bound "$B" "$DB"
 check "B: the worker binds to the SMSC with the restored password" t "$(qb "SELECT bound FROM mobisign.worker_stats")"
-for _ in $(seq 1 50); do
-	[ "$(qb "SELECT count(*) FROM mobisign.audit WHERE operation = 'restore'")" = 1 ] && break
-	sleep 0.2
-done
 check "B: the worker wrote the restore into the audit" "6 $margin 2" \
-	"$(qb "SELECT (detail->>'sim_keys') || ' ' || (detail->>'counter_margin') || ' ' || (detail->>'open_transactions_expired')
-	         FROM mobisign.audit WHERE operation = 'restore'")"
-for _ in $(seq 1 50); do
-	[ "$(qb "SELECT state FROM mobisign.transaction WHERE id = '$open_id'")" = expired ] && break
-	sleep 0.2
-done
+	"$(settled "$B" "$DB" "SELECT (detail->>'sim_keys') || ' ' || (detail->>'counter_margin') || ' ' || (detail->>'open_transactions_expired')
+	                       FROM mobisign.audit WHERE operation = 'restore'" "6 $margin 2")"
 check "B: the open transactions of the backup expired (208)" "expired 208,expired 208" \
-	"$(qb "SELECT string_agg(state || ' ' || status_code, ',') FROM mobisign.transaction WHERE id IN ('$open_id', '$queued_id')")"
-for _ in $(seq 1 50); do
-	[ "$(qb "SELECT done FROM mobisign.request_queue WHERE transaction_id = '$queued_id'")" = t ] && break
-	sleep 0.2
-done
+	"$(settled "$B" "$DB" "SELECT string_agg(state || ' ' || status_code, ',' ORDER BY id) FROM mobisign.transaction
+	                       WHERE id IN ('$open_id', '$queued_id')" "expired 208,expired 208")"
 check "B: the request queued in the backup is closed, not sent" t \
-	"$(qb "SELECT done FROM mobisign.request_queue WHERE transaction_id = '$queued_id'")"
+	"$(settled "$B" "$DB" "SELECT done FROM mobisign.request_queue WHERE transaction_id = '$queued_id'" t)"
 sleep 1
 check "B: neither SMS was sent again" "$displays0004 $displays0006" \
 	"$(grep -c "(user0004): DISPLAY" "$WORK/sim.log") $(grep -c "(user0006): DISPLAY" "$WORK/sim.log")"
