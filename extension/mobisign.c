@@ -19,6 +19,7 @@
 #include "pki_store.h"
 #include "policy.h"
 #include "refresher.h"
+#include "restore.h"
 #include "sim_api.h"
 
 PG_MODULE_MAGIC;
@@ -32,6 +33,7 @@ _PG_init(void)
 	ms_fetch_init();
 	ms_sim_init();
 	ms_policy_init();
+	ms_restore_init();
 	ms_worker_init();
 	ms_refresher_init();
 	ms_dropdb_init();

@@ -222,6 +222,50 @@ ms_worker_wake_at_commit(void)
 	wake_pending = true;
 }
 
+/* ---- the running worker's identity --------------------------------------- */
+
+/*
+ * Called by a starting worker once it is connected: from now on writers wake
+ * this process, and DROP DATABASE signals it.  A predecessor that is still
+ * shutting down keeps running, but the entry is no longer its own.
+ */
+void
+ms_worker_claim_entry(void)
+{
+	if (ms_worker_shared == NULL)
+		return;
+	SpinLockAcquire(&ms_worker_shared->mutex);
+	ms_worker_shared->procno = MyProc->pgprocno;
+	ms_worker_shared->pid = MyProcPid;
+	ms_worker_shared->dboid = MyDatabaseId;
+	ms_worker_shared->started_at = GetCurrentTimestamp();
+	SpinLockRelease(&ms_worker_shared->mutex);
+}
+
+/*
+ * However a worker ends: clear the identity, and set the final state, only
+ * if the entry is still this process's.  A successor that already claimed
+ * it keeps its pid (mobisign.worker_stats) and its wake-ups.
+ */
+void
+ms_worker_release_entry(const char *final_state)
+{
+	if (ms_worker_shared == NULL)
+		return;
+	SpinLockAcquire(&ms_worker_shared->mutex);
+	if (ms_worker_shared->pid == MyProcPid)
+	{
+		ms_worker_shared->procno = -1;
+		ms_worker_shared->pid = 0;
+		ms_worker_shared->dboid = InvalidOid;
+		ms_worker_shared->links_bound = 0;
+		ms_worker_shared->window_in_use = 0;
+		if (final_state != NULL)
+			strlcpy(ms_worker_shared->state, final_state, MS_WSTATE_LEN);
+	}
+	SpinLockRelease(&ms_worker_shared->mutex);
+}
+
 /* ---- counters ---------------------------------------------------------- */
 
 void
@@ -274,7 +318,8 @@ ms_worker_set_state(const char *state)
 	if (ms_worker_shared == NULL)
 		return;
 	SpinLockAcquire(&ms_worker_shared->mutex);
-	strlcpy(ms_worker_shared->state, state, MS_WSTATE_LEN);
+	if (ms_worker_shared->pid == MyProcPid)
+		strlcpy(ms_worker_shared->state, state, MS_WSTATE_LEN);
 	SpinLockRelease(&ms_worker_shared->mutex);
 }
 
@@ -284,10 +329,13 @@ ms_worker_set_links(int configured, int bound, int window_in_use, int window_siz
 	if (ms_worker_shared == NULL)
 		return;
 	SpinLockAcquire(&ms_worker_shared->mutex);
-	ms_worker_shared->links_configured = configured;
-	ms_worker_shared->links_bound = bound;
-	ms_worker_shared->window_in_use = window_in_use;
-	ms_worker_shared->window_size = window_size;
+	if (ms_worker_shared->pid == MyProcPid)
+	{
+		ms_worker_shared->links_configured = configured;
+		ms_worker_shared->links_bound = bound;
+		ms_worker_shared->window_in_use = window_in_use;
+		ms_worker_shared->window_size = window_size;
+	}
 	SpinLockRelease(&ms_worker_shared->mutex);
 }
 

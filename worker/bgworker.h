@@ -50,6 +50,13 @@ extern int	ms_worker_housekeeping_ms;
 /*
  * Shared state: the worker's identity for waking it, and its counters.
  * Everything is protected by the spinlock (a handful of stores per event).
+ *
+ * The identity (procno, pid, dboid) and the per-worker state (state,
+ * links, window) belong to the worker that claimed the entry last: a worker
+ * that is still shutting down while its successor has already started (a
+ * DROP DATABASE that failed after the hook stopped it) must not clear or
+ * overwrite what the successor wrote.  Only the owner (pid == MyProcPid)
+ * changes them; the counters are cumulative and shared by every worker.
  */
 typedef struct MsWorkerShared
 {
@@ -87,8 +94,13 @@ typedef enum MsCounter
 	MS_C_COMPLETED
 } MsCounter;
 
+/* Take the entry for this process / let go of it if it is still ours. */
+extern void ms_worker_claim_entry(void);
+extern void ms_worker_release_entry(const char *final_state);
+
 extern void ms_worker_count(MsCounter c, uint64 n);
 extern void ms_worker_set_error(const char *msg);
+/* owner only: no-ops in a worker whose entry a successor has taken */
 extern void ms_worker_set_state(const char *state);
 extern void ms_worker_set_links(int configured, int bound, int window_in_use, int window_size);
 

@@ -10,7 +10,10 @@
  * drop that would be refused anyway), the worker gets SIGTERM and shuts down
  * cleanly (unbind, its claimed requests back to the queue) within the few
  * seconds DROP DATABASE waits for other sessions to leave.  If the drop then
- * fails, the worker is started again.
+ * fails, the worker is started again.  The stopped worker may still be
+ * finishing (it sees the SIGTERM only after its current unit of work) when
+ * its successor starts: the shared entry belongs to whoever claimed it last,
+ * and the old worker leaves it alone on its way out (bgworker.c).
  *
  *-------------------------------------------------------------------------
  */

@@ -767,6 +767,12 @@ housekeeping_fn(void *arg)
 {
 	int			i;
 
+	/*
+	 * a restore advanced the SIM counters and expired what was open: say so
+	 * in the audit before those transactions are expired (80_backup.sql)
+	 */
+	guarded_exec("mobisign._record_restores", "SELECT mobisign._record_restores()", 0, NULL, NULL, NULL);
+
 	/* _expire() works in batches of 500: go on while batches come back full */
 	for (i = 0; i < 20; i++)
 	{

@@ -474,16 +474,7 @@ shutdown_links(MsWorker *w)
 static void
 ms_worker_detach(int code, Datum arg)
 {
-	if (ms_worker_shared == NULL)
-		return;
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	if (ms_worker_shared->pid == MyProcPid)
-	{
-		ms_worker_shared->procno = -1;
-		ms_worker_shared->pid = 0;
-		ms_worker_shared->dboid = InvalidOid;
-	}
-	SpinLockRelease(&ms_worker_shared->mutex);
+	ms_worker_release_entry(NULL);
 }
 
 void
@@ -499,16 +490,8 @@ ms_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(ms_worker_database, NULL, 0);
 
-	if (ms_worker_shared != NULL)
-	{
-		SpinLockAcquire(&ms_worker_shared->mutex);
-		ms_worker_shared->procno = MyProc->pgprocno;
-		ms_worker_shared->pid = MyProcPid;
-		ms_worker_shared->dboid = MyDatabaseId;
-		ms_worker_shared->started_at = GetCurrentTimestamp();
-		SpinLockRelease(&ms_worker_shared->mutex);
-		before_shmem_exit(ms_worker_detach, (Datum) 0);
-	}
+	ms_worker_claim_entry();
+	before_shmem_exit(ms_worker_detach, (Datum) 0);
 	ereport(LOG, (errmsg("mobisign worker started in database \"%s\"", ms_worker_database)));
 
 	w = MemoryContextAllocZero(TopMemoryContext, sizeof(MsWorker));
@@ -655,16 +638,8 @@ ms_worker_main(Datum main_arg)
 
 	ereport(LOG, (errmsg("mobisign worker: shutting down")));
 	shutdown_links(w);
-	if (ms_worker_shared != NULL)
-	{
-		SpinLockAcquire(&ms_worker_shared->mutex);
-		ms_worker_shared->procno = -1;
-		ms_worker_shared->pid = 0;
-		ms_worker_shared->links_bound = 0;
-		ms_worker_shared->window_in_use = 0;
-		strlcpy(ms_worker_shared->state, "stopped", MS_WSTATE_LEN);
-		SpinLockRelease(&ms_worker_shared->mutex);
-	}
+	/* a successor started after a failed DROP DATABASE keeps its entry */
+	ms_worker_release_entry("stopped");
 	ereport(LOG, (errmsg("mobisign worker stopped")));
 	proc_exit(0);
 }

@@ -332,6 +332,8 @@ BEGIN
     kic_w := mobisign._key_wrap(p_msisdn, p_key_set, 'kic', kic);
     kid_w := mobisign._key_wrap(p_msisdn, p_key_set, 'kid', kid);
 
+    -- registered here, not restored: the counter is used as given (80_backup.sql)
+    PERFORM mobisign._own_write(true);
     INSERT INTO mobisign.sim_key AS k (msisdn, key_set, kic_algorithm, kid_algorithm,
                                       kic_wrapped, kid_wrapped, tar, counter, response_counter)
     VALUES (p_msisdn, p_key_set, kic_algorithm, kid_algorithm, kic_w, kid_w, tar, p_counter, -1)
@@ -343,6 +345,7 @@ BEGIN
            -- replay and make the SIM ("process if higher") refuse new requests;
            -- a new card with new keys accepts any higher counter just the same
            counter = GREATEST(k.counter, excluded.counter);
+    PERFORM mobisign._own_write(false);
 
     PERFORM mobisign.audit_log('sim_key.add', 'success',
         pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'key_set', p_key_set,
@@ -603,6 +606,7 @@ BEGIN
     verification_code := mobisign._verification_code();
     v_exp := pg_catalog.now() + p_timeout;
 
+    PERFORM mobisign._own_write(true);     -- a new transaction, not a restored one
     BEGIN
         INSERT INTO mobisign.transaction AS t (kind, application, user_id, msisdn, reference, data,
                                               data_hash, display_text, verification_code,
@@ -624,6 +628,7 @@ BEGIN
         END IF;
         RAISE;
     END;
+    PERFORM mobisign._own_write(false);
 
     v_segs := mobisign._build_request(u.msisdn, k.key_set, v_ctr, k.tar, k.kic_wrapped,
                                       k.kid_wrapped, v_ref, p_kind, p_data, p_display,

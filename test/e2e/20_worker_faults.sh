@@ -87,6 +87,14 @@ ms_psql -q -c "CREATE DATABASE $DB" postgres
 q -c "CREATE EXTENSION mobisign" >/dev/null
 
 worker_pid() { q -c "SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = 'mobisign worker'"; }
+gone_within() { # gone_within PID TENTHS: yes once the process has exited, else no
+	local i
+	for i in $(seq 1 "$2"); do
+		kill -0 "$1" 2>/dev/null || { echo yes; return; }
+		sleep 0.1
+	done
+	echo no
+}
 stat() { q -c "SELECT $1 FROM mobisign.worker_stats"; }
 
 # ---- 0. a hostile SMSC ------------------------------------------------------------
@@ -371,7 +379,7 @@ holder=$!
 sleep 1
 check "DROP DATABASE with another session connected fails" \
 	bash -c "! timeout 30 '$PGBIN/psql' -X -q -h '$WORK/pg' -p '$PGPORT_T' -U postgres -d postgres -c 'DROP DATABASE $DB' 2>/dev/null"
-kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
+kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
 back=
 for _ in $(seq 1 75); do
 	back=$(worker_pid)
@@ -380,15 +388,53 @@ for _ in $(seq 1 75); do
 done
 check "... and the worker it stopped is started again" bash -c "[ -n '$back' ] && [ '$back' != '$wpid' ]"
 
+# The same failed drop while the stopped worker is still busy: its
+# successor starts before it exits.  The old worker must not clear the
+# shared entry the new one owns (worker_stats.pid, the latch writers set).
+# A session holding the audit sealer's advisory lock keeps the old worker
+# waiting in its housekeeping (it sees the SIGTERM only afterwards) and stays
+# connected, so the drop fails; it lets go once the second worker runs.
+# With a 60 s poll, a lost wake-up would leave a request unsent for a minute.
+wpid=$(worker_pid)
+q -c "ALTER SYSTEM SET mobisign.worker_naptime = '60s'" -c "SELECT pg_reload_conf()" >/dev/null
+"$PGBIN/psql" -X -q -h "$WORK/pg" -p "$PGPORT_T" -U postgres -d "$DB" \
+	-c "SELECT pg_advisory_lock(hashtext('mobisign.audit_seal'))" \
+	-c "DO \$\$ BEGIN
+	      FOR i IN 1 .. 400 LOOP
+	        PERFORM pg_stat_clear_snapshot();
+	        EXIT WHEN (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign worker') >= 2;
+	        PERFORM pg_sleep(0.1);
+	      END LOOP;
+	    END \$\$" \
+	-c "SELECT pg_sleep(1)" >/dev/null 2>&1 &
+holder=$!
+blocked=no
+for _ in $(seq 1 50); do
+	[ "$(q -c "SELECT wait_event FROM pg_stat_activity WHERE pid = $wpid")" = advisory ] && { blocked=yes; break; }
+	sleep 0.2
+done
+check "busy worker: the worker waits on the sealer's lock" test "$blocked" = yes
+check "busy worker: DROP DATABASE with another session connected fails" \
+	bash -c "! timeout 30 '$PGBIN/psql' -X -q -h '$WORK/pg' -p '$PGPORT_T' -U postgres -d postgres -c 'DROP DATABASE $DB' 2>/dev/null"
+for _ in $(seq 1 200); do kill -0 "$holder" 2>/dev/null || break; sleep 0.2; done
+kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
+check "busy worker: the stopped worker exited after its successor started" test "$(gone_within "$wpid" 150)" = yes
+back=$(worker_pid)
+check "busy worker: a new worker runs" bash -c "[ -n '$back' ] && [ '$back' != '$wpid' ]"
+check "busy worker: worker_stats.pid is the new worker's ($back)" test "$(stat pid)" = "$back"
+check "busy worker: worker_stats.state is not 'stopped'" test "$(stat state)" != stopped
+for _ in $(seq 1 75); do [ "$(stat bound)" = t ] && break; sleep 0.2; done
+start=$(date +%s)
+tid=$(q -c "SELECT transaction_id FROM mobisign_authenticate('user0001', 'after-drop', '30 s')")
+check "busy worker: a request is woken and answered within 10 s (poll is 60 s)" \
+	test "$(q -c "SELECT state || ' ' || status_code FROM mobisign_wait('$tid', '10 s')")" = "completed 502"
+say "busy worker: the request took $(($(date +%s) - start)) s"
+q -c "ALTER SYSTEM RESET mobisign.worker_naptime" -c "SELECT pg_reload_conf()" >/dev/null
+
 wpid=$(worker_pid)
 loglines=$(wc -l <"$WORK/pg/log")
 kill -TERM "$wpid"
-gone=no
-for _ in $(seq 1 50); do
-	if ! kill -0 "$wpid" 2>/dev/null; then gone=yes; break; fi
-	sleep 0.2
-done
-check "SIGTERM: the worker exited" test "$gone" = yes
+check "SIGTERM: the worker exited" test "$(gone_within "$wpid" 100)" = yes
 tail -n +"$((loglines + 1))" "$WORK/pg/log" >"$WORK/sigterm.log"
 check "SIGTERM: the worker stopped cleanly" grep -q "mobisign worker stopped" "$WORK/sigterm.log"
 check "SIGTERM: the worker unbound from the SMSC" grep -q "SMSC \"sim\": unbound" "$WORK/sigterm.log"

@@ -1,0 +1,43 @@
+/*
+ * restore.c
+ *	  mobisign.restore_counter_margin and mobisign._restore_counter_margin().
+ *
+ * Invariant: a restored SIM key set never sends a counter it may have sent
+ * before.  A backup is older than the SIMs it describes; every restored key
+ * set's counter therefore jumps by this margin (sql/parts/80_backup.sql),
+ * which must exceed the number of requests any one SIM can have been sent
+ * since the backup was taken.  The SQL reads the value through a C function
+ * so that calling it loads the library (and defines the setting) even in a
+ * session that has not used mobisign before.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "restore.h"
+
+static int	restore_counter_margin = 1000000000;
+
+void
+ms_restore_init(void)
+{
+	DefineCustomIntVariable("mobisign.restore_counter_margin",
+							"How far every SIM's OTA counter jumps when a backup of mobisign is restored.",
+							"Must exceed the number of requests one SIM can have been sent since the backup was taken.",
+							&restore_counter_margin,
+							1000000000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+}
+
+/* mobisign._restore_counter_margin() RETURNS bigint */
+PG_FUNCTION_INFO_V1(ms_restore_counter_margin);
+Datum
+ms_restore_counter_margin(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) restore_counter_margin);
+}
