@@ -868,6 +868,7 @@ DECLARE
     found_t  boolean;
     v_stage  text;
     v_fail   text;
+    v_por    integer;
 BEGIN
     v_base := pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segments', pg_catalog.cardinality(p_segments),
                                             'segment_ids', to_jsonb(p_segment_ids));
@@ -876,6 +877,7 @@ BEGIN
         r := mobisign._open_response(p_msisdn, k.key_set, k.tar, k.kic_wrapped, k.kid_wrapped, p_segments);
         v_stage := r.stage;
         v_fail := r.failure;
+        v_por := r.por_status;
         IF r.stage <> 'tar' THEN
             found_k := true;
             EXIT;
@@ -883,19 +885,16 @@ BEGIN
     END LOOP;
 
     IF NOT found_k OR v_stage IN ('sms', 'tar', 'unsecured', 'security') THEN
-        -- nothing in it can be trusted: fail the SIM's open transaction with
-        -- 209 (the secured packet was rejected), do not act on its content
+        -- not authentic (no cryptographic checksum that verifies with the
+        -- SIM's keys): anyone who can send an SMS with this MSISDN as its
+        -- originator can forge it, e.g. an unsecured PoR "CC failed".  It
+        -- is audited and acts on nothing: no transaction ends because of it
+        -- (that would let a forged SMS cancel any user's transaction); the
+        -- open transaction still accepts its authentic answer, or expires.
         PERFORM mobisign.audit_log('sim.answer', 'rejected',
             v_base || pg_catalog.jsonb_build_object('stage', coalesce(v_stage, 'no key set'),
-                'reason', coalesce(v_fail, 'no SIM key set is registered for this MSISDN')));
-        FOR t IN SELECT * FROM mobisign.transaction tr
-                  WHERE tr.msisdn = p_msisdn AND tr.state IN ('queued', 'submitted', 'delivered')
-                  ORDER BY tr.created_at FOR UPDATE
-        LOOP
-            PERFORM mobisign._finish(t.id, 'failed', 209,
-                'the answer from the SIM was rejected: ' || coalesce(v_fail, 'no SIM key set'),
-                pg_catalog.jsonb_build_object('stage', v_stage));
-        END LOOP;
+                'reason', coalesce(v_fail, 'no SIM key set is registered for this MSISDN'),
+                'por_status', v_por, 'acted', false));
         RETURN;
     END IF;
 
@@ -1013,6 +1012,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT interval '2 minutes' $$;
 
+-- How many segments of concatenated answers may wait for their set, per
+-- MSISDN.  A user has one open transaction at a time and an answer is at
+-- most 16 SMS, so 64 leaves room for a few answers that lost a segment;
+-- beyond it the oldest are retired (anyone can send segments with this
+-- MSISDN as originator: they must not grow the table or the work without
+-- bound).
+CREATE FUNCTION mobisign._segment_pending_max()
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 64 $$;
+
 -- Reassemble and handle every complete answer received from one MSISDN.
 -- Returns the number of answers handled. Never raises for bad input: each
 -- answer is handled in its own subtransaction and failures are audited.
@@ -1046,17 +1057,40 @@ DECLARE
     v_total  integer;
     v_seqs   integer[];
     v_first  timestamptz;
+    v_drop   bigint;
+    v_drop_min bigint;
+    v_drop_max bigint;
 BEGIN
     -- one handler per MSISDN at a time
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
                                             pg_catalog.hashtext(p_msisdn));
-    -- number the sets of the concatenated segments (bounded: 16 segments
-    -- times the 1000 answers handled per call)
+    -- a flood of segments (more pending than _segment_pending_max()): the
+    -- oldest are retired unread, audited once per call
+    WITH excess AS (
+        SELECT i.id FROM mobisign.inbound_segment i
+         WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NOT NULL
+         ORDER BY i.id DESC
+        OFFSET mobisign._segment_pending_max()
+    ), retired AS (
+        UPDATE mobisign.inbound_segment i SET processed = true
+          FROM excess e WHERE i.id = e.id
+        RETURNING i.id
+    )
+    SELECT count(*), min(r.id), max(r.id) INTO v_drop, v_drop_min, v_drop_max FROM retired r;
+    IF v_drop > 0 THEN
+        PERFORM mobisign.audit_log('sim.answer', 'dropped',
+            pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segments', v_drop,
+                'first_segment_id', v_drop_min, 'last_segment_id', v_drop_max,
+                'reason', pg_catalog.format('more than %s segments of concatenated answers pending',
+                                            mobisign._segment_pending_max())));
+    END IF;
+
+    -- number the sets of the concatenated segments (at most
+    -- _segment_pending_max() of them)
     FOR s IN SELECT i.id, i.concat_ref, i.total, i.seq, i.received_at
                FROM mobisign.inbound_segment i
               WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NOT NULL
               ORDER BY i.concat_ref, i.total, i.id
-              LIMIT 16000
     LOOP
         IF v_set = 0 OR s.concat_ref <> v_ref OR s.total <> v_total OR s.seq = ANY (v_seqs)
            OR s.received_at > v_first + mobisign._segment_window() THEN
@@ -1135,7 +1169,7 @@ REVOKE ALL ON FUNCTION
     mobisign._request(text, text, bytea, text, text, interval),
     mobisign._mark_submitted(uuid, text[]), mobisign._mark_failed(uuid, integer, text),
     mobisign._expire(integer), mobisign._handle_answer(text, bytea[], bigint[]),
-    mobisign._process_inbound(text), mobisign._segment_window(),
+    mobisign._process_inbound(text), mobisign._segment_window(), mobisign._segment_pending_max(),
     mobisign_register_user(text, text, text, bytea, text),
     mobisign_add_sim_key(text, integer, bytea, bytea, bytea, text, text, bigint),
     mobisign_add_smsc(text, text, integer, text, text, text, text, integer, integer, interval, interval, interval),

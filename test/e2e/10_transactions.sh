@@ -255,9 +255,13 @@ ec_phase() {
 	id=$(request authenticate user0004 '' '3 s')
 	expect_final "ec silent SIM" "$id" expired 208
 
-	# 4. garbage: rejected (209), the worker lives on and serves the next one
-	id=$(request authenticate user0005)
-	expect_final "ec garbage answer" "$id" failed 209
+	# 4. garbage: not authentic, so audited 'rejected' and acted on in no
+	#    way (anyone can send it): the transaction runs to its expiry (208);
+	#    the worker lives on and serves the next one
+	id=$(request authenticate user0005 '' '4 s')
+	expect_final "ec garbage answer" "$id" expired 208
+	check "ec garbage answer: audited as not acted on" t \
+		"$(q "SELECT bool_and(NOT (detail->>'acted')::boolean) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = (SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0005')")"
 	check_ge "ec garbage answer: 'sim.answer' rejected in the audit" 1 \
 		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = (SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0005')")"
 	worker_alive "ec garbage answer"
@@ -273,13 +277,16 @@ ec_phase() {
 
 	# 5b. signed with another user's key: the signer it names is not the
 	#     registered certificate (422, also when re-verified); a
-	#     broken checksum (209); an answer for another reference (ignored)
+	#     broken checksum (not authentic: audited, the transaction expires);
+	#     an answer for another reference (ignored)
 	id=$(request authenticate user0013)
 	expect_final "ec signed by another key" "$id" failed 422
 	check "ec signed by another key: mobisign_verify(id) still invalid" "false 422" \
 		"$(q "SELECT valid || ' ' || status_code FROM mobisign_verify('$id'::uuid)")"
-	id=$(request authenticate user0014)
-	expect_final "ec broken cryptographic checksum" "$id" failed 209
+	id=$(request authenticate user0014 '' '4 s')
+	expect_final "ec broken cryptographic checksum" "$id" expired 208
+	check_ge "ec broken cryptographic checksum: 'sim.answer' rejected (stage security)" 1 \
+		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'stage' = 'security' AND detail->>'msisdn' = (SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0014')")"
 	id=$(request authenticate user0015 '' '4 s')
 	expect_final "ec answer for an unknown reference" "$id" expired 208
 	check_ge "ec answer for an unknown reference: 'ignored' audited" 1 \
@@ -451,6 +458,25 @@ ec_phase() {
 	set_behaviour "* sign"
 	id=$(request authenticate user0016)
 	expect_final "ec after the refusals, the same SIM answers" "$id" completed 502
+
+	# 13. a forged proof of receipt: anyone who can send an SMS with the
+	#     user's MSISDN as originator can send an unsecured PoR (no CC),
+	#     e.g. status 01 "CC failed".  It is audited (stage 'unsecured', its
+	#     status, not acted on) and leaves the transaction open: the SIM's
+	#     real answer, 1.5 s later, still completes it (502)
+	set_behaviour "user0016 forged_por 1500" "* sign"
+	id=$(request authenticate user0016 '' '1 min')
+	expect_final "ec forged unsecured PoR, then the real answer" "$id" completed 502
+	check "ec forged PoR: the simulator sent it first" 1 \
+		"$(grep -c "SIM $msisdn: PoR status 01 (.*), unsecured\$" "$PHASE_DIR/sim.log")"
+	check "ec forged PoR: audited 'rejected' once, stage unsecured, status 1, not acted on" "unsecured 1 false" \
+		"$(q "SELECT string_agg((detail->>'stage') || ' ' || (detail->>'por_status') || ' ' || (detail->>'acted'), ', ')
+			   FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = '$msisdn'
+			    AND id > (SELECT id FROM mobisign.audit WHERE transaction_id = '$id' AND operation = 'transaction.queued')")"
+	check "ec forged PoR: it came while the transaction was open (before the accepted answer)" t \
+		"$(q "SELECT max(a.id) < (SELECT id FROM mobisign.audit WHERE transaction_id = '$id' AND operation = 'sim.answer' AND outcome = 'accepted')
+			   FROM mobisign.audit a WHERE a.operation = 'sim.answer' AND a.outcome = 'rejected' AND a.detail->>'msisdn' = '$msisdn'")"
+	set_behaviour "* sign"
 
 	# counters: every request used a fresh OTA counter
 	check "ec OTA counters: one per request, never reused" 0 \

@@ -119,6 +119,8 @@ typedef enum sim_behaviour
 	B_POR_SECURITY_ERROR,		/* 06 */
 	B_LOSE_SEGMENT,				/* the answer's last SMS is lost; the next
 								 * answer reuses its concatenation reference */
+	B_FORGED_POR,				/* an unsecured PoR 01 (what anyone can forge)
+								 * at once, then the real answer */
 	B_COUNT
 } sim_behaviour;
 

@@ -80,3 +80,24 @@ SELECT * FROM answers();
 --    with reference 12 do not mix.
 SELECT seg('J1', 12, 2, 1), seg('K1', 12, 3, 1), seg('J2', 12, 2, 2);
 SELECT * FROM answers();
+
+-- 7. A flood: anyone can send segments with this MSISDN as originator, and
+--    segments that never complete would pile up (and be walked on every
+--    call).  At most mobisign._segment_pending_max() of them wait; beyond
+--    that the oldest are retired unread, with one 'dropped' audit row.
+--    Here 70 single segments of 2-SMS answers (references 100..169) arrive
+--    before the worker gets to them; G3 (section 4) is still pending too.
+SELECT mobisign._segment_pending_max();
+SELECT count(*) AS pending_before
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
+SELECT count(*) FROM generate_series(1, 70) n,
+       LATERAL seg(pg_catalog.format('L%s', n), 99 + n, 2, 1, process => false);
+SELECT mobisign._process_inbound('+3585550000001');
+SELECT outcome, detail->>'segments' AS segments, detail->>'reason' AS reason
+  FROM mobisign.audit
+ WHERE operation = 'sim.answer' AND detail->>'msisdn' = '+3585550000001' AND outcome = 'dropped';
+-- the 64 newest wait: G3 and L1..L6 were the oldest, L7..L70 remain
+SELECT count(*) AS pending_after,
+       min(convert_from(substr(user_data, 7), 'UTF8')) FILTER (WHERE id = (SELECT min(id) FROM mobisign.inbound_segment
+            WHERE msisdn = '+3585550000001' AND NOT processed)) AS oldest_kept
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
