@@ -489,6 +489,26 @@ ec_phase() {
 # ---------------------------------------------------------------------------
 # RSA phase: success with RSA users
 # ---------------------------------------------------------------------------
+# lost_then_next USER BEHAVIOUR LABEL: answer A loses an SMS (BEHAVIOUR),
+# so its transaction expires with A's other segments pending; the SIM's next
+# answer B reuses A's concatenation reference and (RSA: same size) total,
+# and must be accepted (502)
+lost_then_next() {
+	local user=$1 beh=$2 label=$3 msisdn id lost next
+	msisdn=$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = '$user'")
+	set_behaviour "$user $beh" "* sign"
+	id=$(request authenticate "$user" '' '3 s')
+	expect_final "$label: answer A" "$id" expired 208
+	check "$label: A's other segments are stored, pending" t \
+		"$(q "SELECT count(*) > 0 FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
+	set_behaviour "* sign"
+	id=$(request authenticate "$user")
+	expect_final "$label: the next answer B, same reference" "$id" completed 502
+	lost=$(sed -n "s/.*answer to $msisdn: segment [0-9]* of \([0-9]*\) (ref \([0-9]*\)) lost.*/\1 \2/p" "$PHASE_DIR/sim.log" | tail -n 1)
+	next=$(sed -n "s/.*answer from $msisdn: \([0-9]*\) of \1 segments, ref \([0-9]*\).*/\1 \2/p" "$PHASE_DIR/sim.log" | tail -n 1)
+	check "$label: B reused A's reference and total (total ref)" "$lost" "$next"
+}
+
 rsa_phase() {
 	local id
 	id=$(request authenticate user0001)
@@ -502,25 +522,28 @@ rsa_phase() {
 	# the same 8-bit concatenation reference and (RSA: same size) the same
 	# number of segments.  A's segments must not complete or poison B: B is
 	# accepted (502), A's are superseded and audited as incomplete.
-	local msisdn lost next
+	local msisdn
+	lost_then_next user0003 lose_segment "rsa lost segment"
 	msisdn=$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0003'")
-	set_behaviour "user0003 lose_segment" "* sign"
-	id=$(request authenticate user0003 '' '3 s')
-	expect_final "rsa answer that lost a segment" "$id" expired 208
-	check "rsa lost segment: A's other segments are stored, pending" t \
-		"$(q "SELECT count(*) > 0 FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
-	set_behaviour "* sign"
-	id=$(request authenticate user0003)
-	expect_final "rsa next answer with the same reference" "$id" completed 502
-	lost=$(sed -n "s/.*answer to $msisdn: segment \([0-9]*\) of [0-9]* (ref \([0-9]*\)) lost.*/\1 \2/p" "$PHASE_DIR/sim.log" | tail -n 1)
-	next=$(sed -n "s/.*answer from $msisdn: \([0-9]*\) of \1 segments, ref \([0-9]*\).*/\1 \2/p" "$PHASE_DIR/sim.log" | tail -n 1)
-	check "rsa lost segment: B reused A's reference and total (total ref)" "$lost" "$next"
 	check "rsa lost segment: A's segments superseded, audited 'incomplete'" 1 \
 		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'incomplete' AND detail->>'msisdn' = '$msisdn'")"
 	check "rsa lost segment: no segment left pending" 0 \
 		"$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
 	check "rsa lost segment: nothing rejected" 0 \
 		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = '$msisdn'")"
+
+	# reassembly when the *first* SMS is lost: A's other segments wait, and
+	# the first segment of the SIM's next answer B (same reference, same
+	# total) completes them into a set that fails its CC (rejected, not acted
+	# on).  B's own segments then make the newest set, which is tried and
+	# is authentic: B is accepted (502), A's segments are spent.  The same
+	# holds when the foreign segments are spoofed ones.
+	lost_then_next user0004 lose_first_segment "rsa lost first segment"
+	msisdn=$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0004'")
+	check "rsa lost first segment: A's segments with B's first were rejected once, not acted on" "1 security false" \
+		"$(q "SELECT count(*) || ' ' || min(detail->>'stage') || ' ' || bool_or((detail->>'acted')::boolean) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = '$msisdn'")"
+	check "rsa lost first segment: no segment left pending" 0 \
+		"$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
 }
 
 PG1=$(port_or_free "${MS_E2E_PGPORT:-55450}")

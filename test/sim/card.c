@@ -61,6 +61,7 @@ static const char *const behaviour_names[B_COUNT] = {
 	[B_POR_BLOCKED] = "por_blocked",
 	[B_POR_SECURITY_ERROR] = "por_security_error",
 	[B_LOSE_SEGMENT] = "lose_segment",
+	[B_LOSE_FIRST_SEGMENT] = "lose_first_segment",
 	[B_FORGED_POR] = "forged_por",
 };
 
@@ -636,7 +637,8 @@ sim_card_act(sim_world *w, sim_action *a)
 			msc_applet_result_name(result), sim_behaviour_name(b), result == MSC_RESULT_OK ? cms_len : 0,
 			(unsigned long long) counter, b == B_DUPLICATE ? ", twice" : "");
 	sim_send_packet(c->msisdn, a->reply_to, pkt, pkt_len, a->session,
-					b == B_DUPLICATE ? SIM_SEND_TWICE : b == B_LOSE_SEGMENT ? SIM_SEND_LOSE_LAST : 0);
+					b == B_DUPLICATE ? SIM_SEND_TWICE : b == B_LOSE_SEGMENT ? SIM_SEND_LOSE_LAST
+					: b == B_LOSE_FIRST_SEGMENT ? SIM_SEND_LOSE_FIRST : 0);
 	if (b != B_REPLAY && b != B_REPLAY_COUNTER)
 	{
 		remember(c, pkt, pkt_len);
