@@ -885,7 +885,7 @@ END
 $$;
 
 -- Act on one reassembled answer from a SIM; true when it was authentic.
--- Errors raised here are caught by mobisign._process_inbound per packet.
+-- Errors raised here are caught by mobisign._handle_answer_guarded.
 CREATE FUNCTION mobisign._handle_answer(p_msisdn text, p_segments bytea[], p_segment_ids bigint[])
 RETURNS boolean
 LANGUAGE plpgsql
