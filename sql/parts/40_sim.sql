@@ -1228,12 +1228,11 @@ BEGIN
             v_tries := v_tries + 1;
             CONTINUE WHEN NOT coalesce((SELECT mobisign._answer_authentic(o.stage)
                                           FROM mobisign._open_answer(p_msisdn, v_cuds) o), false);
-            -- authentic: handle it; the reference's rejected segments are spent
+            -- authentic: handle it.  The other rejected segments wait for
+            -- the window's end: an authentic set may be a replayed old one,
+            -- and they may still hold a segment of the genuine answer
             PERFORM mobisign._handle_answer_guarded(p_msisdn, v_cuds, v_cids);
-            UPDATE mobisign.inbound_segment i SET processed = true
-             WHERE i.id = ANY (v_cids)
-                OR (i.msisdn = p_msisdn AND NOT i.processed AND i.rejected
-                    AND i.concat_ref = grp.concat_ref AND i.total = grp.total);
+            UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (v_cids);
             n := n + 1;
             EXIT;
         END LOOP;
