@@ -542,8 +542,8 @@ rsa_phase() {
 	msisdn=$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0004'")
 	check "rsa lost first segment: A's segments with B's first were rejected once, not acted on" "1 security false" \
 		"$(q "SELECT count(*) || ' ' || min(detail->>'stage') || ' ' || bool_or((detail->>'acted')::boolean) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = '$msisdn'")"
-	check "rsa lost first segment: only A's segments wait (rejected) for the window's end" "t t" \
-		"$(q "SELECT count(*) > 0 AND bool_and(rejected) || ' ' || bool_and(id < (SELECT min((e.sid)::bigint) FROM mobisign.audit a, jsonb_array_elements_text(a.detail->'segment_ids') e(sid) WHERE a.operation = 'sim.answer' AND a.outcome = 'accepted' AND a.detail->>'msisdn' = '$msisdn'))
+	check "rsa lost first segment: only A's segments wait (rejected) for the window's end" "true true" \
+		"$(q "SELECT (count(*) > 0 AND bool_and(rejected))::text || ' ' || bool_and(id < (SELECT min((e.sid)::bigint) FROM mobisign.audit a, jsonb_array_elements_text(a.detail->'segment_ids') e(sid) WHERE a.operation = 'sim.answer' AND a.outcome = 'accepted' AND a.detail->>'msisdn' = '$msisdn'))::text
 			   FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
 }
 
