@@ -7,7 +7,9 @@
 #define MOBISIGN_SIM_REQUEST_H
 
 /* The command packets' SPI (counter process-if-higher, ciphered, CC; PoR ciphered, CC, always) */
-#define MS_SIM_SPI1 0x16
-#define MS_SIM_SPI2 0x39
+#include "ota.h"
+
+#define MS_SIM_SPI1 MSC_OTA_SPI1_DEFAULT
+#define MS_SIM_SPI2 MSC_OTA_SPI2_DEFAULT
 
 #endif

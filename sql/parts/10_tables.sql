@@ -220,7 +220,11 @@ CREATE TABLE mobisign.inbound_segment (
     seq          integer NOT NULL DEFAULT 1,
     user_data    bytea NOT NULL,   -- UDH included
     digest       bytea NOT NULL,   -- SHA-256 of user_data: duplicates are recognised and ignored
-    processed    boolean NOT NULL DEFAULT false
+    processed    boolean NOT NULL DEFAULT false,
+    -- part of a complete set that was not authentic (a lost or a spoofed
+    -- segment in it?): still pending, as a candidate for another set of its
+    -- reference, until the window ends (mobisign._process_inbound)
+    rejected     boolean NOT NULL DEFAULT false
 );
 CREATE UNIQUE INDEX inbound_segment_dedup ON mobisign.inbound_segment (msisdn, digest) WHERE NOT processed;
 CREATE INDEX inbound_segment_pending ON mobisign.inbound_segment (msisdn, concat_ref) WHERE NOT processed;

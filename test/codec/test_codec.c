@@ -913,6 +913,11 @@ test_answer(void)
 	   "answer: an applet response with only a version: stage applet");
 	is_rc(msc_answer_open(parts, n, 0x39, &keys, tar, buf, sizeof(buf) - 1, &a), MSC_E_BUFFER,
 		  "answer: a buffer below MSC_ANSWER_BUF_SIZE is refused");
+	/* the stages from "por" on mean "authentic": an SPI2 without a CC is refused */
+	n = answer_parts(&keys, tar, MSC_POR_OK, app, alen, MSC_IEI_RSP_PACKET, segs, parts);
+	is_rc(msc_answer_open(parts, n, 0x39 & (uint8_t) ~MSC_SPI2_POR_INTEGRITY_MASK, &keys, tar,
+						  buf, sizeof(buf), &a), MSC_E_SPI,
+		  "answer: SPI2 asking for a PoR without CC is refused (nothing could be authentic)");
 
 	/*
 	 * An answer as another SIM implementation (onomondo-uicc) sends it: the

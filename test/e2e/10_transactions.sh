@@ -250,9 +250,13 @@ ec_phase() {
 	id=$(request authenticate user0004 '' '3 s')
 	expect_final "ec silent SIM" "$id" expired 208
 
-	# 4. garbage: rejected (209), the worker lives on and serves the next one
-	id=$(request authenticate user0005)
-	expect_final "ec garbage answer" "$id" failed 209
+	# 4. garbage: not authentic, so audited 'rejected' and acted on in no
+	#    way (anyone can send it): the transaction runs to its expiry (208);
+	#    the worker lives on and serves the next one
+	id=$(request authenticate user0005 '' '4 s')
+	expect_final "ec garbage answer" "$id" expired 208
+	check "ec garbage answer: audited as not acted on" t \
+		"$(q "SELECT bool_and(NOT (detail->>'acted')::boolean) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = (SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0005')")"
 	check_ge "ec garbage answer: 'sim.answer' rejected in the audit" 1 \
 		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = (SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0005')")"
 	worker_alive "ec garbage answer"
@@ -268,13 +272,16 @@ ec_phase() {
 
 	# 5b. signed with another user's key: the signer it names is not the
 	#     registered certificate (422, also when re-verified); a
-	#     broken checksum (209); an answer for another reference (ignored)
+	#     broken checksum (not authentic: audited, the transaction expires);
+	#     an answer for another reference (ignored)
 	id=$(request authenticate user0013)
 	expect_final "ec signed by another key" "$id" failed 422
 	check "ec signed by another key: mobisign_verify(id) still invalid" "false 422" \
 		"$(q "SELECT valid || ' ' || status_code FROM mobisign_verify('$id'::uuid)")"
-	id=$(request authenticate user0014)
-	expect_final "ec broken cryptographic checksum" "$id" failed 209
+	id=$(request authenticate user0014 '' '4 s')
+	expect_final "ec broken cryptographic checksum" "$id" expired 208
+	check_ge "ec broken cryptographic checksum: 'sim.answer' rejected (stage security)" 1 \
+		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'stage' = 'security' AND detail->>'msisdn' = (SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0014')")"
 	id=$(request authenticate user0015 '' '4 s')
 	expect_final "ec answer for an unknown reference" "$id" expired 208
 	check_ge "ec answer for an unknown reference: 'ignored' audited" 1 \
@@ -447,6 +454,25 @@ ec_phase() {
 	id=$(request authenticate user0016)
 	expect_final "ec after the refusals, the same SIM answers" "$id" completed 502
 
+	# 13. a forged proof of receipt: anyone who can send an SMS with the
+	#     user's MSISDN as originator can send an unsecured PoR (no CC),
+	#     e.g. status 01 "CC failed".  It is audited (stage 'unsecured', its
+	#     status, not acted on) and leaves the transaction open: the SIM's
+	#     real answer, 1.5 s later, still completes it (502)
+	set_behaviour "user0016 forged_por 1500" "* sign"
+	id=$(request authenticate user0016 '' '1 min')
+	expect_final "ec forged unsecured PoR, then the real answer" "$id" completed 502
+	check "ec forged PoR: the simulator sent it first" 1 \
+		"$(grep -c "SIM $msisdn: PoR status 01 (.*), unsecured\$" "$PHASE_DIR/sim.log")"
+	check "ec forged PoR: audited 'rejected' once, stage unsecured, status 1, not acted on" "unsecured 1 false" \
+		"$(q "SELECT string_agg((detail->>'stage') || ' ' || (detail->>'por_status') || ' ' || (detail->>'acted'), ', ')
+			   FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = '$msisdn'
+			    AND id > (SELECT id FROM mobisign.audit WHERE transaction_id = '$id' AND operation = 'transaction.queued')")"
+	check "ec forged PoR: it came while the transaction was open (before the accepted answer)" t \
+		"$(q "SELECT max(a.id) < (SELECT id FROM mobisign.audit WHERE transaction_id = '$id' AND operation = 'sim.answer' AND outcome = 'accepted')
+			   FROM mobisign.audit a WHERE a.operation = 'sim.answer' AND a.outcome = 'rejected' AND a.detail->>'msisdn' = '$msisdn'")"
+	set_behaviour "* sign"
+
 	# counters: every request used a fresh OTA counter
 	check "ec OTA counters: one per request, never reused" 0 \
 		"$(q "SELECT count(*) FROM (SELECT msisdn, counter FROM mobisign.transaction GROUP BY 1, 2 HAVING count(*) > 1) d")"
@@ -458,6 +484,26 @@ ec_phase() {
 # ---------------------------------------------------------------------------
 # RSA phase: success with RSA users
 # ---------------------------------------------------------------------------
+# lost_then_next USER BEHAVIOUR LABEL: answer A loses an SMS (BEHAVIOUR),
+# so its transaction expires with A's other segments pending; the SIM's next
+# answer B reuses A's concatenation reference and (RSA: same size) total,
+# and must be accepted (502)
+lost_then_next() {
+	local user=$1 beh=$2 label=$3 msisdn id lost next
+	msisdn=$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = '$user'")
+	set_behaviour "$user $beh" "* sign"
+	id=$(request authenticate "$user" '' '3 s')
+	expect_final "$label: answer A" "$id" expired 208
+	check "$label: A's other segments are stored, pending" t \
+		"$(q "SELECT count(*) > 0 FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
+	set_behaviour "* sign"
+	id=$(request authenticate "$user")
+	expect_final "$label: the next answer B, same reference" "$id" completed 502
+	lost=$(sed -n "s/.*answer to $msisdn: segment [0-9]* of \([0-9]*\) (ref \([0-9]*\)) lost.*/\1 \2/p" "$PHASE_DIR/sim.log" | tail -n 1)
+	next=$(sed -n "s/.*answer from $msisdn: \([0-9]*\) of \1 segments, ref \([0-9]*\).*/\1 \2/p" "$PHASE_DIR/sim.log" | tail -n 1)
+	check "$label: B reused A's reference and total (total ref)" "$lost" "$next"
+}
+
 rsa_phase() {
 	local id
 	id=$(request authenticate user0001)
@@ -471,25 +517,29 @@ rsa_phase() {
 	# the same 8-bit concatenation reference and (RSA: same size) the same
 	# number of segments.  A's segments must not complete or poison B: B is
 	# accepted (502), A's are superseded and audited as incomplete.
-	local msisdn lost next
+	local msisdn
+	lost_then_next user0003 lose_segment "rsa lost segment"
 	msisdn=$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0003'")
-	set_behaviour "user0003 lose_segment" "* sign"
-	id=$(request authenticate user0003 '' '3 s')
-	expect_final "rsa answer that lost a segment" "$id" expired 208
-	check "rsa lost segment: A's other segments are stored, pending" t \
-		"$(q "SELECT count(*) > 0 FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
-	set_behaviour "* sign"
-	id=$(request authenticate user0003)
-	expect_final "rsa next answer with the same reference" "$id" completed 502
-	lost=$(sed -n "s/.*answer to $msisdn: segment \([0-9]*\) of [0-9]* (ref \([0-9]*\)) lost.*/\1 \2/p" "$PHASE_DIR/sim.log" | tail -n 1)
-	next=$(sed -n "s/.*answer from $msisdn: \([0-9]*\) of \1 segments, ref \([0-9]*\).*/\1 \2/p" "$PHASE_DIR/sim.log" | tail -n 1)
-	check "rsa lost segment: B reused A's reference and total (total ref)" "$lost" "$next"
 	check "rsa lost segment: A's segments superseded, audited 'incomplete'" 1 \
 		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'incomplete' AND detail->>'msisdn' = '$msisdn'")"
 	check "rsa lost segment: no segment left pending" 0 \
 		"$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
 	check "rsa lost segment: nothing rejected" 0 \
 		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = '$msisdn'")"
+
+	# reassembly when the *first* SMS is lost: A's other segments wait, and
+	# the first segment of the SIM's next answer B (same reference, same
+	# total) completes them into a set that fails its CC (rejected, not acted
+	# on).  B's own segments then make the newest set, which is tried and
+	# is authentic: B is accepted (502); A's segments wait for the end of
+	# the window.  The same holds when the foreign segments are spoofed.
+	lost_then_next user0004 lose_first_segment "rsa lost first segment"
+	msisdn=$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0004'")
+	check "rsa lost first segment: A's segments with B's first were rejected once, not acted on" "1 security false" \
+		"$(q "SELECT count(*) || ' ' || min(detail->>'stage') || ' ' || bool_or((detail->>'acted')::boolean) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'rejected' AND detail->>'msisdn' = '$msisdn'")"
+	check "rsa lost first segment: only A's segments wait (rejected) for the window's end" "true true" \
+		"$(q "SELECT (count(*) > 0 AND bool_and(rejected))::text || ' ' || bool_and(id < (SELECT min((e.sid)::bigint) FROM mobisign.audit a, jsonb_array_elements_text(a.detail->'segment_ids') e(sid) WHERE a.operation = 'sim.answer' AND a.outcome = 'accepted' AND a.detail->>'msisdn' = '$msisdn'))::text
+			   FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
 }
 
 PG1=$(port_or_free "${MS_E2E_PGPORT:-55450}")

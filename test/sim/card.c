@@ -19,6 +19,8 @@
  * The behaviours por_counter_low/high, por_blocked and por_security_error
  * answer an authentic command at once with a secured PoR of that status
  * (02, 03, 04, 06), echoing its counter, and do not take the counter.
+ * The behaviour forged_por plays an attacker first: an unsecured PoR 01
+ * (no CC, so anyone can forge it) at once, then the SIM's real answer.
  * An applet request that cannot be decoded gets no answer (logged); one
  * whose SP signature does not verify gets result 6 (bad request signature).
  */
@@ -59,6 +61,8 @@ static const char *const behaviour_names[B_COUNT] = {
 	[B_POR_BLOCKED] = "por_blocked",
 	[B_POR_SECURITY_ERROR] = "por_security_error",
 	[B_LOSE_SEGMENT] = "lose_segment",
+	[B_LOSE_FIRST_SEGMENT] = "lose_first_segment",
+	[B_FORGED_POR] = "forged_por",
 };
 
 /* The PoR status a behaviour answers with instead of an applet response (0: none). */
@@ -290,6 +294,17 @@ sim_card_receive(sim_world *w, sim_card *c, const uint8_t *pkt, size_t len,
 		send_por_status(c, spi2, 1, cmd.counter, por_behaviour_status(b), reply_to, session);
 		free(work);
 		return NULL;
+	}
+	if (b == B_FORGED_POR)
+	{
+		/*
+		 * What an attacker can send with this MSISDN as originator: a PoR
+		 * without a CC (status 01 "CC failed", the command's counter echoed
+		 * in clear).  The real answer follows after the user's delay.
+		 */
+		sim_log("SIM %s: behaviour %s: a forged unsecured PoR first", c->msisdn,
+				sim_behaviour_name(b));
+		send_por_status(c, spi2, 0, cmd.counter, MSC_POR_CC_FAILED, reply_to, session);
 	}
 	c->last_counter = cmd.counter;
 	c->has_counter = 1;
@@ -622,7 +637,8 @@ sim_card_act(sim_world *w, sim_action *a)
 			msc_applet_result_name(result), sim_behaviour_name(b), result == MSC_RESULT_OK ? cms_len : 0,
 			(unsigned long long) counter, b == B_DUPLICATE ? ", twice" : "");
 	sim_send_packet(c->msisdn, a->reply_to, pkt, pkt_len, a->session,
-					b == B_DUPLICATE ? SIM_SEND_TWICE : b == B_LOSE_SEGMENT ? SIM_SEND_LOSE_LAST : 0);
+					b == B_DUPLICATE ? SIM_SEND_TWICE : b == B_LOSE_SEGMENT ? SIM_SEND_LOSE_LAST
+					: b == B_LOSE_FIRST_SEGMENT ? SIM_SEND_LOSE_FIRST : 0);
 	if (b != B_REPLAY && b != B_REPLAY_COUNTER)
 	{
 		remember(c, pkt, pkt_len);

@@ -142,6 +142,16 @@ expect_in_log "lose_segment: its last segment is lost" 'answer to 3585000000004:
 set_file "$dir/behaviour" "# all sign"
 check "after lose_segment: the next answer (same reference) completes" 0 client --user user0004
 
+set_file "$dir/behaviour" "user0004 lose_first_segment"
+check "lose_first_segment: the answer never completes" 0 client --user user0004 --timeout-ms 1500 --expect none
+expect_in_log "lose_first_segment: its first segment is lost" 'answer to 3585000000004: segment 1 of [0-9]* (ref [0-9]*) lost'
+
+set_file "$dir/behaviour" "user0001 forged_por 300"
+check "forged_por: an unsecured PoR 01, then the real answer" 0 client --user user0001 --linger-ms 1500 --expect ok
+grep -q 'response packet refused: .*unsecured\|por-01' "$work/out" && grep -q 'answers 2' "$work/out" &&
+	{ pass=$((pass + 1)); echo "ok - forged_por: the forged PoR came first (2 answers)"; } ||
+	{ fail=$((fail + 1)); echo "not ok - forged_por: the forged PoR came first (2 answers)"; cat "$work/out"; }
+
 set_file "$dir/behaviour" "* sign 700"
 t0=$(date +%s%N)
 check "per-user delay: answer after 700 ms" 0 client --user user0001

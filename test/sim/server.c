@@ -306,6 +306,7 @@ sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len
 	msc_sms_segment segs[MSC_SMS_MAX_SEGMENTS];
 	size_t		nsegs,
 				sent,
+				first,
 				i;
 	msc_rc		rc;
 	int			c,
@@ -319,11 +320,15 @@ sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len
 		return;
 	}
 	sent = nsegs;
-	if ((flags & SIM_SEND_LOSE_LAST) && nsegs > 1)
+	first = 0;
+	if ((flags & (SIM_SEND_LOSE_LAST | SIM_SEND_LOSE_FIRST)) && nsegs > 1)
 	{
 		/* the reference is not consumed: the next answer uses it again */
 		sent = nsegs - 1;
-		sim_log("answer to %s: segment %zu of %zu (ref %u) lost", src, nsegs, nsegs, ref);
+		if (flags & SIM_SEND_LOSE_FIRST)
+			first = 1;
+		sim_log("answer to %s: segment %zu of %zu (ref %u) lost", src,
+				first ? (size_t) 1 : nsegs, nsegs, ref);
 	}
 	else
 		concat_ref++;
@@ -334,7 +339,7 @@ sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len
 		sim_log("fault: this answer's deliver_sm will be sent twice");
 	}
 	for (c = 0; c < copies; c++)
-		for (i = 0; i < sent; i++)
+		for (i = first; i < first + sent; i++)
 			mo_enqueue(src, dst, segs[i].ud, segs[i].len, session_id);
 	sim_log("answer from %s: %zu of %zu segments, ref %u", src, sent, nsegs, ref);
 	stats.answers++;

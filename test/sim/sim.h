@@ -119,6 +119,9 @@ typedef enum sim_behaviour
 	B_POR_SECURITY_ERROR,		/* 06 */
 	B_LOSE_SEGMENT,				/* the answer's last SMS is lost; the next
 								 * answer reuses its concatenation reference */
+	B_LOSE_FIRST_SEGMENT,		/* the same with the answer's first SMS */
+	B_FORGED_POR,				/* an unsecured PoR 01 (what anyone can forge)
+								 * at once, then the real answer */
 	B_COUNT
 } sim_behaviour;
 
@@ -152,6 +155,7 @@ extern void sim_lookup_behaviour(const sim_card *c, sim_behaviour *b, int *delay
 #define SIM_SEND_TWICE		0x01	/* every segment twice */
 #define SIM_SEND_LOSE_LAST	0x02	/* the last segment is not sent, and the
 									 * next packet reuses the reference */
+#define SIM_SEND_LOSE_FIRST	0x04	/* the same with the first segment */
 extern void sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len,
 							int session, int flags);
 extern void sim_send_ud(const char *src, const char *dst, const uint8_t *ud, size_t len,

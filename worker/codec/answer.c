@@ -24,6 +24,9 @@ msc_answer_open(const msc_sms_part *parts, size_t nparts,
 		return MSC_E_ARG;
 	if (cap < MSC_ANSWER_BUF_SIZE)
 		return MSC_E_BUFFER;
+	/* the stages from MSC_ANSWER_POR on mean authentic: a CC is required */
+	if ((spi2 & MSC_SPI2_POR_INTEGRITY_MASK) != MSC_SPI2_POR_INTEGRITY_CC)
+		return MSC_E_SPI;
 	memset(out, 0, sizeof(*out));
 
 	out->stage = MSC_ANSWER_SMS;

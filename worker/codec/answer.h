@@ -58,7 +58,9 @@ typedef struct msc_answer
  * with one key set: spi2 is the SPI byte 2 the commands were sent with,
  * tar the key set's TAR.  buf (cap >= MSC_ANSWER_BUF_SIZE) receives the
  * packet and its deciphered form.  Returns MSC_E_ARG / MSC_E_BUFFER for
- * caller errors, else MSC_OK with out filled (the stage tells the result).
+ * caller errors, MSC_E_SPI when spi2 does not ask for a PoR with a CC (the
+ * stages from MSC_ANSWER_POR on mean authentic), else MSC_OK with out
+ * filled (the stage tells the result).
  */
 extern msc_rc msc_answer_open(const msc_sms_part *parts, size_t nparts,
 							  uint8_t spi2, const msc_ota_keys *keys,

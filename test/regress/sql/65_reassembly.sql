@@ -8,6 +8,9 @@
 -- ("no key set") with the ids of the segments it was made of: that shows
 -- which segments were put together.  Each segment's user data is a 6-octet
 -- concatenation header followed by a label ("A1" = answer A, segment 1).
+-- The segments of a complete set that is not authentic stay pending,
+-- marked rejected, until the window ends: a lost or spoofed segment may
+-- have taken a genuine one's place (section 7).
 --
 
 -- store one segment as the worker does, then process as the worker does
@@ -48,6 +51,10 @@ SELECT seg('A1', 7, 3, 1), seg('A2', 7, 3, 2);
 SELECT * FROM answers();
 SELECT seg('B1', 7, 3, 1), seg('B2', 7, 3, 2), seg('B3', 7, 3, 3);
 SELECT * FROM answers();
+-- B was rejected (no key set here): its segments wait, marked rejected
+SELECT string_agg(convert_from(substr(user_data, 7), 'UTF8') || CASE WHEN rejected THEN ' (rejected)' ELSE '' END,
+                  ', ' ORDER BY id) AS pending
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
 
 -- 2. The same when the middle SMS is lost.
 SELECT seg('C1', 8, 3, 1), seg('C3', 8, 3, 3);
@@ -66,7 +73,7 @@ SELECT seg('F1', 10, 3, 1, '5 min'), seg('F2', 10, 3, 2, '5 min');
 SELECT seg('G3', 10, 3, 3);
 SELECT * FROM answers();
 SELECT convert_from(substr(user_data, 7), 'UTF8') AS pending
-  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed AND NOT rejected;
 
 -- 5. Two complete answers with the same reference stored before the
 --    worker got to process them (e.g. after a restart): both are handled,
@@ -80,3 +87,45 @@ SELECT * FROM answers();
 --    with reference 12 do not mix.
 SELECT seg('J1', 12, 2, 1), seg('K1', 12, 3, 1), seg('J2', 12, 2, 2);
 SELECT * FROM answers();
+
+-- 7. Recombination.  Answer M lost its first SMS; its segments M2 and M3
+--    wait.  The next answer N reuses reference 30: N1 completes M2 M3 into
+--    a set that is not authentic (rejected).  When N2 and N3 arrive, the
+--    newest set as of each arrival is tried: N1 N2 M3, then N1 N2 N3.
+--    Trying only checks the cryptographic checksum (with a key set, an
+--    authentic N would be handled; here there is none): nothing more is
+--    audited, and the segments wait until the window ends.
+SELECT seg('M2', 30, 3, 2), seg('M3', 30, 3, 3), seg('N1', 30, 3, 1);
+SELECT * FROM answers();
+SELECT seg('N2', 30, 3, 2), seg('N3', 30, 3, 3);
+SELECT * FROM answers();
+SELECT string_agg(convert_from(substr(user_data, 7), 'UTF8') || CASE WHEN rejected THEN ' (rejected)' ELSE '' END,
+                  ', ' ORDER BY id) AS pending
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed AND concat_ref = 30;
+-- at the end of the window, mobisign._expire retires them all (and every
+-- other segment still pending here)
+UPDATE mobisign.inbound_segment SET received_at = received_at - interval '3 min'
+ WHERE msisdn = '+3585550000001' AND NOT processed;
+SELECT mobisign._expire();
+SELECT count(*) AS pending FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
+
+-- 8. A flood: anyone can send segments with this MSISDN as originator, and
+--    segments that never complete would pile up (and be walked on every
+--    call).  At most mobisign._segment_pending_max() of them wait; beyond
+--    that the oldest are retired unread, with one 'dropped' audit row.
+--    Here 70 single segments of 2-SMS answers (references 100..169) arrive
+--    before the worker gets to them.
+SELECT mobisign._segment_pending_max();
+SELECT count(*) AS pending_before
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
+SELECT count(*) FROM generate_series(1, 70) n,
+       LATERAL seg(pg_catalog.format('L%s', n), 99 + n, 2, 1, process => false);
+SELECT mobisign._process_inbound('+3585550000001');
+SELECT outcome, detail->>'segments' AS segments, detail->>'reason' AS reason
+  FROM mobisign.audit
+ WHERE operation = 'sim.answer' AND detail->>'msisdn' = '+3585550000001' AND outcome = 'dropped';
+-- the 64 newest wait: L1..L6 are retired, L7..L70 remain
+SELECT count(*) AS pending_after,
+       min(convert_from(substr(user_data, 7), 'UTF8')) FILTER (WHERE id = (SELECT min(id) FROM mobisign.inbound_segment
+            WHERE msisdn = '+3585550000001' AND NOT processed)) AS oldest_kept
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
