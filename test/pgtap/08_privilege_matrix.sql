@@ -76,7 +76,11 @@ INSERT INTO expect_fn VALUES
     ('mobisign_audit_verify()', '{admin,auditor}'),
     ('mobisign._worker_stats()', '{admin,auditor}'),
     -- internals: the extension's own code and the worker only
+    ('mobisign._answer_authentic(text)', '{}'),
     ('mobisign._audit_text(text)', '{}'),
+    ('mobisign._handle_answer_guarded(text,bytea[],bigint[])', '{}'),
+    ('mobisign._open_answer(text,bytea[])', '{}'),
+    ('mobisign._segment_pending_max()', '{}'),
     ('mobisign._check_input(text,text)', '{}'),
     ('mobisign._input_fits(text,text)', '{}'),
     ('mobisign._max_timeout()', '{}'),
