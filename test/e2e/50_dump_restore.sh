@@ -152,7 +152,7 @@ check "A: shop authenticates user0001" "completed 502" "$(final_of shop "$(start
 check "A: shop has user0002 sign" "completed 502" "$(final_of shop "$(start_tx shop sign user0002)")"
 check "A: bank authenticates user0003" "completed 502" "$(final_of bank "$(start_tx bank auth user0003)")"
 check "A: bank, user0005 cancels on the phone" "failed 401" "$(final_of bank "$(start_tx bank auth user0005)")"
-open_id=$(start_tx bank auth user0004 '10 min')
+open_id=$(start_tx bank auth user0004 '3 min')
 check "A: user0004's transaction is open (silent SIM)" submitted \
 	"$(settled "$A" "$DB" "SELECT state FROM mobisign.transaction WHERE id = '$open_id'" submitted)"
 
@@ -171,7 +171,7 @@ for _ in $(seq 1 50); do [ -s "$WORK/locked" ] && break; sleep 0.1; done
 # is still queued (its SMS unsent) in the backup
 check "A: the worker waits for the sealer's lock" advisory \
 	"$(settled "$A" "$DB" "SELECT wait_event FROM pg_stat_activity WHERE backend_type = 'mobisign worker'" advisory)"
-queued_id=$(start_tx bank auth user0006 '10 min')
+queued_id=$(start_tx bank auth user0006 '3 min')
 check "A: user0006's request is queued, unsent" queued "$(qa "SELECT state FROM mobisign.transaction WHERE id = '$queued_id'")"
 qa "SELECT mobisign.audit_log('backup.marker', 'ok', '{\"note\": \"written while the sealer waits\"}')" >/dev/null
 qa "SELECT mobisign.audit_log('backup.marker', 'ok', '{\"note\": \"a second one\"}')" >/dev/null
