@@ -336,8 +336,8 @@ ms_transport_close(MsTransport *t)
 static MsIoResult
 tls_result(MsTransport *t, int r, const char *what, char err[MS_TRANSPORT_ERRLEN])
 {
-	int			e = SSL_get_error(t->ssl, r);
 	int			save_errno = errno;
+	int			e = SSL_get_error(t->ssl, r);
 	unsigned long code;
 
 	switch (e)
@@ -396,6 +396,20 @@ ms_transport_handshake(MsTransport *t, char err[MS_TRANSPORT_ERRLEN])
 	r = SSL_do_handshake(t->ssl);
 	if (r == 1)
 	{
+		/*
+		 * SSL_VERIFY_PEER without a callback already ended any handshake
+		 * whose certificate failed; this is the second lock on that door
+		 * (a peer certificate, verified), should a later change loosen the
+		 * first.
+		 */
+		if (SSL_get0_peer_certificate(t->ssl) == NULL ||
+			SSL_get_verify_result(t->ssl) != X509_V_OK)
+		{
+			t->broken = true;
+			snprintf(err, MS_TRANSPORT_ERRLEN,
+					 "the SMSC presented no verified certificate");
+			return MS_IO_FAILED;
+		}
 		t->handshake_done = true;
 		t->handshake_wants = 0;
 		return MS_IO_DONE;
