@@ -22,6 +22,8 @@
 #   plain_peer          tls = true against the clear simulator port fails
 #                       cleanly (the simulator sees a bad frame, no bind)
 #   old_protocol        a peer that speaks at most TLS 1.1 is refused
+#   fifo_files          a FIFO as CA or key file: refused before it is
+#                       opened (an open would block the worker)
 #   handshake_timeout   a peer that never answers the ClientHello: the
 #                       handshake ends at the link's connect_timeout
 #   ca_file_changes     our own TLS SMSC (tls/smsc_peer.py) unbinds after each
@@ -427,6 +429,24 @@ old_protocol() {
 	worker_alive
 }
 
+fifo_files() {
+	# a FIFO (or device) instead of a file: OpenSSL's or our open would
+	# block the worker until someone writes to it; refused before it is opened
+	mkfifo "$TLS/fifo-ca.pem" "$TLS/fifo.key"
+	refused tls-fifo-ca "$P_TLS, tls => true, tls_ca_file => '$TLS/fifo-ca.pem', tls_server_name => 'smsc.test'" \
+		'TLS setup failed: tls_ca_file "[^"]*fifo-ca.pem" is not a regular file'
+	refused tls-fifo-key "$P_MTLS, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test',
+	                      tls_cert_file => '$TLS/client.pem', tls_key_file => '$TLS/fifo.key'" \
+		'TLS setup failed: tls_key_file "[^"]*fifo.key" is not a regular file'
+	# a worker stuck in open(2) is released by a writer
+	local f
+	for f in "$TLS/fifo-ca.pem" "$TLS/fifo.key"; do
+		timeout 2 bash -c ": >'$f'" 2>/dev/null
+		rm -f "$f"
+	done
+	worker_alive
+}
+
 handshake_timeout() {
 	refused tls-silent "$P_SILENT, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test',
 	                    connect_timeout => '1 s'" \
@@ -496,6 +516,7 @@ pending_drain() {
 	ms_check "every enquire_link of the burst answered, none stuck inside OpenSSL" \
 		"burst answered 20000/20000" "$(grep -m 1 -o 'burst answered.*' "$plog")"
 	ms_check "the link stayed up through the burst" yes "$(bound && echo yes)"
+	ms_check_grep "the worker sent the server name as SNI" ': sni smsc\.test$' "$plog"
 	peer_stop
 	worker_alive
 }
@@ -572,6 +593,7 @@ ms_scenario client_certificate client_certificate
 ms_scenario bad_files bad_files
 ms_scenario plain_peer plain_peer
 ms_scenario old_protocol old_protocol
+ms_scenario fifo_files fifo_files
 ms_scenario handshake_timeout handshake_timeout
 ms_scenario ca_file_changes ca_file_changes
 ms_scenario pending_drain pending_drain

@@ -17,8 +17,8 @@
 #               CA the worker does not trust: its handshake fails), even ones
 #               CERT and bind, then close after 0.2 s.
 #
-# LOG gets one line per event ("connection 3: bound", "burst answered
-# 5000/5000", ...).
+# LOG gets one line per event ("connection 3: sni smsc.test", "connection
+# 3: bound", "burst answered 5000/5000", ...).
 import socket
 import ssl
 import struct
@@ -32,9 +32,17 @@ END = time.time() + 600
 log = open(logpath, "a", buffering=1)
 
 
+sni = {}
+
+
+def remember_sni(sock, name, ctx):
+    sni["last"] = name
+
+
 def context(c, k):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(c, k)
+    ctx.sni_callback = remember_sni
     return ctx
 
 
@@ -138,12 +146,14 @@ while time.time() < END:
     i += 1
     raw.settimeout(10)
     ctx = bad if mode == "flap" and i % 2 == 1 else good
+    sni["last"] = None
     try:
         s = ctx.wrap_socket(raw, server_side=True)
     except (ssl.SSLError, OSError) as e:
         log.write("connection %d: handshake failed: %s\n" % (i, e.__class__.__name__))
         raw.close()
         continue
+    log.write("connection %d: sni %s\n" % (i, sni["last"]))
     try:
         if bind(s, i):
             if mode == "unbind":
