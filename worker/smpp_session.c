@@ -613,6 +613,12 @@ link_connected(MsLink *link, TimestampTz now)
 	char		err[MS_TRANSPORT_ERRLEN];
 	char		msg[MS_TRANSPORT_ERRLEN + 32];
 
+	/* never a clear transport for a TLS link, whatever happened before */
+	if (link->cfg.tls && link->tls == NULL)
+	{
+		link_disconnect(link, "TLS setup failed: no TLS context for a TLS link", now, true);
+		return;
+	}
 	link->io = ms_transport_open(link->sock, link->cfg.tls ? link->tls : NULL, link->cxt, err);
 	if (link->io == NULL)
 	{
