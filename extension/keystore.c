@@ -73,19 +73,21 @@ ms_read_key_file(const char *path, bool secret, char *buf, size_t bufsize, size_
 	int			save_errno;
 	MsKeyFileStatus rc = MS_KEY_FILE_OK;
 
+	struct stat st;
+
 	*len = 0;
+	/* a FIFO or a device would block or never end: only a regular file */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return MS_KEY_FILE_NOT_REGULAR;
 	f = AllocateFile(path, "r");
 	if (f == NULL)
 		return MS_KEY_FILE_CANNOT_OPEN;
-	if (secret)
-	{
-		struct stat st;
-
-		if (fstat(fileno(f), &st) != 0)
-			rc = MS_KEY_FILE_CANNOT_STAT;
-		else if (!ms_key_file_mode_ok(&st))
-			rc = MS_KEY_FILE_OPEN_TO_OTHERS;
-	}
+	if (fstat(fileno(f), &st) != 0)
+		rc = MS_KEY_FILE_CANNOT_STAT;
+	else if (!S_ISREG(st.st_mode))
+		rc = MS_KEY_FILE_NOT_REGULAR;
+	else if (secret && !ms_key_file_mode_ok(&st))
+		rc = MS_KEY_FILE_OPEN_TO_OTHERS;
 	if (rc == MS_KEY_FILE_OK)
 	{
 		n = fread(buf, 1, bufsize - 1, f);
@@ -155,6 +157,12 @@ read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsi
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIG_FILE_ERROR),
 					 errmsg("the file named by %s is too large", guc_name)));
+			break;
+		case MS_KEY_FILE_NOT_REGULAR:
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIG_FILE_ERROR),
+					 errmsg("the file named by %s is not a regular file", guc_name),
+					 errhint("Name a file, not a FIFO, device or directory.")));
 			break;
 	}
 	return n;

@@ -66,11 +66,15 @@ typedef enum MsKeyFileStatus
 	MS_KEY_FILE_CANNOT_STAT,	/* errno says why */
 	MS_KEY_FILE_OPEN_TO_OTHERS, /* breaks the key file rule */
 	MS_KEY_FILE_CANNOT_READ,	/* errno says why */
-	MS_KEY_FILE_TOO_LARGE		/* more than bufsize - 1 bytes */
+	MS_KEY_FILE_TOO_LARGE,		/* more than bufsize - 1 bytes */
+	MS_KEY_FILE_NOT_REGULAR		/* a FIFO, device or directory: never opened
+								 * for reading if seen before the open */
 } MsKeyFileStatus;
 
 /*
- * Read a small file into buf (NUL-terminated, *len bytes).  With secret, the
+ * Read a small regular file into buf (NUL-terminated, *len bytes); a FIFO
+ * or device is refused before it is opened (it could block the caller
+ * forever), and checked again on the open file.  With secret, the
  * file must obey the key file rule; it is checked on the open file (fstat),
  * so a file swapped after the check is never read.  Raises no error (the
  * worker calls it); on failure nothing is left in buf.

@@ -14,6 +14,7 @@
 #include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
@@ -302,13 +303,22 @@ void
 ms_worker_set_error(const char *msg)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	int			len;
 
 	if (ms_worker_shared == NULL)
 		return;
+
+	/*
+	 * Cut a long message on a character boundary (of the worker's database
+	 * encoding): half a character would make worker_stats.last_error invalid
+	 * text.  Computed before the spinlock is taken.
+	 */
+	len = pg_mbcliplen(msg, strlen(msg), sizeof(ms_worker_shared->last_error) - 1);
 	SpinLockAcquire(&ms_worker_shared->mutex);
 	ms_worker_shared->errors++;
 	ms_worker_shared->last_error_at = now;
-	strlcpy(ms_worker_shared->last_error, msg, sizeof(ms_worker_shared->last_error));
+	memcpy(ms_worker_shared->last_error, msg, len);
+	ms_worker_shared->last_error[len] = '\0';
 	SpinLockRelease(&ms_worker_shared->mutex);
 }
 

@@ -17,6 +17,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "pgstat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -293,8 +294,13 @@ static void
 text_col(HeapTuple tup, TupleDesc desc, int col, char *dst, size_t dstlen)
 {
 	char	   *v = SPI_getvalue(tup, desc, col);
+	int			len = 0;
 
-	strlcpy(dst, v ? v : "", dstlen);
+	/* a value longer than dst is cut on a character boundary */
+	if (v)
+		len = pg_mbcliplen(v, strlen(v), (int) dstlen - 1);
+	memcpy(dst, v ? v : "", len);
+	dst[len] = '\0';
 	if (v)
 		pfree(v);
 }

@@ -19,9 +19,10 @@
  * Bytes go through the link's transport (smpp_transport.h): clear TCP, or
  * TLS once the handshake (state tls handshake, bounded by the link's connect
  * timeout) has verified the SMSC; the bind and its password are sent only
- * after that.  A TLS link's context is built when it first connects and
- * kept while sessions succeed; after a failed session it is built again, so
- * a corrected CA, certificate or key file is read at the next attempt.
+ * after that.  A TLS link's context is built at each connection attempt
+ * and freed when the session ends, so the CA, certificate and key files in
+ * force are those on disk at that attempt (a corrected file is read, a CA
+ * removed from the file is no longer trusted).
  *
  *-------------------------------------------------------------------------
  */
@@ -83,7 +84,7 @@ struct MsLink
 	MsLinkState state;
 	pgsocket	sock;
 	MsTransport *io;			/* the bytes of the open socket */
-	MsTlsContext *tls;			/* cfg.tls: built at the first connect */
+	MsTlsContext *tls;			/* cfg.tls: built at each connect */
 	bool		socket_changed;
 	uint64		generation;
 	int			failures;		/* consecutive failed sessions, for back-off */
@@ -460,12 +461,14 @@ link_disconnect(MsLink *link, const char *reason, TimestampTz now, bool error)
 	link->inflight = 0;
 
 	link_close_socket(link);
-	/* a failed TLS session: read the files again at the next attempt */
-	if (error && link->tls != NULL)
-	{
-		ms_tls_context_free(link->tls);
-		link->tls = NULL;
-	}
+
+	/*
+	 * Every connection attempt reads the TLS files again, however the last
+	 * session ended: a CA removed from tls_ca_file (or the file removed) is
+	 * no longer trusted at the next connection.
+	 */
+	ms_tls_context_free(link->tls);
+	link->tls = NULL;
 	link->state = MS_LINK_DISCONNECTED;
 	link->generation++;
 	link->bind_seq = link->unbind_seq = link->enquire_seq = 0;
@@ -621,6 +624,12 @@ link_connected(MsLink *link, TimestampTz now)
 	char		err[MS_TRANSPORT_ERRLEN];
 	char		msg[MS_TRANSPORT_ERRLEN + 32];
 
+	/* never a clear transport for a TLS link, whatever happened before */
+	if (link->cfg.tls && link->tls == NULL)
+	{
+		link_disconnect(link, "TLS setup failed: no TLS context for a TLS link", now, true);
+		return;
+	}
 	link->io = ms_transport_open(link->sock, link->cfg.tls ? link->tls : NULL, link->cxt, err);
 	if (link->io == NULL)
 	{

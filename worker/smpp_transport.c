@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -83,15 +84,25 @@ ossl_failure(char err[MS_TRANSPORT_ERRLEN], const char *what)
 
 /*
  * A file OpenSSL will open: say why it cannot be read, with errno's words
- * rather than OpenSSL's "system lib".
+ * rather than OpenSSL's "system lib".  Only a regular file: OpenSSL's open
+ * of a FIFO would block the worker until someone writes to it.
  */
 static bool
 file_readable(const char *setting, const char *path, char err[MS_TRANSPORT_ERRLEN])
 {
-	if (access(path, R_OK) == 0)
-		return true;
-	snprintf(err, MS_TRANSPORT_ERRLEN, "cannot read %s \"%s\": %s", setting, path, strerror(errno));
-	return false;
+	struct stat st;
+
+	if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+	{
+		snprintf(err, MS_TRANSPORT_ERRLEN, "cannot read %s \"%s\": %s", setting, path, strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		snprintf(err, MS_TRANSPORT_ERRLEN, "%s \"%s\" is not a regular file", setting, path);
+		return false;
+	}
+	return true;
 }
 
 static bool
@@ -132,6 +143,9 @@ load_client_key(SSL_CTX *ctx, const char *path, char err[MS_TRANSPORT_ERRLEN])
 		case MS_KEY_FILE_TOO_LARGE:
 			snprintf(err, MS_TRANSPORT_ERRLEN, "tls_key_file \"%s\" is larger than %d kB",
 					 path, MS_TLS_KEY_FILE_MAX / 1024);
+			break;
+		case MS_KEY_FILE_NOT_REGULAR:
+			snprintf(err, MS_TRANSPORT_ERRLEN, "tls_key_file \"%s\" is not a regular file", path);
 			break;
 	}
 	if (st != MS_KEY_FILE_OK)
@@ -336,8 +350,8 @@ ms_transport_close(MsTransport *t)
 static MsIoResult
 tls_result(MsTransport *t, int r, const char *what, char err[MS_TRANSPORT_ERRLEN])
 {
-	int			e = SSL_get_error(t->ssl, r);
 	int			save_errno = errno;
+	int			e = SSL_get_error(t->ssl, r);
 	unsigned long code;
 
 	switch (e)
@@ -396,6 +410,20 @@ ms_transport_handshake(MsTransport *t, char err[MS_TRANSPORT_ERRLEN])
 	r = SSL_do_handshake(t->ssl);
 	if (r == 1)
 	{
+		/*
+		 * SSL_VERIFY_PEER without a callback already ended any handshake
+		 * whose certificate failed; this is the second lock on that door
+		 * (a peer certificate, verified), should a later change loosen the
+		 * first.
+		 */
+		if (SSL_get0_peer_certificate(t->ssl) == NULL ||
+			SSL_get_verify_result(t->ssl) != X509_V_OK)
+		{
+			t->broken = true;
+			snprintf(err, MS_TRANSPORT_ERRLEN,
+					 "the SMSC presented no verified certificate");
+			return MS_IO_FAILED;
+		}
 		t->handshake_done = true;
 		t->handshake_wants = 0;
 		return MS_IO_DONE;

@@ -22,8 +22,24 @@
 #   plain_peer          tls = true against the clear simulator port fails
 #                       cleanly (the simulator sees a bad frame, no bind)
 #   old_protocol        a peer that speaks at most TLS 1.1 is refused
+#   fifo_files          a FIFO as CA or key file: refused before it is
+#                       opened (an open would block the worker)
 #   handshake_timeout   a peer that never answers the ClientHello: the
 #                       handshake ends at the link's connect_timeout
+#   ca_file_changes     our own TLS SMSC (tls/smsc_peer.py) unbinds after each
+#                       bind, so sessions end without error: the CA file is
+#                       read at every connection all the same (removed: no
+#                       connection; another CA: refused; restored: binds)
+#   pending_drain       a burst of 20000 enquire_link whose TLS records all
+#                       end inside a PDU (tails left in OpenSSL, announced
+#                       by no socket readiness), then silence: every one is
+#                       answered
+#   memory_bounded      failed handshakes (a certificate of an untrusted CA)
+#                       alternating with sessions: the worker's RssAnon stays
+#                       flat (OpenSSL objects freed on every path)
+#   utf8_last_error     a name longer than the worker keeps, and an error
+#                       message longer than worker_stats.last_error, are cut
+#                       on a character boundary (valid UTF-8)
 #   survival            same worker process throughout, no crash, no key or
 #                       password in the log, the audit chain intact, and TLS
 #                       still works after all of it
@@ -98,7 +114,9 @@ make_pki() {
 		make_leaf server smsc.test ca \
 			'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:smsc.test' &&
 		make_leaf client mobisign-worker client-ca \
-			'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth'
+			'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth' &&
+		make_leaf rogue smsc.test other-ca \
+			'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:smsc.test'
 }
 make_pki >"$WORK/pki.log" 2>&1 || {
 	cat "$WORK/pki.log"
@@ -121,7 +139,8 @@ P_TLS=$(ms_free_port)
 P_MTLS=$(ms_free_port)
 P_OLD=$(ms_free_port)
 P_SILENT=$(ms_free_port)
-echo "# PostgreSQL $PGPORT_T, simulator $SMPP, stunnel $P_TLS (TLS) $P_MTLS (client certificate) $P_OLD (TLS 1.1), silent $P_SILENT"
+P_PEER=$(ms_free_port)
+echo "# PostgreSQL $PGPORT_T, simulator $SMPP, stunnel $P_TLS (TLS) $P_MTLS (client certificate) $P_OLD (TLS 1.1), silent $P_SILENT, own peer $P_PEER"
 
 mkdir -p "$WORK/pg"
 ms_cluster_start "$WORK/pg" "$PGPORT_T" "mobisign.database = 'postgres'" || exit 1
@@ -410,10 +429,147 @@ old_protocol() {
 	worker_alive
 }
 
+fifo_files() {
+	# a FIFO (or device) instead of a file: OpenSSL's or our open would
+	# block the worker until someone writes to it; refused before it is opened
+	mkfifo "$TLS/fifo-ca.pem" "$TLS/fifo.key"
+	refused tls-fifo-ca "$P_TLS, tls => true, tls_ca_file => '$TLS/fifo-ca.pem', tls_server_name => 'smsc.test'" \
+		'TLS setup failed: tls_ca_file "[^"]*fifo-ca.pem" is not a regular file'
+	refused tls-fifo-key "$P_MTLS, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test',
+	                      tls_cert_file => '$TLS/client.pem', tls_key_file => '$TLS/fifo.key'" \
+		'TLS setup failed: tls_key_file "[^"]*fifo.key" is not a regular file'
+	# a worker stuck in open(2) is released by a writer
+	local f
+	for f in "$TLS/fifo-ca.pem" "$TLS/fifo.key"; do
+		timeout 2 bash -c ": >'$f'" 2>/dev/null
+		rm -f "$f"
+	done
+	worker_alive
+}
+
 handshake_timeout() {
 	refused tls-silent "$P_SILENT, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test',
 	                    connect_timeout => '1 s'" \
 		'TLS handshake timed out after 1000 ms'
+	worker_alive
+}
+
+# peer MODE [ARG]: our own TLS SMSC (tls/smsc_peer.py) on P_PEER, logging
+# to $WORK/peer-MODE.log; PEER_PID is its process
+PEER_PID=
+peer() {
+	local mode=$1
+	shift
+	peer_stop
+	python3 "$MOBISIGN_ROOT/test/e2e/tls/smsc_peer.py" "$mode" "$P_PEER" \
+		"$TLS/server.pem" "$TLS/server.key" "$WORK/peer-$mode.log" "$@" &
+	PEER_PID=$!
+	PIDS+=("$PEER_PID")
+	: >>"$WORK/peer-$mode.log"
+	ms_wait_until 15 listening "$P_PEER"
+}
+peer_stop() {
+	[ -n "$PEER_PID" ] && ms_stop_pids "$PEER_PID"
+	PEER_PID=
+}
+# the worker's private memory (malloc'd: OpenSSL's objects), without the
+# shared buffers it touches
+rss_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$WORKER_PID/status"; }
+
+ca_file_changes() {
+	local plog=$WORK/peer-unbind.log pm
+	cp "$TLS/ca.pem" "$TLS/rotating-ca.pem"
+	chmod 0644 "$TLS/rotating-ca.pem"
+	peer unbind
+	pm=$(mark "$PGLOG")
+	link tls-rotate "$P_PEER, tls => true, tls_ca_file => '$TLS/rotating-ca.pem', tls_server_name => 'smsc.test'"
+	ms_wait_until 30 at_least_since "$plog" 0 2 'unbind answered'
+	ms_check "the SMSC's unbind ends sessions without error, and the link binds again" yes \
+		"$(at_least_since "$plog" 0 2 'unbind answered' &&
+			at_least_since "$PGLOG" "$pm" 2 'SMSC "tls-rotate": the SMSC unbound$' && echo yes)"
+
+	pm=$(mark "$PGLOG")
+	rm -f "$TLS/rotating-ca.pem"
+	ms_wait_until 15 at_least_since "$PGLOG" "$pm" 1 'SMSC "tls-rotate": TLS setup failed: cannot read tls_ca_file'
+	ms_check "CA file removed: the next connection is not made" yes \
+		"$(at_least_since "$PGLOG" "$pm" 1 'SMSC "tls-rotate": TLS setup failed: cannot read tls_ca_file' && echo yes)"
+
+	pm=$(mark "$PGLOG")
+	cp "$TLS/other-ca.pem" "$TLS/rotating-ca.pem"
+	chmod 0644 "$TLS/rotating-ca.pem"
+	ms_wait_until 15 at_least_since "$PGLOG" "$pm" 1 'SMSC "tls-rotate": TLS handshake failed: certificate verification failed'
+	ms_check "CA file replaced by another CA: the SMSC is refused" yes \
+		"$(at_least_since "$PGLOG" "$pm" 1 'SMSC "tls-rotate": TLS handshake failed: certificate verification failed' && echo yes)"
+
+	pm=$(mark "$PGLOG")
+	cp "$TLS/ca.pem" "$TLS/rotating-ca.pem"
+	ms_wait_until 30 at_least_since "$PGLOG" "$pm" 1 'bound to SMSC "tls-rotate"'
+	ms_check "CA file restored: the link binds again, no change to the row" yes \
+		"$(at_least_since "$PGLOG" "$pm" 1 'bound to SMSC "tls-rotate"' && echo yes)"
+	peer_stop
+	worker_alive
+}
+
+pending_drain() {
+	local plog=$WORK/peer-burst.log
+	peer burst 20000
+	link tls-burst "$P_PEER, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test'"
+	ms_wait_until 40 grep -q 'burst answered' "$plog"
+	ms_check "every enquire_link of the burst answered, none stuck inside OpenSSL" \
+		"burst answered 20000/20000" "$(grep -m 1 -o 'burst answered.*' "$plog")"
+	ms_check "the link stayed up through the burst" yes "$(bound && echo yes)"
+	ms_check_grep "the worker sent the server name as SNI" ': sni smsc\.test$' "$plog"
+	peer_stop
+	worker_alive
+}
+
+memory_bounded() {
+	local plog=$WORK/peer-flap.log before after
+	peer flap "$TLS/rogue.pem:$TLS/rogue.key"
+	q "SELECT mobisign_add_smsc('tls-flap', '127.0.0.1', $P_PEER, system_id => 'mobisign', password => 'secret',
+	                            tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test',
+	                            reconnect_delay => '100 ms')" >/dev/null
+	q "UPDATE mobisign.smsc SET enabled = (name = 'tls-flap')" >/dev/null
+	q "SELECT pg_catalog.pg_reload_conf()" >/dev/null
+	# warm-up: OpenSSL's and the allocator's one-time growth
+	ms_wait_until 60 at_least_since "$plog" 0 20 'handshake failed'
+	before=$(rss_kb)
+	ms_wait_until 120 at_least_since "$plog" 0 100 'handshake failed'
+	after=$(rss_kb)
+	ms_check "80 more failed handshakes (and sessions between them) took place" yes \
+		"$(at_least_since "$plog" 0 100 'handshake failed' && at_least_since "$plog" 0 99 ': bound$' && echo yes)"
+	echo "#   worker RssAnon ${before} kB -> ${after} kB after 80 failed handshakes and 80 sessions"
+	ms_check "the worker's private RSS grew by less than 1 MB" yes "$([ $((after - before)) -lt 1024 ] && echo yes)"
+	ms_check_grep "the worker refused the untrusted certificate" \
+		'SMSC "tls-flap": TLS handshake failed: certificate verification failed' "$PGLOG"
+	peer_stop
+	worker_alive
+}
+
+utf8_last_error() {
+	local name prefix pad="" path utf8ok
+	utf8ok="SELECT pg_catalog.convert_from(pg_catalog.textsend(last_error), 'UTF8') FROM mobisign.worker_stats"
+
+	# a name longer than the worker keeps of it (63 bytes): "tls-" and
+	# 2-byte characters, so byte 63 is the first half of one
+	name="tls-$(printf 'ä%.0s' $(seq 1 80))"
+	link "$name" "$P_TLS, tls => true, tls_ca_file => '$TLS/missing-name.pem', tls_server_name => 'smsc.test'"
+	ms_wait_until 15 at_least_since "$PGLOG" 0 1 'cannot read tls_ca_file "[^"]*/missing-name.pem"'
+	ms_check "a long SMSC name, cut by the worker: last_error is valid UTF-8" none "$(ms_sqlstate "$utf8ok")"
+	ms_check "... the name cut after its last whole character (62 bytes)" "tls-$(printf 'ä%.0s' $(seq 1 29))" \
+		"$(q "SELECT substring(last_error FROM '^SMSC \"([^\"]*)\"') FROM mobisign.worker_stats")"
+
+	# a message longer than last_error (159 bytes) whose byte 159 is the
+	# first half of a character: the path of the missing CA file ends in
+	# 2-byte characters from an even offset of the message on
+	prefix="SMSC \"tls-utf8\": TLS setup failed: cannot read tls_ca_file \"$TLS/"
+	[ $((${#prefix} % 2)) -eq 1 ] && pad=x
+	path="$TLS/$pad$(printf 'é%.0s' $(seq 1 100)).pem"
+	link tls-utf8 "$P_TLS, tls => true, tls_ca_file => '$path', tls_server_name => 'smsc.test'"
+	ms_wait_until 15 at_least_since "$PGLOG" 0 1 'SMSC "tls-utf8": TLS setup failed: cannot read'
+	ms_check "a long message: last_error is valid UTF-8" none "$(ms_sqlstate "$utf8ok")"
+	ms_check "... cut before the character that did not fit (158 bytes)" 158 \
+		"$(q "SELECT octet_length(last_error) FROM mobisign.worker_stats")"
 	worker_alive
 }
 
@@ -439,6 +595,11 @@ ms_scenario client_certificate client_certificate
 ms_scenario bad_files bad_files
 ms_scenario plain_peer plain_peer
 ms_scenario old_protocol old_protocol
+ms_scenario fifo_files fifo_files
 ms_scenario handshake_timeout handshake_timeout
+ms_scenario ca_file_changes ca_file_changes
+ms_scenario pending_drain pending_drain
+ms_scenario memory_bounded memory_bounded
+ms_scenario utf8_last_error utf8_last_error
 ms_scenario survival survival
 ms_summary
