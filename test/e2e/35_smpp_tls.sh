@@ -550,9 +550,10 @@ utf8_last_error() {
 	local name prefix pad="" path utf8ok
 	utf8ok="SELECT pg_catalog.convert_from(pg_catalog.textsend(last_error), 'UTF8') FROM mobisign.worker_stats"
 
-	# a name longer than the worker keeps of it (63 bytes): "tls-" and
+	# a name within the 63-character limit of names but longer than the worker
+	# keeps of it (63 bytes): "tls-" and
 	# 2-byte characters, so byte 63 is the first half of one
-	name="tls-$(printf 'ä%.0s' $(seq 1 80))"
+	name="tls-$(printf 'ä%.0s' $(seq 1 40))"
 	link "$name" "$P_TLS, tls => true, tls_ca_file => '$TLS/missing-name.pem', tls_server_name => 'smsc.test'"
 	ms_wait_until 15 at_least_since "$PGLOG" 0 1 'cannot read tls_ca_file "[^"]*/missing-name.pem"'
 	ms_check "a long SMSC name, cut by the worker: last_error is valid UTF-8" none "$(ms_sqlstate "$utf8ok")"
