@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 
 #include "keystore.h"
+#include "ota.h"
 
 void
 ms_keystore_wipe(void *p, size_t len)
@@ -320,6 +321,39 @@ ms_key_unwrap(const char *msisdn, int key_set, const char *role,
 	}
 	*keylen = klen;
 	return key;
+}
+
+void
+ms_ota_keys_unwrap(const char *msisdn, int key_set,
+				   const bytea *kic_wrapped, const bytea *kid_wrapped,
+				   msc_ota_keys *keys)
+{
+	unsigned char *volatile kic = NULL;
+	volatile size_t kic_len = 0;
+	size_t		len;
+
+	memset(keys, 0, sizeof(*keys));
+	kic = ms_key_unwrap(msisdn, key_set, "kic", kic_wrapped, &len);
+	kic_len = len;
+	PG_TRY();
+	{
+		keys->kid = ms_key_unwrap(msisdn, key_set, "kid", kid_wrapped, &keys->kid_len);
+	}
+	PG_CATCH();
+	{
+		ms_keystore_wipe(kic, kic_len);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	keys->kic = kic;
+	keys->kic_len = kic_len;
+}
+
+void
+ms_ota_keys_wipe(msc_ota_keys *keys)
+{
+	ms_keystore_wipe((void *) keys->kic, keys->kic_len);
+	ms_keystore_wipe((void *) keys->kid, keys->kid_len);
 }
 
 unsigned char *

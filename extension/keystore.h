@@ -48,6 +48,18 @@ extern unsigned char *ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t
 extern void ms_keystore_wipe(void *p, size_t len);
 
 /*
+ * Unwrap both OTA keys of one SIM key set into keys (KIc, then KID).  If
+ * either does not unwrap, nothing clear is left behind: the KIc already
+ * unwrapped is wiped before the error propagates.  The caller wipes keys
+ * with ms_ota_keys_wipe() as soon as the packet is built or opened.
+ */
+struct msc_ota_keys;
+extern void ms_ota_keys_unwrap(const char *msisdn, int key_set,
+							   const bytea *kic_wrapped, const bytea *kid_wrapped,
+							   struct msc_ota_keys *keys);
+extern void ms_ota_keys_wipe(struct msc_ota_keys *keys);
+
+/*
  * Key files (master key, service provider key, an SMPP link's TLS client
  * key) obey one rule, whose home is ms_key_file_mode_ok(): owned by the
  * server's OS user or by root, mode 0640 or less.  MS_KEY_FILE_RULE and

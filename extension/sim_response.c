@@ -67,10 +67,6 @@ ms_open_response(PG_FUNCTION_ARGS)
 	uint8_t    *buf;
 	msc_answer	ans;
 	msc_ota_keys keys;
-	unsigned char *kic;
-	unsigned char *kid;
-	size_t		kic_len;
-	size_t		kid_len;
 	msc_rc		rc;
 	const char *stage = NULL;
 	char	   *failure = NULL;
@@ -108,17 +104,11 @@ ms_open_response(PG_FUNCTION_ARGS)
 	}
 
 	/* the same steps as the answer-path fuzzer: worker/codec/answer.h */
-	kic = ms_key_unwrap(msisdn, key_set, "kic", kic_w, &kic_len);
-	kid = ms_key_unwrap(msisdn, key_set, "kid", kid_w, &kid_len);
-	keys.kic = kic;
-	keys.kic_len = kic_len;
-	keys.kid = kid;
-	keys.kid_len = kid_len;
+	ms_ota_keys_unwrap(msisdn, key_set, kic_w, kid_w, &keys);
 	buf = palloc(MSC_ANSWER_BUF_SIZE);
 	rc = msc_answer_open(parts, nelems, MS_SIM_SPI2, &keys, (const uint8_t *) VARDATA_ANY(tar),
 						 buf, MSC_ANSWER_BUF_SIZE, &ans);
-	ms_keystore_wipe(kic, kic_len);
-	ms_keystore_wipe(kid, kid_len);
+	ms_ota_keys_wipe(&keys);
 	if (rc != MSC_OK)
 		elog(ERROR, "opening an answer: %s", msc_strerror(rc));
 
@@ -264,10 +254,22 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(5))
 		inter = ms_parse_certificate_array(scope, "intermediates", PG_GETARG_ARRAYTYPE_P(5), 64);
 
-	memset(&res, 0, sizeof(res));
-	ms_cms_verify((const unsigned char *) VARDATA_ANY(cms), VARSIZE_ANY_EXHDR(cms),
-				  (const unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content), true,
-				  cert, inter, cert == NULL, pki, 0, usage, false, &res);
+	{
+		MsCmsRequest req = {
+			.sig = (const unsigned char *) VARDATA_ANY(cms),
+			.siglen = VARSIZE_ANY_EXHDR(cms),
+			.content = (const unsigned char *) VARDATA_ANY(content),
+			.contentlen = VARSIZE_ANY_EXHDR(content),
+			.signer_cert = cert,
+			.extra_certs = inter,
+			.pki_name = pki,
+			.usage = usage,
+			/* with no registered certificate the signer must be one of the intermediates */
+			.flags = cert == NULL ? MS_CMS_SIGNER_IN_EXTRA_ONLY : 0,
+		};
+
+		ms_cms_verify(&req, &res);
+	}
 
 	for (i = 0; i < VERIFY_NATTS; i++)
 		nulls[i] = true;
