@@ -24,6 +24,7 @@
 #include "der_input.h"
 #include "ossl.h"
 #include "rawsig.h"
+#include "spi_row.h"
 
 static void
 set_invalid(MsCmsResult *out, int status, char *reason)
@@ -89,7 +90,7 @@ cached_signer(MsScope *scope, CMS_SignerInfo *si)
 	for (uint64 i = 0; found == NULL && i < SPI_processed; i++)
 	{
 		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		d = ms_spi_datum(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "der", &isnull);
 		bytea	   *der = DatumGetByteaPP(d);
 		const unsigned char *p = (unsigned char *) VARDATA_ANY(der);
 		X509	   *x = d2i_X509(NULL, &p, VARSIZE_ANY_EXHDR(der));

@@ -28,6 +28,7 @@
 #include "ldap_dir.h"
 #include "ldap_input.h"
 #include "ossl.h"
+#include "spi_row.h"
 
 /* one directory row */
 typedef struct DirConf
@@ -60,10 +61,10 @@ static List *conn_cache = NIL;
 /* ---- configuration ---- */
 
 static char *
-getstr(HeapTuple tup, TupleDesc td, int col, MemoryContext cxt)
+getstr(HeapTuple tup, TupleDesc td, const char *col, MemoryContext cxt)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(tup, td, col, &isnull);
+	Datum		d = ms_spi_datum(tup, td, col, &isnull);
 
 	if (isnull)
 		return NULL;
@@ -71,30 +72,29 @@ getstr(HeapTuple tup, TupleDesc td, int col, MemoryContext cxt)
 }
 
 #define DIR_COLUMNS \
-	"SELECT id, xmin::text::bigint, name, url, base_dn, bind_dn, bind_password, user_filter," \
+	"SELECT id, xmin::text::bigint AS row_xmin, name, url, base_dn, bind_dn, bind_password, user_filter," \
 	"       msisdn_attribute, certificate_attribute, starttls, ca_file," \
-	"       greatest(1, least(600000, (extract(epoch FROM timeout) * 1000)::bigint))::integer" \
+	"       greatest(1, least(600000, (extract(epoch FROM timeout) * 1000)::bigint))::integer AS timeout_ms" \
 	"  FROM mobisign.directory "
 
 static DirConf *
 conf_from_tuple(HeapTuple tup, TupleDesc td, MemoryContext cxt)
 {
 	DirConf    *d = MemoryContextAllocZero(cxt, sizeof(DirConf));
-	bool		isnull;
 
-	d->id = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
-	d->xmin = (TransactionId) DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
-	d->name = getstr(tup, td, 3, cxt);
-	d->url = getstr(tup, td, 4, cxt);
-	d->base_dn = getstr(tup, td, 5, cxt);
-	d->bind_dn = getstr(tup, td, 6, cxt);
-	d->bind_password = getstr(tup, td, 7, cxt);
-	d->user_filter = getstr(tup, td, 8, cxt);
-	d->msisdn_attribute = getstr(tup, td, 9, cxt);
-	d->certificate_attribute = getstr(tup, td, 10, cxt);
-	d->starttls = DatumGetBool(SPI_getbinval(tup, td, 11, &isnull));
-	d->ca_file = getstr(tup, td, 12, cxt);
-	d->timeout_ms = DatumGetInt32(SPI_getbinval(tup, td, 13, &isnull));
+	d->id = ms_spi_int32(tup, td, "id");
+	d->xmin = (TransactionId) ms_spi_int64(tup, td, "row_xmin");
+	d->name = getstr(tup, td, "name", cxt);
+	d->url = getstr(tup, td, "url", cxt);
+	d->base_dn = getstr(tup, td, "base_dn", cxt);
+	d->bind_dn = getstr(tup, td, "bind_dn", cxt);
+	d->bind_password = getstr(tup, td, "bind_password", cxt);
+	d->user_filter = getstr(tup, td, "user_filter", cxt);
+	d->msisdn_attribute = getstr(tup, td, "msisdn_attribute", cxt);
+	d->certificate_attribute = getstr(tup, td, "certificate_attribute", cxt);
+	d->starttls = ms_spi_bool(tup, td, "starttls");
+	d->ca_file = getstr(tup, td, "ca_file", cxt);
+	d->timeout_ms = ms_spi_int32(tup, td, "timeout_ms");
 	return d;
 }
 

@@ -16,7 +16,6 @@
 #include "bgworker.h"
 #include "dropdb.h"
 #include "fetch.h"
-#include "pki_store.h"
 #include "policy.h"
 #include "refresher.h"
 #include "restore.h"
@@ -29,7 +28,6 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	ms_pki_store_init();
 	ms_fetch_init();
 	ms_sim_init();
 	ms_policy_init();

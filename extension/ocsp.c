@@ -53,6 +53,7 @@
 #include "ocsp.h"
 #include "ocsp_input.h"
 #include "ossl.h"
+#include "spi_row.h"
 
 typedef struct OcspAnswer
 {
@@ -239,11 +240,11 @@ cache_lookup(MsPki *pki, const unsigned char fp[32], char **url)
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		d = ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "der", &isnull);
 		MemoryContext old = MemoryContextSwitchTo(caller);
 
 		result = DatumGetByteaPCopy(d);
-		*url = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		*url = ms_spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "responder_url");
 		*url = pstrdup(*url);
 		MemoryContextSwitchTo(old);
 	}
