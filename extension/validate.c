@@ -473,113 +473,131 @@ run_verify(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
  * and falls back to a validation with CRLs when OCSP has no usable answer.
  * Every mode fails closed.
  */
-static void
-validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
-			  TimestampTz at, MsKeyUsage usage, MsValidation *out)
+/* One path validation and its revocation checks (validate_with's first step). */
+typedef struct PathRun
 {
 	X509_STORE_CTX *ctx;
-	VerifyState st = {0};
-	STACK_OF(X509) *chain;
-	int			rc;
-	int			err;
-	StringInfoData ev;
-	StringInfoData ocsp_ev;
-	bool		used_crls = pki->check_crl && !pki->check_ocsp;
-	char	   *ocsp_reason = NULL;
+	int			rc;				/* X509_verify_cert() */
+	int			err;			/* X509_V_* */
+	bool		used_crls;		/* the result rests on CRLs */
+	StringInfoData ocsp_ev;		/* OCSP evidence (JSON array), empty if none */
+	char	   *ocsp_reason;	/* why OCSP failed closed, or NULL */
+} PathRun;
 
-	st.pki = pki;
-	st.check_time = at ? ms_timestamptz_to_time_t(at) : time(NULL);
-	initStringInfo(&ocsp_ev);
-	inherit_dsa_parameters(scope, pki, &cert, &untrusted, &st);
-
-	ctx = run_verify(scope, pki, cert, untrusted, &st, used_crls, &rc, &err);
-	if (rc > 0 && pki->check_ocsp)
+/*
+ * Step 1: validate the path, then ask OCSP if the PKI says so, falling
+ * back to CRLs ('ocsp,crl') or failing closed ('ocsp').
+ */
+static void
+run_path(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
+		 VerifyState *st, PathRun *run)
+{
+	run->used_crls = pki->check_crl && !pki->check_ocsp;
+	run->ocsp_reason = NULL;
+	initStringInfo(&run->ocsp_ev);
+	run->ctx = run_verify(scope, pki, cert, untrusted, st, run->used_crls, &run->rc, &run->err);
+	if (run->rc > 0 && pki->check_ocsp)
 	{
-		MsOcspOutcome o = ms_ocsp_check_chain(pki, X509_STORE_CTX_get0_chain(ctx),
-											  st.check_time, &ocsp_ev, &ocsp_reason);
+		MsOcspOutcome o = ms_ocsp_check_chain(pki, X509_STORE_CTX_get0_chain(run->ctx),
+											  st->check_time, &run->ocsp_ev, &run->ocsp_reason);
 
 		if (o == MS_OCSP_REVOKED)
 		{
-			rc = 0;
-			err = X509_V_ERR_CERT_REVOKED;
+			run->rc = 0;
+			run->err = X509_V_ERR_CERT_REVOKED;
 		}
 		else if (o == MS_OCSP_UNAVAILABLE && pki->check_crl)
 		{
-			used_crls = true;
-			ctx = run_verify(scope, pki, cert, untrusted, &st, true, &rc, &err);
+			run->used_crls = true;
+			run->ctx = run_verify(scope, pki, cert, untrusted, st, true, &run->rc, &run->err);
 		}
 		else if (o == MS_OCSP_UNAVAILABLE)
 		{
-			rc = 0;
-			err = X509_V_ERR_UNABLE_TO_GET_CRL;
+			run->rc = 0;
+			run->err = X509_V_ERR_UNABLE_TO_GET_CRL;
 		}
 	}
+}
 
+/* Step 2: valid or not, the status code, and the reason in words. */
+static void
+describe_path(MsPki *pki, PathRun *run, MsValidation *out)
+{
 	out->pki_name = pstrdup(pki->name);
-	out->x509_error = err;
-	out->status_code = status_for_error(err);
-	out->valid = (rc > 0 && err == X509_V_OK);
+	out->x509_error = run->err;
+	out->status_code = status_for_error(run->err);
+	out->valid = (run->rc > 0 && run->err == X509_V_OK);
 	out->chain = NIL;
 	out->policies = NIL;
 
-	chain = X509_STORE_CTX_get0_chain(ctx);
-	if (!out->valid && ocsp_reason != NULL && !used_crls)
-		out->reason = psprintf("%s (OCSP)", ocsp_reason);
+	if (!out->valid && run->ocsp_reason != NULL && !run->used_crls)
+		out->reason = psprintf("%s (OCSP)", run->ocsp_reason);
 	else if (!out->valid)
 	{
-		int			depth = X509_STORE_CTX_get_error_depth(ctx);
-		X509	   *at_cert = X509_STORE_CTX_get_current_cert(ctx);
+		int			depth = X509_STORE_CTX_get_error_depth(run->ctx);
+		X509	   *at_cert = X509_STORE_CTX_get_current_cert(run->ctx);
 
-		out->reason = psprintf("%s (depth %d%s%s)", X509_verify_cert_error_string(err), depth,
+		out->reason = psprintf("%s (depth %d%s%s)", X509_verify_cert_error_string(run->err), depth,
 							   at_cert ? ": " : "",
 							   at_cert ? ms_name_text(X509_get_subject_name(at_cert)) : "");
 	}
 	else
 		out->reason = pstrdup("certificate path is valid");
+}
 
-	/* key usage for the operation, checked only on an otherwise valid path */
-	if (out->valid && usage != MS_USAGE_NONE && pki->enforce_key_usage)
+/* Step 3: key usage for the operation, checked only on an otherwise valid path. */
+static void
+check_key_usage(MsPki *pki, X509 *cert, MsKeyUsage usage, MsValidation *out)
+{
+	uint32_t	ku;
+	uint32_t	need;
+	const char *needname;
+
+	if (!out->valid || usage == MS_USAGE_NONE || !pki->enforce_key_usage)
+		return;
+	ku = X509_get_key_usage(cert);	/* UINT32_MAX: no extension */
+	switch (usage)
 	{
-		uint32_t	ku = X509_get_key_usage(cert);	/* UINT32_MAX: no extension */
-		uint32_t	need;
-		const char *needname;
-
-		switch (usage)
-		{
-			case MS_USAGE_AUTHENTICATION:
-				need = KU_DIGITAL_SIGNATURE;
-				needname = "digitalSignature";
-				break;
-			case MS_USAGE_SIGNING:
-				need = KU_NON_REPUDIATION;
-				needname = "nonRepudiation";
-				break;
-			default:
-				need = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION;
-				needname = "digitalSignature or nonRepudiation";
-				break;
-		}
-		if (ku == UINT32_MAX)
-		{
-			/* the PKI enforces key usage: a certificate must state it */
-			out->valid = false;
-			out->status_code = MS_STATUS_ERROR_CERTIFICATE;
-			out->reason = psprintf("the certificate has no keyUsage extension (%s required)", needname);
-		}
-		else if ((ku & need) == 0)
-		{
-			out->valid = false;
-			out->status_code = MS_STATUS_ERROR_CERTIFICATE;
-			out->reason = psprintf("the certificate's key usage does not allow %s", needname);
-		}
+		case MS_USAGE_AUTHENTICATION:
+			need = KU_DIGITAL_SIGNATURE;
+			needname = "digitalSignature";
+			break;
+		case MS_USAGE_SIGNING:
+			need = KU_NON_REPUDIATION;
+			needname = "nonRepudiation";
+			break;
+		default:
+			need = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION;
+			needname = "digitalSignature or nonRepudiation";
+			break;
 	}
+	if (ku == UINT32_MAX)
+	{
+		/* the PKI enforces key usage: a certificate must state it */
+		out->valid = false;
+		out->status_code = MS_STATUS_ERROR_CERTIFICATE;
+		out->reason = psprintf("the certificate has no keyUsage extension (%s required)", needname);
+	}
+	else if ((ku & need) == 0)
+	{
+		out->valid = false;
+		out->status_code = MS_STATUS_ERROR_CERTIFICATE;
+		out->reason = psprintf("the certificate's key usage does not allow %s", needname);
+	}
+}
 
-	/* chain subjects and evidence */
+/* Step 4: the chain's subjects (out->chain) and the evidence document. */
+static void
+record_evidence(MsPki *pki, VerifyState *st, PathRun *run, MsValidation *out)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(run->ctx);
+	StringInfoData ev;
+
 	initStringInfo(&ev);
 	appendStringInfoChar(&ev, '{');
 	append_json_str(&ev, "pki", pki->name);
 	appendStringInfoString(&ev, ",\"checked_at\":");
-	escape_json(&ev, timestamptz_to_str(time_t_to_timestamptz(st.check_time)));
+	escape_json(&ev, timestamptz_to_str(time_t_to_timestamptz(st->check_time)));
 	appendStringInfoString(&ev, ",\"chain\":[");
 	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
 	{
@@ -596,7 +614,7 @@ validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 		appendStringInfoChar(&ev, '}');
 	}
 	appendStringInfoString(&ev, "],\"crls\":[");
-	if (used_crls && chain != NULL)
+	if (run->used_crls && chain != NULL)
 	{
 		bool		first = true;
 
@@ -604,32 +622,50 @@ validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 			append_crls_for(&ev, pki, sk_X509_value(chain, i), &first);
 	}
 	appendStringInfoChar(&ev, ']');
-	if (ocsp_ev.len > 0)
-		appendStringInfo(&ev, ",\"ocsp\":%s", ocsp_ev.data);
-	if (st.stale_crl_in_grace)
+	if (run->ocsp_ev.len > 0)
+		appendStringInfo(&ev, ",\"ocsp\":%s", run->ocsp_ev.data);
+	if (st->stale_crl_in_grace)
 		appendStringInfoString(&ev, ",\"stale_crl_within_grace\":true");
 	appendStringInfoChar(&ev, ',');
 	append_json_str(&ev, "revocation", pki->revocation);
 	appendStringInfoChar(&ev, '}');
 	out->evidence = ev.data;
+}
 
-	/* the valid policy set of the path */
-	if (out->valid)
+/* Step 5: the valid policy set of a valid path. */
+static void
+record_policies(PathRun *run, MsValidation *out)
+{
+	X509_POLICY_TREE *tree;
+	STACK_OF(X509_POLICY_NODE) *nodes;
+
+	if (!out->valid || (tree = X509_STORE_CTX_get0_policy_tree(run->ctx)) == NULL)
+		return;
+	nodes = X509_policy_tree_get0_user_policies(tree);
+	for (int i = 0; nodes != NULL && i < sk_X509_POLICY_NODE_num(nodes); i++)
 	{
-		X509_POLICY_TREE *tree = X509_STORE_CTX_get0_policy_tree(ctx);
+		const ASN1_OBJECT *pol = X509_policy_node_get0_policy(sk_X509_POLICY_NODE_value(nodes, i));
 
-		if (tree != NULL)
-		{
-			STACK_OF(X509_POLICY_NODE) *nodes = X509_policy_tree_get0_user_policies(tree);
-
-			for (int i = 0; nodes != NULL && i < sk_X509_POLICY_NODE_num(nodes); i++)
-			{
-				const ASN1_OBJECT *pol = X509_policy_node_get0_policy(sk_X509_POLICY_NODE_value(nodes, i));
-
-				out->policies = lappend(out->policies, ms_obj_text(pol));
-			}
-		}
+		out->policies = lappend(out->policies, ms_obj_text(pol));
 	}
+}
+
+static void
+validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
+			  TimestampTz at, MsKeyUsage usage, MsValidation *out)
+{
+	VerifyState st = {0};
+	PathRun		run;
+
+	st.pki = pki;
+	st.check_time = at ? ms_timestamptz_to_time_t(at) : time(NULL);
+	inherit_dsa_parameters(scope, pki, &cert, &untrusted, &st);
+
+	run_path(scope, pki, cert, untrusted, &st, &run);
+	describe_path(pki, &run, out);
+	check_key_usage(pki, cert, usage, out);
+	record_evidence(pki, &st, &run, out);
+	record_policies(&run, out);
 	ERR_clear_error();
 }
 

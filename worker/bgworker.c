@@ -43,6 +43,18 @@ static bool wake_pending = false;
 
 PG_FUNCTION_INFO_V1(ms_worker_stats);
 
+long
+ms_until(TimestampTz now, TimestampTz t)
+{
+	long		secs;
+	int			usecs;
+
+	if (t <= now)
+		return 0;
+	TimestampDifference(now, t, &secs, &usecs);
+	return secs * 1000 + (usecs + 999) / 1000;
+}
+
 static void
 ms_worker_shmem_request(void)
 {

@@ -38,6 +38,9 @@ extern bool ms_worker_preloaded(void);
 
 /* ---- internal to worker/ ------------------------------------------------ */
 
+/* Milliseconds from now until t, rounded up; 0 when t is not in the future. */
+extern long ms_until(TimestampTz now, TimestampTz t);
+
 /* GUCs */
 extern char *ms_worker_database;
 extern int	ms_worker_naptime_ms;

@@ -141,18 +141,6 @@ after_ms(TimestampTz t, long ms)
 	return TimestampTzPlusMilliseconds(t, ms);
 }
 
-static long
-ms_until(TimestampTz now, TimestampTz t)
-{
-	long		secs;
-	int			usecs;
-
-	if (t <= now)
-		return 0;
-	TimestampDifference(now, t, &secs, &usecs);
-	return secs * 1000 + (usecs + 999) / 1000;
-}
-
 const char *
 ms_smpp_status_text(uint32 status)
 {
