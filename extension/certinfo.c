@@ -60,14 +60,7 @@ mobisign_cert_info(PG_FUNCTION_ARGS)
 	values[1] = PointerGetDatum(der_sha256(der));
 	values[2] = CStringGetTextDatum(ms_name_text(X509_get_subject_name(x)));
 	values[3] = CStringGetTextDatum(ms_name_text(X509_get_issuer_name(x)));
-	{
-		BIGNUM	   *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-		char	   *hex = bn ? BN_bn2hex(bn) : NULL;
-
-		serial = pstrdup(hex ? hex : "");
-		OPENSSL_free(hex);
-		BN_free(bn);
-	}
+	serial = ms_asn1_integer_hex(X509_get0_serialNumber(x));
 	values[4] = CStringGetTextDatum(serial);
 	skid = X509_get0_subject_key_id(x);
 	if (skid)

@@ -73,15 +73,11 @@ cached_signer(MsScope *scope, CMS_SignerInfo *si)
 	}
 	else
 	{
-		BIGNUM	   *bn = ASN1_INTEGER_to_BN(sno, NULL);
-		char	   *hex = bn ? BN_bn2hex(bn) : NULL;
 		Datum		arg[2];
 		Oid			type[2] = {TEXTOID, TEXTOID};
 
 		arg[0] = CStringGetTextDatum(ms_name_text(issuer));
-		arg[1] = CStringGetTextDatum(hex ? hex : "");
-		OPENSSL_free(hex);
-		BN_free(bn);
+		arg[1] = CStringGetTextDatum(ms_asn1_integer_hex(sno));
 		rc = SPI_execute_with_args("SELECT der FROM mobisign.certificate WHERE issuer = $1 AND serial = $2 LIMIT 8",
 								   2, type, arg, NULL, true, 0);
 	}

@@ -54,6 +54,7 @@
 #include "ocsp_input.h"
 #include "ossl.h"
 #include "spi_row.h"
+#include "xact_unit.h"
 
 typedef struct OcspAnswer
 {
@@ -252,6 +253,37 @@ cache_lookup(MsPki *pki, const unsigned char fp[32], char **url)
 	return result;
 }
 
+typedef struct CacheRow
+{
+	Oid		   *types;
+	Datum	   *args;
+	char	   *nulls;
+} CacheRow;
+
+static void
+cache_insert_fn(void *arg)
+{
+	CacheRow   *row = (CacheRow *) arg;
+	int			rc;
+
+	SPI_connect();
+	rc = SPI_execute_with_args(
+							   "INSERT INTO mobisign.ocsp_response AS o (pki_id, cert_sha256, subject, issuer,"
+							   "   serial, status, revocation_time, revocation_reason, this_update, next_update,"
+							   "   produced_at, responder_url, der, sha256, fetched_at)"
+							   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())"
+							   " ON CONFLICT (pki_id, cert_sha256) DO UPDATE"
+							   "   SET status = excluded.status, revocation_time = excluded.revocation_time,"
+							   "       revocation_reason = excluded.revocation_reason,"
+							   "       this_update = excluded.this_update, next_update = excluded.next_update,"
+							   "       produced_at = excluded.produced_at, responder_url = excluded.responder_url,"
+							   "       der = excluded.der, sha256 = excluded.sha256, fetched_at = now()",
+							   14, row->types, row->args, row->nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not cache the OCSP response: %s", SPI_result_code_string(rc));
+	SPI_finish();
+}
+
 /*
  * Store a fresh answer.  A failure to cache (read-only transaction, standby,
  * privileges) must not fail the verification: it runs in a subtransaction
@@ -260,8 +292,8 @@ cache_lookup(MsPki *pki, const unsigned char fp[32], char **url)
 static void
 cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	CacheRow	row;
+	ErrorData  *edata;
 	Datum		args[14];
 	char		nulls[14];
 	Oid			types[14] = {INT4OID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
@@ -270,24 +302,9 @@ cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 	bytea	   *fpb;
 	bytea	   *sha;
 	unsigned char digest[32];
-	ASN1_INTEGER *serial = X509_get_serialNumber(cert);
-	BIGNUM	   *bn;
-	char	   *serialhex = NULL;
 
 	if (a->der == NULL || a->next_update == 0 || RecoveryInProgress() || XactReadOnly)
 		return;
-	bn = ASN1_INTEGER_to_BN(serial, NULL);
-	if (bn != NULL)
-	{
-		char	   *h = BN_bn2hex(bn);
-
-		if (h)
-		{
-			serialhex = pstrdup(h);
-			OPENSSL_free(h);
-		}
-		BN_free(bn);
-	}
 	memset(nulls, ' ', sizeof(nulls));
 	fpb = palloc(VARHDRSZ + 32);
 	SET_VARSIZE(fpb, VARHDRSZ + 32);
@@ -301,7 +318,7 @@ cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 	args[1] = PointerGetDatum(fpb);
 	args[2] = CStringGetTextDatum(ms_name_text(X509_get_subject_name(cert)));
 	args[3] = CStringGetTextDatum(ms_name_text(X509_get_issuer_name(cert)));
-	args[4] = CStringGetTextDatum(serialhex ? serialhex : "");
+	args[4] = CStringGetTextDatum(ms_asn1_integer_hex(X509_get_serialNumber(cert)));
 	args[5] = CStringGetTextDatum(a->status);
 	args[6] = TimestampTzGetDatum(a->revocation_time);
 	if (a->revocation_time == 0)
@@ -316,47 +333,16 @@ cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 	args[12] = PointerGetDatum(a->der);
 	args[13] = PointerGetDatum(sha);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
+	row.types = types;
+	row.args = args;
+	row.nulls = nulls;
+	edata = ms_run_in_subtransaction(cache_insert_fn, &row);
+	if (edata != NULL)
 	{
-		int			rc;
-
-		SPI_connect();
-		rc = SPI_execute_with_args(
-								   "INSERT INTO mobisign.ocsp_response AS o (pki_id, cert_sha256, subject, issuer,"
-								   "   serial, status, revocation_time, revocation_reason, this_update, next_update,"
-								   "   produced_at, responder_url, der, sha256, fetched_at)"
-								   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())"
-								   " ON CONFLICT (pki_id, cert_sha256) DO UPDATE"
-								   "   SET status = excluded.status, revocation_time = excluded.revocation_time,"
-								   "       revocation_reason = excluded.revocation_reason,"
-								   "       this_update = excluded.this_update, next_update = excluded.next_update,"
-								   "       produced_at = excluded.produced_at, responder_url = excluded.responder_url,"
-								   "       der = excluded.der, sha256 = excluded.sha256, fetched_at = now()",
-								   14, types, args, nulls, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "could not cache the OCSP response: %s", SPI_result_code_string(rc));
-		SPI_finish();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
 		ereport(WARNING,
 				(errmsg("could not cache an OCSP response: %s", edata->message)));
 		FreeErrorData(edata);
 	}
-	PG_END_TRY();
 }
 
 /* Ask the responders of cert; fills a. */

@@ -518,11 +518,12 @@ ms_x509_fingerprint_hex(X509 *x)
 	return ms_hex(md, mdlen);
 }
 
-char *
-ms_asn1_integer_text(const ASN1_INTEGER *i)
+/* i in decimal or hex (palloc'd), NULL if it cannot be converted */
+static char *
+asn1_integer_string(const ASN1_INTEGER *i, bool hex)
 {
 	BIGNUM	   *bn;
-	char	   *dec;
+	char	   *str;
 	char	   *result;
 
 	if (i == NULL)
@@ -530,13 +531,27 @@ ms_asn1_integer_text(const ASN1_INTEGER *i)
 	bn = ASN1_INTEGER_to_BN(i, NULL);
 	if (bn == NULL)
 		return NULL;
-	dec = BN_bn2dec(bn);
+	str = hex ? BN_bn2hex(bn) : BN_bn2dec(bn);
 	BN_free(bn);
-	if (dec == NULL)
+	if (str == NULL)
 		return NULL;
-	result = pstrdup(dec);
-	OPENSSL_free(dec);
+	result = pstrdup(str);
+	OPENSSL_free(str);
 	return result;
+}
+
+char *
+ms_asn1_integer_text(const ASN1_INTEGER *i)
+{
+	return asn1_integer_string(i, false);
+}
+
+char *
+ms_asn1_integer_hex(const ASN1_INTEGER *i)
+{
+	char	   *hex = asn1_integer_string(i, true);
+
+	return hex ? hex : pstrdup("");
 }
 
 char *

@@ -92,6 +92,8 @@ extern Datum ms_text_array(List *strings);	/* text[] from a List of char * */
 extern void ms_sha256(const unsigned char *data, size_t len, unsigned char out[32]);
 extern char *ms_x509_fingerprint_hex(X509 *x);	/* SHA-256 of the DER, hex */
 extern char *ms_asn1_integer_text(const ASN1_INTEGER *i);	/* decimal, palloc'd */
+/* upper-case hex as BN_bn2hex writes it (how mobisign stores serial numbers); "" if unreadable */
+extern char *ms_asn1_integer_hex(const ASN1_INTEGER *i);
 extern char *ms_obj_text(const ASN1_OBJECT *obj);	/* dotted OID, palloc'd */
 
 #endif							/* MOBISIGN_OSSL_H */

@@ -28,8 +28,7 @@
 #include "bgworker.h"
 #include "queue.h"
 #include "spi_row.h"
-
-typedef void (*MsUnitFn) (void *arg);
+#include "xact_unit.h"
 
 /* names of SIM-channel functions found missing (logged once each) */
 static List *missing_logged = NIL;
@@ -65,6 +64,20 @@ should_log(const char *msg)
 
 /* ---- transactions -------------------------------------------------------- */
 
+/* A failed unit of work: logged (at most once a minute) and counted. */
+static void
+report_unit_error(const char *activity, ErrorData *edata)
+{
+	char		msg[160];
+
+	snprintf(msg, sizeof(msg), "%s: %s", activity, edata->message);
+	if (should_log(msg))
+	{
+		ereport(WARNING, (errmsg("%s failed: %s", activity, edata->message)));
+		ms_worker_set_error(msg);
+	}
+}
+
 /*
  * Run fn in one transaction with SPI and a snapshot.  On error: log, count,
  * abort, return false.  Allocations of fn that must outlive the transaction
@@ -73,44 +86,9 @@ should_log(const char *msg)
 static bool
 run_unit(const char *activity, MsUnitFn fn, void *arg)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	bool		ok = ms_run_in_transaction(activity, fn, arg, report_unit_error);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, activity);
-		fn(arg);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		char		msg[160];
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		snprintf(msg, sizeof(msg), "%s: %s", activity, edata->message);
-		if (should_log(msg))
-		{
-			ereport(WARNING, (errmsg("%s failed: %s", activity, edata->message)));
-			ms_worker_set_error(msg);
-		}
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
 	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
 	return ok;
 }
 
@@ -125,6 +103,26 @@ missing_already_logged(const char *fname)
 	return false;
 }
 
+typedef struct ExecArg
+{
+	const char *sql;
+	int			nargs;
+	Oid		   *types;
+	Datum	   *values;
+	const char *nulls;
+	int			rc;
+} ExecArg;
+
+static void
+exec_fn(void *arg)
+{
+	ExecArg    *e = (ExecArg *) arg;
+
+	e->rc = SPI_execute_with_args(e->sql, e->nargs, e->types, e->values, e->nulls, false, 0);
+	if (e->rc < 0)
+		elog(ERROR, "SPI_execute_with_args returned %d", e->rc);
+}
+
 /*
  * Execute one statement in a subtransaction.  Returns the SPI result code,
  * or -1 on error (logged; an undefined SIM-channel function is logged once).
@@ -134,62 +132,38 @@ static int
 guarded_exec(const char *what, const char *sql, int nargs, Oid *types, Datum *values,
 			 const char *nulls)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile int rc = -1;
+	ExecArg		e = {sql, nargs, types, values, nulls, -1};
+	ErrorData  *edata = ms_run_in_subtransaction(exec_fn, &e);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
+	if (edata == NULL)
+		return e.rc;
+	if (edata->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION)
 	{
-		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-		if (rc < 0)
-			elog(ERROR, "SPI_execute_with_args returned %d", rc);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
+		if (!missing_already_logged(what))
+		{
+			MemoryContext tmp = MemoryContextSwitchTo(TopMemoryContext);
+
+			missing_logged = lappend(missing_logged, pstrdup(what));
+			MemoryContextSwitchTo(tmp);
+			ereport(WARNING,
+					(errmsg("mobisign worker: %s is not available: %s", what, edata->message),
+					 errhint("The SIM channel's SQL functions are installed by CREATE EXTENSION mobisign; the worker carries on without them.")));
+		}
 	}
-	PG_CATCH();
+	else
 	{
-		ErrorData  *edata;
+		char		msg[160];
 
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION)
+		snprintf(msg, sizeof(msg), "%s: %s", what, edata->message);
+		if (should_log(msg))
 		{
-			if (!missing_already_logged(what))
-			{
-				MemoryContext tmp = MemoryContextSwitchTo(TopMemoryContext);
-
-				missing_logged = lappend(missing_logged, pstrdup(what));
-				MemoryContextSwitchTo(tmp);
-				ereport(WARNING,
-						(errmsg("mobisign worker: %s is not available: %s", what, edata->message),
-						 errhint("The SIM channel's SQL functions are installed by CREATE EXTENSION mobisign; the worker carries on without them.")));
-			}
+			ereport(WARNING,
+					(errmsg("mobisign worker: %s failed: %s", what, edata->message)));
+			ms_worker_set_error(msg);
 		}
-		else
-		{
-			char		msg[160];
-
-			snprintf(msg, sizeof(msg), "%s: %s", what, edata->message);
-			if (should_log(msg))
-			{
-				ereport(WARNING,
-						(errmsg("mobisign worker: %s failed: %s", what, edata->message)));
-				ms_worker_set_error(msg);
-			}
-		}
-		FreeErrorData(edata);
-		rc = -1;
 	}
-	PG_END_TRY();
-	return rc;
+	FreeErrorData(edata);
+	return -1;
 }
 
 /* ---- session ------------------------------------------------------------- */
