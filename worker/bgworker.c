@@ -84,19 +84,26 @@ ms_worker_shmem_startup(void)
 }
 
 void
-ms_worker_describe(BackgroundWorker *w)
+ms_bgworker_describe(BackgroundWorker *w, const char *name, const char *function,
+					 int restart_time)
 {
 	memset(w, 0, sizeof(*w));
 	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	/* never sends from a standby: starts once recovery has finished */
+	/* never sends or fetches from a standby: starts once recovery has finished */
 	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
-	/* restarted after a crash; a clean exit (SIGTERM) is final */
-	w->bgw_restart_time = 5;
+	w->bgw_restart_time = restart_time;
 	strlcpy(w->bgw_library_name, "mobisign", BGW_MAXLEN);
-	strlcpy(w->bgw_function_name, "ms_worker_main", BGW_MAXLEN);
-	strlcpy(w->bgw_name, "mobisign worker", BGW_MAXLEN);
-	strlcpy(w->bgw_type, "mobisign worker", BGW_MAXLEN);
+	strlcpy(w->bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(w->bgw_name, name, BGW_MAXLEN);
+	strlcpy(w->bgw_type, name, BGW_MAXLEN);
 	w->bgw_notify_pid = 0;
+}
+
+void
+ms_worker_describe(BackgroundWorker *w)
+{
+	/* restarted after a crash; a clean exit (SIGTERM) is final */
+	ms_bgworker_describe(w, "mobisign worker", "ms_worker_main", 5);
 }
 
 static void

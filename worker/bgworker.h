@@ -23,6 +23,13 @@ extern void ms_worker_init(void);
 struct BackgroundWorker;
 extern void ms_worker_describe(struct BackgroundWorker *w);
 
+/*
+ * Any mobisign background worker: connected to a database, started once
+ * recovery has finished, running function of this library under name.
+ */
+extern void ms_bgworker_describe(struct BackgroundWorker *w, const char *name,
+								 const char *function, int restart_time);
+
 /* Wake the worker when the current transaction commits (queued work). */
 extern void ms_worker_wake_at_commit(void);
 

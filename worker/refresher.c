@@ -68,14 +68,7 @@ ms_refresher_launch_if_due(void)
 		handle = NULL;
 	}
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "mobisign", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "ms_refresher_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "mobisign refresher", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "mobisign refresher", BGW_MAXLEN);
+	ms_bgworker_describe(&worker, "mobisign refresher", "ms_refresher_main", BGW_NEVER_RESTART);
 	last_launch = now;
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
