@@ -22,6 +22,7 @@
 
 #include "cms_verify.h"
 #include "der_input.h"
+#include "jsonb_build.h"
 #include "ossl.h"
 #include "rawsig.h"
 #include "spi_row.h"
@@ -33,7 +34,7 @@ set_invalid(MsCmsResult *out, int status, char *reason)
 	out->v.status_code = status;
 	out->v.reason = reason;
 	if (out->v.evidence == NULL)
-		out->v.evidence = pstrdup("{}");
+		out->v.evidence = ms_jb_empty_object();
 }
 
 static bool
@@ -543,6 +544,6 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 		values[col++] = TimestampTzGetDatum(r.signing_time);
 	else
 		nulls[col++] = true;
-	values[col++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(r.v.evidence ? r.v.evidence : "{}"));
+	values[col++] = JsonbPGetDatum(r.v.evidence ? r.v.evidence : ms_jb_empty_object());
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

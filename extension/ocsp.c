@@ -52,6 +52,7 @@
 #include "fetch.h"
 #include "ocsp.h"
 #include "ocsp_input.h"
+#include "jsonb_build.h"
 #include "ossl.h"
 #include "spi_row.h"
 #include "xact_unit.h"
@@ -460,25 +461,16 @@ check_one(MsPki *pki, STACK_OF(X509) *chain, X509 *cert, X509 *issuer, time_t at
 		cache_store(pki, fp, cert, a);
 }
 
-static void
-append_ts(StringInfo buf, const char *key, TimestampTz t)
-{
-	appendStringInfo(buf, ",\"%s\":", key);
-	if (t == 0)
-		appendStringInfoString(buf, "null");
-	else
-		escape_json(buf, timestamptz_to_str(t));
-}
-
 MsOcspOutcome
 ms_ocsp_check_chain(MsPki *pki, STACK_OF(X509) *chain, time_t at,
-					StringInfo evidence, char **reason)
+					Jsonb **evidence, char **reason)
 {
 	int			n = chain ? sk_X509_num(chain) : 0;
 	MsOcspOutcome result = MS_OCSP_GOOD;
+	MsJsonb		ev = {0};
 
 	*reason = NULL;
-	appendStringInfoChar(evidence, '[');
+	ms_jb_begin_array(&ev, NULL);
 	for (int i = 0; i + 1 < n; i++)
 	{
 		X509	   *cert = sk_X509_value(chain, i);
@@ -487,38 +479,24 @@ ms_ocsp_check_chain(MsPki *pki, STACK_OF(X509) *chain, time_t at,
 
 		check_one(pki, chain, cert, issuer, at, &a);
 
-		if (i > 0)
-			appendStringInfoChar(evidence, ',');
-		appendStringInfoString(evidence, "{\"subject\":");
-		escape_json(evidence, ms_name_text(X509_get_subject_name(cert)));
-		appendStringInfoString(evidence, ",\"serial\":");
-		escape_json(evidence, ms_asn1_integer_text(X509_get_serialNumber(cert)));
-		appendStringInfoString(evidence, ",\"status\":");
-		if (a.status)
-			escape_json(evidence, a.status);
-		else
-			appendStringInfoString(evidence, "null");
-		appendStringInfoString(evidence, ",\"responder\":");
-		if (a.url)
-			escape_json(evidence, a.url);
-		else
-			appendStringInfoString(evidence, "null");
+		ms_jb_begin_object(&ev, NULL);
+		ms_jb_string(&ev, "subject", ms_name_text(X509_get_subject_name(cert)));
+		ms_jb_string(&ev, "serial", ms_asn1_integer_text(X509_get_serialNumber(cert)));
+		ms_jb_string(&ev, "status", a.status);
+		ms_jb_string(&ev, "responder", a.url);
 		if (a.status)
 		{
-			append_ts(evidence, "this_update", a.this_update);
-			append_ts(evidence, "next_update", a.next_update);
-			append_ts(evidence, "produced_at", a.produced_at);
+			ms_jb_timestamptz(&ev, "this_update", a.this_update);
+			ms_jb_timestamptz(&ev, "next_update", a.next_update);
+			ms_jb_timestamptz(&ev, "produced_at", a.produced_at);
 			if (a.revocation_time != 0)
-				append_ts(evidence, "revocation_time", a.revocation_time);
-			appendStringInfo(evidence, ",\"response_sha256\":\"%s\",\"cached\":%s",
-							 a.response_sha256, a.cached ? "true" : "false");
+				ms_jb_timestamptz(&ev, "revocation_time", a.revocation_time);
+			ms_jb_string(&ev, "response_sha256", a.response_sha256);
+			ms_jb_bool(&ev, "cached", a.cached);
 		}
 		if (a.outcome != MS_OCSP_GOOD)
-		{
-			appendStringInfoString(evidence, ",\"error\":");
-			escape_json(evidence, a.reason ? a.reason : "unavailable");
-		}
-		appendStringInfoChar(evidence, '}');
+			ms_jb_string(&ev, "error", a.reason ? a.reason : "unavailable");
+		ms_jb_end_object(&ev);
 
 		if (a.outcome != MS_OCSP_GOOD)
 		{
@@ -527,6 +505,7 @@ ms_ocsp_check_chain(MsPki *pki, STACK_OF(X509) *chain, time_t at,
 			break;
 		}
 	}
-	appendStringInfoChar(evidence, ']');
+	ms_jb_end_array(&ev);
+	*evidence = ms_jb_finish(&ev);
 	return result;
 }

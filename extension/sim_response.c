@@ -345,7 +345,7 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 	}
 	if (res.v.evidence)
 	{
-		values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(res.v.evidence));
+		values[8] = JsonbPGetDatum(res.v.evidence);
 		nulls[8] = false;
 	}
 	{

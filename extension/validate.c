@@ -24,6 +24,7 @@
 #include "ocsp.h"
 #include "ossl.h"
 #include "pki_store.h"
+#include "jsonb_build.h"
 #include "validate.h"
 
 /* at most this many intermediates in one call */
@@ -223,20 +224,9 @@ status_for_error(int err)
 	}
 }
 
-static void
-append_json_str(StringInfo buf, const char *key, const char *val)
-{
-	escape_json(buf, key);
-	appendStringInfoChar(buf, ':');
-	if (val)
-		escape_json(buf, val);
-	else
-		appendStringInfoString(buf, "null");
-}
-
 /* CRLs of the PKI that cover the given certificate (same issuer name) */
 static void
-append_crls_for(StringInfo buf, MsPki *pki, X509 *x, bool *first)
+add_crls_for(MsJsonb *ev, MsPki *pki, X509 *x)
 {
 	for (int i = 0; i < sk_X509_CRL_num(pki->crls); i++)
 	{
@@ -252,17 +242,12 @@ append_crls_for(StringInfo buf, MsPki *pki, X509 *x, bool *first)
 			numtext = ms_asn1_integer_text(num);
 			ASN1_INTEGER_free(num);
 		}
-		if (!*first)
-			appendStringInfoChar(buf, ',');
-		*first = false;
-		appendStringInfoChar(buf, '{');
-		append_json_str(buf, "issuer", ms_name_text(X509_CRL_get_issuer(crl)));
-		appendStringInfoChar(buf, ',');
-		append_json_str(buf, "crl_number", numtext);
-		appendStringInfoChar(buf, ',');
-		append_json_str(buf, "this_update",
-						timestamptz_to_str(ms_asn1_time_to_timestamptz(X509_CRL_get0_lastUpdate(crl))));
-		appendStringInfoChar(buf, '}');
+		ms_jb_begin_object(ev, NULL);
+		ms_jb_string(ev, "issuer", ms_name_text(X509_CRL_get_issuer(crl)));
+		ms_jb_string(ev, "crl_number", numtext);
+		ms_jb_string(ev, "this_update",
+					 timestamptz_to_str(ms_asn1_time_to_timestamptz(X509_CRL_get0_lastUpdate(crl))));
+		ms_jb_end_object(ev);
 	}
 }
 
@@ -480,7 +465,7 @@ typedef struct PathRun
 	int			rc;				/* X509_verify_cert() */
 	int			err;			/* X509_V_* */
 	bool		used_crls;		/* the result rests on CRLs */
-	StringInfoData ocsp_ev;		/* OCSP evidence (JSON array), empty if none */
+	Jsonb	   *ocsp_ev;		/* OCSP answers relied on (array), or NULL */
 	char	   *ocsp_reason;	/* why OCSP failed closed, or NULL */
 } PathRun;
 
@@ -494,7 +479,7 @@ run_path(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 {
 	run->used_crls = pki->check_crl && !pki->check_ocsp;
 	run->ocsp_reason = NULL;
-	initStringInfo(&run->ocsp_ev);
+	run->ocsp_ev = NULL;
 	run->ctx = run_verify(scope, pki, cert, untrusted, st, run->used_crls, &run->rc, &run->err);
 	if (run->rc > 0 && pki->check_ocsp)
 	{
@@ -591,45 +576,35 @@ static void
 record_evidence(MsPki *pki, VerifyState *st, PathRun *run, MsValidation *out)
 {
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(run->ctx);
-	StringInfoData ev;
+	MsJsonb		ev = {0};
 
-	initStringInfo(&ev);
-	appendStringInfoChar(&ev, '{');
-	append_json_str(&ev, "pki", pki->name);
-	appendStringInfoString(&ev, ",\"checked_at\":");
-	escape_json(&ev, timestamptz_to_str(time_t_to_timestamptz(st->check_time)));
-	appendStringInfoString(&ev, ",\"chain\":[");
+	ms_jb_begin_object(&ev, NULL);
+	ms_jb_string(&ev, "pki", pki->name);
+	ms_jb_string(&ev, "checked_at", timestamptz_to_str(time_t_to_timestamptz(st->check_time)));
+	ms_jb_begin_array(&ev, "chain");
 	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
 	{
 		X509	   *x = sk_X509_value(chain, i);
 		char	   *subj = ms_name_text(X509_get_subject_name(x));
 
 		out->chain = lappend(out->chain, subj);
-		if (i > 0)
-			appendStringInfoChar(&ev, ',');
-		appendStringInfoChar(&ev, '{');
-		append_json_str(&ev, "subject", subj);
-		appendStringInfoChar(&ev, ',');
-		append_json_str(&ev, "sha256", ms_x509_fingerprint_hex(x));
-		appendStringInfoChar(&ev, '}');
+		ms_jb_begin_object(&ev, NULL);
+		ms_jb_string(&ev, "subject", subj);
+		ms_jb_string(&ev, "sha256", ms_x509_fingerprint_hex(x));
+		ms_jb_end_object(&ev);
 	}
-	appendStringInfoString(&ev, "],\"crls\":[");
-	if (run->used_crls && chain != NULL)
-	{
-		bool		first = true;
-
-		for (int i = 0; i < sk_X509_num(chain); i++)
-			append_crls_for(&ev, pki, sk_X509_value(chain, i), &first);
-	}
-	appendStringInfoChar(&ev, ']');
-	if (run->ocsp_ev.len > 0)
-		appendStringInfo(&ev, ",\"ocsp\":%s", run->ocsp_ev.data);
+	ms_jb_end_array(&ev);
+	ms_jb_begin_array(&ev, "crls");
+	for (int i = 0; run->used_crls && chain != NULL && i < sk_X509_num(chain); i++)
+		add_crls_for(&ev, pki, sk_X509_value(chain, i));
+	ms_jb_end_array(&ev);
+	if (run->ocsp_ev != NULL)
+		ms_jb_document(&ev, "ocsp", run->ocsp_ev);
 	if (st->stale_crl_in_grace)
-		appendStringInfoString(&ev, ",\"stale_crl_within_grace\":true");
-	appendStringInfoChar(&ev, ',');
-	append_json_str(&ev, "revocation", pki->revocation);
-	appendStringInfoChar(&ev, '}');
-	out->evidence = ev.data;
+		ms_jb_bool(&ev, "stale_crl_within_grace", true);
+	ms_jb_string(&ev, "revocation", pki->revocation);
+	ms_jb_end_object(&ev);
+	out->evidence = ms_jb_finish(&ev);
 }
 
 /* Step 5: the valid policy set of a valid path. */
@@ -715,7 +690,7 @@ ms_validate_certificate(X509 *cert, STACK_OF(X509) *untrusted, const char *pki_n
 			out->pki_name = NULL;
 			out->chain = list_make1(ms_name_text(X509_get_subject_name(cert)));
 			out->policies = NIL;
-			out->evidence = pstrdup("{}");
+			out->evidence = ms_jb_empty_object();
 			out->x509_error = have_best ? best.x509_error : X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
 		}
 	}
@@ -789,6 +764,6 @@ mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 
 	ms_validation_columns(&v, values, nulls, &col);
 	values[col++] = ms_text_array(v.policies);
-	values[col++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(v.evidence));
+	values[col++] = JsonbPGetDatum(v.evidence);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

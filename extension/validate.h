@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
 #include <openssl/x509.h>
 
 #include "datatype/timestamp.h"
@@ -57,7 +59,7 @@ typedef struct MsValidation
 	char	   *pki_name;		/* the PKI that validated it (or was tried) */
 	List	   *chain;			/* char * subjects, end entity first */
 	List	   *policies;		/* char * valid policy OIDs of the path */
-	char	   *evidence;		/* JSON text: chain fingerprints, CRLs relied on */
+	Jsonb	   *evidence;		/* chain fingerprints, CRLs and OCSP answers relied on */
 	int			x509_error;		/* OpenSSL X509_V_ERR_*, or 0 */
 } MsValidation;
 
