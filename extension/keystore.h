@@ -12,10 +12,11 @@
 
 #include "postgres.h"
 
-/* GUC values, defined in sim_api.c */
-extern char *ms_master_key_file;
-extern char *ms_sp_key_file;
-extern char *ms_sp_cert_file;
+/*
+ * Called from _PG_init: the GUCs naming the key files
+ * (mobisign.master_key_file, mobisign.sp_key_file, mobisign.sp_cert_file).
+ */
+extern void ms_keystore_init(void);
 
 #define MS_MASTER_KEY_LEN 32
 #define MS_WRAP_VERSION 1

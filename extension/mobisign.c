@@ -16,10 +16,10 @@
 #include "bgworker.h"
 #include "dropdb.h"
 #include "fetch.h"
+#include "keystore.h"
 #include "policy.h"
 #include "refresher.h"
 #include "restore.h"
-#include "sim_api.h"
 
 PG_MODULE_MAGIC;
 
@@ -29,7 +29,7 @@ void
 _PG_init(void)
 {
 	ms_fetch_init();
-	ms_sim_init();
+	ms_keystore_init();
 	ms_policy_init();
 	ms_restore_init();
 	ms_worker_init();

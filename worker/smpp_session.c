@@ -1247,27 +1247,6 @@ ms_smpp_state(MsLink *link)
 	return link->state;
 }
 
-const char *
-ms_smpp_state_name(MsLinkState s)
-{
-	switch (s)
-	{
-		case MS_LINK_DISCONNECTED:
-			return "disconnected";
-		case MS_LINK_CONNECTING:
-			return "connecting";
-		case MS_LINK_TLS_HANDSHAKE:
-			return "tls handshake";
-		case MS_LINK_BINDING:
-			return "binding";
-		case MS_LINK_BOUND:
-			return "bound";
-		case MS_LINK_UNBINDING:
-			return "unbinding";
-	}
-	return "unknown";
-}
-
 pgsocket
 ms_smpp_wait_socket(MsLink *link)
 {

@@ -119,7 +119,6 @@ extern const MsSmscConfig *ms_smpp_config(MsLink *link);
 /* position of the link in the worker's array (MsInbound.link_index) */
 extern void ms_smpp_set_index(MsLink *link, int index);
 extern MsLinkState ms_smpp_state(MsLink *link);
-extern const char *ms_smpp_state_name(MsLinkState s);
 
 /* socket to wait on (PGINVALID_SOCKET if none) and WL_SOCKET_* events */
 extern pgsocket ms_smpp_wait_socket(MsLink *link);
