@@ -3,7 +3,8 @@
  * validate.h
  *	  RFC 5280 path validation of a certificate against a PKI's store, with
  *	  the PKI's policy (auth level, policy inputs, CRLs, grace), key-usage
- *	  enforcement per operation, and the DESIGN section 5 status codes.
+ *	  enforcement per operation, and the status codes (MS_STATUS_* below;
+ *	  README.md, "Status codes").
  *
  *-------------------------------------------------------------------------
  */

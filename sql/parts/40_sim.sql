@@ -1,4 +1,4 @@
--- The SIM channel (issue 3): registration of users, SIM keys and SMSC links;
+-- The SIM channel (docs/sim-channel.md): registration of users, SIM keys and SMSC links;
 -- the application API (authenticate, sign, status, wait, cancel, verify);
 -- the internal functions the background worker calls.
 --
