@@ -43,11 +43,17 @@ push_end(MsJsonb *b, JsonbIteratorToken tok)
 		b->done = v;
 }
 
+static void
+push_begin(MsJsonb *b, const char *key, JsonbIteratorToken tok)
+{
+	push_key(b, key);
+	pushJsonbValue(&b->state, tok, NULL);
+}
+
 void
 ms_jb_begin_object(MsJsonb *b, const char *key)
 {
-	push_key(b, key);
-	pushJsonbValue(&b->state, WJB_BEGIN_OBJECT, NULL);
+	push_begin(b, key, WJB_BEGIN_OBJECT);
 }
 
 void
@@ -59,8 +65,7 @@ ms_jb_end_object(MsJsonb *b)
 void
 ms_jb_begin_array(MsJsonb *b, const char *key)
 {
-	push_key(b, key);
-	pushJsonbValue(&b->state, WJB_BEGIN_ARRAY, NULL);
+	push_begin(b, key, WJB_BEGIN_ARRAY);
 }
 
 void

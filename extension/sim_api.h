@@ -19,7 +19,7 @@
  *	mobisign._random_bytes(n integer) -> bytea (1 to 1024 CSPRNG bytes)
  *	mobisign._verification_code() -> text (four uniform decimal digits)
  *	mobisign._key_wrap(msisdn, key_set, role, key) -> bytea (keystore.h)
- *	mobisign._key_check(msisdn, key_set, role, wrapped) -> boolean
+ *	mobisign._key_check(msisdn, key_set, role, wrapped) -> integer (key length)
  */
 extern Datum ms_random_bytes(PG_FUNCTION_ARGS);
 extern Datum ms_verification_code(PG_FUNCTION_ARGS);
