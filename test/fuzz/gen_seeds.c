@@ -107,6 +107,10 @@ answer_seeds(const char *dir, const msc_ota_keys *keys)
 	err |= msc_applet_response_encode(&ar, app, sizeof(app), &alen) != MSC_OK;
 	memcpy(in + 4, app, alen);
 	err |= put(dir, "fuzz_answer", 5, in, 4 + alen);
+	return err;
+}
+
+/*
  * fuzz_smpp_receive: a stream the worker could receive (byte 0 = 0, then
  * PDUs), the hostile-SMSC cases, and one body per command in the direct mode.
  */
