@@ -1,7 +1,7 @@
 /*
  * sim_request.c
  *	  mobisign._display_check(text) and mobisign._build_request(...): the
- *	  PostgreSQL side of the codecs in worker/codec (display text coding,
+ *	  PostgreSQL side of the codecs in codec (display text coding,
  *	  applet request TLVs, OTA command packets, SMS segmentation).
  *
  * The SIM keys are unwrapped only here, for the time it takes to build one

@@ -2,7 +2,7 @@
  * sim_response.c
  *	  mobisign._open_response(...): reassemble the SMS user data of one
  *	  answer, check and decipher the OTA response packet with one SIM key
- *	  set, decode the applet response (msc_answer_open, worker/codec/answer.h,
+ *	  set, decode the applet response (msc_answer_open, codec/answer.h,
  *	  the same steps the answer-path fuzzer runs).  Never throws for bad
  *	  input: the result's "stage" says how far the answer got:
  *		sms        not a (complete) response packet in SMS user data
@@ -96,7 +96,7 @@ read_segments(ArrayType *segarr, msc_sms_part **parts, int *nparts, OpenRow *row
 /*
  * Step 2: reassemble, check and decipher with the key set's clear keys,
  * which live only for this call (the same steps as the answer-path fuzzer:
- * worker/codec/answer.h).
+ * codec/answer.h).
  */
 static void
 open_with_keys(const char *msisdn, int32 key_set, bytea *tar, bytea *kic_w, bytea *kid_w,

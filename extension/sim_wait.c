@@ -28,6 +28,7 @@
 
 #include "bgworker.h"
 #include "sim_wait.h"
+#include "worker_wake.h"
 #include "spi_row.h"
 
 /* Poll interval: starts short (answers often arrive within a second) */

@@ -2,9 +2,10 @@
  *
  * bgworker.c
  *	  The background worker's control plane: GUCs, registration from
- *	  _PG_init, shared memory (identity for waking, counters), the wake-up at
- *	  commit of a queuing transaction, and mobisign._worker_stats() behind the
- *	  mobisign.worker_stats view.  The worker's loop is in worker_main.c.
+ *	  _PG_init, shared memory (identity for waking, counters), and
+ *	  mobisign._worker_stats() behind the mobisign.worker_stats view.  The
+ *	  worker's loop is in worker_main.c; the wake-up at commit, which runs in
+ *	  every backend, is extension/worker_wake.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,9 +38,6 @@ static bool preloaded = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* wake-at-commit state of this backend */
-static bool xact_callback_registered = false;
-static bool wake_pending = false;
 
 PG_FUNCTION_INFO_V1(ms_worker_stats);
 
@@ -187,58 +185,6 @@ ms_worker_require_preload(void)
 				 errmsg("mobisign's background worker is not available"),
 				 errdetail("The mobisign library was not loaded through shared_preload_libraries, so no worker sends requests to the SMSC."),
 				 errhint("Set shared_preload_libraries = 'mobisign' in postgresql.conf and restart the server.")));
-}
-
-/* ---- wake-up at commit ------------------------------------------------- */
-
-static void
-ms_worker_set_latch(void)
-{
-	int			procno;
-
-	if (ms_worker_shared == NULL)
-		return;
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	procno = ms_worker_shared->procno;
-	ms_worker_shared->wakeups++;
-	SpinLockRelease(&ms_worker_shared->mutex);
-	if (procno >= 0 && procno < (int) ProcGlobal->allProcCount)
-		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
-}
-
-static void
-ms_worker_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			if (wake_pending)
-			{
-				wake_pending = false;
-				ms_worker_set_latch();
-			}
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			/* a prepared transaction is found by the safety-net poll */
-			wake_pending = false;
-			break;
-		default:
-			break;
-	}
-}
-
-void
-ms_worker_wake_at_commit(void)
-{
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(ms_worker_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	wake_pending = true;
 }
 
 /* ---- the running worker's identity --------------------------------------- */

@@ -5,8 +5,6 @@
  * Public entry points for the rest of the extension:
  *
  *	ms_worker_init()			  from _PG_init: GUCs, shared memory, registration
- *	ms_worker_wake_at_commit()	  the current transaction queued work: wake the
- *								  worker when (and only if) it commits
  *	ms_worker_require_preload()   ERROR with a hint unless the library was
  *								  loaded through shared_preload_libraries
  */
@@ -29,9 +27,6 @@ extern void ms_worker_describe(struct BackgroundWorker *w);
  */
 extern void ms_bgworker_describe(struct BackgroundWorker *w, const char *name,
 								 const char *function, int restart_time);
-
-/* Wake the worker when the current transaction commits (queued work). */
-extern void ms_worker_wake_at_commit(void);
 
 /*
  * Raise an ERROR (SQLSTATE 55000) with a hint to set

@@ -4,7 +4,7 @@
  *	  SMPP 3.4 ESME transceiver link over libsmpp34 (see smpp_session.h).
  *
  * Everything received is cut and decoded by the codec's bounded decoder
- * (worker/codec/smpp.h): framing (16 <= length <= MSC_SMPP_MAX_PDU), the
+ * (codec/smpp.h): framing (16 <= length <= MSC_SMPP_MAX_PDU), the
  * header and every body; nothing from the wire reaches libsmpp34, which only
  * packs what we send.  Header-only PDUs (enquire_link, unbind, generic_nack
  * and their answers) are written here, so that sequence number 0 or vendor

@@ -24,7 +24,7 @@
 
 /*
  * Largest PDU accepted from an SMSC; anything longer breaks the session.
- * The limits live in the codec (worker/codec/smpp.h).
+ * The limits live in the codec (codec/smpp.h).
  */
 #define MS_SMPP_MAX_PDU MSC_SMPP_MAX_PDU
 #define MS_SMPP_HEADER_LEN MSC_SMPP_HEADER_LEN

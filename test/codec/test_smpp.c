@@ -1,6 +1,6 @@
 /*
  * test_smpp.c
- *	  Tests of the SMPP 3.4 receive-side decoder (worker/codec/smpp.c):
+ *	  Tests of the SMPP 3.4 receive-side decoder (codec/smpp.c):
  *	  framing, header-only PDUs, bind_transceiver_resp, submit_sm_resp,
  *	  deliver_sm and its optional parameters, the status each refusal is
  *	  answered with, the MSISDN check and the message-id text form.  The
