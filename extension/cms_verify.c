@@ -24,6 +24,7 @@
 #include "der_input.h"
 #include "jsonb_build.h"
 #include "ossl.h"
+#include "sql_fn.h"
 #include "rawsig.h"
 #include "spi_row.h"
 
@@ -483,12 +484,8 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 	MsCmsResult r;
 	int			col = 0;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("signature must not be NULL")));
+	tupdesc = ms_result_row(fcinfo);
+	ms_require_arg(fcinfo, 0, "signature");
 	sig = PG_GETARG_BYTEA_PP(0);
 	if (!PG_ARGISNULL(1))
 		content = PG_GETARG_BYTEA_PP(1);

@@ -35,15 +35,6 @@ push_value(MsJsonb *b, const char *key, JsonbValue *v)
 }
 
 static void
-push_end(MsJsonb *b, JsonbIteratorToken tok)
-{
-	JsonbValue *v = pushJsonbValue(&b->state, tok, NULL);
-
-	if (b->state == NULL)
-		b->done = v;
-}
-
-static void
 push_begin(MsJsonb *b, const char *key, JsonbIteratorToken tok)
 {
 	push_key(b, key);
@@ -57,21 +48,19 @@ ms_jb_begin_object(MsJsonb *b, const char *key)
 }
 
 void
-ms_jb_end_object(MsJsonb *b)
-{
-	push_end(b, WJB_END_OBJECT);
-}
-
-void
 ms_jb_begin_array(MsJsonb *b, const char *key)
 {
 	push_begin(b, key, WJB_BEGIN_ARRAY);
 }
 
 void
-ms_jb_end_array(MsJsonb *b)
+ms_jb_end(MsJsonb *b)
 {
-	push_end(b, WJB_END_ARRAY);
+	JsonbIteratorToken tok = b->state->contVal.type == jbvArray ? WJB_END_ARRAY : WJB_END_OBJECT;
+	JsonbValue *v = pushJsonbValue(&b->state, tok, NULL);
+
+	if (b->state == NULL)
+		b->done = v;
 }
 
 void
@@ -131,6 +120,6 @@ ms_jb_empty_object(void)
 	MsJsonb		b = {0};
 
 	ms_jb_begin_object(&b, NULL);
-	ms_jb_end_object(&b);
+	ms_jb_end(&b);
 	return ms_jb_finish(&b);
 }

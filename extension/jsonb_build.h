@@ -25,9 +25,8 @@ typedef struct MsJsonb
 } MsJsonb;
 
 extern void ms_jb_begin_object(MsJsonb *b, const char *key);
-extern void ms_jb_end_object(MsJsonb *b);
 extern void ms_jb_begin_array(MsJsonb *b, const char *key);
-extern void ms_jb_end_array(MsJsonb *b);
+extern void ms_jb_end(MsJsonb *b);	/* of the innermost object or array */
 extern void ms_jb_string(MsJsonb *b, const char *key, const char *val);
 extern void ms_jb_bool(MsJsonb *b, const char *key, bool val);
 extern void ms_jb_timestamptz(MsJsonb *b, const char *key, TimestampTz t);	/* 0: null */

@@ -98,44 +98,19 @@ conf_from_tuple(HeapTuple tup, TupleDesc td, MemoryContext cxt)
 	return d;
 }
 
-static DirConf *
-conf_load(int id)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	Datum		arg[1] = {Int32GetDatum(id)};
-	Oid			argtype[1] = {INT4OID};
-	DirConf    *d = NULL;
-	int			rc;
-
-	SPI_connect();
-	rc = SPI_execute_with_args(DIR_COLUMNS "WHERE id = $1", 1, argtype, arg, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read mobisign.directory: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 1)
-		d = conf_from_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, caller);
-	SPI_finish();
-	if (d == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("directory %d does not exist", id)));
-	return d;
-}
-
-/* enabled directories usable for pki_id (0: any), in position order */
+/* the directories DIR_COLUMNS || tail selects with $1 = arg, in the caller's context */
 static List *
-conf_load_all(int pki_id)
+conf_query(const char *tail, int32 arg, long limit)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Datum		arg[1] = {Int32GetDatum(pki_id)};
+	Datum		args[1] = {Int32GetDatum(arg)};
 	Oid			argtype[1] = {INT4OID};
 	List	   *l = NIL;
 	int			rc;
 
 	SPI_connect();
-	rc = SPI_execute_with_args(DIR_COLUMNS
-							   "WHERE enabled AND ($1 = 0 OR pki_id IS NULL OR pki_id = $1)"
-							   " ORDER BY position, id",
-							   1, argtype, arg, NULL, true, 0);
+	rc = SPI_execute_with_args(psprintf("%s%s", DIR_COLUMNS, tail), 1, argtype, args, NULL,
+							   true, limit);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read mobisign.directory: %s", SPI_result_code_string(rc));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -147,6 +122,26 @@ conf_load_all(int pki_id)
 	}
 	SPI_finish();
 	return l;
+}
+
+static DirConf *
+conf_load(int id)
+{
+	List	   *l = conf_query("WHERE id = $1", id, 1);
+
+	if (l == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("directory %d does not exist", id)));
+	return (DirConf *) linitial(l);
+}
+
+/* enabled directories usable for pki_id (0: any), in position order */
+static List *
+conf_load_all(int pki_id)
+{
+	return conf_query("WHERE enabled AND ($1 = 0 OR pki_id IS NULL OR pki_id = $1)"
+					  " ORDER BY position, id", pki_id, 0);
 }
 
 /* ---- watchdog ----

@@ -496,7 +496,7 @@ ms_ocsp_check_chain(MsPki *pki, STACK_OF(X509) *chain, time_t at,
 		}
 		if (a.outcome != MS_OCSP_GOOD)
 			ms_jb_string(&ev, "error", a.reason ? a.reason : "unavailable");
-		ms_jb_end_object(&ev);
+		ms_jb_end(&ev);
 
 		if (a.outcome != MS_OCSP_GOOD)
 		{
@@ -505,7 +505,7 @@ ms_ocsp_check_chain(MsPki *pki, STACK_OF(X509) *chain, time_t at,
 			break;
 		}
 	}
-	ms_jb_end_array(&ev);
+	ms_jb_end(&ev);
 	*evidence = ms_jb_finish(&ev);
 	return result;
 }

@@ -481,17 +481,31 @@ ms_bytea(const void *data, size_t len)
 	return b;
 }
 
-Datum
-ms_text_array(List *strings)
+/* a text[] (from char *) or bytea[] (from bytea *) of the list's elements */
+static Datum
+list_to_array(List *l, Oid elemtype)
 {
-	int			n = list_length(strings);
+	int			n = list_length(l);
 	Datum	   *d = palloc(sizeof(Datum) * (n > 0 ? n : 1));
 	int			i = 0;
 	ListCell   *lc;
 
-	foreach(lc, strings)
-		d[i++] = CStringGetTextDatum((char *) lfirst(lc));
-	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+	foreach(lc, l)
+		d[i++] = elemtype == TEXTOID ? CStringGetTextDatum((char *) lfirst(lc))
+			: PointerGetDatum(lfirst(lc));
+	return PointerGetDatum(construct_array(d, n, elemtype, -1, false, TYPALIGN_INT));
+}
+
+Datum
+ms_text_array(List *strings)
+{
+	return list_to_array(strings, TEXTOID);
+}
+
+Datum
+ms_bytea_array(List *byteas)
+{
+	return list_to_array(byteas, BYTEAOID);
 }
 
 void

@@ -332,17 +332,8 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 		values[6] = CStringGetTextDatum(res.v.pki_name);
 		nulls[6] = false;
 	}
-	{
-		int			n = list_length(res.v.chain);
-		Datum	   *c = palloc(sizeof(Datum) * Max(n, 1));
-		ListCell   *lc;
-		int			k = 0;
-
-		foreach(lc, res.v.chain)
-			c[k++] = CStringGetTextDatum((char *) lfirst(lc));
-		values[7] = PointerGetDatum(construct_array(c, n, TEXTOID, -1, false, TYPALIGN_INT));
-		nulls[7] = false;
-	}
+	values[7] = ms_text_array(res.v.chain);
+	nulls[7] = false;
 	if (res.v.evidence)
 	{
 		values[8] = JsonbPGetDatum(res.v.evidence);

@@ -23,6 +23,7 @@
 
 #include "ocsp.h"
 #include "ossl.h"
+#include "sql_fn.h"
 #include "pki_store.h"
 #include "jsonb_build.h"
 #include "validate.h"
@@ -247,7 +248,7 @@ add_crls_for(MsJsonb *ev, MsPki *pki, X509 *x)
 		ms_jb_string(ev, "crl_number", numtext);
 		ms_jb_string(ev, "this_update",
 					 timestamptz_to_str(ms_asn1_time_to_timestamptz(X509_CRL_get0_lastUpdate(crl))));
-		ms_jb_end_object(ev);
+		ms_jb_end(ev);
 	}
 }
 
@@ -591,19 +592,19 @@ record_evidence(MsPki *pki, VerifyState *st, PathRun *run, MsValidation *out)
 		ms_jb_begin_object(&ev, NULL);
 		ms_jb_string(&ev, "subject", subj);
 		ms_jb_string(&ev, "sha256", ms_x509_fingerprint_hex(x));
-		ms_jb_end_object(&ev);
+		ms_jb_end(&ev);
 	}
-	ms_jb_end_array(&ev);
+	ms_jb_end(&ev);
 	ms_jb_begin_array(&ev, "crls");
 	for (int i = 0; run->used_crls && chain != NULL && i < sk_X509_num(chain); i++)
 		add_crls_for(&ev, pki, sk_X509_value(chain, i));
-	ms_jb_end_array(&ev);
+	ms_jb_end(&ev);
 	if (run->ocsp_ev != NULL)
 		ms_jb_document(&ev, "ocsp", run->ocsp_ev);
 	if (st->stale_crl_in_grace)
 		ms_jb_bool(&ev, "stale_crl_within_grace", true);
 	ms_jb_string(&ev, "revocation", pki->revocation);
-	ms_jb_end_object(&ev);
+	ms_jb_end(&ev);
 	out->evidence = ms_jb_finish(&ev);
 }
 
@@ -744,12 +745,8 @@ mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 	MsValidation v;
 	int			col = 0;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("certificate must not be NULL")));
+	tupdesc = ms_result_row(fcinfo);
+	ms_require_arg(fcinfo, 0, "certificate");
 
 	scope = ms_scope_create();
 	cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));

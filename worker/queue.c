@@ -514,6 +514,21 @@ ms_queue_claim(int limit, MemoryContext parent, List *held)
 
 /* ---- finish -------------------------------------------------------------- */
 
+/*
+ * A finished request: the SIM channel records it (fn_sql, two arguments
+ * t/v), and only once it has does the queue row close (close_sql) and count
+ * as completed.
+ */
+static void
+record_and_close(const char *fn, const char *fn_sql, const char *what, const char *close_sql,
+				 Oid *t, Datum *v)
+{
+	if (guarded_exec(fn, fn_sql, 2, t, v, NULL) < 0)
+		return;
+	guarded_exec(what, close_sql, 2, t, v, NULL);
+	ms_worker_count(MS_C_COMPLETED, 1);
+}
+
 static void
 finish_fn(void *arg)
 {
@@ -538,28 +553,23 @@ finish_fn(void *arg)
 				ids[k] = CStringGetTextDatum(job->message_ids[k] ? job->message_ids[k] : "");
 			v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
 			t[1] = TEXTARRAYOID;
-			/* the queue row closes only once the transaction has recorded it */
-			if (guarded_exec("mobisign._mark_submitted",
-							 "SELECT mobisign._mark_submitted($1::uuid, $2)", 2, t, v, NULL) < 0)
-				continue;
-			guarded_exec("completing a request_queue row",
-						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
-						 " smsc_message_ids = $2, last_error = NULL WHERE transaction_id = $1::uuid",
-						 2, t, v, NULL);
-			ms_worker_count(MS_C_COMPLETED, 1);
+			record_and_close("mobisign._mark_submitted",
+							 "SELECT mobisign._mark_submitted($1::uuid, $2)",
+							 "completing a request_queue row",
+							 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
+							 " smsc_message_ids = $2, last_error = NULL WHERE transaction_id = $1::uuid",
+							 t, v);
 		}
 		else if (job->status == MS_JOB_PERMFAIL)
 		{
 			v[1] = CStringGetTextDatum(job->reason);
 			t[1] = TEXTOID;
-			if (guarded_exec("mobisign._mark_failed",
-							 "SELECT mobisign._mark_failed($1::uuid, 209, $2)", 2, t, v, NULL) < 0)
-				continue;
-			guarded_exec("failing a request_queue row",
-						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
-						 " last_error = $2 WHERE transaction_id = $1::uuid",
-						 2, t, v, NULL);
-			ms_worker_count(MS_C_COMPLETED, 1);
+			record_and_close("mobisign._mark_failed",
+							 "SELECT mobisign._mark_failed($1::uuid, 209, $2)",
+							 "failing a request_queue row",
+							 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
+							 " last_error = $2 WHERE transaction_id = $1::uuid",
+							 t, v);
 		}
 		else
 		{
