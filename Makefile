@@ -13,12 +13,12 @@ PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresq
 MODULE_big = mobisign
 EXTENSION  = mobisign
 
-# One concern per file; the wire codecs in worker/ are plain C shared with the
-# simulator and the fuzzers (see worker/README.md), and so are the decoders of
+# One concern per file (layout: README.md); the wire codecs in codec/ are plain
+# C shared with the simulator and the fuzzers (see codec/README.md), and so are the decoders of
 # outside input in extension/input/ (certificates, CRLs, CMS, OCSP, HTTP, LDAP).
 EXT_SRCS   = $(sort $(wildcard extension/*.c))
 INPUT_SRCS = $(sort $(wildcard extension/input/*.c))
-CODEC_SRCS = $(sort $(wildcard worker/codec/*.c))
+CODEC_SRCS = $(sort $(wildcard codec/*.c))
 WORKER_SRCS = $(sort $(wildcard worker/*.c))
 OBJS = $(EXT_SRCS:.c=.o) $(INPUT_SRCS:.c=.o) $(WORKER_SRCS:.c=.o) $(CODEC_SRCS:.c=.o)
 
@@ -27,7 +27,7 @@ OBJS = $(EXT_SRCS:.c=.o) $(INPUT_SRCS:.c=.o) $(WORKER_SRCS:.c=.o) $(CODEC_SRCS:.
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 DATA_built = sql/mobisign--1.0.sql
 
-PG_CPPFLAGS = -I$(CURDIR)/extension -I$(CURDIR)/extension/input -I$(CURDIR)/worker -I$(CURDIR)/worker/codec \
+PG_CPPFLAGS = -I$(CURDIR)/extension -I$(CURDIR)/extension/input -I$(CURDIR)/worker -I$(CURDIR)/codec \
 	$(shell pkg-config --cflags openssl libsmpp34 2>/dev/null)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Werror
@@ -41,7 +41,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS does not track header dependencies: any header change rebuilds all.
-HEADERS = $(wildcard extension/*.h extension/input/*.h worker/*.h worker/codec/*.h)
+HEADERS = $(wildcard extension/*.h extension/input/*.h worker/*.h codec/*.h)
 $(OBJS): $(HEADERS)
 
 sql/mobisign--1.0.sql: $(SQL_PARTS)

@@ -18,6 +18,7 @@
 
 #include "certinfo.h"
 #include "ossl.h"
+#include "sql_fn.h"
 
 static bytea *
 der_sha256(bytea *der)
@@ -47,12 +48,8 @@ mobisign_cert_info(PG_FUNCTION_ARGS)
 	const ASN1_OCTET_STRING *skid;
 	char	   *serial;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("certificate must not be NULL")));
+	tupdesc = ms_result_row(fcinfo);
+	ms_require_arg(fcinfo, 0, "certificate");
 	scope = ms_scope_create();
 	x = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));
 	der = ms_x509_to_bytea(x);
@@ -60,14 +57,7 @@ mobisign_cert_info(PG_FUNCTION_ARGS)
 	values[1] = PointerGetDatum(der_sha256(der));
 	values[2] = CStringGetTextDatum(ms_name_text(X509_get_subject_name(x)));
 	values[3] = CStringGetTextDatum(ms_name_text(X509_get_issuer_name(x)));
-	{
-		BIGNUM	   *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-		char	   *hex = bn ? BN_bn2hex(bn) : NULL;
-
-		serial = pstrdup(hex ? hex : "");
-		OPENSSL_free(hex);
-		BN_free(bn);
-	}
+	serial = ms_asn1_integer_hex(X509_get0_serialNumber(x));
 	values[4] = CStringGetTextDatum(serial);
 	skid = X509_get0_subject_key_id(x);
 	if (skid)
@@ -103,12 +93,8 @@ mobisign_crl_info(PG_FUNCTION_ARGS)
 	char	   *idp_hex = "";
 	int			crit;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("crl must not be NULL")));
+	tupdesc = ms_result_row(fcinfo);
+	ms_require_arg(fcinfo, 0, "crl");
 	scope = ms_scope_create();
 	crl = ms_parse_crl_bytea(scope, "CRL", PG_GETARG_BYTEA_PP(0));
 	der = ms_crl_to_bytea(crl);

@@ -22,8 +22,11 @@
 
 #include "cms_verify.h"
 #include "der_input.h"
+#include "jsonb_build.h"
 #include "ossl.h"
+#include "sql_fn.h"
 #include "rawsig.h"
+#include "spi_row.h"
 
 static void
 set_invalid(MsCmsResult *out, int status, char *reason)
@@ -32,7 +35,7 @@ set_invalid(MsCmsResult *out, int status, char *reason)
 	out->v.status_code = status;
 	out->v.reason = reason;
 	if (out->v.evidence == NULL)
-		out->v.evidence = pstrdup("{}");
+		out->v.evidence = ms_jb_empty_object();
 }
 
 static bool
@@ -72,15 +75,11 @@ cached_signer(MsScope *scope, CMS_SignerInfo *si)
 	}
 	else
 	{
-		BIGNUM	   *bn = ASN1_INTEGER_to_BN(sno, NULL);
-		char	   *hex = bn ? BN_bn2hex(bn) : NULL;
 		Datum		arg[2];
 		Oid			type[2] = {TEXTOID, TEXTOID};
 
 		arg[0] = CStringGetTextDatum(ms_name_text(issuer));
-		arg[1] = CStringGetTextDatum(hex ? hex : "");
-		OPENSSL_free(hex);
-		BN_free(bn);
+		arg[1] = CStringGetTextDatum(ms_asn1_integer_hex(sno));
 		rc = SPI_execute_with_args("SELECT der FROM mobisign.certificate WHERE issuer = $1 AND serial = $2 LIMIT 8",
 								   2, type, arg, NULL, true, 0);
 	}
@@ -89,7 +88,7 @@ cached_signer(MsScope *scope, CMS_SignerInfo *si)
 	for (uint64 i = 0; found == NULL && i < SPI_processed; i++)
 	{
 		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		d = ms_spi_datum(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "der", &isnull);
 		bytea	   *der = DatumGetByteaPP(d);
 		const unsigned char *p = (unsigned char *) VARDATA_ANY(der);
 		X509	   *x = d2i_X509(NULL, &p, VARSIZE_ANY_EXHDR(der));
@@ -142,56 +141,50 @@ parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why)
 	return ms_scope_cms(scope, cms);
 }
 
-void
-ms_cms_verify(const unsigned char *sig, size_t siglen,
-			  const unsigned char *content, size_t contentlen, bool has_content,
-			  X509 *signer_cert, STACK_OF(X509) *extra_certs,
-			  bool signer_in_extra_only, const char *pki_name, TimestampTz at, MsKeyUsage usage,
-			  bool error_on_malformed, MsCmsResult *out)
+/*
+ * Step 1: the signature parses as a CMS SignedData.  NULL (out filled in,
+ * or an error with MS_CMS_ERROR_ON_MALFORMED) when it does not.
+ */
+static CMS_ContentInfo *
+parse_request(MsScope *scope, const MsCmsRequest *req, MsCmsResult *out)
 {
-	MsScope    *scope = ms_scope_create();
-	CMS_ContentInfo *cms;
+	char	   *why = NULL;
+	CMS_ContentInfo *cms = parse_cms(scope, req->sig, req->siglen, &why);
+
+	if (cms != NULL)
+		return cms;
+	if (req->flags & MS_CMS_ERROR_ON_MALFORMED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("malformed signature"),
+				 errdetail("The signature is not a CMS/PKCS#7 SignedData: %s.", why),
+				 errhint("Pass the DER (or PEM) of a CMS ContentInfo of type signedData.")));
+	set_invalid(out, MS_STATUS_INVALID_SIGNATURE, psprintf("not a CMS SignedData: %s", why));
+	return NULL;
+}
+
+/*
+ * Step 2: the SignedData is of a shape we accept: content available, one
+ * signer, plain data signed, an allowed digest.  Returns the one
+ * SignerInfo, or NULL (out filled in).
+ */
+static CMS_SignerInfo *
+check_structure(CMS_ContentInfo *cms, const MsCmsRequest *req, bool detached,
+				MsCmsResult *out)
+{
 	STACK_OF(CMS_SignerInfo) *sis;
 	CMS_SignerInfo *si;
-	STACK_OF(X509) *msgcerts;
-	STACK_OF(X509) *untrusted;
-	STACK_OF(X509) *signers;
-	X509	   *signer = NULL;
 	X509_ALGOR *digalg = NULL;
-	char	   *why = NULL;
-	BIO		   *dcont = NULL;
-	bool		detached;
-	int			idx;
 
-	memset(out, 0, sizeof(*out));
-	out->v.chain = NIL;
-	out->v.policies = NIL;
-
-	cms = parse_cms(scope, sig, siglen, &why);
-	if (cms == NULL)
+	if (detached && req->content == NULL)
 	{
-		if (error_on_malformed)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("malformed signature"),
-					 errdetail("The signature is not a CMS/PKCS#7 SignedData: %s.", why),
-					 errhint("Pass the DER (or PEM) of a CMS ContentInfo of type signedData.")));
-		set_invalid(out, MS_STATUS_INVALID_SIGNATURE, psprintf("not a CMS SignedData: %s", why));
-		ms_scope_release(scope);
-		return;
-	}
-
-	detached = CMS_is_detached(cms) == 1;
-	if (detached && !has_content)
-	{
-		if (error_on_malformed)
+		if (req->flags & MS_CMS_ERROR_ON_MALFORMED)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("content must be given for a detached signature"),
 					 errdetail("The SignedData does not carry the signed content.")));
 		set_invalid(out, MS_STATUS_INVALID_SIGNATURE, pstrdup("detached signature without content"));
-		ms_scope_release(scope);
-		return;
+		return NULL;
 	}
 
 	sis = CMS_get0_SignerInfos(cms);
@@ -200,8 +193,7 @@ ms_cms_verify(const unsigned char *sig, size_t siglen,
 		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
 					psprintf("the SignedData has %d signers; exactly one is supported",
 							 sis ? sk_CMS_SignerInfo_num(sis) : 0));
-		ms_scope_release(scope);
-		return;
+		return NULL;
 	}
 	si = sk_CMS_SignerInfo_value(sis, 0);
 
@@ -211,8 +203,7 @@ ms_cms_verify(const unsigned char *sig, size_t siglen,
 		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
 					psprintf("the signed content type is %s, not data",
 							 ms_obj_text(CMS_get0_eContentType(cms))));
-		ms_scope_release(scope);
-		return;
+		return NULL;
 	}
 
 	/* the digest algorithm is the signer's choice: hold it to policy */
@@ -222,44 +213,64 @@ ms_cms_verify(const unsigned char *sig, size_t siglen,
 		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
 					psprintf("digest algorithm %s is not allowed (SHA-256, SHA-384 or SHA-512 required)",
 							 digalg ? OBJ_nid2sn(OBJ_obj2nid(digalg->algorithm)) : "?"));
-		ms_scope_release(scope);
-		return;
+		return NULL;
 	}
+	return si;
+}
 
-	/* find the signer's certificate */
-	msgcerts = ms_scope_x509_stack(scope, CMS_get1_certs(cms));
-	untrusted = ms_scope_x509_stack(scope, sk_X509_new_null());
-	if (untrusted == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	if (signer_cert != NULL)
+/* The first certificate of certs (may be NULL) that si names, or NULL. */
+static X509 *
+signer_among(CMS_SignerInfo *si, STACK_OF(X509) *certs)
+{
+	for (int i = 0; certs && i < sk_X509_num(certs); i++)
+		if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(certs, i)) == 0)
+			return sk_X509_value(certs, i);
+	return NULL;
+}
+
+/*
+ * Step 3: the signer's certificate: the given one only, or one from the
+ * signature (unless MS_CMS_SIGNER_IN_EXTRA_ONLY), extra_certs, or the
+ * certificate cache.  NULL (out filled in) when none matches.
+ */
+static X509 *
+find_signer(MsScope *scope, CMS_SignerInfo *si, STACK_OF(X509) *msgcerts,
+			const MsCmsRequest *req, MsCmsResult *out)
+{
+	bool		extra_only = (req->flags & MS_CMS_SIGNER_IN_EXTRA_ONLY) != 0;
+	X509	   *signer = NULL;
+
+	if (req->signer_cert != NULL)
 	{
-		if (CMS_SignerInfo_cert_cmp(si, signer_cert) == 0)
-			signer = signer_cert;
+		if (CMS_SignerInfo_cert_cmp(si, req->signer_cert) == 0)
+			signer = req->signer_cert;
 	}
 	else
 	{
-		for (int i = 0; !signer_in_extra_only && signer == NULL && msgcerts && i < sk_X509_num(msgcerts); i++)
-			if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(msgcerts, i)) == 0)
-				signer = sk_X509_value(msgcerts, i);
-		for (int i = 0; signer == NULL && extra_certs && i < sk_X509_num(extra_certs); i++)
-			if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(extra_certs, i)) == 0)
-				signer = sk_X509_value(extra_certs, i);
+		if (!extra_only)
+			signer = signer_among(si, msgcerts);
+		if (signer == NULL)
+			signer = signer_among(si, req->extra_certs);
+		if (signer == NULL && !extra_only)
+			signer = cached_signer(scope, si);
 	}
-	if (signer == NULL && signer_cert == NULL && !signer_in_extra_only)
-		signer = cached_signer(scope, si);
 	if (signer == NULL)
-	{
 		set_invalid(out, MS_STATUS_NO_CERT_FOUND,
-					signer_cert ? pstrdup("the signature was not made with the given certificate")
+					req->signer_cert ? pstrdup("the signature was not made with the given certificate")
 					: pstrdup("no certificate matches the signer identifier"));
-		ms_scope_release(scope);
-		return;
-	}
+	return signer;
+}
+
+/* Step 4: who signed, and when the signer says it signed. */
+static void
+describe_signer(X509 *signer, CMS_SignerInfo *si, MsCmsResult *out)
+{
+	int			idx;
+
 	out->signer_subject = ms_name_text(X509_get_subject_name(signer));
 	out->signer_der = ms_x509_to_bytea(signer);
 	out->signer_fingerprint = ms_x509_fingerprint_hex(signer);
 
-	/* signing time, as claimed by the signer */
 	idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
 	if (idx >= 0)
 	{
@@ -272,57 +283,113 @@ ms_cms_verify(const unsigned char *sig, size_t siglen,
 			out->has_signing_time = out->signing_time != DT_NOBEGIN;
 		}
 	}
+}
 
-	/* the signature itself: only the signer's key, no chain building here */
-	signers = ms_scope_x509_stack(scope, sk_X509_new_null());
+/*
+ * Step 5: the signature itself, with the signer's key only (no chain
+ * building here), over the right content.  false (out filled in) when it
+ * does not verify.
+ */
+static bool
+verify_signature(MsScope *scope, CMS_ContentInfo *cms, X509 *signer, bool detached,
+				 const MsCmsRequest *req, MsCmsResult *out)
+{
+	STACK_OF(X509) *signers = ms_scope_x509_stack(scope, sk_X509_new_null());
+	BIO		   *dcont = NULL;
+
 	if (signers == NULL || !X509_up_ref(signer) || !sk_X509_push(signers, signer))
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	if (detached)
-		dcont = ms_scope_bio(scope, BIO_new_mem_buf(content, (int) contentlen));
+		dcont = ms_scope_bio(scope, BIO_new_mem_buf(req->content, (int) req->contentlen));
 	ERR_clear_error();
 	if (CMS_verify(cms, signers, NULL, dcont, NULL,
 				   CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY | CMS_NOCRL) != 1)
 	{
 		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
 					psprintf("the signature does not verify: %s", ms_ossl_error()));
-		ms_scope_release(scope);
-		return;
+		return false;
 	}
-	if (!detached && has_content)
+	if (!detached && req->content != NULL)
 	{
 		ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
 
 		if (pos == NULL || *pos == NULL ||
-			(size_t) ASN1_STRING_length(*pos) != contentlen ||
-			memcmp(ASN1_STRING_get0_data(*pos), content, contentlen) != 0)
+			(size_t) ASN1_STRING_length(*pos) != req->contentlen ||
+			memcmp(ASN1_STRING_get0_data(*pos), req->content, req->contentlen) != 0)
 		{
 			set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
 						pstrdup("the signed content differs from the given content"));
-			ms_scope_release(scope);
-			return;
+			return false;
 		}
 	}
+	return true;
+}
 
-	/* the signer's path: certificates from the message only as intermediates */
-	for (int i = 0; msgcerts && i < sk_X509_num(msgcerts); i++)
+/* Push every certificate of from (may be NULL) but skip onto to. */
+static void
+push_untrusted(STACK_OF(X509) *to, STACK_OF(X509) *from, X509 *skip)
+{
+	for (int i = 0; from && i < sk_X509_num(from); i++)
 	{
-		X509	   *x = sk_X509_value(msgcerts, i);
+		X509	   *x = sk_X509_value(from, i);
 
-		if (x != signer && (!X509_up_ref(x) || !sk_X509_push(untrusted, x)))
+		if (x != skip && (!X509_up_ref(x) || !sk_X509_push(to, x)))
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	}
-	for (int i = 0; extra_certs && i < sk_X509_num(extra_certs); i++)
-	{
-		X509	   *x = sk_X509_value(extra_certs, i);
+}
 
-		if (x != signer && (!X509_up_ref(x) || !sk_X509_push(untrusted, x)))
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	}
-	ms_validate_certificate(signer, untrusted, pki_name, at, usage, &out->v);
+/*
+ * Step 6: the signer's path, with the certificates from the message and
+ * extra_certs only as intermediates.
+ */
+static void
+validate_signer_path(MsScope *scope, X509 *signer, STACK_OF(X509) *msgcerts,
+					 const MsCmsRequest *req, MsCmsResult *out)
+{
+	STACK_OF(X509) *untrusted = ms_scope_x509_stack(scope, sk_X509_new_null());
+
+	if (untrusted == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	push_untrusted(untrusted, msgcerts, signer);
+	push_untrusted(untrusted, req->extra_certs, signer);
+	ms_validate_certificate(signer, untrusted, req->pki_name, req->at, req->usage, &out->v);
 	if (out->v.valid)
 		out->v.reason = pstrdup("signature and certificate path are valid");
 	else
 		out->v.reason = psprintf("signer certificate: %s", out->v.reason);
+}
+
+void
+ms_cms_verify(const MsCmsRequest *req, MsCmsResult *out)
+{
+	MsScope    *scope = ms_scope_create();
+	CMS_ContentInfo *cms;
+	CMS_SignerInfo *si = NULL;
+	X509	   *signer = NULL;
+	bool		detached = false;
+
+	memset(out, 0, sizeof(*out));
+	out->v.chain = NIL;
+	out->v.policies = NIL;
+
+	cms = parse_request(scope, req, out);
+	if (cms != NULL)
+	{
+		detached = CMS_is_detached(cms) == 1;
+		si = check_structure(cms, req, detached, out);
+	}
+	if (si != NULL)
+	{
+		STACK_OF(X509) *msgcerts = ms_scope_x509_stack(scope, CMS_get1_certs(cms));
+
+		signer = find_signer(scope, si, msgcerts, req, out);
+		if (signer != NULL)
+		{
+			describe_signer(signer, si, out);
+			if (verify_signature(scope, cms, signer, detached, req, out))
+				validate_signer_path(scope, signer, msgcerts, req, out);
+		}
+	}
 	ERR_clear_error();
 	ms_scope_release(scope);
 }
@@ -417,12 +484,8 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 	MsCmsResult r;
 	int			col = 0;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("signature must not be NULL")));
+	tupdesc = ms_result_row(fcinfo);
+	ms_require_arg(fcinfo, 0, "signature");
 	sig = PG_GETARG_BYTEA_PP(0);
 	if (!PG_ARGISNULL(1))
 		content = PG_GETARG_BYTEA_PP(1);
@@ -446,13 +509,21 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 								MS_USAGE_ANY_SIGNATURE, &r);
 	}
 	else
-		ms_cms_verify((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
-					  content ? (unsigned char *) VARDATA_ANY(content) : NULL,
-					  content ? VARSIZE_ANY_EXHDR(content) : 0, content != NULL,
-					  cert, NULL, false,
-					  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
-					  PG_ARGISNULL(4) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(4)),
-					  MS_USAGE_ANY_SIGNATURE, true, &r);
+	{
+		MsCmsRequest req = {
+			.sig = (unsigned char *) VARDATA_ANY(sig),
+			.siglen = VARSIZE_ANY_EXHDR(sig),
+			.content = content ? (unsigned char *) VARDATA_ANY(content) : NULL,
+			.contentlen = content ? VARSIZE_ANY_EXHDR(content) : 0,
+			.signer_cert = cert,
+			.pki_name = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+			.at = PG_ARGISNULL(4) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(4)),
+			.usage = MS_USAGE_ANY_SIGNATURE,
+			.flags = MS_CMS_ERROR_ON_MALFORMED,
+		};
+
+		ms_cms_verify(&req, &r);
+	}
 	ms_scope_release(scope);
 
 	ms_validation_columns(&r.v, values, nulls, &col);
@@ -470,6 +541,6 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 		values[col++] = TimestampTzGetDatum(r.signing_time);
 	else
 		nulls[col++] = true;
-	values[col++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(r.v.evidence ? r.v.evidence : "{}"));
+	values[col++] = JsonbPGetDatum(r.v.evidence ? r.v.evidence : ms_jb_empty_object());
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -29,27 +29,48 @@ typedef struct MsCmsResult
 	TimestampTz signing_time;	/* the signer's claim, not a trusted time */
 } MsCmsResult;
 
+/* MsCmsRequest.flags */
+#define MS_CMS_SIGNER_IN_EXTRA_ONLY 0x01	/* the signer must be one of
+											 * extra_certs (the expected
+											 * signers); certificates in the
+											 * signature then serve only as
+											 * intermediates.  With no
+											 * extra_certs nothing can be the
+											 * signer. */
+#define MS_CMS_ERROR_ON_MALFORMED	0x02	/* ereport(ERROR) when sig is not
+											 * a CMS SignedData at all;
+											 * otherwise answer valid = false,
+											 * 503 */
+
 /*
- * Verify sig (DER CMS ContentInfo, or PEM) over content.
+ * What to verify.  Fields left zero mean "not given".
+ *	sig, siglen: DER CMS ContentInfo, or PEM.
  *	content: required for a detached signature; for an attached one, if
- *		given, it must equal the encapsulated content.
+ *		given (content != NULL), it must equal the encapsulated content.
  *	signer_cert: if given, the only certificate accepted as the signer (the
  *		registered certificate); otherwise the signer is looked up among the
  *		certificates in the signature and extra_certs.
  *	extra_certs: more untrusted certificates (may be NULL).
- *	signer_in_extra_only: the signer must be one of extra_certs (the
- *		expected signers); certificates in the signature then serve only
- *		as intermediates.  With no extra_certs nothing can be the signer.
  *	pki_name: NULL to find the PKI whose anchors validate the signer.
  *	at: 0 for now.
- *	error_on_malformed: ereport(ERROR) when sig is not a CMS SignedData at
- *		all; otherwise answer valid = false, 503.
+ *	usage: the key usage the signer's certificate must allow.
+ *	flags: MS_CMS_* above.
  */
-extern void ms_cms_verify(const unsigned char *sig, size_t siglen,
-						  const unsigned char *content, size_t contentlen, bool has_content,
-						  X509 *signer_cert, STACK_OF(X509) *extra_certs,
-						  bool signer_in_extra_only, const char *pki_name, TimestampTz at, MsKeyUsage usage,
-						  bool error_on_malformed, MsCmsResult *out);
+typedef struct MsCmsRequest
+{
+	const unsigned char *sig;
+	size_t		siglen;
+	const unsigned char *content;
+	size_t		contentlen;
+	X509	   *signer_cert;
+	STACK_OF(X509) *extra_certs;
+	const char *pki_name;
+	TimestampTz at;
+	MsKeyUsage	usage;
+	int			flags;
+} MsCmsRequest;
+
+extern void ms_cms_verify(const MsCmsRequest *req, MsCmsResult *out);
 
 /* Is this a CMS ContentInfo of type signedData (DER or PEM)? */
 extern bool ms_is_cms_signed_data(const unsigned char *sig, size_t siglen);

@@ -23,19 +23,6 @@
 #include "ldap_dir.h"
 #include "ossl.h"
 
-static Datum
-bytea_list_to_array(List *l)
-{
-	int			n = list_length(l);
-	Datum	   *d = palloc(sizeof(Datum) * (n > 0 ? n : 1));
-	int			i = 0;
-	ListCell   *lc;
-
-	foreach(lc, l)
-		d[i++] = PointerGetDatum(lfirst(lc));
-	return PointerGetDatum(construct_array(d, n, BYTEAOID, -1, false, TYPALIGN_INT));
-}
-
 PG_FUNCTION_INFO_V1(mobisign_ldap_filter);
 
 /* mobisign._ldap_filter(template text, value bytea) -> text */
@@ -89,7 +76,7 @@ mobisign_directory_search(PG_FUNCTION_ARGS)
 		values[2] = CStringGetTextDatum(u.msisdn);
 	else
 		nulls[2] = true;
-	values[3] = bytea_list_to_array(u.certificates);
+	values[3] = ms_bytea_array(u.certificates);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
@@ -114,7 +101,7 @@ mobisign_fetch_url(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not fetch %s", url),
 				 errdetail("%s", err ? err : "no data")));
-	PG_RETURN_DATUM(bytea_list_to_array(vals));
+	PG_RETURN_DATUM(ms_bytea_array(vals));
 }
 
 static void
@@ -206,7 +193,7 @@ mobisign_ldap_ca_crls(PG_FUNCTION_ARGS)
 	ms_ldap_ca_crls(PG_GETARG_INT32(0), text_to_cstring(PG_GETARG_TEXT_PP(1)), &crls, &urls, &errs);
 	foreach(lc, urls)
 		urls_nonnull = lappend(urls_nonnull, lfirst(lc) ? lfirst(lc) : "");
-	values[0] = bytea_list_to_array(crls);
+	values[0] = ms_bytea_array(crls);
 	values[1] = ms_text_array(urls_nonnull);
 	values[2] = ms_text_array(errs);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));

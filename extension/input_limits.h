@@ -10,7 +10,7 @@
  * its limit is refused with a clear error (application arguments with
  * SQLSTATE MSnnn, the TS 102 204 status, administrative arguments with
  * 22023).  Labels and identifiers must also be printable: no control,
- * format or separator character (worker/codec/charclass.h).  A refused
+ * format or separator character (codec/charclass.h).  A refused
  * value is never echoed.
  *
  * SQL reads the same table: mobisign._check_input(name, value) raises,

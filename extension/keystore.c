@@ -30,8 +30,44 @@
 
 #include "storage/fd.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "keystore.h"
+#include "ota.h"
+
+/* GUCs: where the secrets are (read on every use, never cached) */
+static char *ms_master_key_file = NULL;
+static char *ms_sp_key_file = NULL;
+static char *ms_sp_cert_file = NULL;
+
+void
+ms_keystore_init(void)
+{
+	DefineCustomStringVariable("mobisign.master_key_file",
+							   "File holding the master key (64 hex characters) that wraps SIM OTA keys.",
+							   "Read by the server on every use; keep it readable only by the server's OS user.",
+							   &ms_master_key_file,
+							   NULL,
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("mobisign.sp_key_file",
+							   "PEM private key of the service provider, signing every request to a SIM.",
+							   "EC (ECDSA-SHA256) or RSA (RSASSA-PKCS1-v1_5 with SHA-256).",
+							   &ms_sp_key_file,
+							   NULL,
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("mobisign.sp_cert_file",
+							   "PEM certificate of the service provider (the SIMs hold a copy).",
+							   NULL,
+							   &ms_sp_cert_file,
+							   NULL,
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+}
 
 void
 ms_keystore_wipe(void *p, size_t len)
@@ -328,6 +364,39 @@ ms_key_unwrap(const char *msisdn, int key_set, const char *role,
 	}
 	*keylen = klen;
 	return key;
+}
+
+void
+ms_ota_keys_unwrap(const char *msisdn, int key_set,
+				   const bytea *kic_wrapped, const bytea *kid_wrapped,
+				   msc_ota_keys *keys)
+{
+	unsigned char *volatile kic = NULL;
+	volatile size_t kic_len = 0;
+	size_t		len;
+
+	memset(keys, 0, sizeof(*keys));
+	kic = ms_key_unwrap(msisdn, key_set, "kic", kic_wrapped, &len);
+	kic_len = len;
+	PG_TRY();
+	{
+		keys->kid = ms_key_unwrap(msisdn, key_set, "kid", kid_wrapped, &keys->kid_len);
+	}
+	PG_CATCH();
+	{
+		ms_keystore_wipe(kic, kic_len);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	keys->kic = kic;
+	keys->kic_len = kic_len;
+}
+
+void
+ms_ota_keys_wipe(msc_ota_keys *keys)
+{
+	ms_keystore_wipe((void *) keys->kic, keys->kic_len);
+	ms_keystore_wipe((void *) keys->kid, keys->kid_len);
 }
 
 unsigned char *

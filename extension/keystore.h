@@ -12,10 +12,11 @@
 
 #include "postgres.h"
 
-/* GUC values, defined in sim_api.c */
-extern char *ms_master_key_file;
-extern char *ms_sp_key_file;
-extern char *ms_sp_cert_file;
+/*
+ * Called from _PG_init: the GUCs naming the key files
+ * (mobisign.master_key_file, mobisign.sp_key_file, mobisign.sp_cert_file).
+ */
+extern void ms_keystore_init(void);
 
 #define MS_MASTER_KEY_LEN 32
 #define MS_WRAP_VERSION 1
@@ -46,6 +47,18 @@ extern unsigned char *ms_key_unwrap(const char *msisdn, int key_set, const char 
 extern unsigned char *ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen);
 
 extern void ms_keystore_wipe(void *p, size_t len);
+
+/*
+ * Unwrap both OTA keys of one SIM key set into keys (KIc, then KID).  If
+ * either does not unwrap, nothing clear is left behind: the KIc already
+ * unwrapped is wiped before the error propagates.  The caller wipes keys
+ * with ms_ota_keys_wipe() as soon as the packet is built or opened.
+ */
+struct msc_ota_keys;
+extern void ms_ota_keys_unwrap(const char *msisdn, int key_set,
+							   const bytea *kic_wrapped, const bytea *kid_wrapped,
+							   struct msc_ota_keys *keys);
+extern void ms_ota_keys_wipe(struct msc_ota_keys *keys);
 
 /*
  * Key files (master key, service provider key, an SMPP link's TLS client

@@ -28,6 +28,7 @@
 #include "ldap_dir.h"
 #include "ldap_input.h"
 #include "ossl.h"
+#include "spi_row.h"
 
 /* one directory row */
 typedef struct DirConf
@@ -60,10 +61,10 @@ static List *conn_cache = NIL;
 /* ---- configuration ---- */
 
 static char *
-getstr(HeapTuple tup, TupleDesc td, int col, MemoryContext cxt)
+getstr(HeapTuple tup, TupleDesc td, const char *col, MemoryContext cxt)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(tup, td, col, &isnull);
+	Datum		d = ms_spi_datum(tup, td, col, &isnull);
 
 	if (isnull)
 		return NULL;
@@ -71,71 +72,45 @@ getstr(HeapTuple tup, TupleDesc td, int col, MemoryContext cxt)
 }
 
 #define DIR_COLUMNS \
-	"SELECT id, xmin::text::bigint, name, url, base_dn, bind_dn, bind_password, user_filter," \
+	"SELECT id, xmin::text::bigint AS row_xmin, name, url, base_dn, bind_dn, bind_password, user_filter," \
 	"       msisdn_attribute, certificate_attribute, starttls, ca_file," \
-	"       greatest(1, least(600000, (extract(epoch FROM timeout) * 1000)::bigint))::integer" \
+	"       greatest(1, least(600000, (extract(epoch FROM timeout) * 1000)::bigint))::integer AS timeout_ms" \
 	"  FROM mobisign.directory "
 
 static DirConf *
 conf_from_tuple(HeapTuple tup, TupleDesc td, MemoryContext cxt)
 {
 	DirConf    *d = MemoryContextAllocZero(cxt, sizeof(DirConf));
-	bool		isnull;
 
-	d->id = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
-	d->xmin = (TransactionId) DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
-	d->name = getstr(tup, td, 3, cxt);
-	d->url = getstr(tup, td, 4, cxt);
-	d->base_dn = getstr(tup, td, 5, cxt);
-	d->bind_dn = getstr(tup, td, 6, cxt);
-	d->bind_password = getstr(tup, td, 7, cxt);
-	d->user_filter = getstr(tup, td, 8, cxt);
-	d->msisdn_attribute = getstr(tup, td, 9, cxt);
-	d->certificate_attribute = getstr(tup, td, 10, cxt);
-	d->starttls = DatumGetBool(SPI_getbinval(tup, td, 11, &isnull));
-	d->ca_file = getstr(tup, td, 12, cxt);
-	d->timeout_ms = DatumGetInt32(SPI_getbinval(tup, td, 13, &isnull));
+	d->id = ms_spi_int32(tup, td, "id");
+	d->xmin = (TransactionId) ms_spi_int64(tup, td, "row_xmin");
+	d->name = getstr(tup, td, "name", cxt);
+	d->url = getstr(tup, td, "url", cxt);
+	d->base_dn = getstr(tup, td, "base_dn", cxt);
+	d->bind_dn = getstr(tup, td, "bind_dn", cxt);
+	d->bind_password = getstr(tup, td, "bind_password", cxt);
+	d->user_filter = getstr(tup, td, "user_filter", cxt);
+	d->msisdn_attribute = getstr(tup, td, "msisdn_attribute", cxt);
+	d->certificate_attribute = getstr(tup, td, "certificate_attribute", cxt);
+	d->starttls = ms_spi_bool(tup, td, "starttls");
+	d->ca_file = getstr(tup, td, "ca_file", cxt);
+	d->timeout_ms = ms_spi_int32(tup, td, "timeout_ms");
 	return d;
 }
 
-static DirConf *
-conf_load(int id)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	Datum		arg[1] = {Int32GetDatum(id)};
-	Oid			argtype[1] = {INT4OID};
-	DirConf    *d = NULL;
-	int			rc;
-
-	SPI_connect();
-	rc = SPI_execute_with_args(DIR_COLUMNS "WHERE id = $1", 1, argtype, arg, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read mobisign.directory: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 1)
-		d = conf_from_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, caller);
-	SPI_finish();
-	if (d == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("directory %d does not exist", id)));
-	return d;
-}
-
-/* enabled directories usable for pki_id (0: any), in position order */
+/* the directories DIR_COLUMNS || tail selects with $1 = arg, in the caller's context */
 static List *
-conf_load_all(int pki_id)
+conf_query(const char *tail, int32 arg, long limit)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Datum		arg[1] = {Int32GetDatum(pki_id)};
+	Datum		args[1] = {Int32GetDatum(arg)};
 	Oid			argtype[1] = {INT4OID};
 	List	   *l = NIL;
 	int			rc;
 
 	SPI_connect();
-	rc = SPI_execute_with_args(DIR_COLUMNS
-							   "WHERE enabled AND ($1 = 0 OR pki_id IS NULL OR pki_id = $1)"
-							   " ORDER BY position, id",
-							   1, argtype, arg, NULL, true, 0);
+	rc = SPI_execute_with_args(psprintf("%s%s", DIR_COLUMNS, tail), 1, argtype, args, NULL,
+							   true, limit);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read mobisign.directory: %s", SPI_result_code_string(rc));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -147,6 +122,26 @@ conf_load_all(int pki_id)
 	}
 	SPI_finish();
 	return l;
+}
+
+static DirConf *
+conf_load(int id)
+{
+	List	   *l = conf_query("WHERE id = $1", id, 1);
+
+	if (l == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("directory %d does not exist", id)));
+	return (DirConf *) linitial(l);
+}
+
+/* enabled directories usable for pki_id (0: any), in position order */
+static List *
+conf_load_all(int pki_id)
+{
+	return conf_query("WHERE enabled AND ($1 = 0 OR pki_id IS NULL OR pki_id = $1)"
+					  " ORDER BY position, id", pki_id, 0);
 }
 
 /* ---- watchdog ----

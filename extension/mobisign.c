@@ -16,11 +16,10 @@
 #include "bgworker.h"
 #include "dropdb.h"
 #include "fetch.h"
-#include "pki_store.h"
+#include "keystore.h"
 #include "policy.h"
 #include "refresher.h"
 #include "restore.h"
-#include "sim_api.h"
 
 PG_MODULE_MAGIC;
 
@@ -29,9 +28,8 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	ms_pki_store_init();
 	ms_fetch_init();
-	ms_sim_init();
+	ms_keystore_init();
 	ms_policy_init();
 	ms_restore_init();
 	ms_worker_init();

@@ -52,7 +52,10 @@
 #include "fetch.h"
 #include "ocsp.h"
 #include "ocsp_input.h"
+#include "jsonb_build.h"
 #include "ossl.h"
+#include "spi_row.h"
+#include "xact_unit.h"
 
 typedef struct OcspAnswer
 {
@@ -239,16 +242,47 @@ cache_lookup(MsPki *pki, const unsigned char fp[32], char **url)
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		d = ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "der", &isnull);
 		MemoryContext old = MemoryContextSwitchTo(caller);
 
 		result = DatumGetByteaPCopy(d);
-		*url = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		*url = ms_spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "responder_url");
 		*url = pstrdup(*url);
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
 	return result;
+}
+
+typedef struct CacheRow
+{
+	Oid		   *types;
+	Datum	   *args;
+	char	   *nulls;
+} CacheRow;
+
+static void
+cache_insert_fn(void *arg)
+{
+	CacheRow   *row = (CacheRow *) arg;
+	int			rc;
+
+	SPI_connect();
+	rc = SPI_execute_with_args(
+							   "INSERT INTO mobisign.ocsp_response AS o (pki_id, cert_sha256, subject, issuer,"
+							   "   serial, status, revocation_time, revocation_reason, this_update, next_update,"
+							   "   produced_at, responder_url, der, sha256, fetched_at)"
+							   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())"
+							   " ON CONFLICT (pki_id, cert_sha256) DO UPDATE"
+							   "   SET status = excluded.status, revocation_time = excluded.revocation_time,"
+							   "       revocation_reason = excluded.revocation_reason,"
+							   "       this_update = excluded.this_update, next_update = excluded.next_update,"
+							   "       produced_at = excluded.produced_at, responder_url = excluded.responder_url,"
+							   "       der = excluded.der, sha256 = excluded.sha256, fetched_at = now()",
+							   14, row->types, row->args, row->nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not cache the OCSP response: %s", SPI_result_code_string(rc));
+	SPI_finish();
 }
 
 /*
@@ -259,8 +293,8 @@ cache_lookup(MsPki *pki, const unsigned char fp[32], char **url)
 static void
 cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	CacheRow	row;
+	ErrorData  *edata;
 	Datum		args[14];
 	char		nulls[14];
 	Oid			types[14] = {INT4OID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
@@ -269,24 +303,9 @@ cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 	bytea	   *fpb;
 	bytea	   *sha;
 	unsigned char digest[32];
-	ASN1_INTEGER *serial = X509_get_serialNumber(cert);
-	BIGNUM	   *bn;
-	char	   *serialhex = NULL;
 
 	if (a->der == NULL || a->next_update == 0 || RecoveryInProgress() || XactReadOnly)
 		return;
-	bn = ASN1_INTEGER_to_BN(serial, NULL);
-	if (bn != NULL)
-	{
-		char	   *h = BN_bn2hex(bn);
-
-		if (h)
-		{
-			serialhex = pstrdup(h);
-			OPENSSL_free(h);
-		}
-		BN_free(bn);
-	}
 	memset(nulls, ' ', sizeof(nulls));
 	fpb = palloc(VARHDRSZ + 32);
 	SET_VARSIZE(fpb, VARHDRSZ + 32);
@@ -300,7 +319,7 @@ cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 	args[1] = PointerGetDatum(fpb);
 	args[2] = CStringGetTextDatum(ms_name_text(X509_get_subject_name(cert)));
 	args[3] = CStringGetTextDatum(ms_name_text(X509_get_issuer_name(cert)));
-	args[4] = CStringGetTextDatum(serialhex ? serialhex : "");
+	args[4] = CStringGetTextDatum(ms_asn1_integer_hex(X509_get_serialNumber(cert)));
 	args[5] = CStringGetTextDatum(a->status);
 	args[6] = TimestampTzGetDatum(a->revocation_time);
 	if (a->revocation_time == 0)
@@ -315,47 +334,16 @@ cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 	args[12] = PointerGetDatum(a->der);
 	args[13] = PointerGetDatum(sha);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
+	row.types = types;
+	row.args = args;
+	row.nulls = nulls;
+	edata = ms_run_in_subtransaction(cache_insert_fn, &row);
+	if (edata != NULL)
 	{
-		int			rc;
-
-		SPI_connect();
-		rc = SPI_execute_with_args(
-								   "INSERT INTO mobisign.ocsp_response AS o (pki_id, cert_sha256, subject, issuer,"
-								   "   serial, status, revocation_time, revocation_reason, this_update, next_update,"
-								   "   produced_at, responder_url, der, sha256, fetched_at)"
-								   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())"
-								   " ON CONFLICT (pki_id, cert_sha256) DO UPDATE"
-								   "   SET status = excluded.status, revocation_time = excluded.revocation_time,"
-								   "       revocation_reason = excluded.revocation_reason,"
-								   "       this_update = excluded.this_update, next_update = excluded.next_update,"
-								   "       produced_at = excluded.produced_at, responder_url = excluded.responder_url,"
-								   "       der = excluded.der, sha256 = excluded.sha256, fetched_at = now()",
-								   14, types, args, nulls, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "could not cache the OCSP response: %s", SPI_result_code_string(rc));
-		SPI_finish();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
 		ereport(WARNING,
 				(errmsg("could not cache an OCSP response: %s", edata->message)));
 		FreeErrorData(edata);
 	}
-	PG_END_TRY();
 }
 
 /* Ask the responders of cert; fills a. */
@@ -473,25 +461,16 @@ check_one(MsPki *pki, STACK_OF(X509) *chain, X509 *cert, X509 *issuer, time_t at
 		cache_store(pki, fp, cert, a);
 }
 
-static void
-append_ts(StringInfo buf, const char *key, TimestampTz t)
-{
-	appendStringInfo(buf, ",\"%s\":", key);
-	if (t == 0)
-		appendStringInfoString(buf, "null");
-	else
-		escape_json(buf, timestamptz_to_str(t));
-}
-
 MsOcspOutcome
 ms_ocsp_check_chain(MsPki *pki, STACK_OF(X509) *chain, time_t at,
-					StringInfo evidence, char **reason)
+					Jsonb **evidence, char **reason)
 {
 	int			n = chain ? sk_X509_num(chain) : 0;
 	MsOcspOutcome result = MS_OCSP_GOOD;
+	MsJsonb		ev = {0};
 
 	*reason = NULL;
-	appendStringInfoChar(evidence, '[');
+	ms_jb_begin_array(&ev, NULL);
 	for (int i = 0; i + 1 < n; i++)
 	{
 		X509	   *cert = sk_X509_value(chain, i);
@@ -500,38 +479,24 @@ ms_ocsp_check_chain(MsPki *pki, STACK_OF(X509) *chain, time_t at,
 
 		check_one(pki, chain, cert, issuer, at, &a);
 
-		if (i > 0)
-			appendStringInfoChar(evidence, ',');
-		appendStringInfoString(evidence, "{\"subject\":");
-		escape_json(evidence, ms_name_text(X509_get_subject_name(cert)));
-		appendStringInfoString(evidence, ",\"serial\":");
-		escape_json(evidence, ms_asn1_integer_text(X509_get_serialNumber(cert)));
-		appendStringInfoString(evidence, ",\"status\":");
-		if (a.status)
-			escape_json(evidence, a.status);
-		else
-			appendStringInfoString(evidence, "null");
-		appendStringInfoString(evidence, ",\"responder\":");
-		if (a.url)
-			escape_json(evidence, a.url);
-		else
-			appendStringInfoString(evidence, "null");
+		ms_jb_begin_object(&ev, NULL);
+		ms_jb_string(&ev, "subject", ms_name_text(X509_get_subject_name(cert)));
+		ms_jb_string(&ev, "serial", ms_asn1_integer_text(X509_get_serialNumber(cert)));
+		ms_jb_string(&ev, "status", a.status);
+		ms_jb_string(&ev, "responder", a.url);
 		if (a.status)
 		{
-			append_ts(evidence, "this_update", a.this_update);
-			append_ts(evidence, "next_update", a.next_update);
-			append_ts(evidence, "produced_at", a.produced_at);
+			ms_jb_timestamptz(&ev, "this_update", a.this_update);
+			ms_jb_timestamptz(&ev, "next_update", a.next_update);
+			ms_jb_timestamptz(&ev, "produced_at", a.produced_at);
 			if (a.revocation_time != 0)
-				append_ts(evidence, "revocation_time", a.revocation_time);
-			appendStringInfo(evidence, ",\"response_sha256\":\"%s\",\"cached\":%s",
-							 a.response_sha256, a.cached ? "true" : "false");
+				ms_jb_timestamptz(&ev, "revocation_time", a.revocation_time);
+			ms_jb_string(&ev, "response_sha256", a.response_sha256);
+			ms_jb_bool(&ev, "cached", a.cached);
 		}
 		if (a.outcome != MS_OCSP_GOOD)
-		{
-			appendStringInfoString(evidence, ",\"error\":");
-			escape_json(evidence, a.reason ? a.reason : "unavailable");
-		}
-		appendStringInfoChar(evidence, '}');
+			ms_jb_string(&ev, "error", a.reason ? a.reason : "unavailable");
+		ms_jb_end(&ev);
 
 		if (a.outcome != MS_OCSP_GOOD)
 		{
@@ -540,6 +505,7 @@ ms_ocsp_check_chain(MsPki *pki, STACK_OF(X509) *chain, time_t at,
 			break;
 		}
 	}
-	appendStringInfoChar(evidence, ']');
+	ms_jb_end(&ev);
+	*evidence = ms_jb_finish(&ev);
 	return result;
 }

@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
 #include <openssl/x509.h>
 
 #include "lib/stringinfo.h"
@@ -27,12 +29,12 @@ typedef enum MsOcspOutcome
 
 /*
  * Check every certificate of chain (end entity first; the last element is
- * the trust anchor and is not checked) by OCSP at time at.  Appends a JSON
- * array of the responses relied on to evidence (the text after
- * "\"ocsp\":"), and sets *reason (palloc'd) when not GOOD.
+ * the trust anchor and is not checked) by OCSP at time at.  Sets *evidence
+ * to a jsonb array of the responses relied on (the "ocsp" member of a
+ * validation's evidence), and *reason (palloc'd) when not GOOD.
  */
 extern MsOcspOutcome ms_ocsp_check_chain(MsPki *pki, STACK_OF(X509) *chain,
-										 time_t at, StringInfo evidence,
+										 time_t at, Jsonb **evidence,
 										 char **reason);
 
 #endif							/* MOBISIGN_OCSP_H */

@@ -481,17 +481,31 @@ ms_bytea(const void *data, size_t len)
 	return b;
 }
 
-Datum
-ms_text_array(List *strings)
+/* a text[] (from char *) or bytea[] (from bytea *) of the list's elements */
+static Datum
+list_to_array(List *l, Oid elemtype)
 {
-	int			n = list_length(strings);
+	int			n = list_length(l);
 	Datum	   *d = palloc(sizeof(Datum) * (n > 0 ? n : 1));
 	int			i = 0;
 	ListCell   *lc;
 
-	foreach(lc, strings)
-		d[i++] = CStringGetTextDatum((char *) lfirst(lc));
-	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+	foreach(lc, l)
+		d[i++] = elemtype == TEXTOID ? CStringGetTextDatum((char *) lfirst(lc))
+			: PointerGetDatum(lfirst(lc));
+	return PointerGetDatum(construct_array(d, n, elemtype, -1, false, TYPALIGN_INT));
+}
+
+Datum
+ms_text_array(List *strings)
+{
+	return list_to_array(strings, TEXTOID);
+}
+
+Datum
+ms_bytea_array(List *byteas)
+{
+	return list_to_array(byteas, BYTEAOID);
 }
 
 void
@@ -518,11 +532,12 @@ ms_x509_fingerprint_hex(X509 *x)
 	return ms_hex(md, mdlen);
 }
 
-char *
-ms_asn1_integer_text(const ASN1_INTEGER *i)
+/* i in decimal or hex (palloc'd), NULL if it cannot be converted */
+static char *
+asn1_integer_string(const ASN1_INTEGER *i, bool hex)
 {
 	BIGNUM	   *bn;
-	char	   *dec;
+	char	   *str;
 	char	   *result;
 
 	if (i == NULL)
@@ -530,13 +545,27 @@ ms_asn1_integer_text(const ASN1_INTEGER *i)
 	bn = ASN1_INTEGER_to_BN(i, NULL);
 	if (bn == NULL)
 		return NULL;
-	dec = BN_bn2dec(bn);
+	str = hex ? BN_bn2hex(bn) : BN_bn2dec(bn);
 	BN_free(bn);
-	if (dec == NULL)
+	if (str == NULL)
 		return NULL;
-	result = pstrdup(dec);
-	OPENSSL_free(dec);
+	result = pstrdup(str);
+	OPENSSL_free(str);
 	return result;
+}
+
+char *
+ms_asn1_integer_text(const ASN1_INTEGER *i)
+{
+	return asn1_integer_string(i, false);
+}
+
+char *
+ms_asn1_integer_hex(const ASN1_INTEGER *i)
+{
+	char	   *hex = asn1_integer_string(i, true);
+
+	return hex ? hex : pstrdup("");
 }
 
 char *

@@ -89,9 +89,12 @@ extern bytea *ms_crl_to_bytea(X509_CRL *crl);
 extern char *ms_hex(const unsigned char *data, size_t len);	/* lower-case, palloc'd */
 extern bytea *ms_bytea(const void *data, size_t len);	/* palloc'd copy */
 extern Datum ms_text_array(List *strings);	/* text[] from a List of char * */
+extern Datum ms_bytea_array(List *byteas);	/* bytea[] from a List of bytea * */
 extern void ms_sha256(const unsigned char *data, size_t len, unsigned char out[32]);
 extern char *ms_x509_fingerprint_hex(X509 *x);	/* SHA-256 of the DER, hex */
 extern char *ms_asn1_integer_text(const ASN1_INTEGER *i);	/* decimal, palloc'd */
+/* upper-case hex as BN_bn2hex writes it (how mobisign stores serial numbers); "" if unreadable */
+extern char *ms_asn1_integer_hex(const ASN1_INTEGER *i);
 extern char *ms_obj_text(const ASN1_OBJECT *obj);	/* dotted OID, palloc'd */
 
 #endif							/* MOBISIGN_OSSL_H */

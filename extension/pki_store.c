@@ -19,15 +19,11 @@
 #include "input_limits.h"
 #include "ossl.h"
 #include "pki_store.h"
+#include "spi_row.h"
 
 /* all cached PKIs, allocated in CacheContext */
 static List *pki_cache = NIL;
 static MemoryContext pki_cxt = NULL;
-
-void
-ms_pki_store_init(void)
-{
-}
 
 static void
 pki_free(MsPki *pki)
@@ -46,17 +42,6 @@ pki_free(MsPki *pki)
 	if (pki->revocation)
 		pfree(pki->revocation);
 	pfree(pki);
-}
-
-void
-ms_pki_invalidate_all(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, pki_cache)
-		pki_free((MsPki *) lfirst(lc));
-	list_free(pki_cache);
-	pki_cache = NIL;
 }
 
 static MsPki *
@@ -87,10 +72,201 @@ oom(void)
 	ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 }
 
+#define PKI_COLUMNS \
+	"SELECT name, generation, enabled, revocation, security_level, enforce_key_usage," \
+	"       extract(epoch FROM crl_grace)::bigint AS crl_grace_secs, explicit_policy," \
+	"       inhibit_policy_mapping, inhibit_any_policy, initial_policies, trust_anchors," \
+	"       intermediates" \
+	"  FROM mobisign.pki "
+
+/* The PKI's settings from its row, in pki_cxt; no OpenSSL object yet. */
+static MsPki *
+pki_from_row(int id, HeapTuple tup, TupleDesc td)
+{
+	MsPki	   *pki = MemoryContextAllocZero(pki_cxt, sizeof(MsPki));
+
+	pki->id = id;
+	pki->name = MemoryContextStrdup(pki_cxt, ms_spi_text(tup, td, "name"));
+	pki->generation = ms_spi_int64(tup, td, "generation");
+	pki->enabled = ms_spi_bool(tup, td, "enabled");
+	pki->revocation = MemoryContextStrdup(pki_cxt, ms_spi_text(tup, td, "revocation"));
+	pki->check_crl = strstr(pki->revocation, "crl") != NULL;
+	pki->check_ocsp = strstr(pki->revocation, "ocsp") != NULL;
+	pki->security_level = ms_spi_int32(tup, td, "security_level");
+	pki->enforce_key_usage = ms_spi_bool(tup, td, "enforce_key_usage");
+	pki->crl_grace_secs = ms_spi_int64(tup, td, "crl_grace_secs");
+	pki->explicit_policy = ms_spi_bool(tup, td, "explicit_policy");
+	pki->inhibit_policy_mapping = ms_spi_bool(tup, td, "inhibit_policy_mapping");
+	pki->inhibit_any_policy = ms_spi_bool(tup, td, "inhibit_any_policy");
+	return pki;
+}
+
+/* The elements of the array column name; -1 when it is NULL. */
+static int
+array_column(HeapTuple tup, TupleDesc td, const char *name, Oid elemtype, Datum **elems)
+{
+	bool		isnull;
+	Datum		d = ms_spi_datum(tup, td, name, &isnull);
+	bool	   *nulls;
+	int			n;
+
+	*elems = NULL;
+	if (isnull)
+		return -1;
+	deconstruct_array(DatumGetArrayTypeP(d), elemtype, -1, false, TYPALIGN_INT,
+					  elems, &nulls, &n);
+	return n;
+}
+
+/* The initial policy set (pki->policies); a NULL column means {anyPolicy}. */
+static void
+load_policies(MsPki *pki, HeapTuple tup, TupleDesc td)
+{
+	Datum	   *elems;
+	int			n = array_column(tup, td, "initial_policies", TEXTOID, &elems);
+
+	if (n < 0)
+		return;
+	pki->policies = sk_ASN1_OBJECT_new_null();
+	if (pki->policies == NULL)
+		oom();
+	for (int i = 0; i < n; i++)
+	{
+		char	   *oid = TextDatumGetCString(elems[i]);
+		ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+
+		if (obj == NULL || !sk_ASN1_OBJECT_push(pki->policies, obj))
+		{
+			ASN1_OBJECT_free(obj);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("PKI \"%s\" has an invalid policy OID \"%s\"", pki->name, oid)));
+		}
+	}
+}
+
+/* The trust anchors, into a new pki->store; returns them, owned by scope. */
+static STACK_OF(X509) *
+load_anchors(MsScope *scope, MsPki *pki, HeapTuple tup, TupleDesc td)
+{
+	STACK_OF(X509) *anchors = ms_scope_x509_stack(scope, sk_X509_new_null());
+	Datum	   *elems;
+	int			n;
+
+	if (anchors == NULL)
+		oom();
+	n = array_column(tup, td, "trust_anchors", BYTEAOID, &elems);
+	pki->store = X509_STORE_new();	/* freed by pki_free on error */
+	if (pki->store == NULL)
+		oom();
+	for (int i = 0; i < n; i++)
+	{
+		X509	   *x = ms_parse_certificate_bytea(scope, "trust anchor",
+												   DatumGetByteaPP(elems[i]));
+
+		if (!X509_STORE_add_cert(pki->store, x) || !X509_up_ref(x) || !sk_X509_push(anchors, x))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not add a trust anchor of PKI \"%s\": %s", pki->name, ms_ossl_error())));
+	}
+	return anchors;
+}
+
+/* The known intermediate CAs (pki->intermediates). */
+static void
+load_intermediates(MsScope *scope, MsPki *pki, HeapTuple tup, TupleDesc td)
+{
+	Datum	   *elems;
+	int			n = array_column(tup, td, "intermediates", BYTEAOID, &elems);
+
+	pki->intermediates = sk_X509_new_null();
+	if (pki->intermediates == NULL)
+		oom();
+	for (int i = 0; i < n; i++)
+	{
+		X509	   *x = ms_parse_certificate_bytea(scope, "intermediate",
+												   DatumGetByteaPP(elems[i]));
+
+		if (!X509_up_ref(x) || !sk_X509_push(pki->intermediates, x))
+			oom();
+	}
+}
+
+/*
+ * The cached CRLs (pki->crls).  They are handed to each verification
+ * (X509_STORE_CTX_set0_crls) rather than put in the store: OpenSSL's store
+ * lookup finds CRLs only by the certificate issuer's name, which misses
+ * indirect CRLs (cRLIssuer) that extended CRL support can use.
+ */
+static void
+load_crls(MsScope *scope, MsPki *pki)
+{
+	Datum		arg[1] = {Int32GetDatum(pki->id)};
+	Oid			argtype[1] = {INT4OID};
+	int			rc;
+
+	pki->crls = sk_X509_CRL_new_null();
+	if (pki->crls == NULL)
+		oom();
+	rc = SPI_execute_with_args("SELECT der FROM mobisign.crl WHERE pki_id = $1 ORDER BY id",
+							   1, argtype, arg, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read mobisign.crl: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = ms_spi_datum(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "der", &isnull);
+		X509_CRL   *crl = ms_parse_crl_bytea(scope, "cached CRL", DatumGetByteaPP(d));
+
+		if (!X509_CRL_up_ref(crl) || !sk_X509_CRL_push(pki->crls, crl))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not add a CRL of PKI \"%s\": %s", pki->name, ms_ossl_error())));
+	}
+}
+
+/* The store's verification parameters from the PKI's policy. */
+static void
+set_verify_params(MsPki *pki)
+{
+	X509_VERIFY_PARAM *param = X509_STORE_get0_param(pki->store);
+	unsigned long flags;
+
+	flags = X509_V_FLAG_POLICY_CHECK | X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST;
+	/* CRL flags are set per verification (validate.c): see MS_CRL_FLAGS */
+	if (pki->explicit_policy)
+		flags |= X509_V_FLAG_EXPLICIT_POLICY;
+	if (pki->inhibit_policy_mapping)
+		flags |= X509_V_FLAG_INHIBIT_MAP;
+	if (pki->inhibit_any_policy)
+		flags |= X509_V_FLAG_INHIBIT_ANY;
+	X509_VERIFY_PARAM_set_flags(param, flags);
+	X509_VERIFY_PARAM_set_auth_level(param, pki->security_level);
+	X509_VERIFY_PARAM_set_depth(param, 16);
+	/* purposes are checked by mobisign itself (key usage per operation) */
+	X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_ANY);
+
+	/*
+	 * The initial policy set is always explicit: with no set at all, OpenSSL
+	 * leaves the user-constrained set empty and an explicit policy
+	 * requirement then fails even for anyPolicy.
+	 */
+	if (pki->policies == NULL)
+	{
+		ASN1_OBJECT *any = OBJ_nid2obj(NID_any_policy);
+
+		pki->policies = sk_ASN1_OBJECT_new_null();
+		if (pki->policies == NULL || !sk_ASN1_OBJECT_push(pki->policies, OBJ_dup(any)))
+			oom();
+	}
+	if (!X509_VERIFY_PARAM_set1_policies(param, pki->policies))
+		oom();
+}
+
 /*
  * Build the PKI with the given id from its row and CRLs.  Runs inside SPI.
- * Every OpenSSL object is first owned by a scope, so an error leaks nothing;
- * on success ownership moves to the returned MsPki.
+ * Every OpenSSL object is first owned by a scope or by the MsPki, so an
+ * error leaks nothing; on success ownership moves to the returned MsPki.
  */
 static MsPki *
 pki_load(int id)
@@ -98,25 +274,11 @@ pki_load(int id)
 	Datum		arg[1] = {Int32GetDatum(id)};
 	Oid			argtype[1] = {INT4OID};
 	MsScope    *scope = ms_scope_create();
-	MsPki	   *pki;
-	TupleDesc	td;
-	HeapTuple	tup;
-	bool		isnull;
-	X509_STORE *store;
-	X509_VERIFY_PARAM *param;
-	STACK_OF(X509) *anchors;
-	STACK_OF(X509_CRL) *crls;
-	STACK_OF(ASN1_OBJECT) *policies = NULL;
-	unsigned long flags;
+	MsPki	   *volatile pki;
+	STACK_OF(X509) *volatile anchors = NULL;
 	int			rc;
 
-	rc = SPI_execute_with_args(
-							   "SELECT name, generation, enabled, revocation, security_level, enforce_key_usage,"
-							   "       extract(epoch FROM crl_grace)::bigint, explicit_policy,"
-							   "       inhibit_policy_mapping, inhibit_any_policy, initial_policies, trust_anchors,"
-							   "       intermediates"
-							   "  FROM mobisign.pki WHERE id = $1",
-							   1, argtype, arg, NULL, true, 1);
+	rc = SPI_execute_with_args(PKI_COLUMNS "WHERE id = $1", 1, argtype, arg, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read mobisign.pki: %s", SPI_result_code_string(rc));
 	if (SPI_processed != 1)
@@ -124,160 +286,26 @@ pki_load(int id)
 		ms_scope_release(scope);
 		return NULL;
 	}
-	td = SPI_tuptable->tupdesc;
-	tup = SPI_tuptable->vals[0];
-
-	pki = MemoryContextAllocZero(pki_cxt, sizeof(MsPki));
-	pki->id = id;
-	pki->name = MemoryContextStrdup(pki_cxt, TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull)));
-	pki->generation = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
-	pki->enabled = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
-	pki->revocation = MemoryContextStrdup(pki_cxt, TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull)));
-	pki->check_crl = strstr(pki->revocation, "crl") != NULL;
-	pki->check_ocsp = strstr(pki->revocation, "ocsp") != NULL;
-	pki->security_level = DatumGetInt32(SPI_getbinval(tup, td, 5, &isnull));
-	pki->enforce_key_usage = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
-	pki->crl_grace_secs = DatumGetInt64(SPI_getbinval(tup, td, 7, &isnull));
-	pki->explicit_policy = DatumGetBool(SPI_getbinval(tup, td, 8, &isnull));
-	pki->inhibit_policy_mapping = DatumGetBool(SPI_getbinval(tup, td, 9, &isnull));
-	pki->inhibit_any_policy = DatumGetBool(SPI_getbinval(tup, td, 10, &isnull));
+	pki = pki_from_row(id, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 
 	PG_TRY();
 	{
-		Datum		pol = SPI_getbinval(tup, td, 11, &isnull);
-		Datum		anch;
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	td = SPI_tuptable->tupdesc;
 
-		/* initial policy set: NULL means {anyPolicy} */
-		if (!isnull)
-		{
-			deconstruct_array(DatumGetArrayTypeP(pol), TEXTOID, -1, false, TYPALIGN_INT,
-							  &elems, &nulls, &n);
-			policies = sk_ASN1_OBJECT_new_null();
-			if (policies == NULL)
-				oom();
-			for (int i = 0; i < n; i++)
-			{
-				char	   *oid = TextDatumGetCString(elems[i]);
-				ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
-
-				if (obj == NULL || !sk_ASN1_OBJECT_push(policies, obj))
-				{
-					ASN1_OBJECT_free(obj);
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("PKI \"%s\" has an invalid policy OID \"%s\"", pki->name, oid)));
-				}
-			}
-		}
-
-		/* trust anchors */
-		anchors = ms_scope_x509_stack(scope, sk_X509_new_null());
-		if (anchors == NULL)
-			oom();
-		anch = SPI_getbinval(tup, td, 12, &isnull);
-		deconstruct_array(DatumGetArrayTypeP(anch), BYTEAOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &n);
-		store = X509_STORE_new();
-		if (store == NULL)
-			oom();
-		pki->store = store;		/* freed by pki_free on error below */
-		for (int i = 0; i < n; i++)
-		{
-			X509	   *x = ms_parse_certificate_bytea(scope, "trust anchor",
-													   DatumGetByteaPP(elems[i]));
-
-			if (!X509_STORE_add_cert(store, x) || !X509_up_ref(x) || !sk_X509_push(anchors, x))
-				ereport(ERROR,
-						(errcode(ERRCODE_INTERNAL_ERROR),
-						 errmsg("could not add a trust anchor of PKI \"%s\": %s", pki->name, ms_ossl_error())));
-		}
-
-		/* known intermediate CAs */
-		pki->intermediates = sk_X509_new_null();
-		if (pki->intermediates == NULL)
-			oom();
-		anch = SPI_getbinval(tup, td, 13, &isnull);
-		deconstruct_array(DatumGetArrayTypeP(anch), BYTEAOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &n);
-		for (int i = 0; i < n; i++)
-		{
-			X509	   *x = ms_parse_certificate_bytea(scope, "intermediate",
-													   DatumGetByteaPP(elems[i]));
-
-			if (!X509_up_ref(x) || !sk_X509_push(pki->intermediates, x))
-				oom();
-		}
-
-		/* CRLs */
-		crls = sk_X509_CRL_new_null();
-		if (crls == NULL)
-			oom();
-		pki->crls = crls;
-		rc = SPI_execute_with_args("SELECT der FROM mobisign.crl WHERE pki_id = $1 ORDER BY id",
-								   1, argtype, arg, NULL, true, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "could not read mobisign.crl: %s", SPI_result_code_string(rc));
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-			X509_CRL   *crl = ms_parse_crl_bytea(scope, "cached CRL", DatumGetByteaPP(d));
-
-			/*
-			 * CRLs are handed to each verification (X509_STORE_CTX_set0_crls)
-			 * rather than put in the store: OpenSSL's store lookup finds CRLs
-			 * only by the certificate issuer's name, which misses indirect
-			 * CRLs (cRLIssuer) that extended CRL support can use.
-			 */
-			if (!X509_CRL_up_ref(crl) || !sk_X509_CRL_push(crls, crl))
-				ereport(ERROR,
-						(errcode(ERRCODE_INTERNAL_ERROR),
-						 errmsg("could not add a CRL of PKI \"%s\": %s", pki->name, ms_ossl_error())));
-		}
-
-		/* verification flags from the PKI's policy */
-		flags = X509_V_FLAG_POLICY_CHECK | X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST;
-		/* CRL flags are set per verification (validate.c): see MS_CRL_FLAGS */
-		if (pki->explicit_policy)
-			flags |= X509_V_FLAG_EXPLICIT_POLICY;
-		if (pki->inhibit_policy_mapping)
-			flags |= X509_V_FLAG_INHIBIT_MAP;
-		if (pki->inhibit_any_policy)
-			flags |= X509_V_FLAG_INHIBIT_ANY;
-		param = X509_STORE_get0_param(store);
-		X509_VERIFY_PARAM_set_flags(param, flags);
-		X509_VERIFY_PARAM_set_auth_level(param, pki->security_level);
-		X509_VERIFY_PARAM_set_depth(param, 16);
-		/* purposes are checked by mobisign itself (key usage per operation) */
-		X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_ANY);
-		/*
-		 * The initial policy set is always explicit: with no set at all,
-		 * OpenSSL leaves the user-constrained set empty and an explicit
-		 * policy requirement then fails even for anyPolicy.
-		 */
-		if (policies == NULL)
-		{
-			ASN1_OBJECT *any = OBJ_nid2obj(NID_any_policy);
-
-			policies = sk_ASN1_OBJECT_new_null();
-			if (policies == NULL || !sk_ASN1_OBJECT_push(policies, OBJ_dup(any)))
-				oom();
-		}
-		if (!X509_VERIFY_PARAM_set1_policies(param, policies))
-			oom();
+		load_policies(pki, tup, td);
+		anchors = load_anchors(scope, pki, tup, td);
+		load_intermediates(scope, pki, tup, td);
+		load_crls(scope, pki);	/* replaces SPI_tuptable */
+		set_verify_params(pki);
 	}
 	PG_CATCH();
 	{
-		if (policies)
-			sk_ASN1_OBJECT_pop_free(policies, ASN1_OBJECT_free);
 		pki_free(pki);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 
-	pki->policies = policies;
 	ms_scope_forget(scope, anchors);
 	pki->anchors = anchors;
 	ms_scope_release(scope);
@@ -301,7 +329,7 @@ pki_refresh(const char *only_name)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute("SELECT id, name, generation, xmin::text::bigint FROM mobisign.pki WHERE enabled ORDER BY id",
+	rc = SPI_execute("SELECT id, name, generation, xmin::text::bigint AS row_version FROM mobisign.pki WHERE enabled ORDER BY id",
 					 true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read mobisign.pki: %s", SPI_result_code_string(rc));
@@ -312,11 +340,10 @@ pki_refresh(const char *only_name)
 
 		for (uint64 i = 0; i < n; i++)
 		{
-			bool		isnull;
-			int			id = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-			char	   *name = TextDatumGetCString(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-			int64		gen = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
-			int64		rowver = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
+			int			id = ms_spi_int32(tt->vals[i], tt->tupdesc, "id");
+			char	   *name = ms_spi_text(tt->vals[i], tt->tupdesc, "name");
+			int64		gen = ms_spi_int64(tt->vals[i], tt->tupdesc, "generation");
+			int64		rowver = ms_spi_int64(tt->vals[i], tt->tupdesc, "row_version");
 			MsPki	   *p = cache_find(id);
 
 			seen = lappend_int(seen, id);

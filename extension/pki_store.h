@@ -47,15 +47,10 @@ typedef struct MsPki
 #define MS_CRL_FLAGS (X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | \
 					  X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS)
 
-extern void ms_pki_store_init(void);
-
 /* The named PKI, loaded or refreshed; ERROR (42704) if unknown or disabled. */
 extern MsPki *ms_pki_get(const char *name);
 
 /* Every enabled PKI, refreshed, in id order. */
 extern List *ms_pki_all(void);
-
-/* Forget every cached store (e.g. after a failed transaction). */
-extern void ms_pki_invalidate_all(void);
 
 #endif							/* MOBISIGN_PKI_STORE_H */

@@ -1,49 +1,16 @@
 /*
  * sim_api.c
- *	  The SIM channel's GUCs and small SQL-callable helpers: CSPRNG values
- *	  and wrapping of SIM keys for storage.
+ *	  The SIM channel's small SQL-callable helpers: CSPRNG values and
+ *	  wrapping of SIM keys for storage (the keys and their GUCs are
+ *	  keystore.c's).
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 
 #include "keystore.h"
 #include "sim_api.h"
-
-char	   *ms_master_key_file = NULL;
-char	   *ms_sp_key_file = NULL;
-char	   *ms_sp_cert_file = NULL;
-
-void
-ms_sim_init(void)
-{
-	DefineCustomStringVariable("mobisign.master_key_file",
-							   "File holding the master key (64 hex characters) that wraps SIM OTA keys.",
-							   "Read by the server on every use; keep it readable only by the server's OS user.",
-							   &ms_master_key_file,
-							   NULL,
-							   PGC_SIGHUP,
-							   GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("mobisign.sp_key_file",
-							   "PEM private key of the service provider, signing every request to a SIM.",
-							   "EC (ECDSA-SHA256) or RSA (RSASSA-PKCS1-v1_5 with SHA-256).",
-							   &ms_sp_key_file,
-							   NULL,
-							   PGC_SIGHUP,
-							   GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("mobisign.sp_cert_file",
-							   "PEM certificate of the service provider (the SIMs hold a copy).",
-							   NULL,
-							   &ms_sp_cert_file,
-							   NULL,
-							   PGC_SIGHUP,
-							   GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
-}
 
 /* mobisign._random_bytes(n integer) RETURNS bytea: n bytes from the CSPRNG */
 PG_FUNCTION_INFO_V1(ms_random_bytes);

@@ -1,7 +1,7 @@
 /*
  * sim_request.c
  *	  mobisign._display_check(text) and mobisign._build_request(...): the
- *	  PostgreSQL side of the codecs in worker/codec (display text coding,
+ *	  PostgreSQL side of the codecs in codec (display text coding,
  *	  applet request TLVs, OTA command packets, SMS segmentation).
  *
  * The SIM keys are unwrapped only here, for the time it takes to build one
@@ -180,10 +180,6 @@ ms_build_request(PG_FUNCTION_ARGS)
 	size_t		siglen;
 	msc_ota_command cmd;
 	msc_ota_keys keys;
-	unsigned char *kic;
-	unsigned char *kid;
-	size_t		kic_len;
-	size_t		kid_len;
 	uint8_t    *pkt;
 	size_t		pktcap = MSC_OTA_MAX_CMD_DATA + 64;
 	size_t		pkt_len;
@@ -266,16 +262,10 @@ ms_build_request(PG_FUNCTION_ARGS)
 	cmd.data = msg;
 	cmd.data_len = msg_len;
 
-	kic = ms_key_unwrap(msisdn, key_set, "kic", kic_w, &kic_len);
-	kid = ms_key_unwrap(msisdn, key_set, "kid", kid_w, &kid_len);
-	keys.kic = kic;
-	keys.kic_len = kic_len;
-	keys.kid = kid;
-	keys.kid_len = kid_len;
+	ms_ota_keys_unwrap(msisdn, key_set, kic_w, kid_w, &keys);
 	pkt = palloc(pktcap);
 	rc = msc_ota_build_command(&cmd, &keys, pkt, pktcap, &pkt_len);
-	ms_keystore_wipe(kic, kic_len);
-	ms_keystore_wipe(kid, kid_len);
+	ms_ota_keys_wipe(&keys);
 	if (rc != MSC_OK)
 		ereport(ERROR,
 				(errcode(rc == MSC_E_BUFFER || rc == MSC_E_LENGTH ?

@@ -2,7 +2,7 @@
  * sim_response.c
  *	  mobisign._open_response(...): reassemble the SMS user data of one
  *	  answer, check and decipher the OTA response packet with one SIM key
- *	  set, decode the applet response (msc_answer_open, worker/codec/answer.h,
+ *	  set, decode the applet response (msc_answer_open, codec/answer.h,
  *	  the same steps the answer-path fuzzer runs).  Never throws for bad
  *	  input: the result's "stage" says how far the answer got:
  *		sms        not a (complete) response packet in SMS user data
@@ -40,6 +40,133 @@
 
 #define OPEN_NATTS 8
 
+/* The row _open_response returns, filled in step by step. */
+typedef struct OpenRow
+{
+	Datum		values[OPEN_NATTS];
+	bool		nulls[OPEN_NATTS];
+	const char *stage;
+	char	   *failure;
+} OpenRow;
+
+static void
+row_set(OpenRow *row, int col, Datum d)
+{
+	row->values[col] = d;
+	row->nulls[col] = false;
+}
+
+/*
+ * Step 1: the SMS user data of the answer, bounded in number; false (stage
+ * "sms") when there are none, too many, or one is NULL.
+ */
+static bool
+read_segments(ArrayType *segarr, msc_sms_part **parts, int *nparts, OpenRow *row)
+{
+	Datum	   *elems;
+	bool	   *enulls;
+	int			nelems;
+
+	deconstruct_array(segarr, BYTEAOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
+	if (nelems < 1 || nelems > MSC_SMS_MAX_SEGMENTS)
+	{
+		row->stage = "sms";
+		row->failure = psprintf("%d SMS in one answer", nelems);
+		return false;
+	}
+	*parts = palloc(sizeof(msc_sms_part) * nelems);
+	for (int i = 0; i < nelems; i++)
+	{
+		bytea	   *b;
+
+		if (enulls[i])
+		{
+			row->stage = "sms";
+			row->failure = pstrdup("missing SMS user data");
+			return false;
+		}
+		b = DatumGetByteaPP(elems[i]);
+		(*parts)[i].ud = (const uint8_t *) VARDATA_ANY(b);
+		(*parts)[i].len = VARSIZE_ANY_EXHDR(b);
+	}
+	*nparts = nelems;
+	return true;
+}
+
+/*
+ * Step 2: reassemble, check and decipher with the key set's clear keys,
+ * which live only for this call (the same steps as the answer-path fuzzer:
+ * codec/answer.h).
+ */
+static void
+open_with_keys(const char *msisdn, int32 key_set, bytea *tar, bytea *kic_w, bytea *kid_w,
+			   msc_sms_part *parts, int nparts, msc_answer *ans)
+{
+	msc_ota_keys keys;
+	uint8_t    *buf = palloc(MSC_ANSWER_BUF_SIZE);
+	msc_rc		rc;
+
+	ms_ota_keys_unwrap(msisdn, key_set, kic_w, kid_w, &keys);
+	rc = msc_answer_open(parts, nparts, MS_SIM_SPI2, &keys, (const uint8_t *) VARDATA_ANY(tar),
+						 buf, MSC_ANSWER_BUF_SIZE, ans);
+	ms_ota_keys_wipe(&keys);
+	if (rc != MSC_OK)
+		elog(ERROR, "opening an answer: %s", msc_strerror(rc));
+}
+
+/* Step 3: how far the answer got, and what it says from "por" on. */
+static void
+describe_answer(const msc_answer *ans, OpenRow *row)
+{
+	switch (ans->stage)
+	{
+		case MSC_ANSWER_SMS:
+			row->stage = "sms";
+			row->failure = ans->rc != MSC_OK
+				? psprintf("SMS user data: %s", msc_strerror(ans->rc))
+				: pstrdup("the SMS user data carry no response packet identifier (IEI 0x71)");
+			return;
+		case MSC_ANSWER_TAR:
+			row->stage = "tar";
+			row->failure = pstrdup("the response packet's TAR is not this key set's");
+			return;
+		case MSC_ANSWER_UNSECURED:
+			row->stage = "unsecured";
+			row->failure = psprintf("unsecured proof of receipt (status %u: %s)",
+									ans->por.status, msc_por_status_name(ans->por.status));
+			row_set(row, 3, Int32GetDatum(ans->por.status));
+			return;
+		case MSC_ANSWER_SECURITY:
+			row->stage = "security";
+			row->failure = psprintf("secured response packet: %s", msc_strerror(ans->rc));
+			return;
+		default:
+			break;
+	}
+	/* authentic from here on */
+	row_set(row, 2, Int64GetDatum((int64) ans->por.counter));
+	row_set(row, 3, Int32GetDatum(ans->por.status));
+	if (ans->stage == MSC_ANSWER_POR)
+	{
+		row->stage = "por";
+		row->failure = psprintf("the SIM refused the secured packet: proof of receipt status %02X (%s)",
+								ans->por.status, msc_por_status_name(ans->por.status));
+		return;
+	}
+	if (ans->stage == MSC_ANSWER_APPLET)
+	{
+		row->stage = "applet";
+		row->failure = psprintf("applet response: %s", msc_strerror(ans->rc));
+		return;
+	}
+	row->stage = "ok";
+	row_set(row, 4, PointerGetDatum(ms_bytea(ans->applet.reference, MSC_APPLET_REF_LEN)));
+	row_set(row, 5, Int32GetDatum(ans->applet.result));
+	row_set(row, 6, CStringGetTextDatum(msc_applet_result_name(ans->applet.result)));
+	if (ans->applet.cms != NULL && ans->applet.cms_len > 0)
+		row_set(row, 7, PointerGetDatum(ms_bytea(ans->applet.cms, ans->applet.cms_len)));
+}
+
 /*
  * mobisign._open_response(msisdn text, key_set integer, tar bytea,
  *		kic_wrapped bytea, kid_wrapped bytea, segments bytea[],
@@ -54,140 +181,33 @@ ms_open_response(PG_FUNCTION_ARGS)
 	char	   *msisdn = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	int32		key_set = PG_GETARG_INT32(1);
 	bytea	   *tar = PG_GETARG_BYTEA_PP(2);
-	bytea	   *kic_w = PG_GETARG_BYTEA_PP(3);
-	bytea	   *kid_w = PG_GETARG_BYTEA_PP(4);
-	ArrayType  *segarr = PG_GETARG_ARRAYTYPE_P(5);
 	TupleDesc	tupdesc;
-	Datum		values[OPEN_NATTS];
-	bool		nulls[OPEN_NATTS];
-	Datum	   *elems;
-	bool	   *enulls;
-	int			nelems;
-	msc_sms_part *parts;
-	uint8_t    *buf;
-	msc_answer	ans;
-	msc_ota_keys keys;
-	unsigned char *kic;
-	unsigned char *kid;
-	size_t		kic_len;
-	size_t		kid_len;
-	msc_rc		rc;
-	const char *stage = NULL;
-	char	   *failure = NULL;
-	int			i;
+	OpenRow		row;
+	msc_sms_part *parts = NULL;
+	int			nparts = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
-	for (i = 0; i < OPEN_NATTS; i++)
-		nulls[i] = true;
+	memset(&row, 0, sizeof(row));
+	for (int i = 0; i < OPEN_NATTS; i++)
+		row.nulls[i] = true;
 	if (VARSIZE_ANY_EXHDR(tar) != MSC_OTA_TAR_LEN)
 		elog(ERROR, "tar must be 3 bytes");
 
-	deconstruct_array(segarr, BYTEAOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
-	if (nelems < 1 || nelems > MSC_SMS_MAX_SEGMENTS)
+	if (read_segments(PG_GETARG_ARRAYTYPE_P(5), &parts, &nparts, &row))
 	{
-		stage = "sms";
-		failure = psprintf("%d SMS in one answer", nelems);
-		goto done;
-	}
-	parts = palloc(sizeof(msc_sms_part) * nelems);
-	for (i = 0; i < nelems; i++)
-	{
-		bytea	   *b;
+		msc_answer	ans;
 
-		if (enulls[i])
-		{
-			stage = "sms";
-			failure = pstrdup("missing SMS user data");
-			goto done;
-		}
-		b = DatumGetByteaPP(elems[i]);
-		parts[i].ud = (const uint8_t *) VARDATA_ANY(b);
-		parts[i].len = VARSIZE_ANY_EXHDR(b);
+		open_with_keys(msisdn, key_set, tar, PG_GETARG_BYTEA_PP(3), PG_GETARG_BYTEA_PP(4),
+					   parts, nparts, &ans);
+		describe_answer(&ans, &row);
 	}
 
-	/* the same steps as the answer-path fuzzer: worker/codec/answer.h */
-	kic = ms_key_unwrap(msisdn, key_set, "kic", kic_w, &kic_len);
-	kid = ms_key_unwrap(msisdn, key_set, "kid", kid_w, &kid_len);
-	keys.kic = kic;
-	keys.kic_len = kic_len;
-	keys.kid = kid;
-	keys.kid_len = kid_len;
-	buf = palloc(MSC_ANSWER_BUF_SIZE);
-	rc = msc_answer_open(parts, nelems, MS_SIM_SPI2, &keys, (const uint8_t *) VARDATA_ANY(tar),
-						 buf, MSC_ANSWER_BUF_SIZE, &ans);
-	ms_keystore_wipe(kic, kic_len);
-	ms_keystore_wipe(kid, kid_len);
-	if (rc != MSC_OK)
-		elog(ERROR, "opening an answer: %s", msc_strerror(rc));
-
-	switch (ans.stage)
-	{
-		case MSC_ANSWER_SMS:
-			stage = "sms";
-			failure = ans.rc != MSC_OK
-				? psprintf("SMS user data: %s", msc_strerror(ans.rc))
-				: pstrdup("the SMS user data carry no response packet identifier (IEI 0x71)");
-			goto done;
-		case MSC_ANSWER_TAR:
-			stage = "tar";
-			failure = pstrdup("the response packet's TAR is not this key set's");
-			goto done;
-		case MSC_ANSWER_UNSECURED:
-			stage = "unsecured";
-			failure = psprintf("unsecured proof of receipt (status %u: %s)",
-							   ans.por.status, msc_por_status_name(ans.por.status));
-			values[3] = Int32GetDatum(ans.por.status);
-			nulls[3] = false;
-			goto done;
-		case MSC_ANSWER_SECURITY:
-			stage = "security";
-			failure = psprintf("secured response packet: %s", msc_strerror(ans.rc));
-			goto done;
-		default:
-			break;
-	}
-	/* authentic from here on */
-	values[2] = Int64GetDatum((int64) ans.por.counter);
-	nulls[2] = false;
-	values[3] = Int32GetDatum(ans.por.status);
-	nulls[3] = false;
-	if (ans.stage == MSC_ANSWER_POR)
-	{
-		stage = "por";
-		failure = psprintf("the SIM refused the secured packet: proof of receipt status %02X (%s)",
-						   ans.por.status, msc_por_status_name(ans.por.status));
-		goto done;
-	}
-	if (ans.stage == MSC_ANSWER_APPLET)
-	{
-		stage = "applet";
-		failure = psprintf("applet response: %s", msc_strerror(ans.rc));
-		goto done;
-	}
-	stage = "ok";
-	values[4] = PointerGetDatum(ms_bytea(ans.applet.reference, MSC_APPLET_REF_LEN));
-	nulls[4] = false;
-	values[5] = Int32GetDatum(ans.applet.result);
-	nulls[5] = false;
-	values[6] = CStringGetTextDatum(msc_applet_result_name(ans.applet.result));
-	nulls[6] = false;
-	if (ans.applet.cms != NULL && ans.applet.cms_len > 0)
-	{
-		values[7] = PointerGetDatum(ms_bytea(ans.applet.cms, ans.applet.cms_len));
-		nulls[7] = false;
-	}
-
-done:
-	values[0] = CStringGetTextDatum(stage);
-	nulls[0] = false;
-	if (failure != NULL)
-	{
-		values[1] = CStringGetTextDatum(failure);
-		nulls[1] = false;
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	row_set(&row, 0, CStringGetTextDatum(row.stage));
+	if (row.failure != NULL)
+		row_set(&row, 1, CStringGetTextDatum(row.failure));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, row.values, row.nulls)));
 }
 
 static bytea *
@@ -264,10 +284,22 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(5))
 		inter = ms_parse_certificate_array(scope, "intermediates", PG_GETARG_ARRAYTYPE_P(5), 64);
 
-	memset(&res, 0, sizeof(res));
-	ms_cms_verify((const unsigned char *) VARDATA_ANY(cms), VARSIZE_ANY_EXHDR(cms),
-				  (const unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content), true,
-				  cert, inter, cert == NULL, pki, 0, usage, false, &res);
+	{
+		MsCmsRequest req = {
+			.sig = (const unsigned char *) VARDATA_ANY(cms),
+			.siglen = VARSIZE_ANY_EXHDR(cms),
+			.content = (const unsigned char *) VARDATA_ANY(content),
+			.contentlen = VARSIZE_ANY_EXHDR(content),
+			.signer_cert = cert,
+			.extra_certs = inter,
+			.pki_name = pki,
+			.usage = usage,
+			/* with no registered certificate the signer must be one of the intermediates */
+			.flags = cert == NULL ? MS_CMS_SIGNER_IN_EXTRA_ONLY : 0,
+		};
+
+		ms_cms_verify(&req, &res);
+	}
 
 	for (i = 0; i < VERIFY_NATTS; i++)
 		nulls[i] = true;
@@ -300,20 +332,11 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 		values[6] = CStringGetTextDatum(res.v.pki_name);
 		nulls[6] = false;
 	}
-	{
-		int			n = list_length(res.v.chain);
-		Datum	   *c = palloc(sizeof(Datum) * Max(n, 1));
-		ListCell   *lc;
-		int			k = 0;
-
-		foreach(lc, res.v.chain)
-			c[k++] = CStringGetTextDatum((char *) lfirst(lc));
-		values[7] = PointerGetDatum(construct_array(c, n, TEXTOID, -1, false, TYPALIGN_INT));
-		nulls[7] = false;
-	}
+	values[7] = ms_text_array(res.v.chain);
+	nulls[7] = false;
 	if (res.v.evidence)
 	{
-		values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(res.v.evidence));
+		values[8] = JsonbPGetDatum(res.v.evidence);
 		nulls[8] = false;
 	}
 	{

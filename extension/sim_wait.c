@@ -28,6 +28,8 @@
 
 #include "bgworker.h"
 #include "sim_wait.h"
+#include "worker_wake.h"
+#include "spi_row.h"
 
 /* Poll interval: starts short (answers often arrive within a second) */
 #define MS_WAIT_MIN_MS 20
@@ -54,8 +56,8 @@ transaction_is_final(Datum id)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("transaction does not exist")));
-	state = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
+	state = TextDatumGetCString(ms_spi_datum(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, "state", &isnull));
 	final = !(strcmp(state, "queued") == 0 || strcmp(state, "submitted") == 0 ||
 			  strcmp(state, "delivered") == 0);
 	pfree(state);

@@ -23,7 +23,9 @@
 
 #include "ocsp.h"
 #include "ossl.h"
+#include "sql_fn.h"
 #include "pki_store.h"
+#include "jsonb_build.h"
 #include "validate.h"
 
 /* at most this many intermediates in one call */
@@ -223,20 +225,9 @@ status_for_error(int err)
 	}
 }
 
-static void
-append_json_str(StringInfo buf, const char *key, const char *val)
-{
-	escape_json(buf, key);
-	appendStringInfoChar(buf, ':');
-	if (val)
-		escape_json(buf, val);
-	else
-		appendStringInfoString(buf, "null");
-}
-
 /* CRLs of the PKI that cover the given certificate (same issuer name) */
 static void
-append_crls_for(StringInfo buf, MsPki *pki, X509 *x, bool *first)
+add_crls_for(MsJsonb *ev, MsPki *pki, X509 *x)
 {
 	for (int i = 0; i < sk_X509_CRL_num(pki->crls); i++)
 	{
@@ -252,17 +243,12 @@ append_crls_for(StringInfo buf, MsPki *pki, X509 *x, bool *first)
 			numtext = ms_asn1_integer_text(num);
 			ASN1_INTEGER_free(num);
 		}
-		if (!*first)
-			appendStringInfoChar(buf, ',');
-		*first = false;
-		appendStringInfoChar(buf, '{');
-		append_json_str(buf, "issuer", ms_name_text(X509_CRL_get_issuer(crl)));
-		appendStringInfoChar(buf, ',');
-		append_json_str(buf, "crl_number", numtext);
-		appendStringInfoChar(buf, ',');
-		append_json_str(buf, "this_update",
-						timestamptz_to_str(ms_asn1_time_to_timestamptz(X509_CRL_get0_lastUpdate(crl))));
-		appendStringInfoChar(buf, '}');
+		ms_jb_begin_object(ev, NULL);
+		ms_jb_string(ev, "issuer", ms_name_text(X509_CRL_get_issuer(crl)));
+		ms_jb_string(ev, "crl_number", numtext);
+		ms_jb_string(ev, "this_update",
+					 timestamptz_to_str(ms_asn1_time_to_timestamptz(X509_CRL_get0_lastUpdate(crl))));
+		ms_jb_end(ev);
 	}
 }
 
@@ -473,163 +459,189 @@ run_verify(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
  * and falls back to a validation with CRLs when OCSP has no usable answer.
  * Every mode fails closed.
  */
-static void
-validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
-			  TimestampTz at, MsKeyUsage usage, MsValidation *out)
+/* One path validation and its revocation checks (validate_with's first step). */
+typedef struct PathRun
 {
 	X509_STORE_CTX *ctx;
-	VerifyState st = {0};
-	STACK_OF(X509) *chain;
-	int			rc;
-	int			err;
-	StringInfoData ev;
-	StringInfoData ocsp_ev;
-	bool		used_crls = pki->check_crl && !pki->check_ocsp;
-	char	   *ocsp_reason = NULL;
+	int			rc;				/* X509_verify_cert() */
+	int			err;			/* X509_V_* */
+	bool		used_crls;		/* the result rests on CRLs */
+	Jsonb	   *ocsp_ev;		/* OCSP answers relied on (array), or NULL */
+	char	   *ocsp_reason;	/* why OCSP failed closed, or NULL */
+} PathRun;
 
-	st.pki = pki;
-	st.check_time = at ? ms_timestamptz_to_time_t(at) : time(NULL);
-	initStringInfo(&ocsp_ev);
-	inherit_dsa_parameters(scope, pki, &cert, &untrusted, &st);
-
-	ctx = run_verify(scope, pki, cert, untrusted, &st, used_crls, &rc, &err);
-	if (rc > 0 && pki->check_ocsp)
+/*
+ * Step 1: validate the path, then ask OCSP if the PKI says so, falling
+ * back to CRLs ('ocsp,crl') or failing closed ('ocsp').
+ */
+static void
+run_path(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
+		 VerifyState *st, PathRun *run)
+{
+	run->used_crls = pki->check_crl && !pki->check_ocsp;
+	run->ocsp_reason = NULL;
+	run->ocsp_ev = NULL;
+	run->ctx = run_verify(scope, pki, cert, untrusted, st, run->used_crls, &run->rc, &run->err);
+	if (run->rc > 0 && pki->check_ocsp)
 	{
-		MsOcspOutcome o = ms_ocsp_check_chain(pki, X509_STORE_CTX_get0_chain(ctx),
-											  st.check_time, &ocsp_ev, &ocsp_reason);
+		MsOcspOutcome o = ms_ocsp_check_chain(pki, X509_STORE_CTX_get0_chain(run->ctx),
+											  st->check_time, &run->ocsp_ev, &run->ocsp_reason);
 
 		if (o == MS_OCSP_REVOKED)
 		{
-			rc = 0;
-			err = X509_V_ERR_CERT_REVOKED;
+			run->rc = 0;
+			run->err = X509_V_ERR_CERT_REVOKED;
 		}
 		else if (o == MS_OCSP_UNAVAILABLE && pki->check_crl)
 		{
-			used_crls = true;
-			ctx = run_verify(scope, pki, cert, untrusted, &st, true, &rc, &err);
+			run->used_crls = true;
+			run->ctx = run_verify(scope, pki, cert, untrusted, st, true, &run->rc, &run->err);
 		}
 		else if (o == MS_OCSP_UNAVAILABLE)
 		{
-			rc = 0;
-			err = X509_V_ERR_UNABLE_TO_GET_CRL;
+			run->rc = 0;
+			run->err = X509_V_ERR_UNABLE_TO_GET_CRL;
 		}
 	}
+}
 
+/* Step 2: valid or not, the status code, and the reason in words. */
+static void
+describe_path(MsPki *pki, PathRun *run, MsValidation *out)
+{
 	out->pki_name = pstrdup(pki->name);
-	out->x509_error = err;
-	out->status_code = status_for_error(err);
-	out->valid = (rc > 0 && err == X509_V_OK);
+	out->x509_error = run->err;
+	out->status_code = status_for_error(run->err);
+	out->valid = (run->rc > 0 && run->err == X509_V_OK);
 	out->chain = NIL;
 	out->policies = NIL;
 
-	chain = X509_STORE_CTX_get0_chain(ctx);
-	if (!out->valid && ocsp_reason != NULL && !used_crls)
-		out->reason = psprintf("%s (OCSP)", ocsp_reason);
+	if (!out->valid && run->ocsp_reason != NULL && !run->used_crls)
+		out->reason = psprintf("%s (OCSP)", run->ocsp_reason);
 	else if (!out->valid)
 	{
-		int			depth = X509_STORE_CTX_get_error_depth(ctx);
-		X509	   *at_cert = X509_STORE_CTX_get_current_cert(ctx);
+		int			depth = X509_STORE_CTX_get_error_depth(run->ctx);
+		X509	   *at_cert = X509_STORE_CTX_get_current_cert(run->ctx);
 
-		out->reason = psprintf("%s (depth %d%s%s)", X509_verify_cert_error_string(err), depth,
+		out->reason = psprintf("%s (depth %d%s%s)", X509_verify_cert_error_string(run->err), depth,
 							   at_cert ? ": " : "",
 							   at_cert ? ms_name_text(X509_get_subject_name(at_cert)) : "");
 	}
 	else
 		out->reason = pstrdup("certificate path is valid");
+}
 
-	/* key usage for the operation, checked only on an otherwise valid path */
-	if (out->valid && usage != MS_USAGE_NONE && pki->enforce_key_usage)
+/* Step 3: key usage for the operation, checked only on an otherwise valid path. */
+static void
+check_key_usage(MsPki *pki, X509 *cert, MsKeyUsage usage, MsValidation *out)
+{
+	uint32_t	ku;
+	uint32_t	need;
+	const char *needname;
+
+	if (!out->valid || usage == MS_USAGE_NONE || !pki->enforce_key_usage)
+		return;
+	ku = X509_get_key_usage(cert);	/* UINT32_MAX: no extension */
+	switch (usage)
 	{
-		uint32_t	ku = X509_get_key_usage(cert);	/* UINT32_MAX: no extension */
-		uint32_t	need;
-		const char *needname;
-
-		switch (usage)
-		{
-			case MS_USAGE_AUTHENTICATION:
-				need = KU_DIGITAL_SIGNATURE;
-				needname = "digitalSignature";
-				break;
-			case MS_USAGE_SIGNING:
-				need = KU_NON_REPUDIATION;
-				needname = "nonRepudiation";
-				break;
-			default:
-				need = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION;
-				needname = "digitalSignature or nonRepudiation";
-				break;
-		}
-		if (ku == UINT32_MAX)
-		{
-			/* the PKI enforces key usage: a certificate must state it */
-			out->valid = false;
-			out->status_code = MS_STATUS_ERROR_CERTIFICATE;
-			out->reason = psprintf("the certificate has no keyUsage extension (%s required)", needname);
-		}
-		else if ((ku & need) == 0)
-		{
-			out->valid = false;
-			out->status_code = MS_STATUS_ERROR_CERTIFICATE;
-			out->reason = psprintf("the certificate's key usage does not allow %s", needname);
-		}
+		case MS_USAGE_AUTHENTICATION:
+			need = KU_DIGITAL_SIGNATURE;
+			needname = "digitalSignature";
+			break;
+		case MS_USAGE_SIGNING:
+			need = KU_NON_REPUDIATION;
+			needname = "nonRepudiation";
+			break;
+		default:
+			need = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION;
+			needname = "digitalSignature or nonRepudiation";
+			break;
 	}
+	if (ku == UINT32_MAX)
+	{
+		/* the PKI enforces key usage: a certificate must state it */
+		out->valid = false;
+		out->status_code = MS_STATUS_ERROR_CERTIFICATE;
+		out->reason = psprintf("the certificate has no keyUsage extension (%s required)", needname);
+	}
+	else if ((ku & need) == 0)
+	{
+		out->valid = false;
+		out->status_code = MS_STATUS_ERROR_CERTIFICATE;
+		out->reason = psprintf("the certificate's key usage does not allow %s", needname);
+	}
+}
 
-	/* chain subjects and evidence */
-	initStringInfo(&ev);
-	appendStringInfoChar(&ev, '{');
-	append_json_str(&ev, "pki", pki->name);
-	appendStringInfoString(&ev, ",\"checked_at\":");
-	escape_json(&ev, timestamptz_to_str(time_t_to_timestamptz(st.check_time)));
-	appendStringInfoString(&ev, ",\"chain\":[");
+/* Step 4: the chain's subjects (out->chain) and the evidence document. */
+static void
+record_evidence(MsPki *pki, VerifyState *st, PathRun *run, MsValidation *out)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(run->ctx);
+	MsJsonb		ev = {0};
+
+	ms_jb_begin_object(&ev, NULL);
+	ms_jb_string(&ev, "pki", pki->name);
+	ms_jb_string(&ev, "checked_at", timestamptz_to_str(time_t_to_timestamptz(st->check_time)));
+	ms_jb_begin_array(&ev, "chain");
 	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
 	{
 		X509	   *x = sk_X509_value(chain, i);
 		char	   *subj = ms_name_text(X509_get_subject_name(x));
 
 		out->chain = lappend(out->chain, subj);
-		if (i > 0)
-			appendStringInfoChar(&ev, ',');
-		appendStringInfoChar(&ev, '{');
-		append_json_str(&ev, "subject", subj);
-		appendStringInfoChar(&ev, ',');
-		append_json_str(&ev, "sha256", ms_x509_fingerprint_hex(x));
-		appendStringInfoChar(&ev, '}');
+		ms_jb_begin_object(&ev, NULL);
+		ms_jb_string(&ev, "subject", subj);
+		ms_jb_string(&ev, "sha256", ms_x509_fingerprint_hex(x));
+		ms_jb_end(&ev);
 	}
-	appendStringInfoString(&ev, "],\"crls\":[");
-	if (used_crls && chain != NULL)
+	ms_jb_end(&ev);
+	ms_jb_begin_array(&ev, "crls");
+	for (int i = 0; run->used_crls && chain != NULL && i < sk_X509_num(chain); i++)
+		add_crls_for(&ev, pki, sk_X509_value(chain, i));
+	ms_jb_end(&ev);
+	if (run->ocsp_ev != NULL)
+		ms_jb_document(&ev, "ocsp", run->ocsp_ev);
+	if (st->stale_crl_in_grace)
+		ms_jb_bool(&ev, "stale_crl_within_grace", true);
+	ms_jb_string(&ev, "revocation", pki->revocation);
+	ms_jb_end(&ev);
+	out->evidence = ms_jb_finish(&ev);
+}
+
+/* Step 5: the valid policy set of a valid path. */
+static void
+record_policies(PathRun *run, MsValidation *out)
+{
+	X509_POLICY_TREE *tree;
+	STACK_OF(X509_POLICY_NODE) *nodes;
+
+	if (!out->valid || (tree = X509_STORE_CTX_get0_policy_tree(run->ctx)) == NULL)
+		return;
+	nodes = X509_policy_tree_get0_user_policies(tree);
+	for (int i = 0; nodes != NULL && i < sk_X509_POLICY_NODE_num(nodes); i++)
 	{
-		bool		first = true;
+		const ASN1_OBJECT *pol = X509_policy_node_get0_policy(sk_X509_POLICY_NODE_value(nodes, i));
 
-		for (int i = 0; i < sk_X509_num(chain); i++)
-			append_crls_for(&ev, pki, sk_X509_value(chain, i), &first);
+		out->policies = lappend(out->policies, ms_obj_text(pol));
 	}
-	appendStringInfoChar(&ev, ']');
-	if (ocsp_ev.len > 0)
-		appendStringInfo(&ev, ",\"ocsp\":%s", ocsp_ev.data);
-	if (st.stale_crl_in_grace)
-		appendStringInfoString(&ev, ",\"stale_crl_within_grace\":true");
-	appendStringInfoChar(&ev, ',');
-	append_json_str(&ev, "revocation", pki->revocation);
-	appendStringInfoChar(&ev, '}');
-	out->evidence = ev.data;
+}
 
-	/* the valid policy set of the path */
-	if (out->valid)
-	{
-		X509_POLICY_TREE *tree = X509_STORE_CTX_get0_policy_tree(ctx);
+static void
+validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
+			  TimestampTz at, MsKeyUsage usage, MsValidation *out)
+{
+	VerifyState st = {0};
+	PathRun		run;
 
-		if (tree != NULL)
-		{
-			STACK_OF(X509_POLICY_NODE) *nodes = X509_policy_tree_get0_user_policies(tree);
+	st.pki = pki;
+	st.check_time = at ? ms_timestamptz_to_time_t(at) : time(NULL);
+	inherit_dsa_parameters(scope, pki, &cert, &untrusted, &st);
 
-			for (int i = 0; nodes != NULL && i < sk_X509_POLICY_NODE_num(nodes); i++)
-			{
-				const ASN1_OBJECT *pol = X509_policy_node_get0_policy(sk_X509_POLICY_NODE_value(nodes, i));
-
-				out->policies = lappend(out->policies, ms_obj_text(pol));
-			}
-		}
-	}
+	run_path(scope, pki, cert, untrusted, &st, &run);
+	describe_path(pki, &run, out);
+	check_key_usage(pki, cert, usage, out);
+	record_evidence(pki, &st, &run, out);
+	record_policies(&run, out);
 	ERR_clear_error();
 }
 
@@ -679,7 +691,7 @@ ms_validate_certificate(X509 *cert, STACK_OF(X509) *untrusted, const char *pki_n
 			out->pki_name = NULL;
 			out->chain = list_make1(ms_name_text(X509_get_subject_name(cert)));
 			out->policies = NIL;
-			out->evidence = pstrdup("{}");
+			out->evidence = ms_jb_empty_object();
 			out->x509_error = have_best ? best.x509_error : X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
 		}
 	}
@@ -733,12 +745,8 @@ mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 	MsValidation v;
 	int			col = 0;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("certificate must not be NULL")));
+	tupdesc = ms_result_row(fcinfo);
+	ms_require_arg(fcinfo, 0, "certificate");
 
 	scope = ms_scope_create();
 	cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));
@@ -753,6 +761,6 @@ mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 
 	ms_validation_columns(&v, values, nulls, &col);
 	values[col++] = ms_text_array(v.policies);
-	values[col++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(v.evidence));
+	values[col++] = JsonbPGetDatum(v.evidence);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

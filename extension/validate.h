@@ -3,7 +3,8 @@
  * validate.h
  *	  RFC 5280 path validation of a certificate against a PKI's store, with
  *	  the PKI's policy (auth level, policy inputs, CRLs, grace), key-usage
- *	  enforcement per operation, and the DESIGN section 5 status codes.
+ *	  enforcement per operation, and the status codes (MS_STATUS_* below;
+ *	  README.md, "Status codes").
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +12,8 @@
 #define MOBISIGN_VALIDATE_H
 
 #include "postgres.h"
+
+#include "utils/jsonb.h"
 
 #include <openssl/x509.h>
 
@@ -57,7 +60,7 @@ typedef struct MsValidation
 	char	   *pki_name;		/* the PKI that validated it (or was tried) */
 	List	   *chain;			/* char * subjects, end entity first */
 	List	   *policies;		/* char * valid policy OIDs of the path */
-	char	   *evidence;		/* JSON text: chain fingerprints, CRLs relied on */
+	Jsonb	   *evidence;		/* chain fingerprints, CRLs and OCSP answers relied on */
 	int			x509_error;		/* OpenSSL X509_V_ERR_*, or 0 */
 } MsValidation;
 

@@ -2,9 +2,10 @@
  *
  * bgworker.c
  *	  The background worker's control plane: GUCs, registration from
- *	  _PG_init, shared memory (identity for waking, counters), the wake-up at
- *	  commit of a queuing transaction, and mobisign._worker_stats() behind the
- *	  mobisign.worker_stats view.  The worker's loop is in worker_main.c.
+ *	  _PG_init, shared memory (identity for waking, counters), and
+ *	  mobisign._worker_stats() behind the mobisign.worker_stats view.  The
+ *	  worker's loop is in worker_main.c; the wake-up at commit, which runs in
+ *	  every backend, is extension/worker_wake.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,11 +39,20 @@ static bool preloaded = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* wake-at-commit state of this backend */
-static bool xact_callback_registered = false;
-static bool wake_pending = false;
 
 PG_FUNCTION_INFO_V1(ms_worker_stats);
+
+long
+ms_until(TimestampTz now, TimestampTz t)
+{
+	long		secs;
+	int			usecs;
+
+	if (t <= now)
+		return 0;
+	TimestampDifference(now, t, &secs, &usecs);
+	return secs * 1000 + (usecs + 999) / 1000;
+}
 
 static void
 ms_worker_shmem_request(void)
@@ -73,19 +83,26 @@ ms_worker_shmem_startup(void)
 }
 
 void
-ms_worker_describe(BackgroundWorker *w)
+ms_bgworker_describe(BackgroundWorker *w, const char *name, const char *function,
+					 int restart_time)
 {
 	memset(w, 0, sizeof(*w));
 	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	/* never sends from a standby: starts once recovery has finished */
+	/* never sends or fetches from a standby: starts once recovery has finished */
 	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
-	/* restarted after a crash; a clean exit (SIGTERM) is final */
-	w->bgw_restart_time = 5;
+	w->bgw_restart_time = restart_time;
 	strlcpy(w->bgw_library_name, "mobisign", BGW_MAXLEN);
-	strlcpy(w->bgw_function_name, "ms_worker_main", BGW_MAXLEN);
-	strlcpy(w->bgw_name, "mobisign worker", BGW_MAXLEN);
-	strlcpy(w->bgw_type, "mobisign worker", BGW_MAXLEN);
+	strlcpy(w->bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(w->bgw_name, name, BGW_MAXLEN);
+	strlcpy(w->bgw_type, name, BGW_MAXLEN);
 	w->bgw_notify_pid = 0;
+}
+
+void
+ms_worker_describe(BackgroundWorker *w)
+{
+	/* restarted after a crash; a clean exit (SIGTERM) is final */
+	ms_bgworker_describe(w, "mobisign worker", "ms_worker_main", 5);
 }
 
 static void
@@ -169,58 +186,6 @@ ms_worker_require_preload(void)
 				 errmsg("mobisign's background worker is not available"),
 				 errdetail("The mobisign library was not loaded through shared_preload_libraries, so no worker sends requests to the SMSC."),
 				 errhint("Set shared_preload_libraries = 'mobisign' in postgresql.conf and restart the server.")));
-}
-
-/* ---- wake-up at commit ------------------------------------------------- */
-
-static void
-ms_worker_set_latch(void)
-{
-	int			procno;
-
-	if (ms_worker_shared == NULL)
-		return;
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	procno = ms_worker_shared->procno;
-	ms_worker_shared->wakeups++;
-	SpinLockRelease(&ms_worker_shared->mutex);
-	if (procno >= 0 && procno < (int) ProcGlobal->allProcCount)
-		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
-}
-
-static void
-ms_worker_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			if (wake_pending)
-			{
-				wake_pending = false;
-				ms_worker_set_latch();
-			}
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			/* a prepared transaction is found by the safety-net poll */
-			wake_pending = false;
-			break;
-		default:
-			break;
-	}
-}
-
-void
-ms_worker_wake_at_commit(void)
-{
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(ms_worker_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	wake_pending = true;
 }
 
 /* ---- the running worker's identity --------------------------------------- */

@@ -5,8 +5,6 @@
  * Public entry points for the rest of the extension:
  *
  *	ms_worker_init()			  from _PG_init: GUCs, shared memory, registration
- *	ms_worker_wake_at_commit()	  the current transaction queued work: wake the
- *								  worker when (and only if) it commits
  *	ms_worker_require_preload()   ERROR with a hint unless the library was
  *								  loaded through shared_preload_libraries
  */
@@ -23,8 +21,12 @@ extern void ms_worker_init(void);
 struct BackgroundWorker;
 extern void ms_worker_describe(struct BackgroundWorker *w);
 
-/* Wake the worker when the current transaction commits (queued work). */
-extern void ms_worker_wake_at_commit(void);
+/*
+ * Any mobisign background worker: connected to a database, started once
+ * recovery has finished, running function of this library under name.
+ */
+extern void ms_bgworker_describe(struct BackgroundWorker *w, const char *name,
+								 const char *function, int restart_time);
 
 /*
  * Raise an ERROR (SQLSTATE 55000) with a hint to set
@@ -37,6 +39,9 @@ extern void ms_worker_require_preload(void);
 extern bool ms_worker_preloaded(void);
 
 /* ---- internal to worker/ ------------------------------------------------ */
+
+/* Milliseconds from now until t, rounded up; 0 when t is not in the future. */
+extern long ms_until(TimestampTz now, TimestampTz t);
 
 /* GUCs */
 extern char *ms_worker_database;

@@ -28,8 +28,8 @@
 
 #include "bgworker.h"
 #include "queue.h"
-
-typedef void (*MsUnitFn) (void *arg);
+#include "spi_row.h"
+#include "xact_unit.h"
 
 /* names of SIM-channel functions found missing (logged once each) */
 static List *missing_logged = NIL;
@@ -65,6 +65,20 @@ should_log(const char *msg)
 
 /* ---- transactions -------------------------------------------------------- */
 
+/* A failed unit of work: logged (at most once a minute) and counted. */
+static void
+report_unit_error(const char *activity, ErrorData *edata)
+{
+	char		msg[160];
+
+	snprintf(msg, sizeof(msg), "%s: %s", activity, edata->message);
+	if (should_log(msg))
+	{
+		ereport(WARNING, (errmsg("%s failed: %s", activity, edata->message)));
+		ms_worker_set_error(msg);
+	}
+}
+
 /*
  * Run fn in one transaction with SPI and a snapshot.  On error: log, count,
  * abort, return false.  Allocations of fn that must outlive the transaction
@@ -73,44 +87,9 @@ should_log(const char *msg)
 static bool
 run_unit(const char *activity, MsUnitFn fn, void *arg)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	bool		ok = ms_run_in_transaction(activity, fn, arg, report_unit_error);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, activity);
-		fn(arg);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		char		msg[160];
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		snprintf(msg, sizeof(msg), "%s: %s", activity, edata->message);
-		if (should_log(msg))
-		{
-			ereport(WARNING, (errmsg("%s failed: %s", activity, edata->message)));
-			ms_worker_set_error(msg);
-		}
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
 	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
 	return ok;
 }
 
@@ -125,6 +104,26 @@ missing_already_logged(const char *fname)
 	return false;
 }
 
+typedef struct ExecArg
+{
+	const char *sql;
+	int			nargs;
+	Oid		   *types;
+	Datum	   *values;
+	const char *nulls;
+	int			rc;
+} ExecArg;
+
+static void
+exec_fn(void *arg)
+{
+	ExecArg    *e = (ExecArg *) arg;
+
+	e->rc = SPI_execute_with_args(e->sql, e->nargs, e->types, e->values, e->nulls, false, 0);
+	if (e->rc < 0)
+		elog(ERROR, "SPI_execute_with_args returned %d", e->rc);
+}
+
 /*
  * Execute one statement in a subtransaction.  Returns the SPI result code,
  * or -1 on error (logged; an undefined SIM-channel function is logged once).
@@ -134,62 +133,38 @@ static int
 guarded_exec(const char *what, const char *sql, int nargs, Oid *types, Datum *values,
 			 const char *nulls)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile int rc = -1;
+	ExecArg		e = {sql, nargs, types, values, nulls, -1};
+	ErrorData  *edata = ms_run_in_subtransaction(exec_fn, &e);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
+	if (edata == NULL)
+		return e.rc;
+	if (edata->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION)
 	{
-		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-		if (rc < 0)
-			elog(ERROR, "SPI_execute_with_args returned %d", rc);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
+		if (!missing_already_logged(what))
+		{
+			MemoryContext tmp = MemoryContextSwitchTo(TopMemoryContext);
+
+			missing_logged = lappend(missing_logged, pstrdup(what));
+			MemoryContextSwitchTo(tmp);
+			ereport(WARNING,
+					(errmsg("mobisign worker: %s is not available: %s", what, edata->message),
+					 errhint("The SIM channel's SQL functions are installed by CREATE EXTENSION mobisign; the worker carries on without them.")));
+		}
 	}
-	PG_CATCH();
+	else
 	{
-		ErrorData  *edata;
+		char		msg[160];
 
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION)
+		snprintf(msg, sizeof(msg), "%s: %s", what, edata->message);
+		if (should_log(msg))
 		{
-			if (!missing_already_logged(what))
-			{
-				MemoryContext tmp = MemoryContextSwitchTo(TopMemoryContext);
-
-				missing_logged = lappend(missing_logged, pstrdup(what));
-				MemoryContextSwitchTo(tmp);
-				ereport(WARNING,
-						(errmsg("mobisign worker: %s is not available: %s", what, edata->message),
-						 errhint("The SIM channel's SQL functions are installed by CREATE EXTENSION mobisign; the worker carries on without them.")));
-			}
+			ereport(WARNING,
+					(errmsg("mobisign worker: %s failed: %s", what, edata->message)));
+			ms_worker_set_error(msg);
 		}
-		else
-		{
-			char		msg[160];
-
-			snprintf(msg, sizeof(msg), "%s: %s", what, edata->message);
-			if (should_log(msg))
-			{
-				ereport(WARNING,
-						(errmsg("mobisign worker: %s failed: %s", what, edata->message)));
-				ms_worker_set_error(msg);
-			}
-		}
-		FreeErrorData(edata);
-		rc = -1;
 	}
-	PG_END_TRY();
-	return rc;
+	FreeErrorData(edata);
+	return -1;
 }
 
 /* ---- session ------------------------------------------------------------- */
@@ -223,12 +198,12 @@ present_fn(void *arg)
 	int			rc;
 
 	rc = SPI_execute("SELECT pg_catalog.to_regclass('mobisign.request_queue') IS NOT NULL"
-					 "   AND pg_catalog.to_regclass('mobisign.smsc') IS NOT NULL",
+					 "   AND pg_catalog.to_regclass('mobisign.smsc') IS NOT NULL AS present",
 					 true, 0);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		d = ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "present", &isnull);
 
 		*present = !isnull && DatumGetBool(d);
 	}
@@ -274,10 +249,10 @@ typedef struct SmscArg
 } SmscArg;
 
 static int
-interval_ms(HeapTuple tup, TupleDesc desc, int col, int dflt)
+interval_ms(HeapTuple tup, TupleDesc desc, const char *col, int dflt)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum		d = ms_spi_datum(tup, desc, col, &isnull);
 	double		v;
 
 	if (isnull)
@@ -291,9 +266,9 @@ interval_ms(HeapTuple tup, TupleDesc desc, int col, int dflt)
 }
 
 static void
-text_col(HeapTuple tup, TupleDesc desc, int col, char *dst, size_t dstlen)
+text_col(HeapTuple tup, TupleDesc desc, const char *col, char *dst, size_t dstlen)
 {
-	char	   *v = SPI_getvalue(tup, desc, col);
+	char	   *v = ms_spi_text(tup, desc, col);
 	int			len = 0;
 
 	/* a value longer than dst is cut on a character boundary */
@@ -306,10 +281,10 @@ text_col(HeapTuple tup, TupleDesc desc, int col, char *dst, size_t dstlen)
 }
 
 static int
-int_col(HeapTuple tup, TupleDesc desc, int col, int dflt)
+int_col(HeapTuple tup, TupleDesc desc, const char *col, int dflt)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum		d = ms_spi_datum(tup, desc, col, &isnull);
 
 	return isnull ? dflt : DatumGetInt32(d);
 }
@@ -323,10 +298,10 @@ load_smsc_fn(void *arg)
 
 	rc = SPI_execute("SELECT s.id, s.name, s.host, s.port, s.tls, s.system_id, s.password, "
 					 "       s.system_type, s.source_addr, s.window_size, s.max_per_second, "
-					 "       (pg_catalog.date_part('epoch', s.enquire_link_interval) * 1000)::float8, "
-					 "       (pg_catalog.date_part('epoch', s.reconnect_delay) * 1000)::float8, "
-					 "       (pg_catalog.date_part('epoch', s.response_timeout) * 1000)::float8, "
-					 "       (pg_catalog.date_part('epoch', s.connect_timeout) * 1000)::float8, "
+					 "       (pg_catalog.date_part('epoch', s.enquire_link_interval) * 1000)::float8 AS enquire_link_interval_ms, "
+					 "       (pg_catalog.date_part('epoch', s.reconnect_delay) * 1000)::float8 AS reconnect_delay_ms, "
+					 "       (pg_catalog.date_part('epoch', s.response_timeout) * 1000)::float8 AS response_timeout_ms, "
+					 "       (pg_catalog.date_part('epoch', s.connect_timeout) * 1000)::float8 AS connect_timeout_ms, "
 					 "       s.tls_ca_file, s.tls_server_name, s.tls_cert_file, s.tls_key_file "
 					 "  FROM mobisign.smsc s WHERE s.enabled ORDER BY s.id LIMIT 16",
 					 true, 0);
@@ -338,28 +313,27 @@ load_smsc_fn(void *arg)
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		MsSmscConfig *c = MemoryContextAllocZero(a->cxt, sizeof(MsSmscConfig));
-		bool		isnull;
 
-		c->id = int_col(tup, desc, 1, 0);
-		text_col(tup, desc, 2, c->name, sizeof(c->name));
-		text_col(tup, desc, 3, c->host, sizeof(c->host));
-		c->port = int_col(tup, desc, 4, 2775);
-		c->tls = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-		text_col(tup, desc, 6, c->system_id, sizeof(c->system_id));
-		text_col(tup, desc, 7, c->password, sizeof(c->password));
-		text_col(tup, desc, 8, c->system_type, sizeof(c->system_type));
-		text_col(tup, desc, 9, c->source_addr, sizeof(c->source_addr));
-		c->window_size = int_col(tup, desc, 10, 10);
-		c->max_per_second = int_col(tup, desc, 11, 100);
-		c->enquire_link_ms = interval_ms(tup, desc, 12, 30000);
-		c->reconnect_ms = interval_ms(tup, desc, 13, 10000);
-		c->response_timeout_ms = interval_ms(tup, desc, 14, 10000);
-		c->connect_timeout_ms = interval_ms(tup, desc, 15, 10000);
+		c->id = int_col(tup, desc, "id", 0);
+		text_col(tup, desc, "name", c->name, sizeof(c->name));
+		text_col(tup, desc, "host", c->host, sizeof(c->host));
+		c->port = int_col(tup, desc, "port", 2775);
+		c->tls = ms_spi_bool(tup, desc, "tls");
+		text_col(tup, desc, "system_id", c->system_id, sizeof(c->system_id));
+		text_col(tup, desc, "password", c->password, sizeof(c->password));
+		text_col(tup, desc, "system_type", c->system_type, sizeof(c->system_type));
+		text_col(tup, desc, "source_addr", c->source_addr, sizeof(c->source_addr));
+		c->window_size = int_col(tup, desc, "window_size", 10);
+		c->max_per_second = int_col(tup, desc, "max_per_second", 100);
+		c->enquire_link_ms = interval_ms(tup, desc, "enquire_link_interval_ms", 30000);
+		c->reconnect_ms = interval_ms(tup, desc, "reconnect_delay_ms", 10000);
+		c->response_timeout_ms = interval_ms(tup, desc, "response_timeout_ms", 10000);
+		c->connect_timeout_ms = interval_ms(tup, desc, "connect_timeout_ms", 10000);
 		/* paths fit: the table checks their length */
-		text_col(tup, desc, 16, c->tls_files.ca_file, sizeof(c->tls_files.ca_file));
-		text_col(tup, desc, 17, c->tls_files.server_name, sizeof(c->tls_files.server_name));
-		text_col(tup, desc, 18, c->tls_files.cert_file, sizeof(c->tls_files.cert_file));
-		text_col(tup, desc, 19, c->tls_files.key_file, sizeof(c->tls_files.key_file));
+		text_col(tup, desc, "tls_ca_file", c->tls_files.ca_file, sizeof(c->tls_files.ca_file));
+		text_col(tup, desc, "tls_server_name", c->tls_files.server_name, sizeof(c->tls_files.server_name));
+		text_col(tup, desc, "tls_cert_file", c->tls_files.cert_file, sizeof(c->tls_files.cert_file));
+		text_col(tup, desc, "tls_key_file", c->tls_files.key_file, sizeof(c->tls_files.key_file));
 		/* the list must outlive SPI_finish: build it in the caller's context */
 		{
 			MemoryContext old = MemoryContextSwitchTo(a->cxt);
@@ -432,8 +406,9 @@ claim_fn(void *arg)
 							   "        next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $2)"
 							   "   FROM c, mobisign.transaction t"
 							   "  WHERE q.transaction_id = c.transaction_id AND t.id = q.transaction_id"
-							   " RETURNING q.transaction_id::text, q.msisdn, q.segments, q.attempts,"
-							   "           t.state = 'queued' AND t.expires_at > pg_catalog.now(), t.state",
+							   " RETURNING q.transaction_id::text AS txid, q.msisdn, q.segments, q.attempts,"
+							   "           t.state = 'queued' AND t.expires_at > pg_catalog.now() AS sendable,"
+							   "           t.state",
 							   3, types, values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "claiming from mobisign.request_queue failed (%d)", rc);
@@ -446,7 +421,7 @@ claim_fn(void *arg)
 		TupleDesc	desc = tt->tupdesc;
 		bool		isnull;
 		bool		open;
-		char	   *txid = SPI_getvalue(tup, desc, 1);
+		char	   *txid = ms_spi_text(tup, desc, "txid");
 		MemoryContext jcxt;
 		MsJob	   *job;
 		ArrayType  *arr;
@@ -456,12 +431,12 @@ claim_fn(void *arg)
 		int			k;
 		Datum		segd;
 
-		open = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		open = DatumGetBool(ms_spi_datum(tup, desc, "sendable", &isnull));
 		if (isnull || !open)
 		{
 			Oid			t1[2] = {TEXTOID, TEXTOID};
 			Datum		v1[2];
-			char	   *st = SPI_getvalue(tup, desc, 6);
+			char	   *st = ms_spi_text(tup, desc, "state");
 			char		why[120];
 
 			snprintf(why, sizeof(why), "not sent: transaction is %s",
@@ -476,7 +451,7 @@ claim_fn(void *arg)
 			continue;
 		}
 
-		segd = SPI_getbinval(tup, desc, 3, &isnull);
+		segd = ms_spi_datum(tup, desc, "segments", &isnull);
 		if (isnull)
 			continue;
 		arr = DatumGetArrayTypeP(segd);
@@ -486,8 +461,8 @@ claim_fn(void *arg)
 		job = MemoryContextAllocZero(jcxt, sizeof(MsJob));
 		job->cxt = jcxt;
 		strlcpy(job->txid, txid, sizeof(job->txid));
-		text_col(tup, desc, 2, job->msisdn, sizeof(job->msisdn));
-		job->attempts = int_col(tup, desc, 4, 1);
+		text_col(tup, desc, "msisdn", job->msisdn, sizeof(job->msisdn));
+		job->attempts = int_col(tup, desc, "attempts", 1);
 		job->status = MS_JOB_SENDING;
 		job->nsegs = nelems;
 		job->seg = MemoryContextAllocZero(jcxt, sizeof(uint8 *) * Max(nelems, 1));
@@ -545,6 +520,21 @@ ms_queue_claim(int limit, MemoryContext parent, List *held)
 
 /* ---- finish -------------------------------------------------------------- */
 
+/*
+ * A finished request: the SIM channel records it (fn_sql, two arguments
+ * t/v), and only once it has does the queue row close (close_sql) and count
+ * as completed.
+ */
+static void
+record_and_close(const char *fn, const char *fn_sql, const char *what, const char *close_sql,
+				 Oid *t, Datum *v)
+{
+	if (guarded_exec(fn, fn_sql, 2, t, v, NULL) < 0)
+		return;
+	guarded_exec(what, close_sql, 2, t, v, NULL);
+	ms_worker_count(MS_C_COMPLETED, 1);
+}
+
 static void
 finish_fn(void *arg)
 {
@@ -569,28 +559,23 @@ finish_fn(void *arg)
 				ids[k] = CStringGetTextDatum(job->message_ids[k] ? job->message_ids[k] : "");
 			v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
 			t[1] = TEXTARRAYOID;
-			/* the queue row closes only once the transaction has recorded it */
-			if (guarded_exec("mobisign._mark_submitted",
-							 "SELECT mobisign._mark_submitted($1::uuid, $2)", 2, t, v, NULL) < 0)
-				continue;
-			guarded_exec("completing a request_queue row",
-						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
-						 " smsc_message_ids = $2, last_error = NULL WHERE transaction_id = $1::uuid",
-						 2, t, v, NULL);
-			ms_worker_count(MS_C_COMPLETED, 1);
+			record_and_close("mobisign._mark_submitted",
+							 "SELECT mobisign._mark_submitted($1::uuid, $2)",
+							 "completing a request_queue row",
+							 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
+							 " smsc_message_ids = $2, last_error = NULL WHERE transaction_id = $1::uuid",
+							 t, v);
 		}
 		else if (job->status == MS_JOB_PERMFAIL)
 		{
 			v[1] = CStringGetTextDatum(job->reason);
 			t[1] = TEXTOID;
-			if (guarded_exec("mobisign._mark_failed",
-							 "SELECT mobisign._mark_failed($1::uuid, 209, $2)", 2, t, v, NULL) < 0)
-				continue;
-			guarded_exec("failing a request_queue row",
-						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
-						 " last_error = $2 WHERE transaction_id = $1::uuid",
-						 2, t, v, NULL);
-			ms_worker_count(MS_C_COMPLETED, 1);
+			record_and_close("mobisign._mark_failed",
+							 "SELECT mobisign._mark_failed($1::uuid, 209, $2)",
+							 "failing a request_queue row",
+							 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
+							 " last_error = $2 WHERE transaction_id = $1::uuid",
+							 t, v);
 		}
 		else
 		{
@@ -681,7 +666,7 @@ store_inbound_fn(void *arg)
 			/* a duplicate inserts nothing and needs no new processing */
 			if (SPI_processed == 1)
 			{
-				char	   *m = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+				char	   *m = ms_spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "msisdn");
 
 				if (m)
 					strlcpy(in->msisdn, m, sizeof(in->msisdn));
@@ -743,7 +728,7 @@ pending_fn(void *arg)
 		return;
 	for (i = 0; i < SPI_processed; i++)
 	{
-		char	   *m = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *m = ms_spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "msisdn");
 
 		if (m)
 		{
@@ -785,10 +770,10 @@ housekeeping_fn(void *arg)
 		bool		isnull;
 		int			n;
 
-		if (guarded_exec("mobisign._expire", "SELECT mobisign._expire()", 0, NULL, NULL, NULL) < 0 ||
+		if (guarded_exec("mobisign._expire", "SELECT mobisign._expire() AS expired", 0, NULL, NULL, NULL) < 0 ||
 			SPI_processed != 1)
 			break;
-		n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "expired", &isnull));
 		if (isnull || n < 500)
 			break;
 	}
@@ -823,12 +808,12 @@ next_due_fn(void *arg)
 	foreach(lc, a->held)
 		held[nheld++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
 	values[0] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
-	rc = SPI_execute_with_args("SELECT pg_catalog.min(q.next_attempt_at) FROM mobisign.request_queue q"
+	rc = SPI_execute_with_args("SELECT pg_catalog.min(q.next_attempt_at) AS due FROM mobisign.request_queue q"
 							   " WHERE NOT q.done AND q.transaction_id <> ALL ($1::uuid[])",
 							   1, types, values, NULL, true, 0);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		d = ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "due", &isnull);
 
 		if (!isnull)
 			a->due = DatumGetTimestampTz(d);

@@ -29,6 +29,7 @@
 
 #include "bgworker.h"
 #include "refresher.h"
+#include "xact_unit.h"
 
 static int	crl_refresh_interval_s = 60;
 
@@ -67,14 +68,7 @@ ms_refresher_launch_if_due(void)
 		handle = NULL;
 	}
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "mobisign", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "ms_refresher_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "mobisign refresher", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "mobisign refresher", BGW_MAXLEN);
+	ms_bgworker_describe(&worker, "mobisign refresher", "ms_refresher_main", BGW_NEVER_RESTART);
 	last_launch = now;
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -90,38 +84,35 @@ ms_refresher_launch_if_due(void)
 	}
 }
 
+typedef struct OneValue
+{
+	const char *sql;
+	bool		isnull;
+	Datum		value;
+} OneValue;
+
+static void
+one_value_fn(void *arg)
+{
+	OneValue   *v = (OneValue *) arg;
+
+	if (SPI_execute(v->sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1 ||
+		SPI_tuptable->tupdesc->natts != 1)
+		elog(ERROR, "unexpected result from \"%s\"", v->sql);
+	/* the statement's only column */
+	v->value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &v->isnull);
+}
+
 /* Run one statement in its own transaction; false if it failed (logged). */
 static bool
 run_in_transaction(const char *sql, bool *isnull, Datum *result)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	OneValue	v = {sql, true, (Datum) 0};
+	bool		ok = ms_run_in_transaction(sql, one_value_fn, &v, NULL);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, sql);
-		if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "unexpected result from \"%s\"", sql);
-		*result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
 	pgstat_report_stat(true);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	*isnull = v.isnull;
+	*result = v.value;
 	return ok;
 }
 

@@ -4,7 +4,7 @@
  *	  SMPP 3.4 ESME transceiver link over libsmpp34 (see smpp_session.h).
  *
  * Everything received is cut and decoded by the codec's bounded decoder
- * (worker/codec/smpp.h): framing (16 <= length <= MSC_SMPP_MAX_PDU), the
+ * (codec/smpp.h): framing (16 <= length <= MSC_SMPP_MAX_PDU), the
  * header and every body; nothing from the wire reaches libsmpp34, which only
  * packs what we send.  Header-only PDUs (enquire_link, unbind, generic_nack
  * and their answers) are written here, so that sequence number 0 or vendor
@@ -140,18 +140,6 @@ static TimestampTz
 after_ms(TimestampTz t, long ms)
 {
 	return TimestampTzPlusMilliseconds(t, ms);
-}
-
-static long
-ms_until(TimestampTz now, TimestampTz t)
-{
-	long		secs;
-	int			usecs;
-
-	if (t <= now)
-		return 0;
-	TimestampDifference(now, t, &secs, &usecs);
-	return secs * 1000 + (usecs + 999) / 1000;
 }
 
 const char *
@@ -1266,27 +1254,6 @@ MsLinkState
 ms_smpp_state(MsLink *link)
 {
 	return link->state;
-}
-
-const char *
-ms_smpp_state_name(MsLinkState s)
-{
-	switch (s)
-	{
-		case MS_LINK_DISCONNECTED:
-			return "disconnected";
-		case MS_LINK_CONNECTING:
-			return "connecting";
-		case MS_LINK_TLS_HANDSHAKE:
-			return "tls handshake";
-		case MS_LINK_BINDING:
-			return "binding";
-		case MS_LINK_BOUND:
-			return "bound";
-		case MS_LINK_UNBINDING:
-			return "unbinding";
-	}
-	return "unknown";
 }
 
 pgsocket

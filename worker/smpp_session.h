@@ -24,7 +24,7 @@
 
 /*
  * Largest PDU accepted from an SMSC; anything longer breaks the session.
- * The limits live in the codec (worker/codec/smpp.h).
+ * The limits live in the codec (codec/smpp.h).
  */
 #define MS_SMPP_MAX_PDU MSC_SMPP_MAX_PDU
 #define MS_SMPP_HEADER_LEN MSC_SMPP_HEADER_LEN
@@ -119,7 +119,6 @@ extern const MsSmscConfig *ms_smpp_config(MsLink *link);
 /* position of the link in the worker's array (MsInbound.link_index) */
 extern void ms_smpp_set_index(MsLink *link, int index);
 extern MsLinkState ms_smpp_state(MsLink *link);
-extern const char *ms_smpp_state_name(MsLinkState s);
 
 /* socket to wait on (PGINVALID_SOCKET if none) and WL_SOCKET_* events */
 extern pgsocket ms_smpp_wait_socket(MsLink *link);

@@ -74,18 +74,6 @@ ms_worker_sigterm(SIGNAL_ARGS)
 	errno = save_errno;
 }
 
-static long
-ms_until(TimestampTz now, TimestampTz t)
-{
-	long		secs;
-	int			usecs;
-
-	if (t <= now)
-		return 0;
-	TimestampDifference(now, t, &secs, &usecs);
-	return secs * 1000 + (usecs + 999) / 1000;
-}
-
 /* ---- links and the wait set --------------------------------------------- */
 
 static void
@@ -477,11 +465,11 @@ ms_worker_detach(int code, Datum arg)
 	ms_worker_release_entry(NULL);
 }
 
-void
-ms_worker_main(Datum main_arg)
+/* Step: connect, claim the shared entry, set up contexts and the first timers. */
+static MsWorker *
+worker_start(void)
 {
 	MsWorker   *w;
-	WaitEvent	events[2 + MS_MAX_LINKS];
 	TimestampTz now;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -518,37 +506,148 @@ ms_worker_main(Datum main_arg)
 	w->next_claim_at = now;
 	w->next_housekeeping_at = now;
 	w->next_pending_at = now;
+	return w;
+}
+
+/*
+ * Step: wait for the latch, a socket or the nearest timer, and let the
+ * links read what arrived (into *inbound, in the turn's work context, which
+ * stays current).  *woken: a committing writer set the latch.
+ */
+static TimestampTz
+wait_for_events(MsWorker *w, bool *woken, List **inbound)
+{
+	WaitEvent	events[2 + MS_MAX_LINKS];
+	TimestampTz now = GetCurrentTimestamp();
+	int			n;
+
+	publish_links(w);
+	update_wait_set(w);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	n = WaitEventSetWait(w->wes, compute_timeout(w, now), events, lengthof(events),
+						 PG_WAIT_EXTENSION);
+
+	MemoryContextReset(w->work_cxt);
+	MemoryContextSwitchTo(w->work_cxt);
+	now = GetCurrentTimestamp();
+	for (int k = 0; k < n; k++)
+	{
+		if (events[k].events & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			*woken = true;
+		}
+		else if (events[k].user_data != NULL)
+			ms_smpp_on_socket((MsLink *) events[k].user_data, events[k].events, now, inbound);
+	}
+	return now;
+}
+
+/*
+ * Step: follow CREATE/DROP EXTENSION.  Returns whether the extension is
+ * there to work for (the context is back to w->cxt when it is not).
+ */
+static bool
+track_extension(MsWorker *w, TimestampTz now, bool woken)
+{
+	if (w->extension_present && now >= w->next_presence_at)
+	{
+		/* DROP EXTENSION while running: let go of everything and wait */
+		w->next_presence_at = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
+		if (!ms_queue_extension_present())
+		{
+			ereport(LOG, (errmsg("mobisign worker: extension mobisign was dropped; waiting")));
+			forget_everything(w);
+			w->extension_present = false;
+		}
+	}
+	if (w->extension_present)
+		return true;
+	if (woken || now >= w->next_presence_at)
+	{
+		w->extension_present = ms_queue_extension_present();
+		w->next_presence_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms_worker_naptime_ms);
+		if (w->extension_present)
+		{
+			ereport(LOG, (errmsg("mobisign worker: extension found")));
+			ms_queue_reclaim_leases();
+			w->next_config_at = now;
+		}
+	}
+	MemoryContextSwitchTo(w->cxt);
+	return w->extension_present;
+}
+
+/* Run every link's timers at now. */
+static void
+tick_links(MsWorker *w, TimestampTz now)
+{
+	for (int i = 0; i < w->nlinks; i++)
+		ms_smpp_tick(w->links[i], now);
+}
+
+/*
+ * Step: the SMPP side of one turn: timers, what the sockets brought, what
+ * finished; then new configuration and new requests, sent right away.
+ * Returns the time after sending.
+ */
+static TimestampTz
+serve_links(MsWorker *w, TimestampTz now, bool woken, List *inbound)
+{
+	tick_links(w, now);
+	MemoryContextSwitchTo(w->cxt);
+	handle_inbound(w, inbound);
+	finish_jobs(w, false);
+
+	if (woken)
+		w->claim_wanted = true;
+	now = GetCurrentTimestamp();
+	if (now >= w->next_config_at || (woken && w->nlinks == 0))
+		reload_links(w, now);
+	if (w->claim_wanted || now >= w->next_claim_at)
+		claim_jobs(w, now);
+	/* send what was claimed right away */
+	now = GetCurrentTimestamp();
+	tick_links(w, now);
+	finish_jobs(w, false);
+	return now;
+}
+
+/* Step: answers left unprocessed by a crash, expiry, audit sealing, refreshes. */
+static void
+run_periodic(MsWorker *w, TimestampTz now)
+{
+	if (now >= w->next_pending_at)
+	{
+		/* answers stored before a crash but not processed yet */
+		List	   *pending;
+
+		MemoryContextSwitchTo(w->work_cxt);
+		pending = ms_queue_pending_msisdns(w->work_cxt);
+		ms_queue_process_inbound(pending);
+		MemoryContextSwitchTo(w->cxt);
+		w->next_pending_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														 MS_PENDING_RECHECK_MS);
+	}
+	if (now >= w->next_housekeeping_at)
+	{
+		ms_queue_housekeeping();
+		ms_refresher_launch_if_due();
+		w->next_housekeeping_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															  ms_worker_housekeeping_ms);
+	}
+}
+
+void
+ms_worker_main(Datum main_arg)
+{
+	MsWorker   *w = worker_start();
 
 	while (!got_sigterm)
 	{
-		int			n;
-		int			k;
-		int			i;
-		long		timeout;
 		bool		woken = false;
 		List	   *inbound = NIL;
-
-		now = GetCurrentTimestamp();
-		publish_links(w);
-		update_wait_set(w);
-		timeout = compute_timeout(w, now);
-
-		pgstat_report_activity(STATE_IDLE, NULL);
-		n = WaitEventSetWait(w->wes, timeout, events, lengthof(events), PG_WAIT_EXTENSION);
-
-		MemoryContextReset(w->work_cxt);
-		MemoryContextSwitchTo(w->work_cxt);
-		now = GetCurrentTimestamp();
-		for (k = 0; k < n; k++)
-		{
-			if (events[k].events & WL_LATCH_SET)
-			{
-				ResetLatch(MyLatch);
-				woken = true;
-			}
-			else if (events[k].user_data != NULL)
-				ms_smpp_on_socket((MsLink *) events[k].user_data, events[k].events, now, &inbound);
-		}
+		TimestampTz now = wait_for_events(w, &woken, &inbound);
 
 		/* interrupts, procsignal barriers (DROP DATABASE), cancel */
 		CHECK_FOR_INTERRUPTS();
@@ -565,75 +664,10 @@ ms_worker_main(Datum main_arg)
 			w->next_config_at = now;
 			w->claim_wanted = true;
 		}
-
-		if (w->extension_present && now >= w->next_presence_at)
-		{
-			/* DROP EXTENSION while running: let go of everything and wait */
-			w->next_presence_at = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
-			if (!ms_queue_extension_present())
-			{
-				ereport(LOG, (errmsg("mobisign worker: extension mobisign was dropped; waiting")));
-				forget_everything(w);
-				w->extension_present = false;
-			}
-		}
-		if (!w->extension_present)
-		{
-			if (woken || now >= w->next_presence_at)
-			{
-				w->extension_present = ms_queue_extension_present();
-				w->next_presence_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms_worker_naptime_ms);
-				if (w->extension_present)
-				{
-					ereport(LOG, (errmsg("mobisign worker: extension found")));
-					ms_queue_reclaim_leases();
-					w->next_config_at = now;
-				}
-			}
-			MemoryContextSwitchTo(w->cxt);
-			if (!w->extension_present)
-				continue;
-		}
-
-		/* links: timers, then what the sockets brought */
-		for (i = 0; i < w->nlinks; i++)
-			ms_smpp_tick(w->links[i], now);
-		MemoryContextSwitchTo(w->cxt);
-		handle_inbound(w, inbound);
-		finish_jobs(w, false);
-
-		if (woken)
-			w->claim_wanted = true;
-		now = GetCurrentTimestamp();
-		if (now >= w->next_config_at || (woken && w->nlinks == 0))
-			reload_links(w, now);
-		if (w->claim_wanted || now >= w->next_claim_at)
-			claim_jobs(w, now);
-		/* send what was claimed right away */
-		now = GetCurrentTimestamp();
-		for (i = 0; i < w->nlinks; i++)
-			ms_smpp_tick(w->links[i], now);
-		finish_jobs(w, false);
-
-		if (now >= w->next_pending_at)
-		{
-			/* answers stored before a crash but not processed yet */
-			List	   *pending;
-
-			MemoryContextSwitchTo(w->work_cxt);
-			pending = ms_queue_pending_msisdns(w->work_cxt);
-			ms_queue_process_inbound(pending);
-			MemoryContextSwitchTo(w->cxt);
-			w->next_pending_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-															 MS_PENDING_RECHECK_MS);
-		}
-		if (now >= w->next_housekeeping_at)
-		{
-			ms_queue_housekeeping();
-			ms_refresher_launch_if_due();
-			w->next_housekeeping_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-																  ms_worker_housekeeping_ms);
-		}
+		if (!track_extension(w, now, woken))
+			continue;
+		now = serve_links(w, now, woken, inbound);
+		run_periodic(w, now);
 	}
 
 	ereport(LOG, (errmsg("mobisign worker: shutting down")));

@@ -1,4 +1,4 @@
--- Data model (DESIGN section 3). All tables are logged: a crash loses nothing.
+-- Data model. All tables are logged: a crash loses nothing.
 
 -- One row per trusted PKI. Each PKI has its own trust store: one PKI's anchors
 -- never validate another PKI's certificates.

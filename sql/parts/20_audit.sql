@@ -1,4 +1,4 @@
--- The audit trail (DESIGN section 8).
+-- The audit trail (README.md, "The audit trail").
 --
 -- Writers only INSERT: they never wait on one another. Rows are chained later,
 -- in commit order, by mobisign.audit_seal(): each sealed row gets the next

@@ -1,4 +1,4 @@
--- PKI administration and verification (DESIGN sections 4 and 8).
+-- PKI administration and verification (docs/verification.md).
 
 -- ---- internal C functions (no grants: called by the functions below) ----
 

@@ -1,4 +1,4 @@
--- The SIM channel (issue 3): registration of users, SIM keys and SMSC links;
+-- The SIM channel (docs/sim-channel.md): registration of users, SIM keys and SMSC links;
 -- the application API (authenticate, sign, status, wait, cancel, verify);
 -- the internal functions the background worker calls.
 --
@@ -630,9 +630,14 @@ BEGIN
     END;
     PERFORM mobisign._own_write(false);
 
-    v_segs := mobisign._build_request(u.msisdn, k.key_set, v_ctr, k.tar, k.kic_wrapped,
-                                      k.kid_wrapped, v_ref, p_kind, p_data, p_display,
-                                      verification_code, v_exp);
+    v_segs := mobisign._build_request(msisdn => u.msisdn, key_set => k.key_set,
+                                      counter => v_ctr, tar => k.tar,
+                                      kic_wrapped => k.kic_wrapped,
+                                      kid_wrapped => k.kid_wrapped, reference => v_ref,
+                                      kind => p_kind, data => p_data,
+                                      display_text => p_display,
+                                      verification_code => verification_code,
+                                      expires_at => v_exp);
     INSERT INTO mobisign.request_queue (transaction_id, msisdn, segments)
     VALUES (transaction_id, u.msisdn, v_segs);
 

@@ -1,4 +1,4 @@
--- The background worker's counters (DESIGN section 6), read from shared
+-- The background worker's counters (docs/worker.md), read from shared
 -- memory. Needs shared_preload_libraries = 'mobisign' (otherwise the
 -- function raises an error with that hint). See docs/worker.md.
 CREATE FUNCTION mobisign._worker_stats(

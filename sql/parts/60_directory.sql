@@ -1,4 +1,4 @@
--- Directories and revocation (issue 4, DESIGN sections 3 and 8): LDAP
+-- Directories and revocation (docs/directories.md): LDAP
 -- directories, user resolution (register, directories, certificate URLs),
 -- CRL sources and their refresh, the OCSP response cache.
 

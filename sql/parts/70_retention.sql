@@ -1,4 +1,4 @@
--- Retention (DESIGN section 3): finished transactions and audit rows are kept
+-- Retention: finished transactions and audit rows are kept
 -- until mobisign_purge() removes them, at most max_rows of each per call, so
 -- that a large backlog goes in short transactions: call it until it returns
 -- zeros.  The audit chain records every purge: the purge row names the last

@@ -1,4 +1,4 @@
--- Backups and restores (issue 7, section 4; docs/operations.md).
+-- Backups and restores (docs/operations.md).
 --
 -- pg_dump writes an extension's objects as one CREATE EXTENSION (the script
 -- recreates them) and, of its tables, only the rows of those marked with

@@ -1,5 +1,7 @@
 -- Privileges, last: no function of the extension is executable by PUBLIC;
--- each role gets exactly what DESIGN section 9 gives it.
+-- each role gets exactly what its name says: mobisign_app the application API,
+-- mobisign_admin administration, mobisign_auditor the audit trail,
+-- mobisign_purger mobisign_purge() (README.md, "Install").
 DO $grants$
 DECLARE
     f regprocedure;

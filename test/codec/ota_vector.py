@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent recomputation of the frozen secured-packet vectors in
 test_codec.c, with the Python 'cryptography' package (not our C code).
-Used to hand-check the vectors against the layout in worker/README.md;
+Used to hand-check the vectors against the layout in codec/README.md;
 run it again to re-check: it prints the packets as hex.  The response CC
 covers 02 71 00 (UDHL IEIa IEIDLa) in front of RPL; the command CC covers no
 UDH.

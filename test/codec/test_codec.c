@@ -1,7 +1,7 @@
 /*
  * test_codec.c
  *	  Known-answer and behaviour tests of the mobisign wire codecs
- *	  (worker/codec).  TAP output; exit status 1 if any test fails.
+ *	  (codec).  TAP output; exit status 1 if any test fails.
  *	  Built and run by test/codec/run.sh.
  */
 #include <stdio.h>
@@ -467,7 +467,7 @@ test_sms(void)
 /* ---------------------------------------------------------------- OTA */
 
 /* Frozen vectors, recomputed independently by test/codec/ota_vector.py
- * and checked field by field against the layout in worker/README.md. */
+ * and checked field by field against the layout in codec/README.md. */
 #define CMD_CLEAR "0028" "15" "1639" "12" "12" "b00010" "0000000001" "0a" \
 	"e746b3bba5161c2d" "6d6f62697369676e" "00000000000000000000"
 #define CMD_WIRE  "00281516391212b0001099a5aa01fff4e80e2acb35d6a465d8ad9dd05e7a434500b9548659439230a553"

@@ -1,10 +1,10 @@
 /*
  * test_smpp.c
- *	  Tests of the SMPP 3.4 receive-side decoder (worker/codec/smpp.c):
+ *	  Tests of the SMPP 3.4 receive-side decoder (codec/smpp.c):
  *	  framing, header-only PDUs, bind_transceiver_resp, submit_sm_resp,
  *	  deliver_sm and its optional parameters, the status each refusal is
  *	  answered with, the MSISDN check and the message-id text form.  The
- *	  hostile cases of issue 7 (80 TLVs, a last TLV longer than the PDU,
+ *	  hostile-SMSC cases (80 TLVs, a last TLV longer than the PDU,
  *	  bytes that are not UTF-8) are here as regression cases.  Frames are
  *	  built by smpp_build.h and decoded from an exact-size heap copy, so
  *	  AddressSanitizer sees any read past the end.
@@ -156,7 +156,7 @@ test_submit_resp(void)
 	sb_end(&sb);
 	is_rc(decode(&p), MSC_E_LENGTH, "submit_sm_resp: message_id without its NUL is truncated");
 
-	/* issue 7: a message id that is not UTF-8 is stored hex-encoded */
+	/* hostile SMSC: a message id that is not UTF-8 is stored hex-encoded */
 	sb_begin(&sb, MSC_SMPP_SUBMIT_SM_RESP, 0, 2);
 	sb_cstr(&sb, "\xff\xfe" "1");
 	sb_end(&sb);
@@ -206,7 +206,7 @@ test_deliver_sm(void)
 	ok(p.u.deliver_sm.message_state == -1 && p.u.deliver_sm.message_payload == NULL,
 	   "deliver_sm: absent optional parameters read as absent");
 
-	/* issue 7: 80 TLVs of tag 0x0204, length 2 (libsmpp34 crashed) */
+	/* hostile SMSC: 80 TLVs of tag 0x0204, length 2 (libsmpp34 crashed) */
 	sb_deliver_sm(&sb, 5, "358401234567", 0x40, udh, sizeof(udh));
 	for (i = 0; i < 80; i++)
 		sb_tlv(&sb, MSC_SMPP_TLV_USER_MESSAGE_REFERENCE, two, 2);
@@ -226,7 +226,7 @@ test_deliver_sm(void)
 	sb_end(&sb);
 	is_rc(decode(&p), MSC_OK, "32 unknown TLVs are skipped");
 
-	/* issue 7: the last TLV announces more than the PDU holds (libsmpp34 leaked) */
+	/* hostile SMSC: the last TLV announces more than the PDU holds (libsmpp34 leaked) */
 	sb_deliver_sm(&sb, 5, "358401234567", 0x40, udh, sizeof(udh));
 	sb_u16(&sb, MSC_SMPP_TLV_MESSAGE_PAYLOAD);
 	sb_u16(&sb, 1000);
@@ -340,7 +340,7 @@ test_msisdn(void)
 	is_rc(msc_smpp_msisdn_check("1234", 4), MSC_E_VALUE, "msisdn: 4 digits refused");
 	is_rc(msc_smpp_msisdn_check("+", 1), MSC_E_VALUE, "msisdn: + alone refused");
 	is_rc(msc_smpp_msisdn_check("", 0), MSC_E_VALUE, "msisdn: empty refused");
-	is_rc(msc_smpp_msisdn_check("\xff" "3584012", 8), MSC_E_VALUE, "msisdn: 0xff refused (issue 7)");
+	is_rc(msc_smpp_msisdn_check("\xff" "3584012", 8), MSC_E_VALUE, "msisdn: 0xff refused (hostile SMSC)");
 	is_rc(msc_smpp_msisdn_check("Operator", 8), MSC_E_VALUE, "msisdn: alphanumeric sender refused");
 	is_rc(msc_smpp_msisdn_check("++3584012", 9), MSC_E_VALUE, "msisdn: two + refused");
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Fault tests of the background worker (DESIGN section 6, issue 3 item 6):
+# Fault tests of the background worker (docs/worker.md):
 #
 #   0. a hostile SMSC (raw frames: unknown commands, sequence 0, vendor
 #      status codes, malformed bodies, a duplicate, a broken frame length):
-#      the worker answers each as it should and survives (the issue 7
+#      the worker answers each as it should and survives (the hostile-SMSC
 #      cases have their own suite, 25_hostile_smsc.sh);
 #   1. baseline: authentications through the simulator complete (502);
 #   2. the SMSC throttles (ESME_RTHROTTLED): every transaction still completes,

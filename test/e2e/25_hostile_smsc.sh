@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The SMSC is outside the trust boundary (issue 7, section 2): a hostile SMSC
+# The SMSC is outside the trust boundary (docs/worker.md): a hostile SMSC
 # of our own (test/e2e/hostile_smsc.py, raw frames on loopback) sends what
 # took the cluster down or poisoned the audit before, one named scenario at a
 # time:

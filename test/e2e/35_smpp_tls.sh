@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end: SMPP over TLS (issue 7, section 2) against a TLS-terminating
+# End-to-end: SMPP over TLS (docs/worker.md, "SMPP over TLS") against a TLS-terminating
 # peer we did not write: Debian's stunnel4 in front of the simulator, on
 # loopback. A test CA, the SMSC's certificate (DNS name smsc.test only), a
 # second unrelated CA, a client CA and the worker's client certificate are

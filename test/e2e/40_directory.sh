@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Directories and revocation end to end (issue 4): a private slapd (LDAP,
+# Directories and revocation end to end (docs/directories.md): a private slapd (LDAP,
 # LDAPS, StartTLS), an HTTP server for certificate URLs and CRL distribution
 # points, an OCSP responder, all on 127.0.0.1, and a private cluster.
 #

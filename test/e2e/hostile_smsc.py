@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A hostile SMSC for test/e2e/25_hostile_smsc.sh (issue 7, section 2).
+"""A hostile SMSC for test/e2e/25_hostile_smsc.sh (the SMSC is outside the trust boundary).
 
 Plain Python, no library: it writes raw SMPP 3.4 frames. It listens on
 127.0.0.1:PORT, answers the worker's bind_transceiver, enquire_link and

@@ -112,7 +112,7 @@ answer_seeds(const char *dir, const msc_ota_keys *keys)
 
 /*
  * fuzz_smpp_receive: a stream the worker could receive (byte 0 = 0, then
- * PDUs), the issue 7 cases, and one body per command in the direct mode.
+ * PDUs), the hostile-SMSC cases, and one body per command in the direct mode.
  */
 static int
 smpp_seeds(const char *dir)

@@ -1,4 +1,4 @@
--- The API of issue 2 exists with the agreed signatures; every function of the
+-- The verification API exists with its documented signatures; every function of the
 -- extension pins search_path and none is executable by PUBLIC.
 BEGIN;
 SELECT plan(13);

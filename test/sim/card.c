@@ -3,8 +3,8 @@
  *	  mobisign-sim: the virtual SIM and its PKI applet.
  *
  * A command packet for a SIM is checked and deciphered with the SIM's OTA
- * keys (worker/codec/ota.h), its counter must be higher than the last one
- * the SIM accepted, the applet request is decoded (worker/codec/applet.h),
+ * keys (codec/ota.h), its counter must be higher than the last one
+ * the SIM accepted, the applet request is decoded (codec/applet.h),
  * the service provider's signature is verified with the SP certificate, and
  * the text is "displayed" (a log line).  After the user's delay the SIM acts
  * as DIR/behaviour says and answers with an applet response inside a

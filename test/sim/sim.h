@@ -3,7 +3,7 @@
  *	  mobisign-sim: shared declarations of the SMSC and SIM simulator.
  *
  * The simulator is plain C (no PostgreSQL headers).  It links the wire codecs
- * of worker/codec/ so that the SIMs speak exactly the bytes the background
+ * of codec/ so that the SIMs speak exactly the bytes the background
  * worker speaks.  See docs/simulator.md for the interface and the files of a
  * provisioned directory.
  */

@@ -1,6 +1,7 @@
 /*
  * smpp.h
- *	  mobisign-sim: SMPP 3.4 framing around libsmpp34 (FIELD-NOTES §1):
+ *	  mobisign-sim: SMPP 3.4 framing around libsmpp34 (its unpack is unsafe
+ *	  on hostile input, codec/README.md §5):
  *	  we frame PDUs and decode the 16-byte header ourselves, hand only the
  *	  bodies we expect to smpp34_unpack, and build header-only PDUs by hand.
  */

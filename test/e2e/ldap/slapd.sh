@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# A private slapd for the e2e tests (FIELD-NOTES section 5), sourced by
+# A private slapd for the e2e tests (root-safe, loopback only), sourced by
 # test/e2e/40_directory.sh.
 #
 #   slapd_setup DIR PKI_DIR BIND_PASSWORD   config + data in DIR (owned by openldap)

@@ -1,5 +1,5 @@
 --
--- Raw signatures through mobisign_verify (DESIGN section 4): with a
+-- Raw signatures through mobisign_verify (docs/verification.md): with a
 -- certificate, mobisign_verify(signature, content, certificate, pki, at) also
 -- checks a raw PKCS#1 v1.5 (RSA) or ECDSA (DER) signature with SHA-256 -- the
 -- result format of a PKCS#1 signature from a SIM -- and validates the

@@ -10,8 +10,8 @@
  *	segment 1 of n:  07 70 00 00 03 ref n 01 | packet bytes (<= 132)
  *	segment k > 1:   05 00 03 ref n k | packet bytes (<= 134)
  *
- * Order rule (our choice, FIELD-NOTES §2; the TS 31.115 clause was not
- * checked, see worker/README.md): the secured-packet identifier (IEI 0x70
+ * Order rule (our choice, see codec/README.md; the TS 31.115 clause was not
+ * checked, see codec/README.md): the secured-packet identifier (IEI 0x70
  * command, 0x71 response, length 0) is the first information element of the
  * first segment, followed by the concatenation element; later segments carry
  * only the concatenation element.  Other SIMs put the concatenation element

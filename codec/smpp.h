@@ -27,9 +27,10 @@
  *
  * libsmpp34 is used by the worker only to pack what it sends (its own,
  * bounded input); nothing received is ever handed to smpp34_unpack
- * (FIELD-NOTES §1: its unpack trace overruns a 2048-byte global buffer).
+ * (Debian's libsmpp34 1.14.1: its unpack trace overruns a 2048-byte global
+ * buffer, and a truncated last TLV leaks; codec/README.md §5).
  *
- * Byte layouts, limits and their SMPP 3.4 sections: worker/README.md §5.
+ * Byte layouts, limits and their SMPP 3.4 sections: codec/README.md §5.
  *
  *-------------------------------------------------------------------------
  */

@@ -3,14 +3,14 @@
  * msc.h
  *	  mobisign wire codecs: common result codes.
  *
- * The wire codecs (worker/codec/) are plain C with no PostgreSQL headers;
+ * The wire codecs (codec/) are plain C with no PostgreSQL headers;
  * the extension, the background worker, the simulator and the fuzzers link
  * the same objects.  Every function returns an msc_rc: MSC_OK (0) on
  * success, a negative code otherwise.  Codes are stable; map them to status
  * codes (for example MSC_E_TOO_LONG, MSC_E_UNREPRESENTABLE, MSC_E_CONTROL
  * and MSC_E_UTF8 on display text are the server's 103) in the caller.
  *
- * Byte layouts: worker/README.md.
+ * Byte layouts: codec/README.md.
  *
  *-------------------------------------------------------------------------
  */

@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * sql_fn.h
+ *	  Plumbing shared by the SQL-callable C functions: the row they return
+ *	  and the arguments that must be given.
+ *
+ * Invariants: a function declared to return a record gets a blessed
+ * descriptor or a programming-error ERROR; a required argument that is
+ * NULL is refused with SQLSTATE 22004 and the argument's name, before
+ * anything is read.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MOBISIGN_SQL_FN_H
+#define MOBISIGN_SQL_FN_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "fmgr.h"
+
+/* The blessed descriptor of the row the function returns. */
+extern TupleDesc ms_result_row(FunctionCallInfo fcinfo);
+
+/* ERROR "<name> must not be NULL" (22004) when argument n is NULL. */
+extern void ms_require_arg(FunctionCallInfo fcinfo, int n, const char *name);
+
+#endif							/* MOBISIGN_SQL_FN_H */
