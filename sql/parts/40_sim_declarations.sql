@@ -10,16 +10,10 @@
 -- logged: they are wrapped (AES-256-GCM) with the master key from
 -- mobisign.master_key_file by the C helpers in extension/keystore.c.
 
--- The application may cancel a pending transaction. TS 102 204 has no code
--- for a cancel by the application (401 is the user declining on the phone).
-INSERT INTO mobisign.status_code VALUES
-    (410, 'REQUEST_CANCELLED', true, 'the application cancelled the transaction before an answer')
-ON CONFLICT DO NOTHING;
-
 -- Answers that cannot be matched by reference (a PoR error, garbage) are
 -- matched to the SIM's open transaction by MSISDN.
 CREATE INDEX transaction_open_msisdn ON mobisign.transaction (msisdn)
-    WHERE state IN ('queued', 'submitted', 'delivered');
+    WHERE mobisign._is_open(state);
 
 ------------------------------------------------------------------------------
 -- C helpers (internal: not granted to anyone)
@@ -185,7 +179,7 @@ BEGIN
            signer_subject = coalesce(p_signer_subject, tr.signer_subject),
            evidence = coalesce(p_evidence, tr.evidence)
      WHERE tr.id = p_id
-       AND tr.state IN ('queued', 'submitted', 'delivered')
+       AND mobisign._is_open(tr.state)
     RETURNING * INTO t;
     IF NOT FOUND THEN
         RETURN false;

@@ -27,11 +27,7 @@ BEGIN
     PERFORM mobisign._check_input('user_id', p_user);
     PERFORM mobisign._check_input('name', p_pki);
     PERFORM mobisign._check_input('url', certificate_url);
-    IF p_msisdn !~ '^\+?[0-9]{5,15}$' THEN
-        RAISE EXCEPTION 'invalid MSISDN'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'An MSISDN is 5 to 15 digits in international format, optionally with a leading "+".';
-    END IF;
+    PERFORM mobisign._check_msisdn(p_msisdn);
     IF certificate IS NULL AND certificate_url IS NULL THEN
         RAISE EXCEPTION 'a certificate or a certificate URL is required'
             USING ERRCODE = 'null_value_not_allowed',
@@ -107,11 +103,7 @@ BEGIN
         RAISE EXCEPTION 'msisdn, key_set, kic, kid, tar and counter are required'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF p_msisdn !~ '^\+?[0-9]{5,15}$' THEN
-        RAISE EXCEPTION 'invalid MSISDN'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'An MSISDN is 5 to 15 digits in international format, optionally with a leading "+".';
-    END IF;
+    PERFORM mobisign._check_msisdn(p_msisdn);
     IF p_key_set NOT BETWEEN 1 AND 15 THEN
         RAISE EXCEPTION 'key set must be between 1 and 15' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -123,7 +115,7 @@ BEGIN
     IF length(tar) <> 3 THEN
         RAISE EXCEPTION 'TAR must be 3 bytes' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_counter NOT BETWEEN 0 AND 1099511627775 THEN
+    IF p_counter NOT BETWEEN 0 AND mobisign._ota_counter_max() THEN
         RAISE EXCEPTION 'counter must be between 0 and 2^40-1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     kic_w := mobisign._key_wrap(p_msisdn, p_key_set, 'kic', kic);

@@ -71,7 +71,7 @@ BEGIN
         PERFORM mobisign._raise_status(102, pg_catalog.format('no MSISDN is known for user "%s"', p_user),
             pg_catalog.format('The user was found in %s without a mobile number.', who.source));
     END IF;
-    IF who.msisdn !~ '^\+?[0-9]{5,15}$' THEN
+    IF NOT mobisign._is_msisdn(who.msisdn) THEN
         -- a directory's "mobile" attribute is free text: never send to it unchecked
         PERFORM mobisign._raise_status(101, pg_catalog.format('the mobile number of user "%s" is not an MSISDN', p_user),
             pg_catalog.format('The user was found in %s with mobile number "%s"; 5 to 15 digits in international format are expected.',
@@ -124,7 +124,7 @@ BEGIN
     END IF;
     -- the 5-byte OTA counter is exhausted: the SIM needs new keys (checked
     -- here so that no CHECK violation echoes the key row to the caller)
-    IF k.counter >= 1099511627775 THEN
+    IF k.counter >= mobisign._ota_counter_max() THEN
         RAISE EXCEPTION 'the OTA counter of the SIM of user "%" is exhausted', p_user
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Give the SIM a new key set and register it with mobisign_add_sim_key().';
@@ -302,7 +302,7 @@ BEGIN
         RAISE EXCEPTION 'transaction % does not exist', p_id
             USING ERRCODE = 'no_data_found';
     END IF;
-    IF t.state NOT IN ('queued', 'submitted', 'delivered') THEN
+    IF NOT mobisign._is_open(t.state) THEN
         PERFORM mobisign.audit_log('transaction.cancel', 'ignored',
             pg_catalog.jsonb_build_object('state', t.state, 'reason', 'the transaction is already final'),
             p_id, t.application);

@@ -60,7 +60,7 @@ DECLARE
     n integer := 0;
 BEGIN
     FOR r IN SELECT tr.id FROM mobisign.transaction tr
-              WHERE tr.state IN ('queued', 'submitted', 'delivered')
+              WHERE mobisign._is_open(tr.state)
                 AND tr.expires_at <= pg_catalog.now()
               ORDER BY tr.expires_at
               LIMIT batch

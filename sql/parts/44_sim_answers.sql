@@ -46,7 +46,7 @@ BEGIN
             v_base || pg_catalog.jsonb_build_object('stage', coalesce(v_stage, 'no key set'),
                 'reason', coalesce(v_fail, 'no SIM key set is registered for this MSISDN')));
         FOR t IN SELECT * FROM mobisign.transaction tr
-                  WHERE tr.msisdn = p_msisdn AND tr.state IN ('queued', 'submitted', 'delivered')
+                  WHERE tr.msisdn = p_msisdn AND mobisign._is_open(tr.state)
                   ORDER BY tr.created_at FOR UPDATE
         LOOP
             PERFORM mobisign._finish(t.id, 'failed', 209,
@@ -95,7 +95,7 @@ BEGIN
                 'key_set', k.key_set, 'counter', r.counter, 'por_status', r.por_status));
         SELECT * INTO t FROM mobisign.transaction tr
          WHERE tr.msisdn = p_msisdn AND tr.sim_key_set = k.key_set AND tr.counter = r.counter
-           AND tr.state IN ('queued', 'submitted', 'delivered')
+           AND mobisign._is_open(tr.state)
          FOR UPDATE;
         IF FOUND THEN
             PERFORM mobisign._finish(t.id, 'failed', 209, r.failure,
@@ -109,14 +109,14 @@ BEGIN
     -- request, e.g. a fresh answer with an old counter, does not match)
     SELECT * INTO t FROM mobisign.transaction tr WHERE tr.reference = r.reference FOR UPDATE;
     found_t := FOUND;
-    IF NOT found_t OR t.msisdn <> p_msisdn OR t.state NOT IN ('queued', 'submitted', 'delivered')
+    IF NOT found_t OR t.msisdn <> p_msisdn OR NOT mobisign._is_open(t.state)
        OR t.sim_key_set IS DISTINCT FROM k.key_set OR t.counter IS DISTINCT FROM r.counter THEN
         PERFORM mobisign.audit_log('sim.answer', 'ignored',
             v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
                 'reference', pg_catalog.encode(r.reference, 'hex'), 'result', r.result_name,
                 'reason', CASE WHEN NOT found_t THEN 'unknown transaction reference'
                                WHEN t.msisdn <> p_msisdn THEN 'the reference belongs to another SIM'
-                               WHEN t.state NOT IN ('queued', 'submitted', 'delivered')
+                               WHEN NOT mobisign._is_open(t.state)
                                     THEN 'the transaction is already ' || t.state
                                ELSE pg_catalog.format('the answer''s counter %s is not the request''s (key set %s, counter %s)',
                                                       r.counter, t.sim_key_set, t.counter) END),
@@ -129,15 +129,9 @@ BEGIN
         t.id, t.application);
 
     IF r.result <> 0 THEN
-        v_status := CASE r.result
-                        WHEN 1 THEN 401     -- user cancel
-                        WHEN 2 THEN 402     -- PIN blocked
-                        WHEN 3 THEN 403     -- card blocked
-                        WHEN 4 THEN 404     -- no key
-                        WHEN 5 THEN 406     -- SIM error
-                        WHEN 6 THEN 209     -- the SIM refused the request signature
-                        WHEN 7 THEN 209     -- the SIM saw the request expired
-                        ELSE 406 END;
+        -- the applet result's status (extension/domain.h): 401 user cancel,
+        -- 402 PIN blocked, 209 request signature refused or expired...
+        v_status := mobisign._sim_result_status(r.result);
         PERFORM mobisign._finish(t.id, 'failed', v_status, 'the SIM answered: ' || r.result_name,
             pg_catalog.jsonb_build_object('result', r.result_name));
         RETURN;

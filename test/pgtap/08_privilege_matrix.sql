@@ -78,6 +78,13 @@ INSERT INTO expect_fn VALUES
     -- internals: the extension's own code and the worker only
     ('mobisign._audit_text(text)', '{}'),
     ('mobisign._check_input(text,text)', '{}'),
+    ('mobisign._check_msisdn(text)', '{}'),
+    ('mobisign._is_msisdn(text)', '{}'),
+    ('mobisign._is_open(text)', '{}'),
+    ('mobisign._ota_counter_max()', '{}'),
+    ('mobisign._sim_result_status(integer)', '{}'),
+    ('mobisign._status_codes()', '{}'),
+    ('mobisign._status_name(integer)', '{}'),
     ('mobisign._input_fits(text,text)', '{}'),
     ('mobisign._max_timeout()', '{}'),
     ('mobisign._min_retention()', '{}'),
