@@ -71,7 +71,7 @@
 #define MSC_TAG_RESULT			0x88
 #define MSC_TAG_CMS				0x89
 
-/* Response results */
+/* Response results (the status each ends a transaction with: extension/domain.h) */
 #define MSC_RESULT_OK			0
 #define MSC_RESULT_USER_CANCEL	1
 #define MSC_RESULT_PIN_BLOCKED	2

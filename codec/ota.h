@@ -56,6 +56,7 @@
 #define MSC_OTA_TAR_LEN			3
 #define MSC_OTA_CHL				21	/* 13 + CC */
 #define MSC_OTA_RHL				18	/* 10 + CC */
+/* the largest 5-octet counter; SQL reads it as mobisign._ota_counter_max() */
 #define MSC_OTA_COUNTER_MAX		((((uint64_t) 1) << 40) - 1)
 #define MSC_OTA_RSP_CC_UDH_LEN	3	/* 02 71 00 in front of a response's CC input */
 

@@ -83,8 +83,9 @@
 
 /*
  * MSISDN of a source address: an optional '+' and 5 to 15 digits (E.164
- * allows 15).  Mirrors the CHECK on mobisign.app_user.msisdn
- * (sql/parts/10_tables.sql), the project's home of that rule.
+ * allows 15).  The project's one home of that rule: SQL's domain
+ * mobisign.msisdn calls msc_smpp_msisdn_check through mobisign._is_msisdn()
+ * (extension/domain.c).
  */
 #define MSC_MSISDN_MIN_DIGITS	5
 #define MSC_MSISDN_MAX_DIGITS	15

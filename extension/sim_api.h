@@ -2,7 +2,7 @@
  * sim_api.h
  *	  The SIM channel's SQL helpers: random values, key wrapping.
  *
- * The transaction logic itself is SQL (sql/parts/40_sim.sql); the C side
+ * The transaction logic itself is SQL (sql/parts/4*_sim_*.sql); the C side
  * provides what SQL cannot do: CSPRNG values, key wrapping, building and
  * opening secured packets (sim_request.c, sim_response.c) and waiting
  * (sim_wait.c).

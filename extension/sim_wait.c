@@ -43,12 +43,11 @@ transaction_is_final(Datum id)
 	Datum		values[1];
 	int			ret;
 	bool		isnull;
-	char	   *state;
 	bool		final;
 
 	values[0] = id;
 	/* read_only = false: a new snapshot for every execution */
-	ret = SPI_execute_with_args("SELECT t.state FROM mobisign.transaction t WHERE t.id = $1",
+	ret = SPI_execute_with_args("SELECT NOT mobisign._is_open(t.state) AS final FROM mobisign.transaction t WHERE t.id = $1",
 								1, argtypes, values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
@@ -56,11 +55,9 @@ transaction_is_final(Datum id)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("transaction does not exist")));
-	state = TextDatumGetCString(ms_spi_datum(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, "state", &isnull));
-	final = !(strcmp(state, "queued") == 0 || strcmp(state, "submitted") == 0 ||
-			  strcmp(state, "delivered") == 0);
-	pfree(state);
+	/* the open states have their home in SQL: mobisign._is_open() */
+	final = DatumGetBool(ms_spi_datum(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, "final", &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return final;
 }

@@ -31,33 +31,6 @@
 /* at most this many intermediates in one call */
 #define MS_MAX_INTERMEDIATES 64
 
-const char *
-ms_status_name(int code)
-{
-	switch (code)
-	{
-		case 100: return "REQUEST_OK";
-		case 101: return "WRONG_PARAM";
-		case 102: return "MISSING_PARAM";
-		case 103: return "WRONG_DATA_LENGTH";
-		case 105: return "UNKNOWN_CLIENT";
-		case 208: return "EXPIRED_TRANSACTION";
-		case 209: return "OTA_ERROR";
-		case 401: return "USER_CANCEL";
-		case 402: return "PIN_NR_BLOCKED";
-		case 403: return "CARD_BLOCKED";
-		case 404: return "NO_KEY_FOUND";
-		case 406: return "PB_SIGNATURE_PROCESS";
-		case 422: return "NO_CERT_FOUND";
-		case 424: return "CRL_EXPIRED";
-		case 425: return "ERROR_CERTIFICATE";
-		case 501: return "REVOKED_CERTIFICATE";
-		case 502: return "VALID_SIGNATURE";
-		case 503: return "INVALID_SIGNATURE";
-		default: return "INTERNAL_ERROR";
-	}
-}
-
 /* a certificate re-encoded with inherited DSA parameters (see below) */
 typedef struct Inherited
 {

@@ -3,8 +3,7 @@
  * validate.h
  *	  RFC 5280 path validation of a certificate against a PKI's store, with
  *	  the PKI's policy (auth level, policy inputs, CRLs, grace), key-usage
- *	  enforcement per operation, and the status codes (MS_STATUS_* below;
- *	  README.md, "Status codes").
+ *	  enforcement per operation; results carry a status code (domain.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -20,28 +19,8 @@
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
-/* Status codes (ETSI TS 102 204), see mobisign.status_code */
-#define MS_STATUS_REQUEST_OK			100
-#define MS_STATUS_WRONG_PARAM			101
-#define MS_STATUS_MISSING_PARAM			102
-#define MS_STATUS_WRONG_DATA_LENGTH		103
-#define MS_STATUS_UNKNOWN_CLIENT		105
-#define MS_STATUS_EXPIRED_TRANSACTION	208
-#define MS_STATUS_OTA_ERROR				209
-#define MS_STATUS_USER_CANCEL			401
-#define MS_STATUS_PIN_NR_BLOCKED		402
-#define MS_STATUS_CARD_BLOCKED			403
-#define MS_STATUS_NO_KEY_FOUND			404
-#define MS_STATUS_PB_SIGNATURE_PROCESS	406
-#define MS_STATUS_NO_CERT_FOUND			422
-#define MS_STATUS_CRL_EXPIRED			424
-#define MS_STATUS_ERROR_CERTIFICATE		425
-#define MS_STATUS_REVOKED_CERTIFICATE	501
-#define MS_STATUS_VALID_SIGNATURE		502
-#define MS_STATUS_INVALID_SIGNATURE		503
-#define MS_STATUS_INTERNAL_ERROR		900
-
-extern const char *ms_status_name(int code);
+/* the status codes: MS_STATUS_* and ms_status_name() */
+#include "domain.h"
 
 /* What the certificate is used for: decides the key usage required. */
 typedef enum MsKeyUsage

@@ -31,31 +31,3 @@ $roles$;
 
 REVOKE ALL ON SCHEMA mobisign FROM PUBLIC;
 GRANT USAGE ON SCHEMA mobisign TO mobisign_admin, mobisign_app, mobisign_auditor;
-
--- ETSI TS 102 204 status codes, so that integrators recognise them.
-CREATE TABLE mobisign.status_code (
-    code        integer PRIMARY KEY,
-    name        text NOT NULL UNIQUE,
-    final       boolean NOT NULL,
-    description text NOT NULL
-);
-INSERT INTO mobisign.status_code VALUES
-    (100, 'REQUEST_OK', false, 'accepted, not final'),
-    (101, 'WRONG_PARAM', true, 'a parameter is wrong'),
-    (102, 'MISSING_PARAM', true, 'a parameter is missing'),
-    (103, 'WRONG_DATA_LENGTH', true, 'the text does not fit the SIM''s screen or the data is too long'),
-    (105, 'UNKNOWN_CLIENT', true, 'the user is not in the register or a directory'),
-    (208, 'EXPIRED_TRANSACTION', true, 'no answer before the transaction expired'),
-    (209, 'OTA_ERROR', true, 'the SMSC refused, delivery failed or the secured packet was rejected'),
-    (401, 'USER_CANCEL', true, 'the user declined on the phone'),
-    (402, 'PIN_NR_BLOCKED', true, 'the signing PIN is blocked'),
-    (403, 'CARD_BLOCKED', true, 'the SIM card is blocked'),
-    (404, 'NO_KEY_FOUND', true, 'the SIM has no key for the request'),
-    (406, 'PB_SIGNATURE_PROCESS', true, 'SIM-side failure, or a second open request for the same user'),
-    (422, 'NO_CERT_FOUND', true, 'no certificate or issuer could be found'),
-    (424, 'CRL_EXPIRED', true, 'revocation data is missing or stale beyond the PKI''s grace'),
-    (425, 'ERROR_CERTIFICATE', true, 'the certificate path is invalid'),
-    (501, 'REVOKED_CERTIFICATE', true, 'the certificate is revoked'),
-    (502, 'VALID_SIGNATURE', true, 'success'),
-    (503, 'INVALID_SIGNATURE', true, 'the signature does not verify, or signs something else'),
-    (900, 'INTERNAL_ERROR', true, 'anything else; the audit has the detail');

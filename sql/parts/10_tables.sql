@@ -91,7 +91,7 @@ CREATE TABLE mobisign.directory (
 -- The local user register.
 CREATE TABLE mobisign.app_user (
     user_id                 text PRIMARY KEY CHECK (mobisign._input_fits('user_id', user_id)),
-    msisdn                  text NOT NULL CHECK (msisdn ~ '^\+?[0-9]{5,15}$'),
+    msisdn                  mobisign.msisdn NOT NULL,
     pki_id                  integer REFERENCES mobisign.pki ON DELETE RESTRICT,
     certificate_fingerprint bytea REFERENCES mobisign.certificate ON DELETE SET NULL,
     certificate_url         text,
@@ -112,7 +112,7 @@ CREATE TABLE mobisign.sim_key (
     kic_wrapped     bytea NOT NULL,
     kid_wrapped     bytea NOT NULL,
     tar             bytea NOT NULL CHECK (length(tar) = 3),
-    counter         bigint NOT NULL DEFAULT 0 CHECK (counter BETWEEN 0 AND 1099511627775),
+    counter         bigint NOT NULL DEFAULT 0 CHECK (counter BETWEEN 0 AND mobisign._ota_counter_max()),
     response_counter bigint NOT NULL DEFAULT -1,  -- highest counter accepted from the SIM
     created_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (msisdn, key_set)
@@ -158,14 +158,15 @@ CREATE TABLE mobisign.transaction (
     app_role           name NOT NULL DEFAULT session_user,  -- row-level security key
     application        text CHECK (mobisign._input_fits('application', application)),  -- the caller's label
     user_id            text NOT NULL,
-    msisdn             text NOT NULL CHECK (msisdn ~ '^\+?[0-9]{5,15}$'),
+    msisdn             mobisign.msisdn NOT NULL,
     reference          bytea NOT NULL UNIQUE CHECK (length(reference) = 8),
     data               bytea NOT NULL,   -- the challenge, or the UTF-8 text to be signed
     data_hash          bytea NOT NULL,   -- SHA-256 of data
     display_text       text,
     verification_code  text NOT NULL CHECK (verification_code ~ '^[0-9]{4}$'),
+    -- open: queued, submitted (mobisign._is_open); final: the others
     state              text NOT NULL DEFAULT 'queued'
-                       CHECK (state IN ('queued', 'submitted', 'delivered', 'completed',
+                       CHECK (state IN ('queued', 'submitted', 'completed',
                                         'failed', 'expired', 'cancelled')),
     status_code        integer NOT NULL DEFAULT 100 REFERENCES mobisign.status_code,
     pki_id             integer REFERENCES mobisign.pki,
@@ -174,7 +175,6 @@ CREATE TABLE mobisign.transaction (
     counter            bigint,      -- OTA counter used for the request
     created_at         timestamptz NOT NULL DEFAULT now(),
     submitted_at       timestamptz,
-    delivered_at       timestamptz,
     completed_at       timestamptz,
     expires_at         timestamptz NOT NULL,
     signature          bytea,       -- CMS SignedData DER, as received
@@ -182,14 +182,14 @@ CREATE TABLE mobisign.transaction (
     signer_subject     text,
     reason             text,
     evidence           jsonb,       -- chain, CRL numbers / OCSP responses relied on
-    CHECK ((state IN ('queued', 'submitted', 'delivered')) = (completed_at IS NULL))
+    CHECK (mobisign._is_open(state) = (completed_at IS NULL))
 );
 -- A second open request for the same user is refused by this index, not by a
 -- race-prone check.
 CREATE UNIQUE INDEX transaction_one_open_per_user ON mobisign.transaction (user_id)
-    WHERE state IN ('queued', 'submitted', 'delivered');
+    WHERE mobisign._is_open(state);
 CREATE INDEX transaction_open_expiry ON mobisign.transaction (expires_at)
-    WHERE state IN ('queued', 'submitted', 'delivered');
+    WHERE mobisign._is_open(state);
 CREATE INDEX transaction_created ON mobisign.transaction (created_at);
 ALTER TABLE mobisign.transaction ENABLE ROW LEVEL SECURITY;
 

@@ -6,7 +6,8 @@
 --
 --   configuration  pki, crl, certificate, directory, app_user, sim_key, smsc
 --   state          transaction, request_queue, inbound_segment, audit
---   install-time   status_code: this script inserts every row, nothing adds any
+--   install-time   status_code: this script inserts every row (from C,
+--                  01_domain.sql), nothing adds any
 --   cache          ocsp_response (used until its nextUpdate, then fetched again),
 --                  crl_source (found again from the certificates by the next
 --                  refresh)
@@ -77,7 +78,7 @@ RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT LEAST(counter + margin, 1099511627775)
+    SELECT LEAST(counter + margin, mobisign._ota_counter_max())
 $$;
 
 -- What a restore did, until the worker writes it into the audit trail. No
@@ -138,7 +139,7 @@ $$;
 CREATE TRIGGER sim_key_restored BEFORE INSERT ON mobisign.sim_key
     FOR EACH ROW EXECUTE FUNCTION mobisign._restoring_sim_key();
 CREATE TRIGGER transaction_restored BEFORE INSERT ON mobisign.transaction
-    FOR EACH ROW WHEN (NEW.state IN ('queued', 'submitted', 'delivered'))
+    FOR EACH ROW WHEN (mobisign._is_open(NEW.state))
     EXECUTE FUNCTION mobisign._restoring_transaction();
 -- also with session_replication_role = replica (only ALTER TABLE ... DISABLE
 -- TRIGGER, e.g. pg_restore --disable-triggers, turns them off)
@@ -180,7 +181,7 @@ AS $$
 DECLARE
     m bigint;
 BEGIN
-    IF margin IS NOT NULL AND margin NOT BETWEEN 1 AND 1099511627775 THEN
+    IF margin IS NOT NULL AND margin NOT BETWEEN 1 AND mobisign._ota_counter_max() THEN
         RAISE EXCEPTION 'margin must be between 1 and 2^40-1'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -191,7 +192,7 @@ BEGIN
            response_counter = GREATEST(k.response_counter, mobisign._counter_after_restore(k.counter, m));
     GET DIAGNOSTICS sim_keys = ROW_COUNT;
     UPDATE mobisign.transaction t SET expires_at = LEAST(t.expires_at, pg_catalog.now())
-     WHERE t.state IN ('queued', 'submitted', 'delivered');
+     WHERE mobisign._is_open(t.state);
     GET DIAGNOSTICS open_transactions = ROW_COUNT;
     PERFORM mobisign.audit_log('sim_key.advance', 'success', pg_catalog.jsonb_build_object(
         'sim_keys', sim_keys, 'counter_margin', m, 'open_transactions_expired', open_transactions));

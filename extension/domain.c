@@ -1,0 +1,134 @@
+/*-------------------------------------------------------------------------
+ *
+ * domain.c
+ *	  The domain facts of domain.h, and the SQL functions through which the
+ *	  install script and the SQL code read the facts C holds:
+ *	  mobisign._status_codes(), mobisign._status_name(),
+ *	  mobisign._sim_result_status(), mobisign._is_msisdn(),
+ *	  mobisign._ota_counter_max().
+ *
+ * Invariants: nothing here holds a fact of its own; every value comes
+ * from MS_STATUS_LIST, MS_SIM_RESULT_LIST or the codec (smpp.h, ota.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+#include "ota.h"
+#include "smpp.h"
+
+#include "domain.h"
+
+const char *
+ms_status_name(int code)
+{
+	switch (code)
+	{
+#define MS_STATUS_NAME_CASE(c, name, final, description) case c: return #name;
+			MS_STATUS_LIST(MS_STATUS_NAME_CASE)
+#undef MS_STATUS_NAME_CASE
+	}
+	return "INTERNAL_ERROR";
+}
+
+int
+ms_sim_result_status(int result)
+{
+	if (result == MSC_RESULT_OK)
+		return -1;
+	switch (result)
+	{
+#define MS_SIM_RESULT_CASE(r, status) case r: return status;
+			MS_SIM_RESULT_LIST(MS_SIM_RESULT_CASE)
+#undef MS_SIM_RESULT_CASE
+	}
+	return MS_SIM_RESULT_UNKNOWN_STATUS;
+}
+
+/*
+ * mobisign._status_codes(OUT code integer, OUT name text, OUT final boolean,
+ *						  OUT description text) RETURNS SETOF record
+ * The rows of mobisign.status_code, inserted by the install script.
+ */
+PG_FUNCTION_INFO_V1(ms_status_codes);
+Datum
+ms_status_codes(PG_FUNCTION_ARGS)
+{
+	static const struct
+	{
+		int			code;
+		const char *name;
+		bool		final;
+		const char *description;
+	}			codes[] = {
+#define MS_STATUS_ROW(c, name, final, description) {c, #name, final, description},
+		MS_STATUS_LIST(MS_STATUS_ROW)
+#undef MS_STATUS_ROW
+	};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < lengthof(codes); i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = Int32GetDatum(codes[i].code);
+		values[1] = CStringGetTextDatum(codes[i].name);
+		values[2] = BoolGetDatum(codes[i].final);
+		values[3] = CStringGetTextDatum(codes[i].description);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* mobisign._status_name(code integer) RETURNS text: what C calls a code */
+PG_FUNCTION_INFO_V1(ms_status_name_sql);
+Datum
+ms_status_name_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(ms_status_name(PG_GETARG_INT32(0))));
+}
+
+/*
+ * mobisign._sim_result_status(result integer) RETURNS integer
+ * The final status of an applet result; NULL for OK (the signature decides).
+ */
+PG_FUNCTION_INFO_V1(ms_sim_result_status_sql);
+Datum
+ms_sim_result_status_sql(PG_FUNCTION_ARGS)
+{
+	int			status = ms_sim_result_status(PG_GETARG_INT32(0));
+
+	if (status < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(status);
+}
+
+/*
+ * mobisign._is_msisdn(value text) RETURNS boolean
+ * The MSISDN rule (an optional '+' and 5 to 15 digits) of the codec, which
+ * the worker applies to every SMS it receives; the domain mobisign.msisdn
+ * and the API's checks use it.
+ */
+PG_FUNCTION_INFO_V1(ms_is_msisdn);
+Datum
+ms_is_msisdn(PG_FUNCTION_ARGS)
+{
+	text	   *value = PG_GETARG_TEXT_PP(0);
+
+	PG_RETURN_BOOL(msc_smpp_msisdn_check(VARDATA_ANY(value),
+										 VARSIZE_ANY_EXHDR(value)) == MSC_OK);
+}
+
+/* mobisign._ota_counter_max() RETURNS bigint: 2^40-1, a 5-octet counter */
+PG_FUNCTION_INFO_V1(ms_ota_counter_max);
+Datum
+ms_ota_counter_max(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) MSC_OTA_COUNTER_MAX);
+}

@@ -1,0 +1,89 @@
+-- The domain facts, each with one home that SQL and C both read:
+--
+--   status codes        C (extension/domain.h, MS_STATUS_LIST): the rows of
+--                       mobisign.status_code are inserted from it here
+--   SIM result status   C (domain.h, MS_SIM_RESULT_LIST): _sim_result_status()
+--   MSISDN              C (the codec's msc_smpp_msisdn_check, which the worker
+--                       applies to every received SMS): _is_msisdn(), the
+--                       domain mobisign.msisdn
+--   OTA counter limit   C (the codec's MSC_OTA_COUNTER_MAX): _ota_counter_max()
+--   open states         SQL: _is_open(), which extension/sim_wait.c calls
+--
+-- test/pgtap/09_domain.sql checks that SQL and C agree.
+
+-- ETSI TS 102 204 status codes, so that integrators recognise them, and 410
+-- (an application's cancel: TS 102 204 has no code for it, 401 is the user
+-- declining on the phone).
+CREATE FUNCTION mobisign._status_codes(OUT code integer, OUT name text, OUT final boolean,
+                                       OUT description text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ms_status_codes'
+LANGUAGE C STRICT IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE TABLE mobisign.status_code (
+    code        integer PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    final       boolean NOT NULL,
+    description text NOT NULL
+);
+INSERT INTO mobisign.status_code (code, name, final, description)
+SELECT s.code, s.name, s.final, s.description FROM mobisign._status_codes() s ORDER BY s.code;
+
+-- What the C code names a status code (INTERNAL_ERROR for an unknown code).
+CREATE FUNCTION mobisign._status_name(code integer)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ms_status_name_sql'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- The final status of a transaction whose SIM answered with an applet
+-- result other than OK (NULL for OK: the signature decides).
+CREATE FUNCTION mobisign._sim_result_status(result integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'ms_sim_result_status_sql'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- Is value an MSISDN: an optional "+" and 5 to 15 digits (E.164 allows 15)?
+CREATE FUNCTION mobisign._is_msisdn(value text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ms_is_msisdn'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE DOMAIN mobisign.msisdn AS text
+    CONSTRAINT msisdn_check CHECK (mobisign._is_msisdn(VALUE));
+COMMENT ON DOMAIN mobisign.msisdn IS 'a mobile number: an optional "+" and 5 to 15 digits';
+
+-- 22023 with the rule in the detail unless value is an MSISDN.
+CREATE FUNCTION mobisign._check_msisdn(value text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT mobisign._is_msisdn(value) THEN
+        RAISE EXCEPTION 'invalid MSISDN'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An MSISDN is 5 to 15 digits in international format, optionally with a leading "+".';
+    END IF;
+END
+$$;
+
+-- The largest OTA counter (5 octets: 2^40-1); a key set that reached it
+-- must be replaced.
+CREATE FUNCTION mobisign._ota_counter_max()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ms_ota_counter_max'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- Is a transaction in this state still open (waiting to be sent, or for the
+-- SIM's answer)? Every other state is final. IMMUTABLE: the partial indexes
+-- on open transactions and the table's CHECK use it.
+CREATE FUNCTION mobisign._is_open(state text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT state IN ('queued', 'submitted') $$;

@@ -1,0 +1,402 @@
+-- The SIM channel, application API (mobisign_app): queueing an
+-- authentication or a signature (mobisign._request behind
+-- mobisign_authenticate and mobisign_sign), and reading, waiting for,
+-- cancelling and re-verifying a transaction (mobisign_status, mobisign_wait,
+-- mobisign_cancel, mobisign_verify). An application sees its own
+-- transactions only (mobisign._may_see).
+
+-- Queue one request: the common part of mobisign_authenticate and mobisign_sign.
+CREATE FUNCTION mobisign._request(p_kind text, p_user text, p_data bytea, p_display text,
+                                  p_application text, p_timeout interval,
+                                  OUT transaction_id uuid, OUT verification_code text)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u       mobisign.app_user;
+    k       mobisign.sim_key;
+    chk     record;
+    v_ref   bytea;
+    v_ctr   bigint;
+    v_exp   timestamptz;
+    v_segs  bytea[];
+    v_con   text;
+    who     record;
+    v_cand  jsonb;
+    v_max   interval;
+BEGIN
+    PERFORM mobisign._require_worker();
+    IF p_user IS NULL THEN
+        PERFORM mobisign._raise_status(102, 'user_id is missing');
+    END IF;
+    -- every argument is bounded before it is used, stored or audited
+    PERFORM mobisign._check_input('user_id', p_user);
+    PERFORM mobisign._check_input('application', p_application);
+    PERFORM mobisign._check_input(CASE p_kind WHEN 'sign' THEN 'text_to_sign' ELSE 'message' END,
+                                  p_display);
+    -- one open request per user: no application may hold a user for long
+    v_max := mobisign._max_timeout();
+    IF p_timeout IS NULL OR p_timeout < '1 s' OR p_timeout > v_max THEN
+        PERFORM mobisign._raise_status(101,
+            pg_catalog.format('timeout must be between 1 second and %s', v_max),
+            pg_catalog.format('The timeout given is %s; mobisign.max_timeout is %s.',
+                              coalesce(p_timeout::text, 'NULL'), v_max),
+            'Ask for a shorter timeout. Only a superuser can change mobisign.max_timeout.');
+    END IF;
+    IF p_kind = 'sign' THEN
+        -- what you see is what you sign: the SIM signs the UTF-8 form of the text it shows
+        p_data := pg_catalog.convert_to(p_display, 'UTF8');
+    ELSIF p_display IS NULL THEN
+        p_display := 'Log in to ' || coalesce(p_application, 'the service') || '?';
+    END IF;
+
+    -- the register first (a suspended user is refused), then the directories,
+    -- then the register's certificate URL (mobisign._resolve_user)
+    SELECT * INTO u FROM mobisign.app_user a WHERE a.user_id = p_user;
+    IF FOUND AND u.status <> 'active' THEN
+        PERFORM mobisign._raise_status(105, pg_catalog.format('user "%s" is suspended', p_user),
+            'A suspended user cannot authenticate or sign.');
+    END IF;
+    SELECT * INTO who FROM mobisign._resolve_user(p_user) LIMIT 1;
+    IF NOT FOUND THEN
+        PERFORM mobisign.audit_log('transaction.refused', 'UNKNOWN_CLIENT',
+            pg_catalog.jsonb_build_object('kind', p_kind, 'user_id', p_user, 'status', 105),
+            NULL, p_application);
+        PERFORM mobisign._raise_status(105, pg_catalog.format('unknown user "%s"', p_user),
+            'The user is neither in the register nor in a directory.',
+            'Register the user with mobisign_register_user().');
+    END IF;
+    IF who.msisdn IS NULL THEN
+        PERFORM mobisign._raise_status(102, pg_catalog.format('no MSISDN is known for user "%s"', p_user),
+            pg_catalog.format('The user was found in %s without a mobile number.', who.source));
+    END IF;
+    IF NOT mobisign._is_msisdn(who.msisdn) THEN
+        -- a directory's "mobile" attribute is free text: never send to it unchecked
+        PERFORM mobisign._raise_status(101, pg_catalog.format('the mobile number of user "%s" is not an MSISDN', p_user),
+            pg_catalog.format('The user was found in %s with mobile number "%s"; 5 to 15 digits in international format are expected.',
+                              coalesce(who.directory, who.source), who.msisdn));
+    END IF;
+    IF coalesce(pg_catalog.cardinality(who.fingerprints), 0) = 0 THEN
+        PERFORM mobisign._raise_status(422, pg_catalog.format('no certificate is known for user "%s"', p_user),
+            pg_catalog.format('The user was found in %s without a certificate.', who.source));
+    END IF;
+    IF who.pki_id IS NULL THEN
+        -- one PKI's anchors never vouch for another's users: no guessing
+        PERFORM mobisign._raise_status(422, pg_catalog.format('no PKI is configured for user "%s"', p_user),
+            pg_catalog.format('The user was found in %s, which names no PKI.', coalesce(who.directory, who.source)),
+            'Give the directory its PKI: mobisign_add_directory(..., pki => ''name'').');
+    END IF;
+    u.msisdn := who.msisdn;
+    u.pki_id := who.pki_id;
+    IF pg_catalog.cardinality(who.fingerprints) = 1 THEN
+        u.certificate_fingerprint := who.fingerprints[1];
+    ELSE
+        -- several certificates (a directory entry): the answer's signer
+        -- identifier picks one of them, and only one of them
+        u.certificate_fingerprint := NULL;
+        v_cand := pg_catalog.jsonb_build_object('candidate_certificates',
+            (SELECT pg_catalog.jsonb_agg(pg_catalog.encode(f, 'hex')) FROM pg_catalog.unnest(who.fingerprints) f));
+    END IF;
+
+    -- the one check of what the SIM will show (extension/sim_request.c and
+    -- the codec's msc_display_encode, which _build_request runs again)
+    SELECT * INTO chk FROM mobisign._display_check(p_display);
+    IF NOT chk.fits THEN
+        PERFORM mobisign._raise_status(103,
+            CASE WHEN chk.units > chk.max_units THEN 'the display text does not fit the SIM''s screen'
+                 ELSE 'the display text cannot be shown on the SIM' END,
+            CASE WHEN chk.units > chk.max_units
+                 THEN pg_catalog.format('The text needs %s %s; the screen holds %s.', chk.units,
+                          CASE chk.coding WHEN 'gsm7' THEN 'GSM 7-bit septets' ELSE 'UCS-2 characters' END,
+                          chk.max_units)
+                 ELSE pg_catalog.upper(pg_catalog.left(chk.problem, 1)) || pg_catalog.substr(chk.problem, 2) || '.' END,
+            chk.hint);
+    END IF;
+
+    -- the SIM's key set: locked, its counter incremented, in this transaction
+    SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = u.msisdn
+     ORDER BY s.key_set LIMIT 1 FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no SIM key set is registered for the MSISDN of user "%"', p_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Register the SIM''s OTA keys with mobisign_add_sim_key().';
+    END IF;
+    -- the 5-byte OTA counter is exhausted: the SIM needs new keys (checked
+    -- here so that no CHECK violation echoes the key row to the caller)
+    IF k.counter >= mobisign._ota_counter_max() THEN
+        RAISE EXCEPTION 'the OTA counter of the SIM of user "%" is exhausted', p_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Give the SIM a new key set and register it with mobisign_add_sim_key().';
+    END IF;
+    UPDATE mobisign.sim_key s SET counter = s.counter + 1
+     WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set
+    RETURNING s.counter INTO v_ctr;
+
+    v_ref := mobisign._random_bytes(8);
+    verification_code := mobisign._verification_code();
+    v_exp := pg_catalog.now() + p_timeout;
+
+    PERFORM mobisign._own_write(true);     -- a new transaction, not a restored one
+    BEGIN
+        INSERT INTO mobisign.transaction AS t (kind, application, user_id, msisdn, reference, data,
+                                              data_hash, display_text, verification_code,
+                                              pki_id, certificate_fingerprint, sim_key_set,
+                                              counter, expires_at, evidence)
+        VALUES (p_kind, p_application, p_user, u.msisdn, v_ref, p_data, pg_catalog.sha256(p_data),
+                p_display, verification_code, u.pki_id, u.certificate_fingerprint, k.key_set,
+                v_ctr, v_exp, v_cand)
+        RETURNING t.id INTO transaction_id;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
+        IF v_con = 'transaction_one_open_per_user' THEN
+            -- the same words whoever made the open request: nothing about
+            -- other applications, their labels or their transactions
+            PERFORM mobisign._raise_status(406,
+                pg_catalog.format('a request for user "%s" is in progress', p_user),
+                'Only one authentication or signature per user may be pending at a time.',
+                pg_catalog.format('Try again later: a request ends within mobisign.max_timeout (%s).', v_max));
+        END IF;
+        RAISE;
+    END;
+    PERFORM mobisign._own_write(false);
+
+    v_segs := mobisign._build_request(msisdn => u.msisdn, key_set => k.key_set,
+                                      counter => v_ctr, tar => k.tar,
+                                      kic_wrapped => k.kic_wrapped,
+                                      kid_wrapped => k.kid_wrapped, reference => v_ref,
+                                      kind => p_kind, data => p_data,
+                                      display_text => p_display,
+                                      verification_code => verification_code,
+                                      expires_at => v_exp);
+    INSERT INTO mobisign.request_queue (transaction_id, msisdn, segments)
+    VALUES (transaction_id, u.msisdn, v_segs);
+
+    PERFORM mobisign.audit_log('sim_key.use', 'success',
+        pg_catalog.jsonb_build_object('msisdn', u.msisdn, 'key_set', k.key_set, 'counter', v_ctr),
+        transaction_id, p_application);
+    PERFORM mobisign.audit_log('transaction.queued', 'REQUEST_OK',
+        pg_catalog.jsonb_build_object('kind', p_kind, 'user_id', p_user, 'msisdn', u.msisdn,
+            'reference', pg_catalog.encode(v_ref, 'hex'),
+            'data_sha256', pg_catalog.encode(pg_catalog.sha256(p_data), 'hex'),
+            'user_source', who.source, 'directory', who.directory,
+            'display_coding', chk.coding, 'display_units', chk.units,
+            'segments', pg_catalog.cardinality(v_segs), 'expires_at', v_exp),
+        transaction_id, p_application);
+    PERFORM mobisign._wake_worker();
+END
+$$;
+
+CREATE FUNCTION mobisign_authenticate(user_id text, application text DEFAULT NULL,
+                                      timeout interval DEFAULT '2 min', message text DEFAULT NULL,
+                                      OUT transaction_id uuid, OUT verification_code text)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    -- message NULL: "Log in to <application>?" (mobisign._request)
+    SELECT * INTO r FROM mobisign._request('authenticate', mobisign_authenticate.user_id,
+        mobisign._random_bytes(32), message, application, timeout);
+    transaction_id := r.transaction_id;
+    verification_code := r.verification_code;
+END
+$$;
+
+CREATE FUNCTION mobisign_sign(user_id text, text_to_sign text, application text DEFAULT NULL,
+                              timeout interval DEFAULT '3 min',
+                              OUT transaction_id uuid, OUT verification_code text)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    IF text_to_sign IS NULL THEN
+        PERFORM mobisign._raise_status(102, 'text_to_sign is missing');
+    END IF;
+    IF text_to_sign = '' THEN
+        PERFORM mobisign._raise_status(103, 'text_to_sign is empty');
+    END IF;
+    -- the data signed is the text shown, in UTF-8 (mobisign._request)
+    SELECT * INTO r FROM mobisign._request('sign', mobisign_sign.user_id, NULL, text_to_sign,
+                                           application, timeout);
+    transaction_id := r.transaction_id;
+    verification_code := r.verification_code;
+END
+$$;
+
+-- What mobisign_status() and mobisign_wait() return.
+CREATE TYPE mobisign.transaction_status AS (
+    transaction_id uuid, kind text, state text, status_code integer, status_name text,
+    reason text, signer_subject text, created_at timestamptz, submitted_at timestamptz,
+    completed_at timestamptz, expires_at timestamptz);
+
+-- The status of a transaction the session user may see (else: does not exist).
+CREATE FUNCTION mobisign._status(p_transaction_id uuid)
+RETURNS mobisign.transaction_status
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t mobisign.transaction;
+    r mobisign.transaction_status;
+BEGIN
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.id = p_transaction_id;
+    IF NOT FOUND OR NOT mobisign._may_see(t.app_role) THEN
+        RAISE EXCEPTION 'transaction % does not exist', p_transaction_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT t.id, t.kind, t.state, t.status_code, s.name, t.reason, t.signer_subject,
+           t.created_at, t.submitted_at, t.completed_at, t.expires_at
+      INTO r
+      FROM mobisign.status_code s WHERE s.code = t.status_code;
+    RETURN r;
+END
+$$;
+
+-- (transaction_id, kind, state, status_code, status_name, reason,
+--  signer_subject, created_at, submitted_at, completed_at, expires_at)
+CREATE FUNCTION mobisign_status(transaction_id uuid)
+RETURNS mobisign.transaction_status
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM mobisign._status($1)
+$$;
+
+-- Block until the transaction is final or the timeout passes (see sim_wait.c).
+CREATE FUNCTION mobisign._wait(p_transaction_id uuid, p_timeout interval)
+RETURNS mobisign.transaction_status
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_timeout IS NULL OR p_timeout < '0' THEN
+        PERFORM mobisign._raise_status(101, 'timeout must be zero or positive');
+    END IF;
+    PERFORM mobisign._status(p_transaction_id);    -- existence and visibility
+    PERFORM mobisign._wait_final(p_transaction_id, p_timeout);
+    RETURN mobisign._status(p_transaction_id);     -- a fresh snapshot
+END
+$$;
+
+-- the same columns as mobisign_status(), once final or at the timeout
+CREATE FUNCTION mobisign_wait(transaction_id uuid, timeout interval DEFAULT '2 min')
+RETURNS mobisign.transaction_status
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM mobisign._wait($1, $2)
+$$;
+
+CREATE FUNCTION mobisign_cancel(transaction_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t mobisign.transaction;
+    p_id uuid := $1;
+BEGIN
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.id = p_id FOR UPDATE;
+    IF NOT FOUND OR NOT mobisign._may_see(t.app_role) THEN
+        RAISE EXCEPTION 'transaction % does not exist', p_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF NOT mobisign._is_open(t.state) THEN
+        PERFORM mobisign.audit_log('transaction.cancel', 'ignored',
+            pg_catalog.jsonb_build_object('state', t.state, 'reason', 'the transaction is already final'),
+            p_id, t.application);
+        RETURN false;
+    END IF;
+    RETURN mobisign._finish(p_id, 'cancelled', 410, 'cancelled by the application',
+        pg_catalog.jsonb_build_object('cancelled_by', session_user));
+END
+$$;
+
+-- Re-verify a transaction's stored signature with the current PKI state.
+CREATE FUNCTION mobisign._verify_transaction(p_transaction_id uuid,
+                                OUT transaction_id uuid, OUT valid boolean, OUT status_code integer,
+                                OUT status_name text, OUT reason text, OUT signer_subject text,
+                                OUT signing_time timestamptz, OUT pki text, OUT chain text[],
+                                OUT evidence jsonb, OUT checked_at timestamptz)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t      mobisign.transaction;
+    p_id   uuid := $1;
+    es     record;
+    v_pki  text;
+    v      record;
+BEGIN
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.id = p_id;
+    IF NOT FOUND OR NOT mobisign._may_see(t.app_role) THEN
+        RAISE EXCEPTION 'transaction % does not exist', p_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    transaction_id := t.id;
+    checked_at := pg_catalog.clock_timestamp();
+    SELECT k.name INTO v_pki FROM mobisign.pki k WHERE k.id = t.pki_id;
+    pki := v_pki;
+    IF t.signature IS NULL THEN
+        valid := false;
+        status_code := t.status_code;
+        SELECT s.name INTO status_name FROM mobisign.status_code s WHERE s.code = t.status_code;
+        reason := 'no signature was recorded for this transaction (state ' || t.state || ')';
+        RETURN;
+    END IF;
+    -- the same rules as when the answer arrived: the registered certificate
+    -- (or the candidates), never the signer the answer named
+    SELECT * INTO es FROM mobisign._expected_signers(t.certificate_fingerprint, t.evidence);
+    SELECT * INTO v FROM mobisign._verify_answer(t.signature, t.data, es.certificate, v_pki, t.kind,
+                                                  es.candidates);
+    valid := v.valid;
+    status_code := v.status_code;
+    SELECT s.name INTO status_name FROM mobisign.status_code s WHERE s.code = v.status_code;
+    reason := v.reason;
+    signer_subject := v.signer_subject;
+    signing_time := v.signing_time;
+    pki := coalesce(v.pki_name, v_pki);
+    chain := v.chain;
+    evidence := v.evidence;
+    PERFORM mobisign.audit_log('transaction.reverify', status_name,
+        pg_catalog.jsonb_build_object('valid', valid, 'status', status_code, 'reason', reason,
+            'signer_subject', signer_subject),
+        p_id, t.application);
+END
+$$;
+
+CREATE FUNCTION mobisign_verify(transaction_id uuid,
+                                OUT transaction_id uuid, OUT valid boolean, OUT status_code integer,
+                                OUT status_name text, OUT reason text, OUT signer_subject text,
+                                OUT signing_time timestamptz, OUT pki text, OUT chain text[],
+                                OUT evidence jsonb, OUT checked_at timestamptz)
+RETURNS record
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM mobisign._verify_transaction($1)
+$$;
+
+-- The application API to mobisign_app, its internals to nobody, nothing to PUBLIC
+REVOKE ALL ON FUNCTION
+    mobisign._request(text, text, bytea, text, text, interval),
+    mobisign._status(uuid), mobisign._wait(uuid, interval), mobisign._verify_transaction(uuid),
+    mobisign_authenticate(text, text, interval, text),
+    mobisign_sign(text, text, text, interval),
+    mobisign_status(uuid), mobisign_wait(uuid, interval), mobisign_cancel(uuid),
+    mobisign_verify(uuid)
+FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+    mobisign_authenticate(text, text, interval, text),
+    mobisign_sign(text, text, text, interval),
+    mobisign_status(uuid), mobisign_wait(uuid, interval), mobisign_cancel(uuid),
+    mobisign_verify(uuid)
+TO mobisign_app;

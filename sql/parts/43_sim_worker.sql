@@ -1,0 +1,85 @@
+-- The SIM channel, worker callbacks (internal: not granted to anyone): what
+-- the background worker calls when the SMSC accepted a request
+-- (mobisign._mark_submitted), when sending failed for good
+-- (mobisign._mark_failed), and to expire open transactions (mobisign._expire).
+
+-- The queue row was sent: the SMSC accepted every segment.
+CREATE FUNCTION mobisign._mark_submitted(transaction_id uuid, message_ids text[])
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_id uuid := $1;
+    t mobisign.transaction;
+BEGIN
+    -- lock order everywhere: transaction row, then queue row
+    UPDATE mobisign.transaction tr SET state = 'submitted', submitted_at = pg_catalog.now()
+     WHERE tr.id = p_id AND tr.state = 'queued'
+    RETURNING * INTO t;
+    UPDATE mobisign.request_queue q
+       SET smsc_message_ids = message_ids, done = true, lease_until = NULL
+     WHERE q.transaction_id = p_id;
+    IF t.id IS NULL THEN
+        RETURN false;   -- already answered, cancelled or expired
+    END IF;
+    PERFORM mobisign.audit_log('transaction.submitted', 'success',
+        pg_catalog.jsonb_build_object('msisdn', t.msisdn, 'message_ids', to_jsonb(message_ids)),
+        p_id, t.application);
+    RETURN true;
+END
+$$;
+
+-- Sending failed for good (SMSC refused, delivery failed...): final state.
+CREATE FUNCTION mobisign._mark_failed(transaction_id uuid, status integer, reason text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_id uuid := $1;
+    p_status integer := coalesce($2, 900);
+BEGIN
+    IF NOT EXISTS (SELECT FROM mobisign.status_code s WHERE s.code = p_status AND s.final) THEN
+        p_status := 900;
+    END IF;
+    RETURN mobisign._finish(p_id, 'failed', p_status, $3,
+        pg_catalog.jsonb_build_object('by', 'worker'));
+END
+$$;
+
+-- Open transactions past expires_at become expired (208). Batch-limited:
+-- call again while it returns the batch size.
+CREATE FUNCTION mobisign._expire(batch integer DEFAULT 500)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    n integer := 0;
+BEGIN
+    FOR r IN SELECT tr.id FROM mobisign.transaction tr
+              WHERE mobisign._is_open(tr.state)
+                AND tr.expires_at <= pg_catalog.now()
+              ORDER BY tr.expires_at
+              LIMIT batch
+              FOR UPDATE SKIP LOCKED
+    LOOP
+        IF mobisign._finish(r.id, 'expired', 208, 'no answer before the transaction expired') THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    -- segments of a concatenated answer that never completed (and no
+    -- longer can: see mobisign._process_inbound)
+    UPDATE mobisign.inbound_segment s SET processed = true
+     WHERE NOT s.processed AND s.received_at < pg_catalog.now() - mobisign._segment_window();
+    RETURN n;
+END
+$$;
+
+-- Internals to nobody
+REVOKE ALL ON FUNCTION
+    mobisign._mark_submitted(uuid, text[]), mobisign._mark_failed(uuid, integer, text),
+    mobisign._expire(integer)
+FROM PUBLIC;

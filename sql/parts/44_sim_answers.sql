@@ -1,0 +1,422 @@
+-- The SIM channel, answer handling (internal: not granted to anyone): the
+-- received segments of one MSISDN are reassembled (mobisign._process_inbound,
+-- called by the worker, within mobisign._segment_window), and each complete
+-- answer is opened, checked and acted on (mobisign._handle_answer): proof of
+-- receipt, replay, the applet's result, the signature.
+
+-- Whether an answer that reached this stage of mobisign._open_response is
+-- authentic (its cryptographic checksum verified with the SIM's keys).
+CREATE FUNCTION mobisign._answer_authentic(stage text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce($1 IN ('por', 'applet', 'ok'), false) $$;
+
+-- Open one answer (its SMS user data) with the MSISDN's key sets: the first
+-- key set whose TAR it carries, else the last one tried (stage 'tar'); no
+-- row when the MSISDN has no key set.
+CREATE FUNCTION mobisign._open_answer(p_msisdn text, p_segments bytea[],
+                                      OUT key_set integer, OUT stage text, OUT failure text,
+                                      OUT counter bigint, OUT por_status integer,
+                                      OUT reference bytea, OUT result integer,
+                                      OUT result_name text, OUT cms bytea)
+RETURNS SETOF record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k mobisign.sim_key;
+BEGIN
+    FOR k IN SELECT * FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn ORDER BY s.key_set
+    LOOP
+        SELECT k.key_set, o.* INTO key_set, stage, failure, counter, por_status, reference,
+               result, result_name, cms
+          FROM mobisign._open_response(p_msisdn, k.key_set, k.tar, k.kic_wrapped, k.kid_wrapped,
+                                       p_segments) o;
+        EXIT WHEN stage <> 'tar';
+    END LOOP;
+    IF key_set IS NOT NULL THEN
+        RETURN NEXT;
+    END IF;
+END
+$$;
+
+-- Act on one reassembled answer from a SIM; true when it was authentic.
+-- Errors raised here are caught by mobisign._handle_answer_guarded.
+CREATE FUNCTION mobisign._handle_answer(p_msisdn text, p_segments bytea[], p_segment_ids bigint[])
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k        mobisign.sim_key;
+    r        record;
+    t        mobisign.transaction;
+    v        record;
+    es       record;
+    v_pki    text;
+    v_status integer;
+    v_state  text;
+    v_base   jsonb;
+    found_k  boolean := false;
+    found_t  boolean;
+    v_stage  text;
+    v_fail   text;
+    v_por    integer;
+BEGIN
+    v_base := pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segments', pg_catalog.cardinality(p_segments),
+                                            'segment_ids', to_jsonb(p_segment_ids));
+    PERFORM FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn FOR UPDATE;
+    SELECT * INTO r FROM mobisign._open_answer(p_msisdn, p_segments);
+    found_k := FOUND;
+    IF found_k THEN
+        SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn AND s.key_set = r.key_set;
+        v_stage := r.stage;
+        v_fail := r.failure;
+        v_por := r.por_status;
+    END IF;
+
+    IF NOT found_k OR NOT mobisign._answer_authentic(v_stage) THEN
+        -- not authentic (no cryptographic checksum that verifies with the
+        -- SIM's keys): anyone who can send an SMS with this MSISDN as its
+        -- originator can forge it, e.g. an unsecured PoR "CC failed".  It
+        -- is audited and acts on nothing: no transaction ends because of it
+        -- (that would let a forged SMS cancel any user's transaction); the
+        -- open transaction still accepts its authentic answer, or expires.
+        PERFORM mobisign.audit_log('sim.answer', 'rejected',
+            v_base || pg_catalog.jsonb_build_object('stage', coalesce(v_stage, 'no key set'),
+                'reason', coalesce(v_fail, 'no SIM key set is registered for this MSISDN'),
+                'por_status', v_por, 'acted', false));
+        RETURN false;
+    END IF;
+
+    -- authentic.  A proof of receipt "counter low" (status 02) for a request
+    -- that was sent more than once means the SIM got the same packet twice:
+    -- the worker re-sends a request whose first delivery it could not confirm
+    -- (response timeout, dropped link, crash) with the same counter.  The
+    -- first copy's answer is the one that counts: note the duplicate, act on
+    -- nothing, and leave the counter alone.  For a request sent once, "counter
+    -- low" is the SIM's refusal like any other status (below).
+    IF r.stage = 'por' AND r.por_status = 2 AND EXISTS (
+           SELECT FROM mobisign.transaction tr JOIN mobisign.request_queue q ON q.transaction_id = tr.id
+            WHERE tr.msisdn = p_msisdn AND tr.sim_key_set = k.key_set AND tr.counter = r.counter
+              AND q.attempts > 1) THEN
+        PERFORM mobisign.audit_log('sim.answer', 'duplicate delivery',
+            v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
+                'por_status', r.por_status, 'reason', r.failure));
+        RETURN true;
+    END IF;
+
+    -- the counter must be higher than any accepted before
+    IF r.counter <= k.response_counter THEN
+        PERFORM mobisign.audit_log('sim.answer', 'replay refused',
+            v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
+                'highest_accepted', k.response_counter,
+                'reference', pg_catalog.encode(r.reference, 'hex')));
+        RETURN true;
+    END IF;
+    UPDATE mobisign.sim_key s SET response_counter = r.counter
+     WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set;
+
+    IF r.stage IN ('por', 'applet') THEN
+        -- the SIM refused our packet (an authentic proof of receipt with a
+        -- status other than 00: counter low or high, blocked, security
+        -- error...), or its answer is undecodable: the request it answers is
+        -- the one sent with this counter, and it ends now (209) with the
+        -- status in its reason
+        PERFORM mobisign.audit_log('sim.answer', 'rejected',
+            v_base || pg_catalog.jsonb_build_object('stage', r.stage, 'reason', r.failure,
+                'key_set', k.key_set, 'counter', r.counter, 'por_status', r.por_status));
+        SELECT * INTO t FROM mobisign.transaction tr
+         WHERE tr.msisdn = p_msisdn AND tr.sim_key_set = k.key_set AND tr.counter = r.counter
+           AND mobisign._is_open(tr.state)
+         FOR UPDATE;
+        IF FOUND THEN
+            PERFORM mobisign._finish(t.id, 'failed', 209, r.failure,
+                pg_catalog.jsonb_build_object('stage', r.stage, 'por_status', r.por_status));
+        END IF;
+        RETURN true;
+    END IF;
+
+    -- a well-formed applet response: match the open transaction by reference
+    -- (the SIM echoes the command's counter: an answer made for another
+    -- request, e.g. a fresh answer with an old counter, does not match)
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.reference = r.reference FOR UPDATE;
+    found_t := FOUND;
+    IF NOT found_t OR t.msisdn <> p_msisdn OR NOT mobisign._is_open(t.state)
+       OR t.sim_key_set IS DISTINCT FROM k.key_set OR t.counter IS DISTINCT FROM r.counter THEN
+        PERFORM mobisign.audit_log('sim.answer', 'ignored',
+            v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
+                'reference', pg_catalog.encode(r.reference, 'hex'), 'result', r.result_name,
+                'reason', CASE WHEN NOT found_t THEN 'unknown transaction reference'
+                               WHEN t.msisdn <> p_msisdn THEN 'the reference belongs to another SIM'
+                               WHEN NOT mobisign._is_open(t.state)
+                                    THEN 'the transaction is already ' || t.state
+                               ELSE pg_catalog.format('the answer''s counter %s is not the request''s (key set %s, counter %s)',
+                                                      r.counter, t.sim_key_set, t.counter) END),
+            CASE WHEN found_t AND t.msisdn = p_msisdn THEN t.id END);
+        RETURN true;
+    END IF;
+    PERFORM mobisign.audit_log('sim.answer', 'accepted',
+        v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
+            'result', r.result_name, 'cms_bytes', length(r.cms)),
+        t.id, t.application);
+
+    IF r.result <> 0 THEN
+        -- the applet result's status (extension/domain.h): 401 user cancel,
+        -- 402 PIN blocked, 209 request signature refused or expired...
+        v_status := mobisign._sim_result_status(r.result);
+        PERFORM mobisign._finish(t.id, 'failed', v_status, 'the SIM answered: ' || r.result_name,
+            pg_catalog.jsonb_build_object('result', r.result_name));
+        RETURN true;
+    END IF;
+
+    -- OK: the CMS must verify against the registered certificate and the
+    -- user's PKI, over exactly the stored challenge or text
+    SELECT * INTO es FROM mobisign._expected_signers(t.certificate_fingerprint, t.evidence);
+    SELECT k2.name INTO v_pki FROM mobisign.pki k2 WHERE k2.id = t.pki_id;
+    SELECT * INTO v FROM mobisign._verify_answer(r.cms, t.data, es.certificate, v_pki, t.kind,
+                                                  es.candidates);
+    v_state := CASE WHEN v.status_code = 502 THEN 'completed' ELSE 'failed' END;
+    PERFORM mobisign._finish(t.id, v_state, v.status_code,
+        coalesce(v.reason, CASE WHEN v.valid THEN 'the signature is valid' END),
+        pg_catalog.jsonb_build_object('valid', v.valid, 'chain', to_jsonb(v.chain),
+            'signing_time', v.signing_time, 'pki', v.pki_name),
+        r.cms, v.signer_fingerprint, v.signer_subject,
+        coalesce(t.evidence, '{}') || coalesce(v.evidence, '{}')
+            || pg_catalog.jsonb_build_object('chain', to_jsonb(v.chain),
+                                             'checked_at', pg_catalog.clock_timestamp()));
+    RETURN true;
+END
+$$;
+
+-- How far apart the segments of one concatenated answer may arrive: a
+-- segment received later than this after the first one of its set starts a
+-- new set, and a set still incomplete after it can never complete.
+CREATE FUNCTION mobisign._segment_window()
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT interval '2 minutes' $$;
+
+-- How many segments of concatenated answers may wait for their set, per
+-- MSISDN.  A user has one open transaction at a time and an answer is at
+-- most 16 SMS, so 64 leaves room for a few answers that lost a segment;
+-- beyond it the oldest are retired (anyone can send segments with this
+-- MSISDN as originator: they must not grow the table or the work without
+-- bound).
+CREATE FUNCTION mobisign._segment_pending_max()
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 64 $$;
+
+-- Reassemble and handle every complete answer received from one MSISDN.
+-- Returns the number of answers handled. Never raises for bad input: each
+-- answer is handled in its own subtransaction and failures are audited.
+--
+-- Segments are matched on MSISDN, 8-bit (or 16-bit) reference and total.
+-- A SIM's reference is only 8 bits and may come round again, and an SMS may
+-- be lost: walking one reference's pending segments in arrival order, a set
+-- ends where a sequence number comes again or where a segment arrives more
+-- than _segment_window() after the set's first one, and the next segment
+-- starts a new set.  So the segments of an answer that lost one never
+-- complete (or poison) the next answer that reuses its reference: that
+-- answer's set is complete by itself, and is the one handled.  An
+-- incomplete set followed by a newer set of the same reference is
+-- superseded: marked processed and audited (sim.answer / incomplete).
+CREATE FUNCTION mobisign._process_inbound(msisdn text)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_msisdn text := $1;
+    g        record;
+    s        record;
+    n        integer := 0;
+    v_auth   boolean;
+    v_ids    bigint[] := '{}';
+    v_sets   integer[] := '{}';
+    v_set    integer := 0;
+    v_ref    integer;
+    v_total  integer;
+    v_seqs   integer[];
+    v_first  timestamptz;
+    v_drop   bigint;
+    v_drop_min bigint;
+    v_drop_max bigint;
+    grp      record;
+    x        record;
+    v_cids   bigint[];
+    v_cuds   bytea[];
+    v_have   bigint;
+    v_fresh  boolean;
+    v_tried  text[] := '{}';
+    v_tries  integer := 0;
+BEGIN
+    -- one handler per MSISDN at a time
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
+                                            pg_catalog.hashtext(p_msisdn));
+    -- a flood of segments (more pending than _segment_pending_max()): the
+    -- oldest are retired unread, audited once per call
+    WITH excess AS (
+        SELECT i.id FROM mobisign.inbound_segment i
+         WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NOT NULL
+         ORDER BY i.id DESC
+        OFFSET mobisign._segment_pending_max()
+    ), retired AS (
+        UPDATE mobisign.inbound_segment i SET processed = true
+          FROM excess e WHERE i.id = e.id
+        RETURNING i.id
+    )
+    SELECT count(*), min(r.id), max(r.id) INTO v_drop, v_drop_min, v_drop_max FROM retired r;
+    IF v_drop > 0 THEN
+        PERFORM mobisign.audit_log('sim.answer', 'dropped',
+            pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segments', v_drop,
+                'first_segment_id', v_drop_min, 'last_segment_id', v_drop_max,
+                'reason', pg_catalog.format('more than %s segments of concatenated answers pending',
+                                            mobisign._segment_pending_max())));
+    END IF;
+
+    -- number the sets of the concatenated segments (at most
+    -- _segment_pending_max() of them)
+    FOR s IN SELECT i.id, i.concat_ref, i.total, i.seq, i.received_at
+               FROM mobisign.inbound_segment i
+              WHERE i.msisdn = p_msisdn AND NOT i.processed AND NOT i.rejected
+                AND i.concat_ref IS NOT NULL
+              ORDER BY i.concat_ref, i.total, i.id
+    LOOP
+        IF v_set = 0 OR s.concat_ref <> v_ref OR s.total <> v_total OR s.seq = ANY (v_seqs)
+           OR s.received_at > v_first + mobisign._segment_window() THEN
+            v_set := v_set + 1;
+            v_ref := s.concat_ref;
+            v_total := s.total;
+            v_seqs := '{}';
+            v_first := s.received_at;
+        END IF;
+        v_seqs := v_seqs || s.seq;
+        v_ids := v_ids || s.id;
+        v_sets := v_sets || v_set;
+    END LOOP;
+
+    FOR g IN
+        WITH numbered AS (
+            -- multi-argument unnest is FROM-clause syntax: it cannot be schema-qualified
+            SELECT u.id, u.set_no FROM unnest(v_ids, v_sets) AS u(id, set_no)
+        ), sets AS (
+            SELECT u.set_no, i.concat_ref, i.total,
+                   array_agg(i.id ORDER BY i.seq) AS ids, array_agg(i.user_data ORDER BY i.seq) AS uds,
+                   min(i.id) AS first_id, count(*) AS have
+              FROM numbered u JOIN mobisign.inbound_segment i ON i.id = u.id
+             GROUP BY u.set_no, i.concat_ref, i.total
+        ), ranked AS (
+            SELECT st.*, st.set_no < max(st.set_no) OVER (PARTITION BY st.concat_ref, st.total) AS superseded
+              FROM sets st
+        )
+        SELECT true AS complete, ARRAY[i.id] AS ids, ARRAY[i.user_data] AS uds, i.id AS first_id,
+               NULL::integer AS concat_ref, 1::bigint AS total, 1::bigint AS have
+          FROM mobisign.inbound_segment i
+         WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NULL
+        UNION ALL
+        SELECT r.have = r.total, r.ids, r.uds, r.first_id, r.concat_ref, r.total, r.have
+          FROM ranked r
+         WHERE r.have = r.total OR r.superseded
+        ORDER BY first_id
+        LIMIT 1000
+    LOOP
+        IF NOT g.complete THEN
+            -- an answer that lost a segment: a newer set reuses its reference
+            UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (g.ids);
+            PERFORM mobisign.audit_log('sim.answer', 'incomplete',
+                pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segment_ids', to_jsonb(g.ids),
+                    'concat_ref', g.concat_ref, 'total', g.total, 'received', g.have,
+                    'reason', 'segments missing, and a newer answer reuses the concatenation reference'));
+            CONTINUE;
+        END IF;
+        v_auth := mobisign._handle_answer_guarded(p_msisdn, g.uds, g.ids);
+        IF v_auth OR g.concat_ref IS NULL THEN
+            UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (g.ids);
+        ELSE
+            -- complete but not authentic: a lost or spoofed segment may have
+            -- taken the place of a genuine one, whose set may still come
+            UPDATE mobisign.inbound_segment i SET rejected = true WHERE i.id = ANY (g.ids);
+        END IF;
+        n := n + 1;
+    END LOOP;
+
+    -- Recombination.  For a reference with rejected segments and newer
+    -- ones, try the newest set as of each recent arrival (the newest
+    -- segment of each sequence number up to it, within the window) that
+    -- holds a segment not yet tried, and act on the first authentic one:
+    -- so a genuine answer completes even when a segment of another answer
+    -- (lost the first SMS) or a spoofed one completed a set first.  Trying
+    -- is only checking the CC: nothing is audited until one is authentic.
+    -- Bounded: 16 arrivals per reference, 64 tries per call.
+    FOR grp IN SELECT i.concat_ref, i.total FROM mobisign.inbound_segment i
+                WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NOT NULL
+                GROUP BY i.concat_ref, i.total
+               HAVING bool_or(i.rejected) AND bool_or(NOT i.rejected)
+    LOOP
+        FOR x IN SELECT i.id, i.received_at FROM mobisign.inbound_segment i
+                  WHERE i.msisdn = p_msisdn AND NOT i.processed
+                    AND i.concat_ref = grp.concat_ref AND i.total = grp.total
+                  ORDER BY i.id DESC LIMIT 16
+        LOOP
+            EXIT WHEN v_tries >= 64;
+            SELECT array_agg(c.id ORDER BY c.seq), array_agg(c.user_data ORDER BY c.seq),
+                   count(*), bool_or(NOT c.rejected)
+              INTO v_cids, v_cuds, v_have, v_fresh
+              FROM (SELECT DISTINCT ON (i.seq) i.id, i.seq, i.user_data, i.rejected
+                      FROM mobisign.inbound_segment i
+                     WHERE i.msisdn = p_msisdn AND NOT i.processed
+                       AND i.concat_ref = grp.concat_ref AND i.total = grp.total
+                       AND i.id <= x.id AND i.received_at >= x.received_at - mobisign._segment_window()
+                     ORDER BY i.seq, i.id DESC) c;
+            CONTINUE WHEN v_have <> grp.total OR NOT v_fresh
+                       OR pg_catalog.array_to_string(v_cids, ',') = ANY (v_tried);
+            v_tried := v_tried || pg_catalog.array_to_string(v_cids, ',');
+            v_tries := v_tries + 1;
+            CONTINUE WHEN NOT coalesce((SELECT mobisign._answer_authentic(o.stage)
+                                          FROM mobisign._open_answer(p_msisdn, v_cuds) o), false);
+            -- authentic: handle it.  The other rejected segments wait for
+            -- the window's end: an authentic set may be a replayed old one,
+            -- and they may still hold a segment of the genuine answer
+            PERFORM mobisign._handle_answer_guarded(p_msisdn, v_cuds, v_cids);
+            UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (v_cids);
+            n := n + 1;
+            EXIT;
+        END LOOP;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+-- mobisign._handle_answer in its own subtransaction: an unexpected error is
+-- audited (sim.answer / error) and counts as handled (true).
+CREATE FUNCTION mobisign._handle_answer_guarded(p_msisdn text, p_segments bytea[], p_segment_ids bigint[])
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_state text;
+    v_msg   text;
+BEGIN
+    RETURN mobisign._handle_answer(p_msisdn, p_segments, p_segment_ids);
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
+    PERFORM mobisign.audit_log('sim.answer', 'error',
+        pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segment_ids', to_jsonb(p_segment_ids),
+            'sqlstate', v_state, 'message', v_msg));
+    RETURN true;
+END
+$$;
+
+-- Internals to nobody
+REVOKE ALL ON FUNCTION
+    mobisign._handle_answer(text, bytea[], bigint[]), mobisign._process_inbound(text),
+    mobisign._segment_window(), mobisign._segment_pending_max(),
+    mobisign._handle_answer_guarded(text, bytea[], bigint[]), mobisign._open_answer(text, bytea[]),
+    mobisign._answer_authentic(text)
+FROM PUBLIC;
