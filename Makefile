@@ -7,6 +7,11 @@
 #   make bench      speed figures as ratios to references measured in the same run
 #   make fuzz       every fuzz harness for FUZZ_SECONDS each (default 300); only
 #                   some: make fuzz FUZZ_HARNESSES="fuzz_der_input fuzz_ocsp_response"
+#   make installcheck   the pg_regress suites (test/regress) against a running
+#                   cluster (PGHOST, PGPORT, PGUSER as usual; a superuser; the
+#                   extension installed and in shared_preload_libraries)
+#   make check-one SUITE=70_applications   00_setup, 10_pki and that suite only
+#                   (the inner loop; see docs/testing.md)
 
 PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
 
@@ -34,11 +39,29 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 SHLIB_LINK = $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto) \
 	-lldap -llber $(shell pkg-config --libs libsmpp34 2>/dev/null || echo -lsmpp34)
 
+# pg_regress: test/regress/sql/NN_name.sql against expected/NN_name.out, in
+# name order, in database mobisign_regress.  The suites read fixtures the
+# server itself must read (pg_read_binary_file, key files named in GUCs):
+# they are made by test/regress/fixtures.sh in MOBISIGN_FIXTURES, a directory
+# under /tmp (the clone may be unreadable to the postgres OS user), once per
+# change of their generators.  REGRESS_OUT is where results/ and the diffs go.
+REGRESS = $(basename $(notdir $(sort $(wildcard test/regress/sql/*.sql))))
+REGRESS_OUT ?= test/regress
+REGRESS_OPTS = --inputdir=test/regress --outputdir=$(REGRESS_OUT)
+MOBISIGN_FIXTURES ?= /tmp/mobisign-fixtures-$(shell id -u)-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
+MOBISIGN_SIM = $(CURDIR)/test/sim/mobisign-sim
+MOBISIGN_LISTEN = $(CURDIR)/test/regress/listen.sh
+REGRESS_PREP = regress-fixtures
+export MOBISIGN_FIXTURES MOBISIGN_SIM MOBISIGN_LISTEN
+
 EXTRA_CLEAN = sql/mobisign--1.0.sql test/sim/mobisign-sim test/results test/regress/results \
 	test/regress/regression.diffs test/regress/regression.out
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# after pgxs.mk: its REGRESS_OPTS name this database last
+CONTRIB_TESTDB = mobisign_regress
 
 # PGXS does not track header dependencies: any header change rebuilds all.
 HEADERS = $(wildcard extension/*.h extension/input/*.h worker/*.h codec/*.h)
@@ -51,7 +74,21 @@ all: sql/mobisign--1.0.sql simulator
 
 -include test/sim/sim.mk
 
-.PHONY: test demo bench deps simulator fuzz
+.PHONY: test demo bench deps simulator fuzz regress-fixtures check-one
+
+regress-fixtures: $(MOBISIGN_FIXTURES)/.complete
+
+$(MOBISIGN_FIXTURES)/.complete: test/fixtures/generate.sh test/regress/fixtures.sh test/sim/mobisign-sim
+	bash test/regress/fixtures.sh $(MOBISIGN_FIXTURES)
+
+# The inner loop: install, then the shared setup (00_setup, 10_pki: the
+# PKIs the other suites use) and one suite, against the running cluster.
+SUITE ?=
+check-one:
+	@test -n "$(SUITE)" || { echo "usage: make check-one SUITE=70_applications" >&2; exit 2; }
+	@test -f test/regress/sql/$(SUITE).sql || { echo "no test/regress/sql/$(SUITE).sql" >&2; exit 2; }
+	$(MAKE) -s install
+	$(MAKE) installcheck REGRESS="$(sort 00_setup 10_pki $(SUITE))"
 
 deps:
 	bash test/deps.sh

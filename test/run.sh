@@ -2,8 +2,8 @@
 # mobisign's whole test run (`make test`):
 #
 #   deps -> build (-Werror) -> install -> codec and input unit tests ->
-#   fuzz -> simulator self-test -> fixtures ->
-#   private cluster -> pg_regress -> pgTAP -> PKITS -> Wycheproof -> e2e/*.sh
+#   fuzz -> simulator self-test -> fixtures (test/regress/fixtures.sh) ->
+#   private cluster -> pg_regress (make installcheck) -> pgTAP -> PKITS -> Wycheproof -> e2e/*.sh
 #
 # Every phase runs even if an earlier one failed (once the build succeeded);
 # a summary follows and the exit status is non-zero if any phase failed.
@@ -117,7 +117,8 @@ do_fuzz() {
 }
 
 do_fixtures() {
-	bash test/fixtures/generate.sh "$FIXTURES"
+	# the same set `make installcheck` makes (PKIs, signatures, a SIM world)
+	bash test/regress/fixtures.sh "$FIXTURES"
 }
 
 do_cluster() {
@@ -127,24 +128,12 @@ do_cluster() {
 }
 
 do_regress() {
-	local out="$TMP/regress" pgxs tests=()
+	# the Makefile's pg_regress invocation (make installcheck), against the
+	# private cluster and the fixtures made above
+	local out="$TMP/regress" rc=0
 	mkdir -p "$out"
-	pgxs=$(dirname "$(pg_config --pgxs)")
-	local f
-	for f in test/regress/sql/*.sql; do
-		[ -e "$f" ] || continue
-		f=${f##*/}
-		tests+=("${f%.sql}")
-	done
-	if [ ${#tests[@]} -eq 0 ]; then
-		echo "no regression tests in test/regress/sql" >&2
-		return 1
-	fi
-	local rc=0
-	"$pgxs/../test/regress/pg_regress" \
-		--bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
-		--inputdir=test/regress --outputdir="$out" --dbname=mobisign_regress \
-		"${tests[@]}" || rc=$?
+	make -s installcheck MOBISIGN_FIXTURES="$FIXTURES" REGRESS_OUT="$out" \
+		PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres || rc=$?
 	if [ $rc -ne 0 ] && [ -f "$out/regression.diffs" ]; then
 		echo "--- regression.diffs (first 300 lines) ---"
 		head -n 300 "$out/regression.diffs"

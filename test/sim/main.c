@@ -16,6 +16,8 @@ usage(FILE *f)
 			"  mobisign-sim status --dir DIR\n"
 			"  mobisign-sim client --dir DIR --port P --user USER [--op authenticate|sign]\n"
 			"                      [--text TEXT] [--timeout-ms MS]\n"
+			"  mobisign-sim answer --dir DIR --msisdn MSISDN --request HEX[,HEX...]\n"
+			"                      [--behaviour B] [--last-counter N]\n"
 			"See docs/simulator.md.\n");
 }
 
@@ -33,6 +35,8 @@ main(int argc, char **argv)
 		return sim_cmd_run(argc, argv);
 	if (strcmp(argv[1], "client") == 0)
 		return sim_cmd_client(argc, argv);
+	if (strcmp(argv[1], "answer") == 0)
+		return sim_cmd_answer(argc, argv);
 	if (strcmp(argv[1], "status") == 0)
 		return sim_cmd_status(argc, argv);
 	if (strcmp(argv[1], "revoke") == 0)

@@ -319,6 +319,15 @@ sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len
 		sim_log("cannot split a %zu-byte response packet: %s", len, msc_strerror(rc));
 		return;
 	}
+	if (sim_answer_out)
+	{
+		/* mobisign-sim answer: print the SMS instead of delivering them */
+		sent = (flags & SIM_SEND_LOSE_LAST) && nsegs > 1 ? nsegs - 1 : nsegs;
+		for (c = 0; c < ((flags & SIM_SEND_TWICE) ? 2 : 1); c++)
+			for (i = 0; i < sent; i++)
+				sim_answer_print_ud(segs[i].ud, segs[i].len);
+		return;
+	}
 	sent = nsegs;
 	first = 0;
 	if ((flags & (SIM_SEND_LOSE_LAST | SIM_SEND_LOSE_FIRST)) && nsegs > 1)
@@ -348,6 +357,11 @@ sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len
 void
 sim_send_ud(const char *src, const char *dst, const uint8_t *ud, size_t len, int session_id)
 {
+	if (sim_answer_out)
+	{
+		sim_answer_print_ud(ud, len);
+		return;
+	}
 	mo_enqueue(src, dst, ud, len, session_id);
 	stats.answers++;
 }
@@ -1018,6 +1032,13 @@ sim_lookup_behaviour(const sim_card *c, sim_behaviour *b, int *delay_ms)
 	int			i;
 	const behaviour_rule *any = NULL;
 
+	if (sim_behaviour_override >= 0)
+	{
+		/* mobisign-sim answer --behaviour */
+		*b = (sim_behaviour) sim_behaviour_override;
+		*delay_ms = 0;
+		return;
+	}
 	/* the last matching line wins */
 	for (i = nrules - 1; i >= 0; i--)
 	{

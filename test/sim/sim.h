@@ -167,4 +167,11 @@ extern int	sim_cmd_run(int argc, char **argv);
 /* client.c */
 extern int	sim_cmd_client(int argc, char **argv);
 
+/* answer.c: one SIM answers one request offline (mobisign-sim answer) */
+extern FILE *sim_answer_out;	/* non-NULL: print answers, deliver nothing */
+extern int	sim_behaviour_override; /* >= 0: the behaviour of every SIM */
+extern int	sim_stateless;		/* non-zero: counters are not saved */
+extern void sim_answer_print_ud(const uint8_t *ud, size_t len);
+extern int	sim_cmd_answer(int argc, char **argv);
+
 #endif

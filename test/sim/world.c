@@ -76,6 +76,8 @@ sim_card_save_state(sim_world *w, sim_card *c)
 	char		text[96];
 	char	   *p;
 
+	if (sim_stateless)
+		return;					/* mobisign-sim answer writes nothing */
 	snprintf(rel, sizeof(rel), "state/%s", c->user);
 	p = sim_path(w->dir, rel);
 	snprintf(text, sizeof(text), "%d %llu %llu\n", c->has_counter,

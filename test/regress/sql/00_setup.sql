@@ -76,3 +76,26 @@ EXCEPT SELECT name FROM fx;
 
 -- No private key is among them (keys live in a subdirectory).
 SELECT count(*) AS private_keys_loaded FROM fx WHERE position('PRIVATE KEY'::bytea IN data) > 0;
+
+-- An audit row's detail with the values that differ from run to run
+-- (fingerprints, random references, times, generated ids, sizes of
+-- signatures) replaced by "…": the keys stay, so the expected output shows
+-- what is recorded without what is random.
+CREATE FUNCTION masked(j jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_object_agg(k, CASE WHEN v <> 'null' AND k = ANY (ARRAY[
+               'certificate_sha256', 'reference', 'data_sha256', 'expires_at', 'cutoff',
+               'anchor_hash', 'smsc_id', 'directory_id', 'segment_ids', 'segments', 'cms_bytes',
+               'purged_through_seq', 'signing_time', 'message_ids'])
+           THEN '"…"'::jsonb ELSE v END), '{}')
+      FROM jsonb_each(j) e(k, v)
+$$;
+
+-- The audit rows written after row number `mark`, in order, masked; whether
+-- each names a transaction (its id is random) and by which application.
+CREATE FUNCTION audit_after(mark bigint)
+RETURNS TABLE (actor name, application text, operation text, outcome text, tx boolean, detail jsonb)
+LANGUAGE sql STABLE AS $$
+    SELECT a.actor, a.application, a.operation, a.outcome, a.transaction_id IS NOT NULL, masked(a.detail)
+      FROM mobisign.audit a WHERE a.id > mark ORDER BY a.id
+$$;
