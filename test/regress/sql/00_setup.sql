@@ -55,6 +55,20 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- A refused statement's SQLSTATE, message, detail and hint, as columns
+-- (err() shows no hint); any role may call it.
+CREATE FUNCTION refusal(stmt text, OUT state text, OUT message text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    state := 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+END
+$$;
+GRANT EXECUTE ON FUNCTION refusal(text) TO PUBLIC;
+
 -- Every fixture the tests use is there.
 SELECT f AS missing_fixture
   FROM unnest(ARRAY[

@@ -15,18 +15,8 @@ CREATE ROLE regress_admin LOGIN IN ROLE mobisign_admin;
 CREATE ROLE regress_purger LOGIN IN ROLE mobisign_purger;
 CREATE ROLE regress_nobody LOGIN;   -- may connect, nothing else
 
--- A refused statement's SQLSTATE, message, detail and hint (err() of
--- 00_setup shows no hint).
-CREATE FUNCTION refusal(stmt text, OUT state text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    state := 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$$;
+-- Refusals are shown with refusal() of 00_setup (SQLSTATE, message,
+-- detail and hint).
 -- the fixtures are test data: every role of this file may read them
 GRANT SELECT ON fx TO PUBLIC;
 
@@ -204,5 +194,4 @@ SELECT err($$ SELECT mobisign_purge('1 millisecond') $$);
 SELECT count(*) - :audit_rows_before AS audit_rows_changed FROM mobisign.audit;
 
 REVOKE SELECT ON fx FROM PUBLIC;
-DROP FUNCTION refusal(text);
 DROP ROLE regress_shop1, regress_shop2, regress_admin, regress_purger, regress_nobody;

@@ -14,18 +14,7 @@ CREATE ROLE regress_admin LOGIN IN ROLE mobisign_admin;
 CREATE ROLE regress_app LOGIN IN ROLE mobisign_app;
 GRANT SELECT ON fx TO regress_admin;
 
--- A refused statement's SQLSTATE, message, detail and hint.
-CREATE FUNCTION refusal(stmt text, OUT state text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    state := 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$$;
-GRANT EXECUTE ON FUNCTION refusal(text) TO PUBLIC;
+-- Refusals are shown with refusal() of 00_setup.
 
 ------------------------------------------------------------------------------
 -- 1. mobisign_register_user: who may be asked to authenticate or sign
@@ -203,5 +192,4 @@ RESET SESSION AUTHORIZATION;
 SELECT name, position, enabled FROM mobisign.directory ORDER BY position;
 
 REVOKE SELECT ON fx FROM regress_admin;
-DROP FUNCTION refusal(text);
 DROP ROLE regress_admin, regress_app;
