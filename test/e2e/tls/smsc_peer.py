@@ -23,7 +23,6 @@ import socket
 import ssl
 import struct
 import sys
-import threading
 import time
 
 mode, port, cert, key, logpath = sys.argv[1:6]
@@ -99,16 +98,17 @@ def serve_burst(s, i):
     n = int(arg)
     data = b"".join(pdu(0x00000015, 0, 1000 + k) for k in range(n))
 
-    def send():
-        s.sendall(data[:8])
-        time.sleep(0.3)
-        s.sendall(data[8:])
-
-    t = threading.Thread(target=send, daemon=True)
-    t.start()
+    # All in this thread: an SSL socket must not be read and written from two
+    # threads at once (OpenSSL's SSL object is not thread-safe; a sender
+    # thread made this peer fail now and then).  The worker reads while we
+    # send and keeps its answers in its output buffer (1 MB, the answers are
+    # 16 bytes each), so sending everything before reading cannot deadlock.
     got = 0
     s.settimeout(20)
     try:
+        s.sendall(data[:8])
+        time.sleep(0.3)
+        s.sendall(data[8:])
         while got < n:
             h = read_pdu(s)
             if h is None:
