@@ -126,6 +126,9 @@ parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why)
 		case MSI_E_TRAILING:
 			*why = psprintf("%zu bytes follow the CMS structure", d.trailing);
 			break;
+		case MSI_E_TOO_LARGE:
+			*why = psprintf("the signature is %zu bytes; at most %zu are accepted", siglen, d.max_len);
+			break;
 		case MSI_E_TYPE:
 			*why = psprintf("the CMS content type is %s, not signedData", d.type_oid);
 			break;

@@ -236,7 +236,8 @@ report_parse_error(const char *what, const char *kind, msi_rc rc, const msi_der_
 			detail = "The data is empty.";
 			break;
 		case MSI_E_TOO_LARGE:
-			detail = "The data is too large.";
+			detail = psprintf("At most %zu bytes are accepted for a %s.", d->max_len,
+							  key ? "public key" : kind);
 			break;
 		case MSI_E_NOT_PEM:
 			detail = "The data is neither DER nor PEM.";

@@ -46,14 +46,17 @@ pem_object_count(const unsigned char *data, size_t len)
  * The checks before decoding.  Returns MSI_OK with *pem set, or the error.
  */
 static msi_rc
-frame(const unsigned char *data, size_t len, bool *pem, msi_der_detail *d)
+frame(const unsigned char *data, size_t len, size_t max_len, bool *pem, msi_der_detail *d)
 {
 	memset(d, 0, sizeof(*d));
 	ERR_clear_error();
 	if (data == NULL || len == 0)
 		return MSI_E_EMPTY;
-	if (len > MSI_DER_MAX_LEN)
+	if (len > max_len)
+	{
+		d->max_len = max_len;
 		return MSI_E_TOO_LARGE;
+	}
 	*pem = msi_looks_like_pem(data, len);
 	if (*pem)
 	{
@@ -169,7 +172,7 @@ msi_rc
 msi_parse_certificate(const unsigned char *data, size_t len, X509 **out, msi_der_detail *d)
 {
 	bool		pem = false;
-	msi_rc		rc = frame(data, len, &pem, d);
+	msi_rc		rc = frame(data, len, MSI_MAX_CERT_LEN, &pem, d);
 	void	   *obj = NULL;
 
 	if (rc == MSI_OK)
@@ -182,7 +185,7 @@ msi_rc
 msi_parse_crl(const unsigned char *data, size_t len, X509_CRL **out, msi_der_detail *d)
 {
 	bool		pem = false;
-	msi_rc		rc = frame(data, len, &pem, d);
+	msi_rc		rc = frame(data, len, MSI_MAX_CRL_LEN, &pem, d);
 	void	   *obj = NULL;
 
 	if (rc == MSI_OK)
@@ -196,7 +199,7 @@ msi_parse_cms_signed_data(const unsigned char *data, size_t len, CMS_ContentInfo
 						  msi_der_detail *d)
 {
 	bool		pem = false;
-	msi_rc		rc = frame(data, len, &pem, d);
+	msi_rc		rc = frame(data, len, MSI_MAX_CMS_LEN, &pem, d);
 	void	   *obj = NULL;
 
 	if (rc == MSI_OK)
@@ -229,7 +232,7 @@ msi_rc
 msi_parse_public_key(const unsigned char *data, size_t len, EVP_PKEY **out, msi_der_detail *d)
 {
 	bool		pem = false;
-	msi_rc		rc = frame(data, len, &pem, d);
+	msi_rc		rc = frame(data, len, MSI_MAX_CERT_LEN, &pem, d);
 	void	   *obj = NULL;
 
 	*out = NULL;

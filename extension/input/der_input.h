@@ -11,8 +11,11 @@
  *	- PEM: holding exactly one "-----BEGIN " marker (MSI_E_NOT_PEM for
  *	  none, MSI_E_PEM_COUNT for more).
  * Input whose first byte after ASCII white space is not a SEQUENCE tag
- * (0x30) is taken for PEM (msi_looks_like_pem).  Inputs are at most
- * MSI_DER_MAX_LEN bytes.  On success *out is a new object the caller frees;
+ * (0x30) is taken for PEM (msi_looks_like_pem).  Inputs are bounded by
+ * kind, whether they come from an application role, an administrator or a
+ * fetch (MSI_E_TOO_LARGE, with the limit in d->max_len): certificates and
+ * public keys MSI_MAX_CERT_LEN, CRLs MSI_MAX_CRL_LEN, CMS signatures
+ * MSI_MAX_CMS_LEN (msi.h).  On success *out is a new object the caller frees;
  * on failure it is NULL and *d says why (marker count, trailing bytes,
  * content type) next to OpenSSL's error queue.
  *
@@ -32,14 +35,13 @@
 
 #include "msi.h"
 
-/* BIO and d2i take int / long lengths; PostgreSQL's bytea stays far below */
-#define MSI_DER_MAX_LEN ((size_t) 0x7fffffff)
 
 typedef struct msi_der_detail
 {
 	int			pem_objects;	/* "-----BEGIN " markers found (PEM input) */
 	size_t		trailing;		/* bytes after the DER object */
 	char		type_oid[128];	/* MSI_E_TYPE: the content type found */
+	size_t		max_len;		/* MSI_E_TOO_LARGE: the limit for this kind */
 } msi_der_detail;
 
 /* Is this buffer PEM text rather than DER (see above)? */

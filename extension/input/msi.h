@@ -56,6 +56,8 @@ typedef enum msi_rc
 #define MSI_MAX_CERT_LEN (256 * 1024)
 #define MSI_MAX_CRL_LEN (32 * 1024 * 1024)
 #define MSI_MAX_OCSP_LEN (1024 * 1024)
+/* largest CMS signature (attached content included) accepted, bytes */
+#define MSI_MAX_CMS_LEN (64 * 1024 * 1024)
 
 /* Symbolic name of a result code ("MSI_E_TRAILING"), static. */
 extern const char *msi_rc_name(msi_rc rc);

@@ -91,6 +91,8 @@ test_der(void)
 	unsigned char *der = slurp("fx/alice-rsa.der", &len, 1);
 	unsigned char *pem = slurp("fx/alice-rsa.pem", &plen, 0);
 	unsigned char *two;
+	X509_CRL   *crl_too_big = NULL;
+	CMS_ContentInfo *cms_too_big = NULL;
 
 	is_rc(msi_parse_certificate(der, len, &x, &d), MSI_OK, "certificate: DER accepted");
 	X509_free(x);
@@ -107,6 +109,14 @@ test_der(void)
 	ok(d.pem_objects == 2, "certificate: two markers counted");
 	free(two);
 	is_rc(msi_parse_certificate(der, 0, &x, &d), MSI_E_EMPTY, "certificate: empty input");
+	/* the size is checked before anything is read: the buffer is not that long */
+	is_rc(msi_parse_certificate(der, MSI_MAX_CERT_LEN + 1, &x, &d), MSI_E_TOO_LARGE,
+		  "certificate: more than MSI_MAX_CERT_LEN bytes refused before decoding");
+	ok(d.max_len == MSI_MAX_CERT_LEN && x == NULL, "certificate: ... the limit is reported");
+	is_rc(msi_parse_crl(der, MSI_MAX_CRL_LEN + 1, &crl_too_big, &d), MSI_E_TOO_LARGE,
+		  "CRL: more than MSI_MAX_CRL_LEN bytes refused before decoding");
+	is_rc(msi_parse_cms_signed_data(der, MSI_MAX_CMS_LEN + 1, &cms_too_big, &d), MSI_E_TOO_LARGE,
+		  "CMS: more than MSI_MAX_CMS_LEN bytes refused before decoding");
 	is_rc(msi_parse_certificate((const unsigned char *) "\xde\xad\xbe\xef", 4, &x, &d),
 		  MSI_E_NOT_PEM, "certificate: neither DER nor PEM");
 	is_rc(msi_parse_certificate(der, 100, &x, &d), MSI_E_DER_DECODE,
