@@ -1,9 +1,27 @@
 /*
  * sim_wait.c
- *	  mobisign._wait_final(): sleep on the backend's latch in short steps,
- *	  re-reading the transaction's state in a fresh snapshot each time, until
- *	  it is final or the timeout passes.  Query cancel and termination are
- *	  honoured at every step (CHECK_FOR_INTERRUPTS).
+ *	  Waiting for a transaction to become final, and waking the worker.
+ *
+ *	  mobisign._wait_final() (behind the function mobisign_wait()): sleep on
+ *	  the backend's latch in short steps, re-reading the transaction's state
+ *	  in a fresh snapshot each time, until it is final or the timeout passes.
+ *	  A function runs inside its caller's statement, whose snapshot stays
+ *	  registered for the whole wait: the backend's xmin holds back vacuum's
+ *	  horizon for every table of the database while it waits.
+ *
+ *	  mobisign_await() (a procedure, CALL only): the same wait holding no
+ *	  snapshot at all between re-reads.  It forgets the CALL's portal
+ *	  snapshots (the one it was called with, and the one SPI back-fills for
+ *	  each read) as a COMMIT inside a procedure does, drops the catalog
+ *	  snapshot after every read, and refuses
+ *	  to start if any other snapshot is active or registered (a cursor, a
+ *	  REPEATABLE READ transaction, a call from inside a function or query):
+ *	  the caller's view of the data would otherwise go stale under vacuum.
+ *	  It has no output parameters: for a CALL that returns a row the portal
+ *	  registers its snapshot for the whole call, which is what it must avoid.
+ *
+ *	  Query cancel and termination are honoured at every step
+ *	  (CHECK_FOR_INTERRUPTS).
  *
  *	  mobisign._wake_worker(): asks the background worker to wake when the
  *	  calling transaction commits.
@@ -23,6 +41,9 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
+#include "tcop/pquery.h"
+#include "utils/portal.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -30,6 +51,8 @@
 #include "sim_wait.h"
 #include "worker_wake.h"
 #include "spi_row.h"
+
+static void drop_portal_snapshots(void);
 
 /* Poll interval: starts short (answers often arrive within a second) */
 #define MS_WAIT_MIN_MS 20
@@ -62,28 +85,31 @@ transaction_is_final(Datum id)
 	return final;
 }
 
-/*
- * mobisign._wait_final(transaction_id uuid, timeout interval) RETURNS boolean
- * true when the transaction is final, false at the timeout.
- */
-PG_FUNCTION_INFO_V1(ms_wait_final);
-Datum
-ms_wait_final(PG_FUNCTION_ARGS)
+/* One wait: which transaction, until when, and whether to hold snapshots. */
+typedef struct MsWait
 {
-	Datum		id = PG_GETARG_DATUM(0);
-	Interval   *timeout = PG_GETARG_INTERVAL_P(1);
+	Datum		id;				/* uuid */
 	TimestampTz deadline;
-	TimestampTz start;
-	long		step = MS_WAIT_MIN_MS;
-	bool		final = false;
-	int64		tmo_us;
+	bool		hold_no_snapshot;	/* mobisign_await(): drop each one */
+} MsWait;
 
+/* Both waits run only where the worker's commit can become visible. */
+static void
+require_read_committed(const char *what)
+{
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("mobisign_wait() requires the READ COMMITTED isolation level"),
+				 errmsg("%s requires the READ COMMITTED isolation level", what),
 				 errdetail("In REPEATABLE READ or SERIALIZABLE transactions the worker's commit would never become visible."),
-				 errhint("Call mobisign_wait() outside an explicit transaction, or use LISTEN mobisign.")));
+				 errhint("Call %s outside an explicit transaction, or use LISTEN mobisign.", what)));
+}
+
+/* The wait's end: now + timeout, the timeout clamped to [0, 1 hour]. */
+static TimestampTz
+wait_deadline(const Interval *timeout)
+{
+	int64		tmo_us;
 
 	tmo_us = timeout->time + (int64) timeout->day * USECS_PER_DAY +
 		(int64) timeout->month * DAYS_PER_MONTH * USECS_PER_DAY;
@@ -91,11 +117,17 @@ ms_wait_final(PG_FUNCTION_ARGS)
 		tmo_us = 0;
 	if (tmo_us > (int64) 3600 * USECS_PER_SEC)
 		tmo_us = (int64) 3600 * USECS_PER_SEC;
-	start = GetCurrentTimestamp();
-	deadline = start + tmo_us;
+	return GetCurrentTimestamp() + tmo_us;
+}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+/*
+ * Sleep and re-read until the transaction is final (true) or the deadline
+ * passes (false).  SPI must be connected.
+ */
+static bool
+wait_until_final(const MsWait *w)
+{
+	long		step = MS_WAIT_MIN_MS;
 
 	for (;;)
 	{
@@ -103,15 +135,14 @@ ms_wait_final(PG_FUNCTION_ARGS)
 		long		remain_ms;
 
 		CHECK_FOR_INTERRUPTS();
-		if (transaction_is_final(id))
-		{
-			final = true;
-			break;
-		}
+		if (transaction_is_final(w->id))
+			return true;
+		if (w->hold_no_snapshot)
+			drop_portal_snapshots();
 		now = GetCurrentTimestamp();
-		if (now >= deadline)
-			break;
-		remain_ms = (long) ((deadline - now + 999) / 1000);
+		if (now >= w->deadline)
+			return false;
+		remain_ms = (long) ((w->deadline - now + 999) / 1000);
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(step, remain_ms),
@@ -120,9 +151,109 @@ ms_wait_final(PG_FUNCTION_ARGS)
 		if (step < MS_WAIT_MAX_MS)
 			step = Min(step * 2, MS_WAIT_MAX_MS);
 	}
+}
 
+/*
+ * mobisign._wait_final(transaction_id uuid, timeout interval) RETURNS boolean
+ * true when the transaction is final, false at the timeout.
+ */
+PG_FUNCTION_INFO_V1(ms_wait_final);
+Datum
+ms_wait_final(PG_FUNCTION_ARGS)
+{
+	MsWait		w;
+	bool		final;
+
+	require_read_committed("mobisign_wait()");
+	w.id = PG_GETARG_DATUM(0);
+	w.deadline = wait_deadline(PG_GETARG_INTERVAL_P(1));
+	w.hold_no_snapshot = false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	final = wait_until_final(&w);
 	SPI_finish();
 	PG_RETURN_BOOL(final);
+}
+
+/*
+ * Give up the snapshots of the CALL's portal: the one PortalRunUtility
+ * pushed, and the one SPI back-fills for every statement it runs
+ * (EnsurePortalSnapshotExists).  ForgetPortalSnapshots() is what a COMMIT
+ * inside a procedure does; PortalRunUtility tolerates the empty stack.
+ * Then the catalog snapshot goes, and nothing else may remain.
+ */
+static void
+drop_portal_snapshots(void)
+{
+	ForgetPortalSnapshots();
+	InvalidateCatalogSnapshot();
+	if (HaveRegisteredOrActiveSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mobisign_await() must be called without an active or registered snapshot"),
+				 errdetail("A cursor is open or a snapshot is registered; waiting would hold it for the whole wait."),
+				 errhint("Close cursors before the CALL, or use SELECT * FROM mobisign_wait(...) where holding the snapshot is acceptable.")));
+}
+
+/*
+ * Only a CALL whose active snapshot is its own portal's may wait without
+ * one: not from inside a query or a function (their snapshots belong to
+ * the executor, not to a portal), nor with a cursor open.
+ */
+static void
+release_call_snapshot(void)
+{
+	if (ActiveSnapshotSet() &&
+		(ActivePortal == NULL || ActivePortal->portalSnapshot != GetActiveSnapshot()))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mobisign_await() must be called without an active or registered snapshot"),
+				 errdetail("It was called from inside a query or a function; waiting there would hold the caller's snapshot for the whole wait."),
+				 errhint("Use CALL mobisign_await(...) as a statement of its own, or SELECT * FROM mobisign_wait(...) where holding the snapshot is acceptable.")));
+	drop_portal_snapshots();
+}
+
+/*
+ * PROCEDURE mobisign_await(transaction_id uuid, timeout interval)
+ * Waits like mobisign_wait() without holding a snapshot.  It returns
+ * nothing: a procedure with output parameters makes its portal hold a
+ * registered snapshot while it runs, for the result row; the caller reads
+ * the outcome with mobisign_status() afterwards.
+ */
+PG_FUNCTION_INFO_V1(ms_await);
+Datum
+ms_await(PG_FUNCTION_ARGS)
+{
+	MsWait		w;
+	Oid			argtypes[2] = {UUIDOID, INTERVALOID};
+	Datum		values[2];
+	int			ret;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("transaction_id must not be null")));
+	require_read_committed("mobisign_await()");
+	release_call_snapshot();
+
+	w.id = PG_GETARG_DATUM(0);
+	w.hold_no_snapshot = true;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* the timeout's rule and visibility: the same step as mobisign_wait() */
+	values[0] = w.id;
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	ret = SPI_execute_with_args("SELECT mobisign._wait_check($1, $2)", 2, argtypes, values,
+								PG_ARGISNULL(1) ? " n" : NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	drop_portal_snapshots();
+	w.deadline = wait_deadline(PG_GETARG_INTERVAL_P(1));
+
+	(void) wait_until_final(&w);
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /* mobisign._require_worker() RETURNS void */

@@ -268,9 +268,10 @@ AS $$
     SELECT * FROM mobisign._status($1)
 $$;
 
--- Block until the transaction is final or the timeout passes (see sim_wait.c).
-CREATE FUNCTION mobisign._wait(p_transaction_id uuid, p_timeout interval)
-RETURNS mobisign.transaction_status
+-- What both waits check first: the timeout's rule, then that the
+-- transaction exists and the session user may see it.
+CREATE FUNCTION mobisign._wait_check(p_transaction_id uuid, p_timeout interval)
+RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -278,7 +279,18 @@ BEGIN
     IF p_timeout IS NULL OR p_timeout < '0' THEN
         PERFORM mobisign._raise_status(101, 'timeout must be zero or positive');
     END IF;
-    PERFORM mobisign._status(p_transaction_id);    -- existence and visibility
+    PERFORM mobisign._status(p_transaction_id);
+END
+$$;
+
+-- Block until the transaction is final or the timeout passes (see sim_wait.c).
+CREATE FUNCTION mobisign._wait(p_transaction_id uuid, p_timeout interval)
+RETURNS mobisign.transaction_status
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM mobisign._wait_check(p_transaction_id, p_timeout);
     PERFORM mobisign._wait_final(p_transaction_id, p_timeout);
     RETURN mobisign._status(p_transaction_id);     -- a fresh snapshot
 END
@@ -292,6 +304,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT * FROM mobisign._wait($1, $2)
 $$;
+
+-- The same wait as a procedure that holds no snapshot while it waits, so
+-- that waiting applications never hold back vacuum (see sim_wait.c):
+--   CALL mobisign_await(transaction_id, timeout);
+--   SELECT * FROM mobisign_status(transaction_id);
+CREATE PROCEDURE mobisign_await(transaction_id uuid, timeout interval DEFAULT '2 min')
+AS 'MODULE_PATHNAME', 'ms_await'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign_cancel(transaction_id uuid)
 RETURNS boolean
@@ -387,12 +408,15 @@ $$;
 -- The application API to mobisign_app, its internals to nobody, nothing to PUBLIC
 REVOKE ALL ON FUNCTION
     mobisign._request(text, text, bytea, text, text, interval),
-    mobisign._status(uuid), mobisign._wait(uuid, interval), mobisign._verify_transaction(uuid),
+    mobisign._status(uuid), mobisign._wait_check(uuid, interval), mobisign._wait(uuid, interval),
+    mobisign._verify_transaction(uuid),
     mobisign_authenticate(text, text, interval, text),
     mobisign_sign(text, text, text, interval),
     mobisign_status(uuid), mobisign_wait(uuid, interval), mobisign_cancel(uuid),
     mobisign_verify(uuid)
 FROM PUBLIC;
+REVOKE ALL ON PROCEDURE mobisign_await(uuid, interval) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE mobisign_await(uuid, interval) TO mobisign_app;
 
 GRANT EXECUTE ON FUNCTION
     mobisign_authenticate(text, text, interval, text),

@@ -14,7 +14,7 @@ BEGIN
            AND d.classid = 'pg_catalog.pg_proc'::regclass
            AND d.deptype = 'e' AND e.extname = 'mobisign'
     LOOP
-        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+        EXECUTE pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', f);
     END LOOP;
 END
 $grants$;

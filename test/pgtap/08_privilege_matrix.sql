@@ -68,6 +68,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign_sign(text,text,text,interval)', '{app}'),
     ('mobisign_status(uuid)', '{app}'),
     ('mobisign_wait(uuid,interval)', '{app}'),
+    ('mobisign_await(uuid,interval)', '{app}'),
     ('mobisign_cancel(uuid)', '{app}'),
     ('mobisign_verify(uuid)', '{app}'),
     -- the documented input limits, for every mobisign role
@@ -142,6 +143,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign._verify_signature(bytea,bytea,bytea,text)', '{}'),
     ('mobisign._verify_transaction(uuid)', '{}'),
     ('mobisign._wait(uuid,interval)', '{}'),
+    ('mobisign._wait_check(uuid,interval)', '{}'),
     ('mobisign._wait_final(uuid,interval)', '{}'),
     ('mobisign._wake_worker()', '{}'),
     ('mobisign.audit_digest(bytea,mobisign.audit)', '{}'),
@@ -149,14 +151,18 @@ INSERT INTO expect_fn VALUES
     ('mobisign.audit_log(text,text,jsonb,uuid,text)', '{}'),
     ('mobisign.audit_seal(integer)', '{}');
 
--- Every function of the extension, from pg_depend, with a call that passes
--- NULL for every argument, as a sub-select: the planner folds a STRICT
--- function of NULL constants to NULL without ever checking EXECUTE.
+-- Every function and procedure of the extension, from pg_depend, with a
+-- call that passes NULL for every argument: to a function as a sub-select
+-- (the planner folds a STRICT function of NULL constants to NULL without
+-- ever checking EXECUTE), to a procedure by CALL, where sub-selects are
+-- not allowed and nothing is folded.
 CREATE TEMP TABLE ext_fn AS
 SELECT p.oid AS oid,
        pg_catalog.regexp_replace(p.oid::regprocedure::text, '^public\.', '') AS fn,
-       pg_catalog.format('SELECT %s(%s)', p.oid::regproc,
-           (SELECT coalesce(pg_catalog.string_agg(pg_catalog.format('(SELECT NULL::%s)', pg_catalog.format_type(t, NULL)), ', ' ORDER BY i), '')
+       pg_catalog.format(CASE p.prokind WHEN 'p' THEN 'CALL %s(%s)' ELSE 'SELECT %s(%s)' END, p.oid::regproc,
+           (SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(
+                       CASE p.prokind WHEN 'p' THEN 'NULL::%s' ELSE '(SELECT NULL::%s)' END,
+                       pg_catalog.format_type(t, NULL)), ', ' ORDER BY i), '')
               FROM pg_catalog.unnest(p.proargtypes::oid[]) WITH ORDINALITY AS a(t, i))) AS call
   FROM pg_catalog.pg_depend d
   JOIN pg_catalog.pg_proc p ON p.oid = d.objid

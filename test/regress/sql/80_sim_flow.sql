@@ -171,6 +171,12 @@ SELECT * FROM audit_after(:mark);
 -- nothing answers yet, so it returns the open transaction.
 SET SESSION AUTHORIZATION regress_shop;
 SELECT state, status_code, status_name FROM mobisign_wait(:'t1', '100 ms');
+-- mobisign_await is the same wait as a procedure. CALLed as a statement of
+-- its own it holds no snapshot while it waits, so waiting applications never
+-- hold back vacuum (test/e2e/15_wait_horizon.sh shows it). It returns
+-- nothing: the outcome is read with mobisign_status() after it.
+CALL mobisign_await(:'t1', '100 ms');
+SELECT state, status_code, status_name FROM mobisign_status(:'t1');
 -- A second request for the same user waits its turn (MS406, 70_applications).
 SELECT errcode($$ SELECT mobisign_authenticate('user0001') $$) AS second_request;
 RESET SESSION AUTHORIZATION;
@@ -191,6 +197,7 @@ SET SESSION AUTHORIZATION regress_shop;
 SELECT * FROM seen(:'t1');
 -- mobisign_wait returns at once for a final transaction.
 SELECT state, status_code FROM mobisign_wait(:'t1', '1 min');
+CALL mobisign_await(:'t1', '1 min');
 RESET SESSION AUTHORIZATION;
 -- The signature and who made it are kept with the transaction.
 SELECT state, signature IS NOT NULL AS signature_kept, signer_subject,
@@ -331,6 +338,17 @@ SET SESSION AUTHORIZATION regress_shop;
 SELECT err($$ SELECT * FROM mobisign_status('00000000-0000-4000-8000-00000000dead') $$);
 SELECT err(format('SELECT * FROM mobisign_wait(%L, %L)', :'t1', '-1 s'));
 SELECT err($$ SELECT * FROM mobisign_wait('00000000-0000-4000-8000-00000000dead', '1 s') $$);
+-- mobisign_await refuses the same, and also to wait where it would hold a
+-- snapshot: inside a function or query (here the EXECUTE of err()), or in
+-- a REPEATABLE READ transaction.
+\set SHOW_CONTEXT never
+CALL mobisign_await(:'t1', '-1 s');
+CALL mobisign_await('00000000-0000-4000-8000-00000000dead', '1 s');
+\set SHOW_CONTEXT errors
+SELECT err(format('CALL mobisign_await(%L, %L)', :'t1', '1 s'));
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+CALL mobisign_await(:'t1', '1 s');
+ROLLBACK;
 -- An application sees its own transactions' states (row-level security).
 SELECT kind, state, status_code FROM mobisign.transaction ORDER BY created_at;
 SET SESSION AUTHORIZATION regress_other_shop;
