@@ -19,6 +19,7 @@
 #include "certinfo.h"
 #include "ossl.h"
 #include "sql_fn.h"
+#include "verify_cache.h"
 
 static bytea *
 der_sha256(bytea *der)
@@ -51,7 +52,7 @@ mobisign_cert_info(PG_FUNCTION_ARGS)
 	tupdesc = ms_result_row(fcinfo);
 	ms_require_arg(fcinfo, 0, "certificate");
 	scope = ms_scope_create();
-	x = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));
+	x = ms_vcache_certificate(scope, "certificate", PG_GETARG_BYTEA_PP(0));
 	der = ms_x509_to_bytea(x);
 	values[0] = PointerGetDatum(der);
 	values[1] = PointerGetDatum(der_sha256(der));

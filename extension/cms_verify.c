@@ -24,6 +24,7 @@
 #include "der_input.h"
 #include "jsonb_build.h"
 #include "ossl.h"
+#include "verify_cache.h"
 #include "sql_fn.h"
 #include "rawsig.h"
 #include "spi_row.h"
@@ -495,7 +496,7 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 
 	scope = ms_scope_create();
 	if (!PG_ARGISNULL(2))
-		cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(2));
+		cert = ms_vcache_certificate(scope, "certificate", PG_GETARG_BYTEA_PP(2));
 	if (cert != NULL &&
 		!ms_is_cms_signed_data((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig)))
 	{

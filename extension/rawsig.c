@@ -15,6 +15,7 @@
 
 #include "input_limits.h"
 #include "ossl.h"
+#include "verify_cache.h"
 #include "rawsig.h"
 
 typedef enum
@@ -132,7 +133,7 @@ mobisign_verify_signature_internal(PG_FUNCTION_ARGS)
 	content = PG_GETARG_BYTEA_PP(1);
 	sig = PG_GETARG_BYTEA_PP(2);
 	scope = ms_scope_create();
-	pkey = ms_parse_public_key_bytea(scope, "key", PG_GETARG_BYTEA_PP(0));
+	pkey = ms_vcache_public_key(scope, "key", PG_GETARG_BYTEA_PP(0));
 	ok = ms_raw_verify(pkey, text_to_cstring(PG_GETARG_TEXT_PP(3)),
 					   (unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content),
 					   (unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig));

@@ -23,6 +23,7 @@
 
 #include "ocsp.h"
 #include "ossl.h"
+#include "verify_cache.h"
 #include "sql_fn.h"
 #include "pki_store.h"
 #include "jsonb_build.h"
@@ -722,7 +723,7 @@ mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 	ms_require_arg(fcinfo, 0, "certificate");
 
 	scope = ms_scope_create();
-	cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));
+	cert = ms_vcache_certificate(scope, "certificate", PG_GETARG_BYTEA_PP(0));
 	inter = ms_parse_certificate_array(scope, "intermediates",
 									   PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1),
 									   MS_MAX_INTERMEDIATES);

@@ -62,11 +62,15 @@ $$;
 -- client or a later conversion would choke on).
 CREATE FUNCTION mobisign._audit_text(t text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN t IS NULL OR mobisign._utf8(t) IS NOT NULL THEN t
-                ELSE 'hex:' || pg_catalog.encode(mobisign._utf8_or_stored(t), 'hex') END
+BEGIN
+    -- PL/pgSQL, not SQL: its expression plan is kept for the session (an
+    -- SQL function that cannot be inlined is planned at every call)
+    RETURN CASE WHEN t IS NULL OR mobisign._utf8(t) IS NOT NULL THEN t
+                ELSE 'hex:' || pg_catalog.encode(mobisign._utf8_or_stored(t), 'hex') END;
+END
 $$;
 
 -- Append one row. Internal: called by the extension's own functions only.
@@ -75,16 +79,24 @@ $$;
 CREATE FUNCTION mobisign.audit_log(operation text, outcome text, detail jsonb DEFAULT '{}',
                                    transaction_id uuid DEFAULT NULL, application text DEFAULT NULL)
 RETURNS bigint
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+-- PL/pgSQL: the INSERT's plan is kept for the session (every verification
+-- writes a row; an SQL function's statement would be planned each time)
+DECLARE
+    d jsonb := coalesce(audit_log.detail, '{}'::jsonb);
+    new_id bigint;
+BEGIN
+    IF mobisign._utf8(d::text) IS NULL THEN
+        d := pg_catalog.jsonb_build_object('unreadable_detail', mobisign._audit_text(d::text));
+    END IF;
     INSERT INTO mobisign.audit (operation, outcome, detail, transaction_id, application)
-    SELECT mobisign._audit_text(operation), mobisign._audit_text(outcome),
-           CASE WHEN mobisign._utf8(d::text) IS NOT NULL THEN d
-                ELSE pg_catalog.jsonb_build_object('unreadable_detail', mobisign._audit_text(d::text)) END,
-           transaction_id, mobisign._audit_text(application)
-      FROM (SELECT coalesce(detail, '{}'::jsonb) AS d) x
-    RETURNING id
+    VALUES (mobisign._audit_text(audit_log.operation), mobisign._audit_text(audit_log.outcome), d,
+            audit_log.transaction_id, mobisign._audit_text(audit_log.application))
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
 $$;
 
 -- Refuse UPDATE (except the one-time sealing of an unsealed row, which may not

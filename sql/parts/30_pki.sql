@@ -211,7 +211,6 @@ BEGIN
     VALUES (p.id, info.issuer, info.der, info.sha256, info.crl_number, info.is_delta, info.scope,
             info.this_update, info.next_update, coalesce(source, 'admin'), source_url)
     RETURNING id INTO new_id;
-    UPDATE mobisign.pki SET generation = generation + 1, updated_at = now() WHERE id = p.id;
     PERFORM mobisign.audit_log('add_crl', 'ok', pg_catalog.jsonb_build_object(
         'pki', p.name, 'issuer', info.issuer, 'crl_number', info.crl_number,
         'delta', info.is_delta, 'this_update', info.this_update, 'next_update', info.next_update,
@@ -219,6 +218,30 @@ BEGIN
     RETURN new_id;
 END
 $$;
+
+-- Every change to a PKI's CRLs bumps the PKI's generation, whoever makes it
+-- (mobisign_add_crl, the refresher, an administrator's DELETE): each
+-- backend sees the new value at its next verification and reloads the
+-- PKI's store and CRLs (extension/pki_store.h).  A change to the pki row
+-- itself changes its xmin, which the backends compare too.
+CREATE FUNCTION mobisign._crl_changed()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE mobisign.pki SET generation = generation + 1, updated_at = pg_catalog.now()
+     WHERE id IN (CASE WHEN TG_OP <> 'INSERT' THEN OLD.pki_id END,
+                  CASE WHEN TG_OP <> 'DELETE' THEN NEW.pki_id END);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER crl_added_or_removed AFTER INSERT OR DELETE ON mobisign.crl
+    FOR EACH ROW EXECUTE FUNCTION mobisign._crl_changed();
+-- a refresh that finds the same CRL only touches fetched_at: no reload
+CREATE TRIGGER crl_replaced AFTER UPDATE ON mobisign.crl
+    FOR EACH ROW WHEN (OLD.der IS DISTINCT FROM NEW.der OR OLD.pki_id IS DISTINCT FROM NEW.pki_id)
+    EXECUTE FUNCTION mobisign._crl_changed();
 
 -- ---- verification (mobisign_app, mobisign_admin) ----
 
@@ -291,3 +314,15 @@ BEGIN
     RETURN ok;
 END
 $$;
+
+-- The calling backend's verification cache (README.md, "Configuration";
+-- docs/verification.md): its size and how often it answered.
+CREATE FUNCTION mobisign_verify_cache_stats(
+    OUT entries bigint, OUT bytes bigint, OUT hits bigint, OUT misses bigint,
+    OUT evictions bigint, OUT max_entries bigint, OUT max_bytes bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mobisign_verify_cache_stats'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mobisign_verify_cache_stats()
+    IS 'this backend''s verification cache: entries, estimated bytes, hits, misses, evictions and its limits';
