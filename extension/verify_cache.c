@@ -244,17 +244,44 @@ ms_vcache_public_key(MsScope *scope, const char *what, bytea *b)
 
 /* ---- memoised signature checks ---- */
 
-/* SHA-256 of the key's SubjectPublicKeyInfo as it is now (parameters included) */
+static void
+free_digest(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	OPENSSL_free(ptr);
+}
+
+/*
+ * SHA-256 of the key's SubjectPublicKeyInfo, parameters included.  OpenSSL
+ * 3 encodes a key through its provider framework, which costs more than a
+ * P-256 signature check: the digest is kept with the key (ex_data), except
+ * for DSA keys, whose parameters OpenSSL may still fill in from a chain.
+ */
+static int	pkey_digest_index = -1;
+
 static bool
 pubkey_sha256(EVP_PKEY *pkey, unsigned char out[32])
 {
+	bool		keep = EVP_PKEY_get_base_id(pkey) != EVP_PKEY_DSA;
 	unsigned char *der = NULL;
-	int			len = i2d_PUBKEY(pkey, &der);
+	unsigned char *d;
+	int			len;
 
+	if (pkey_digest_index < 0)
+		pkey_digest_index = EVP_PKEY_get_ex_new_index(0, NULL, NULL, NULL, free_digest);
+	d = keep && pkey_digest_index >= 0 ? EVP_PKEY_get_ex_data(pkey, pkey_digest_index) : NULL;
+	if (d != NULL)
+	{
+		memcpy(out, d, 32);
+		return true;
+	}
+	len = i2d_PUBKEY(pkey, &der);
 	if (len <= 0)
 		return false;
 	ms_sha256(der, len, out);
 	OPENSSL_free(der);
+	if (keep && pkey_digest_index >= 0 && (d = OPENSSL_memdup(out, 32)) != NULL &&
+		!EVP_PKEY_set_ex_data(pkey, pkey_digest_index, d))
+		OPENSSL_free(d);
 	return true;
 }
 
@@ -264,12 +291,6 @@ pubkey_sha256(EVP_PKEY *pkey, unsigned char out[32])
  * one it did not just copy).
  */
 static int	x509_digest_index = -1;
-
-static void
-free_digest(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
-{
-	OPENSSL_free(ptr);
-}
 
 static bool
 x509_sha256(X509 *x, unsigned char out[32])
@@ -469,10 +490,10 @@ typedef struct VcCrl
 {
 	X509_CRL   *plain;
 	unsigned char digest[32];
+	X509	   *probe;			/* serial + issuer for a lookup by name */
 } VcCrl;
 
 static X509_CRL_METHOD *vc_crl_method = NULL;
-static X509    *vc_lookup_probe = NULL;	/* serial + issuer for a lookup */
 
 static int
 vc_crl_free(X509_CRL *crl)
@@ -482,6 +503,7 @@ vc_crl_free(X509_CRL *crl)
 	if (d != NULL)
 	{
 		X509_CRL_free(d->plain);
+		X509_free(d->probe);
 		OPENSSL_free(d);
 		X509_CRL_set_meth_data(crl, NULL);
 	}
@@ -518,16 +540,18 @@ vc_crl_lookup(X509_CRL *crl, X509_REVOKED **ret, const ASN1_INTEGER *serial,
 		return 0;				/* never: ms_vcache_crl() sets it */
 	if (issuer == NULL)
 		return X509_CRL_get0_by_serial(d->plain, ret, serial);
-	if (vc_lookup_probe == NULL)
-		vc_lookup_probe = X509_new();
-	if (vc_lookup_probe == NULL ||
-		!X509_set_serialNumber(vc_lookup_probe, unconstify(ASN1_INTEGER *, serial)) ||
-		!X509_set_issuer_name(vc_lookup_probe, issuer))
+	if (d->probe == NULL)
+		d->probe = X509_new();
+	/* (setting a name copies it: only when it is another issuer) */
+	if (d->probe == NULL ||
+		!X509_set_serialNumber(d->probe, unconstify(ASN1_INTEGER *, serial)) ||
+		(X509_NAME_cmp(X509_get_issuer_name(d->probe), issuer) != 0 &&
+		 !X509_set_issuer_name(d->probe, issuer)))
 	{
 		ERR_clear_error();
 		return lookup_by_serial_only(d->plain, ret, serial);
 	}
-	return X509_CRL_get0_by_cert(d->plain, ret, vc_lookup_probe);
+	return X509_CRL_get0_by_cert(d->plain, ret, d->probe);
 }
 
 static int

@@ -4,10 +4,11 @@
 # object and by exported symbol (libcrypto and postgres are stripped of their
 # internal symbols, so inclusive times of exported functions are shown).
 #
-#   test/bench/profile.sh [OP...]     (run under the install lock: it uses
-#                                      the installed extension)
+#   test/bench/profile.sh [OP...]
 # OP is op:who as in setup.sql, e.g. cms_verify:gina-ec (default: the six
 # API operations).  PROFILE_SECONDS (default 3) per operation.
+# MOBISIGN_DESTDIR as for run.sh (a private PostgreSQL copy, no lock needed);
+# otherwise the installed extension is used (make install first, under the lock).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$MOBISIGN_ROOT"
@@ -17,6 +18,10 @@ ops=("$@")
 [ ${#ops[@]} -gt 0 ] || ops=(cms_verify:gina-ec validate:gina-ec raw_verify:gina-ec
 	cms_verify:dora-rsa validate:dora-rsa raw_verify:dora-rsa)
 
+if [ -n "${MOBISIGN_DESTDIR:-}" ]; then
+	make -s all >/dev/null && make -s install DESTDIR="$MOBISIGN_DESTDIR" >/dev/null
+	PGBIN=$MOBISIGN_DESTDIR/usr/lib/postgresql/15/bin
+fi
 work=$(ms_readable_dir)
 psql_pid=
 cleanup() {
@@ -43,13 +48,14 @@ for spec in "${ops[@]}"; do
 	for _ in $(seq 1 50); do
 		pid=$(sed -n 's/^backend \([0-9]*\).*/\1/p' "$work/out" 2>/dev/null || true)
 		[ -n "$pid" ] && break
-		pid=$(ms_psql -qAt -c "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT ''backend''%' AND pid <> pg_backend_pid()")
+		pid=$(ms_psql -qAt -c "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT ''backend %' AND pid <> pg_backend_pid()")
 		[ -n "$pid" ] && break
 		sleep 0.1
 	done
 	[ -n "$pid" ] || { echo "profile: no backend found" >&2; exit 1; }
 	sleep 1
-	perf record -q -F 2000 --call-graph dwarf,16384 -o "$work/perf.data" -p "$pid" -- sleep "$secs" >/dev/null 2>&1
+	perf record -F 1000 --call-graph dwarf,8192 -o "$work/perf.data" -p "$pid" -- sleep "$secs" >"$work/perf.log" 2>&1 </dev/null ||
+		{ echo "profile: perf record failed ($?, backend $pid):" >&2; cat "$work/perf.log" >&2; exit 1; }
 	wait "$psql_pid"
 	psql_pid=
 	echo "   $(cut -d'|' -f2 "$work/out") calls/s (while sampled)"

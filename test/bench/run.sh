@@ -12,7 +12,10 @@
 #
 # The figures with a target (issue 9) end the output, one line each:
 #   RESULT <name> value=<v> ops/s reference=<r> ratio=<v/r> target=<t> pass|short
-# BENCH_SECONDS (default 3) bounds each measurement.
+# BENCH_SECONDS (default 3) bounds each measurement.  MOBISIGN_DESTDIR=DIR
+# installs into and runs the server of a private copy of PostgreSQL (DIR/usr/
+# lib/postgresql/15 and DIR/usr/share/postgresql/15, copied with cp -a)
+# instead of the system's: no shared install, so no install lock needed.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$MOBISIGN_ROOT"
@@ -29,7 +32,13 @@ trap cleanup EXIT
 
 echo "== build"
 make -s all >/dev/null
-make -s install >/dev/null
+if [ -n "${MOBISIGN_DESTDIR:-}" ]; then
+	# a private copy of the PostgreSQL installation: nothing shared is touched
+	make -s install DESTDIR="$MOBISIGN_DESTDIR" >/dev/null
+	PGBIN=$MOBISIGN_DESTDIR/usr/lib/postgresql/15/bin
+else
+	make -s install >/dev/null
+fi
 cc -O2 -Wall -Wextra -Werror -o "$work/reference" test/bench/reference.c -lcrypto
 
 echo "== fixtures"
@@ -115,8 +124,8 @@ burst_ms=$(( $(now_ms) - t0 ))
 ref() { awk -v k="$1" '$1 == k { s += $2; n++ } END { print s / n }' "$work/ref1.txt" "$work/ref2.txt"; }
 echo
 echo "== results (ratio = mobisign / reference: one EVP_DigestVerify of the same key type)"
-printf '%-40s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
-row() { printf '%-40s %12.1f %12.1f %8.2f\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN { print a / b }')"; }
+printf '%-46s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
+row() { printf '%-46s %12.1f %12.1f %8.2f\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN { print a / b }')"; }
 declare -A label=(
 	[cms_verify]="CMS verify, chain + CRLs (API)"
 	[cms_verify_noaudit]="CMS verify (no audit, no cert cache)"
@@ -130,7 +139,7 @@ for who in gina-ec dora-rsa; do
 		row "${label[$op]} $key" "${ms[$op.$who]}" "$(ref "$key")"
 	done
 done
-printf '%-40s %12s %12s %8.2f\n' "backend RSS after 5500 / after 500" "${rss2} kB" "${rss1} kB" \
+printf '%-46s %12s %12s %8.2f\n' "backend RSS after 5500 / after 500" "${rss2} kB" "${rss1} kB" \
 	"$(awk -v a="$rss2" -v b="$rss1" 'BEGIN { print a / b }')"
 echo
 echo "== SIM channel (ratio = mobisign / the simulator's own client, authentications per second)"
