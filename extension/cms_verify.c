@@ -467,28 +467,18 @@ ms_is_cms_signed_data(const unsigned char *sig, size_t siglen)
 	return result;
 }
 
-PG_FUNCTION_INFO_V1(mobisign_verify_cms_internal);
-
 /*
- * mobisign._verify(signature bytea, content bytea, certificate bytea,
- *		pki text, at timestamptz)
- *	 -> (valid, status_code, status_name, reason, pki, chain, signer_subject,
- *		 signer_certificate, signing_time, evidence)
+ * One verification from the SQL arguments (signature bytea, content bytea,
+ * certificate bytea, pki text, at timestamptz).
  */
-Datum
-mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
+static void
+verify_args(FunctionCallInfo fcinfo, MsCmsResult *r)
 {
-	TupleDesc	tupdesc;
-	Datum		values[10];
-	bool		nulls[10] = {0};
 	MsScope    *scope;
 	X509	   *cert = NULL;
 	bytea	   *sig;
 	bytea	   *content = NULL;
-	MsCmsResult r;
-	int			col = 0;
 
-	tupdesc = ms_result_row(fcinfo);
 	ms_require_arg(fcinfo, 0, "signature");
 	sig = PG_GETARG_BYTEA_PP(0);
 	if (!PG_ARGISNULL(1))
@@ -510,7 +500,7 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 								cert,
 								PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
 								PG_ARGISNULL(4) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(4)),
-								MS_USAGE_ANY_SIGNATURE, &r);
+								MS_USAGE_ANY_SIGNATURE, r);
 	}
 	else
 	{
@@ -526,25 +516,134 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 			.flags = MS_CMS_ERROR_ON_MALFORMED,
 		};
 
-		ms_cms_verify(&req, &r);
+		ms_cms_verify(&req, r);
 	}
 	ms_scope_release(scope);
+	if (r->v.evidence == NULL)
+		r->v.evidence = ms_jb_empty_object();
+}
 
+/* signer_subject, signer_certificate, signing_time at values[*col] on */
+static void
+signer_columns(MsCmsResult *r, Datum *values, bool *nulls, int *col)
+{
+	if (r->signer_subject)
+	{
+		values[(*col)++] = CStringGetTextDatum(r->signer_subject);
+		values[(*col)++] = PointerGetDatum(r->signer_der);
+	}
+	else
+	{
+		nulls[(*col)++] = true;
+		nulls[(*col)++] = true;
+	}
+	if (r->has_signing_time)
+		values[(*col)++] = TimestampTzGetDatum(r->signing_time);
+	else
+		nulls[(*col)++] = true;
+}
+
+PG_FUNCTION_INFO_V1(mobisign_verify_cms_internal);
+
+/*
+ * mobisign._verify(signature bytea, content bytea, certificate bytea,
+ *		pki text, at timestamptz)
+ *	 -> (valid, status_code, status_name, reason, pki, chain, signer_subject,
+ *		 signer_certificate, signing_time, evidence)
+ */
+Datum
+mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc = ms_result_row(fcinfo);
+	Datum		values[10];
+	bool		nulls[10] = {0};
+	MsCmsResult r;
+	int			col = 0;
+
+	verify_args(fcinfo, &r);
 	ms_validation_columns(&r.v, values, nulls, &col);
-	if (r.signer_subject)
+	signer_columns(&r, values, nulls, &col);
+	values[col++] = JsonbPGetDatum(r.v.evidence);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(mobisign_verify);
+
+/*
+ * mobisign_verify(signature, content, certificate, pki, at)
+ *	 -> (valid, status_code, status_name, reason, signer_subject,
+ *		 signer_certificate, signing_time, pki, chain, evidence)
+ *
+ * The same verification; a signer that verified is cached (source
+ * 'device': later signatures that name it only by issuer and serial or key
+ * identifier find it), and the audit row is written, in the same statement.
+ */
+Datum
+mobisign_verify(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr cache_plan = NULL;
+	static SPIPlanPtr audit_plan = NULL;
+	TupleDesc	tupdesc = ms_result_row(fcinfo);
+	Datum		values[10];
+	bool		nulls[10] = {0};
+	Datum		v[6];			/* valid, status_code, status_name, reason, pki, chain */
+	bool		vn[6] = {0};
+	MsCmsResult r;
+	int			col = 0;
+
+	verify_args(fcinfo, &r);
+	ms_validation_columns(&r.v, v, vn, &col);
+	col = 0;
+	for (int i = 0; i < 4; i++)
 	{
-		values[col++] = CStringGetTextDatum(r.signer_subject);
-		values[col++] = PointerGetDatum(r.signer_der);
+		values[col] = v[i];
+		nulls[col++] = vn[i];
 	}
-	else
+	signer_columns(&r, values, nulls, &col);
+	values[col] = v[4];
+	nulls[col++] = vn[4];
+	values[col] = v[5];
+	nulls[col++] = vn[5];
+	values[col++] = JsonbPGetDatum(r.v.evidence);
+
+	if (r.v.valid && r.signer_der != NULL)
 	{
-		nulls[col++] = true;
-		nulls[col++] = true;
+		Oid			types[3] = {BYTEAOID, TEXTOID, INT4OID};
+		Datum		args[3] = {PointerGetDatum(r.signer_der), v[4], v[1]};
+		char		argnulls[3] = {' ', vn[4] ? 'n' : ' ', ' '};
+
+		ms_spi_run_once(&cache_plan,
+						"INSERT INTO mobisign.certificate (fingerprint, der, subject, issuer, serial,"
+						"   subject_key_id, not_before, not_after, pki_id, source, last_validated_at, last_status)"
+						" SELECT ci.fingerprint, ci.der, ci.subject, ci.issuer, ci.serial, ci.subject_key_id,"
+						"   ci.not_before, ci.not_after, (SELECT p.id FROM mobisign.pki p WHERE p.name = $2),"
+						"   'device', pg_catalog.now(), $3"
+						"   FROM mobisign._cert_info($1) ci"
+						" ON CONFLICT (fingerprint) DO UPDATE"
+						"   SET last_validated_at = excluded.last_validated_at, last_status = excluded.last_status",
+						3, types, args, argnulls);
 	}
-	if (r.has_signing_time)
-		values[col++] = TimestampTzGetDatum(r.signing_time);
-	else
-		nulls[col++] = true;
-	values[col++] = JsonbPGetDatum(r.v.evidence ? r.v.evidence : ms_jb_empty_object());
+	{
+		Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, BYTEAOID, TIMESTAMPTZOID};
+		Datum		args[7] = {v[2], values[4], v[4], v[1], v[3], 0, 0};
+		char		argnulls[7] = {' ', nulls[4] ? 'n' : ' ', vn[4] ? 'n' : ' ', ' ', ' ', 'n', 'n'};
+
+		if (!PG_ARGISNULL(1))
+		{
+			args[5] = PG_GETARG_DATUM(1);
+			argnulls[5] = ' ';
+		}
+		if (!PG_ARGISNULL(4))
+		{
+			args[6] = PG_GETARG_DATUM(4);
+			argnulls[6] = ' ';
+		}
+		ms_spi_run_once(&audit_plan,
+						"SELECT mobisign.audit_log('verify', $1, pg_catalog.jsonb_build_object("
+						" 'signer', $2, 'pki', $3, 'status', $4, 'reason', $5,"
+						" 'content_sha256', pg_catalog.encode(pg_catalog.sha256(coalesce($6, '\\x'::bytea)), 'hex'),"
+						" 'at', coalesce($7, pg_catalog.now())))",
+						7, types, args, argnulls);
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

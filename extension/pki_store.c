@@ -342,16 +342,10 @@ pki_refresh(const char *only_name)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* run at every verification: planned once per backend */
-	if (refresh_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT id, name, generation, xmin::text::bigint AS row_version"
-									   "  FROM mobisign.pki WHERE enabled ORDER BY id", 0, NULL);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the PKI refresh: %s", SPI_result_code_string(SPI_result));
-		refresh_plan = plan;
-	}
-	rc = SPI_execute_plan(refresh_plan, NULL, NULL, true, 0);
+	rc = SPI_execute_plan(ms_spi_prepare_once(&refresh_plan,
+											  "SELECT id, name, generation, xmin::text::bigint AS row_version"
+											  "  FROM mobisign.pki WHERE enabled ORDER BY id", 0, NULL),
+						  NULL, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read mobisign.pki: %s", SPI_result_code_string(rc));
 

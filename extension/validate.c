@@ -27,6 +27,7 @@
 #include "sql_fn.h"
 #include "pki_store.h"
 #include "jsonb_build.h"
+#include "spi_row.h"
 #include "validate.h"
 
 /* at most this many intermediates in one call */
@@ -700,6 +701,35 @@ ms_validation_columns(MsValidation *v, Datum *values, bool *nulls, int *col)
 	values[(*col)++] = ms_text_array(v->chain);
 }
 
+/*
+ * One validation from the SQL arguments (certificate bytea, intermediates
+ * bytea[], pki text, at timestamptz): the record's values in values/nulls.
+ */
+static void
+validation_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, MsValidation *v)
+{
+	MsScope    *scope;
+	X509	   *cert;
+	STACK_OF(X509) *inter;
+	int			col = 0;
+
+	ms_require_arg(fcinfo, 0, "certificate");
+	scope = ms_scope_create();
+	cert = ms_vcache_certificate(scope, "certificate", PG_GETARG_BYTEA_PP(0));
+	inter = ms_parse_certificate_array(scope, "intermediates",
+									   PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1),
+									   MS_MAX_INTERMEDIATES);
+	ms_validate_certificate(cert, inter,
+							PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+							PG_ARGISNULL(3) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(3)),
+							MS_USAGE_NONE, v);
+	ms_scope_release(scope);
+
+	ms_validation_columns(v, values, nulls, &col);
+	values[col++] = ms_text_array(v->policies);
+	values[col++] = JsonbPGetDatum(v->evidence);
+}
+
 PG_FUNCTION_INFO_V1(mobisign_validate_certificate_internal);
 
 /*
@@ -710,31 +740,51 @@ PG_FUNCTION_INFO_V1(mobisign_validate_certificate_internal);
 Datum
 mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc;
+	TupleDesc	tupdesc = ms_result_row(fcinfo);
 	Datum		values[8];
 	bool		nulls[8] = {0};
-	MsScope    *scope;
-	X509	   *cert;
-	STACK_OF(X509) *inter;
 	MsValidation v;
-	int			col = 0;
 
-	tupdesc = ms_result_row(fcinfo);
-	ms_require_arg(fcinfo, 0, "certificate");
+	validation_row(fcinfo, values, nulls, &v);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
 
-	scope = ms_scope_create();
-	cert = ms_vcache_certificate(scope, "certificate", PG_GETARG_BYTEA_PP(0));
-	inter = ms_parse_certificate_array(scope, "intermediates",
-									   PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1),
-									   MS_MAX_INTERMEDIATES);
-	ms_validate_certificate(cert, inter,
-							PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
-							PG_ARGISNULL(3) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(3)),
-							MS_USAGE_NONE, &v);
-	ms_scope_release(scope);
+PG_FUNCTION_INFO_V1(mobisign_validate_certificate);
 
-	ms_validation_columns(&v, values, nulls, &col);
-	values[col++] = ms_text_array(v.policies);
-	values[col++] = JsonbPGetDatum(v.evidence);
+/*
+ * mobisign_validate_certificate(): the same record, and its audit row in
+ * the same statement (the audit statement is planned once per backend).
+ */
+Datum
+mobisign_validate_certificate(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr audit_plan = NULL;
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID};
+	TupleDesc	tupdesc = ms_result_row(fcinfo);
+	Datum		values[8];
+	bool		nulls[8] = {0};
+	MsValidation v;
+	Datum		args[6];
+	char		argnulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	validation_row(fcinfo, values, nulls, &v);
+	args[0] = values[2];		/* status_name */
+	if (v.chain != NIL)
+		args[1] = CStringGetTextDatum((char *) linitial(v.chain));
+	else
+		argnulls[1] = 'n';
+	args[2] = values[4];		/* pki */
+	argnulls[2] = nulls[4] ? 'n' : ' ';
+	args[3] = values[1];		/* status_code */
+	args[4] = values[3];		/* reason */
+	if (PG_ARGISNULL(3))
+		argnulls[5] = 'n';
+	else
+		args[5] = PG_GETARG_DATUM(3);
+	ms_spi_run_once(&audit_plan,
+					"SELECT mobisign.audit_log('validate_certificate', $1,"
+					" pg_catalog.jsonb_build_object('subject', $2, 'pki', $3, 'status', $4,"
+					" 'reason', $5, 'at', coalesce($6, pg_catalog.now())))",
+					6, types, args, argnulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
