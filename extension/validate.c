@@ -394,15 +394,26 @@ run_verify(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 	X509_STORE_CTX *ctx = ms_scope_store_ctx(scope, X509_STORE_CTX_new());
 	STACK_OF(X509) *all = untrusted;
 
-	/* the caller's intermediates, then the PKI's known CAs */
+	/*
+	 * The caller's intermediates, then the PKI's known CAs.  A caller's
+	 * certificate identical to a known CA is replaced by the PKI's object,
+	 * whose key digest the verification cache keeps (verify_cache.h).
+	 */
 	if (sk_X509_num(pki->intermediates) > 0)
 	{
 		all = ms_scope_x509_stack(scope, sk_X509_new_null());
 		if (all == NULL)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		for (int i = 0; untrusted != NULL && i < sk_X509_num(untrusted); i++)
-			if (!X509_add_cert(all, sk_X509_value(untrusted, i), X509_ADD_FLAG_UP_REF))
+		{
+			X509	   *x = sk_X509_value(untrusted, i);
+
+			for (int k = 0; k < sk_X509_num(pki->intermediates); k++)
+				if (X509_cmp(sk_X509_value(pki->intermediates, k), x) == 0)
+					x = sk_X509_value(pki->intermediates, k);
+			if (!X509_add_cert(all, x, X509_ADD_FLAG_UP_REF))
 				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		}
 		if (!X509_add_certs(all, pki->intermediates, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	}
