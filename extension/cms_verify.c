@@ -21,6 +21,7 @@
 #include "utils/timestamp.h"
 
 #include "cms_verify.h"
+#include "cms_split.h"
 #include "der_input.h"
 #include "jsonb_build.h"
 #include "ossl.h"
@@ -104,12 +105,64 @@ cached_signer(MsScope *scope, CMS_SignerInfo *si)
 	return found;
 }
 
+/*
+ * A DER SignedData parsed without its certificates, which come from the
+ * verification cache (input/cms_split.h); NULL when it is not of the plain
+ * form that is split, or does not parse so (the caller then parses it as
+ * it is, for the same answer and error as always).
+ */
 static CMS_ContentInfo *
-parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why)
+parse_cms_split(MsScope *scope, const unsigned char *sig, size_t siglen, STACK_OF(X509) **certs)
 {
+	unsigned char *stripped;
+	msi_cms_split sp;
 	msi_der_detail d;
 	CMS_ContentInfo *cms = NULL;
-	msi_rc		rc = msi_parse_cms_signed_data(sig, siglen, &cms, &d);
+	STACK_OF(X509) *sk;
+
+	if (siglen == 0 || siglen > MSI_MAX_CMS_LEN || msi_looks_like_pem(sig, siglen))
+		return NULL;
+	stripped = palloc(siglen);
+	if (msi_cms_split_certificates(sig, siglen, stripped, &sp) != MSI_OK ||
+		(sk = ms_scope_x509_stack(scope, sk_X509_new_null())) == NULL)
+	{
+		pfree(stripped);
+		return NULL;
+	}
+	for (int i = 0; i < sp.ncerts; i++)
+	{
+		X509	   *x = ms_vcache_certificate_der(scope, sp.certs[i].data, sp.certs[i].len);
+
+		if (x == NULL || !X509_add_cert(sk, x, X509_ADD_FLAG_UP_REF))
+		{
+			pfree(stripped);
+			return NULL;
+		}
+	}
+	if (msi_parse_cms_signed_data(stripped, sp.stripped_len, &cms, &d) != MSI_OK)
+		cms = NULL;
+	pfree(stripped);
+	ERR_clear_error();
+	if (cms != NULL)
+		*certs = sk;
+	return ms_scope_cms(scope, cms);
+}
+
+/*
+ * The SignedData in sig, or NULL (*why says why).  With certs, also the
+ * certificates it carries (owned by scope).
+ */
+static CMS_ContentInfo *
+parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why,
+		  STACK_OF(X509) **certs)
+{
+	msi_der_detail d;
+	CMS_ContentInfo *cms = certs ? parse_cms_split(scope, sig, siglen, certs) : NULL;
+	msi_rc		rc;
+
+	if (cms != NULL)
+		return cms;
+	rc = msi_parse_cms_signed_data(sig, siglen, &cms, &d);
 
 	switch (rc)
 	{
@@ -142,6 +195,8 @@ parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why)
 			break;
 	}
 	ERR_clear_error();
+	if (cms != NULL && certs != NULL)
+		*certs = ms_scope_x509_stack(scope, CMS_get1_certs(cms));
 	return ms_scope_cms(scope, cms);
 }
 
@@ -150,10 +205,10 @@ parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why)
  * or an error with MS_CMS_ERROR_ON_MALFORMED) when it does not.
  */
 static CMS_ContentInfo *
-parse_request(MsScope *scope, const MsCmsRequest *req, MsCmsResult *out)
+parse_request(MsScope *scope, const MsCmsRequest *req, MsCmsResult *out, STACK_OF(X509) **certs)
 {
 	char	   *why = NULL;
-	CMS_ContentInfo *cms = parse_cms(scope, req->sig, req->siglen, &why);
+	CMS_ContentInfo *cms = parse_cms(scope, req->sig, req->siglen, &why, certs);
 
 	if (cms != NULL)
 		return cms;
@@ -370,13 +425,14 @@ ms_cms_verify(const MsCmsRequest *req, MsCmsResult *out)
 	CMS_ContentInfo *cms;
 	CMS_SignerInfo *si = NULL;
 	X509	   *signer = NULL;
+	STACK_OF(X509) *msgcerts = NULL;
 	bool		detached = false;
 
 	memset(out, 0, sizeof(*out));
 	out->v.chain = NIL;
 	out->v.policies = NIL;
 
-	cms = parse_request(scope, req, out);
+	cms = parse_request(scope, req, out, &msgcerts);
 	if (cms != NULL)
 	{
 		detached = CMS_is_detached(cms) == 1;
@@ -384,8 +440,6 @@ ms_cms_verify(const MsCmsRequest *req, MsCmsResult *out)
 	}
 	if (si != NULL)
 	{
-		STACK_OF(X509) *msgcerts = ms_scope_x509_stack(scope, CMS_get1_certs(cms));
-
 		signer = find_signer(scope, si, msgcerts, req, out);
 		if (signer != NULL)
 		{
@@ -461,7 +515,7 @@ ms_is_cms_signed_data(const unsigned char *sig, size_t siglen)
 {
 	MsScope    *scope = ms_scope_create();
 	char	   *why;
-	bool		result = parse_cms(scope, sig, siglen, &why) != NULL;
+	bool		result = parse_cms(scope, sig, siglen, &why, NULL) != NULL;
 
 	ms_scope_release(scope);
 	return result;
@@ -620,7 +674,10 @@ mobisign_verify(PG_FUNCTION_ARGS)
 						"   'device', pg_catalog.now(), $3"
 						"   FROM mobisign._cert_info($1) ci"
 						" ON CONFLICT (fingerprint) DO UPDATE"
-						"   SET last_validated_at = excluded.last_validated_at, last_status = excluded.last_status",
+						"   SET last_validated_at = excluded.last_validated_at, last_status = excluded.last_status"
+	/* an update to the same values (a second signature in one transaction) is skipped */
+						" WHERE (mobisign.certificate.last_validated_at, mobisign.certificate.last_status)"
+						"   IS DISTINCT FROM (excluded.last_validated_at, excluded.last_status)",
 						3, types, args, argnulls);
 	}
 	{

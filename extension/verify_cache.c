@@ -225,6 +225,31 @@ ms_vcache_certificate(MsScope *scope, const char *what, bytea *b)
 	return x;
 }
 
+X509 *
+ms_vcache_certificate_der(MsScope *scope, const unsigned char *der, size_t len)
+{
+	VcKey		key;
+	VcEntry    *e;
+	const unsigned char *p = der;
+	X509	   *x;
+
+	key_of_bytes(&key, VC_CERTIFICATE, der, len);
+	e = vc_lookup(&key);
+	if (e != NULL && X509_up_ref(e->obj))
+		return ms_scope_x509(scope, e->obj);
+	if (len > LONG_MAX)
+		return NULL;
+	x = ms_scope_x509(scope, d2i_X509(NULL, &p, (long) len));
+	if (x == NULL || p != der + len)
+	{
+		ERR_clear_error();
+		return NULL;
+	}
+	if (X509_up_ref(x))
+		vc_store(&key, VC_CERTIFICATE, x, 4 * (int64) len + VC_OBJECT_OVERHEAD);
+	return x;
+}
+
 EVP_PKEY *
 ms_vcache_public_key(MsScope *scope, const char *what, bytea *b)
 {

@@ -45,6 +45,9 @@ extern void ms_vcache_init(void);
 extern X509 *ms_vcache_certificate(MsScope *scope, const char *what, bytea *b);
 extern EVP_PKEY *ms_vcache_public_key(MsScope *scope, const char *what, bytea *b);
 
+/* A certificate of exactly len bytes of DER (from inside a CMS), or NULL. */
+extern X509 *ms_vcache_certificate_der(MsScope *scope, const unsigned char *der, size_t len);
+
 /*
  * OpenSSL's chain signature and validity check (X509_STORE_set_verify),
  * with each certificate's signature check memoised; everything else is as

@@ -62,42 +62,21 @@ $$;
 -- client or a later conversion would choke on).
 CREATE FUNCTION mobisign._audit_text(t text)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    -- PL/pgSQL, not SQL: its expression plan is kept for the session (an
-    -- SQL function that cannot be inlined is planned at every call)
-    RETURN CASE WHEN t IS NULL OR mobisign._utf8(t) IS NOT NULL THEN t
-                ELSE 'hex:' || pg_catalog.encode(mobisign._utf8_or_stored(t), 'hex') END;
-END
-$$;
+AS 'MODULE_PATHNAME', 'mobisign_audit_text';
 
 -- Append one row. Internal: called by the extension's own functions only.
 -- Every text is stored with a UTF-8 form (mobisign._audit_text); a detail
 -- whose text has none is replaced by {"unreadable_detail": "hex:..."}.
+-- In C (extension/audit_log.c): every verification writes a row, and its
+-- INSERT is planned once per backend.
 CREATE FUNCTION mobisign.audit_log(operation text, outcome text, detail jsonb DEFAULT '{}',
                                    transaction_id uuid DEFAULT NULL, application text DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE
+LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
--- PL/pgSQL: the INSERT's plan is kept for the session (every verification
--- writes a row; an SQL function's statement would be planned each time)
-DECLARE
-    d jsonb := coalesce(audit_log.detail, '{}'::jsonb);
-    new_id bigint;
-BEGIN
-    IF mobisign._utf8(d::text) IS NULL THEN
-        d := pg_catalog.jsonb_build_object('unreadable_detail', mobisign._audit_text(d::text));
-    END IF;
-    INSERT INTO mobisign.audit (operation, outcome, detail, transaction_id, application)
-    VALUES (mobisign._audit_text(audit_log.operation), mobisign._audit_text(audit_log.outcome), d,
-            audit_log.transaction_id, mobisign._audit_text(audit_log.application))
-    RETURNING id INTO new_id;
-    RETURN new_id;
-END
-$$;
+AS 'MODULE_PATHNAME', 'mobisign_audit_log';
 
 -- Refuse UPDATE (except the one-time sealing of an unsealed row, which may not
 -- touch the content), DELETE (except by the retention function) and TRUNCATE.

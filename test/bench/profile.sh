@@ -61,8 +61,8 @@ for spec in "${ops[@]}"; do
 	echo "   $(cut -d'|' -f2 "$work/out") calls/s (while sampled)"
 	echo "   -- by shared object (self)"
 	perf report -i "$work/perf.data" --no-children --sort dso --stdio 2>/dev/null |
-		grep -E '^ +[0-9.]+%' | head -8
+		grep -E '^ +[0-9.]+%' | head -8 || true	# (head ends the pipe early)
 	echo "   -- exported functions (inclusive)"
 	perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
-		grep -E '^ +[0-9.]+%' | grep -v '0x0000' | head -45
+		grep -E '^ +[0-9.]+%' | grep -v '0x0000' | head -45 || true
 done
