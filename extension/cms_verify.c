@@ -326,9 +326,9 @@ describe_signer(X509 *signer, CMS_SignerInfo *si, MsCmsResult *out)
 {
 	int			idx;
 
-	out->signer_subject = ms_name_text(X509_get_subject_name(signer));
+	out->signer_subject = ms_vcache_subject(signer);
 	out->signer_der = ms_x509_to_bytea(signer);
-	out->signer_fingerprint = ms_x509_fingerprint_hex(signer);
+	out->signer_fingerprint = ms_vcache_fingerprint_hex(signer);
 
 	idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
 	if (idx >= 0)
@@ -475,9 +475,9 @@ ms_raw_signature_verify(const unsigned char *sig, size_t siglen,
 	const char *matched = NULL;
 
 	memset(out, 0, sizeof(*out));
-	out->signer_subject = ms_name_text(X509_get_subject_name(cert));
+	out->signer_subject = ms_vcache_subject(cert);
 	out->signer_der = ms_x509_to_bytea(cert);
-	out->signer_fingerprint = ms_x509_fingerprint_hex(cert);
+	out->signer_fingerprint = ms_vcache_fingerprint_hex(cert);
 	if (pkey != NULL && EVP_PKEY_is_a(pkey, "EC"))
 	{
 		algs = ec_algs;

@@ -572,12 +572,12 @@ record_evidence(MsPki *pki, VerifyState *st, PathRun *run, MsValidation *out)
 	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
 	{
 		X509	   *x = sk_X509_value(chain, i);
-		char	   *subj = ms_name_text(X509_get_subject_name(x));
+		char	   *subj = ms_vcache_subject(x);
 
 		out->chain = lappend(out->chain, subj);
 		ms_jb_begin_object(&ev, NULL);
 		ms_jb_string(&ev, "subject", subj);
-		ms_jb_string(&ev, "sha256", ms_x509_fingerprint_hex(x));
+		ms_jb_string(&ev, "sha256", ms_vcache_fingerprint_hex(x));
 		ms_jb_end(&ev);
 	}
 	ms_jb_end(&ev);

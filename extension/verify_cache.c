@@ -311,32 +311,84 @@ pubkey_sha256(EVP_PKEY *pkey, unsigned char out[32])
 }
 
 /*
- * The SHA-256 of a certificate's DER, kept with the certificate (ex_data):
- * a parsed certificate's encoding never changes (mobisign never modifies
- * one it did not just copy).
+ * What never changes in a parsed certificate, kept with it (ex_data): the
+ * SHA-256 of its DER and its subject as text.  A parsed certificate's
+ * encoding never changes (mobisign never modifies one it did not just copy).
  */
-static int	x509_digest_index = -1;
+typedef struct VcCertFacts
+{
+	unsigned char sha256[32];
+	char	   *subject;		/* RFC 2253, OPENSSL_malloc'd; NULL until asked */
+} VcCertFacts;
+
+static int	x509_facts_index = -1;
+
+static void
+free_facts(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	VcCertFacts *f = ptr;
+
+	if (f != NULL)
+		OPENSSL_free(f->subject);
+	OPENSSL_free(f);
+}
+
+/* x's facts, made at the first call; NULL only when out of memory */
+static VcCertFacts *
+cert_facts(X509 *x)
+{
+	VcCertFacts *f;
+	unsigned int len = 0;
+
+	if (x509_facts_index < 0)
+		x509_facts_index = X509_get_ex_new_index(0, NULL, NULL, NULL, free_facts);
+	if (x509_facts_index < 0)
+		return NULL;
+	f = X509_get_ex_data(x, x509_facts_index);
+	if (f != NULL)
+		return f;
+	f = OPENSSL_zalloc(sizeof(VcCertFacts));
+	if (f == NULL || !X509_digest(x, EVP_sha256(), f->sha256, &len) || len != 32 ||
+		!X509_set_ex_data(x, x509_facts_index, f))
+	{
+		OPENSSL_free(f);
+		ERR_clear_error();
+		return NULL;
+	}
+	return f;
+}
 
 static bool
 x509_sha256(X509 *x, unsigned char out[32])
 {
-	unsigned char *d;
-	unsigned int len = 0;
+	VcCertFacts *f = cert_facts(x);
 
-	if (x509_digest_index < 0)
-		x509_digest_index = X509_get_ex_new_index(0, NULL, NULL, NULL, free_digest);
-	d = x509_digest_index >= 0 ? X509_get_ex_data(x, x509_digest_index) : NULL;
-	if (d != NULL)
-	{
-		memcpy(out, d, 32);
-		return true;
-	}
-	if (!X509_digest(x, EVP_sha256(), out, &len) || len != 32)
+	if (f == NULL)
 		return false;
-	if (x509_digest_index >= 0 && (d = OPENSSL_memdup(out, 32)) != NULL &&
-		!X509_set_ex_data(x, x509_digest_index, d))
-		OPENSSL_free(d);
+	memcpy(out, f->sha256, 32);
 	return true;
+}
+
+char *
+ms_vcache_subject(X509 *x)
+{
+	VcCertFacts *f = cert_facts(x);
+	char	   *text;
+
+	if (f != NULL && f->subject != NULL)
+		return pstrdup(f->subject);
+	text = ms_name_text(X509_get_subject_name(x));
+	if (f != NULL)
+		f->subject = OPENSSL_strdup(text);
+	return text;
+}
+
+char *
+ms_vcache_fingerprint_hex(X509 *x)
+{
+	VcCertFacts *f = cert_facts(x);
+
+	return f != NULL ? ms_hex(f->sha256, 32) : ms_x509_fingerprint_hex(x);
 }
 
 /* true if a signature by pkey over the object with digest 'object' verified before */

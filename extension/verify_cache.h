@@ -49,6 +49,13 @@ extern EVP_PKEY *ms_vcache_public_key(MsScope *scope, const char *what, bytea *b
 extern X509 *ms_vcache_certificate_der(MsScope *scope, const unsigned char *der, size_t len);
 
 /*
+ * A certificate's subject (RFC 2253) and SHA-256 fingerprint (hex),
+ * palloc'd; both computed once per parsed certificate and kept with it.
+ */
+extern char *ms_vcache_subject(X509 *x);
+extern char *ms_vcache_fingerprint_hex(X509 *x);
+
+/*
  * OpenSSL's chain signature and validity check (X509_STORE_set_verify),
  * with each certificate's signature check memoised; everything else is as
  * OpenSSL does it, verify callback included.
