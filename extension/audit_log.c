@@ -33,29 +33,24 @@ storable_detail(Datum detail)
 														text_to_cstring(hex))));
 }
 
-PG_FUNCTION_INFO_V1(mobisign_audit_log);
-
-Datum
-mobisign_audit_log(PG_FUNCTION_ARGS)
+/* Insert one row: args/nulls are operation, outcome, detail, transaction_id, application. */
+static int64
+audit_insert(Datum *args, char *nulls)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, UUIDOID, TEXTOID};
-	Datum		args[5] = {0};
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
-	Datum		id;
+	int64		id;
 	int			rc;
 
 	for (int i = 0; i < 5; i++)
 	{
-		if (PG_ARGISNULL(i))
-			nulls[i] = 'n';
-		else if (i == 2)
-			args[i] = storable_detail(PG_GETARG_DATUM(i));
-		else if (i == 3)
-			args[i] = PG_GETARG_DATUM(i);
-		else
-			args[i] = PointerGetDatum(ms_audit_text(PG_GETARG_TEXT_PP(i)));
+		if (nulls[i] == 'n')
+			continue;
+		if (i == 2)
+			args[i] = storable_detail(args[i]);
+		else if (i != 3)
+			args[i] = PointerGetDatum(ms_audit_text(DatumGetTextPP(args[i])));
 	}
 	if (nulls[2] == 'n')
 	{
@@ -71,7 +66,34 @@ mobisign_audit_log(PG_FUNCTION_ARGS)
 						  args, nulls, false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not write the audit row: %s", SPI_result_code_string(rc));
-	id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
-	PG_RETURN_DATUM(id);
+	return id;
+}
+
+int64
+ms_audit_write(const char *operation, const char *outcome, Jsonb *detail)
+{
+	Datum		args[5] = {CStringGetTextDatum(operation), CStringGetTextDatum(outcome),
+	JsonbPGetDatum(detail), 0, 0};
+	char		nulls[5] = {' ', ' ', detail ? ' ' : 'n', 'n', 'n'};
+
+	return audit_insert(args, nulls);
+}
+
+PG_FUNCTION_INFO_V1(mobisign_audit_log);
+
+Datum
+mobisign_audit_log(PG_FUNCTION_ARGS)
+{
+	Datum		args[5] = {0};
+	char		nulls[5];
+
+	for (int i = 0; i < 5; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		if (!PG_ARGISNULL(i))
+			args[i] = PG_GETARG_DATUM(i);
+	}
+	PG_RETURN_INT64(audit_insert(args, nulls));
 }

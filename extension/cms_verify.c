@@ -12,6 +12,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -20,6 +21,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "audit_log.h"
 #include "cms_verify.h"
 #include "cms_split.h"
 #include "der_input.h"
@@ -636,7 +638,6 @@ Datum
 mobisign_verify(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr cache_plan = NULL;
-	static SPIPlanPtr audit_plan = NULL;
 	TupleDesc	tupdesc = ms_result_row(fcinfo);
 	Datum		values[10];
 	bool		nulls[10] = {0};
@@ -681,26 +682,22 @@ mobisign_verify(PG_FUNCTION_ARGS)
 						3, types, args, argnulls);
 	}
 	{
-		Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, BYTEAOID, TIMESTAMPTZOID};
-		Datum		args[7] = {v[2], values[4], v[4], v[1], v[3], 0, 0};
-		char		argnulls[7] = {' ', nulls[4] ? 'n' : ' ', vn[4] ? 'n' : ' ', ' ', ' ', 'n', 'n'};
+		MsJsonb		detail = {0};
+		bytea	   *content = PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1);
+		unsigned char md[32];
 
-		if (!PG_ARGISNULL(1))
-		{
-			args[5] = PG_GETARG_DATUM(1);
-			argnulls[5] = ' ';
-		}
-		if (!PG_ARGISNULL(4))
-		{
-			args[6] = PG_GETARG_DATUM(4);
-			argnulls[6] = ' ';
-		}
-		ms_spi_run_once(&audit_plan,
-						"SELECT mobisign.audit_log('verify', $1, pg_catalog.jsonb_build_object("
-						" 'signer', $2, 'pki', $3, 'status', $4, 'reason', $5,"
-						" 'content_sha256', pg_catalog.encode(pg_catalog.sha256(coalesce($6, '\\x'::bytea)), 'hex'),"
-						" 'at', coalesce($7, pg_catalog.now())))",
-						7, types, args, argnulls);
+		ms_sha256(content ? (unsigned char *) VARDATA_ANY(content) : (unsigned char *) "",
+				  content ? VARSIZE_ANY_EXHDR(content) : 0, md);
+		ms_jb_begin_object(&detail, NULL);
+		ms_jb_string(&detail, "signer", r.signer_subject);
+		ms_jb_string(&detail, "pki", r.v.pki_name);
+		ms_jb_int(&detail, "status", r.v.status_code);
+		ms_jb_string(&detail, "reason", r.v.reason ? r.v.reason : "");
+		ms_jb_string(&detail, "content_sha256", ms_hex(md, 32));
+		ms_jb_json_timestamptz(&detail, "at", PG_ARGISNULL(4) ? GetCurrentTransactionStartTimestamp()
+							   : PG_GETARG_TIMESTAMPTZ(4));
+		ms_jb_end(&detail);
+		ms_audit_write("verify", ms_status_name(r.v.status_code), ms_jb_finish(&detail));
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <time.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -26,8 +27,8 @@
 #include "verify_cache.h"
 #include "sql_fn.h"
 #include "pki_store.h"
+#include "audit_log.h"
 #include "jsonb_build.h"
-#include "spi_row.h"
 #include "validate.h"
 
 /* at most this many intermediates in one call */
@@ -207,19 +208,14 @@ add_crls_for(MsJsonb *ev, MsPki *pki, X509 *x)
 	for (int i = 0; i < sk_X509_CRL_num(pki->crls); i++)
 	{
 		X509_CRL   *crl = sk_X509_CRL_value(pki->crls, i);
-		ASN1_INTEGER *num;
-		char	   *numtext = NULL;
+		char	   *issuer;
+		char	   *numtext;
 
 		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(x)) != 0)
 			continue;
-		num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
-		if (num)
-		{
-			numtext = ms_asn1_integer_text(num);
-			ASN1_INTEGER_free(num);
-		}
+		ms_vcache_crl_facts(crl, &issuer, &numtext);
 		ms_jb_begin_object(ev, NULL);
-		ms_jb_string(ev, "issuer", ms_name_text(X509_CRL_get_issuer(crl)));
+		ms_jb_string(ev, "issuer", issuer);
 		ms_jb_string(ev, "crl_number", numtext);
 		ms_jb_string(ev, "this_update",
 					 timestamptz_to_str(ms_asn1_time_to_timestamptz(X509_CRL_get0_lastUpdate(crl))));
@@ -764,38 +760,26 @@ PG_FUNCTION_INFO_V1(mobisign_validate_certificate);
 
 /*
  * mobisign_validate_certificate(): the same record, and its audit row in
- * the same statement (the audit statement is planned once per backend).
+ * the same statement (detail: subject, pki, status, reason, at).
  */
 Datum
 mobisign_validate_certificate(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr audit_plan = NULL;
-	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID};
 	TupleDesc	tupdesc = ms_result_row(fcinfo);
 	Datum		values[8];
 	bool		nulls[8] = {0};
 	MsValidation v;
-	Datum		args[6];
-	char		argnulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	MsJsonb		detail = {0};
 
 	validation_row(fcinfo, values, nulls, &v);
-	args[0] = values[2];		/* status_name */
-	if (v.chain != NIL)
-		args[1] = CStringGetTextDatum((char *) linitial(v.chain));
-	else
-		argnulls[1] = 'n';
-	args[2] = values[4];		/* pki */
-	argnulls[2] = nulls[4] ? 'n' : ' ';
-	args[3] = values[1];		/* status_code */
-	args[4] = values[3];		/* reason */
-	if (PG_ARGISNULL(3))
-		argnulls[5] = 'n';
-	else
-		args[5] = PG_GETARG_DATUM(3);
-	ms_spi_run_once(&audit_plan,
-					"SELECT mobisign.audit_log('validate_certificate', $1,"
-					" pg_catalog.jsonb_build_object('subject', $2, 'pki', $3, 'status', $4,"
-					" 'reason', $5, 'at', coalesce($6, pg_catalog.now())))",
-					6, types, args, argnulls);
+	ms_jb_begin_object(&detail, NULL);
+	ms_jb_string(&detail, "subject", v.chain != NIL ? (char *) linitial(v.chain) : NULL);
+	ms_jb_string(&detail, "pki", v.pki_name);
+	ms_jb_int(&detail, "status", v.status_code);
+	ms_jb_string(&detail, "reason", v.reason ? v.reason : "");
+	ms_jb_json_timestamptz(&detail, "at", PG_ARGISNULL(3) ? GetCurrentTransactionStartTimestamp()
+						   : PG_GETARG_TIMESTAMPTZ(3));
+	ms_jb_end(&detail);
+	ms_audit_write("validate_certificate", ms_status_name(v.status_code), ms_jb_finish(&detail));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -568,6 +568,9 @@ typedef struct VcCrl
 	X509_CRL   *plain;
 	unsigned char digest[32];
 	X509	   *probe;			/* serial + issuer for a lookup by name */
+	char	   *issuer_text;	/* RFC 2253, OPENSSL_malloc'd; NULL until asked */
+	char	   *number_text;	/* crlNumber in decimal; NULL if none or not asked */
+	bool		facts_known;
 } VcCrl;
 
 static X509_CRL_METHOD *vc_crl_method = NULL;
@@ -581,6 +584,8 @@ vc_crl_free(X509_CRL *crl)
 	{
 		X509_CRL_free(d->plain);
 		X509_free(d->probe);
+		OPENSSL_free(d->issuer_text);
+		OPENSSL_free(d->number_text);
 		OPENSSL_free(d);
 		X509_CRL_set_meth_data(crl, NULL);
 	}
@@ -646,6 +651,33 @@ vc_crl_verify(X509_CRL *crl, EVP_PKEY *pkey)
 	if (rc > 0)
 		signature_verified(&key);
 	return rc;
+}
+
+void
+ms_vcache_crl_facts(X509_CRL *crl, char **issuer, char **number)
+{
+	VcCrl	   *d = X509_CRL_get_meth_data(crl);
+	ASN1_INTEGER *num;
+
+	if (d != NULL && d->facts_known)
+	{
+		*issuer = pstrdup(d->issuer_text);
+		*number = d->number_text ? pstrdup(d->number_text) : NULL;
+		return;
+	}
+	*issuer = ms_name_text(X509_CRL_get_issuer(crl));
+	*number = NULL;
+	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	if (num)
+	{
+		*number = ms_asn1_integer_text(num);
+		ASN1_INTEGER_free(num);
+	}
+	ERR_clear_error();
+	if (d != NULL &&
+		(d->issuer_text = OPENSSL_strdup(*issuer)) != NULL &&
+		(*number == NULL || (d->number_text = OPENSSL_strdup(*number)) != NULL))
+		d->facts_known = true;
 }
 
 X509_CRL *

@@ -69,6 +69,12 @@ extern int	ms_vcache_verify_chain(X509_STORE_CTX *ctx);
  */
 extern X509_CRL *ms_vcache_crl(const unsigned char *der, size_t len);
 
+/*
+ * A CRL's issuer (RFC 2253) and crlNumber (decimal, NULL if it has none),
+ * palloc'd; computed once for a CRL from ms_vcache_crl().
+ */
+extern void ms_vcache_crl_facts(X509_CRL *crl, char **issuer, char **number);
+
 typedef struct MsVcacheStats
 {
 	int64		entries;
