@@ -270,19 +270,9 @@ SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign_verify_signature(key bytea, content bytea, signature bytea, algorithm text)
 RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    ok boolean;
-BEGIN
-    ok := mobisign._verify_signature(key, content, signature, algorithm);
-    PERFORM mobisign.audit_log('verify_signature', CASE WHEN ok THEN 'valid' ELSE 'invalid' END,
-        pg_catalog.jsonb_build_object('algorithm', algorithm,
-            'content_sha256', pg_catalog.encode(pg_catalog.sha256(content), 'hex')));
-    RETURN ok;
-END
-$$;
+AS 'MODULE_PATHNAME', 'mobisign_verify_signature'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 -- The calling backend's verification cache (README.md, "Configuration";
 -- docs/verification.md): its size and how often it answered.
