@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "audit_log.h"
+#include "certinfo.h"
 #include "cms_verify.h"
 #include "cms_split.h"
 #include "der_input.h"
@@ -663,23 +664,34 @@ mobisign_verify(PG_FUNCTION_ARGS)
 
 	if (r.v.valid && r.signer_der != NULL)
 	{
-		Oid			types[3] = {BYTEAOID, TEXTOID, INT4OID};
-		Datum		args[3] = {PointerGetDatum(r.signer_der), v[4], v[1]};
-		char		argnulls[3] = {' ', vn[4] ? 'n' : ' ', ' '};
+		/* the signer's _cert_info columns, then pki and status */
+		Oid			types[MS_CERT_INFO_COLUMNS + 2] = {BYTEAOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, BOOLOID, TEXTOID, INT4OID};
+		Datum		args[MS_CERT_INFO_COLUMNS + 2];
+		bool		argisnull[MS_CERT_INFO_COLUMNS];
+		char		argnulls[MS_CERT_INFO_COLUMNS + 2];
+		MsScope    *scope = ms_scope_create();
 
+		ms_cert_info_values(ms_vcache_certificate(scope, "signer certificate", r.signer_der),
+							args, argisnull);
+		ms_scope_release(scope);
+		for (int i = 0; i < MS_CERT_INFO_COLUMNS; i++)
+			argnulls[i] = argisnull[i] ? 'n' : ' ';
+		args[MS_CERT_INFO_COLUMNS] = v[4];
+		argnulls[MS_CERT_INFO_COLUMNS] = vn[4] ? 'n' : ' ';
+		args[MS_CERT_INFO_COLUMNS + 1] = v[1];
+		argnulls[MS_CERT_INFO_COLUMNS + 1] = ' ';
 		ms_spi_run_once(&cache_plan,
 						"INSERT INTO mobisign.certificate (fingerprint, der, subject, issuer, serial,"
 						"   subject_key_id, not_before, not_after, pki_id, source, last_validated_at, last_status)"
-						" SELECT ci.fingerprint, ci.der, ci.subject, ci.issuer, ci.serial, ci.subject_key_id,"
-						"   ci.not_before, ci.not_after, (SELECT p.id FROM mobisign.pki p WHERE p.name = $2),"
-						"   'device', pg_catalog.now(), $3"
-						"   FROM mobisign._cert_info($1) ci"
+						" VALUES ($2, $1, $3, $4, $5, $6, $7, $8,"
+						"   (SELECT p.id FROM mobisign.pki p WHERE p.name = $11), 'device', pg_catalog.now(), $12)"
 						" ON CONFLICT (fingerprint) DO UPDATE"
 						"   SET last_validated_at = excluded.last_validated_at, last_status = excluded.last_status"
 	/* an update to the same values (a second signature in one transaction) is skipped */
 						" WHERE (mobisign.certificate.last_validated_at, mobisign.certificate.last_status)"
 						"   IS DISTINCT FROM (excluded.last_validated_at, excluded.last_status)",
-						3, types, args, argnulls);
+						MS_CERT_INFO_COLUMNS + 2, types, args, argnulls);
 	}
 	{
 		MsJsonb		detail = {0};
