@@ -128,7 +128,7 @@ printf '%-46s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
 row() { printf '%-46s %12.1f %12.1f %8.2f\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN { print a / b }')"; }
 declare -A label=(
 	[cms_verify]="CMS verify, chain + CRLs (API)"
-	[cms_verify_noaudit]="CMS verify (no audit, no cert cache)"
+	[cms_verify_noaudit]="CMS verify (no audit or signer row)"
 	[validate]="path validation + CRLs (API)"
 	[validate_noaudit]="path validation (no audit row)"
 	[raw_verify]="raw verify_signature (API)"
