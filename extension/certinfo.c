@@ -19,6 +19,7 @@
 #include "certinfo.h"
 #include "ossl.h"
 #include "sql_fn.h"
+#include "verify_cache.h"
 
 static bytea *
 der_sha256(bytea *der)
@@ -27,6 +28,29 @@ der_sha256(bytea *der)
 
 	ms_sha256((unsigned char *) VARDATA(der), VARSIZE(der) - VARHDRSZ, md);
 	return ms_bytea(md, 32);
+}
+
+void
+ms_cert_info_values(X509 *x, Datum *values, bool *nulls)
+{
+	bytea	   *der = ms_x509_to_bytea(x);
+	const ASN1_OCTET_STRING *skid;
+
+	memset(nulls, 0, sizeof(bool) * MS_CERT_INFO_COLUMNS);
+	values[0] = PointerGetDatum(der);
+	values[1] = PointerGetDatum(der_sha256(der));
+	values[2] = CStringGetTextDatum(ms_vcache_subject(x));
+	values[3] = CStringGetTextDatum(ms_name_text(X509_get_issuer_name(x)));
+	values[4] = CStringGetTextDatum(ms_asn1_integer_hex(X509_get0_serialNumber(x)));
+	skid = X509_get0_subject_key_id(x);
+	if (skid)
+		values[5] = PointerGetDatum(ms_bytea(ASN1_STRING_get0_data(skid), ASN1_STRING_length(skid)));
+	else
+		nulls[5] = true;
+	values[6] = TimestampTzGetDatum(ms_asn1_time_to_timestamptz(X509_get0_notBefore(x)));
+	values[7] = TimestampTzGetDatum(ms_asn1_time_to_timestamptz(X509_get0_notAfter(x)));
+	values[8] = BoolGetDatum(X509_check_ca(x) > 0);
+	values[9] = BoolGetDatum((X509_get_extension_flags(x) & EXFLAG_SS) != 0);
 }
 
 PG_FUNCTION_INFO_V1(mobisign_cert_info);
@@ -40,34 +64,15 @@ Datum
 mobisign_cert_info(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[10];
-	bool		nulls[10] = {0};
+	Datum		values[MS_CERT_INFO_COLUMNS];
+	bool		nulls[MS_CERT_INFO_COLUMNS];
 	MsScope    *scope;
-	X509	   *x;
-	bytea	   *der;
-	const ASN1_OCTET_STRING *skid;
-	char	   *serial;
 
 	tupdesc = ms_result_row(fcinfo);
 	ms_require_arg(fcinfo, 0, "certificate");
 	scope = ms_scope_create();
-	x = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));
-	der = ms_x509_to_bytea(x);
-	values[0] = PointerGetDatum(der);
-	values[1] = PointerGetDatum(der_sha256(der));
-	values[2] = CStringGetTextDatum(ms_name_text(X509_get_subject_name(x)));
-	values[3] = CStringGetTextDatum(ms_name_text(X509_get_issuer_name(x)));
-	serial = ms_asn1_integer_hex(X509_get0_serialNumber(x));
-	values[4] = CStringGetTextDatum(serial);
-	skid = X509_get0_subject_key_id(x);
-	if (skid)
-		values[5] = PointerGetDatum(ms_bytea(ASN1_STRING_get0_data(skid), ASN1_STRING_length(skid)));
-	else
-		nulls[5] = true;
-	values[6] = TimestampTzGetDatum(ms_asn1_time_to_timestamptz(X509_get0_notBefore(x)));
-	values[7] = TimestampTzGetDatum(ms_asn1_time_to_timestamptz(X509_get0_notAfter(x)));
-	values[8] = BoolGetDatum(X509_check_ca(x) > 0);
-	values[9] = BoolGetDatum((X509_get_extension_flags(x) & EXFLAG_SS) != 0);
+	ms_cert_info_values(ms_vcache_certificate(scope, "certificate", PG_GETARG_BYTEA_PP(0)),
+						values, nulls);
 	ms_scope_release(scope);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

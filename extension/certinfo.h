@@ -13,6 +13,8 @@
 
 #include "fmgr.h"
 
+#include <openssl/x509.h>
+
 /*
  * The file's interface is SQL: two functions that decode what callers
  * store, ERROR for input that is not one certificate or CRL.
@@ -24,6 +26,10 @@
  *		is_delta, scope, this_update, next_update)
  */
 extern Datum mobisign_cert_info(PG_FUNCTION_ARGS);
+
+/* The columns of mobisign._cert_info for x, in that order. */
+#define MS_CERT_INFO_COLUMNS 10
+extern void ms_cert_info_values(X509 *x, Datum *values, bool *nulls);
 extern Datum mobisign_crl_info(PG_FUNCTION_ARGS);
 
 #endif							/* MOBISIGN_CERTINFO_H */

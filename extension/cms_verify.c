@@ -12,6 +12,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -20,10 +21,14 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "audit_log.h"
+#include "certinfo.h"
 #include "cms_verify.h"
+#include "cms_split.h"
 #include "der_input.h"
 #include "jsonb_build.h"
 #include "ossl.h"
+#include "verify_cache.h"
 #include "sql_fn.h"
 #include "rawsig.h"
 #include "spi_row.h"
@@ -103,12 +108,64 @@ cached_signer(MsScope *scope, CMS_SignerInfo *si)
 	return found;
 }
 
+/*
+ * A DER SignedData parsed without its certificates, which come from the
+ * verification cache (input/cms_split.h); NULL when it is not of the plain
+ * form that is split, or does not parse so (the caller then parses it as
+ * it is, for the same answer and error as always).
+ */
 static CMS_ContentInfo *
-parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why)
+parse_cms_split(MsScope *scope, const unsigned char *sig, size_t siglen, STACK_OF(X509) **certs)
 {
+	unsigned char *stripped;
+	msi_cms_split sp;
 	msi_der_detail d;
 	CMS_ContentInfo *cms = NULL;
-	msi_rc		rc = msi_parse_cms_signed_data(sig, siglen, &cms, &d);
+	STACK_OF(X509) *sk;
+
+	if (siglen == 0 || siglen > MSI_MAX_CMS_LEN || msi_looks_like_pem(sig, siglen))
+		return NULL;
+	stripped = palloc(siglen);
+	if (msi_cms_split_certificates(sig, siglen, stripped, &sp) != MSI_OK ||
+		(sk = ms_scope_x509_stack(scope, sk_X509_new_null())) == NULL)
+	{
+		pfree(stripped);
+		return NULL;
+	}
+	for (int i = 0; i < sp.ncerts; i++)
+	{
+		X509	   *x = ms_vcache_certificate_der(scope, sp.certs[i].data, sp.certs[i].len);
+
+		if (x == NULL || !X509_add_cert(sk, x, X509_ADD_FLAG_UP_REF))
+		{
+			pfree(stripped);
+			return NULL;
+		}
+	}
+	if (msi_parse_cms_signed_data(stripped, sp.stripped_len, &cms, &d) != MSI_OK)
+		cms = NULL;
+	pfree(stripped);
+	ERR_clear_error();
+	if (cms != NULL)
+		*certs = sk;
+	return ms_scope_cms(scope, cms);
+}
+
+/*
+ * The SignedData in sig, or NULL (*why says why).  With certs, also the
+ * certificates it carries (owned by scope).
+ */
+static CMS_ContentInfo *
+parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why,
+		  STACK_OF(X509) **certs)
+{
+	msi_der_detail d;
+	CMS_ContentInfo *cms = certs ? parse_cms_split(scope, sig, siglen, certs) : NULL;
+	msi_rc		rc;
+
+	if (cms != NULL)
+		return cms;
+	rc = msi_parse_cms_signed_data(sig, siglen, &cms, &d);
 
 	switch (rc)
 	{
@@ -141,6 +198,8 @@ parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why)
 			break;
 	}
 	ERR_clear_error();
+	if (cms != NULL && certs != NULL)
+		*certs = ms_scope_x509_stack(scope, CMS_get1_certs(cms));
 	return ms_scope_cms(scope, cms);
 }
 
@@ -149,10 +208,10 @@ parse_cms(MsScope *scope, const unsigned char *sig, size_t siglen, char **why)
  * or an error with MS_CMS_ERROR_ON_MALFORMED) when it does not.
  */
 static CMS_ContentInfo *
-parse_request(MsScope *scope, const MsCmsRequest *req, MsCmsResult *out)
+parse_request(MsScope *scope, const MsCmsRequest *req, MsCmsResult *out, STACK_OF(X509) **certs)
 {
 	char	   *why = NULL;
-	CMS_ContentInfo *cms = parse_cms(scope, req->sig, req->siglen, &why);
+	CMS_ContentInfo *cms = parse_cms(scope, req->sig, req->siglen, &why, certs);
 
 	if (cms != NULL)
 		return cms;
@@ -270,9 +329,9 @@ describe_signer(X509 *signer, CMS_SignerInfo *si, MsCmsResult *out)
 {
 	int			idx;
 
-	out->signer_subject = ms_name_text(X509_get_subject_name(signer));
+	out->signer_subject = ms_vcache_subject(signer);
 	out->signer_der = ms_x509_to_bytea(signer);
-	out->signer_fingerprint = ms_x509_fingerprint_hex(signer);
+	out->signer_fingerprint = ms_vcache_fingerprint_hex(signer);
 
 	idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
 	if (idx >= 0)
@@ -369,13 +428,14 @@ ms_cms_verify(const MsCmsRequest *req, MsCmsResult *out)
 	CMS_ContentInfo *cms;
 	CMS_SignerInfo *si = NULL;
 	X509	   *signer = NULL;
+	STACK_OF(X509) *msgcerts = NULL;
 	bool		detached = false;
 
 	memset(out, 0, sizeof(*out));
 	out->v.chain = NIL;
 	out->v.policies = NIL;
 
-	cms = parse_request(scope, req, out);
+	cms = parse_request(scope, req, out, &msgcerts);
 	if (cms != NULL)
 	{
 		detached = CMS_is_detached(cms) == 1;
@@ -383,8 +443,6 @@ ms_cms_verify(const MsCmsRequest *req, MsCmsResult *out)
 	}
 	if (si != NULL)
 	{
-		STACK_OF(X509) *msgcerts = ms_scope_x509_stack(scope, CMS_get1_certs(cms));
-
 		signer = find_signer(scope, si, msgcerts, req, out);
 		if (signer != NULL)
 		{
@@ -420,9 +478,9 @@ ms_raw_signature_verify(const unsigned char *sig, size_t siglen,
 	const char *matched = NULL;
 
 	memset(out, 0, sizeof(*out));
-	out->signer_subject = ms_name_text(X509_get_subject_name(cert));
+	out->signer_subject = ms_vcache_subject(cert);
 	out->signer_der = ms_x509_to_bytea(cert);
-	out->signer_fingerprint = ms_x509_fingerprint_hex(cert);
+	out->signer_fingerprint = ms_vcache_fingerprint_hex(cert);
 	if (pkey != NULL && EVP_PKEY_is_a(pkey, "EC"))
 	{
 		algs = ec_algs;
@@ -460,34 +518,24 @@ ms_is_cms_signed_data(const unsigned char *sig, size_t siglen)
 {
 	MsScope    *scope = ms_scope_create();
 	char	   *why;
-	bool		result = parse_cms(scope, sig, siglen, &why) != NULL;
+	bool		result = parse_cms(scope, sig, siglen, &why, NULL) != NULL;
 
 	ms_scope_release(scope);
 	return result;
 }
 
-PG_FUNCTION_INFO_V1(mobisign_verify_cms_internal);
-
 /*
- * mobisign._verify(signature bytea, content bytea, certificate bytea,
- *		pki text, at timestamptz)
- *	 -> (valid, status_code, status_name, reason, pki, chain, signer_subject,
- *		 signer_certificate, signing_time, evidence)
+ * One verification from the SQL arguments (signature bytea, content bytea,
+ * certificate bytea, pki text, at timestamptz).
  */
-Datum
-mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
+static void
+verify_args(FunctionCallInfo fcinfo, MsCmsResult *r)
 {
-	TupleDesc	tupdesc;
-	Datum		values[10];
-	bool		nulls[10] = {0};
 	MsScope    *scope;
 	X509	   *cert = NULL;
 	bytea	   *sig;
 	bytea	   *content = NULL;
-	MsCmsResult r;
-	int			col = 0;
 
-	tupdesc = ms_result_row(fcinfo);
 	ms_require_arg(fcinfo, 0, "signature");
 	sig = PG_GETARG_BYTEA_PP(0);
 	if (!PG_ARGISNULL(1))
@@ -495,7 +543,7 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 
 	scope = ms_scope_create();
 	if (!PG_ARGISNULL(2))
-		cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(2));
+		cert = ms_vcache_certificate(scope, "certificate", PG_GETARG_BYTEA_PP(2));
 	if (cert != NULL &&
 		!ms_is_cms_signed_data((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig)))
 	{
@@ -509,7 +557,7 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 								cert,
 								PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
 								PG_ARGISNULL(4) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(4)),
-								MS_USAGE_ANY_SIGNATURE, &r);
+								MS_USAGE_ANY_SIGNATURE, r);
 	}
 	else
 	{
@@ -525,25 +573,143 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 			.flags = MS_CMS_ERROR_ON_MALFORMED,
 		};
 
-		ms_cms_verify(&req, &r);
+		ms_cms_verify(&req, r);
 	}
 	ms_scope_release(scope);
+	if (r->v.evidence == NULL)
+		r->v.evidence = ms_jb_empty_object();
+}
 
+/* signer_subject, signer_certificate, signing_time at values[*col] on */
+static void
+signer_columns(MsCmsResult *r, Datum *values, bool *nulls, int *col)
+{
+	if (r->signer_subject)
+	{
+		values[(*col)++] = CStringGetTextDatum(r->signer_subject);
+		values[(*col)++] = PointerGetDatum(r->signer_der);
+	}
+	else
+	{
+		nulls[(*col)++] = true;
+		nulls[(*col)++] = true;
+	}
+	if (r->has_signing_time)
+		values[(*col)++] = TimestampTzGetDatum(r->signing_time);
+	else
+		nulls[(*col)++] = true;
+}
+
+PG_FUNCTION_INFO_V1(mobisign_verify_cms_internal);
+
+/*
+ * mobisign._verify(signature bytea, content bytea, certificate bytea,
+ *		pki text, at timestamptz)
+ *	 -> (valid, status_code, status_name, reason, pki, chain, signer_subject,
+ *		 signer_certificate, signing_time, evidence)
+ */
+Datum
+mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc = ms_result_row(fcinfo);
+	Datum		values[10];
+	bool		nulls[10] = {0};
+	MsCmsResult r;
+	int			col = 0;
+
+	verify_args(fcinfo, &r);
 	ms_validation_columns(&r.v, values, nulls, &col);
-	if (r.signer_subject)
+	signer_columns(&r, values, nulls, &col);
+	values[col++] = JsonbPGetDatum(r.v.evidence);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(mobisign_verify);
+
+/*
+ * mobisign_verify(signature, content, certificate, pki, at)
+ *	 -> (valid, status_code, status_name, reason, signer_subject,
+ *		 signer_certificate, signing_time, pki, chain, evidence)
+ *
+ * The same verification; a signer that verified is cached (source
+ * 'device': later signatures that name it only by issuer and serial or key
+ * identifier find it), and the audit row is written, in the same statement.
+ */
+Datum
+mobisign_verify(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr cache_plan = NULL;
+	TupleDesc	tupdesc = ms_result_row(fcinfo);
+	Datum		values[10];
+	bool		nulls[10] = {0};
+	Datum		v[6];			/* valid, status_code, status_name, reason, pki, chain */
+	bool		vn[6] = {0};
+	MsCmsResult r;
+	int			col = 0;
+
+	verify_args(fcinfo, &r);
+	ms_validation_columns(&r.v, v, vn, &col);
+	col = 0;
+	for (int i = 0; i < 4; i++)
 	{
-		values[col++] = CStringGetTextDatum(r.signer_subject);
-		values[col++] = PointerGetDatum(r.signer_der);
+		values[col] = v[i];
+		nulls[col++] = vn[i];
 	}
-	else
+	signer_columns(&r, values, nulls, &col);
+	values[col] = v[4];
+	nulls[col++] = vn[4];
+	values[col] = v[5];
+	nulls[col++] = vn[5];
+	values[col++] = JsonbPGetDatum(r.v.evidence);
+
+	if (r.v.valid && r.signer_der != NULL)
 	{
-		nulls[col++] = true;
-		nulls[col++] = true;
+		/* the signer's _cert_info columns, then pki and status */
+		Oid			types[MS_CERT_INFO_COLUMNS + 2] = {BYTEAOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, BOOLOID, TEXTOID, INT4OID};
+		Datum		args[MS_CERT_INFO_COLUMNS + 2];
+		bool		argisnull[MS_CERT_INFO_COLUMNS];
+		char		argnulls[MS_CERT_INFO_COLUMNS + 2];
+		MsScope    *scope = ms_scope_create();
+
+		ms_cert_info_values(ms_vcache_certificate(scope, "signer certificate", r.signer_der),
+							args, argisnull);
+		ms_scope_release(scope);
+		for (int i = 0; i < MS_CERT_INFO_COLUMNS; i++)
+			argnulls[i] = argisnull[i] ? 'n' : ' ';
+		args[MS_CERT_INFO_COLUMNS] = v[4];
+		argnulls[MS_CERT_INFO_COLUMNS] = vn[4] ? 'n' : ' ';
+		args[MS_CERT_INFO_COLUMNS + 1] = v[1];
+		argnulls[MS_CERT_INFO_COLUMNS + 1] = ' ';
+		ms_spi_run_once(&cache_plan,
+						"INSERT INTO mobisign.certificate (fingerprint, der, subject, issuer, serial,"
+						"   subject_key_id, not_before, not_after, pki_id, source, last_validated_at, last_status)"
+						" VALUES ($2, $1, $3, $4, $5, $6, $7, $8,"
+						"   (SELECT p.id FROM mobisign.pki p WHERE p.name = $11), 'device', pg_catalog.now(), $12)"
+						" ON CONFLICT (fingerprint) DO UPDATE"
+						"   SET last_validated_at = excluded.last_validated_at, last_status = excluded.last_status"
+	/* an update to the same values (a second signature in one transaction) is skipped */
+						" WHERE (mobisign.certificate.last_validated_at, mobisign.certificate.last_status)"
+						"   IS DISTINCT FROM (excluded.last_validated_at, excluded.last_status)",
+						MS_CERT_INFO_COLUMNS + 2, types, args, argnulls);
 	}
-	if (r.has_signing_time)
-		values[col++] = TimestampTzGetDatum(r.signing_time);
-	else
-		nulls[col++] = true;
-	values[col++] = JsonbPGetDatum(r.v.evidence ? r.v.evidence : ms_jb_empty_object());
+	{
+		MsJsonb		detail = {0};
+		bytea	   *content = PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1);
+		unsigned char md[32];
+
+		ms_sha256(content ? (unsigned char *) VARDATA_ANY(content) : (unsigned char *) "",
+				  content ? VARSIZE_ANY_EXHDR(content) : 0, md);
+		ms_jb_begin_object(&detail, NULL);
+		ms_jb_string(&detail, "signer", r.signer_subject);
+		ms_jb_string(&detail, "pki", r.v.pki_name);
+		ms_jb_int(&detail, "status", r.v.status_code);
+		ms_jb_string(&detail, "reason", r.v.reason ? r.v.reason : "");
+		ms_jb_string(&detail, "content_sha256", ms_hex(md, 32));
+		ms_jb_json_timestamptz(&detail, "at", PG_ARGISNULL(4) ? GetCurrentTransactionStartTimestamp()
+							   : PG_GETARG_TIMESTAMPTZ(4));
+		ms_jb_end(&detail);
+		ms_audit_write("verify", ms_status_name(r.v.status_code), ms_jb_finish(&detail));
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

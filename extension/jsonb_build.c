@@ -7,8 +7,11 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "jsonb_build.h"
@@ -122,4 +125,20 @@ ms_jb_empty_object(void)
 	ms_jb_begin_object(&b, NULL);
 	ms_jb_end(&b);
 	return ms_jb_finish(&b);
+}
+
+void
+ms_jb_int(MsJsonb *b, const char *key, int64 val)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(val);
+	push_value(b, key, &v);
+}
+
+void
+ms_jb_json_timestamptz(MsJsonb *b, const char *key, TimestampTz t)
+{
+	ms_jb_string(b, key, JsonEncodeDateTime(NULL, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL));
 }

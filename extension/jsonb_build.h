@@ -16,6 +16,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 typedef struct MsJsonb
@@ -30,6 +31,9 @@ extern void ms_jb_end(MsJsonb *b);	/* of the innermost object or array */
 extern void ms_jb_string(MsJsonb *b, const char *key, const char *val);
 extern void ms_jb_bool(MsJsonb *b, const char *key, bool val);
 extern void ms_jb_timestamptz(MsJsonb *b, const char *key, TimestampTz t);	/* 0: null */
+extern void ms_jb_int(MsJsonb *b, const char *key, int64 val);
+/* t as jsonb_build_object() writes a timestamptz (ISO 8601, "T") */
+extern void ms_jb_json_timestamptz(MsJsonb *b, const char *key, TimestampTz t);
 extern void ms_jb_document(MsJsonb *b, const char *key, Jsonb *doc);	/* a whole document */
 
 /* The finished document (after the outermost end). */

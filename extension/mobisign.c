@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "refresher.h"
 #include "restore.h"
+#include "verify_cache.h"
 
 PG_MODULE_MAGIC;
 
@@ -35,6 +36,7 @@ _PG_init(void)
 	ms_worker_init();
 	ms_refresher_init();
 	ms_dropdb_init();
+	ms_vcache_init();
 
 	MarkGUCPrefixReserved("mobisign");
 }

@@ -20,10 +20,12 @@
 #include "ossl.h"
 #include "pki_store.h"
 #include "spi_row.h"
+#include "verify_cache.h"
 
 /* all cached PKIs, allocated in CacheContext */
 static List *pki_cache = NIL;
 static MemoryContext pki_cxt = NULL;
+static SPIPlanPtr refresh_plan = NULL;
 
 static void
 pki_free(MsPki *pki)
@@ -196,10 +198,11 @@ load_intermediates(MsScope *scope, MsPki *pki, HeapTuple tup, TupleDesc td)
  * The cached CRLs (pki->crls).  They are handed to each verification
  * (X509_STORE_CTX_set0_crls) rather than put in the store: OpenSSL's store
  * lookup finds CRLs only by the certificate issuer's name, which misses
- * indirect CRLs (cRLIssuer) that extended CRL support can use.
+ * indirect CRLs (cRLIssuer) that extended CRL support can use.  Each
+ * checks its signature once per issuer key (verify_cache.h).
  */
 static void
-load_crls(MsScope *scope, MsPki *pki)
+load_crls(MsPki *pki)
 {
 	Datum		arg[1] = {Int32GetDatum(pki->id)};
 	Oid			argtype[1] = {INT4OID};
@@ -216,12 +219,19 @@ load_crls(MsScope *scope, MsPki *pki)
 	{
 		bool		isnull;
 		Datum		d = ms_spi_datum(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "der", &isnull);
-		X509_CRL   *crl = ms_parse_crl_bytea(scope, "cached CRL", DatumGetByteaPP(d));
+		bytea	   *der = DatumGetByteaPP(d);
+		X509_CRL   *crl = ms_vcache_crl((unsigned char *) VARDATA_ANY(der), VARSIZE_ANY_EXHDR(der));
 
-		if (!X509_CRL_up_ref(crl) || !sk_X509_CRL_push(pki->crls, crl))
+		/* mobisign.crl holds DER that parsed when it was added */
+		if (crl == NULL)
 			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not add a CRL of PKI \"%s\": %s", pki->name, ms_ossl_error())));
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("a cached CRL of PKI \"%s\" does not parse: %s", pki->name, ms_ossl_error())));
+		if (!sk_X509_CRL_push(pki->crls, crl))
+		{
+			X509_CRL_free(crl);
+			oom();
+		}
 	}
 }
 
@@ -241,6 +251,8 @@ set_verify_params(MsPki *pki)
 	if (pki->inhibit_any_policy)
 		flags |= X509_V_FLAG_INHIBIT_ANY;
 	X509_VERIFY_PARAM_set_flags(param, flags);
+	/* certificate signatures are checked once (verify_cache.h), the rest each time */
+	X509_STORE_set_verify(pki->store, ms_vcache_verify_chain);
 	X509_VERIFY_PARAM_set_auth_level(param, pki->security_level);
 	X509_VERIFY_PARAM_set_depth(param, 16);
 	/* purposes are checked by mobisign itself (key usage per operation) */
@@ -296,7 +308,7 @@ pki_load(int id)
 		load_policies(pki, tup, td);
 		anchors = load_anchors(scope, pki, tup, td);
 		load_intermediates(scope, pki, tup, td);
-		load_crls(scope, pki);	/* replaces SPI_tuptable */
+		load_crls(pki);	/* replaces SPI_tuptable */
 		set_verify_params(pki);
 	}
 	PG_CATCH();
@@ -329,8 +341,11 @@ pki_refresh(const char *only_name)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute("SELECT id, name, generation, xmin::text::bigint AS row_version FROM mobisign.pki WHERE enabled ORDER BY id",
-					 true, 0);
+	/* run at every verification: planned once per backend */
+	rc = SPI_execute_plan(ms_spi_prepare_once(&refresh_plan,
+											  "SELECT id, name, generation, xmin::text::bigint AS row_version"
+											  "  FROM mobisign.pki WHERE enabled ORDER BY id", 0, NULL),
+						  NULL, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read mobisign.pki: %s", SPI_result_code_string(rc));
 

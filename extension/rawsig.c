@@ -13,8 +13,11 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "audit_log.h"
 #include "input_limits.h"
+#include "jsonb_build.h"
 #include "ossl.h"
+#include "verify_cache.h"
 #include "rawsig.h"
 
 typedef enum
@@ -108,14 +111,9 @@ ms_raw_verify(EVP_PKEY *pkey, const char *algorithm,
 	return rc == 1;
 }
 
-PG_FUNCTION_INFO_V1(mobisign_verify_signature_internal);
-
-/*
- * mobisign._verify_signature(key bytea, content bytea, signature bytea,
- *		algorithm text) -> boolean
- */
-Datum
-mobisign_verify_signature_internal(PG_FUNCTION_ARGS)
+/* One check from the SQL arguments (key, content, signature, algorithm). */
+static bool
+verify_args(FunctionCallInfo fcinfo)
 {
 	static const char *const argnames[] = {"key", "content", "signature", "algorithm"};
 	MsScope    *scope;
@@ -132,10 +130,45 @@ mobisign_verify_signature_internal(PG_FUNCTION_ARGS)
 	content = PG_GETARG_BYTEA_PP(1);
 	sig = PG_GETARG_BYTEA_PP(2);
 	scope = ms_scope_create();
-	pkey = ms_parse_public_key_bytea(scope, "key", PG_GETARG_BYTEA_PP(0));
+	pkey = ms_vcache_public_key(scope, "key", PG_GETARG_BYTEA_PP(0));
 	ok = ms_raw_verify(pkey, text_to_cstring(PG_GETARG_TEXT_PP(3)),
 					   (unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content),
 					   (unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig));
 	ms_scope_release(scope);
+	return ok;
+}
+
+PG_FUNCTION_INFO_V1(mobisign_verify_signature_internal);
+
+/*
+ * mobisign._verify_signature(key bytea, content bytea, signature bytea,
+ *		algorithm text) -> boolean
+ */
+Datum
+mobisign_verify_signature_internal(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(verify_args(fcinfo));
+}
+
+PG_FUNCTION_INFO_V1(mobisign_verify_signature);
+
+/*
+ * mobisign_verify_signature(key, content, signature, algorithm): the same,
+ * and its audit row (detail: algorithm, content_sha256).
+ */
+Datum
+mobisign_verify_signature(PG_FUNCTION_ARGS)
+{
+	bool		ok = verify_args(fcinfo);
+	bytea	   *content = PG_GETARG_BYTEA_PP(1);
+	unsigned char md[32];
+	MsJsonb		detail = {0};
+
+	ms_sha256((unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content), md);
+	ms_jb_begin_object(&detail, NULL);
+	ms_jb_string(&detail, "algorithm", text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	ms_jb_string(&detail, "content_sha256", ms_hex(md, 32));
+	ms_jb_end(&detail);
+	ms_audit_write("verify_signature", ok ? "valid" : "invalid", ms_jb_finish(&detail));
 	PG_RETURN_BOOL(ok);
 }

@@ -35,6 +35,7 @@
 #include "cms_verify.h"
 #include "keystore.h"
 #include "ossl.h"
+#include "verify_cache.h"
 #include "sim_request.h"
 #include "sim_response.h"
 
@@ -280,7 +281,7 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 
 	scope = ms_scope_create();
 	if (!PG_ARGISNULL(2))
-		cert = ms_parse_certificate_bytea(scope, "registered certificate", PG_GETARG_BYTEA_PP(2));
+		cert = ms_vcache_certificate(scope, "registered certificate", PG_GETARG_BYTEA_PP(2));
 	if (!PG_ARGISNULL(5))
 		inter = ms_parse_certificate_array(scope, "intermediates", PG_GETARG_ARRAYTYPE_P(5), 64);
 

@@ -59,3 +59,31 @@ ms_spi_int64(HeapTuple tup, TupleDesc td, const char *name)
 {
 	return DatumGetInt64(value(tup, td, name));
 }
+
+SPIPlanPtr
+ms_spi_prepare_once(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+		*slot = plan;
+	}
+	return *slot;
+}
+
+void
+ms_spi_run_once(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes,
+				Datum *values, const char *nulls)
+{
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_plan(ms_spi_prepare_once(slot, sql, nargs, argtypes), values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "could not run \"%s\": %s", sql, SPI_result_code_string(rc));
+	SPI_finish();
+}

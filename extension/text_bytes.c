@@ -21,6 +21,7 @@
 
 PG_FUNCTION_INFO_V1(mobisign_utf8);
 PG_FUNCTION_INFO_V1(mobisign_utf8_or_stored);
+PG_FUNCTION_INFO_V1(mobisign_audit_text);
 
 static bytea *
 bytes_copy(const char *s, int n)
@@ -85,4 +86,25 @@ mobisign_utf8_or_stored(PG_FUNCTION_ARGS)
 	if (b == NULL)
 		b = bytes_copy(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 	PG_RETURN_BYTEA_P(b);
+}
+
+text *
+ms_audit_text(text *t)
+{
+	size_t		n = VARSIZE_ANY_EXHDR(t);
+	text	   *hex;
+
+	if (ms_text_utf8(t) != NULL)
+		return t;
+	hex = palloc(VARHDRSZ + 4 + 2 * n);
+	memcpy(VARDATA(hex), "hex:", 4);
+	hex_encode(VARDATA_ANY(t), n, VARDATA(hex) + 4);
+	SET_VARSIZE(hex, VARHDRSZ + 4 + 2 * n);
+	return hex;
+}
+
+Datum
+mobisign_audit_text(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(ms_audit_text(PG_GETARG_TEXT_PP(0)));
 }

@@ -2,8 +2,10 @@
  *
  * text_bytes.h
  *	  The UTF-8 bytes of a text value, for what hashes or stores text that
- *	  may have come from outside unchecked: mobisign._utf8(text) and
- *	  mobisign._utf8_or_stored(text), used by the audit (sql/parts/20_audit.sql).
+ *	  may have come from outside unchecked: mobisign._utf8(text),
+ *	  mobisign._utf8_or_stored(text) and mobisign._audit_text(text) (the text
+ *	  itself, or 'hex:' and its stored bytes), used by the audit
+ *	  (sql/parts/20_audit.sql).
  *
  * Invariant: neither function raises an error on any input.  A text that is
  * not valid in the database encoding, or has no UTF-8 form, gives NULL
@@ -20,5 +22,8 @@
 
 /* the UTF-8 form of t as a new bytea, or NULL if it has none; never errors */
 extern bytea *ms_text_utf8(text *t);
+
+/* t if it has a UTF-8 form, else 'hex:' and its stored bytes (lower-case hex) */
+extern text *ms_audit_text(text *t);
 
 #endif							/* MOBISIGN_TEXT_BYTES_H */

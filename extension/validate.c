@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <time.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -23,8 +24,10 @@
 
 #include "ocsp.h"
 #include "ossl.h"
+#include "verify_cache.h"
 #include "sql_fn.h"
 #include "pki_store.h"
+#include "audit_log.h"
 #include "jsonb_build.h"
 #include "validate.h"
 
@@ -205,19 +208,14 @@ add_crls_for(MsJsonb *ev, MsPki *pki, X509 *x)
 	for (int i = 0; i < sk_X509_CRL_num(pki->crls); i++)
 	{
 		X509_CRL   *crl = sk_X509_CRL_value(pki->crls, i);
-		ASN1_INTEGER *num;
-		char	   *numtext = NULL;
+		char	   *issuer;
+		char	   *numtext;
 
 		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(x)) != 0)
 			continue;
-		num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
-		if (num)
-		{
-			numtext = ms_asn1_integer_text(num);
-			ASN1_INTEGER_free(num);
-		}
+		ms_vcache_crl_facts(crl, &issuer, &numtext);
 		ms_jb_begin_object(ev, NULL);
-		ms_jb_string(ev, "issuer", ms_name_text(X509_CRL_get_issuer(crl)));
+		ms_jb_string(ev, "issuer", issuer);
 		ms_jb_string(ev, "crl_number", numtext);
 		ms_jb_string(ev, "this_update",
 					 timestamptz_to_str(ms_asn1_time_to_timestamptz(X509_CRL_get0_lastUpdate(crl))));
@@ -392,15 +390,26 @@ run_verify(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 	X509_STORE_CTX *ctx = ms_scope_store_ctx(scope, X509_STORE_CTX_new());
 	STACK_OF(X509) *all = untrusted;
 
-	/* the caller's intermediates, then the PKI's known CAs */
+	/*
+	 * The caller's intermediates, then the PKI's known CAs.  A caller's
+	 * certificate identical to a known CA is replaced by the PKI's object,
+	 * whose key digest the verification cache keeps (verify_cache.h).
+	 */
 	if (sk_X509_num(pki->intermediates) > 0)
 	{
 		all = ms_scope_x509_stack(scope, sk_X509_new_null());
 		if (all == NULL)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		for (int i = 0; untrusted != NULL && i < sk_X509_num(untrusted); i++)
-			if (!X509_add_cert(all, sk_X509_value(untrusted, i), X509_ADD_FLAG_UP_REF))
+		{
+			X509	   *x = sk_X509_value(untrusted, i);
+
+			for (int k = 0; k < sk_X509_num(pki->intermediates); k++)
+				if (X509_cmp(sk_X509_value(pki->intermediates, k), x) == 0)
+					x = sk_X509_value(pki->intermediates, k);
+			if (!X509_add_cert(all, x, X509_ADD_FLAG_UP_REF))
 				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		}
 		if (!X509_add_certs(all, pki->intermediates, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	}
@@ -559,12 +568,12 @@ record_evidence(MsPki *pki, VerifyState *st, PathRun *run, MsValidation *out)
 	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
 	{
 		X509	   *x = sk_X509_value(chain, i);
-		char	   *subj = ms_name_text(X509_get_subject_name(x));
+		char	   *subj = ms_vcache_subject(x);
 
 		out->chain = lappend(out->chain, subj);
 		ms_jb_begin_object(&ev, NULL);
 		ms_jb_string(&ev, "subject", subj);
-		ms_jb_string(&ev, "sha256", ms_x509_fingerprint_hex(x));
+		ms_jb_string(&ev, "sha256", ms_vcache_fingerprint_hex(x));
 		ms_jb_end(&ev);
 	}
 	ms_jb_end(&ev);
@@ -699,6 +708,35 @@ ms_validation_columns(MsValidation *v, Datum *values, bool *nulls, int *col)
 	values[(*col)++] = ms_text_array(v->chain);
 }
 
+/*
+ * One validation from the SQL arguments (certificate bytea, intermediates
+ * bytea[], pki text, at timestamptz): the record's values in values/nulls.
+ */
+static void
+validation_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, MsValidation *v)
+{
+	MsScope    *scope;
+	X509	   *cert;
+	STACK_OF(X509) *inter;
+	int			col = 0;
+
+	ms_require_arg(fcinfo, 0, "certificate");
+	scope = ms_scope_create();
+	cert = ms_vcache_certificate(scope, "certificate", PG_GETARG_BYTEA_PP(0));
+	inter = ms_parse_certificate_array(scope, "intermediates",
+									   PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1),
+									   MS_MAX_INTERMEDIATES);
+	ms_validate_certificate(cert, inter,
+							PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+							PG_ARGISNULL(3) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(3)),
+							MS_USAGE_NONE, v);
+	ms_scope_release(scope);
+
+	ms_validation_columns(v, values, nulls, &col);
+	values[col++] = ms_text_array(v->policies);
+	values[col++] = JsonbPGetDatum(v->evidence);
+}
+
 PG_FUNCTION_INFO_V1(mobisign_validate_certificate_internal);
 
 /*
@@ -709,31 +747,39 @@ PG_FUNCTION_INFO_V1(mobisign_validate_certificate_internal);
 Datum
 mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc;
+	TupleDesc	tupdesc = ms_result_row(fcinfo);
 	Datum		values[8];
 	bool		nulls[8] = {0};
-	MsScope    *scope;
-	X509	   *cert;
-	STACK_OF(X509) *inter;
 	MsValidation v;
-	int			col = 0;
 
-	tupdesc = ms_result_row(fcinfo);
-	ms_require_arg(fcinfo, 0, "certificate");
+	validation_row(fcinfo, values, nulls, &v);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
 
-	scope = ms_scope_create();
-	cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));
-	inter = ms_parse_certificate_array(scope, "intermediates",
-									   PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1),
-									   MS_MAX_INTERMEDIATES);
-	ms_validate_certificate(cert, inter,
-							PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
-							PG_ARGISNULL(3) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(3)),
-							MS_USAGE_NONE, &v);
-	ms_scope_release(scope);
+PG_FUNCTION_INFO_V1(mobisign_validate_certificate);
 
-	ms_validation_columns(&v, values, nulls, &col);
-	values[col++] = ms_text_array(v.policies);
-	values[col++] = JsonbPGetDatum(v.evidence);
+/*
+ * mobisign_validate_certificate(): the same record, and its audit row in
+ * the same statement (detail: subject, pki, status, reason, at).
+ */
+Datum
+mobisign_validate_certificate(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc = ms_result_row(fcinfo);
+	Datum		values[8];
+	bool		nulls[8] = {0};
+	MsValidation v;
+	MsJsonb		detail = {0};
+
+	validation_row(fcinfo, values, nulls, &v);
+	ms_jb_begin_object(&detail, NULL);
+	ms_jb_string(&detail, "subject", v.chain != NIL ? (char *) linitial(v.chain) : NULL);
+	ms_jb_string(&detail, "pki", v.pki_name);
+	ms_jb_int(&detail, "status", v.status_code);
+	ms_jb_string(&detail, "reason", v.reason ? v.reason : "");
+	ms_jb_json_timestamptz(&detail, "at", PG_ARGISNULL(3) ? GetCurrentTransactionStartTimestamp()
+						   : PG_GETARG_TIMESTAMPTZ(3));
+	ms_jb_end(&detail);
+	ms_audit_write("validate_certificate", ms_status_name(v.status_code), ms_jb_finish(&detail));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -62,30 +62,21 @@ $$;
 -- client or a later conversion would choke on).
 CREATE FUNCTION mobisign._audit_text(t text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE WHEN t IS NULL OR mobisign._utf8(t) IS NOT NULL THEN t
-                ELSE 'hex:' || pg_catalog.encode(mobisign._utf8_or_stored(t), 'hex') END
-$$;
+AS 'MODULE_PATHNAME', 'mobisign_audit_text';
 
 -- Append one row. Internal: called by the extension's own functions only.
 -- Every text is stored with a UTF-8 form (mobisign._audit_text); a detail
 -- whose text has none is replaced by {"unreadable_detail": "hex:..."}.
+-- In C (extension/audit_log.c): every verification writes a row, and its
+-- INSERT is planned once per backend.
 CREATE FUNCTION mobisign.audit_log(operation text, outcome text, detail jsonb DEFAULT '{}',
                                    transaction_id uuid DEFAULT NULL, application text DEFAULT NULL)
 RETURNS bigint
-LANGUAGE sql VOLATILE
+LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
-    INSERT INTO mobisign.audit (operation, outcome, detail, transaction_id, application)
-    SELECT mobisign._audit_text(operation), mobisign._audit_text(outcome),
-           CASE WHEN mobisign._utf8(d::text) IS NOT NULL THEN d
-                ELSE pg_catalog.jsonb_build_object('unreadable_detail', mobisign._audit_text(d::text)) END,
-           transaction_id, mobisign._audit_text(application)
-      FROM (SELECT coalesce(detail, '{}'::jsonb) AS d) x
-    RETURNING id
-$$;
+AS 'MODULE_PATHNAME', 'mobisign_audit_log';
 
 -- Refuse UPDATE (except the one-time sealing of an unsealed row, which may not
 -- touch the content), DELETE (except by the retention function) and TRUNCATE.

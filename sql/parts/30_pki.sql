@@ -211,7 +211,6 @@ BEGIN
     VALUES (p.id, info.issuer, info.der, info.sha256, info.crl_number, info.is_delta, info.scope,
             info.this_update, info.next_update, coalesce(source, 'admin'), source_url)
     RETURNING id INTO new_id;
-    UPDATE mobisign.pki SET generation = generation + 1, updated_at = now() WHERE id = p.id;
     PERFORM mobisign.audit_log('add_crl', 'ok', pg_catalog.jsonb_build_object(
         'pki', p.name, 'issuer', info.issuer, 'crl_number', info.crl_number,
         'delta', info.is_delta, 'this_update', info.this_update, 'next_update', info.next_update,
@@ -220,27 +219,44 @@ BEGIN
 END
 $$;
 
+-- Every change to a PKI's CRLs bumps the PKI's generation, whoever makes it
+-- (mobisign_add_crl, the refresher, an administrator's DELETE): each
+-- backend sees the new value at its next verification and reloads the
+-- PKI's store and CRLs (extension/pki_store.h).  A change to the pki row
+-- itself changes its xmin, which the backends compare too.
+CREATE FUNCTION mobisign._crl_changed()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE mobisign.pki SET generation = generation + 1, updated_at = pg_catalog.now()
+     WHERE id IN (CASE WHEN TG_OP <> 'INSERT' THEN OLD.pki_id END,
+                  CASE WHEN TG_OP <> 'DELETE' THEN NEW.pki_id END);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER crl_added_or_removed AFTER INSERT OR DELETE ON mobisign.crl
+    FOR EACH ROW EXECUTE FUNCTION mobisign._crl_changed();
+-- a refresh that finds the same CRL only touches fetched_at: no reload
+CREATE TRIGGER crl_replaced AFTER UPDATE ON mobisign.crl
+    FOR EACH ROW WHEN (OLD.der IS DISTINCT FROM NEW.der OR OLD.pki_id IS DISTINCT FROM NEW.pki_id)
+    EXECUTE FUNCTION mobisign._crl_changed();
+
 -- ---- verification (mobisign_app, mobisign_admin) ----
 
--- The public functions are SQL wrappers: the C function does the work and
--- the audit row is written in the same statement.  (LANGUAGE sql, because
--- PL/pgSQL cannot name an input and an output parameter both "pki".)
+-- The public functions are C: each verifies and writes its audit row (and,
+-- for a signature, caches the signer) in the same statement, with statements
+-- planned once per backend (a LANGUAGE sql wrapper is planned at every call,
+-- which cost more than the verification).
 CREATE FUNCTION mobisign_validate_certificate(certificate bytea, intermediates bytea[] DEFAULT NULL,
     pki text DEFAULT NULL, at timestamptz DEFAULT NULL,
     OUT valid boolean, OUT status_code integer, OUT status_name text, OUT reason text,
     OUT pki text, OUT chain text[], OUT policies text[], OUT evidence jsonb)
 RETURNS record
-LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH r AS MATERIALIZED (
-        SELECT * FROM mobisign._validate_certificate($1, $2, $3, $4))
-    SELECT r.valid, r.status_code, r.status_name, r.reason, r.pki, r.chain, r.policies, r.evidence
-      FROM r, LATERAL mobisign.audit_log('validate_certificate', r.status_name,
-                pg_catalog.jsonb_build_object('subject', r.chain[1], 'pki', r.pki,
-                    'status', r.status_code, 'reason', r.reason,
-                    'at', coalesce($4, pg_catalog.now()))) AS audit_id
-$$;
+AS 'MODULE_PATHNAME', 'mobisign_validate_certificate'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign_verify(signature bytea, content bytea, certificate bytea DEFAULT NULL,
     pki text DEFAULT NULL, at timestamptz DEFAULT NULL,
@@ -248,46 +264,24 @@ CREATE FUNCTION mobisign_verify(signature bytea, content bytea, certificate byte
     OUT signer_subject text, OUT signer_certificate bytea, OUT signing_time timestamptz,
     OUT pki text, OUT chain text[], OUT evidence jsonb)
 RETURNS record
-LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH r AS MATERIALIZED (
-        SELECT * FROM mobisign._verify($1, $2, $3, $4, $5)),
-    -- a signer that verified is cached (source 'device'): later signatures
-    -- that name it only by issuer and serial or key identifier find it
-    cached AS (
-        INSERT INTO mobisign.certificate (fingerprint, der, subject, issuer, serial, subject_key_id,
-                                          not_before, not_after, pki_id, source,
-                                          last_validated_at, last_status)
-        SELECT ci.fingerprint, ci.der, ci.subject, ci.issuer, ci.serial, ci.subject_key_id,
-               ci.not_before, ci.not_after, (SELECT p.id FROM mobisign.pki p WHERE p.name = r.pki),
-               'device', pg_catalog.now(), r.status_code
-          FROM r, LATERAL mobisign._cert_info(r.signer_certificate) ci
-         WHERE r.valid
-        ON CONFLICT (fingerprint) DO UPDATE
-           SET last_validated_at = excluded.last_validated_at, last_status = excluded.last_status
-        RETURNING 1)
-    SELECT r.valid, r.status_code, r.status_name, r.reason, r.signer_subject,
-           r.signer_certificate, r.signing_time, r.pki, r.chain, r.evidence
-      FROM r, LATERAL mobisign.audit_log('verify', r.status_name,
-                pg_catalog.jsonb_build_object('signer', r.signer_subject, 'pki', r.pki,
-                    'status', r.status_code, 'reason', r.reason,
-                    'content_sha256', pg_catalog.encode(pg_catalog.sha256(coalesce($2, '\x'::bytea)), 'hex'),
-                    'at', coalesce($5, pg_catalog.now()))) AS audit_id
-$$;
+AS 'MODULE_PATHNAME', 'mobisign_verify'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign_verify_signature(key bytea, content bytea, signature bytea, algorithm text)
 RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    ok boolean;
-BEGIN
-    ok := mobisign._verify_signature(key, content, signature, algorithm);
-    PERFORM mobisign.audit_log('verify_signature', CASE WHEN ok THEN 'valid' ELSE 'invalid' END,
-        pg_catalog.jsonb_build_object('algorithm', algorithm,
-            'content_sha256', pg_catalog.encode(pg_catalog.sha256(content), 'hex')));
-    RETURN ok;
-END
-$$;
+AS 'MODULE_PATHNAME', 'mobisign_verify_signature'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+-- The calling backend's verification cache (README.md, "Configuration";
+-- docs/verification.md): its size and how often it answered.
+CREATE FUNCTION mobisign_verify_cache_stats(
+    OUT entries bigint, OUT bytes bigint, OUT hits bigint, OUT misses bigint,
+    OUT evictions bigint, OUT max_entries bigint, OUT max_bytes bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mobisign_verify_cache_stats'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mobisign_verify_cache_stats()
+    IS 'this backend''s verification cache: entries, estimated bytes, hits, misses, evictions and its limits';

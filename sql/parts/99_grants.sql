@@ -29,7 +29,8 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION
     mobisign_validate_certificate(bytea, bytea[], text, timestamptz),
     mobisign_verify(bytea, bytea, bytea, text, timestamptz),
-    mobisign_verify_signature(bytea, bytea, bytea, text)
+    mobisign_verify_signature(bytea, bytea, bytea, text),
+    mobisign_verify_cache_stats()
     TO mobisign_app, mobisign_admin;
 
 -- The limits of the API's text arguments: everyone who calls the API

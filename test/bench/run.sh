@@ -3,10 +3,19 @@
 # to a reference measured in the same run on the same machine (these machines
 # are noisy: absolute figures mean little, ratios travel).
 #
-#   reference  test/bench/reference.c: the same OpenSSL calls from C, no database
-#   mobisign   the SQL API in a private cluster (one backend, no concurrency)
+#   reference  test/bench/reference.c: the irreducible work of a verification,
+#              one EVP_DigestVerify with a key parsed once (openssl speed style),
+#              for ECDSA P-256 and RSA-2048
+#   mobisign   the SQL API in a private cluster (one backend, no concurrency),
+#              on the PKIs gamma (all P-256) and delta (all RSA-2048): a root,
+#              an intermediate, a user, a CRL from each CA
 #
-# BENCH_SECONDS (default 3) bounds each measurement.
+# The figures with a target (issue 9) end the output, one line each:
+#   RESULT <name> value=<v> ops/s reference=<r> ratio=<v/r> target=<t> pass|short
+# BENCH_SECONDS (default 3) bounds each measurement.  MOBISIGN_DESTDIR=DIR
+# installs into and runs the server of a private copy of PostgreSQL (DIR/usr/
+# lib/postgresql/15 and DIR/usr/share/postgresql/15, copied with cp -a)
+# instead of the system's: no shared install, so no install lock needed.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$MOBISIGN_ROOT"
@@ -23,7 +32,13 @@ trap cleanup EXIT
 
 echo "== build"
 make -s all >/dev/null
-make -s install >/dev/null
+if [ -n "${MOBISIGN_DESTDIR:-}" ]; then
+	# a private copy of the PostgreSQL installation: nothing shared is touched
+	make -s install DESTDIR="$MOBISIGN_DESTDIR" >/dev/null
+	PGBIN=$MOBISIGN_DESTDIR/usr/lib/postgresql/15/bin
+else
+	make -s install >/dev/null
+fi
 cc -O2 -Wall -Wextra -Werror -o "$work/reference" test/bench/reference.c -lcrypto
 
 echo "== fixtures"
@@ -37,59 +52,25 @@ echo "== reference (C + OpenSSL, ${secs}s each)"
 mkdir -p "$work/pg"
 ms_cluster_start "$work/pg" "$(ms_free_port)" >/dev/null
 ms_psql -q -c "CREATE EXTENSION mobisign" >/dev/null
-ms_psql -q -v fx="$work/fx" <<'SQL' >/dev/null
-CREATE TABLE fx AS SELECT f AS name, pg_read_binary_file(:'fx' || '/' || f) AS data
-  FROM pg_ls_dir(:'fx') f WHERE f ~ '\.(der|p7s|txt|sig)$';
-SELECT mobisign_add_pki('alpha', ARRAY[(SELECT data FROM fx WHERE name = 'alpha-root.der')],
-                        intermediates => ARRAY[(SELECT data FROM fx WHERE name = 'alpha-int.der')]);
-SELECT mobisign_add_crl('alpha', (SELECT data FROM fx WHERE name = 'alpha-root.crl.der'));
-SELECT mobisign_add_crl('alpha', (SELECT data FROM fx WHERE name = 'alpha-int.crl.der'));
--- a timed loop: how many calls of one operation fit in the given time; the
--- arguments are fetched once, so only the call itself is measured
-CREATE FUNCTION bench(op text, secs float8) RETURNS float8 LANGUAGE plpgsql AS $$
-DECLARE
-    t0 timestamptz := clock_timestamp(); n bigint := 0; ok boolean;
-    alice bytea := (SELECT data FROM fx WHERE name = 'alice-rsa.der');
-    bob bytea := (SELECT data FROM fx WHERE name = 'bob-ec.der');
-    p7s bytea := (SELECT data FROM fx WHERE name = 'alice-detached-chain.p7s');
-    content bytea := (SELECT data FROM fx WHERE name = 'content.txt');
-    raw bytea := (SELECT data FROM fx WHERE name = 'bob-raw-sha256.sig');
-BEGIN
-    LOOP
-        CASE op
-            WHEN 'validate' THEN
-                SELECT valid INTO ok FROM mobisign_validate_certificate(alice, pki => 'alpha');
-            WHEN 'validate_noaudit' THEN
-                SELECT valid INTO ok FROM mobisign._validate_certificate(alice, NULL, 'alpha', NULL);
-            WHEN 'cms_verify' THEN
-                SELECT valid INTO ok FROM mobisign_verify(p7s, content, pki => 'alpha');
-            WHEN 'raw_ecdsa' THEN
-                ok := mobisign_verify_signature(bob, content, raw, 'ecdsa-sha256');
-            WHEN 'raw_ecdsa_noaudit' THEN
-                ok := mobisign._verify_signature(bob, content || ''::bytea, raw, 'ecdsa-sha256');
-        END CASE;
-        IF NOT ok THEN RAISE EXCEPTION 'bench operation % failed', op; END IF;
-        n := n + 1;
-        EXIT WHEN clock_timestamp() - t0 > make_interval(secs => secs);
-    END LOOP;
-    RETURN n / extract(epoch FROM clock_timestamp() - t0)::float8;
-END $$;
-SQL
+ms_psql -q -v fx="$work/fx" -f test/bench/setup.sql >/dev/null
 
 echo "== mobisign (SQL API, ${secs}s each)"
 q() { ms_psql -qAt -c "$1"; }
-alice="(SELECT data FROM fx WHERE name = 'alice-rsa.der')"
 declare -A ms
-for op in validate validate_noaudit cms_verify raw_ecdsa raw_ecdsa_noaudit; do
-	ms[$op]=$(q "SELECT bench('$op', $secs)")
+ops="cms_verify cms_verify_noaudit validate validate_noaudit raw_verify raw_verify_noaudit"
+for who in gina-ec dora-rsa; do
+	for op in $ops; do
+		ms[$op.$who]=$(q "SELECT bench('$op', '$who', $secs)")
+		printf '  %-20s %-9s %10.1f/s\n' "$op" "$who" "${ms[$op.$who]}"
+	done
 done
 
 # memory: the backend's resident size after 500 and after 5000 more
 # validations; a ratio near 1.00 means nothing grows per call
 mem=$(ms_psql -qAt <<SQL
-SELECT count(*) FROM generate_series(1, 500), mobisign_validate_certificate($alice, pki => 'alpha');
+SELECT count(*) FROM generate_series(1, 500), mobisign_validate_certificate(fx('gina-ec.der'), pki => 'gamma');
 SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmRSS:\s+(\d+)'))[1];
-SELECT count(*) FROM generate_series(1, 5000), mobisign_validate_certificate($alice, pki => 'alpha');
+SELECT count(*) FROM generate_series(1, 5000), mobisign_validate_certificate(fx('gina-ec.der'), pki => 'gamma');
 SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmRSS:\s+(\d+)'))[1];
 SQL
 )
@@ -142,15 +123,23 @@ burst_ms=$(( $(now_ms) - t0 ))
 
 ref() { awk -v k="$1" '$1 == k { s += $2; n++ } END { print s / n }' "$work/ref1.txt" "$work/ref2.txt"; }
 echo
-echo "== results (ratio = mobisign / reference; 1.00 = as fast as bare OpenSSL)"
-printf '%-34s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
-row() { printf '%-34s %12.1f %12.1f %8.2f\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN { print a / b }')"; }
-row "path validation (API, audited)" "${ms[validate]}" "$(ref validate)"
-row "path validation (no audit row)" "${ms[validate_noaudit]}" "$(ref validate)"
-row "CMS verify + signer path" "${ms[cms_verify]}" "$(ref cms_verify)"
-row "raw ECDSA P-256 verify (API)" "${ms[raw_ecdsa]}" "$(ref raw_ecdsa)"
-row "raw ECDSA P-256 (no audit row)" "${ms[raw_ecdsa_noaudit]}" "$(ref raw_ecdsa)"
-printf '%-34s %12s %12s %8.2f\n' "backend RSS after 5500 / after 500" "${rss2} kB" "${rss1} kB" \
+echo "== results (ratio = mobisign / reference: one EVP_DigestVerify of the same key type)"
+printf '%-46s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
+row() { printf '%-46s %12.1f %12.1f %8.2f\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN { print a / b }')"; }
+declare -A label=(
+	[cms_verify]="CMS verify, chain + CRLs (API)"
+	[cms_verify_noaudit]="CMS verify (no audit or signer row)"
+	[validate]="path validation + CRLs (API)"
+	[validate_noaudit]="path validation (no audit row)"
+	[raw_verify]="raw verify_signature (API)"
+	[raw_verify_noaudit]="raw verify_signature (no audit row)")
+for who in gina-ec dora-rsa; do
+	key=$([ "$who" = gina-ec ] && echo p256 || echo rsa2048)
+	for op in $ops; do
+		row "${label[$op]} $key" "${ms[$op.$who]}" "$(ref "$key")"
+	done
+done
+printf '%-46s %12s %12s %8.2f\n' "backend RSS after 5500 / after 500" "${rss2} kB" "${rss1} kB" \
 	"$(awk -v a="$rss2" -v b="$rss1" 'BEGIN { print a / b }')"
 echo
 echo "== SIM channel (ratio = mobisign / the simulator's own client, authentications per second)"
@@ -158,3 +147,21 @@ printf '%-34s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
 refrate=$(awk -v n="$n" -v ms="$ref_ms" 'BEGIN { print n * 1000 / ms }')
 row "one at a time (authenticate+wait)" "$(awk -v n="$n" -v ms="$seq_ms" 'BEGIN { print n * 1000 / ms }')" "$refrate"
 row "burst of $n queued at once" "$(awk -v n="$n" -v ms="$burst_ms" 'BEGIN { print n * 1000 / ms }')" "$refrate"
+
+echo
+# the figures with a target, one machine-readable line each (API calls, audited)
+result() { # name value reference target
+	awk -v n="$1" -v v="$2" -v r="$3" -v t="$4" 'BEGIN {
+		printf "RESULT %s value=%.1f ops/s reference=%.1f ratio=%.3f target=%s %s\n",
+			n, v, r, v / r, t, (v / r >= t ? "pass" : "short") }'
+}
+for who in gina-ec dora-rsa; do
+	key=$([ "$who" = gina-ec ] && echo p256 || echo rsa2048)
+	result "cms_verify_$key" "${ms[cms_verify.$who]}" "$(ref "$key")" 0.3
+	result "path_validation_$key" "${ms[validate.$who]}" "$(ref "$key")" 0.3
+	result "raw_verify_$key" "${ms[raw_verify.$who]}" "$(ref "$key")" 0.5
+done
+# memory: nothing may grow per call (at most 5 % over 5000 calls)
+awk -v a="$rss2" -v b="$rss1" 'BEGIN {
+	printf "RESULT memory_rss_5500_over_500 value=%d kB reference=%d ratio=%.3f target=<=1.05 %s\n",
+		a, b, a / b, (a / b <= 1.05 ? "pass" : "short") }'

@@ -8,7 +8,8 @@
  * one marker; trailing bytes counted right; what the server stores (the
  * re-encoded DER) parses again to an equal object, so a stored row can
  * always be loaded; the distribution point URIs the server may fetch are
- * bounded and hold no NUL.
+ * bounded and hold no NUL; a SignedData taken apart from its certificates
+ * (cms_split.c) is the same SignedData without them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "cms_split.h"
 #include "der_input.h"
 
 #define FUZZ_CHECK(cond) do { if (!(cond)) abort(); } while (0)
@@ -179,6 +181,58 @@ read_cms(CMS_ContentInfo *cms)
 	sk_X509_pop_free(certs, X509_free);
 }
 
+/*
+ * The split of cms_split.c: spans inside the input, each a SEQUENCE; the
+ * stripped structure no longer than the input; and when the input parses,
+ * the stripped one parses too, to a SignedData with the same signer
+ * count, content type and detached-ness and without certificates; and
+ * each certificate span is one of the input's certificates.
+ */
+static void
+check_split(const uint8_t *d, size_t len, CMS_ContentInfo *cms)
+{
+	unsigned char *out = malloc(len ? len : 1);
+	msi_cms_split sp;
+	msi_der_detail det;
+	CMS_ContentInfo *again = NULL;
+
+	if (out == NULL)
+		return;
+	if (msi_cms_split_certificates(d, len, out, &sp) != MSI_OK)
+	{
+		free(out);
+		return;
+	}
+	FUZZ_CHECK(sp.stripped_len < len && sp.ncerts >= 0 && sp.ncerts <= MSI_CMS_SPLIT_MAX_CERTS);
+	for (int i = 0; i < sp.ncerts; i++)
+		FUZZ_CHECK(sp.certs[i].data >= d && sp.certs[i].len >= 2 &&
+				   sp.certs[i].data + sp.certs[i].len <= d + len && sp.certs[i].data[0] == 0x30);
+	if (cms != NULL && msi_parse_cms_signed_data(out, sp.stripped_len, &again, &det) == MSI_OK)
+	{
+		STACK_OF(X509) *certs = CMS_get1_certs(again);
+		STACK_OF(X509) *orig = CMS_get1_certs(cms);
+
+		FUZZ_CHECK(certs == NULL);
+		FUZZ_CHECK(sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(again)) ==
+				   sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)));
+		FUZZ_CHECK(CMS_is_detached(again) == CMS_is_detached(cms));
+		FUZZ_CHECK(OBJ_cmp(CMS_get0_eContentType(again), CMS_get0_eContentType(cms)) == 0);
+		FUZZ_CHECK(sk_X509_num(orig) == sp.ncerts);
+		for (int i = 0; i < sp.ncerts; i++)
+		{
+			const unsigned char *p = sp.certs[i].data;
+			X509	   *x = d2i_X509(NULL, &p, (long) sp.certs[i].len);
+
+			FUZZ_CHECK(x != NULL && X509_cmp(x, sk_X509_value(orig, i)) == 0);
+			X509_free(x);
+		}
+		sk_X509_pop_free(orig, X509_free);
+		CMS_ContentInfo_free(again);
+	}
+	ERR_clear_error();
+	free(out);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -227,6 +281,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					FUZZ_CHECK(det.type_oid[0] != '\0');
 				if (cms)
 					read_cms(cms);
+				check_split(d, len, rc == MSI_OK && !msi_looks_like_pem(d, len) ? cms : NULL);
 				CMS_ContentInfo_free(cms);
 				break;
 			}

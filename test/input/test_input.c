@@ -13,6 +13,7 @@
 
 #include <openssl/err.h>
 
+#include "cms_split.h"
 #include "der_input.h"
 #include "http_input.h"
 #include "ldap_input.h"
@@ -154,6 +155,67 @@ test_der(void)
 		  "CMS: a ContentInfo of type data is no SignedData");
 	ok(cms == NULL && strcmp(d.type_oid, "1.2.840.113549.1.7.1") == 0, "CMS: ... the type found is named");
 	free(der);
+}
+
+/*
+ * cms_split: a SignedData with the signer and the intermediate splits into
+ * two certificates and a structure that parses to the same SignedData
+ * without them; one without certificates, a truncated one, one whose
+ * certificates field holds a non-certificate, and BER are not split.
+ */
+static void
+test_cms_split(void)
+{
+	size_t		len;
+	unsigned char *der = slurp("fx/alice-attached-chain.p7s", &len, 0);
+	unsigned char *out = malloc(len);
+	msi_cms_split sp;
+	msi_der_detail d;
+	CMS_ContentInfo *cms = NULL;
+	CMS_ContentInfo *orig = NULL;
+	STACK_OF(X509) *certs;
+
+	is_rc(msi_cms_split_certificates(der, len, out, &sp), MSI_OK, "cms_split: signer + intermediate split");
+	ok(sp.ncerts == 2 && sp.stripped_len < len, "cms_split: ... two certificates, a shorter structure");
+	is_rc(msi_parse_cms_signed_data(out, sp.stripped_len, &cms, &d), MSI_OK,
+		  "cms_split: ... the structure parses");
+	is_rc(msi_parse_cms_signed_data(der, len, &orig, &d), MSI_OK, "cms_split: ... as does the original");
+	certs = cms ? CMS_get1_certs(cms) : NULL;
+	ok(cms != NULL && certs == NULL, "cms_split: ... and carries no certificate");
+	sk_X509_pop_free(certs, X509_free);
+	certs = orig ? CMS_get1_certs(orig) : NULL;
+	for (int i = 0; i < 2 && certs && sk_X509_num(certs) == 2; i++)
+	{
+		const unsigned char *p = sp.certs[i].data;
+		X509	   *x = d2i_X509(NULL, &p, (long) sp.certs[i].len);
+
+		ok(x != NULL && X509_cmp(x, sk_X509_value(certs, i)) == 0 && p == sp.certs[i].data + sp.certs[i].len,
+		   i == 0 ? "cms_split: certificate 1 is the original's" : "cms_split: certificate 2 is the original's");
+		X509_free(x);
+	}
+	sk_X509_pop_free(certs, X509_free);
+	CMS_ContentInfo_free(cms);
+	CMS_ContentInfo_free(orig);
+	is_rc(msi_cms_split_certificates(der, len - 1, out, &sp), MSI_E_VALUE, "cms_split: a truncated input is not split");
+	/* the first certificate's SEQUENCE tag made a SET: not an X.509 certificate */
+	if (msi_cms_split_certificates(der, len, out, &sp) == MSI_OK)
+	{
+		size_t		at = (size_t) (sp.certs[0].data - der);
+
+		der[at] = 0x31;
+		is_rc(msi_cms_split_certificates(der, len, out, &sp), MSI_E_VALUE,
+			  "cms_split: a certificates field holding a non-certificate is not split");
+		der[at] = 0x30;
+	}
+	der[1] = 0x80;				/* indefinite length (BER) */
+	is_rc(msi_cms_split_certificates(der, len, out, &sp), MSI_E_VALUE, "cms_split: BER is not split");
+	free(der);
+	free(out);
+	der = slurp("fx/alice-detached-nocerts.p7s", &len, 0);
+	out = malloc(len);
+	is_rc(msi_cms_split_certificates(der, len, out, &sp), MSI_E_VALUE, "cms_split: nothing to split without certificates");
+	free(der);
+	free(out);
 }
 
 /* a distribution point with one fullName URI of len bytes */
@@ -488,6 +550,7 @@ main(int argc, char **argv)
 	}
 	data_dir = argv[1];
 	test_der();
+	test_cms_split();
 	test_dp_uris();
 	test_ocsp();
 	test_http();

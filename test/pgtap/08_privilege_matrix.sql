@@ -63,6 +63,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign_validate_certificate(bytea,bytea[],text,timestamp with time zone)', '{admin,app}'),
     ('mobisign_verify(bytea,bytea,bytea,text,timestamp with time zone)', '{admin,app}'),
     ('mobisign_verify_signature(bytea,bytea,bytea,text)', '{admin,app}'),
+    ('mobisign_verify_cache_stats()', '{admin,app}'),
     -- the SIM channel, for applications
     ('mobisign_authenticate(text,text,interval,text)', '{app}'),
     ('mobisign_sign(text,text,text,interval)', '{app}'),
@@ -148,6 +149,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign._wake_worker()', '{}'),
     ('mobisign.audit_digest(bytea,mobisign.audit)', '{}'),
     ('mobisign.audit_guard()', '{}'),
+    ('mobisign._crl_changed()', '{}'),
     ('mobisign.audit_log(text,text,jsonb,uuid,text)', '{}'),
     ('mobisign.audit_seal(integer)', '{}');
 

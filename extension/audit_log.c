@@ -1,0 +1,99 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit_log.c
+ *	  mobisign.audit_log() (see audit_log.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+#include "audit_log.h"
+#include "spi_row.h"
+#include "text_bytes.h"
+
+/* The detail as stored: itself, or {"unreadable_detail": "hex:..."}. */
+static Datum
+storable_detail(Datum detail)
+{
+	char	   *s = DatumGetCString(DirectFunctionCall1(jsonb_out, detail));
+	text	   *t = cstring_to_text(s);
+	text	   *hex;
+
+	if (ms_text_utf8(t) != NULL)
+		return detail;
+	hex = ms_audit_text(t);
+	return DirectFunctionCall1(jsonb_in,
+							   CStringGetDatum(psprintf("{\"unreadable_detail\": \"%s\"}",
+														text_to_cstring(hex))));
+}
+
+/* Insert one row: args/nulls are operation, outcome, detail, transaction_id, application. */
+static int64
+audit_insert(Datum *args, char *nulls)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, UUIDOID, TEXTOID};
+	bool		isnull;
+	int64		id;
+	int			rc;
+
+	for (int i = 0; i < 5; i++)
+	{
+		if (nulls[i] == 'n')
+			continue;
+		if (i == 2)
+			args[i] = storable_detail(args[i]);
+		else if (i != 3)
+			args[i] = PointerGetDatum(ms_audit_text(DatumGetTextPP(args[i])));
+	}
+	if (nulls[2] == 'n')
+	{
+		nulls[2] = ' ';
+		args[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_plan(ms_spi_prepare_once(&plan,
+											  "INSERT INTO mobisign.audit (operation, outcome, detail, transaction_id, application)"
+											  " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+											  5, types),
+						  args, nulls, false, 0);
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not write the audit row: %s", SPI_result_code_string(rc));
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return id;
+}
+
+int64
+ms_audit_write(const char *operation, const char *outcome, Jsonb *detail)
+{
+	Datum		args[5] = {CStringGetTextDatum(operation), CStringGetTextDatum(outcome),
+	JsonbPGetDatum(detail), 0, 0};
+	char		nulls[5] = {' ', ' ', detail ? ' ' : 'n', 'n', 'n'};
+
+	return audit_insert(args, nulls);
+}
+
+PG_FUNCTION_INFO_V1(mobisign_audit_log);
+
+Datum
+mobisign_audit_log(PG_FUNCTION_ARGS)
+{
+	Datum		args[5] = {0};
+	char		nulls[5];
+
+	for (int i = 0; i < 5; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		if (!PG_ARGISNULL(i))
+			args[i] = PG_GETARG_DATUM(i);
+	}
+	PG_RETURN_INT64(audit_insert(args, nulls));
+}

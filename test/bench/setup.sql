@@ -1,0 +1,43 @@
+-- make bench and test/bench/profile.sh: the PKIs gamma (all P-256) and delta
+-- (all RSA-2048) with their CRLs, and bench(op, who, secs), a timed loop of
+-- one verification.  psql -v fx=FIXTURE_DIR (test/fixtures/generate.sh).
+CREATE TABLE fx AS SELECT f AS name, pg_read_binary_file(:'fx' || '/' || f) AS data
+  FROM pg_ls_dir(:'fx') f WHERE f ~ '\.(der|p7s|txt|sig)$';
+CREATE FUNCTION fx(n text) RETURNS bytea LANGUAGE sql STABLE AS $$ SELECT data FROM fx WHERE name = n $$;
+SELECT mobisign_add_pki(p, ARRAY[fx(p || '-root.der')], intermediates => ARRAY[fx(p || '-int.der')]),
+       mobisign_add_crl(p, fx(p || '-root.crl.der')), mobisign_add_crl(p, fx(p || '-int.crl.der'))
+  FROM unnest(ARRAY['gamma', 'delta']) p;
+-- a timed loop: how many calls of one operation fit in the given time; the
+-- arguments are fetched once, so only the call itself is measured.  who is
+-- the user (gina-ec: P-256 under gamma, dora-rsa: RSA-2048 under delta).
+CREATE FUNCTION bench(op text, who text, secs float8) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp(); n bigint := 0; ok boolean;
+    pki text := CASE who WHEN 'gina-ec' THEN 'gamma' ELSE 'delta' END;
+    alg text := CASE who WHEN 'gina-ec' THEN 'ecdsa-sha256' ELSE 'rsa-pkcs1-sha256' END;
+    usercert bytea := fx(who || '.der');
+    p7s bytea := fx(split_part(who, '-', 1) || '-detached-chain.p7s');
+    raw bytea := fx(split_part(who, '-', 1) || '-raw-sha256.sig');
+    content bytea := fx('content.txt');
+BEGIN
+    LOOP
+        CASE op
+            WHEN 'validate' THEN
+                SELECT valid INTO ok FROM mobisign_validate_certificate(usercert, pki => pki);
+            WHEN 'validate_noaudit' THEN
+                SELECT valid INTO ok FROM mobisign._validate_certificate(usercert, NULL, pki, NULL);
+            WHEN 'cms_verify' THEN
+                SELECT valid INTO ok FROM mobisign_verify(p7s, content, pki => pki);
+            WHEN 'cms_verify_noaudit' THEN
+                SELECT valid INTO ok FROM mobisign._verify(p7s, content, NULL, pki, NULL);
+            WHEN 'raw_verify' THEN
+                ok := mobisign_verify_signature(usercert, content, raw, alg);
+            WHEN 'raw_verify_noaudit' THEN
+                ok := mobisign._verify_signature(usercert, content, raw, alg);
+        END CASE;
+        IF NOT ok THEN RAISE EXCEPTION 'bench operation % (%) failed', op, who; END IF;
+        n := n + 1;
+        EXIT WHEN clock_timestamp() - t0 > make_interval(secs => secs);
+    END LOOP;
+    RETURN n / extract(epoch FROM clock_timestamp() - t0)::float8;
+END $$;
