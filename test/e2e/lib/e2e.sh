@@ -21,10 +21,17 @@
 #       clusters are still up) and the tail of every server log; stops every
 #       ms_bg process and every cluster; removes WORK unless KEEP=1 or a
 #       check failed (then it says where WORK is).
+#       A command that does not exist (a misspelt helper: its checks would
+#       silently not run) is reported and fails the suite.
 #   ms_e2e_die MESSAGE
 #       a failed check, then exit (for set-up that later checks depend on).
 #   ms_bg COMMAND [ARGS...]        (redirect as usual: ms_bg cmd >log 2>&1)
-#       starts COMMAND in the background; its PID in MS_BG_PID.
+#       starts COMMAND in the background; its PID in MS_BG_PID. The
+#       redirections are opened by the caller's shell: for a FIFO as
+#       standard input use ms_bg_from.
+#   ms_bg_from FILE COMMAND [ARGS...]
+#       the same with standard input from FILE, opened by COMMAND's process
+#       (a FIFO blocks until it has a writer).
 #   ms_bg_stop PID...
 #       SIGTERM to these ms_bg processes, waits for them, forgets them.
 #   ms_e2e_ports VAR...
@@ -86,6 +93,13 @@ ms_e2e_die() {
 	exit 1
 }
 
+# bash runs this, in a subshell, for a command it cannot find
+command_not_found_handle() {
+	echo "FAIL - command not found: $*" >&2
+	[ -n "${WORK:-}" ] && touch "$WORK/.command-not-found"
+	return 127
+}
+
 ms_e2e_init() {
 	WORK=$(ms_readable_dir) || exit 1
 	trap ms_e2e_exit EXIT
@@ -96,6 +110,10 @@ ms_e2e_init() {
 ms_e2e_exit() {
 	local rc=$? c
 	[ "$MS_FAILS" -ne 0 ] && [ "$rc" -eq 0 ] && rc=1
+	if [ -e "$WORK/.command-not-found" ]; then
+		echo "FAIL - a command was not found (see above): the checks it would have made did not run"
+		rc=1
+	fi
 	[ -n "${MS_LISTEN_LOG:-}" ] && touch "$MS_LISTEN_LOG.stop"
 	declare -F e2e_on_exit >/dev/null && e2e_on_exit
 	if [ "$rc" -ne 0 ]; then
@@ -119,6 +137,14 @@ ms_e2e_exit() {
 
 ms_bg() {
 	"$@" &
+	MS_BG_PID=$!
+	MS_BG_PIDS+=("$MS_BG_PID")
+}
+
+ms_bg_from() {
+	local in=$1
+	shift
+	"$@" <"$in" &
 	MS_BG_PID=$!
 	MS_BG_PIDS+=("$MS_BG_PID")
 }
