@@ -100,6 +100,20 @@ s.close()') || return 1
 	return 1
 }
 
+# Close every descriptor above 2 (in a subshell, before starting a server):
+# under `flock LOCK command` one of them is the lock, and a server that
+# inherits it holds the lock for as long as it runs (a cluster kept between
+# runs, test/regress/cluster.sh, would block every other user of the lock).
+ms_close_fds() {
+	local fd
+	for fd in $(ls "/proc/$BASHPID/fd" 2>/dev/null); do
+		if [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ]; then
+			eval "exec $fd>&-" 2>/dev/null
+		fi
+	done
+	return 0
+}
+
 ms_cluster_start() {
 	local dir=$1 port=$2
 	shift 2 || { echo "usage: ms_cluster_start DIR PORT [conf lines...]" >&2; return 2; }
@@ -132,7 +146,7 @@ ms_cluster_start() {
 			echo "$line"
 		done
 	} | ms_as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
-	if ! ms_as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null; then
+	if ! (ms_close_fds && ms_as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null); then
 		echo "ms_cluster_start: the server did not start; $dir/log:" >&2
 		tail -n 30 "$dir/log" >&2 || true
 		return 1
