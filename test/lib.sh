@@ -12,6 +12,8 @@
 #       auth), unix socket in DIR, listen on 127.0.0.1:PORT,
 #       shared_preload_libraries = 'mobisign', log in DIR/log; waits until it
 #       accepts connections. DIR must exist (mktemp -d); it is handed to postgres.
+#       The server inherits no descriptor above 2 (ms_close_fds): not a lock
+#       held by `flock LOCK ...` around the caller.
 #   ms_cluster_stop DIR
 #       pg_ctl stop -m fast for that cluster only (its own postmaster.pid).
 #   ms_psql [psql args...]
