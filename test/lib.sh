@@ -12,6 +12,8 @@
 #       auth), unix socket in DIR, listen on 127.0.0.1:PORT,
 #       shared_preload_libraries = 'mobisign', log in DIR/log; waits until it
 #       accepts connections. DIR must exist (mktemp -d); it is handed to postgres.
+#       The server inherits no descriptor above 2 (ms_close_fds): not a lock
+#       held by `flock LOCK ...` around the caller.
 #   ms_cluster_stop DIR
 #       pg_ctl stop -m fast for that cluster only (its own postmaster.pid).
 #   ms_psql [psql args...]
@@ -26,13 +28,25 @@
 # Suites written as named scenarios (e.g. test/e2e/35_smpp_tls.sh):
 #   ms_scenario NAME FUNCTION [ARGS...]
 #       runs one scenario: prints "# scenario NAME", then FUNCTION ARGS; the
-#       checks it makes are counted under that name.
+#       checks it makes are counted under that name; returns FUNCTION's
+#       status. With MS_SCENARIO="NAME..." in the environment only the
+#       scenarios named there run (the others print "skipped"); a name that
+#       no scenario has is a failure in ms_summary.
+#   ms_wanted NAME...
+#       true when one of these scenarios runs (for set-up only they need).
 #   ms_ok DESCRIPTION / ms_not_ok DESCRIPTION
 #       one passed / failed check ("ok   - NAME: ..." / "FAIL - NAME: ...").
 #   ms_check DESCRIPTION EXPECTED ACTUAL
 #       passes when ACTUAL is exactly EXPECTED.
+#   ms_check_ge DESCRIPTION MINIMUM ACTUAL
+#       passes when ACTUAL is an integer of at least MINIMUM.
+#   ms_check_match DESCRIPTION EXTENDED_REGEX ACTUAL
+#       passes when ACTUAL (any number of lines) matches the regex.
 #   ms_check_grep DESCRIPTION EXTENDED_REGEX FILE...
 #       passes when a line of the files matches.
+#   ms_check_cmd DESCRIPTION COMMAND [ARGS...]
+#       passes when COMMAND succeeds (for conditions no value shows; the
+#       failure names the command).
 #   ms_wait_until SECONDS COMMAND [ARGS...]
 #       runs COMMAND every 0.2 s until it succeeds (true) or SECONDS pass
 #       (false); the only way these suites wait for something.
@@ -88,6 +102,20 @@ s.close()') || return 1
 	return 1
 }
 
+# Close every descriptor above 2 (in a subshell, before starting a server):
+# under `flock LOCK command` one of them is the lock, and a server that
+# inherits it holds the lock for as long as it runs (a cluster kept between
+# runs, test/regress/cluster.sh, would block every other user of the lock).
+ms_close_fds() {
+	local fd
+	for fd in $(ls "/proc/$BASHPID/fd" 2>/dev/null); do
+		if [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ]; then
+			eval "exec $fd>&-" 2>/dev/null
+		fi
+	done
+	return 0
+}
+
 ms_cluster_start() {
 	local dir=$1 port=$2
 	shift 2 || { echo "usage: ms_cluster_start DIR PORT [conf lines...]" >&2; return 2; }
@@ -120,7 +148,7 @@ ms_cluster_start() {
 			echo "$line"
 		done
 	} | ms_as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
-	if ! ms_as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null; then
+	if ! (ms_close_fds && ms_as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null); then
 		echo "ms_cluster_start: the server did not start; $dir/log:" >&2
 		tail -n 30 "$dir/log" >&2 || true
 		return 1
@@ -157,16 +185,37 @@ ms_psql() {
 
 # ---- named scenarios, checks and bounded waits ----------------------------
 
+# MS_SCENARIO from the environment selects scenarios; from here on the
+# variable names the scenario that runs (it prefixes every check line)
+MS_ONLY=${MS_SCENARIO:-}
 MS_SCENARIO=
+MS_RAN=" "
 MS_CHECKS=0
 MS_FAILS=0
 
+ms_wanted() {
+	local n
+	[ -z "$MS_ONLY" ] && return 0
+	for n in "$@"; do
+		[[ " $MS_ONLY " == *" $n "* ]] && return 0
+	done
+	return 1
+}
+
 ms_scenario() {
+	local rc
+	if ! ms_wanted "$1"; then
+		echo "# scenario $1 skipped (MS_SCENARIO=$MS_ONLY)"
+		return 0
+	fi
 	MS_SCENARIO=$1
+	MS_RAN="$MS_RAN$1 "
 	shift
 	echo "# scenario $MS_SCENARIO"
 	"$@"
+	rc=$?
 	MS_SCENARIO=
+	return $rc
 }
 
 ms_ok() {
@@ -185,6 +234,32 @@ ms_check() {
 		ms_ok "$1"
 	else
 		ms_not_ok "$1 (expected '$2', got '$3')"
+	fi
+}
+
+ms_check_ge() {
+	if [[ "$3" =~ ^-?[0-9]+$ ]] && [ "$3" -ge "$2" ]; then
+		ms_ok "$1"
+	else
+		ms_not_ok "$1 (expected at least $2, got '$3')"
+	fi
+}
+
+ms_check_match() {
+	if [[ "$3" =~ $2 ]]; then
+		ms_ok "$1"
+	else
+		ms_not_ok "$1 (expected a match of /$2/, got '$3')"
+	fi
+}
+
+ms_check_cmd() {
+	local what=$1
+	shift
+	if "$@"; then
+		ms_ok "$what"
+	else
+		ms_not_ok "$what (failed: $*)"
 	fi
 }
 
@@ -209,7 +284,11 @@ ms_wait_until() {
 }
 
 ms_summary() {
-	echo "# $MS_CHECKS checks, $MS_FAILS failed"
+	local n
+	for n in $MS_ONLY; do
+		[[ "$MS_RAN" == *" $n "* ]] || ms_not_ok "MS_SCENARIO names '$n', which no scenario here is"
+	done
+	echo "# $MS_CHECKS checks, $MS_FAILS failed${MS_ONLY:+ (only: $MS_ONLY)}"
 	[ "$MS_FAILS" -eq 0 ]
 }
 

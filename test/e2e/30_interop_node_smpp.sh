@@ -6,179 +6,131 @@
 # an ESME) and relays their deliver_sm answers back, acknowledging upstream
 # only with the worker's own deliver_sm_resp status.
 #
-# Checks: the worker binds to node-smpp, enquire_link is answered, every
-# authentication ends VALID_SIGNATURE (502) with node-smpp's message ids
-# recorded, and node-smpp relayed the submits and the answers. Then a second
-# link straight to the simulator is added: requests spread over both links.
+# Scenarios (each a function below, run by ms_scenario):
+#   bind         the worker binds to node-smpp, node-smpp to the simulator
+#   relayed      every authentication ends VALID_SIGNATURE (502) with
+#                node-smpp's message ids recorded; node-smpp relayed the
+#                submits and the answers, nothing refused, enquire_link
+#                answered
+#   two_links    a second link straight to the simulator: both bind and
+#                requests spread over both
 #
-# Ports: PostgreSQL 55472, simulator 2803, node-smpp 2804 unless taken.
-set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
+#   bash test/e2e/30_interop_node_smpp.sh           (after make install; node, npm)
+#
+# Ports: free ones. KEEP=1 keeps the work directory.
+set -uo pipefail
 
-SIM=$MOBISIGN_ROOT/test/sim/mobisign-sim
+. "$(dirname "$0")/lib/e2e.sh"
+
 NODE_SRC=$MOBISIGN_ROOT/test/e2e/node
 DB=msinterop
 N=5
-FAILED=0
 
-say() { printf '%s\n' "30_interop_node_smpp: $*"; }
-fail() {
-	say "FAIL: $*"
-	FAILED=1
+command -v node >/dev/null && command -v npm >/dev/null ||
+	ms_e2e_die "node and npm are needed (test/deps.sh installs them)"
+ms_e2e_init
+ms_e2e_ports PGPORT_T SIM_PORT NODE_PORT
+SIMDIR=$WORK/sim
+
+e2e_on_failure() {
+	echo "# transactions, queue and worker:"
+	q "SELECT t.user_id, t.state, t.status_code, q.attempts, q.done, q.last_error
+	     FROM mobisign.transaction t LEFT JOIN mobisign.request_queue q ON q.transaction_id = t.id" | sed 's/^/#   /'
+	ms_psql -qAt -x -c "SELECT * FROM mobisign.worker_stats" 2>&1 | sed 's/^/#   /'
+	echo "# node-smpp log tail:"
+	tail -n 20 "$WORK/node.log" 2>/dev/null | sed 's/^/#   /'
+	echo "# simulator log tail:"
+	tail -n 20 "$WORK/sim.log" 2>/dev/null | sed 's/^/#   /'
 }
-check() {
-	local what=$1
-	shift
-	if "$@"; then say "ok: $what"; else fail "$what"; fi
+
+# nstat KEY: a counter of node-smpp's statistics file
+nstat() {
+	node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1])); console.log(s[process.argv[2]] || 0)' \
+		"$WORK/node.json" "$1" 2>/dev/null || echo 0
 }
-pick_port() {
-	if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then ms_free_port; else echo "$1"; fi
+# authenticate_all TAG: users 1..N, then wait (60 s) until none is open
+authenticate_all() {
+	ms_authenticate_range 1 "$N" "$1" '2 min' >"$WORK/$1.ids"
+	ms_wait_tag_final "$1" 60
+}
+message_ids_via_node() { # TAG: how many requests node-smpp took (its ids start with n)
+	q "SELECT count(*) FILTER (WHERE q.smsc_message_ids[1] LIKE 'n%') || '/' ||
+	          count(*) FILTER (WHERE q.smsc_message_ids[1] NOT LIKE 'n%')
+	     FROM mobisign.request_queue q JOIN mobisign.transaction t ON t.id = q.transaction_id
+	    WHERE t.application = '$1'"
 }
 
-command -v node >/dev/null && command -v npm >/dev/null || {
-	say "node and npm are needed (test/deps.sh installs them)"
-	exit 1
-}
-[ -x "$SIM" ] || { say "missing $SIM (run make)"; exit 1; }
-
-WORK=$(ms_readable_dir)
-PGPORT_T=$(pick_port 55472)
-SIM_PORT=$(pick_port 2803)
-NODE_PORT=$(pick_port 2804)
-SIM_PID=
-NODE_PID=
-
-cleanup() {
-	local rc=$?
-	if [ $rc -ne 0 ] || [ $FAILED -ne 0 ]; then
-		say "transactions, queue and worker:"
-		q -c "SELECT t.user_id, t.state, t.status_code, q.attempts, q.done, q.last_error
-		        FROM mobisign.transaction t LEFT JOIN mobisign.request_queue q ON q.transaction_id = t.id" 2>/dev/null || true
-		q -x -c "SELECT * FROM mobisign.worker_stats" 2>/dev/null || true
-	fi
-	[ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null || true
-	[ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
-	[ -n "$NODE_PID" ] && wait "$NODE_PID" 2>/dev/null || true
-	[ -n "$SIM_PID" ] && wait "$SIM_PID" 2>/dev/null || true
-	ms_cluster_stop "$WORK/pg" || true
-	if [ $rc -ne 0 ] || [ $FAILED -ne 0 ]; then
-		say "server log tail:"
-		grep -v 'audit_sealing' "$WORK/pg/log" 2>/dev/null | tail -n 30 || true
-		say "node-smpp log tail:"
-		tail -n 20 "$WORK/node.log" 2>/dev/null || true
-		say "simulator log tail:"
-		tail -n 20 "$WORK/sim.log" 2>/dev/null || true
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-
-q() { ms_psql -d "$DB" -qtA "$@"; }
-
-# ---- node-smpp, installed by this test -----------------------------------------
+# ---------------------------------------------------------------------------
+# set-up: node-smpp (installed by this test), the cluster, the simulator,
+# node-smpp as the SMSC the worker uses
+# ---------------------------------------------------------------------------
 mkdir -p "$WORK/node"
 cp "$NODE_SRC/package.json" "$NODE_SRC/package-lock.json" "$NODE_SRC/smsc.js" "$WORK/node/"
-say "npm ci (node-smpp) in $WORK/node"
-(cd "$WORK/node" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) ||
-	{ cat "$WORK/npm.log"; exit 1; }
+echo "# npm ci (node-smpp) in $WORK/node"
+(cd "$WORK/node" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) || {
+	sed 's/^/#   /' "$WORK/npm.log"
+	ms_e2e_die "npm ci (node-smpp)"
+}
 ver=$(node -e 'console.log(require(process.argv[1] + "/node_modules/smpp/package.json").version)' "$WORK/node")
-say "node-smpp $ver installed"
-check "node-smpp is a 0.5.x release" test "${ver%.*}" = "0.5"
+echo "# node-smpp $ver installed"
+ms_check "node-smpp is a 0.5.x release" 0.5 "${ver%.*}"
 
-# ---- cluster, simulator --------------------------------------------------------
-mkdir -p "$WORK/pg" "$WORK/sim"
-say "cluster on $PGPORT_T, simulator on $SIM_PORT, node-smpp SMSC on $NODE_PORT"
-ms_cluster_start "$WORK/pg" "$PGPORT_T" "mobisign.database = '$DB'" "mobisign.worker_naptime = '5s'"
-ms_psql -q -c "CREATE DATABASE $DB" postgres
-q -c "CREATE EXTENSION mobisign" >/dev/null
-"$SIM" provision --dir "$WORK/sim" --users $N --port "$SIM_PORT" >"$WORK/provision.log" 2>&1 ||
-	{ cat "$WORK/provision.log"; exit 1; }
-chown -R postgres:postgres "$WORK/sim" 2>/dev/null || true
-q -f "$WORK/sim/register.sql" >"$WORK/register.log" 2>&1 || { tail -n 20 "$WORK/register.log"; exit 1; }
-sim_system_id=$(awk '$1 == "system_id" {print $2}' "$WORK/sim/sim.conf")
-sim_password=$(awk '$1 == "password" {print $2}' "$WORK/sim/sim.conf")
-"$SIM" run --dir "$WORK/sim" --port "$SIM_PORT" >"$WORK/sim.log" 2>&1 &
-SIM_PID=$!
+echo "# cluster on $PGPORT_T, simulator on $SIM_PORT, node-smpp SMSC on $NODE_PORT"
+ms_sim_provision "$SIMDIR" "$SIM_PORT" "$N"
+ms_e2e_cluster "$WORK/pg" "$PGPORT_T" "$DB" "mobisign.worker_naptime = '5s'"
+ms_sim_register "$SIMDIR"
+SIM_SYSTEM_ID=$(ms_sim_conf "$SIMDIR" system_id)
+SIM_PASSWORD=$(ms_sim_conf "$SIMDIR" password)
+ms_sim_start "$SIMDIR" "$SIM_PORT" "$WORK/sim.log"
+ms_bg node "$WORK/node/smsc.js" --port "$NODE_PORT" --system-id mobisign --password nodepw \
+	--relay "127.0.0.1:$SIM_PORT" --relay-system-id "$SIM_SYSTEM_ID" --relay-password "$SIM_PASSWORD" \
+	--stats "$WORK/node.json" >"$WORK/node.log" 2>&1
+q "UPDATE mobisign.smsc SET port = $NODE_PORT, system_id = 'mobisign', password = 'nodepw',
+          enquire_link_interval = '1 s', reconnect_delay = '300 ms'" >/dev/null
+ms_reload
 
-# ---- node-smpp as the SMSC the worker uses -------------------------------------
-node "$WORK/node/smsc.js" --port "$NODE_PORT" --system-id mobisign --password nodepw \
-	--relay "127.0.0.1:$SIM_PORT" --relay-system-id "$sim_system_id" --relay-password "$sim_password" \
-	--stats "$WORK/node.json" >"$WORK/node.log" 2>&1 &
-NODE_PID=$!
-q -c "UPDATE mobisign.smsc SET port = $NODE_PORT, system_id = 'mobisign', password = 'nodepw',
-             enquire_link_interval = '1 s', reconnect_delay = '300 ms'" >/dev/null
-ms_psql -q -c "SELECT pg_catalog.pg_reload_conf()" postgres >/dev/null
+# ---------------------------------------------------------------------------
+# scenarios
+# ---------------------------------------------------------------------------
+all_bound() {
+	ms_links_bound && [ "$(nstat binds)" -ge 1 ] && [ "$(nstat relay_binds)" -ge 1 ]
+}
+bind() {
+	ms_wait_until 20 all_bound
+	ms_check "the worker bound to node-smpp, node-smpp bound to the simulator" yes \
+		"$(all_bound && echo yes || echo "no: links $(ms_links), node-smpp binds $(nstat binds), relay binds $(nstat relay_binds)")"
+}
 
-nstat() { node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1])); console.log(s[process.argv[2]] || 0)' "$WORK/node.json" "$1" 2>/dev/null || echo 0; }
+relayed() {
+	authenticate_all interop
+	ms_check "$N authentications queued" "$N" "$(grep -c . "$WORK/interop.ids")"
+	ms_check "all authentications final" 0 "$(ms_open_count interop)"
+	echo "# final states: $(q "SELECT string_agg(status_code || ' x' || n, ', ') FROM (SELECT status_code,
+	      count(*) n FROM mobisign.transaction WHERE application = 'interop' GROUP BY 1 ORDER BY 1) s")"
+	ms_check "$N x VALID_SIGNATURE (502) through node-smpp" "$N" "$(ms_status_count interop 502)"
+	ms_check "node-smpp's message ids recorded for every request (node/direct)" "$N/0" "$(message_ids_via_node interop)"
+	sleep 1.5
+	ms_check_ge "node-smpp relayed every submit_sm" "$N" "$(nstat submit_sm_ok)"
+	ms_check_ge "node-smpp relayed the answers and the worker acknowledged them" "$N" "$(nstat deliver_sm_acked)"
+	ms_check "no deliver_sm refused by the worker" 0 "$(nstat deliver_sm_refused)"
+	ms_check_ge "the worker's enquire_link answered by node-smpp" 1 "$(nstat enquire_links)"
+}
 
-bound=no
-for _ in $(seq 1 100); do
-	if [ "$(q -c "SELECT bound FROM mobisign.worker_stats" 2>/dev/null)" = t ] &&
-		[ "$(nstat binds)" -ge 1 ] && [ "$(nstat relay_binds)" -ge 1 ]; then
-		bound=yes
-		break
-	fi
-	sleep 0.2
-done
-check "the worker bound to node-smpp, node-smpp bound to the simulator" test "$bound" = yes
+two_links() {
+	local via
+	q "INSERT INTO mobisign.smsc (name, host, port, system_id, password, reconnect_delay)
+	   VALUES ('direct', '127.0.0.1', $SIM_PORT, '$SIM_SYSTEM_ID', '$SIM_PASSWORD', '300 ms')" >/dev/null
+	ms_reload
+	ms_check_bound "two SMSC links bound" 2 20
+	authenticate_all interop2
+	ms_check "$N x 502" "$N" "$(ms_status_count interop2 502)"
+	via=$(message_ids_via_node interop2)
+	echo "# two links: requests sent via node-smpp/direct: $via"
+	ms_check_ge "requests via node-smpp" 1 "${via%/*}"
+	ms_check_ge "requests via the direct link" 1 "${via#*/}"
+}
 
-q -c "SELECT (mobisign_authenticate(pg_catalog.format('user%s', pg_catalog.lpad(g::text, 4, '0')),
-                                     'interop', '2 min')).transaction_id
-        FROM pg_catalog.generate_series(1, $N) g" >"$WORK/ids"
-check "$N authentications queued" test "$(grep -c . "$WORK/ids")" = $N
-
-open=$N
-for _ in $(seq 1 120); do
-	open=$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = 'interop'
-	              AND state IN ('queued', 'submitted', 'delivered')")
-	[ "$open" = 0 ] && break
-	sleep 0.5
-done
-check "all authentications final" test "$open" = 0
-say "final states: $(q -c "SELECT string_agg(status_code || ' x' || n, ', ') FROM (SELECT status_code,
-      count(*) n FROM mobisign.transaction WHERE application = 'interop' GROUP BY 1 ORDER BY 1) s")"
-check "$N x VALID_SIGNATURE (502) through node-smpp" \
-	test "$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = 'interop' AND status_code = 502")" = $N
-check "node-smpp's message ids recorded for every request" \
-	test "$(q -c "SELECT count(*) FROM mobisign.request_queue q JOIN mobisign.transaction t ON t.id = q.transaction_id
-	              WHERE t.application = 'interop' AND q.smsc_message_ids[1] LIKE 'n%'")" = $N
-sleep 1.5
-check "node-smpp relayed every submit_sm ($(nstat submit_sm_ok))" test "$(nstat submit_sm_ok)" -ge $N
-check "node-smpp relayed the answers and the worker acknowledged them ($(nstat deliver_sm_acked))" \
-	test "$(nstat deliver_sm_acked)" -ge $N
-check "no deliver_sm refused by the worker" test "$(nstat deliver_sm_refused)" = 0
-check "the worker's enquire_link answered by node-smpp ($(nstat enquire_links))" test "$(nstat enquire_links)" -ge 1
-
-# ---- two links at once: node-smpp and the simulator directly ---------------------
-q -c "INSERT INTO mobisign.smsc (name, host, port, system_id, password, reconnect_delay)
-      VALUES ('direct', '127.0.0.1', $SIM_PORT, '$sim_system_id', '$sim_password', '300 ms')" >/dev/null
-ms_psql -q -c "SELECT pg_catalog.pg_reload_conf()" postgres >/dev/null
-two=no
-for _ in $(seq 1 100); do
-	[ "$(q -c "SELECT links_bound FROM mobisign.worker_stats")" = 2 ] && { two=yes; break; }
-	sleep 0.2
-done
-check "two SMSC links bound" test "$two" = yes
-q -c "SELECT (mobisign_authenticate(pg_catalog.format('user%s', pg_catalog.lpad(g::text, 4, '0')),
-                                     'interop2', '2 min')).transaction_id
-        FROM pg_catalog.generate_series(1, $N) g" >/dev/null
-for _ in $(seq 1 120); do
-	[ "$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = 'interop2'
-	            AND state IN ('queued', 'submitted', 'delivered')")" = 0 ] && break
-	sleep 0.5
-done
-check "two links: $N x 502" \
-	test "$(q -c "SELECT count(*) FROM mobisign.transaction WHERE application = 'interop2' AND status_code = 502")" = $N
-via=$(q -c "SELECT count(*) FILTER (WHERE q.smsc_message_ids[1] LIKE 'n%') || '/' ||
-                   count(*) FILTER (WHERE q.smsc_message_ids[1] NOT LIKE 'n%')
-              FROM mobisign.request_queue q JOIN mobisign.transaction t ON t.id = q.transaction_id
-             WHERE t.application = 'interop2'")
-say "two links: requests sent via node-smpp/direct: $via"
-check "two links: both links carried requests" test "${via%/*}" -ge 1 -a "${via#*/}" -ge 1
-
-if [ $FAILED -ne 0 ]; then
-	say "FAILED"
-	exit 1
-fi
-say "all checks passed"
+ms_scenario bind bind
+ms_scenario relayed relayed
+ms_scenario two_links two_links
+ms_summary

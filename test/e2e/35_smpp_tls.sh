@@ -45,50 +45,25 @@
 #                       still works after all of it
 #
 #   bash test/e2e/35_smpp_tls.sh        (after make install; needs stunnel4)
+#   MS_SCENARIO=wrong_ca bash test/e2e/35_smpp_tls.sh
 #
 # KEEP=1 keeps the work directory.
 set -uo pipefail
 
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib/e2e.sh"
 
-SIM_BIN=$MOBISIGN_ROOT/test/sim/mobisign-sim
-WORK=$(ms_readable_dir) || exit 1
+for cmd in stunnel4 openssl python3; do
+	command -v "$cmd" >/dev/null || ms_e2e_die "$cmd is missing (bash test/deps.sh installs it)"
+done
+ms_e2e_init
 TLS=$WORK/tls
 PGLOG=$WORK/pg/log
 SIMLOG=$WORK/sim.log
 STLOG=$WORK/stunnel.log
-export PGDATABASE=postgres
-PIDS=()
 
-cleanup() {
-	ms_stop_pids "${PIDS[@]}"
-	ms_cluster_stop "$WORK/pg"
-	if [ "${KEEP:-0}" = 1 ] || [ "$MS_FAILS" -ne 0 ]; then
-		echo "# work directory kept: $WORK"
-		if [ "$MS_FAILS" -ne 0 ]; then
-			echo "# server log (mobisign lines, last 40):"
-			grep 'mobisign' "$PGLOG" 2>/dev/null | grep -v audit_seal | tail -n 40
-		fi
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-
-q() {
-	ms_psql -qAt -c "$1" 2>&1
-}
-
-
-for cmd in stunnel4 openssl python3; do
-	command -v "$cmd" >/dev/null || {
-		ms_not_ok "$cmd is missing (bash test/deps.sh installs it)"
-		exit 1
-	}
-done
-[ -x "$SIM_BIN" ] || {
-	ms_not_ok "$SIM_BIN is not built (run make)"
-	exit 1
+e2e_on_failure() {
+	echo "# stunnel log tail:"
+	tail -n 20 "$STLOG" 2>/dev/null | sed 's/^/#   /'
 }
 
 # ---------------------------------------------------------------------------
@@ -133,44 +108,16 @@ chmod 0600 "$TLS/client.key" "$TLS/client-encrypted.key" "$TLS/other.key"
 # ---------------------------------------------------------------------------
 # cluster, simulator, stunnel, a silent peer
 # ---------------------------------------------------------------------------
-PGPORT_T=$(ms_free_port)
-SMPP=$(ms_free_port)
-P_TLS=$(ms_free_port)
-P_MTLS=$(ms_free_port)
-P_OLD=$(ms_free_port)
-P_SILENT=$(ms_free_port)
-P_PEER=$(ms_free_port)
+ms_e2e_ports PGPORT_T SMPP P_TLS P_MTLS P_OLD P_SILENT P_PEER
 echo "# PostgreSQL $PGPORT_T, simulator $SMPP, stunnel $P_TLS (TLS) $P_MTLS (client certificate) $P_OLD (TLS 1.1), silent $P_SILENT, own peer $P_PEER"
 
-mkdir -p "$WORK/pg"
-ms_cluster_start "$WORK/pg" "$PGPORT_T" "mobisign.database = 'postgres'" || exit 1
-q "CREATE EXTENSION mobisign" >/dev/null || {
-	ms_not_ok "CREATE EXTENSION mobisign"
-	exit 1
-}
-"$SIM_BIN" provision --dir "$WORK/sim" --users 4 --port "$SMPP" >"$WORK/provision.log" 2>&1 || {
-	cat "$WORK/provision.log"
-	ms_not_ok "mobisign-sim provision"
-	exit 1
-}
-[ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$WORK/sim"
+ms_e2e_cluster "$WORK/pg" "$PGPORT_T" postgres
+ms_sim_provision "$WORK/sim" "$SMPP" 4
 # register.sql: PKI, users, SIM keys, and the clear link 'sim' (a positional
 # 12-argument mobisign_add_smsc call, as before TLS existed)
-iss=$(od -An -v -tx1 "$WORK/sim/ca/issuing.der" | tr -d ' \n')
-if grep -q intermediates "$WORK/sim/register.sql"; then
-	cp "$WORK/sim/register.sql" "$WORK/register.sql"
-else
-	sed "/^SELECT mobisign_add_pki('sim'/s/], 'crl');\$/], 'crl', intermediates => ARRAY['\\\\x$iss'::bytea]);/" \
-		"$WORK/sim/register.sql" >"$WORK/register.sql"
-fi
-ms_psql -q -f "$WORK/register.sql" >"$WORK/register.log" 2>&1 || {
-	tail -n 5 "$WORK/register.log"
-	ms_not_ok "register.sql"
-	exit 1
-}
-printf '* sign\n' >"$WORK/sim/behaviour"
-"$SIM_BIN" run --dir "$WORK/sim" --port "$SMPP" >"$SIMLOG" 2>&1 &
-PIDS+=($!)
+ms_sim_register "$WORK/sim"
+ms_sim_behaviour "$WORK/sim" "* sign"
+ms_sim_start "$WORK/sim" "$SMPP" "$SIMLOG"
 
 cat >"$WORK/stunnel.conf" <<EOF
 foreground = yes
@@ -202,11 +149,10 @@ sslVersionMin = TLSv1
 sslVersionMax = TLSv1.1
 ciphers = DEFAULT:@SECLEVEL=0
 EOF
-stunnel4 "$WORK/stunnel.conf" >"$WORK/stunnel.out" 2>&1 &
-PIDS+=($!)
+ms_bg stunnel4 "$WORK/stunnel.conf" >"$WORK/stunnel.out" 2>&1
 
 # accepts TCP connections and never says a word (at most 10 minutes)
-python3 -c '
+ms_bg python3 -c '
 import socket, sys, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -219,12 +165,10 @@ while time.time() < end:
         held.append(s.accept()[0])
     except socket.timeout:
         pass
-' "$P_SILENT" &
-PIDS+=($!)
+' "$P_SILENT"
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in "$SMPP" "$P_TLS" "$P_MTLS" "$P_OLD" "$P_SILENT"; do
-	ms_wait_until 15 listening "$p" || {
+	ms_wait_port "$p" 15 || {
 		ms_not_ok "nothing listens on $p"
 		cat "$WORK/stunnel.out" "$STLOG" 2>/dev/null | tail -n 20
 		exit 1
@@ -253,7 +197,7 @@ link() {
 	q "UPDATE mobisign.smsc SET enabled = (name = '$name')" >/dev/null
 	q "SELECT pg_catalog.pg_reload_conf()" >/dev/null
 }
-bound() { [ "$(q "SELECT links_bound || '/' || links_configured FROM mobisign.worker_stats")" = "1/1" ]; }
+bound() { ms_links_bound 1; }
 configured() { [ "$(q "SELECT links_configured FROM mobisign.worker_stats")" = 1 ]; }
 
 # authenticate USER: the final state and status, waited for (bounded)
@@ -282,10 +226,6 @@ refused() {
 	ms_check "no bind reached the simulator" 0 "$(count_since "$SIMLOG" "$sm" 'bound as')"
 	ms_check "worker_stats: not bound" 0 "$(q "SELECT links_bound FROM mobisign.worker_stats")"
 	echo "#   $(since "$PGLOG" "$pm" | grep -E -m 1 -- "SMSC \"$name\": $re" | sed 's/.*mobisign worker: //')"
-}
-
-worker_alive() {
-	ms_check "the worker survived (same pid)" "$WORKER_PID" "$(q "SELECT pid FROM mobisign.worker_stats")"
 }
 
 # the clear link of register.sql binds first: the scenarios start from a
@@ -344,7 +284,7 @@ tls_end_to_end() {
 	ms_check "the audit records the link's TLS settings" "true smsc.test" \
 		"$(q "SELECT detail->>'tls' || ' ' || (detail->>'tls_server_name') FROM mobisign.audit
 		       WHERE operation = 'smsc.add' AND detail->>'name' = 'tls-ok' ORDER BY id DESC LIMIT 1")"
-	worker_alive
+	ms_check_worker_alive
 }
 
 wrong_ca() {
@@ -352,7 +292,7 @@ wrong_ca() {
 		'TLS handshake failed: certificate verification failed: unable to get local issuer certificate'
 	ms_check "worker_stats.last_error says which check failed" 1 \
 		"$(q "SELECT count(*) FROM mobisign.worker_stats WHERE last_error LIKE '%certificate verification failed%'")"
-	worker_alive
+	ms_check_worker_alive
 }
 
 hostname_mismatch() {
@@ -361,7 +301,7 @@ hostname_mismatch() {
 	# without tls_server_name the host is checked: 127.0.0.1 is not in the certificate
 	refused tls-by-address "$P_TLS, tls => true, tls_ca_file => '$TLS/ca.pem'" \
 		'TLS handshake failed: certificate verification failed: IP address mismatch \(the certificate is not for "127\.0\.0\.1"\)'
-	worker_alive
+	ms_check_worker_alive
 }
 
 client_certificate() {
@@ -391,7 +331,7 @@ client_certificate() {
 	ms_check "authentication with a client certificate" "completed 502" "$(authenticate user0003)"
 	ms_check "the key file's content is not in the server log" 0 \
 		"$(grep -cF -- "$(sed -n 2p "$TLS/client.key")" "$PGLOG")"
-	worker_alive
+	ms_check_worker_alive
 }
 
 bad_files() {
@@ -407,7 +347,7 @@ bad_files() {
 		'TLS setup failed: tls_key_file does not match tls_cert_file'
 	ms_check "none of them connected to stunnel" 0 \
 		"$(count_since "$STLOG" "$tm" 'Service \[smsc-client-cert\] accepted connection')"
-	worker_alive
+	ms_check_worker_alive
 }
 
 plain_peer() {
@@ -420,13 +360,13 @@ plain_peer() {
 		<(since "$PGLOG" "$pm")
 	ms_check_grep "the simulator read the ClientHello as a bad SMPP frame" \
 		'command_length [0-9]+ out of range; closing' <(since "$SIMLOG" "$sm")
-	worker_alive
+	ms_check_worker_alive
 }
 
 old_protocol() {
 	refused tls-old "$P_OLD, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test'" \
 		'TLS handshake failed: .*(protocol version|unsupported protocol|no protocols available)'
-	worker_alive
+	ms_check_worker_alive
 }
 
 fifo_files() {
@@ -444,14 +384,14 @@ fifo_files() {
 		timeout 2 bash -c ": >'$f'" 2>/dev/null
 		rm -f "$f"
 	done
-	worker_alive
+	ms_check_worker_alive
 }
 
 handshake_timeout() {
 	refused tls-silent "$P_SILENT, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test',
 	                    connect_timeout => '1 s'" \
 		'TLS handshake timed out after 1000 ms'
-	worker_alive
+	ms_check_worker_alive
 }
 
 # peer MODE [ARG]: our own TLS SMSC (tls/smsc_peer.py) on P_PEER, logging
@@ -461,15 +401,14 @@ peer() {
 	local mode=$1
 	shift
 	peer_stop
-	python3 "$MOBISIGN_ROOT/test/e2e/tls/smsc_peer.py" "$mode" "$P_PEER" \
-		"$TLS/server.pem" "$TLS/server.key" "$WORK/peer-$mode.log" "$@" &
-	PEER_PID=$!
-	PIDS+=("$PEER_PID")
+	ms_bg python3 "$MOBISIGN_ROOT/test/e2e/tls/smsc_peer.py" "$mode" "$P_PEER" \
+		"$TLS/server.pem" "$TLS/server.key" "$WORK/peer-$mode.log" "$@"
+	PEER_PID=$MS_BG_PID
 	: >>"$WORK/peer-$mode.log"
-	ms_wait_until 15 listening "$P_PEER"
+	ms_wait_port "$P_PEER" 15
 }
 peer_stop() {
-	[ -n "$PEER_PID" ] && ms_stop_pids "$PEER_PID"
+	[ -n "$PEER_PID" ] && ms_bg_stop "$PEER_PID"
 	PEER_PID=
 }
 # the worker's private memory (malloc'd: OpenSSL's objects), without the
@@ -507,7 +446,7 @@ ca_file_changes() {
 	ms_check "CA file restored: the link binds again, no change to the row" yes \
 		"$(at_least_since "$PGLOG" "$pm" 1 'bound to SMSC "tls-rotate"' && echo yes)"
 	peer_stop
-	worker_alive
+	ms_check_worker_alive
 }
 
 pending_drain() {
@@ -520,7 +459,7 @@ pending_drain() {
 	ms_check "the link stayed up through the burst" yes "$(bound && echo yes)"
 	ms_check_grep "the worker sent the server name as SNI" ': sni smsc\.test$' "$plog"
 	peer_stop
-	worker_alive
+	ms_check_worker_alive
 }
 
 memory_bounded() {
@@ -543,7 +482,7 @@ memory_bounded() {
 	ms_check_grep "the worker refused the untrusted certificate" \
 		'SMSC "tls-flap": TLS handshake failed: certificate verification failed' "$PGLOG"
 	peer_stop
-	worker_alive
+	ms_check_worker_alive
 }
 
 utf8_last_error() {
@@ -571,7 +510,7 @@ utf8_last_error() {
 	ms_check "a long message: last_error is valid UTF-8" none "$(ms_sqlstate "$utf8ok")"
 	ms_check "... cut before the character that did not fit (158 bytes)" 158 \
 		"$(q "SELECT octet_length(last_error) FROM mobisign.worker_stats")"
-	worker_alive
+	ms_check_worker_alive
 }
 
 survival() {
