@@ -37,6 +37,7 @@
 #include "ossl.h"
 #include "sim_request.h"
 #include "sim_response.h"
+#include "sql_fn.h"
 
 #define OPEN_NATTS 8
 
@@ -186,9 +187,7 @@ ms_open_response(PG_FUNCTION_ARGS)
 	msc_sms_part *parts = NULL;
 	int			nparts = 0;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
+	tupdesc = ms_result_row(fcinfo);
 	memset(&row, 0, sizeof(row));
 	for (int i = 0; i < OPEN_NATTS; i++)
 		row.nulls[i] = true;
@@ -274,9 +273,7 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 	else
 		elog(ERROR, "unknown transaction kind \"%s\"", kind);
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
+	tupdesc = ms_result_row(fcinfo);
 
 	scope = ms_scope_create();
 	if (!PG_ARGISNULL(2))
