@@ -256,27 +256,7 @@ ms_worker_count(MsCounter c, uint64 n)
 	if (ms_worker_shared == NULL)
 		return;
 	SpinLockAcquire(&ms_worker_shared->mutex);
-	switch (c)
-	{
-		case MS_C_SUBMITTED:
-			ms_worker_shared->submitted += n;
-			break;
-		case MS_C_RECEIVED:
-			ms_worker_shared->received += n;
-			break;
-		case MS_C_RETRIED:
-			ms_worker_shared->retried += n;
-			break;
-		case MS_C_ERRORS:
-			ms_worker_shared->errors += n;
-			break;
-		case MS_C_RECONNECTS:
-			ms_worker_shared->reconnects += n;
-			break;
-		case MS_C_COMPLETED:
-			ms_worker_shared->completed += n;
-			break;
-	}
+	ms_worker_shared->counters[c] += n;
 	SpinLockRelease(&ms_worker_shared->mutex);
 }
 
@@ -296,7 +276,7 @@ ms_worker_set_error(const char *msg)
 	 */
 	len = pg_mbcliplen(msg, strlen(msg), sizeof(ms_worker_shared->last_error) - 1);
 	SpinLockAcquire(&ms_worker_shared->mutex);
-	ms_worker_shared->errors++;
+	ms_worker_shared->counters[MS_C_ERRORS]++;
 	ms_worker_shared->last_error_at = now;
 	memcpy(ms_worker_shared->last_error, msg, len);
 	ms_worker_shared->last_error[len] = '\0';
@@ -363,13 +343,8 @@ ms_worker_stats(PG_FUNCTION_ARGS)
 	values[i++] = Int32GetDatum(snap.links_bound);
 	values[i++] = Int32GetDatum(snap.window_in_use);
 	values[i++] = Int32GetDatum(snap.window_size);
-	values[i++] = Int64GetDatum((int64) snap.submitted);
-	values[i++] = Int64GetDatum((int64) snap.received);
-	values[i++] = Int64GetDatum((int64) snap.retried);
-	values[i++] = Int64GetDatum((int64) snap.errors);
-	values[i++] = Int64GetDatum((int64) snap.reconnects);
-	values[i++] = Int64GetDatum((int64) snap.completed);
-	values[i++] = Int64GetDatum((int64) snap.wakeups);
+	for (MsCounter c = 0; c < MS_C_COUNT; c++)
+		values[i++] = Int64GetDatum((int64) snap.counters[c]);
 	values[i] = TimestampTzGetDatum(snap.last_error_at);
 	nulls[i++] = (snap.last_error_at == 0);
 	values[i] = CStringGetTextDatum(snap.last_error);
