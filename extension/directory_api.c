@@ -59,13 +59,11 @@ PG_FUNCTION_INFO_V1(mobisign_directory_search);
 Datum
 mobisign_directory_search(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {0};
 	bytea	   *uid = PG_GETARG_BYTEA_PP(1);
 	MsDirUser	u;
 
-	tupdesc = ms_result_row(fcinfo);
 	ms_ldap_find_user(PG_GETARG_INT32(0), VARDATA_ANY(uid), VARSIZE_ANY_EXHDR(uid), &u);
 	values[0] = BoolGetDatum(u.found);
 	if (u.dn)
@@ -77,7 +75,7 @@ mobisign_directory_search(PG_FUNCTION_ARGS)
 	else
 		nulls[2] = true;
 	values[3] = ms_bytea_array(u.certificates);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(ms_result_datum(fcinfo, values, nulls));
 }
 
 PG_FUNCTION_INFO_V1(mobisign_fetch_url);
@@ -142,11 +140,9 @@ mobisign_distribution_points(PG_FUNCTION_ARGS)
 	List	   *full = NIL;
 	List	   *delta = NIL;
 	X509	   *x;
-	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2] = {0};
 
-	tupdesc = ms_result_row(fcinfo);
 	x = ms_scope_x509(scope, d2i_X509(NULL, &p, VARSIZE_ANY_EXHDR(b)));
 	if (x != NULL)
 	{
@@ -166,7 +162,7 @@ mobisign_distribution_points(PG_FUNCTION_ARGS)
 	ms_scope_release(scope);
 	values[0] = ms_text_array(full);
 	values[1] = ms_text_array(delta);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(ms_result_datum(fcinfo, values, nulls));
 }
 
 PG_FUNCTION_INFO_V1(mobisign_ldap_ca_crls);
@@ -183,18 +179,16 @@ mobisign_ldap_ca_crls(PG_FUNCTION_ARGS)
 	List	   *errs = NIL;
 	List	   *urls_nonnull = NIL;
 	ListCell   *lc;
-	TupleDesc	tupdesc;
 	Datum		values[3];
 	bool		nulls[3] = {0};
 
-	tupdesc = ms_result_row(fcinfo);
 	ms_ldap_ca_crls(PG_GETARG_INT32(0), text_to_cstring(PG_GETARG_TEXT_PP(1)), &crls, &urls, &errs);
 	foreach(lc, urls)
 		urls_nonnull = lappend(urls_nonnull, lfirst(lc) ? lfirst(lc) : "");
 	values[0] = ms_bytea_array(crls);
 	values[1] = ms_text_array(urls_nonnull);
 	values[2] = ms_text_array(errs);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(ms_result_datum(fcinfo, values, nulls));
 }
 
 /*
