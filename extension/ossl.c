@@ -167,15 +167,21 @@ ms_ossl_error(void)
 }
 
 /*
- * ereport(ERROR) for a failed msi_parse_*: "what" names the argument, "kind"
- * the object expected (as in "one certificate is expected").
+ * The end of every ms_parse_*: ereport(ERROR) for a failed msi_parse_*
+ * ("what" names the argument, "kind" the object expected, as in "one
+ * certificate is expected"); OpenSSL's error queue is empty afterwards.
  */
 static void
-report_parse_error(const char *what, const char *kind, msi_rc rc, const msi_der_detail *d)
+check_parsed(const char *what, const char *kind, msi_rc rc, const msi_der_detail *d)
 {
 	bool		key = strcmp(kind, "key or certificate") == 0;
 	const char *detail;
 
+	if (rc == MSI_OK)
+	{
+		ERR_clear_error();
+		return;
+	}
 	switch (rc)
 	{
 		case MSI_E_EMPTY:
@@ -222,11 +228,8 @@ ms_parse_certificate(MsScope *scope, const char *what, const unsigned char *data
 {
 	msi_der_detail d;
 	X509	   *x = NULL;
-	msi_rc		rc = msi_parse_certificate(data, len, &x, &d);
 
-	if (rc != MSI_OK)
-		report_parse_error(what, "certificate", rc, &d);
-	ERR_clear_error();
+	check_parsed(what, "certificate", msi_parse_certificate(data, len, &x, &d), &d);
 	return ms_scope_x509(scope, x);
 }
 
@@ -242,12 +245,10 @@ ms_parse_crl_bytea(MsScope *scope, const char *what, bytea *b)
 {
 	msi_der_detail d;
 	X509_CRL   *crl = NULL;
-	msi_rc		rc = msi_parse_crl((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
-								   &crl, &d);
 
-	if (rc != MSI_OK)
-		report_parse_error(what, "CRL", rc, &d);
-	ERR_clear_error();
+	check_parsed(what, "CRL",
+				 msi_parse_crl((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &crl, &d),
+				 &d);
 	return ms_scope_crl(scope, crl);
 }
 
@@ -256,12 +257,11 @@ ms_parse_public_key_bytea(MsScope *scope, const char *what, bytea *b)
 {
 	msi_der_detail d;
 	EVP_PKEY   *pkey = NULL;
-	msi_rc		rc = msi_parse_public_key((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
-										  &pkey, &d);
 
-	if (rc != MSI_OK)
-		report_parse_error(what, "key or certificate", rc, &d);
-	ERR_clear_error();
+	check_parsed(what, "key or certificate",
+				 msi_parse_public_key((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
+									  &pkey, &d),
+				 &d);
 	return ms_scope_pkey(scope, pkey);
 }
 
