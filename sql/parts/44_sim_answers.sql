@@ -67,8 +67,10 @@ BEGIN
     END IF;
     SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn AND s.key_set = r.key_set;
 
-    IF mobisign._answer_is_duplicate_delivery(k, r.stage, r.por_status, r.counter, r.failure, v_base)
-       OR NOT mobisign._answer_take_counter(k, r.counter, r.reference, v_base) THEN
+    IF mobisign._answer_is_duplicate_delivery(k, r.stage, r.por_status, r.counter, r.failure, v_base) THEN
+        RETURN true;
+    END IF;
+    IF NOT mobisign._answer_take_counter(k, r.counter, r.reference, v_base) THEN
         RETURN true;
     END IF;
     IF r.stage IN ('por', 'applet') THEN
