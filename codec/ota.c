@@ -177,6 +177,26 @@ check_padding(const uint8_t *end, size_t body, uint8_t pcntr, int ciph, pad_rule
 	return MSC_OK;
 }
 
+/*
+ * The last step of building a packet of total bytes: when ciphered,
+ * everything from the counter (at cntr) on is encrypted with KIc, in place.
+ */
+static msc_rc
+seal(const msc_ota_keys *keys, int ciph, uint8_t *out, size_t cntr, size_t total,
+	 size_t *out_len)
+{
+	if (ciph)
+	{
+		msc_rc		rc = msc_aes_cbc_encrypt(keys->kic, keys->kic_len, out + cntr,
+											 total - cntr, out + cntr);
+
+		if (rc != MSC_OK)
+			return rc;
+	}
+	*out_len = total;
+	return MSC_OK;
+}
+
 msc_rc
 msc_ota_build_command(const msc_ota_command *cmd, const msc_ota_keys *keys,
 					  uint8_t *out, size_t cap, size_t *out_len)
@@ -225,15 +245,7 @@ msc_ota_build_command(const msc_ota_command *cmd, const msc_ota_keys *keys,
 					out + CMD_CC);
 	if (rc != MSC_OK)
 		return rc;
-	if (ciph)
-	{
-		rc = msc_aes_cbc_encrypt(keys->kic, keys->kic_len, out + CMD_CNTR,
-								 total - CMD_CNTR, out + CMD_CNTR);
-		if (rc != MSC_OK)
-			return rc;
-	}
-	*out_len = total;
-	return MSC_OK;
+	return seal(keys, ciph, out, CMD_CNTR, total, out_len);
 }
 
 msc_rc
@@ -367,15 +379,7 @@ msc_ota_build_response(uint8_t spi2, const msc_ota_response *rsp,
 		if (rc != MSC_OK)
 			return rc;
 	}
-	if (ciph)
-	{
-		rc = msc_aes_cbc_encrypt(keys->kic, keys->kic_len, out + RSP_CNTR,
-								 total - RSP_CNTR, out + RSP_CNTR);
-		if (rc != MSC_OK)
-			return rc;
-	}
-	*out_len = total;
-	return MSC_OK;
+	return seal(keys, ciph, out, RSP_CNTR, total, out_len);
 }
 
 msc_rc
