@@ -197,6 +197,21 @@ seal(const msc_ota_keys *keys, int ciph, uint8_t *out, size_t cntr, size_t total
 	return MSC_OK;
 }
 
+/*
+ * The first step of parsing a packet of len bytes (work holds as many): a
+ * copy in work, and when ciphered, everything from the counter (at cntr) on
+ * decrypted with KIc, in place.
+ */
+static msc_rc
+unseal(const msc_ota_keys *keys, int ciph, const uint8_t *pkt, size_t len, size_t cntr,
+	   uint8_t *work)
+{
+	memcpy(work, pkt, len);
+	if (!ciph)
+		return MSC_OK;
+	return msc_aes_cbc_decrypt(keys->kic, keys->kic_len, work + cntr, len - cntr, work + cntr);
+}
+
 msc_rc
 msc_ota_build_command(const msc_ota_command *cmd, const msc_ota_keys *keys,
 					  uint8_t *out, size_t cap, size_t *out_len)
@@ -297,14 +312,9 @@ msc_ota_parse_command(const uint8_t *pkt, size_t len,
 		return MSC_E_CRYPTO;
 	if (work_cap < len)
 		return MSC_E_BUFFER;
-	memcpy(work, pkt, len);
-	if (ciph)
-	{
-		rc = msc_aes_cbc_decrypt(keys->kic, keys->kic_len, work + CMD_CNTR,
-								 len - CMD_CNTR, work + CMD_CNTR);
-		if (rc != MSC_OK)
-			return rc;
-	}
+	rc = unseal(keys, ciph, pkt, len, CMD_CNTR, work);
+	if (rc != MSC_OK)
+		return rc;
 	rc = check_cc(keys, CC_COMMAND, work, CMD_CC, CMD_DATA, len);
 	if (rc != MSC_OK)
 		return rc;
@@ -437,14 +447,9 @@ msc_ota_parse_response(const uint8_t *pkt, size_t len,
 	if ((withcc && !aes_key_ok(keys->kid, keys->kid_len)) ||
 		(ciph && !aes_key_ok(keys->kic, keys->kic_len)))
 		return MSC_E_CRYPTO;
-	memcpy(work, pkt, len);
-	if (ciph)
-	{
-		rc = msc_aes_cbc_decrypt(keys->kic, keys->kic_len, work + RSP_CNTR,
-								 len - RSP_CNTR, work + RSP_CNTR);
-		if (rc != MSC_OK)
-			return rc;
-	}
+	rc = unseal(keys, ciph, pkt, len, RSP_CNTR, work);
+	if (rc != MSC_OK)
+		return rc;
 	if (withcc)
 	{
 		rc = check_cc(keys, CC_RESPONSE, work, RSP_CC, head, len);
