@@ -253,6 +253,18 @@ msc_applet_request_set_display(msc_applet_request *req,
 	req->display_len = dt->len;
 }
 
+/* What every request and response starts with: its version and reference. */
+static msc_rc
+put_head(uint8_t *out, size_t cap, size_t *pos, uint8_t version,
+		 const uint8_t reference[MSC_APPLET_REF_LEN])
+{
+	msc_rc		rc = put_tlv(out, cap, pos, MSC_TAG_VERSION, &version, 1);
+
+	if (rc != MSC_OK)
+		return rc;
+	return put_tlv(out, cap, pos, MSC_TAG_REFERENCE, reference, MSC_APPLET_REF_LEN);
+}
+
 msc_rc
 msc_applet_request_encode_unsigned(const msc_applet_request *req,
 								   uint8_t *out, size_t cap, size_t *out_len)
@@ -268,11 +280,7 @@ msc_applet_request_encode_unsigned(const msc_applet_request *req,
 	if (rc != MSC_OK)
 		return rc;
 
-	b[0] = req->version;
-	if ((rc = put_tlv(out, cap, &pos, MSC_TAG_VERSION, b, 1)) != MSC_OK)
-		return rc;
-	if ((rc = put_tlv(out, cap, &pos, MSC_TAG_REFERENCE, req->reference,
-					  MSC_APPLET_REF_LEN)) != MSC_OK)
+	if ((rc = put_head(out, cap, &pos, req->version, req->reference)) != MSC_OK)
 		return rc;
 	b[0] = req->operation;
 	if ((rc = put_tlv(out, cap, &pos, MSC_TAG_OPERATION, b, 1)) != MSC_OK)
@@ -473,11 +481,7 @@ msc_applet_response_encode(const msc_applet_response *rsp,
 	rc = check_response(rsp);
 	if (rc != MSC_OK)
 		return rc;
-	b[0] = rsp->version;
-	if ((rc = put_tlv(out, cap, &pos, MSC_TAG_VERSION, b, 1)) != MSC_OK)
-		return rc;
-	if ((rc = put_tlv(out, cap, &pos, MSC_TAG_REFERENCE, rsp->reference,
-					  MSC_APPLET_REF_LEN)) != MSC_OK)
+	if ((rc = put_head(out, cap, &pos, rsp->version, rsp->reference)) != MSC_OK)
 		return rc;
 	b[0] = rsp->result;
 	if ((rc = put_tlv(out, cap, &pos, MSC_TAG_RESULT, b, 1)) != MSC_OK)

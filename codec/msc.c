@@ -41,26 +41,32 @@ static const msc_rc_desc rc_descs[] = {
 	{MSC_E_CONTROL, "MSC_E_CONTROL", "control or format character"},
 };
 
-const char *
-msc_strerror(msc_rc rc)
+/* the table's entry for rc, or NULL */
+static const msc_rc_desc *
+rc_desc(msc_rc rc)
 {
 	size_t		i;
 
 	for (i = 0; i < sizeof(rc_descs) / sizeof(rc_descs[0]); i++)
 		if (rc_descs[i].rc == rc)
-			return rc_descs[i].text;
-	return "unknown error";
+			return &rc_descs[i];
+	return NULL;
+}
+
+const char *
+msc_strerror(msc_rc rc)
+{
+	const msc_rc_desc *d = rc_desc(rc);
+
+	return d ? d->text : "unknown error";
 }
 
 const char *
 msc_rc_name(msc_rc rc)
 {
-	size_t		i;
+	const msc_rc_desc *d = rc_desc(rc);
 
-	for (i = 0; i < sizeof(rc_descs) / sizeof(rc_descs[0]); i++)
-		if (rc_descs[i].rc == rc)
-			return rc_descs[i].name;
-	return "MSC_E_UNKNOWN";
+	return d ? d->name : "MSC_E_UNKNOWN";
 }
 
 int

@@ -177,6 +177,41 @@ check_padding(const uint8_t *end, size_t body, uint8_t pcntr, int ciph, pad_rule
 	return MSC_OK;
 }
 
+/*
+ * The last step of building a packet of total bytes: when ciphered,
+ * everything from the counter (at cntr) on is encrypted with KIc, in place.
+ */
+static msc_rc
+seal(const msc_ota_keys *keys, int ciph, uint8_t *out, size_t cntr, size_t total,
+	 size_t *out_len)
+{
+	if (ciph)
+	{
+		msc_rc		rc = msc_aes_cbc_encrypt(keys->kic, keys->kic_len, out + cntr,
+											 total - cntr, out + cntr);
+
+		if (rc != MSC_OK)
+			return rc;
+	}
+	*out_len = total;
+	return MSC_OK;
+}
+
+/*
+ * The first step of parsing a packet of len bytes (work holds as many): a
+ * copy in work, and when ciphered, everything from the counter (at cntr) on
+ * decrypted with KIc, in place.
+ */
+static msc_rc
+unseal(const msc_ota_keys *keys, int ciph, const uint8_t *pkt, size_t len, size_t cntr,
+	   uint8_t *work)
+{
+	memcpy(work, pkt, len);
+	if (!ciph)
+		return MSC_OK;
+	return msc_aes_cbc_decrypt(keys->kic, keys->kic_len, work + cntr, len - cntr, work + cntr);
+}
+
 msc_rc
 msc_ota_build_command(const msc_ota_command *cmd, const msc_ota_keys *keys,
 					  uint8_t *out, size_t cap, size_t *out_len)
@@ -225,15 +260,7 @@ msc_ota_build_command(const msc_ota_command *cmd, const msc_ota_keys *keys,
 					out + CMD_CC);
 	if (rc != MSC_OK)
 		return rc;
-	if (ciph)
-	{
-		rc = msc_aes_cbc_encrypt(keys->kic, keys->kic_len, out + CMD_CNTR,
-								 total - CMD_CNTR, out + CMD_CNTR);
-		if (rc != MSC_OK)
-			return rc;
-	}
-	*out_len = total;
-	return MSC_OK;
+	return seal(keys, ciph, out, CMD_CNTR, total, out_len);
 }
 
 msc_rc
@@ -285,14 +312,9 @@ msc_ota_parse_command(const uint8_t *pkt, size_t len,
 		return MSC_E_CRYPTO;
 	if (work_cap < len)
 		return MSC_E_BUFFER;
-	memcpy(work, pkt, len);
-	if (ciph)
-	{
-		rc = msc_aes_cbc_decrypt(keys->kic, keys->kic_len, work + CMD_CNTR,
-								 len - CMD_CNTR, work + CMD_CNTR);
-		if (rc != MSC_OK)
-			return rc;
-	}
+	rc = unseal(keys, ciph, pkt, len, CMD_CNTR, work);
+	if (rc != MSC_OK)
+		return rc;
 	rc = check_cc(keys, CC_COMMAND, work, CMD_CC, CMD_DATA, len);
 	if (rc != MSC_OK)
 		return rc;
@@ -367,15 +389,7 @@ msc_ota_build_response(uint8_t spi2, const msc_ota_response *rsp,
 		if (rc != MSC_OK)
 			return rc;
 	}
-	if (ciph)
-	{
-		rc = msc_aes_cbc_encrypt(keys->kic, keys->kic_len, out + RSP_CNTR,
-								 total - RSP_CNTR, out + RSP_CNTR);
-		if (rc != MSC_OK)
-			return rc;
-	}
-	*out_len = total;
-	return MSC_OK;
+	return seal(keys, ciph, out, RSP_CNTR, total, out_len);
 }
 
 msc_rc
@@ -433,14 +447,9 @@ msc_ota_parse_response(const uint8_t *pkt, size_t len,
 	if ((withcc && !aes_key_ok(keys->kid, keys->kid_len)) ||
 		(ciph && !aes_key_ok(keys->kic, keys->kic_len)))
 		return MSC_E_CRYPTO;
-	memcpy(work, pkt, len);
-	if (ciph)
-	{
-		rc = msc_aes_cbc_decrypt(keys->kic, keys->kic_len, work + RSP_CNTR,
-								 len - RSP_CNTR, work + RSP_CNTR);
-		if (rc != MSC_OK)
-			return rc;
-	}
+	rc = unseal(keys, ciph, pkt, len, RSP_CNTR, work);
+	if (rc != MSC_OK)
+		return rc;
 	if (withcc)
 	{
 		rc = check_cc(keys, CC_RESPONSE, work, RSP_CC, head, len);

@@ -22,6 +22,7 @@
 #include "fetch.h"
 #include "ldap_dir.h"
 #include "ossl.h"
+#include "sql_fn.h"
 
 PG_FUNCTION_INFO_V1(mobisign_ldap_filter);
 
@@ -58,14 +59,11 @@ PG_FUNCTION_INFO_V1(mobisign_directory_search);
 Datum
 mobisign_directory_search(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {0};
 	bytea	   *uid = PG_GETARG_BYTEA_PP(1);
 	MsDirUser	u;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
 	ms_ldap_find_user(PG_GETARG_INT32(0), VARDATA_ANY(uid), VARSIZE_ANY_EXHDR(uid), &u);
 	values[0] = BoolGetDatum(u.found);
 	if (u.dn)
@@ -77,7 +75,7 @@ mobisign_directory_search(PG_FUNCTION_ARGS)
 	else
 		nulls[2] = true;
 	values[3] = ms_bytea_array(u.certificates);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(ms_result_datum(fcinfo, values, nulls));
 }
 
 PG_FUNCTION_INFO_V1(mobisign_fetch_url);
@@ -142,12 +140,9 @@ mobisign_distribution_points(PG_FUNCTION_ARGS)
 	List	   *full = NIL;
 	List	   *delta = NIL;
 	X509	   *x;
-	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2] = {0};
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
 	x = ms_scope_x509(scope, d2i_X509(NULL, &p, VARSIZE_ANY_EXHDR(b)));
 	if (x != NULL)
 	{
@@ -167,7 +162,7 @@ mobisign_distribution_points(PG_FUNCTION_ARGS)
 	ms_scope_release(scope);
 	values[0] = ms_text_array(full);
 	values[1] = ms_text_array(delta);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(ms_result_datum(fcinfo, values, nulls));
 }
 
 PG_FUNCTION_INFO_V1(mobisign_ldap_ca_crls);
@@ -184,19 +179,46 @@ mobisign_ldap_ca_crls(PG_FUNCTION_ARGS)
 	List	   *errs = NIL;
 	List	   *urls_nonnull = NIL;
 	ListCell   *lc;
-	TupleDesc	tupdesc;
 	Datum		values[3];
 	bool		nulls[3] = {0};
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
 	ms_ldap_ca_crls(PG_GETARG_INT32(0), text_to_cstring(PG_GETARG_TEXT_PP(1)), &crls, &urls, &errs);
 	foreach(lc, urls)
 		urls_nonnull = lappend(urls_nonnull, lfirst(lc) ? lfirst(lc) : "");
 	values[0] = ms_bytea_array(crls);
 	values[1] = ms_text_array(urls_nonnull);
 	values[2] = ms_text_array(errs);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(ms_result_datum(fcinfo, values, nulls));
+}
+
+/*
+ * The answer of _crl_signed_by and _cert_issued_by: is cert (or else crl)
+ * signed by one of the certificates of argument 1 that could have issued
+ * it (X509_check_issued for a certificate, the subject that is the CRL's
+ * issuer for a CRL)?  Releases scope.
+ */
+static Datum
+signed_by_one_of(FunctionCallInfo fcinfo, MsScope *scope, X509 *cert, X509_CRL *crl)
+{
+	STACK_OF(X509) *issuers = ms_parse_certificate_array(scope, "issuers",
+														 PG_GETARG_ARRAYTYPE_P(1), 256);
+	bool		ok = false;
+
+	for (int i = 0; !ok && i < sk_X509_num(issuers); i++)
+	{
+		X509	   *ca = sk_X509_value(issuers, i);
+		EVP_PKEY   *pk;
+
+		if (cert ? X509_check_issued(ca, cert) != X509_V_OK
+			: X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(crl)) != 0)
+			continue;
+		pk = X509_get0_pubkey(ca);
+		if (pk != NULL && (cert ? X509_verify(cert, pk) : X509_CRL_verify(crl, pk)) == 1)
+			ok = true;
+	}
+	ERR_clear_error();
+	ms_scope_release(scope);
+	PG_RETURN_BOOL(ok);
 }
 
 PG_FUNCTION_INFO_V1(mobisign_crl_signed_by);
@@ -210,25 +232,9 @@ Datum
 mobisign_crl_signed_by(PG_FUNCTION_ARGS)
 {
 	MsScope    *scope = ms_scope_create();
-	X509_CRL   *crl = ms_parse_crl_bytea(scope, "CRL", PG_GETARG_BYTEA_PP(0));
-	STACK_OF(X509) *certs = ms_parse_certificate_array(scope, "issuers",
-													   PG_GETARG_ARRAYTYPE_P(1), 256);
-	bool		ok = false;
 
-	for (int i = 0; !ok && i < sk_X509_num(certs); i++)
-	{
-		X509	   *x = sk_X509_value(certs, i);
-		EVP_PKEY   *pk;
-
-		if (X509_NAME_cmp(X509_get_subject_name(x), X509_CRL_get_issuer(crl)) != 0)
-			continue;
-		pk = X509_get0_pubkey(x);
-		if (pk != NULL && X509_CRL_verify(crl, pk) == 1)
-			ok = true;
-	}
-	ERR_clear_error();
-	ms_scope_release(scope);
-	PG_RETURN_BOOL(ok);
+	return signed_by_one_of(fcinfo, scope, NULL,
+							ms_parse_crl_bytea(scope, "CRL", PG_GETARG_BYTEA_PP(0)));
 }
 
 PG_FUNCTION_INFO_V1(mobisign_cert_issued_by);
@@ -244,20 +250,8 @@ Datum
 mobisign_cert_issued_by(PG_FUNCTION_ARGS)
 {
 	MsScope    *scope = ms_scope_create();
-	X509	   *cert = ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0));
-	STACK_OF(X509) *cas = ms_parse_certificate_array(scope, "issuers",
-													 PG_GETARG_ARRAYTYPE_P(1), 256);
-	bool		ok = false;
 
-	for (int i = 0; !ok && i < sk_X509_num(cas); i++)
-	{
-		X509	   *ca = sk_X509_value(cas, i);
-		EVP_PKEY   *pk = X509_get0_pubkey(ca);
-
-		if (X509_check_issued(ca, cert) == X509_V_OK && pk != NULL && X509_verify(cert, pk) == 1)
-			ok = true;
-	}
-	ERR_clear_error();
-	ms_scope_release(scope);
-	PG_RETURN_BOOL(ok);
+	return signed_by_one_of(fcinfo, scope,
+							ms_parse_certificate_bytea(scope, "certificate", PG_GETARG_BYTEA_PP(0)),
+							NULL);
 }

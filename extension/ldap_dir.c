@@ -669,11 +669,7 @@ directory_for_url(const char *scheme, const char *host, int port)
 }
 
 /* MsScope free functions for libldap objects */
-static void
-free_ldmsg(void *p)
-{
-	ldap_msgfree((LDAPMessage *) p);
-}
+MS_SCOPE_FREE_FN(free_ldmsg, LDAPMessage, ldap_msgfree);
 
 static void
 free_ld(void *p)

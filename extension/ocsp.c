@@ -73,41 +73,12 @@ typedef struct OcspAnswer
 	bytea	   *der;			/* the response to cache (fresh answers only) */
 } OcspAnswer;
 
-static void
-free_ocsp_response(void *p)
-{
-	OCSP_RESPONSE_free((OCSP_RESPONSE *) p);
-}
-
-static void
-free_ocsp_basic(void *p)
-{
-	OCSP_BASICRESP_free((OCSP_BASICRESP *) p);
-}
-
-static void
-free_ocsp_request(void *p)
-{
-	OCSP_REQUEST_free((OCSP_REQUEST *) p);
-}
-
-static void
-free_ocsp_certid(void *p)
-{
-	OCSP_CERTID_free((OCSP_CERTID *) p);
-}
-
-static void
-free_string_stack(void *p)
-{
-	X509_email_free((STACK_OF(OPENSSL_STRING) *) p);
-}
-
-static void
-free_openssl_mem(void *p)
-{
-	OPENSSL_free(p);
-}
+MS_SCOPE_FREE_FN(free_ocsp_response, OCSP_RESPONSE, OCSP_RESPONSE_free);
+MS_SCOPE_FREE_FN(free_ocsp_basic, OCSP_BASICRESP, OCSP_BASICRESP_free);
+MS_SCOPE_FREE_FN(free_ocsp_request, OCSP_REQUEST, OCSP_REQUEST_free);
+MS_SCOPE_FREE_FN(free_ocsp_certid, OCSP_CERTID, OCSP_CERTID_free);
+MS_SCOPE_FREE_FN(free_string_stack, STACK_OF(OPENSSL_STRING), X509_email_free);
+MS_SCOPE_FREE_FN(free_openssl_mem, void, OPENSSL_free);
 
 /* why a response is not usable (palloc'd) */
 static char *

@@ -114,88 +114,34 @@ ms_scope_forget(MsScope *scope, void *obj)
 	}
 }
 
-/* typed free functions, so that no function-pointer casts are needed */
+/*
+ * The typed shorthands: ms_scope_<name>(scope, obj) registers obj with a free
+ * function of its own type (MS_SCOPE_FREE_FN).
+ */
+#define MS_SCOPE_SHORTHAND(name, Type, free_call) \
+	MS_SCOPE_FREE_FN(free_##name, Type, free_call); \
+	Type * \
+	ms_scope_##name(MsScope *scope, Type *obj) \
+	{ \
+		return ms_scope_add(scope, obj, free_##name); \
+	} \
+	extern int no_such_variable
+
+/* a stack of certificates owns them */
 static void
-free_x509(void *p)
+x509_stack_pop_free(STACK_OF(X509) *sk)
 {
-	X509_free((X509 *) p);
-}
-static void
-free_crl(void *p)
-{
-	X509_CRL_free((X509_CRL *) p);
-}
-static void
-free_pkey(void *p)
-{
-	EVP_PKEY_free((EVP_PKEY *) p);
-}
-static void
-free_x509_stack(void *p)
-{
-	sk_X509_pop_free((STACK_OF(X509) *) p, X509_free);
-}
-static void
-free_cms(void *p)
-{
-	CMS_ContentInfo_free((CMS_ContentInfo *) p);
-}
-static void
-free_bio(void *p)
-{
-	BIO_free_all((BIO *) p);
-}
-static void
-free_store_ctx(void *p)
-{
-	X509_STORE_CTX_free((X509_STORE_CTX *) p);
-}
-static void
-free_md_ctx(void *p)
-{
-	EVP_MD_CTX_free((EVP_MD_CTX *) p);
+	sk_X509_pop_free(sk, X509_free);
 }
 
-X509 *
-ms_scope_x509(MsScope *scope, X509 *x)
-{
-	return ms_scope_add(scope, x, free_x509);
-}
-X509_CRL *
-ms_scope_crl(MsScope *scope, X509_CRL *crl)
-{
-	return ms_scope_add(scope, crl, free_crl);
-}
-EVP_PKEY *
-ms_scope_pkey(MsScope *scope, EVP_PKEY *pkey)
-{
-	return ms_scope_add(scope, pkey, free_pkey);
-}
-STACK_OF(X509) *
-ms_scope_x509_stack(MsScope *scope, STACK_OF(X509) *sk)
-{
-	return ms_scope_add(scope, sk, free_x509_stack);
-}
-CMS_ContentInfo *
-ms_scope_cms(MsScope *scope, CMS_ContentInfo *cms)
-{
-	return ms_scope_add(scope, cms, free_cms);
-}
-BIO *
-ms_scope_bio(MsScope *scope, BIO *bio)
-{
-	return ms_scope_add(scope, bio, free_bio);
-}
-X509_STORE_CTX *
-ms_scope_store_ctx(MsScope *scope, X509_STORE_CTX *ctx)
-{
-	return ms_scope_add(scope, ctx, free_store_ctx);
-}
-EVP_MD_CTX *
-ms_scope_md_ctx(MsScope *scope, EVP_MD_CTX *ctx)
-{
-	return ms_scope_add(scope, ctx, free_md_ctx);
-}
+MS_SCOPE_SHORTHAND(x509, X509, X509_free);
+MS_SCOPE_SHORTHAND(crl, X509_CRL, X509_CRL_free);
+MS_SCOPE_SHORTHAND(pkey, EVP_PKEY, EVP_PKEY_free);
+MS_SCOPE_SHORTHAND(x509_stack, STACK_OF(X509), x509_stack_pop_free);
+MS_SCOPE_SHORTHAND(cms, CMS_ContentInfo, CMS_ContentInfo_free);
+MS_SCOPE_SHORTHAND(bio, BIO, BIO_free_all);
+MS_SCOPE_SHORTHAND(store_ctx, X509_STORE_CTX, X509_STORE_CTX_free);
+MS_SCOPE_SHORTHAND(md_ctx, EVP_MD_CTX, EVP_MD_CTX_free);
 
 char *
 ms_ossl_error(void)
@@ -221,15 +167,21 @@ ms_ossl_error(void)
 }
 
 /*
- * ereport(ERROR) for a failed msi_parse_*: "what" names the argument, "kind"
- * the object expected (as in "one certificate is expected").
+ * The end of every ms_parse_*: ereport(ERROR) for a failed msi_parse_*
+ * ("what" names the argument, "kind" the object expected, as in "one
+ * certificate is expected"); OpenSSL's error queue is empty afterwards.
  */
 static void
-report_parse_error(const char *what, const char *kind, msi_rc rc, const msi_der_detail *d)
+check_parsed(const char *what, const char *kind, msi_rc rc, const msi_der_detail *d)
 {
 	bool		key = strcmp(kind, "key or certificate") == 0;
 	const char *detail;
 
+	if (rc == MSI_OK)
+	{
+		ERR_clear_error();
+		return;
+	}
 	switch (rc)
 	{
 		case MSI_E_EMPTY:
@@ -276,11 +228,8 @@ ms_parse_certificate(MsScope *scope, const char *what, const unsigned char *data
 {
 	msi_der_detail d;
 	X509	   *x = NULL;
-	msi_rc		rc = msi_parse_certificate(data, len, &x, &d);
 
-	if (rc != MSI_OK)
-		report_parse_error(what, "certificate", rc, &d);
-	ERR_clear_error();
+	check_parsed(what, "certificate", msi_parse_certificate(data, len, &x, &d), &d);
 	return ms_scope_x509(scope, x);
 }
 
@@ -296,12 +245,10 @@ ms_parse_crl_bytea(MsScope *scope, const char *what, bytea *b)
 {
 	msi_der_detail d;
 	X509_CRL   *crl = NULL;
-	msi_rc		rc = msi_parse_crl((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
-								   &crl, &d);
 
-	if (rc != MSI_OK)
-		report_parse_error(what, "CRL", rc, &d);
-	ERR_clear_error();
+	check_parsed(what, "CRL",
+				 msi_parse_crl((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &crl, &d),
+				 &d);
 	return ms_scope_crl(scope, crl);
 }
 
@@ -310,12 +257,11 @@ ms_parse_public_key_bytea(MsScope *scope, const char *what, bytea *b)
 {
 	msi_der_detail d;
 	EVP_PKEY   *pkey = NULL;
-	msi_rc		rc = msi_parse_public_key((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
-										  &pkey, &d);
 
-	if (rc != MSI_OK)
-		report_parse_error(what, "key or certificate", rc, &d);
-	ERR_clear_error();
+	check_parsed(what, "key or certificate",
+				 msi_parse_public_key((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
+									  &pkey, &d),
+				 &d);
 	return ms_scope_pkey(scope, pkey);
 }
 

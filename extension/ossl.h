@@ -43,6 +43,19 @@ extern void *ms_scope_add(MsScope *scope, void *obj, MsFreeFn freefn);
 /* Take an object back (the caller now owns it). */
 extern void ms_scope_forget(MsScope *scope, void *obj);
 
+/*
+ * MS_SCOPE_FREE_FN(name, Type, free_call);  defines "static void name(void *)",
+ * which frees a Type with free_call: the MsFreeFn to give ms_scope_add() for
+ * a type that has no shorthand below, without a function-pointer cast.
+ */
+#define MS_SCOPE_FREE_FN(name, Type, free_call) \
+	static void \
+	name(void *p) \
+	{ \
+		free_call((Type *) p); \
+	} \
+	extern int no_such_variable
+
 /* Typed shorthands */
 extern X509 *ms_scope_x509(MsScope *scope, X509 *x);
 extern X509_CRL *ms_scope_crl(MsScope *scope, X509_CRL *crl);

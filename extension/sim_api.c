@@ -61,6 +61,25 @@ ms_verification_code(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
+/* The SIM key a call names: its first arguments (msisdn, key_set, role). */
+typedef struct SimKeyName
+{
+	char	   *msisdn;
+	int32		key_set;
+	char	   *role;
+} SimKeyName;
+
+static SimKeyName
+sim_key_name(FunctionCallInfo fcinfo)
+{
+	SimKeyName	k;
+
+	k.msisdn = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	k.key_set = PG_GETARG_INT32(1);
+	k.role = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	return k;
+}
+
 /*
  * mobisign._key_wrap(msisdn text, key_set integer, role text, key bytea)
  * RETURNS bytea: the key wrapped with the master key (see keystore.c).
@@ -69,22 +88,20 @@ PG_FUNCTION_INFO_V1(ms_key_wrap_sql);
 Datum
 ms_key_wrap_sql(PG_FUNCTION_ARGS)
 {
-	char	   *msisdn = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int32		key_set = PG_GETARG_INT32(1);
-	char	   *role = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	SimKeyName	k = sim_key_name(fcinfo);
 	bytea	   *key = PG_GETARG_BYTEA_PP(3);
 	size_t		keylen = VARSIZE_ANY_EXHDR(key);
 
-	if (strcmp(role, "kic") != 0 && strcmp(role, "kid") != 0)
+	if (strcmp(k.role, "kic") != 0 && strcmp(k.role, "kid") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key role must be \"kic\" or \"kid\"")));
 	if (keylen != 16 && keylen != 24 && keylen != 32)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be an AES key of 16, 24 or 32 bytes", role),
+				 errmsg("%s must be an AES key of 16, 24 or 32 bytes", k.role),
 				 errdetail("The key given has %zu bytes.", keylen)));
-	PG_RETURN_BYTEA_P(ms_key_wrap(msisdn, key_set, role,
+	PG_RETURN_BYTEA_P(ms_key_wrap(k.msisdn, k.key_set, k.role,
 								  (const unsigned char *) VARDATA_ANY(key), keylen));
 }
 
@@ -97,14 +114,12 @@ PG_FUNCTION_INFO_V1(ms_key_check_sql);
 Datum
 ms_key_check_sql(PG_FUNCTION_ARGS)
 {
-	char	   *msisdn = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int32		key_set = PG_GETARG_INT32(1);
-	char	   *role = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	SimKeyName	k = sim_key_name(fcinfo);
 	bytea	   *wrapped = PG_GETARG_BYTEA_PP(3);
 	size_t		keylen;
 	unsigned char *key;
 
-	key = ms_key_unwrap(msisdn, key_set, role, wrapped, &keylen);
+	key = ms_key_unwrap(k.msisdn, k.key_set, k.role, wrapped, &keylen);
 	ms_keystore_wipe(key, keylen);
 	pfree(key);
 	PG_RETURN_INT32((int32) keylen);

@@ -38,6 +38,7 @@
 #include "verify_cache.h"
 #include "sim_request.h"
 #include "sim_response.h"
+#include "sql_fn.h"
 
 #define OPEN_NATTS 8
 
@@ -50,11 +51,18 @@ typedef struct OpenRow
 	char	   *failure;
 } OpenRow;
 
+/* Column col of a result row (values, nulls: every column NULL until set) is d. */
+static void
+set_column(Datum *values, bool *nulls, int col, Datum d)
+{
+	values[col] = d;
+	nulls[col] = false;
+}
+
 static void
 row_set(OpenRow *row, int col, Datum d)
 {
-	row->values[col] = d;
-	row->nulls[col] = false;
+	set_column(row->values, row->nulls, col, d);
 }
 
 /*
@@ -182,14 +190,10 @@ ms_open_response(PG_FUNCTION_ARGS)
 	char	   *msisdn = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	int32		key_set = PG_GETARG_INT32(1);
 	bytea	   *tar = PG_GETARG_BYTEA_PP(2);
-	TupleDesc	tupdesc;
 	OpenRow		row;
 	msc_sms_part *parts = NULL;
 	int			nparts = 0;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
 	memset(&row, 0, sizeof(row));
 	for (int i = 0; i < OPEN_NATTS; i++)
 		row.nulls[i] = true;
@@ -208,7 +212,7 @@ ms_open_response(PG_FUNCTION_ARGS)
 	row_set(&row, 0, CStringGetTextDatum(row.stage));
 	if (row.failure != NULL)
 		row_set(&row, 1, CStringGetTextDatum(row.failure));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, row.values, row.nulls)));
+	PG_RETURN_DATUM(ms_result_datum(fcinfo, row.values, row.nulls));
 }
 
 static bytea *
@@ -255,7 +259,6 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 	X509	   *cert = NULL;
 	STACK_OF(X509) *inter = NULL;
 	MsCmsResult res;
-	TupleDesc	tupdesc;
 	Datum		values[VERIFY_NATTS];
 	bool		nulls[VERIFY_NATTS];
 	MsKeyUsage	usage;
@@ -275,9 +278,6 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 	else
 		elog(ERROR, "unknown transaction kind \"%s\"", kind);
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
 
 	scope = ms_scope_create();
 	if (!PG_ARGISNULL(2))
@@ -304,46 +304,25 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < VERIFY_NATTS; i++)
 		nulls[i] = true;
-	values[0] = BoolGetDatum(res.v.valid);
-	nulls[0] = false;
-	values[1] = Int32GetDatum(res.v.status_code);
-	nulls[1] = false;
+	set_column(values, nulls, 0, BoolGetDatum(res.v.valid));
+	set_column(values, nulls, 1, Int32GetDatum(res.v.status_code));
 	if (res.v.reason)
-	{
-		values[2] = CStringGetTextDatum(res.v.reason);
-		nulls[2] = false;
-	}
+		set_column(values, nulls, 2, CStringGetTextDatum(res.v.reason));
 	if (res.signer_subject)
-	{
-		values[3] = CStringGetTextDatum(res.signer_subject);
-		nulls[3] = false;
-	}
+		set_column(values, nulls, 3, CStringGetTextDatum(res.signer_subject));
 	if (res.signer_fingerprint)
-	{
-		values[4] = PointerGetDatum(hex_to_bytea(res.signer_fingerprint));
-		nulls[4] = false;
-	}
+		set_column(values, nulls, 4, PointerGetDatum(hex_to_bytea(res.signer_fingerprint)));
 	if (res.has_signing_time)
-	{
-		values[5] = TimestampTzGetDatum(res.signing_time);
-		nulls[5] = false;
-	}
+		set_column(values, nulls, 5, TimestampTzGetDatum(res.signing_time));
 	if (res.v.pki_name)
-	{
-		values[6] = CStringGetTextDatum(res.v.pki_name);
-		nulls[6] = false;
-	}
-	values[7] = ms_text_array(res.v.chain);
-	nulls[7] = false;
+		set_column(values, nulls, 6, CStringGetTextDatum(res.v.pki_name));
+	set_column(values, nulls, 7, ms_text_array(res.v.chain));
 	if (res.v.evidence)
+		set_column(values, nulls, 8, JsonbPGetDatum(res.v.evidence));
 	{
-		values[8] = JsonbPGetDatum(res.v.evidence);
-		nulls[8] = false;
-	}
-	{
-		HeapTuple	tup = heap_form_tuple(tupdesc, values, nulls);
+		Datum		result = ms_result_datum(fcinfo, values, nulls);
 
 		ms_scope_release(scope);
-		PG_RETURN_DATUM(HeapTupleGetDatum(tup));
+		PG_RETURN_DATUM(result);
 	}
 }

@@ -22,6 +22,12 @@ ms_result_row(FunctionCallInfo fcinfo)
 	return BlessTupleDesc(tupdesc);
 }
 
+Datum
+ms_result_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+{
+	return HeapTupleGetDatum(heap_form_tuple(ms_result_row(fcinfo), values, nulls));
+}
+
 void
 ms_require_arg(FunctionCallInfo fcinfo, int n, const char *name)
 {

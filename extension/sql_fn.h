@@ -22,6 +22,9 @@
 /* The blessed descriptor of the row the function returns. */
 extern TupleDesc ms_result_row(FunctionCallInfo fcinfo);
 
+/* The row the function returns, made of values and nulls, as its result. */
+extern Datum ms_result_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
+
 /* ERROR "<name> must not be NULL" (22004) when argument n is NULL. */
 extern void ms_require_arg(FunctionCallInfo fcinfo, int n, const char *name);
 

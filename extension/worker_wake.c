@@ -34,7 +34,7 @@ ms_worker_set_latch(void)
 		return;
 	SpinLockAcquire(&ms_worker_shared->mutex);
 	procno = ms_worker_shared->procno;
-	ms_worker_shared->wakeups++;
+	ms_worker_shared->counters[MS_C_WAKEUPS]++;
 	SpinLockRelease(&ms_worker_shared->mutex);
 	if (procno >= 0 && procno < (int) ProcGlobal->allProcCount)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);

@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "bgworker.h"
+#include "sql_fn.h"
 
 char	   *ms_worker_database = NULL;
 int			ms_worker_naptime_ms = 10000;
@@ -209,6 +210,23 @@ ms_worker_claim_entry(void)
 }
 
 /*
+ * The shared entry with its spinlock held (the caller releases it) when the
+ * entry is this process's; else NULL, the lock not held: no shared memory,
+ * or a successor has claimed the entry, and what it shows is its own.
+ */
+static MsWorkerShared *
+own_entry_locked(void)
+{
+	if (ms_worker_shared == NULL)
+		return NULL;
+	SpinLockAcquire(&ms_worker_shared->mutex);
+	if (ms_worker_shared->pid == MyProcPid)
+		return ms_worker_shared;
+	SpinLockRelease(&ms_worker_shared->mutex);
+	return NULL;
+}
+
+/*
  * However a worker ends: clear the identity, and set the final state, only
  * if the entry is still this process's.  A successor that already claimed
  * it keeps its pid (mobisign.worker_stats) and its wake-ups.
@@ -216,20 +234,18 @@ ms_worker_claim_entry(void)
 void
 ms_worker_release_entry(const char *final_state)
 {
-	if (ms_worker_shared == NULL)
+	MsWorkerShared *w = own_entry_locked();
+
+	if (w == NULL)
 		return;
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	if (ms_worker_shared->pid == MyProcPid)
-	{
-		ms_worker_shared->procno = -1;
-		ms_worker_shared->pid = 0;
-		ms_worker_shared->dboid = InvalidOid;
-		ms_worker_shared->links_bound = 0;
-		ms_worker_shared->window_in_use = 0;
-		if (final_state != NULL)
-			strlcpy(ms_worker_shared->state, final_state, MS_WSTATE_LEN);
-	}
-	SpinLockRelease(&ms_worker_shared->mutex);
+	w->procno = -1;
+	w->pid = 0;
+	w->dboid = InvalidOid;
+	w->links_bound = 0;
+	w->window_in_use = 0;
+	if (final_state != NULL)
+		strlcpy(w->state, final_state, MS_WSTATE_LEN);
+	SpinLockRelease(&w->mutex);
 }
 
 /* ---- counters ---------------------------------------------------------- */
@@ -240,27 +256,7 @@ ms_worker_count(MsCounter c, uint64 n)
 	if (ms_worker_shared == NULL)
 		return;
 	SpinLockAcquire(&ms_worker_shared->mutex);
-	switch (c)
-	{
-		case MS_C_SUBMITTED:
-			ms_worker_shared->submitted += n;
-			break;
-		case MS_C_RECEIVED:
-			ms_worker_shared->received += n;
-			break;
-		case MS_C_RETRIED:
-			ms_worker_shared->retried += n;
-			break;
-		case MS_C_ERRORS:
-			ms_worker_shared->errors += n;
-			break;
-		case MS_C_RECONNECTS:
-			ms_worker_shared->reconnects += n;
-			break;
-		case MS_C_COMPLETED:
-			ms_worker_shared->completed += n;
-			break;
-	}
+	ms_worker_shared->counters[c] += n;
 	SpinLockRelease(&ms_worker_shared->mutex);
 }
 
@@ -280,7 +276,7 @@ ms_worker_set_error(const char *msg)
 	 */
 	len = pg_mbcliplen(msg, strlen(msg), sizeof(ms_worker_shared->last_error) - 1);
 	SpinLockAcquire(&ms_worker_shared->mutex);
-	ms_worker_shared->errors++;
+	ms_worker_shared->counters[MS_C_ERRORS]++;
 	ms_worker_shared->last_error_at = now;
 	memcpy(ms_worker_shared->last_error, msg, len);
 	ms_worker_shared->last_error[len] = '\0';
@@ -290,28 +286,26 @@ ms_worker_set_error(const char *msg)
 void
 ms_worker_set_state(const char *state)
 {
-	if (ms_worker_shared == NULL)
+	MsWorkerShared *w = own_entry_locked();
+
+	if (w == NULL)
 		return;
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	if (ms_worker_shared->pid == MyProcPid)
-		strlcpy(ms_worker_shared->state, state, MS_WSTATE_LEN);
-	SpinLockRelease(&ms_worker_shared->mutex);
+	strlcpy(w->state, state, MS_WSTATE_LEN);
+	SpinLockRelease(&w->mutex);
 }
 
 void
 ms_worker_set_links(int configured, int bound, int window_in_use, int window_size)
 {
-	if (ms_worker_shared == NULL)
+	MsWorkerShared *w = own_entry_locked();
+
+	if (w == NULL)
 		return;
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	if (ms_worker_shared->pid == MyProcPid)
-	{
-		ms_worker_shared->links_configured = configured;
-		ms_worker_shared->links_bound = bound;
-		ms_worker_shared->window_in_use = window_in_use;
-		ms_worker_shared->window_size = window_size;
-	}
-	SpinLockRelease(&ms_worker_shared->mutex);
+	w->links_configured = configured;
+	w->links_bound = bound;
+	w->window_in_use = window_in_use;
+	w->window_size = window_size;
+	SpinLockRelease(&w->mutex);
 }
 
 /*
@@ -331,8 +325,7 @@ ms_worker_stats(PG_FUNCTION_ARGS)
 
 	ms_worker_require_preload();
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	tupdesc = ms_result_row(fcinfo);
 	if (tupdesc->natts != MS_STATS_COLS)
 		elog(ERROR, "mobisign._worker_stats: expected %d result columns, got %d",
 			 MS_STATS_COLS, tupdesc->natts);
@@ -350,13 +343,8 @@ ms_worker_stats(PG_FUNCTION_ARGS)
 	values[i++] = Int32GetDatum(snap.links_bound);
 	values[i++] = Int32GetDatum(snap.window_in_use);
 	values[i++] = Int32GetDatum(snap.window_size);
-	values[i++] = Int64GetDatum((int64) snap.submitted);
-	values[i++] = Int64GetDatum((int64) snap.received);
-	values[i++] = Int64GetDatum((int64) snap.retried);
-	values[i++] = Int64GetDatum((int64) snap.errors);
-	values[i++] = Int64GetDatum((int64) snap.reconnects);
-	values[i++] = Int64GetDatum((int64) snap.completed);
-	values[i++] = Int64GetDatum((int64) snap.wakeups);
+	for (MsCounter c = 0; c < MS_C_COUNT; c++)
+		values[i++] = Int64GetDatum((int64) snap.counters[c]);
 	values[i] = TimestampTzGetDatum(snap.last_error_at);
 	nulls[i++] = (snap.last_error_at == 0);
 	values[i] = CStringGetTextDatum(snap.last_error);

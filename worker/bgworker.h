@@ -53,6 +53,22 @@ extern int	ms_worker_housekeeping_ms;
 #define MS_WSTATE_LEN 32
 
 /*
+ * The worker's cumulative counters, in the order of their columns in
+ * mobisign.worker_stats.
+ */
+typedef enum MsCounter
+{
+	MS_C_SUBMITTED,				/* submit_sm answered OK */
+	MS_C_RECEIVED,				/* deliver_sm stored (receipts included) */
+	MS_C_RETRIED,				/* segments or requests sent again */
+	MS_C_ERRORS,
+	MS_C_RECONNECTS,
+	MS_C_COMPLETED,				/* queue rows finished (submitted or failed) */
+	MS_C_WAKEUPS,				/* latch wake-ups requested by committing writers */
+	MS_C_COUNT
+} MsCounter;
+
+/*
  * Shared state: the worker's identity for waking it, and its counters.
  * Everything is protected by the spinlock (a handful of stores per event).
  *
@@ -75,34 +91,19 @@ typedef struct MsWorkerShared
 	int			links_bound;
 	int			window_in_use;
 	int			window_size;
-	uint64		submitted;		/* submit_sm answered OK */
-	uint64		received;		/* deliver_sm stored (receipts included) */
-	uint64		retried;		/* segments or requests sent again */
-	uint64		errors;
-	uint64		reconnects;
-	uint64		completed;		/* queue rows finished (submitted or failed) */
-	uint64		wakeups;		/* latch wake-ups requested by committing writers */
+	uint64		counters[MS_C_COUNT];
 	TimestampTz last_error_at;
 	char		last_error[160];
 } MsWorkerShared;
 
 extern MsWorkerShared *ms_worker_shared;
 
-/* Counter helpers (no-ops when shared memory is absent). */
-typedef enum MsCounter
-{
-	MS_C_SUBMITTED,
-	MS_C_RECEIVED,
-	MS_C_RETRIED,
-	MS_C_ERRORS,
-	MS_C_RECONNECTS,
-	MS_C_COMPLETED
-} MsCounter;
 
 /* Take the entry for this process / let go of it if it is still ours. */
 extern void ms_worker_claim_entry(void);
 extern void ms_worker_release_entry(const char *final_state);
 
+/* Counter helpers (no-ops when shared memory is absent). */
 extern void ms_worker_count(MsCounter c, uint64 n);
 extern void ms_worker_set_error(const char *msg);
 /* owner only: no-ops in a worker whose entry a successor has taken */

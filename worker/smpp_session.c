@@ -1308,6 +1308,28 @@ ms_smpp_on_socket(MsLink *link, int events, TimestampTz now, List **inbound)
 		link_send_pending(link, now);
 }
 
+/*
+ * What a state that waits for the peer (connecting, TLS handshake, binding,
+ * unbinding) says when its deadline passes; buf holds a message made here.
+ */
+static const char *
+wait_timed_out(const MsLink *link, char *buf, size_t len)
+{
+	switch (link->state)
+	{
+		case MS_LINK_CONNECTING:
+			return "connect timed out";
+		case MS_LINK_TLS_HANDSHAKE:
+			snprintf(buf, len, "TLS handshake timed out after %d ms",
+					 link->cfg.connect_timeout_ms);
+			return buf;
+		case MS_LINK_BINDING:
+			return "no bind_transceiver_resp in time";
+		default:
+			return "no unbind_resp in time";
+	}
+}
+
 void
 ms_smpp_tick(MsLink *link, TimestampTz now)
 {
@@ -1320,26 +1342,17 @@ ms_smpp_tick(MsLink *link, TimestampTz now)
 				link_start_connect(link, now);
 			break;
 		case MS_LINK_CONNECTING:
-			if (now >= link->state_deadline)
-				link_disconnect(link, "connect timed out", now, true);
-			break;
 		case MS_LINK_TLS_HANDSHAKE:
+		case MS_LINK_BINDING:
+		case MS_LINK_UNBINDING:
 			if (now >= link->state_deadline)
 			{
 				char		msg[80];
 
-				snprintf(msg, sizeof(msg), "TLS handshake timed out after %d ms",
-						 link->cfg.connect_timeout_ms);
-				link_disconnect(link, msg, now, true);
+				/* an unbind that gets no answer is still the end we asked for */
+				link_disconnect(link, wait_timed_out(link, msg, sizeof(msg)), now,
+								link->state != MS_LINK_UNBINDING);
 			}
-			break;
-		case MS_LINK_BINDING:
-			if (now >= link->state_deadline)
-				link_disconnect(link, "no bind_transceiver_resp in time", now, true);
-			break;
-		case MS_LINK_UNBINDING:
-			if (now >= link->state_deadline)
-				link_disconnect(link, "no unbind_resp in time", now, false);
 			break;
 		case MS_LINK_BOUND:
 			for (i = 0; i < link->nslots; i++)

@@ -53,17 +53,8 @@ struct MsTransport
 	bool		read_needs_write;
 };
 
-static void
-free_ssl_ctx(void *p)
-{
-	SSL_CTX_free((SSL_CTX *) p);
-}
-
-static void
-free_ssl(void *p)
-{
-	SSL_free((SSL *) p);
-}
+MS_SCOPE_FREE_FN(free_ssl_ctx, SSL_CTX, SSL_CTX_free);
+MS_SCOPE_FREE_FN(free_ssl, SSL, SSL_free);
 
 /* an encrypted key would need a passphrase that nobody can type in the worker */
 static int
@@ -479,6 +470,27 @@ ms_transport_describe(MsTransport *t, char *buf, size_t len)
 	ms_scope_release(scope);
 }
 
+/*
+ * The result of recv() or send() on a clear transport: *n bytes done, the
+ * peer closed, "want" (try again once the socket is ready; errno EAGAIN or
+ * EINTR), or failed with errno's words in err.
+ */
+static MsIoResult
+clear_result(ssize_t done, MsIoResult want, int *n, char err[MS_TRANSPORT_ERRLEN])
+{
+	if (done > 0)
+	{
+		*n = (int) done;
+		return MS_IO_DONE;
+	}
+	if (done == 0)
+		return MS_IO_CLOSED;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return want;
+	strlcpy(err, strerror(errno), MS_TRANSPORT_ERRLEN);
+	return MS_IO_FAILED;
+}
+
 MsIoResult
 ms_transport_read(MsTransport *t, void *buf, int len, int *n, char err[MS_TRANSPORT_ERRLEN])
 {
@@ -487,21 +499,7 @@ ms_transport_read(MsTransport *t, void *buf, int len, int *n, char err[MS_TRANSP
 
 	*n = 0;
 	if (t->ssl == NULL)
-	{
-		ssize_t		got = recv(t->sock, buf, len, 0);
-
-		if (got > 0)
-		{
-			*n = (int) got;
-			return MS_IO_DONE;
-		}
-		if (got == 0)
-			return MS_IO_CLOSED;
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return MS_IO_WANT_READ;
-		strlcpy(err, strerror(errno), MS_TRANSPORT_ERRLEN);
-		return MS_IO_FAILED;
-	}
+		return clear_result(recv(t->sock, buf, len, 0), MS_IO_WANT_READ, n, err);
 	ERR_clear_error();
 	errno = 0;
 	r = SSL_read(t->ssl, buf, len);
@@ -548,21 +546,7 @@ ms_transport_write(MsTransport *t, const void *buf, int len, int *n, char err[MS
 
 	*n = 0;
 	if (t->ssl == NULL)
-	{
-		ssize_t		sent = send(t->sock, buf, len, MSG_NOSIGNAL);
-
-		if (sent > 0)
-		{
-			*n = (int) sent;
-			return MS_IO_DONE;
-		}
-		if (sent == 0)
-			return MS_IO_CLOSED;
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return MS_IO_WANT_WRITE;
-		strlcpy(err, strerror(errno), MS_TRANSPORT_ERRLEN);
-		return MS_IO_FAILED;
-	}
+		return clear_result(send(t->sock, buf, len, MSG_NOSIGNAL), MS_IO_WANT_WRITE, n, err);
 	ERR_clear_error();
 	errno = 0;
 	r = SSL_write(t->ssl, buf, len);

@@ -69,75 +69,38 @@ frame(const unsigned char *data, size_t len, size_t max_len, bool *pem, msi_der_
 	return MSI_OK;
 }
 
-typedef void *(*pem_reader) (BIO *bio);
-typedef void *(*der_reader) (const unsigned char **p, long len);
-typedef void (*obj_free) (void *obj);
+/*
+ * One kind of object: the most bytes it may have, how to read it from PEM
+ * and from DER, and how to free it.
+ */
+typedef struct obj_kind
+{
+	size_t		max_len;
+	void	   *(*pem) (BIO *bio);
+	void	   *(*der) (const unsigned char **p, long len);
+	void		(*free) (void *obj);
+} obj_kind;
 
-static void *
-pem_x509(BIO *bio)
-{
-	return PEM_read_bio_X509(bio, NULL, NULL, NULL);
-}
-static void *
-der_x509(const unsigned char **p, long len)
-{
-	return d2i_X509(NULL, p, len);
-}
-static void
-free_x509(void *obj)
-{
-	X509_free(obj);
-}
-static void *
-pem_crl(BIO *bio)
-{
-	return PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
-}
-static void *
-der_crl(const unsigned char **p, long len)
-{
-	return d2i_X509_CRL(NULL, p, len);
-}
-static void
-free_crl(void *obj)
-{
-	X509_CRL_free(obj);
-}
-static void *
-pem_cms(BIO *bio)
-{
-	return PEM_read_bio_CMS(bio, NULL, NULL, NULL);
-}
-static void *
-der_cms(const unsigned char **p, long len)
-{
-	return d2i_CMS_ContentInfo(NULL, p, len);
-}
-static void
-free_cms(void *obj)
-{
-	CMS_ContentInfo_free(obj);
-}
-static void *
-pem_pubkey(BIO *bio)
-{
-	return PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-}
-static void *
-der_pubkey(const unsigned char **p, long len)
-{
-	return d2i_PUBKEY(NULL, p, len);
-}
-static void
-free_pubkey(void *obj)
-{
-	EVP_PKEY_free(obj);
-}
+/*
+ * OBJ_KIND(name, max_len, pem_read, d2i, free_fn): the obj_kind "name" built
+ * from OpenSSL's PEM_read_bio_*, d2i_* and *_free of one type (typed
+ * wrappers, no function-pointer casts).
+ */
+#define OBJ_KIND(name, max_len, pem_read, d2i, free_fn) \
+	static void *name##_pem(BIO *bio) { return pem_read(bio, NULL, NULL, NULL); } \
+	static void *name##_der(const unsigned char **p, long len) { return d2i(NULL, p, len); } \
+	static void name##_free(void *obj) { free_fn(obj); } \
+	static const obj_kind name = {max_len, name##_pem, name##_der, name##_free}
+
+OBJ_KIND(kind_x509, MSI_MAX_CERT_LEN, PEM_read_bio_X509, d2i_X509, X509_free);
+OBJ_KIND(kind_crl, MSI_MAX_CRL_LEN, PEM_read_bio_X509_CRL, d2i_X509_CRL, X509_CRL_free);
+OBJ_KIND(kind_cms, MSI_MAX_CMS_LEN, PEM_read_bio_CMS, d2i_CMS_ContentInfo, CMS_ContentInfo_free);
+OBJ_KIND(kind_pubkey, MSI_MAX_CERT_LEN, PEM_read_bio_PUBKEY, d2i_PUBKEY, EVP_PKEY_free);
 
 /* decode one object of a framed input */
 static msi_rc
-decode(const unsigned char *data, size_t len, bool pem, pem_reader pr, der_reader dr,
-	   obj_free fr, void **out, msi_der_detail *d)
+decode(const unsigned char *data, size_t len, bool pem, const obj_kind *kind,
+	   void **out, msi_der_detail *d)
 {
 	*out = NULL;
 	if (pem)
@@ -146,7 +109,7 @@ decode(const unsigned char *data, size_t len, bool pem, pem_reader pr, der_reade
 
 		if (bio == NULL)
 			return MSI_E_NOMEM;
-		*out = pr(bio);
+		*out = kind->pem(bio);
 		BIO_free(bio);
 		return *out ? MSI_OK : MSI_E_PEM_DECODE;
 	}
@@ -154,13 +117,13 @@ decode(const unsigned char *data, size_t len, bool pem, pem_reader pr, der_reade
 	{
 		const unsigned char *p = data;
 
-		*out = dr(&p, (long) len);
+		*out = kind->der(&p, (long) len);
 		if (*out == NULL)
 			return MSI_E_DER_DECODE;
 		if (p != data + len)
 		{
 			d->trailing = (size_t) (data + len - p);
-			fr(*out);
+			kind->free(*out);
 			*out = NULL;
 			return MSI_E_TRAILING;
 		}
@@ -168,15 +131,24 @@ decode(const unsigned char *data, size_t len, bool pem, pem_reader pr, der_reade
 	}
 }
 
+/* frame and decode one object of a kind: *out is the object, or NULL */
+static msi_rc
+parse(const unsigned char *data, size_t len, const obj_kind *kind, void **out,
+	  msi_der_detail *d)
+{
+	bool		pem = false;
+	msi_rc		rc = frame(data, len, kind->max_len, &pem, d);
+
+	*out = NULL;
+	return rc == MSI_OK ? decode(data, len, pem, kind, out, d) : rc;
+}
+
 msi_rc
 msi_parse_certificate(const unsigned char *data, size_t len, X509 **out, msi_der_detail *d)
 {
-	bool		pem = false;
-	msi_rc		rc = frame(data, len, MSI_MAX_CERT_LEN, &pem, d);
-	void	   *obj = NULL;
+	void	   *obj;
+	msi_rc		rc = parse(data, len, &kind_x509, &obj, d);
 
-	if (rc == MSI_OK)
-		rc = decode(data, len, pem, pem_x509, der_x509, free_x509, &obj, d);
 	*out = obj;
 	return rc;
 }
@@ -184,12 +156,9 @@ msi_parse_certificate(const unsigned char *data, size_t len, X509 **out, msi_der
 msi_rc
 msi_parse_crl(const unsigned char *data, size_t len, X509_CRL **out, msi_der_detail *d)
 {
-	bool		pem = false;
-	msi_rc		rc = frame(data, len, MSI_MAX_CRL_LEN, &pem, d);
-	void	   *obj = NULL;
+	void	   *obj;
+	msi_rc		rc = parse(data, len, &kind_crl, &obj, d);
 
-	if (rc == MSI_OK)
-		rc = decode(data, len, pem, pem_crl, der_crl, free_crl, &obj, d);
 	*out = obj;
 	return rc;
 }
@@ -198,17 +167,14 @@ msi_rc
 msi_parse_cms_signed_data(const unsigned char *data, size_t len, CMS_ContentInfo **out,
 						  msi_der_detail *d)
 {
-	bool		pem = false;
-	msi_rc		rc = frame(data, len, MSI_MAX_CMS_LEN, &pem, d);
-	void	   *obj = NULL;
+	void	   *obj;
+	msi_rc		rc = parse(data, len, &kind_cms, &obj, d);
 
-	if (rc == MSI_OK)
-		rc = decode(data, len, pem, pem_cms, der_cms, free_cms, &obj, d);
 	if (rc == MSI_OK && OBJ_obj2nid(CMS_get0_type(obj)) != NID_pkcs7_signed)
 	{
 		if (OBJ_obj2txt(d->type_oid, sizeof(d->type_oid), CMS_get0_type(obj), 1) <= 0)
 			strcpy(d->type_oid, "?");
-		free_cms(obj);
+		CMS_ContentInfo_free(obj);
 		obj = NULL;
 		rc = MSI_E_TYPE;
 	}
@@ -247,25 +213,25 @@ msi_parse_public_key(const unsigned char *data, size_t len, EVP_PKEY **out, msi_
 			is_cert = memcmp(data + i, cert_marker, sizeof(cert_marker) - 1) == 0;
 		if (is_cert)
 		{
-			rc = decode(data, len, pem, pem_x509, der_x509, free_x509, &obj, d);
+			rc = decode(data, len, pem, &kind_x509, &obj, d);
 			*out = cert_key(obj);
 		}
 		else
 		{
-			rc = decode(data, len, pem, pem_pubkey, der_pubkey, free_pubkey, &obj, d);
+			rc = decode(data, len, pem, &kind_pubkey, &obj, d);
 			*out = obj;
 		}
 		return *out ? MSI_OK : MSI_E_PEM_DECODE;
 	}
 	/* DER: a whole certificate, else a SubjectPublicKeyInfo */
-	if (decode(data, len, pem, pem_x509, der_x509, free_x509, &obj, d) == MSI_OK)
+	if (decode(data, len, pem, &kind_x509, &obj, d) == MSI_OK)
 	{
 		*out = cert_key(obj);
 		return *out ? MSI_OK : MSI_E_DER_DECODE;
 	}
 	ERR_clear_error();
 	d->trailing = 0;
-	rc = decode(data, len, pem, pem_pubkey, der_pubkey, free_pubkey, &obj, d);
+	rc = decode(data, len, pem, &kind_pubkey, &obj, d);
 	*out = obj;
 	return rc;
 }

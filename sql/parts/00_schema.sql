@@ -10,22 +10,18 @@ COMMENT ON SCHEMA mobisign IS 'mobisign state: PKIs, users, SIM keys, transactio
 
 -- The roles are cluster-wide; they outlive the extension on purpose
 -- (grants made to login roles must not vanish with a DROP EXTENSION).
+-- mobisign_purger removes old transactions and audit rows (mobisign_purge),
+-- nothing else: administrators cannot erase the audit of their own changes.
 DO $roles$
+DECLARE
+    r text;
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mobisign_admin') THEN
-        CREATE ROLE mobisign_admin NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mobisign_app') THEN
-        CREATE ROLE mobisign_app NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mobisign_auditor') THEN
-        CREATE ROLE mobisign_auditor NOLOGIN;
-    END IF;
-    -- removes old transactions and audit rows (mobisign_purge), nothing else:
-    -- administrators cannot erase the audit of their own changes
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mobisign_purger') THEN
-        CREATE ROLE mobisign_purger NOLOGIN;
-    END IF;
+    FOREACH r IN ARRAY ARRAY['mobisign_admin', 'mobisign_app', 'mobisign_auditor', 'mobisign_purger']
+    LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
 END
 $roles$;
 

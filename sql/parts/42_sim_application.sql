@@ -6,6 +6,8 @@
 -- transactions only (mobisign._may_see).
 
 -- Queue one request: the common part of mobisign_authenticate and mobisign_sign.
+-- Each step is a function of its own (below, in the order they run); every
+-- step that finds a problem raises, and nothing of the request stays.
 CREATE FUNCTION mobisign._request(p_kind text, p_user text, p_data bytea, p_display text,
                                   p_application text, p_timeout interval,
                                   OUT transaction_id uuid, OUT verification_code text)
@@ -14,23 +16,71 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    u       mobisign.app_user;
-    k       mobisign.sim_key;
-    chk     record;
-    v_ref   bytea;
-    v_ctr   bigint;
-    v_exp   timestamptz;
-    v_segs  bytea[];
-    v_con   text;
-    who     record;
-    v_cand  jsonb;
-    v_max   interval;
+    who   record;
+    shown record;
+    k     mobisign.sim_key;
+    t     mobisign.transaction;
+    v_segments integer;
 BEGIN
+    PERFORM mobisign._request_check_arguments(p_kind, p_user, p_display, p_application, p_timeout);
+    IF p_kind = 'sign' THEN
+        -- what you see is what you sign: the SIM signs the UTF-8 form of the text it shows
+        p_data := pg_catalog.convert_to(p_display, 'UTF8');
+    ELSIF p_display IS NULL THEN
+        p_display := 'Log in to ' || coalesce(p_application, 'the service') || '?';
+    END IF;
+    who := mobisign._request_recipient(p_kind, p_user, p_application);
+    shown := mobisign._request_check_display(p_display);
+    k := mobisign._request_take_counter(who.msisdn, p_user);
+
+    t.kind := p_kind;
+    t.application := p_application;
+    t.user_id := p_user;
+    t.msisdn := who.msisdn;
+    t.reference := mobisign._random_bytes(8);
+    t.data := p_data;
+    t.data_hash := pg_catalog.sha256(p_data);
+    t.display_text := p_display;
+    t.verification_code := mobisign._verification_code();
+    t.pki_id := who.pki_id;
+    t.certificate_fingerprint := who.certificate_fingerprint;
+    t.sim_key_set := k.key_set;
+    t.counter := k.counter;
+    t.expires_at := pg_catalog.now() + p_timeout;
+    t.evidence := who.candidates;
+    t.id := mobisign._request_insert_transaction(t);
+
+    v_segments := mobisign._request_enqueue(t, k);
+    PERFORM mobisign._request_audit(t, who.source, who.directory, shown.coding, shown.units,
+                                    v_segments);
+    PERFORM mobisign._wake_worker();
+    transaction_id := t.id;
+    verification_code := t.verification_code;
+END
+$$;
+
+-- Step 1: a worker can send it, and every argument is bounded before it is
+-- used, stored or audited (the text to sign first: mobisign_sign's own
+-- arguments).
+CREATE FUNCTION mobisign._request_check_arguments(p_kind text, p_user text, p_display text,
+                                                  p_application text, p_timeout interval)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_max interval;
+BEGIN
+    IF p_kind = 'sign' AND p_display IS NULL THEN
+        PERFORM mobisign._raise_status(102, 'text_to_sign is missing');
+    END IF;
+    IF p_kind = 'sign' AND p_display = '' THEN
+        PERFORM mobisign._raise_status(103, 'text_to_sign is empty');
+    END IF;
     PERFORM mobisign._require_worker();
     IF p_user IS NULL THEN
         PERFORM mobisign._raise_status(102, 'user_id is missing');
     END IF;
-    -- every argument is bounded before it is used, stored or audited
     PERFORM mobisign._check_input('user_id', p_user);
     PERFORM mobisign._check_input('application', p_application);
     PERFORM mobisign._check_input(CASE p_kind WHEN 'sign' THEN 'text_to_sign' ELSE 'message' END,
@@ -44,17 +94,29 @@ BEGIN
                               coalesce(p_timeout::text, 'NULL'), v_max),
             'Ask for a shorter timeout. Only a superuser can change mobisign.max_timeout.');
     END IF;
-    IF p_kind = 'sign' THEN
-        -- what you see is what you sign: the SIM signs the UTF-8 form of the text it shows
-        p_data := pg_catalog.convert_to(p_display, 'UTF8');
-    ELSIF p_display IS NULL THEN
-        p_display := 'Log in to ' || coalesce(p_application, 'the service') || '?';
-    END IF;
+END
+$$;
 
-    -- the register first (a suspended user is refused), then the directories,
-    -- then the register's certificate URL (mobisign._resolve_user)
-    SELECT * INTO u FROM mobisign.app_user a WHERE a.user_id = p_user;
-    IF FOUND AND u.status <> 'active' THEN
+-- Step 2: who receives it.  The register first (a suspended user is
+-- refused), then the directories, then the register's certificate URL
+-- (mobisign._resolve_user); the user needs an MSISDN, a certificate and a
+-- PKI.  With one certificate the answer must be signed by it; with several
+-- (a directory entry) the answer's signer identifier picks one of them, and
+-- only one of them (candidates: the transaction's first evidence).
+CREATE FUNCTION mobisign._request_recipient(p_kind text, p_user text, p_application text,
+                                            OUT msisdn text, OUT pki_id integer,
+                                            OUT certificate_fingerprint bytea, OUT candidates jsonb,
+                                            OUT source text, OUT directory text)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_status text;
+    who      record;
+BEGIN
+    SELECT a.status INTO v_status FROM mobisign.app_user a WHERE a.user_id = p_user;
+    IF FOUND AND v_status <> 'active' THEN
         PERFORM mobisign._raise_status(105, pg_catalog.format('user "%s" is suspended', p_user),
             'A suspended user cannot authenticate or sign.');
     END IF;
@@ -87,20 +149,30 @@ BEGIN
             pg_catalog.format('The user was found in %s, which names no PKI.', coalesce(who.directory, who.source)),
             'Give the directory its PKI: mobisign_add_directory(..., pki => ''name'').');
     END IF;
-    u.msisdn := who.msisdn;
-    u.pki_id := who.pki_id;
+    msisdn := who.msisdn;
+    pki_id := who.pki_id;
+    source := who.source;
+    directory := who.directory;
     IF pg_catalog.cardinality(who.fingerprints) = 1 THEN
-        u.certificate_fingerprint := who.fingerprints[1];
+        certificate_fingerprint := who.fingerprints[1];
     ELSE
-        -- several certificates (a directory entry): the answer's signer
-        -- identifier picks one of them, and only one of them
-        u.certificate_fingerprint := NULL;
-        v_cand := pg_catalog.jsonb_build_object('candidate_certificates',
+        candidates := pg_catalog.jsonb_build_object('candidate_certificates',
             (SELECT pg_catalog.jsonb_agg(pg_catalog.encode(f, 'hex')) FROM pg_catalog.unnest(who.fingerprints) f));
     END IF;
+END
+$$;
 
-    -- the one check of what the SIM will show (extension/sim_request.c and
-    -- the codec's msc_display_encode, which _build_request runs again)
+-- Step 3: the SIM can show the text.  The one check of what the SIM will
+-- show (extension/sim_request.c and the codec's msc_display_encode, which
+-- _build_request runs again); returns its coding and length.
+CREATE FUNCTION mobisign._request_check_display(p_display text, OUT coding text, OUT units integer)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    chk record;
+BEGIN
     SELECT * INTO chk FROM mobisign._display_check(p_display);
     IF NOT chk.fits THEN
         PERFORM mobisign._raise_status(103,
@@ -113,9 +185,22 @@ BEGIN
                  ELSE pg_catalog.upper(pg_catalog.left(chk.problem, 1)) || pg_catalog.substr(chk.problem, 2) || '.' END,
             chk.hint);
     END IF;
+    coding := chk.coding;
+    units := chk.units;
+END
+$$;
 
-    -- the SIM's key set: locked, its counter incremented, in this transaction
-    SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = u.msisdn
+-- Step 4: the SIM's key set, locked, its counter incremented in this
+-- transaction; returns the key set with the counter the request uses.
+CREATE FUNCTION mobisign._request_take_counter(p_msisdn text, p_user text)
+RETURNS mobisign.sim_key
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k mobisign.sim_key;
+BEGIN
+    SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn
      ORDER BY s.key_set LIMIT 1 FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no SIM key set is registered for the MSISDN of user "%"', p_user
@@ -131,102 +216,118 @@ BEGIN
     END IF;
     UPDATE mobisign.sim_key s SET counter = s.counter + 1
      WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set
-    RETURNING s.counter INTO v_ctr;
+    RETURNING * INTO k;
+    RETURN k;
+END
+$$;
 
-    v_ref := mobisign._random_bytes(8);
-    verification_code := mobisign._verification_code();
-    v_exp := pg_catalog.now() + p_timeout;
-
+-- Step 5: the transaction row (the columns the request sets; the others
+-- keep their defaults); returns its id.  A second open request for the
+-- user is refused by the index transaction_one_open_per_user.
+CREATE FUNCTION mobisign._request_insert_transaction(t mobisign.transaction)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id  uuid;
+    v_con text;
+BEGIN
     PERFORM mobisign._own_write(true);     -- a new transaction, not a restored one
     BEGIN
-        INSERT INTO mobisign.transaction AS t (kind, application, user_id, msisdn, reference, data,
-                                              data_hash, display_text, verification_code,
-                                              pki_id, certificate_fingerprint, sim_key_set,
-                                              counter, expires_at, evidence)
-        VALUES (p_kind, p_application, p_user, u.msisdn, v_ref, p_data, pg_catalog.sha256(p_data),
-                p_display, verification_code, u.pki_id, u.certificate_fingerprint, k.key_set,
-                v_ctr, v_exp, v_cand)
-        RETURNING t.id INTO transaction_id;
+        INSERT INTO mobisign.transaction AS tr (kind, application, user_id, msisdn, reference, data,
+                                               data_hash, display_text, verification_code,
+                                               pki_id, certificate_fingerprint, sim_key_set,
+                                               counter, expires_at, evidence)
+        VALUES (t.kind, t.application, t.user_id, t.msisdn, t.reference, t.data, t.data_hash,
+                t.display_text, t.verification_code, t.pki_id, t.certificate_fingerprint,
+                t.sim_key_set, t.counter, t.expires_at, t.evidence)
+        RETURNING tr.id INTO v_id;
     EXCEPTION WHEN unique_violation THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
         IF v_con = 'transaction_one_open_per_user' THEN
             -- the same words whoever made the open request: nothing about
             -- other applications, their labels or their transactions
             PERFORM mobisign._raise_status(406,
-                pg_catalog.format('a request for user "%s" is in progress', p_user),
+                pg_catalog.format('a request for user "%s" is in progress', t.user_id),
                 'Only one authentication or signature per user may be pending at a time.',
-                pg_catalog.format('Try again later: a request ends within mobisign.max_timeout (%s).', v_max));
+                pg_catalog.format('Try again later: a request ends within mobisign.max_timeout (%s).',
+                                  mobisign._max_timeout()));
         END IF;
         RAISE;
     END;
     PERFORM mobisign._own_write(false);
-
-    v_segs := mobisign._build_request(msisdn => u.msisdn, key_set => k.key_set,
-                                      counter => v_ctr, tar => k.tar,
-                                      kic_wrapped => k.kic_wrapped,
-                                      kid_wrapped => k.kid_wrapped, reference => v_ref,
-                                      kind => p_kind, data => p_data,
-                                      display_text => p_display,
-                                      verification_code => verification_code,
-                                      expires_at => v_exp);
-    INSERT INTO mobisign.request_queue (transaction_id, msisdn, segments)
-    VALUES (transaction_id, u.msisdn, v_segs);
-
-    PERFORM mobisign.audit_log('sim_key.use', 'success',
-        pg_catalog.jsonb_build_object('msisdn', u.msisdn, 'key_set', k.key_set, 'counter', v_ctr),
-        transaction_id, p_application);
-    PERFORM mobisign.audit_log('transaction.queued', 'REQUEST_OK',
-        pg_catalog.jsonb_build_object('kind', p_kind, 'user_id', p_user, 'msisdn', u.msisdn,
-            'reference', pg_catalog.encode(v_ref, 'hex'),
-            'data_sha256', pg_catalog.encode(pg_catalog.sha256(p_data), 'hex'),
-            'user_source', who.source, 'directory', who.directory,
-            'display_coding', chk.coding, 'display_units', chk.units,
-            'segments', pg_catalog.cardinality(v_segs), 'expires_at', v_exp),
-        transaction_id, p_application);
-    PERFORM mobisign._wake_worker();
+    RETURN v_id;
 END
 $$;
 
+-- Step 6: the secured command packet for the SIM (its SMS segments), queued
+-- for the worker; returns the number of segments.
+CREATE FUNCTION mobisign._request_enqueue(t mobisign.transaction, k mobisign.sim_key)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_segs bytea[];
+BEGIN
+    v_segs := mobisign._build_request(msisdn => t.msisdn, key_set => k.key_set,
+                                      counter => k.counter, tar => k.tar,
+                                      kic_wrapped => k.kic_wrapped,
+                                      kid_wrapped => k.kid_wrapped, reference => t.reference,
+                                      kind => t.kind, data => t.data,
+                                      display_text => t.display_text,
+                                      verification_code => t.verification_code,
+                                      expires_at => t.expires_at);
+    INSERT INTO mobisign.request_queue (transaction_id, msisdn, segments)
+    VALUES (t.id, t.msisdn, v_segs);
+    RETURN pg_catalog.cardinality(v_segs);
+END
+$$;
+
+-- Step 7: the audit rows of a queued request: the key set's counter used,
+-- and the request.
+CREATE FUNCTION mobisign._request_audit(t mobisign.transaction, p_source text, p_directory text,
+                                        p_coding text, p_units integer, p_segments integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM mobisign.audit_log('sim_key.use', 'success',
+        pg_catalog.jsonb_build_object('msisdn', t.msisdn, 'key_set', t.sim_key_set, 'counter', t.counter),
+        t.id, t.application);
+    PERFORM mobisign.audit_log('transaction.queued', 'REQUEST_OK',
+        pg_catalog.jsonb_build_object('kind', t.kind, 'user_id', t.user_id, 'msisdn', t.msisdn,
+            'reference', pg_catalog.encode(t.reference, 'hex'),
+            'data_sha256', pg_catalog.encode(t.data_hash, 'hex'),
+            'user_source', p_source, 'directory', p_directory,
+            'display_coding', p_coding, 'display_units', p_units,
+            'segments', p_segments, 'expires_at', t.expires_at),
+        t.id, t.application);
+END
+$$;
+
+-- message NULL: "Log in to <application>?" (mobisign._request)
 CREATE FUNCTION mobisign_authenticate(user_id text, application text DEFAULT NULL,
                                       timeout interval DEFAULT '2 min', message text DEFAULT NULL,
                                       OUT transaction_id uuid, OUT verification_code text)
 RETURNS record
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    r record;
-BEGIN
-    -- message NULL: "Log in to <application>?" (mobisign._request)
-    SELECT * INTO r FROM mobisign._request('authenticate', mobisign_authenticate.user_id,
-        mobisign._random_bytes(32), message, application, timeout);
-    transaction_id := r.transaction_id;
-    verification_code := r.verification_code;
-END
+    SELECT * FROM mobisign._request('authenticate', $1, mobisign._random_bytes(32), $4, $2, $3)
 $$;
 
+-- the data signed is the text shown, in UTF-8 (mobisign._request)
 CREATE FUNCTION mobisign_sign(user_id text, text_to_sign text, application text DEFAULT NULL,
                               timeout interval DEFAULT '3 min',
                               OUT transaction_id uuid, OUT verification_code text)
 RETURNS record
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    r record;
-BEGIN
-    IF text_to_sign IS NULL THEN
-        PERFORM mobisign._raise_status(102, 'text_to_sign is missing');
-    END IF;
-    IF text_to_sign = '' THEN
-        PERFORM mobisign._raise_status(103, 'text_to_sign is empty');
-    END IF;
-    -- the data signed is the text shown, in UTF-8 (mobisign._request)
-    SELECT * INTO r FROM mobisign._request('sign', mobisign_sign.user_id, NULL, text_to_sign,
-                                           application, timeout);
-    transaction_id := r.transaction_id;
-    verification_code := r.verification_code;
-END
+    SELECT * FROM mobisign._request('sign', $1, NULL, $2, $3, $4)
 $$;
 
 -- What mobisign_status() and mobisign_wait() return.
@@ -408,6 +509,12 @@ $$;
 -- The application API to mobisign_app, its internals to nobody, nothing to PUBLIC
 REVOKE ALL ON FUNCTION
     mobisign._request(text, text, bytea, text, text, interval),
+    mobisign._request_check_arguments(text, text, text, text, interval),
+    mobisign._request_recipient(text, text, text), mobisign._request_check_display(text),
+    mobisign._request_take_counter(text, text),
+    mobisign._request_insert_transaction(mobisign.transaction),
+    mobisign._request_enqueue(mobisign.transaction, mobisign.sim_key),
+    mobisign._request_audit(mobisign.transaction, text, text, text, integer, integer),
     mobisign._status(uuid), mobisign._wait_check(uuid, interval), mobisign._wait(uuid, interval),
     mobisign._verify_transaction(uuid),
     mobisign_authenticate(text, text, interval, text),

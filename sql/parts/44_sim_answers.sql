@@ -42,151 +42,225 @@ END
 $$;
 
 -- Act on one reassembled answer from a SIM; true when it was authentic.
--- Errors raised here are caught by mobisign._handle_answer_guarded.
+-- Errors raised here are caught by mobisign._handle_answer_guarded.  Each
+-- step is a function of its own (below, in the order they run); a step
+-- that returns false (or no transaction) has audited why nothing more
+-- happens.
 CREATE FUNCTION mobisign._handle_answer(p_msisdn text, p_segments bytea[], p_segment_ids bigint[])
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    k        mobisign.sim_key;
-    r        record;
-    t        mobisign.transaction;
-    v        record;
-    es       record;
-    v_pki    text;
-    v_status integer;
-    v_state  text;
-    v_base   jsonb;
-    found_k  boolean := false;
-    found_t  boolean;
-    v_stage  text;
-    v_fail   text;
-    v_por    integer;
+    k      mobisign.sim_key;
+    r      record;
+    t      mobisign.transaction;
+    v_base jsonb;     -- what every audit row of this answer says
 BEGIN
     v_base := pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segments', pg_catalog.cardinality(p_segments),
                                             'segment_ids', to_jsonb(p_segment_ids));
     PERFORM FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn FOR UPDATE;
     SELECT * INTO r FROM mobisign._open_answer(p_msisdn, p_segments);
-    found_k := FOUND;
-    IF found_k THEN
-        SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn AND s.key_set = r.key_set;
-        v_stage := r.stage;
-        v_fail := r.failure;
-        v_por := r.por_status;
-    END IF;
-
-    IF NOT found_k OR NOT mobisign._answer_authentic(v_stage) THEN
-        -- not authentic (no cryptographic checksum that verifies with the
-        -- SIM's keys): anyone who can send an SMS with this MSISDN as its
-        -- originator can forge it, e.g. an unsecured PoR "CC failed".  It
-        -- is audited and acts on nothing: no transaction ends because of it
-        -- (that would let a forged SMS cancel any user's transaction); the
-        -- open transaction still accepts its authentic answer, or expires.
-        PERFORM mobisign.audit_log('sim.answer', 'rejected',
-            v_base || pg_catalog.jsonb_build_object('stage', coalesce(v_stage, 'no key set'),
-                'reason', coalesce(v_fail, 'no SIM key set is registered for this MSISDN'),
-                'por_status', v_por, 'acted', false));
+    IF NOT FOUND OR NOT mobisign._answer_authentic(r.stage) THEN
+        PERFORM mobisign._answer_audit_unauthentic(v_base, r.stage, r.failure, r.por_status);
         RETURN false;
     END IF;
+    SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn AND s.key_set = r.key_set;
 
-    -- authentic.  A proof of receipt "counter low" (status 02) for a request
-    -- that was sent more than once means the SIM got the same packet twice:
-    -- the worker re-sends a request whose first delivery it could not confirm
-    -- (response timeout, dropped link, crash) with the same counter.  The
-    -- first copy's answer is the one that counts: note the duplicate, act on
-    -- nothing, and leave the counter alone.  For a request sent once, "counter
-    -- low" is the SIM's refusal like any other status (below).
-    IF r.stage = 'por' AND r.por_status = 2 AND EXISTS (
-           SELECT FROM mobisign.transaction tr JOIN mobisign.request_queue q ON q.transaction_id = tr.id
-            WHERE tr.msisdn = p_msisdn AND tr.sim_key_set = k.key_set AND tr.counter = r.counter
-              AND q.attempts > 1) THEN
-        PERFORM mobisign.audit_log('sim.answer', 'duplicate delivery',
-            v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
-                'por_status', r.por_status, 'reason', r.failure));
+    IF mobisign._answer_is_duplicate_delivery(k, r.stage, r.por_status, r.counter, r.failure, v_base) THEN
         RETURN true;
     END IF;
-
-    -- the counter must be higher than any accepted before
-    IF r.counter <= k.response_counter THEN
-        PERFORM mobisign.audit_log('sim.answer', 'replay refused',
-            v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
-                'highest_accepted', k.response_counter,
-                'reference', pg_catalog.encode(r.reference, 'hex')));
+    IF NOT mobisign._answer_take_counter(k, r.counter, r.reference, v_base) THEN
         RETURN true;
     END IF;
-    UPDATE mobisign.sim_key s SET response_counter = r.counter
-     WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set;
-
     IF r.stage IN ('por', 'applet') THEN
-        -- the SIM refused our packet (an authentic proof of receipt with a
-        -- status other than 00: counter low or high, blocked, security
-        -- error...), or its answer is undecodable: the request it answers is
-        -- the one sent with this counter, and it ends now (209) with the
-        -- status in its reason
-        PERFORM mobisign.audit_log('sim.answer', 'rejected',
-            v_base || pg_catalog.jsonb_build_object('stage', r.stage, 'reason', r.failure,
-                'key_set', k.key_set, 'counter', r.counter, 'por_status', r.por_status));
-        SELECT * INTO t FROM mobisign.transaction tr
-         WHERE tr.msisdn = p_msisdn AND tr.sim_key_set = k.key_set AND tr.counter = r.counter
-           AND mobisign._is_open(tr.state)
-         FOR UPDATE;
-        IF FOUND THEN
-            PERFORM mobisign._finish(t.id, 'failed', 209, r.failure,
-                pg_catalog.jsonb_build_object('stage', r.stage, 'por_status', r.por_status));
-        END IF;
+        PERFORM mobisign._answer_sim_refusal(k, r.stage, r.failure, r.counter, r.por_status, v_base);
         RETURN true;
     END IF;
-
-    -- a well-formed applet response: match the open transaction by reference
-    -- (the SIM echoes the command's counter: an answer made for another
-    -- request, e.g. a fresh answer with an old counter, does not match)
-    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.reference = r.reference FOR UPDATE;
-    found_t := FOUND;
-    IF NOT found_t OR t.msisdn <> p_msisdn OR NOT mobisign._is_open(t.state)
-       OR t.sim_key_set IS DISTINCT FROM k.key_set OR t.counter IS DISTINCT FROM r.counter THEN
-        PERFORM mobisign.audit_log('sim.answer', 'ignored',
-            v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
-                'reference', pg_catalog.encode(r.reference, 'hex'), 'result', r.result_name,
-                'reason', CASE WHEN NOT found_t THEN 'unknown transaction reference'
-                               WHEN t.msisdn <> p_msisdn THEN 'the reference belongs to another SIM'
-                               WHEN NOT mobisign._is_open(t.state)
-                                    THEN 'the transaction is already ' || t.state
-                               ELSE pg_catalog.format('the answer''s counter %s is not the request''s (key set %s, counter %s)',
-                                                      r.counter, t.sim_key_set, t.counter) END),
-            CASE WHEN found_t AND t.msisdn = p_msisdn THEN t.id END);
+    t := mobisign._answer_transaction(k, r.counter, r.reference, r.result_name, length(r.cms), v_base);
+    IF t.id IS NULL THEN
         RETURN true;
     END IF;
-    PERFORM mobisign.audit_log('sim.answer', 'accepted',
-        v_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', r.counter,
-            'result', r.result_name, 'cms_bytes', length(r.cms)),
-        t.id, t.application);
-
     IF r.result <> 0 THEN
         -- the applet result's status (extension/domain.h): 401 user cancel,
         -- 402 PIN blocked, 209 request signature refused or expired...
-        v_status := mobisign._sim_result_status(r.result);
-        PERFORM mobisign._finish(t.id, 'failed', v_status, 'the SIM answered: ' || r.result_name,
+        PERFORM mobisign._finish(t.id, 'failed', mobisign._sim_result_status(r.result),
+            'the SIM answered: ' || r.result_name,
             pg_catalog.jsonb_build_object('result', r.result_name));
         RETURN true;
     END IF;
+    PERFORM mobisign._answer_verify_signature(t, r.cms);
+    RETURN true;
+END
+$$;
 
-    -- OK: the CMS must verify against the registered certificate and the
-    -- user's PKI, over exactly the stored challenge or text
+-- Step 1, for an answer that is not authentic (no cryptographic checksum
+-- that verifies with the SIM's keys, or no key set at all): anyone who can
+-- send an SMS with this MSISDN as its originator can forge it, e.g. an
+-- unsecured PoR "CC failed".  It is audited and acts on nothing: no
+-- transaction ends because of it (that would let a forged SMS cancel any
+-- user's transaction); the open transaction still accepts its authentic
+-- answer, or expires.
+CREATE FUNCTION mobisign._answer_audit_unauthentic(p_base jsonb, p_stage text, p_failure text,
+                                                   p_por_status integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM mobisign.audit_log('sim.answer', 'rejected',
+        p_base || pg_catalog.jsonb_build_object('stage', coalesce(p_stage, 'no key set'),
+            'reason', coalesce(p_failure, 'no SIM key set is registered for this MSISDN'),
+            'por_status', p_por_status, 'acted', false));
+END
+$$;
+
+-- Step 2: is this authentic answer a second copy?  A proof of receipt
+-- "counter low" (status 02) for a request that was sent more than once
+-- means the SIM got the same packet twice: the worker re-sends a request
+-- whose first delivery it could not confirm (response timeout, dropped
+-- link, crash) with the same counter.  The first copy's answer is the one
+-- that counts: note the duplicate (true), act on nothing, and leave the
+-- counter alone.  For a request sent once, "counter low" is the SIM's
+-- refusal like any other status (step 4).
+CREATE FUNCTION mobisign._answer_is_duplicate_delivery(k mobisign.sim_key, p_stage text,
+                                                       p_por_status integer, p_counter bigint,
+                                                       p_failure text, p_base jsonb)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_stage = 'por' AND p_por_status = 2 AND EXISTS (
+           SELECT FROM mobisign.transaction tr JOIN mobisign.request_queue q ON q.transaction_id = tr.id
+            WHERE tr.msisdn = k.msisdn AND tr.sim_key_set = k.key_set AND tr.counter = p_counter
+              AND q.attempts > 1) THEN
+        PERFORM mobisign.audit_log('sim.answer', 'duplicate delivery',
+            p_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', p_counter,
+                'por_status', p_por_status, 'reason', p_failure));
+        RETURN true;
+    END IF;
+    RETURN false;
+END
+$$;
+
+-- Step 3: the answer's counter must be higher than any accepted before
+-- from this key set; it becomes the highest accepted (true), or the answer
+-- is a replay (false, audited).
+CREATE FUNCTION mobisign._answer_take_counter(k mobisign.sim_key, p_counter bigint,
+                                              p_reference bytea, p_base jsonb)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_counter <= k.response_counter THEN
+        PERFORM mobisign.audit_log('sim.answer', 'replay refused',
+            p_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', p_counter,
+                'highest_accepted', k.response_counter,
+                'reference', pg_catalog.encode(p_reference, 'hex')));
+        RETURN false;
+    END IF;
+    UPDATE mobisign.sim_key s SET response_counter = p_counter
+     WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set;
+    RETURN true;
+END
+$$;
+
+-- Step 4, for an authentic refusal: the SIM refused our packet (a proof of
+-- receipt with a status other than 00: counter low or high, blocked,
+-- security error...), or its answer is undecodable.  The request it
+-- answers is the one sent with this counter, and it ends now (209) with the
+-- status in its reason.
+CREATE FUNCTION mobisign._answer_sim_refusal(k mobisign.sim_key, p_stage text, p_failure text,
+                                             p_counter bigint, p_por_status integer, p_base jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    PERFORM mobisign.audit_log('sim.answer', 'rejected',
+        p_base || pg_catalog.jsonb_build_object('stage', p_stage, 'reason', p_failure,
+            'key_set', k.key_set, 'counter', p_counter, 'por_status', p_por_status));
+    SELECT tr.id INTO v_id FROM mobisign.transaction tr
+     WHERE tr.msisdn = k.msisdn AND tr.sim_key_set = k.key_set AND tr.counter = p_counter
+       AND mobisign._is_open(tr.state)
+     FOR UPDATE;
+    IF FOUND THEN
+        PERFORM mobisign._finish(v_id, 'failed', 209, p_failure,
+            pg_catalog.jsonb_build_object('stage', p_stage, 'por_status', p_por_status));
+    END IF;
+END
+$$;
+
+-- Step 5, for a well-formed applet response: the open transaction it
+-- answers, locked, matched by reference (the SIM echoes the command's
+-- counter: an answer made for another request, e.g. a fresh answer with an
+-- old counter, does not match).  Audited either way: accepted, or ignored
+-- (and NULL returned).
+CREATE FUNCTION mobisign._answer_transaction(k mobisign.sim_key, p_counter bigint,
+                                             p_reference bytea, p_result_name text,
+                                             p_cms_bytes integer, p_base jsonb)
+RETURNS mobisign.transaction
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t       mobisign.transaction;
+    found_t boolean;
+BEGIN
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.reference = p_reference FOR UPDATE;
+    found_t := FOUND;
+    IF NOT found_t OR t.msisdn <> k.msisdn OR NOT mobisign._is_open(t.state)
+       OR t.sim_key_set IS DISTINCT FROM k.key_set OR t.counter IS DISTINCT FROM p_counter THEN
+        PERFORM mobisign.audit_log('sim.answer', 'ignored',
+            p_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', p_counter,
+                'reference', pg_catalog.encode(p_reference, 'hex'), 'result', p_result_name,
+                'reason', CASE WHEN NOT found_t THEN 'unknown transaction reference'
+                               WHEN t.msisdn <> k.msisdn THEN 'the reference belongs to another SIM'
+                               WHEN NOT mobisign._is_open(t.state)
+                                    THEN 'the transaction is already ' || t.state
+                               ELSE pg_catalog.format('the answer''s counter %s is not the request''s (key set %s, counter %s)',
+                                                      p_counter, t.sim_key_set, t.counter) END),
+            CASE WHEN found_t AND t.msisdn = k.msisdn THEN t.id END);
+        RETURN NULL;
+    END IF;
+    PERFORM mobisign.audit_log('sim.answer', 'accepted',
+        p_base || pg_catalog.jsonb_build_object('key_set', k.key_set, 'counter', p_counter,
+            'result', p_result_name, 'cms_bytes', p_cms_bytes),
+        t.id, t.application);
+    RETURN t;
+END
+$$;
+
+-- Step 6, for the SIM's OK: the CMS must verify against the registered
+-- certificate and the user's PKI, over exactly the stored challenge or
+-- text; the transaction ends completed (502) or failed.
+CREATE FUNCTION mobisign._answer_verify_signature(t mobisign.transaction, p_cms bytea)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    es    record;
+    v     record;
+    v_pki text;
+BEGIN
     SELECT * INTO es FROM mobisign._expected_signers(t.certificate_fingerprint, t.evidence);
     SELECT k2.name INTO v_pki FROM mobisign.pki k2 WHERE k2.id = t.pki_id;
-    SELECT * INTO v FROM mobisign._verify_answer(r.cms, t.data, es.certificate, v_pki, t.kind,
+    SELECT * INTO v FROM mobisign._verify_answer(p_cms, t.data, es.certificate, v_pki, t.kind,
                                                   es.candidates);
-    v_state := CASE WHEN v.status_code = 502 THEN 'completed' ELSE 'failed' END;
-    PERFORM mobisign._finish(t.id, v_state, v.status_code,
+    PERFORM mobisign._finish(t.id, CASE WHEN v.status_code = 502 THEN 'completed' ELSE 'failed' END,
+        v.status_code,
         coalesce(v.reason, CASE WHEN v.valid THEN 'the signature is valid' END),
         pg_catalog.jsonb_build_object('valid', v.valid, 'chain', to_jsonb(v.chain),
             'signing_time', v.signing_time, 'pki', v.pki_name),
-        r.cms, v.signer_fingerprint, v.signer_subject,
+        p_cms, v.signer_fingerprint, v.signer_subject,
         coalesce(t.evidence, '{}') || coalesce(v.evidence, '{}')
             || pg_catalog.jsonb_build_object('chain', to_jsonb(v.chain),
                                              'checked_at', pg_catalog.clock_timestamp()));
-    RETURN true;
 END
 $$;
 
@@ -416,6 +490,12 @@ $$;
 -- Internals to nobody
 REVOKE ALL ON FUNCTION
     mobisign._handle_answer(text, bytea[], bigint[]), mobisign._process_inbound(text),
+    mobisign._answer_audit_unauthentic(jsonb, text, text, integer),
+    mobisign._answer_is_duplicate_delivery(mobisign.sim_key, text, integer, bigint, text, jsonb),
+    mobisign._answer_take_counter(mobisign.sim_key, bigint, bytea, jsonb),
+    mobisign._answer_sim_refusal(mobisign.sim_key, text, text, bigint, integer, jsonb),
+    mobisign._answer_transaction(mobisign.sim_key, bigint, bytea, text, integer, jsonb),
+    mobisign._answer_verify_signature(mobisign.transaction, bytea),
     mobisign._segment_window(), mobisign._segment_pending_max(),
     mobisign._handle_answer_guarded(text, bytea[], bigint[]), mobisign._open_answer(text, bytea[]),
     mobisign._answer_authentic(text)
