@@ -14,6 +14,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -633,8 +634,10 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
  * same values, so it writes nothing.  This is safe against other sessions:
  * the first write locked the row until this transaction ends (an INSERT
  * ... ON CONFLICT locks the existing row even when its WHERE skips the
- * update), so none can delete or change it meanwhile.  An aborted
- * subtransaction may have undone the write: the memo is then forgotten.
+ * update), so none can delete or change it meanwhile.  What this session
+ * does to the table itself (an UPDATE, DELETE or TRUNCATE: the statement
+ * trigger mobisign._certificate_changed) and an aborted subtransaction,
+ * which may have undone the write, make the memo forgotten.
  */
 typedef struct SignerRowMemo
 {
@@ -652,6 +655,20 @@ signer_memo_subxact(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		signer_memo.lxid = InvalidLocalTransactionId;
+}
+
+PG_FUNCTION_INFO_V1(mobisign_certificate_changed);
+
+/* mobisign._certificate_changed(): the statement trigger on mobisign.certificate */
+Datum
+mobisign_certificate_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mobisign._certificate_changed() must be called as a trigger")));
+	signer_memo.lxid = InvalidLocalTransactionId;
+	return PointerGetDatum(NULL);
 }
 
 /* true if the memo says this row is written; else fills *key for later */

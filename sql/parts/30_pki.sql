@@ -255,6 +255,17 @@ AS 'MODULE_PATHNAME', 'mobisign_pki_changed';
 CREATE TRIGGER pki_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mobisign.pki
     FOR EACH STATEMENT EXECUTE FUNCTION mobisign._pki_changed();
 
+-- mobisign_verify writes a signer's row in mobisign.certificate once per
+-- transaction (extension/cms_verify.c); an UPDATE, DELETE or TRUNCATE of the
+-- table in the same session makes it write the row again at its next call.
+CREATE FUNCTION mobisign._certificate_changed()
+RETURNS trigger
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'mobisign_certificate_changed';
+CREATE TRIGGER certificate_changed AFTER UPDATE OR DELETE OR TRUNCATE ON mobisign.certificate
+    FOR EACH STATEMENT EXECUTE FUNCTION mobisign._certificate_changed();
+
 -- ---- verification (mobisign_app, mobisign_admin) ----
 
 -- The public functions are C: each verifies and writes its audit row (and,

@@ -151,6 +151,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign.audit_guard()', '{}'),
     ('mobisign._crl_changed()', '{}'),
     ('mobisign._pki_changed()', '{}'),
+    ('mobisign._certificate_changed()', '{}'),
     ('mobisign.audit_log(text,text,jsonb,uuid,text)', '{}'),
     ('mobisign.audit_seal(integer)', '{}');
 
