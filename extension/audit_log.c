@@ -33,14 +33,19 @@ storable_detail(Datum detail)
 														text_to_cstring(hex))));
 }
 
-/* Insert one row: args/nulls are operation, outcome, detail, transaction_id, application. */
+/*
+ * Insert one row: args/nulls are operation, outcome, detail, transaction_id,
+ * application.  With want_id, the row's id (else 0): each form has its plan,
+ * prepared once per backend.
+ */
 static int64
-audit_insert(Datum *args, char *nulls)
+audit_insert(Datum *args, char *nulls, bool want_id)
 {
+	static SPIPlanPtr plan_id = NULL;
 	static SPIPlanPtr plan = NULL;
 	Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, UUIDOID, TEXTOID};
 	bool		isnull;
-	int64		id;
+	int64		id = 0;
 	int			rc;
 
 	for (int i = 0; i < 5; i++)
@@ -59,26 +64,30 @@ audit_insert(Datum *args, char *nulls)
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_plan(ms_spi_prepare_once(&plan,
-											  "INSERT INTO mobisign.audit (operation, outcome, detail, transaction_id, application)"
-											  " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-											  5, types),
-						  args, nulls, false, 0);
-	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+#define AUDIT_INSERT "INSERT INTO mobisign.audit (operation, outcome, detail, transaction_id, application)" \
+	" VALUES ($1, $2, $3, $4, $5)"
+	if (want_id)
+		rc = SPI_execute_plan(ms_spi_prepare_once(&plan_id, AUDIT_INSERT " RETURNING id", 5, types),
+							  args, nulls, false, 0);
+	else
+		rc = SPI_execute_plan(ms_spi_prepare_once(&plan, AUDIT_INSERT, 5, types),
+							  args, nulls, false, 0);
+	if (rc != (want_id ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT) || SPI_processed != 1)
 		elog(ERROR, "could not write the audit row: %s", SPI_result_code_string(rc));
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (want_id)
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	return id;
 }
 
-int64
+void
 ms_audit_write(const char *operation, const char *outcome, Jsonb *detail)
 {
 	Datum		args[5] = {CStringGetTextDatum(operation), CStringGetTextDatum(outcome),
 	JsonbPGetDatum(detail), 0, 0};
 	char		nulls[5] = {' ', ' ', detail ? ' ' : 'n', 'n', 'n'};
 
-	return audit_insert(args, nulls);
+	audit_insert(args, nulls, false);
 }
 
 PG_FUNCTION_INFO_V1(mobisign_audit_log);
@@ -95,5 +104,5 @@ mobisign_audit_log(PG_FUNCTION_ARGS)
 		if (!PG_ARGISNULL(i))
 			args[i] = PG_GETARG_DATUM(i);
 	}
-	PG_RETURN_INT64(audit_insert(args, nulls));
+	PG_RETURN_INT64(audit_insert(args, nulls, true));
 }

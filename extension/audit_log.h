@@ -23,7 +23,10 @@
 /* mobisign.audit_log(operation, outcome, detail, transaction_id, application) -> id */
 extern Datum mobisign_audit_log(PG_FUNCTION_ARGS);
 
-/* The same from C, for a row without transaction or application; its id. */
-extern int64 ms_audit_write(const char *operation, const char *outcome, Jsonb *detail);
+/*
+ * The same from C, for a row without transaction or application.  Its id is
+ * not asked for: an INSERT without RETURNING costs less.
+ */
+extern void ms_audit_write(const char *operation, const char *outcome, Jsonb *detail);
 
 #endif							/* MOBISIGN_AUDIT_LOG_H */

@@ -14,9 +14,11 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -624,6 +626,120 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
+/*
+ * The signer-cache row that mobisign_verify() last wrote or confirmed in
+ * this backend: (fingerprint, PKI, status) within one transaction, whose
+ * now() -- the row's last_validated_at -- does not change.  A second
+ * verification of the same signer in the same transaction would write the
+ * same values, so it writes nothing.  This is safe against other sessions:
+ * the first write locked the row until this transaction ends (an INSERT
+ * ... ON CONFLICT locks the existing row even when its WHERE skips the
+ * update), so none can delete or change it meanwhile.  What this session
+ * does to the table itself (an UPDATE, DELETE or TRUNCATE: the statement
+ * trigger mobisign._certificate_changed) and an aborted subtransaction,
+ * which may have undone the write, make the memo forgotten.
+ */
+typedef struct SignerRowMemo
+{
+	LocalTransactionId lxid;	/* InvalidLocalTransactionId: empty */
+	int32		status;
+	char		fingerprint[65];	/* SHA-256 hex */
+	char		pki[NAMEDATALEN * 2];
+} SignerRowMemo;
+
+static SignerRowMemo signer_memo;
+
+static void
+signer_memo_subxact(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		signer_memo.lxid = InvalidLocalTransactionId;
+}
+
+PG_FUNCTION_INFO_V1(mobisign_certificate_changed);
+
+/* mobisign._certificate_changed(): the statement trigger on mobisign.certificate */
+Datum
+mobisign_certificate_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mobisign._certificate_changed() must be called as a trigger")));
+	signer_memo.lxid = InvalidLocalTransactionId;
+	return PointerGetDatum(NULL);
+}
+
+/* true if the memo says this row is written; else fills *key for later */
+static bool
+signer_memo_hit(const MsCmsResult *r, SignerRowMemo *key)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterSubXactCallback(signer_memo_subxact, NULL);
+		registered = true;
+	}
+	memset(key, 0, sizeof(*key));
+	if (r->signer_fingerprint == NULL || strlen(r->signer_fingerprint) >= sizeof(key->fingerprint) ||
+		(r->v.pki_name != NULL && strlen(r->v.pki_name) >= sizeof(key->pki)))
+		return false;			/* not memoised: always written */
+	key->lxid = MyProc->lxid;
+	key->status = r->v.status_code;
+	strcpy(key->fingerprint, r->signer_fingerprint);
+	if (r->v.pki_name != NULL)
+		strcpy(key->pki, r->v.pki_name);
+	return memcmp(key, &signer_memo, sizeof(*key)) == 0;
+}
+
+/*
+ * Cache a signer that verified (source 'device': later signatures that
+ * name it only by issuer and serial or key identifier find it), with the
+ * PKI and status of this verification.
+ */
+static void
+cache_signer(const MsCmsResult *r, Datum pki, bool pki_null, Datum status)
+{
+	static SPIPlanPtr cache_plan = NULL;
+	SignerRowMemo key;
+
+	/* the signer's _cert_info columns, then pki and status */
+	Oid			types[MS_CERT_INFO_COLUMNS + 2] = {BYTEAOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, BOOLOID, TEXTOID, INT4OID};
+	Datum		args[MS_CERT_INFO_COLUMNS + 2];
+	bool		argisnull[MS_CERT_INFO_COLUMNS];
+	char		argnulls[MS_CERT_INFO_COLUMNS + 2];
+	MsScope    *scope;
+
+	if (signer_memo_hit(r, &key))
+		return;
+	scope = ms_scope_create();
+	ms_cert_info_values(ms_vcache_certificate(scope, "signer certificate", r->signer_der),
+						args, argisnull);
+	ms_scope_release(scope);
+	for (int i = 0; i < MS_CERT_INFO_COLUMNS; i++)
+		argnulls[i] = argisnull[i] ? 'n' : ' ';
+	args[MS_CERT_INFO_COLUMNS] = pki;
+	argnulls[MS_CERT_INFO_COLUMNS] = pki_null ? 'n' : ' ';
+	args[MS_CERT_INFO_COLUMNS + 1] = status;
+	argnulls[MS_CERT_INFO_COLUMNS + 1] = ' ';
+	ms_spi_run_once(&cache_plan,
+					"INSERT INTO mobisign.certificate (fingerprint, der, subject, issuer, serial,"
+					"   subject_key_id, not_before, not_after, pki_id, source, last_validated_at, last_status)"
+					" VALUES ($2, $1, $3, $4, $5, $6, $7, $8,"
+					"   (SELECT p.id FROM mobisign.pki p WHERE p.name = $11), 'device', pg_catalog.now(), $12)"
+					" ON CONFLICT (fingerprint) DO UPDATE"
+					"   SET last_validated_at = excluded.last_validated_at, last_status = excluded.last_status"
+	/* an update to the same values (the memo was forgotten) is skipped */
+					" WHERE (mobisign.certificate.last_validated_at, mobisign.certificate.last_status)"
+					"   IS DISTINCT FROM (excluded.last_validated_at, excluded.last_status)",
+					MS_CERT_INFO_COLUMNS + 2, types, args, argnulls);
+	if (key.lxid != InvalidLocalTransactionId)
+		signer_memo = key;
+}
+
 PG_FUNCTION_INFO_V1(mobisign_verify);
 
 /*
@@ -638,7 +754,6 @@ PG_FUNCTION_INFO_V1(mobisign_verify);
 Datum
 mobisign_verify(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr cache_plan = NULL;
 	TupleDesc	tupdesc = ms_result_row(fcinfo);
 	Datum		values[10];
 	bool		nulls[10] = {0};
@@ -663,36 +778,7 @@ mobisign_verify(PG_FUNCTION_ARGS)
 	values[col++] = JsonbPGetDatum(r.v.evidence);
 
 	if (r.v.valid && r.signer_der != NULL)
-	{
-		/* the signer's _cert_info columns, then pki and status */
-		Oid			types[MS_CERT_INFO_COLUMNS + 2] = {BYTEAOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID,
-		TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, BOOLOID, TEXTOID, INT4OID};
-		Datum		args[MS_CERT_INFO_COLUMNS + 2];
-		bool		argisnull[MS_CERT_INFO_COLUMNS];
-		char		argnulls[MS_CERT_INFO_COLUMNS + 2];
-		MsScope    *scope = ms_scope_create();
-
-		ms_cert_info_values(ms_vcache_certificate(scope, "signer certificate", r.signer_der),
-							args, argisnull);
-		ms_scope_release(scope);
-		for (int i = 0; i < MS_CERT_INFO_COLUMNS; i++)
-			argnulls[i] = argisnull[i] ? 'n' : ' ';
-		args[MS_CERT_INFO_COLUMNS] = v[4];
-		argnulls[MS_CERT_INFO_COLUMNS] = vn[4] ? 'n' : ' ';
-		args[MS_CERT_INFO_COLUMNS + 1] = v[1];
-		argnulls[MS_CERT_INFO_COLUMNS + 1] = ' ';
-		ms_spi_run_once(&cache_plan,
-						"INSERT INTO mobisign.certificate (fingerprint, der, subject, issuer, serial,"
-						"   subject_key_id, not_before, not_after, pki_id, source, last_validated_at, last_status)"
-						" VALUES ($2, $1, $3, $4, $5, $6, $7, $8,"
-						"   (SELECT p.id FROM mobisign.pki p WHERE p.name = $11), 'device', pg_catalog.now(), $12)"
-						" ON CONFLICT (fingerprint) DO UPDATE"
-						"   SET last_validated_at = excluded.last_validated_at, last_status = excluded.last_status"
-	/* an update to the same values (a second signature in one transaction) is skipped */
-						" WHERE (mobisign.certificate.last_validated_at, mobisign.certificate.last_status)"
-						"   IS DISTINCT FROM (excluded.last_validated_at, excluded.last_status)",
-						MS_CERT_INFO_COLUMNS + 2, types, args, argnulls);
-	}
+		cache_signer(&r, v[4], vn[4], v[1]);
 	{
 		MsJsonb		detail = {0};
 		bytea	   *content = PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1);

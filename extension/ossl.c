@@ -458,9 +458,13 @@ ms_bytea_array(List *byteas)
 void
 ms_sha256(const unsigned char *data, size_t len, unsigned char out[32])
 {
+	/* fetched once per backend and kept (EVP_sha256() would fetch per call) */
+	static EVP_MD *sha256 = NULL;
 	unsigned int outlen = 32;
 
-	if (!EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL))
+	if (sha256 == NULL)
+		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (sha256 == NULL || !EVP_Digest(data, len, out, &outlen, sha256, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("SHA-256 failed: %s", ms_ossl_error())));

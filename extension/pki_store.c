@@ -9,10 +9,15 @@
 
 #include <openssl/err.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
+#include "storage/sinval.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -26,6 +31,29 @@
 static List *pki_cache = NIL;
 static MemoryContext pki_cxt = NULL;
 static SPIPlanPtr refresh_plan = NULL;
+
+/*
+ * Whether the cache still matches mobisign.pki without asking: every change
+ * to the table (its statement trigger, mobisign._pki_changed) sends a
+ * relcache invalidation for it, which each backend receives -- its own at
+ * the next command, the others' when the change commits -- and which clears
+ * pki_current.  pki_all: every enabled PKI is loaded too (ms_pki_all).
+ * inval_count tells a refresh whether an invalidation came in meanwhile.
+ */
+static bool pki_current = false;
+static bool pki_all = false;
+static uint64 inval_count = 0;
+static Oid	pki_relid = InvalidOid;
+
+static void
+pki_relcache_changed(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == pki_relid)
+	{
+		pki_current = pki_all = false;
+		inval_count++;
+	}
+}
 
 static void
 pki_free(MsPki *pki)
@@ -56,6 +84,21 @@ cache_find(int id)
 		MsPki	   *p = (MsPki *) lfirst(lc);
 
 		if (p->id == id)
+			return p;
+	}
+	return NULL;
+}
+
+static MsPki *
+cache_find_name(const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, pki_cache)
+	{
+		MsPki	   *p = (MsPki *) lfirst(lc);
+
+		if (strcmp(p->name, name) == 0)
 			return p;
 	}
 	return NULL;
@@ -334,13 +377,25 @@ pki_refresh(const char *only_name)
 {
 	int			rc;
 	List	   *seen = NIL;
+	uint64		invals;
 
 	if (pki_cxt == NULL)
+	{
 		pki_cxt = AllocSetContextCreate(TopMemoryContext, "mobisign PKI cache",
 										ALLOCSET_SMALL_SIZES);
+		CacheRegisterRelcacheCallback(pki_relcache_changed, (Datum) 0);
+	}
+
+	/* changes committed by others since the last look */
+	AcceptInvalidationMessages();
+	if (pki_current && (only_name != NULL ? cache_find_name(only_name) != NULL : pki_all))
+		return;
+	pki_current = false;
+	invals = inval_count;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	pki_relid = get_relname_relid("pki", get_namespace_oid("mobisign", false));
 	/* run at every verification: planned once per backend */
 	rc = SPI_execute_plan(ms_spi_prepare_once(&refresh_plan,
 											  "SELECT id, name, generation, xmin::text::bigint AS row_version"
@@ -398,23 +453,45 @@ pki_refresh(const char *only_name)
 			cache_remove((MsPki *) lfirst(lc));
 	}
 	SPI_finish();
+	/* current unless an invalidation came in while the rows were read */
+	if (inval_count == invals && OidIsValid(pki_relid))
+	{
+		pki_current = true;
+		if (only_name == NULL)
+			pki_all = true;
+	}
+}
+
+PG_FUNCTION_INFO_V1(mobisign_pki_changed);
+
+/*
+ * mobisign._pki_changed(): the statement trigger on mobisign.pki (and so on
+ * every CRL change, which bumps the PKI's generation): every backend's PKI
+ * cache looks at the table again at its next verification.
+ */
+Datum
+mobisign_pki_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mobisign._pki_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	return PointerGetDatum(NULL);
 }
 
 MsPki *
 ms_pki_get(const char *name)
 {
-	ListCell   *lc;
+	MsPki	   *p;
 
 	/* the name comes from SQL: bounded before it is looked up or echoed */
 	ms_input_check("name", name, strlen(name));
 	pki_refresh(name);
-	foreach(lc, pki_cache)
-	{
-		MsPki	   *p = (MsPki *) lfirst(lc);
-
-		if (strcmp(p->name, name) == 0)
-			return p;
-	}
+	if ((p = cache_find_name(name)) != NULL)
+		return p;
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
 			 errmsg("PKI \"%s\" does not exist", name),

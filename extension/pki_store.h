@@ -7,7 +7,13 @@
  * trust anchors and CRLs, with verification flags from its policy, so one
  * PKI's anchors never vouch for another PKI's certificates.  A store is
  * rebuilt when the row's generation changes (every change to the PKI or its
- * CRLs bumps it); looking a PKI up costs one small SPI query.
+ * CRLs bumps it).  Looking a PKI up costs no query while nothing changed:
+ * a statement trigger on mobisign.pki (mobisign._pki_changed) sends a
+ * relcache invalidation for the table, and only then is the table read
+ * again (one small SPI query).  A change committed by another session is
+ * seen at the next lookup that follows its commit's invalidation message,
+ * sent a moment after the commit; the session's own changes at its next
+ * command.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +24,7 @@
 
 #include <openssl/x509.h>
 
+#include "fmgr.h"
 #include "nodes/pg_list.h"
 
 typedef struct MsPki
@@ -52,5 +59,8 @@ extern MsPki *ms_pki_get(const char *name);
 
 /* Every enabled PKI, refreshed, in id order. */
 extern List *ms_pki_all(void);
+
+/* mobisign._pki_changed(): the statement trigger on mobisign.pki */
+extern Datum mobisign_pki_changed(PG_FUNCTION_ARGS);
 
 #endif							/* MOBISIGN_PKI_STORE_H */

@@ -243,6 +243,29 @@ CREATE TRIGGER crl_replaced AFTER UPDATE ON mobisign.crl
     FOR EACH ROW WHEN (OLD.der IS DISTINCT FROM NEW.der OR OLD.pki_id IS DISTINCT FROM NEW.pki_id)
     EXECUTE FUNCTION mobisign._crl_changed();
 
+-- Every change to mobisign.pki (and so every CRL change, above) tells every
+-- backend's PKI cache to read the table again: a relcache invalidation of
+-- the table, sent when the change commits (extension/pki_store.h).  Until
+-- then a verification looks no PKI row up.
+CREATE FUNCTION mobisign._pki_changed()
+RETURNS trigger
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'mobisign_pki_changed';
+CREATE TRIGGER pki_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mobisign.pki
+    FOR EACH STATEMENT EXECUTE FUNCTION mobisign._pki_changed();
+
+-- mobisign_verify writes a signer's row in mobisign.certificate once per
+-- transaction (extension/cms_verify.c); an UPDATE, DELETE or TRUNCATE of the
+-- table in the same session makes it write the row again at its next call.
+CREATE FUNCTION mobisign._certificate_changed()
+RETURNS trigger
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'mobisign_certificate_changed';
+CREATE TRIGGER certificate_changed AFTER UPDATE OR DELETE OR TRUNCATE ON mobisign.certificate
+    FOR EACH STATEMENT EXECUTE FUNCTION mobisign._certificate_changed();
+
 -- ---- verification (mobisign_app, mobisign_admin) ----
 
 -- The public functions are C: each verifies and writes its audit row (and,

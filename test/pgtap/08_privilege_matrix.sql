@@ -163,6 +163,8 @@ INSERT INTO expect_fn VALUES
     ('mobisign.audit_digest(bytea,mobisign.audit)', '{}'),
     ('mobisign.audit_guard()', '{}'),
     ('mobisign._crl_changed()', '{}'),
+    ('mobisign._pki_changed()', '{}'),
+    ('mobisign._certificate_changed()', '{}'),
     ('mobisign.audit_log(text,text,jsonb,uuid,text)', '{}'),
     ('mobisign.audit_seal(integer)', '{}');
 

@@ -41,3 +41,24 @@ SELECT source FROM mobisign.certificate WHERE subject = 'CN=bob-ec,O=mobisign te
 -- ... so that his signature without any certificate now finds him.
 SELECT valid, status_code, signer_subject
   FROM mobisign_verify(fx('bob-detached-nocerts.p7s'), fx('content.txt'), pki => 'alpha-full');
+
+-- Within one transaction the signer's row is written once: a second
+-- verification of the same signer would store the same values (its
+-- last_validated_at is now(), fixed in a transaction), so it writes
+-- nothing.  When the session changes the table itself, or a savepoint
+-- undoes the write, the next verification writes the row again.
+BEGIN;
+SELECT valid FROM mobisign_verify(fx('bob-attached-chain.p7s'), fx('content.txt'), pki => 'alpha-full');
+DELETE FROM mobisign.certificate WHERE subject = 'CN=bob-ec,O=mobisign test,C=FI';
+SELECT valid FROM mobisign_verify(fx('bob-attached-chain.p7s'), fx('content.txt'), pki => 'alpha-full');
+SELECT source, last_validated_at = now() AS validated_now
+  FROM mobisign.certificate WHERE subject = 'CN=bob-ec,O=mobisign test,C=FI';
+COMMIT;
+BEGIN;
+SAVEPOINT before_verify;
+SELECT valid FROM mobisign_verify(fx('bob-attached-chain.p7s'), fx('content.txt'), pki => 'alpha-full');
+ROLLBACK TO SAVEPOINT before_verify;
+SELECT valid FROM mobisign_verify(fx('bob-attached-chain.p7s'), fx('content.txt'), pki => 'alpha-full');
+SELECT source, last_validated_at = now() AS validated_now
+  FROM mobisign.certificate WHERE subject = 'CN=bob-ec,O=mobisign test,C=FI';
+COMMIT;
