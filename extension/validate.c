@@ -93,7 +93,9 @@ self_covering_crl_issuer(X509_STORE_CTX *ctx, int err)
  * - a CRL past its nextUpdate but within the PKI's grace period;
  * - no CRL for the trust anchor itself (RFC 5280 section 6: the anchor is an
  *	 input to path validation, not part of the path);
- * - an indirect CRL issuer covered by its own CRL (see above).
+ * - an indirect CRL issuer covered by its own CRL (see above);
+ * - strict profile: a certificate at exactly its notAfter (RFC 5280 4.1.2.5,
+ *	 strict_profile.h).
  */
 static bool
 is_crl_error(int err)
