@@ -78,7 +78,7 @@ all: sql/mobisign--1.0.sql simulator
 
 regress-fixtures: $(MOBISIGN_FIXTURES)/.complete
 
-$(MOBISIGN_FIXTURES)/.complete: test/fixtures/generate.sh test/regress/fixtures.sh test/sim/mobisign-sim
+$(MOBISIGN_FIXTURES)/.complete: test/fixtures/generate.sh test/fixtures/strict.py test/regress/fixtures.sh test/sim/mobisign-sim
 	bash test/regress/fixtures.sh $(MOBISIGN_FIXTURES)
 
 # The inner loop: install, then the shared setup (00_setup, 10_pki: the

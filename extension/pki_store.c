@@ -121,7 +121,7 @@ oom(void)
 	"SELECT name, generation, enabled, revocation, security_level, enforce_key_usage," \
 	"       extract(epoch FROM crl_grace)::bigint AS crl_grace_secs, explicit_policy," \
 	"       inhibit_policy_mapping, inhibit_any_policy, initial_policies, trust_anchors," \
-	"       intermediates" \
+	"       intermediates, profile" \
 	"  FROM mobisign.pki "
 
 /* The PKI's settings from its row, in pki_cxt; no OpenSSL object yet. */
@@ -143,6 +143,8 @@ pki_from_row(int id, HeapTuple tup, TupleDesc td)
 	pki->explicit_policy = ms_spi_bool(tup, td, "explicit_policy");
 	pki->inhibit_policy_mapping = ms_spi_bool(tup, td, "inhibit_policy_mapping");
 	pki->inhibit_any_policy = ms_spi_bool(tup, td, "inhibit_any_policy");
+	/* the domain mobisign.pki_profile holds the list: strict adds strict_profile.h's rules */
+	pki->strict = strcmp(ms_spi_text(tup, td, "profile"), "strict") == 0;
 	return pki;
 }
 

@@ -43,6 +43,7 @@ typedef struct MsPki
 	bool		explicit_policy;
 	bool		inhibit_policy_mapping;
 	bool		inhibit_any_policy;
+	bool		strict;			/* profile 'strict': strict_profile.h's rules apply */
 	STACK_OF(ASN1_OBJECT) *policies;	/* initial policy set ({anyPolicy} by default) */
 	X509_STORE *store;			/* anchors + CRLs, flags set */
 	STACK_OF(X509) *anchors;

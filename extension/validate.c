@@ -29,6 +29,7 @@
 #include "pki_store.h"
 #include "audit_log.h"
 #include "jsonb_build.h"
+#include "strict_profile.h"
 #include "validate.h"
 
 /* at most this many intermediates in one call */
@@ -95,7 +96,9 @@ self_covering_crl_issuer(X509_STORE_CTX *ctx, int err)
  * - a CRL past its nextUpdate but within the PKI's grace period;
  * - no CRL for the trust anchor itself (RFC 5280 section 6: the anchor is an
  *	 input to path validation, not part of the path);
- * - an indirect CRL issuer covered by its own CRL (see above).
+ * - an indirect CRL issuer covered by its own CRL (see above);
+ * - strict profile: a certificate at exactly its notAfter (RFC 5280 4.1.2.5,
+ *	 strict_profile.h).
  */
 static bool
 is_crl_error(int err)
@@ -124,6 +127,8 @@ forgiven(VerifyState *st, X509_STORE_CTX *ctx, int err)
 {
 	if (st == NULL)
 		return self_covering_crl_issuer(ctx, err);
+	if (st->pki->strict && ms_strict_valid_at_not_after(ctx, err, st->check_time))
+		return true;
 	if (err == X509_V_ERR_CERT_SIGNATURE_FAILURE && st->ninherited > 0)
 	{
 		/* a copy with inherited parameters: its original signature was checked */
@@ -487,6 +492,31 @@ run_path(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 	}
 }
 
+/*
+ * Step 1b (strict profile): OpenSSL builds one path.  When it fails on name
+ * constraints and a certificate of it has a cross-certificate, try again
+ * without that certificate (strict_profile.h); the first failure stands if
+ * no path validates.
+ */
+static void
+run_alternative_paths(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
+					  VerifyState *st, PathRun *run)
+{
+	MsPki		alt = *pki;
+	STACK_OF(X509) *excluded = ms_scope_x509_stack(scope, sk_X509_new_null());
+	STACK_OF(X509) *const pools[] = {untrusted, pki->intermediates};
+	PathRun		tried = *run;
+
+	for (int n = 1; n < MS_STRICT_MAX_PATHS && tried.rc <= 0 && ms_strict_path_dependent(tried.err) &&
+		 ms_strict_exclude_alternative(X509_STORE_CTX_get0_chain(tried.ctx), pools, 2, excluded); n++)
+	{
+		alt.intermediates = ms_strict_without(scope, pki->intermediates, excluded);
+		run_path(scope, &alt, cert, ms_strict_without(scope, untrusted, excluded), st, &tried);
+		if (tried.rc > 0)
+			*run = tried;
+	}
+}
+
 /* Step 2: valid or not, the status code, and the reason in words. */
 static void
 describe_path(MsPki *pki, PathRun *run, MsValidation *out)
@@ -620,7 +650,15 @@ validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 	inherit_dsa_parameters(scope, pki, &cert, &untrusted, &st);
 
 	run_path(scope, pki, cert, untrusted, &st, &run);
+	if (pki->strict)
+		run_alternative_paths(scope, pki, cert, untrusted, &st, &run);
 	describe_path(pki, &run, out);
+	/* the strict profile's rules, on the path OpenSSL validated */
+	if (out->valid && pki->strict && !ms_strict_check(X509_STORE_CTX_get0_chain(run.ctx), &out->reason))
+	{
+		out->valid = false;
+		out->status_code = MS_STATUS_ERROR_CERTIFICATE;
+	}
 	check_key_usage(pki, cert, usage, out);
 	record_evidence(pki, &st, &run, out);
 	record_policies(&run, out);

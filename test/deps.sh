@@ -14,7 +14,7 @@ PACKAGES=(
 	libtap-parser-sourcehandler-pgtap-perl
 	libsmpp34-dev libldap2-dev libssl-dev libssl3 openssl
 	slapd ldap-utils stunnel4
-	python3 nodejs npm make gcc pkg-config
+	python3 python3-cryptography nodejs npm make gcc pkg-config
 	clang libclang-rt-14-dev
 )
 SSL_PACKAGES=(libssl3 libssl-dev openssl)

@@ -8,6 +8,8 @@
 --                       domain mobisign.msisdn
 --   OTA counter limit   C (the codec's MSC_OTA_COUNTER_MAX): _ota_counter_max()
 --   open states         SQL: _is_open(), which extension/sim_wait.c calls
+--   PKI profiles        SQL: the domain mobisign.pki_profile (C reads the
+--                       column: extension/pki_store.c)
 --
 -- test/pgtap/09_domain.sql checks that SQL and C agree.
 
@@ -87,3 +89,28 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT state IN ('queued', 'submitted') $$;
+
+-- A PKI's verification profile (docs/verification.md, "Profiles"): 'strict'
+-- adds the RFC 5280 rules of extension/strict_profile.h to OpenSSL's path
+-- validation; 'compatible' is OpenSSL's path validation alone.
+CREATE DOMAIN mobisign.pki_profile AS text
+    CONSTRAINT pki_profile_check CHECK (VALUE IN ('strict', 'compatible'));
+COMMENT ON DOMAIN mobisign.pki_profile IS 'a PKI''s verification profile: strict (RFC 5280 rules beyond OpenSSL''s) or compatible';
+
+-- 22023 unless profile is one of the domain mobisign.pki_profile.
+CREATE FUNCTION mobisign._check_pki_profile(profile text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM profile::mobisign.pki_profile;
+    IF profile IS NULL THEN
+        RAISE EXCEPTION 'profile must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+EXCEPTION WHEN check_violation THEN
+    RAISE EXCEPTION 'invalid PKI profile "%"', profile
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Use ''strict'' (RFC 5280 rules beyond OpenSSL''s) or ''compatible'' (OpenSSL''s path validation alone).';
+END
+$$;

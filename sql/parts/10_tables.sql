@@ -17,6 +17,7 @@ CREATE TABLE mobisign.pki (
     security_level         integer NOT NULL DEFAULT 2 CHECK (security_level BETWEEN 0 AND 5),
     enforce_key_usage      boolean NOT NULL DEFAULT true,
     crl_grace              interval NOT NULL DEFAULT '0' CHECK (crl_grace >= '0'),
+    profile                mobisign.pki_profile NOT NULL DEFAULT 'strict',
     enabled                boolean NOT NULL DEFAULT true,
     generation             bigint NOT NULL DEFAULT 1,  -- bumped on any change; backends rebuild their stores
     created_at             timestamptz NOT NULL DEFAULT now(),
@@ -24,6 +25,7 @@ CREATE TABLE mobisign.pki (
 );
 COMMENT ON COLUMN mobisign.pki.intermediates IS 'known CA certificates of the PKI (DER): used to build paths, never trusted as anchors';
 COMMENT ON COLUMN mobisign.pki.security_level IS 'OpenSSL auth level: 2 refuses RSA < 2048 and SHA-1 certificate signatures';
+COMMENT ON COLUMN mobisign.pki.profile IS 'strict: RFC 5280 rules beyond OpenSSL''s on the validated path (status 425); compatible: OpenSSL''s path validation alone';
 COMMENT ON COLUMN mobisign.pki.generation IS 'incremented on every change to the PKI or its CRLs; each backend rebuilds its X509_STORE when it sees a new value';
 
 -- Cached CRLs, DER. Several per issuer may exist (delta CRLs, partitioned by

@@ -54,7 +54,8 @@ CREATE FUNCTION mobisign_add_pki(name text, trust_anchors bytea[], revocation te
                                  security_level integer DEFAULT 2,
                                  enforce_key_usage boolean DEFAULT true,
                                  crl_grace interval DEFAULT '0',
-                                 intermediates bytea[] DEFAULT NULL)
+                                 intermediates bytea[] DEFAULT NULL,
+                                 profile text DEFAULT 'strict')
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -109,6 +110,7 @@ BEGIN
     IF crl_grace IS NULL OR crl_grace < '0' THEN
         RAISE EXCEPTION 'crl_grace must be a non-negative interval' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM mobisign._check_pki_profile(profile);
     FOR i IN 1 .. cardinality(trust_anchors) LOOP
         IF trust_anchors[i] IS NULL THEN
             RAISE EXCEPTION 'trust anchor % is NULL', i USING ERRCODE = 'null_value_not_allowed';
@@ -137,10 +139,10 @@ BEGIN
     BEGIN
         INSERT INTO mobisign.pki (name, trust_anchors, intermediates, revocation, initial_policies, explicit_policy,
                                   inhibit_policy_mapping, inhibit_any_policy, security_level,
-                                  enforce_key_usage, crl_grace)
+                                  enforce_key_usage, crl_grace, profile)
         VALUES (name, anchors, cas, revocation, initial_policies, coalesce(explicit_policy, false),
                 coalesce(inhibit_policy_mapping, false), coalesce(inhibit_any_policy, false),
-                security_level, coalesce(enforce_key_usage, true), crl_grace)
+                security_level, coalesce(enforce_key_usage, true), crl_grace, profile)
         RETURNING id INTO new_id;
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION 'PKI "%" already exists', name USING ERRCODE = 'duplicate_object';
@@ -150,12 +152,44 @@ BEGIN
         'initial_policies', initial_policies, 'explicit_policy', explicit_policy,
         'inhibit_policy_mapping', inhibit_policy_mapping, 'inhibit_any_policy', inhibit_any_policy,
         'security_level', security_level, 'enforce_key_usage', enforce_key_usage,
-        'crl_grace', crl_grace));
+        'crl_grace', crl_grace, 'profile', profile));
     RETURN new_id;
 END
 $$;
-COMMENT ON FUNCTION mobisign_add_pki(text, bytea[], text, text[], boolean, boolean, boolean, integer, boolean, interval, bytea[])
-    IS 'registers a PKI: its own trust store (anchors, DER or PEM), revocation mode and policy inputs';
+COMMENT ON FUNCTION mobisign_add_pki(text, bytea[], text, text[], boolean, boolean, boolean, integer, boolean, interval, bytea[], text)
+    IS 'registers a PKI: its own trust store (anchors, DER or PEM), revocation mode, policy inputs and profile';
+
+-- Change a PKI's profile; every backend revalidates with it from its next
+-- verification on (the generation is bumped).  Returns the previous profile.
+CREATE FUNCTION mobisign_set_pki_profile(pki text, profile text)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    previous text;
+BEGIN
+    IF pki IS NULL THEN
+        RAISE EXCEPTION 'pki must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM mobisign._check_input('name', pki);
+    PERFORM mobisign._check_pki_profile(profile);
+    SELECT p.profile INTO previous FROM mobisign.pki p WHERE p.name = mobisign_set_pki_profile.pki FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'PKI "%" does not exist', pki
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Configured PKIs are listed in mobisign.pki; add one with mobisign_add_pki().';
+    END IF;
+    UPDATE mobisign.pki p SET profile = mobisign_set_pki_profile.profile, generation = p.generation + 1,
+                              updated_at = pg_catalog.now()
+     WHERE p.name = mobisign_set_pki_profile.pki;
+    PERFORM mobisign.audit_log('set_pki_profile', 'ok', pg_catalog.jsonb_build_object(
+        'pki', pki, 'profile', profile, 'previous', previous));
+    RETURN previous;
+END
+$$;
+COMMENT ON FUNCTION mobisign_set_pki_profile(text, text)
+    IS 'sets a PKI''s verification profile (strict or compatible); returns the previous one';
 
 -- Add a CRL to a PKI's cache. A CRL of the same scope (issuer, issuing
 -- distribution point, full/delta) that is older is replaced; an older one

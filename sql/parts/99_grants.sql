@@ -21,7 +21,8 @@ $grants$;
 
 -- Administration
 GRANT EXECUTE ON FUNCTION
-    mobisign_add_pki(text, bytea[], text, text[], boolean, boolean, boolean, integer, boolean, interval, bytea[]),
+    mobisign_add_pki(text, bytea[], text, text[], boolean, boolean, boolean, integer, boolean, interval, bytea[], text),
+    mobisign_set_pki_profile(text, text),
     mobisign_add_crl(text, bytea, text, text)
     TO mobisign_admin;
 

@@ -46,7 +46,8 @@ SELECT is((SELECT count(*) FROM logins),
 CREATE TEMP TABLE expect_fn (fn text PRIMARY KEY, kinds text[] NOT NULL);
 INSERT INTO expect_fn VALUES
     -- administration
-    ('mobisign_add_pki(text,bytea[],text,text[],boolean,boolean,boolean,integer,boolean,interval,bytea[])', '{admin}'),
+    ('mobisign_add_pki(text,bytea[],text,text[],boolean,boolean,boolean,integer,boolean,interval,bytea[],text)', '{admin}'),
+    ('mobisign_set_pki_profile(text,text)', '{admin}'),
     ('mobisign_add_crl(text,bytea,text,text)', '{admin}'),
     ('mobisign_register_user(text,text,text,bytea,text)', '{admin}'),
     ('mobisign_add_sim_key(text,integer,bytea,bytea,bytea,text,text,bigint)', '{admin}'),
@@ -85,6 +86,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign._segment_pending_max()', '{}'),
     ('mobisign._check_input(text,text)', '{}'),
     ('mobisign._check_msisdn(text)', '{}'),
+    ('mobisign._check_pki_profile(text)', '{}'),
     ('mobisign._is_msisdn(text)', '{}'),
     ('mobisign._is_open(text)', '{}'),
     ('mobisign._ota_counter_max()', '{}'),

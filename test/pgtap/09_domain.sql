@@ -3,7 +3,7 @@
 -- agree on status codes, open states, the MSISDN rule, the OTA counter limit
 -- and the status of each SIM applet result.
 BEGIN;
-SELECT plan(22);
+SELECT plan(27);
 
 ------------------------------------------------------------------------------
 -- Status codes: the table is filled from C; the C names agree with it
@@ -102,6 +102,22 @@ SELECT is_empty($$
      WHERE NOT EXISTS (SELECT FROM mobisign.status_code s
                         WHERE s.code = coalesce(mobisign._sim_result_status(r), 502) AND s.final) $$,
     'every result ends a transaction with a final status of the table');
+
+-- The PKI profiles: the domain mobisign.pki_profile holds the list; the
+-- column uses it, a new PKI is strict, and _check_pki_profile() refuses
+-- anything else with 22023.
+SELECT lives_ok($$ SELECT 'strict'::mobisign.pki_profile $$, 'strict is a profile');
+SELECT lives_ok($$ SELECT 'compatible'::mobisign.pki_profile $$, 'compatible is a profile');
+SELECT throws_ok($$ SELECT 'Strict'::mobisign.pki_profile $$, '23514', NULL,
+                 'the domain refuses any other profile (the names are case-sensitive)');
+SELECT is((SELECT format_type(a.atttypid, NULL) || ' default ' || pg_get_expr(d.adbin, d.adrelid)
+             FROM pg_catalog.pg_attribute a
+             JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid = 'mobisign.pki'::regclass AND a.attname = 'profile' AND a.attnotnull),
+          'mobisign.pki_profile default ''strict''::text',
+          'mobisign.pki.profile is a NOT NULL mobisign.pki_profile, strict by default');
+SELECT throws_ok($$ SELECT mobisign._check_pki_profile('STRICT') $$, '22023', 'invalid PKI profile "STRICT"',
+                 '_check_pki_profile refuses an unknown profile with 22023');
 
 SELECT * FROM finish();
 ROLLBACK;

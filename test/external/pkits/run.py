@@ -20,9 +20,21 @@ bits: 4.1.4 fails with "CA signature digest algorithm too weak"). PKITS tests
 path-validation logic, not algorithm strength, so level 0 it is; the
 regression tests check that the default level refuses weak keys and SHA-1.
 
+Every case runs under both PKI profiles (docs/verification.md, "Profiles"),
+each in a database of its own: 'compatible' (OpenSSL's path validation
+alone) must give PKITS' answer everywhere; 'strict' too, except for the
+valid paths listed in STRICT_REFUSALS, which it must refuse with status 425
+and exactly the listed rule. PKITS tests path validation (RFC 5280 section
+6), not what a conforming CA issues (section 4): those PKITS CAs break a MUST
+of section 4 that section 6 does not check, and the strict profile checks.
+MOBISIGN_PKITS_PROFILES=strict (or compatible) runs one profile only.
+
 Exit status: 0 when every case gives the expected answer (listed deviations
-aside), 1 otherwise. Summary line:
-    PKITS: N passed, N failed, N deviations (of 247)
+aside) under every profile run, 1 otherwise. Summary lines, one per profile,
+then the last, which test/run.sh reports:
+    PKITS compatible: N passed, N failed, N deviations (of 247)
+    PKITS strict: N passed (N of them refused by a listed strict rule), N failed, N deviations (of 247)
+    PKITS: compatible 247/247, strict 247/247 (N valid paths refused by a listed strict rule), N failed
 """
 import json
 import os
@@ -41,6 +53,44 @@ SECURITY_LEVEL = 0
 # answer differs and why that is acceptable. The target is none.
 DEVIATIONS = {
 }
+
+# Valid PKITS paths that the strict profile refuses on purpose: "test-id/name"
+# -> the words of the rule (extension/strict_profile.h) its reason must name.
+# The target is exactly PKITS' CAs that break RFC 5280 section 4 (checked: no
+# other valid case may be refused, and each of these must be, by this rule).
+PC_NOT_CRITICAL = "the policyConstraints extension is not critical"
+STRICT_REFUSALS = {
+    # basicConstraintsNotCriticalCACert: a CA whose basicConstraints is not
+    # critical (4.2.1.9: conforming CAs MUST mark it critical)
+    "4.6.4/ValidbasicConstraintsNotCriticalTest4": "a CA certificate's basicConstraints is missing or not critical",
+}
+# A non-critical policyConstraints (4.2.1.11: conforming CAs MUST mark it
+# critical) in these CAs: PoliciesP1234CACert, PoliciesP12CACert,
+# anyPolicyCACert, PoliciesP123CACert, Mapping1to2CACert, P12Mapping1to3CACert,
+# P1Mapping1to234CACert, PanyPolicyMapping1to2CACert,
+# GoodsubCAPanyPolicyMapping1to2CACert, P1anyPolicyMapping1to2CACert,
+# inhibitAnyPolicy0CACert, inhibitAnyPolicy1CACert.
+for _k in ("4.8.6/OverlappingPoliciesTest6Subpart1", "4.8.6/OverlappingPoliciesTest6Subpart2",
+           "4.8.10/AllCertificatesSamePoliciesTest10Subpart1",
+           "4.8.10/AllCertificatesSamePoliciesTest10Subpart2",
+           "4.8.10/AllCertificatesSamePoliciesTest10Subpart3",
+           "4.8.11/AllCertificatesAnyPolicyTest11Subpart1", "4.8.11/AllCertificatesAnyPolicyTest11Subpart2",
+           "4.8.13/AllCertificatesSamePoliciesTest13Subpart1",
+           "4.8.13/AllCertificatesSamePoliciesTest13Subpart2",
+           "4.8.13/AllCertificatesSamePoliciesTest13Subpart3",
+           "4.8.14/AnyPolicyTest14Subpart1",
+           "4.8.18/UserNoticeQualifierTest18Subpart1", "4.8.18/UserNoticeQualifierTest18Subpart2",
+           "4.10.1.1/ValidPolicyMappingTest1Subpart1", "4.10.3/ValidPolicyMappingTest3Subpart2",
+           "4.10.5/ValidPolicyMappingTest5Subpart1", "4.10.6/ValidPolicyMappingTest6Subpart1",
+           "4.10.9/ValidPolicyMappingTest9", "4.10.11/ValidPolicyMappingTest11",
+           "4.10.12/ValidPolicyMappingTest12Subpart1", "4.10.12/ValidPolicyMappingTest12Subpart2",
+           "4.10.13/ValidPolicyMappingTest13Subpart1", "4.10.13/ValidPolicyMappingTest13Subpart2",
+           "4.10.14/ValidPolicyMappingTest14",
+           "4.12.2/ValidinhibitAnyPolicyTest2", "4.12.3/inhibitAnyPolicyTest3Subpart1",
+           "4.12.7/ValidSelfIssuedinhibitAnyPolicyTest7", "4.12.9/ValidSelfIssuedinhibitAnyPolicyTest9"):
+    STRICT_REFUSALS[_k] = PC_NOT_CRITICAL
+
+PROFILES = tuple(p for p in os.environ.get("MOBISIGN_PKITS_PROFILES", "compatible,strict").split(",") if p)
 
 ANY_POLICY = "2.5.29.32.0"
 
@@ -65,7 +115,7 @@ CREATE TEMP TABLE pk_file (name text PRIMARY KEY, data bytea NOT NULL);
 
 CREATE FUNCTION pg_temp.pkits_case(pki text, anchor text, inters text[], ee text, crls text[],
                                    policies text[], explicit boolean, inhibit_map boolean,
-                                   inhibit_any boolean, at timestamptz)
+                                   inhibit_any boolean, at timestamptz, profile text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     notes text[] := '{}';
@@ -77,7 +127,7 @@ BEGIN
             trust_anchors => ARRAY[(SELECT f.data FROM pk_file f WHERE f.name = anchor)],
             revocation => 'crl', initial_policies => policies, explicit_policy => explicit,
             inhibit_policy_mapping => inhibit_map, inhibit_any_policy => inhibit_any,
-            security_level => %(level)s);
+            security_level => %(level)s, profile => profile);
     EXCEPTION WHEN OTHERS THEN
         RETURN jsonb_build_object('error', format('mobisign_add_pki: %%s %%s', SQLSTATE, SQLERRM));
     END;
@@ -124,12 +174,13 @@ def main():
         with open(os.path.join(DATA, sub, name), "rb") as fh:
             sql.append("INSERT INTO pk_file VALUES (%s, %s);" % (extlib.sql_text(name), extlib.sql_bytea(fh.read())))
 
+    per_case = []
     for idx, c in enumerate(cases):
         policies = None
         if "initial_policy_set" in c:
             policies = [policy_oid(p) for p in c["initial_policy_set"]]
-        sql.append(
-            "SELECT %d || ' ' || pg_temp.pkits_case(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)::text;" % (
+        per_case.append(
+            "SELECT %d || ' ' || pg_temp.pkits_case(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, @PROFILE@)::text;" % (
                 idx, extlib.sql_text("pkits-%03d-%s" % (idx, c["test"])),
                 extlib.sql_text(c["trust_anchor"]), extlib.sql_text_array(c["intermediates"]),
                 extlib.sql_text(c["end_entity"]), extlib.sql_text_array(c["crls"]),
@@ -140,11 +191,29 @@ def main():
                 extlib.sql_text(AT)))
 
     print("PKITS 1.0.1: %d cases from %s, validated at %s, security_level %d "
-          "(PKITS uses 1024-bit DSA/RSA keys and SHA-1-signed DSA certificates)"
-          % (len(cases), DATA, AT, SECURITY_LEVEL))
-    extlib.fresh_database(DB)
-    out = extlib.psql("\n".join(sql) + "\n", DB)
+          "(PKITS uses 1024-bit DSA/RSA keys and SHA-1-signed DSA certificates), profiles %s"
+          % (len(cases), DATA, AT, SECURITY_LEVEL, ", ".join(PROFILES)))
+    stale = sorted(set(STRICT_REFUSALS) - set(case_key(c) for c in cases))
+    if stale:
+        raise RuntimeError("STRICT_REFUSALS names cases PKITS does not have: %s" % ", ".join(stale))
+    totals = {}
+    for profile in PROFILES:
+        db = "%s_%s" % (DB, profile)
+        extlib.fresh_database(db)
+        out = extlib.psql("\n".join(sql + [q.replace("@PROFILE@", extlib.sql_text(profile)) for q in per_case]) + "\n", db)
+        totals[profile] = evaluate(cases, out, profile)
+    failed = sum(t[1] for t in totals.values())
+    refused = totals.get("strict", (0, 0, 0, 0))[3]
+    print("PKITS: %s, %d failed" % (", ".join(
+        "%s %d/%d%s" % (p, t[0], len(cases),
+                        " (%d valid paths refused by a listed strict rule)" % t[3] if p == "strict" else "")
+        for p, t in totals.items()), failed))
+    return 0 if failed == 0 else 1
 
+
+def evaluate(cases, out, profile):
+    """Compare one profile's results with PKITS; (passed, failed, deviations, strict refusals)."""
+    strict = profile == "strict"
     results = {}
     for line in out.splitlines():
         if not line.strip():
@@ -165,14 +234,20 @@ def main():
             return "policies %s, PKITS expects %s" % (got, want_oids)
         return None
 
-    passed = failed = deviations = 0
+    passed = failed = deviations = refused = 0
     for idx, c in enumerate(cases):
         key = case_key(c)
         r = results.get(idx)
         want = bool(c["should_validate"])
         got = None if r is None or "error" in r else bool(r.get("valid"))
         ok = got is not None and got == want
-        pm = policy_mismatch(c, r)
+        if strict and key in STRICT_REFUSALS:
+            # a valid PKITS path the strict profile refuses on purpose: by its rule, with 425
+            want = False
+            ok = (got is False and r.get("status_code") == 425 and
+                  (r.get("reason") or "").startswith(STRICT_REFUSALS[key] + " (RFC 5280"))
+            refused += 1 if ok else 0
+        pm = policy_mismatch(c, r) if want else None
         if ok and pm:
             ok = False
             r = dict(r, notes=(r.get("notes") or []) + [pm])
@@ -199,11 +274,15 @@ def main():
                 print("ok       %-9s %s: %s" % (c["test"], c["name"], detail))
         else:
             failed += 1
-            print("FAIL     %-9s %s: expected valid=%s, got %s -- %s"
-                  % (c["test"], c["name"], want, got, detail))
+            print("FAIL     %-9s %s (%s): expected valid=%s%s, got %s -- %s"
+                  % (c["test"], c["name"], profile, want,
+                     " by \"%s\"" % STRICT_REFUSALS[key] if strict and key in STRICT_REFUSALS else "",
+                     got, detail))
 
-    print("PKITS: %d passed, %d failed, %d deviations (of %d)" % (passed, failed, deviations, len(cases)))
-    return 0 if failed == 0 else 1
+    print("PKITS %s: %d passed%s, %d failed, %d deviations (of %d)"
+          % (profile, passed, " (%d of them refused by a listed strict rule)" % refused if strict else "",
+             failed, deviations, len(cases)))
+    return passed, failed, deviations, refused
 
 
 if __name__ == "__main__":
