@@ -158,3 +158,6 @@ printf '%-34s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
 refrate=$(awk -v n="$n" -v ms="$ref_ms" 'BEGIN { print n * 1000 / ms }')
 row "one at a time (authenticate+wait)" "$(awk -v n="$n" -v ms="$seq_ms" 'BEGIN { print n * 1000 / ms }')" "$refrate"
 row "burst of $n queued at once" "$(awk -v n="$n" -v ms="$burst_ms" 'BEGIN { print n * 1000 / ms }')" "$refrate"
+
+# keys in a token vs key files (its own cluster; RESULT enqueue_token_vs_file)
+bash "$MOBISIGN_ROOT/test/bench/hsm.sh"
