@@ -47,6 +47,7 @@ typedef struct Hsm
 	bool		session_open;
 	CK_SESSION_HANDLE session;
 	char		token[MSI_P11_TOKEN_MAX + 1];	/* of the session */
+	bool		retrying;		/* with_session()'s second attempt */
 	bool		have_refused_pin;
 	unsigned char refused_pin[32];	/* SHA-256 of the PIN the token refused */
 } Hsm;
@@ -394,6 +395,13 @@ find_key(const char *guc, const msi_p11_uri *u, CK_OBJECT_CLASS cls, CK_OBJECT_H
 	(void) hsm.f->C_FindObjectsFinal(hsm.session);
 	if (rv != CKR_OK)
 		return rv;
+	/*
+	 * A token whose store went away can answer "no such object" on a
+	 * session that still works: retried once from scratch before it is
+	 * believed.
+	 */
+	if (n == 0 && !hsm.retrying)
+		return CKR_OBJECT_HANDLE_INVALID;
 	if (n != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
@@ -444,6 +452,7 @@ with_session(const char *guc, const msi_p11_uri *u, HsmOp op, void *arg)
 
 	for (attempt = 0; attempt < 2; attempt++)
 	{
+		hsm.retrying = attempt > 0;
 		ensure_module(guc);
 		what = "C_OpenSession";
 		rv = ensure_session(guc, u);

@@ -18,8 +18,9 @@
  *	  file says something else, so a retrying worker cannot lock the token;
  *	- after an error that means the session or the token went away
  *	  (CKR_SESSION_HANDLE_INVALID, CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT,
- *	  ...) the module is finalized and the operation tried once more from
- *	  scratch; if the token is still unreachable (absent, locked, wrong PIN)
+ *	  ...), or a key that is not found (a token whose store went away
+ *	  answers so on a live session), the module is finalized and the
+ *	  operation tried once more from scratch; if the token is still unreachable (absent, locked, wrong PIN)
  *	  the caller gets ERROR 55000 with a hint, and the next call tries again;
  *	- key material never leaves the token: what comes back is a signature
  *	  or the AES-GCM output the caller asked for.

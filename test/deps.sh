@@ -16,7 +16,7 @@ PACKAGES=(
 	slapd ldap-utils stunnel4
 	python3 nodejs npm make gcc pkg-config
 	clang libclang-rt-14-dev
-	libp11-kit-dev softhsm2 opensc p11-kit p11-kit-modules
+	libp11-kit-dev softhsm2 opensc
 )
 SSL_PACKAGES=(libssl3 libssl-dev openssl)
 
