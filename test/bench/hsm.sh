@@ -52,7 +52,7 @@ ms_psql -q -c "UPDATE mobisign.smsc SET enabled = false" >/dev/null
 # one round: every user authenticates once (each call its own statement in
 # one plpgsql loop), then every open transaction is cancelled; prints ops/s
 round() {
-	ms_psql -qAt -v n="$users" <<'SQL'
+	ms_psql -qAt <<'SQL'
 SET client_min_messages = warning;
 CREATE TEMP TABLE r AS SELECT clock_timestamp() AS t0;
 DO $$
