@@ -659,6 +659,17 @@ gcm_op(const char *guc, const msi_p11_uri *u, void *varg, const char **what)
 		return rv;
 	*what = "C_Decrypt";
 	rv = hsm.f->C_Decrypt(hsm.session, (CK_BYTE_PTR) g->in, g->inlen, g->out, &outlen);
+	if (rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED)
+	{
+		CK_SESSION_INFO si;
+
+		/*
+		 * Some tokens (SoftHSM2) answer a tag that does not verify with a
+		 * general error: if the session is alive, that is what it was.
+		 */
+		if (hsm.f->C_GetSessionInfo(hsm.session, &si) == CKR_OK)
+			rv = CKR_ENCRYPTED_DATA_INVALID;
+	}
 	if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
 		rv == CKR_DATA_INVALID || rv == CKR_DATA_LEN_RANGE)
 	{

@@ -21,7 +21,8 @@
 #                      refused; a source file of another key changes nothing
 #   token_end_to_end   both keys in the token (the SP key EC P-256):
 #                      authentication and signature complete (502), new keys
-#                      are wrapped by the token (version byte 2)
+#                      are wrapped by the token (version byte 2); one altered
+#                      byte or another SIM's MSISDN does not authenticate
 #   wrong_pin          a wrong PIN: 55000 "refused the PIN", the worker runs
 #                      on; the right PIN again: 502
 #   token_removed      the token's directory moved away while the worker runs
@@ -317,6 +318,14 @@ token_end_to_end() {
 		"$(q "SELECT get_byte(kic_wrapped, 0) || ' ' || get_byte(kid_wrapped, 0) FROM mobisign.sim_key WHERE msisdn = '358400009999'")"
 	ms_check "... and unwraps there" 16 \
 		"$(q "SELECT mobisign._key_check(msisdn, key_set, 'kic', kic_wrapped) FROM mobisign.sim_key WHERE msisdn = '358400009999'")"
+	# the binding holds inside the token: an altered byte, or the key of
+	# another SIM, does not authenticate (and is not taken for a lost token)
+	ms_check "a token-wrapped key with one byte altered: SQLSTATE XX001" XX001 \
+		"$(ms_sqlstate "SELECT mobisign._key_check(msisdn, key_set, 'kic', overlay(kic_wrapped placing '\xff'::bytea from 20 for 1)) FROM mobisign.sim_key WHERE msisdn = '358400009999'")"
+	ms_check "... the message says it does not authenticate" "wrapped kic key of SIM key set 1 does not authenticate" \
+		"$(errmsg_of "SELECT mobisign._key_check(msisdn, key_set, 'kic', overlay(kic_wrapped placing '\xff'::bytea from 20 for 1)) FROM mobisign.sim_key WHERE msisdn = '358400009999'")"
+	ms_check "a token-wrapped key given for another SIM: SQLSTATE XX001" XX001 \
+		"$(ms_sqlstate "SELECT mobisign._key_check('358400009998', key_set, 'kic', kic_wrapped) FROM mobisign.sim_key WHERE msisdn = '358400009999'")"
 	ms_check "the worker still runs (same pid)" "$WORKER_PID" "$(q "SELECT pid FROM mobisign.worker_stats")"
 }
 
