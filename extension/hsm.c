@@ -327,10 +327,9 @@ ensure_session(const char *guc, const msi_p11_uri *u)
 		(void) hsm.f->C_CloseSession(hsm.session);
 		hsm.session_open = false;
 	}
+	/* at most MS_MAX_SLOTS slots with a token (more: CKR_BUFFER_TOO_SMALL) */
 	rv = hsm.f->C_GetSlotList(CK_TRUE, slots, &nslots);
-	if (rv == CKR_BUFFER_TOO_SMALL)
-		nslots = MS_MAX_SLOTS;
-	else if (rv != CKR_OK)
+	if (rv != CKR_OK)
 		return rv;
 	for (i = 0; i < nslots && i < MS_MAX_SLOTS && !found; i++)
 	{
