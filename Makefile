@@ -33,11 +33,12 @@ SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 DATA_built = sql/mobisign--1.0.sql
 
 PG_CPPFLAGS = -I$(CURDIR)/extension -I$(CURDIR)/extension/input -I$(CURDIR)/worker -I$(CURDIR)/codec \
-	$(shell pkg-config --cflags openssl libsmpp34 2>/dev/null)
+	$(shell pkg-config --cflags openssl libsmpp34 2>/dev/null) \
+	$(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Werror
 SHLIB_LINK = $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto) \
-	-lldap -llber $(shell pkg-config --libs libsmpp34 2>/dev/null || echo -lsmpp34)
+	-lldap -llber -ldl $(shell pkg-config --libs libsmpp34 2>/dev/null || echo -lsmpp34)
 
 # pg_regress: test/regress/sql/NN_name.sql against expected/NN_name.out, in
 # name order, in database mobisign_regress.  The suites read fixtures the

@@ -12,7 +12,11 @@
  * an error (ms_read_key_file(), used by the worker for a TLS client key).
  *
  * Wrapped key layout (bytea):
- *	  version (1 byte, 1) || nonce (12) || ciphertext (len of key) || tag (16)
+ *	  version (1 byte) || nonce (12) || ciphertext (len of key) || tag (16)
+ * version 1: AES-256-GCM with the master key file's key (OpenSSL, here);
+ * version 2: CKM_AES_GCM with the token's master key (inside the token).
+ * The version says which master key unwraps it; mobisign_rewrap_keys()
+ * turns every version 1 key into a version 2 key (ms_key_rewrap()).
  * AAD: "mobisign-sim-key-v1" 0x00 || msisdn || 0x00 || key_set (4 bytes, big
  * endian) || role ("kic" | "kid"): a wrapped key copied to another SIM, key
  * set or role does not authenticate.
@@ -32,7 +36,9 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "hsm.h"
 #include "keystore.h"
+#include "ossl.h"
 #include "ota.h"
 
 /* GUCs: where the secrets are (read on every use, never cached) */
@@ -40,25 +46,32 @@ static char *ms_master_key_file = NULL;
 static char *ms_sp_key_file = NULL;
 static char *ms_sp_cert_file = NULL;
 
+/* a key GUC holds a path or a pkcs11: URI, which must parse */
+static bool
+check_key_guc(char **newval, void **extra, GucSource source)
+{
+	return ms_hsm_check_key_guc(newval);
+}
+
 void
 ms_keystore_init(void)
 {
 	DefineCustomStringVariable("mobisign.master_key_file",
-							   "File holding the master key (64 hex characters) that wraps SIM OTA keys.",
+							   "File holding the master key (64 hex characters) that wraps SIM OTA keys, or the pkcs11: URI of an AES key in a token.",
 							   "Read by the server on every use; keep it readable only by the server's OS user.",
 							   &ms_master_key_file,
 							   NULL,
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
+							   check_key_guc, NULL, NULL);
 	DefineCustomStringVariable("mobisign.sp_key_file",
-							   "PEM private key of the service provider, signing every request to a SIM.",
+							   "PEM private key of the service provider, signing every request to a SIM, or the pkcs11: URI of that key in a token.",
 							   "EC (ECDSA-SHA256) or RSA (RSASSA-PKCS1-v1_5 with SHA-256).",
 							   &ms_sp_key_file,
 							   NULL,
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
+							   check_key_guc, NULL, NULL);
 	DefineCustomStringVariable("mobisign.sp_cert_file",
 							   "PEM certificate of the service provider (the SIMs hold a copy).",
 							   NULL,
@@ -204,16 +217,16 @@ read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsi
 	return n;
 }
 
-/* Load the 32-byte master key into key[]. */
+/* Load the 32-byte master key of the file path (named by what) into key[]. */
 static void
-load_master_key(unsigned char key[MS_MASTER_KEY_LEN])
+load_master_key(const char *what, const char *path, unsigned char key[MS_MASTER_KEY_LEN])
 {
 	char		buf[256];
 	size_t		n;
 	size_t		i;
 	bool		ok = true;
 
-	n = read_secret_file("mobisign.master_key_file", ms_master_key_file, buf, sizeof(buf), true);
+	n = read_secret_file(what, path, buf, sizeof(buf), true);
 
 	/* 64 hex characters, then optional line end / trailing whitespace */
 	if (n < 2 * MS_MASTER_KEY_LEN)
@@ -237,7 +250,7 @@ load_master_key(unsigned char key[MS_MASTER_KEY_LEN])
 		ms_keystore_wipe(key, MS_MASTER_KEY_LEN);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("the file named by mobisign.master_key_file is malformed"),
+				 errmsg("the file named by %s is malformed", what),
 				 errdetail("The master key file must hold exactly 64 hexadecimal characters (32 bytes), optionally followed by a newline."),
 				 errhint("Generate one with: openssl rand -hex 32 > FILE; chmod 600 FILE.")));
 	}
@@ -267,33 +280,46 @@ build_aad(unsigned char *aad, size_t aadsize, const char *msisdn, int key_set, c
 	return n;
 }
 
-bytea *
-ms_key_wrap(const char *msisdn, int key_set, const char *role,
-			const unsigned char *key, size_t keylen)
+/* The setting a master key comes from, for messages */
+#define MASTER_GUC "mobisign.master_key_file"
+
+static void
+check_key_len(size_t keylen)
+{
+	if (keylen == 0 || keylen > 64)
+		elog(ERROR, "key length out of range");
+}
+
+/* A wrapped key's bytea with its version and a fresh nonce; returns its data. */
+static bytea *
+new_wrapped(int version, size_t keylen, unsigned char **p)
+{
+	bytea	   *out = (bytea *) palloc0(VARHDRSZ + MS_WRAP_OVERHEAD + keylen);
+
+	SET_VARSIZE(out, VARHDRSZ + MS_WRAP_OVERHEAD + keylen);
+	*p = (unsigned char *) VARDATA(out);
+	(*p)[0] = (unsigned char) version;
+	if (!pg_strong_random(*p + 1, MS_WRAP_NONCE_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random nonce")));
+	return out;
+}
+
+/* Version 1: AES-256-GCM here, with the key of the master key file path. */
+static bytea *
+file_wrap(const char *what, const char *path, const unsigned char *aad, size_t aadlen,
+		  const unsigned char *key, size_t keylen)
 {
 	unsigned char mk[MS_MASTER_KEY_LEN];
-	unsigned char aad[128];
-	size_t		aadlen;
 	bytea	   *out;
 	unsigned char *p;
 	EVP_CIPHER_CTX *ctx;
 	int			len;
 	bool		ok;
 
-	if (keylen == 0 || keylen > 64)
-		elog(ERROR, "key length out of range");
-	aadlen = build_aad(aad, sizeof(aad), msisdn, key_set, role);
-
-	out = (bytea *) palloc0(VARHDRSZ + MS_WRAP_OVERHEAD + keylen);
-	SET_VARSIZE(out, VARHDRSZ + MS_WRAP_OVERHEAD + keylen);
-	p = (unsigned char *) VARDATA(out);
-	p[0] = MS_WRAP_VERSION;
-	if (!pg_strong_random(p + 1, MS_WRAP_NONCE_LEN))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random nonce")));
-
-	load_master_key(mk);
+	out = new_wrapped(MS_WRAP_VERSION_FILE, keylen, &p);
+	load_master_key(what, path, mk);
 	ctx = EVP_CIPHER_CTX_new();
 	ok = ctx != NULL
 		&& EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1
@@ -315,30 +341,53 @@ ms_key_wrap(const char *msisdn, int key_set, const char *role,
 	return out;
 }
 
-unsigned char *
-ms_key_unwrap(const char *msisdn, int key_set, const char *role,
-			  const bytea *wrapped, size_t *keylen)
+/* A token AES-GCM operation on the wrapped key's data p (nonce at p + 1). */
+static void
+token_op(MsHsmGcm *op, bool encrypt, const unsigned char *p,
+		 const unsigned char *aad, size_t aadlen)
+{
+	memset(op, 0, sizeof(*op));
+	op->encrypt = encrypt;
+	op->iv = p + 1;
+	op->ivlen = MS_WRAP_NONCE_LEN;
+	op->aad = aad;
+	op->aadlen = aadlen;
+}
+
+/* Version 2: CKM_AES_GCM inside the token, with the key the URI names. */
+static bytea *
+token_wrap(const char *uri, const unsigned char *aad, size_t aadlen,
+		   const unsigned char *key, size_t keylen)
+{
+	bytea	   *out;
+	unsigned char *p;
+	MsHsmGcm	op;
+
+	out = new_wrapped(MS_WRAP_VERSION_TOKEN, keylen, &p);
+	token_op(&op, true, p, aad, aadlen);
+	op.in = key;
+	op.inlen = keylen;
+	op.out = p + 1 + MS_WRAP_NONCE_LEN;
+	op.outcap = keylen + MS_WRAP_TAG_LEN;
+	(void) ms_hsm_gcm(MASTER_GUC, uri, &op);
+	return out;
+}
+
+/*
+ * Unwrap version 1 with the file's key into key[klen] (file_unwrap), or
+ * version 2 in the token (token_unwrap); false when it does not
+ * authenticate (key wiped).
+ */
+static bool
+file_unwrap(const char *what, const char *path, const unsigned char *aad, size_t aadlen,
+			const unsigned char *p, unsigned char *key, size_t klen)
 {
 	unsigned char mk[MS_MASTER_KEY_LEN];
-	unsigned char aad[128];
-	size_t		aadlen;
-	const unsigned char *p = (const unsigned char *) VARDATA_ANY(wrapped);
-	size_t		n = VARSIZE_ANY_EXHDR(wrapped);
-	size_t		klen;
-	unsigned char *key;
 	EVP_CIPHER_CTX *ctx;
 	int			len;
 	bool		ok;
 
-	if (n <= MS_WRAP_OVERHEAD || n > MS_WRAP_OVERHEAD + 64 || p[0] != MS_WRAP_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("wrapped %s key of SIM key set %d is malformed", role, key_set)));
-	klen = n - MS_WRAP_OVERHEAD;
-	aadlen = build_aad(aad, sizeof(aad), msisdn, key_set, role);
-	key = palloc0(klen);
-
-	load_master_key(mk);
+	load_master_key(what, path, mk);
 	ctx = EVP_CIPHER_CTX_new();
 	ok = ctx != NULL
 		&& EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1
@@ -354,16 +403,153 @@ ms_key_unwrap(const char *msisdn, int key_set, const char *role,
 	ms_keystore_wipe(mk, sizeof(mk));
 	ERR_clear_error();
 	if (!ok)
-	{
 		ms_keystore_wipe(key, klen);
+	return ok;
+}
+
+static bool
+token_unwrap(const char *uri, const unsigned char *aad, size_t aadlen,
+			 const unsigned char *p, unsigned char *key, size_t klen)
+{
+	MsHsmGcm	op;
+	unsigned char out[64 + MS_WRAP_TAG_LEN];
+	bool		ok;
+
+	token_op(&op, false, p, aad, aadlen);
+	op.in = p + 1 + MS_WRAP_NONCE_LEN;
+	op.inlen = klen + MS_WRAP_TAG_LEN;
+	op.out = out;
+	op.outcap = sizeof(out);
+	ok = ms_hsm_gcm(MASTER_GUC, uri, &op);
+	if (ok)
+		memcpy(key, out, klen);
+	ms_keystore_wipe(out, sizeof(out));
+	return ok;
+}
+
+/* The data of a wrapped key, checked for its framing; *klen the key's length */
+static const unsigned char *
+wrapped_data(const bytea *wrapped, int key_set, const char *role, size_t *klen)
+{
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(wrapped);
+	size_t		n = VARSIZE_ANY_EXHDR(wrapped);
+
+	if (n <= MS_WRAP_OVERHEAD || n > MS_WRAP_OVERHEAD + 64 ||
+		(p[0] != MS_WRAP_VERSION_FILE && p[0] != MS_WRAP_VERSION_TOKEN))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("wrapped %s key of SIM key set %d does not authenticate", role, key_set),
-				 errdetail("The master key differs from the one the key was wrapped with, or the stored key was altered or moved to another SIM."),
-				 errhint("Check mobisign.master_key_file, or register the SIM's keys again with mobisign_add_sim_key().")));
-	}
+				 errmsg("wrapped %s key of SIM key set %d is malformed", role, key_set)));
+	*klen = n - MS_WRAP_OVERHEAD;
+	return p;
+}
+
+static void
+not_authentic(int key_set, const char *role)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("wrapped %s key of SIM key set %d does not authenticate", role, key_set),
+			 errdetail("The master key differs from the one the key was wrapped with, or the stored key was altered or moved to another SIM."),
+			 errhint("Check mobisign.master_key_file, or register the SIM's keys again with mobisign_add_sim_key().")));
+}
+
+bytea *
+ms_key_wrap(const char *msisdn, int key_set, const char *role,
+			const unsigned char *key, size_t keylen)
+{
+	unsigned char aad[128];
+	size_t		aadlen;
+
+	check_key_len(keylen);
+	aadlen = build_aad(aad, sizeof(aad), msisdn, key_set, role);
+	if (ms_hsm_is_uri(ms_master_key_file))
+		return token_wrap(ms_master_key_file, aad, aadlen, key, keylen);
+	return file_wrap(MASTER_GUC, ms_master_key_file, aad, aadlen, key, keylen);
+}
+
+unsigned char *
+ms_key_unwrap(const char *msisdn, int key_set, const char *role,
+			  const bytea *wrapped, size_t *keylen)
+{
+	unsigned char aad[128];
+	size_t		aadlen;
+	size_t		klen;
+	const unsigned char *p = wrapped_data(wrapped, key_set, role, &klen);
+	unsigned char *key;
+	bool		token = ms_hsm_is_uri(ms_master_key_file);
+	bool		ok;
+
+	if (p[0] == MS_WRAP_VERSION_FILE && token)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the %s key of SIM key set %d is wrapped with a master key file, but mobisign.master_key_file names a key in a token", role, key_set),
+				 errhint("Re-wrap the stored keys with the token's master key: SELECT * FROM mobisign_rewrap_keys('/path/of/the/old/master.key').")));
+	if (p[0] == MS_WRAP_VERSION_TOKEN && !token)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the %s key of SIM key set %d is wrapped by the master key in a token, but mobisign.master_key_file is not a pkcs11: URI", role, key_set),
+				 errhint("Set mobisign.master_key_file to the pkcs11: URI of the token's master key, with mobisign.pkcs11_module and mobisign.pkcs11_pin_file.")));
+	aadlen = build_aad(aad, sizeof(aad), msisdn, key_set, role);
+	key = palloc0(klen);
+	if (token)
+		ok = token_unwrap(ms_master_key_file, aad, aadlen, p, key, klen);
+	else
+		ok = file_unwrap(MASTER_GUC, ms_master_key_file, aad, aadlen, p, key, klen);
+	if (!ok)
+		not_authentic(key_set, role);
 	*keylen = klen;
 	return key;
+}
+
+bytea *
+ms_key_rewrap(const char *msisdn, int key_set, const char *role,
+			  const bytea *wrapped, const char *from_file)
+{
+	static const char what[] = "the source master key file";
+	unsigned char aad[128];
+	size_t		aadlen;
+	size_t		klen;
+	const unsigned char *p = wrapped_data(wrapped, key_set, role, &klen);
+	unsigned char key[64];
+	unsigned char check[64];
+	bytea	   *volatile out = NULL;
+	volatile bool ok = false;
+
+	if (!ms_hsm_is_uri(ms_master_key_file))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mobisign.master_key_file does not name a key in a token"),
+				 errhint("Set mobisign.master_key_file to the pkcs11: URI of the token's master key (and mobisign.pkcs11_module, mobisign.pkcs11_pin_file), reload, then re-wrap.")));
+	if (p[0] != MS_WRAP_VERSION_FILE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the %s key of SIM key set %d is wrapped by the token already", role, key_set)));
+	aadlen = build_aad(aad, sizeof(aad), msisdn, key_set, role);
+	if (!file_unwrap(what, from_file, aad, aadlen, p, key, klen))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("wrapped %s key of SIM key set %d does not authenticate with the source master key file", role, key_set),
+				 errdetail("Nothing was re-wrapped: the migration is all or nothing."),
+				 errhint("Name the master key file the keys were wrapped with.")));
+	PG_TRY();
+	{
+		out = token_wrap(ms_master_key_file, aad, aadlen, key, klen);
+		/* the token gives the same key back, or nothing is stored */
+		ok = token_unwrap(ms_master_key_file, aad, aadlen,
+						  (const unsigned char *) VARDATA(out), check, klen) &&
+			CRYPTO_memcmp(check, key, klen) == 0;
+	}
+	PG_FINALLY();
+	{
+		ms_keystore_wipe(key, sizeof(key));
+		ms_keystore_wipe(check, sizeof(check));
+	}
+	PG_END_TRY();
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("the token did not give the re-wrapped %s key of SIM key set %d back", role, key_set)));
+	return out;
 }
 
 void
@@ -399,6 +585,66 @@ ms_ota_keys_wipe(msc_ota_keys *keys)
 	ms_keystore_wipe((void *) keys->kid, keys->kid_len);
 }
 
+/* The service provider key cannot be used: why (problem), what to do (hint). */
+static void
+sp_key_refused(const char *problem, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIG_FILE_ERROR),
+			 errmsg("%s", problem),
+			 errhint("%s", hint)));
+}
+
+/*
+ * The SP key in a token: the token signs; the signature is then checked
+ * with the public key of mobisign.sp_cert_file (when set), which proves the
+ * token's key is the one the SIMs know, as X509_check_private_key() does
+ * for a key file.
+ */
+static unsigned char *
+token_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
+{
+	unsigned char *sig;
+	size_t		slen;
+	char	   *cpem;
+	size_t		cpemlen;
+	MsScope    *scope;
+	BIO		   *cbio;
+	X509	   *cert = NULL;
+	EVP_MD_CTX *md;
+	const char *problem = NULL;
+
+	sig = ms_hsm_sign("mobisign.sp_key_file", ms_sp_key_file, tbs, tbslen, &slen);
+	if (ms_sp_cert_file == NULL || ms_sp_cert_file[0] == '\0')
+	{
+		*siglen = slen;
+		return sig;
+	}
+	cpem = palloc(65536);
+	cpemlen = read_secret_file("mobisign.sp_cert_file", ms_sp_cert_file, cpem, 65536, false);
+	scope = ms_scope_create();
+	cbio = ms_scope_bio(scope, BIO_new_mem_buf(cpem, (int) cpemlen));
+	if (cbio != NULL)
+		cert = ms_scope_x509(scope, PEM_read_bio_X509(cbio, NULL, NULL, NULL));
+	if (cert == NULL)
+		problem = "the file named by mobisign.sp_cert_file does not hold a PEM certificate";
+	else
+	{
+		md = ms_scope_md_ctx(scope, EVP_MD_CTX_new());
+		if (md == NULL
+			|| EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, X509_get0_pubkey(cert)) != 1
+			|| EVP_DigestVerify(md, sig, slen, tbs, tbslen) != 1)
+			problem = "the key in the token named by mobisign.sp_key_file does not match the certificate in mobisign.sp_cert_file";
+	}
+	ms_scope_release(scope);
+	ERR_clear_error();
+	pfree(cpem);
+	if (problem != NULL)
+		sp_key_refused(problem, "mobisign.sp_key_file must name the token's private key of the certificate in mobisign.sp_cert_file.");
+	*siglen = slen;
+	return sig;
+}
+
 unsigned char *
 ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 {
@@ -413,6 +659,9 @@ ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 	size_t		slen = 0;
 	const char *problem = NULL;
 	int			type;
+
+	if (ms_hsm_is_uri(ms_sp_key_file))
+		return token_sp_sign(tbs, tbslen, siglen);
 
 	/* read both files before any OpenSSL object exists (errors leak nothing) */
 	pem = palloc(65536);
@@ -471,10 +720,7 @@ ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 	pfree(pem);
 	ERR_clear_error();
 	if (problem != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("%s", problem),
-				 errhint("mobisign.sp_key_file must name a PEM private key (EC P-256 or RSA) readable by the server's OS user, matching the certificate in mobisign.sp_cert_file.")));
+		sp_key_refused(problem, "mobisign.sp_key_file must name a PEM private key (EC P-256 or RSA) readable by the server's OS user, matching the certificate in mobisign.sp_cert_file.");
 	*siglen = slen;
 	return sig;
 }

@@ -19,7 +19,8 @@
 extern void ms_keystore_init(void);
 
 #define MS_MASTER_KEY_LEN 32
-#define MS_WRAP_VERSION 1
+#define MS_WRAP_VERSION_FILE 1	/* wrapped here with the master key file's key */
+#define MS_WRAP_VERSION_TOKEN 2 /* wrapped inside the token (CKM_AES_GCM) */
 #define MS_WRAP_NONCE_LEN 12
 #define MS_WRAP_TAG_LEN 16
 #define MS_WRAP_OVERHEAD (1 + MS_WRAP_NONCE_LEN + MS_WRAP_TAG_LEN)
@@ -27,17 +28,31 @@ extern void ms_keystore_init(void);
 /*
  * Wrap a clear SIM key: returns version || nonce || ciphertext || tag, with
  * the AAD binding it to (msisdn, key_set, role).  role is "kic" or "kid".
+ * Version 2 (in the token) when mobisign.master_key_file is a pkcs11: URI,
+ * else version 1 (the file's key).
  */
 extern bytea *ms_key_wrap(const char *msisdn, int key_set, const char *role,
 						  const unsigned char *key, size_t keylen);
 
 /*
- * Unwrap; returns the clear key in a palloc'd buffer of *keylen bytes.
+ * Unwrap (version 1 with the master key file, version 2 in the token, as
+ * mobisign.master_key_file says; a key of the other kind is ERROR 55000);
+ * returns the clear key in a palloc'd buffer of *keylen bytes.
  * ERROR (no key material in the message) when the blob does not
  * authenticate for this (msisdn, key_set, role).
  */
 extern unsigned char *ms_key_unwrap(const char *msisdn, int key_set, const char *role,
 									const bytea *wrapped, size_t *keylen);
+
+/*
+ * Migration (mobisign_rewrap_keys): a version 1 key, unwrapped with the
+ * master key file from_file, wrapped again inside the token that
+ * mobisign.master_key_file names (version 2), and checked by unwrapping it
+ * there.  ERROR when the key does not authenticate with from_file, is not
+ * version 1, or the master key is no token key; nothing clear survives.
+ */
+extern bytea *ms_key_rewrap(const char *msisdn, int key_set, const char *role,
+							const bytea *wrapped, const char *from_file);
 
 /*
  * Sign tbs with the service provider's key: ECDSA-SHA256 (DER signature) for

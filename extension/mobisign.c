@@ -16,6 +16,7 @@
 #include "bgworker.h"
 #include "dropdb.h"
 #include "fetch.h"
+#include "hsm.h"
 #include "keystore.h"
 #include "policy.h"
 #include "refresher.h"
@@ -31,6 +32,7 @@ _PG_init(void)
 {
 	ms_fetch_init();
 	ms_keystore_init();
+	ms_hsm_init();
 	ms_policy_init();
 	ms_restore_init();
 	ms_worker_init();

@@ -1,14 +1,16 @@
 /*
  * sim_api.c
  *	  The SIM channel's small SQL-callable helpers: CSPRNG values and
- *	  wrapping of SIM keys for storage (the keys and their GUCs are
- *	  keystore.c's).
+ *	  wrapping of SIM keys for storage and their migration into a token
+ *	  (the keys and their GUCs are keystore.c's and hsm.c's).
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
+#include "hsm.h"
 #include "keystore.h"
 #include "sim_api.h"
 
@@ -123,4 +125,30 @@ ms_key_check_sql(PG_FUNCTION_ARGS)
 	ms_keystore_wipe(key, keylen);
 	pfree(key);
 	PG_RETURN_INT32((int32) keylen);
+}
+
+/*
+ * mobisign._key_rewrap(msisdn text, key_set integer, role text, wrapped
+ * bytea, from_master_key_file text) RETURNS bytea: a key wrapped with the
+ * master key file from_master_key_file, wrapped again inside the token
+ * (keystore.c, ms_key_rewrap); for mobisign_rewrap_keys().
+ */
+PG_FUNCTION_INFO_V1(ms_key_rewrap_sql);
+Datum
+ms_key_rewrap_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(ms_key_rewrap(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_INT32(1),
+									text_to_cstring(PG_GETARG_TEXT_PP(2)), PG_GETARG_BYTEA_PP(3),
+									text_to_cstring(PG_GETARG_TEXT_PP(4))));
+}
+
+/*
+ * mobisign._master_key_in_token() RETURNS boolean: does
+ * mobisign.master_key_file name a key in a token (a pkcs11: URI)?
+ */
+PG_FUNCTION_INFO_V1(ms_master_key_in_token);
+Datum
+ms_master_key_in_token(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(ms_hsm_is_uri(GetConfigOption("mobisign.master_key_file", true, false)));
 }

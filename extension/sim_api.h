@@ -20,10 +20,14 @@
  *	mobisign._verification_code() -> text (four uniform decimal digits)
  *	mobisign._key_wrap(msisdn, key_set, role, key) -> bytea (keystore.h)
  *	mobisign._key_check(msisdn, key_set, role, wrapped) -> integer (key length)
+ *	mobisign._key_rewrap(msisdn, key_set, role, wrapped, from_file) -> bytea
+ *	mobisign._master_key_in_token() -> boolean
  */
 extern Datum ms_random_bytes(PG_FUNCTION_ARGS);
 extern Datum ms_verification_code(PG_FUNCTION_ARGS);
 extern Datum ms_key_wrap_sql(PG_FUNCTION_ARGS);
 extern Datum ms_key_check_sql(PG_FUNCTION_ARGS);
+extern Datum ms_key_rewrap_sql(PG_FUNCTION_ARGS);
+extern Datum ms_master_key_in_token(PG_FUNCTION_ARGS);
 
 #endif

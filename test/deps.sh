@@ -16,6 +16,7 @@ PACKAGES=(
 	slapd ldap-utils stunnel4
 	python3 python3-cryptography nodejs npm make gcc pkg-config
 	clang libclang-rt-14-dev
+	libp11-kit-dev softhsm2 opensc
 )
 SSL_PACKAGES=(libssl3 libssl-dev openssl)
 

@@ -165,3 +165,5 @@ done
 awk -v a="$rss2" -v b="$rss1" 'BEGIN {
 	printf "RESULT memory_rss_5500_over_500 value=%d kB reference=%d ratio=%.3f target=<=1.05 %s\n",
 		a, b, a / b, (a / b <= 1.05 ? "pass" : "short") }'
+# keys in a token vs key files (its own cluster; RESULT enqueue_token_vs_file)
+bash "$MOBISIGN_ROOT/test/bench/hsm.sh"

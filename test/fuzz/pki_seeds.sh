@@ -124,3 +124,14 @@ ldap_seed "\\x02\\x06MOBILE\\x02\\x00\\x03(+)\\x00\\x0c+35840111222\\x16userCert
 ldap_seed "\\x04\\x20certificateRevocationList;binary\\x02\\x00\\x00\\x00\\x03\\x30\\x01\\x00\\x0fuserCertificate\\x01\\x00\\x02\\x30\\x00"
 { printf '\x10\x16userCertificate;binary\x01'; printf "\\x$(printf %02x $(($(len "$cer") / 256)))\\x$(printf %02x $(($(len "$cer") % 256)))"; cat "$cer"; } \
 	>"$S/fuzz_ldap_entry/seed$((e + 1))"
+
+# fuzz_pkcs11_uri: the URI as given to mobisign.sp_key_file / master_key_file
+mkdir -p "$S/fuzz_pkcs11_uri"
+u=0
+for uri in 'pkcs11:token=mobisign;object=sp-key;type=private' \
+	'pkcs11:token=mobisign;object=master;type=secret-key' \
+	'PKCS11:object=My%20Key%3b1;id=%01%ff%Aa' 'pkcs11:id=%02' \
+	'pkcs11:object=k?pin-value=1234' 'pkcs11:object=a;;type=cert' 'pkcs11:object=a%2'; do
+	u=$((u + 1))
+	printf '%s' "$uri" >"$S/fuzz_pkcs11_uri/seed$u"
+done

@@ -27,14 +27,14 @@ harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
 	harnesses=(fuzz_udh fuzz_ota_command fuzz_ota_response fuzz_applet_request fuzz_applet_response fuzz_display
 		fuzz_answer fuzz_smpp_receive
-		fuzz_der_input fuzz_ocsp_response fuzz_http_response fuzz_ldap_entry)
+		fuzz_der_input fuzz_ocsp_response fuzz_http_response fuzz_ldap_entry fuzz_pkcs11_uri)
 fi
 codec=("$root"/codec/*.c)
 inc=(-I"$root/codec" -I"$root/test/codec" -I"$here")
 input=("$root"/extension/input/*.c)
 input_inc=(-I"$root/extension/input")
 # the harnesses of outside input link the units of extension/input
-is_input() { case $1 in fuzz_der_input | fuzz_ocsp_response | fuzz_http_response | fuzz_ldap_entry) return 0 ;; esac; return 1; }
+is_input() { case $1 in fuzz_der_input | fuzz_ocsp_response | fuzz_http_response | fuzz_ldap_entry | fuzz_pkcs11_uri) return 0 ;; esac; return 1; }
 
 cc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror "${inc[@]}" "$here/gen_seeds.c" "${codec[@]}" \
 	-lcrypto -o "$out/gen_seeds" || exit 1

@@ -2,7 +2,7 @@
  * test_input.c
  *	  Known-answer and regression tests of the decoders of outside input
  *	  (extension/input): DER/PEM framing, OCSP responses against the
- *	  request, HTTP answers, LDAP values and mobile numbers.  Every case a
+ *	  request, HTTP answers, LDAP values, mobile numbers and PKCS#11 URIs.  Every case a
  *	  fuzzer found stays here.  TAP output; exit status 1 if any test fails.
  *	  Built and run by test/input/run.sh: test_input DATA, DATA being the
  *	  output of test/fuzz/pki_seeds.sh.
@@ -18,6 +18,7 @@
 #include "http_input.h"
 #include "ldap_input.h"
 #include "ocsp_input.h"
+#include "pkcs11_uri.h"
 
 static int	n_tests = 0;
 static int	n_failed = 0;
@@ -540,6 +541,90 @@ test_ldap(void)
 	ok(out[0] == '\0', "MSISDN: ... nothing kept, the output terminated");
 }
 
+/* PKCS#11 URIs (RFC 7512) as the key GUCs accept them */
+static msi_rc
+p11(const char *s, msi_p11_uri *u)
+{
+	const char *why = NULL;
+	msi_rc		rc = msi_p11_uri_parse(s, strlen(s), u, &why);
+
+	if (rc != MSI_OK && why == NULL)
+		printf("#   no reason given for %s\n", s);
+	return rc;
+}
+
+static void
+test_pkcs11_uri(void)
+{
+	msi_p11_uri u;
+	char		big[MSI_P11_URI_MAX + 2];
+	char		lbl[200];
+	const char *why = NULL;
+
+	is_rc(p11("pkcs11:token=mobisign;object=sp-key;type=private", &u), MSI_OK, "PKCS#11 URI: token, object, type");
+	ok(u.has_token && strcmp(u.token, "mobisign") == 0 && u.has_object &&
+	   strcmp(u.object, "sp-key") == 0 && u.object_len == 6 && !u.has_id &&
+	   u.type == MSI_P11_TYPE_PRIVATE, "PKCS#11 URI: ... the values");
+	is_rc(p11("PKCS11:object=My%20Key%3b1;id=%01%ff%Aa", &u), MSI_OK, "PKCS#11 URI: scheme in any case, escapes");
+	ok(strcmp(u.object, "My Key;1") == 0 && u.has_id && u.id_len == 3 && u.id[0] == 1 &&
+	   u.id[1] == 0xff && u.id[2] == 0xaa && !u.has_token && u.type == MSI_P11_TYPE_ANY,
+	   "PKCS#11 URI: ... decoded");
+	is_rc(p11("pkcs11:id=%02;type=secret-key", &u), MSI_OK, "PKCS#11 URI: id alone");
+	ok(u.type == MSI_P11_TYPE_SECRET_KEY && u.id_len == 1, "PKCS#11 URI: ... secret-key");
+	ok(msi_p11_uri_is("pkcs11:x") && msi_p11_uri_is("Pkcs11:") && !msi_p11_uri_is("/etc/pkcs11:x") &&
+	   !msi_p11_uri_is(NULL) && !msi_p11_uri_is("pkcs11"), "PKCS#11 URI: the scheme test");
+
+	is_rc(p11("/etc/mobisign/sp.key", &u), MSI_E_URL_SCHEME, "PKCS#11 URI: a path is not one");
+	is_rc(p11("pkcs11:", &u), MSI_E_VALUE, "PKCS#11 URI: empty");
+	is_rc(p11("pkcs11:token=mobisign", &u), MSI_E_VALUE, "PKCS#11 URI: no object or id");
+	ok(!u.has_token && u.token[0] == '\0', "PKCS#11 URI: ... nothing left in the output");
+	is_rc(p11("pkcs11:object=k?pin-value=1234", &u), MSI_E_VALUE, "PKCS#11 URI: a PIN in the query is refused");
+	is_rc(p11("pkcs11:object=k?module-path=/tmp/x.so", &u), MSI_E_VALUE, "PKCS#11 URI: a module in the query is refused");
+	is_rc(p11("pkcs11:object=k#frag", &u), MSI_E_VALUE, "PKCS#11 URI: a fragment");
+	is_rc(p11("pkcs11:object=k;serial=1234", &u), MSI_E_VALUE, "PKCS#11 URI: an attribute not supported");
+	is_rc(p11("pkcs11:object=k;type=secret", &u), MSI_E_VALUE, "PKCS#11 URI: an unknown type");
+	is_rc(p11("pkcs11:object=a;object=b", &u), MSI_E_URL, "PKCS#11 URI: an attribute twice");
+	is_rc(p11("pkcs11:type=cert;type=cert;object=a", &u), MSI_E_URL, "PKCS#11 URI: type twice");
+	is_rc(p11("pkcs11:object=a;;id=%01", &u), MSI_E_URL, "PKCS#11 URI: an empty attribute");
+	is_rc(p11("pkcs11:object=a;", &u), MSI_E_URL, "PKCS#11 URI: a trailing ';'");
+	is_rc(p11("pkcs11:object", &u), MSI_E_URL, "PKCS#11 URI: no '='");
+	is_rc(p11("pkcs11:object=", &u), MSI_E_URL, "PKCS#11 URI: an empty value");
+	is_rc(p11("pkcs11:object=a%2", &u), MSI_E_URL, "PKCS#11 URI: a truncated escape");
+	is_rc(p11("pkcs11:object=a%", &u), MSI_E_URL, "PKCS#11 URI: a lone '%'");
+	is_rc(p11("pkcs11:object=a%g0", &u), MSI_E_URL, "PKCS#11 URI: a bad escape");
+	is_rc(p11("pkcs11:object=a%00b", &u), MSI_E_URL, "PKCS#11 URI: a NUL in a label");
+	is_rc(p11("pkcs11:id=%00%01", &u), MSI_OK, "PKCS#11 URI: a NUL in an id is a byte like any");
+	is_rc(p11("pkcs11:object=a b", &u), MSI_E_URL, "PKCS#11 URI: a space must be encoded");
+	is_rc(p11("pkcs11:object=a\nb", &u), MSI_E_URL, "PKCS#11 URI: a control byte");
+	is_rc(p11("pkcs11:object=\xc3\xa4", &u), MSI_E_URL, "PKCS#11 URI: a non-ASCII byte must be encoded");
+	is_rc(p11("pkcs11:object=a=b", &u), MSI_E_URL, "PKCS#11 URI: a second '=' must be encoded");
+	is_rc(p11("pkcs11:object=%c3%a4", &u), MSI_OK, "PKCS#11 URI: ... encoded, it is a label byte");
+
+	/* bounds: the token label, the object label, the id, the whole URI */
+	is_rc(p11("pkcs11:object=k;token=0123456789abcdef0123456789abcdef", &u), MSI_OK,
+		  "PKCS#11 URI: a 32-byte token label");
+	is_rc(p11("pkcs11:object=k;token=0123456789abcdef0123456789abcdefX", &u), MSI_E_TOO_LARGE,
+		  "PKCS#11 URI: a 33-byte token label");
+	memset(lbl, 0, sizeof(lbl));
+	memcpy(lbl, "pkcs11:object=", 14);
+	memset(lbl + 14, 'o', MSI_P11_OBJECT_MAX);
+	is_rc(p11(lbl, &u), MSI_OK, "PKCS#11 URI: an object label of the longest size");
+	ok(u.object_len == MSI_P11_OBJECT_MAX && u.object[MSI_P11_OBJECT_MAX] == '\0',
+	   "PKCS#11 URI: ... terminated");
+	lbl[14 + MSI_P11_OBJECT_MAX] = 'o';
+	is_rc(p11(lbl, &u), MSI_E_TOO_LARGE, "PKCS#11 URI: one byte more");
+	memset(big, 0, sizeof(big));
+	memcpy(big, "pkcs11:id=", 10);
+	memset(big + 10, 'i', MSI_P11_ID_MAX + 1);
+	is_rc(p11(big, &u), MSI_E_TOO_LARGE, "PKCS#11 URI: an id too long");
+	memset(big + 10, 'x', MSI_P11_URI_MAX + 1 - 10);
+	is_rc(p11(big, &u), MSI_E_TOO_LARGE, "PKCS#11 URI: longer than the URI bound");
+	is_rc(msi_p11_uri_parse("pkcs11:object=abc", 14, &u, &why), MSI_E_URL,
+		  "PKCS#11 URI: only len bytes are read");
+	ok(why != NULL && strchr(why, '\n') == NULL, "PKCS#11 URI: a reason, one line");
+	is_rc(msi_p11_uri_parse(NULL, 0, &u, NULL), MSI_E_URL_SCHEME, "PKCS#11 URI: no bytes");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -555,6 +640,7 @@ main(int argc, char **argv)
 	test_ocsp();
 	test_http();
 	test_ldap();
+	test_pkcs11_uri();
 	printf("1..%d\n", n_tests);
 	if (n_failed)
 		printf("# %d of %d failed\n", n_failed, n_tests);

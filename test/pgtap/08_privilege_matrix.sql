@@ -60,6 +60,8 @@ INSERT INTO expect_fn VALUES
      CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = 'mobisign_purger') THEN '{purger}' ELSE '{admin}' END::text[]),
     -- restores: superuser only
     ('mobisign_advance_counters(bigint)', '{}'),
+    -- moving the SIM keys into a token: superuser only
+    ('mobisign_rewrap_keys(text)', '{}'),
     -- verification
     ('mobisign_validate_certificate(bytea,bytea[],text,timestamp with time zone)', '{admin,app}'),
     ('mobisign_verify(bytea,bytea,bytea,text,timestamp with time zone)', '{admin,app}'),
@@ -124,6 +126,8 @@ INSERT INTO expect_fn VALUES
     ('mobisign._is_own_write()', '{}'),
     ('mobisign._key_check(text,integer,text,bytea)', '{}'),
     ('mobisign._key_wrap(text,integer,text,bytea)', '{}'),
+    ('mobisign._key_rewrap(text,integer,text,bytea,text)', '{}'),
+    ('mobisign._master_key_in_token()', '{}'),
     ('mobisign._ldap_ca_crls(integer,text)', '{}'),
     ('mobisign._ldap_filter(text,bytea)', '{}'),
     ('mobisign._mark_failed(uuid,integer,text)', '{}'),
