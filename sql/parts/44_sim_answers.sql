@@ -467,7 +467,11 @@ END
 $$;
 
 -- mobisign._handle_answer in its own subtransaction: an unexpected error is
--- audited (sim.answer / error) and counts as handled (true).
+-- audited (sim.answer / error) and counts as handled (true). Not so an
+-- error of the server's own state (55000: a PKCS#11 token away or locked, a
+-- key source not configured): it is not the answer's fault, so it goes up,
+-- the worker's unit rolls back, and the stored segments stay pending and
+-- are tried again at the next recheck (until the transaction expires).
 CREATE FUNCTION mobisign._handle_answer_guarded(p_msisdn text, p_segments bytea[], p_segment_ids bigint[])
 RETURNS boolean
 LANGUAGE plpgsql
@@ -478,7 +482,9 @@ DECLARE
     v_msg   text;
 BEGIN
     RETURN mobisign._handle_answer(p_msisdn, p_segments, p_segment_ids);
-EXCEPTION WHEN OTHERS THEN
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+    RAISE;
+WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
     PERFORM mobisign.audit_log('sim.answer', 'error',
         pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segment_ids', to_jsonb(p_segment_ids),

@@ -27,8 +27,9 @@
 #                      on; the right PIN again: 502
 #   token_removed      the token's directory moved away while the worker runs
 #                      (an answer in flight): clear 55000 for requests, the
-#                      worker survives (same pid); the directory back:
-#                      requests complete again (sessions re-opened)
+#                      worker survives (same pid), the answer's segments
+#                      wait; the directory back: that answer completes its
+#                      transaction, requests complete again (sessions re-opened)
 #   rsa_sp_key         an RSA SP key generated in the token (the SIMs get its
 #                      certificate): authentication and signature, 502
 #   no_key_material    the PIN, the master keys and the OTA keys are in no log
@@ -355,15 +356,17 @@ token_removed() {
 	ms_check "... the worker survives the answer it cannot open (same pid)" "$WORKER_PID" \
 		"$(q "SELECT pid FROM mobisign.worker_stats")"
 	ms_check "... and stays bound" t "$(q "SELECT bound FROM mobisign.worker_stats")"
-	ms_check_grep "... the worker's error names the token" 'PKCS#11 token' "$PGLOG" \
-		<(q "SELECT detail::text FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'error'")
+	ms_check_grep "... the worker's error names the token" 'PKCS#11 token' "$PGLOG"
+	ms_check "... the answer is not thrown away: its segments wait" yes \
+		"$([ "$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn = (SELECT msisdn FROM mobisign.transaction WHERE id = '$id') AND NOT processed")" -gt 0 ] && echo yes)"
+	ms_check "... nothing audited it as an error" 0 \
+		"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'error'")"
 	mv "$HSM/tokens.away" "$HSM/tokens"
 	set_behaviour "* sign"
+	# the answer that came while the token was away is handled once it is back
+	ms_check "token back: the answer in flight completes its transaction" "completed 502" \
+		"$(q "SELECT state || ' ' || status_code FROM mobisign_wait('$id', '15 s')")"
 	ms_check "token back: authentication completes" "completed 502" "$(complete authenticate user0005)"
-	# the transaction whose answer came while the token was away waits for
-	# its expiry (the answer was audited as an error); cancelled here
-	ms_check "the transaction of the answer that could not be opened is still open" t \
-		"$(q "SELECT mobisign_cancel('$id')")"
 	ms_check "... signature too (the worker's session re-opened)" "completed 502" "$(complete sign user0004)"
 }
 
