@@ -613,7 +613,6 @@ PG_FUNCTION_INFO_V1(mobisign_verify_cms_internal);
 Datum
 mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc = ms_result_row(fcinfo);
 	Datum		values[10];
 	bool		nulls[10] = {0};
 	MsCmsResult r;
@@ -623,7 +622,7 @@ mobisign_verify_cms_internal(PG_FUNCTION_ARGS)
 	ms_validation_columns(&r.v, values, nulls, &col);
 	signer_columns(&r, values, nulls, &col);
 	values[col++] = JsonbPGetDatum(r.v.evidence);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(ms_result_datum(fcinfo, values, nulls));
 }
 
 /*
@@ -754,7 +753,6 @@ PG_FUNCTION_INFO_V1(mobisign_verify);
 Datum
 mobisign_verify(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc = ms_result_row(fcinfo);
 	Datum		values[10];
 	bool		nulls[10] = {0};
 	Datum		v[6];			/* valid, status_code, status_name, reason, pki, chain */
@@ -797,5 +795,5 @@ mobisign_verify(PG_FUNCTION_ARGS)
 		ms_jb_end(&detail);
 		ms_audit_write("verify", ms_status_name(r.v.status_code), ms_jb_finish(&detail));
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(ms_result_datum(fcinfo, values, nulls));
 }

@@ -24,6 +24,7 @@
 #include "gsm7.h"
 
 #include "input_limits.h"
+#include "sql_fn.h"
 #include "validate.h"
 
 static const MsInputLimit limits[] = {
@@ -162,9 +163,11 @@ check_datum(const char *name, Datum d)
 }
 
 /*
- * mobisign._check_input(name text, value text) RETURNS void
- * Raises when value breaks the limit called name; a NULL value passes
- * (the callers decide whether NULL is allowed).
+ * mobisign._check_input(name text, value text, required_as text DEFAULT NULL)
+ * RETURNS void
+ * Raises when value breaks the limit called name.  A NULL value passes,
+ * unless required_as names the argument: then it is refused as every
+ * required argument is (ms_require_arg: "<argument> must not be NULL").
  */
 PG_FUNCTION_INFO_V1(ms_check_input);
 Datum
@@ -172,6 +175,8 @@ ms_check_input(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		elog(ERROR, "input limit name must not be NULL");
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+		ms_require_arg(fcinfo, 1, text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	if (!PG_ARGISNULL(1))
 		check_datum(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_DATUM(1));
 	PG_RETURN_VOID();

@@ -38,6 +38,7 @@
 
 #include "hsm.h"
 #include "keystore.h"
+#include "msi.h"
 #include "ossl.h"
 #include "ota.h"
 
@@ -87,18 +88,6 @@ ms_keystore_wipe(void *p, size_t len)
 {
 	if (p != NULL && len > 0)
 		OPENSSL_cleanse(p, len);
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
@@ -233,8 +222,8 @@ load_master_key(const char *what, const char *path, unsigned char key[MS_MASTER_
 		ok = false;
 	for (i = 0; ok && i < MS_MASTER_KEY_LEN; i++)
 	{
-		int			hi = hexval(buf[2 * i]);
-		int			lo = hexval(buf[2 * i + 1]);
+		int			hi = msi_hex_digit((unsigned char) buf[2 * i]);
+		int			lo = msi_hex_digit((unsigned char) buf[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			ok = false;

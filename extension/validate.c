@@ -775,6 +775,34 @@ validation_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, MsValidation
 	values[col++] = JsonbPGetDatum(v->evidence);
 }
 
+/*
+ * Both SQL entries: the validation's record, and with audit its audit row
+ * in the same statement (detail: subject, pki, status, reason, at).
+ */
+static Datum
+validate_entry(FunctionCallInfo fcinfo, bool audit)
+{
+	Datum		values[8];
+	bool		nulls[8] = {0};
+	MsValidation v;
+	MsJsonb		detail = {0};
+
+	validation_row(fcinfo, values, nulls, &v);
+	if (audit)
+	{
+		ms_jb_begin_object(&detail, NULL);
+		ms_jb_string(&detail, "subject", v.chain != NIL ? (char *) linitial(v.chain) : NULL);
+		ms_jb_string(&detail, "pki", v.pki_name);
+		ms_jb_int(&detail, "status", v.status_code);
+		ms_jb_string(&detail, "reason", v.reason ? v.reason : "");
+		ms_jb_json_timestamptz(&detail, "at", PG_ARGISNULL(3) ? GetCurrentTransactionStartTimestamp()
+							   : PG_GETARG_TIMESTAMPTZ(3));
+		ms_jb_end(&detail);
+		ms_audit_write("validate_certificate", ms_status_name(v.status_code), ms_jb_finish(&detail));
+	}
+	return ms_result_datum(fcinfo, values, nulls);
+}
+
 PG_FUNCTION_INFO_V1(mobisign_validate_certificate_internal);
 
 /*
@@ -785,39 +813,14 @@ PG_FUNCTION_INFO_V1(mobisign_validate_certificate_internal);
 Datum
 mobisign_validate_certificate_internal(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc = ms_result_row(fcinfo);
-	Datum		values[8];
-	bool		nulls[8] = {0};
-	MsValidation v;
-
-	validation_row(fcinfo, values, nulls, &v);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	return validate_entry(fcinfo, false);
 }
 
 PG_FUNCTION_INFO_V1(mobisign_validate_certificate);
 
-/*
- * mobisign_validate_certificate(): the same record, and its audit row in
- * the same statement (detail: subject, pki, status, reason, at).
- */
+/* mobisign_validate_certificate(): the same record, audited. */
 Datum
 mobisign_validate_certificate(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc = ms_result_row(fcinfo);
-	Datum		values[8];
-	bool		nulls[8] = {0};
-	MsValidation v;
-	MsJsonb		detail = {0};
-
-	validation_row(fcinfo, values, nulls, &v);
-	ms_jb_begin_object(&detail, NULL);
-	ms_jb_string(&detail, "subject", v.chain != NIL ? (char *) linitial(v.chain) : NULL);
-	ms_jb_string(&detail, "pki", v.pki_name);
-	ms_jb_int(&detail, "status", v.status_code);
-	ms_jb_string(&detail, "reason", v.reason ? v.reason : "");
-	ms_jb_json_timestamptz(&detail, "at", PG_ARGISNULL(3) ? GetCurrentTransactionStartTimestamp()
-						   : PG_GETARG_TIMESTAMPTZ(3));
-	ms_jb_end(&detail);
-	ms_audit_write("validate_certificate", ms_status_name(v.status_code), ms_jb_finish(&detail));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	return validate_entry(fcinfo, true);
 }

@@ -48,3 +48,15 @@ msi_rc_name(msi_rc rc)
 			return names[i].name;
 	return "MSI_E_UNKNOWN";
 }
+
+int
+msi_hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -59,6 +59,9 @@ typedef enum msi_rc
 /* largest CMS signature (attached content included) accepted, bytes */
 #define MSI_MAX_CMS_LEN (64 * 1024 * 1024)
 
+/* The value of one hexadecimal digit (either case), or -1. */
+extern int	msi_hex_digit(unsigned char c);
+
 /* Symbolic name of a result code ("MSI_E_TRAILING"), static. */
 extern const char *msi_rc_name(msi_rc rc);
 

@@ -22,18 +22,6 @@ msi_p11_uri_is(const char *s)
 	return s != NULL && strncasecmp(s, scheme, sizeof(scheme) - 1) == 0;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode v[0..n) into out[0..cap): MSI_OK with *outlen, or
  * MSI_E_URL (bad escape, a byte that must be encoded) / MSI_E_TOO_LARGE.
@@ -51,8 +39,8 @@ decode(const char *v, size_t n, unsigned char *out, size_t cap, size_t *outlen,
 
 		if (c == '%')
 		{
-			int			hi = i + 1 < n ? hexval((unsigned char) v[i + 1]) : -1;
-			int			lo = i + 2 < n ? hexval((unsigned char) v[i + 2]) : -1;
+			int			hi = i + 1 < n ? msi_hex_digit((unsigned char) v[i + 1]) : -1;
+			int			lo = i + 2 < n ? msi_hex_digit((unsigned char) v[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0)
 			{
@@ -117,6 +105,37 @@ parse_type(const unsigned char *v, size_t n, msi_p11_type *t, const char **why)
 	return MSI_E_VALUE;
 }
 
+/*
+ * A label (token, object): decoded into dst (cap bytes and a NUL), given
+ * once, without a NUL of its own; its length into *len if wanted.
+ */
+static msi_rc
+decode_label(const char *v, size_t vl, char *dst, size_t cap, bool *seen, size_t *len,
+			 const char **why)
+{
+	size_t		dl = 0;
+	msi_rc		rc;
+
+	if (*seen)
+	{
+		*why = "an attribute is given twice";
+		return MSI_E_URL;
+	}
+	rc = decode(v, vl, (unsigned char *) dst, cap, &dl, why);
+	if (rc != MSI_OK)
+		return rc;
+	if (memchr(dst, '\0', dl) != NULL)
+	{
+		*why = "a label holds a NUL byte (%00)";
+		return MSI_E_URL;
+	}
+	dst[dl] = '\0';
+	if (len)
+		*len = dl;
+	*seen = true;
+	return MSI_OK;
+}
+
 static msi_rc
 parse_attr(const char *a, size_t n, msi_p11_uri *out, const char **why)
 {
@@ -147,30 +166,10 @@ parse_attr(const char *a, size_t n, msi_p11_uri *out, const char **why)
 		return MSI_E_URL;
 	}
 	if (name_is(a, nl, "token"))
-	{
-		if (out->has_token)
-			goto repeated;
-		rc = decode(v, vl, (unsigned char *) out->token, MSI_P11_TOKEN_MAX, &dl, why);
-		if (rc != MSI_OK)
-			return rc;
-		if (memchr(out->token, '\0', dl) != NULL)
-			goto nul;
-		out->token[dl] = '\0';
-		out->has_token = true;
-	}
+		return decode_label(v, vl, out->token, MSI_P11_TOKEN_MAX, &out->has_token, NULL, why);
 	else if (name_is(a, nl, "object"))
-	{
-		if (out->has_object)
-			goto repeated;
-		rc = decode(v, vl, (unsigned char *) out->object, MSI_P11_OBJECT_MAX, &dl, why);
-		if (rc != MSI_OK)
-			return rc;
-		if (memchr(out->object, '\0', dl) != NULL)
-			goto nul;
-		out->object[dl] = '\0';
-		out->object_len = dl;
-		out->has_object = true;
-	}
+		return decode_label(v, vl, out->object, MSI_P11_OBJECT_MAX, &out->has_object,
+							&out->object_len, why);
 	else if (name_is(a, nl, "id"))
 	{
 		if (out->has_id)
@@ -198,9 +197,6 @@ parse_attr(const char *a, size_t n, msi_p11_uri *out, const char **why)
 
 repeated:
 	*why = "an attribute is given twice";
-	return MSI_E_URL;
-nul:
-	*why = "a label holds a NUL byte (%00)";
 	return MSI_E_URL;
 }
 

@@ -8,7 +8,7 @@
 -- TS 102 204 status (MS101, MS103), administrative ones with 22023.
 
 -- ERROR when value breaks the limit called name (NULL passes).
-CREATE FUNCTION mobisign._check_input(name text, value text)
+CREATE FUNCTION mobisign._check_input(name text, value text, required_as text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'ms_check_input'
 LANGUAGE C VOLATILE

@@ -169,10 +169,7 @@ AS $$
 DECLARE
     previous text;
 BEGIN
-    IF pki IS NULL THEN
-        RAISE EXCEPTION 'pki must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM mobisign._check_input('name', pki);
+    PERFORM mobisign._check_input('name', pki, required_as => 'pki');
     PERFORM mobisign._check_pki_profile(profile);
     SELECT p.profile INTO previous FROM mobisign.pki p WHERE p.name = mobisign_set_pki_profile.pki FOR UPDATE;
     IF NOT FOUND THEN

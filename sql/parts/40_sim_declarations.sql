@@ -43,6 +43,21 @@ AS 'MODULE_PATHNAME', 'ms_key_check_sql'
 LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
+-- the key migration's steps (46_key_migration.sql): one key wrapped again
+-- with the token's master key, and whether the master key is in a token
+CREATE FUNCTION mobisign._key_rewrap(msisdn text, key_set integer, role text, wrapped bytea,
+                                     from_master_key_file text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'ms_key_rewrap_sql'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION mobisign._master_key_in_token()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ms_master_key_in_token'
+LANGUAGE C STRICT STABLE
+SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION mobisign._display_check(display_text text, OUT fits boolean, OUT coding text,
                                         OUT units integer, OUT max_units integer, OUT problem text,
                                         OUT hint text)
@@ -203,6 +218,7 @@ $$;
 REVOKE ALL ON FUNCTION
     mobisign._random_bytes(integer), mobisign._verification_code(),
     mobisign._key_wrap(text, integer, text, bytea), mobisign._key_check(text, integer, text, bytea),
+    mobisign._key_rewrap(text, integer, text, bytea, text), mobisign._master_key_in_token(),
     mobisign._display_check(text),
     mobisign._build_request(text, integer, bigint, bytea, bytea, bytea, bytea, text, bytea, text, text, timestamptz),
     mobisign._open_response(text, integer, bytea, bytea, bytea, bytea[]),

@@ -37,13 +37,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    p_id uuid := $1;
-    p_status integer := coalesce($2, 900);
+    -- a status that is not a final one is reported as 900
+    p_status integer := coalesce(_mark_failed.status, 900);
 BEGIN
     IF NOT EXISTS (SELECT FROM mobisign.status_code s WHERE s.code = p_status AND s.final) THEN
         p_status := 900;
     END IF;
-    RETURN mobisign._finish(p_id, 'failed', p_status, $3,
+    RETURN mobisign._finish(_mark_failed.transaction_id, 'failed', p_status, _mark_failed.reason,
         pg_catalog.jsonb_build_object('by', 'worker'));
 END
 $$;

@@ -2,21 +2,9 @@
 -- key file is wrapped again with the master key in a PKCS#11 token
 -- (mobisign_rewrap_keys, superuser only; docs/operations.md, "Keys in a
 -- token").  The first byte of a wrapped key says which master key wrapped
--- it (1: a file, 2: the token; extension/keystore.c).  One transaction: all
+-- it (1: a file, 2: the token; extension/keystore.c; its C steps are declared
+-- with the other key functions in 40_sim_declarations.sql).  One transaction: all
 -- keys or none; a second run finds nothing to do and is refused.
-
-CREATE FUNCTION mobisign._key_rewrap(msisdn text, key_set integer, role text, wrapped bytea,
-                                     from_master_key_file text)
-RETURNS bytea
-AS 'MODULE_PATHNAME', 'ms_key_rewrap_sql'
-LANGUAGE C STRICT VOLATILE
-SET search_path = pg_catalog, pg_temp;
-
-CREATE FUNCTION mobisign._master_key_in_token()
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'ms_master_key_in_token'
-LANGUAGE C STRICT STABLE
-SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign_rewrap_keys(from_master_key_file text,
                                      OUT sim_keys bigint, OUT already_in_token bigint)
@@ -83,8 +71,5 @@ $$;
 COMMENT ON FUNCTION mobisign_rewrap_keys(text) IS
     'wraps every stored SIM OTA key wrapped with the master key file from_master_key_file again with the token''s master key (mobisign.master_key_file, a pkcs11: URI), all in one transaction; refused when there is nothing left to re-wrap';
 
--- Superuser only: internals and the migration to nobody
-REVOKE ALL ON FUNCTION
-    mobisign._key_rewrap(text, integer, text, bytea, text), mobisign._master_key_in_token(),
-    mobisign_rewrap_keys(text)
-FROM PUBLIC;
+-- Superuser only: the migration to nobody
+REVOKE ALL ON FUNCTION mobisign_rewrap_keys(text) FROM PUBLIC;

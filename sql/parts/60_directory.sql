@@ -277,10 +277,7 @@ DECLARE
     ders   bytea[];
     url    text;
 BEGIN
-    IF p_user IS NULL THEN
-        RAISE EXCEPTION 'user_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM mobisign._check_input('user_id', p_user);
+    PERFORM mobisign._check_input('user_id', p_user, required_as => 'user_id');
     SELECT * INTO u FROM mobisign.app_user a WHERE a.user_id = p_user;
     in_reg := FOUND;
 
@@ -574,42 +571,41 @@ BEGIN
 END
 $$;
 
--- On demand (mobisign_admin): every source, now.
-CREATE FUNCTION mobisign_refresh_crls()
+-- A refresh and its audit row: on demand (mobisign_admin) every source,
+-- audited always, with the sources that fail; for the background worker,
+-- periodically, only sources whose CRL is due, audited when a CRL changed.
+CREATE FUNCTION mobisign._refresh_crls_audited(due_only boolean)
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     n integer;
 BEGIN
-    n := mobisign._refresh_crls(false);
-    PERFORM mobisign.audit_log('crl.refresh', 'success', pg_catalog.jsonb_build_object(
-        'changed', n,
-        'failing_sources', (SELECT pg_catalog.count(*) FROM mobisign.crl_source k WHERE k.failures > 0)));
-    RETURN n;
-END
-$$;
-COMMENT ON FUNCTION mobisign_refresh_crls()
-    IS 'fetches the CRLs of every PKI from every known source now; returns how many changed';
-
--- For the background worker, periodically: only sources whose CRL is due.
-CREATE FUNCTION mobisign._refresh_due_crls()
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    n integer;
-BEGIN
-    n := mobisign._refresh_crls(true);
-    IF n > 0 THEN
-        PERFORM mobisign.audit_log('crl.refresh', 'success',
-            pg_catalog.jsonb_build_object('changed', n, 'by', 'worker'));
+    n := mobisign._refresh_crls(due_only);
+    IF NOT due_only OR n > 0 THEN
+        PERFORM mobisign.audit_log('crl.refresh', 'success', pg_catalog.jsonb_build_object('changed', n)
+            || CASE WHEN due_only THEN pg_catalog.jsonb_build_object('by', 'worker')
+                    ELSE pg_catalog.jsonb_build_object('failing_sources',
+                             (SELECT pg_catalog.count(*) FROM mobisign.crl_source k WHERE k.failures > 0)) END);
     END IF;
     RETURN n;
 END
 $$;
+
+CREATE FUNCTION mobisign_refresh_crls()
+RETURNS integer
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT mobisign._refresh_crls_audited(false) $$;
+COMMENT ON FUNCTION mobisign_refresh_crls()
+    IS 'fetches the CRLs of every PKI from every known source now; returns how many changed';
+
+CREATE FUNCTION mobisign._refresh_due_crls()
+RETURNS integer
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT mobisign._refresh_crls_audited(true) $$;
 
 ------------------------------------------------------------------------------
 -- Grants (the final part revokes everything from PUBLIC)
