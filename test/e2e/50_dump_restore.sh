@@ -11,7 +11,8 @@
 #      past the backup), then A is lost (stopped);
 #   4. cluster B, configured with the same key files: the plain dump into
 #      database mscheck (no worker there): every dumped table has the same
-#      rows (but for the counters and the open transaction's expiry), the
+#      rows (but for the counters, the open transaction's expiry and the
+#      PKIs' cache generation), the
 #      identity sequences are ahead of their tables, the counters jumped by
 #      mobisign.restore_counter_margin, the audit chain verifies and continues
 #      exactly as A's did, row-level security still tells the applications
@@ -74,10 +75,14 @@ wait_bound() { ms_wait_until 20 bound_on "$1" "$2"; } # wait_bound DIR DB
 
 # Every dumped table (from the extension's catalog row): "name=rows digest",
 # the digest over the rows but for the values a restore changes on purpose
-# (counters, an open transaction's expiry).
+# (counters, an open transaction's expiry) or as a side effect: a PKI's
+# generation and updated_at, which every CRL loaded into it moves on (the
+# verification cache's version; docs/operations.md).
 TABLES_SQL="SELECT c.relname || '=' || (xpath('/row/n/text()', query_to_xml(format(
          'SELECT count(*) || '' '' || coalesce(md5(string_agg(y, '','' ORDER BY y)), '''') AS n
-            FROM (SELECT (to_jsonb(x) - ''{counter,response_counter,expires_at}''::text[])::text AS y FROM %s x) s',
+            FROM (SELECT (to_jsonb(x) - %L::text[])::text AS y FROM %s x) s',
+         CASE c.relname WHEN 'pki' THEN '{counter,response_counter,expires_at,generation,updated_at}'
+                        ELSE '{counter,response_counter,expires_at}' END,
          c.oid::regclass), false, true, '')))[1]::text
   FROM pg_class c
  WHERE c.oid = ANY ((SELECT extconfig FROM pg_extension WHERE extname = 'mobisign')::oid[]) AND c.relkind = 'r'
