@@ -95,6 +95,30 @@ ms_status_name_sql(PG_FUNCTION_ARGS)
 }
 
 /*
+ * mobisign._raise_status(code, message, detail DEFAULT NULL, hint DEFAULT NULL)
+ * ERROR "status <code> <NAME>: <message>" with SQLSTATE MS<code>; a detail
+ * or hint only when given (never an empty DETAIL or HINT line).
+ */
+PG_FUNCTION_INFO_V1(ms_raise_status_sql);
+Datum
+ms_raise_status_sql(PG_FUNCTION_ARGS)
+{
+	int			code = PG_ARGISNULL(0) ? 900 : PG_GETARG_INT32(0);
+	const char *message = PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	const char *detail = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	const char *hint = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+	if (code < 100 || code > 999)
+		code = 900;
+	ereport(ERROR,
+			(errcode(MAKE_SQLSTATE('M', 'S', '0' + code / 100, '0' + code / 10 % 10, '0' + code % 10)),
+			 errmsg("status %d %s: %s", code, ms_status_name(code), message),
+			 detail ? errdetail("%s", detail) : 0,
+			 hint ? errhint("%s", hint) : 0));
+	PG_RETURN_VOID();
+}
+
+/*
  * mobisign._sim_result_status(result integer) RETURNS integer
  * The final status of an applet result; NULL for OK (the signature decides).
  */

@@ -142,19 +142,9 @@ $$;
 CREATE FUNCTION mobisign._raise_status(code integer, message text, detail text DEFAULT NULL,
                                        hint text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    sname text;
-BEGIN
-    SELECT s.name INTO sname FROM mobisign.status_code s WHERE s.code = _raise_status.code;
-    RAISE EXCEPTION 'status % %: %', code, coalesce(sname, 'UNKNOWN'), message
-        USING ERRCODE = 'MS' || lpad(code::text, 3, '0'),
-              DETAIL = coalesce(detail, ''),
-              HINT = coalesce(hint, '');
-END
-$$;
+AS 'MODULE_PATHNAME', 'ms_raise_status_sql'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 -- May the session user see this transaction? Its own (app_role), or a superuser.
 CREATE FUNCTION mobisign._may_see(app_role name)
