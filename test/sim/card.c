@@ -63,6 +63,7 @@ static const char *const behaviour_names[B_COUNT] = {
 	[B_LOSE_SEGMENT] = "lose_segment",
 	[B_LOSE_FIRST_SEGMENT] = "lose_first_segment",
 	[B_FORGED_POR] = "forged_por",
+	[B_ASK] = "ask",
 };
 
 /* The PoR status a behaviour answers with instead of an applet response (0: none). */
@@ -107,6 +108,7 @@ sim_action_free(sim_action *a)
 	if (!a)
 		return;
 	free(a->content);
+	free(a->display);
 	free(a);
 }
 
@@ -342,6 +344,13 @@ sim_card_receive(sim_world *w, sim_card *c, const uint8_t *pkt, size_t len,
 	a->operation = req.operation;
 	sim_strlcpy(a->reply_to, reply_to, sizeof(a->reply_to));
 	a->session = session;
+	sim_strlcpy(a->vcode, req.vcode, sizeof(a->vcode));
+	a->expiry = req.expiry;
+	a->display = malloc(utf8_len + 1);
+	if (!a->display)
+		sim_die("out of memory");
+	memcpy(a->display, utf8, utf8_len);
+	a->display[utf8_len] = '\0';
 
 	if (!sp_ok)
 	{
@@ -495,6 +504,10 @@ sim_card_act(sim_world *w, sim_action *a)
 	{
 		case B_SILENT:
 			sim_log("SIM %s: ref %s: silent (no answer)", c->msisdn, refhex);
+			return;
+		case B_ASK:
+			/* only "run" has a phone (phone.c); offline nobody decides */
+			sim_log("SIM %s: ref %s: ask: no phone here, nobody answers", c->msisdn, refhex);
 			return;
 		case B_GARBAGE:
 			{

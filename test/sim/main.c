@@ -10,7 +10,7 @@ usage(FILE *f)
 	fprintf(f,
 			"usage:\n"
 			"  mobisign-sim provision --dir DIR --users N [--key-type ec|rsa] [--port P]\n"
-			"                         [--msisdn-base DIGITS]\n"
+			"                         [--msisdn-base DIGITS] [--pin DIGITS]\n"
 			"  mobisign-sim run --dir DIR [--port P] [--quiet]\n"
 			"  mobisign-sim revoke --dir DIR --user USER\n"
 			"  mobisign-sim status --dir DIR\n"

@@ -15,6 +15,7 @@
  *	ca/crlnumber, ca/revoked                  CRL state for "revoke"
  *	crl/root.der, crl/issuing.der             CRLs valid for 30 days
  *	users/USER/key.pem|cert.pem|cert.der      the key on USER's SIM + cert
+ *	users/USER/pin           the SIM's PIN (--pin, else 4 random digits; secret)
  *	sims                     USER MSISDN KEYSET KIC KID TAR per line (secret)
  *	state/                   counters written by "run"
  *	behaviour, faults        templates (comments only)
@@ -397,6 +398,26 @@ sb_sqlstr(sbuf *s, const char *text)
 	sb_put(s, "'", 1);
 }
 
+/* users/USER/pin: the PIN given, or 4 random digits (the phone page checks it) */
+static void
+write_pin(const char *udir, const char *pin)
+{
+	char		text[SIM_PIN_MAX + 2];
+	char	   *p = sim_path(udir, "pin");
+	uint8_t		r[2];
+
+	if (pin)
+		snprintf(text, sizeof(text), "%s\n", pin);
+	else
+	{
+		sim_random(r, sizeof(r));
+		snprintf(text, sizeof(text), "%04u\n", (unsigned) ((r[0] << 8 | r[1]) % 10000));
+	}
+	sim_write_file(p, text, strlen(text), 1);
+	OPENSSL_cleanse(text, sizeof(text));
+	free(p);
+}
+
 /* --- provision ----------------------------------------------------------- */
 
 int
@@ -407,6 +428,7 @@ sim_cmd_provision(int argc, char **argv)
 	const char *key_type = sim_arg(argc, argv, "--key-type", "ec");
 	const char *port_arg = sim_arg(argc, argv, "--port", "2775");
 	const char *base = sim_arg(argc, argv, "--msisdn-base", SIM_MSISDN_BASE);
+	const char *pin_arg = sim_arg(argc, argv, "--pin", NULL);
 	char		dir[PATH_MAX];
 	long		nusers;
 	long		port;
@@ -439,6 +461,9 @@ sim_cmd_provision(int argc, char **argv)
 		sim_die("--key-type must be ec or rsa");
 	if (strlen(base) + 7 > 15 || strspn(base, "0123456789") != strlen(base))
 		sim_die("--msisdn-base must be digits, at most 8 of them");
+	if (pin_arg && (strlen(pin_arg) < SIM_PIN_MIN || strlen(pin_arg) > SIM_PIN_MAX ||
+					strspn(pin_arg, "0123456789") != strlen(pin_arg)))
+		sim_die("--pin must be %d to %d digits", SIM_PIN_MIN, SIM_PIN_MAX);
 
 	sim_mkdir(dir_arg);
 	if (!realpath(dir_arg, dir))
@@ -550,6 +575,7 @@ sim_cmd_provision(int argc, char **argv)
 		write_key(udir, "key.pem", uk);
 		write_cert_pem(udir, "cert.pem", uc);
 		write_cert_der(udir, "cert.der", uc);
+		write_pin(udir, pin_arg);
 		free(udir);
 		/* a fresh SIM: no counter accepted yet */
 		snprintf(rel, sizeof(rel), "state/%s", user);

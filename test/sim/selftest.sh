@@ -160,6 +160,50 @@ if [ $(((t1 - t0) / 1000000)) -ge 700 ]; then pass=$((pass + 1)); echo "ok - del
 	fail=$((fail + 1)); echo "not ok - delay honoured ($(((t1 - t0) / 1000000)) ms)"; fi
 set_file "$dir/behaviour" "# all sign"
 
+# --- the interactive phone (behaviour ask): DIR/phone/ --------------------
+phone=$dir/phone/3585000000001
+pin=$(cat "$dir/users/user0001/pin")
+screen() { grep -o "\"$1\": [^,}]*" "$phone.json" 2>/dev/null | head -n 1 | sed 's/^[^:]*: //; s/"//g'; }
+decide() { printf '%s\n' "$1" >"$phone.decision.tmp" && mv "$phone.decision.tmp" "$phone.decision"; sleep 0.4; }
+pending_ref() { for _ in $(seq 1 30); do [ "$(screen state)" = pending ] && { screen reference; return; }; sleep 0.1; done; }
+check "provisioned PIN: 4 digits" 0 grep -Eqx '[0-9]{4}' "$dir/users/user0001/pin"
+set_file "$dir/behaviour" "user0001 ask"
+client --user user0001 --op sign --text 'Pay 5.00 EUR <b>&amp;</b> "x"' --timeout-ms 6000 >"$work/ask.out" 2>&1 &
+cpid=$!
+ref=$(pending_ref)
+check "ask: the phone shows the prompt (pending, with a reference)" 0 test -n "$ref"
+check "ask: the text is JSON-escaped (no raw < > &)" 0 sh -c "grep -q 'Pay 5.00 EUR \\\\u003cb' '$phone.json' && ! grep -q '<b>' '$phone.json'"
+check "ask: the verification code is on the screen" 0 sh -c "grep -Eq '\"verification_code\": \"[0-9]{4}\"' '$phone.json'"
+decide "0000000000000000 sign $pin"
+check "ask: a decision for another reference is ignored" 0 test "$(screen state)" = pending
+wrong=$(printf '%04d' $(( (10#$pin + 1) % 10000 )))
+decide "$ref sign $wrong"
+check "ask: a wrong PIN leaves 2 tries" 0 test "$(screen tries_left)" = 2
+decide "$ref sign $pin"
+wait "$cpid"; rc=$?
+check "ask: signed with the right PIN, the CMS verifies" 0 sh -c "[ $rc = 0 ] && grep -q 'outcome ok' '$work/ask.out'"
+check "ask: the phone shows the outcome signed" 0 test "$(screen outcome)" = signed
+check "ask: the decision file is consumed" 1 test -e "$phone.decision"
+client --user user0001 --expect user_cancel --timeout-ms 6000 >"$work/ask.out" 2>&1 &
+cpid=$!
+ref=$(pending_ref)
+decide "$ref decline"
+check "ask: decline answers user cancel" 0 wait "$cpid"
+client --user user0001 --expect pin_blocked --timeout-ms 6000 >"$work/ask.out" 2>&1 &
+cpid=$!
+ref=$(pending_ref)
+decide "$ref sign $wrong"; decide "$ref sign $wrong"; decide "$ref sign $wrong"
+check "ask: three wrong PINs answer PIN blocked" 0 wait "$cpid"
+client --user user0001 --timeout-ms 2000 --expect none >"$work/ask.out" 2>&1 &
+cpid=$!
+ref=$(pending_ref)
+ln -s "$work/ask.out" "$phone.decision"
+sleep 0.4
+check "ask: the symlink is removed, the prompt still pending" 0 sh -c "[ ! -e '$phone.decision' ] && [ \"\$(grep -o '\"state\": \"[a-z]*' '$phone.json')\" = '\"state\": \"pending' ]"
+check "ask: a symlinked decision file is refused, nobody answers" 0 wait "$cpid"
+check "ask: no PIN in the log" 1 grep -q "sign $pin\|sign $wrong" "$work/run.log"
+set_file "$dir/behaviour" "# all sign"
+
 # --- SMSC faults --------------------------------------------------------
 set_file "$dir/faults" "throttle 2"
 check "throttle 2: both segments refused with 0x58, no answer" 0 client --user user0001 --timeout-ms 1000 --expect none

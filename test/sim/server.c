@@ -499,7 +499,9 @@ to_card(sim_card *c, const uint8_t *pkt, size_t len, const char *reply_to, int s
 
 	stats.commands++;
 	a = sim_card_receive(&world, c, pkt, len, reply_to, session_id, &delay);
-	if (a)
+	if (a && a->behaviour == B_ASK)
+		sim_phone_ask(&world, a);	/* a person decides (phone.c) */
+	else if (a)
 	{
 		event	   *e = calloc(1, sizeof(*e)),
 				  **pp;
@@ -1255,6 +1257,7 @@ sim_cmd_run(int argc, char **argv)
 			if (file_changed(faults_path, &faults_watch))
 				load_faults(faults_path);
 			partials_expire(now);
+			sim_phone_poll(&world);
 		}
 
 		/* due events: delayed responses and SIM actions */
@@ -1346,6 +1349,7 @@ sim_cmd_run(int argc, char **argv)
 	}
 
 	sim_log("stopping (SIGTERM)");
+	sim_phone_stop(&world);
 	for (i = 0; i < MAX_SESSIONS; i++)
 		if (sessions[i].used)
 		{

@@ -28,6 +28,8 @@
 #define SIM_KEY_SET				1
 #define SIM_TAR_HEX				"4d5347"	/* 'MSG' */
 #define SIM_MAX_USERS			10000
+#define SIM_PIN_MIN				4	/* digits of a SIM's PIN */
+#define SIM_PIN_MAX				8
 
 /* util.c */
 extern int	sim_verbose;
@@ -62,6 +64,7 @@ typedef struct sim_card
 	uint8_t		tar[3];
 	EVP_PKEY   *key;			/* the user's signing key (on the card) */
 	X509	   *cert;			/* the user's certificate */
+	char		pin[SIM_PIN_MAX + 1];	/* DIR/users/USER/pin ("" if absent) */
 	uint64_t	last_counter;	/* highest command counter accepted */
 	uint64_t	resp_counter;	/* last response counter used */
 	int			has_counter;
@@ -122,6 +125,7 @@ typedef enum sim_behaviour
 	B_LOSE_FIRST_SEGMENT,		/* the same with the answer's first SMS */
 	B_FORGED_POR,				/* an unsecured PoR 01 (what anyone can forge)
 								 * at once, then the real answer */
+	B_ASK,						/* a person decides on the phone (phone.c) */
 	B_COUNT
 } sim_behaviour;
 
@@ -138,6 +142,9 @@ typedef struct sim_action
 	uint8_t    *content;		/* what is signed: challenge or displayed UTF-8 */
 	size_t		content_len;
 	char		reply_to[24];	/* the submit_sm's source_addr */
+	char		vcode[8];		/* the verification code shown */
+	uint32_t	expiry;			/* the command's expiry (unix time) */
+	char	   *display;		/* the text shown, UTF-8, NUL-terminated */
 	int			session;		/* the session that submitted (or -1) */
 } sim_action;
 
@@ -163,6 +170,11 @@ extern void sim_send_ud(const char *src, const char *dst, const uint8_t *ud, siz
 
 /* server.c */
 extern int	sim_cmd_run(int argc, char **argv);
+
+/* phone.c: the interactive phone (behaviour ask), DIR/phone/ */
+extern void sim_phone_ask(sim_world *w, sim_action *a);
+extern void sim_phone_poll(sim_world *w);
+extern void sim_phone_stop(sim_world *w);
 
 /* client.c */
 extern int	sim_cmd_client(int argc, char **argv);

@@ -69,6 +69,33 @@ load_state(sim_world *w, sim_card *c)
 	free(p);
 }
 
+/* DIR/users/USER/pin: SIM_PIN_MIN..SIM_PIN_MAX digits (else: no PIN is right) */
+static void
+load_pin(sim_world *w, sim_card *c)
+{
+	char		rel[80];
+	char	   *p;
+	uint8_t    *data;
+	size_t		len,
+				n;
+
+	c->pin[0] = '\0';
+	snprintf(rel, sizeof(rel), "users/%s/pin", c->user);
+	p = sim_path(w->dir, rel);
+	if (sim_read_file(p, &data, &len) == 0)
+	{
+		n = strspn((char *) data, "0123456789");
+		if (n >= SIM_PIN_MIN && n <= SIM_PIN_MAX && (data[n] == '\n' || data[n] == '\0'))
+		{
+			memcpy(c->pin, data, n);
+			c->pin[n] = '\0';
+		}
+		OPENSSL_cleanse(data, len);
+		free(data);
+	}
+	free(p);
+}
+
 void
 sim_card_save_state(sim_world *w, sim_card *c)
 {
@@ -154,6 +181,7 @@ sim_world_load(sim_world *w, const char *dir)
 		p = sim_path(w->dir, rel);
 		c->cert = sim_read_cert(p);
 		free(p);
+		load_pin(w, c);
 		load_state(w, c);
 	}
 	OPENSSL_cleanse(data, len);
