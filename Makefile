@@ -4,6 +4,8 @@
 #   make install    install the extension into the PostgreSQL found by PG_CONFIG
 #   make test       everything (installs missing packages, private cluster, all suites)
 #   make demo       a private cluster + simulator, one authentication and one signature
+#   make demo-web   the same with the demo web service: log in and sign in a browser,
+#                   answer on the phone page (runs until Ctrl-C)
 #   make bench      speed figures as ratios to references measured in the same run
 #   make fuzz       every fuzz harness for FUZZ_SECONDS each (default 300); only
 #                   some: make fuzz FUZZ_HARNESSES="fuzz_der_input fuzz_ocsp_response"
@@ -75,7 +77,7 @@ all: sql/mobisign--1.0.sql simulator
 
 -include test/sim/sim.mk
 
-.PHONY: test demo bench deps simulator fuzz regress-fixtures check-one
+.PHONY: test demo demo-web bench deps simulator fuzz regress-fixtures check-one
 
 regress-fixtures: $(MOBISIGN_FIXTURES)/.complete
 
@@ -99,6 +101,9 @@ test:
 
 demo:
 	bash test/demo.sh
+
+demo-web:
+	bash test/demo-web.sh
 
 bench:
 	bash test/bench/run.sh

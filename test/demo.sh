@@ -11,28 +11,15 @@
 # and the audit rows produced.  Everything it started is stopped on exit.
 #
 # Environment: DEMO_PG_PORT, DEMO_SMPP_PORT (default: free ports),
-# DEMO_KEEP=1 keeps the temporary directory (logs) for a look afterwards.
+# DEMO_KEEP=1 keeps the temporary directory (logs) for a look afterwards;
+# MOBISIGN_SKIP_DEPS=1 skips test/deps.sh, MOBISIGN_DESTDIR installs there.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-
-say "dependencies"
-if [ -f "$root/test/deps.sh" ]; then
-	bash "$root/test/deps.sh"
-fi
-
-say "build and install"
-(cd "$root" && flock /tmp/mobisign-build.lock make -s && flock /tmp/mobisign-build.lock make -s install)
-sim=$root/test/sim/mobisign-sim
-[ -x "$sim" ] || { echo "demo: $sim was not built" >&2; exit 1; }
-
-work=$(ms_readable_dir)
-pg_port=${DEMO_PG_PORT:-$(ms_free_port)}
-smpp_port=${DEMO_SMPP_PORT:-$(ms_free_port)}
+ms_demo_prepare
 sim_pid=
 cluster_started=0
 cleanup() {
@@ -55,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "private cluster on 127.0.0.1:$pg_port (background worker preloaded)"
+ms_say "private cluster on 127.0.0.1:$pg_port (background worker preloaded)"
 mkdir -p "$work/pg"
 ms_cluster_start "$work/pg" "$pg_port" "mobisign.database = 'postgres'" "log_min_messages = info"
 cluster_started=1
@@ -63,12 +50,12 @@ ms_psql -q -d postgres -c "CREATE EXTENSION mobisign"
 ms_psql -q -d postgres -c "CREATE ROLE demo_app LOGIN; GRANT mobisign_app TO demo_app"
 echo "extension created; login role demo_app granted mobisign_app"
 
-say "3 virtual SIMs (test PKI, OTA keys, user keys) for an SMSC on 127.0.0.1:$smpp_port"
+ms_say "3 virtual SIMs (test PKI, OTA keys, user keys) for an SMSC on 127.0.0.1:$smpp_port"
 "$sim" provision --dir "$work/sim" --users 3 --port "$smpp_port"
 ms_psql -q -d postgres -f "$work/sim/register.sql" >/dev/null
 ms_psql -d postgres -c "SELECT user_id, msisdn, (SELECT name FROM mobisign.pki p WHERE p.id = u.pki_id) AS pki FROM mobisign.app_user u ORDER BY 1"
 
-say "SMSC/SIM simulator"
+ms_say "SMSC/SIM simulator"
 # the simulated users take 0.8 s to read the text and enter their PIN
 printf '# USER BEHAVIOUR [DELAY_MS]\n* sign 800\n' >"$work/sim/behaviour"
 "$sim" run --dir "$work/sim" --port "$smpp_port" --ready-file "$work/sim.ready" 2>"$work/sim.log" &
@@ -89,7 +76,7 @@ app() { ms_psql -d postgres -U demo_app "$@"; }
 
 run_one() {	# run_one LABEL SQL-CALL
 	local label=$1 call=$2 line tid code
-	say "$label, as demo_app: SELECT * FROM $call"
+	ms_say "$label, as demo_app: SELECT * FROM $call"
 	line=$(app -At -F ' ' -c "SELECT transaction_id, verification_code FROM $call")
 	tid=${line%% *}
 	code=${line##* }
@@ -117,13 +104,13 @@ auth_tid=$LAST_TID
 run_one "signature by user0002" "mobisign_sign('user0002', 'Pay 100.00 EUR to ACME Oy')"
 sign_tid=$LAST_TID
 
-say "audit rows of the two transactions"
+ms_say "audit rows of the two transactions"
 ms_psql -d postgres -c "SELECT id, to_char(at, 'HH24:MI:SS.MS') AS at, actor, operation, outcome,
                                left(detail::text, 90) AS detail
                           FROM mobisign.audit WHERE transaction_id IN ($DEMO_TIDS) ORDER BY id"
 ms_psql -d postgres -c "SELECT * FROM mobisign_audit_verify()"
 
-say "result"
+ms_say "result"
 ok=1
 [ "$DEMO_FAILED" = 0 ] || ok=0
 for t in "$auth_tid" "$sign_tid"; do
@@ -132,6 +119,7 @@ for t in "$auth_tid" "$sign_tid"; do
 done
 if [ "$ok" = 1 ]; then
 	echo "demo: both transactions ended VALID_SIGNATURE (502)"
+	echo "demo: to log in and sign yourself, in a browser, with a phone page: make demo-web"
 else
 	echo "demo: a transaction did not end with 502; see $work/sim.log and $work/pg/log" >&2
 	DEMO_KEEP=1

@@ -15,6 +15,7 @@ PACKAGES=(
 	libsmpp34-dev libldap2-dev libssl-dev libssl3 openssl
 	slapd ldap-utils stunnel4
 	python3 python3-cryptography nodejs npm make gcc pkg-config
+	chromium
 	clang libclang-rt-14-dev
 	libp11-kit-dev softhsm2 opensc
 )

@@ -57,6 +57,15 @@
 #   ms_stop_pids PID...
 #       SIGTERM to each of these processes (started by the caller), then
 #       waits for each.
+#
+# The demos (test/demo.sh, test/demo-web.sh):
+#   ms_say TEXT
+#       a bold "== TEXT" heading.
+#   ms_demo_prepare
+#       test/deps.sh (unless MOBISIGN_SKIP_DEPS=1), then build and install
+#       (into MOBISIGN_DESTDIR when set), one build on the machine at a time;
+#       sets sim (the simulator), work (a new readable temp dir), pg_port and
+#       smpp_port (DEMO_PG_PORT, DEMO_SMPP_PORT, else free ports).
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 MOBISIGN_ROOT=${MOBISIGN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -309,4 +318,21 @@ ms_stop_pids() {
 	for p in "$@"; do
 		wait "$p" 2>/dev/null || true
 	done
+}
+
+ms_say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+ms_demo_prepare() {
+	ms_say "dependencies"
+	if [ "${MOBISIGN_SKIP_DEPS:-0}" != 1 ]; then
+		bash "$MOBISIGN_ROOT/test/deps.sh" || return 1
+	fi
+	ms_say "build and install"
+	(cd "$MOBISIGN_ROOT" && flock /tmp/mobisign-build.lock make -s &&
+		flock /tmp/mobisign-build.lock make -s install ${MOBISIGN_DESTDIR:+DESTDIR=$MOBISIGN_DESTDIR}) || return 1
+	sim=$MOBISIGN_ROOT/test/sim/mobisign-sim
+	[ -x "$sim" ] || { echo "$sim was not built" >&2; return 1; }
+	work=$(ms_readable_dir) || return 1
+	pg_port=${DEMO_PG_PORT:-$(ms_free_port)}
+	smpp_port=${DEMO_SMPP_PORT:-$(ms_free_port)}
 }
