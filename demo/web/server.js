@@ -17,7 +17,7 @@
  *
  * Invariants:
  *  - the database is reached only through the SQL API (mobisign_authenticate,
- *    mobisign_sign, mobisign_status, mobisign_input_limits), as the role of the
+ *    mobisign_sign, mobisign_status, mobisign_verify, mobisign_input_limits), as the role of the
  *    connection: row-level security applies;
  *  - every input is bounded: request bodies (BODY_MAX), the user id and the
  *    text (the limits mobisign_input_limits() reports), identifiers by pattern;
@@ -412,6 +412,19 @@ async function route(req, res, url) {
       [s.user, t, APPLICATION, `${timeoutSeconds} s`]);
   }
   let mm;
+  if (req.method === 'POST' && (mm = /^\/api\/transactions\/([0-9a-f-]{36})\/verify$/.exec(p)) && UUID_RE.test(mm[1])) {
+    // verify the stored signature again, with today's certificates and CRLs
+    const t = transactions.get(mm[1]);
+    if (!t || t.browser !== browser || t.kind !== 'sign') return fail(res, 404, 'no such signature');
+    try {
+      const r = await pool.query(
+        `SELECT valid, status_code, status_name, reason, signer_subject, checked_at
+           FROM mobisign_verify($1::uuid)`, [mm[1]]);
+      return json(res, 200, r.rows[0]);
+    } catch (e) {
+      return dbError(res, e);
+    }
+  }
   if (req.method === 'GET' && (mm = /^\/api\/transactions\/([0-9a-f-]{36})\/events$/.exec(p)) && UUID_RE.test(mm[1]))
     return transactionEvents(req, res, browser, mm[1]);
   if (req.method === 'GET' && p === '/api/phone/events') return phoneEvents(req, res);

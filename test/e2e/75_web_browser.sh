@@ -13,7 +13,8 @@
 #              page updating itself (event stream fed by LISTEN/NOTIFY, no
 #              polling); the database has the authentication, 502, as web_app
 #   signature  a payment text (with markup) signed on the phone: signer,
-#              status and time on the page; the database has 502 with the
+#              status and time on the page, valid again by mobisign_verify;
+#              the database has 502 with the
 #              signer and the text exactly as typed
 #   decline    a wrong PIN, then decline on the phone: USER_CANCEL (401)
 #   timeout    nobody answers: EXPIRED_TRANSACTION (208) on the page, "timed

@@ -45,7 +45,9 @@
 #define PHONE_MAX_PENDING	256
 #define PHONE_DECISION_MAX	128
 #define PHONE_PIN_TRIES		3
-#define PHONE_JSON_MAX		(16 * 1024)
+/* the display text is at most 2048 UTF-8 bytes (card.c), 6 bytes each escaped */
+#define PHONE_TEXT_MAX		(6 * 2048 + 8)
+#define PHONE_JSON_MAX		(PHONE_TEXT_MAX + 1024)
 
 typedef struct prompt
 {
@@ -99,7 +101,7 @@ write_screen(sim_world *w, const sim_action *a, const prompt *p, const char *out
 {
 	char	   *json = malloc(PHONE_JSON_MAX);
 	char		user[80],
-				text[PHONE_JSON_MAX / 2],
+				text[PHONE_TEXT_MAX],
 				message[160];
 	char		refhex[17];
 	char	   *path = phone_path(w, a->card, "json");

@@ -2,6 +2,7 @@
 // The webshop page: log in, then sign. The outcome of each transaction comes
 // as a server-sent event the moment it ends (no polling).
 let busy = false;
+let lastSignature = null;
 
 function statusText(st) {
   return st.status_name + ' (' + st.status_code + ')' + (st.reason ? ': ' + st.reason : '');
@@ -72,8 +73,24 @@ function sign() {
     $('result-status').textContent = statusText(st);
     $('result-time').textContent = new Date(st.completed_at).toLocaleString();
     $('result-transaction').textContent = st.transaction_id;
+    $('result-verified').textContent = '';
+    $('verify').hidden = !ok;
+    lastSignature = ok ? st.transaction_id : null;
     $('result').hidden = false;
   });
+}
+
+// mobisign_verify(transaction_id): the stored signature, checked again now
+async function verify() {
+  if (!lastSignature) return;
+  $('result-verified').textContent = '...';
+  try {
+    const v = await post('/api/transactions/' + encodeURIComponent(lastSignature) + '/verify');
+    $('result-verified').textContent = (v.valid ? 'valid' : 'NOT valid') + ': ' + v.status_name +
+      ' (' + v.status_code + ') at ' + new Date(v.checked_at).toLocaleTimeString();
+  } catch (e) {
+    $('result-verified').textContent = e.message;
+  }
 }
 
 async function logout() {
@@ -89,6 +106,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('user').addEventListener('keydown', (e) => { if (e.key === 'Enter') login(); });
   $('sign').addEventListener('click', sign);
   $('logout').addEventListener('click', logout);
+  $('verify').addEventListener('click', verify);
   try {
     const r = await fetch('/api/whoami', { credentials: 'same-origin' });
     const w = await r.json();

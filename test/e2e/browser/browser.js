@@ -16,7 +16,8 @@
  *              while it waited the page made no request but its event stream
  *   signature  a payment text with markup is signed: the phone shows it as
  *              text (no element made from it), the page shows signer,
- *              VALID_SIGNATURE (502) and the time
+ *              VALID_SIGNATURE (502) and the time; verified again
+ *              (mobisign_verify) it is still valid
  *   decline    a wrong PIN first (the phone says so), then decline: the page
  *              shows USER_CANCEL (401)
  *   timeout    nobody answers: the page shows EXPIRED_TRANSACTION (208), the
@@ -152,6 +153,11 @@ async function signature(shop, phone) {
   checkMatch('the page shows the signer', new RegExp(`CN ?= ?${user}`), o.signer);
   checkMatch('the page shows the time', /[0-9]{1,2}:[0-9]{2}/, o.time);
   check('the page says it is signed', 'Signed.', o.line);
+  await shop.click('#verify');
+  await shop.waitForFunction(() => /valid|error/i.test(document.querySelector('#result-verified').textContent),
+    { timeout: 10000, polling: 100 }).catch(() => {});
+  checkMatch('verified again (mobisign_verify): valid', /^valid: VALID_SIGNATURE \(502\) at /,
+    await textOf(shop, '#result-verified'));
   await shot(shop, 'signed');
 }
 
