@@ -399,6 +399,8 @@ replica_reads() {
 		"$(qn "$rep" "SELECT head_hash FROM mobisign_audit_verify()")"
 	ms_check "mobisign_verify() on the replica is refused: re-verification writes an audit row" 25006 \
 		"$(use "$rep" && ms_sqlstate "SELECT mobisign_verify('$id'::uuid)")"
+	ms_check "LISTEN on the replica is refused (notifications come from the primary)" 25006 \
+		"$(use "$rep" && ms_sqlstate "LISTEN mobisign")"
 	ms_check "a request on the replica is refused (read-only transaction)" 25006 \
 		"$(use "$rep" && ms_sqlstate "SELECT mobisign_authenticate('user0002', 'reads')")"
 	# the waits read the row (no LISTEN): on a replica they see the outcome
