@@ -26,6 +26,14 @@
 #   failover        kill -9 of the leader's postmaster with 150 transactions
 #                   in flight (the SIMs answer after 3 s)
 #   switchover      patronictl switchover with 150 transactions in flight
+#   async_failover  what synchronous replication prevents: synchronous_mode
+#                   off, the replicas down while 20 authentications complete
+#                   on the leader alone, the leader crashes, a replica is
+#                   promoted without them. Their ids do not exist there, and
+#                   the SIMs' counters are ahead of the server's: each SIM's
+#                   next request fails at once (209, "counter low"), its
+#                   counter jumps by mobisign.counter_low_margin (audited),
+#                   and the retry completes; the old leader rejoins (pg_rewind)
 #
 #   bash test/e2e/85_patroni.sh          (after make install; PGBIN=... for a
 #                                         private copy of PostgreSQL)
@@ -177,8 +185,9 @@ EOF
 }
 
 start_patroni() {
-	local n=$1 d
+	local n=$1 d restarted=
 	d=$(node_dir "$n")
+	[ -d "$d" ] && [ -f "$d/patroni.yml" ] && restarted=1
 	mkdir -p "$d"
 	patroni_config "$n" >"$d/patroni.yml"
 	chown -R postgres:postgres "$d" 2>/dev/null
@@ -186,11 +195,13 @@ start_patroni() {
 	# stops its PostgreSQL cleanly), started from a directory postgres reads
 	cd "$d" || return 1
 	ms_bg env HOME="$d" setpriv --reuid=postgres --regid=postgres --init-groups \
-		patroni "$d/patroni.yml" >"$d/patroni.log" 2>&1
+		patroni "$d/patroni.yml" >>"$d/patroni.log" 2>&1
 	cd "$MOBISIGN_ROOT" || return 1
+	printf -v "PATRONI_PID$n" '%s' "$MS_BG_PID"
 	# the server's directory, for the exit trap's log tail and its pg_ctl stop
-	MS_E2E_CLUSTERS+=("$d")
+	[ -n "${restarted:-}" ] || MS_E2E_CLUSTERS+=("$d")
 }
+patroni_pid() { eval "echo \$PATRONI_PID$1"; }
 
 patronictl_() { ms_as_pg patronictl -c "$(node_dir 1)/patroni.yml" "$@"; }
 
@@ -479,12 +490,89 @@ switch_over() {
 }
 
 failover() { run_round failover kill_postmaster; }
+
+no_sync_standby() { [ -z "$(q "SHOW synchronous_standby_names")" ]; }
+async_failover() {
+	local old new n lost t0 mark rewinds
+	old=$(leader_node) || { ms_not_ok "no leader"; return; }
+	use "$old"
+	patronictl_ edit-config --force -q -s synchronous_mode=false \
+		-s maximum_lag_on_failover=1073741824 >"$WORK/edit-config.log" 2>&1 ||
+		{ sed 's/^/#   /' "$WORK/edit-config.log"; ms_not_ok "patronictl edit-config"; return; }
+	ms_wait_until 20 no_sync_standby
+	ms_check "synchronous replication off (synchronous_standby_names empty)" "" "$(q "SHOW synchronous_standby_names")"
+	# the replicas stop: what follows is on the leader only
+	for n in $(seq 1 $NODES); do
+		[ "$n" = "$old" ] || ms_bg_stop "$(patroni_pid "$n")"
+	done
+	ms_check "the replicas are down" 0 "$(q "SELECT count(*) FROM pg_catalog.pg_stat_replication")"
+	ms_check_bound "node$old's worker is bound" 1 30
+	ms_authenticate_range 1 20 lost >"$WORK/lost.ids"
+	ms_wait_tag_final lost 60
+	ms_check "20 authentications completed on node$old alone" 20 "$(ms_status_count lost 502)"
+	lost=$(head -n 1 "$WORK/lost.ids")
+	# the leader crashes: its Patroni, then its postmaster
+	kill -9 "$(patroni_pid "$old")"
+	ms_bg_stop "$(patroni_pid "$old")" 2>/dev/null
+	kill_postmaster "$old"
+	ms_wait_until 10 ms_gone "$(head -n 1 "$(node_dir "$old")/data/postmaster.pid" 2>/dev/null || echo 0)"
+	t0=$(now_s)
+	for n in $(seq 1 $NODES); do
+		[ "$n" = "$old" ] || start_patroni "$n"
+	done
+	ms_wait_until 120 new_leader_other_than "$old"
+	new=$(leader_node)
+	[ -n "$new" ] && [ "$new" != "$old" ] || { ms_not_ok "no replica was promoted"; return; }
+	echo "# async_failover: node$new promoted $(elapsed "$t0" "$(now_s)") s after its Patroni started"
+	use "$new"
+	ms_check "the promoted node$new does not have the lost authentications" 0 "$(ms_tag_count lost)"
+	ms_check "... mobisign_status of a lost id: does not exist (P0002)" P0002 \
+		"$(ms_sqlstate "SELECT * FROM mobisign_status('$lost')")"
+	ms_check "... its counters are behind the SIMs' for those 20 users" 20 \
+		"$(q "SELECT count(*) FROM ($(sim_counters_sql)) s(user_id, last)
+		       JOIN mobisign.app_user u USING (user_id) JOIN mobisign.sim_key k USING (msisdn)
+		      WHERE k.counter < s.last")"
+	ms_wait_until 60 ms_links_bound 1
+	ms_check "node$new's worker bound to the SMSC" 1/1 "$(ms_links)"
+	# the same 20 users and 20 others
+	mark=$(q "SELECT coalesce(max(id), 0) FROM mobisign.audit")
+	ms_authenticate_range 1 40 after >"$WORK/after.ids"
+	ms_wait_tag_final after 60
+	ms_check "the users the SIMs were ahead for: refused at once (209)" 20 \
+		"$(q "SELECT count(*) FROM mobisign.transaction WHERE application = 'after' AND status_code = 209
+		       AND user_id <= 'user0020'
+		       AND reason LIKE '%counter low); the server''s counter was behind the SIM''s and moved to %: a new request will be accepted'")"
+	ms_check "the other 20 users: completed (502)" 20 \
+		"$(q "SELECT count(*) FROM mobisign.transaction WHERE application = 'after' AND status_code = 502 AND user_id > 'user0020'")"
+	ms_check "one sim_key.advance / counter low audit row per refused request" 20 \
+		"$(q "SELECT count(*) FROM mobisign.audit WHERE id > $mark AND operation = 'sim_key.advance' AND outcome = 'counter low'
+		       AND (detail->>'counter_after')::bigint = (detail->>'refused_counter')::bigint + 1000")"
+	ms_check "no server counter is behind its SIM's any more" 0 \
+		"$(q "SELECT count(*) FROM ($(sim_counters_sql)) s(user_id, last)
+		       JOIN mobisign.app_user u USING (user_id) JOIN mobisign.sim_key k USING (msisdn)
+		      WHERE k.counter < s.last")"
+	# the application makes a new request: accepted
+	ms_authenticate_range 1 20 retry >/dev/null
+	ms_wait_tag_final retry 60
+	ms_check "the new requests of those 20 users complete (502)" 20 "$(ms_status_count retry 502)"
+	ms_check "no SIM counter used twice" 0 \
+		"$(q "SELECT count(*) FROM (SELECT msisdn, sim_key_set, counter FROM mobisign.transaction
+		       WHERE counter IS NOT NULL GROUP BY 1, 2, 3 HAVING count(*) > 1) d")"
+	ms_check "the audit chain verifies" t "$(q "SELECT intact FROM mobisign_audit_verify()")"
+	rewinds=$(grep -c 'pg_rewind exit code=0' "$(node_dir "$old")/patroni.log")
+	start_patroni "$old"
+	check_rejoined "$old" "$new"
+	ms_check_ge "the old leader was rewound onto the new timeline (pg_rewind exit code 0)" 1 \
+		"$(($(grep -c 'pg_rewind exit code=0' "$(node_dir "$old")/patroni.log") - rewinds))"
+	ms_check "the rejoined node$old does not have the lost authentications any more" 0 "$(qn "$old" "SELECT count(*) FROM mobisign.transaction WHERE application = 'lost'")"
+}
 switchover() { run_round switchover switch_over; }
 
 TIMINGS=()
 ms_scenario replica_reads replica_reads
 ms_scenario failover failover
 ms_scenario switchover switchover
+ms_scenario async_failover async_failover
 for t in "${TIMINGS[@]}"; do
 	echo "# timing $t"
 done
