@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# High availability with Patroni (docs/operations.md, "High availability"):
+# High availability with Patroni (docs/ha.md):
 # a three-node cluster managed by Debian's patroni on a one-node etcd, all on
 # loopback and started and stopped here, with synchronous replication
 # (synchronous_mode, synchronous_commit = on: a commit the application or the
@@ -21,8 +21,8 @@
 #   replica_reads   on a hot standby: no worker runs; mobisign_status(),
 #                   worker_stats, audit reads, mobisign_audit_verify() (the
 #                   chain the primary sealed) and CALL mobisign_await()
-#                   answer; a request and mobisign_verify() (it audits) are
-#                   refused as writes (25006)
+#                   answer; a request, mobisign_verify() (it audits) and
+#                   LISTEN are refused (25006)
 #   failover        kill -9 of the leader's postmaster with 150 transactions
 #                   in flight (the SIMs answer after 3 s)
 #   switchover      patronictl switchover with 150 transactions in flight
@@ -191,11 +191,13 @@ start_patroni() {
 	mkdir -p "$d"
 	patroni_config "$n" >"$d/patroni.yml"
 	chown -R postgres:postgres "$d" 2>/dev/null
-	# setpriv execs: the PID ms_bg keeps is patroni's own (SIGTERM at exit
-	# stops its PostgreSQL cleanly), started from a directory postgres reads
+	# as the postgres OS user when root (setpriv execs: the PID ms_bg keeps is
+	# patroni's own, and SIGTERM at exit stops its PostgreSQL cleanly), from a
+	# directory that user reads
+	local as_pg=()
+	[ "$(id -u)" -eq 0 ] && as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups)
 	cd "$d" || return 1
-	ms_bg env HOME="$d" setpriv --reuid=postgres --regid=postgres --init-groups \
-		patroni "$d/patroni.yml" >>"$d/patroni.log" 2>&1
+	ms_bg env HOME="$d" "${as_pg[@]}" patroni "$d/patroni.yml" >>"$d/patroni.log" 2>&1
 	cd "$MOBISIGN_ROOT" || return 1
 	printf -v "PATRONI_PID$n" '%s' "$MS_BG_PID"
 	# the server's directory, for the exit trap's log tail and its pg_ctl stop
