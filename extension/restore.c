@@ -1,6 +1,7 @@
 /*
  * restore.c
- *	  mobisign.restore_counter_margin and mobisign._restore_counter_margin().
+ *	  mobisign.restore_counter_margin and mobisign._restore_counter_margin();
+ *	  mobisign.counter_low_margin and mobisign._counter_low_margin().
  *
  * Invariant: a restored SIM key set never sends a counter it may have sent
  * before.  A backup is older than the SIMs it describes; every restored key
@@ -9,6 +10,12 @@
  * since the backup was taken.  The SQL reads the value through a C function
  * so that calling it loads the library (and defines the setting) even in a
  * session that has not used mobisign before.
+ *
+ * The same invariant after a failover to a standby that lagged: its counters
+ * may be behind the SIMs'.  A SIM then refuses the next request with an
+ * authentic proof of receipt "counter low", and that SIM's counter jumps past
+ * the refused one by mobisign.counter_low_margin (sql/parts/44_sim_answers.sql):
+ * bounded, once per refusal, and never on an unauthenticated answer.
  */
 #include "postgres.h"
 
@@ -20,6 +27,7 @@
 #include "restore.h"
 
 static int	restore_counter_margin = 1000000000;
+static int	counter_low_margin = 1000;
 
 void
 ms_restore_init(void)
@@ -32,6 +40,14 @@ ms_restore_init(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("mobisign.counter_low_margin",
+							"How far a SIM's OTA counter jumps past a counter the SIM refused as too low.",
+							"Must exceed the number of requests one SIM can have been sent in the commits a failover lost.",
+							&counter_low_margin,
+							1000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 }
 
 /* mobisign._restore_counter_margin() RETURNS bigint */
@@ -40,4 +56,12 @@ Datum
 ms_restore_counter_margin(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64((int64) restore_counter_margin);
+}
+
+/* mobisign._counter_low_margin() RETURNS bigint */
+PG_FUNCTION_INFO_V1(ms_counter_low_margin);
+Datum
+ms_counter_low_margin(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) counter_low_margin);
 }

@@ -18,6 +18,7 @@ PACKAGES=(
 	chromium
 	clang libclang-rt-14-dev
 	libp11-kit-dev softhsm2 opensc
+	patroni python3-etcd etcd-server curl
 )
 SSL_PACKAGES=(libssl3 libssl-dev openssl)
 

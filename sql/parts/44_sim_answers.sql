@@ -171,7 +171,12 @@ $$;
 -- receipt with a status other than 00: counter low or high, blocked,
 -- security error...), or its answer is undecodable.  The request it
 -- answers is the one sent with this counter, and it ends now (209) with the
--- status in its reason.
+-- status in its reason.  A "counter low" here (the request was sent once:
+-- step 2 took the re-sent copies) means the SIM has accepted this counter
+-- or a higher one before: the server's counter is behind the SIM's, as
+-- after a failover to a standby that had not received the last commits.
+-- The key set's counter jumps past the refused one (step 4b), so that the
+-- application's next request is accepted.
 CREATE FUNCTION mobisign._answer_sim_refusal(k mobisign.sim_key, p_stage text, p_failure text,
                                              p_counter bigint, p_por_status integer, p_base jsonb)
 RETURNS void
@@ -179,7 +184,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_id uuid;
+    v_id     uuid;
+    v_reason text := p_failure;
+    v_moved  bigint;
 BEGIN
     PERFORM mobisign.audit_log('sim.answer', 'rejected',
         p_base || pg_catalog.jsonb_build_object('stage', p_stage, 'reason', p_failure,
@@ -189,9 +196,44 @@ BEGIN
        AND mobisign._is_open(tr.state)
      FOR UPDATE;
     IF FOUND THEN
-        PERFORM mobisign._finish(v_id, 'failed', 209, p_failure,
+        IF p_stage = 'por' AND p_por_status = 2 THEN
+            v_moved := mobisign._counter_low_advance(k, p_counter, v_id);
+            v_reason := v_reason || pg_catalog.format(
+                '; the server''s counter was behind the SIM''s and moved to %s: a new request will be accepted',
+                v_moved);
+        END IF;
+        PERFORM mobisign._finish(v_id, 'failed', 209, v_reason,
             pg_catalog.jsonb_build_object('stage', p_stage, 'por_status', p_por_status));
     END IF;
+END
+$$;
+
+-- Step 4b: the key set's counter jumps to the refused counter plus
+-- mobisign.counter_low_margin (saturating at 2^40-1), or stays where it is
+-- if it is there already; audited (sim_key.advance / counter low).  Only an
+-- authentic proof of receipt (its CC verified with the SIM's keys, its
+-- counter above every counter accepted before) that names an open request
+-- of ours gets here: a forged or unsecured one is never acted on (step 1),
+-- a replayed one is refused (step 3), so the jump is bounded by one margin
+-- per request the server really sent.  Returns the counter now stored.
+CREATE FUNCTION mobisign._counter_low_advance(k mobisign.sim_key, p_counter bigint, p_transaction uuid)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m       bigint := mobisign._counter_low_margin();
+    v_after bigint;
+BEGIN
+    UPDATE mobisign.sim_key s
+       SET counter = GREATEST(s.counter, mobisign._counter_after_restore(p_counter, m))
+     WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set
+    RETURNING s.counter INTO v_after;
+    PERFORM mobisign.audit_log('sim_key.advance', 'counter low', pg_catalog.jsonb_build_object(
+        'msisdn', k.msisdn, 'key_set', k.key_set, 'refused_counter', p_counter,
+        'counter_before', k.counter, 'counter_after', v_after, 'counter_margin', m),
+        p_transaction);
+    RETURN v_after;
 END
 $$;
 

@@ -71,6 +71,14 @@ AS 'MODULE_PATHNAME', 'ms_restore_counter_margin'
 LANGUAGE C STRICT STABLE
 SET search_path = pg_catalog, pg_temp;
 
+-- How far a counter that a SIM refused as too low jumps past it
+-- (sql/parts/44_sim_answers.sql, after a failover that lost commits).
+CREATE FUNCTION mobisign._counter_low_margin()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ms_counter_low_margin'
+LANGUAGE C STRICT STABLE
+SET search_path = pg_catalog, pg_temp;
+
 -- A counter that has jumped by margin; the 5-byte counter saturates (the key
 -- set is then exhausted and must be replaced, which mobisign says when used).
 CREATE FUNCTION mobisign._counter_after_restore(counter bigint, margin bigint)

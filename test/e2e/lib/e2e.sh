@@ -53,8 +53,9 @@
 #
 # The simulator (test/sim)
 #   ms_sim_provision DIR PORT USERS [provision args...]
-#   ms_sim_register DIR            DIR/register.sql: PKI, users, SIM keys,
-#                                  the SMSC link 'sim' (a check)
+#   ms_sim_register DIR [FILE]     DIR/register.sql (or FILE, an edited
+#                                  copy): PKI, users, SIM keys, the SMSC
+#                                  link 'sim' (a check)
 #   ms_sim_start DIR PORT LOG [run args...]   (ms_bg; SIM_PID)
 #   ms_sim_file DIR NAME [LINE...]  writes DIR/NAME (behaviour, faults) at
 #                                  once, the simulator re-reads it
@@ -225,7 +226,7 @@ ms_sim_provision() {
 }
 
 ms_sim_register() {
-	if ms_psql -q -f "$1/register.sql" >"$1.register.log" 2>&1; then
+	if ms_psql -q -f "${2:-$1/register.sql}" >"$1.register.log" 2>&1; then
 		ms_ok "register.sql configured the PKI, users, SIM keys and the SMSC link"
 	else
 		tail -n 5 "$1.register.log" | sed 's/^/#   /'

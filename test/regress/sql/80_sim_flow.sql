@@ -263,7 +263,8 @@ SELECT request_sms(:'t3') AS req \gset
 \echo :out
 SELECT * FROM seen(:'t3');
 -- The SIM refuses the packet itself (an authentic proof of receipt "counter
--- low" for a request sent once): status 209.
+-- low" for a request sent once): status 209, and since the SIM says it has
+-- seen this counter, the key set's counter moves past it (below).
 SET SESSION AUTHORIZATION regress_shop;
 SELECT transaction_id AS t4 FROM mobisign_authenticate('user0002', 'Shop') \gset
 RESET SESSION AUTHORIZATION;
@@ -273,6 +274,50 @@ SELECT request_sms(:'t4') AS req \gset
 \set out `PGDATABASE=:'DBNAME' bash :'listen' :'sql'`
 \echo :out
 SELECT * FROM seen(:'t4');
+
+-- A server counter behind the SIM's. After a failover to an asynchronous
+-- standby that had not received the last commits, the new primary's counter
+-- for a SIM can be lower than the last one that SIM accepted: the SIM
+-- refuses the next request with an authentic proof of receipt "counter low"
+-- (here: the SIM last accepted three counters more than the server knows).
+-- The transaction fails at once (209, the reason says why and that a new
+-- request will be accepted) and the key set's counter jumps past the refused
+-- one by mobisign.counter_low_margin, audited as sim_key.advance.
+SHOW mobisign.counter_low_margin;
+SELECT coalesce(max(id), 0) AS mark FROM mobisign.audit \gset
+SET SESSION AUTHORIZATION regress_shop;
+SELECT transaction_id AS t4b FROM mobisign_authenticate('user0001', 'Shop') \gset
+RESET SESSION AUTHORIZATION;
+SELECT counter AS c4b FROM mobisign.transaction WHERE id = :'t4b' \gset
+SELECT :c4b + 3 AS sim_last \gset
+-- First a forged "proof of receipt" (unsecured: no CC; anyone who can send
+-- an SMS with the user's number can make one): it moves nothing.
+SELECT request_sms(:'t4b') AS req \gset
+\set answer `:'sim' answer --dir :'simdir' --msisdn 3585000000001 --request :'req' --behaviour forged_por 2>/dev/null`
+SELECT deliver('3585000000001', jsonb_build_array(:'answer'::jsonb -> 0));
+SELECT k.counter - :c4b AS counter_moved_by_forged_por, t.state
+  FROM mobisign.sim_key k, mobisign.transaction t
+ WHERE k.msisdn = '3585000000001' AND t.id = :'t4b';
+-- Then the SIM's own answer: counter low, secured with the SIM's keys.
+\set answer `:'sim' answer --dir :'simdir' --msisdn 3585000000001 --request :'req' --last-counter :sim_last 2>/dev/null`
+\set sql 'SELECT deliver(''3585000000001'', ' :'answer' ')'
+\set out `PGDATABASE=:'DBNAME' bash :'listen' :'sql'`
+\echo :out
+SELECT * FROM seen(:'t4b');
+SELECT counter - :c4b AS counter_moved_by FROM mobisign.sim_key WHERE msisdn = '3585000000001';
+\x on
+SELECT * FROM audit_after(:mark) WHERE operation IN ('sim_key.advance', 'transaction.failed');
+\x off
+-- The application's next request carries a counter above the SIM's and
+-- completes (the same SIM, still three counters ahead of the old value).
+SET SESSION AUTHORIZATION regress_shop;
+SELECT transaction_id AS t4c FROM mobisign_authenticate('user0001', 'Shop') \gset
+RESET SESSION AUTHORIZATION;
+SELECT counter - :c4b AS next_counter_after_old FROM mobisign.transaction WHERE id = :'t4c';
+SELECT request_sms(:'t4c') AS req \gset
+\set answer `:'sim' answer --dir :'simdir' --msisdn 3585000000001 --request :'req' --last-counter :sim_last 2>/dev/null`
+SELECT deliver('3585000000001', :'answer');
+SELECT state, status_code, status_name FROM seen(:'t4c');
 SELECT coalesce(max(id), 0) AS mark FROM mobisign.audit \gset
 
 ------------------------------------------------------------------------------
