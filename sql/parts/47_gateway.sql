@@ -47,9 +47,11 @@ $$;
 -- The registered, active user with this MSISDN (a leading "+" or not)
 -- whose certificate's subject serialNumber is national_identity_number
 -- with an ETSI natural-person prefix (EN 319 412-1: "PNO" + country +
--- "-", e.g. PNOEE-38412319871): the user id and the certificate.  No row
--- when none (or the number is no MSISDN, or the identity number is not 1 to
--- 20 letters and digits): the caller cannot tell which part did not match.
+-- "-", e.g. PNOEE-38412319871): the user id and the certificate.  With
+-- national_identity_number NULL (ETSI TS 102 204 names a user by MSISDN
+-- alone) the MSISDN decides.  No row when none (or the number is no
+-- MSISDN, or the identity number is not 1 to 20 letters and digits): the
+-- caller cannot tell which part did not match.
 CREATE FUNCTION mobisign_find_user(msisdn text, national_identity_number text,
                                    OUT user_id text, OUT certificate bytea)
 RETURNS SETOF record
@@ -59,10 +61,12 @@ AS $$
     SELECT a.user_id, c.der
       FROM mobisign.app_user a
       JOIN mobisign.certificate c ON c.fingerprint = a.certificate_fingerprint
-     WHERE mobisign._is_msisdn($1) AND $2 ~ '^[0-9A-Za-z]{1,20}$'
+     WHERE mobisign._is_msisdn($1)
        AND pg_catalog.ltrim(a.msisdn, '+') = pg_catalog.ltrim($1, '+')
        AND a.status = 'active'
-       AND (mobisign._cert_identity(c.der)).serial_number ~ ('^PNO[A-Z]{2}-' || $2 || '$')
+       AND ($2 IS NULL
+            OR ($2 ~ '^[0-9A-Za-z]{1,20}$'
+                AND (mobisign._cert_identity(c.der)).serial_number ~ ('^PNO[A-Z]{2}-' || $2 || '$')))
      ORDER BY a.user_id
      LIMIT 1
 $$;

@@ -239,6 +239,8 @@ SELECT mobisign_check_relying_party('DEMO', '00000000-0000-0000-0000-00000000000
 SELECT user_id, certificate = :'cert1' AS registered_certificate
   FROM mobisign_find_user('+3585000000001', '30001010001');
 SELECT user_id FROM mobisign_find_user('3585000000002', '30001010002');
+-- by MSISDN alone (ETSI TS 102 204 requests name no identity number)
+SELECT user_id FROM mobisign_find_user('+3585000000002', NULL);
 -- the wrong identity number, the wrong phone, no MSISDN at all, a pattern
 SELECT count(*) AS wrong_id FROM mobisign_find_user('+3585000000001', '30001010002');
 SELECT count(*) AS wrong_phone FROM mobisign_find_user('+3585000000009', '30001010001');
