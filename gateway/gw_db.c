@@ -90,12 +90,13 @@ gw_db_acquire(void)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&pool_lock);
-	while (!stopping)
+	for (;;)
 	{
 		for (int i = 0; i < config.pool_size && slot < 0; i++)
 			if (!pool_busy[i])
 				slot = i;
-		if (slot >= 0)
+		/* while stopping a free connection still serves a request's last read */
+		if (slot >= 0 || stopping)
 			break;
 		if (pthread_cond_timedwait(&pool_cond, &pool_lock, &until) == ETIMEDOUT)
 			break;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -396,7 +397,7 @@ main(int argc, char **argv)
 		gw_log("cannot start: the database is not reachable with the conninfo given");
 		return 1;
 	}
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 						 MHD_USE_ERROR_LOG,
 						 0, NULL, NULL, handle, NULL,
 						 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &opt.listen,
@@ -417,8 +418,19 @@ main(int argc, char **argv)
 	while (sigwait(&sigs, &sig) != 0)
 		;
 	gw_log("signal %d: stopping", sig);
+	MHD_quiesce_daemon(d);		/* no new connection */
 	gw_db_begin_stop();			/* waiting requests answer now */
-	MHD_stop_daemon(d);			/* and their connections end */
+	/* their answers are sent before the sockets close (at most 5 s) */
+	for (int i = 0; i < 100; i++)
+	{
+		const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		struct timespec ts = {0, 50 * 1000000L};
+
+		if (info == NULL || info->num_connections == 0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(d);
 	gw_db_stop();
 	gw_log("stopped");
 	return 0;
