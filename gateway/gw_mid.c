@@ -152,27 +152,49 @@ mid_result(const gw_tx *tx)
 	}
 }
 
+/*
+ * What every POST does first: parse and check the body, check the relying
+ * party, find the user.  1 found (user, cert filled), 0 no such user, -1
+ * with the error reply in out.
+ */
+static int
+identify(const char *body, size_t len, int need_hash, gw_mid_request *req, char *user,
+		 size_t cap, char **cert, gw_reply *out)
+{
+	char		err[160];
+	int			rc;
+
+	*cert = NULL;
+	if (gw_mid_parse(body, len, need_hash, req, err, sizeof(err)) != 0)
+	{
+		mid_error(out, 400, err);
+		return -1;
+	}
+	rc = gw_relying_party_ok(req->rp_name, req->rp_uuid);
+	if (rc == 1)
+		rc = gw_find_user(req->phone, req->national_id, user, cap, cert);
+	else if (rc == 0)
+	{
+		mid_error(out, 401, "Failed to authorize user");
+		return -1;
+	}
+	if (rc < 0)
+		mid_error(out, 500, "Internal error");
+	return rc;
+}
+
 /* ---- POST certificate ---- */
 
 static void
 post_certificate(const char *body, size_t len, gw_reply *out)
 {
 	gw_mid_request req;
-	char		err[160];
 	char		user[257];
-	char	   *cert = NULL;
-	int			rc;
+	char	   *cert;
+	int			rc = identify(body, len, 0, &req, user, sizeof(user), &cert, out);
 
-	if (gw_mid_parse(body, len, 0, &req, err, sizeof(err)) != 0)
-		return mid_error(out, 400, err);
-	rc = gw_relying_party_ok(req.rp_name, req.rp_uuid);
 	if (rc < 0)
-		return mid_error(out, 500, "Internal error");
-	if (rc == 0)
-		return mid_error(out, 401, "Failed to authorize user");
-	rc = gw_find_user(req.phone, req.national_id, user, sizeof(user), &cert);
-	if (rc < 0)
-		return mid_error(out, 500, "Internal error");
+		return;
 	out->status = 200;
 	out->body = mid_object();
 	if (rc == 1 && cert != NULL)
@@ -192,26 +214,17 @@ post_start(const char *body, size_t len, int authenticate, const gw_mid_config *
 		   gw_reply *out)
 {
 	gw_mid_request req;
-	char		err[160];
 	char		user[257];
-	char	   *cert = NULL;
+	char	   *cert;
 	char		id[37];
 	char		code[5];
 	gw_sqlerr	sqlerr;
 	gw_sign_args a;
-	int			rc;
+	int			rc = identify(body, len, 1, &req, user, sizeof(user), &cert, out);
 
-	if (gw_mid_parse(body, len, 1, &req, err, sizeof(err)) != 0)
-		return mid_error(out, 400, err);
-	rc = gw_relying_party_ok(req.rp_name, req.rp_uuid);
-	if (rc < 0)
-		return mid_error(out, 500, "Internal error");
-	if (rc == 0)
-		return mid_error(out, 401, "Failed to authorize user");
-	rc = gw_find_user(req.phone, req.national_id, user, sizeof(user), &cert);
 	free(cert);
 	if (rc < 0)
-		return mid_error(out, 500, "Internal error");
+		return;
 	if (rc == 0)
 	{
 		/* MID starts a session that ends NOT_MID_CLIENT: nothing is sent */
@@ -231,10 +244,8 @@ post_start(const char *body, size_t len, int authenticate, const gw_mid_config *
 		a.timeout_s = cfg->session_timeout_s;
 		if (gw_start(&a, id, code, &sqlerr) != 0)
 		{
-			/* MS1xx: the request itself (display text, timeout...); the rest is ours */
-			if (strncmp(sqlerr.sqlstate, "MS1", 3) == 0)
-				return mid_error(out, 400, sqlerr.msg);
-			if (strcmp(sqlerr.sqlstate, "MS406") == 0)
+			/* MS1xx: the request itself (display text, timeout...); MS406 the user is busy */
+			if (strncmp(sqlerr.sqlstate, "MS1", 3) == 0 || strcmp(sqlerr.sqlstate, "MS406") == 0)
 				return mid_error(out, 400, sqlerr.msg);
 			return mid_error(out, strcmp(sqlerr.sqlstate, "53300") == 0 ? 503 : 500,
 							 "Internal error");
