@@ -30,6 +30,8 @@
 #                        _107 _108 _109 and _401 (the user declines)
 #   log_hygiene          one line per request; no UUID, hash, body or
 #                        conninfo password in the log
+#   options              --help; bad options exit 2; an unreachable
+#                        database exits 1 without echoing the conninfo
 #   clean_stop           SIGTERM with a long poll waiting: it is answered,
 #                        the gateway exits 0
 #   load                 a short load run: the same authentication flow
@@ -416,6 +418,25 @@ log_hygiene() {
 		'POST /mid-api/authentication 200 [0-9]+ ms$' "$WORK/gw.log"
 }
 
+options() {
+	local out rc
+	out=$("$GW_BIN" --help)
+	rc=$?
+	ms_check "--help exits 0" 0 "$rc"
+	ms_check_match "--help names every option" '--listen.*--conninfo.*--pool.*--max-clients.*--max-body.*--request-timeout.*--min-poll-ms.*--max-poll-ms.*--session-timeout' \
+		"$(echo "$out" | tr '\n' ' ')"
+	"$GW_BIN" --listen 127.0.0.1:1 --conninfo x --pool 0 >/dev/null 2>&1
+	ms_check "--pool 0: exit 2" 2 "$?"
+	"$GW_BIN" --listen localhost:80 --conninfo x >/dev/null 2>&1
+	ms_check "--listen without an IPv4 address: exit 2" 2 "$?"
+	"$GW_BIN" --conninfo x >/dev/null 2>&1
+	ms_check "no --listen: exit 2" 2 "$?"
+	out=$("$GW_BIN" --listen "127.0.0.1:$GW2PORT" --conninfo "host=127.0.0.1 port=1 user=u password=do-not-log-me connect_timeout=2" 2>&1)
+	rc=$?
+	ms_check "an unreachable database: exit 1" 1 "$rc"
+	ms_check "... and its password is not in the message" 0 "$(echo "$out" | grep -c do-not-log-me)"
+}
+
 clean_stop() {
 	local id t0 ms rc
 	ms_sim_behaviour "$SIMDIR" "user0012 silent" "* sign"
@@ -492,7 +513,7 @@ load() {
 }
 
 for s in mid_certificate mid_authentication mid_signature mid_long_poll mid_results mid_timeout mid_hostile \
-	etsi_sync_cms etsi_async_pkcs1 etsi_profile_faults log_hygiene clean_stop load; do
+	etsi_sync_cms etsi_async_pkcs1 etsi_profile_faults log_hygiene options clean_stop load; do
 	ms_scenario "$s" "$s"
 done
 ms_summary
