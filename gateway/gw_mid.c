@@ -291,10 +291,13 @@ get_session(const char *id, const char *timeout_ms, int authenticate, const gw_m
 		json_object_set_new(out->body, "result", json_string("NOT_MID_CLIENT"));
 		return;
 	}
-	if (gw_wait_tx(id, (int) wait_ms, &tx) < 0)
+	/* a session of another kind or application is not found at once, without waiting */
+	if (gw_read_tx(id, &tx) < 0)
 		return mid_error(out, 500, "Internal error");
 	if (!tx.found || strcmp(tx.kind, want) != 0)
 		return mid_error(out, 404, "SessionID not found");
+	if (tx.open && gw_wait_tx(id, (int) wait_ms, &tx) < 0)
+		return mid_error(out, 500, "Internal error");
 	out->status = 200;
 	out->body = mid_object();
 	if (tx.open)

@@ -233,11 +233,7 @@ gw_mid_parse(const char *body, size_t len, int need_hash, gw_mid_request *out,
 		goto done;
 
 	if ((rc = required(root, "hashType", out->hash_type, sizeof(out->hash_type), err, errlen)))
-	{
-		if (get_string(root, "hashType", hash_b64, sizeof(hash_b64)) == 0)
-			rc = fail(err, errlen, "%s is invalid", "hashType");
 		goto done;
-	}
 	want = gw_hash_type_len(out->hash_type);
 	if (want == 0)
 	{
@@ -246,7 +242,10 @@ gw_mid_parse(const char *body, size_t len, int need_hash, gw_mid_request *out,
 	}
 	if ((rc = required(root, "hash", hash_b64, sizeof(hash_b64), err, errlen)))
 	{
-		if (get_string(root, "hash", hash_b64, 2) < 0)
+		/* a string longer than any digest's base64: the length is what is wrong */
+		json_t	   *h = json_object_get(root, "hash");
+
+		if (json_is_string(h) && json_string_length(h) >= sizeof(hash_b64))
 			rc = fail(err, errlen, "%s", "The length of the hash must match the type of hash");
 		goto done;
 	}
