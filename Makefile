@@ -57,7 +57,7 @@ MOBISIGN_LISTEN = $(CURDIR)/test/regress/listen.sh
 REGRESS_PREP = regress-fixtures
 export MOBISIGN_FIXTURES MOBISIGN_SIM MOBISIGN_LISTEN
 
-EXTRA_CLEAN = sql/mobisign--1.0.sql test/sim/mobisign-sim test/results test/regress/results \
+EXTRA_CLEAN = sql/mobisign--1.0.sql test/sim/mobisign-sim gateway/mobisign-gateway test/results test/regress/results \
 	test/regress/regression.diffs test/regress/regression.out
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -73,11 +73,12 @@ $(OBJS): $(HEADERS)
 sql/mobisign--1.0.sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
-all: sql/mobisign--1.0.sql simulator
+all: sql/mobisign--1.0.sql simulator gateway
 
 -include test/sim/sim.mk
+-include gateway/gateway.mk
 
-.PHONY: test demo demo-web bench deps simulator fuzz regress-fixtures check-one
+.PHONY: test demo demo-web bench deps simulator gateway fuzz regress-fixtures check-one
 
 regress-fixtures: $(MOBISIGN_FIXTURES)/.complete
 

@@ -221,6 +221,11 @@ check_request(const msc_applet_request *r, int need_sig)
 			msc_utf8_validate(r->data, r->data_len, NULL) != MSC_OK)
 			return MSC_E_VALUE;
 	}
+	else if (r->operation == MSC_OP_SIGN_DIGEST)
+	{
+		if (msc_digest_hash_name(r->data_len) == NULL)
+			return MSC_E_VALUE;
+	}
 	else
 		return MSC_E_VALUE;
 	rc = check_display(r->display_coding, r->display_units, r->display,
@@ -542,4 +547,38 @@ msc_applet_result_name(uint8_t result)
 	if (result <= MSC_RESULT_MAX)
 		return names[result];
 	return "unknown";
+}
+
+const char *
+msc_digest_hash_name(size_t digest_len)
+{
+	switch (digest_len)
+	{
+		case 32:
+			return "SHA256";
+		case 48:
+			return "SHA384";
+		case 64:
+			return "SHA512";
+		default:
+			return NULL;
+	}
+}
+
+msc_rc
+msc_digest_verification_code(const uint8_t *digest, size_t len,
+							 char out[MSC_APPLET_VCODE_LEN + 1])
+{
+	unsigned int code;
+
+	if (digest == NULL || len < MSC_DIGEST_MIN_LEN)
+		return MSC_E_ARG;
+	/* the first 6 bits of the first octet, the last 7 bits of the last one */
+	code = ((unsigned int) (digest[0] & 0xFC) << 5) | (digest[len - 1] & 0x7F);
+	out[0] = (char) ('0' + code / 1000);
+	out[1] = (char) ('0' + code / 100 % 10);
+	out[2] = (char) ('0' + code / 10 % 10);
+	out[3] = (char) ('0' + code % 10);
+	out[4] = '\0';
+	return MSC_OK;
 }

@@ -12,9 +12,11 @@
  * Request, elements in exactly this order:
  *	80 version      1 octet, MSC_APPLET_VERSION (1)
  *	81 reference    8 octets, the transaction reference
- *	82 operation    1 octet: 1 authenticate, 2 sign
+ *	82 operation    1 octet: 1 authenticate, 2 sign, 3 sign a digest
  *	83 data         authenticate: the 32-byte challenge;
- *	                sign: the UTF-8 text to sign (1..MSC_APPLET_MAX_DATA)
+ *	                sign: the UTF-8 text to sign (1..MSC_APPLET_MAX_DATA);
+ *	                sign a digest: a SHA-256, SHA-384 or SHA-512 digest
+ *	                (32, 48 or 64 octets: the length names the hash)
  *	84 display      coding (1) then
  *	                  coding 00 (GSM 7-bit): septet count (1), packed septets
  *	                                         (exactly ceil(7 * count / 8))
@@ -30,7 +32,11 @@
  *	80 version      1 octet (1)
  *	81 reference    8 octets, echoed from the request
  *	88 result       1 octet, MSC_RESULT_*
- *	89 cms          DER CMS SignedData; present if and only if result is OK
+ *	89 signature    present if and only if result is OK: operations 1
+ *	                and 2, a DER CMS SignedData; operation 3, the raw
+ *	                signature of the digest (RSA: PKCS#1 v1.5 over the
+ *	                DigestInfo, the modulus' length; EC: r || s, each the
+ *	                order's length).  The codec only frames it.
  *
  * Decoders are strict and safe on arbitrary input: duplicate tags
  * (MSC_E_TAG_DUP), unknown tags (MSC_E_TAG_UNKNOWN, there is no optional
@@ -57,6 +63,7 @@
 
 #define MSC_OP_AUTHENTICATE		1
 #define MSC_OP_SIGN				2
+#define MSC_OP_SIGN_DIGEST		3
 
 /* Request tags */
 #define MSC_TAG_VERSION			0x80
@@ -164,6 +171,25 @@ extern msc_rc msc_applet_response_encode(const msc_applet_response *rsp,
 /* Decode and check a response (the CMS is not parsed here). */
 extern msc_rc msc_applet_response_decode(const uint8_t *msg, size_t len,
 										 msc_applet_response *out);
+
+/*
+ * The hash a digest of this length comes from, as the Mobile-ID API names
+ * it ("SHA256", "SHA384", "SHA512"); NULL for any other length.  The one
+ * home of the digest lengths operation 3 accepts.
+ */
+extern const char *msc_digest_hash_name(size_t digest_len);
+
+/*
+ * The 4-digit verification code of a digest, as SK's Mobile-ID
+ * specification computes it (MID REST API, 2.4.1): the first 6 bits of the
+ * digest and its last 7 bits as one 13-bit number, in decimal with leading
+ * zeros ("0000".."8191").  MSC_E_ARG below MSC_DIGEST_MIN_LEN octets
+ * (the specification's own example is a 20-octet SHA-1 digest; operation 3
+ * takes only the lengths msc_digest_hash_name names).
+ */
+#define MSC_DIGEST_MIN_LEN		20
+extern msc_rc msc_digest_verification_code(const uint8_t *digest, size_t len,
+										   char out[MSC_APPLET_VCODE_LEN + 1]);
 
 /* Static name of a result ("user cancel"...), "unknown" when out of range. */
 extern const char *msc_applet_result_name(uint8_t result);

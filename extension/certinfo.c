@@ -77,6 +77,55 @@ mobisign_cert_info(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
+PG_FUNCTION_INFO_V1(mobisign_cert_identity);
+
+/*
+ * mobisign._cert_identity(certificate bytea) -> (key_type, serial_number)
+ * The key's type ('EC', 'RSA', or OpenSSL's name of another) and the
+ * subject's serialNumber attribute (NULL when it has none, or more than
+ * one, or one that is not text).
+ */
+Datum
+mobisign_cert_identity(PG_FUNCTION_ARGS)
+{
+	Datum		values[2];
+	bool		nulls[2] = {true, true};
+	MsScope    *scope;
+	X509	   *x;
+	EVP_PKEY   *pkey;
+	X509_NAME  *subject;
+	int			at;
+
+	ms_require_arg(fcinfo, 0, "certificate");
+	scope = ms_scope_create();
+	x = ms_vcache_certificate(scope, "certificate", PG_GETARG_BYTEA_PP(0));
+	pkey = X509_get0_pubkey(x);
+	if (pkey != NULL)
+	{
+		values[0] = CStringGetTextDatum(EVP_PKEY_is_a(pkey, "EC") ? "EC" :
+										EVP_PKEY_is_a(pkey, "RSA") ? "RSA" :
+										EVP_PKEY_get0_type_name(pkey));
+		nulls[0] = false;
+	}
+	subject = X509_get_subject_name(x);
+	at = X509_NAME_get_index_by_NID(subject, NID_serialNumber, -1);
+	if (at >= 0 && X509_NAME_get_index_by_NID(subject, NID_serialNumber, at) < 0)
+	{
+		unsigned char *utf8 = NULL;
+		int			n = ASN1_STRING_to_UTF8(&utf8,
+											X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
+
+		if (n > 0 && n <= 64 && memchr(utf8, '\0', n) == NULL)
+		{
+			values[1] = PointerGetDatum(cstring_to_text_with_len((char *) utf8, n));
+			nulls[1] = false;
+		}
+		OPENSSL_free(utf8);
+	}
+	ms_scope_release(scope);
+	PG_RETURN_DATUM(ms_result_datum(fcinfo, values, nulls));
+}
+
 PG_FUNCTION_INFO_V1(mobisign_crl_info);
 
 /*

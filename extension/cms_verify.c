@@ -457,6 +457,28 @@ ms_cms_verify(const MsCmsRequest *req, MsCmsResult *out)
 	ms_scope_release(scope);
 }
 
+/* The signer of a raw signature is the given certificate. */
+static void
+describe_raw_signer(X509 *cert, MsCmsResult *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->signer_subject = ms_vcache_subject(cert);
+	out->signer_der = ms_x509_to_bytea(cert);
+	out->signer_fingerprint = ms_vcache_fingerprint_hex(cert);
+}
+
+/* A raw signature that verified (what): now the certificate's path. */
+static void
+validate_raw_signer(X509 *cert, const char *what, const char *pki_name, TimestampTz at,
+					MsKeyUsage usage, MsCmsResult *out)
+{
+	ms_validate_certificate(cert, NULL, pki_name, at, usage, &out->v);
+	if (out->v.valid)
+		out->v.reason = psprintf("raw %s signature and certificate path are valid", what);
+	else
+		out->v.reason = psprintf("signer certificate: %s", out->v.reason);
+}
+
 /*
  * The PKCS#1 result format: a raw RSA (PKCS#1 v1.5 or PSS) or ECDSA
  * signature made with the given certificate's key.  The hash is not carried
@@ -479,10 +501,7 @@ ms_raw_signature_verify(const unsigned char *sig, size_t siglen,
 	int			nalgs;
 	const char *matched = NULL;
 
-	memset(out, 0, sizeof(*out));
-	out->signer_subject = ms_vcache_subject(cert);
-	out->signer_der = ms_x509_to_bytea(cert);
-	out->signer_fingerprint = ms_vcache_fingerprint_hex(cert);
+	describe_raw_signer(cert, out);
 	if (pkey != NULL && EVP_PKEY_is_a(pkey, "EC"))
 	{
 		algs = ec_algs;
@@ -508,11 +527,27 @@ ms_raw_signature_verify(const unsigned char *sig, size_t siglen,
 					pstrdup("the raw signature does not verify with the certificate's key"));
 		return;
 	}
-	ms_validate_certificate(cert, NULL, pki_name, at, usage, &out->v);
-	if (out->v.valid)
-		out->v.reason = psprintf("raw %s signature and certificate path are valid", matched);
-	else
-		out->v.reason = psprintf("signer certificate: %s", out->v.reason);
+	validate_raw_signer(cert, matched, pki_name, at, usage, out);
+}
+
+void
+ms_raw_digest_verify(const unsigned char *sig, size_t siglen,
+					 const unsigned char *digest, size_t digestlen,
+					 X509 *cert, const char *pki_name, MsKeyUsage usage,
+					 MsCmsResult *out)
+{
+	EVP_PKEY   *pkey = X509_get0_pubkey(cert);
+
+	describe_raw_signer(cert, out);
+	if (pkey == NULL || !ms_raw_verify_digest(pkey, digest, digestlen, sig, siglen))
+	{
+		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
+					psprintf("the raw signature of the %zu-octet digest does not verify with the certificate's key",
+							 digestlen));
+		return;
+	}
+	validate_raw_signer(cert, EVP_PKEY_is_a(pkey, "EC") ? "ECDSA digest" : "RSA PKCS#1 v1.5 digest",
+						pki_name, 0, usage, out);
 }
 
 bool

@@ -84,4 +84,13 @@ extern void ms_raw_signature_verify(const unsigned char *sig, size_t siglen,
 									X509 *cert, const char *pki_name, TimestampTz at,
 									MsKeyUsage usage, MsCmsResult *out);
 
+/*
+ * The applet's digest operation: a raw signature of digest with cert's key
+ * (ms_raw_verify_digest), then the path, now.
+ */
+extern void ms_raw_digest_verify(const unsigned char *sig, size_t siglen,
+								 const unsigned char *digest, size_t digestlen,
+								 X509 *cert, const char *pki_name, MsKeyUsage usage,
+								 MsCmsResult *out);
+
 #endif							/* MOBISIGN_CMS_VERIFY_H */

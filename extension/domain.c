@@ -5,10 +5,14 @@
  *	  install script and the SQL code read the facts C holds:
  *	  mobisign._status_codes(), mobisign._status_name(),
  *	  mobisign._sim_result_status(), mobisign._is_msisdn(),
- *	  mobisign._ota_counter_max().
+ *	  mobisign._ota_counter_max(), mobisign._is_kind(),
+ *	  mobisign._kind_signs_digest(), and the digest
+ *	  facts of the codec: mobisign._digest_hash_name(),
+ *	  mobisign._digest_verification_code().
  *
  * Invariants: nothing here holds a fact of its own; every value comes
- * from MS_STATUS_LIST, MS_SIM_RESULT_LIST or the codec (smpp.h, ota.h).
+ * from MS_STATUS_LIST, MS_SIM_RESULT_LIST, MS_KIND_LIST or the codec
+ * (smpp.h, ota.h, applet.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -47,6 +51,96 @@ ms_sim_result_status(int result)
 #undef MS_SIM_RESULT_CASE
 	}
 	return MS_SIM_RESULT_UNKNOWN_STATUS;
+}
+
+static const struct
+{
+	const char *name;
+	int			operation;
+	bool		authentication;
+}			kinds[] = {
+#define MS_KIND_ROW(name, op, auth) {name, op, auth},
+	MS_KIND_LIST(MS_KIND_ROW)
+#undef MS_KIND_ROW
+};
+
+static int
+kind_index(const char *kind)
+{
+	for (int i = 0; i < lengthof(kinds); i++)
+		if (strcmp(kind, kinds[i].name) == 0)
+			return i;
+	return -1;
+}
+
+void
+ms_kind_find(const char *kind, int *operation, bool *authentication)
+{
+	int			i = kind_index(kind);
+
+	if (i < 0)
+		elog(ERROR, "unknown transaction kind \"%s\"", kind);
+	*operation = kinds[i].operation;
+	*authentication = kinds[i].authentication;
+}
+
+/* mobisign._is_kind(kind text) RETURNS boolean: a kind of MS_KIND_LIST? */
+PG_FUNCTION_INFO_V1(ms_is_kind);
+Datum
+ms_is_kind(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(kind_index(text_to_cstring(PG_GETARG_TEXT_PP(0))) >= 0);
+}
+
+/*
+ * mobisign._kind_signs_digest(kind text) RETURNS boolean: does this kind
+ * send the applet's digest operation (the application gives the digest)?
+ * NULL for an unknown kind.
+ */
+PG_FUNCTION_INFO_V1(ms_kind_signs_digest);
+Datum
+ms_kind_signs_digest(PG_FUNCTION_ARGS)
+{
+	int			i = kind_index(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (i < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(kinds[i].operation == MSC_OP_SIGN_DIGEST);
+}
+
+/*
+ * mobisign._digest_hash_name(length integer) RETURNS text: the hash a
+ * digest of this many octets comes from ('SHA256', 'SHA384', 'SHA512'), as
+ * the applet's digest operation takes it; NULL for another length.
+ */
+PG_FUNCTION_INFO_V1(ms_digest_hash_name);
+Datum
+ms_digest_hash_name(PG_FUNCTION_ARGS)
+{
+	int32		len = PG_GETARG_INT32(0);
+	const char *name = len > 0 ? msc_digest_hash_name((size_t) len) : NULL;
+
+	if (name == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(name));
+}
+
+/*
+ * mobisign._digest_verification_code(digest bytea) RETURNS text: the
+ * Mobile-ID verification code of a digest (codec/applet.h); NULL for a
+ * digest the codec refuses.
+ */
+PG_FUNCTION_INFO_V1(ms_digest_verification_code);
+Datum
+ms_digest_verification_code(PG_FUNCTION_ARGS)
+{
+	bytea	   *d = PG_GETARG_BYTEA_PP(0);
+	char		code[MSC_APPLET_VCODE_LEN + 1];
+
+	if (msc_digest_verification_code((const uint8_t *) VARDATA_ANY(d), VARSIZE_ANY_EXHDR(d),
+									 code) != MSC_OK)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(code));
 }
 
 /*

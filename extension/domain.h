@@ -2,8 +2,8 @@
  *
  * domain.h
  *	  The one home of the domain facts that C holds and SQL reads: the
- *	  status codes (ETSI TS 102 204, plus 410), and what a SIM's applet
- *	  result ends a transaction with.
+ *	  status codes (ETSI TS 102 204, plus 410), what a SIM's applet
+ *	  result ends a transaction with, and the kinds of transaction.
  *
  * Invariants: every status code is in MS_STATUS_LIST and nowhere else in
  * C or SQL; the install script fills mobisign.status_code from it
@@ -72,6 +72,20 @@ typedef enum MsStatus
 	X(MSC_RESULT_BAD_SIGNATURE, MS_STATUS_OTA_ERROR) \
 	X(MSC_RESULT_EXPIRED, MS_STATUS_OTA_ERROR)
 
+/*
+ * X(kind, operation, authentication): the kinds of transaction
+ * (mobisign.transaction.kind), the applet operation each sends
+ * (codec/applet.h) and whether the signer's certificate must allow
+ * authentication (digitalSignature) rather than signing (nonRepudiation).
+ * "sign" signs the text shown; the *_hash kinds sign a digest the
+ * application gives (mobisign_sign_hash, mobisign_authenticate_hash).
+ */
+#define MS_KIND_LIST(X) \
+	X("authenticate", MSC_OP_AUTHENTICATE, true) \
+	X("sign", MSC_OP_SIGN, false) \
+	X("authenticate_hash", MSC_OP_SIGN_DIGEST, true) \
+	X("sign_hash", MSC_OP_SIGN_DIGEST, false)
+
 /* The status of an unknown applet result. */
 #define MS_SIM_RESULT_UNKNOWN_STATUS MS_STATUS_PB_SIGNATURE_PROCESS
 
@@ -80,5 +94,11 @@ extern const char *ms_status_name(int code);
 
 /* The status a non-OK applet result ends a transaction with; -1 for OK. */
 extern int	ms_sim_result_status(int result);
+
+/*
+ * A transaction kind's applet operation and key usage; ERROR for a kind
+ * not in MS_KIND_LIST.
+ */
+extern void ms_kind_find(const char *kind, int *operation, bool *authentication);
 
 #endif							/* MOBISIGN_DOMAIN_H */

@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
@@ -18,6 +19,7 @@
 #include "jsonb_build.h"
 #include "ossl.h"
 #include "verify_cache.h"
+#include "applet.h"
 #include "rawsig.h"
 
 typedef enum
@@ -106,6 +108,69 @@ ms_raw_verify(EVP_PKEY *pkey, const char *algorithm,
 	}
 	/* 1: valid; 0: does not verify; < 0: malformed signature, also false */
 	rc = EVP_DigestVerify(mdctx, sig, siglen, data, datalen);
+	ERR_clear_error();
+	ms_scope_release(scope);
+	return rc == 1;
+}
+
+MS_SCOPE_FREE_FN(free_pkey_ctx, EVP_PKEY_CTX, EVP_PKEY_CTX_free);
+MS_SCOPE_FREE_FN(free_ecdsa_sig, ECDSA_SIG, ECDSA_SIG_free);
+
+bool
+ms_raw_verify_digest(EVP_PKEY *pkey, const unsigned char *digest, size_t digestlen,
+					 const unsigned char *sig, size_t siglen)
+{
+	const char *hash = msc_digest_hash_name(digestlen);
+	MsScope    *scope;
+	EVP_PKEY_CTX *pctx;
+	unsigned char *der = NULL;
+	int			derlen = 0;
+	int			rc = 0;
+
+	if (hash == NULL)
+		return false;
+	scope = ms_scope_create();
+	ERR_clear_error();
+	pctx = ms_scope_add(scope, EVP_PKEY_CTX_new(pkey, NULL), free_pkey_ctx);
+	if (pctx == NULL || EVP_PKEY_verify_init(pctx) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not set up signature verification: %s", ms_ossl_error())));
+	if (EVP_PKEY_is_a(pkey, "EC"))
+	{
+		/* r || s, each the order's length, as DER for OpenSSL */
+		size_t		half = (size_t) (EVP_PKEY_get_bits(pkey) + 7) / 8;
+
+		if (siglen == 2 * half)
+		{
+			ECDSA_SIG  *es = ms_scope_add(scope, ECDSA_SIG_new(), free_ecdsa_sig);
+			BIGNUM	   *r = BN_bin2bn(sig, (int) half, NULL);
+			BIGNUM	   *s = BN_bin2bn(sig + half, (int) half, NULL);
+
+			if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1)
+			{
+				BN_free(r);
+				BN_free(s);
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("could not decode an ECDSA signature: %s", ms_ossl_error())));
+			}
+			derlen = i2d_ECDSA_SIG(es, &der);
+			if (derlen > 0)
+				rc = EVP_PKEY_verify(pctx, der, (size_t) derlen, digest, digestlen);
+			OPENSSL_free(der);
+		}
+	}
+	else if (EVP_PKEY_is_a(pkey, "RSA"))
+	{
+		/* PKCS#1 v1.5: the DigestInfo of the hash the length names */
+		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1 ||
+			EVP_PKEY_CTX_set_signature_md(pctx, EVP_get_digestbyname(hash)) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not set up RSA PKCS#1: %s", ms_ossl_error())));
+		rc = EVP_PKEY_verify(pctx, sig, siglen, digest, digestlen);
+	}
 	ERR_clear_error();
 	ms_scope_release(scope);
 	return rc == 1;

@@ -22,4 +22,15 @@ extern bool ms_raw_verify(EVP_PKEY *pkey, const char *algorithm,
 						  const unsigned char *data, size_t datalen,
 						  const unsigned char *sig, size_t siglen);
 
+/*
+ * Verify a raw signature of a digest (the applet's digest operation): RSA
+ * PKCS#1 v1.5 over the DigestInfo of the hash the digest's length names
+ * (32, 48, 64 octets: SHA-256, -384, -512), or ECDSA as r || s, each the
+ * length of the curve's order (what Mobile-ID returns).  False for any
+ * other key, length or a signature that does not verify.
+ */
+extern bool ms_raw_verify_digest(EVP_PKEY *pkey, const unsigned char *digest,
+								 size_t digestlen, const unsigned char *sig,
+								 size_t siglen);
+
 #endif							/* MOBISIGN_RAWSIG_H */

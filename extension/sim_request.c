@@ -23,6 +23,7 @@
 #include "ota.h"
 #include "applet.h"
 
+#include "domain.h"
 #include "keystore.h"
 #include "sim_request.h"
 
@@ -222,12 +223,13 @@ ms_build_request(PG_FUNCTION_ARGS)
 	memset(&req, 0, sizeof(req));
 	req.version = MSC_APPLET_VERSION;
 	memcpy(req.reference, VARDATA_ANY(reference), MSC_APPLET_REF_LEN);
-	if (strcmp(kind, "authenticate") == 0)
-		req.operation = MSC_OP_AUTHENTICATE;
-	else if (strcmp(kind, "sign") == 0)
-		req.operation = MSC_OP_SIGN;
-	else
-		elog(ERROR, "unknown transaction kind \"%s\"", kind);
+	{
+		int			op;
+		bool		authentication;
+
+		ms_kind_find(kind, &op, &authentication);
+		req.operation = (uint8_t) op;
+	}
 	req.data = (const uint8_t *) VARDATA_ANY(data);
 	req.data_len = VARSIZE_ANY_EXHDR(data);
 	msc_applet_request_set_display(&req, dt);

@@ -33,8 +33,10 @@
 #include "answer.h"
 
 #include "cms_verify.h"
+#include "domain.h"
 #include "keystore.h"
 #include "ossl.h"
+#include "rawsig.h"
 #include "verify_cache.h"
 #include "sim_request.h"
 #include "sim_response.h"
@@ -247,6 +249,40 @@ hex_to_bytea(const char *hex)
  * certificates in the signature; none are sent by default: 422).
  * intermediates (may be NULL): untrusted CA certificates for path building.
  */
+/*
+ * The answer to the digest operation: a raw signature of the digest by the
+ * registered certificate's key or, with several candidate certificates
+ * (a directory entry) and none registered, by the first candidate's key
+ * that verifies it; then that certificate's path.
+ */
+static void
+verify_digest_answer(bytea *sig, bytea *digest, X509 *cert, STACK_OF(X509) *candidates,
+					 const char *pki, MsKeyUsage usage, MsCmsResult *res)
+{
+	const unsigned char *s = (const unsigned char *) VARDATA_ANY(sig);
+	size_t		slen = VARSIZE_ANY_EXHDR(sig);
+	const unsigned char *d = (const unsigned char *) VARDATA_ANY(digest);
+	size_t		dlen = VARSIZE_ANY_EXHDR(digest);
+
+	for (int i = 0; cert == NULL && candidates != NULL && i < sk_X509_num(candidates); i++)
+	{
+		X509	   *c = sk_X509_value(candidates, i);
+		EVP_PKEY   *k = X509_get0_pubkey(c);
+
+		if (k != NULL && ms_raw_verify_digest(k, d, dlen, s, slen))
+			cert = c;
+	}
+	if (cert == NULL)
+	{
+		memset(res, 0, sizeof(*res));
+		res->v.valid = false;
+		res->v.status_code = MS_STATUS_INVALID_SIGNATURE;
+		res->v.reason = pstrdup("the raw signature of the digest verifies with none of the user's certificates");
+		return;
+	}
+	ms_raw_digest_verify(s, slen, d, dlen, cert, pki, usage, res);
+}
+
 PG_FUNCTION_INFO_V1(ms_verify_answer);
 Datum
 ms_verify_answer(PG_FUNCTION_ARGS)
@@ -262,6 +298,8 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 	Datum		values[VERIFY_NATTS];
 	bool		nulls[VERIFY_NATTS];
 	MsKeyUsage	usage;
+	int			op;
+	bool		authentication;
 	int			i;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(4))
@@ -271,13 +309,8 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3))
 		pki = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	if (strcmp(kind, "authenticate") == 0)
-		usage = MS_USAGE_AUTHENTICATION;
-	else if (strcmp(kind, "sign") == 0)
-		usage = MS_USAGE_SIGNING;
-	else
-		elog(ERROR, "unknown transaction kind \"%s\"", kind);
-
+	ms_kind_find(kind, &op, &authentication);
+	usage = authentication ? MS_USAGE_AUTHENTICATION : MS_USAGE_SIGNING;
 
 	scope = ms_scope_create();
 	if (!PG_ARGISNULL(2))
@@ -285,6 +318,9 @@ ms_verify_answer(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(5))
 		inter = ms_parse_certificate_array(scope, "intermediates", PG_GETARG_ARRAYTYPE_P(5), 64);
 
+	if (op == MSC_OP_SIGN_DIGEST)
+		verify_digest_answer(cms, content, cert, inter, pki, usage, &res);
+	else
 	{
 		MsCmsRequest req = {
 			.sig = (const unsigned char *) VARDATA_ANY(cms),

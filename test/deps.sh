@@ -18,7 +18,8 @@ PACKAGES=(
 	chromium
 	clang libclang-rt-14-dev
 	libp11-kit-dev softhsm2 opensc
-	patroni python3-etcd etcd-server curl
+	patroni python3-etcd etcd-server
+	libmicrohttpd-dev libjansson-dev libpq-dev curl jq
 )
 SSL_PACKAGES=(libssl3 libssl-dev openssl)
 

@@ -8,6 +8,11 @@
 --                       domain mobisign.msisdn
 --   OTA counter limit   C (the codec's MSC_OTA_COUNTER_MAX): _ota_counter_max()
 --   open states         SQL: _is_open(), which extension/sim_wait.c calls
+--   transaction kinds   C (domain.h, MS_KIND_LIST): _is_kind(),
+--                       _kind_signs_digest()
+--   digest lengths and  C (the codec's msc_digest_hash_name and
+--   verification code   msc_digest_verification_code): _digest_hash_name(),
+--                       _digest_verification_code()
 --   PKI profiles        SQL: the domain mobisign.pki_profile (C reads the
 --                       column: extension/pki_store.c)
 --
@@ -114,3 +119,33 @@ EXCEPTION WHEN check_violation THEN
               HINT = 'Use ''strict'' (RFC 5280 rules beyond OpenSSL''s) or ''compatible'' (OpenSSL''s path validation alone).';
 END
 $$;
+
+-- The kinds of transaction (mobisign.transaction.kind): authenticate, sign,
+-- and the two that sign a digest the application gives.
+CREATE FUNCTION mobisign._is_kind(kind text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ms_is_kind'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION mobisign._kind_signs_digest(kind text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ms_kind_signs_digest'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- 'SHA256', 'SHA384' or 'SHA512' for a digest of 32, 48 or 64 octets; NULL
+-- for another length.
+CREATE FUNCTION mobisign._digest_hash_name(length integer)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ms_digest_hash_name'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- The Mobile-ID verification code of a digest (6 bits from its start, 7
+-- from its end, 4 digits).
+CREATE FUNCTION mobisign._digest_verification_code(digest bytea)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ms_digest_verification_code'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;

@@ -153,16 +153,27 @@ CREATE TABLE mobisign.smsc (
     CONSTRAINT smsc_tls_client_pair CHECK ((tls_cert_file IS NULL) = (tls_key_file IS NULL))
 );
 
+-- The relying parties of the HTTP gateway (gateway/, docs/gateway.md): the
+-- name and UUID a Mobile-ID or ETSI client sends with every request.  The
+-- name is compared case-insensitively (Mobile-ID's rule), the UUID exactly.
+CREATE TABLE mobisign.relying_party (
+    id         integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       text NOT NULL CHECK (mobisign._input_fits('application', name)),
+    uuid       uuid NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX relying_party_name ON mobisign.relying_party (lower(name));
+
 -- One row per authentication or signature.
 CREATE TABLE mobisign.transaction (
     id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    kind               text NOT NULL CHECK (kind IN ('authenticate', 'sign')),
+    kind               text NOT NULL CHECK (mobisign._is_kind(kind)),
     app_role           name NOT NULL DEFAULT session_user,  -- row-level security key
     application        text CHECK (mobisign._input_fits('application', application)),  -- the caller's label
     user_id            text NOT NULL,
     msisdn             mobisign.msisdn NOT NULL,
     reference          bytea NOT NULL UNIQUE CHECK (length(reference) = 8),
-    data               bytea NOT NULL,   -- the challenge, or the UTF-8 text to be signed
+    data               bytea NOT NULL,   -- the challenge, the UTF-8 text to be signed, or the digest
     data_hash          bytea NOT NULL,   -- SHA-256 of data
     display_text       text,
     verification_code  text NOT NULL CHECK (verification_code ~ '^[0-9]{4}$'),
@@ -179,7 +190,7 @@ CREATE TABLE mobisign.transaction (
     submitted_at       timestamptz,
     completed_at       timestamptz,
     expires_at         timestamptz NOT NULL,
-    signature          bytea,       -- CMS SignedData DER, as received
+    signature          bytea,       -- CMS SignedData DER, or a digest's raw signature, as received
     signer_fingerprint bytea,
     signer_subject     text,
     reason             text,

@@ -11,6 +11,15 @@ AS 'MODULE_PATHNAME', 'mobisign_cert_info'
 LANGUAGE C IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp;
 
+-- The key's type ('EC', 'RSA', ...) and the subject's serialNumber (the
+-- ETSI natural-person form "PNOEE-38412319871", Mobile-ID's national
+-- identity number with its prefix).
+CREATE FUNCTION mobisign._cert_identity(certificate bytea, OUT key_type text, OUT serial_number text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mobisign_cert_identity'
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION mobisign._crl_info(crl bytea,
     OUT der bytea, OUT sha256 bytea, OUT issuer text, OUT crl_number numeric, OUT is_delta boolean,
     OUT scope text, OUT this_update timestamptz, OUT next_update timestamptz)

@@ -26,6 +26,8 @@ BEGIN
     IF p_kind = 'sign' THEN
         -- what you see is what you sign: the SIM signs the UTF-8 form of the text it shows
         p_data := pg_catalog.convert_to(p_display, 'UTF8');
+    ELSIF p_display IS NULL AND p_kind = 'sign_hash' THEN
+        p_display := 'Sign for ' || coalesce(p_application, 'the service') || '?';
     ELSIF p_display IS NULL THEN
         p_display := 'Log in to ' || coalesce(p_application, 'the service') || '?';
     END IF;
@@ -41,7 +43,11 @@ BEGIN
     t.data := p_data;
     t.data_hash := pg_catalog.sha256(p_data);
     t.display_text := p_display;
-    t.verification_code := mobisign._verification_code();
+    -- a digest's code comes from the digest (the application computes it
+    -- too, as Mobile-ID does); otherwise it is random
+    t.verification_code := CASE WHEN mobisign._kind_signs_digest(p_kind)
+                                THEN mobisign._digest_verification_code(p_data)
+                                ELSE mobisign._verification_code() END;
     t.pki_id := who.pki_id;
     t.certificate_fingerprint := who.certificate_fingerprint;
     t.sim_key_set := k.key_set;
@@ -330,6 +336,72 @@ AS $$
     SELECT * FROM mobisign._request('sign', $1, NULL, $2, $3, $4)
 $$;
 
+-- The digest and its hash for mobisign_sign_hash and
+-- mobisign_authenticate_hash: both given, the hash one the applet knows
+-- ('SHA256', 'SHA384', 'SHA512', any case), and the digest exactly its
+-- length; then the request.
+CREATE FUNCTION mobisign._request_hash(p_kind text, p_user text, p_hash bytea, p_hash_type text,
+                                       p_display text, p_application text, p_timeout interval,
+                                       OUT transaction_id uuid, OUT verification_code text)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_name text;
+BEGIN
+    IF p_hash IS NULL THEN
+        PERFORM mobisign._raise_status(102, 'hash is missing');
+    END IF;
+    IF p_hash_type IS NULL THEN
+        PERFORM mobisign._raise_status(102, 'hash_type is missing');
+    END IF;
+    IF pg_catalog.upper(p_hash_type) NOT IN ('SHA256', 'SHA384', 'SHA512') THEN
+        PERFORM mobisign._raise_status(101,
+            pg_catalog.format('unknown hash_type "%s"', pg_catalog.left(p_hash_type, 16)),
+            NULL, 'Use SHA256, SHA384 or SHA512.');
+    END IF;
+    v_name := mobisign._digest_hash_name(pg_catalog.length(p_hash));
+    IF v_name IS DISTINCT FROM pg_catalog.upper(p_hash_type) THEN
+        PERFORM mobisign._raise_status(103, 'the length of the hash does not match hash_type',
+            pg_catalog.format('A %s digest has %s octets; the hash given has %s.',
+                              pg_catalog.upper(p_hash_type),
+                              CASE pg_catalog.upper(p_hash_type) WHEN 'SHA256' THEN 32
+                                   WHEN 'SHA384' THEN 48 ELSE 64 END,
+                              pg_catalog.length(p_hash)));
+    END IF;
+    SELECT * INTO transaction_id, verification_code
+      FROM mobisign._request(p_kind, p_user, p_hash, p_display, p_application, p_timeout);
+END
+$$;
+
+-- The SIM signs the digest itself (PKCS#1 v1.5 with its DigestInfo for
+-- RSA, ECDSA for EC); display NULL: "Sign for <application>?".  The
+-- verification code is the digest's (Mobile-ID's rule).
+CREATE FUNCTION mobisign_sign_hash(user_id text, hash bytea, hash_type text,
+                                   display text DEFAULT NULL, application text DEFAULT NULL,
+                                   timeout interval DEFAULT '3 min',
+                                   OUT transaction_id uuid, OUT verification_code text)
+RETURNS record
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM mobisign._request_hash('sign_hash', $1, $2, $3, $4, $5, $6)
+$$;
+
+-- The same with the authentication key usage; display NULL: "Log in to
+-- <application>?".
+CREATE FUNCTION mobisign_authenticate_hash(user_id text, hash bytea, hash_type text,
+                                           display text DEFAULT NULL, application text DEFAULT NULL,
+                                           timeout interval DEFAULT '2 min',
+                                           OUT transaction_id uuid, OUT verification_code text)
+RETURNS record
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM mobisign._request_hash('authenticate_hash', $1, $2, $3, $4, $5, $6)
+$$;
+
 -- What mobisign_status() and mobisign_wait() return.
 CREATE TYPE mobisign.transaction_status AS (
     transaction_id uuid, kind text, state text, status_code integer, status_name text,
@@ -506,6 +578,54 @@ AS $$
     SELECT * FROM mobisign._verify_transaction($1)
 $$;
 
+-- The signature of a completed transaction as Mobile-ID returns it: the
+-- bytes the SIM sent (a CMS SignedData, or a digest's raw signature), the
+-- hash of a digest, the signer's key type and certificate.  Columns are
+-- NULL until the transaction has completed (state completed, 502).
+CREATE FUNCTION mobisign._signature(p_transaction_id uuid,
+                                    OUT transaction_id uuid, OUT kind text, OUT state text,
+                                    OUT signature bytea, OUT hash_type text, OUT key_type text,
+                                    OUT certificate bytea)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t mobisign.transaction;
+BEGIN
+    SELECT * INTO t FROM mobisign.transaction tr WHERE tr.id = p_transaction_id;
+    IF NOT FOUND OR NOT mobisign._may_see(t.app_role) THEN
+        RAISE EXCEPTION 'transaction % does not exist', p_transaction_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    transaction_id := t.id;
+    kind := t.kind;
+    state := t.state;
+    IF t.state <> 'completed' THEN
+        RETURN;
+    END IF;
+    signature := t.signature;
+    IF mobisign._kind_signs_digest(t.kind) THEN
+        hash_type := mobisign._digest_hash_name(pg_catalog.length(t.data));
+    END IF;
+    SELECT c.der INTO certificate FROM mobisign.certificate c WHERE c.fingerprint = t.signer_fingerprint;
+    IF certificate IS NOT NULL THEN
+        key_type := (mobisign._cert_identity(certificate)).key_type;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION mobisign_signature(transaction_id uuid,
+                                   OUT transaction_id uuid, OUT kind text, OUT state text,
+                                   OUT signature bytea, OUT hash_type text, OUT key_type text,
+                                   OUT certificate bytea)
+RETURNS record
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM mobisign._signature($1)
+$$;
+
 -- The application API to mobisign_app, its internals to nobody, nothing to PUBLIC
 REVOKE ALL ON FUNCTION
     mobisign._request(text, text, bytea, text, text, interval),
@@ -517,10 +637,14 @@ REVOKE ALL ON FUNCTION
     mobisign._request_audit(mobisign.transaction, text, text, text, integer, integer),
     mobisign._status(uuid), mobisign._wait_check(uuid, interval), mobisign._wait(uuid, interval),
     mobisign._verify_transaction(uuid),
+    mobisign._request_hash(text, text, bytea, text, text, text, interval),
+    mobisign._signature(uuid),
     mobisign_authenticate(text, text, interval, text),
     mobisign_sign(text, text, text, interval),
+    mobisign_sign_hash(text, bytea, text, text, text, interval),
+    mobisign_authenticate_hash(text, bytea, text, text, text, interval),
     mobisign_status(uuid), mobisign_wait(uuid, interval), mobisign_cancel(uuid),
-    mobisign_verify(uuid)
+    mobisign_verify(uuid), mobisign_signature(uuid)
 FROM PUBLIC;
 REVOKE ALL ON PROCEDURE mobisign_await(uuid, interval) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE mobisign_await(uuid, interval) TO mobisign_app;
@@ -528,6 +652,8 @@ GRANT EXECUTE ON PROCEDURE mobisign_await(uuid, interval) TO mobisign_app;
 GRANT EXECUTE ON FUNCTION
     mobisign_authenticate(text, text, interval, text),
     mobisign_sign(text, text, text, interval),
+    mobisign_sign_hash(text, bytea, text, text, text, interval),
+    mobisign_authenticate_hash(text, bytea, text, text, text, interval),
     mobisign_status(uuid), mobisign_wait(uuid, interval), mobisign_cancel(uuid),
-    mobisign_verify(uuid)
+    mobisign_verify(uuid), mobisign_signature(uuid)
 TO mobisign_app;

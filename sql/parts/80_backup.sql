@@ -4,7 +4,8 @@
 -- recreates them) and, of its tables, only the rows of those marked with
 -- pg_extension_config_dump().  Every table of schema mobisign is one of:
 --
---   configuration  pki, crl, certificate, directory, app_user, sim_key, smsc
+--   configuration  pki, crl, certificate, directory, app_user, sim_key, smsc,
+--                  relying_party
 --   state          transaction, request_queue, inbound_segment, audit
 --   install-time   status_code: this script inserts every row (from C,
 --                  01_domain.sql), nothing adds any
@@ -220,7 +221,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['mobisign.pki', 'mobisign.crl', 'mobisign.certificate',
                              'mobisign.directory', 'mobisign.app_user', 'mobisign.sim_key',
-                             'mobisign.smsc', 'mobisign.transaction', 'mobisign.request_queue',
+                             'mobisign.smsc', 'mobisign.relying_party', 'mobisign.transaction', 'mobisign.request_queue',
                              'mobisign.inbound_segment', 'mobisign.audit']::regclass[] LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t, '');
     END LOOP;

@@ -54,6 +54,7 @@ GRANT SELECT (id, name, host, port, tls, tls_ca_file, tls_server_name, tls_cert_
               max_per_second, enquire_link_interval, reconnect_delay, response_timeout,
               connect_timeout, enabled, created_at)
     ON mobisign.smsc TO mobisign_admin, mobisign_auditor;
+GRANT SELECT (id, name, created_at) ON mobisign.relying_party TO mobisign_admin, mobisign_auditor;
 GRANT SELECT (msisdn, key_set, kic_algorithm, kid_algorithm, tar, counter, response_counter, created_at)
     ON mobisign.sim_key TO mobisign_admin, mobisign_auditor;
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "aes_cmac.h"
 #include "answer.h"
 #include "applet.h"
@@ -960,6 +962,107 @@ test_answer(void)
 	}
 }
 
+/* ------------------------------------------------ sign a digest (op 3) */
+
+/*
+ * The digest operation and the Mobile-ID verification code.  The codes are
+ * SK-EID/mid-rest-java-client's known answers
+ * (src/test/java/ee/sk/mid/VerificationCodeCalculatorTest.java): the MID
+ * specification's own example (a 20-octet digest, 2.4.1) and the SHA-2
+ * digests of "HACKERMAN_SHA256/384/512".
+ */
+static void
+test_sign_digest(void)
+{
+	static const struct
+	{
+		const char *text;
+		const EVP_MD *(*md) (void);
+		const char *code;
+	}			mid[] = {
+		{"HACKERMAN_SHA256", EVP_sha256, "6008"},
+		{"HACKERMAN_SHA384", EVP_sha384, "7230"},
+		{"HACKERMAN_SHA512", EVP_sha512, "3843"},
+	};
+	uint8_t		example[20],
+				digest[64],
+				msg[512];
+	char		code[5];
+	unsigned int dlen;
+	size_t		len;
+	msc_applet_request req,
+				got;
+	msc_display_text dt;
+	uint8_t		sig[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+	ok(unhex("2f665f6a6999e0ef0752e00ec9f453adf59d8cb6", example, sizeof(example)) == 20 &&
+	   msc_digest_verification_code(example, 20, code) == MSC_OK && strcmp(code, "1462") == 0,
+	   "MID 2.4.1 example: 2f66...8cb6 gives 1462");
+	for (size_t i = 0; i < sizeof(mid) / sizeof(mid[0]); i++)
+	{
+		char		name[64];
+
+		EVP_Digest(mid[i].text, strlen(mid[i].text), digest, &dlen, mid[i].md(), NULL);
+		snprintf(name, sizeof(name), "MID code of %s is %s", mid[i].text, mid[i].code);
+		ok(msc_digest_verification_code(digest, dlen, code) == MSC_OK &&
+		   strcmp(code, mid[i].code) == 0, name);
+	}
+	memset(digest, 0xFF, sizeof(digest));
+	ok(msc_digest_verification_code(digest, 32, code) == MSC_OK && strcmp(code, "8191") == 0,
+	   "all ones: 8191, the largest code");
+	memset(digest, 0, sizeof(digest));
+	ok(msc_digest_verification_code(digest, 32, code) == MSC_OK && strcmp(code, "0000") == 0,
+	   "all zeros: 0000, four digits");
+	is_rc(msc_digest_verification_code(digest, 19, code), MSC_E_ARG, "a 19-octet digest is refused");
+	ok(msc_digest_hash_name(32) && strcmp(msc_digest_hash_name(32), "SHA256") == 0 &&
+	   strcmp(msc_digest_hash_name(48), "SHA384") == 0 &&
+	   strcmp(msc_digest_hash_name(64), "SHA512") == 0 && msc_digest_hash_name(20) == NULL,
+	   "digest lengths name their hash; SHA-1 is not one");
+
+	/* the request: operation 03, the digest as data */
+	for (size_t i = 0; i < 32; i++)
+		digest[i] = (uint8_t) i;
+	memset(&req, 0, sizeof(req));
+	req.version = MSC_APPLET_VERSION;
+	memcpy(req.reference, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	req.operation = MSC_OP_SIGN_DIGEST;
+	req.data = digest;
+	req.data_len = 32;
+	ok(msc_display_encode((const uint8_t *) "Sign?", 5, NULL, &dt) == MSC_OK, "digest display");
+	msc_applet_request_set_display(&req, &dt);
+	memcpy(req.vcode, "0031", 5);
+	req.expiry = 0x65000000;
+	ok(msc_applet_request_encode_unsigned(&req, msg, sizeof(msg), &len) == MSC_OK &&
+	   bytes_eq(msg, len,
+				"800101" "81080102030405060708" "820103"
+				"8320000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+				"84070005d3f4d9fd03" "850430303331" "860465000000"),
+	   "sign-digest request layout (82 01 03, 83 20 digest)");
+	req.signature = sig;
+	req.signature_len = sizeof(sig);
+	ok(msc_applet_request_encode(&req, msg, sizeof(msg), &len) == MSC_OK &&
+	   msc_applet_request_decode(msg, len, &got) == MSC_OK &&
+	   got.operation == MSC_OP_SIGN_DIGEST && got.data_len == 32 &&
+	   memcmp(got.data, digest, 32) == 0, "sign-digest request round-trips");
+	req.data_len = 48;
+	ok(msc_applet_request_encode(&req, msg, sizeof(msg), &len) == MSC_OK, "a SHA-384 digest");
+	req.data_len = 64;
+	ok(msc_applet_request_encode(&req, msg, sizeof(msg), &len) == MSC_OK, "a SHA-512 digest");
+	req.data_len = 20;
+	is_rc(msc_applet_request_encode(&req, msg, sizeof(msg), &len), MSC_E_VALUE,
+		  "a SHA-1 digest is refused");
+	req.data_len = 33;
+	is_rc(msc_applet_request_encode(&req, msg, sizeof(msg), &len), MSC_E_VALUE,
+		  "33 octets are no digest");
+	/* decode side: the same refusal for a 31-octet digest on the wire */
+	req.data_len = 32;
+	ok(msc_applet_request_encode(&req, msg, sizeof(msg), &len) == MSC_OK, "re-encode");
+	msg[17] = 31;				/* 83 20 -> 83 1f, drop the last digest octet */
+	memmove(msg + 18 + 31, msg + 18 + 32, len - (18 + 32));
+	is_rc(msc_applet_request_decode(msg, len - 1, &got), MSC_E_VALUE,
+		  "a 31-octet digest on the wire is refused");
+}
+
 /* ---------------------------------------------------------------- applet */
 
 static void
@@ -1082,8 +1185,8 @@ test_applet(void)
 	t[2] = 2;
 	is_rc(msc_applet_request_decode(t, len, &got), MSC_E_VERSION, "version 2 refused");
 	memcpy(t, msg, len);
-	t[15] = 3;
-	is_rc(msc_applet_request_decode(t, len, &got), MSC_E_VALUE, "operation 3 refused");
+	t[15] = 4;
+	is_rc(msc_applet_request_decode(t, len, &got), MSC_E_VALUE, "operation 4 refused");
 	memcpy(t, msg, len);
 	t[splen - 8] = 'x';
 	is_rc(msc_applet_request_decode(t, len, &got), MSC_E_VALUE, "non-digit verification code");
@@ -1209,6 +1312,7 @@ main(void)
 	test_pysim_known_answers();
 	test_answer();
 	test_applet();
+	test_sign_digest();
 	test_end_to_end();
 	test_smpp();
 	printf("1..%d\n", n_tests);

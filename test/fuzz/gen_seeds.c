@@ -235,6 +235,28 @@ main(int argc, char **argv)
 	msc_applet_request_set_display(&req, &dt);
 	err |= msc_applet_request_encode(&req, app, sizeof(app), &alen) != MSC_OK;
 	err |= put(dir, "fuzz_applet_request", 2, app, alen);
+	{
+		static const char *const gw[] = {
+			"{\"relyingPartyUUID\":\"00000000-0000-4000-8000-000000000001\",\"relyingPartyName\":\"DEMO\","
+			"\"phoneNumber\":\"+3585000000001\",\"nationalIdentityNumber\":\"30001010001\","
+			"\"hash\":\"0nbgC2fVdLVQFZJdBbmG7oPoElpCYsQMtrY0c0wKYRg=\",\"hashType\":\"SHA256\","
+			"\"language\":\"ENG\",\"displayText\":\"Log in\",\"displayTextFormat\":\"GSM-7\"}",
+			"{\"MSS_SignatureReq\":{\"AP_Info\":{\"AP_ID\":\"DEMO\",\"AP_PWD\":\"00000000-0000-4000-8000-000000000001\","
+			"\"AP_TransID\":\"T1\"},\"MobileUser\":{\"MSISDN\":\"+3585000000001\"},\"MessagingMode\":\"synch\","
+			"\"DataToBeSigned\":{\"MimeType\":\"SHA256\",\"Encoding\":\"base64\","
+			"\"Data\":\"0nbgC2fVdLVQFZJdBbmG7oPoElpCYsQMtrY0c0wKYRg=\"},"
+			"\"MSS_Format\":\"http://uri.etsi.org/TS102204/v1.1.2#PKCS1\",\"TimeOut\":\"80\"}}",
+			"{\"MSS_StatusReq\":{\"AP_Info\":{\"AP_ID\":\"DEMO\",\"AP_PWD\":\"x\",\"AP_TransID\":\"T\"},"
+			"\"MSSP_TransID\":\"00000000-0000-4000-8000-000000000001\"}}",
+			"{\"MSS_ReceiptReq\":{\"AP_Info\":{\"AP_ID\":\"D\",\"AP_PWD\":\"p\",\"AP_TransID\":\"T\"},"
+			"\"MobileUser\":{\"MSISDN\":\"+35850\"},\"MSSP_TransID\":\"00000000-0000-4000-8000-000000000001\","
+			"\"Status\":{\"StatusMessage\":\"ok\"}}}",
+			"QUJD",
+		};
+
+		for (size_t i = 0; i < sizeof(gw) / sizeof(gw[0]); i++)
+			err |= put(dir, "fuzz_gateway_request", (int) i + 1, (const uint8_t *) gw[i], strlen(gw[i]));
+	}
 	err |= put(dir, "fuzz_display", 1, (const uint8_t *) "Pay 5 \xe2\x82\xac {x}", 12);
 	err |= put(dir, "fuzz_display", 2, (const uint8_t *) "\xd0\x9f\xd0\xb0", 4);
 

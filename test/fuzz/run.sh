@@ -27,7 +27,8 @@ harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
 	harnesses=(fuzz_udh fuzz_ota_command fuzz_ota_response fuzz_applet_request fuzz_applet_response fuzz_display
 		fuzz_answer fuzz_smpp_receive
-		fuzz_der_input fuzz_ocsp_response fuzz_http_response fuzz_ldap_entry fuzz_pkcs11_uri)
+		fuzz_der_input fuzz_ocsp_response fuzz_http_response fuzz_ldap_entry fuzz_pkcs11_uri
+		fuzz_gateway_request)
 fi
 codec=("$root"/codec/*.c)
 inc=(-I"$root/codec" -I"$root/test/codec" -I"$here")
@@ -45,16 +46,22 @@ export MOBISIGN_FUZZ_OCSP="$out/ocsp"
 fail=0
 for h in "${harnesses[@]}"; do
 	echo "== $h: build"
+	libs=(-lcrypto)
 	if is_input "$h"; then
 		srcs=("${input[@]}")
 		hinc=("${input_inc[@]}")
+	elif [ "$h" = fuzz_gateway_request ]; then
+		# the gateway's JSON request parsing (jansson)
+		srcs=("$root/gateway/gw_request.c")
+		hinc=("${inc[@]}" -I"$root/gateway")
+		libs=(-ljansson -lcrypto)
 	else
 		srcs=("${codec[@]}")
 		hinc=("${inc[@]}")
 	fi
 	if ! "$CLANG" -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined "${hinc[@]}" "$here/$h.c" "${srcs[@]}" \
-		-lcrypto -o "$out/$h"; then
+		"${libs[@]}" -o "$out/$h"; then
 		echo "not ok - $h does not build"
 		fail=1
 		continue

@@ -10,7 +10,7 @@ INSERT INTO classes VALUES
     ('mobisign.pki', 'configuration'), ('mobisign.crl', 'configuration'),
     ('mobisign.certificate', 'configuration'), ('mobisign.directory', 'configuration'),
     ('mobisign.app_user', 'configuration'), ('mobisign.sim_key', 'configuration'),
-    ('mobisign.smsc', 'configuration'),
+    ('mobisign.smsc', 'configuration'), ('mobisign.relying_party', 'configuration'),
     ('mobisign.transaction', 'state'), ('mobisign.request_queue', 'state'),
     ('mobisign.inbound_segment', 'state'), ('mobisign.audit', 'state'),
     ('mobisign.status_code', 'install-time'),

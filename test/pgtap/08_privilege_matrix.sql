@@ -70,6 +70,14 @@ INSERT INTO expect_fn VALUES
     -- the SIM channel, for applications
     ('mobisign_authenticate(text,text,interval,text)', '{app}'),
     ('mobisign_sign(text,text,text,interval)', '{app}'),
+    ('mobisign_sign_hash(text,bytea,text,text,text,interval)', '{app}'),
+    ('mobisign_authenticate_hash(text,bytea,text,text,text,interval)', '{app}'),
+    ('mobisign_signature(uuid)', '{app}'),
+    -- the HTTP gateway: relying parties registered by administrators,
+    -- checked and users found by the gateway's application role
+    ('mobisign_add_relying_party(text,uuid)', '{admin}'),
+    ('mobisign_check_relying_party(text,uuid)', '{app}'),
+    ('mobisign_find_user(text,text)', '{app}'),
     ('mobisign_status(uuid)', '{app}'),
     ('mobisign_wait(uuid,interval)', '{app}'),
     ('mobisign_await(uuid,interval)', '{app}'),
@@ -90,6 +98,13 @@ INSERT INTO expect_fn VALUES
     ('mobisign._check_msisdn(text)', '{}'),
     ('mobisign._check_pki_profile(text)', '{}'),
     ('mobisign._is_msisdn(text)', '{}'),
+    ('mobisign._is_kind(text)', '{}'),
+    ('mobisign._kind_signs_digest(text)', '{}'),
+    ('mobisign._digest_hash_name(integer)', '{}'),
+    ('mobisign._digest_verification_code(bytea)', '{}'),
+    ('mobisign._request_hash(text,text,bytea,text,text,text,interval)', '{}'),
+    ('mobisign._signature(uuid)', '{}'),
+    ('mobisign._cert_identity(bytea)', '{}'),
     ('mobisign._is_open(text)', '{}'),
     ('mobisign._ota_counter_max()', '{}'),
     ('mobisign._sim_result_status(integer)', '{}'),
@@ -256,6 +271,8 @@ INSERT INTO expect_col VALUES
     ('mobisign.directory', 'bind_password', '{}'),         -- secret
     ('mobisign.smsc', '*', '{admin,auditor}'),
     ('mobisign.smsc', 'password', '{}'),                   -- secret
+    ('mobisign.relying_party', '*', '{admin,auditor}'),
+    ('mobisign.relying_party', 'uuid', '{}'),              -- secret
     ('mobisign.sim_key', '*', '{admin,auditor}'),
     ('mobisign.sim_key', 'kic_wrapped', '{}'),             -- secret
     ('mobisign.sim_key', 'kid_wrapped', '{}'),             -- secret
@@ -358,7 +375,8 @@ SELECT is_empty($$
     SELECT r.rolname || ' can read ' || s.rel || '.' || s.col
       FROM pg_catalog.pg_roles r
      CROSS JOIN (VALUES ('mobisign.sim_key', 'kic_wrapped'), ('mobisign.sim_key', 'kid_wrapped'),
-                        ('mobisign.smsc', 'password'), ('mobisign.directory', 'bind_password')) s(rel, col)
+                        ('mobisign.smsc', 'password'), ('mobisign.directory', 'bind_password'),
+                        ('mobisign.relying_party', 'uuid')) s(rel, col)
      WHERE NOT r.rolsuper
        AND NOT pg_catalog.pg_has_role(r.oid, 'pg_read_all_data', 'USAGE')
        AND pg_catalog.has_column_privilege(r.oid, s.rel::regclass, s.col, 'SELECT') $$,

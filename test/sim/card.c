@@ -29,7 +29,9 @@
 #include <time.h>
 
 #include <openssl/cms.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 
 #include "aes_cmac.h"
 #include "applet.h"
@@ -369,8 +371,8 @@ sim_card_receive(sim_world *w, sim_card *c, const uint8_t *pkt, size_t len,
 		return a;
 	}
 
-	/* what is signed: the challenge, or what is displayed (as UTF-8) */
-	if (req.operation == MSC_OP_AUTHENTICATE)
+	/* what is signed: the challenge or the digest, or what is displayed (as UTF-8) */
+	if (req.operation == MSC_OP_AUTHENTICATE || req.operation == MSC_OP_SIGN_DIGEST)
 	{
 		a->content_len = req.data_len;
 		a->content = malloc(req.data_len ? req.data_len : 1);
@@ -392,7 +394,8 @@ sim_card_receive(sim_world *w, sim_card *c, const uint8_t *pkt, size_t len,
 	a->behaviour = b;
 	sim_log("SIM %s (%s): DISPLAY %s ref %s code %s expires in %llds: \"%s\" -> %s after %d ms",
 			c->msisdn, c->user,
-			req.operation == MSC_OP_AUTHENTICATE ? "authenticate" : "sign",
+			req.operation == MSC_OP_AUTHENTICATE ? "authenticate"
+			: req.operation == MSC_OP_SIGN_DIGEST ? "sign-digest" : "sign",
 			refhex, req.vcode, (long long) req.expiry - (long long) time(NULL), shown,
 			sim_behaviour_name(b), *delay_ms);
 	free(work);
@@ -441,6 +444,71 @@ fail:
 	BIO_free(in);
 	CMS_ContentInfo_free(cms);
 	return -1;
+}
+
+/*
+ * The raw signature of a digest (applet operation 3): RSA PKCS#1 v1.5 over
+ * the DigestInfo of the hash the digest's length names, or ECDSA over the
+ * digest as r || s, each the length of the curve's order (what Mobile-ID
+ * returns).
+ */
+static int
+digest_sign(EVP_PKEY *key, const uint8_t *digest, size_t len, uint8_t **sig, size_t *sig_len)
+{
+	const char *hash = msc_digest_hash_name(len);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+	unsigned char *der = NULL;
+	size_t		der_len = 0;
+	int			is_ec = EVP_PKEY_is_a(key, "EC");
+	int			rc = -1;
+
+	*sig = NULL;
+	if (!hash || !ctx || EVP_PKEY_sign_init(ctx) != 1)
+		goto done;
+	if (!is_ec &&
+		(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 ||
+		 EVP_PKEY_CTX_set_signature_md(ctx, EVP_get_digestbyname(hash)) != 1))
+		goto done;
+	if (EVP_PKEY_sign(ctx, NULL, &der_len, digest, len) != 1 ||
+		!(der = malloc(der_len)) ||
+		EVP_PKEY_sign(ctx, der, &der_len, digest, len) != 1)
+		goto done;
+	if (!is_ec)
+	{
+		*sig = der;
+		*sig_len = der_len;
+		der = NULL;
+		rc = 0;
+	}
+	else
+	{
+		const unsigned char *p = der;
+		ECDSA_SIG  *es = d2i_ECDSA_SIG(NULL, &p, (long) der_len);
+		int			half = (EVP_PKEY_get_bits(key) + 7) / 8;
+
+		if (es && (*sig = malloc((size_t) half * 2)) &&
+			BN_bn2binpad(ECDSA_SIG_get0_r(es), *sig, half) == half &&
+			BN_bn2binpad(ECDSA_SIG_get0_s(es), *sig + half, half) == half)
+		{
+			*sig_len = (size_t) half * 2;
+			rc = 0;
+		}
+		ECDSA_SIG_free(es);
+	}
+done:
+	if (rc != 0)
+	{
+		char		buf[200];
+
+		ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+		sim_log("digest signing failed: %s", buf);
+		ERR_clear_error();
+		free(*sig);
+		*sig = NULL;
+	}
+	free(der);
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
 }
 
 static uint8_t
@@ -562,6 +630,12 @@ sim_card_act(sim_world *w, sim_action *a)
 			{
 				sim_random(altered, content_len);
 			}
+			else if (a->operation == MSC_OP_SIGN_DIGEST)
+			{
+				/* another digest of the same length */
+				memcpy(altered, content, content_len);
+				altered[0] ^= 0x80;
+			}
 			else
 			{
 				memcpy(altered, content, content_len);
@@ -604,7 +678,9 @@ sim_card_act(sim_world *w, sim_action *a)
 				cert = fake;
 			}
 		}
-		if (cms_sign(key, cert, content, content_len, &cms, &cms_len) != 0)
+		if (a->operation == MSC_OP_SIGN_DIGEST
+			? digest_sign(key, content, content_len, &cms, &cms_len) != 0
+			: cms_sign(key, cert, content, content_len, &cms, &cms_len) != 0)
 			result = MSC_RESULT_SIM_ERROR;
 		free(altered);
 		EVP_PKEY_free(ephemeral);
@@ -646,9 +722,9 @@ sim_card_act(sim_world *w, sim_action *a)
 	if (b == B_BAD_CC)
 		pkt[pkt_len - 1] ^= 0x01;	/* breaks the CC (or the deciphering) */
 
-	sim_log("SIM %s: ref %s: answering %s (%s, %zu-byte CMS), counter %llu%s", c->msisdn, refhex,
+	sim_log("SIM %s: ref %s: answering %s (%s, %zu-byte %s), counter %llu%s", c->msisdn, refhex,
 			msc_applet_result_name(result), sim_behaviour_name(b), result == MSC_RESULT_OK ? cms_len : 0,
-			(unsigned long long) counter, b == B_DUPLICATE ? ", twice" : "");
+			a->operation == MSC_OP_SIGN_DIGEST ? "signature" : "CMS", (unsigned long long) counter, b == B_DUPLICATE ? ", twice" : "");
 	sim_send_packet(c->msisdn, a->reply_to, pkt, pkt_len, a->session,
 					b == B_DUPLICATE ? SIM_SEND_TWICE : b == B_LOSE_SEGMENT ? SIM_SEND_LOSE_LAST
 					: b == B_LOSE_FIRST_SEGMENT ? SIM_SEND_LOSE_FIRST : 0);

@@ -75,17 +75,33 @@ add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	X509_EXTENSION_free(ext);
 }
 
+/*
+ * C=FI, O=mobisign simulator, CN=cn, and for a user the serialNumber of a
+ * natural person in the ETSI EN 319 412-1 form (5.1.3): "PNOEE-" and the
+ * 11-digit national identity number that Mobile-ID requests carry without
+ * the prefix (docs/simulator.md).
+ */
 static X509_NAME *
-make_name(const char *cn)
+make_name(const char *cn, const char *serial_number)
 {
 	X509_NAME  *n = X509_NAME_new();
 
 	if (!n ||
 		!X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC, (const unsigned char *) "FI", -1, -1, 0) ||
 		!X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *) "mobisign simulator", -1, -1, 0) ||
-		!X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1, 0))
+		!X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1, 0) ||
+		(serial_number &&
+		 !X509_NAME_add_entry_by_txt(n, "serialNumber", MBSTRING_ASC,
+									 (const unsigned char *) serial_number, -1, -1, 0)))
 		sim_ssl_die("X509_NAME");
 	return n;
+}
+
+/* The national identity number of the i-th user: 11 digits, 30001010000 + i. */
+static void
+national_id(long i, char *out, size_t cap)
+{
+	snprintf(out, cap, "PNOEE-%011ld", 30001010000L + i);
 }
 
 static void
@@ -104,10 +120,11 @@ random_serial(X509 *cert)
 }
 
 static X509 *
-make_cert(cert_kind kind, const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
+make_cert(cert_kind kind, const char *cn, const char *serial_number, EVP_PKEY *key,
+		  X509 *issuer, EVP_PKEY *issuer_key)
 {
 	X509	   *c = X509_new();
-	X509_NAME  *name = make_name(cn);
+	X509_NAME  *name = make_name(cn, serial_number);
 	long		days = (kind == CERT_ROOT || kind == CERT_ISSUING) ? CA_DAYS : EE_DAYS;
 
 	if (!c || !X509_set_version(c, X509_VERSION_3))
@@ -480,9 +497,9 @@ sim_cmd_provision(int argc, char **argv)
 
 	/* the PKI: root CA -> issuing CA -> users and the service provider */
 	root_key = gen_key("ec");
-	root = make_cert(CERT_ROOT, "mobisign simulator root CA", root_key, NULL, root_key);
+	root = make_cert(CERT_ROOT, "mobisign simulator root CA", NULL, root_key, NULL, root_key);
 	iss_key = gen_key("ec");
-	iss = make_cert(CERT_ISSUING, "mobisign simulator issuing CA", iss_key, root, root_key);
+	iss = make_cert(CERT_ISSUING, "mobisign simulator issuing CA", NULL, iss_key, root, root_key);
 	root_crl = make_crl(root, root_key, 1, NULL, -60);
 	iss_crl = make_crl(iss, iss_key, 1, NULL, -60);
 	p = sim_path(dir, "ca");
@@ -505,7 +522,7 @@ sim_cmd_provision(int argc, char **argv)
 	free(p);
 
 	sp_key = gen_key("ec");
-	sp = make_cert(CERT_SP, "mobisign simulator service provider", sp_key, iss, iss_key);
+	sp = make_cert(CERT_SP, "mobisign simulator service provider", NULL, sp_key, iss, iss_key);
 	p = sim_path(dir, "sp");
 	write_key(p, "key.pem", sp_key);
 	write_cert_pem(p, "cert.pem", sp);
@@ -563,11 +580,13 @@ sim_cmd_provision(int argc, char **argv)
 		X509	   *uc;
 		char	   *udir;
 		char		rel[64];
+		char		pno[24];
 
 		snprintf(user, sizeof(user), "user%04ld", i);
 		snprintf(msisdn, sizeof(msisdn), "%s%07ld", base, i);
 		uk = gen_key(key_type);
-		uc = make_cert(CERT_USER, user, uk, iss, iss_key);
+		national_id(i, pno, sizeof(pno));
+		uc = make_cert(CERT_USER, user, pno, uk, iss, iss_key);
 		p = sim_path(dir, "users");
 		udir = sim_path(p, user);
 		free(p);

@@ -1,0 +1,519 @@
+#!/usr/bin/env bash
+# End-to-end: the HTTP gateway (gateway/mobisign-gateway, docs/gateway.md)
+# in front of a cluster whose worker talks to the SMSC/SIM simulator, driven
+# with curl (never the gateway's own code); signatures are checked with
+# Python cryptography and the OpenSSL command line.  EC users.
+#
+# Scenarios (each a function below, run by ms_scenario):
+#   mid_certificate      POST certificate: OK with the registered certificate
+#                        (serialNumber PNOEE-...), NOT_FOUND, 400, 401, 405
+#   mid_authentication   POST authentication + GET session: OK, the raw
+#                        ECDSA signature of the hash verifies with the
+#                        returned certificate; the phone showed the hash's
+#                        verification code
+#   mid_signature        SHA-384 and SHA-512 signatures (no certificate in
+#                        the answer), valid
+#   mid_long_poll        timeoutMs: RUNNING when the wait ends first; the
+#                        answer the moment the SIM answers (LISTEN, no poll)
+#   mid_results          USER_CANCELLED, SIGNATURE_HASH_MISMATCH, SIM_ERROR,
+#                        PHONE_ABSENT, DELIVERY_ERROR, NOT_MID_CLIENT
+#   mid_timeout          TIMEOUT (a gateway with --session-timeout 2)
+#   mid_hostile          oversized bodies (413, also chunked), bad JSON, an
+#                        unknown relying party, a wrong nationalIdentityNumber
+#                        (nothing sent), bad hashes, wrong methods and paths,
+#                        sessions of another kind or another application
+#   etsi_sync_cms        MSS_SignatureReq synch, text, CMS: 502 and a CMS
+#                        that openssl cms -verify accepts
+#   etsi_async_pkcs1     asynchClientServer, a digest, PKCS#1: 100, then
+#                        MSS_StatusReq 504 and 502 with a valid signature
+#   etsi_profile_faults  MSS_ProfileQueryReq; Faults _101 _102 _104 _105
+#                        _107 _108 _109 and _401 (the user declines)
+#   log_hygiene          one line per request; no UUID, hash, body or
+#                        conninfo password in the log
+#   options              --help; bad options exit 2; an unreachable
+#                        database exits 1 without echoing the conninfo
+#   clean_stop           SIGTERM with a long poll waiting: it is answered,
+#                        the gateway exits 0
+#   load                 a short load run: the same authentication flow
+#                        through the gateway and in SQL (RESULT lines)
+#
+#   bash test/e2e/70_gateway.sh                    (after make install)
+#   MS_SCENARIO=mid_long_poll bash test/e2e/70_gateway.sh
+#
+# Ports: free ones. KEEP=1 keeps the work directory (clusters stopped).
+set -uo pipefail
+
+. "$(dirname "$0")/lib/e2e.sh"
+
+GW_BIN=$MOBISIGN_ROOT/gateway/mobisign-gateway
+SIGCHECK=$MOBISIGN_ROOT/test/e2e/gateway/sigcheck.py
+RP_NAME=DEMO
+RP_UUID=00000000-0000-4000-8000-000000000001
+LOAD_FLOWS=${MOBISIGN_GATEWAY_LOAD_FLOWS:-40}
+LOAD_PAR=8
+
+ms_e2e_init
+[ -x "$GW_BIN" ] || ms_e2e_die "$GW_BIN is not built (run make)"
+
+ms_e2e_ports PGPORT SMPPPORT GWPORT GW2PORT
+SIMDIR=$WORK/sim
+mkdir -p "$WORK/gw"
+ms_sim_provision "$SIMDIR" "$SMPPPORT" 24 --key-type ec
+ms_e2e_cluster "$WORK/pg" "$PGPORT" postgres
+ms_sim_register "$SIMDIR"
+ms_sim_behaviour "$SIMDIR" "* sign"
+ms_sim_start "$SIMDIR" "$SMPPPORT" "$WORK/sim.log"
+ms_check_bound "the worker is bound to the SMSC"
+
+# The gateway's login: an application role.  The conninfo carries its
+# password (the cluster trusts local logins anyway): the log must never
+# show it.
+q "CREATE ROLE gw_shop LOGIN PASSWORD 'gw-secret-pw' IN ROLE mobisign_app" >/dev/null
+q "CREATE ROLE other_shop LOGIN IN ROLE mobisign_app" >/dev/null
+q "SELECT mobisign_add_relying_party('$RP_NAME', '$RP_UUID')" >/dev/null
+CONNINFO="host=$WORK/pg port=$PGPORT dbname=postgres user=gw_shop password=gw-secret-pw"
+
+start_gateway() { # start_gateway PORT LOG [ARGS...]
+	local port=$1 log=$2
+	shift 2
+	ms_bg "$GW_BIN" --listen "127.0.0.1:$port" --conninfo "$CONNINFO" --max-body 16384 "$@" >"$log" 2>&1
+	ms_wait_port "$port" 10 || ms_e2e_die "the gateway does not listen on $port"
+}
+start_gateway "$GWPORT" "$WORK/gw.log"
+GW_PID=$MS_BG_PID
+
+# ---------------------------------------------------------------------------
+# helpers: every HTTP call is curl; the body goes to $WORK/resp
+# ---------------------------------------------------------------------------
+RESP=$WORK/resp
+
+post() { # post PATH JSON [PORT]: prints the HTTP status
+	curl -s -m 70 -o "$RESP" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "$2" "http://127.0.0.1:${3:-$GWPORT}$1"
+}
+get() { # get PATH [PORT]
+	curl -s -m 70 -o "$RESP" -w '%{http_code}' "http://127.0.0.1:${2:-$GWPORT}$1"
+}
+jf() { jq -r "$1" "$RESP"; }
+
+phone_of() { echo "+$(q "SELECT msisdn FROM mobisign.app_user WHERE user_id = '$1'")"; }
+nid_of() { printf '%011d' $((30001010000 + 10#${1#user})); }
+b64hash() { printf '%s' "$2" | openssl dgst "-$1" -binary | base64 -w0; } # b64hash sha256 TEXT
+
+mid_body() { # mid_body USER HASH_B64 HASH_TYPE [DISPLAY] [RP_UUID]
+	jq -nc --arg p "$(phone_of "$1")" --arg n "$(nid_of "$1")" --arg h "$2" --arg t "$3" \
+		--arg d "${4:-}" --arg u "${5:-$RP_UUID}" --arg r "$RP_NAME" \
+		'{relyingPartyUUID: $u, relyingPartyName: $r, phoneNumber: $p, nationalIdentityNumber: $n,
+		  hash: $h, hashType: $t, language: "ENG"} + (if $d == "" then {} else {displayText: $d} end)'
+}
+
+# mid_session KIND USER HASH_B64 HASH_TYPE: starts a session, prints its id
+mid_session() {
+	local code
+	code=$(post "/mid-api/$1" "$(mid_body "$2" "$3" "$4")")
+	[ "$code" = 200 ] || { echo "HTTP $code $(cat "$RESP")" >&2; return 1; }
+	jf .sessionID
+}
+# mid_final KIND ID: long-polls until COMPLETE (bounded), the last answer in $RESP
+mid_final() {
+	local i
+	for i in 1 2 3 4 5 6; do
+		get "/mid-api/$1/session/$2?timeoutMs=10000" >/dev/null
+		[ "$(jf .state)" = COMPLETE ] && return 0
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------------------
+# Mobile-ID
+# ---------------------------------------------------------------------------
+mid_certificate() {
+	local code body reg
+	body=$(jq -nc --arg p "$(phone_of user0001)" --arg n "$(nid_of user0001)" --arg u "$RP_UUID" \
+		'{relyingPartyUUID: $u, relyingPartyName: "demo", phoneNumber: $p, nationalIdentityNumber: $n}')
+	code=$(post /mid-api/certificate "$body")
+	ms_check "certificate: HTTP 200, result OK (the name in any case)" "200 OK" "$code $(jf .result)"
+	reg=$(q "SELECT encode(c.der, 'base64') FROM mobisign.app_user a JOIN mobisign.certificate c ON c.fingerprint = a.certificate_fingerprint WHERE a.user_id = 'user0001'" | tr -d '\n')
+	ms_check "certificate: the registered certificate" "$reg" "$(jf .cert)"
+	ms_check "certificate: its serialNumber is PNOEE- and the identity number" "PNOEE-$(nid_of user0001)" \
+		"$(python3 "$SIGCHECK" serial "$(jf .cert)")"
+	ms_check_match "certificate: time and traceId" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8} [0-9a-f]{16}$' \
+		"$(jf '.time + " " + .traceId')"
+	code=$(post /mid-api/certificate "$(echo "$body" | jq -c '.nationalIdentityNumber = "30001010002"')")
+	ms_check "certificate: another person's identity number: NOT_FOUND" "200 NOT_FOUND null" \
+		"$code $(jf .result) $(jf .cert)"
+	code=$(post /mid-api/certificate "$(echo "$body" | jq -c 'del(.phoneNumber)')")
+	ms_check "certificate: no phoneNumber: 400 and MID's message" "400 phoneNumber cannot be null" \
+		"$code $(jf .error)"
+	code=$(post /mid-api/certificate "$(echo "$body" | jq -c '.relyingPartyUUID = "00000000-0000-4000-8000-000000000002"')")
+	ms_check "certificate: a wrong relying party UUID: 401" "401 Failed to authorize user" "$code $(jf .error)"
+	code=$(get /mid-api/certificate)
+	ms_check "certificate: GET is 405" 405 "$code"
+}
+
+mid_authentication() {
+	local h id cert shown
+	h=$(b64hash sha256 "login nonce 1")
+	id=$(mid_session authentication user0001 "$h" SHA256)
+	ms_check_match "authentication: a session id" '^[0-9a-f-]{36}$' "$id"
+	mid_final authentication "$id"
+	ms_check "authentication: COMPLETE, OK" "COMPLETE OK" "$(jf '.state + " " + .result')"
+	ms_check "authentication: the algorithm (EC key, SHA-256)" SHA256WithECEncryption "$(jf .signature.algorithm)"
+	cert=$(jf .cert)
+	ms_check "authentication: the raw signature of the hash verifies with the certificate returned" valid \
+		"$(python3 "$SIGCHECK" raw "$cert" SHA256 "$h" "$(jf .signature.value)")"
+	ms_check "authentication: the certificate is user0001's" "PNOEE-$(nid_of user0001)" \
+		"$(python3 "$SIGCHECK" serial "$cert")"
+	shown=$(grep "DISPLAY sign-digest" "$WORK/sim.log" | grep "$(phone_of user0001 | tr -d +)" | tail -n 1 |
+		sed -n 's/.* code \([0-9]*\) .*/\1/p')
+	ms_check "authentication: the phone showed the hash's verification code" \
+		"$(python3 "$SIGCHECK" code "$h")" "$shown"
+	ms_check "authentication: the transaction is the gateway role's, labelled with the relying party" \
+		"authenticate_hash gw_shop DEMO 502" \
+		"$(q "SELECT kind || ' ' || app_role || ' ' || application || ' ' || status_code FROM mobisign.transaction WHERE id = '$id'")"
+}
+
+mid_signature() {
+	local h id t
+	for t in SHA384 SHA512; do
+		h=$(b64hash "${t,,}" "contract.pdf $t")
+		id=$(mid_session signature user0002 "$h" "$t")
+		mid_final signature "$id"
+		ms_check "signature $t: COMPLETE OK, ${t}WithECEncryption, no certificate" \
+			"COMPLETE OK ${t}WithECEncryption null" \
+			"$(jf '.state + " " + .result + " " + .signature.algorithm') $(jf .cert)"
+		ms_check "signature $t: valid over the hash" valid \
+			"$(python3 "$SIGCHECK" raw "$(q "SELECT encode(certificate, 'base64') FROM mobisign_find_user('$(phone_of user0002)', NULL)" | tr -d '\n')" \
+				"$t" "$h" "$(jf .signature.value)")"
+	done
+}
+
+mid_long_poll() {
+	local id t0 t1 ms
+	ms_sim_behaviour "$SIMDIR" "user0003 sign 3000" "* sign"
+	id=$(mid_session authentication user0003 "$(b64hash sha256 slow)" SHA256)
+	t0=$(date +%s%N)
+	get "/mid-api/authentication/session/$id?timeoutMs=1000" >/dev/null
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	ms_check "long poll: RUNNING once timeoutMs (1 s) passed" RUNNING "$(jf .state)"
+	ms_check_cmd "long poll: it waited about 1 s ($ms ms)" test "$ms" -ge 900 -a "$ms" -lt 2500
+	t0=$(date +%s%N)
+	get "/mid-api/authentication/session/$id?timeoutMs=30000" >/dev/null
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	ms_check "long poll: COMPLETE OK" "COMPLETE OK" "$(jf '.state + " " + .result')"
+	ms_check_cmd "long poll: answered when the SIM answered, not at timeoutMs ($ms ms < 6000)" test "$ms" -lt 6000
+	get "/mid-api/authentication/session/$id?timeoutMs=abc" >/dev/null
+	ms_check "long poll: timeoutMs not a number: 400" "timeoutMs is invalid" "$(jf .error)"
+	ms_sim_behaviour "$SIMDIR" "* sign"
+}
+
+mid_result_of() { # mid_result_of USER BEHAVIOUR: the result of one signature session
+	local id
+	ms_sim_behaviour "$SIMDIR" "$1 $2" "* sign"
+	id=$(mid_session signature "$1" "$(b64hash sha256 "$1 $2 $RANDOM")" SHA256) || return 1
+	mid_final signature "$id"
+	jf .result
+}
+
+mid_results() {
+	local id
+	ms_check "the user declines: USER_CANCELLED" USER_CANCELLED "$(mid_result_of user0004 cancel)"
+	ms_check "the SIM signs another hash: SIGNATURE_HASH_MISMATCH" SIGNATURE_HASH_MISMATCH \
+		"$(mid_result_of user0005 wrong_content)"
+	ms_check "PIN blocked: SIM_ERROR" SIM_ERROR "$(mid_result_of user0006 pin_blocked)"
+	ms_check "the SIM refuses the secured packet: SIM_ERROR" SIM_ERROR "$(mid_result_of user0006 por_security_error)"
+	ms_sim_file "$SIMDIR" faults "reject 1 0x0B"
+	sleep 0.3
+	ms_check "the SMSC knows no such subscriber (ESME_RINVDSTADR): PHONE_ABSENT" PHONE_ABSENT \
+		"$(mid_result_of user0007 sign)"
+	ms_sim_file "$SIMDIR" faults "reject 1 0x45"
+	sleep 0.3
+	ms_check "the SMSC fails the SMS (ESME_RSUBMITFAIL): DELIVERY_ERROR" DELIVERY_ERROR "$(mid_result_of user0007 sign)"
+	ms_sim_file "$SIMDIR" faults
+	id=$(post /mid-api/signature "$(mid_body user0001 "$(b64hash sha256 x)" SHA256 | jq -c '.phoneNumber = "+3720000000"')" >/dev/null; jf .sessionID)
+	get "/mid-api/signature/session/$id?timeoutMs=1000" >/dev/null
+	ms_check "an unknown phone number: COMPLETE NOT_MID_CLIENT" "COMPLETE NOT_MID_CLIENT" "$(jf '.state + " " + .result')"
+	ms_sim_behaviour "$SIMDIR" "* sign"
+}
+
+mid_timeout() {
+	local id gw2
+	start_gateway "$GW2PORT" "$WORK/gw2.log" --session-timeout 2
+	gw2=$MS_BG_PID
+	ms_sim_behaviour "$SIMDIR" "user0008 silent" "* sign"
+	post /mid-api/authentication "$(mid_body user0008 "$(b64hash sha256 silent)" SHA256)" "$GW2PORT" >/dev/null
+	id=$(jf .sessionID)
+	get "/mid-api/authentication/session/$id?timeoutMs=8000" "$GW2PORT" >/dev/null
+	ms_check "no answer from the phone within the session's timeout: TIMEOUT" "COMPLETE TIMEOUT" \
+		"$(jf '.state + " " + .result')"
+	ms_bg_stop "$gw2"
+	ms_sim_behaviour "$SIMDIR" "* sign"
+}
+
+mid_hostile() {
+	local code big n0 n1 id other
+	big=$(head -c 20000 /dev/zero | tr '\0' 'a')
+	code=$(post /mid-api/certificate "{\"x\":\"$big\"}")
+	ms_check "a body over --max-body: 413" "413 Request body too large" "$code $(jf .error)"
+	code=$(printf '{"x":"%s"}' "$big" | curl -s -m 20 -o "$RESP" -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+		-H 'Content-Type: application/json' --data-binary @- "http://127.0.0.1:$GWPORT/mid-api/certificate")
+	ms_check "the same, chunked (no Content-Length): 413" 413 "$code"
+	code=$(post /mid-api/authentication '{"relyingPartyUUID": ')
+	ms_check_match "bad JSON: 400, the parser's position, nothing echoed" '^400 the request body is not valid JSON' "$code $(jf .error)"
+	code=$(post /mid-api/authentication '[1,2,3]')
+	ms_check "a JSON array: 400" "400 the request body must be a JSON object" "$code $(jf .error)"
+	code=$(post /mid-api/authentication '{"relyingPartyUUID":"a","relyingPartyUUID":"b"}')
+	ms_check_match "duplicate keys: 400" '^400 .*duplicate' "$code $(jf .error)"
+	code=$(post /mid-api/authentication "$(mid_body user0001 "$(b64hash sha256 x)" SHA256 "" 00000000-0000-4000-8000-00000000dead)")
+	ms_check "an unknown relying party: 401" "401 Failed to authorize user" "$code $(jf .error)"
+	n0=$(q "SELECT count(*) FROM mobisign.transaction")
+	code=$(post /mid-api/authentication "$(mid_body user0001 "$(b64hash sha256 x)" SHA256 | jq -c '.nationalIdentityNumber = "30001010002"')")
+	id=$(jf .sessionID)
+	get "/mid-api/authentication/session/$id" >/dev/null
+	n1=$(q "SELECT count(*) FROM mobisign.transaction")
+	ms_check "a wrong nationalIdentityNumber: NOT_MID_CLIENT, nothing sent to the phone" \
+		"200 COMPLETE NOT_MID_CLIENT $n0" "$code $(jf '.state + " " + .result') $n1"
+	code=$(post /mid-api/signature "$(mid_body user0001 'not base64!' SHA256)")
+	ms_check "a hash that is not base64: 400" "400 Hash must be Base64 encoded" "$code $(jf .error)"
+	code=$(post /mid-api/signature "$(mid_body user0001 "$(b64hash sha256 x)" SHA512)")
+	ms_check "a hash of the wrong length: 400" "400 The length of the hash must match the type of hash" \
+		"$code $(jf .error)"
+	code=$(post /mid-api/signature "$(mid_body user0001 "$(b64hash sha256 x)" MD5)")
+	ms_check "an unknown hashType: 400" "400 hashType is invalid" "$code $(jf .error)"
+	code=$(post /mid-api/signature "$(mid_body user0001 "$(b64hash sha256 x)" SHA256 | jq -c '.language = "XYZ"')")
+	ms_check "an unknown language: 400" "400 language is invalid" "$code $(jf .error)"
+	code=$(post /mid-api/signature "$(mid_body user0001 "$(b64hash sha256 x)" SHA256 "Sign $(printf '\360\237\230\200')")")
+	ms_check_match "a displayText the SIM cannot show (an emoji): 400 with mobisign's reason" '^400 status 103' "$code $(jf .error)"
+	code=$(post /mid-api/signature "$(mid_body user0001 "$(b64hash sha256 x)" SHA256 "$(printf 'x%.0s' $(seq 1 201))")")
+	ms_check "a displayText over 200 octets: 400" "400 displayText is invalid" "$code $(jf .error)"
+	code=$(post /mid-api/signature "$(mid_body user0001 "$(b64hash sha256 x)" SHA256 | jq -c '.phoneNumber = "3725"')")
+	ms_check "a phoneNumber without +: 400" 400 "$code"
+	code=$(post /mid-api/authentication/session/x '{}')
+	ms_check "POST on a session: 405" 405 "$code"
+	ms_check "an unknown session: 404" "404 SessionID not found" \
+		"$(get /mid-api/signature/session/00000000-0000-4000-8000-000000000009) $(jf .error)"
+	ms_check "a malformed session id: 404" 404 "$(get '/mid-api/signature/session/..%2f..%2fetc')"
+	ms_check "no session id: 400" "400 Required sessionId is missing" "$(get /mid-api/signature/session/) $(jf .error)"
+	id=$(mid_session authentication user0001 "$(b64hash sha256 kind)" SHA256)
+	mid_final authentication "$id"
+	ms_check "an authentication read as a signature session: 404" 404 "$(get "/mid-api/signature/session/$id")"
+	other=$(PGUSER=other_shop q "SELECT transaction_id FROM mobisign_authenticate_hash('user0002', sha256('o'), 'SHA256', application => 'other')")
+	ms_check "another application's transaction: 404 (row-level security)" 404 \
+		"$(get "/mid-api/authentication/session/$other?timeoutMs=1000")"
+	PGUSER=other_shop q "SELECT mobisign_wait('$other', '20 s')" >/dev/null
+	ms_check "an unknown path: 404" 404 "$(get /mid-api/../../etc/passwd)"
+	ms_check "a path outside both APIs: 404" 404 "$(get /)"
+	ms_sim_behaviour "$SIMDIR" "user0001 sign 2000" "* sign"
+	id=$(mid_session signature user0001 "$(b64hash sha256 busy)" SHA256)
+	code=$(post /mid-api/signature "$(mid_body user0001 "$(b64hash sha256 busy2)" SHA256)")
+	ms_check_match "a second session for the same user while one is open: 400" '^400 .*in progress' "$code $(jf .error)"
+	mid_final signature "$id"
+	ms_sim_behaviour "$SIMDIR" "* sign"
+	ms_check_cmd "the gateway survived all of it" kill -0 "$GW_PID"
+}
+
+# ---------------------------------------------------------------------------
+# ETSI TS 102 204, REST/JSON
+# ---------------------------------------------------------------------------
+etsi_req() { # etsi_req NAME JSON-OF-THE-MESSAGE-BODY (AP_Info added): prints the HTTP status
+	post /rest/service "$(jq -nc --arg n "$1" --argjson m "$2" --arg u "$RP_UUID" --arg r "$RP_NAME" \
+		'{($n): ({MajorVersion: "1", MinorVersion: "1",
+		         AP_Info: {AP_ID: $r, AP_PWD: $u, AP_TransID: "T1", Instant: "2026-01-01T00:00:00Z"}} + $m)}')"
+}
+etsi_sig() { # etsi_sig USER MODE DATA_JSON FORMAT [extra JSON]
+	etsi_req MSS_SignatureReq "$(jq -nc --arg p "$(phone_of "$1")" --arg mode "$2" --argjson d "$3" --arg f "$4" \
+		--argjson x "${5:-{\}}" \
+		'{MobileUser: {MSISDN: $p}, MessagingMode: $mode, DataToBeSigned: $d, MSS_Format: $f} + $x')"
+}
+PKCS7=http://uri.etsi.org/TS102204/v1.1.2#PKCS7
+PKCS1=http://uri.etsi.org/TS102204/v1.1.2#PKCS1
+
+etsi_sync_cms() {
+	local code text='Pay 12.50 EUR to ACME Oy'
+	code=$(etsi_sig user0009 synch "$(jq -nc --arg t "$text" '{MimeType: "text/plain", Encoding: "UTF-8", Data: $t}')" "$PKCS7" \
+		"$(jq -nc --arg t "$text" '{DataToBeDisplayed: {MimeType: "text/plain", Encoding: "UTF-8", Data: $t}}')")
+	ms_check "synch text: HTTP 200, Status 502 VALID_SIGNATURE" "200 502 VALID_SIGNATURE" \
+		"$code $(jf '.MSS_SignatureResp.Status.StatusCode.Value + " " + .MSS_SignatureResp.Status.StatusMessage')"
+	ms_check "synch text: AP_TransID echoed, an MSSP_TransID" "T1 36" \
+		"$(jf .MSS_SignatureResp.AP_Info.AP_TransID) $(jf .MSS_SignatureResp.MSSP_TransID | tr -d '\n' | wc -c)"
+	jf .MSS_SignatureResp.MSS_Signature.Base64Signature | base64 -d >"$WORK/etsi.p7s"
+	printf '%s' "$text" >"$WORK/etsi.txt"
+	ms_check_cmd "synch text: openssl cms -verify accepts the CMS over the text with user0009's certificate" \
+		openssl cms -verify -binary -inform DER -in "$WORK/etsi.p7s" -content "$WORK/etsi.txt" \
+		-certfile "$SIMDIR/users/user0009/cert.pem" -noverify -out /dev/null
+}
+
+etsi_async_pkcs1() {
+	local code id h
+	ms_sim_behaviour "$SIMDIR" "user0010 sign 1500" "* sign"
+	h=$(b64hash sha256 "document 10")
+	code=$(etsi_sig user0010 asynchClientServer "$(jq -nc --arg h "$h" '{MimeType: "SHA256", Encoding: "base64", Data: $h}')" "$PKCS1" \
+		'{"DataToBeDisplayed": {"Data": "Sign document 10"}, "SignatureProfile": "urn:mobisign:profile:sign"}')
+	id=$(jf .MSS_SignatureResp.MSSP_TransID)
+	ms_check "asynch digest: HTTP 200, Status 100 REQUEST_OK at once" "200 100" \
+		"$code $(jf .MSS_SignatureResp.Status.StatusCode.Value)"
+	code=$(etsi_req MSS_StatusReq "$(jq -nc --arg i "$id" '{MSSP_TransID: $i}')")
+	ms_check "MSS_StatusReq while the user decides: 504 OUTSTANDING_TRANSACTION" "200 504 OUTSTANDING_TRANSACTION" \
+		"$code $(jf '.MSS_StatusResp.Status.StatusCode.Value + " " + .MSS_StatusResp.Status.StatusMessage')"
+	ms_wait_until 20 test "$(q "SELECT state FROM mobisign.transaction WHERE id = '$id'")" = completed
+	code=$(etsi_req MSS_StatusReq "$(jq -nc --arg i "$id" '{MSSP_TransID: $i}')")
+	ms_check "MSS_StatusReq after the answer: 502 with the signature" "200 502" \
+		"$code $(jf .MSS_StatusResp.Status.StatusCode.Value)"
+	ms_check "the PKCS#1 (raw) signature of the digest verifies" valid \
+		"$(python3 "$SIGCHECK" raw "$(base64 -w0 "$SIMDIR/users/user0010/cert.der")" SHA256 "$h" \
+			"$(jf .MSS_StatusResp.MSS_Signature.Base64Signature)")"
+	ms_check "what the phone showed: DataToBeDisplayed" 1 \
+		"$(grep -c 'DISPLAY sign-digest.*"Sign document 10"' "$WORK/sim.log")"
+	ms_sim_behaviour "$SIMDIR" "* sign"
+}
+
+fault_of() { jf '.Fault.Code.SubCode.Value + " " + .Fault.Reason'; }
+
+etsi_profile_faults() {
+	local code text='{"MimeType": "text/plain", "Data": "hello"}'
+	code=$(etsi_req MSS_ProfileQueryReq "$(jq -nc --arg p "$(phone_of user0011)" '{MobileUser: {MSISDN: $p}}')")
+	ms_check "MSS_ProfileQueryReq: the two profiles" "200 urn:mobisign:profile:sign,urn:mobisign:profile:authenticate" \
+		"$code $(jf '.MSS_ProfileResp.SignatureProfile | join(",")')"
+	code=$(etsi_req MSS_ProfileQueryReq '{"MobileUser": {"MSISDN": "+3580000000"}}')
+	ms_check "an unknown MSISDN: Fault _105 UNKNOWN_CLIENT (HTTP 500)" "500 _105 UNKNOWN_CLIENT env:Sender" \
+		"$code $(fault_of) $(jf .Fault.Code.Value)"
+	code=$(post /rest/service "$(jq -nc --arg p "$(phone_of user0011)" '{MSS_ProfileQueryReq: {AP_Info: {AP_ID: "DEMO", AP_PWD: "00000000-0000-4000-8000-00000000beef", AP_TransID: "T"}, MobileUser: {MSISDN: $p}}}')")
+	ms_check "a wrong AP_PWD: Fault _104 UNAUTHORIZED_ACCESS" "500 _104 UNAUTHORIZED_ACCESS" "$code $(fault_of)"
+	code=$(etsi_req MSS_SignatureReq "$(jq -nc --argjson d "$text" '{MessagingMode: "synch", DataToBeSigned: $d}')")
+	ms_check "no MobileUser: Fault _102 MISSING_PARAM" "500 _102 MISSING_PARAM" "$code $(fault_of)"
+	code=$(etsi_sig user0011 synch "$text" "urn:x")
+	ms_check "an unknown MSS_Format: Fault _101 WRONG_PARAM" "500 _101 WRONG_PARAM" "$code $(fault_of)"
+	code=$(etsi_sig user0011 synch "$text" "$PKCS1")
+	ms_check "text in the PKCS#1 format: Fault _107 INAPPROPRIATE_DATA" "500 _107 INAPPROPRIATE_DATA" "$code $(fault_of)"
+	code=$(etsi_sig user0011 synch "$text" "$PKCS7" '{"DataToBeDisplayed": {"Data": "something else"}}')
+	ms_check "displayed text that is not the signed text: Fault _107" "500 _107" "$code $(jf .Fault.Code.SubCode.Value)"
+	code=$(etsi_sig user0011 synch "$text" "$PKCS7" '{"SignatureProfile": "urn:other"}')
+	ms_check "an unknown SignatureProfile: Fault _109 UNSUPPORTED_PROFILE" "500 _109 UNSUPPORTED_PROFILE" "$code $(fault_of)"
+	code=$(etsi_req MSS_ReceiptReq "$(jq -nc --arg p "$(phone_of user0011)" '{MobileUser: {MSISDN: $p}, MSSP_TransID: "00000000-0000-4000-8000-000000000001", Status: {StatusMessage: "Thanks"}}')")
+	ms_check "MSS_ReceiptReq: Fault _108 (no display-only operation on the SIM)" "500 _108 INCOMPATIBLE_INTERFACE" \
+		"$code $(fault_of)"
+	code=$(post /rest/service '{"MSS_SignatureReq": {')
+	ms_check "bad JSON: Fault _101" "500 _101" "$code $(jf .Fault.Code.SubCode.Value)"
+	ms_sim_behaviour "$SIMDIR" "user0011 cancel" "* sign"
+	code=$(etsi_sig user0011 synch "$text" "$PKCS7")
+	ms_check "synch, the user declines: Fault _401 USER_CANCEL, env:Receiver" "500 _401 USER_CANCEL env:Receiver" \
+		"$code $(fault_of) $(jf .Fault.Code.Value)"
+	ms_sim_behaviour "$SIMDIR" "* sign"
+	ms_check "GET /rest/service: 405" 405 "$(get /rest/service)"
+}
+
+# ---------------------------------------------------------------------------
+# the process
+# ---------------------------------------------------------------------------
+log_hygiene() {
+	local lines
+	lines=$(grep -c ' /mid-api/\| /rest/service' "$WORK/gw.log")
+	ms_check_ge "one log line per request" 30 "$lines"
+	ms_check "no relying party UUID in the log" 0 "$(grep -c "$RP_UUID" "$WORK/gw.log")"
+	ms_check "no password in the log" 0 "$(grep -c 'gw-secret-pw' "$WORK/gw.log")"
+	ms_check "no hash in the log" 0 "$(grep -c "$(b64hash sha256 "login nonce 1")" "$WORK/gw.log")"
+	ms_check_grep "a request line: method, path, status, milliseconds" \
+		'POST /mid-api/authentication 200 [0-9]+ ms$' "$WORK/gw.log"
+}
+
+options() {
+	local out rc
+	out=$("$GW_BIN" --help)
+	rc=$?
+	ms_check "--help exits 0" 0 "$rc"
+	ms_check_match "--help names every option" '--listen.*--conninfo.*--pool.*--max-clients.*--max-body.*--request-timeout.*--min-poll-ms.*--max-poll-ms.*--session-timeout' \
+		"$(echo "$out" | tr '\n' ' ')"
+	"$GW_BIN" --listen 127.0.0.1:1 --conninfo x --pool 0 >/dev/null 2>&1
+	ms_check "--pool 0: exit 2" 2 "$?"
+	"$GW_BIN" --listen localhost:80 --conninfo x >/dev/null 2>&1
+	ms_check "--listen without an IPv4 address: exit 2" 2 "$?"
+	"$GW_BIN" --conninfo x >/dev/null 2>&1
+	ms_check "no --listen: exit 2" 2 "$?"
+	out=$("$GW_BIN" --listen "127.0.0.1:$GW2PORT" --conninfo "host=127.0.0.1 port=1 user=u password=do-not-log-me connect_timeout=2" 2>&1)
+	rc=$?
+	ms_check "an unreachable database: exit 1" 1 "$rc"
+	ms_check "... and its password is not in the message" 0 "$(echo "$out" | grep -c do-not-log-me)"
+}
+
+clean_stop() {
+	local id t0 ms rc
+	ms_sim_behaviour "$SIMDIR" "user0012 silent" "* sign"
+	id=$(mid_session authentication user0012 "$(b64hash sha256 stop)" SHA256)
+	curl -s -m 40 -o "$WORK/stop.resp" "http://127.0.0.1:$GWPORT/mid-api/authentication/session/$id?timeoutMs=30000" &
+	local curl_pid=$!
+	sleep 1
+	t0=$(date +%s%N)
+	kill -TERM "$GW_PID"
+	wait "$curl_pid"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	ms_check "SIGTERM: the waiting long poll is answered at once, RUNNING" RUNNING "$(jq -r .state "$WORK/stop.resp")"
+	ms_check_cmd "SIGTERM: within 3 s ($ms ms)" test "$ms" -lt 3000
+	ms_wait_until 10 ms_gone "$GW_PID"
+	wait "$GW_PID" 2>/dev/null
+	rc=$?
+	ms_check "SIGTERM: the gateway exits 0" 0 "$rc"
+	ms_check_grep "SIGTERM: it logged its stop" 'mobisign-gateway: stopped$' "$WORK/gw.log"
+	MS_BG_PIDS=("${MS_BG_PIDS[@]/$GW_PID/}")
+	ms_sim_behaviour "$SIMDIR" "* sign"
+	start_gateway "$GWPORT" "$WORK/gw-after.log"
+	GW_PID=$MS_BG_PID
+}
+
+# ---------------------------------------------------------------------------
+# a short load run: one flow = start an authentication of a digest, wait
+# for its end; through the gateway (curl, long poll) and in SQL (psql,
+# mobisign_wait); LOAD_PAR users (user0017...) at a time, LOAD_FLOWS flows in all
+# ---------------------------------------------------------------------------
+flow_gateway() { # flow_gateway USER ROUND: prints the milliseconds (one curl per HTTP call, nothing else)
+	local t0 id r
+	t0=$(date +%s%N)
+	r=$(curl -s -m 30 -H 'Content-Type: application/json' --data-binary "@$WORK/load/$1.json" \
+		"http://127.0.0.1:$GWPORT/mid-api/authentication")
+	id=${r#*\"sessionID\":\"}
+	id=${id%%\"*}
+	for _ in 1 2 3; do
+		r=$(curl -s -m 30 "http://127.0.0.1:$GWPORT/mid-api/authentication/session/$id?timeoutMs=20000")
+		[[ $r == *'"result":"OK"'* ]] && break
+	done
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+flow_sql() { # the same in SQL: one psql per statement
+	local t0 id
+	t0=$(date +%s%N)
+	id=$(PGUSER=gw_shop q "SELECT transaction_id FROM mobisign_authenticate_hash('$1', sha256('load $2'), 'SHA256', application => 'DEMO')")
+	PGUSER=gw_shop q "SELECT status_code FROM mobisign_wait('$id', '20 s')" >/dev/null
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+run_flows() { # run_flows FUNCTION OUT: prints "flows/s p99_ms"
+	local fn=$1 out=$2 t0 t1 per=$((LOAD_FLOWS / LOAD_PAR))
+	t0=$(date +%s%N)
+	for u in $(seq 17 $((16 + LOAD_PAR))); do
+		(for r in $(seq 1 "$per"); do "$fn" "$(printf 'user%04d' "$u")" "$r"; done) &
+	done >"$out"
+	wait
+	t1=$(date +%s%N)
+	sort -n "$out" | awk -v ms=$(((t1 - t0) / 1000000)) '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i > NR) i = NR;
+		printf "%.2f %d\n", NR * 1000 / ms, a[i]}'
+}
+load() {
+	local g s u
+	mkdir -p "$WORK/load"
+	for u in $(seq 17 $((16 + LOAD_PAR))); do
+		u=$(printf 'user%04d' "$u")
+		mid_body "$u" "$(b64hash sha256 "load $u")" SHA256 >"$WORK/load/$u.json"
+	done
+	s=$(run_flows flow_sql "$WORK/load/sql.ms")
+	g=$(run_flows flow_gateway "$WORK/load/gw.ms")
+	ms_check "load: every flow through the gateway completed" "$LOAD_FLOWS" "$(grep -c . "$WORK/load/gw.ms")"
+	echo "# load: $LOAD_FLOWS authentication flows, $LOAD_PAR at a time: gateway ${g% *} flows/s p99 ${g#* } ms; SQL ${s% *} flows/s p99 ${s#* } ms"
+	awk -v g="${g% *}" -v s="${s% *}" 'BEGIN {r = g / s; printf "RESULT gateway_flows_per_s value=%s flows/s reference=%s ratio=%.2f target=0.5 %s\n", g, s, r, (r >= 0.5 ? "pass" : "short")}'
+	awk -v g="${g#* }" -v s="${s#* }" 'BEGIN {r = g / s; printf "RESULT gateway_flow_p99_ms value=%s ms reference=%s ratio=%.2f target=2.0 %s\n", g, s, r, r <= 2.0 ? "pass" : "short"}'
+}
+
+for s in mid_certificate mid_authentication mid_signature mid_long_poll mid_results mid_timeout mid_hostile \
+	etsi_sync_cms etsi_async_pkcs1 etsi_profile_faults log_hygiene options clean_stop load; do
+	ms_scenario "$s" "$s"
+done
+ms_summary
