@@ -42,8 +42,9 @@ static const char *const given_names[MS_AUDIT_NCOLUMNS] = {
 
 /*
  * What is kept of the table between calls: which attributes the writer
- * gives, and the compiled defaults of the others and CHECK constraints
- * (in cxt).  Invalidation only marks it stale: an expression may be
+ * gives, and the compiled defaults of the others, CHECK constraints and
+ * partial-index predicates (in cxt).  Invalidation (of the table or one of
+ * its indexes) only marks it stale: an expression may be
  * running when the invalidation arrives (nextval() takes a lock, which
  * reads the invalidation queue), so it is freed at the next call.
  */
@@ -60,6 +61,9 @@ typedef struct AuditShape
 	int			ncheck;
 	ExprState **check_expr;
 	Bitmapset  *inserted_cols;	/* for the privilege check */
+	int			nindexes;		/* -1: not known yet */
+	Oid		   *index_oid;		/* in ExecOpenIndices() order */
+	ExprState **index_pred;		/* a partial index's predicate, or NULL */
 	MemoryContext cxt;
 } AuditShape;
 
@@ -70,6 +74,9 @@ shape_invalidate(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == shape.relid)
 		shape.stale = true;
+	for (int i = 0; i < shape.nindexes; i++)
+		if (relid == shape.index_oid[i])
+			shape.stale = true;
 }
 
 /* Does this path do all that an INSERT into rel would do? */
@@ -105,6 +112,7 @@ shape_build(Relation rel)
 
 	s.cxt = AllocSetContextCreate(CurrentMemoryContext, "mobisign audit insert",
 								  ALLOCSET_SMALL_SIZES);
+	s.nindexes = -1;
 	old = MemoryContextSwitchTo(s.cxt);
 	s.relid = RelationGetRelid(rel);
 	s.direct = direct_applies(rel);
@@ -163,6 +171,40 @@ indexes_immediate(ResultRelInfo *rri)
 	return true;
 }
 
+/*
+ * The compiled predicates of the partial indexes, which ExecInsertIndexTuples()
+ * would compile (ExecPrepareQual): kept for the same indexes (by OID, in the
+ * order ExecOpenIndices() opened them; a changed predicate is a new index).
+ */
+static void
+index_predicates(ResultRelInfo *rri)
+{
+	bool		same = shape.nindexes == rri->ri_NumIndices;
+	MemoryContext old;
+
+	for (int i = 0; same && i < rri->ri_NumIndices; i++)
+		same = shape.index_oid[i] == RelationGetRelid(rri->ri_IndexRelationDescs[i]);
+	if (!same)
+	{
+		old = MemoryContextSwitchTo(shape.cxt);
+		shape.index_oid = palloc0((rri->ri_NumIndices + 1) * sizeof(Oid));
+		shape.index_pred = palloc0((rri->ri_NumIndices + 1) * sizeof(ExprState *));
+		for (int i = 0; i < rri->ri_NumIndices; i++)
+		{
+			List	   *pred = rri->ri_IndexRelationInfo[i]->ii_Predicate;
+
+			shape.index_oid[i] = RelationGetRelid(rri->ri_IndexRelationDescs[i]);
+			if (pred != NIL)
+				shape.index_pred[i] = ExecInitQual((List *) expression_planner((Expr *) pred), NULL);
+		}
+		shape.nindexes = rri->ri_NumIndices;
+		MemoryContextSwitchTo(old);
+	}
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+		if (rri->ri_IndexRelationInfo[i]->ii_Predicate != NIL)
+			rri->ri_IndexRelationInfo[i]->ii_PredicateState = shape.index_pred[i];
+}
+
 bool
 ms_audit_insert_direct(const Datum *values, const bool *nulls, int64 *id)
 {
@@ -218,6 +260,7 @@ ms_audit_insert_direct(const Datum *values, const bool *nulls, int64 *id)
 		table_close(rel, RowExclusiveLock);
 		return false;
 	}
+	index_predicates(rri);
 	/* the compiled CHECK constraints, which ExecConstraints() would compile */
 	if (shape.ncheck > 0)
 	{

@@ -10,9 +10,9 @@
  * its NOT NULL and CHECK constraints are checked and every index is
  * maintained; INSERT privilege is checked as the INSERT checks it (the
  * columns given), a read-only or parallel transaction is refused as it is
- * refused.  Only the compiled default and CHECK expressions are kept
- * between calls, and they are dropped on any relcache invalidation of the
- * table.  A table with anything this path does not do (a trigger, row
+ * refused.  Only the compiled default, CHECK and partial-index predicate
+ * expressions are kept between calls, and they are dropped on any relcache
+ * invalidation of the table or its indexes.  A table with anything this path does not do (a trigger, row
  * level security, partitioning, a deferrable index, a column it does not
  * know) is left to the SQL INSERT: ms_audit_insert_direct() returns false.
  * Writers only insert and take no lock besides the INSERT's own

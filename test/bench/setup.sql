@@ -14,7 +14,7 @@ SELECT mobisign_add_pki(p, ARRAY[fx(p || '-root.der')], intermediates => ARRAY[f
 -- /proc/self/schedstat (nanoseconds on a CPU; the server reads the file, so
 -- self is this backend), NULL where the kernel does not keep it.
 CREATE FUNCTION backend_cpu_seconds() RETURNS float8 LANGUAGE sql VOLATILE AS $$
-    SELECT nullif(split_part(pg_read_file('/proc/self/schedstat', true), ' ', 1), '')::float8 / 1e9
+    SELECT nullif(split_part(pg_read_file('/proc/self/schedstat', 0, 200, true), ' ', 1), '')::float8 / 1e9
 $$;
 -- a timed loop: how many calls of one operation fit in the given time, per
 -- second of elapsed time and per second of this backend's CPU time (what the

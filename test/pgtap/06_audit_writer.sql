@@ -3,7 +3,7 @@
 -- read-only rules hold for it, a change to the table is seen at the next row,
 -- and a table with an INSERT trigger gets the SQL INSERT (its trigger fires).
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 -- a row as the writer stores it
 SELECT clock_timestamp() AS t0 \gset
@@ -21,6 +21,16 @@ SELECT ok((SELECT at >= :'t0'::timestamptz AND at <= clock_timestamp() FROM mobi
 SELECT is((SELECT (transaction_id, application)::text FROM mobisign.audit WHERE id = :id2),
           ('6f2c1a48-96f7-4c5e-9b0e-3c8d4f6b2a10'::uuid, 'tap-app')::text,
           'transaction id and application are stored');
+
+-- the partial indexes hold the rows they should (found through each index)
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT is((SELECT count(*) FROM mobisign.audit WHERE transaction_id = '6f2c1a48-96f7-4c5e-9b0e-3c8d4f6b2a10'),
+          1::bigint, 'a row with a transaction id is in the index of transaction ids');
+SELECT ok((SELECT array_agg(id) @> ARRAY[:id1::bigint, :id2::bigint] FROM mobisign.audit WHERE chain_seq IS NULL),
+          'unsealed rows are in the index of unsealed rows');
+RESET enable_seqscan;
+RESET enable_bitmapscan;
 
 -- constraints: NOT NULL, and a CHECK added now (the compiled ones are renewed)
 SELECT throws_ok($$ SELECT mobisign.audit_log(NULL, 'ok') $$, '23502', NULL,
