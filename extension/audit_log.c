@@ -13,6 +13,7 @@
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
+#include "audit_insert.h"
 #include "audit_log.h"
 #include "spi_row.h"
 #include "text_bytes.h"
@@ -35,8 +36,10 @@ storable_detail(Datum detail)
 
 /*
  * Insert one row: args/nulls are operation, outcome, detail, transaction_id,
- * application.  With want_id, the row's id (else 0): each form has its plan,
- * prepared once per backend.
+ * application (MsAuditColumn order).  Through the executor's simple-insert
+ * path (audit_insert.h), or when the table needs it the SQL INSERT; with
+ * want_id, the row's id (else 0): each SQL form has its plan, prepared once
+ * per backend.
  */
 static int64
 audit_insert(Datum *args, char *nulls, bool want_id)
@@ -61,6 +64,15 @@ audit_insert(Datum *args, char *nulls, bool want_id)
 	{
 		nulls[2] = ' ';
 		args[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	}
+	{
+		bool		isnulls[MS_AUDIT_NCOLUMNS];
+
+		StaticAssertStmt(MS_AUDIT_NCOLUMNS == 5, "audit_insert's columns are audit_log's arguments");
+		for (int i = 0; i < MS_AUDIT_NCOLUMNS; i++)
+			isnulls[i] = nulls[i] == 'n';
+		if (ms_audit_insert_direct(args, isnulls, &id))
+			return want_id ? id : 0;
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

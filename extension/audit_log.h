@@ -7,8 +7,9 @@
  * Invariants: every text stored has a UTF-8 form (mobisign._audit_text: the
  * text, or 'hex:' and its stored bytes); a detail whose text has none is
  * replaced by {"unreadable_detail": "hex:..."}; writers only INSERT (the
- * sealer chains rows later); the INSERT is planned once per backend, since
- * every verification writes a row.
+ * sealer chains rows later).  Every verification writes a row, so it goes
+ * through the executor's simple-insert path (audit_insert.h), or, for a
+ * table that path leaves to SQL, an INSERT planned once per backend.
  *
  *-------------------------------------------------------------------------
  */

@@ -15,11 +15,21 @@
 TupleDesc
 ms_result_row(FunctionCallInfo fcinfo)
 {
+	FmgrInfo   *flinfo = fcinfo->flinfo;
 	TupleDesc	tupdesc;
+	MemoryContext old;
 
+	if (flinfo != NULL && flinfo->fn_extra != NULL)
+		return (TupleDesc) flinfo->fn_extra;
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	return BlessTupleDesc(tupdesc);
+	if (flinfo == NULL)
+		return BlessTupleDesc(tupdesc);
+	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
+	tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+	MemoryContextSwitchTo(old);
+	flinfo->fn_extra = tupdesc;
+	return tupdesc;
 }
 
 Datum

@@ -19,7 +19,11 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 
-/* The blessed descriptor of the row the function returns. */
+/*
+ * The blessed descriptor of the row the function returns, looked up once per
+ * call site and kept in fcinfo->flinfo->fn_extra (a function that uses this
+ * keeps nothing else there; its row type cannot change for a call site).
+ */
 extern TupleDesc ms_result_row(FunctionCallInfo fcinfo);
 
 /* The row the function returns, made of values and nulls, as its result. */

@@ -319,6 +319,11 @@ typedef struct VcCertFacts
 {
 	unsigned char sha256[32];
 	char	   *subject;		/* RFC 2253, OPENSSL_malloc'd; NULL until asked */
+	bool		times_known;	/* the four below are set */
+	bool		not_before_ok;	/* notBefore is in RFC 5280 form (see below) */
+	bool		not_after_ok;
+	int64		not_before;		/* seconds since 1970 */
+	int64		not_after;
 } VcCertFacts;
 
 static int	x509_facts_index = -1;
@@ -442,6 +447,71 @@ report(X509_STORE_CTX *ctx, X509 *x, int depth, int err)
 	return X509_STORE_CTX_get_verify_cb(ctx) (0, ctx);
 }
 
+/*
+ * A certificate time as X509_cmp_time() reads it: only the RFC 5280 forms
+ * YYMMDDHHMMSSZ (UTCTime) and YYYYMMDDHHMMSSZ (GeneralizedTime), then
+ * OpenSSL's own calendar parse; false where X509_cmp_time() reports an error.
+ */
+static bool
+rfc5280_seconds(const ASN1_TIME *t, int64 *secs)
+{
+	int			len = ASN1_STRING_length(t);
+	const unsigned char *d = ASN1_STRING_get0_data(t);
+	struct tm	tm;
+	int64		y,
+				m,
+				era,
+				doe;
+
+	if (!((ASN1_STRING_type(t) == V_ASN1_UTCTIME && len == 13) ||
+		  (ASN1_STRING_type(t) == V_ASN1_GENERALIZEDTIME && len == 15)))
+		return false;
+	for (int i = 0; i < len - 1; i++)
+		if (d[i] < '0' || d[i] > '9')
+			return false;
+	if (d[len - 1] != 'Z' || !ASN1_TIME_to_tm(t, &tm))
+	{
+		ERR_clear_error();
+		return false;
+	}
+	/* days since 1970-01-01 of a proleptic Gregorian date (civil calendar) */
+	y = (int64) tm.tm_year + 1900 - (tm.tm_mon < 2);
+	m = tm.tm_mon + 1;
+	era = (y >= 0 ? y : y - 399) / 400;
+	doe = (y - era * 400) * 365 + (y - era * 400) / 4 - (y - era * 400) / 100 +
+		(153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + tm.tm_mday - 1;
+	*secs = (era * 146097 + doe - 719468) * 86400 +
+		tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+	return true;
+}
+
+/*
+ * X509_cmp_time(x's notBefore or notAfter, t): -1 when it is at or before
+ * t, 1 when after, 0 when it is malformed; the time is parsed once per
+ * certificate (kept with its facts), the comparison made on every call.
+ * OpenSSL cannot represent a time outside the years 0000-9999 to compare,
+ * so there, and without facts, X509_cmp_time() itself answers.
+ */
+static int
+cert_cmp_time(X509 *x, bool not_after, time_t *ptime)
+{
+	VcCertFacts *f = cert_facts(x);
+	time_t		now = ptime ? *ptime : time(NULL);
+	const ASN1_TIME *ctm = not_after ? X509_get0_notAfter(x) : X509_get0_notBefore(x);
+
+	if (f == NULL || now < (time_t) INT64CONST(-62167219200) || now >= (time_t) INT64CONST(253402300800))
+		return X509_cmp_time(ctm, ptime);
+	if (!f->times_known)
+	{
+		f->not_before_ok = rfc5280_seconds(X509_get0_notBefore(x), &f->not_before);
+		f->not_after_ok = rfc5280_seconds(X509_get0_notAfter(x), &f->not_after);
+		f->times_known = true;
+	}
+	if (!(not_after ? f->not_after_ok : f->not_before_ok))
+		return 0;
+	return (not_after ? f->not_after : f->not_before) <= (int64) now ? -1 : 1;
+}
+
 /* OpenSSL's validity check of one certificate at the verification time */
 static bool
 check_cert_time(X509_STORE_CTX *ctx, X509 *x, int depth)
@@ -454,12 +524,12 @@ check_cert_time(X509_STORE_CTX *ctx, X509 *x, int depth)
 
 	if ((flags & X509_V_FLAG_USE_CHECK_TIME) == 0 && (flags & X509_V_FLAG_NO_CHECK_TIME) != 0)
 		return true;
-	i = X509_cmp_time(X509_get0_notBefore(x), ptime);
+	i = cert_cmp_time(x, false, ptime);
 	if (i == 0 && !report(ctx, x, depth, X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD))
 		return false;
 	if (i > 0 && !report(ctx, x, depth, X509_V_ERR_CERT_NOT_YET_VALID))
 		return false;
-	i = X509_cmp_time(X509_get0_notAfter(x), ptime);
+	i = cert_cmp_time(x, true, ptime);
 	if (i == 0 && !report(ctx, x, depth, X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD))
 		return false;
 	if (i < 0 && !report(ctx, x, depth, X509_V_ERR_CERT_HAS_EXPIRED))

@@ -57,8 +57,11 @@ extern char *ms_vcache_fingerprint_hex(X509 *x);
 
 /*
  * OpenSSL's chain signature and validity check (X509_STORE_set_verify),
- * with each certificate's signature check memoised; everything else is as
- * OpenSSL does it, verify callback included.
+ * with each certificate's signature check memoised and its notBefore and
+ * notAfter parsed once (kept with the certificate; compared with the
+ * call's time on every call, with X509_cmp_time()'s answers, malformed
+ * times included); everything else is as OpenSSL does it, verify callback
+ * included.
  */
 extern int	ms_vcache_verify_chain(X509_STORE_CTX *ctx);
 

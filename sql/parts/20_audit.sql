@@ -69,8 +69,10 @@ AS 'MODULE_PATHNAME', 'mobisign_audit_text';
 -- Append one row. Internal: called by the extension's own functions only.
 -- Every text is stored with a UTF-8 form (mobisign._audit_text); a detail
 -- whose text has none is replaced by {"unreadable_detail": "hex:..."}.
--- In C (extension/audit_log.c): every verification writes a row, and its
--- INSERT is planned once per backend.
+-- In C (extension/audit_log.c): every verification writes a row, through the
+-- executor's simple-insert path (extension/audit_insert.c: this table's
+-- defaults, constraints and indexes, the INSERT privilege), or an INSERT
+-- planned once per backend when the table has an INSERT trigger or RLS.
 CREATE FUNCTION mobisign.audit_log(operation text, outcome text, detail jsonb DEFAULT '{}',
                                    transaction_id uuid DEFAULT NULL, application text DEFAULT NULL)
 RETURNS bigint

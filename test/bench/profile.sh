@@ -42,7 +42,7 @@ for spec in "${ops[@]}"; do
 	op=${spec%%:*} who=${spec#*:}
 	echo "== $op $who"
 	# warm up, then sample the middle of a longer loop
-	ms_psql -qAt -c "SELECT 'backend ' || pg_backend_pid(), bench('$op', '$who', $secs + 2)" >"$work/out" &
+	ms_psql -qAt -c "SELECT 'backend ' || pg_backend_pid(), (bench('$op', '$who', $secs + 2)).per_second" >"$work/out" &
 	psql_pid=$!
 	pid=
 	for _ in $(seq 1 50); do

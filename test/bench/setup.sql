@@ -3,16 +3,29 @@
 -- one verification.  psql -v fx=FIXTURE_DIR (test/fixtures/generate.sh).
 CREATE TABLE fx AS SELECT f AS name, pg_read_binary_file(:'fx' || '/' || f) AS data
   FROM pg_ls_dir(:'fx') f WHERE f ~ '\.(der|p7s|txt|sig)$';
-CREATE FUNCTION fx(n text) RETURNS bytea LANGUAGE sql STABLE AS $$ SELECT data FROM fx WHERE name = n $$;
+-- fx(name): the file's bytes as a value in memory (|| copies it): a larger
+-- file is stored TOASTed, and a variable holding its TOAST pointer would be
+-- fetched from the TOAST table again by every call that reads it.
+CREATE FUNCTION fx(n text) RETURNS bytea LANGUAGE sql STABLE AS $$ SELECT data || '\x'::bytea FROM fx WHERE name = n $$;
 SELECT mobisign_add_pki(p, ARRAY[fx(p || '-root.der')], intermediates => ARRAY[fx(p || '-int.der')]),
        mobisign_add_crl(p, fx(p || '-root.crl.der')), mobisign_add_crl(p, fx(p || '-int.crl.der'))
   FROM unnest(ARRAY['gamma', 'delta']) p;
--- a timed loop: how many calls of one operation fit in the given time; the
--- arguments are fetched once, so only the call itself is measured.  who is
--- the user (gina-ec: P-256 under gamma, dora-rsa: RSA-2048 under delta).
-CREATE FUNCTION bench(op text, who text, secs float8) RETURNS float8 LANGUAGE plpgsql AS $$
+-- The CPU time this backend has run, in seconds: the first field of
+-- /proc/self/schedstat (nanoseconds on a CPU; the server reads the file, so
+-- self is this backend), NULL where the kernel does not keep it.
+CREATE FUNCTION backend_cpu_seconds() RETURNS float8 LANGUAGE sql VOLATILE AS $$
+    SELECT nullif(split_part(pg_read_file('/proc/self/schedstat', 0, 200, true), ' ', 1), '')::float8 / 1e9
+$$;
+-- a timed loop: how many calls of one operation fit in the given time, per
+-- second of elapsed time and per second of this backend's CPU time (what the
+-- calls cost, whatever else the machine runs meanwhile: the reference
+-- measures both the same way); the arguments are fetched once, so only the
+-- call itself is measured.  who is the user (gina-ec: P-256 under gamma,
+-- dora-rsa: RSA-2048 under delta).
+CREATE FUNCTION bench(op text, who text, secs float8,
+                      OUT per_second float8, OUT per_cpu_second float8) LANGUAGE plpgsql AS $$
 DECLARE
-    t0 timestamptz := clock_timestamp(); n bigint := 0; ok boolean;
+    t0 timestamptz := clock_timestamp(); cpu0 float8 := backend_cpu_seconds(); n bigint := 0; ok boolean;
     pki text := CASE who WHEN 'gina-ec' THEN 'gamma' ELSE 'delta' END;
     alg text := CASE who WHEN 'gina-ec' THEN 'ecdsa-sha256' ELSE 'rsa-pkcs1-sha256' END;
     usercert bytea := fx(who || '.der');
@@ -39,5 +52,6 @@ BEGIN
         n := n + 1;
         EXIT WHEN clock_timestamp() - t0 > make_interval(secs => secs);
     END LOOP;
-    RETURN n / extract(epoch FROM clock_timestamp() - t0)::float8;
+    per_second := n / extract(epoch FROM clock_timestamp() - t0)::float8;
+    per_cpu_second := n / (backend_cpu_seconds() - cpu0);
 END $$;

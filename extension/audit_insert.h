@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit_insert.h
+ *	  One row into mobisign.audit without SQL: the executor's simple-insert
+ *	  path (ExecSimpleRelationInsert, as logical replication applies a row),
+ *	  for the audit writer (audit_log.h), which every verification calls.
+ *
+ * Invariants: the row is exactly what the INSERT of audit_log.c would
+ * store: the table's own defaults (identity id, at, actor) are evaluated,
+ * its NOT NULL and CHECK constraints are checked and every index is
+ * maintained; INSERT privilege is checked as the INSERT checks it (the
+ * columns given), a read-only or parallel transaction is refused as it is
+ * refused.  Only the compiled default, CHECK and partial-index predicate
+ * expressions are kept between calls, and they are dropped on any relcache
+ * invalidation of the table or its indexes.  A table with anything this path does not do (a trigger, row
+ * level security, partitioning, a deferrable index, a column it does not
+ * know) is left to the SQL INSERT: ms_audit_insert_direct() returns false.
+ * Writers only insert and take no lock besides the INSERT's own
+ * (RowExclusiveLock): the chain is made later by mobisign.audit_seal() in
+ * id order, as for rows the SQL INSERT writes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MOBISIGN_AUDIT_INSERT_H
+#define MOBISIGN_AUDIT_INSERT_H
+
+#include "postgres.h"
+
+/* the columns a writer gives, in this order (values/nulls below) */
+typedef enum MsAuditColumn
+{
+	MS_AUDIT_OPERATION,
+	MS_AUDIT_OUTCOME,
+	MS_AUDIT_DETAIL,
+	MS_AUDIT_TRANSACTION_ID,
+	MS_AUDIT_APPLICATION,
+	MS_AUDIT_NCOLUMNS
+} MsAuditColumn;
+
+/*
+ * Insert one row (values already as stored: text with a UTF-8 form, a
+ * detail); *id is its id.  false, with nothing done, when the table needs
+ * the SQL INSERT (see above).
+ */
+extern bool ms_audit_insert_direct(const Datum *values, const bool *nulls, int64 *id);
+
+#endif							/* MOBISIGN_AUDIT_INSERT_H */
