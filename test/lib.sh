@@ -10,7 +10,8 @@
 #   ms_cluster_start DIR PORT [extra postgresql.conf lines...]
 #       initdb a private cluster in DIR/data as the postgres OS user (trust
 #       auth), unix socket in DIR, listen on 127.0.0.1:PORT,
-#       shared_preload_libraries = 'mobisign', log in DIR/log; waits until it
+#       shared_preload_libraries = 'mobisign', mobisign.database = 'postgres'
+#       (unless a later line says otherwise), log in DIR/log; waits until it
 #       accepts connections. DIR must exist (mktemp -d); it is handed to postgres.
 #       The server inherits no descriptor above 2 (ms_close_fds): not a lock
 #       held by `flock LOCK ...` around the caller.
@@ -143,6 +144,10 @@ ms_cluster_start() {
 		echo "max_connections = 50"
 		echo "log_min_messages = warning"
 		echo "log_line_prefix = '%m [%p] %q%u@%d '"
+		# the suites that play the worker themselves (pg_regress, pgTAP) run
+		# in databases of their own: workers only where a suite asks (a
+		# later mobisign.database line wins; '' = every database)
+		echo "mobisign.database = 'postgres'"
 		local line
 		for line in "$@"; do
 			echo "$line"
