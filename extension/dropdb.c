@@ -19,7 +19,7 @@
  * leaves it alone on its way out (worker/bgworker.c).
  *
  * CREATE/DROP EXTENSION (and DROP SCHEMA, DROP OWNED, COMMIT PREPARED,
- * which can create or drop it too) and CREATE DATABASE are reported to the
+ * which can create or drop it too) and CREATE/ALTER DATABASE are reported to the
  * launcher (worker/launcher.h), which acts when the transaction commits.
  * The hook itself never fails a statement.
  *
@@ -95,8 +95,10 @@ ms_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 
 	if (IsA(parsetree, DropdbStmt))
 		stop_worker_for(((DropdbStmt *) parsetree)->dbname);
-	else if (IsA(parsetree, CreatedbStmt))
-		ms_launcher_database_created();
+	else if (IsA(parsetree, CreatedbStmt) || IsA(parsetree, AlterDatabaseStmt) ||
+			 (IsA(parsetree, RenameStmt) &&
+			  ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE))
+		ms_launcher_databases_changed();
 	else if (may_change_extension(parsetree))
 		ms_launcher_extension_changed();
 

@@ -77,7 +77,7 @@ ms_as_pg() {
 
 ms_readable_dir() {
 	local d
-	d=$(mktemp -d /tmp/mobisign-test.XXXXXX) || return 1
+	d=$(mktemp -d "${MOBISIGN_TMPDIR:-/tmp}/mobisign-test.XXXXXX") || return 1
 	chmod 0755 "$d"
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres:postgres "$d"

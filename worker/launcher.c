@@ -20,7 +20,8 @@
  *	  CREATE EXTENSION / DROP EXTENSION / DROP SCHEMA / DROP OWNED /
  *	  COMMIT PREPARED: the database's worker looks again (it leaves if the
  *	  extension is gone) and the launcher forgets "absent" for it;
- *	  CREATE DATABASE: the launcher scans at once;
+ *	  CREATE DATABASE, ALTER DATABASE (IS_TEMPLATE, ALLOW_CONNECTIONS,
+ *	  RENAME): the launcher scans at once;
  *	  DROP DATABASE by the owner: no worker is started there while the drop
  *	  runs; if it fails, a successor is started at once, even while the
  *	  stopped worker is still finishing (its entry then belongs to the
@@ -106,7 +107,7 @@ ms_launcher_init(bool preloaded)
 
 	DefineCustomIntVariable("mobisign.launcher_naptime",
 							"How often the mobisign launcher looks for databases.",
-							"CREATE/DROP EXTENSION and CREATE/DROP DATABASE wake it at once; this catches the rest.",
+							"CREATE/DROP EXTENSION and CREATE/ALTER/DROP DATABASE wake it at once; this catches the rest.",
 							&launcher_naptime_ms,
 							10000, 100, 3600 * 1000,
 							PGC_SIGHUP,
@@ -256,7 +257,7 @@ ms_launcher_extension_changed(void)
 }
 
 void
-ms_launcher_database_created(void)
+ms_launcher_databases_changed(void)
 {
 	at_end_of_xact();
 }

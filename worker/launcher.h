@@ -8,7 +8,7 @@
  *	  bgworker.c (from _PG_init)	ms_launcher_init, ms_launcher_register
  *	  the postmaster				ms_launcher_main
  *	  the utility hook				ms_launcher_extension_changed,
- *	  (extension/dropdb.c)			ms_launcher_database_created,
+ *	  (extension/dropdb.c)			ms_launcher_databases_changed,
  *									ms_launcher_hold_for_drop
  *
  * What the hooks report takes effect when the current transaction ends:
@@ -38,8 +38,11 @@ extern PGDLLEXPORT void ms_launcher_main(Datum main_arg);
  */
 extern void ms_launcher_extension_changed(void);
 
-/* At commit: the launcher looks at pg_database at once. */
-extern void ms_launcher_database_created(void);
+/*
+ * At commit: the launcher looks at pg_database at once (CREATE DATABASE,
+ * ALTER DATABASE: a template, connections allowed, a new name).
+ */
+extern void ms_launcher_databases_changed(void);
 
 /*
  * DROP DATABASE of dboid by its owner is about to run: no worker is started
