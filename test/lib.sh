@@ -23,8 +23,9 @@
 #   ms_free_port
 #       prints a free loopback TCP port.
 #   ms_readable_dir
-#       prints a new temp dir that the postgres OS user can read (for files the
-#       server must read, e.g. pg_read_binary_file or COPY FROM a file).
+#       prints a new temp dir (under MOBISIGN_TMPDIR, default /tmp) that the
+#       postgres OS user can read (for files the server must read, e.g.
+#       pg_read_binary_file or COPY FROM a file).
 #
 # Suites written as named scenarios (e.g. test/e2e/35_smpp_tls.sh):
 #   ms_scenario NAME FUNCTION [ARGS...]
