@@ -32,14 +32,11 @@
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
-#include "postmaster/bgworker.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
-#include "storage/spin.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 
-#include "bgworker.h"
 #include "dropdb.h"
 #include "launcher.h"
 

@@ -16,8 +16,6 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
-#include "storage/latch.h"
-#include "storage/proc.h"
 #include "storage/spin.h"
 
 #include "bgworker.h"
