@@ -605,6 +605,8 @@ launcher_turn(MsLauncher *l)
 
 	take_rechecks(l);
 	dbs = selected_databases(l);
+	/* what outlives the turn (the absent list, handles) is the launcher's */
+	MemoryContextSwitchTo(l->cxt);
 
 	/* entries of databases no longer selected (dropped, excluded) */
 	for (int i = 0; i < ms_worker_table->nslots; i++)
