@@ -1,7 +1,9 @@
 /*
  * dropdb.h
- *	  DROP DATABASE of the worker's database: the worker is asked to stop
- *	  first, so that the drop is not refused because the worker is connected.
+ *	  The utility hook: DROP DATABASE of a worker's database (the worker is
+ *	  asked to stop first, so that the drop is not refused because the worker
+ *	  is connected), and the statements the launcher must hear about
+ *	  (CREATE/DROP EXTENSION, CREATE DATABASE).
  */
 #ifndef MOBISIGN_DROPDB_H
 #define MOBISIGN_DROPDB_H

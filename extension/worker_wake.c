@@ -7,15 +7,15 @@
  * Invariants: the worker's latch is set only when the queuing transaction
  * commits (an abort or PREPARE wakes nobody: the worker's safety-net poll
  * finds a prepared transaction once it commits); at most one callback is
- * registered per backend; the shared entry is read under its spinlock.
+ * registered per backend; the worker woken is the one of the backend's own
+ * database, its shared entry read under its spinlock.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "storage/latch.h"
-#include "storage/proc.h"
+#include "miscadmin.h"
 #include "storage/spin.h"
 
 #include "bgworker.h"
@@ -28,16 +28,15 @@ static bool wake_pending = false;
 static void
 ms_worker_set_latch(void)
 {
+	MsWorkerShared *e = ms_worker_entry_lock(MyDatabaseId);
 	int			procno;
 
-	if (ms_worker_shared == NULL)
+	if (e == NULL)
 		return;
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	procno = ms_worker_shared->procno;
-	ms_worker_shared->counters[MS_C_WAKEUPS]++;
-	SpinLockRelease(&ms_worker_shared->mutex);
-	if (procno >= 0 && procno < (int) ProcGlobal->allProcCount)
-		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+	procno = e->procno;
+	e->counters[MS_C_WAKEUPS]++;
+	SpinLockRelease(&e->mutex);
+	ms_set_proc_latch(procno);
 }
 
 static void

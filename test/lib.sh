@@ -10,7 +10,8 @@
 #   ms_cluster_start DIR PORT [extra postgresql.conf lines...]
 #       initdb a private cluster in DIR/data as the postgres OS user (trust
 #       auth), unix socket in DIR, listen on 127.0.0.1:PORT,
-#       shared_preload_libraries = 'mobisign', log in DIR/log; waits until it
+#       shared_preload_libraries = 'mobisign', mobisign.database = 'postgres'
+#       (unless a later line says otherwise), log in DIR/log; waits until it
 #       accepts connections. DIR must exist (mktemp -d); it is handed to postgres.
 #       The server inherits no descriptor above 2 (ms_close_fds): not a lock
 #       held by `flock LOCK ...` around the caller.
@@ -22,8 +23,9 @@
 #   ms_free_port
 #       prints a free loopback TCP port.
 #   ms_readable_dir
-#       prints a new temp dir that the postgres OS user can read (for files the
-#       server must read, e.g. pg_read_binary_file or COPY FROM a file).
+#       prints a new temp dir (under MOBISIGN_TMPDIR, default /tmp) that the
+#       postgres OS user can read (for files the server must read, e.g.
+#       pg_read_binary_file or COPY FROM a file).
 #
 # Suites written as named scenarios (e.g. test/e2e/35_smpp_tls.sh):
 #   ms_scenario NAME FUNCTION [ARGS...]
@@ -85,7 +87,7 @@ ms_as_pg() {
 
 ms_readable_dir() {
 	local d
-	d=$(mktemp -d /tmp/mobisign-test.XXXXXX) || return 1
+	d=$(mktemp -d "${MOBISIGN_TMPDIR:-/tmp}/mobisign-test.XXXXXX") || return 1
 	chmod 0755 "$d"
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres:postgres "$d"
@@ -152,6 +154,10 @@ ms_cluster_start() {
 		echo "max_connections = 50"
 		echo "log_min_messages = warning"
 		echo "log_line_prefix = '%m [%p] %q%u@%d '"
+		# the suites that play the worker themselves (pg_regress, pgTAP) run
+		# in databases of their own: workers only where a suite asks (a
+		# later mobisign.database line wins; '' = every database)
+		echo "mobisign.database = 'postgres'"
 		local line
 		for line in "$@"; do
 			echo "$line"

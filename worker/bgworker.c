@@ -1,11 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * bgworker.c
- *	  The background worker's control plane: GUCs, registration from
- *	  _PG_init, shared memory (identity for waking, counters), and
- *	  mobisign._worker_stats() behind the mobisign.worker_stats view.  The
- *	  worker's loop is in worker_main.c; the wake-up at commit, which runs in
- *	  every backend, is extension/worker_wake.c.
+ *	  The background workers' control plane: GUCs, registration of the
+ *	  launcher from _PG_init, shared memory (one entry per database: identity
+ *	  for waking, counters), and mobisign._worker_stats() behind the
+ *	  mobisign.worker_stats view.  The launcher, which starts one worker per
+ *	  database, is launcher.c; the worker's loop is in worker_main.c; the
+ *	  wake-up at commit, which runs in every backend, is
+ *	  extension/worker_wake.c.
+ *
+ * Invariants: a worker process writes only the entry of its own database,
+ * and its identity fields only while it owns them (pid); a backend finds
+ * the entry of a database by its OID, under the entry's spinlock.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,14 +33,17 @@
 #include "utils/timestamp.h"
 
 #include "bgworker.h"
+#include "launcher.h"
 #include "sql_fn.h"
 
-char	   *ms_worker_database = NULL;
 int			ms_worker_naptime_ms = 10000;
 int			ms_worker_lease_s = 60;
 int			ms_worker_housekeeping_ms = 1000;
 
-MsWorkerShared *ms_worker_shared = NULL;
+MsWorkerTable *ms_worker_table = NULL;
+
+/* in a worker: the entry of its database, once claimed */
+static MsWorkerShared *my_entry = NULL;
 
 static bool preloaded = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -55,12 +64,31 @@ ms_until(TimestampTz now, TimestampTz t)
 	return secs * 1000 + (usecs + 999) / 1000;
 }
 
+static Size
+ms_worker_table_size(void)
+{
+	return add_size(offsetof(MsWorkerTable, slots),
+					mul_size(ms_launcher_max_databases, sizeof(MsWorkerShared)));
+}
+
+void
+ms_worker_entry_reset(MsWorkerShared *e, Oid dboid)
+{
+	slock_t		mutex = e->mutex;
+
+	memset(e, 0, sizeof(*e));
+	e->mutex = mutex;
+	e->dboid = dboid;
+	e->procno = -1;
+	strlcpy(e->state, "not started", MS_WSTATE_LEN);
+}
+
 static void
 ms_worker_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(MsWorkerShared)));
+	RequestAddinShmemSpace(MAXALIGN(ms_worker_table_size()));
 }
 
 static void
@@ -72,13 +100,18 @@ ms_worker_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	ms_worker_shared = ShmemInitStruct("mobisign worker", sizeof(MsWorkerShared), &found);
+	ms_worker_table = ShmemInitStruct("mobisign workers", ms_worker_table_size(), &found);
 	if (!found)
 	{
-		memset(ms_worker_shared, 0, sizeof(MsWorkerShared));
-		SpinLockInit(&ms_worker_shared->mutex);
-		ms_worker_shared->procno = -1;
-		strlcpy(ms_worker_shared->state, "not started", MS_WSTATE_LEN);
+		memset(ms_worker_table, 0, ms_worker_table_size());
+		SpinLockInit(&ms_worker_table->mutex);
+		ms_worker_table->launcher_procno = -1;
+		ms_worker_table->nslots = ms_launcher_max_databases;
+		for (int i = 0; i < ms_worker_table->nslots; i++)
+		{
+			SpinLockInit(&ms_worker_table->slots[i].mutex);
+			ms_worker_entry_reset(&ms_worker_table->slots[i], InvalidOid);
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -96,23 +129,14 @@ ms_bgworker_describe(BackgroundWorker *w, const char *name, const char *function
 	strlcpy(w->bgw_function_name, function, BGW_MAXLEN);
 	strlcpy(w->bgw_name, name, BGW_MAXLEN);
 	strlcpy(w->bgw_type, name, BGW_MAXLEN);
+	w->bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
 	w->bgw_notify_pid = 0;
 }
 
 void
-ms_worker_describe(BackgroundWorker *w)
+ms_bgworker_connect(Datum main_arg)
 {
-	/* restarted after a crash; a clean exit (SIGTERM) is final */
-	ms_bgworker_describe(w, "mobisign worker", "ms_worker_main", 5);
-}
-
-static void
-ms_worker_register(void)
-{
-	BackgroundWorker worker;
-
-	ms_worker_describe(&worker);
-	RegisterBackgroundWorker(&worker);
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
 }
 
 void
@@ -120,19 +144,7 @@ ms_worker_init(void)
 {
 	preloaded = process_shared_preload_libraries_in_progress;
 
-	/*
-	 * PGC_POSTMASTER variables may only be created while preloading; when
-	 * loaded later the setting is still defined (so postgresql.conf does not
-	 * warn) but has no effect.
-	 */
-	DefineCustomStringVariable("mobisign.database",
-							   "Database the mobisign background worker connects to.",
-							   "The database where CREATE EXTENSION mobisign was run.",
-							   &ms_worker_database,
-							   "postgres",
-							   preloaded ? PGC_POSTMASTER : PGC_SIGHUP,
-							   0,
-							   NULL, NULL, NULL);
+	ms_launcher_init(preloaded);
 
 	DefineCustomIntVariable("mobisign.worker_naptime",
 							"Safety-net poll interval of the mobisign worker.",
@@ -169,13 +181,13 @@ ms_worker_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = ms_worker_shmem_startup;
 
-	ms_worker_register();
+	ms_launcher_register();
 }
 
 bool
 ms_worker_preloaded(void)
 {
-	return preloaded && ms_worker_shared != NULL;
+	return preloaded && ms_worker_table != NULL;
 }
 
 void
@@ -189,6 +201,32 @@ ms_worker_require_preload(void)
 				 errhint("Set shared_preload_libraries = 'mobisign' in postgresql.conf and restart the server.")));
 }
 
+/* ---- the entries ------------------------------------------------------- */
+
+MsWorkerShared *
+ms_worker_entry_lock(Oid dboid)
+{
+	if (ms_worker_table == NULL || !OidIsValid(dboid))
+		return NULL;
+	for (int i = 0; i < ms_worker_table->nslots; i++)
+	{
+		MsWorkerShared *e = &ms_worker_table->slots[i];
+
+		SpinLockAcquire(&e->mutex);
+		if (e->dboid == dboid)
+			return e;
+		SpinLockRelease(&e->mutex);
+	}
+	return NULL;
+}
+
+void
+ms_set_proc_latch(int procno)
+{
+	if (procno >= 0 && procno < (int) ProcGlobal->allProcCount)
+		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
 /* ---- the running worker's identity --------------------------------------- */
 
 /*
@@ -196,43 +234,48 @@ ms_worker_require_preload(void)
  * this process, and DROP DATABASE signals it.  A predecessor that is still
  * shutting down keeps running, but the entry is no longer its own.
  */
-void
+bool
 ms_worker_claim_entry(void)
 {
-	if (ms_worker_shared == NULL)
-		return;
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	ms_worker_shared->procno = MyProc->pgprocno;
-	ms_worker_shared->pid = MyProcPid;
-	ms_worker_shared->dboid = MyDatabaseId;
-	ms_worker_shared->started_at = GetCurrentTimestamp();
-	SpinLockRelease(&ms_worker_shared->mutex);
+	MsWorkerShared *e = ms_worker_entry_lock(MyDatabaseId);
+
+	if (e == NULL)
+		return false;
+	e->procno = MyProc->pgprocno;
+	e->pid = MyProcPid;
+	e->started_at = GetCurrentTimestamp();
+	e->recheck = false;
+	e->absent = false;
+	SpinLockRelease(&e->mutex);
+	my_entry = e;
+	return true;
 }
 
 /*
- * The shared entry with its spinlock held (the caller releases it) when the
- * entry is this process's; else NULL, the lock not held: no shared memory,
- * or a successor has claimed the entry, and what it shows is its own.
+ * The entry with its spinlock held (the caller releases it) when it is this
+ * process's; else NULL, the lock not held: no entry claimed, or a successor
+ * has claimed it, and what it shows is its own.
  */
 static MsWorkerShared *
 own_entry_locked(void)
 {
-	if (ms_worker_shared == NULL)
+	if (my_entry == NULL)
 		return NULL;
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	if (ms_worker_shared->pid == MyProcPid)
-		return ms_worker_shared;
-	SpinLockRelease(&ms_worker_shared->mutex);
+	SpinLockAcquire(&my_entry->mutex);
+	if (my_entry->pid == MyProcPid)
+		return my_entry;
+	SpinLockRelease(&my_entry->mutex);
 	return NULL;
 }
 
 /*
- * However a worker ends: clear the identity, and set the final state, only
- * if the entry is still this process's.  A successor that already claimed
- * it keeps its pid (mobisign.worker_stats) and its wake-ups.
+ * However a worker ends: clear the identity, and set the final state and
+ * what it found of the extension, only if the entry is still this
+ * process's.  A successor that already claimed it keeps its pid
+ * (mobisign.worker_stats) and its wake-ups.
  */
 void
-ms_worker_release_entry(const char *final_state)
+ms_worker_release_entry(const char *final_state, bool absent)
 {
 	MsWorkerShared *w = own_entry_locked();
 
@@ -240,12 +283,26 @@ ms_worker_release_entry(const char *final_state)
 		return;
 	w->procno = -1;
 	w->pid = 0;
-	w->dboid = InvalidOid;
 	w->links_bound = 0;
 	w->window_in_use = 0;
 	if (final_state != NULL)
 		strlcpy(w->state, final_state, MS_WSTATE_LEN);
+	w->absent = absent;
 	SpinLockRelease(&w->mutex);
+}
+
+bool
+ms_worker_take_recheck(void)
+{
+	MsWorkerShared *w = own_entry_locked();
+	bool		recheck;
+
+	if (w == NULL)
+		return false;
+	recheck = w->recheck;
+	w->recheck = false;
+	SpinLockRelease(&w->mutex);
+	return recheck;
 }
 
 /* ---- counters ---------------------------------------------------------- */
@@ -253,11 +310,11 @@ ms_worker_release_entry(const char *final_state)
 void
 ms_worker_count(MsCounter c, uint64 n)
 {
-	if (ms_worker_shared == NULL)
+	if (my_entry == NULL)
 		return;
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	ms_worker_shared->counters[c] += n;
-	SpinLockRelease(&ms_worker_shared->mutex);
+	SpinLockAcquire(&my_entry->mutex);
+	my_entry->counters[c] += n;
+	SpinLockRelease(&my_entry->mutex);
 }
 
 void
@@ -266,7 +323,7 @@ ms_worker_set_error(const char *msg)
 	TimestampTz now = GetCurrentTimestamp();
 	int			len;
 
-	if (ms_worker_shared == NULL)
+	if (my_entry == NULL)
 		return;
 
 	/*
@@ -274,13 +331,13 @@ ms_worker_set_error(const char *msg)
 	 * encoding): half a character would make worker_stats.last_error invalid
 	 * text.  Computed before the spinlock is taken.
 	 */
-	len = pg_mbcliplen(msg, strlen(msg), sizeof(ms_worker_shared->last_error) - 1);
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	ms_worker_shared->counters[MS_C_ERRORS]++;
-	ms_worker_shared->last_error_at = now;
-	memcpy(ms_worker_shared->last_error, msg, len);
-	ms_worker_shared->last_error[len] = '\0';
-	SpinLockRelease(&ms_worker_shared->mutex);
+	len = pg_mbcliplen(msg, strlen(msg), sizeof(my_entry->last_error) - 1);
+	SpinLockAcquire(&my_entry->mutex);
+	my_entry->counters[MS_C_ERRORS]++;
+	my_entry->last_error_at = now;
+	memcpy(my_entry->last_error, msg, len);
+	my_entry->last_error[len] = '\0';
+	SpinLockRelease(&my_entry->mutex);
 }
 
 void
@@ -310,7 +367,7 @@ ms_worker_set_links(int configured, int bound, int window_in_use, int window_siz
 
 /*
  * SQL: mobisign._worker_stats() -> one row, read by the mobisign.worker_stats
- * view.
+ * view: the worker of the current database.
  */
 #define MS_STATS_COLS 17
 
@@ -321,6 +378,7 @@ ms_worker_stats(PG_FUNCTION_ARGS)
 	Datum		values[MS_STATS_COLS];
 	bool		nulls[MS_STATS_COLS];
 	MsWorkerShared snap;
+	MsWorkerShared *e;
 	int			i = 0;
 
 	ms_worker_require_preload();
@@ -330,9 +388,14 @@ ms_worker_stats(PG_FUNCTION_ARGS)
 		elog(ERROR, "mobisign._worker_stats: expected %d result columns, got %d",
 			 MS_STATS_COLS, tupdesc->natts);
 
-	SpinLockAcquire(&ms_worker_shared->mutex);
-	memcpy(&snap, ms_worker_shared, sizeof(snap));
-	SpinLockRelease(&ms_worker_shared->mutex);
+	e = ms_worker_entry_lock(MyDatabaseId);
+	if (e != NULL)
+	{
+		memcpy(&snap, e, sizeof(snap));
+		SpinLockRelease(&e->mutex);
+	}
+	else
+		ms_worker_entry_reset(&snap, MyDatabaseId);	/* no worker (yet) */
 
 	memset(nulls, 0, sizeof(nulls));
 	values[i] = Int32GetDatum(snap.pid);

@@ -1,12 +1,15 @@
 /*
  * bgworker.h
- *	  The background worker that drains mobisign.request_queue to SMPP.
+ *	  The background workers that drain mobisign.request_queue to SMPP: one
+ *	  per database where the extension is installed, started by the launcher
+ *	  (launcher.h).
  *
  * Public entry points for the rest of the extension:
  *
  *	ms_worker_init()			  from _PG_init: GUCs, shared memory, registration
  *	ms_worker_require_preload()   ERROR with a hint unless the library was
  *								  loaded through shared_preload_libraries
+ *	ms_worker_entry_lock(dboid)   the shared entry of a database's worker
  */
 #ifndef MOBISIGN_BGWORKER_H
 #define MOBISIGN_BGWORKER_H
@@ -17,16 +20,20 @@
 /* Called from _PG_init: GUCs, shared memory, worker registration. */
 extern void ms_worker_init(void);
 
-/* The worker's registration (static at preload, or dynamic after a failed drop). */
-struct BackgroundWorker;
-extern void ms_worker_describe(struct BackgroundWorker *w);
-
 /*
- * Any mobisign background worker: connected to a database, started once
+ * Any mobisign background worker: connected to a database (by default the
+ * one of the process that starts it, in bgw_main_arg), started once
  * recovery has finished, running function of this library under name.
  */
+struct BackgroundWorker;
 extern void ms_bgworker_describe(struct BackgroundWorker *w, const char *name,
 								 const char *function, int restart_time);
+
+/*
+ * In a worker described by ms_bgworker_describe: connect to the database
+ * whose OID is main_arg.
+ */
+extern void ms_bgworker_connect(Datum main_arg);
 
 /*
  * Raise an ERROR (SQLSTATE 55000) with a hint to set
@@ -44,7 +51,6 @@ extern bool ms_worker_preloaded(void);
 extern long ms_until(TimestampTz now, TimestampTz t);
 
 /* GUCs */
-extern char *ms_worker_database;
 extern int	ms_worker_naptime_ms;
 extern int	ms_worker_lease_s;
 extern int	ms_worker_housekeeping_ms;
@@ -69,22 +75,32 @@ typedef enum MsCounter
 } MsCounter;
 
 /*
- * Shared state: the worker's identity for waking it, and its counters.
- * Everything is protected by the spinlock (a handful of stores per event).
+ * Shared state of one database's worker: its identity for waking it, and
+ * its counters.  One entry per database (mobisign.max_databases of them);
+ * everything is protected by the entry's spinlock (a handful of stores per
+ * event).
  *
- * The identity (procno, pid, dboid) and the per-worker state (state,
- * links, window) belong to the worker that claimed the entry last: a worker
- * that is still shutting down while its successor has already started (a
- * DROP DATABASE that failed after the hook stopped it) must not clear or
- * overwrite what the successor wrote.  Only the owner (pid == MyProcPid)
- * changes them; the counters are cumulative and shared by every worker.
+ * The launcher alone assigns an entry to a database (dboid) and frees it
+ * once the database is gone; the counters are cumulative over that
+ * database's workers since the server started.  The identity (procno, pid)
+ * and the per-worker state (state, links, window) belong to the worker that
+ * claimed the entry last: a worker that is still shutting down while its
+ * successor has already started (a DROP DATABASE that failed after the hook
+ * stopped it) must not clear or overwrite what the successor wrote.  Only
+ * the owner (pid == MyProcPid) changes them.  absent, recheck, stop_pid
+ * and replace are the launcher's conversation with the worker and the hooks
+ * (launcher.c).
  */
 typedef struct MsWorkerShared
 {
 	slock_t		mutex;
+	Oid			dboid;			/* database of this entry, InvalidOid: free */
+	bool		absent;			/* its last worker found no extension */
+	bool		recheck;		/* CREATE/DROP EXTENSION committed: look again */
+	bool		replace;		/* a failed drop: start a successor at once */
+	int			stop_pid;		/* backend dropping the database, or 0 */
 	int			procno;			/* PGPROC number of the running worker, or -1 */
 	int			pid;
-	Oid			dboid;			/* database the worker is connected to */
 	TimestampTz started_at;
 	char		state[MS_WSTATE_LEN];
 	int			links_configured;
@@ -96,12 +112,50 @@ typedef struct MsWorkerShared
 	char		last_error[160];
 } MsWorkerShared;
 
-extern MsWorkerShared *ms_worker_shared;
+/* CREATE EXTENSION commits not yet seen by the launcher (more: recheck_all) */
+#define MS_RECHECK_QUEUE 16
+
+/*
+ * Every entry, the launcher's identity (for waking it), and the databases
+ * where a CREATE EXTENSION committed since the launcher last looked.
+ */
+typedef struct MsWorkerTable
+{
+	slock_t		mutex;			/* protects the fields up to nslots */
+	int			launcher_procno;	/* or -1 */
+	int			nrecheck;
+	Oid			recheck_db[MS_RECHECK_QUEUE];
+	bool		recheck_all;
+	int			nslots;
+	MsWorkerShared slots[FLEXIBLE_ARRAY_MEMBER];
+} MsWorkerTable;
+
+extern MsWorkerTable *ms_worker_table;
+
+/*
+ * The entry of database dboid with its spinlock held (the caller releases
+ * it), or NULL (no shared memory, or no entry for that database).
+ */
+extern MsWorkerShared *ms_worker_entry_lock(Oid dboid);
+
+/* Reset an entry for database dboid (the launcher, entry lock held). */
+extern void ms_worker_entry_reset(MsWorkerShared *e, Oid dboid);
+
+/* Set a PGPROC's latch by number (no-op for -1). */
+extern void ms_set_proc_latch(int procno);
 
 
-/* Take the entry for this process / let go of it if it is still ours. */
-extern void ms_worker_claim_entry(void);
-extern void ms_worker_release_entry(const char *final_state);
+
+/*
+ * Take the entry of this process's database (false: the launcher assigned
+ * none) / let go of it if it is still ours; absent: the worker found no
+ * extension (the launcher starts none there until a CREATE EXTENSION).
+ */
+extern bool ms_worker_claim_entry(void);
+extern void ms_worker_release_entry(const char *final_state, bool absent);
+
+/* A CREATE/DROP EXTENSION asked this worker to look again (clears the flag). */
+extern bool ms_worker_take_recheck(void);
 
 /* Counter helpers (no-ops when shared memory is absent). */
 extern void ms_worker_count(MsCounter c, uint64 n);

@@ -197,7 +197,14 @@ present_fn(void *arg)
 	bool	   *present = (bool *) arg;
 	int			rc;
 
-	rc = SPI_execute("SELECT pg_catalog.to_regclass('mobisign.request_queue') IS NOT NULL"
+	/*
+	 * pg_extension is read with the query's snapshot: woken by the commit of
+	 * a DROP EXTENSION, this worker's catalog caches may not have heard of
+	 * it yet (the invalidations are sent after the commit callbacks), but
+	 * the snapshot sees it.
+	 */
+	rc = SPI_execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'mobisign')"
+					 "   AND pg_catalog.to_regclass('mobisign.request_queue') IS NOT NULL"
 					 "   AND pg_catalog.to_regclass('mobisign.smsc') IS NOT NULL AS present",
 					 true, 0);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)

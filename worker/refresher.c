@@ -136,7 +136,8 @@ ms_refresher_main(Datum arg)
 {
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(ms_worker_database, NULL, 0);
+	/* the database of the worker that launched it (ms_bgworker_describe) */
+	ms_bgworker_connect(arg);
 	pgstat_report_appname("mobisign refresher");
 	refresh_once();
 	proc_exit(0);

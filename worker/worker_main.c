@@ -1,7 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * worker_main.c
- *	  The mobisign background worker's loop.
+ *	  The mobisign background worker's loop, one per database (started by
+ *	  launcher.c with the database's OID as its argument).
+ *
+ * A worker that finds no extension in its database, or sees it dropped,
+ * records that in its entry and exits: the launcher starts one again after
+ * a CREATE EXTENSION there.
  *
  * One WaitEventSet holds the latch, postmaster death and the socket of
  * every SMSC link; the timeout is the nearest timer (reconnect, response
@@ -55,7 +60,6 @@ typedef struct MsWorker
 	WaitEventSet *wes;
 	int			wes_pos[MS_MAX_LINKS];
 	bool		wes_dirty;
-	bool		extension_present;
 	bool		claim_wanted;
 	TimestampTz next_claim_at;
 	TimestampTz next_housekeeping_at;
@@ -136,9 +140,7 @@ publish_links(MsWorker *w)
 		window += ms_smpp_config(w->links[i])->window_size;
 	}
 	ms_worker_set_links(w->nlinks, bound, inflight, window);
-	if (!w->extension_present)
-		ms_worker_set_state("waiting for extension");
-	else if (w->nlinks == 0)
+	if (w->nlinks == 0)
 		ms_worker_set_state("no smsc configured");
 	else if (bound == 0)
 		ms_worker_set_state("connecting");
@@ -386,8 +388,6 @@ compute_timeout(MsWorker *w, TimestampTz now)
 	int			i;
 
 	t = Min(t, ms_until(now, w->next_presence_at));
-	if (!w->extension_present)
-		return t;
 	t = Min(t, ms_until(now, w->next_housekeeping_at));
 	t = Min(t, ms_until(now, w->next_config_at));
 	t = Min(t, ms_until(now, w->next_pending_at));
@@ -462,12 +462,26 @@ shutdown_links(MsWorker *w)
 static void
 ms_worker_detach(int code, Datum arg)
 {
-	ms_worker_release_entry(NULL);
+	ms_worker_release_entry(NULL, false);
 }
 
-/* Step: connect, claim the shared entry, set up contexts and the first timers. */
+/* the database's name, passed by the launcher (for log lines) */
+static const char *
+database_name(void)
+{
+	static char name[NAMEDATALEN];
+
+	memcpy(name, MyBgworkerEntry->bgw_extra, NAMEDATALEN - 1);
+	name[NAMEDATALEN - 1] = '\0';
+	return name;
+}
+
+/*
+ * Step: connect, claim the shared entry, set up contexts and the first
+ * timers.  Exits when the extension is not installed.
+ */
 static MsWorker *
-worker_start(void)
+worker_start(Datum main_arg)
 {
 	MsWorker   *w;
 	TimestampTz now;
@@ -476,11 +490,16 @@ worker_start(void)
 	pqsignal(SIGTERM, ms_worker_sigterm);
 	BackgroundWorkerUnblockSignals();
 
-	BackgroundWorkerInitializeConnection(ms_worker_database, NULL, 0);
+	ms_bgworker_connect(main_arg);
 
-	ms_worker_claim_entry();
+	if (!ms_worker_claim_entry())
+	{
+		/* not started by the launcher (a registration left from before) */
+		ereport(LOG, (errmsg("mobisign worker: no entry for database \"%s\"; exiting",
+							 database_name())));
+		proc_exit(0);
+	}
 	before_shmem_exit(ms_worker_detach, (Datum) 0);
-	ereport(LOG, (errmsg("mobisign worker started in database \"%s\"", ms_worker_database)));
 
 	w = MemoryContextAllocZero(TopMemoryContext, sizeof(MsWorker));
 	w->cxt = AllocSetContextCreate(TopMemoryContext, "mobisign worker", ALLOCSET_DEFAULT_SIZES);
@@ -488,20 +507,21 @@ worker_start(void)
 	w->work_cxt = AllocSetContextCreate(w->cxt, "mobisign work", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(w->cxt);
 
+	if (!ms_queue_extension_present())
+	{
+		/* the launcher probes every database it has not seen: not worth a LOG */
+		ereport(DEBUG1,
+				(errmsg("mobisign worker: extension mobisign is not installed in database \"%s\"",
+						database_name())));
+		ms_worker_release_entry("no extension", true);
+		proc_exit(0);
+	}
+	ereport(LOG, (errmsg("mobisign worker started in database \"%s\"", database_name())));
 	ms_queue_session_setup();
-	w->extension_present = ms_queue_extension_present();
-	if (!w->extension_present)
-		ereport(LOG,
-				(errmsg("mobisign worker: extension mobisign is not installed in database \"%s\"; waiting",
-						ms_worker_database),
-				 errhint("Run CREATE EXTENSION mobisign there, or set mobisign.database.")));
 	now = GetCurrentTimestamp();
 	w->next_presence_at = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
-	if (w->extension_present)
-	{
-		ms_queue_reclaim_leases();
-		reload_links(w, now);
-	}
+	ms_queue_reclaim_leases();
+	reload_links(w, now);
 	w->claim_wanted = true;
 	w->next_claim_at = now;
 	w->next_housekeeping_at = now;
@@ -544,38 +564,26 @@ wait_for_events(MsWorker *w, bool *woken, List **inbound)
 }
 
 /*
- * Step: follow CREATE/DROP EXTENSION.  Returns whether the extension is
- * there to work for (the context is back to w->cxt when it is not).
+ * Step: is the extension still there?  Looked at every worker_naptime, and
+ * at once when a DROP EXTENSION (or a CREATE) committed in this database.
+ * When it is gone, everything held in memory is dropped (the links closed)
+ * and the worker is to exit.
  */
 static bool
-track_extension(MsWorker *w, TimestampTz now, bool woken)
+extension_still_there(MsWorker *w, TimestampTz now)
 {
-	if (w->extension_present && now >= w->next_presence_at)
-	{
-		/* DROP EXTENSION while running: let go of everything and wait */
-		w->next_presence_at = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
-		if (!ms_queue_extension_present())
-		{
-			ereport(LOG, (errmsg("mobisign worker: extension mobisign was dropped; waiting")));
-			forget_everything(w);
-			w->extension_present = false;
-		}
-	}
-	if (w->extension_present)
+	bool		recheck = ms_worker_take_recheck();
+
+	if (!recheck && now < w->next_presence_at)
 		return true;
-	if (woken || now >= w->next_presence_at)
-	{
-		w->extension_present = ms_queue_extension_present();
-		w->next_presence_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms_worker_naptime_ms);
-		if (w->extension_present)
-		{
-			ereport(LOG, (errmsg("mobisign worker: extension found")));
-			ms_queue_reclaim_leases();
-			w->next_config_at = now;
-		}
-	}
+	w->next_presence_at = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
+	if (ms_queue_extension_present())
+		return true;
 	MemoryContextSwitchTo(w->cxt);
-	return w->extension_present;
+	ereport(LOG, (errmsg("mobisign worker: extension mobisign was dropped from database \"%s\"; exiting",
+						 database_name())));
+	forget_everything(w);
+	return false;
 }
 
 /* Run every link's timers at now. */
@@ -641,7 +649,7 @@ run_periodic(MsWorker *w, TimestampTz now)
 void
 ms_worker_main(Datum main_arg)
 {
-	MsWorker   *w = worker_start();
+	MsWorker   *w = worker_start(main_arg);
 
 	while (!got_sigterm)
 	{
@@ -664,8 +672,12 @@ ms_worker_main(Datum main_arg)
 			w->next_config_at = now;
 			w->claim_wanted = true;
 		}
-		if (!track_extension(w, now, woken))
-			continue;
+		if (!extension_still_there(w, now))
+		{
+			ms_worker_release_entry("extension dropped", true);
+			proc_exit(0);
+		}
+		MemoryContextSwitchTo(w->cxt);
 		now = serve_links(w, now, woken, inbound);
 		run_periodic(w, now);
 	}
@@ -673,7 +685,7 @@ ms_worker_main(Datum main_arg)
 	ereport(LOG, (errmsg("mobisign worker: shutting down")));
 	shutdown_links(w);
 	/* a successor started after a failed DROP DATABASE keeps its entry */
-	ms_worker_release_entry("stopped");
+	ms_worker_release_entry("stopped", false);
 	ereport(LOG, (errmsg("mobisign worker stopped")));
 	proc_exit(0);
 }
