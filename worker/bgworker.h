@@ -14,6 +14,8 @@
 #include "datatype/timestamp.h"
 #include "storage/spin.h"
 
+#include "link_stats.h"
+
 /* Called from _PG_init: GUCs, shared memory, worker registration. */
 extern void ms_worker_init(void);
 
@@ -94,6 +96,7 @@ typedef struct MsWorkerShared
 	uint64		counters[MS_C_COUNT];
 	TimestampTz last_error_at;
 	char		last_error[160];
+	MsBindStatsShared binds;	/* mobisign.worker_binds (link_stats.h) */
 } MsWorkerShared;
 
 extern MsWorkerShared *ms_worker_shared;
