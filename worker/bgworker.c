@@ -331,7 +331,7 @@ ms_worker_stats(PG_FUNCTION_ARGS)
 			 MS_STATS_COLS, tupdesc->natts);
 
 	SpinLockAcquire(&ms_worker_shared->mutex);
-	memcpy(&snap, ms_worker_shared, sizeof(snap));
+	memcpy(&snap, ms_worker_shared, offsetof(MsWorkerShared, binds));
 	SpinLockRelease(&ms_worker_shared->mutex);
 
 	memset(nulls, 0, sizeof(nulls));

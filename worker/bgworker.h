@@ -96,6 +96,7 @@ typedef struct MsWorkerShared
 	uint64		counters[MS_C_COUNT];
 	TimestampTz last_error_at;
 	char		last_error[160];
+	/* last: ms_worker_stats() copies the entry up to here only */
 	MsBindStatsShared binds;	/* mobisign.worker_binds (link_stats.h) */
 } MsWorkerShared;
 

@@ -57,11 +57,12 @@ ms_worker_binds(PG_FUNCTION_ARGS)
 		elog(ERROR, "mobisign._worker_binds: expected %d result columns, got %d",
 			 MS_BIND_COLS, rsinfo->setDesc->natts);
 
-	/* a copy, so that the spinlock is held for a memcpy only */
+	/* a copy of the rows in use, so that the spinlock is held for a memcpy only */
 	snap = palloc(sizeof(MsBindStatsShared));
 	SpinLockAcquire(&ms_worker_shared->mutex);
 	pid = ms_worker_shared->pid;
-	memcpy(snap, &ms_worker_shared->binds, sizeof(MsBindStatsShared));
+	snap->n = Min(Max(ms_worker_shared->binds.n, 0), MS_BIND_STATS_SLOTS);
+	memcpy(snap->rows, ms_worker_shared->binds.rows, sizeof(MsBindStats) * snap->n);
 	SpinLockRelease(&ms_worker_shared->mutex);
 	if (pid == 0)
 		snap->n = 0;
