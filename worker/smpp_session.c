@@ -1,7 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * smpp_session.c
- *	  SMPP 3.4 ESME transceiver link over libsmpp34 (see smpp_session.h).
+ *	  SMPP 3.4 ESME link over libsmpp34 (see smpp_session.h): one row of
+ *	  mobisign.smsc, opened as cfg.binds transceiver sessions.
+ *
+ * A session (MsSession, one bind) owns its socket, transport, sequence
+ * numbers, window (slots), token bucket, throttling pause, enquire_link,
+ * deadlines and back-off; nothing of one session is touched by another.
+ * The link (MsLink) owns the configuration and the queue of segments not
+ * yet sent; link_dispatch() hands each to the session that may send now
+ * with the most free window.  A session that closes fails (temporarily)
+ * the jobs it had in flight; the queued segments stay for the other bound
+ * sessions and are failed only when none is bound.  Each connection of a
+ * session gets a generation unique within the link, so a deliver_sm is
+ * acknowledged only on the connection it arrived on.
  *
  * Everything received is cut and decoded by the codec's bounded decoder
  * (codec/smpp.h): framing (16 <= length <= MSC_SMPP_MAX_PDU), the
@@ -11,7 +23,7 @@
  * status codes, which libsmpp34 refuses, never stop the session.  A refused
  * request is answered with its response and the status SMPP 3.4 gives the
  * faulty field; a refused response is not answered.  Either is logged at
- * most once per MS_MALFORMED_LOG_MS per link, and MS_MALFORMED_LIMIT
+ * most once per MS_MALFORMED_LOG_MS per session, and MS_MALFORMED_LIMIT
  * refusals in a row close the session (reconnect after the link's delay).
  * What is stored is checked first: a deliver_sm's source_addr must be an
  * MSISDN, a message id is kept in its text form (msc_smpp_id_text).
@@ -56,7 +68,7 @@
 #define MS_MAX_BACKOFF_MS 120000
 #define MS_READ_TURNS 64		/* socket reads per readiness event */
 #define MS_MALFORMED_LIMIT 50		/* refused PDUs in a row that close the session */
-#define MS_MALFORMED_LOG_MS 10000	/* at most one log line per link this often */
+#define MS_MALFORMED_LOG_MS 10000	/* at most one log line per session this often */
 
 typedef struct MsSlot
 {
@@ -331,18 +343,18 @@ job_fail(MsJob *job, MsJobStatus status, const char *reason)
 
 /* drop the queued (not yet sent) segments of a job that stopped sending */
 static void
-sess_drop_pending_of(MsSession *s, MsJob *job)
+link_drop_pending_of(MsLink *link, MsJob *job)
 {
 	ListCell   *lc;
 
-	foreach(lc, s->link->pending)
+	foreach(lc, link->pending)
 	{
 		MsPendingSeg *p = (MsPendingSeg *) lfirst(lc);
 
 		if (p->job == job)
 		{
 			job->outstanding--;
-			s->link->pending = foreach_delete_current(s->link->pending, lc);
+			link->pending = foreach_delete_current(link->pending, lc);
 			pfree(p);
 		}
 	}
@@ -811,7 +823,7 @@ handle_submit_resp(MsSession *s, MsSlot *slot, uint32 status, const msc_smpp_str
 			 s->label, ms_smpp_status_text(status), status);
 	job->outstanding--;
 	job_fail(job, status_is_temporary(status) ? MS_JOB_TEMPFAIL : MS_JOB_PERMFAIL, reason);
-	sess_drop_pending_of(s, job);
+	link_drop_pending_of(s->link, job);
 	if (!status_is_temporary(status))
 	{
 		s->counters.errors++;
@@ -1168,7 +1180,7 @@ sess_send_submit(MsSession *s, MsJob *job, int idx, int throttled, TimestampTz n
 	{
 		job->outstanding--;
 		job_fail(job, MS_JOB_PERMFAIL, "segment longer than 1024 bytes");
-		sess_drop_pending_of(s, job);
+		link_drop_pending_of(s->link, job);
 		return true;
 	}
 
@@ -1180,7 +1192,7 @@ sess_send_submit(MsSession *s, MsJob *job, int idx, int throttled, TimestampTz n
 		{
 			job->outstanding--;
 			job_fail(job, MS_JOB_PERMFAIL, "submit_sm could not be encoded");
-			sess_drop_pending_of(s, job);
+			link_drop_pending_of(s->link, job);
 		}
 		else
 		{
