@@ -4,9 +4,9 @@
  *	  The mobisign background worker's loop.
  *
  * One WaitEventSet holds the latch, postmaster death and the socket of
- * every SMSC link; the timeout is the nearest timer (reconnect, response
- * deadline, enquire_link, rate cap, due retry, housekeeping, safety-net
- * poll).  Each turn: handle socket events, run timers, store and only then
+ * every session (bind) of every SMSC link; the timeout is the nearest timer
+ * (reconnect, response deadline, enquire_link, rate cap, due retry,
+ * housekeeping, safety-net poll).  Each turn: handle socket events, run timers, store and only then
  * acknowledge received deliver_sm, record finished requests, claim new ones
  * (when woken by a committing writer, when a retry is due, or by the slow
  * poll), and do housekeeping.  Every database step is its own short
