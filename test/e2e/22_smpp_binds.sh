@@ -10,7 +10,7 @@
 #   all_bound          3 sessions bound with one system_id: worker_binds,
 #                      worker_links, worker_stats and the simulator's log
 #   spread             60 authentications: every bind carries submit_sm and
-#                      answers, all 502
+#                      answers (each acknowledged on its own session), all 502
 #   drop_one           the simulator closes one session while submit_sm are
 #                      in flight on all three: only that bind reconnects, the
 #                      other two stay bound throughout, its requests are sent
@@ -117,6 +117,10 @@ all_bound() {
 	ms_check_grep "the worker logs each bind" 'bound to SMSC "sim" bind 3 at 127.0.0.1' "$PG/log"
 }
 
+# simstat KEY: a counter of the simulator's DIR/stats (rewritten within 1 s)
+simstat() { awk -v k="$1" '$1 == k {print $2}' "$SIMDIR/stats" 2>/dev/null; }
+all_delivered_acked() { [ -n "$(simstat deliver_sm)" ] && [ "$(simstat deliver_sm)" = "$(simstat deliver_acked)" ]; }
+
 # reconnects of every bind of the link, "r1 r2 r3" (connection attempts after
 # the first: a connect refused before the simulator listened counts too)
 reconnects() { q "SELECT string_agg(reconnects::text, ' ' ORDER BY bind) FROM mobisign.worker_binds WHERE link = 'sim'"; }
@@ -138,6 +142,11 @@ spread() {
 	sessions=$(grep -oE 'session [0-9]+ < submit_sm' "$WORK/sim.log" | sort -u | wc -l)
 	ms_check "the simulator got submit_sm on 3 sessions" 3 "$sessions"
 	ms_check "no bind reconnected meanwhile" "$r0" "$(reconnects)"
+	# the simulator matches a deliver_sm_resp to its session and sequence:
+	# an answer acknowledged on another bind would stay unacknowledged there
+	ms_wait_until 5 all_delivered_acked
+	ms_check "every deliver_sm was acknowledged on the session it came on" \
+		"$(simstat deliver_sm) 0" "$(simstat deliver_acked) $(simstat deliver_retried)"
 }
 
 drop_one() {
