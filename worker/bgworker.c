@@ -391,7 +391,7 @@ ms_worker_stats(PG_FUNCTION_ARGS)
 	e = ms_worker_entry_lock(MyDatabaseId);
 	if (e != NULL)
 	{
-		memcpy(&snap, e, sizeof(snap));
+		memcpy(&snap, e, offsetof(MsWorkerShared, binds));
 		SpinLockRelease(&e->mutex);
 	}
 	else

@@ -17,6 +17,8 @@
 #include "datatype/timestamp.h"
 #include "storage/spin.h"
 
+#include "link_stats.h"
+
 /* Called from _PG_init: GUCs, shared memory, worker registration. */
 extern void ms_worker_init(void);
 
@@ -110,6 +112,8 @@ typedef struct MsWorkerShared
 	uint64		counters[MS_C_COUNT];
 	TimestampTz last_error_at;
 	char		last_error[160];
+	/* last: ms_worker_stats() copies the entry up to here only */
+	MsBindStatsShared binds;	/* mobisign.worker_binds (link_stats.h) */
 } MsWorkerShared;
 
 /* CREATE EXTENSION commits not yet seen by the launcher (more: recheck_all) */

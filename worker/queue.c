@@ -304,13 +304,13 @@ load_smsc_fn(void *arg)
 	int			rc;
 
 	rc = SPI_execute("SELECT s.id, s.name, s.host, s.port, s.tls, s.system_id, s.password, "
-					 "       s.system_type, s.source_addr, s.window_size, s.max_per_second, "
+					 "       s.system_type, s.source_addr, s.binds, s.window_size, s.max_per_second, "
 					 "       (pg_catalog.date_part('epoch', s.enquire_link_interval) * 1000)::float8 AS enquire_link_interval_ms, "
 					 "       (pg_catalog.date_part('epoch', s.reconnect_delay) * 1000)::float8 AS reconnect_delay_ms, "
 					 "       (pg_catalog.date_part('epoch', s.response_timeout) * 1000)::float8 AS response_timeout_ms, "
 					 "       (pg_catalog.date_part('epoch', s.connect_timeout) * 1000)::float8 AS connect_timeout_ms, "
 					 "       s.tls_ca_file, s.tls_server_name, s.tls_cert_file, s.tls_key_file "
-					 "  FROM mobisign.smsc s WHERE s.enabled ORDER BY s.id LIMIT 16",
+					 "  FROM mobisign.smsc s WHERE s.enabled ORDER BY s.id LIMIT " CppAsString2(MS_SMPP_MAX_LINKS),
 					 true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading mobisign.smsc failed");
@@ -330,6 +330,7 @@ load_smsc_fn(void *arg)
 		text_col(tup, desc, "password", c->password, sizeof(c->password));
 		text_col(tup, desc, "system_type", c->system_type, sizeof(c->system_type));
 		text_col(tup, desc, "source_addr", c->source_addr, sizeof(c->source_addr));
+		c->binds = int_col(tup, desc, "binds", 1);
 		c->window_size = int_col(tup, desc, "window_size", 10);
 		c->max_per_second = int_col(tup, desc, "max_per_second", 100);
 		c->enquire_link_ms = interval_ms(tup, desc, "enquire_link_interval_ms", 30000);

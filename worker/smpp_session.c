@@ -1,7 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * smpp_session.c
- *	  SMPP 3.4 ESME transceiver link over libsmpp34 (see smpp_session.h).
+ *	  SMPP 3.4 ESME link over libsmpp34 (see smpp_session.h): one row of
+ *	  mobisign.smsc, opened as cfg.binds transceiver sessions.
+ *
+ * A session (MsSession, one bind) owns its socket, transport, sequence
+ * numbers, window (slots), token bucket, throttling pause, enquire_link,
+ * deadlines and back-off; nothing of one session is touched by another.
+ * The link (MsLink) owns the configuration and the queue of segments not
+ * yet sent; link_dispatch() hands each to the session that may send now
+ * with the most free window.  A session that closes fails (temporarily)
+ * the jobs it had in flight; the queued segments stay for the other bound
+ * sessions and are failed only when none is bound.  Each connection of a
+ * session gets a generation unique within the link, so a deliver_sm is
+ * acknowledged only on the connection it arrived on.
  *
  * Everything received is cut and decoded by the codec's bounded decoder
  * (codec/smpp.h): framing (16 <= length <= MSC_SMPP_MAX_PDU), the
@@ -11,7 +23,7 @@
  * status codes, which libsmpp34 refuses, never stop the session.  A refused
  * request is answered with its response and the status SMPP 3.4 gives the
  * faulty field; a refused response is not answered.  Either is logged at
- * most once per MS_MALFORMED_LOG_MS per link, and MS_MALFORMED_LIMIT
+ * most once per MS_MALFORMED_LOG_MS per session, and MS_MALFORMED_LIMIT
  * refusals in a row close the session (reconnect after the link's delay).
  * What is stored is checked first: a deliver_sm's source_addr must be an
  * MSISDN, a message id is kept in its text form (msc_smpp_id_text).
@@ -56,7 +68,7 @@
 #define MS_MAX_BACKOFF_MS 120000
 #define MS_READ_TURNS 64		/* socket reads per readiness event */
 #define MS_MALFORMED_LIMIT 50		/* refused PDUs in a row that close the session */
-#define MS_MALFORMED_LOG_MS 10000	/* at most one log line per link this often */
+#define MS_MALFORMED_LOG_MS 10000	/* at most one log line per session this often */
 
 typedef struct MsSlot
 {
@@ -75,18 +87,23 @@ typedef struct MsPendingSeg
 	int			throttled;
 } MsPendingSeg;
 
-struct MsLink
+/*
+ * One session (one bind) of a link: its own connection, sequence numbers,
+ * window (slots), rate limiter, enquire_link and reconnect back-off.
+ */
+struct MsSession
 {
-	MsSmscConfig orig;			/* the row as read (to notice changes) */
-	MsSmscConfig cfg;			/* the same, clamped to workable values */
-	int			index;
-	MemoryContext cxt;
+	MsLink	   *link;
+	const MsSmscConfig *cfg;	/* the link's (clamped) settings */
+	int			number;			/* 1 .. link's binds */
+	char		label[96];		/* "name" or "name" bind N, for messages */
+	MemoryContext cxt;			/* the link's */
 	MsLinkState state;
 	pgsocket	sock;
 	MsTransport *io;			/* the bytes of the open socket */
-	MsTlsContext *tls;			/* cfg.tls: built at each connect */
+	MsTlsContext *tls;			/* cfg->tls: built at each connect */
 	bool		socket_changed;
-	uint64		generation;
+	uint64		generation;		/* unique within the link, new per connection */
 	int			failures;		/* consecutive failed sessions, for back-off */
 	bool		ever_connected;
 	TimestampTz next_connect_at;
@@ -103,6 +120,7 @@ struct MsLink
 	int			malformed_run;	/* refused PDUs since the last good one */
 	int			malformed_unlogged; /* refused since the last log line */
 	TimestampTz malformed_logged_at;
+	TimestampTz bound_since;
 
 	uint8	   *inbuf;
 	int			inlen;
@@ -110,14 +128,32 @@ struct MsLink
 	int			outlen;
 	int			outcap;
 
-	List	   *pending;		/* MsPendingSeg *, in send order */
 	MsSlot	   *slots;
 	int			nslots;
 	int			inflight;
+
+	MsBindCounters counters;	/* mobisign.worker_binds */
 };
 
-static void link_disconnect(MsLink *link, const char *reason, TimestampTz now, bool error);
-static void link_connected(MsLink *link, TimestampTz now);
+/*
+ * A link: one row of mobisign.smsc, cfg.binds sessions, and the segments
+ * waiting for a free window on any of them (in send order).
+ */
+struct MsLink
+{
+	MsSmscConfig orig;			/* the row as read (to notice changes) */
+	MsSmscConfig cfg;			/* the same, clamped to workable values */
+	int			index;
+	MemoryContext cxt;
+	List	   *pending;		/* MsPendingSeg *, in send order */
+	uint64		last_generation;
+	int			nsessions;
+	MsSession  *sessions[MS_SMPP_MAX_BINDS];
+};
+
+static void sess_disconnect(MsSession *s, const char *reason, TimestampTz now, bool error);
+static void link_dispatch(MsLink *link, TimestampTz now);
+static void sess_connected(MsSession *s, TimestampTz now);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -201,71 +237,71 @@ status_is_temporary(uint32 status)
 }
 
 static uint32
-link_next_seq(MsLink *link)
+sess_next_seq(MsSession *s)
 {
-	uint32		s = link->next_seq;
+	uint32		seq = s->next_seq;
 
-	link->next_seq = (s >= 0x7FFFFFFF) ? 1 : s + 1;
-	return s;
+	s->next_seq = (seq >= 0x7FFFFFFF) ? 1 : seq + 1;
+	return seq;
 }
 
 /* ---- output ------------------------------------------------------------- */
 
 static void
-link_flush(MsLink *link, TimestampTz now)
+sess_flush(MsSession *s, TimestampTz now)
 {
 	int			guard;
 
 	/* nothing goes out before the connection (and TLS) is up */
-	if (link->io == NULL || link->state == MS_LINK_TLS_HANDSHAKE)
+	if (s->io == NULL || s->state == MS_LINK_TLS_HANDSHAKE)
 		return;
-	for (guard = 0; guard < 64 && link->outlen > 0; guard++)
+	for (guard = 0; guard < 64 && s->outlen > 0; guard++)
 	{
 		int			n;
 		char		err[MS_TRANSPORT_ERRLEN];
-		MsIoResult	r = ms_transport_write(link->io, link->outbuf, link->outlen, &n, err);
+		MsIoResult	r = ms_transport_write(s->io, s->outbuf, s->outlen, &n, err);
 
 		if (r == MS_IO_DONE)
 		{
-			if (n < link->outlen)
-				memmove(link->outbuf, link->outbuf + n, link->outlen - n);
-			link->outlen -= n;
+			if (n < s->outlen)
+				memmove(s->outbuf, s->outbuf + n, s->outlen - n);
+			s->outlen -= n;
 			continue;
 		}
 		if (r == MS_IO_WANT_READ || r == MS_IO_WANT_WRITE)
 			return;
-		link_disconnect(link, r == MS_IO_CLOSED ? "connection closed on send" : err, now, true);
+		sess_disconnect(s, r == MS_IO_CLOSED ? "connection closed on send" : err, now, true);
 		return;
 	}
 }
 
 /* append one PDU; false if the link is not connected or overflows */
 static bool
-link_append(MsLink *link, const uint8 *pdu, int len, TimestampTz now)
+sess_append(MsSession *s, const uint8 *pdu, int len, TimestampTz now)
 {
-	if (link->sock == PGINVALID_SOCKET)
+	if (s->sock == PGINVALID_SOCKET)
 		return false;
-	if (link->outlen + len > MS_OUTBUF_MAX)
+	if (s->outlen + len > MS_OUTBUF_MAX)
 	{
-		link_disconnect(link, "output buffer overflow", now, true);
+		sess_disconnect(s, "output buffer overflow", now, true);
 		return false;
 	}
-	if (link->outlen + len > link->outcap)
+	if (s->outlen + len > s->outcap)
 	{
-		int			newcap = Max(link->outcap * 2, link->outlen + len);
+		int			newcap = Max(s->outcap * 2, s->outlen + len);
 
-		link->outbuf = repalloc(link->outbuf, newcap);
-		link->outcap = newcap;
+		s->outbuf = repalloc(s->outbuf, newcap);
+		s->outcap = newcap;
 	}
-	memcpy(link->outbuf + link->outlen, pdu, len);
-	link->outlen += len;
-	link_flush(link, now);
-	return link->sock != PGINVALID_SOCKET;
+	memcpy(s->outbuf + s->outlen, pdu, len);
+	s->outlen += len;
+	sess_flush(s, now);
+	return s->sock != PGINVALID_SOCKET;
 }
 
 /* header-only PDU, written by hand (sequence 0 and any status allowed) */
 static bool
-link_send_header(MsLink *link, uint32 command_id, uint32 status, uint32 seq, TimestampTz now)
+sess_send_header(MsSession *s, uint32 command_id, uint32 status, uint32 seq, TimestampTz now)
 {
 	uint8		pdu[MS_SMPP_HEADER_LEN];
 
@@ -273,11 +309,11 @@ link_send_header(MsLink *link, uint32 command_id, uint32 status, uint32 seq, Tim
 	put_be32(pdu + 4, command_id);
 	put_be32(pdu + 8, status);
 	put_be32(pdu + 12, seq);
-	return link_append(link, pdu, sizeof(pdu), now);
+	return sess_append(s, pdu, sizeof(pdu), now);
 }
 
 static bool
-link_send_packed(MsLink *link, uint32 command_id, void *pdu_struct, TimestampTz now)
+sess_send_packed(MsSession *s, uint32 command_id, void *pdu_struct, TimestampTz now)
 {
 	uint8		buf[2048];
 	int			len = 0;
@@ -286,12 +322,12 @@ link_send_packed(MsLink *link, uint32 command_id, void *pdu_struct, TimestampTz 
 		len < MS_SMPP_HEADER_LEN || len > (int) sizeof(buf))
 	{
 		ereport(WARNING,
-				(errmsg("mobisign worker: could not encode SMPP command 0x%08x for SMSC \"%s\"",
-						command_id, link->cfg.name)));
+				(errmsg("mobisign worker: could not encode SMPP command 0x%08x for SMSC %s",
+						command_id, s->label)));
 		ms_worker_set_error("could not encode an SMPP PDU");
 		return false;
 	}
-	return link_append(link, buf, len, now);
+	return sess_append(s, buf, len, now);
 }
 
 /* ---- jobs ---------------------------------------------------------------- */
@@ -344,61 +380,61 @@ ms_smpp_enqueue_job(MsLink *link, MsJob *job)
 }
 
 static MsSlot *
-slot_find(MsLink *link, uint32 seq)
+slot_find(MsSession *s, uint32 seq)
 {
 	int			i;
 
-	for (i = 0; i < link->nslots; i++)
-		if (link->slots[i].used && link->slots[i].seq == seq)
-			return &link->slots[i];
+	for (i = 0; i < s->nslots; i++)
+		if (s->slots[i].used && s->slots[i].seq == seq)
+			return &s->slots[i];
 	return NULL;
 }
 
 static MsSlot *
-slot_free(MsLink *link)
+slot_free(MsSession *s)
 {
 	int			i;
 
-	for (i = 0; i < link->nslots; i++)
-		if (!link->slots[i].used)
-			return &link->slots[i];
+	for (i = 0; i < s->nslots; i++)
+		if (!s->slots[i].used)
+			return &s->slots[i];
 	return NULL;
 }
 
 static void
-slot_release(MsLink *link, MsSlot *slot)
+slot_release(MsSession *s, MsSlot *slot)
 {
 	slot->used = false;
 	slot->job = NULL;
-	link->inflight--;
+	s->inflight--;
 }
 
 /* ---- connection ---------------------------------------------------------- */
 
 static long
-link_backoff_ms(MsLink *link)
+sess_backoff_ms(MsSession *s)
 {
-	long		d = Max(link->cfg.reconnect_ms, 100);
+	long		d = Max(s->cfg->reconnect_ms, 100);
 	int			i;
 
-	for (i = 1; i < link->failures && d < MS_MAX_BACKOFF_MS; i++)
+	for (i = 1; i < s->failures && d < MS_MAX_BACKOFF_MS; i++)
 		d *= 2;
 	return Min(d, MS_MAX_BACKOFF_MS);
 }
 
 static void
-link_close_socket(MsLink *link)
+sess_close_socket(MsSession *s)
 {
-	ms_transport_close(link->io);
-	link->io = NULL;
-	if (link->sock != PGINVALID_SOCKET)
+	ms_transport_close(s->io);
+	s->io = NULL;
+	if (s->sock != PGINVALID_SOCKET)
 	{
-		close(link->sock);
-		link->sock = PGINVALID_SOCKET;
-		link->socket_changed = true;
+		close(s->sock);
+		s->sock = PGINVALID_SOCKET;
+		s->socket_changed = true;
 	}
-	link->inlen = 0;
-	link->outlen = 0;
+	s->inlen = 0;
+	s->outlen = 0;
 }
 
 /*
@@ -406,116 +442,133 @@ link_close_socket(MsLink *link)
  * a temporary failure: the loop reschedules those requests in the database.
  */
 static void
-link_disconnect(MsLink *link, const char *reason, TimestampTz now, bool error)
+sess_disconnect(MsSession *s, const char *reason, TimestampTz now, bool error)
 {
 	ListCell   *lc;
 	int			i;
+	bool		others_bound;
 	char		msg[MS_TRANSPORT_ERRLEN + 100];
 
-	if (link->state == MS_LINK_DISCONNECTED && link->sock == PGINVALID_SOCKET &&
-		link->inflight == 0 && link->pending == NIL)
+	/* already closed: the link's queue is its last session's (or destroy's) */
+	if (s->state == MS_LINK_DISCONNECTED && s->sock == PGINVALID_SOCKET && s->inflight == 0)
 		return;
 
-	snprintf(msg, sizeof(msg), "SMSC \"%s\": %s", link->cfg.name, reason);
+	snprintf(msg, sizeof(msg), "SMSC %s: %s", s->label, reason);
 	if (error)
 	{
 		ereport(LOG, (errmsg("mobisign worker: %s; reconnecting", msg)));
 		ms_worker_set_error(msg);
-		link->failures++;
+		s->failures++;
+		s->counters.errors++;
 	}
 	else
 		ereport(LOG, (errmsg("mobisign worker: %s", msg)));
 
-	for (i = 0; i < link->nslots; i++)
+	for (i = 0; i < s->nslots; i++)
 	{
-		MsSlot	   *s = &link->slots[i];
+		MsSlot	   *slot = &s->slots[i];
 
-		if (!s->used)
+		if (!slot->used)
 			continue;
-		s->job->outstanding--;
-		job_fail(s->job, MS_JOB_TEMPFAIL, msg);
-		slot_release(link, s);
+		slot->job->outstanding--;
+		job_fail(slot->job, MS_JOB_TEMPFAIL, msg);
+		slot_release(s, slot);
 	}
-	foreach(lc, link->pending)
+	s->inflight = 0;
+
+	/*
+	 * The link's queued segments: those of a job that just failed go with
+	 * it; the others wait for another bound session, or fail too when none
+	 * of the link's sessions is bound.
+	 */
+	others_bound = false;
+	for (i = 0; i < s->link->nsessions; i++)
+		if (s->link->sessions[i] != s && s->link->sessions[i]->state == MS_LINK_BOUND)
+			others_bound = true;
+	foreach(lc, s->link->pending)
 	{
 		MsPendingSeg *p = (MsPendingSeg *) lfirst(lc);
 
+		if (others_bound && p->job->status == MS_JOB_SENDING)
+			continue;
 		p->job->outstanding--;
 		job_fail(p->job, MS_JOB_TEMPFAIL, msg);
+		s->link->pending = foreach_delete_current(s->link->pending, lc);
 		pfree(p);
 	}
-	list_free(link->pending);
-	link->pending = NIL;
-	link->inflight = 0;
 
-	link_close_socket(link);
+	sess_close_socket(s);
 
 	/*
 	 * Every connection attempt reads the TLS files again, however the last
 	 * session ended: a CA removed from tls_ca_file (or the file removed) is
 	 * no longer trusted at the next connection.
 	 */
-	ms_tls_context_free(link->tls);
-	link->tls = NULL;
-	link->state = MS_LINK_DISCONNECTED;
-	link->generation++;
-	link->bind_seq = link->unbind_seq = link->enquire_seq = 0;
-	link->next_connect_at = after_ms(now, error ? link_backoff_ms(link) : Max(link->cfg.reconnect_ms, 100));
+	ms_tls_context_free(s->tls);
+	s->tls = NULL;
+	s->state = MS_LINK_DISCONNECTED;
+	s->bound_since = 0;
+	s->generation = ++s->link->last_generation;
+	s->bind_seq = s->unbind_seq = s->enquire_seq = 0;
+	s->next_connect_at = after_ms(now, error ? sess_backoff_ms(s) : Max(s->cfg->reconnect_ms, 100));
 }
 
 static void
-link_send_bind(MsLink *link, TimestampTz now)
+sess_send_bind(MsSession *s, TimestampTz now)
 {
 	bind_transceiver_t b;
 
 	memset(&b, 0, sizeof(b));
 	b.command_id = BIND_TRANSCEIVER;
 	b.command_status = ESME_ROK;
-	b.sequence_number = link->bind_seq = link_next_seq(link);
-	strlcpy((char *) b.system_id, link->cfg.system_id, sizeof(b.system_id));
-	strlcpy((char *) b.password, link->cfg.password, sizeof(b.password));
-	strlcpy((char *) b.system_type, link->cfg.system_type, sizeof(b.system_type));
+	b.sequence_number = s->bind_seq = sess_next_seq(s);
+	strlcpy((char *) b.system_id, s->cfg->system_id, sizeof(b.system_id));
+	strlcpy((char *) b.password, s->cfg->password, sizeof(b.password));
+	strlcpy((char *) b.system_type, s->cfg->system_type, sizeof(b.system_type));
 	b.interface_version = SMPP_VERSION;
 	b.addr_ton = 0;
 	b.addr_npi = 0;
 	b.address_range[0] = '\0';
-	link->state = MS_LINK_BINDING;
-	link->state_deadline = after_ms(now, link->cfg.response_timeout_ms);
-	if (!link_send_packed(link, BIND_TRANSCEIVER, &b, now))
+	s->state = MS_LINK_BINDING;
+	s->state_deadline = after_ms(now, s->cfg->response_timeout_ms);
+	if (!sess_send_packed(s, BIND_TRANSCEIVER, &b, now))
 	{
 		explicit_bzero(&b, sizeof(b));
-		if (link->sock != PGINVALID_SOCKET)
-			link_disconnect(link, "could not send bind_transceiver", now, true);
+		if (s->sock != PGINVALID_SOCKET)
+			sess_disconnect(s, "could not send bind_transceiver", now, true);
 		return;
 	}
 	explicit_bzero(&b, sizeof(b));
 }
 
 static void
-link_start_connect(MsLink *link, TimestampTz now)
+sess_start_connect(MsSession *s, TimestampTz now)
 {
 	struct addrinfo hints;
 	struct addrinfo *res = NULL;
 	char		port[16];
 	int			rc;
-	pgsocket	s;
+	pgsocket	fd;
 	int			one = 1;
 
-	if (link->ever_connected)
+	if (s->ever_connected)
+	{
 		ms_worker_count(MS_C_RECONNECTS, 1);
-	link->ever_connected = true;
+		s->counters.reconnects++;
+	}
+	s->ever_connected = true;
 
-	if (link->cfg.tls && link->tls == NULL)
+	if (s->cfg->tls && s->tls == NULL)
 	{
 		char		err[MS_TRANSPORT_ERRLEN];
 		char		msg[MS_TRANSPORT_ERRLEN + 32];
 
-		link->tls = ms_tls_context_create(&link->cfg.tls_files, link->cfg.host, link->cxt, err);
-		if (link->tls == NULL)
+		s->tls = ms_tls_context_create(&s->cfg->tls_files, s->cfg->host, s->cxt, err);
+		if (s->tls == NULL)
 		{
 			snprintf(msg, sizeof(msg), "TLS setup failed: %s", err);
-			link->state = MS_LINK_CONNECTING;	/* so that disconnect logs it */
-			link_disconnect(link, msg, now, true);
+			s->state = MS_LINK_CONNECTING;	/* so that disconnect logs it */
+			sess_disconnect(s, msg, now, true);
 			return;
 		}
 	}
@@ -524,135 +577,135 @@ link_start_connect(MsLink *link, TimestampTz now)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
-	snprintf(port, sizeof(port), "%d", link->cfg.port);
-	rc = getaddrinfo(link->cfg.host, port, &hints, &res);
+	snprintf(port, sizeof(port), "%d", s->cfg->port);
+	rc = getaddrinfo(s->cfg->host, port, &hints, &res);
 	if (rc != 0)
 	{
 		/* a host name: one resolver call (the only call that may wait) */
 		hints.ai_flags = AI_NUMERICSERV;
-		rc = getaddrinfo(link->cfg.host, port, &hints, &res);
+		rc = getaddrinfo(s->cfg->host, port, &hints, &res);
 	}
 	if (rc != 0 || res == NULL)
 	{
 		char		msg[160];
 
-		snprintf(msg, sizeof(msg), "cannot resolve host \"%s\": %s", link->cfg.host, gai_strerror(rc));
-		link->state = MS_LINK_CONNECTING;	/* so that disconnect logs it */
-		link_disconnect(link, msg, now, true);
+		snprintf(msg, sizeof(msg), "cannot resolve host \"%s\": %s", s->cfg->host, gai_strerror(rc));
+		s->state = MS_LINK_CONNECTING;	/* so that disconnect logs it */
+		sess_disconnect(s, msg, now, true);
 		return;
 	}
 
-	s = socket(res->ai_family, SOCK_STREAM, 0);
-	if (s == PGINVALID_SOCKET)
+	fd = socket(res->ai_family, SOCK_STREAM, 0);
+	if (fd == PGINVALID_SOCKET)
 	{
 		freeaddrinfo(res);
-		link->state = MS_LINK_CONNECTING;
-		link_disconnect(link, strerror(errno), now, true);
+		s->state = MS_LINK_CONNECTING;
+		sess_disconnect(s, strerror(errno), now, true);
 		return;
 	}
-	if (fcntl(s, F_SETFL, O_NONBLOCK) < 0)
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
 	{
-		close(s);
+		close(fd);
 		freeaddrinfo(res);
-		link->state = MS_LINK_CONNECTING;
-		link_disconnect(link, "cannot make socket non-blocking", now, true);
+		s->state = MS_LINK_CONNECTING;
+		sess_disconnect(s, "cannot make socket non-blocking", now, true);
 		return;
 	}
-	(void) fcntl(s, F_SETFD, FD_CLOEXEC);
-	(void) setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	(void) setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+	(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 
-	link->sock = s;
-	link->socket_changed = true;
-	link->state = MS_LINK_CONNECTING;
-	link->state_deadline = after_ms(now, link->cfg.connect_timeout_ms);
-	link->inlen = link->outlen = 0;
+	s->sock = fd;
+	s->socket_changed = true;
+	s->state = MS_LINK_CONNECTING;
+	s->state_deadline = after_ms(now, s->cfg->connect_timeout_ms);
+	s->inlen = s->outlen = 0;
 
-	rc = connect(s, res->ai_addr, res->ai_addrlen);
+	rc = connect(fd, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	if (rc == 0)
-		link_connected(link, now);
+		sess_connected(s, now);
 	else if (errno != EINPROGRESS && errno != EINTR)
 	{
 		char		msg[160];
 
 		snprintf(msg, sizeof(msg), "cannot connect to %s:%d: %s",
-				 link->cfg.host, link->cfg.port, strerror(errno));
-		link_disconnect(link, msg, now, true);
+				 s->cfg->host, s->cfg->port, strerror(errno));
+		sess_disconnect(s, msg, now, true);
 	}
 }
 
 /* advance the TLS handshake; once the SMSC is verified, bind */
 static void
-link_handshake(MsLink *link, TimestampTz now)
+sess_handshake(MsSession *s, TimestampTz now)
 {
 	char		err[MS_TRANSPORT_ERRLEN];
 	char		msg[MS_TRANSPORT_ERRLEN + 32];
 	char		desc[400];
-	MsIoResult	r = ms_transport_handshake(link->io, err);
+	MsIoResult	r = ms_transport_handshake(s->io, err);
 
 	if (r == MS_IO_WANT_READ || r == MS_IO_WANT_WRITE)
 		return;
 	if (r != MS_IO_DONE)
 	{
 		snprintf(msg, sizeof(msg), "TLS handshake failed: %s", err);
-		link_disconnect(link, msg, now, true);
+		sess_disconnect(s, msg, now, true);
 		return;
 	}
-	ms_transport_describe(link->io, desc, sizeof(desc));
+	ms_transport_describe(s->io, desc, sizeof(desc));
 	ereport(LOG,
-			(errmsg("mobisign worker: SMSC \"%s\": TLS established: %s", link->cfg.name, desc)));
-	link_send_bind(link, now);
+			(errmsg("mobisign worker: SMSC %s: TLS established: %s", s->label, desc)));
+	sess_send_bind(s, now);
 }
 
 /* the TCP connection is up: a clear link binds, a TLS link shakes hands */
 static void
-link_connected(MsLink *link, TimestampTz now)
+sess_connected(MsSession *s, TimestampTz now)
 {
 	char		err[MS_TRANSPORT_ERRLEN];
 	char		msg[MS_TRANSPORT_ERRLEN + 32];
 
 	/* never a clear transport for a TLS link, whatever happened before */
-	if (link->cfg.tls && link->tls == NULL)
+	if (s->cfg->tls && s->tls == NULL)
 	{
-		link_disconnect(link, "TLS setup failed: no TLS context for a TLS link", now, true);
+		sess_disconnect(s, "TLS setup failed: no TLS context for a TLS link", now, true);
 		return;
 	}
-	link->io = ms_transport_open(link->sock, link->cfg.tls ? link->tls : NULL, link->cxt, err);
-	if (link->io == NULL)
+	s->io = ms_transport_open(s->sock, s->cfg->tls ? s->tls : NULL, s->cxt, err);
+	if (s->io == NULL)
 	{
 		snprintf(msg, sizeof(msg), "TLS setup failed: %s", err);
-		link_disconnect(link, msg, now, true);
+		sess_disconnect(s, msg, now, true);
 		return;
 	}
-	if (!link->cfg.tls)
+	if (!s->cfg->tls)
 	{
-		link_send_bind(link, now);
+		sess_send_bind(s, now);
 		return;
 	}
-	link->state = MS_LINK_TLS_HANDSHAKE;
-	link->state_deadline = after_ms(now, link->cfg.connect_timeout_ms);
-	link_handshake(link, now);
+	s->state = MS_LINK_TLS_HANDSHAKE;
+	s->state_deadline = after_ms(now, s->cfg->connect_timeout_ms);
+	sess_handshake(s, now);
 }
 
 static void
-link_connect_done(MsLink *link, TimestampTz now)
+sess_connect_done(MsSession *s, TimestampTz now)
 {
 	int			err = 0;
 	socklen_t	len = sizeof(err);
 
-	if (getsockopt(link->sock, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	if (getsockopt(s->sock, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err != 0)
 	{
 		char		msg[160];
 
 		snprintf(msg, sizeof(msg), "cannot connect to %s:%d: %s",
-				 link->cfg.host, link->cfg.port, strerror(err));
-		link_disconnect(link, msg, now, true);
+				 s->cfg->host, s->cfg->port, strerror(err));
+		sess_disconnect(s, msg, now, true);
 		return;
 	}
-	link_connected(link, now);
+	sess_connected(s, now);
 }
 
 /* ---- inbound PDUs -------------------------------------------------------- */
@@ -665,52 +718,53 @@ link_connect_done(MsLink *link, TimestampTz now)
  * the command, the field and the sequence number, never the bytes.
  */
 static void
-link_refused(MsLink *link, const msc_smpp_header *h, const char *why, bool answered,
+sess_refused(MsSession *s, const msc_smpp_header *h, const char *why, bool answered,
 			 uint32 status, TimestampTz now)
 {
-	link->malformed_run++;
-	if (link->malformed_logged_at == 0 ||
-		now >= after_ms(link->malformed_logged_at, MS_MALFORMED_LOG_MS))
+	s->malformed_run++;
+	s->counters.errors++;
+	if (s->malformed_logged_at == 0 ||
+		now >= after_ms(s->malformed_logged_at, MS_MALFORMED_LOG_MS))
 	{
 		char		msg[200];
 
-		snprintf(msg, sizeof(msg), "SMSC \"%s\" sent a %s that is refused: %s",
-				 link->cfg.name, msc_smpp_command_name(h->command_id), why);
+		snprintf(msg, sizeof(msg), "SMSC %s sent a %s that is refused: %s",
+				 s->label, msc_smpp_command_name(h->command_id), why);
 		ereport(LOG,
 				(errmsg("mobisign worker: %s (sequence %u, %u bytes)", msg,
 						h->sequence_number, h->command_length),
 				 answered ? errdetail("It was answered with status 0x%08x.", status) :
 				 errdetail("A response is not answered."),
-				 link->malformed_unlogged > 0 ?
+				 s->malformed_unlogged > 0 ?
 				 errhint("%d more refused PDUs were not logged in the last %d s.",
-						 link->malformed_unlogged, MS_MALFORMED_LOG_MS / 1000) : 0));
+						 s->malformed_unlogged, MS_MALFORMED_LOG_MS / 1000) : 0));
 		ms_worker_set_error(msg);
-		link->malformed_logged_at = now;
-		link->malformed_unlogged = 0;
+		s->malformed_logged_at = now;
+		s->malformed_unlogged = 0;
 	}
 	else
-		link->malformed_unlogged++;
-	if (link->malformed_run >= MS_MALFORMED_LIMIT)
+		s->malformed_unlogged++;
+	if (s->malformed_run >= MS_MALFORMED_LIMIT)
 	{
 		char		msg[120];
 
-		snprintf(msg, sizeof(msg), "%d refused PDUs in a row", link->malformed_run);
-		link->malformed_run = 0;
-		link_disconnect(link, msg, now, true);
+		snprintf(msg, sizeof(msg), "%d refused PDUs in a row", s->malformed_run);
+		s->malformed_run = 0;
+		sess_disconnect(s, msg, now, true);
 	}
 }
 
 /* a request was refused: answer it with its response and the status */
 static void
-link_refuse_request(MsLink *link, const msc_smpp_header *h, uint32 status, const char *why,
+sess_refuse_request(MsSession *s, const msc_smpp_header *h, uint32 status, const char *why,
 					TimestampTz now)
 {
-	link_send_header(link, h->command_id | MSC_SMPP_RESP_BIT, status, h->sequence_number, now);
-	link_refused(link, h, why, true, status, now);
+	sess_send_header(s, h->command_id | MSC_SMPP_RESP_BIT, status, h->sequence_number, now);
+	sess_refused(s, h, why, true, status, now);
 }
 
 static void
-handle_submit_resp(MsLink *link, MsSlot *slot, uint32 status, const msc_smpp_str *message_id,
+handle_submit_resp(MsSession *s, MsSlot *slot, uint32 status, const msc_smpp_str *message_id,
 				   TimestampTz now)
 {
 	MsJob	   *job = slot->job;
@@ -718,7 +772,7 @@ handle_submit_resp(MsLink *link, MsSlot *slot, uint32 status, const msc_smpp_str
 	int			throttled = slot->throttled;
 	char		reason[160];
 
-	slot_release(link, slot);
+	slot_release(s, slot);
 
 	if (job->status != MS_JOB_SENDING)
 	{
@@ -738,6 +792,7 @@ handle_submit_resp(MsLink *link, MsSlot *slot, uint32 status, const msc_smpp_str
 		job->message_ids[idx] = MemoryContextStrdup(job->cxt, msgid);
 		job->acked++;
 		job->outstanding--;
+		s->counters.acknowledged++;
 		ms_worker_count(MS_C_SUBMITTED, 1);
 		if (job->acked == job->nsegs)
 			job->status = MS_JOB_OK;
@@ -746,30 +801,34 @@ handle_submit_resp(MsLink *link, MsSlot *slot, uint32 status, const msc_smpp_str
 
 	if (status == ESME_RTHROTTLED || status == ESME_RMSGQFUL)
 	{
+		s->counters.throttled++;
 		ms_worker_count(MS_C_RETRIED, 1);
 		if (throttled + 1 < MS_MAX_THROTTLED)
 		{
-			MemoryContext old = MemoryContextSwitchTo(link->cxt);
+			MemoryContext old = MemoryContextSwitchTo(s->cxt);
 			MsPendingSeg *p = palloc0(sizeof(MsPendingSeg));
 
 			p->job = job;
 			p->idx = idx;
 			p->throttled = throttled + 1;
-			link->pending = lcons(p, link->pending);
+			s->link->pending = lcons(p, s->link->pending);
 			MemoryContextSwitchTo(old);
-			/* pause submits (1 s, longer when it goes on) */
-			link->pause_until = after_ms(now, Min(1000L * (1 + throttled / 5), 5000L));
+			/* pause this session's submits (1 s, longer when it goes on) */
+			s->pause_until = after_ms(now, Min(1000L * (1 + throttled / 5), 5000L));
 			return;
 		}
 	}
 
-	snprintf(reason, sizeof(reason), "SMSC \"%s\" answered submit_sm with %s (0x%08x)",
-			 link->cfg.name, ms_smpp_status_text(status), status);
+	snprintf(reason, sizeof(reason), "SMSC %s answered submit_sm with %s (0x%08x)",
+			 s->label, ms_smpp_status_text(status), status);
 	job->outstanding--;
 	job_fail(job, status_is_temporary(status) ? MS_JOB_TEMPFAIL : MS_JOB_PERMFAIL, reason);
-	link_drop_pending_of(link, job);
+	link_drop_pending_of(s->link, job);
 	if (!status_is_temporary(status))
+	{
+		s->counters.errors++;
 		ms_worker_set_error(reason);
+	}
 }
 
 /*
@@ -778,7 +837,7 @@ handle_submit_resp(MsLink *link, MsSlot *slot, uint32 status, const msc_smpp_str
  * MSISDN (else refused with ESME_RINVSRCADR: nothing unchecked is stored).
  */
 static void
-handle_deliver_sm(MsLink *link, const msc_smpp_pdu *pdu, TimestampTz now, List **inbound)
+handle_deliver_sm(MsSession *s, const msc_smpp_pdu *pdu, TimestampTz now, List **inbound)
 {
 	const msc_smpp_deliver_sm *d = &pdu->u.deliver_sm;
 	uint32		seq = pdu->h.sequence_number;
@@ -788,24 +847,24 @@ handle_deliver_sm(MsLink *link, const msc_smpp_pdu *pdu, TimestampTz now, List *
 	const uint8 *ud;
 	size_t		udlen = 0;
 
-	if (link->state != MS_LINK_BOUND)
+	if (s->state != MS_LINK_BOUND)
 	{
-		link_send_header(link, DELIVER_SM_RESP, ESME_RINVBNDSTS, seq, now);
+		sess_send_header(s, DELIVER_SM_RESP, ESME_RINVBNDSTS, seq, now);
 		return;
 	}
 	if (!receipt && msc_smpp_msisdn_check(d->source_addr.s, d->source_addr.len) != MSC_OK)
 	{
-		link_refuse_request(link, &pdu->h, MSC_SMPP_RINVSRCADR,
+		sess_refuse_request(s, &pdu->h, MSC_SMPP_RINVSRCADR,
 							"source_addr is not an MSISDN ('+' and 5 to 15 digits)", now);
 		return;
 	}
-	link->malformed_run = 0;
+	s->malformed_run = 0;
 	ud = msc_smpp_user_data(d, &udlen);
 
 	in = palloc0(sizeof(MsInbound));
-	in->link_index = link->index;
-	in->smsc_id = link->cfg.id;
-	in->generation = link->generation;
+	in->link_index = s->link->index;
+	in->smsc_id = s->cfg->id;
+	in->generation = s->generation;
 	in->seq = seq;
 	in->receipt = receipt;
 	if (!receipt)
@@ -836,6 +895,7 @@ handle_deliver_sm(MsLink *link, const msc_smpp_pdu *pdu, TimestampTz now, List *
 		}
 	}
 
+	s->counters.received++;
 	*inbound = lappend(*inbound, in);
 }
 
@@ -846,7 +906,7 @@ handle_deliver_sm(MsLink *link, const msc_smpp_pdu *pdu, TimestampTz now, List *
  * message id, a bind_transceiver_resp fails the bind).
  */
 static void
-handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **inbound)
+handle_frame(MsSession *s, const uint8 *frame, int len, TimestampTz now, List **inbound)
 {
 	msc_smpp_pdu pdu;
 	msc_rc		rc = msc_smpp_decode(frame, (size_t) len, &pdu);
@@ -855,7 +915,7 @@ handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **
 	uint32		seq = pdu.h.sequence_number;
 	MsSlot	   *slot;
 
-	link->last_activity = now;
+	s->last_activity = now;
 
 	if (rc != MSC_OK)
 	{
@@ -864,39 +924,40 @@ handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **
 		snprintf(why, sizeof(why), "%s (%s)", msc_smpp_field_name(pdu.fault.field), msc_rc_name(rc));
 		if ((command_id & MSC_SMPP_RESP_BIT) == 0)
 		{
-			link_refuse_request(link, &pdu.h, msc_smpp_fault_status(&pdu.fault), why, now);
+			sess_refuse_request(s, &pdu.h, msc_smpp_fault_status(&pdu.fault), why, now);
 			return;
 		}
-		link_refused(link, &pdu.h, why, false, 0, now);
-		if (link->sock == PGINVALID_SOCKET)
+		sess_refused(s, &pdu.h, why, false, 0, now);
+		if (s->sock == PGINVALID_SOCKET)
 			return;
-		if (command_id == MSC_SMPP_BIND_TRANSCEIVER_RESP && link->state == MS_LINK_BINDING &&
-			seq == link->bind_seq)
+		if (command_id == MSC_SMPP_BIND_TRANSCEIVER_RESP && s->state == MS_LINK_BINDING &&
+			seq == s->bind_seq)
 		{
-			link_disconnect(link, "malformed bind_transceiver_resp", now, true);
+			sess_disconnect(s, "malformed bind_transceiver_resp", now, true);
 			return;
 		}
 	}
 	else if (command_id != MSC_SMPP_DELIVER_SM)
-		link->malformed_run = 0;	/* deliver_sm: once its address is checked */
+		s->malformed_run = 0;	/* deliver_sm: once its address is checked */
 
 	switch (command_id)
 	{
 		case MSC_SMPP_BIND_TRANSCEIVER_RESP:
-			if (link->state != MS_LINK_BINDING || seq != link->bind_seq)
+			if (s->state != MS_LINK_BINDING || seq != s->bind_seq)
 				break;
 			if (status == ESME_ROK)
 			{
-				link->state = MS_LINK_BOUND;
-				link->failures = 0;
-				link->bind_seq = 0;
-				link->tokens = 1;
-				link->tokens_at = now;
-				link->pause_until = 0;
-				link->malformed_run = 0;
+				s->state = MS_LINK_BOUND;
+				s->failures = 0;
+				s->bind_seq = 0;
+				s->tokens = 1;
+				s->tokens_at = now;
+				s->pause_until = 0;
+				s->malformed_run = 0;
+				s->bound_since = now;
 				ereport(LOG,
-						(errmsg("mobisign worker: bound to SMSC \"%s\" at %s:%d as \"%s\"",
-								link->cfg.name, link->cfg.host, link->cfg.port, link->cfg.system_id)));
+						(errmsg("mobisign worker: bound to SMSC %s at %s:%d as \"%s\"",
+								s->label, s->cfg->host, s->cfg->port, s->cfg->system_id)));
 			}
 			else
 			{
@@ -904,62 +965,62 @@ handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **
 
 				snprintf(msg, sizeof(msg), "bind_transceiver refused with %s (0x%08x)",
 						 ms_smpp_status_text(status), status);
-				link_disconnect(link, msg, now, true);
+				sess_disconnect(s, msg, now, true);
 			}
 			break;
 
 		case MSC_SMPP_SUBMIT_SM_RESP:
-			slot = slot_find(link, seq);
+			slot = slot_find(s, seq);
 			if (slot == NULL)
 			{
 				ereport(DEBUG1, (errmsg("mobisign worker: unexpected submit_sm_resp sequence %u", seq)));
 				break;
 			}
-			handle_submit_resp(link, slot, status, &pdu.u.submit_resp.message_id, now);
+			handle_submit_resp(s, slot, status, &pdu.u.submit_resp.message_id, now);
 			break;
 
 		case MSC_SMPP_GENERIC_NACK:
-			if (link->state == MS_LINK_BINDING && seq == link->bind_seq)
+			if (s->state == MS_LINK_BINDING && seq == s->bind_seq)
 			{
-				link_disconnect(link, "bind_transceiver answered with generic_nack", now, true);
+				sess_disconnect(s, "bind_transceiver answered with generic_nack", now, true);
 				break;
 			}
-			slot = slot_find(link, seq);
+			slot = slot_find(s, seq);
 			if (slot != NULL)
 			{
 				/* throttling answers keep their meaning; others retry later */
 				if (status != ESME_RTHROTTLED && status != ESME_RMSGQFUL)
 					status = ESME_RSYSERR;
-				handle_submit_resp(link, slot, status, NULL, now);
+				handle_submit_resp(s, slot, status, NULL, now);
 			}
 			else
 				ereport(LOG,
-						(errmsg("mobisign worker: SMSC \"%s\" sent generic_nack %s (0x%08x) for sequence %u",
-								link->cfg.name, ms_smpp_status_text(status), status, seq)));
+						(errmsg("mobisign worker: SMSC %s sent generic_nack %s (0x%08x) for sequence %u",
+								s->label, ms_smpp_status_text(status), status, seq)));
 			break;
 
 		case MSC_SMPP_DELIVER_SM:
-			handle_deliver_sm(link, &pdu, now, inbound);
+			handle_deliver_sm(s, &pdu, now, inbound);
 			break;
 
 		case MSC_SMPP_ENQUIRE_LINK:
-			link_send_header(link, ENQUIRE_LINK_RESP, ESME_ROK, seq, now);
+			sess_send_header(s, ENQUIRE_LINK_RESP, ESME_ROK, seq, now);
 			break;
 
 		case MSC_SMPP_ENQUIRE_LINK_RESP:
-			if (seq == link->enquire_seq)
-				link->enquire_seq = 0;
+			if (seq == s->enquire_seq)
+				s->enquire_seq = 0;
 			break;
 
 		case MSC_SMPP_UNBIND:
-			link_send_header(link, UNBIND_RESP, ESME_ROK, seq, now);
-			link_flush(link, now);
-			link_disconnect(link, "the SMSC unbound", now, false);
+			sess_send_header(s, UNBIND_RESP, ESME_ROK, seq, now);
+			sess_flush(s, now);
+			sess_disconnect(s, "the SMSC unbound", now, false);
 			break;
 
 		case MSC_SMPP_UNBIND_RESP:
-			if (link->state == MS_LINK_UNBINDING)
-				link_disconnect(link, "unbound", now, false);
+			if (s->state == MS_LINK_UNBINDING)
+				sess_disconnect(s, "unbound", now, false);
 			break;
 
 		default:
@@ -967,9 +1028,9 @@ handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **
 			{
 				/* a request we do not serve (data_sm, alert_notification...) */
 				ereport(LOG,
-						(errmsg("mobisign worker: SMSC \"%s\" sent unsupported command 0x%08x; answered generic_nack",
-								link->cfg.name, command_id)));
-				link_send_header(link, GENERIC_NACK, ESME_RINVCMDID, seq, now);
+						(errmsg("mobisign worker: SMSC %s sent unsupported command 0x%08x; answered generic_nack",
+								s->label, command_id)));
+				sess_send_header(s, GENERIC_NACK, ESME_RINVCMDID, seq, now);
 			}
 			else
 				ereport(DEBUG1,
@@ -979,7 +1040,7 @@ handle_frame(MsLink *link, const uint8 *frame, int len, TimestampTz now, List **
 }
 
 static void
-link_read(MsLink *link, TimestampTz now, List **inbound)
+sess_read(MsSession *s, TimestampTz now, List **inbound)
 {
 	int			guard;
 
@@ -989,8 +1050,8 @@ link_read(MsLink *link, TimestampTz now, List **inbound)
 	 * of one TLS record (16 kB at most) and each read takes at least one
 	 * byte, so the second bound is never what ends the loop.
 	 */
-	for (guard = 0; link->sock != PGINVALID_SOCKET &&
-		 (guard < MS_READ_TURNS || ms_transport_pending(link->io)) &&
+	for (guard = 0; s->sock != PGINVALID_SOCKET &&
+		 (guard < MS_READ_TURNS || ms_transport_pending(s->io)) &&
 		 guard < MS_READ_TURNS + MS_SMPP_MAX_PDU; guard++)
 	{
 		int			n;
@@ -998,37 +1059,37 @@ link_read(MsLink *link, TimestampTz now, List **inbound)
 		char		err[MS_TRANSPORT_ERRLEN];
 		MsIoResult	r;
 
-		r = ms_transport_read(link->io, link->inbuf + link->inlen,
-							  MS_SMPP_MAX_PDU + 1 - link->inlen, &n, err);
+		r = ms_transport_read(s->io, s->inbuf + s->inlen,
+							  MS_SMPP_MAX_PDU + 1 - s->inlen, &n, err);
 		if (r == MS_IO_CLOSED)
 		{
-			link_disconnect(link, "connection closed by the SMSC",
-							now, link->state != MS_LINK_UNBINDING);
+			sess_disconnect(s, "connection closed by the SMSC",
+							now, s->state != MS_LINK_UNBINDING);
 			return;
 		}
 		if (r == MS_IO_WANT_READ || r == MS_IO_WANT_WRITE)
 			return;
 		if (r == MS_IO_FAILED)
 		{
-			link_disconnect(link, err, now, true);
+			sess_disconnect(s, err, now, true);
 			return;
 		}
-		link->inlen += n;
+		s->inlen += n;
 
 		/* cut complete frames */
 		off = 0;
-		while (link->sock != PGINVALID_SOCKET && link->inlen - off >= 4)
+		while (s->sock != PGINVALID_SOCKET && s->inlen - off >= 4)
 		{
 			size_t		flen = 0;
 
-			if (msc_smpp_frame(link->inbuf + off, link->inlen - off, MS_SMPP_MAX_PDU, &flen) != MSC_OK)
+			if (msc_smpp_frame(s->inbuf + off, s->inlen - off, MS_SMPP_MAX_PDU, &flen) != MSC_OK)
 			{
 				char		msg[120];
 
-				snprintf(msg, sizeof(msg), "invalid PDU length %u from the SMSC", get_be32(link->inbuf + off));
+				snprintf(msg, sizeof(msg), "invalid PDU length %u from the SMSC", get_be32(s->inbuf + off));
 				/* framing is lost: tell the peer, then start over */
-				link_send_header(link, GENERIC_NACK, ESME_RINVCMDLEN, 0, now);
-				link_disconnect(link, msg, now, true);
+				sess_send_header(s, GENERIC_NACK, ESME_RINVCMDLEN, 0, now);
+				sess_disconnect(s, msg, now, true);
 				return;
 			}
 			if (flen == 0)
@@ -1037,18 +1098,18 @@ link_read(MsLink *link, TimestampTz now, List **inbound)
 				/* a copy: handling the frame may reset the input buffer */
 				uint8		frame[MS_SMPP_MAX_PDU + 1];
 
-				memcpy(frame, link->inbuf + off, flen);
+				memcpy(frame, s->inbuf + off, flen);
 				frame[flen] = '\0';
 				off += flen;
-				handle_frame(link, frame, (int) flen, now, inbound);
+				handle_frame(s, frame, (int) flen, now, inbound);
 			}
 		}
-		if (link->sock == PGINVALID_SOCKET)
+		if (s->sock == PGINVALID_SOCKET)
 			return;
 		if (off > 0)
 		{
-			memmove(link->inbuf, link->inbuf + off, link->inlen - off);
-			link->inlen -= off;
+			memmove(s->inbuf, s->inbuf + off, s->inlen - off);
+			s->inlen -= off;
 		}
 	}
 }
@@ -1056,23 +1117,23 @@ link_read(MsLink *link, TimestampTz now, List **inbound)
 /* ---- sending submit_sm --------------------------------------------------- */
 
 static bool
-link_send_submit(MsLink *link, MsJob *job, int idx, int throttled, TimestampTz now)
+sess_send_submit(MsSession *s, MsJob *job, int idx, int throttled, TimestampTz now)
 {
-	submit_sm_t s;
-	MsSlot	   *slot = slot_free(link);
+	submit_sm_t sm;
+	MsSlot	   *slot = slot_free(s);
 	const char *dest = job->msisdn;
 	bool		ok;
 
 	if (slot == NULL)
 		return false;
 
-	memset(&s, 0, sizeof(s));
-	s.command_id = SUBMIT_SM;
-	s.command_status = ESME_ROK;
-	s.sequence_number = link_next_seq(link);
-	if (link->cfg.source_addr[0] != '\0')
+	memset(&sm, 0, sizeof(sm));
+	sm.command_id = SUBMIT_SM;
+	sm.command_status = ESME_ROK;
+	sm.sequence_number = sess_next_seq(s);
+	if (s->cfg->source_addr[0] != '\0')
 	{
-		const char *src = link->cfg.source_addr;
+		const char *src = s->cfg->source_addr;
 		bool		digits = true;
 		const char *c;
 
@@ -1081,29 +1142,29 @@ link_send_submit(MsLink *link, MsJob *job, int idx, int throttled, TimestampTz n
 		for (c = src; *c; c++)
 			if (*c < '0' || *c > '9')
 				digits = false;
-		s.source_addr_ton = digits ? TON_International : TON_Alphanumeric;
-		s.source_addr_npi = digits ? NPI_ISDN_E163_E164 : NPI_Unknown;
-		strlcpy((char *) s.source_addr, digits ? src : link->cfg.source_addr, sizeof(s.source_addr));
+		sm.source_addr_ton = digits ? TON_International : TON_Alphanumeric;
+		sm.source_addr_npi = digits ? NPI_ISDN_E163_E164 : NPI_Unknown;
+		strlcpy((char *) sm.source_addr, digits ? src : s->cfg->source_addr, sizeof(sm.source_addr));
 	}
 	if (*dest == '+')
 	{
 		dest++;
-		s.dest_addr_ton = TON_International;
+		sm.dest_addr_ton = TON_International;
 	}
 	else
-		s.dest_addr_ton = TON_Unknown;
-	s.dest_addr_npi = NPI_ISDN_E163_E164;
-	strlcpy((char *) s.destination_addr, dest, sizeof(s.destination_addr));
-	s.esm_class = MSC_SMPP_ESM_CLASS_UDHI;	/* 0x40: user data carries a header */
-	s.protocol_id = MSC_SMPP_PROTOCOL_ID;	/* 0x7F: SIM data download */
-	s.priority_flag = 0;
-	s.registered_delivery = 0;
-	s.data_coding = MSC_SMPP_DATA_CODING;	/* 0xF6: 8-bit, class 2 */
+		sm.dest_addr_ton = TON_Unknown;
+	sm.dest_addr_npi = NPI_ISDN_E163_E164;
+	strlcpy((char *) sm.destination_addr, dest, sizeof(sm.destination_addr));
+	sm.esm_class = MSC_SMPP_ESM_CLASS_UDHI;	/* 0x40: user data carries a header */
+	sm.protocol_id = MSC_SMPP_PROTOCOL_ID;	/* 0x7F: SIM data download */
+	sm.priority_flag = 0;
+	sm.registered_delivery = 0;
+	sm.data_coding = MSC_SMPP_DATA_CODING;	/* 0xF6: 8-bit, class 2 */
 
 	if (job->seglen[idx] <= 253)
 	{
-		s.sm_length = (uint8) job->seglen[idx];
-		memcpy(s.short_message, job->seg[idx], job->seglen[idx]);
+		sm.sm_length = (uint8) job->seglen[idx];
+		memcpy(sm.short_message, job->seg[idx], job->seglen[idx]);
 	}
 	else if (job->seglen[idx] <= MAX_TLV_SIZE)
 	{
@@ -1113,25 +1174,25 @@ link_send_submit(MsLink *link, MsJob *job, int idx, int throttled, TimestampTz n
 		t.tag = TLVID_message_payload;
 		t.length = (uint16) job->seglen[idx];
 		memcpy(t.value.octet, job->seg[idx], job->seglen[idx]);
-		build_tlv(&s.tlv, &t);
+		build_tlv(&sm.tlv, &t);
 	}
 	else
 	{
 		job->outstanding--;
 		job_fail(job, MS_JOB_PERMFAIL, "segment longer than 1024 bytes");
-		link_drop_pending_of(link, job);
+		link_drop_pending_of(s->link, job);
 		return true;
 	}
 
-	ok = link_send_packed(link, SUBMIT_SM, &s, now);
-	destroy_tlv(s.tlv);
+	ok = sess_send_packed(s, SUBMIT_SM, &sm, now);
+	destroy_tlv(sm.tlv);
 	if (!ok)
 	{
-		if (link->sock != PGINVALID_SOCKET)
+		if (s->sock != PGINVALID_SOCKET)
 		{
 			job->outstanding--;
 			job_fail(job, MS_JOB_PERMFAIL, "submit_sm could not be encoded");
-			link_drop_pending_of(link, job);
+			link_drop_pending_of(s->link, job);
 		}
 		else
 		{
@@ -1143,70 +1204,142 @@ link_send_submit(MsLink *link, MsJob *job, int idx, int throttled, TimestampTz n
 	}
 
 	slot->used = true;
-	slot->seq = s.sequence_number;
+	slot->seq = sm.sequence_number;
 	slot->job = job;
 	slot->idx = idx;
 	slot->throttled = throttled;
-	slot->deadline = after_ms(now, link->cfg.response_timeout_ms);
-	link->inflight++;
+	slot->deadline = after_ms(now, s->cfg->response_timeout_ms);
+	s->inflight++;
+	s->counters.sent++;
 	return true;
 }
 
 static void
-link_refill_tokens(MsLink *link, TimestampTz now)
+sess_refill_tokens(MsSession *s, TimestampTz now)
 {
-	double		burst = Max(1, Min(link->cfg.max_per_second, link->cfg.window_size));
+	double		burst = Max(1, Min(s->cfg->max_per_second, s->cfg->window_size));
 	long		secs;
 	int			usecs;
 
-	if (now > link->tokens_at)
+	if (now > s->tokens_at)
 	{
-		TimestampDifference(link->tokens_at, now, &secs, &usecs);
-		link->tokens += (secs + usecs / 1e6) * link->cfg.max_per_second;
-		if (link->tokens > burst)
-			link->tokens = burst;
+		TimestampDifference(s->tokens_at, now, &secs, &usecs);
+		s->tokens += (secs + usecs / 1e6) * s->cfg->max_per_second;
+		if (s->tokens > burst)
+			s->tokens = burst;
 	}
-	link->tokens_at = now;
+	s->tokens_at = now;
 }
 
+/* may this session send a segment now?  (refills its tokens) */
+static bool
+sess_can_send(MsSession *s, TimestampTz now)
+{
+	if (s->state != MS_LINK_BOUND || s->inflight >= s->nslots || now < s->pause_until)
+		return false;
+	sess_refill_tokens(s, now);
+	return s->tokens >= 1.0;
+}
+
+/*
+ * Send the link's queued segments, each on the session that may send now
+ * (bound, window not full, not paused, a token left) with the most free
+ * window, the first one on a tie: every window is kept full and the load
+ * spreads over the binds, each within its own rate.
+ */
 static void
-link_send_pending(MsLink *link, TimestampTz now)
+link_dispatch(MsLink *link, TimestampTz now)
 {
 	int			guard;
 
-	link_refill_tokens(link, now);
 	for (guard = 0; guard < 10000 && link->pending != NIL; guard++)
 	{
+		MsSession  *best = NULL;
 		MsPendingSeg *p;
+		int			k;
 
-		if (link->state != MS_LINK_BOUND || link->inflight >= link->nslots ||
-			now < link->pause_until || link->tokens < 1.0)
+		for (k = 0; k < link->nsessions; k++)
+		{
+			MsSession  *s = link->sessions[k];
+
+			if (!sess_can_send(s, now))
+				continue;
+			if (best == NULL || s->nslots - s->inflight > best->nslots - best->inflight)
+				best = s;
+		}
+		if (best == NULL)
 			return;
 		p = (MsPendingSeg *) linitial(link->pending);
 		link->pending = list_delete_first(link->pending);
-		link->tokens -= 1.0;
 		if (p->job->status != MS_JOB_SENDING)
 		{
 			p->job->outstanding--;
 			pfree(p);
 			continue;
 		}
-		link_send_submit(link, p->job, p->idx, p->throttled, now);
+		best->tokens -= 1.0;
+		sess_send_submit(best, p->job, p->idx, p->throttled, now);
 		pfree(p);
 	}
 }
 
+/* fail what is still queued on the link (no session is left to send it) */
+static void
+link_fail_pending(MsLink *link, const char *reason)
+{
+	ListCell   *lc;
+
+	foreach(lc, link->pending)
+	{
+		MsPendingSeg *p = (MsPendingSeg *) lfirst(lc);
+
+		p->job->outstanding--;
+		job_fail(p->job, MS_JOB_TEMPFAIL, reason);
+		pfree(p);
+	}
+	list_free(link->pending);
+	link->pending = NIL;
+}
+
 /* ---- public -------------------------------------------------------------- */
+
+static MsSession *
+sess_create(MsLink *link, int number)
+{
+	MsSession  *s = MemoryContextAllocZero(link->cxt, sizeof(MsSession));
+
+	s->link = link;
+	s->cfg = &link->cfg;
+	s->number = number;
+	if (link->cfg.binds > 1)
+		snprintf(s->label, sizeof(s->label), "\"%s\" bind %d", link->cfg.name, number);
+	else
+		snprintf(s->label, sizeof(s->label), "\"%s\"", link->cfg.name);
+	s->cxt = link->cxt;
+	s->state = MS_LINK_DISCONNECTED;
+	s->sock = PGINVALID_SOCKET;
+	s->generation = ++link->last_generation;
+	s->next_seq = 1;
+	s->next_connect_at = 0;
+	s->inbuf = MemoryContextAlloc(link->cxt, MS_SMPP_MAX_PDU + 1);
+	s->outcap = 4096;
+	s->outbuf = MemoryContextAlloc(link->cxt, s->outcap);
+	s->nslots = link->cfg.window_size;
+	s->slots = MemoryContextAllocZero(link->cxt, sizeof(MsSlot) * s->nslots);
+	return s;
+}
 
 MsLink *
 ms_smpp_link_create(const MsSmscConfig *cfg, int index, MemoryContext parent)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent, "mobisign SMPP link", ALLOCSET_DEFAULT_SIZES);
 	MsLink	   *link = MemoryContextAllocZero(cxt, sizeof(MsLink));
+	int			k;
 
 	link->cxt = cxt;
 	link->orig = *cfg;
 	link->cfg = *cfg;
+	link->cfg.binds = Min(Max(1, cfg->binds), MS_SMPP_MAX_BINDS);
 	link->cfg.window_size = Max(1, cfg->window_size);
 	link->cfg.max_per_second = Max(1, cfg->max_per_second);
 	link->cfg.response_timeout_ms = Max(100, cfg->response_timeout_ms);
@@ -1214,15 +1347,9 @@ ms_smpp_link_create(const MsSmscConfig *cfg, int index, MemoryContext parent)
 	link->cfg.reconnect_ms = Max(100, cfg->reconnect_ms);
 	link->cfg.connect_timeout_ms = Max(100, cfg->connect_timeout_ms);
 	link->index = index;
-	link->state = MS_LINK_DISCONNECTED;
-	link->sock = PGINVALID_SOCKET;
-	link->next_seq = 1;
-	link->next_connect_at = 0;
-	link->inbuf = MemoryContextAlloc(cxt, MS_SMPP_MAX_PDU + 1);
-	link->outcap = 4096;
-	link->outbuf = MemoryContextAlloc(cxt, link->outcap);
-	link->nslots = link->cfg.window_size;
-	link->slots = MemoryContextAllocZero(cxt, sizeof(MsSlot) * link->nslots);
+	link->nsessions = link->cfg.binds;
+	for (k = 0; k < link->nsessions; k++)
+		link->sessions[k] = sess_create(link, k + 1);
 	return link;
 }
 
@@ -1230,9 +1357,14 @@ void
 ms_smpp_link_destroy(MsLink *link, const char *reason)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	int			k;
 
-	link_disconnect(link, reason, now, false);
-	link_close_socket(link);
+	for (k = 0; k < link->nsessions; k++)
+	{
+		sess_disconnect(link->sessions[k], reason, now, false);
+		sess_close_socket(link->sessions[k]);
+	}
+	link_fail_pending(link, reason);
 	explicit_bzero(link->cfg.password, sizeof(link->cfg.password));
 	explicit_bzero(link->orig.password, sizeof(link->orig.password));
 	MemoryContextDelete(link->cxt);
@@ -1253,59 +1385,94 @@ ms_smpp_set_index(MsLink *link, int index)
 MsLinkState
 ms_smpp_state(MsLink *link)
 {
-	return link->state;
-}
+	int			k;
 
-pgsocket
-ms_smpp_wait_socket(MsLink *link)
-{
-	return link->sock;
+	for (k = 0; k < link->nsessions; k++)
+		if (link->sessions[k]->state == MS_LINK_BOUND)
+			return MS_LINK_BOUND;
+	return link->sessions[0]->state;
 }
 
 int
-ms_smpp_wait_events(MsLink *link)
+ms_smpp_sessions_bound(MsLink *link)
 {
-	if (link->sock == PGINVALID_SOCKET)
+	int			k;
+	int			n = 0;
+
+	for (k = 0; k < link->nsessions; k++)
+		if (link->sessions[k]->state == MS_LINK_BOUND)
+			n++;
+	return n;
+}
+
+int
+ms_smpp_nsessions(MsLink *link)
+{
+	return link->nsessions;
+}
+
+MsSession *
+ms_smpp_session(MsLink *link, int k)
+{
+	Assert(k >= 0 && k < link->nsessions);
+	return link->sessions[k];
+}
+
+pgsocket
+ms_smpp_wait_socket(MsSession *s)
+{
+	return s->sock;
+}
+
+int
+ms_smpp_wait_events(MsSession *s)
+{
+	if (s->sock == PGINVALID_SOCKET)
 		return 0;
-	if (link->state == MS_LINK_CONNECTING)
+	if (s->state == MS_LINK_CONNECTING)
 		return WL_SOCKET_WRITEABLE;
-	if (link->state == MS_LINK_TLS_HANDSHAKE)
-		return ms_transport_wait_events(link->io);
-	return WL_SOCKET_READABLE | (link->outlen > 0 ? WL_SOCKET_WRITEABLE : 0) |
-		ms_transport_wait_events(link->io);
+	if (s->state == MS_LINK_TLS_HANDSHAKE)
+		return ms_transport_wait_events(s->io);
+	return WL_SOCKET_READABLE | (s->outlen > 0 ? WL_SOCKET_WRITEABLE : 0) |
+		ms_transport_wait_events(s->io);
 }
 
 bool
 ms_smpp_socket_changed(MsLink *link)
 {
-	bool		c = link->socket_changed;
+	bool		c = false;
+	int			k;
 
-	link->socket_changed = false;
+	for (k = 0; k < link->nsessions; k++)
+	{
+		c |= link->sessions[k]->socket_changed;
+		link->sessions[k]->socket_changed = false;
+	}
 	return c;
 }
 
 void
-ms_smpp_on_socket(MsLink *link, int events, TimestampTz now, List **inbound)
+ms_smpp_on_socket(MsSession *s, int events, TimestampTz now, List **inbound)
 {
-	if (link->sock == PGINVALID_SOCKET)
+	if (s->sock == PGINVALID_SOCKET)
 		return;
-	if (link->state == MS_LINK_CONNECTING)
+	if (s->state == MS_LINK_CONNECTING)
 	{
 		if (events & (WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE))
-			link_connect_done(link, now);
+			sess_connect_done(s, now);
 		return;
 	}
-	if (link->state == MS_LINK_TLS_HANDSHAKE)
+	if (s->state == MS_LINK_TLS_HANDSHAKE)
 	{
-		link_handshake(link, now);
+		sess_handshake(s, now);
 		return;
 	}
-	if ((events & WL_SOCKET_READABLE) || ms_transport_read_needs_write(link->io))
-		link_read(link, now, inbound);
-	if (link->sock != PGINVALID_SOCKET && link->outlen > 0)
-		link_flush(link, now);
-	if (link->state == MS_LINK_BOUND)
-		link_send_pending(link, now);
+	if ((events & WL_SOCKET_READABLE) || ms_transport_read_needs_write(s->io))
+		sess_read(s, now, inbound);
+	if (s->sock != PGINVALID_SOCKET && s->outlen > 0)
+		sess_flush(s, now);
+	/* answers free window: refill every session of the link */
+	link_dispatch(s->link, now);
 }
 
 /*
@@ -1313,15 +1480,15 @@ ms_smpp_on_socket(MsLink *link, int events, TimestampTz now, List **inbound)
  * unbinding) says when its deadline passes; buf holds a message made here.
  */
 static const char *
-wait_timed_out(const MsLink *link, char *buf, size_t len)
+wait_timed_out(const MsSession *s, char *buf, size_t len)
 {
-	switch (link->state)
+	switch (s->state)
 	{
 		case MS_LINK_CONNECTING:
 			return "connect timed out";
 		case MS_LINK_TLS_HANDSHAKE:
 			snprintf(buf, len, "TLS handshake timed out after %d ms",
-					 link->cfg.connect_timeout_ms);
+					 s->cfg->connect_timeout_ms);
 			return buf;
 		case MS_LINK_BINDING:
 			return "no bind_transceiver_resp in time";
@@ -1330,95 +1497,101 @@ wait_timed_out(const MsLink *link, char *buf, size_t len)
 	}
 }
 
-void
-ms_smpp_tick(MsLink *link, TimestampTz now)
+static void
+sess_tick(MsSession *s, TimestampTz now)
 {
 	int			i;
 
-	switch (link->state)
+	switch (s->state)
 	{
 		case MS_LINK_DISCONNECTED:
-			if (now >= link->next_connect_at)
-				link_start_connect(link, now);
+			if (now >= s->next_connect_at)
+				sess_start_connect(s, now);
 			break;
 		case MS_LINK_CONNECTING:
 		case MS_LINK_TLS_HANDSHAKE:
 		case MS_LINK_BINDING:
 		case MS_LINK_UNBINDING:
-			if (now >= link->state_deadline)
+			if (now >= s->state_deadline)
 			{
 				char		msg[80];
 
 				/* an unbind that gets no answer is still the end we asked for */
-				link_disconnect(link, wait_timed_out(link, msg, sizeof(msg)), now,
-								link->state != MS_LINK_UNBINDING);
+				sess_disconnect(s, wait_timed_out(s, msg, sizeof(msg)), now,
+								s->state != MS_LINK_UNBINDING);
 			}
 			break;
 		case MS_LINK_BOUND:
-			for (i = 0; i < link->nslots; i++)
+			for (i = 0; i < s->nslots; i++)
 			{
-				if (link->slots[i].used && now >= link->slots[i].deadline)
+				if (s->slots[i].used && now >= s->slots[i].deadline)
 				{
 					char		msg[120];
 
 					snprintf(msg, sizeof(msg), "no submit_sm_resp within %d ms (sequence %u)",
-							 link->cfg.response_timeout_ms, link->slots[i].seq);
-					link_disconnect(link, msg, now, true);
+							 s->cfg->response_timeout_ms, s->slots[i].seq);
+					sess_disconnect(s, msg, now, true);
 					return;
 				}
 			}
-			if (link->enquire_seq != 0)
+			if (s->enquire_seq != 0)
 			{
-				if (now >= link->enquire_deadline)
-				{
-					link_disconnect(link, "enquire_link unanswered", now, true);
-					return;
-				}
+				if (now >= s->enquire_deadline)
+					sess_disconnect(s, "enquire_link unanswered", now, true);
 			}
-			else if (now >= after_ms(link->last_activity, link->cfg.enquire_link_ms))
+			else if (now >= after_ms(s->last_activity, s->cfg->enquire_link_ms))
 			{
-				link->enquire_seq = link_next_seq(link);
-				link->enquire_deadline = after_ms(now, link->cfg.response_timeout_ms);
-				link->last_activity = now;
-				if (!link_send_header(link, ENQUIRE_LINK, ESME_ROK, link->enquire_seq, now))
-					return;
+				s->enquire_seq = sess_next_seq(s);
+				s->enquire_deadline = after_ms(now, s->cfg->response_timeout_ms);
+				s->last_activity = now;
+				sess_send_header(s, ENQUIRE_LINK, ESME_ROK, s->enquire_seq, now);
 			}
-			link_send_pending(link, now);
 			break;
 	}
 }
 
-long
-ms_smpp_next_timeout_ms(MsLink *link, TimestampTz now)
+void
+ms_smpp_tick(MsLink *link, TimestampTz now)
+{
+	int			k;
+
+	for (k = 0; k < link->nsessions; k++)
+		sess_tick(link->sessions[k], now);
+	link_dispatch(link, now);
+}
+
+static long
+sess_next_timeout_ms(MsSession *s, bool queued, TimestampTz now)
 {
 	long		t = 60000;
 	int			i;
 
-	switch (link->state)
+	switch (s->state)
 	{
 		case MS_LINK_DISCONNECTED:
-			t = ms_until(now, link->next_connect_at);
+			t = ms_until(now, s->next_connect_at);
 			break;
 		case MS_LINK_CONNECTING:
 		case MS_LINK_TLS_HANDSHAKE:
 		case MS_LINK_BINDING:
 		case MS_LINK_UNBINDING:
-			t = ms_until(now, link->state_deadline);
+			t = ms_until(now, s->state_deadline);
 			break;
 		case MS_LINK_BOUND:
-			for (i = 0; i < link->nslots; i++)
-				if (link->slots[i].used)
-					t = Min(t, ms_until(now, link->slots[i].deadline));
-			if (link->enquire_seq != 0)
-				t = Min(t, ms_until(now, link->enquire_deadline));
+			for (i = 0; i < s->nslots; i++)
+				if (s->slots[i].used)
+					t = Min(t, ms_until(now, s->slots[i].deadline));
+			if (s->enquire_seq != 0)
+				t = Min(t, ms_until(now, s->enquire_deadline));
 			else
-				t = Min(t, ms_until(now, after_ms(link->last_activity, link->cfg.enquire_link_ms)));
-			if (link->pending != NIL && link->inflight < link->nslots)
+				t = Min(t, ms_until(now, after_ms(s->last_activity, s->cfg->enquire_link_ms)));
+			/* segments queued on the link and room in this window */
+			if (queued && s->inflight < s->nslots)
 			{
-				if (now < link->pause_until)
-					t = Min(t, ms_until(now, link->pause_until));
-				else if (link->tokens < 1.0)
-					t = Min(t, (long) ((1.0 - link->tokens) * 1000.0 / link->cfg.max_per_second) + 1);
+				if (now < s->pause_until)
+					t = Min(t, ms_until(now, s->pause_until));
+				else if (s->tokens < 1.0)
+					t = Min(t, (long) ((1.0 - s->tokens) * 1000.0 / s->cfg->max_per_second) + 1);
 				else
 					t = 0;
 			}
@@ -1427,18 +1600,48 @@ ms_smpp_next_timeout_ms(MsLink *link, TimestampTz now)
 	return Max(t, 0);
 }
 
+long
+ms_smpp_next_timeout_ms(MsLink *link, TimestampTz now)
+{
+	long		t = 60000;
+	int			k;
+
+	for (k = 0; k < link->nsessions; k++)
+		t = Min(t, sess_next_timeout_ms(link->sessions[k], link->pending != NIL, now));
+	return t;
+}
+
 int
 ms_smpp_free_capacity(MsLink *link)
 {
-	if (link->state != MS_LINK_BOUND)
-		return 0;
-	return Max(0, link->nslots - link->inflight - list_length(link->pending));
+	int			k;
+	int			free_slots = 0;
+
+	for (k = 0; k < link->nsessions; k++)
+	{
+		MsSession  *s = link->sessions[k];
+
+		if (s->state == MS_LINK_BOUND)
+			free_slots += s->nslots - s->inflight;
+	}
+	return Max(0, free_slots - list_length(link->pending));
 }
 
 int
 ms_smpp_in_flight(MsLink *link)
 {
-	return link->inflight;
+	int			k;
+	int			n = 0;
+
+	for (k = 0; k < link->nsessions; k++)
+		n += link->sessions[k]->inflight;
+	return n;
+}
+
+int
+ms_smpp_window_size(MsLink *link)
+{
+	return link->nsessions * link->cfg.window_size;
 }
 
 void
@@ -1446,13 +1649,22 @@ ms_smpp_ack_deliver(MsLink *link, uint64 generation, uint32 seq, uint32 status)
 {
 	deliver_sm_resp_t r;
 	TimestampTz now = GetCurrentTimestamp();
+	MsSession  *s = NULL;
+	int			k;
 
-	/* acknowledging on another session would confirm the wrong PDU */
-	if (generation != link->generation || link->sock == PGINVALID_SOCKET)
+	/*
+	 * Only on the connection it came on: acknowledging on another session
+	 * (another bind, or a later connection of the same one) would confirm
+	 * the wrong PDU.
+	 */
+	for (k = 0; k < link->nsessions; k++)
+		if (link->sessions[k]->generation == generation)
+			s = link->sessions[k];
+	if (s == NULL || s->sock == PGINVALID_SOCKET)
 		return;
 	if (status != ESME_ROK || seq == 0)
 	{
-		link_send_header(link, DELIVER_SM_RESP, status, seq, now);
+		sess_send_header(s, DELIVER_SM_RESP, status, seq, now);
 		return;
 	}
 	memset(&r, 0, sizeof(r));
@@ -1460,25 +1672,92 @@ ms_smpp_ack_deliver(MsLink *link, uint64 generation, uint32 seq, uint32 status)
 	r.command_status = ESME_ROK;
 	r.sequence_number = seq;
 	r.message_id[0] = '\0';
-	link_send_packed(link, DELIVER_SM_RESP, &r, now);
+	sess_send_packed(s, DELIVER_SM_RESP, &r, now);
 }
 
 void
 ms_smpp_unbind(MsLink *link, TimestampTz now)
 {
-	if (link->state == MS_LINK_BOUND)
+	int			k;
+
+	for (k = 0; k < link->nsessions; k++)
 	{
-		link->unbind_seq = link_next_seq(link);
-		link->state = MS_LINK_UNBINDING;
-		link->state_deadline = after_ms(now, MS_UNBIND_TIMEOUT_MS);
-		link_send_header(link, UNBIND, ESME_ROK, link->unbind_seq, now);
+		MsSession  *s = link->sessions[k];
+
+		if (s->state == MS_LINK_BOUND)
+		{
+			s->unbind_seq = sess_next_seq(s);
+			s->state = MS_LINK_UNBINDING;
+			s->state_deadline = after_ms(now, MS_UNBIND_TIMEOUT_MS);
+			sess_send_header(s, UNBIND, ESME_ROK, s->unbind_seq, now);
+		}
+		else if (s->state != MS_LINK_UNBINDING)
+			sess_disconnect(s, "closed", now, false);
 	}
-	else if (link->state != MS_LINK_UNBINDING)
-		link_disconnect(link, "closed", now, false);
+	/* nothing queued may be sent any more */
+	link_fail_pending(link, "worker shutting down");
 }
 
 bool
 ms_smpp_quiet(MsLink *link)
 {
-	return link->sock == PGINVALID_SOCKET;
+	int			k;
+
+	for (k = 0; k < link->nsessions; k++)
+		if (link->sessions[k]->sock != PGINVALID_SOCKET)
+			return false;
+	return true;
+}
+
+static const char *
+state_name(MsLinkState st)
+{
+	switch (st)
+	{
+		case MS_LINK_DISCONNECTED:
+			return "disconnected";
+		case MS_LINK_CONNECTING:
+			return "connecting";
+		case MS_LINK_TLS_HANDSHAKE:
+			return "tls handshake";
+		case MS_LINK_BINDING:
+			return "binding";
+		case MS_LINK_BOUND:
+			return "bound";
+		case MS_LINK_UNBINDING:
+			return "unbinding";
+	}
+	return "unknown";
+}
+
+void
+ms_smpp_publish_stats(MsLink **links, int n)
+{
+	static MsBindStats rows[MS_BIND_STATS_SLOTS];
+	int			nrows = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		MsLink	   *link = links[i];
+		int			k;
+
+		for (k = 0; k < link->nsessions && nrows < MS_BIND_STATS_SLOTS; k++)
+		{
+			MsSession  *s = link->sessions[k];
+			MsBindStats *b = &rows[nrows++];
+
+			b->smsc_id = link->cfg.id;
+			strlcpy(b->link, link->cfg.name, sizeof(b->link));
+			b->bind = s->number;
+			b->binds = link->nsessions;
+			strlcpy(b->state, state_name(s->state), sizeof(b->state));
+			b->window_in_use = s->inflight;
+			b->window_size = s->nslots;
+			b->max_per_second = link->cfg.max_per_second;
+			b->bound_since = s->bound_since;
+			b->c = s->counters;
+		}
+	}
+	ms_link_stats_publish(rows, nrows);
 }

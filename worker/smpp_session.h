@@ -1,16 +1,26 @@
 /*
  * smpp_session.h
- *	  One SMPP 3.4 ESME link (transceiver) to an SMSC: non-blocking connect
- *	  (and TLS handshake, smpp_transport.h), framing, bind, send window,
- *	  enquire_link, throttling, rate cap, response timeouts, reconnect with
- *	  back-off, unbind.
+ *	  One SMPP 3.4 ESME link to an SMSC: a row of mobisign.smsc, opened as
+ *	  cfg.binds transceiver sessions (binds).  Each session has its own
+ *	  non-blocking connect (and TLS handshake, smpp_transport.h), framing,
+ *	  bind, sequence numbers, send window, rate cap (token bucket),
+ *	  enquire_link, throttling pause, response timeouts, reconnect with
+ *	  back-off and unbind.
  *
- * The link never blocks: the worker's loop waits on the socket returned by
- * ms_smpp_wait_socket() with the events of ms_smpp_wait_events() and calls
- * ms_smpp_on_socket() / ms_smpp_tick().  The link does no database work:
- * finished jobs are reported through MsJob.status and received deliver_sm
- * through a list of MsInbound that the loop stores and then acknowledges
- * with ms_smpp_ack_deliver().
+ * Jobs are queued on the link; each segment goes to the bound session with
+ * the most free window that may send now (not paused, a token left), so
+ * every session's window is kept full.  A session that is lost hands back
+ * as temporary failures the jobs it had in flight; the others go on, and
+ * the link's queued segments wait for them (or fail too when no session of
+ * the link is bound any more).  deliver_sm are received on every session
+ * and acknowledged on the session (MsInbound.generation) they came on.
+ *
+ * The link never blocks: the worker's loop waits on the socket of each
+ * session (ms_smpp_session(), ms_smpp_wait_socket(), ms_smpp_wait_events())
+ * and calls ms_smpp_on_socket() / ms_smpp_tick().  The link does no
+ * database work: finished jobs are reported through MsJob.status and
+ * received deliver_sm through a list of MsInbound that the loop stores and
+ * then acknowledges with ms_smpp_ack_deliver().
  */
 #ifndef MOBISIGN_SMPP_SESSION_H
 #define MOBISIGN_SMPP_SESSION_H
@@ -19,6 +29,7 @@
 #include "nodes/pg_list.h"
 #include "utils/palloc.h"
 
+#include "link_stats.h"
 #include "smpp_transport.h"
 #include "smpp.h"
 
@@ -45,8 +56,9 @@ typedef struct MsSmscConfig
 	char		password[9];
 	char		system_type[13];
 	char		source_addr[21];
-	int			window_size;
-	int			max_per_second;
+	int			binds;			/* sessions opened (1 .. MS_SMPP_MAX_BINDS) */
+	int			window_size;	/* per session */
+	int			max_per_second; /* per session */
 	int			enquire_link_ms;
 	int			reconnect_ms;
 	int			response_timeout_ms;
@@ -88,7 +100,7 @@ typedef struct MsInbound
 {
 	int			link_index;
 	int			smsc_id;
-	uint64		generation;		/* session it arrived on */
+	uint64		generation;		/* session it arrived on (unique within the link) */
 	uint32		seq;
 	bool		receipt;		/* delivery receipt: acknowledge only */
 	bool		stored;			/* set by the loop once committed */
@@ -112,33 +124,45 @@ typedef enum MsLinkState
 } MsLinkState;
 
 typedef struct MsLink MsLink;
+typedef struct MsSession MsSession;
 
 extern MsLink *ms_smpp_link_create(const MsSmscConfig *cfg, int index, MemoryContext parent);
 extern void ms_smpp_link_destroy(MsLink *link, const char *reason);
 extern const MsSmscConfig *ms_smpp_config(MsLink *link);
 /* position of the link in the worker's array (MsInbound.link_index) */
 extern void ms_smpp_set_index(MsLink *link, int index);
+/* MS_LINK_BOUND when one session is bound, else the first session's state */
 extern MsLinkState ms_smpp_state(MsLink *link);
+extern int	ms_smpp_sessions_bound(MsLink *link);
+
+/* the link's sessions, 0 .. ms_smpp_nsessions() - 1 */
+extern int	ms_smpp_nsessions(MsLink *link);
+extern MsSession *ms_smpp_session(MsLink *link, int k);
 
 /* socket to wait on (PGINVALID_SOCKET if none) and WL_SOCKET_* events */
-extern pgsocket ms_smpp_wait_socket(MsLink *link);
-extern int	ms_smpp_wait_events(MsLink *link);
-/* true once after the link opened or closed its socket */
+extern pgsocket ms_smpp_wait_socket(MsSession *s);
+extern int	ms_smpp_wait_events(MsSession *s);
+/* true once after a session of the link opened or closed its socket */
 extern bool ms_smpp_socket_changed(MsLink *link);
 
-extern void ms_smpp_on_socket(MsLink *link, int events, TimestampTz now, List **inbound);
+extern void ms_smpp_on_socket(MsSession *s, int events, TimestampTz now, List **inbound);
 extern void ms_smpp_tick(MsLink *link, TimestampTz now);
 extern long ms_smpp_next_timeout_ms(MsLink *link, TimestampTz now);
 
-/* window slots a new job could use now (0 unless bound) */
+/* window slots a new job could use now, over the bound sessions */
 extern int	ms_smpp_free_capacity(MsLink *link);
 extern int	ms_smpp_in_flight(MsLink *link);
+/* the window of every session together */
+extern int	ms_smpp_window_size(MsLink *link);
 extern void ms_smpp_enqueue_job(MsLink *link, MsJob *job);
 extern void ms_smpp_ack_deliver(MsLink *link, uint64 generation, uint32 seq, uint32 status);
 
-/* shutdown: send unbind (if bound) and say whether the link is quiet */
+/* shutdown: send unbind on every bound session; are they all closed? */
 extern void ms_smpp_unbind(MsLink *link, TimestampTz now);
 extern bool ms_smpp_quiet(MsLink *link);
+
+/* publish every session of links[0..n-1] to mobisign.worker_binds */
+extern void ms_smpp_publish_stats(MsLink **links, int n);
 
 extern const char *ms_smpp_status_text(uint32 status);
 

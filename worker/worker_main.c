@@ -9,9 +9,9 @@
  * a CREATE EXTENSION there.
  *
  * One WaitEventSet holds the latch, postmaster death and the socket of
- * every SMSC link; the timeout is the nearest timer (reconnect, response
- * deadline, enquire_link, rate cap, due retry, housekeeping, safety-net
- * poll).  Each turn: handle socket events, run timers, store and only then
+ * every session (bind) of every SMSC link; the timeout is the nearest timer
+ * (reconnect, response deadline, enquire_link, rate cap, due retry,
+ * housekeeping, safety-net poll).  Each turn: handle socket events, run timers, store and only then
  * acknowledge received deliver_sm, record finished requests, claim new ones
  * (when woken by a committing writer, when a retry is due, or by the slow
  * poll), and do housekeeping.  Every database step is its own short
@@ -41,7 +41,9 @@
 #include "smpp_session.h"
 #include "worker_main.h"
 
-#define MS_MAX_LINKS 16
+#define MS_MAX_LINKS MS_SMPP_MAX_LINKS
+/* every socket: one per session (bind) of every link */
+#define MS_MAX_SOCKETS (MS_SMPP_MAX_LINKS * MS_SMPP_MAX_BINDS)
 #define MS_MAX_CLAIM 100
 #define MS_CONFIG_RECHECK_MS 30000
 #define MS_SHUTDOWN_WAIT_MS 2000
@@ -58,7 +60,7 @@ typedef struct MsWorker
 	int			nlinks;
 	List	   *jobs;			/* MsJob * claimed and not yet recorded */
 	WaitEventSet *wes;
-	int			wes_pos[MS_MAX_LINKS];
+	int			wes_pos[MS_MAX_LINKS][MS_SMPP_MAX_BINDS];
 	bool		wes_dirty;
 	bool		claim_wanted;
 	TimestampTz next_claim_at;
@@ -87,17 +89,21 @@ rebuild_wait_set(MsWorker *w)
 
 	if (w->wes)
 		FreeWaitEventSet(w->wes);
-	w->wes = CreateWaitEventSet(w->cxt, 2 + MS_MAX_LINKS);
+	w->wes = CreateWaitEventSet(w->cxt, 2 + MS_MAX_SOCKETS);
 	AddWaitEventToSet(w->wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(w->wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (i = 0; i < w->nlinks; i++)
 	{
-		pgsocket	s = ms_smpp_wait_socket(w->links[i]);
-		int			ev = ms_smpp_wait_events(w->links[i]);
+		for (int k = 0; k < ms_smpp_nsessions(w->links[i]); k++)
+		{
+			MsSession  *ss = ms_smpp_session(w->links[i], k);
+			pgsocket	s = ms_smpp_wait_socket(ss);
+			int			ev = ms_smpp_wait_events(ss);
 
-		w->wes_pos[i] = -1;
-		if (s != PGINVALID_SOCKET && ev != 0)
-			w->wes_pos[i] = AddWaitEventToSet(w->wes, ev, s, NULL, w->links[i]);
+			w->wes_pos[i][k] = -1;
+			if (s != PGINVALID_SOCKET && ev != 0)
+				w->wes_pos[i][k] = AddWaitEventToSet(w->wes, ev, s, NULL, ss);
+		}
 	}
 	w->wes_dirty = false;
 }
@@ -117,10 +123,13 @@ update_wait_set(MsWorker *w)
 	}
 	for (i = 0; i < w->nlinks; i++)
 	{
-		int			ev = ms_smpp_wait_events(w->links[i]);
+		for (int k = 0; k < ms_smpp_nsessions(w->links[i]); k++)
+		{
+			int			ev = ms_smpp_wait_events(ms_smpp_session(w->links[i], k));
 
-		if (w->wes_pos[i] >= 0 && ev != 0)
-			ModifyWaitEvent(w->wes, w->wes_pos[i], ev, NULL);
+			if (w->wes_pos[i][k] >= 0 && ev != 0)
+				ModifyWaitEvent(w->wes, w->wes_pos[i][k], ev, NULL);
+		}
 	}
 }
 
@@ -137,9 +146,10 @@ publish_links(MsWorker *w)
 		if (ms_smpp_state(w->links[i]) == MS_LINK_BOUND)
 			bound++;
 		inflight += ms_smpp_in_flight(w->links[i]);
-		window += ms_smpp_config(w->links[i])->window_size;
+		window += ms_smpp_window_size(w->links[i]);
 	}
 	ms_worker_set_links(w->nlinks, bound, inflight, window);
+	ms_smpp_publish_stats(w->links, w->nlinks);
 	if (w->nlinks == 0)
 		ms_worker_set_state("no smsc configured");
 	else if (bound == 0)
@@ -412,7 +422,7 @@ shutdown_links(MsWorker *w)
 	TimestampTz until = TimestampTzPlusMilliseconds(now, MS_SHUTDOWN_WAIT_MS);
 	int			i;
 	int			guard;
-	WaitEvent	events[2 + MS_MAX_LINKS];
+	WaitEvent	events[2 + MS_MAX_SOCKETS];
 
 	ms_worker_set_state("shutting down");
 	for (i = 0; i < w->nlinks; i++)
@@ -443,7 +453,7 @@ shutdown_links(MsWorker *w)
 			if (events[k].events & WL_LATCH_SET)
 				ResetLatch(MyLatch);
 			if (events[k].user_data != NULL)
-				ms_smpp_on_socket((MsLink *) events[k].user_data, events[k].events, now, &ignored);
+				ms_smpp_on_socket((MsSession *) events[k].user_data, events[k].events, now, &ignored);
 		}
 		for (i = 0; i < w->nlinks; i++)
 			ms_smpp_tick(w->links[i], now);
@@ -453,6 +463,7 @@ shutdown_links(MsWorker *w)
 	for (i = 0; i < w->nlinks; i++)
 		ms_smpp_link_destroy(w->links[i], "worker shutting down");
 	w->nlinks = 0;
+	ms_smpp_publish_stats(w->links, 0);
 	finish_jobs(w, true);
 }
 
@@ -537,7 +548,7 @@ worker_start(Datum main_arg)
 static TimestampTz
 wait_for_events(MsWorker *w, bool *woken, List **inbound)
 {
-	WaitEvent	events[2 + MS_MAX_LINKS];
+	WaitEvent	events[2 + MS_MAX_SOCKETS];
 	TimestampTz now = GetCurrentTimestamp();
 	int			n;
 
@@ -558,7 +569,7 @@ wait_for_events(MsWorker *w, bool *woken, List **inbound)
 			*woken = true;
 		}
 		else if (events[k].user_data != NULL)
-			ms_smpp_on_socket((MsLink *) events[k].user_data, events[k].events, now, inbound);
+			ms_smpp_on_socket((MsSession *) events[k].user_data, events[k].events, now, inbound);
 	}
 	return now;
 }

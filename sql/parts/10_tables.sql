@@ -125,6 +125,8 @@ CREATE TABLE mobisign.sim_key (
 -- tls_server_name (default: host); tls_cert_file/tls_key_file are an optional
 -- client certificate. The tls_* columns are paths of files the server reads
 -- (never their content); a path fits the worker's MAXPGPATH buffer.
+-- binds is how many transceiver sessions the worker opens on the account
+-- (operators give 2-10); window_size and max_per_second apply to each one.
 CREATE TABLE mobisign.smsc (
     id                    integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name                  text NOT NULL UNIQUE,
@@ -140,6 +142,7 @@ CREATE TABLE mobisign.smsc (
     password              text NOT NULL DEFAULT '' CHECK (length(password) <= 8),
     system_type           text NOT NULL DEFAULT '' CHECK (length(system_type) <= 12),
     source_addr           text NOT NULL DEFAULT '' CHECK (length(source_addr) <= 20),
+    binds                 integer NOT NULL DEFAULT 1 CONSTRAINT smsc_binds_check CHECK (binds BETWEEN 1 AND 10),
     window_size           integer NOT NULL DEFAULT 10 CHECK (window_size BETWEEN 1 AND 1000),
     max_per_second        integer NOT NULL DEFAULT 100 CHECK (max_per_second BETWEEN 1 AND 100000),
     enquire_link_interval interval NOT NULL DEFAULT '30 s',

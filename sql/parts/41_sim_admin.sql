@@ -147,7 +147,8 @@ $$;
 -- An SMSC link. With tls => true the worker speaks TLS (1.2 at least) and
 -- verifies the SMSC's certificate against tls_ca_file only, for
 -- tls_server_name (default: host); tls_cert_file and tls_key_file (PEM, the
--- key file under the key file rule) are the optional client certificate.
+-- key file under the key file rule) are the optional client certificate;
+-- binds (1 to 10) is the number of transceiver sessions opened on the account.
 -- File arguments are paths the server reads when the worker connects. The
 -- rules on the TLS settings live in the table's constraints; a violation is
 -- turned into its own message here, so that no error echoes the row (and
@@ -163,7 +164,8 @@ CREATE FUNCTION mobisign_add_smsc(name text, host text, port integer, system_id 
                                   tls_server_name text DEFAULT NULL,
                                   tls_cert_file text DEFAULT NULL,
                                   tls_key_file text DEFAULT NULL,
-                                  connect_timeout interval DEFAULT '10 s')
+                                  connect_timeout interval DEFAULT '10 s',
+                                  binds integer DEFAULT 1)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -176,8 +178,8 @@ DECLARE
     v_constraint text;
 BEGIN
     IF p_name IS NULL OR host IS NULL OR port IS NULL OR system_id IS NULL OR tls IS NULL
-       OR connect_timeout IS NULL THEN
-        RAISE EXCEPTION 'name, host, port, system_id, tls and connect_timeout are required'
+       OR connect_timeout IS NULL OR binds IS NULL THEN
+        RAISE EXCEPTION 'name, host, port, system_id, tls, connect_timeout and binds are required'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM mobisign._check_input('name', p_name);
@@ -206,11 +208,11 @@ BEGIN
         INSERT INTO mobisign.smsc AS s (name, host, port, system_id, password, system_type, source_addr,
                                        window_size, max_per_second, enquire_link_interval,
                                        reconnect_delay, response_timeout, tls, tls_ca_file,
-                                       tls_server_name, tls_cert_file, tls_key_file, connect_timeout)
+                                       tls_server_name, tls_cert_file, tls_key_file, connect_timeout, binds)
         VALUES (p_name, host, port, system_id, coalesce(password, ''), coalesce(system_type, ''),
                 coalesce(source_addr, ''), window_size, max_per_second, enquire_link_interval,
                 reconnect_delay, response_timeout, tls, tls_ca_file, tls_server_name, tls_cert_file,
-                tls_key_file, connect_timeout)
+                tls_key_file, connect_timeout, binds)
         ON CONFLICT ON CONSTRAINT smsc_name_key DO UPDATE
            SET host = excluded.host, port = excluded.port, system_id = excluded.system_id,
                password = excluded.password, system_type = excluded.system_type,
@@ -220,7 +222,8 @@ BEGIN
                reconnect_delay = excluded.reconnect_delay, response_timeout = excluded.response_timeout,
                tls = excluded.tls, tls_ca_file = excluded.tls_ca_file,
                tls_server_name = excluded.tls_server_name, tls_cert_file = excluded.tls_cert_file,
-               tls_key_file = excluded.tls_key_file, connect_timeout = excluded.connect_timeout
+               tls_key_file = excluded.tls_key_file, connect_timeout = excluded.connect_timeout,
+               binds = excluded.binds
         RETURNING s.id INTO v_id;
     EXCEPTION WHEN check_violation THEN
         GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
@@ -241,6 +244,10 @@ BEGIN
                     USING ERRCODE = 'invalid_parameter_value';
             WHEN 'smsc_connect_timeout_check' THEN
                 RAISE EXCEPTION 'intervals must be positive' USING ERRCODE = 'invalid_parameter_value';
+            WHEN 'smsc_binds_check' THEN
+                RAISE EXCEPTION 'binds must be between 1 and 10'
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = 'The worker opens that many transceiver sessions on the account, each with its own window_size and max_per_second.';
             ELSE
                 RAISE EXCEPTION 'invalid SMSC setting (constraint %)', v_constraint
                     USING ERRCODE = 'invalid_parameter_value',
@@ -253,7 +260,7 @@ BEGIN
             'system_id', system_id, 'system_type', system_type, 'window_size', window_size,
             'max_per_second', max_per_second, 'tls', tls, 'tls_ca_file', tls_ca_file,
             'tls_server_name', tls_server_name, 'tls_cert_file', tls_cert_file,
-            'tls_key_file', tls_key_file, 'connect_timeout', connect_timeout));
+            'tls_key_file', tls_key_file, 'connect_timeout', connect_timeout, 'binds', binds));
     PERFORM mobisign._wake_worker();
     RETURN v_id;
 END
@@ -264,12 +271,12 @@ REVOKE ALL ON FUNCTION
     mobisign_register_user(text, text, text, bytea, text),
     mobisign_add_sim_key(text, integer, bytea, bytea, bytea, text, text, bigint),
     mobisign_add_smsc(text, text, integer, text, text, text, text, integer, integer, interval, interval, interval,
-                      boolean, text, text, text, text, interval)
+                      boolean, text, text, text, text, interval, integer)
 FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
     mobisign_register_user(text, text, text, bytea, text),
     mobisign_add_sim_key(text, integer, bytea, bytea, bytea, text, text, bigint),
     mobisign_add_smsc(text, text, integer, text, text, text, text, integer, integer, interval, interval, interval,
-                      boolean, text, text, text, text, interval)
+                      boolean, text, text, text, text, interval, integer)
 TO mobisign_admin;

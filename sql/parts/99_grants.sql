@@ -50,7 +50,7 @@ GRANT SELECT (id, name, position, url, base_dn, bind_dn, user_filter, msisdn_att
               certificate_attribute, starttls, ca_file, timeout, pki_id, enabled, created_at)
     ON mobisign.directory TO mobisign_admin, mobisign_auditor;
 GRANT SELECT (id, name, host, port, tls, tls_ca_file, tls_server_name, tls_cert_file, tls_key_file,
-              system_id, system_type, source_addr, window_size,
+              system_id, system_type, source_addr, binds, window_size,
               max_per_second, enquire_link_interval, reconnect_delay, response_timeout,
               connect_timeout, enabled, created_at)
     ON mobisign.smsc TO mobisign_admin, mobisign_auditor;

@@ -197,6 +197,15 @@ link() {
 	q "UPDATE mobisign.smsc SET enabled = (name = '$name')" >/dev/null
 	q "SELECT pg_catalog.pg_reload_conf()" >/dev/null
 }
+# no_links: every link disabled and closed by the worker, so that no session
+# of an earlier scenario (reconnecting after its delay) reaches the peer the
+# next check starts or watches
+unconfigured() { [ "$(q "SELECT links_configured FROM mobisign.worker_stats")" = 0 ]; }
+no_links() {
+	q "UPDATE mobisign.smsc SET enabled = false" >/dev/null
+	q "SELECT pg_catalog.pg_reload_conf()" >/dev/null
+	ms_wait_until 15 unconfigured || ms_not_ok "the worker closed every link"
+}
 bound() { ms_links_bound 1; }
 configured() { [ "$(q "SELECT links_configured FROM mobisign.worker_stats")" = 1 ]; }
 
@@ -315,6 +324,7 @@ client_certificate() {
 
 	# a client key that others can read: refused before any connection
 	chmod 0644 "$TLS/client.key"
+	no_links
 	tm=$(mark "$STLOG")
 	refused tls-client-cert "$P_MTLS, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test',
 	                         tls_cert_file => '$TLS/client.pem', tls_key_file => '$TLS/client.key'" \
@@ -451,6 +461,7 @@ ca_file_changes() {
 
 pending_drain() {
 	local plog=$WORK/peer-burst.log
+	no_links
 	peer burst 20000
 	link tls-burst "$P_PEER, tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test'"
 	ms_wait_until 40 grep -q 'burst answered' "$plog"
@@ -464,6 +475,7 @@ pending_drain() {
 
 memory_bounded() {
 	local plog=$WORK/peer-flap.log before after
+	no_links
 	peer flap "$TLS/rogue.pem:$TLS/rogue.key"
 	q "SELECT mobisign_add_smsc('tls-flap', '127.0.0.1', $P_PEER, system_id => 'mobisign', password => 'secret',
 	                            tls => true, tls_ca_file => '$TLS/ca.pem', tls_server_name => 'smsc.test',

@@ -51,7 +51,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign_add_crl(text,bytea,text,text)', '{admin}'),
     ('mobisign_register_user(text,text,text,bytea,text)', '{admin}'),
     ('mobisign_add_sim_key(text,integer,bytea,bytea,bytea,text,text,bigint)', '{admin}'),
-    ('mobisign_add_smsc(text,text,integer,text,text,text,text,integer,integer,interval,interval,interval,boolean,text,text,text,text,interval)', '{admin}'),
+    ('mobisign_add_smsc(text,text,integer,text,text,text,text,integer,integer,interval,interval,interval,boolean,text,text,text,text,interval,integer)', '{admin}'),
     ('mobisign_add_directory(text,text,text,text,text,text,text,text,boolean,text,interval,text,integer,boolean)', '{admin}'),
     ('mobisign_refresh_crls()', '{admin}'),
     ('mobisign_lookup_user(text)', '{admin}'),
@@ -88,6 +88,7 @@ INSERT INTO expect_fn VALUES
     -- auditing and monitoring
     ('mobisign_audit_verify()', '{admin,auditor}'),
     ('mobisign._worker_stats()', '{admin,auditor}'),
+    ('mobisign._worker_binds()', '{admin,auditor}'),
     -- internals: the extension's own code and the worker only
     ('mobisign._answer_authentic(text)', '{}'),
     ('mobisign._audit_text(text)', '{}'),
@@ -283,7 +284,9 @@ INSERT INTO expect_col VALUES
     ('mobisign.ocsp_response', '*', '{admin,auditor}'),
     ('mobisign.crl_source', '*', '{admin,auditor}'),
     ('mobisign.restore_event', '*', '{admin,auditor}'),
-    ('mobisign.worker_stats', '*', '{admin,auditor}');
+    ('mobisign.worker_stats', '*', '{admin,auditor}'),
+    ('mobisign.worker_binds', '*', '{admin,auditor}'),
+    ('mobisign.worker_links', '*', '{admin,auditor}');
 
 -- Every relation of schema mobisign but sequences (next section) and
 -- indexes, column by column.

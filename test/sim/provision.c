@@ -666,6 +666,7 @@ sim_cmd_provision(int argc, char **argv)
 		static const char tmpl[] =
 			"# mobisign-sim SMSC faults, applied each time this file changes:\n"
 			"# throttle N | reject N STATUS | no_resp N | drop | drop_on_submit [N]\n"
+			"# drop_one | drop_one_on_submit [N] | session_rate R\n"
 			"# delay_ms D | duplicate_deliver N | nack_deliver N\n";
 
 		sim_write_file(p, tmpl, sizeof(tmpl) - 1, 0);

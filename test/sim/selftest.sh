@@ -221,6 +221,23 @@ check "drop_on_submit: the connection is closed under the client" 1 client --use
 set_file "$dir/faults" ""
 kill -USR1 "$sim_pid"; sleep 0.2
 check "SIGUSR1 writes counters" 0 grep -q '^drops 1$' "$dir/stats"
+# faults for an ESME with several binds: one session lost, a per-session cap
+set_file "$dir/faults" "drop_one_on_submit 1"
+check "drop_one_on_submit: this session is closed under the client" 1 client --user user0003
+expect_in_log "drop_one_on_submit closes that session only" 'drop_one_on_submit: submit_sm seq [0-9]* accepted but not answered; closing session [0-9]* only'
+set_file "$dir/faults" "session_rate 1"
+check "session_rate 1: the second segment in the same second is refused, no answer" 0 client --user user0001 --timeout-ms 1000 --expect none
+grep -q 'status 0x58' "$work/out" && { pass=$((pass + 1)); echo "ok - session_rate answers ESME_RTHROTTLED"; } ||
+	{ fail=$((fail + 1)); echo "not ok - session_rate answers ESME_RTHROTTLED"; cat "$work/out"; }
+set_file "$dir/faults" ""
+"$sim" client --dir "$dir" --port "$port" --user user0002 --linger-ms 3000 >"$work/linger.out" 2>&1 &
+linger_pid=$!
+sleep 1	# bound, answered, lingering (3 s)
+set_file "$dir/faults" "drop_one"
+wait "$linger_pid" || true
+expect_in_log "drop_one closes one bound session" 'fault: dropping session [0-9]* only'
+expect_in_log "a closed session says how many submit_sm it carried" 'closed (drop_one fault) after [0-9]* submit_sm'
+set_file "$dir/faults" ""
 check "status: SMSC counters and per-SIM counters" 0 sh -c "'$sim' status --dir '$dir' | grep -q '^submit_sm [1-9]' && '$sim' status --dir '$dir' | grep -q '^sim user0002 3585000000002 last_counter 10[1-9]'"
 check "simulator exits 0 on SIGTERM" 0 stop_sim
 expect_in_log "display line with the verification code" 'DISPLAY sign ref [0-9a-f]* code [0-9]\{4\}'

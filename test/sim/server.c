@@ -57,6 +57,9 @@ typedef struct session
 	int			close_after_flush;
 	const char *close_reason;
 	int			inflight;		/* deliver_sm without resp */
+	long		submits;		/* submit_sm received while bound */
+	int64_t		rate_window_at; /* session_rate: start of the current second */
+	int			rate_count;		/* submit_sm accepted in that second */
 } session;
 
 typedef struct event
@@ -152,6 +155,8 @@ static struct
 	uint32_t	reject_status;
 	int			no_resp_left;
 	int			drop_on_submit; /* 0 off, else countdown */
+	int			drop_one_on_submit; /* the same, closing only that session */
+	int			session_rate;	/* submit_sm per second per session, 0: no cap */
 	int			delay_ms;
 	int			dup_deliver_left;
 } faults;
@@ -245,7 +250,7 @@ session_close(session *s, const char *why)
 
 	if (!s->used)
 		return;
-	sim_log("session %d closed (%s)", s->id, why);
+	sim_log("session %d closed (%s) after %ld submit_sm", s->id, why, s->submits);
 	close(s->fd);
 	for (m = mo_head; m; m = m->next)
 	{
@@ -274,6 +279,39 @@ drop_all_sessions(const char *why)
 		}
 	stats.drops++;
 	sim_log("fault: dropped %d session(s)", n);
+}
+
+/* Close the bound session with the lowest id (the others stay up). */
+static void
+drop_one_session(const char *why)
+{
+	session    *victim = NULL;
+	int			i;
+
+	for (i = 0; i < MAX_SESSIONS; i++)
+		if (sessions[i].used && sessions[i].bound && (!victim || sessions[i].id < victim->id))
+			victim = &sessions[i];
+	stats.drops++;
+	if (!victim)
+	{
+		sim_log("fault: %s: no bound session to drop", why);
+		return;
+	}
+	sim_log("fault: dropping session %d only", victim->id);
+	session_close(victim, why);
+}
+
+/* How many sessions are bound (for the bind log line). */
+static int
+bound_sessions(void)
+{
+	int			i,
+				n = 0;
+
+	for (i = 0; i < MAX_SESSIONS; i++)
+		if (sessions[i].used && sessions[i].bound)
+			n++;
+	return n;
 }
 
 /* --- MO (deliver_sm) queue ----------------------------------------------- */
@@ -713,8 +751,9 @@ handle_bind(session *s, const uint8_t *pdu, size_t len, const smpp_hdr *h)
 	s->bound = mode;
 	stats.binds++;
 	session_respond(s, buf, blen);
-	sim_log("session %d bound as %s", s->id,
-			mode == BOUND_RX ? "receiver" : mode == BOUND_TX ? "transmitter" : "transceiver");
+	sim_log("session %d bound as %s (system_id \"%s\", %d session(s) bound)", s->id,
+			mode == BOUND_RX ? "receiver" : mode == BOUND_TX ? "transmitter" : "transceiver",
+			(char *) b.system_id, bound_sessions());
 }
 
 static void
@@ -728,6 +767,7 @@ handle_submit(session *s, const uint8_t *pdu, size_t len, const smpp_hdr *h)
 	size_t		ud_len;
 	tlv_t	   *t;
 	int			drop_now = 0;
+	int			drop_this = 0;
 
 	stats.submit_sm++;
 	if (!(s->bound & BOUND_TX))
@@ -735,6 +775,26 @@ handle_submit(session *s, const uint8_t *pdu, size_t len, const smpp_hdr *h)
 		PDU_LOG("session %d < submit_sm seq %u before a bind", s->id, h->seq);
 		send_header_only(s, SUBMIT_SM_RESP, ESME_RINVBNDSTS, h->seq, 1);
 		return;
+	}
+	s->submits++;
+	if (faults.session_rate > 0)
+	{
+		/* an operator's per-bind cap: at most R per second on each session */
+		int64_t		now = sim_now_ms();
+
+		if (now - s->rate_window_at >= 1000)
+		{
+			s->rate_window_at = now;
+			s->rate_count = 0;
+		}
+		if (++s->rate_count > faults.session_rate)
+		{
+			stats.submit_rejected++;
+			PDU_LOG("fault: session_rate %d: submit_sm seq %u on session %d throttled",
+					faults.session_rate, h->seq, s->id);
+			send_header_only(s, SUBMIT_SM_RESP, ESME_RTHROTTLED, h->seq, 1);
+			return;
+		}
 	}
 	if (faults.reject_left > 0)
 	{
@@ -776,7 +836,9 @@ handle_submit(session *s, const uint8_t *pdu, size_t len, const smpp_hdr *h)
 
 	if (faults.drop_on_submit > 0 && --faults.drop_on_submit == 0)
 		drop_now = 1;
-	if (!drop_now)
+	if (faults.drop_one_on_submit > 0 && --faults.drop_one_on_submit == 0)
+		drop_this = 1;
+	if (!drop_now && !drop_this)
 	{
 		memset(&r, 0, sizeof(r));
 		r.command_id = SUBMIT_SM_RESP;
@@ -795,6 +857,13 @@ handle_submit(session *s, const uint8_t *pdu, size_t len, const smpp_hdr *h)
 	{
 		sim_log("fault: drop_on_submit: submit_sm seq %u accepted but not answered", h->seq);
 		drop_all_sessions("drop_on_submit fault");
+	}
+	else if (drop_this)
+	{
+		sim_log("fault: drop_one_on_submit: submit_sm seq %u accepted but not answered; closing session %d only",
+				h->seq, s->id);
+		stats.drops++;
+		session_close(s, "drop_one_on_submit fault");
 	}
 }
 
@@ -1072,6 +1141,7 @@ load_faults(const char *path)
 	char	   *line,
 			   *save = NULL;
 	int			drop = 0;
+	int			drop_one = 0;
 
 	memset(&faults, 0, sizeof(faults));
 	if (sim_read_file(path, &data, &len) != 0)
@@ -1105,6 +1175,12 @@ load_faults(const char *path)
 			drop = 1;
 		else if (strcmp(cmd, "drop_on_submit") == 0)
 			faults.drop_on_submit = n >= 2 && a > 0 ? (int) a : 1;
+		else if (strcmp(cmd, "drop_one") == 0)
+			drop_one = 1;
+		else if (strcmp(cmd, "drop_one_on_submit") == 0)
+			faults.drop_one_on_submit = n >= 2 && a > 0 ? (int) a : 1;
+		else if (strcmp(cmd, "session_rate") == 0 && n >= 2 && a >= 0)
+			faults.session_rate = (int) a;
 		else if (strcmp(cmd, "delay_ms") == 0 && n >= 2 && a >= 0)
 			faults.delay_ms = (int) a;
 		else if (strcmp(cmd, "duplicate_deliver") == 0 && n >= 2 && a >= 0)
@@ -1113,11 +1189,15 @@ load_faults(const char *path)
 			sim_log("faults: line \"%s\" not understood; ignored", line);
 	}
 	free(data);
-	sim_log("faults: reject %d (status 0x%02x), no_resp %d, drop_on_submit %d, delay_ms %d, "
-			"duplicate_deliver %d%s", faults.reject_left, faults.reject_status, faults.no_resp_left,
-			faults.drop_on_submit, faults.delay_ms, faults.dup_deliver_left, drop ? ", drop now" : "");
+	sim_log("faults: reject %d (status 0x%02x), no_resp %d, drop_on_submit %d, drop_one_on_submit %d, "
+			"session_rate %d, delay_ms %d, duplicate_deliver %d%s%s", faults.reject_left,
+			faults.reject_status, faults.no_resp_left, faults.drop_on_submit,
+			faults.drop_one_on_submit, faults.session_rate, faults.delay_ms,
+			faults.dup_deliver_left, drop ? ", drop now" : "", drop_one ? ", drop one now" : "");
 	if (drop)
 		drop_all_sessions("drop fault");
+	else if (drop_one)
+		drop_one_session("drop_one fault");
 }
 
 /* DIR/stats, rewritten at most once a second when a counter changed */

@@ -99,7 +99,7 @@ SET SESSION AUTHORIZATION regress_admin;
 -- Returns the link's id; the defaults are SMPP's usual ones.
 SELECT mobisign_add_smsc('operator-a', 'smsc.example', 2775, 'mobisign', 'secret') > 0 AS added;
 RESET SESSION AUTHORIZATION;
-SELECT name, host, port, system_id, system_type, source_addr, window_size, max_per_second,
+SELECT name, host, port, system_id, system_type, source_addr, binds, window_size, max_per_second,
        enquire_link_interval, reconnect_delay, response_timeout, connect_timeout, tls
   FROM mobisign.smsc WHERE name = 'operator-a';
 -- The audit has the settings, never the password.
@@ -121,6 +121,39 @@ SELECT mobisign_add_smsc('operator-tls', 'smsc.example', 3550, 'mobisign', 'secr
                          tls_ca_file => '/etc/ssl/certs/ca-certificates.crt') > 0 AS added;
 RESET SESSION AUTHORIZATION;
 SELECT name, tls, tls_ca_file, tls_server_name, tls_cert_file FROM mobisign.smsc WHERE name = 'operator-tls';
+-- Several binds: operators give an account 2 to 10 binds, each with its own
+-- window and rate. The worker opens binds transceiver sessions on the link;
+-- window_size and max_per_second apply to each one (here 3 x 20 in flight,
+-- 3 x 50 per second).
+SET SESSION AUTHORIZATION regress_admin;
+SELECT mobisign_add_smsc('operator-b', 'smsc.example', 2775, 'mobisign', 'secret',
+                         window_size => 20, max_per_second => 50, binds => 3) > 0 AS added;
+RESET SESSION AUTHORIZATION;
+SELECT name, binds, window_size, max_per_second FROM mobisign.smsc WHERE name = 'operator-b';
+-- The audit row of the change names the number of binds.
+SELECT detail->'binds' AS binds FROM mobisign.audit
+ WHERE operation = 'smsc.add' AND detail->>'name' = 'operator-b';
+-- The same name again with another number changes it in place.
+SET SESSION AUTHORIZATION regress_admin;
+SELECT mobisign_add_smsc('operator-b', 'smsc.example', 2775, 'mobisign', 'secret', binds => 10) > 0 AS updated;
+RESET SESSION AUTHORIZATION;
+SELECT name, binds FROM mobisign.smsc WHERE name = 'operator-b';
+-- Outside 1..10 the function refuses, and so does the table itself.
+SET SESSION AUTHORIZATION regress_admin;
+SELECT state, message, detail FROM refusal($$ SELECT mobisign_add_smsc('b', 'h', 2775, 'ms', 'pw', binds => 0) $$);
+SELECT state, message FROM refusal($$ SELECT mobisign_add_smsc('b', 'h', 2775, 'ms', 'pw', binds => 11) $$);
+SELECT state, message FROM refusal($$ SELECT mobisign_add_smsc('b', 'h', 2775, 'ms', 'pw', binds => NULL) $$);
+RESET SESSION AUTHORIZATION;
+SELECT state, message FROM refusal($$ UPDATE mobisign.smsc SET binds = 11 WHERE name = 'operator-b' $$);
+SELECT binds FROM mobisign.smsc WHERE name = 'operator-b';
+-- What the worker has open, per bind and per link (docs/worker.md). The
+-- worker of this cluster serves another database, so nothing is open here;
+-- the columns are what an administrator or an auditor reads.
+SET SESSION AUTHORIZATION regress_admin;
+SELECT * FROM mobisign.worker_binds;
+SELECT * FROM mobisign.worker_links;
+SELECT binds_configured, binds_bound FROM mobisign.worker_stats;
+RESET SESSION AUTHORIZATION;
 
 -- Refusals.  None of them echoes the row (the password is in it).
 SET SESSION AUTHORIZATION regress_admin;
