@@ -421,7 +421,7 @@ $$;
 -- "shown", secured like every answer (no signature: its CC is its
 -- authenticity); it then completes with status 100 REQUEST_OK.
 CREATE FUNCTION mobisign._receipt(p_transaction_id uuid, p_message text, p_timeout interval,
-                                  OUT transaction_id uuid)
+                                  p_application text, OUT transaction_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -435,7 +435,9 @@ BEGIN
         PERFORM mobisign._raise_status(102, 'transaction_id is missing');
     END IF;
     SELECT * INTO s FROM mobisign.transaction tr WHERE tr.id = p_transaction_id;
-    IF NOT FOUND OR NOT mobisign._may_see(s.app_role) THEN
+    IF NOT FOUND OR NOT mobisign._may_see(s.app_role)
+       OR (p_application IS NOT NULL
+           AND pg_catalog.lower(p_application) IS DISTINCT FROM pg_catalog.lower(s.application)) THEN
         -- another application's transaction is as unknown as a missing one
         PERFORM mobisign._raise_status(101,
             pg_catalog.format('transaction %s does not exist', p_transaction_id),
@@ -469,14 +471,17 @@ $$;
 -- text) shown after the completed signature transaction_id; returns the
 -- receipt's own transaction, which mobisign_status / mobisign_wait follow:
 -- completed with 100 REQUEST_OK once the phone showed it, or 401 (the user
--- dismissed it), 208 (no answer in time), 209...
+-- dismissed it), 208 (no answer in time), 209...  application, when given,
+-- must be the signature's (in any case): a gateway serving several relying
+-- parties with one role passes the caller's, so that one relying party
+-- cannot send receipts about another's signatures.
 CREATE FUNCTION mobisign_receipt(transaction_id uuid, message text, timeout interval DEFAULT '1 min',
-                                 OUT transaction_id uuid)
+                                 application text DEFAULT NULL, OUT transaction_id uuid)
 RETURNS uuid
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT mobisign._receipt($1, $2, $3)
+    SELECT mobisign._receipt($1, $2, $3, $4)
 $$;
 
 -- What mobisign_status() and mobisign_wait() return.
@@ -716,8 +721,8 @@ REVOKE ALL ON FUNCTION
     mobisign._verify_transaction(uuid),
     mobisign._request_hash(text, text, bytea, text, text, text, interval),
     mobisign._signature(uuid),
-    mobisign._receipt(uuid, text, interval),
-    mobisign_receipt(uuid, text, interval),
+    mobisign._receipt(uuid, text, interval, text),
+    mobisign_receipt(uuid, text, interval, text),
     mobisign_authenticate(text, text, interval, text),
     mobisign_sign(text, text, text, interval),
     mobisign_sign_hash(text, bytea, text, text, text, interval),
@@ -735,5 +740,5 @@ GRANT EXECUTE ON FUNCTION
     mobisign_authenticate_hash(text, bytea, text, text, text, interval),
     mobisign_status(uuid), mobisign_wait(uuid, interval), mobisign_cancel(uuid),
     mobisign_verify(uuid), mobisign_signature(uuid),
-    mobisign_receipt(uuid, text, interval)
+    mobisign_receipt(uuid, text, interval, text)
 TO mobisign_app;

@@ -221,6 +221,16 @@ RESET SESSION AUTHORIZATION;
 UPDATE mobisign.app_user SET msisdn = '3585000000001' WHERE user_id = 'user0001';
 SELECT count(*) = :transactions_before AS nothing_stored FROM mobisign.transaction;
 
+-- A gateway serving several relying parties with one role names the
+-- caller: another application's signature is unknown too (the name in any
+-- case is the same application).
+SET SESSION AUTHORIZATION regress_shop;
+SELECT err_id(format($$ SELECT mobisign_receipt(%L, 'Paid', application => 'Other shop') $$, :'s1'));
+SELECT transaction_id IS NOT NULL AS sent FROM mobisign_receipt(:'s1', 'Paid', application => 'SHOP');
+SELECT mobisign_cancel(t.id) IS NOT NULL AS cancelled
+  FROM mobisign.transaction t WHERE t.kind = 'receipt' AND t.state IN ('queued', 'submitted');
+RESET SESSION AUTHORIZATION;
+
 ------------------------------------------------------------------------------
 -- Clean up
 ------------------------------------------------------------------------------
