@@ -13,7 +13,10 @@
  * mobisign's (extension/domain.h, MS_STATUS_LIST) plus the few TS 102 204
  * codes mobisign itself never ends a transaction with (etsi_extra below).
  * What is signed is what is shown: text to sign must not differ from
- * DataToBeDisplayed.
+ * DataToBeDisplayed.  A receipt (MSS_ReceiptReq) is only about a
+ * completed signature of the same relying party (mobisign_receipt checks
+ * it with AP_ID as the application) and is answered once the SIM
+ * acknowledged it (synchronous).
  */
 #include "gw_etsi.h"
 

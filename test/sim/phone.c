@@ -12,6 +12,7 @@
  *	MSISDN.decision   written by whoever plays the person (the demo web
  *	                  service's phone page), one line:
  *	                      REFERENCE sign PIN      or      REFERENCE decline
+ *	                  (a receipt: REFERENCE ok  or  REFERENCE decline)
  *	                  read once and removed by the simulator
  *
  * Invariants:
