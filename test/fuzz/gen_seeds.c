@@ -235,20 +235,21 @@ main(int argc, char **argv)
 	msc_applet_request_set_display(&req, &dt);
 	err |= msc_applet_request_encode(&req, app, sizeof(app), &alen) != MSC_OK;
 	err |= put(dir, "fuzz_applet_request", 2, app, alen);
-	/* a receipt: the signature's 8-octet reference, the message shown */
-	req.operation = MSC_OP_RECEIPT;
-	req.data = (const uint8_t *) "\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8";
-	req.data_len = 8;
-	msc_display_encode((const uint8_t *) "Paid 10 EUR", 11, NULL, &dt);
-	msc_applet_request_set_display(&req, &dt);
-	err |= msc_applet_request_encode(&req, app, sizeof(app), &alen) != MSC_OK;
-	err |= put(dir, "fuzz_applet_request", 3, app, alen);
-	req.operation = MSC_OP_SIGN;
-	req.data = (const uint8_t *) "\xd0\x9f pay 5";
-	req.data_len = 8;
-	msc_display_encode(req.data, 8, NULL, &dt);
-	msc_applet_request_set_display(&req, &dt);
-	err |= msc_applet_request_encode(&req, app, sizeof(app), &alen) != MSC_OK;
+	{
+		/* a receipt: the signature's 8-octet reference, the message shown */
+		msc_applet_request rreq = req;
+		msc_display_text rdt;
+		uint8_t		rapp[512];
+		size_t		rlen;
+
+		rreq.operation = MSC_OP_RECEIPT;
+		rreq.data = (const uint8_t *) "\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8";
+		rreq.data_len = 8;
+		msc_display_encode((const uint8_t *) "Paid 10 EUR", 11, NULL, &rdt);
+		msc_applet_request_set_display(&rreq, &rdt);
+		err |= msc_applet_request_encode(&rreq, rapp, sizeof(rapp), &rlen) != MSC_OK;
+		err |= put(dir, "fuzz_applet_request", 3, rapp, rlen);
+	}
 	{
 		static const char *const gw[] = {
 			"{\"relyingPartyUUID\":\"00000000-0000-4000-8000-000000000001\",\"relyingPartyName\":\"DEMO\","
