@@ -219,7 +219,9 @@ SET SESSION AUTHORIZATION regress_shop;
 SELECT err_id(format($$ SELECT mobisign_receipt(%L, 'Paid') $$, :'s1'));
 RESET SESSION AUTHORIZATION;
 UPDATE mobisign.app_user SET msisdn = '3585000000001' WHERE user_id = 'user0001';
+SET SESSION AUTHORIZATION regress_shop;
 SELECT count(*) = :transactions_before AS nothing_stored FROM mobisign.transaction;
+RESET SESSION AUTHORIZATION;
 
 -- A gateway serving several relying parties with one role names the
 -- caller: another application's signature is unknown too (the name in any
