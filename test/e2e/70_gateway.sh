@@ -35,6 +35,9 @@
 #                        another relying party's or another role's
 #                        signature, an unfinished one, a message too long
 #                        for the SIM, a missing message (nothing sent)
+#   etsi_receipt_phone   the interactive phone (ask) shows the receipt; the
+#                        synch answer waits until the person presses ok (a
+#                        PIN is ignored), then 100
 #   log_hygiene          one line per request; no UUID, hash, body or
 #                        conninfo password in the log
 #   options              --help; bad options exit 2; an unreachable
@@ -475,6 +478,36 @@ etsi_receipt() {
 	ms_check "no refused receipt was stored or sent" "$n" "$(receipts_of)"
 }
 
+# the interactive phone (behaviour ask, docs/simulator.md) shows a receipt
+# and a person acknowledges it with "ok": the synch MSS_ReceiptReq is
+# answered then, not before
+etsi_receipt_phone() {
+	local code sig ref m phone
+	phone=$SIMDIR/phone/$(phone_of user0015 | tr -d +)
+	code=$(etsi_sig user0015 synch '{"Data": "Pay 40 EUR to ACME Oy"}' "$PKCS7")
+	sig=$(jf .MSS_SignatureResp.MSSP_TransID)
+	ms_check "receipt on the phone: the signature first (502)" "200 502" "$code $(jf .MSS_SignatureResp.Status.StatusCode.Value)"
+	ms_sim_behaviour "$SIMDIR" "user0015 ask" "* sign"
+	m='Payment of 40 EUR accepted'
+	post /rest/service "$(jq -nc --argjson b "$(receipt_body user0015 "$sig" "$m")" --arg u "$RP_UUID" --arg r "$RP_NAME" \
+		'{MSS_ReceiptReq: ({AP_Info: {AP_ID: $r, AP_PWD: $u, AP_TransID: "T3"}} + $b)}')" >"$WORK/receipt_phone.code" &
+	local curl_pid=$!
+	ms_wait_until 15 test "$(jq -r '.state + " " + .operation' "$phone.json" 2>/dev/null)" = "pending receipt"
+	ms_check "the phone shows the receipt: operation receipt, the message, pending" "pending receipt $m" \
+		"$(jq -r '.state + " " + .operation + " " + .text' "$phone.json")"
+	ms_check_cmd "the synch request is still waiting for the person" kill -0 "$curl_pid"
+	ref=$(jq -r .reference "$phone.json")
+	printf '%s sign 1234\n' "$ref" >"$SIMDIR/phone/.d" && mv "$SIMDIR/phone/.d" "$phone.decision"
+	sleep 0.5
+	ms_check "a PIN for a receipt is ignored: still pending" pending "$(jq -r .state "$phone.json")"
+	printf '%s ok\n' "$ref" >"$SIMDIR/phone/.d" && mv "$SIMDIR/phone/.d" "$phone.decision"
+	wait "$curl_pid"
+	ms_check "the person pressed ok: MSS_ReceiptResp 100 REQUEST_OK" "200 100" \
+		"$(cat "$WORK/receipt_phone.code") $(jf .MSS_ReceiptResp.Status.StatusCode.Value)"
+	ms_check "the phone's outcome: acknowledged" "done acknowledged" "$(jq -r '.state + " " + .outcome' "$phone.json")"
+	ms_sim_behaviour "$SIMDIR" "* sign"
+}
+
 # ---------------------------------------------------------------------------
 # the process
 # ---------------------------------------------------------------------------
@@ -584,7 +617,7 @@ load() {
 }
 
 for s in mid_certificate mid_authentication mid_signature mid_long_poll mid_results mid_timeout mid_hostile \
-	etsi_sync_cms etsi_async_pkcs1 etsi_profile_faults etsi_receipt log_hygiene options clean_stop load; do
+	etsi_sync_cms etsi_async_pkcs1 etsi_profile_faults etsi_receipt etsi_receipt_phone log_hygiene options clean_stop load; do
 	ms_scenario "$s" "$s"
 done
 ms_summary
