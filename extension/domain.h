@@ -29,7 +29,7 @@
  * The descriptions are what mobisign.status_code.description says.
  */
 #define MS_STATUS_LIST(X) \
-	X(100, REQUEST_OK, false, "accepted, not final") \
+	X(100, REQUEST_OK, false, "accepted, not final; a receipt's success when completed") \
 	X(101, WRONG_PARAM, true, "a parameter is wrong") \
 	X(102, MISSING_PARAM, true, "a parameter is missing") \
 	X(103, WRONG_DATA_LENGTH, true, "the text does not fit the SIM's screen or the data is too long") \
