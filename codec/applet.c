@@ -226,6 +226,11 @@ check_request(const msc_applet_request *r, int need_sig)
 		if (msc_digest_hash_name(r->data_len) == NULL)
 			return MSC_E_VALUE;
 	}
+	else if (r->operation == MSC_OP_RECEIPT)
+	{
+		if (r->data_len != MSC_APPLET_REF_LEN)
+			return MSC_E_VALUE;
+	}
 	else
 		return MSC_E_VALUE;
 	rc = check_display(r->display_coding, r->display_units, r->display,
@@ -541,7 +546,7 @@ msc_applet_result_name(uint8_t result)
 {
 	static const char *const names[] = {
 		"ok", "user cancel", "pin blocked", "card blocked", "no key",
-		"sim error", "bad request signature", "expired"
+		"sim error", "bad request signature", "expired", "shown"
 	};
 
 	if (result <= MSC_RESULT_MAX)

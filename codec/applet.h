@@ -12,11 +12,15 @@
  * Request, elements in exactly this order:
  *	80 version      1 octet, MSC_APPLET_VERSION (1)
  *	81 reference    8 octets, the transaction reference
- *	82 operation    1 octet: 1 authenticate, 2 sign, 3 sign a digest
+ *	82 operation    1 octet: 1 authenticate, 2 sign, 3 sign a digest,
+ *	                4 display a receipt
  *	83 data         authenticate: the 32-byte challenge;
  *	                sign: the UTF-8 text to sign (1..MSC_APPLET_MAX_DATA);
  *	                sign a digest: a SHA-256, SHA-384 or SHA-512 digest
- *	                (32, 48 or 64 octets: the length names the hash)
+ *	                (32, 48 or 64 octets: the length names the hash);
+ *	                display a receipt: the 8-octet reference of the
+ *	                signature the receipt is about (nothing is signed:
+ *	                the receipt text is the display element)
  *	84 display      coding (1) then
  *	                  coding 00 (GSM 7-bit): septet count (1), packed septets
  *	                                         (exactly ceil(7 * count / 8))
@@ -37,6 +41,9 @@
  *	                signature of the digest (RSA: PKCS#1 v1.5 over the
  *	                DigestInfo, the modulus' length; EC: r || s, each the
  *	                order's length).  The codec only frames it.
+ *	                Operation 4 signs nothing: its success is the result
+ *	                SHOWN, without element 89 (its authenticity is the
+ *	                secured packet's cryptographic checksum, ota.h).
  *
  * Decoders are strict and safe on arbitrary input: duplicate tags
  * (MSC_E_TAG_DUP), unknown tags (MSC_E_TAG_UNKNOWN, there is no optional
@@ -64,6 +71,7 @@
 #define MSC_OP_AUTHENTICATE		1
 #define MSC_OP_SIGN				2
 #define MSC_OP_SIGN_DIGEST		3
+#define MSC_OP_RECEIPT			4
 
 /* Request tags */
 #define MSC_TAG_VERSION			0x80
@@ -87,7 +95,8 @@
 #define MSC_RESULT_SIM_ERROR	5
 #define MSC_RESULT_BAD_SIGNATURE 6
 #define MSC_RESULT_EXPIRED		7
-#define MSC_RESULT_MAX			7
+#define MSC_RESULT_SHOWN		8	/* operation 4: the user saw the receipt */
+#define MSC_RESULT_MAX			8
 
 typedef struct msc_applet_request
 {

@@ -6,7 +6,7 @@
  *	  mobisign._status_codes(), mobisign._status_name(),
  *	  mobisign._sim_result_status(), mobisign._is_msisdn(),
  *	  mobisign._ota_counter_max(), mobisign._is_kind(),
- *	  mobisign._kind_signs_digest(), and the digest
+ *	  mobisign._kind_signs_digest(), mobisign._answer_outcome(), and the digest
  *	  facts of the codec: mobisign._digest_hash_name(),
  *	  mobisign._digest_verification_code().
  *
@@ -20,6 +20,7 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "access/htup_details.h"
 #include "utils/builtins.h"
 
 #include "ota.h"
@@ -58,8 +59,10 @@ static const struct
 	const char *name;
 	int			operation;
 	bool		authentication;
+	int			done_result;
+	int			done_status;
 }			kinds[] = {
-#define MS_KIND_ROW(name, op, auth) {name, op, auth},
+#define MS_KIND_ROW(name, op, auth, result, status) {name, op, auth, result, status},
 	MS_KIND_LIST(MS_KIND_ROW)
 #undef MS_KIND_ROW
 };
@@ -106,6 +109,48 @@ ms_kind_signs_digest(PG_FUNCTION_ARGS)
 	if (i < 0)
 		PG_RETURN_NULL();
 	PG_RETURN_BOOL(kinds[i].operation == MSC_OP_SIGN_DIGEST);
+}
+
+/*
+ * mobisign._answer_outcome(kind text, result integer, OUT state text,
+ *							OUT status integer) RETURNS record
+ * What an applet result ends a transaction of this kind with: both NULL
+ * when the signature decides (a signing kind's OK); ('completed', 100)
+ * for a receipt shown; otherwise ('failed', the result's status), where a
+ * result that completes another kind (a signature answering a receipt,
+ * "shown" answering a signing request) is a SIM-side failure like an
+ * unknown result.  ERROR for an unknown kind.
+ */
+PG_FUNCTION_INFO_V1(ms_answer_outcome);
+Datum
+ms_answer_outcome(PG_FUNCTION_ARGS)
+{
+	const char *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int			result = PG_GETARG_INT32(1);
+	int			i = kind_index(kind);
+	TupleDesc	tupdesc;
+	Datum		values[2] = {0, 0};
+	bool		nulls[2] = {true, true};
+
+	if (i < 0)
+		elog(ERROR, "unknown transaction kind \"%s\"", kind);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (result == kinds[i].done_result && kinds[i].done_status >= 0)
+	{
+		values[0] = CStringGetTextDatum("completed");
+		values[1] = Int32GetDatum(kinds[i].done_status);
+		nulls[0] = nulls[1] = false;
+	}
+	else if (result != kinds[i].done_result)
+	{
+		int			status = ms_sim_result_status(result);
+
+		values[0] = CStringGetTextDatum("failed");
+		values[1] = Int32GetDatum(status < 0 ? MS_SIM_RESULT_UNKNOWN_STATUS : status);
+		nulls[0] = nulls[1] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /*

@@ -3,7 +3,8 @@
  * domain.h
  *	  The one home of the domain facts that C holds and SQL reads: the
  *	  status codes (ETSI TS 102 204, plus 410), what a SIM's applet
- *	  result ends a transaction with, and the kinds of transaction.
+ *	  result ends a transaction with, and the kinds of transaction (with
+ *	  the result and status that complete each).
  *
  * Invariants: every status code is in MS_STATUS_LIST and nowhere else in
  * C or SQL; the install script fills mobisign.status_code from it
@@ -28,7 +29,7 @@
  * The descriptions are what mobisign.status_code.description says.
  */
 #define MS_STATUS_LIST(X) \
-	X(100, REQUEST_OK, false, "accepted, not final") \
+	X(100, REQUEST_OK, false, "accepted, not final; a receipt's success when completed") \
 	X(101, WRONG_PARAM, true, "a parameter is wrong") \
 	X(102, MISSING_PARAM, true, "a parameter is missing") \
 	X(103, WRONG_DATA_LENGTH, true, "the text does not fit the SIM's screen or the data is too long") \
@@ -73,18 +74,24 @@ typedef enum MsStatus
 	X(MSC_RESULT_EXPIRED, MS_STATUS_OTA_ERROR)
 
 /*
- * X(kind, operation, authentication): the kinds of transaction
- * (mobisign.transaction.kind), the applet operation each sends
- * (codec/applet.h) and whether the signer's certificate must allow
- * authentication (digitalSignature) rather than signing (nonRepudiation).
- * "sign" signs the text shown; the *_hash kinds sign a digest the
- * application gives (mobisign_sign_hash, mobisign_authenticate_hash).
+ * X(kind, operation, authentication, done_result, done_status): the kinds
+ * of transaction (mobisign.transaction.kind), the applet operation each
+ * sends (codec/applet.h), whether the signer's certificate must allow
+ * authentication (digitalSignature) rather than signing (nonRepudiation),
+ * the applet result that completes it, and the status it then completes
+ * with (-1: the signature decides, 502 or a failure).  "sign" signs the
+ * text shown; the *_hash kinds sign a digest the application gives
+ * (mobisign_sign_hash, mobisign_authenticate_hash); "receipt" shows a
+ * message after a completed signature (mobisign_receipt, ETSI TS 102 204
+ * MSS_ReceiptReq) and completes with 100 REQUEST_OK, as MSS_ReceiptResp
+ * answers, when the phone showed it (nothing is signed).
  */
 #define MS_KIND_LIST(X) \
-	X("authenticate", MSC_OP_AUTHENTICATE, true) \
-	X("sign", MSC_OP_SIGN, false) \
-	X("authenticate_hash", MSC_OP_SIGN_DIGEST, true) \
-	X("sign_hash", MSC_OP_SIGN_DIGEST, false)
+	X("authenticate", MSC_OP_AUTHENTICATE, true, MSC_RESULT_OK, -1) \
+	X("sign", MSC_OP_SIGN, false, MSC_RESULT_OK, -1) \
+	X("authenticate_hash", MSC_OP_SIGN_DIGEST, true, MSC_RESULT_OK, -1) \
+	X("sign_hash", MSC_OP_SIGN_DIGEST, false, MSC_RESULT_OK, -1) \
+	X("receipt", MSC_OP_RECEIPT, false, MSC_RESULT_SHOWN, MS_STATUS_REQUEST_OK)
 
 /* The status of an unknown applet result. */
 #define MS_SIM_RESULT_UNKNOWN_STATUS MS_STATUS_PB_SIGNATURE_PROCESS

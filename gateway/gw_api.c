@@ -146,6 +146,33 @@ gw_find_user_by_msisdn(const char *msisdn, char *user_id, size_t cap, char **cer
 	return find(msisdn, NULL, user_id, cap, certificate_b64);
 }
 
+/*
+ * Did the statement that starts a transaction return its row?  Else err
+ * holds the refusal's SQLSTATE and message (53300 when no connection was
+ * free: r NULL).
+ */
+static int
+started(PGresult *r, gw_sqlerr *err)
+{
+	const char *state;
+	const char *msg;
+
+	if (r == NULL)
+	{
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "53300");
+		snprintf(err->msg, sizeof(err->msg), "no database connection is free");
+		return 0;
+	}
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		return 1;
+	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state ? state : "XX000");
+	snprintf(err->msg, sizeof(err->msg), "%s", msg ? msg : "internal error");
+	gw_log("request refused by the database: SQLSTATE %s", err->sqlstate);
+	return 0;
+}
+
 int
 gw_start(const gw_sign_args *a, char *transaction_id, char *code, gw_sqlerr *err)
 {
@@ -186,26 +213,35 @@ gw_start(const gw_sign_args *a, char *transaction_id, char *code, gw_sqlerr *err
 				: "SELECT * FROM mobisign_sign($1, $2, $3)",
 				a->timeout_s > 0 ? 4 : 3, p);
 	}
-	if (r == NULL)
-	{
-		snprintf(err->sqlstate, sizeof(err->sqlstate), "53300");
-		snprintf(err->msg, sizeof(err->msg), "no database connection is free");
-		return -1;
-	}
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+	if (started(r, err))
 	{
 		copy_value(r, 0, 0, transaction_id, 37);
 		copy_value(r, 0, 1, code, 5);
 		rc = 0;
 	}
-	else
-	{
-		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-		const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	PQclear(r);
+	return rc;
+}
 
-		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state ? state : "XX000");
-		snprintf(err->msg, sizeof(err->msg), "%s", msg ? msg : "internal error");
-		gw_log("request refused by the database: SQLSTATE %s", err->sqlstate);
+int
+gw_receipt(const char *transaction_id, const char *message, const char *application,
+		   int timeout_s, char *receipt_id, gw_sqlerr *err)
+{
+	char		timeout[32];
+	const char *p[4] = {transaction_id, message, application, timeout};
+	PGresult   *r;
+	int			rc = -1;
+
+	memset(err, 0, sizeof(*err));
+	snprintf(timeout, sizeof(timeout), "%d seconds", timeout_s);
+	r = run(timeout_s > 0
+			? "SELECT transaction_id FROM mobisign_receipt($1::uuid, $2, $4::interval, $3)"
+			: "SELECT transaction_id FROM mobisign_receipt($1::uuid, $2, application => $3)",
+			timeout_s > 0 ? 4 : 3, p);
+	if (started(r, err))
+	{
+		copy_value(r, 0, 0, receipt_id, 37);
+		rc = 0;
 	}
 	PQclear(r);
 	return rc;

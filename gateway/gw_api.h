@@ -89,6 +89,14 @@ typedef struct gw_sign_args
 /* 0 with transaction_id[37] and code[5], or -1 with err filled. */
 extern int	gw_start(const gw_sign_args *a, char *transaction_id, char *code, gw_sqlerr *err);
 
+/*
+ * mobisign_receipt: the message shown after the completed signature
+ * transaction_id (a valid UUID) of this application; 0 with receipt_id[37]
+ * (the receipt's own transaction), or -1 with err filled.
+ */
+extern int	gw_receipt(const char *transaction_id, const char *message, const char *application,
+					   int timeout_s, char *receipt_id, gw_sqlerr *err);
+
 /* mobisign_status of a (valid UUID) transaction; 0, or -1 on a database error. */
 extern int	gw_read_tx(const char *transaction_id, gw_tx *tx);
 

@@ -13,7 +13,10 @@
  * mobisign's (extension/domain.h, MS_STATUS_LIST) plus the few TS 102 204
  * codes mobisign itself never ends a transaction with (etsi_extra below).
  * What is signed is what is shown: text to sign must not differ from
- * DataToBeDisplayed.
+ * DataToBeDisplayed.  A receipt (MSS_ReceiptReq) is only about a
+ * completed signature of the same relying party (mobisign_receipt checks
+ * it with AP_ID as the application) and is answered once the SIM
+ * acknowledged it (synchronous).
  */
 #include "gw_etsi.h"
 
@@ -145,6 +148,15 @@ describe(json_t *msg, const char *id, const gw_tx *tx)
 		json_object_set_new(msg, "Status", status_object(tx->status_code));
 }
 
+/* How long a synchronous request waits: TimeOut + 2 s, at most --max-poll-ms. */
+static int
+synch_wait_ms(const gw_etsi_request *req, const gw_etsi_config *cfg)
+{
+	int			wait_ms = req->timeout_s > 0 ? req->timeout_s * 1000 + 2000 : cfg->max_wait_ms;
+
+	return wait_ms > cfg->max_wait_ms ? cfg->max_wait_ms : wait_ms;
+}
+
 static void
 signature_req(const gw_etsi_request *req, const gw_etsi_config *cfg, gw_reply *out)
 {
@@ -206,11 +218,8 @@ signature_req(const gw_etsi_request *req, const gw_etsi_config *cfg, gw_reply *o
 	}
 	{
 		gw_tx		tx;
-		int			wait_ms = req->timeout_s > 0 ? req->timeout_s * 1000 + 2000 : cfg->max_wait_ms;
 
-		if (wait_ms > cfg->max_wait_ms)
-			wait_ms = cfg->max_wait_ms;
-		if (gw_wait_tx(id, wait_ms, &tx) < 0 || !tx.found)
+		if (gw_wait_tx(id, synch_wait_ms(req, cfg), &tx) < 0 || !tx.found)
 		{
 			json_decref(msg);
 			return fault(out, 900, "internal error");
@@ -264,6 +273,36 @@ profile_req(const gw_etsi_request *req, gw_reply *out)
 	reply(out, "MSS_ProfileResp", msg);
 }
 
+/*
+ * MSS_ReceiptReq, synchronous: the message is shown on the phone that made
+ * the completed signature MSSP_TransID of this relying party
+ * (mobisign_receipt, with AP_ID as the application), and the answer waits
+ * for the SIM: Status 100 REQUEST_OK once it acknowledged, 504 while it
+ * has not when the wait ends, or a Fault with the receipt's status (_401
+ * the user dismissed it, _208 no answer in time, ...).  An unknown,
+ * foreign or unfinished MSSP_TransID is _101, a message the SIM cannot
+ * show _103 (mobisign's refusals).
+ */
+static void
+receipt_req(const gw_etsi_request *req, const gw_etsi_config *cfg, gw_reply *out)
+{
+	char		id[37];
+	gw_sqlerr	err;
+	gw_tx		tx;
+	json_t	   *msg;
+
+	if (gw_receipt(req->mssp_trans_id, req->receipt, req->ap_id, req->timeout_s, id, &err) != 0)
+		return start_fault(out, &err);
+	if (gw_wait_tx(id, synch_wait_ms(req, cfg), &tx) < 0 || !tx.found)
+		return fault(out, 900, "internal error");
+	if (!tx.open && tx.status_code != MS_STATUS_REQUEST_OK)
+		return fault(out, tx.status_code, tx.reason[0] ? tx.reason : etsi_name(tx.status_code));
+	msg = response(req);
+	json_object_set_new(msg, "MSSP_TransID", json_string(req->mssp_trans_id));
+	json_object_set_new(msg, "Status", status_object(tx.open ? 504 : MS_STATUS_REQUEST_OK));
+	reply(out, "MSS_ReceiptResp", msg);
+}
+
 void
 gw_etsi_handle(const gw_http_request *req, const gw_etsi_config *cfg, gw_reply *out)
 {
@@ -298,8 +337,7 @@ gw_etsi_handle(const gw_http_request *req, const gw_etsi_config *cfg, gw_reply *
 			profile_req(&r, out);
 			break;
 		case GW_ETSI_RECEIPT:
-			/* the SIM applet has no display-only operation (codec/README.md) */
-			fault(out, 108, "receipts are not supported: the SIM applet cannot show a message without a signature");
+			receipt_req(&r, cfg, out);
 			break;
 	}
 }

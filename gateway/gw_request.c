@@ -397,11 +397,26 @@ etsi_dtbs(json_t *msg, gw_etsi_request *out, int *subcode, char *err, size_t err
 	return 0;
 }
 
+/* TimeOut: absent (0), or 1..999999 seconds as a string of digits. */
+static int
+etsi_timeout(json_t *msg, gw_etsi_request *out, int *subcode, char *err, size_t errlen)
+{
+	char		timeout[12];
+	int			rc = get_string(msg, "TimeOut", timeout, sizeof(timeout));
+
+	if (rc < 0 || (rc == 0 && (timeout[0] == '\0' || strlen(timeout) > 6 ||
+							   !all_chars(timeout, "digits"))))
+		return etsi_fail(subcode, 101, err, errlen, "%s is invalid", "TimeOut");
+	out->timeout_s = rc == 0 ? atoi(timeout) : 0;
+	if (rc == 0 && out->timeout_s < 1)
+		return etsi_fail(subcode, 101, err, errlen, "%s is invalid", "TimeOut");
+	return 0;
+}
+
 static int
 etsi_signature(json_t *msg, gw_etsi_request *out, int *subcode, char *err, size_t errlen)
 {
 	char		mode[24];
-	char		timeout[12];
 	char		format[64];
 	json_t	   *dtbd;
 	int			rc;
@@ -436,14 +451,46 @@ etsi_signature(json_t *msg, gw_etsi_request *out, int *subcode, char *err, size_
 		out->format = GW_ETSI_FORMAT_PKCS1;
 	else
 		return etsi_fail(subcode, 101, err, errlen, "%s is invalid", "MSS_Format");
-	rc = get_string(msg, "TimeOut", timeout, sizeof(timeout));
-	if (rc < 0 || (rc == 0 && (timeout[0] == '\0' || strlen(timeout) > 6 ||
-							   !all_chars(timeout, "digits"))))
-		return etsi_fail(subcode, 101, err, errlen, "%s is invalid", "TimeOut");
-	out->timeout_s = rc == 0 ? atoi(timeout) : 0;
-	if (rc == 0 && out->timeout_s < 1)
-		return etsi_fail(subcode, 101, err, errlen, "%s is invalid", "TimeOut");
-	return 0;
+	return etsi_timeout(msg, out, subcode, err, errlen);
+}
+
+/*
+ * MSS_ReceiptReq: MSSP_TransID (a UUID) and Message (MimeType text/plain
+ * and Encoding UTF-8, or absent; Data the printable text); TimeOut as for
+ * a signature.
+ */
+static int
+etsi_receipt(json_t *msg, gw_etsi_request *out, int *subcode, char *err, size_t errlen)
+{
+	json_t	   *m;
+	char		mime[32];
+	char		enc[16];
+	int			rc;
+
+	out->kind = GW_ETSI_RECEIPT;
+	if ((rc = etsi_common(msg, 1, out, subcode, err, errlen)) ||
+		(rc = etsi_required(msg, "MSSP_TransID", out->mssp_trans_id,
+							sizeof(out->mssp_trans_id), subcode, err, errlen)))
+		return rc;
+	if (!gw_is_uuid(out->mssp_trans_id))
+		return etsi_fail(subcode, 101, err, errlen, "%s is invalid", "MSSP_TransID");
+	m = member_object(msg, "Message");
+	if (m == NULL)
+		return etsi_fail(subcode, json_object_get(msg, "Message") ? 101 : 102, err, errlen,
+						 json_object_get(msg, "Message") ? "%s is invalid" : "%s is missing", "Message");
+	if (get_string(m, "MimeType", mime, sizeof(mime)) < 0 ||
+		get_string(m, "Encoding", enc, sizeof(enc)) < 0 ||
+		(mime[0] != '\0' && strcmp(mime, "text/plain") != 0) ||
+		(enc[0] != '\0' && strcmp(enc, "UTF-8") != 0))
+		return etsi_fail(subcode, 101, err, errlen, "%s is invalid", "Message");
+	rc = get_string(m, "Data", out->receipt, sizeof(out->receipt));
+	if (rc == 1 || (rc == 0 && out->receipt[0] == '\0'))
+		return etsi_fail(subcode, 102, err, errlen, "%s is missing", "Message.Data");
+	if (rc < 0)
+		return etsi_fail(subcode, 103, err, errlen, "%s is too long", "Message.Data");
+	if (!all_chars(out->receipt, "printable"))
+		return etsi_fail(subcode, 101, err, errlen, "%s is invalid", "Message.Data");
+	return etsi_timeout(msg, out, subcode, err, errlen);
 }
 
 int
@@ -497,26 +544,8 @@ gw_etsi_parse(const char *body, size_t len, gw_etsi_request *out, int *subcode,
 			rc = etsi_common(msg, 1, out, subcode, err, errlen);
 			break;
 		default:
-			{
-				json_t	   *st;
-
-				out->kind = GW_ETSI_RECEIPT;
-				if ((rc = etsi_common(msg, 1, out, subcode, err, errlen)) ||
-					(rc = etsi_required(msg, "MSSP_TransID", out->mssp_trans_id,
-										sizeof(out->mssp_trans_id), subcode, err, errlen)))
-					break;
-				if (!gw_is_uuid(out->mssp_trans_id))
-				{
-					rc = etsi_fail(subcode, 101, err, errlen, "%s is invalid", "MSSP_TransID");
-					break;
-				}
-				st = member_object(msg, "Status");
-				rc = etsi_required(st, "StatusMessage", out->receipt, sizeof(out->receipt),
-								   subcode, err, errlen);
-				if (rc == 0 && !all_chars(out->receipt, "printable"))
-					rc = etsi_fail(subcode, 103, err, errlen, "%s is invalid", "Status.StatusMessage");
-				break;
-			}
+			rc = etsi_receipt(msg, out, subcode, err, errlen);
+			break;
 	}
 done:
 	json_decref(root);

@@ -65,7 +65,7 @@ typedef struct gw_etsi_request
 	char		ap_pwd[GW_UUID_LEN + 1];	/* AP_Info.AP_PWD: its UUID */
 	char		ap_trans_id[65];	/* AP_Info.AP_TransID, echoed */
 	char		msisdn[17];		/* MobileUser.MSISDN */
-	char		mssp_trans_id[GW_UUID_LEN + 1];	/* status, receipt: the transaction */
+	char		mssp_trans_id[GW_UUID_LEN + 1];	/* status: the transaction; receipt: the signature's */
 	/* signature request */
 	int			synch;			/* MessagingMode synch (1) or asynchClientServer (0) */
 	int			digest;			/* DataToBeSigned is a base64 digest (1) or text (0) */

@@ -109,7 +109,8 @@ do_input() {
 }
 
 do_sim_selftest() {
-	bash test/sim/selftest.sh
+	# free loopback ports: a fixed one may be taken by another engineer's run
+	SIM_PORT=$(ms_free_port) SIM_PORT2=$(ms_free_port) bash test/sim/selftest.sh
 }
 
 do_fuzz() {

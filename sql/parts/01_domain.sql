@@ -9,7 +9,7 @@
 --   OTA counter limit   C (the codec's MSC_OTA_COUNTER_MAX): _ota_counter_max()
 --   open states         SQL: _is_open(), which extension/sim_wait.c calls
 --   transaction kinds   C (domain.h, MS_KIND_LIST): _is_kind(),
---                       _kind_signs_digest()
+--                       _kind_signs_digest(), _answer_outcome()
 --   digest lengths and  C (the codec's msc_digest_hash_name and
 --   verification code   msc_digest_verification_code): _digest_hash_name(),
 --                       _digest_verification_code()
@@ -121,7 +121,8 @@ END
 $$;
 
 -- The kinds of transaction (mobisign.transaction.kind): authenticate, sign,
--- and the two that sign a digest the application gives.
+-- the two that sign a digest the application gives, and receipt (a message
+-- shown after a completed signature, nothing signed).
 CREATE FUNCTION mobisign._is_kind(kind text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ms_is_kind'
@@ -131,6 +132,17 @@ SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION mobisign._kind_signs_digest(kind text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ms_kind_signs_digest'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+-- What the SIM's applet result ends a transaction of this kind with: NULL
+-- state and status when the signature decides (a signing kind's OK);
+-- ('completed', 100) for a receipt the phone showed; else ('failed', the
+-- result's status: 401 user cancel, ...; a result of another operation,
+-- such as a signature answering a receipt, 406).
+CREATE FUNCTION mobisign._answer_outcome(kind text, result integer, OUT state text, OUT status integer)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ms_answer_outcome'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp;
 

@@ -44,9 +44,13 @@ BEGIN
     t.data_hash := pg_catalog.sha256(p_data);
     t.display_text := p_display;
     -- a digest's code comes from the digest (the application computes it
-    -- too, as Mobile-ID does); otherwise it is random
+    -- too, as Mobile-ID does); a receipt shows its signature's code (its
+    -- data is that transaction's reference); otherwise it is random
     t.verification_code := CASE WHEN mobisign._kind_signs_digest(p_kind)
                                 THEN mobisign._digest_verification_code(p_data)
+                                WHEN p_kind = 'receipt'
+                                THEN (SELECT s.verification_code FROM mobisign.transaction s
+                                       WHERE s.reference = p_data)
                                 ELSE mobisign._verification_code() END;
     t.pki_id := who.pki_id;
     t.certificate_fingerprint := who.certificate_fingerprint;
@@ -77,11 +81,14 @@ AS $$
 DECLARE
     v_max interval;
 BEGIN
-    IF p_kind = 'sign' AND p_display IS NULL THEN
-        PERFORM mobisign._raise_status(102, 'text_to_sign is missing');
+    -- the text to sign, and a receipt's message, are the request itself
+    IF p_kind IN ('sign', 'receipt') AND p_display IS NULL THEN
+        PERFORM mobisign._raise_status(102, CASE p_kind WHEN 'sign' THEN 'text_to_sign' ELSE 'message' END
+                                            || ' is missing');
     END IF;
-    IF p_kind = 'sign' AND p_display = '' THEN
-        PERFORM mobisign._raise_status(103, 'text_to_sign is empty');
+    IF p_kind IN ('sign', 'receipt') AND p_display = '' THEN
+        PERFORM mobisign._raise_status(103, CASE p_kind WHEN 'sign' THEN 'text_to_sign' ELSE 'message' END
+                                            || ' is empty');
     END IF;
     PERFORM mobisign._require_worker();
     IF p_user IS NULL THEN
@@ -402,6 +409,81 @@ AS $$
     SELECT * FROM mobisign._request_hash('authenticate_hash', $1, $2, $3, $4, $5, $6)
 $$;
 
+-- A receipt (ETSI TS 102 204 MSS_ReceiptReq): after a completed signature
+-- the application has a message shown on the phone that signed ("Payment
+-- of 10 EUR accepted").  Only for a signature transaction the caller can
+-- see (its own application role: the same row-level rule as
+-- mobisign_status) that has completed (502), and only to the MSISDN that
+-- signed: if the user's number changed since, nothing is sent.  The
+-- receipt is a transaction of its own (kind receipt: audited, queued,
+-- answered, expired like any other); the SIM's applet operation 04 shows
+-- the message with the signature's verification code and answers
+-- "shown", secured like every answer (no signature: its CC is its
+-- authenticity); it then completes with status 100 REQUEST_OK.
+CREATE FUNCTION mobisign._receipt(p_transaction_id uuid, p_message text, p_timeout interval,
+                                  p_application text, OUT transaction_id uuid)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s        mobisign.transaction;
+    v_id     uuid;
+    v_msisdn text;
+BEGIN
+    IF p_transaction_id IS NULL THEN
+        PERFORM mobisign._raise_status(102, 'transaction_id is missing');
+    END IF;
+    SELECT * INTO s FROM mobisign.transaction tr WHERE tr.id = p_transaction_id;
+    IF NOT FOUND OR NOT mobisign._may_see(s.app_role)
+       OR (p_application IS NOT NULL
+           AND pg_catalog.lower(p_application) IS DISTINCT FROM pg_catalog.lower(s.application)) THEN
+        -- another application's transaction is as unknown as a missing one
+        PERFORM mobisign._raise_status(101,
+            pg_catalog.format('transaction %s does not exist', p_transaction_id),
+            'A receipt is sent about a signature transaction of the same application.');
+    END IF;
+    IF s.kind = 'receipt' THEN
+        PERFORM mobisign._raise_status(101,
+            pg_catalog.format('transaction %s is a receipt', p_transaction_id),
+            'A receipt is sent about a signature, not about another receipt.');
+    END IF;
+    IF s.state <> 'completed' THEN
+        PERFORM mobisign._raise_status(101,
+            pg_catalog.format('transaction %s is %s, not completed', p_transaction_id, s.state),
+            'A receipt is sent only after a valid signature (status 502).');
+    END IF;
+    SELECT r.transaction_id INTO v_id
+      FROM mobisign._request('receipt', s.user_id, s.reference, p_message, s.application, p_timeout) r;
+    SELECT tr.msisdn INTO v_msisdn FROM mobisign.transaction tr WHERE tr.id = v_id;
+    IF v_msisdn IS DISTINCT FROM s.msisdn THEN
+        -- raising undoes the request just queued: nothing is sent
+        PERFORM mobisign._raise_status(101,
+            pg_catalog.format('the mobile number of user "%s" has changed since transaction %s',
+                              s.user_id, p_transaction_id),
+            'A receipt goes to the phone that signed; the user''s number is no longer that one.');
+    END IF;
+    transaction_id := v_id;
+END
+$$;
+
+-- The message (at most what the SIM's screen holds, as for every display
+-- text) shown after the completed signature transaction_id; returns the
+-- receipt's own transaction, which mobisign_status / mobisign_wait follow:
+-- completed with 100 REQUEST_OK once the phone showed it, or 401 (the user
+-- dismissed it), 208 (no answer in time), 209...  application, when given,
+-- must be the signature's (in any case): a gateway serving several relying
+-- parties with one role passes the caller's, so that one relying party
+-- cannot send receipts about another's signatures.
+CREATE FUNCTION mobisign_receipt(transaction_id uuid, message text, timeout interval DEFAULT '1 min',
+                                 application text DEFAULT NULL, OUT transaction_id uuid)
+RETURNS uuid
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT mobisign._receipt($1, $2, $3, $4)
+$$;
+
 -- What mobisign_status() and mobisign_wait() return.
 CREATE TYPE mobisign.transaction_status AS (
     transaction_id uuid, kind text, state text, status_code integer, status_name text,
@@ -639,6 +721,8 @@ REVOKE ALL ON FUNCTION
     mobisign._verify_transaction(uuid),
     mobisign._request_hash(text, text, bytea, text, text, text, interval),
     mobisign._signature(uuid),
+    mobisign._receipt(uuid, text, interval, text),
+    mobisign_receipt(uuid, text, interval, text),
     mobisign_authenticate(text, text, interval, text),
     mobisign_sign(text, text, text, interval),
     mobisign_sign_hash(text, bytea, text, text, text, interval),
@@ -655,5 +739,6 @@ GRANT EXECUTE ON FUNCTION
     mobisign_sign_hash(text, bytea, text, text, text, interval),
     mobisign_authenticate_hash(text, bytea, text, text, text, interval),
     mobisign_status(uuid), mobisign_wait(uuid, interval), mobisign_cancel(uuid),
-    mobisign_verify(uuid), mobisign_signature(uuid)
+    mobisign_verify(uuid), mobisign_signature(uuid),
+    mobisign_receipt(uuid, text, interval, text)
 TO mobisign_app;

@@ -55,6 +55,7 @@ DECLARE
     k      mobisign.sim_key;
     r      record;
     t      mobisign.transaction;
+    o      record;
     v_base jsonb;     -- what every audit row of this answer says
 BEGIN
     v_base := pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segments', pg_catalog.cardinality(p_segments),
@@ -81,11 +82,15 @@ BEGIN
     IF t.id IS NULL THEN
         RETURN true;
     END IF;
-    IF r.result <> 0 THEN
-        -- the applet result's status (extension/domain.h): 401 user cancel,
-        -- 402 PIN blocked, 209 request signature refused or expired...
-        PERFORM mobisign._finish(t.id, 'failed', mobisign._sim_result_status(r.result),
-            'the SIM answered: ' || r.result_name,
+    o := mobisign._answer_outcome(t.kind, r.result);
+    IF o.state IS NOT NULL THEN
+        -- the applet result decides (extension/domain.h): a receipt shown
+        -- completes (100: nothing is signed, the answer's CC made it
+        -- authentic); 401 user cancel, 402 PIN blocked, 209 request
+        -- signature refused or expired, 406 a result of another operation...
+        PERFORM mobisign._finish(t.id, o.state, o.status,
+            CASE WHEN o.state = 'completed' THEN 'the phone showed the receipt'
+                 ELSE 'the SIM answered: ' || r.result_name END,
             pg_catalog.jsonb_build_object('result', r.result_name));
         RETURN true;
     END IF;

@@ -1063,6 +1063,82 @@ test_sign_digest(void)
 		  "a 31-octet digest on the wire is refused");
 }
 
+/*
+ * Operation 04, display a receipt: the data is the 8-octet reference of the
+ * signature the receipt is about, the text is the display element; the
+ * answer is the result SHOWN (08) without element 89.  Known answers: the
+ * layout of codec/README.md, the text "Paid 10 EUR" packed by hand
+ * (11 septets, d0 70 9a 0c 8a c1 40 c5 aa 14).
+ */
+static void
+test_receipt(void)
+{
+	uint8_t		msg[256];
+	uint8_t		sig[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	size_t		len;
+	msc_applet_request req,
+				got;
+	msc_applet_response rsp,
+				rgot;
+	msc_display_text dt;
+
+	memset(&req, 0, sizeof(req));
+	req.version = MSC_APPLET_VERSION;
+	memcpy(req.reference, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	req.operation = MSC_OP_RECEIPT;
+	req.data = (const uint8_t *) "\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8";
+	req.data_len = 8;
+	ok(msc_display_encode((const uint8_t *) "Paid 10 EUR", 11, NULL, &dt) == MSC_OK, "receipt display");
+	msc_applet_request_set_display(&req, &dt);
+	memcpy(req.vcode, "1234", 5);
+	req.expiry = 0x65000000;
+	ok(msc_applet_request_encode_unsigned(&req, msg, sizeof(msg), &len) == MSC_OK &&
+	   bytes_eq(msg, len,
+				"800101" "81080102030405060708" "820104" "8308a1a2a3a4a5a6a7a8"
+				"840c000bd0709a0c8ac140c5aa14" "850431323334" "860465000000"),
+	   "receipt request layout (82 01 04, 83 08 the signature's reference)");
+	req.signature = sig;
+	req.signature_len = sizeof(sig);
+	ok(msc_applet_request_encode(&req, msg, sizeof(msg), &len) == MSC_OK &&
+	   msc_applet_request_decode(msg, len, &got) == MSC_OK &&
+	   got.operation == MSC_OP_RECEIPT && got.data_len == 8 &&
+	   memcmp(got.data, req.data, 8) == 0 && got.display_units == 11,
+	   "receipt request round-trips");
+	req.data_len = 7;
+	is_rc(msc_applet_request_encode(&req, msg, sizeof(msg), &len), MSC_E_VALUE,
+		  "a 7-octet reference is refused");
+	req.data_len = 0;
+	is_rc(msc_applet_request_encode(&req, msg, sizeof(msg), &len), MSC_E_VALUE,
+		  "a receipt without the signature's reference is refused");
+	/* decode side: a 9-octet reference on the wire */
+	req.data = (const uint8_t *) "123456789";
+	req.operation = MSC_OP_SIGN;
+	req.data_len = 9;
+	ok(msc_applet_request_encode(&req, msg, sizeof(msg), &len) == MSC_OK, "encoded as a sign request");
+	msg[15] = MSC_OP_RECEIPT;
+	is_rc(msc_applet_request_decode(msg, len, &got), MSC_E_VALUE,
+		  "a receipt with a 9-octet reference on the wire is refused");
+
+	/* the answer: 88 01 08, nothing else */
+	memset(&rsp, 0, sizeof(rsp));
+	rsp.version = 1;
+	memcpy(rsp.reference, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	rsp.result = MSC_RESULT_SHOWN;
+	ok(msc_applet_response_encode(&rsp, msg, sizeof(msg), &len) == MSC_OK &&
+	   bytes_eq(msg, len, "800101" "81080102030405060708" "880108"),
+	   "shown response layout (88 01 08, no 89)");
+	ok(msc_applet_response_decode(msg, len, &rgot) == MSC_OK && rgot.result == MSC_RESULT_SHOWN &&
+	   rgot.cms == NULL && strcmp(msc_applet_result_name(rgot.result), "shown") == 0,
+	   "shown response decodes, no signature, named \"shown\"");
+	rsp.cms = (const uint8_t *) "\x30\x00";
+	rsp.cms_len = 2;
+	is_rc(msc_applet_response_encode(&rsp, msg, sizeof(msg), &len), MSC_E_VALUE,
+		  "encoder refuses a signature with SHOWN");
+	ok(unhex("800101" "81080102030405060708" "880108" "89023000", msg, sizeof(msg)) == 20, "hex");
+	is_rc(msc_applet_response_decode(msg, 20, &rgot), MSC_E_VALUE,
+		  "decoder refuses SHOWN with a signature");
+}
+
 /* ---------------------------------------------------------------- applet */
 
 static void
@@ -1185,8 +1261,8 @@ test_applet(void)
 	t[2] = 2;
 	is_rc(msc_applet_request_decode(t, len, &got), MSC_E_VERSION, "version 2 refused");
 	memcpy(t, msg, len);
-	t[15] = 4;
-	is_rc(msc_applet_request_decode(t, len, &got), MSC_E_VALUE, "operation 4 refused");
+	t[15] = 5;
+	is_rc(msc_applet_request_decode(t, len, &got), MSC_E_VALUE, "operation 5 refused");
 	memcpy(t, msg, len);
 	t[splen - 8] = 'x';
 	is_rc(msc_applet_request_decode(t, len, &got), MSC_E_VALUE, "non-digit verification code");
@@ -1211,8 +1287,8 @@ test_applet(void)
 	is_rc(msc_applet_response_decode(msg, len, &rgot), MSC_E_VALUE, "cancel with CMS refused");
 	ok(msc_applet_response_decode(msg, len - 7, &rgot) == MSC_OK &&
 	   rgot.result == 1 && rgot.cms == NULL, "cancel without CMS decodes");
-	msg[15] = 8;
-	is_rc(msc_applet_response_decode(msg, len - 7, &rgot), MSC_E_VALUE, "result 8 refused");
+	msg[15] = 9;
+	is_rc(msc_applet_response_decode(msg, len - 7, &rgot), MSC_E_VALUE, "result 9 refused");
 	ok(strcmp(msc_applet_result_name(2), "pin blocked") == 0, "result names");
 	rsp.result = MSC_RESULT_PIN_BLOCKED;
 	is_rc(msc_applet_response_encode(&rsp, msg, sizeof(msg), &len), MSC_E_VALUE,
@@ -1313,6 +1389,7 @@ main(void)
 	test_answer();
 	test_applet();
 	test_sign_digest();
+	test_receipt();
 	test_end_to_end();
 	test_smpp();
 	printf("1..%d\n", n_tests);

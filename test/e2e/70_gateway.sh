@@ -27,7 +27,17 @@
 #   etsi_async_pkcs1     asynchClientServer, a digest, PKCS#1: 100, then
 #                        MSS_StatusReq 504 and 502 with a valid signature
 #   etsi_profile_faults  MSS_ProfileQueryReq; Faults _101 _102 _104 _105
-#                        _107 _108 _109 and _401 (the user declines)
+#                        _107 _109 and _401 (the user declines)
+#   etsi_receipt         MSS_ReceiptReq after a synch signature: 100
+#                        REQUEST_OK once the phone showed it (DISPLAY
+#                        receipt in the simulator's log), _401 when the user
+#                        dismisses it; Faults for an unknown MSSP_TransID,
+#                        another relying party's or another role's
+#                        signature, an unfinished one, a message too long
+#                        for the SIM, a missing message (nothing sent)
+#   etsi_receipt_phone   the interactive phone (ask) shows the receipt; the
+#                        synch answer waits until the person presses ok (a
+#                        PIN is ignored), then 100
 #   log_hygiene          one line per request; no UUID, hash, body or
 #                        conninfo password in the log
 #   options              --help; bad options exit 2; an unreachable
@@ -391,9 +401,6 @@ etsi_profile_faults() {
 	ms_check "displayed text that is not the signed text: Fault _107" "500 _107" "$code $(jf .Fault.Code.SubCode.Value)"
 	code=$(etsi_sig user0011 synch "$text" "$PKCS7" '{"SignatureProfile": "urn:other"}')
 	ms_check "an unknown SignatureProfile: Fault _109 UNSUPPORTED_PROFILE" "500 _109 UNSUPPORTED_PROFILE" "$code $(fault_of)"
-	code=$(etsi_req MSS_ReceiptReq "$(jq -nc --arg p "$(phone_of user0011)" '{MobileUser: {MSISDN: $p}, MSSP_TransID: "00000000-0000-4000-8000-000000000001", Status: {StatusMessage: "Thanks"}}')")
-	ms_check "MSS_ReceiptReq: Fault _108 (no display-only operation on the SIM)" "500 _108 INCOMPATIBLE_INTERFACE" \
-		"$code $(fault_of)"
 	code=$(post /rest/service '{"MSS_SignatureReq": {')
 	ms_check "bad JSON: Fault _101" "500 _101" "$code $(jf .Fault.Code.SubCode.Value)"
 	ms_sim_behaviour "$SIMDIR" "user0011 cancel" "* sign"
@@ -402,6 +409,103 @@ etsi_profile_faults() {
 		"$code $(fault_of) $(jf .Fault.Code.Value)"
 	ms_sim_behaviour "$SIMDIR" "* sign"
 	ms_check "GET /rest/service: 405" 405 "$(get /rest/service)"
+}
+
+receipt_body() { # receipt_body USER MSSP_TRANSID MESSAGE: an MSS_ReceiptReq's body
+	jq -nc --arg p "$(phone_of "$1")" --arg i "$2" --arg m "$3" \
+		'{MobileUser: {MSISDN: $p}, MSSP_TransID: $i, TimeOut: "20",
+		  Message: {MimeType: "text/plain", Encoding: "UTF-8", Data: $m}}'
+}
+receipts_of() { q "SELECT count(*) FROM mobisign.transaction WHERE kind = 'receipt'"; }
+
+etsi_receipt() {
+	local code sig other open n msg='Payment of 30 EUR accepted'
+	code=$(etsi_sig user0013 synch '{"Data": "Pay 30 EUR to ACME Oy"}' "$PKCS7")
+	sig=$(jf .MSS_SignatureResp.MSSP_TransID)
+	ms_check "receipt: the signature first (502)" "200 502" "$code $(jf .MSS_SignatureResp.Status.StatusCode.Value)"
+	code=$(etsi_req MSS_ReceiptReq "$(receipt_body user0013 "$sig" "$msg")")
+	ms_check "MSS_ReceiptReq: HTTP 200, Status 100 REQUEST_OK once the phone acknowledged" \
+		"200 100 REQUEST_OK T1 $sig" \
+		"$code $(jf '.MSS_ReceiptResp.Status.StatusCode.Value + " " + .MSS_ReceiptResp.Status.StatusMessage + " " + .MSS_ReceiptResp.AP_Info.AP_TransID + " " + .MSS_ReceiptResp.MSSP_TransID')"
+	ms_check "the phone showed the receipt with the signature's code (DISPLAY receipt)" 1 \
+		"$(grep -c "DISPLAY receipt ref .* code $(q "SELECT verification_code FROM mobisign.transaction WHERE id = '$sig'") .*\"$msg\" -> sign" "$WORK/sim.log")"
+	ms_check "the receipt: completed 100, to the signature's MSISDN, as the relying party, no signature" \
+		"receipt|completed|100|t|$RP_NAME|t" \
+		"$(q "SELECT r.kind, r.state, r.status_code, r.msisdn = s.msisdn, r.application, r.signature IS NULL
+		        FROM mobisign.transaction r JOIN mobisign.transaction s ON s.reference = r.data
+		       WHERE s.id = '$sig' AND r.kind = 'receipt'")"
+	ms_check_match "audited: queued, the SIM's answer accepted (shown), completed" \
+		'transaction.queued .*sim.answer:shown transaction.completed' \
+		"$(q "SELECT string_agg(a.operation || coalesce(':' || (a.detail->>'result'), ''), ' ' ORDER BY a.id)
+		        FROM mobisign.audit a JOIN mobisign.transaction r ON r.id = a.transaction_id
+		       WHERE r.kind = 'receipt'")"
+	ms_sim_behaviour "$SIMDIR" "user0013 cancel" "* sign"
+	code=$(etsi_req MSS_ReceiptReq "$(receipt_body user0013 "$sig" "Thanks")")
+	ms_check "the user dismisses the receipt: Fault _401 USER_CANCEL" "500 _401 USER_CANCEL" "$code $(fault_of)"
+	ms_sim_behaviour "$SIMDIR" "* sign"
+	n=$(receipts_of)
+
+	code=$(etsi_req MSS_ReceiptReq "$(receipt_body user0013 00000000-0000-4000-8000-000000000001 "$msg")")
+	ms_check_match "an unknown MSSP_TransID: Fault _101 WRONG_PARAM" '^500 _101 WRONG_PARAM .*does not exist' \
+		"$code $(fault_of) $(jf .Fault.Detail)"
+	q "SELECT mobisign_add_relying_party('OTHER', '00000000-0000-4000-8000-000000000002')" >/dev/null
+	code=$(post /rest/service "$(jq -nc --argjson m "$(receipt_body user0013 "$sig" "$msg")" \
+		'{MSS_ReceiptReq: ({AP_Info: {AP_ID: "OTHER", AP_PWD: "00000000-0000-4000-8000-000000000002", AP_TransID: "T2"}} + $m)}')")
+	ms_check_match "another relying party's signature (same gateway): Fault _101, as if unknown" \
+		'^500 _101 WRONG_PARAM .*does not exist' "$code $(fault_of) $(jf .Fault.Detail)"
+	other=$(PGUSER=other_shop q "SELECT transaction_id FROM mobisign_sign('user0014', 'Other shop', '$RP_NAME')")
+	PGUSER=other_shop q "SELECT mobisign_wait('$other', '20 s')" >/dev/null
+	code=$(etsi_req MSS_ReceiptReq "$(receipt_body user0014 "$other" "$msg")")
+	ms_check_match "another role's completed signature: Fault _101 (row-level security)" \
+		'^500 _101 WRONG_PARAM .*does not exist' "$code $(fault_of) $(jf .Fault.Detail)"
+	ms_sim_behaviour "$SIMDIR" "user0014 silent" "* sign"
+	code=$(etsi_sig user0014 asynchClientServer '{"Data": "Pay later"}' "$PKCS7")
+	open=$(jf .MSS_SignatureResp.MSSP_TransID)
+	code=$(etsi_req MSS_ReceiptReq "$(receipt_body user0014 "$open" "$msg")")
+	ms_check_match "a signature not completed yet: Fault _101" '^500 _101 .*not completed' \
+		"$code $(fault_of) $(jf .Fault.Detail)"
+	q "SELECT mobisign_cancel('$open')" >/dev/null
+	ms_sim_behaviour "$SIMDIR" "* sign"
+	code=$(etsi_req MSS_ReceiptReq "$(receipt_body user0013 "$sig" "$(printf 'x%.0s' $(seq 161))")")
+	ms_check_match "a message too long for the SIM's screen (161 septets): Fault _103 WRONG_DATA_LENGTH" \
+		'^500 _103 WRONG_DATA_LENGTH' "$code $(fault_of)"
+	code=$(etsi_req MSS_ReceiptReq "$(receipt_body user0013 "$sig" "$(printf 'x%.0s' $(seq 201))")")
+	ms_check "a message longer than the gateway reads: Fault _103" "500 _103 WRONG_DATA_LENGTH" "$code $(fault_of)"
+	code=$(etsi_req MSS_ReceiptReq "$(jq -nc --arg p "$(phone_of user0013)" --arg i "$sig" '{MobileUser: {MSISDN: $p}, MSSP_TransID: $i}')")
+	ms_check "no Message: Fault _102 MISSING_PARAM" "500 _102 MISSING_PARAM" "$code $(fault_of)"
+	code=$(etsi_req MSS_ReceiptReq "$(receipt_body user0013 not-a-uuid "$msg")")
+	ms_check "an MSSP_TransID that is no UUID: Fault _101" "500 _101 WRONG_PARAM" "$code $(fault_of)"
+	ms_check "no refused receipt was stored or sent" "$n" "$(receipts_of)"
+}
+
+# the interactive phone (behaviour ask, docs/simulator.md) shows a receipt
+# and a person acknowledges it with "ok": the synch MSS_ReceiptReq is
+# answered then, not before
+etsi_receipt_phone() {
+	local code sig ref m phone
+	phone=$SIMDIR/phone/$(phone_of user0015 | tr -d +)
+	code=$(etsi_sig user0015 synch '{"Data": "Pay 40 EUR to ACME Oy"}' "$PKCS7")
+	sig=$(jf .MSS_SignatureResp.MSSP_TransID)
+	ms_check "receipt on the phone: the signature first (502)" "200 502" "$code $(jf .MSS_SignatureResp.Status.StatusCode.Value)"
+	ms_sim_behaviour "$SIMDIR" "user0015 ask" "* sign"
+	m='Payment of 40 EUR accepted'
+	post /rest/service "$(jq -nc --argjson b "$(receipt_body user0015 "$sig" "$m")" --arg u "$RP_UUID" --arg r "$RP_NAME" \
+		'{MSS_ReceiptReq: ({AP_Info: {AP_ID: $r, AP_PWD: $u, AP_TransID: "T3"}} + $b)}')" >"$WORK/receipt_phone.code" &
+	local curl_pid=$!
+	ms_wait_until 15 test "$(jq -r '.state + " " + .operation' "$phone.json" 2>/dev/null)" = "pending receipt"
+	ms_check "the phone shows the receipt: operation receipt, the message, pending" "pending receipt $m" \
+		"$(jq -r '.state + " " + .operation + " " + .text' "$phone.json")"
+	ms_check_cmd "the synch request is still waiting for the person" kill -0 "$curl_pid"
+	ref=$(jq -r .reference "$phone.json")
+	printf '%s sign 1234\n' "$ref" >"$SIMDIR/phone/.d" && mv "$SIMDIR/phone/.d" "$phone.decision"
+	sleep 0.5
+	ms_check "a PIN for a receipt is ignored: still pending" pending "$(jq -r .state "$phone.json")"
+	printf '%s ok\n' "$ref" >"$SIMDIR/phone/.d" && mv "$SIMDIR/phone/.d" "$phone.decision"
+	wait "$curl_pid"
+	ms_check "the person pressed ok: MSS_ReceiptResp 100 REQUEST_OK" "200 100" \
+		"$(cat "$WORK/receipt_phone.code") $(jf .MSS_ReceiptResp.Status.StatusCode.Value)"
+	ms_check "the phone's outcome: acknowledged" "done acknowledged" "$(jq -r '.state + " " + .outcome' "$phone.json")"
+	ms_sim_behaviour "$SIMDIR" "* sign"
 }
 
 # ---------------------------------------------------------------------------
@@ -513,7 +617,7 @@ load() {
 }
 
 for s in mid_certificate mid_authentication mid_signature mid_long_poll mid_results mid_timeout mid_hostile \
-	etsi_sync_cms etsi_async_pkcs1 etsi_profile_faults log_hygiene options clean_stop load; do
+	etsi_sync_cms etsi_async_pkcs1 etsi_profile_faults etsi_receipt etsi_receipt_phone log_hygiene options clean_stop load; do
 	ms_scenario "$s" "$s"
 done
 ms_summary

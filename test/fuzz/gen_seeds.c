@@ -236,6 +236,21 @@ main(int argc, char **argv)
 	err |= msc_applet_request_encode(&req, app, sizeof(app), &alen) != MSC_OK;
 	err |= put(dir, "fuzz_applet_request", 2, app, alen);
 	{
+		/* a receipt: the signature's 8-octet reference, the message shown */
+		msc_applet_request rreq = req;
+		msc_display_text rdt;
+		uint8_t		rapp[512];
+		size_t		rlen;
+
+		rreq.operation = MSC_OP_RECEIPT;
+		rreq.data = (const uint8_t *) "\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8";
+		rreq.data_len = 8;
+		msc_display_encode((const uint8_t *) "Paid 10 EUR", 11, NULL, &rdt);
+		msc_applet_request_set_display(&rreq, &rdt);
+		err |= msc_applet_request_encode(&rreq, rapp, sizeof(rapp), &rlen) != MSC_OK;
+		err |= put(dir, "fuzz_applet_request", 3, rapp, rlen);
+	}
+	{
 		static const char *const gw[] = {
 			"{\"relyingPartyUUID\":\"00000000-0000-4000-8000-000000000001\",\"relyingPartyName\":\"DEMO\","
 			"\"phoneNumber\":\"+3585000000001\",\"nationalIdentityNumber\":\"30001010001\","
@@ -250,7 +265,7 @@ main(int argc, char **argv)
 			"\"MSSP_TransID\":\"00000000-0000-4000-8000-000000000001\"}}",
 			"{\"MSS_ReceiptReq\":{\"AP_Info\":{\"AP_ID\":\"D\",\"AP_PWD\":\"p\",\"AP_TransID\":\"T\"},"
 			"\"MobileUser\":{\"MSISDN\":\"+35850\"},\"MSSP_TransID\":\"00000000-0000-4000-8000-000000000001\","
-			"\"Status\":{\"StatusMessage\":\"ok\"}}}",
+			"\"Message\":{\"MimeType\":\"text/plain\",\"Encoding\":\"UTF-8\",\"Data\":\"Paid\"},\"TimeOut\":\"20\"}}",
 			"QUJD",
 		};
 
@@ -272,6 +287,9 @@ main(int argc, char **argv)
 	rsp.cms_len = 0;
 	err |= msc_applet_response_encode(&rsp, buf, sizeof(buf), &plen) != MSC_OK;
 	err |= put(dir, "fuzz_applet_response", 2, buf, plen);
+	rsp.result = MSC_RESULT_SHOWN;
+	err |= msc_applet_response_encode(&rsp, buf, sizeof(buf), &plen) != MSC_OK;
+	err |= put(dir, "fuzz_applet_response", 3, buf, plen);
 
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.spi[0] = 0x16;

@@ -73,6 +73,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign_sign_hash(text,bytea,text,text,text,interval)', '{app}'),
     ('mobisign_authenticate_hash(text,bytea,text,text,text,interval)', '{app}'),
     ('mobisign_signature(uuid)', '{app}'),
+    ('mobisign_receipt(uuid,text,interval,text)', '{app}'),
     -- the HTTP gateway: relying parties registered by administrators,
     -- checked and users found by the gateway's application role
     ('mobisign_add_relying_party(text,uuid)', '{admin}'),
@@ -105,6 +106,8 @@ INSERT INTO expect_fn VALUES
     ('mobisign._digest_verification_code(bytea)', '{}'),
     ('mobisign._request_hash(text,text,bytea,text,text,text,interval)', '{}'),
     ('mobisign._signature(uuid)', '{}'),
+    ('mobisign._receipt(uuid,text,interval,text)', '{}'),
+    ('mobisign._answer_outcome(text,integer)', '{}'),
     ('mobisign._cert_identity(bytea)', '{}'),
     ('mobisign._is_open(text)', '{}'),
     ('mobisign._ota_counter_max()', '{}'),

@@ -371,8 +371,13 @@ sim_card_receive(sim_world *w, sim_card *c, const uint8_t *pkt, size_t len,
 		return a;
 	}
 
-	/* what is signed: the challenge or the digest, or what is displayed (as UTF-8) */
-	if (req.operation == MSC_OP_AUTHENTICATE || req.operation == MSC_OP_SIGN_DIGEST)
+	/*
+	 * what is signed: the challenge or the digest, or what is displayed (as
+	 * UTF-8); a receipt signs nothing (its data is the signature's
+	 * reference, kept for the log)
+	 */
+	if (req.operation == MSC_OP_AUTHENTICATE || req.operation == MSC_OP_SIGN_DIGEST ||
+		req.operation == MSC_OP_RECEIPT)
 	{
 		a->content_len = req.data_len;
 		a->content = malloc(req.data_len ? req.data_len : 1);
@@ -392,10 +397,16 @@ sim_card_receive(sim_world *w, sim_card *c, const uint8_t *pkt, size_t len,
 		memcpy(a->content, utf8, utf8_len);
 	}
 	a->behaviour = b;
+	if (req.operation == MSC_OP_RECEIPT)
+	{
+		char		ofhex[17];
+
+		sim_hex(req.data, MSC_APPLET_REF_LEN, ofhex);
+		sim_log("SIM %s (%s): receipt ref %s is about the signature ref %s", c->msisdn, c->user,
+				refhex, ofhex);
+	}
 	sim_log("SIM %s (%s): DISPLAY %s ref %s code %s expires in %llds: \"%s\" -> %s after %d ms",
-			c->msisdn, c->user,
-			req.operation == MSC_OP_AUTHENTICATE ? "authenticate"
-			: req.operation == MSC_OP_SIGN_DIGEST ? "sign-digest" : "sign",
+			c->msisdn, c->user, sim_operation_name(req.operation),
 			refhex, req.vcode, (long long) req.expiry - (long long) time(NULL), shown,
 			sim_behaviour_name(b), *delay_ms);
 	free(work);
@@ -511,6 +522,22 @@ done:
 	return rc;
 }
 
+const char *
+sim_operation_name(int operation)
+{
+	switch (operation)
+	{
+		case MSC_OP_AUTHENTICATE:
+			return "authenticate";
+		case MSC_OP_SIGN_DIGEST:
+			return "sign-digest";
+		case MSC_OP_RECEIPT:
+			return "receipt";
+		default:
+			return "sign";
+	}
+}
+
 static uint8_t
 result_for(sim_behaviour b)
 {
@@ -611,6 +638,13 @@ sim_card_act(sim_world *w, sim_action *a)
 			break;
 	}
 
+	/*
+	 * a receipt shown: acknowledged without a signature (the behaviours
+	 * that alter a signature change nothing here); cancel, errors, silence
+	 * and the packet-level behaviours apply as to any request
+	 */
+	if (result == MSC_RESULT_OK && a->operation == MSC_OP_RECEIPT)
+		result = MSC_RESULT_SHOWN;
 	if (result == MSC_RESULT_OK)
 	{
 		const uint8_t *content = a->content;

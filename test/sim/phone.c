@@ -12,6 +12,7 @@
  *	MSISDN.decision   written by whoever plays the person (the demo web
  *	                  service's phone page), one line:
  *	                      REFERENCE sign PIN      or      REFERENCE decline
+ *	                  (a receipt: REFERENCE ok  or  REFERENCE decline)
  *	                  read once and removed by the simulator
  *
  * Invariants:
@@ -125,7 +126,7 @@ write_screen(sim_world *w, const sim_action *a, const prompt *p, const char *out
 				 a->card->msisdn[0] == '+' ? a->card->msisdn + 1 : a->card->msisdn, user,
 				 p ? "pending" : "done", outcome ? "\"" : "", outcome ? outcome : "null",
 				 outcome ? "\"" : "",
-				 a->operation == MSC_OP_AUTHENTICATE ? "authenticate" : "sign", refhex, a->vcode, text,
+				 sim_operation_name(a->operation), refhex, a->vcode, text,
 				 (long long) a->expiry, p ? p->tries_left : 0, message);
 	if (n > 0 && n < PHONE_JSON_MAX)
 		sim_write_file(path, json, (size_t) n, 0);
@@ -184,7 +185,9 @@ sim_phone_ask(sim_world *w, sim_action *a)
 	}
 	pending[npending].act = a;
 	pending[npending].tries_left = PHONE_PIN_TRIES;
-	pending[npending].message = "Enter your PIN to sign, or decline.";
+	pending[npending].message = a->operation == MSC_OP_RECEIPT
+		? "Press OK when you have read it, or dismiss it."
+		: "Enter your PIN to sign, or decline.";
 	write_screen(w, a, &pending[npending], NULL);
 	npending++;
 	sim_log("SIM %s (%s): phone: waiting for the person's decision (%s)", a->card->msisdn,
@@ -229,7 +232,10 @@ read_decision(const char *path, const sim_card *c, char *buf, size_t cap)
 	return 1;
 }
 
-/* "REFERENCE sign PIN" or "REFERENCE decline" (one optional newline). */
+/*
+ * "REFERENCE sign PIN", "REFERENCE ok" (a receipt read) or "REFERENCE
+ * decline" (one optional newline); *sign is 1, 2 or 0.
+ */
 static int
 parse_decision(char *line, char *ref, int *sign, char *pin, size_t pin_cap)
 {
@@ -247,6 +253,11 @@ parse_decision(char *line, char *ref, int *sign, char *pin, size_t pin_cap)
 	if (strcmp(verb, "decline") == 0)
 	{
 		*sign = 0;
+		return 0;
+	}
+	if (strcmp(verb, "ok") == 0)
+	{
+		*sign = 2;
 		return 0;
 	}
 	if (strncmp(verb, "sign ", 5) != 0)
@@ -309,7 +320,7 @@ sim_phone_poll(sim_world *w)
 		OPENSSL_cleanse(line, sizeof(line));
 		if (rc != 0)
 		{
-			sim_log("SIM %s: phone: decision not understood (REFERENCE sign PIN | REFERENCE decline); ignored",
+			sim_log("SIM %s: phone: decision not understood (REFERENCE sign PIN | REFERENCE ok | REFERENCE decline); ignored",
 					a->card->msisdn);
 			continue;
 		}
@@ -323,6 +334,18 @@ sim_phone_poll(sim_world *w)
 		if (!sign)
 		{
 			finish(w, i, B_CANCEL, "declined");
+			continue;
+		}
+		if ((sign == 2) != (a->operation == MSC_OP_RECEIPT))
+		{
+			OPENSSL_cleanse(pin, sizeof(pin));
+			sim_log("SIM %s: phone: a receipt takes ok or decline, a signature its PIN or decline; ignored",
+					a->card->msisdn);
+			continue;
+		}
+		if (sign == 2)
+		{
+			finish(w, i, B_SIGN, "acknowledged");
 			continue;
 		}
 		rc = pin_matches(a->card, pin);

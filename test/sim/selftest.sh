@@ -5,7 +5,7 @@
 # answers (CMS over the expected content, reference, counter).  Every
 # behaviour and SMSC fault is exercised; each check can fail.
 #
-#   bash test/sim/selftest.sh            (ports 2780, 2781 unless SIM_PORT is set)
+#   bash test/sim/selftest.sh            (ports 2780, 2781 unless SIM_PORT / SIM_PORT2 are set)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -246,7 +246,7 @@ if grep -Eqi "$(cut -d' ' -f4 "$dir/sims" | grep -v '^#' | head -1)" "$work/run.
 	fail=$((fail + 1)); echo "not ok - a KIc appears in the log"; else pass=$((pass + 1)); echo "ok - no KIc in the log"; fi
 
 # --- RSA users -----------------------------------------------------------
-port2=$((port + 1))
+port2=${SIM_PORT2:-$((port + 1))}
 dir=$work/rsa
 check "provision 2 RSA users" 0 "$sim" provision --dir "$dir" --users 2 --key-type rsa --port "$port2"
 port=$port2

@@ -150,6 +150,8 @@ typedef struct sim_action
 
 /* card.c: the SIM and its applet */
 extern const char *sim_behaviour_name(sim_behaviour b);
+/* "authenticate", "sign", "sign-digest", "receipt": an applet operation in logs and the phone. */
+extern const char *sim_operation_name(int operation);
 extern int	sim_behaviour_parse(const char *name);
 extern sim_action *sim_card_receive(sim_world *w, sim_card *c, const uint8_t *pkt, size_t len,
 									const char *reply_to, int session, int *delay_ms);
