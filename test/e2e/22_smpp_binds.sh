@@ -23,7 +23,8 @@
 #                      (session_rate), the link's max_per_second is 15 per
 #                      bind: answers/s with 1 bind and with 3 binds (figures
 #                      only; no timing assertion), all 502
-#   stopped            after SIGTERM worker_binds shows no row
+#   stopped            the worker stopped for good (its database deselected):
+#                      worker_binds shows no row
 #
 #   bash test/e2e/22_smpp_binds.sh                 (after make install)
 #   MS_SCENARIO="all_bound spread" bash test/e2e/22_smpp_binds.sh
@@ -230,11 +231,17 @@ rate_per_bind() {
 stopped() {
 	local pid
 	pid=$(ms_worker_pid)
-	kill -TERM "$pid" 2>/dev/null
+	# the launcher restarts a worker that exits (docs/worker.md): to stop it
+	# for good, take this database out of mobisign.database; the launcher
+	# sends the worker SIGTERM and starts no successor
+	q "ALTER SYSTEM SET mobisign.database = 'no_such_database'" >/dev/null
+	q "SELECT pg_reload_conf()" >/dev/null
 	ms_wait_until 10 ms_gone "$pid"
-	ms_check "after SIGTERM worker_binds shows no row" 0 "$(q "SELECT count(*) FROM mobisign.worker_binds")"
+	ms_check "stopped for good: worker_binds shows no row" 0 "$(q "SELECT count(*) FROM mobisign.worker_binds")"
 	ms_check "and worker_stats no bind" "0 0" "$(q "SELECT binds_configured, binds_bound FROM mobisign.worker_stats" | tr '|' ' ')"
 	ms_check_grep "the simulator saw the sessions unbind" "session [0-9]+ < unbind" "$WORK/sim.log"
+	q "ALTER SYSTEM RESET mobisign.database" >/dev/null
+	q "SELECT pg_reload_conf()" >/dev/null
 }
 
 # ---------------------------------------------------------------------------
