@@ -5,10 +5,11 @@
  *	  install script and the SQL code read the facts C holds:
  *	  mobisign._status_codes(), mobisign._status_name(),
  *	  mobisign._sim_result_status(), mobisign._is_msisdn(),
- *	  mobisign._ota_counter_max().
+ *	  mobisign._ota_counter_max(), mobisign._is_open().
  *
  * Invariants: nothing here holds a fact of its own; every value comes
- * from MS_STATUS_LIST, MS_SIM_RESULT_LIST or the codec (smpp.h, ota.h).
+ * from MS_STATUS_LIST, MS_SIM_RESULT_LIST, MS_OPEN_STATES or the codec
+ * (smpp.h, ota.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -155,4 +156,21 @@ Datum
 ms_ota_counter_max(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64((int64) MSC_OTA_COUNTER_MAX);
+}
+
+/* mobisign._is_open(state text) RETURNS boolean: one of MS_OPEN_STATES */
+PG_FUNCTION_INFO_V1(ms_is_open);
+Datum
+ms_is_open(PG_FUNCTION_ARGS)
+{
+	text	   *state = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(state);
+	size_t		n = VARSIZE_ANY_EXHDR(state);
+
+#define MS_OPEN_STATE_MATCH(name) \
+	if (n == sizeof(#name) - 1 && memcmp(s, #name, n) == 0) \
+		PG_RETURN_BOOL(true);
+	MS_OPEN_STATES(MS_OPEN_STATE_MATCH)
+#undef MS_OPEN_STATE_MATCH
+	PG_RETURN_BOOL(false);
 }

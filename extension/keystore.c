@@ -768,7 +768,7 @@ ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 		}
 	}
 	EVP_MD_CTX_free(md);
-	ms_keystore_wipe(pem, 65536);
+	ms_keystore_wipe(pem, pemlen + 1);	/* what was read, and its NUL */
 	pfree(pem);
 	if (cpem != NULL)
 		pfree(cpem);

@@ -1,6 +1,8 @@
 /*
  * restore.c
- *	  mobisign.restore_counter_margin and mobisign._restore_counter_margin().
+ *	  mobisign.restore_counter_margin and mobisign._restore_counter_margin();
+ *	  mobisign._own_write() and mobisign._is_own_write(), the flag that tells
+ *	  the API's own writes of sim_key and transaction from restored rows.
  *
  * Invariant: a restored SIM key set never sends a counter it may have sent
  * before.  A backup is older than the SIMs it describes; every restored key
@@ -9,17 +11,24 @@
  * since the backup was taken.  The SQL reads the value through a C function
  * so that calling it loads the library (and defines the setting) even in a
  * session that has not used mobisign before.
+ *
+ * The own-write flag is the transaction-local setting OWN_WRITE_GUC, set
+ * around the API's INSERTs (sql/parts/80_backup.sql); in C because the
+ * trigger reading it runs on every INSERT of a transaction row.
  */
 #include "postgres.h"
 
 #include <limits.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "restore.h"
 
 static int	restore_counter_margin = 1000000000;
+
+#define OWN_WRITE_GUC "mobisign_state.own_write"
 
 void
 ms_restore_init(void)
@@ -40,4 +49,26 @@ Datum
 ms_restore_counter_margin(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64((int64) restore_counter_margin);
+}
+
+/* mobisign._own_write(on_off boolean) RETURNS void: until the transaction ends */
+PG_FUNCTION_INFO_V1(ms_own_write);
+Datum
+ms_own_write(PG_FUNCTION_ARGS)
+{
+	/* what set_config(OWN_WRITE_GUC, ..., true) does */
+	(void) set_config_option(OWN_WRITE_GUC, PG_GETARG_BOOL(0) ? "on" : "off",
+							 superuser() ? PGC_SUSET : PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	PG_RETURN_VOID();
+}
+
+/* mobisign._is_own_write() RETURNS boolean */
+PG_FUNCTION_INFO_V1(ms_is_own_write);
+Datum
+ms_is_own_write(PG_FUNCTION_ARGS)
+{
+	const char *v = GetConfigOption(OWN_WRITE_GUC, true, false);
+
+	PG_RETURN_BOOL(v != NULL && strcmp(v, "on") == 0);
 }
