@@ -500,6 +500,8 @@ ms_audit_chain_check(PG_FUNCTION_ARGS)
 {
 	bytea	   *anchor = PG_GETARG_BYTEA_PP(1);
 	ChainCheck	cc = {{NULL, 0, 0}, PG_GETARG_INT64(0), 0, 0, 0, NULL};
+	Oid			first_types[1] = {INT8OID};
+	Datum		first_value[1] = {PG_GETARG_DATUM(0)};
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext row_cxt;
 	TupleDesc	rtd;
@@ -525,8 +527,8 @@ ms_audit_chain_check(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT " AUDIT_COLUMNS " FROM mobisign.audit a"
-									   " WHERE a.chain_seq IS NOT NULL ORDER BY a.chain_seq",
-									   0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
+									   " WHERE a.chain_seq >= $1 ORDER BY a.chain_seq",
+									   1, first_types, first_value, NULL, true, CURSOR_OPT_NO_SCROLL);
 	for (;;)
 	{
 		bool		more;

@@ -756,13 +756,11 @@ ms_queue_pending_msisdns(MemoryContext cxt)
 /*
  * Run sql (one integer column n: the rows it handled, at most batch) again
  * while its batches come back full, at most 20 times in one unit of work
- * (the rest waits for the next round); returns the rows handled.
+ * (the rest waits for the next round).
  */
-static int64
+static void
 batches_while_full(const char *what, const char *sql, int batch)
 {
-	int64		total = 0;
-
 	for (int i = 0; i < 20; i++)
 	{
 		bool		isnull;
@@ -771,13 +769,9 @@ batches_while_full(const char *what, const char *sql, int batch)
 		if (guarded_exec(what, sql, 0, NULL, NULL, NULL) < 0 || SPI_processed != 1)
 			break;
 		n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull));
-		if (isnull)
-			break;
-		total += n;
-		if (n < batch)
+		if (isnull || n < batch)
 			break;
 	}
-	return total;
 }
 
 static void
@@ -790,10 +784,10 @@ housekeeping_fn(void *arg)
 	guarded_exec("mobisign._record_restores", "SELECT mobisign._record_restores()", 0, NULL, NULL, NULL);
 
 	/* _expire() works in batches of 500 */
-	(void) batches_while_full("mobisign._expire", "SELECT mobisign._expire() AS n", 500);
+	batches_while_full("mobisign._expire", "SELECT mobisign._expire() AS n", 500);
 	guarded_exec("mobisign.audit_seal", "SELECT mobisign.audit_seal()", 0, NULL, NULL, NULL);
 	/* the queue rows of final transactions, in batches of 1000 (43_sim_worker.sql) */
-	(void) batches_while_full("mobisign._queue_cleanup", "SELECT mobisign._queue_cleanup(1000) AS n", 1000);
+	batches_while_full("mobisign._queue_cleanup", "SELECT mobisign._queue_cleanup(1000) AS n", 1000);
 }
 
 void

@@ -10,7 +10,7 @@
 #              on the PKIs gamma (all P-256) and delta (all RSA-2048): a root,
 #              an intermediate, a user, a CRL from each CA
 #
-# The figures with a target (issue 9) end the output, one line each:
+# The figures with a target (issues 9 and 10) end the output, one line each:
 #   RESULT <name> value=<v> ops/s reference=<r> ratio=<v/r> target=<t> pass|short
 # BENCH_SECONDS (default 3) bounds each measurement.  MOBISIGN_DESTDIR=DIR
 # installs into and runs the server of a private copy of PostgreSQL (DIR/usr/
@@ -167,3 +167,10 @@ awk -v a="$rss2" -v b="$rss1" 'BEGIN {
 		a, b, a / b, (a / b <= 1.05 ? "pass" : "short") }'
 # keys in a token vs key files (its own cluster; RESULT enqueue_token_vs_file)
 bash "$MOBISIGN_ROOT/test/bench/hsm.sh"
+# issue 10, each in its own cluster, each ending with its RESULT lines:
+# mobisign_authenticate() vs INSERT, 8 clients (about 40 s); queue health and
+# memory over 20,000 API and 100,000 table-driven transactions (about 2 min);
+# mobisign_audit_verify() over 1,000,000 rows vs sha256() (about 1.5 min)
+bash "$MOBISIGN_ROOT/test/bench/enqueue.sh"
+bash "$MOBISIGN_ROOT/test/bench/churn.sh"
+bash "$MOBISIGN_ROOT/test/bench/audit.sh"
