@@ -98,12 +98,15 @@ BEGIN
         RAISE EXCEPTION 'batch must be between 1 and 100000'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- request_queue_finished holds exactly the candidates; a row the worker
-    -- or an answer holds is skipped, not waited for
+    -- request_queue_finished holds exactly the candidates, each looked up
+    -- in the transaction by its key (a subquery, not a join: no plan ever
+    -- reads the whole transaction table); a row the worker or an answer
+    -- holds is skipped, not waited for
     WITH doomed AS (
         SELECT q.transaction_id FROM mobisign.request_queue q
-          JOIN mobisign.transaction tr ON tr.id = q.transaction_id
-         WHERE q.done AND q.attempts <= 1 AND NOT mobisign._is_open(tr.state)
+         WHERE q.done AND q.attempts <= 1
+           AND NOT mobisign._is_open((SELECT tr.state FROM mobisign.transaction tr
+                                       WHERE tr.id = q.transaction_id))
          LIMIT batch
          FOR UPDATE OF q SKIP LOCKED)
     DELETE FROM mobisign.request_queue q USING doomed

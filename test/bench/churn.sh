@@ -52,8 +52,9 @@ ms_psql -q -c "CREATE EXTENSION mobisign" >/dev/null
 ms_psql -q -f "$work/sim/register.sql" >/dev/null 2>&1
 ms_psql -q <<'SQL' >/dev/null
 UPDATE mobisign.smsc SET enabled = false;
--- n transactions over users first .. first + count - 1, round robin
-CREATE FUNCTION churn(first integer, count integer, n integer) RETURNS void
+-- n transactions over users first .. first + count - 1, round robin, each
+-- call committed on its own as an application's would be
+CREATE PROCEDURE churn(first integer, count integer, n integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     t uuid;
@@ -62,10 +63,13 @@ BEGIN
     FOR i IN 0 .. n - 1 LOOP
         u := first + i % count;
         SELECT transaction_id INTO t FROM mobisign_authenticate('user' || lpad(u::text, 4, '0'), 'churn');
+        COMMIT;
         PERFORM mobisign._mark_submitted(t, ARRAY['churn-' || i]);
+        COMMIT;
         IF NOT mobisign_cancel(t) THEN
             RAISE EXCEPTION 'transaction % was not open', t;
         END IF;
+        COMMIT;
     END LOOP;
 END
 $$;
@@ -167,6 +171,7 @@ snapshot() { # LABEL: RssAnon of the sessions and the worker, and the queue's ta
 	p1=$(sed -n 's/^pid //p' "$work/out1") p2=$(sed -n 's/^pid //p' "$work/out2")
 	ms_psql -qAt -F ' ' -c "SELECT rss_kb($p1), rss_kb($p2), rss_kb($worker),
 	    pg_total_relation_size('mobisign.request_queue')" >"$work/$1.rss"
+	echo "  $1    request_queue rows now: $(ms_psql -qAt -c "SELECT count(*) FROM mobisign.request_queue")"
 	ms_psql -qAt -F ' ' -c "SELECT relname, n_live_tup, n_dead_tup, n_tup_ins, n_tup_del, autovacuum_count,
 	        pg_total_relation_size(relid) / 1024
 	   FROM pg_stat_user_tables WHERE schemaname = 'mobisign'
@@ -176,14 +181,14 @@ snapshot() { # LABEL: RssAnon of the sessions and the worker, and the queue's ta
 elapsed() { awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.1f s", ms / 1000 }'; }
 
 t0=$(now_ms)
-say 1 "SELECT churn(1, $half, $phase1); SELECT 'phase1';"
-say 2 "SELECT churn($((half + 1)), $half, $phase1); SELECT 'phase1';"
+say 1 "CALL churn(1, $half, $phase1); SELECT 'phase1';"
+say 2 "CALL churn($((half + 1)), $half, $phase1); SELECT 'phase1';"
 await phase1 600
 settle
 echo "  API: $((2 * phase1)) transactions, $(elapsed)"
 snapshot api1
-say 1 "SELECT churn(1, $half, $phase2); SELECT 'phase2';"
-say 2 "SELECT churn($((half + 1)), $half, $phase2); SELECT 'phase2';"
+say 1 "CALL churn(1, $half, $phase2); SELECT 'phase2';"
+say 2 "CALL churn($((half + 1)), $half, $phase2); SELECT 'phase2';"
 await phase2 900
 settle
 echo "  API: $api transactions, $(elapsed)"
