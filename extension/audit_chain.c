@@ -5,8 +5,8 @@
  *	  mobisign.audit_seal() and mobisign._audit_chain_check().
  *
  * The canonical form is written here directly as the text that
- * jsonb_build_array(...)::text gives for the same values (JSON escaping
- * by escape_json, the detail by JsonbToCString, ", " between elements):
+ * jsonb_build_array(...)::text gives for the same values (strings escaped
+ * as escape_json() does, the detail by JsonbToCString, ", " between elements):
  * building a jsonb value per row and printing it again would cost more
  * than the hash.  test/regress/sql/50_audit.sql compares it with the
  * jsonb_build_array form on rows with every kind of value.
@@ -31,10 +31,10 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -95,36 +95,83 @@ audit_cols(TupleDesc td, AuditCols *c)
 	c->hash = ms_spi_fnumber(td, "hash");
 }
 
-static Datum
-col(HeapTuple tup, TupleDesc td, int fnum, bool *isnull)
-{
-	return SPI_getbinval(tup, td, fnum, isnull);
-}
-
-/* the row of an SPI result (NOT NULL columns are read as such) */
+/* the row of an SPI result, its columns deformed at once (NOT NULL ones read as such) */
 static void
 audit_row(HeapTuple tup, TupleDesc td, const AuditCols *c, AuditRow *r)
 {
-	bool		isnull;
-	Datum		d;
+	Datum	   *v = palloc(sizeof(Datum) * td->natts);
+	bool	   *n = palloc(sizeof(bool) * td->natts);
 
-	r->id = DatumGetInt64(col(tup, td, c->id, &isnull));
-	r->at = DatumGetTimestampTz(col(tup, td, c->at, &isnull));
-	r->actor = NameStr(*DatumGetName(col(tup, td, c->actor, &isnull)));
-	d = col(tup, td, c->application, &isnull);
-	r->application = isnull ? NULL : DatumGetTextPP(d);
-	r->operation = DatumGetTextPP(col(tup, td, c->operation, &isnull));
-	d = col(tup, td, c->transaction_id, &isnull);
-	r->transaction_id = isnull ? NULL : DatumGetUUIDP(d);
-	r->outcome = DatumGetTextPP(col(tup, td, c->outcome, &isnull));
-	r->detail = DatumGetJsonbP(col(tup, td, c->detail, &isnull));
-	d = col(tup, td, c->chain_seq, &isnull);
-	r->has_seq = !isnull;
-	r->chain_seq = isnull ? 0 : DatumGetInt64(d);
-	d = col(tup, td, c->prev_hash, &isnull);
-	r->prev_hash = isnull ? NULL : DatumGetByteaPP(d);
-	d = col(tup, td, c->hash, &isnull);
-	r->hash = isnull ? NULL : DatumGetByteaPP(d);
+	heap_deform_tuple(tup, td, v, n);
+	/* column numbers are 1-based */
+	r->id = DatumGetInt64(v[c->id - 1]);
+	r->at = DatumGetTimestampTz(v[c->at - 1]);
+	r->actor = NameStr(*DatumGetName(v[c->actor - 1]));
+	r->application = n[c->application - 1] ? NULL : DatumGetTextPP(v[c->application - 1]);
+	r->operation = DatumGetTextPP(v[c->operation - 1]);
+	r->transaction_id = n[c->transaction_id - 1] ? NULL : DatumGetUUIDP(v[c->transaction_id - 1]);
+	r->outcome = DatumGetTextPP(v[c->outcome - 1]);
+	r->detail = DatumGetJsonbP(v[c->detail - 1]);
+	r->has_seq = !n[c->chain_seq - 1];
+	r->chain_seq = r->has_seq ? DatumGetInt64(v[c->chain_seq - 1]) : 0;
+	r->prev_hash = n[c->prev_hash - 1] ? NULL : DatumGetByteaPP(v[c->prev_hash - 1]);
+	r->hash = n[c->hash - 1] ? NULL : DatumGetByteaPP(v[c->hash - 1]);
+}
+
+/*
+ * A JSON string of len bytes as escape_json() writes it (", \, \b, \f, \n,
+ * \r, \t, other bytes below 0x20 as \u00XX, the rest as they are), the
+ * runs between escapes appended at once: one character at a time costs more
+ * than the hash.
+ */
+static void
+json_string(StringInfo out, const char *p, size_t len)
+{
+	size_t		run = 0;
+
+	appendStringInfoCharMacro(out, '"');
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char ch = (unsigned char) p[i];
+		const char *esc = NULL;
+		char		u[8];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		switch (ch)
+		{
+			case '"':
+				esc = "\\\"";
+				break;
+			case '\\':
+				esc = "\\\\";
+				break;
+			case '\b':
+				esc = "\\b";
+				break;
+			case '\f':
+				esc = "\\f";
+				break;
+			case '\n':
+				esc = "\\n";
+				break;
+			case '\r':
+				esc = "\\r";
+				break;
+			case '\t':
+				esc = "\\t";
+				break;
+			default:
+				snprintf(u, sizeof(u), "\\u%04x", ch);
+				esc = u;
+				break;
+		}
+		appendBinaryStringInfo(out, p + run, (int) (i - run));
+		appendStringInfoString(out, esc);
+		run = i + 1;
+	}
+	appendBinaryStringInfo(out, p + run, (int) (len - run));
+	appendStringInfoCharMacro(out, '"');
 }
 
 static void
@@ -133,7 +180,7 @@ json_text(StringInfo out, text *t)
 	if (t == NULL)
 		appendStringInfoString(out, "null");
 	else
-		escape_json(out, text_to_cstring(t));
+		json_string(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
 /*
@@ -155,7 +202,7 @@ canonical_row(StringInfo out, const AuditRow *r)
 				 errmsg("the time of audit row %lld is out of range", (long long) r->id)));
 	resetStringInfo(out);
 	appendStringInfo(out, "[" INT64_FORMAT ", " INT64_FORMAT ", ", r->id, unix_us);
-	escape_json(out, r->actor);
+	json_string(out, r->actor, strlen(r->actor));
 	appendStringInfoString(out, ", ");
 	json_text(out, r->application);
 	appendStringInfoString(out, ", ");
@@ -164,8 +211,12 @@ canonical_row(StringInfo out, const AuditRow *r)
 	if (r->transaction_id == NULL)
 		appendStringInfoString(out, "null");
 	else
-		escape_json(out, DatumGetCString(DirectFunctionCall1(uuid_out,
-															 UUIDPGetDatum(r->transaction_id))));
+	{
+		char	   *u = DatumGetCString(DirectFunctionCall1(uuid_out,
+														  UUIDPGetDatum(r->transaction_id)));
+
+		json_string(out, u, strlen(u));
+	}
 	appendStringInfoString(out, ", ");
 	json_text(out, r->outcome);
 	appendStringInfoString(out, ", ");
@@ -175,7 +226,12 @@ canonical_row(StringInfo out, const AuditRow *r)
 	else
 		appendStringInfoString(out, ", null]");
 
-	/* in UTF-8; a text without a UTF-8 form as stored (never an error) */
+	/*
+	 * In UTF-8; a text without a UTF-8 form as stored (never an error).  In
+	 * a UTF-8 database both are the bytes as they are (text_bytes.h).
+	 */
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return;
 	t = cstring_to_text_with_len(out->data, out->len);
 	utf8 = ms_text_utf8(t);
 	if (utf8 != NULL)

@@ -167,10 +167,11 @@ awk -v a="$rss2" -v b="$rss1" 'BEGIN {
 		a, b, a / b, (a / b <= 1.05 ? "pass" : "short") }'
 # keys in a token vs key files (its own cluster; RESULT enqueue_token_vs_file)
 bash "$MOBISIGN_ROOT/test/bench/hsm.sh"
-# issue 10, each in its own cluster, each ending with its RESULT lines:
-# mobisign_authenticate() vs INSERT, 8 clients (about 40 s); queue health and
-# memory over 20,000 API and 100,000 table-driven transactions (about 2 min);
-# mobisign_audit_verify() over 1,000,000 rows vs sha256() (about 1.5 min)
+# issue 10, each in its own cluster, each ending with its RESULT lines (times
+# measured on the 2 shared cores at a load average of 6-7):
+# mobisign_authenticate() vs INSERT, 8 clients (1 min); queue health and
+# memory over 20,000 API and 100,000 table-driven transactions (3 min);
+# mobisign_audit_verify() over 1,000,000 rows vs sha256() (2 min)
 bash "$MOBISIGN_ROOT/test/bench/enqueue.sh"
 bash "$MOBISIGN_ROOT/test/bench/churn.sh"
 bash "$MOBISIGN_ROOT/test/bench/audit.sh"
