@@ -8,10 +8,10 @@
  *	  mobisign._ota_counter_max(), mobisign._is_kind(),
  *	  mobisign._kind_signs_digest(), mobisign._answer_outcome(), and the digest
  *	  facts of the codec: mobisign._digest_hash_name(),
- *	  mobisign._digest_verification_code().
+ *	  mobisign._digest_verification_code(), mobisign._is_open().
  *
  * Invariants: nothing here holds a fact of its own; every value comes
- * from MS_STATUS_LIST, MS_SIM_RESULT_LIST, MS_KIND_LIST or the codec
+ * from MS_STATUS_LIST, MS_SIM_RESULT_LIST, MS_KIND_LIST, MS_OPEN_STATES or the codec
  * (smpp.h, ota.h, applet.h).
  *
  *-------------------------------------------------------------------------
@@ -294,4 +294,21 @@ Datum
 ms_ota_counter_max(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64((int64) MSC_OTA_COUNTER_MAX);
+}
+
+/* mobisign._is_open(state text) RETURNS boolean: one of MS_OPEN_STATES */
+PG_FUNCTION_INFO_V1(ms_is_open);
+Datum
+ms_is_open(PG_FUNCTION_ARGS)
+{
+	text	   *state = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(state);
+	size_t		n = VARSIZE_ANY_EXHDR(state);
+
+#define MS_OPEN_STATE_MATCH(name) \
+	if (n == sizeof(#name) - 1 && memcmp(s, #name, n) == 0) \
+		PG_RETURN_BOOL(true);
+	MS_OPEN_STATES(MS_OPEN_STATE_MATCH)
+#undef MS_OPEN_STATE_MATCH
+	PG_RETURN_BOOL(false);
 }

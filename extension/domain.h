@@ -14,8 +14,11 @@
  * has its status in MS_SIM_RESULT_LIST; an unknown result is a SIM-side
  * failure (406).  The other facts SQL and C share are read from the codec
  * by domain.c: the MSISDN rule (msc_smpp_msisdn_check) and the largest OTA
- * counter (MSC_OTA_COUNTER_MAX).  The open transaction states have their
- * home in SQL (mobisign._is_open), which C reads.
+ * counter (MSC_OTA_COUNTER_MAX).  The open transaction states are
+ * MS_OPEN_STATES; SQL reads them through mobisign._is_open(), a C function
+ * because every index predicate and CHECK of mobisign.transaction calls it
+ * on every write (a SQL function with SET search_path is planned again on
+ * every call).
  *
  *-------------------------------------------------------------------------
  */
@@ -95,6 +98,9 @@ typedef enum MsStatus
 
 /* The status of an unknown applet result. */
 #define MS_SIM_RESULT_UNKNOWN_STATUS MS_STATUS_PB_SIGNATURE_PROCESS
+
+/* X(state): the states of an open transaction; the others are final. */
+#define MS_OPEN_STATES(X) X(queued) X(submitted)
 
 /* "VALID_SIGNATURE" for 502; "INTERNAL_ERROR" for a code not in the list. */
 extern const char *ms_status_name(int code);

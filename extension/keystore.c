@@ -5,7 +5,10 @@
  *
  * The files are read by the server on every use (so a reload that changes
  * the GUC or a rotated file takes effect at once).  Nothing read from them
- * is cached, logged or reported: errors name the GUC, never the content.
+ * is logged or reported: errors name the GUC, never the content.  The one
+ * thing kept between uses is the parsed service provider key (sp_cache),
+ * keyed by the SHA-256 of the key and certificate files' bytes read on
+ * every use: a different file is parsed and checked again at once.
  *
  * This file is also the one home of the key file rule (owner and mode,
  * ms_key_file_mode_ok()) and of the reader that applies it without raising
@@ -42,7 +45,7 @@
 #include "ossl.h"
 #include "ota.h"
 
-/* GUCs: where the secrets are (read on every use, never cached) */
+/* GUCs: where the secrets are (read on every use) */
 static char *ms_master_key_file = NULL;
 static char *ms_sp_key_file = NULL;
 static char *ms_sp_cert_file = NULL;
@@ -634,6 +637,93 @@ token_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 	return sig;
 }
 
+/*
+ * The parsed service provider key of this backend, for the key and
+ * certificate files whose bytes have the digests key_sha and cert_sha (the
+ * certificate's all zero when mobisign.sp_cert_file is unset): parsing a PEM
+ * key costs more than the signature, and the files are still read on every
+ * use, so a changed file (or a changed GUC) is parsed and checked again on
+ * the next request.  Only the parse is kept, never the files' bytes.
+ */
+static struct
+{
+	EVP_PKEY   *pkey;
+	unsigned char key_sha[32];
+	unsigned char cert_sha[32];
+}			sp_cache;
+
+static void
+sp_cache_forget(void)
+{
+	EVP_PKEY_free(sp_cache.pkey);
+	memset(&sp_cache, 0, sizeof(sp_cache));
+}
+
+/*
+ * The key of the PEM files just read (pem; cpem NULL without a certificate):
+ * the cached one when both digests match, else parsed, checked against the
+ * certificate and cached.  NULL with *problem set when it cannot be used.
+ */
+static EVP_PKEY *
+sp_key_of(const char *pem, size_t pemlen, const char *cpem, size_t cpemlen,
+		  const char **problem)
+{
+	unsigned char key_sha[32];
+	unsigned char cert_sha[32] = {0};
+	BIO		   *bio = NULL;
+	EVP_PKEY   *pkey = NULL;
+	int			type;
+
+	if (EVP_Digest(pem, pemlen, key_sha, NULL, EVP_sha256(), NULL) != 1 ||
+		(cpem != NULL && EVP_Digest(cpem, cpemlen, cert_sha, NULL, EVP_sha256(), NULL) != 1))
+	{
+		*problem = "could not sign with the service provider key";
+		return NULL;
+	}
+	if (sp_cache.pkey != NULL && memcmp(key_sha, sp_cache.key_sha, 32) == 0 &&
+		memcmp(cert_sha, sp_cache.cert_sha, 32) == 0)
+		return sp_cache.pkey;
+	sp_cache_forget();
+
+	bio = BIO_new_mem_buf(pem, (int) pemlen);
+	if (bio != NULL)
+		pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (pkey == NULL)
+		*problem = "the file named by mobisign.sp_key_file does not hold a PEM private key";
+	else
+	{
+		type = EVP_PKEY_get_base_id(pkey);
+		if (type != EVP_PKEY_EC && type != EVP_PKEY_RSA)
+			*problem = "the service provider key must be an EC or RSA key";
+	}
+	/* the key must be the one the SIMs know, by its certificate */
+	if (*problem == NULL && cpem != NULL)
+	{
+		BIO		   *cbio;
+		X509	   *cert = NULL;
+
+		cbio = BIO_new_mem_buf(cpem, (int) cpemlen);
+		if (cbio != NULL)
+			cert = PEM_read_bio_X509(cbio, NULL, NULL, NULL);
+		if (cert == NULL)
+			*problem = "the file named by mobisign.sp_cert_file does not hold a PEM certificate";
+		else if (X509_check_private_key(cert, pkey) != 1)
+			*problem = "the key in mobisign.sp_key_file does not match the certificate in mobisign.sp_cert_file";
+		X509_free(cert);
+		BIO_free(cbio);
+	}
+	if (*problem != NULL)
+	{
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	sp_cache.pkey = pkey;
+	memcpy(sp_cache.key_sha, key_sha, 32);
+	memcpy(sp_cache.cert_sha, cert_sha, 32);
+	return pkey;
+}
+
 unsigned char *
 ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 {
@@ -641,16 +731,17 @@ ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 	size_t		pemlen;
 	char	   *cpem = NULL;
 	size_t		cpemlen = 0;
-	BIO		   *bio = NULL;
-	EVP_PKEY   *pkey = NULL;
+	EVP_PKEY   *pkey;
 	EVP_MD_CTX *md = NULL;
 	unsigned char *sig = NULL;
 	size_t		slen = 0;
 	const char *problem = NULL;
-	int			type;
 
 	if (ms_hsm_is_uri(ms_sp_key_file))
+	{
+		sp_cache_forget();
 		return token_sp_sign(tbs, tbslen, siglen);
+	}
 
 	/* read both files before any OpenSSL object exists (errors leak nothing) */
 	pem = palloc(65536);
@@ -661,34 +752,8 @@ ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 		cpemlen = read_secret_file("mobisign.sp_cert_file", ms_sp_cert_file, cpem, 65536, false);
 	}
 
-	bio = BIO_new_mem_buf(pem, (int) pemlen);
-	if (bio != NULL)
-		pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-	if (pkey == NULL)
-		problem = "the file named by mobisign.sp_key_file does not hold a PEM private key";
-	else
-	{
-		type = EVP_PKEY_get_base_id(pkey);
-		if (type != EVP_PKEY_EC && type != EVP_PKEY_RSA)
-			problem = "the service provider key must be an EC or RSA key";
-	}
-	/* the key must be the one the SIMs know, by its certificate */
-	if (problem == NULL && cpem != NULL)
-	{
-		BIO		   *cbio;
-		X509	   *cert = NULL;
-
-		cbio = BIO_new_mem_buf(cpem, (int) cpemlen);
-		if (cbio != NULL)
-			cert = PEM_read_bio_X509(cbio, NULL, NULL, NULL);
-		if (cert == NULL)
-			problem = "the file named by mobisign.sp_cert_file does not hold a PEM certificate";
-		else if (X509_check_private_key(cert, pkey) != 1)
-			problem = "the key in mobisign.sp_key_file does not match the certificate in mobisign.sp_cert_file";
-		X509_free(cert);
-		BIO_free(cbio);
-	}
-	if (problem == NULL)
+	pkey = sp_key_of(pem, pemlen, cpem, cpemlen, &problem);
+	if (pkey != NULL)
 	{
 		md = EVP_MD_CTX_new();
 		if (md == NULL
@@ -703,10 +768,10 @@ ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 		}
 	}
 	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(pkey);
-	BIO_free(bio);
-	ms_keystore_wipe(pem, 65536);
+	ms_keystore_wipe(pem, pemlen + 1);	/* what was read, and its NUL */
 	pfree(pem);
+	if (cpem != NULL)
+		pfree(cpem);
 	ERR_clear_error();
 	if (problem != NULL)
 		sp_key_refused(problem, "mobisign.sp_key_file must name a PEM private key (EC P-256 or RSA) readable by the server's OS user, matching the certificate in mobisign.sp_cert_file.");

@@ -2,6 +2,8 @@
  * restore.c
  *	  mobisign.restore_counter_margin and mobisign._restore_counter_margin();
  *	  mobisign.counter_low_margin and mobisign._counter_low_margin().
+ *	  mobisign._own_write() and mobisign._is_own_write(), the flag that tells
+ *	  the API's own writes of sim_key and transaction from restored rows.
  *
  * Invariant: a restored SIM key set never sends a counter it may have sent
  * before.  A backup is older than the SIMs it describes; every restored key
@@ -16,18 +18,25 @@
  * authentic proof of receipt "counter low", and that SIM's counter jumps past
  * the refused one by mobisign.counter_low_margin (sql/parts/44_sim_answers.sql):
  * bounded, once per refusal, and never on an unauthenticated answer.
+ *
+ * The own-write flag is the transaction-local setting OWN_WRITE_GUC, set
+ * around the API's INSERTs (sql/parts/80_backup.sql); in C because the
+ * trigger reading it runs on every INSERT of a transaction row.
  */
 #include "postgres.h"
 
 #include <limits.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "restore.h"
 
 static int	restore_counter_margin = 1000000000;
 static int	counter_low_margin = 1000;
+
+#define OWN_WRITE_GUC "mobisign_state.own_write"
 
 void
 ms_restore_init(void)
@@ -64,4 +73,26 @@ Datum
 ms_counter_low_margin(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64((int64) counter_low_margin);
+}
+
+/* mobisign._own_write(on_off boolean) RETURNS void: until the transaction ends */
+PG_FUNCTION_INFO_V1(ms_own_write);
+Datum
+ms_own_write(PG_FUNCTION_ARGS)
+{
+	/* what set_config(OWN_WRITE_GUC, ..., true) does */
+	(void) set_config_option(OWN_WRITE_GUC, PG_GETARG_BOOL(0) ? "on" : "off",
+							 superuser() ? PGC_SUSET : PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	PG_RETURN_VOID();
+}
+
+/* mobisign._is_own_write() RETURNS boolean */
+PG_FUNCTION_INFO_V1(ms_is_own_write);
+Datum
+ms_is_own_write(PG_FUNCTION_ARGS)
+{
+	const char *v = GetConfigOption(OWN_WRITE_GUC, true, false);
+
+	PG_RETURN_BOOL(v != NULL && strcmp(v, "on") == 0);
 }

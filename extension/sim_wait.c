@@ -78,7 +78,7 @@ transaction_is_final(Datum id)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("transaction does not exist")));
-	/* the open states have their home in SQL: mobisign._is_open() */
+	/* the open states: MS_OPEN_STATES, read through mobisign._is_open() */
 	final = DatumGetBool(ms_spi_datum(SPI_tuptable->vals[0],
 									  SPI_tuptable->tupdesc, "final", &isnull));
 	SPI_freetuptable(SPI_tuptable);

@@ -761,37 +761,47 @@ ms_queue_pending_msisdns(MemoryContext cxt)
 
 /* ---- housekeeping -------------------------------------------------------- */
 
+/*
+ * Run sql (one integer column n: the rows it handled, at most batch) again
+ * while its batches come back full, at most 20 times in one unit of work
+ * (the rest waits for the next round).
+ */
+static void
+batches_while_full(const char *what, const char *sql, int batch)
+{
+	for (int i = 0; i < 20; i++)
+	{
+		bool		isnull;
+		int			n;
+
+		if (guarded_exec(what, sql, 0, NULL, NULL, NULL) < 0 || SPI_processed != 1)
+			break;
+		n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull));
+		if (isnull || n < batch)
+			break;
+	}
+}
+
 static void
 housekeeping_fn(void *arg)
 {
-	int			i;
-
 	/*
 	 * a restore advanced the SIM counters and expired what was open: say so
 	 * in the audit before those transactions are expired (80_backup.sql)
 	 */
 	guarded_exec("mobisign._record_restores", "SELECT mobisign._record_restores()", 0, NULL, NULL, NULL);
 
-	/* _expire() works in batches of 500: go on while batches come back full */
-	for (i = 0; i < 20; i++)
-	{
-		bool		isnull;
-		int			n;
-
-		if (guarded_exec("mobisign._expire", "SELECT mobisign._expire() AS expired", 0, NULL, NULL, NULL) < 0 ||
-			SPI_processed != 1)
-			break;
-		n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "expired", &isnull));
-		if (isnull || n < 500)
-			break;
-	}
+	/* _expire() works in batches of 500 */
+	batches_while_full("mobisign._expire", "SELECT mobisign._expire() AS n", 500);
 	guarded_exec("mobisign.audit_seal", "SELECT mobisign.audit_seal()", 0, NULL, NULL, NULL);
+	/* the queue rows of final transactions, in batches of 1000 (43_sim_worker.sql) */
+	batches_while_full("mobisign._queue_cleanup", "SELECT mobisign._queue_cleanup(1000) AS n", 1000);
 }
 
 void
 ms_queue_housekeeping(void)
 {
-	run_unit("mobisign worker: expiry and audit sealing", housekeeping_fn, NULL);
+	run_unit("mobisign worker: expiry, audit sealing and queue cleanup", housekeeping_fn, NULL);
 }
 
 typedef struct NextDueArg

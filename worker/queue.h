@@ -53,7 +53,7 @@ extern void ms_queue_process_inbound(List *msisdns);
  */
 extern List *ms_queue_pending_msisdns(MemoryContext cxt);
 
-/* mobisign._expire(), mobisign.audit_seal(); returns the next due queue time */
+/* mobisign._expire(), mobisign.audit_seal(), mobisign._queue_cleanup() */
 extern void ms_queue_housekeeping(void);
 
 /* earliest next_attempt_at of a pending row, 0 if none (or on error) */

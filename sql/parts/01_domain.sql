@@ -88,12 +88,13 @@ SET search_path = pg_catalog, pg_temp;
 
 -- Is a transaction in this state still open (waiting to be sent, or for the
 -- SIM's answer)? Every other state is final. IMMUTABLE: the partial indexes
--- on open transactions and the table's CHECK use it.
+-- on open transactions and the table's CHECK use it. In C (MS_OPEN_STATES in
+-- extension/domain.h): it runs several times on every write of a transaction.
 CREATE FUNCTION mobisign._is_open(state text)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT state IN ('queued', 'submitted') $$;
+AS 'MODULE_PATHNAME', 'ms_is_open';
 
 -- A PKI's verification profile (docs/verification.md, "Profiles"): 'strict'
 -- adds the RFC 5280 rules of extension/strict_profile.h to OpenSSL's path

@@ -222,8 +222,21 @@ CREATE TABLE mobisign.request_queue (
     last_error       text
 );
 CREATE INDEX request_queue_pending ON mobisign.request_queue (next_attempt_at) WHERE NOT done;
-ALTER TABLE mobisign.request_queue SET (autovacuum_vacuum_scale_factor = 0.02,
-                                        autovacuum_analyze_scale_factor = 0.02);
+-- what mobisign._queue_cleanup removes once the transaction is final (rows
+-- sent more than once stay for the duplicate-delivery check)
+CREATE INDEX request_queue_finished ON mobisign.request_queue (transaction_id)
+    WHERE done AND attempts <= 1;
+-- Churn tables (docs/operations.md, "Queue health"): every row is inserted,
+-- updated two or three times and then deleted (request_queue) or marked
+-- processed (inbound_segment); the updates touch indexed columns, so they
+-- are never HOT.  Autovacuum visits them after a fixed number of dead rows,
+-- not a fraction of a table that may be tiny or huge, without cost delay.
+ALTER TABLE mobisign.request_queue SET (autovacuum_vacuum_scale_factor = 0,
+                                        autovacuum_vacuum_threshold = 2000,
+                                        autovacuum_vacuum_insert_scale_factor = 0,
+                                        autovacuum_vacuum_insert_threshold = 5000,
+                                        autovacuum_analyze_scale_factor = 0.02,
+                                        autovacuum_vacuum_cost_delay = 0);
 
 -- Received MO segments, durable before the SMSC gets its deliver_sm_resp.
 CREATE TABLE mobisign.inbound_segment (
@@ -244,3 +257,7 @@ CREATE TABLE mobisign.inbound_segment (
 );
 CREATE UNIQUE INDEX inbound_segment_dedup ON mobisign.inbound_segment (msisdn, digest) WHERE NOT processed;
 CREATE INDEX inbound_segment_pending ON mobisign.inbound_segment (msisdn, concat_ref) WHERE NOT processed;
+ALTER TABLE mobisign.inbound_segment SET (autovacuum_vacuum_scale_factor = 0,
+                                          autovacuum_vacuum_threshold = 2000,
+                                          autovacuum_analyze_scale_factor = 0.02,
+                                          autovacuum_vacuum_cost_delay = 0);

@@ -24,6 +24,11 @@ CREATE TABLE mobisign.audit (
 CREATE INDEX audit_unsealed ON mobisign.audit (id) WHERE chain_seq IS NULL;
 CREATE INDEX audit_transaction ON mobisign.audit (transaction_id) WHERE transaction_id IS NOT NULL;
 CREATE INDEX audit_at ON mobisign.audit (at);
+-- Sealing updates every row once: the old versions (and their entries in
+-- audit_unsealed, which the sealer scans) are vacuumed after a fixed number
+-- of them, not after a fifth of a table that only grows.
+ALTER TABLE mobisign.audit SET (autovacuum_vacuum_scale_factor = 0,
+                                autovacuum_vacuum_threshold = 10000);
 COMMENT ON TABLE mobisign.audit IS 'append-only, hash-chained audit trail; check it with mobisign_audit_verify()';
 
 -- The UTF-8 bytes of a text without ever raising an error (extension/text_bytes.c):
@@ -41,21 +46,19 @@ LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mobisign_utf8_or_stored';
 
--- The canonical form of a row that the hash covers. jsonb's text form is
--- deterministic; the time is hashed as microseconds since the epoch so that
--- DateStyle and TimeZone do not matter. The text is hashed as UTF-8; a row
--- whose text has no UTF-8 form (it cannot be written through audit_log, but
--- may predate it) is hashed as stored, so that one bad row never stops the
--- seal nor mobisign_audit_verify(): it is sealed and verified like any other.
+-- The digest of a row: SHA-256(prev || the row's canonical form). The
+-- canonical form (extension/audit_chain.h, its one home) is the text of
+-- jsonb_build_array(id, at in microseconds since the Unix epoch, actor,
+-- application, operation, transaction_id, outcome, detail, chain_seq), so
+-- that DateStyle and TimeZone do not matter, in UTF-8. A row whose text has
+-- no UTF-8 form (it cannot be written through audit_log, but may predate it)
+-- is hashed as stored, so that one bad row never stops the seal nor
+-- mobisign_audit_verify(): it is sealed and verified like any other.
 CREATE FUNCTION mobisign.audit_digest(prev bytea, a mobisign.audit)
 RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.sha256(prev || mobisign._utf8_or_stored(pg_catalog.jsonb_build_array(
-        a.id, (pg_catalog.extract('epoch', a.at) * 1000000)::bigint, a.actor, a.application,
-        a.operation, a.transaction_id, a.outcome, a.detail, a.chain_seq)::text))
-$$;
+AS 'MODULE_PATHNAME', 'ms_audit_digest';
 
 -- A text as the audit stores it: itself if it has a UTF-8 form, else
 -- 'hex:' and its stored bytes in hex (never an error, never bytes that a
@@ -120,43 +123,26 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON mobisign.audit
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON mobisign.audit
     FOR EACH STATEMENT EXECUTE FUNCTION mobisign.audit_guard();
 
--- Seal pending rows into the chain, in id order, up to max_rows at a time.
+-- Seal pending rows into the chain, in id order, up to max_rows at a time
+-- (extension/audit_chain.c: batches of 5,000 rows, one UPDATE each).
 -- Returns the number of rows sealed.
 CREATE FUNCTION mobisign.audit_seal(max_rows integer DEFAULT 10000)
 RETURNS bigint
-LANGUAGE plpgsql
+LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    last_seq  bigint;
-    last_hash bytea;
-    r         mobisign.audit;
-    n         bigint := 0;
-BEGIN
-    -- one sealer at a time; writers are never blocked by this lock
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.audit_seal'));
-    SELECT a.chain_seq, a.hash INTO last_seq, last_hash
-      FROM mobisign.audit a WHERE a.chain_seq IS NOT NULL
-     ORDER BY a.chain_seq DESC LIMIT 1;
-    last_seq := coalesce(last_seq, 0);
-    last_hash := coalesce(last_hash, '\x'::bytea);
-    PERFORM pg_catalog.set_config('mobisign_audit.sealing', 'on', true);
-    FOR r IN SELECT * FROM mobisign.audit a WHERE a.chain_seq IS NULL
-              ORDER BY a.id LIMIT max_rows FOR UPDATE SKIP LOCKED
-    LOOP
-        r.chain_seq := last_seq + 1;
-        r.prev_hash := last_hash;
-        r.hash := mobisign.audit_digest(last_hash, r);
-        UPDATE mobisign.audit a SET chain_seq = r.chain_seq, prev_hash = r.prev_hash, hash = r.hash
-         WHERE a.id = r.id;
-        last_seq := r.chain_seq;
-        last_hash := r.hash;
-        n := n + 1;
-    END LOOP;
-    PERFORM pg_catalog.set_config('mobisign_audit.sealing', 'off', true);
-    RETURN n;
-END
-$$;
+AS 'MODULE_PATHNAME', 'ms_audit_seal';
+
+-- The sealed rows in chain order from position first_seq on, the first
+-- linked to anchor (extension/audit_chain.c): intact is false at the first
+-- row whose position, link or hash is wrong.
+CREATE FUNCTION mobisign._audit_chain_check(first_seq bigint, anchor bytea,
+                                            OUT intact boolean, OUT rows_checked bigint,
+                                            OUT first_broken_id bigint, OUT first_broken_seq bigint,
+                                            OUT reason text, OUT head_hash bytea)
+RETURNS record
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ms_audit_chain_check';
 
 -- Recompute the chain. intact is false at the first row whose link or hash
 -- does not match; first_broken_id names it.
@@ -168,7 +154,6 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    r         mobisign.audit;
     expect    bytea := '\x'::bytea;
     want_seq  bigint := 1;
 BEGIN
@@ -196,28 +181,8 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    FOR r IN SELECT * FROM mobisign.audit a WHERE a.chain_seq IS NOT NULL ORDER BY a.chain_seq
-    LOOP
-        rows_checked := rows_checked + 1;
-        IF r.chain_seq <> want_seq OR r.prev_hash IS DISTINCT FROM expect THEN
-            intact := false;
-            reason := CASE WHEN r.chain_seq <> want_seq
-                           THEN pg_catalog.format('row with chain position %s is missing', want_seq)
-                           ELSE 'the link to the previous row does not match' END;
-        ELSIF r.hash IS DISTINCT FROM mobisign.audit_digest(r.prev_hash, r) THEN
-            intact := false;
-            reason := 'the row''s content does not match its hash';
-        END IF;
-        IF NOT intact THEN
-            first_broken_id := r.id;
-            first_broken_seq := r.chain_seq;
-            RETURN;
-        END IF;
-        expect := r.hash;
-        want_seq := want_seq + 1;
-    END LOOP;
-    head_hash := expect;
-    RETURN;
+    SELECT * INTO intact, rows_checked, first_broken_id, first_broken_seq, reason, head_hash
+      FROM mobisign._audit_chain_check(want_seq, expect);
 END
 $$;
 COMMENT ON FUNCTION mobisign_audit_verify() IS 'seals pending audit rows (not on a hot standby), then recomputes the hash chain; reports the first broken row';

@@ -236,7 +236,9 @@ $$;
 
 -- Step 5: the transaction row (the columns the request sets; the others
 -- keep their defaults); returns its id.  A second open request for the
--- user is refused by the index transaction_one_open_per_user.
+-- user is refused by the index transaction_one_open_per_user: the INSERT
+-- yields to the open row (ON CONFLICT, no subtransaction to catch the
+-- violation) and the request is refused.
 CREATE FUNCTION mobisign._request_insert_transaction(t mobisign.transaction)
 RETURNS uuid
 LANGUAGE plpgsql
@@ -244,31 +246,26 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_id  uuid;
-    v_con text;
 BEGIN
     PERFORM mobisign._own_write(true);     -- a new transaction, not a restored one
-    BEGIN
-        INSERT INTO mobisign.transaction AS tr (kind, application, user_id, msisdn, reference, data,
-                                               data_hash, display_text, verification_code,
-                                               pki_id, certificate_fingerprint, sim_key_set,
-                                               counter, expires_at, evidence)
-        VALUES (t.kind, t.application, t.user_id, t.msisdn, t.reference, t.data, t.data_hash,
-                t.display_text, t.verification_code, t.pki_id, t.certificate_fingerprint,
-                t.sim_key_set, t.counter, t.expires_at, t.evidence)
-        RETURNING tr.id INTO v_id;
-    EXCEPTION WHEN unique_violation THEN
-        GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
-        IF v_con = 'transaction_one_open_per_user' THEN
-            -- the same words whoever made the open request: nothing about
-            -- other applications, their labels or their transactions
-            PERFORM mobisign._raise_status(406,
-                pg_catalog.format('a request for user "%s" is in progress', t.user_id),
-                'Only one authentication or signature per user may be pending at a time.',
-                pg_catalog.format('Try again later: a request ends within mobisign.max_timeout (%s).',
-                                  mobisign._max_timeout()));
-        END IF;
-        RAISE;
-    END;
+    INSERT INTO mobisign.transaction AS tr (kind, application, user_id, msisdn, reference, data,
+                                           data_hash, display_text, verification_code,
+                                           pki_id, certificate_fingerprint, sim_key_set,
+                                           counter, expires_at, evidence)
+    VALUES (t.kind, t.application, t.user_id, t.msisdn, t.reference, t.data, t.data_hash,
+            t.display_text, t.verification_code, t.pki_id, t.certificate_fingerprint,
+            t.sim_key_set, t.counter, t.expires_at, t.evidence)
+    ON CONFLICT (user_id) WHERE mobisign._is_open(state) DO NOTHING
+    RETURNING tr.id INTO v_id;
+    IF v_id IS NULL THEN
+        -- the same words whoever made the open request: nothing about
+        -- other applications, their labels or their transactions
+        PERFORM mobisign._raise_status(406,
+            pg_catalog.format('a request for user "%s" is in progress', t.user_id),
+            'Only one authentication or signature per user may be pending at a time.',
+            pg_catalog.format('Try again later: a request ends within mobisign.max_timeout (%s).',
+                              mobisign._max_timeout()));
+    END IF;
     PERFORM mobisign._own_write(false);
     RETURN v_id;
 END
@@ -326,10 +323,15 @@ CREATE FUNCTION mobisign_authenticate(user_id text, application text DEFAULT NUL
                                       timeout interval DEFAULT '2 min', message text DEFAULT NULL,
                                       OUT transaction_id uuid, OUT verification_code text)
 RETURNS record
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM mobisign._request('authenticate', $1, mobisign._random_bytes(32), $4, $2, $3)
+BEGIN
+    -- plpgsql, not sql: its plan is kept for the session (a sql function
+    -- that is not inlined is planned again on every call)
+    SELECT * INTO transaction_id, verification_code
+      FROM mobisign._request('authenticate', $1, mobisign._random_bytes(32), $4, $2, $3);
+END
 $$;
 
 -- the data signed is the text shown, in UTF-8 (mobisign._request)
@@ -337,10 +339,13 @@ CREATE FUNCTION mobisign_sign(user_id text, text_to_sign text, application text 
                               timeout interval DEFAULT '3 min',
                               OUT transaction_id uuid, OUT verification_code text)
 RETURNS record
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM mobisign._request('sign', $1, NULL, $2, $3, $4)
+BEGIN
+    SELECT * INTO transaction_id, verification_code
+      FROM mobisign._request('sign', $1, NULL, $2, $3, $4);
+END
 $$;
 
 -- The digest and its hash for mobisign_sign_hash and

@@ -78,8 +78,46 @@ BEGIN
 END
 $$;
 
+-- Housekeeping of the queue under churn (worker/queue.c, every
+-- mobisign.worker_housekeeping_interval): the queue rows of final
+-- transactions are removed, at most batch per call (the worker calls again
+-- while batches come back full), so that the queue holds open work only and
+-- its dead rows stay few enough for autovacuum to keep up.  A row sent more
+-- than once (attempts > 1) is kept: mobisign._answer_is_duplicate_delivery
+-- needs it to recognise a late second copy of the answer; it goes with its
+-- transaction (mobisign_purge, ON DELETE CASCADE).  Returns the rows removed.
+CREATE FUNCTION mobisign._queue_cleanup(batch integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF batch IS NULL OR batch < 1 OR batch > 100000 THEN
+        RAISE EXCEPTION 'batch must be between 1 and 100000'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- request_queue_finished holds exactly the candidates, each looked up
+    -- in the transaction by its key (a subquery, not a join: no plan ever
+    -- reads the whole transaction table); a row the worker or an answer
+    -- holds is skipped, not waited for
+    WITH doomed AS (
+        SELECT q.transaction_id FROM mobisign.request_queue q
+         WHERE q.done AND q.attempts <= 1
+           AND NOT mobisign._is_open((SELECT tr.state FROM mobisign.transaction tr
+                                       WHERE tr.id = q.transaction_id))
+         LIMIT batch
+         FOR UPDATE OF q SKIP LOCKED)
+    DELETE FROM mobisign.request_queue q USING doomed
+     WHERE q.transaction_id = doomed.transaction_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
 -- Internals to nobody
 REVOKE ALL ON FUNCTION
     mobisign._mark_submitted(uuid, text[]), mobisign._mark_failed(uuid, integer, text),
-    mobisign._expire(integer)
+    mobisign._expire(integer), mobisign._queue_cleanup(integer)
 FROM PUBLIC;

@@ -47,20 +47,15 @@
 -- these tables, and the API sets it itself.
 CREATE FUNCTION mobisign._own_write(on_off boolean)
 RETURNS void
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.set_config('mobisign_state.own_write', CASE WHEN on_off THEN 'on' ELSE 'off' END, true);
-    SELECT NULL::void
-$$;
+AS 'MODULE_PATHNAME', 'ms_own_write'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._is_own_write()
 RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.current_setting('mobisign_state.own_write', true) IS NOT DISTINCT FROM 'on'
-$$;
+AS 'MODULE_PATHNAME', 'ms_is_own_write'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
 
 ------------------------------------------------------------------------------
 -- Restored rows are made safe as they arrive

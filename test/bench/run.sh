@@ -12,7 +12,7 @@
 #
 # Both sides are counted per second of elapsed time and per second of their
 # own CPU time (the reference process's, the backend's: /proc/self/schedstat).
-# The figures with a target (issue 9) end the output, one line each, per CPU
+# The figures with a target (issues 9 and 10) end the output, one line each, per CPU
 # second (on a shared machine an elapsed second also holds other processes'
 # work, differently for each window, so elapsed-time ratios wander; both are
 # in the table above them):
@@ -178,3 +178,11 @@ awk -v a="$rss2" -v b="$rss1" 'BEGIN {
 		a, b, a / b, (a / b <= 1.05 ? "pass" : "short") }'
 # keys in a token vs key files (its own cluster; RESULT enqueue_token_vs_file)
 bash "$MOBISIGN_ROOT/test/bench/hsm.sh"
+# issue 10, each in its own cluster, each ending with its RESULT lines (times
+# measured on the 2 shared cores at a load average of 6-7):
+# mobisign_authenticate() vs INSERT, 8 clients (1 min); queue health and
+# memory over 20,000 API and 100,000 table-driven transactions (3 min);
+# mobisign_audit_verify() over 1,000,000 rows vs sha256() (2 min)
+bash "$MOBISIGN_ROOT/test/bench/enqueue.sh"
+bash "$MOBISIGN_ROOT/test/bench/churn.sh"
+bash "$MOBISIGN_ROOT/test/bench/audit.sh"

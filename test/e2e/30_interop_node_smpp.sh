@@ -53,11 +53,13 @@ authenticate_all() {
 	ms_authenticate_range 1 "$N" "$1" '2 min' >"$WORK/$1.ids"
 	ms_wait_tag_final "$1" 60
 }
+# (from the audit's transaction.submitted rows: the queue rows of final
+# transactions are removed by the worker's housekeeping)
 message_ids_via_node() { # TAG: how many requests node-smpp took (its ids start with n)
-	q "SELECT count(*) FILTER (WHERE q.smsc_message_ids[1] LIKE 'n%') || '/' ||
-	          count(*) FILTER (WHERE q.smsc_message_ids[1] NOT LIKE 'n%')
-	     FROM mobisign.request_queue q JOIN mobisign.transaction t ON t.id = q.transaction_id
-	    WHERE t.application = '$1'"
+	q "SELECT count(*) FILTER (WHERE a.detail->'message_ids'->>0 LIKE 'n%') || '/' ||
+	          count(*) FILTER (WHERE a.detail->'message_ids'->>0 NOT LIKE 'n%')
+	     FROM mobisign.audit a JOIN mobisign.transaction t ON t.id = a.transaction_id
+	    WHERE a.operation = 'transaction.submitted' AND t.application = '$1'"
 }
 
 # ---------------------------------------------------------------------------

@@ -132,6 +132,8 @@ INSERT INTO expect_fn VALUES
     ('mobisign._distribution_points(bytea)', '{}'),
     ('mobisign._expected_signers(bytea,jsonb)', '{}'),
     ('mobisign._expire(integer)', '{}'),
+    ('mobisign._queue_cleanup(integer)', '{}'),
+    ('mobisign._audit_chain_check(bigint,bytea)', '{}'),
     ('mobisign._fetch_url(text,text)', '{}'),
     ('mobisign._filter_template_problem(text)', '{}'),
     ('mobisign._finish(uuid,text,integer,text,jsonb,bytea,bytea,text,jsonb)', '{}'),

@@ -87,3 +87,44 @@ RESET session_replication_role;
 SELECT intact, first_broken_id = :after_gap_id AS names_the_row_after_the_gap, first_broken_seq, reason
   FROM mobisign_audit_verify();
 
+
+-- The canonical form that a row's hash covers (extension/audit_chain.h) is
+-- the text of jsonb_build_array(id, time in microseconds since the Unix
+-- epoch, actor, application, operation, transaction_id, outcome, detail,
+-- chain_seq) in UTF-8.  Rows with every kind of value: quotes, backslashes,
+-- control characters, non-ASCII text, nested and empty details, no
+-- application or transaction.
+SELECT mobisign.audit_log('test.canonical', 'quote " backslash \ tab	end',
+           jsonb_build_object('nested', jsonb_build_array(1, 2.50, 'x', NULL, true),
+                              'unicode', 'Grüße, ☃ €', 'control', E'a\u0001b\nc', 'empty', '{}'::jsonb),
+           '00000000-0000-4000-8000-000000000001', E'shop\nline two') > 0 AS written;
+SELECT mobisign.audit_log('test.canonical', 'ok') > 0 AS written;
+SELECT mobisign.audit_log('test.canonical', 'ok', '"a scalar detail"'::jsonb, NULL, 'Ünïcode app') > 0 AS written;
+SELECT mobisign.audit_seal() AS sealed;
+-- Every sealed row's hash is SHA-256 of the previous hash and that text.
+SELECT count(*) > 10 AS many_rows,
+       count(*) FILTER (WHERE a.hash IS DISTINCT FROM sha256(a.prev_hash || convert_to(
+           jsonb_build_array(a.id, (extract(epoch FROM a.at) * 1000000)::bigint, a.actor,
+                             a.application, a.operation, a.transaction_id, a.outcome, a.detail,
+                             a.chain_seq)::text, 'UTF8'))) AS hashes_not_of_that_form
+  FROM mobisign.audit a WHERE a.chain_seq IS NOT NULL
+   AND a.chain_seq <> 8;   -- edited and put back above with its old hash: the same row
+-- audit_digest() computes the same hash for any row.
+SELECT count(*) FILTER (WHERE mobisign.audit_digest(a.prev_hash, a) IS DISTINCT FROM a.hash) AS digests_differ
+  FROM mobisign.audit a WHERE a.chain_seq > 8;
+
+-- mobisign._audit_chain_check(first_seq, anchor) is the check behind
+-- mobisign_audit_verify(): from position 6 on (after the gap made above),
+-- linked to the hash the row at 6 names, the rest of the chain is intact;
+-- with any other anchor the first row's link is wrong; from position 1 the
+-- gap is found.
+SELECT prev_hash AS anchor6 FROM mobisign.audit WHERE chain_seq = 6 \gset
+SELECT intact, rows_checked = (SELECT count(*) FROM mobisign.audit WHERE chain_seq >= 6) AS all_rows,
+       first_broken_seq, reason, head_hash = (SELECT hash FROM mobisign.audit ORDER BY chain_seq DESC LIMIT 1) AS head_is_last
+  FROM mobisign._audit_chain_check(6, :'anchor6');
+SELECT intact, rows_checked, first_broken_seq, reason, head_hash
+  FROM mobisign._audit_chain_check(6, '\x00');
+SELECT intact, rows_checked, first_broken_seq, reason FROM mobisign._audit_chain_check(1, '\x');
+-- The sealer refuses a negative batch and seals nothing when nothing is pending.
+SELECT err($$ SELECT mobisign.audit_seal(-1) $$);
+SELECT mobisign.audit_seal(0) AS sealed_none, mobisign.audit_seal() AS nothing_pending;

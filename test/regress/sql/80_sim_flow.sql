@@ -375,6 +375,30 @@ SELECT kind, state, status_code, status_name, reason, completed FROM seen(:'t6')
 \set out `PGDATABASE=:'DBNAME' bash :'listen' :'sql'`
 \echo :out
 
+-- The housekeeping also calls mobisign._queue_cleanup(): the queue rows of
+-- final transactions go, in batches (the worker calls again while a batch
+-- comes back full).  The row of an open transaction stays, and so does a
+-- row sent more than once (here t5's, as if re-sent after a lost response):
+-- a late second copy of the SIM's answer is recognised by it.
+SET SESSION AUTHORIZATION regress_shop;
+SELECT transaction_id AS t7 FROM mobisign_authenticate('user0002', 'Shop') \gset
+RESET SESSION AUTHORIZATION;
+UPDATE mobisign.request_queue SET attempts = 2 WHERE transaction_id = :'t5';
+SELECT tr.state, q.done, q.attempts FROM mobisign.request_queue q
+  JOIN mobisign.transaction tr ON tr.id = q.transaction_id ORDER BY tr.created_at;
+SELECT mobisign._queue_cleanup(1) AS first_batch;
+SELECT mobisign._queue_cleanup() AS the_rest;
+SELECT mobisign._queue_cleanup() AS nothing_left;
+SELECT tr.state, q.done, q.attempts FROM mobisign.request_queue q
+  JOIN mobisign.transaction tr ON tr.id = q.transaction_id ORDER BY tr.created_at;
+-- Once cancelled, t7's row goes too; a batch is 1 to 100000 rows.
+SET SESSION AUTHORIZATION regress_shop;
+SELECT mobisign_cancel(:'t7') AS cancelled;
+RESET SESSION AUTHORIZATION;
+SELECT mobisign._queue_cleanup() AS t7_row;
+SELECT err($$ SELECT mobisign._queue_cleanup(0) $$);
+SELECT err($$ SELECT mobisign._queue_cleanup(100001) $$);
+
 ------------------------------------------------------------------------------
 -- 6. mobisign_status and mobisign_wait refuse what they cannot answer
 ------------------------------------------------------------------------------

@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit_chain.h
+ *	  The audit trail's hash chain (README.md, "The audit trail";
+ *	  sql/parts/20_audit.sql): the canonical form of a row, its digest
+ *	  (mobisign.audit_digest), the sealer (mobisign.audit_seal) and the check
+ *	  of a stretch of the chain (mobisign._audit_chain_check, behind
+ *	  mobisign_audit_verify).
+ *
+ * Invariants: the canonical form has its one home here, canonical_row()
+ * in audit_chain.c: the text of
+ *	  jsonb_build_array(id, at in microseconds since the Unix epoch, actor,
+ *					  application, operation, transaction_id, outcome, detail,
+ *					  chain_seq)
+ * in UTF-8 (as stored when it has no UTF-8 form), and a row's hash is
+ * SHA-256(prev_hash || canonical form).  Writers only INSERT and never wait
+ * for the chain: one sealer at a time (the advisory lock on
+ * hashtext('mobisign.audit_seal')) gives committed rows the next chain
+ * positions in id order, in batches of one UPDATE each.  The check reads
+ * the chain in chain_seq order and stops at the first row whose position,
+ * link or hash is wrong.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MOBISIGN_AUDIT_CHAIN_H
+#define MOBISIGN_AUDIT_CHAIN_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+/* the advisory lock key's text: one sealer (and purger) at a time */
+#define MS_AUDIT_SEAL_LOCK "mobisign.audit_seal"
+
+/* mobisign.audit_digest(prev bytea, a mobisign.audit) RETURNS bytea */
+extern Datum ms_audit_digest(PG_FUNCTION_ARGS);
+
+/* mobisign.audit_seal(max_rows integer) RETURNS bigint: the rows sealed */
+extern Datum ms_audit_seal(PG_FUNCTION_ARGS);
+
+/*
+ * mobisign._audit_chain_check(first_seq bigint, anchor bytea, OUT intact,
+ * OUT rows_checked, OUT first_broken_id, OUT first_broken_seq, OUT reason,
+ * OUT head_hash): the sealed rows from first_seq on, the first linked to
+ * anchor.
+ */
+extern Datum ms_audit_chain_check(PG_FUNCTION_ARGS);
+
+#endif							/* MOBISIGN_AUDIT_CHAIN_H */
