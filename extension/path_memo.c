@@ -22,9 +22,10 @@ typedef struct PathMemoEntry
 	MsPathMemoKey key;			/* hash key: first */
 	int64		lo;				/* valid for lo < t < hi */
 	int64		hi;
-	STACK_OF(X509) *chain;		/* own references */
-	List	   *policies;		/* in memo_cxt */
-	bool		used_crls;
+	List	   *chain;			/* in memo_cxt, as all below */
+	List	   *policies;
+	Jsonb	   *chain_ev;
+	Jsonb	   *crls_ev;
 	bool		stale_crl_in_grace;
 } PathMemoEntry;
 
@@ -46,14 +47,8 @@ ms_path_memo_init(void)
 static void
 memo_drop_all(void)
 {
-	HASH_SEQ_STATUS seq;
-	PathMemoEntry *e;
-
 	if (memo_table == NULL)
 		return;
-	hash_seq_init(&seq, memo_table);
-	while ((e = hash_seq_search(&seq)) != NULL)
-		sk_X509_pop_free(e->chain, X509_free);
 	hash_destroy(memo_table);
 	memo_table = NULL;
 	MemoryContextReset(memo_cxt);
@@ -112,7 +107,8 @@ ms_path_memo_lookup(const MsPathMemoKey *key, time_t t, MsPathMemoHit *hit)
 		return false;
 	hit->chain = e->chain;
 	hit->policies = e->policies;
-	hit->used_crls = e->used_crls;
+	hit->chain_ev = e->chain_ev;
+	hit->crls_ev = e->crls_ev;
 	hit->stale_crl_in_grace = e->stale_crl_in_grace;
 	memo_hits++;
 	return true;
@@ -181,14 +177,34 @@ narrow_crls(TimeSpan *iv, MsPki *pki)
 	}
 }
 
+static List *
+copy_strings(List *from)
+{
+	List	   *to = NIL;
+	ListCell   *lc;
+
+	foreach(lc, from)
+		to = lappend(to, pstrdup(lfirst(lc)));
+	return to;
+}
+
+static Jsonb *
+copy_jsonb(Jsonb *j)
+{
+	Jsonb	   *c = palloc(VARSIZE(j));
+
+	memcpy(c, j, VARSIZE(j));
+	return c;
+}
+
 void
 ms_path_memo_store(const MsPathMemoKey *key, MsPki *pki, X509 *cert,
 				   STACK_OF(X509) *untrusted, time_t t, const MsPathMemoHit *result)
 {
 	TimeSpan	iv = {.t = (int64) t, .lo = PG_INT64_MIN, .hi = PG_INT64_MAX, .ok = true};
 	STACK_OF(X509) *one;
-	STACK_OF(X509) *chain;
 	PathMemoEntry *e;
+	PathMemoEntry made;
 	bool		found;
 	MemoryContext old;
 
@@ -208,7 +224,7 @@ ms_path_memo_store(const MsPathMemoKey *key, MsPki *pki, X509 *cert,
 	narrow_certs(&iv, pki->anchors);
 	narrow_certs(&iv, pki->intermediates);
 	narrow_crls(&iv, pki);
-	if (!iv.ok || (chain = X509_chain_up_ref(result->chain)) == NULL)
+	if (!iv.ok)
 		return;
 	memo_ready();
 	if (hash_get_num_entries(memo_table) >= memo_max_entries)
@@ -216,26 +232,29 @@ ms_path_memo_store(const MsPathMemoKey *key, MsPki *pki, X509 *cert,
 		memo_drop_all();
 		memo_ready();
 	}
+	/* the copies first: an error while copying leaves no half-made entry */
+	old = MemoryContextSwitchTo(memo_cxt);
+	made.chain = copy_strings(result->chain);
+	made.policies = copy_strings(result->policies);
+	made.chain_ev = copy_jsonb(result->chain_ev);
+	made.crls_ev = copy_jsonb(result->crls_ev);
+	MemoryContextSwitchTo(old);
 	e = hash_search(memo_table, key, HASH_ENTER, &found);
 	if (found)
 	{
-		sk_X509_pop_free(e->chain, X509_free);
+		/* made at another time: replaced */
+		list_free_deep(e->chain);
 		list_free_deep(e->policies);
+		pfree(e->chain_ev);
+		pfree(e->crls_ev);
 	}
 	e->lo = iv.lo;
 	e->hi = iv.hi;
-	e->chain = chain;
-	e->used_crls = result->used_crls;
+	e->chain = made.chain;
+	e->policies = made.policies;
+	e->chain_ev = made.chain_ev;
+	e->crls_ev = made.crls_ev;
 	e->stale_crl_in_grace = result->stale_crl_in_grace;
-	old = MemoryContextSwitchTo(memo_cxt);
-	e->policies = NIL;
-	{
-		ListCell   *lc;
-
-		foreach(lc, result->policies)
-			e->policies = lappend(e->policies, pstrdup(lfirst(lc)));
-	}
-	MemoryContextSwitchTo(old);
 }
 
 void

@@ -2,7 +2,8 @@
  *
  * path_memo.h
  *	  Per-backend memo of path validations that succeeded: the chain built,
- *	  its policies and CRL facts, valid over an interval of check times.
+ *	  its policies and the evidence's path parts, valid over an interval of
+ *	  check times.
  *
  * Invariants:
  * - The key is the SHA-256 of everything a validation reads besides the
@@ -25,8 +26,8 @@
  *	 makes per-call copies of those certificates); its evidence is rebuilt
  *	 at each hit with the call's time.
  * - At most mobisign.path_memo_entries entries (0: off); when full, all are
- *	 dropped at once.  Each entry holds references to its chain's X509
- *	 objects, released with it.
+ *	 dropped at once.  An entry holds only copies (text, jsonb) in the
+ *	 memo's own memory context, never an OpenSSL object.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +39,7 @@
 #include <openssl/x509.h>
 
 #include "nodes/pg_list.h"
+#include "utils/jsonb.h"
 #include "pki_store.h"
 #include "validate.h"
 
@@ -49,9 +51,10 @@ typedef struct MsPathMemoKey
 /* What a memoised validation hands back (owned by the memo: do not free). */
 typedef struct MsPathMemoHit
 {
-	STACK_OF(X509) *chain;		/* end entity first */
+	List	   *chain;			/* char * subjects, end entity first */
 	List	   *policies;		/* char * OIDs */
-	bool		used_crls;
+	Jsonb	   *chain_ev;		/* the evidence's "chain" array */
+	Jsonb	   *crls_ev;		/* the evidence's "crls" array */
 	bool		stale_crl_in_grace;
 } MsPathMemoHit;
 
