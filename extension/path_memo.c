@@ -47,11 +47,10 @@ ms_path_memo_init(void)
 static void
 memo_drop_all(void)
 {
-	if (memo_table == NULL)
-		return;
-	hash_destroy(memo_table);
+	/* the table's own context and every copy are in memo_cxt */
 	memo_table = NULL;
-	MemoryContextReset(memo_cxt);
+	if (memo_cxt != NULL)
+		MemoryContextReset(memo_cxt);
 }
 
 static void

@@ -37,9 +37,7 @@ static HTAB *row_types = NULL;
 static void
 row_types_reset(Datum arg, int cacheid, uint32 hashvalue)
 {
-	if (row_types == NULL)
-		return;
-	hash_destroy(row_types);
+	/* the table's own context is a child of row_cxt */
 	row_types = NULL;
 	MemoryContextReset(row_cxt);
 }
