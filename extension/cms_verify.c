@@ -350,24 +350,65 @@ describe_signer(X509 *signer, CMS_SignerInfo *si, MsCmsResult *out)
 }
 
 /*
- * Step 5: the signature itself, with the signer's key only (no chain
- * building here), over the right content.  false (out filled in) when it
- * does not verify.
+ * The SignedData's content through the digest BIOs CMS_dataInit() set up
+ * (detached: from req's content), ending with the one SignerInfo's
+ * verification against it: its messageDigest attribute (or, without signed
+ * attributes, its signature) over the digest.  CMS_verify() does the same
+ * after its own signer lookup and chain handling, which the caller does.
  */
 static bool
-verify_signature(MsScope *scope, CMS_ContentInfo *cms, X509 *signer, bool detached,
-				 const MsCmsRequest *req, MsCmsResult *out)
+verify_content_digest(CMS_ContentInfo *cms, CMS_SignerInfo *si, BIO *dcont)
 {
-	STACK_OF(X509) *signers = ms_scope_x509_stack(scope, sk_X509_new_null());
+	BIO		   *cmsbio = CMS_dataInit(cms, dcont);
+	char		buf[4096];
+	bool		ok = cmsbio != NULL;
+
+	while (ok)
+	{
+		int			n = BIO_read(cmsbio, buf, sizeof(buf));
+
+		if (n <= 0)
+		{
+			ok = n == 0;		/* as CMS_verify(): < 0 is an error */
+			break;
+		}
+	}
+	if (ok && CMS_SignerInfo_verify_content(si, cmsbio) <= 0)
+	{
+		ERR_raise(ERR_LIB_CMS, CMS_R_CONTENT_VERIFY_ERROR);
+		ok = false;
+	}
+	/* pop the digest BIOs off dcont, which the caller owns */
+	while (cmsbio != NULL && cmsbio != dcont)
+	{
+		BIO		   *next = BIO_pop(cmsbio);
+
+		BIO_free(cmsbio);
+		cmsbio = next;
+	}
+	return ok;
+}
+
+/*
+ * Step 5: the signature itself, with the signer's key only (no chain
+ * building here: the path is validated in step 6), over the right content.
+ * The SignerInfo is verified as CMS_verify() does with
+ * CMS_NO_SIGNER_CERT_VERIFY: its signed attributes (their checks and the
+ * signature over them), then the content's digest.  false (out filled in)
+ * when it does not verify.
+ */
+static bool
+verify_signature(MsScope *scope, CMS_ContentInfo *cms, CMS_SignerInfo *si, X509 *signer,
+				 bool detached, const MsCmsRequest *req, MsCmsResult *out)
+{
 	BIO		   *dcont = NULL;
 
-	if (signers == NULL || !X509_up_ref(signer) || !sk_X509_push(signers, signer))
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	if (detached)
 		dcont = ms_scope_bio(scope, BIO_new_mem_buf(req->content, (int) req->contentlen));
 	ERR_clear_error();
-	if (CMS_verify(cms, signers, NULL, dcont, NULL,
-				   CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY | CMS_NOCRL) != 1)
+	CMS_SignerInfo_set1_signer_cert(si, signer);
+	if ((CMS_signed_get_attr_count(si) >= 0 && CMS_SignerInfo_verify(si) <= 0) ||
+		!verify_content_digest(cms, si, dcont))
 	{
 		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
 					psprintf("the signature does not verify: %s", ms_ossl_error()));
@@ -449,7 +490,7 @@ ms_cms_verify(const MsCmsRequest *req, MsCmsResult *out)
 		if (signer != NULL)
 		{
 			describe_signer(signer, si, out);
-			if (verify_signature(scope, cms, signer, detached, req, out))
+			if (verify_signature(scope, cms, si, signer, detached, req, out))
 				validate_signer_path(scope, signer, msgcerts, req, out);
 		}
 	}

@@ -18,6 +18,7 @@
 #include "fetch.h"
 #include "hsm.h"
 #include "keystore.h"
+#include "path_memo.h"
 #include "policy.h"
 #include "refresher.h"
 #include "restore.h"
@@ -39,6 +40,7 @@ _PG_init(void)
 	ms_refresher_init();
 	ms_dropdb_init();
 	ms_vcache_init();
+	ms_path_memo_init();
 
 	MarkGUCPrefixReserved("mobisign");
 }

@@ -22,7 +22,9 @@
 /*
  * The blessed descriptor of the row the function returns, looked up once per
  * call site and kept in fcinfo->flinfo->fn_extra (a function that uses this
- * keeps nothing else there; its row type cannot change for a call site).
+ * keeps nothing else there; its row type cannot change for a call site), and
+ * built once per backend and function OID until pg_proc changes (such a
+ * function takes no polymorphic argument: its row type is its own).
  */
 extern TupleDesc ms_result_row(FunctionCallInfo fcinfo);
 

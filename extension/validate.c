@@ -24,6 +24,7 @@
 
 #include "ocsp.h"
 #include "ossl.h"
+#include "path_memo.h"
 #include "verify_cache.h"
 #include "sql_fn.h"
 #include "pki_store.h"
@@ -584,17 +585,19 @@ check_key_usage(MsPki *pki, X509 *cert, MsKeyUsage usage, MsValidation *out)
 	}
 }
 
-/* Step 4: the chain's subjects (out->chain) and the evidence document. */
+/*
+ * Step 4a: the evidence's parts that depend on the path only: the chain
+ * (subjects and fingerprints) and the CRLs relied on, as two arrays; the
+ * subjects also go to out->chain.
+ */
 static void
-record_evidence(MsPki *pki, VerifyState *st, PathRun *run, MsValidation *out)
+path_evidence(MsPki *pki, STACK_OF(X509) *chain, bool used_crls, Jsonb **chain_ev,
+			  Jsonb **crls_ev, MsValidation *out)
 {
-	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(run->ctx);
 	MsJsonb		ev = {0};
+	MsJsonb		crls = {0};
 
-	ms_jb_begin_object(&ev, NULL);
-	ms_jb_string(&ev, "pki", pki->name);
-	ms_jb_string(&ev, "checked_at", timestamptz_to_str(time_t_to_timestamptz(st->check_time)));
-	ms_jb_begin_array(&ev, "chain");
+	ms_jb_begin_array(&ev, NULL);
 	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
 	{
 		X509	   *x = sk_X509_value(chain, i);
@@ -607,13 +610,32 @@ record_evidence(MsPki *pki, VerifyState *st, PathRun *run, MsValidation *out)
 		ms_jb_end(&ev);
 	}
 	ms_jb_end(&ev);
-	ms_jb_begin_array(&ev, "crls");
-	for (int i = 0; run->used_crls && chain != NULL && i < sk_X509_num(chain); i++)
-		add_crls_for(&ev, pki, sk_X509_value(chain, i));
-	ms_jb_end(&ev);
-	if (run->ocsp_ev != NULL)
-		ms_jb_document(&ev, "ocsp", run->ocsp_ev);
-	if (st->stale_crl_in_grace)
+	*chain_ev = ms_jb_finish(&ev);
+	ms_jb_begin_array(&crls, NULL);
+	for (int i = 0; used_crls && chain != NULL && i < sk_X509_num(chain); i++)
+		add_crls_for(&crls, pki, sk_X509_value(chain, i));
+	ms_jb_end(&crls);
+	*crls_ev = ms_jb_finish(&crls);
+}
+
+/*
+ * Step 4b: the evidence document, from the path validated or remembered
+ * (path_memo.h), at the call's time.
+ */
+static void
+record_evidence(MsPki *pki, time_t check_time, Jsonb *chain_ev, Jsonb *crls_ev,
+				Jsonb *ocsp_ev, bool stale_crl_in_grace, MsValidation *out)
+{
+	MsJsonb		ev = {0};
+
+	ms_jb_begin_object(&ev, NULL);
+	ms_jb_string(&ev, "pki", pki->name);
+	ms_jb_string(&ev, "checked_at", timestamptz_to_str(time_t_to_timestamptz(check_time)));
+	ms_jb_document(&ev, "chain", chain_ev);
+	ms_jb_document(&ev, "crls", crls_ev);
+	if (ocsp_ev != NULL)
+		ms_jb_document(&ev, "ocsp", ocsp_ev);
+	if (stale_crl_in_grace)
 		ms_jb_bool(&ev, "stale_crl_within_grace", true);
 	ms_jb_string(&ev, "revocation", pki->revocation);
 	ms_jb_end(&ev);
@@ -638,15 +660,48 @@ record_policies(PathRun *run, MsValidation *out)
 	}
 }
 
+/* A valid path remembered for this check time (path_memo.h): the same result. */
+static bool
+validate_from_memo(MsPki *pki, const MsPathMemoKey *key, time_t check_time, MsValidation *out)
+{
+	MsPathMemoHit hit;
+	ListCell   *lc;
+
+	if (!ms_path_memo_lookup(key, check_time, &hit))
+		return false;
+	out->pki_name = pstrdup(pki->name);
+	out->x509_error = X509_V_OK;
+	out->status_code = MS_STATUS_VALID_SIGNATURE;
+	out->valid = true;
+	out->reason = pstrdup("certificate path is valid");
+	out->chain = NIL;
+	out->policies = NIL;
+	record_evidence(pki, check_time, hit.chain_ev, hit.crls_ev, NULL, hit.stale_crl_in_grace, out);
+	foreach(lc, hit.chain)
+		out->chain = lappend(out->chain, pstrdup(lfirst(lc)));
+	foreach(lc, hit.policies)
+		out->policies = lappend(out->policies, pstrdup(lfirst(lc)));
+	return true;
+}
+
 static void
 validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 			  TimestampTz at, MsKeyUsage usage, MsValidation *out)
 {
 	VerifyState st = {0};
 	PathRun		run;
+	MsPathMemoKey key;
+	bool		memo = false;
+	Jsonb	   *chain_ev;
+	Jsonb	   *crls_ev;
+	X509	   *given_cert = cert;
+	STACK_OF(X509) *given_untrusted = untrusted;
 
 	st.pki = pki;
 	st.check_time = at ? ms_timestamptz_to_time_t(at) : time(NULL);
+	memo = ms_path_memo_key(pki, cert, untrusted, usage, &key);
+	if (memo && validate_from_memo(pki, &key, st.check_time, out))
+		return;
 	inherit_dsa_parameters(scope, pki, &cert, &untrusted, &st);
 
 	run_path(scope, pki, cert, untrusted, &st, &run);
@@ -660,8 +715,22 @@ validate_with(MsScope *scope, MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 		out->status_code = MS_STATUS_ERROR_CERTIFICATE;
 	}
 	check_key_usage(pki, cert, usage, out);
-	record_evidence(pki, &st, &run, out);
+	path_evidence(pki, X509_STORE_CTX_get0_chain(run.ctx), run.used_crls, &chain_ev, &crls_ev, out);
+	record_evidence(pki, st.check_time, chain_ev, crls_ev, run.ocsp_ev, st.stale_crl_in_grace, out);
 	record_policies(&run, out);
+	/* a path with DSA parameters inherited holds this call's copies: not kept */
+	if (memo && out->valid && st.ninherited == 0)
+	{
+		MsPathMemoHit result = {
+			.chain = out->chain,
+			.policies = out->policies,
+			.chain_ev = chain_ev,
+			.crls_ev = crls_ev,
+			.stale_crl_in_grace = st.stale_crl_in_grace,
+		};
+
+		ms_path_memo_store(&key, pki, given_cert, given_untrusted, st.check_time, &result);
+	}
 	ERR_clear_error();
 }
 

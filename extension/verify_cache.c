@@ -23,6 +23,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "path_memo.h"
 #include "sql_fn.h"
 #include "verify_cache.h"
 
@@ -503,13 +504,44 @@ cert_cmp_time(X509 *x, bool not_after, time_t *ptime)
 		return X509_cmp_time(ctm, ptime);
 	if (!f->times_known)
 	{
-		f->not_before_ok = rfc5280_seconds(X509_get0_notBefore(x), &f->not_before);
-		f->not_after_ok = rfc5280_seconds(X509_get0_notAfter(x), &f->not_after);
-		f->times_known = true;
+		int64		nb,
+					na;
+
+		(void) ms_vcache_cert_times(x, &nb, &na);
 	}
 	if (!(not_after ? f->not_after_ok : f->not_before_ok))
 		return 0;
 	return (not_after ? f->not_after : f->not_before) <= (int64) now ? -1 : 1;
+}
+
+bool
+ms_vcache_time_seconds(const ASN1_TIME *t, int64 *secs)
+{
+	return t != NULL && rfc5280_seconds(t, secs);
+}
+
+bool
+ms_vcache_cert_times(X509 *x, int64 *not_before, int64 *not_after)
+{
+	VcCertFacts *f = cert_facts(x);
+
+	if (f == NULL)
+		return false;
+	if (!f->times_known)
+	{
+		f->not_before_ok = rfc5280_seconds(X509_get0_notBefore(x), &f->not_before);
+		f->not_after_ok = rfc5280_seconds(X509_get0_notAfter(x), &f->not_after);
+		f->times_known = true;
+	}
+	*not_before = f->not_before;
+	*not_after = f->not_after;
+	return f->not_before_ok && f->not_after_ok;
+}
+
+bool
+ms_vcache_sha256(X509 *x, unsigned char out[32])
+{
+	return x509_sha256(x, out);
 }
 
 /* OpenSSL's validity check of one certificate at the verification time */
@@ -799,15 +831,18 @@ PG_FUNCTION_INFO_V1(mobisign_verify_cache_stats);
 
 /*
  * mobisign_verify_cache_stats()
- *	 -> (entries, bytes, hits, misses, evictions, max_entries, max_bytes)
+ *	 -> (entries, bytes, hits, misses, evictions, max_entries, max_bytes,
+ *		 path_memo_entries, path_memo_hits)
  */
 Datum
 mobisign_verify_cache_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc = ms_result_row(fcinfo);
 	MsVcacheStats s;
-	Datum		values[7];
-	bool		nulls[7] = {0};
+	Datum		values[9];
+	bool		nulls[9] = {0};
+	int64		memo_entries,
+				memo_hits;
 
 	ms_vcache_stats(&s);
 	values[0] = Int64GetDatum(s.entries);
@@ -817,5 +852,8 @@ mobisign_verify_cache_stats(PG_FUNCTION_ARGS)
 	values[4] = Int64GetDatum(s.evictions);
 	values[5] = Int64GetDatum(s.max_entries);
 	values[6] = Int64GetDatum(s.max_bytes);
+	ms_path_memo_counts(&memo_entries, &memo_hits);
+	values[7] = Int64GetDatum(memo_entries);
+	values[8] = Int64GetDatum(memo_hits);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

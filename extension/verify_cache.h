@@ -38,6 +38,15 @@
 
 #include "ossl.h"
 
+/*
+ * x's DER digest (SHA-256), and its notBefore/notAfter in seconds since
+ * 1970, from its facts (made once per certificate); a time counts only in an
+ * RFC 5280 form (false otherwise, or when out of memory).
+ */
+extern bool ms_vcache_sha256(X509 *x, unsigned char out[32]);
+extern bool ms_vcache_cert_times(X509 *x, int64 *not_before, int64 *not_after);
+extern bool ms_vcache_time_seconds(const ASN1_TIME *t, int64 *secs);
+
 /* GUCs mobisign.verify_cache_entries and mobisign.verify_cache_kb */
 extern void ms_vcache_init(void);
 

@@ -341,10 +341,11 @@ SET search_path = pg_catalog, pg_temp;
 -- docs/verification.md): its size and how often it answered.
 CREATE FUNCTION mobisign_verify_cache_stats(
     OUT entries bigint, OUT bytes bigint, OUT hits bigint, OUT misses bigint,
-    OUT evictions bigint, OUT max_entries bigint, OUT max_bytes bigint)
+    OUT evictions bigint, OUT max_entries bigint, OUT max_bytes bigint,
+    OUT path_memo_entries bigint, OUT path_memo_hits bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'mobisign_verify_cache_stats'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION mobisign_verify_cache_stats()
-    IS 'this backend''s verification cache: entries, estimated bytes, hits, misses, evictions and its limits';
+    IS 'this backend''s verification cache: entries, estimated bytes, hits, misses, evictions and its limits; the path memo''s entries and hits';

@@ -9,6 +9,8 @@
 # API operations).  PROFILE_SECONDS (default 3) per operation.
 # MOBISIGN_DESTDIR as for run.sh (a private PostgreSQL copy, no lock needed);
 # otherwise the installed extension is used (make install first, under the lock).
+# PROFILE_KEEP=DIR keeps each operation's perf data as DIR/<op>:<who>.data
+# (for perf report -i ... --children --stdio -G: call graphs of the callees).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$MOBISIGN_ROOT"
@@ -58,6 +60,7 @@ for spec in "${ops[@]}"; do
 		{ echo "profile: perf record failed ($?, backend $pid):" >&2; cat "$work/perf.log" >&2; exit 1; }
 	wait "$psql_pid"
 	psql_pid=
+	[ -z "${PROFILE_KEEP:-}" ] || cp "$work/perf.data" "$PROFILE_KEEP/$spec.data"
 	echo "   $(cut -d'|' -f2 "$work/out") calls/s (while sampled)"
 	echo "   -- by shared object (self)"
 	perf report -i "$work/perf.data" --no-children --sort dso --stdio 2>/dev/null |

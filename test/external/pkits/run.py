@@ -29,6 +29,11 @@ and exactly the listed rule. PKITS tests path validation (RFC 5280 section
 of section 4 that section 6 does not check, and the strict profile checks.
 MOBISIGN_PKITS_PROFILES=strict (or compatible) runs one profile only.
 
+Each case is validated three times: once with the path memo off
+(mobisign.path_memo_entries = 0), then twice with it on; the three whole
+result rows (evidence included) must be identical, and every valid path's
+repetition must have been answered by the memo (extension/path_memo.h).
+
 Exit status: 0 when every case gives the expected answer (listed deviations
 aside) under every profile run, 1 otherwise. Summary lines, one per profile,
 then the last, which test/run.sh reports:
@@ -90,6 +95,12 @@ for _k in ("4.8.6/OverlappingPoliciesTest6Subpart1", "4.8.6/OverlappingPoliciesT
            "4.12.7/ValidSelfIssuedinhibitAnyPolicyTest7", "4.12.9/ValidSelfIssuedinhibitAnyPolicyTest9"):
     STRICT_REFUSALS[_k] = PC_NOT_CRITICAL
 
+# Valid paths the path memo does not keep (extension/path_memo.h), and why.
+MEMO_NOT_KEPT = {
+    "4.1.5/ValidDSAParameterInheritanceTest5":
+        "its path inherits DSA parameters: validate.c validates per-call copies of those certificates",
+}
+
 PROFILES = tuple(p for p in os.environ.get("MOBISIGN_PKITS_PROFILES", "compatible,strict").split(",") if p)
 
 ANY_POLICY = "2.5.29.32.0"
@@ -120,7 +131,10 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     notes text[] := '{}';
     c text;
-    r record;
+    memo text;
+    plain jsonb;
+    again jsonb;
+    hits0 bigint;
 BEGIN
     BEGIN
         PERFORM mobisign_add_pki(name => pki,
@@ -139,21 +153,41 @@ BEGIN
         END;
     END LOOP;
     BEGIN
-        SELECT v.valid, v.status_code, v.status_name, v.reason, v.policies INTO r
-          FROM mobisign_validate_certificate(
-                   (SELECT f.data FROM pk_file f WHERE f.name = ee),
-                   (SELECT coalesce(array_agg(f.data ORDER BY i.n), '{}')
-                      FROM unnest(inters) WITH ORDINALITY AS i(name, n)
-                      JOIN pk_file f ON f.name = i.name),
-                   pki, at) v;
+        -- first without the path memo (extension/path_memo.h), then twice
+        -- with it (the second call may be answered by it): the three
+        -- results, evidence included, must be identical
+        memo := current_setting('mobisign.path_memo_entries');
+        PERFORM set_config('mobisign.path_memo_entries', '0', true);
+        plain := pg_temp.pkits_validate(ee, inters, pki, at);
+        PERFORM set_config('mobisign.path_memo_entries', memo, true);
+        hits0 := (SELECT path_memo_hits FROM mobisign_verify_cache_stats());
+        FOR i IN 1 .. 2 LOOP
+            again := pg_temp.pkits_validate(ee, inters, pki, at);
+            IF again IS DISTINCT FROM plain THEN
+                RETURN jsonb_build_object('error', format('the path memo changed the result: %%s, without it %%s',
+                                                          again, plain));
+            END IF;
+        END LOOP;
     EXCEPTION WHEN OTHERS THEN
         RETURN jsonb_build_object('error', format('mobisign_validate_certificate: %%s %%s', SQLSTATE, SQLERRM),
                                   'notes', notes);
     END;
-    RETURN jsonb_build_object('valid', r.valid, 'status_code', r.status_code,
-                              'status_name', r.status_name, 'reason', r.reason,
-                              'policies', r.policies, 'notes', notes);
+    RETURN jsonb_build_object('valid', plain->'valid', 'status_code', plain->'status_code',
+                              'status_name', plain->'status_name', 'reason', plain->'reason',
+                              'policies', plain->'policies', 'notes', notes,
+                              'memo_hits', (SELECT path_memo_hits FROM mobisign_verify_cache_stats()) - hits0);
 END
+$$;
+
+-- one validation of the case's end entity, the whole result row
+CREATE FUNCTION pg_temp.pkits_validate(ee text, inters text[], pki text, at timestamptz)
+RETURNS jsonb LANGUAGE sql AS $$
+    SELECT to_jsonb(v) FROM mobisign_validate_certificate(
+               (SELECT f.data FROM pk_file f WHERE f.name = ee),
+               (SELECT coalesce(array_agg(f.data ORDER BY i.n), '{}')
+                  FROM unnest(inters) WITH ORDINALITY AS i(name, n)
+                  JOIN pk_file f ON f.name = i.name),
+               pki, at) v
 $$;
 """ % {"level": SECURITY_LEVEL}
 
@@ -235,6 +269,17 @@ def evaluate(cases, out, profile):
         return None
 
     passed = failed = deviations = refused = 0
+    # the memo keeps valid paths only: the repeated validation of each
+    # valid path must have been answered by it at least once
+    memo_valid = memo_missed = 0
+    for idx, r in sorted(results.items()):
+        if r.get("valid") is True:
+            memo_valid += 1
+            if (r.get("memo_hits") or 0) == 0 and case_key(cases[idx]) not in MEMO_NOT_KEPT:
+                memo_missed += 1
+                print("FAIL     %-9s %s (%s): valid, but its repetition was not answered by the path memo"
+                      % (cases[idx]["test"], cases[idx]["name"], profile))
+    failed += memo_missed
     for idx, c in enumerate(cases):
         key = case_key(c)
         r = results.get(idx)
@@ -279,9 +324,11 @@ def evaluate(cases, out, profile):
                      " by \"%s\"" % STRICT_REFUSALS[key] if strict and key in STRICT_REFUSALS else "",
                      got, detail))
 
-    print("PKITS %s: %d passed%s, %d failed, %d deviations (of %d)"
+    print("PKITS %s: %d passed%s, %d failed, %d deviations (of %d); path memo on = off for every case, "
+          "%d valid paths answered by it"
           % (profile, passed, " (%d of them refused by a listed strict rule)" % refused if strict else "",
-             failed, deviations, len(cases)))
+             failed, deviations, len(cases), memo_valid - memo_missed - sum(
+                 1 for i, r in results.items() if r.get("valid") is True and case_key(cases[i]) in MEMO_NOT_KEPT)))
     return passed, failed, deviations, refused
 
 

@@ -101,6 +101,54 @@ SELECT hits > 0 AS hit FROM since_mark();
 SELECT mobisign_verify_signature(fx('gina-ec.der'), fx('content.txt'), fx('gina-raw-sha256.sig'), 'ecdsa-sha256') AS raw_ok,
        mobisign_verify_signature(fx('gina-ec.der'), fx('other-content.txt'), fx('gina-raw-sha256.sig'), 'ecdsa-sha256') AS raw_other_content;
 
+-- The path memo (extension/path_memo.h): a valid validation is remembered
+-- with the chain it built, keyed by the certificate, the caller's
+-- intermediates, the PKI's generation and row version, and the key usage;
+-- it answers only for a check time between the same validity and CRL times.
+-- memo_hits() counts the memo's answers since the mark.
+CREATE TEMP TABLE memo_mark AS SELECT path_memo_hits FROM mobisign_verify_cache_stats();
+CREATE FUNCTION memo_hits() RETURNS bigint LANGUAGE sql AS $$
+    SELECT s.path_memo_hits - m.path_memo_hits FROM mobisign_verify_cache_stats() s, memo_mark m
+$$;
+CREATE FUNCTION memo_mark() RETURNS void LANGUAGE sql AS $$
+    UPDATE memo_mark SET path_memo_hits = (SELECT path_memo_hits FROM mobisign_verify_cache_stats())
+$$;
+-- gina's validations above (at the current time) made an entry; no
+-- certificate or CRL time lies between now and mid-2030 (her certificate and
+-- the CRLs run from 2024 to 2040 and 2045, the CAs' for ten years from
+-- today), so validations at two times in 2030 are both answered by it, with
+-- the same result and evidence (checked_at is each call's own time).
+SELECT memo_mark();
+SELECT valid, status_code, reason, chain, evidence->>'checked_at' AS checked_at, evidence->'crls' AS crls
+  FROM mobisign_validate_certificate(fx('gina-ec.der'), pki => 'cache-gamma', at => '2030-06-01 12:00');
+SELECT valid, status_code, reason, chain, evidence->>'checked_at' AS checked_at, evidence->'crls' AS crls
+  FROM mobisign_validate_certificate(fx('gina-ec.der'), pki => 'cache-gamma', at => '2030-06-01 12:01');
+SELECT memo_hits() AS memo_hits;
+-- Another time across a boundary (gina has expired in 2041) is validated in
+-- full, and fails: the memo never answers outside its interval.
+SELECT valid, status_code FROM mobisign_validate_certificate(fx('gina-ec.der'), pki => 'cache-gamma', at => '2041-06-01');
+SELECT memo_hits() AS memo_hits;
+-- A change of the PKI (a CRL added: its generation is bumped) makes every
+-- entry of the old generation unreachable: gus, memoised as valid under the
+-- CRL before his revocation, is revoked at once.
+DELETE FROM mobisign.crl WHERE pki_id = (SELECT id FROM mobisign.pki WHERE name = 'cache-gamma')
+                           AND issuer LIKE 'CN=gamma-int%';
+SELECT mobisign_add_crl('cache-gamma', fx('gamma-int-before.crl.der')) > 0 AS older_crl;
+SELECT valid, status_code FROM mobisign_validate_certificate(fx('gus-revoked-ec.der'), pki => 'cache-gamma', at => '2030-06-01 12:00');
+SELECT valid, status_code FROM mobisign_validate_certificate(fx('gus-revoked-ec.der'), pki => 'cache-gamma', at => '2030-06-01 12:00');
+SELECT memo_mark();
+SELECT mobisign_add_crl('cache-gamma', fx('gamma-int.crl.der')) > 0 AS newer_crl;
+SELECT valid, status_code FROM mobisign_validate_certificate(fx('gus-revoked-ec.der'), pki => 'cache-gamma', at => '2030-06-01 12:00');
+SELECT memo_hits() AS memo_hits;
+-- Switched off (mobisign.path_memo_entries = 0, a superuser setting), the
+-- answers are the same and the memo is not asked.
+SET mobisign.path_memo_entries = 0;
+SELECT memo_mark();
+SELECT valid, status_code FROM mobisign_validate_certificate(fx('gina-ec.der'), pki => 'cache-gamma', at => '2030-06-01 12:00');
+SELECT valid, status_code FROM mobisign_validate_certificate(fx('gina-ec.der'), pki => 'cache-gamma', at => '2030-06-01 12:00');
+SELECT memo_hits() AS memo_hits;
+RESET mobisign.path_memo_entries;
+
 -- The cache can be switched off (a superuser setting): the answers are the
 -- same, and nothing is looked up.
 SET mobisign.verify_cache_entries = 0;
