@@ -17,6 +17,7 @@ PACKAGES=(
 	python3 python3-cryptography nodejs npm make gcc pkg-config
 	clang libclang-rt-14-dev
 	libp11-kit-dev softhsm2 opensc
+	gnuplot-nox
 )
 SSL_PACKAGES=(libssl3 libssl-dev openssl)
 

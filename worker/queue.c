@@ -654,11 +654,13 @@ store_inbound_fn(void *arg)
 						  "WITH m AS (SELECT coalesce((SELECT u.msisdn FROM mobisign.app_user u"
 						  "      WHERE u.msisdn IN ($1, '+' || pg_catalog.ltrim($1, '+'), pg_catalog.ltrim($1, '+'))"
 						  "      ORDER BY u.msisdn = $1 DESC LIMIT 1), $1) AS msisdn)"
-						  " INSERT INTO mobisign.inbound_segment"
+						  " , i AS (INSERT INTO mobisign.inbound_segment"
 						  "        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
 						  " SELECT m.msisdn, $2, $3, $4, $5, $6, pg_catalog.sha256($6) FROM m"
 						  " ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
-						  " RETURNING msisdn",
+						  " RETURNING msisdn), q AS ("
+						  " INSERT INTO mobisign.answer_queue (msisdn) SELECT i.msisdn FROM i)"
+						  " SELECT i.msisdn FROM i",
 						  6, t, v, n);
 		if (rc >= 0)
 		{
@@ -691,64 +693,81 @@ ms_queue_store_inbound(List *inbound)
 	}
 }
 
+/*
+ * One batch of answers, in one transaction: claim up to batch MSISDNs whose
+ * answers wait (mobisign._claim_answers: their mobisign.answer_queue rows
+ * are deleted and their handler locks held until the commit), then
+ * mobisign._process_inbound for each, each in its own subtransaction (one
+ * bad answer undoes only itself).
+ */
+typedef struct VerifyArg
+{
+	int			batch;
+	int			claimed;
+} VerifyArg;
+
 static void
-process_inbound_fn(void *arg)
+verify_fn(void *arg)
 {
-	Oid			t[1] = {TEXTOID};
+	VerifyArg  *a = (VerifyArg *) arg;
+	Oid			t[1] = {INT4OID};
 	Datum		v[1];
-
-	v[0] = CStringGetTextDatum((char *) arg);
-	guarded_exec("mobisign._process_inbound",
-				 "SELECT mobisign._process_inbound($1)", 1, t, v, NULL);
-}
-
-void
-ms_queue_process_inbound(List *msisdns)
-{
+	List	   *msisdns = NIL;
 	ListCell   *lc;
 
-	foreach(lc, msisdns)
-		run_unit("mobisign worker: processing a received answer", process_inbound_fn, lfirst(lc));
-}
-
-typedef struct PendingArg
-{
-	MemoryContext cxt;
-	List	   *msisdns;
-} PendingArg;
-
-static void
-pending_fn(void *arg)
-{
-	PendingArg *a = (PendingArg *) arg;
-	uint64		i;
-
-	if (SPI_execute("SELECT DISTINCT s.msisdn FROM mobisign.inbound_segment s"
-					" WHERE NOT s.processed LIMIT 1000", true, 0) != SPI_OK_SELECT)
+	v[0] = Int32GetDatum(a->batch);
+	if (guarded_exec("mobisign._claim_answers",
+					 "SELECT m FROM mobisign._claim_answers($1) m", 1, t, v, NULL) < 0)
 		return;
-	for (i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		char	   *m = ms_spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "msisdn");
+		char	   *m = ms_spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "m");
 
 		if (m)
-		{
-			MemoryContext old = MemoryContextSwitchTo(a->cxt);
-
-			a->msisdns = lappend(a->msisdns, pstrdup(m));
-			MemoryContextSwitchTo(old);
-		}
+			msisdns = lappend(msisdns, m);
+	}
+	a->claimed = list_length(msisdns);
+	foreach(lc, msisdns)
+	{
+		t[0] = TEXTOID;
+		v[0] = CStringGetTextDatum((char *) lfirst(lc));
+		guarded_exec("mobisign._process_inbound",
+					 "SELECT mobisign._process_inbound($1)", 1, t, v, NULL);
 	}
 }
 
-List *
-ms_queue_pending_msisdns(MemoryContext cxt)
+int
+ms_queue_verify_answers(int batch)
 {
-	PendingArg	a;
+	VerifyArg	a = {batch, 0};
 
-	a.cxt = cxt;
-	a.msisdns = NIL;
-	run_unit("mobisign worker: looking for unprocessed answers", pending_fn, &a);
-	return a.msisdns;
+	if (!run_unit("mobisign worker: verifying answers", verify_fn, &a))
+		return 0;
+	return a.claimed;
+}
+
+static void
+requeue_fn(void *arg)
+{
+	int		   *n = (int *) arg;
+	bool		isnull;
+
+	if (guarded_exec("mobisign._requeue_pending_answers",
+					 "SELECT mobisign._requeue_pending_answers() AS n", 0, NULL, NULL, NULL) < 0 ||
+		SPI_processed != 1)
+		return;
+	*n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull));
+	if (isnull)
+		*n = 0;
+}
+
+int
+ms_queue_requeue_pending(void)
+{
+	int			n = 0;
+
+	run_unit("mobisign worker: looking for pending answers", requeue_fn, &n);
+	return n;
 }
 
 /* ---- housekeeping -------------------------------------------------------- */

@@ -10,7 +10,11 @@
 #              on the PKIs gamma (all P-256) and delta (all RSA-2048): a root,
 #              an intermediate, a user, a CRL from each CA
 #
-# The figures with a target (issue 9) end the output, one line each:
+# then test/bench/e2e.sh: authentications per second end to end (worker,
+# answer verifiers, simulator) against the simulator driven by a bare SMPP
+# client, latency at half that rate, a gnuplot picture (see that script).
+#
+# The figures with a target (issues 9, 10) end the output, one line each:
 #   RESULT <name> value=<v> ops/s reference=<r> ratio=<v/r> target=<t> pass|short
 # BENCH_SECONDS (default 3) bounds each measurement.  MOBISIGN_DESTDIR=DIR
 # installs into and runs the server of a private copy of PostgreSQL (DIR/usr/
@@ -167,3 +171,8 @@ awk -v a="$rss2" -v b="$rss1" 'BEGIN {
 		a, b, a / b, (a / b <= 1.05 ? "pass" : "short") }'
 # keys in a token vs key files (its own cluster; RESULT enqueue_token_vs_file)
 bash "$MOBISIGN_ROOT/test/bench/hsm.sh"
+# end to end through the worker, the answer verifiers and the simulator, for
+# a backlog of ECDSA SIMs, against the simulator driven by a bare SMPP client
+# (its own cluster; RESULT e2e_authentications_ecdsa, e2e_latency_p99_half_rate,
+# and test/bench/results/e2e.png)
+PGBIN=$PGBIN bash "$MOBISIGN_ROOT/test/bench/e2e.sh"
