@@ -203,8 +203,10 @@ ec_parallel_verifiers() {
 		"$(q "SELECT count(*) || ' ' || count(DISTINCT transaction_id) FROM mobisign.audit
 		       WHERE operation = 'sim.answer' AND outcome = 'accepted'
 		         AND transaction_id IN ('$held', '$(echo $ids | sed "s/ /', '/g")')")"
-	ms_check "no answer left queued or pending" "0 0" \
-		"$(q "SELECT (SELECT count(*) FROM mobisign.answer_queue) || ' ' || (SELECT count(*) FROM mobisign.inbound_segment WHERE NOT processed)")"
+	ms_check "no answer of these SIMs left queued or pending" "0 0" \
+		"$(q "SELECT (SELECT count(*) FROM mobisign.answer_queue a WHERE a.msisdn IN (SELECT msisdn FROM mobisign.app_user))
+		          || ' ' || (SELECT count(*) FROM mobisign.inbound_segment s WHERE NOT s.processed
+		                      AND s.msisdn IN (SELECT msisdn FROM mobisign.app_user))")"
 	ms_check_worker_alive
 }
 

@@ -352,8 +352,10 @@ verifier_crash() {
 		"$(q "SELECT count(*) FROM (SELECT a.transaction_id FROM mobisign.audit a JOIN mobisign.transaction t ON t.id = a.transaction_id
 		       WHERE t.application = 'vcrash' AND a.operation = 'sim.answer' AND a.outcome = 'accepted'
 		       GROUP BY 1 HAVING count(*) > 1) d")"
-	ms_check "nothing left queued or pending" "0 0" \
-		"$(q "SELECT (SELECT count(*) FROM mobisign.answer_queue) || ' ' || (SELECT count(*) FROM mobisign.inbound_segment WHERE NOT processed)")"
+	ms_check "nothing of these SIMs left queued or pending" "0 0" \
+		"$(q "SELECT (SELECT count(*) FROM mobisign.answer_queue a WHERE a.msisdn IN (SELECT msisdn FROM mobisign.transaction WHERE application = 'vcrash'))
+		          || ' ' || (SELECT count(*) FROM mobisign.inbound_segment s WHERE NOT s.processed
+		                      AND s.msisdn IN (SELECT msisdn FROM mobisign.transaction WHERE application = 'vcrash'))")"
 	ms_sim_file "$SIMDIR" behaviour
 }
 
