@@ -114,14 +114,50 @@ typedef struct ExecArg
 	int			rc;
 } ExecArg;
 
+/*
+ * The worker's statements, prepared once per process and kept (SPI_keepplan):
+ * the worker runs the same few statements for every request and segment, and
+ * parsing and planning them each time cost more than running them.  Keyed by
+ * the statement's text (always a literal of this file).  A kept plan follows
+ * schema changes by itself (the plan cache re-plans after an invalidation);
+ * a statement whose function is gone fails when it runs, as before.
+ */
+#define MS_PLAN_SLOTS 32
+static struct
+{
+	const char *sql;
+	SPIPlanPtr	plan;
+}			plans[MS_PLAN_SLOTS];
+
+static SPIPlanPtr
+kept_plan(const char *sql, int nargs, Oid *types)
+{
+	int			i;
+	SPIPlanPtr	plan;
+
+	for (i = 0; i < MS_PLAN_SLOTS && plans[i].sql != NULL; i++)
+		if (plans[i].sql == sql || strcmp(plans[i].sql, sql) == 0)
+			return plans[i].plan;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (i == MS_PLAN_SLOTS)
+		return plan;			/* no slot left: used once, freed with SPI */
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	plans[i].sql = sql;
+	plans[i].plan = plan;
+	return plan;
+}
+
 static void
 exec_fn(void *arg)
 {
 	ExecArg    *e = (ExecArg *) arg;
 
-	e->rc = SPI_execute_with_args(e->sql, e->nargs, e->types, e->values, e->nulls, false, 0);
+	e->rc = SPI_execute_plan(kept_plan(e->sql, e->nargs, e->types), e->values, e->nulls, false, 0);
 	if (e->rc < 0)
-		elog(ERROR, "SPI_execute_with_args returned %d", e->rc);
+		elog(ERROR, "SPI_execute_plan returned %d", e->rc);
 }
 
 /*
@@ -367,6 +403,28 @@ typedef struct ClaimArg
 	List	   *jobs;
 } ClaimArg;
 
+/*
+ * The lease is the next attempt time: a row whose lease ran out (the
+ * worker crashed) is simply due again, and the claim keeps a single,
+ * index-friendly predicate.
+ */
+static const char claim_sql[] =
+	"WITH c AS ("
+	"  SELECT q.transaction_id FROM mobisign.request_queue q"
+	"   WHERE NOT q.done AND q.next_attempt_at <= pg_catalog.now()"
+	"     AND q.transaction_id <> ALL ($3::uuid[])"
+	"   ORDER BY q.next_attempt_at LIMIT $1"
+	"   FOR UPDATE OF q SKIP LOCKED)"
+	" UPDATE mobisign.request_queue q"
+	"    SET attempts = q.attempts + 1,"
+	"        lease_until = pg_catalog.now() + pg_catalog.make_interval(secs => $2),"
+	"        next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $2)"
+	"   FROM c, mobisign.transaction t"
+	"  WHERE q.transaction_id = c.transaction_id AND t.id = q.transaction_id"
+	" RETURNING q.transaction_id::text AS txid, q.msisdn, q.segments, q.attempts,"
+	"           t.state = 'queued' AND t.expires_at > pg_catalog.now() AS sendable,"
+	"           t.state";
+
 static void
 claim_fn(void *arg)
 {
@@ -388,28 +446,7 @@ claim_fn(void *arg)
 	values[1] = Float8GetDatum((double) ms_worker_lease_s);
 	values[2] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
 
-	/*
-	 * The lease is the next attempt time: a row whose lease ran out (the
-	 * worker crashed) is simply due again, and the claim keeps a single,
-	 * index-friendly predicate.
-	 */
-	rc = SPI_execute_with_args(
-							   "WITH c AS ("
-							   "  SELECT q.transaction_id FROM mobisign.request_queue q"
-							   "   WHERE NOT q.done AND q.next_attempt_at <= pg_catalog.now()"
-							   "     AND q.transaction_id <> ALL ($3::uuid[])"
-							   "   ORDER BY q.next_attempt_at LIMIT $1"
-							   "   FOR UPDATE OF q SKIP LOCKED)"
-							   " UPDATE mobisign.request_queue q"
-							   "    SET attempts = q.attempts + 1,"
-							   "        lease_until = pg_catalog.now() + pg_catalog.make_interval(secs => $2),"
-							   "        next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $2)"
-							   "   FROM c, mobisign.transaction t"
-							   "  WHERE q.transaction_id = c.transaction_id AND t.id = q.transaction_id"
-							   " RETURNING q.transaction_id::text AS txid, q.msisdn, q.segments, q.attempts,"
-							   "           t.state = 'queued' AND t.expires_at > pg_catalog.now() AS sendable,"
-							   "           t.state",
-							   3, types, values, NULL, false, 0);
+	rc = SPI_execute_plan(kept_plan(claim_sql, 3, types), values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "claiming from mobisign.request_queue failed (%d)", rc);
 
@@ -522,8 +559,9 @@ ms_queue_claim(int limit, MemoryContext parent, List *held)
 
 /*
  * A finished request: the SIM channel records it (fn_sql, two arguments
- * t/v), and only once it has does the queue row close (close_sql) and count
- * as completed.
+ * t/v), and only once it has does the queue row close (close_sql, unless
+ * the SIM channel's function closes it itself: NULL) and count as
+ * completed.
  */
 static void
 record_and_close(const char *fn, const char *fn_sql, const char *what, const char *close_sql,
@@ -531,7 +569,8 @@ record_and_close(const char *fn, const char *fn_sql, const char *what, const cha
 {
 	if (guarded_exec(fn, fn_sql, 2, t, v, NULL) < 0)
 		return;
-	guarded_exec(what, close_sql, 2, t, v, NULL);
+	if (close_sql != NULL)
+		guarded_exec(what, close_sql, 2, t, v, NULL);
 	ms_worker_count(MS_C_COMPLETED, 1);
 }
 
@@ -559,12 +598,10 @@ finish_fn(void *arg)
 				ids[k] = CStringGetTextDatum(job->message_ids[k] ? job->message_ids[k] : "");
 			v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
 			t[1] = TEXTARRAYOID;
+			/* _mark_submitted closes the queue row in the same statement */
 			record_and_close("mobisign._mark_submitted",
 							 "SELECT mobisign._mark_submitted($1::uuid, $2)",
-							 "completing a request_queue row",
-							 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
-							 " smsc_message_ids = $2, last_error = NULL WHERE transaction_id = $1::uuid",
-							 t, v);
+							 "completing a request_queue row", NULL, t, v);
 		}
 		else if (job->status == MS_JOB_PERMFAIL)
 		{
@@ -827,9 +864,10 @@ next_due_fn(void *arg)
 	foreach(lc, a->held)
 		held[nheld++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
 	values[0] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
-	rc = SPI_execute_with_args("SELECT pg_catalog.min(q.next_attempt_at) AS due FROM mobisign.request_queue q"
-							   " WHERE NOT q.done AND q.transaction_id <> ALL ($1::uuid[])",
-							   1, types, values, NULL, true, 0);
+	rc = SPI_execute_plan(kept_plan("SELECT pg_catalog.min(q.next_attempt_at) AS due FROM mobisign.request_queue q"
+									" WHERE NOT q.done AND q.transaction_id <> ALL ($1::uuid[])",
+									1, types),
+						  values, NULL, true, 0);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		Datum		d = ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "due", &isnull);

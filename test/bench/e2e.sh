@@ -40,6 +40,10 @@ work=$(ms_readable_dir)
 sim_pid=
 cleanup() {
 	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "e2e: BENCH_KEEP=1: cluster $work/pg left running (stop it with pg_ctl -D $work/pg/data stop)"
+		return
+	fi
 	ms_cluster_stop "$work/pg" || true
 	rm -rf "$work"
 }
@@ -65,6 +69,8 @@ echo "  provisioned $n SIMs in $(secs_since "$t") s"
 mkdir -p "$work/pg"
 ms_cluster_start "$work/pg" "$(ms_free_port)" "max_connections = 60" >/dev/null
 q "CREATE EXTENSION mobisign" >/dev/null
+# a backlog must not expire while it drains
+q "ALTER SYSTEM SET mobisign.max_timeout = '20 min'" >/dev/null
 if [ -n "${BENCH_ANSWER_WORKERS:-}" ]; then
 	q "ALTER SYSTEM SET mobisign.answer_workers = ${BENCH_ANSWER_WORKERS}" >/dev/null
 fi
@@ -81,7 +87,8 @@ for _ in $(seq 1 300); do
 	sleep 0.1
 done
 [ "$(q "SELECT links_bound FROM mobisign.worker_stats")" = 1 ] || { echo "e2e: the worker did not bind" >&2; exit 1; }
-workers=$(q "SHOW mobisign.answer_workers")
+# (an older build without answer verifiers: 0)
+workers=$(q "SELECT coalesce(current_setting('mobisign.answer_workers', true), '0')")
 for _ in $(seq 1 100); do
 	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier'")" = "$workers" ] && break
 	sleep 0.1
@@ -124,7 +131,7 @@ cpu_w0=$(cpu_of 'mobisign worker')
 cpu_v0=$(cpu_of 'mobisign verifier')
 t=$(now_s)
 q "SELECT count(*) FROM generate_series(1, $n) g,
-          mobisign_authenticate(format('user%s', lpad(g::text, 4, '0')), 'backlog', '10 min')" >/dev/null
+          mobisign_authenticate(format('user%s', lpad(g::text, 4, '0')), 'backlog', '15 min')" >/dev/null
 echo "  queued in $(secs_since "$t") s (one transaction); draining"
 t0=$(q "SELECT extract(epoch FROM clock_timestamp())")
 wait_final backlog "$n" $((120 + n / 20))
@@ -164,6 +171,17 @@ read -r p50 p99 half_ok <<<"$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP 
                                  FROM (SELECT extract(epoch FROM completed_at - created_at) * 1000 - $sim_ms AS l,
                                               status_code AS s
                                          FROM mobisign.transaction WHERE application = 'half') x")"
+
+# where the half-rate latency goes: queued -> submitted (the SMPP worker
+# claimed, sent, had its submit_sm_resp and recorded it), submitted ->
+# completed (the SIM's answer, storing it, a verifier's claim and handling)
+read -r sub50 sub99 ans50 ans99 <<<"$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY a))::int || ' ' ||
+                                              round(percentile_cont(0.99) WITHIN GROUP (ORDER BY a))::int || ' ' ||
+                                              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY b))::int || ' ' ||
+                                              round(percentile_cont(0.99) WITHIN GROUP (ORDER BY b))::int
+                                         FROM (SELECT extract(epoch FROM submitted_at - created_at) * 1000 AS a,
+                                                      extract(epoch FROM completed_at - submitted_at) * 1000 AS b
+                                                 FROM mobisign.transaction WHERE application = 'half') x")"
 
 # ---- the time series and the picture: per second of both runs,
 # completed/s and the latency p50/p99 (queued -> completed, the simulator's
@@ -208,6 +226,8 @@ printf '%-52s %12s\n' "verifiers' CPU per authentication (ms, $workers)" "$cpu_v
 printf '%-52s %12s\n' "half rate: latency p50 minus ${sim_ms} ms simulator (ms)" "$p50"
 printf '%-52s %12s\n' "half rate: latency p99 minus ${sim_ms} ms simulator (ms)" "$p99"
 printf '%-52s %12s\n' "half rate: at 502" "$half_ok of $m"
+printf '%-52s %12s\n' "half rate: queued -> submitted p50 / p99 (ms)" "$sub50 / $sub99"
+printf '%-52s %12s\n' "half rate: submitted -> completed p50 / p99 (ms)" "$ans50 / $ans99"
 echo
 awk -v v="$rate" -v r="$ref" -v ok="$ok" -v n="$n" 'BEGIN {
 	printf "RESULT e2e_authentications_ecdsa value=%.1f auth/s reference=%.1f ratio=%.3f target=0.5 %s\n",
