@@ -41,6 +41,10 @@
 #                          concatenation reference is accepted
 #   rsa_lost_first_segment a lost first SMS: the foreign set is rejected,
 #                          the next answer accepted
+#   rsa_extension_recreated DROP EXTENSION while the worker runs: it lets go
+#                          (its verifiers stop); CREATE EXTENSION again: the
+#                          worker's kept statements follow the new objects,
+#                          a new pool verifies the next answer (502)
 #
 #   bash test/e2e/10_transactions.sh                 (after make install)
 #   MS_SCENARIO=ec_replays bash test/e2e/10_transactions.sh
@@ -54,7 +58,7 @@ EC_SCENARIOS=(ec_success ec_parallel_verifiers ec_user_refusals ec_silent_sim ec
 	ec_foreign_answers ec_replays ec_duplicate_answer ec_application_cancel ec_refused_requests
 	ec_open_request ec_suspended_user ec_app_isolation ec_revoked_signer ec_por_refusals
 	ec_forged_por ec_invariants)
-RSA_SCENARIOS=(rsa_success rsa_lost_segment rsa_lost_first_segment)
+RSA_SCENARIOS=(rsa_success rsa_lost_segment rsa_lost_first_segment rsa_extension_recreated)
 
 ms_e2e_init
 
@@ -543,6 +547,24 @@ rsa_lost_first_segment() {
 	ms_check "only A's segments wait (rejected) for the window's end" "true true" \
 		"$(q "SELECT (count(*) > 0 AND bool_and(rejected))::text || ' ' || bool_and(id < (SELECT min((e.sid)::bigint) FROM mobisign.audit a, jsonb_array_elements_text(a.detail->'segment_ids') e(sid) WHERE a.operation = 'sim.answer' AND a.outcome = 'accepted' AND a.detail->>'msisdn' = '$msisdn'))::text
 			   FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
+}
+
+no_verifiers() { [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier'")" = 0 ]; }
+some_verifiers() { [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier'")" -ge 1 ]; }
+rsa_extension_recreated() {
+	local id
+	q "DROP EXTENSION mobisign CASCADE" >/dev/null
+	ms_wait_until 30 no_verifiers
+	ms_check_cmd "after DROP EXTENSION the worker stops its verifiers" no_verifiers
+	ms_check "... and keeps running" 1 \
+		"$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign worker'")"
+	q "CREATE EXTENSION mobisign" >/dev/null
+	ms_sim_register "$SIMDIR"
+	ms_check_bound "the worker found the extension again and bound"
+	ms_wait_until 20 some_verifiers
+	ms_check_cmd "a new pool of verifiers runs" some_verifiers
+	id=$(request authenticate user0010)
+	expect_final "a new SIM, the extension created again" "$id" completed 502
 }
 
 # ---------------------------------------------------------------------------
