@@ -686,6 +686,10 @@ store_inbound_fn(void *arg)
 		/*
 		 * The SMSC may write the number without the '+' the register uses:
 		 * store the register's spelling so the SIM channel finds the user.
+		 * The MSISDN is queued for a verifier once the segment may complete
+		 * a set: a single SMS, or as many pending segments of its reference
+		 * and total as the total (this statement does not see its own row,
+		 * hence 1 +); an answer of 4 SMS is then looked at once, not 4 times.
 		 */
 		rc = guarded_exec("storing an inbound segment",
 						  "WITH m AS (SELECT coalesce((SELECT u.msisdn FROM mobisign.app_user u"
@@ -695,8 +699,11 @@ store_inbound_fn(void *arg)
 						  "        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
 						  " SELECT m.msisdn, $2, $3, $4, $5, $6, pg_catalog.sha256($6) FROM m"
 						  " ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
-						  " RETURNING msisdn), q AS ("
-						  " INSERT INTO mobisign.answer_queue (msisdn) SELECT i.msisdn FROM i)"
+						  " RETURNING msisdn, concat_ref, total), q AS ("
+						  " INSERT INTO mobisign.answer_queue (msisdn) SELECT i.msisdn FROM i"
+						  "  WHERE i.concat_ref IS NULL OR i.total <= 1 + (SELECT pg_catalog.count(*)"
+						  "        FROM mobisign.inbound_segment p WHERE p.msisdn = i.msisdn AND NOT p.processed"
+						  "         AND p.concat_ref = i.concat_ref AND p.total = i.total))"
 						  " SELECT i.msisdn FROM i",
 						  6, t, v, n);
 		if (rc >= 0)

@@ -232,9 +232,9 @@ CREATE UNIQUE INDEX inbound_segment_dedup ON mobisign.inbound_segment (msisdn, d
 CREATE INDEX inbound_segment_pending ON mobisign.inbound_segment (msisdn, concat_ref) WHERE NOT processed;
 
 -- Answers waiting for a verifier (docs/worker.md, "Answers in parallel"):
--- one row per stored segment that needs its MSISDN looked at by
--- mobisign._process_inbound, written in the transaction that stored the
--- segment (so before its deliver_sm_resp).  A verifier claims the oldest rows
+-- one row per stored segment that may complete an answer, whose MSISDN
+-- mobisign._process_inbound is to look at, written in the transaction that
+-- stored the segment (so before its deliver_sm_resp).  A verifier claims the oldest rows
 -- FOR UPDATE SKIP LOCKED (mobisign._claim_answers) and deletes them in the
 -- transaction that handles them: a verifier that dies rolls its claim back
 -- and the rows are claimed again.  Writers only insert, never update, so the
