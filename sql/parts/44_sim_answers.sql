@@ -337,7 +337,7 @@ END
 $$;
 
 -- The worker's recheck: every MSISDN with stored segments that are still
--- pending for more than 5 seconds (an answer whose handling rolled back
+-- pending for more than a second (an answer whose handling rolled back
 -- because the server's own state was not ready, e.g. a token away; a
 -- concatenated answer still waiting for a segment) and no row waiting
 -- already gets one, so a verifier looks at it again.  Returns how many were
@@ -349,7 +349,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     WITH pending AS (
         SELECT DISTINCT s.msisdn FROM mobisign.inbound_segment s
-         WHERE NOT s.processed AND s.received_at < pg_catalog.now() - interval '5 s'
+         WHERE NOT s.processed AND s.received_at < pg_catalog.now() - interval '1 s'
            AND NOT EXISTS (SELECT FROM mobisign.answer_queue a WHERE a.msisdn = s.msisdn)
          LIMIT 1000
     ), queued AS (

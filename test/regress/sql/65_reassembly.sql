@@ -154,10 +154,12 @@ SELECT msisdn AS queued_after_rollback FROM mobisign.answer_queue ORDER BY id;
 DELETE FROM mobisign.answer_queue;
 
 -- The worker's recheck queues every MSISDN with segments pending for more
--- than 5 s and no row waiting (here the flood's 64 segments of section 8):
--- not while they are fresh, then once.
+-- than a second and no row waiting (here the flood's 64 segments of
+-- section 8): not while they are fresh (as if just received), then once.
+UPDATE mobisign.inbound_segment SET received_at = now() + interval '1 min'
+ WHERE msisdn = '+3585550000001' AND NOT processed;
 SELECT mobisign._requeue_pending_answers() AS queued_while_fresh;
-UPDATE mobisign.inbound_segment SET received_at = received_at - interval '10 s'
+UPDATE mobisign.inbound_segment SET received_at = now() - interval '10 s'
  WHERE msisdn = '+3585550000001' AND NOT processed;
 SELECT mobisign._requeue_pending_answers() AS queued;
 SELECT mobisign._requeue_pending_answers() AS queued_again;
