@@ -38,7 +38,13 @@
 #include "worker_main.h"
 
 #define MS_MAX_LINKS 16
-#define MS_MAX_CLAIM 100
+/*
+ * Requests claimed per turn: a turn that records and claims many requests
+ * delays the acknowledgement of received answers, and the SMSC sends only a
+ * window of deliver_sm at a time (make bench: a backlog of 4000 drained at
+ * 133/s with 100 per turn, at 181/s with 25).
+ */
+#define MS_MAX_CLAIM 25
 #define MS_CONFIG_RECHECK_MS 30000
 #define MS_SHUTDOWN_WAIT_MS 2000
 #define MS_PENDING_RECHECK_MS 10000
