@@ -13,6 +13,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "answer_pool.h"
 #include "bgworker.h"
 #include "dropdb.h"
 #include "fetch.h"
@@ -38,6 +39,7 @@ _PG_init(void)
 	ms_restore_init();
 	ms_worker_init();
 	ms_refresher_init();
+	ms_answer_pool_init();
 	ms_dropdb_init();
 	ms_vcache_init();
 	ms_path_memo_init();

@@ -20,6 +20,7 @@ PACKAGES=(
 	libp11-kit-dev softhsm2 opensc
 	patroni python3-etcd etcd-server
 	libmicrohttpd-dev libjansson-dev libpq-dev curl jq
+	gnuplot-nox
 )
 SSL_PACKAGES=(libssl3 libssl-dev openssl)
 

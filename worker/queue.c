@@ -114,14 +114,50 @@ typedef struct ExecArg
 	int			rc;
 } ExecArg;
 
+/*
+ * The worker's statements, prepared once per process and kept (SPI_keepplan):
+ * the worker runs the same few statements for every request and segment, and
+ * parsing and planning them each time cost more than running them.  Keyed by
+ * the statement's text (always a literal of this file).  A kept plan follows
+ * schema changes by itself (the plan cache re-plans after an invalidation);
+ * a statement whose function is gone fails when it runs, as before.
+ */
+#define MS_PLAN_SLOTS 32
+static struct
+{
+	const char *sql;
+	SPIPlanPtr	plan;
+}			plans[MS_PLAN_SLOTS];
+
+static SPIPlanPtr
+kept_plan(const char *sql, int nargs, Oid *types)
+{
+	int			i;
+	SPIPlanPtr	plan;
+
+	for (i = 0; i < MS_PLAN_SLOTS && plans[i].sql != NULL; i++)
+		if (plans[i].sql == sql || strcmp(plans[i].sql, sql) == 0)
+			return plans[i].plan;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (i == MS_PLAN_SLOTS)
+		return plan;			/* no slot left: used once, freed with SPI */
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	plans[i].sql = sql;
+	plans[i].plan = plan;
+	return plan;
+}
+
 static void
 exec_fn(void *arg)
 {
 	ExecArg    *e = (ExecArg *) arg;
 
-	e->rc = SPI_execute_with_args(e->sql, e->nargs, e->types, e->values, e->nulls, false, 0);
+	e->rc = SPI_execute_plan(kept_plan(e->sql, e->nargs, e->types), e->values, e->nulls, false, 0);
 	if (e->rc < 0)
-		elog(ERROR, "SPI_execute_with_args returned %d", e->rc);
+		elog(ERROR, "SPI_execute_plan returned %d", e->rc);
 }
 
 /*
@@ -375,6 +411,28 @@ typedef struct ClaimArg
 	List	   *jobs;
 } ClaimArg;
 
+/*
+ * The lease is the next attempt time: a row whose lease ran out (the
+ * worker crashed) is simply due again, and the claim keeps a single,
+ * index-friendly predicate.
+ */
+static const char claim_sql[] =
+	"WITH c AS ("
+	"  SELECT q.transaction_id FROM mobisign.request_queue q"
+	"   WHERE NOT q.done AND q.next_attempt_at <= pg_catalog.now()"
+	"     AND q.transaction_id <> ALL ($3::uuid[])"
+	"   ORDER BY q.next_attempt_at LIMIT $1"
+	"   FOR UPDATE OF q SKIP LOCKED)"
+	" UPDATE mobisign.request_queue q"
+	"    SET attempts = q.attempts + 1,"
+	"        lease_until = pg_catalog.now() + pg_catalog.make_interval(secs => $2),"
+	"        next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $2)"
+	"   FROM c, mobisign.transaction t"
+	"  WHERE q.transaction_id = c.transaction_id AND t.id = q.transaction_id"
+	" RETURNING q.transaction_id::text AS txid, q.msisdn, q.segments, q.attempts,"
+	"           t.state = 'queued' AND t.expires_at > pg_catalog.now() AS sendable,"
+	"           t.state";
+
 static void
 claim_fn(void *arg)
 {
@@ -396,28 +454,7 @@ claim_fn(void *arg)
 	values[1] = Float8GetDatum((double) ms_worker_lease_s);
 	values[2] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
 
-	/*
-	 * The lease is the next attempt time: a row whose lease ran out (the
-	 * worker crashed) is simply due again, and the claim keeps a single,
-	 * index-friendly predicate.
-	 */
-	rc = SPI_execute_with_args(
-							   "WITH c AS ("
-							   "  SELECT q.transaction_id FROM mobisign.request_queue q"
-							   "   WHERE NOT q.done AND q.next_attempt_at <= pg_catalog.now()"
-							   "     AND q.transaction_id <> ALL ($3::uuid[])"
-							   "   ORDER BY q.next_attempt_at LIMIT $1"
-							   "   FOR UPDATE OF q SKIP LOCKED)"
-							   " UPDATE mobisign.request_queue q"
-							   "    SET attempts = q.attempts + 1,"
-							   "        lease_until = pg_catalog.now() + pg_catalog.make_interval(secs => $2),"
-							   "        next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $2)"
-							   "   FROM c, mobisign.transaction t"
-							   "  WHERE q.transaction_id = c.transaction_id AND t.id = q.transaction_id"
-							   " RETURNING q.transaction_id::text AS txid, q.msisdn, q.segments, q.attempts,"
-							   "           t.state = 'queued' AND t.expires_at > pg_catalog.now() AS sendable,"
-							   "           t.state",
-							   3, types, values, NULL, false, 0);
+	rc = SPI_execute_plan(kept_plan(claim_sql, 3, types), values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "claiming from mobisign.request_queue failed (%d)", rc);
 
@@ -530,8 +567,9 @@ ms_queue_claim(int limit, MemoryContext parent, List *held)
 
 /*
  * A finished request: the SIM channel records it (fn_sql, two arguments
- * t/v), and only once it has does the queue row close (close_sql) and count
- * as completed.
+ * t/v), and only once it has does the queue row close (close_sql, unless
+ * the SIM channel's function closes it itself: NULL) and count as
+ * completed.
  */
 static void
 record_and_close(const char *fn, const char *fn_sql, const char *what, const char *close_sql,
@@ -539,7 +577,8 @@ record_and_close(const char *fn, const char *fn_sql, const char *what, const cha
 {
 	if (guarded_exec(fn, fn_sql, 2, t, v, NULL) < 0)
 		return;
-	guarded_exec(what, close_sql, 2, t, v, NULL);
+	if (close_sql != NULL)
+		guarded_exec(what, close_sql, 2, t, v, NULL);
 	ms_worker_count(MS_C_COMPLETED, 1);
 }
 
@@ -567,12 +606,10 @@ finish_fn(void *arg)
 				ids[k] = CStringGetTextDatum(job->message_ids[k] ? job->message_ids[k] : "");
 			v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
 			t[1] = TEXTARRAYOID;
+			/* _mark_submitted closes the queue row in the same statement */
 			record_and_close("mobisign._mark_submitted",
 							 "SELECT mobisign._mark_submitted($1::uuid, $2)",
-							 "completing a request_queue row",
-							 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
-							 " smsc_message_ids = $2, last_error = NULL WHERE transaction_id = $1::uuid",
-							 t, v);
+							 "completing a request_queue row", NULL, t, v);
 		}
 		else if (job->status == MS_JOB_PERMFAIL)
 		{
@@ -657,16 +694,25 @@ store_inbound_fn(void *arg)
 		/*
 		 * The SMSC may write the number without the '+' the register uses:
 		 * store the register's spelling so the SIM channel finds the user.
+		 * The MSISDN is queued for a verifier once the segment may complete
+		 * a set: a single SMS, or as many pending segments of its reference
+		 * and total as the total (this statement does not see its own row,
+		 * hence 1 +); an answer of 4 SMS is then looked at once, not 4 times.
 		 */
 		rc = guarded_exec("storing an inbound segment",
 						  "WITH m AS (SELECT coalesce((SELECT u.msisdn FROM mobisign.app_user u"
 						  "      WHERE u.msisdn IN ($1, '+' || pg_catalog.ltrim($1, '+'), pg_catalog.ltrim($1, '+'))"
 						  "      ORDER BY u.msisdn = $1 DESC LIMIT 1), $1) AS msisdn)"
-						  " INSERT INTO mobisign.inbound_segment"
+						  " , i AS (INSERT INTO mobisign.inbound_segment"
 						  "        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
 						  " SELECT m.msisdn, $2, $3, $4, $5, $6, pg_catalog.sha256($6) FROM m"
 						  " ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
-						  " RETURNING msisdn",
+						  " RETURNING msisdn, concat_ref, total), q AS ("
+						  " INSERT INTO mobisign.answer_queue (msisdn) SELECT i.msisdn FROM i"
+						  "  WHERE i.concat_ref IS NULL OR i.total <= 1 + (SELECT pg_catalog.count(*)"
+						  "        FROM mobisign.inbound_segment p WHERE p.msisdn = i.msisdn AND NOT p.processed"
+						  "         AND p.concat_ref = i.concat_ref AND p.total = i.total))"
+						  " SELECT i.msisdn FROM i",
 						  6, t, v, n);
 		if (rc >= 0)
 		{
@@ -699,64 +745,81 @@ ms_queue_store_inbound(List *inbound)
 	}
 }
 
+/*
+ * One batch of answers, in one transaction: claim up to batch MSISDNs whose
+ * answers wait (mobisign._claim_answers: their mobisign.answer_queue rows
+ * are deleted and their handler locks held until the commit), then
+ * mobisign._process_inbound for each, each in its own subtransaction (one
+ * bad answer undoes only itself).
+ */
+typedef struct VerifyArg
+{
+	int			batch;
+	int			claimed;
+} VerifyArg;
+
 static void
-process_inbound_fn(void *arg)
+verify_fn(void *arg)
 {
-	Oid			t[1] = {TEXTOID};
+	VerifyArg  *a = (VerifyArg *) arg;
+	Oid			t[1] = {INT4OID};
 	Datum		v[1];
-
-	v[0] = CStringGetTextDatum((char *) arg);
-	guarded_exec("mobisign._process_inbound",
-				 "SELECT mobisign._process_inbound($1)", 1, t, v, NULL);
-}
-
-void
-ms_queue_process_inbound(List *msisdns)
-{
+	List	   *msisdns = NIL;
 	ListCell   *lc;
 
-	foreach(lc, msisdns)
-		run_unit("mobisign worker: processing a received answer", process_inbound_fn, lfirst(lc));
-}
-
-typedef struct PendingArg
-{
-	MemoryContext cxt;
-	List	   *msisdns;
-} PendingArg;
-
-static void
-pending_fn(void *arg)
-{
-	PendingArg *a = (PendingArg *) arg;
-	uint64		i;
-
-	if (SPI_execute("SELECT DISTINCT s.msisdn FROM mobisign.inbound_segment s"
-					" WHERE NOT s.processed LIMIT 1000", true, 0) != SPI_OK_SELECT)
+	v[0] = Int32GetDatum(a->batch);
+	if (guarded_exec("mobisign._claim_answers",
+					 "SELECT m FROM mobisign._claim_answers($1) m", 1, t, v, NULL) < 0)
 		return;
-	for (i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		char	   *m = ms_spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "msisdn");
+		char	   *m = ms_spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "m");
 
 		if (m)
-		{
-			MemoryContext old = MemoryContextSwitchTo(a->cxt);
-
-			a->msisdns = lappend(a->msisdns, pstrdup(m));
-			MemoryContextSwitchTo(old);
-		}
+			msisdns = lappend(msisdns, m);
+	}
+	a->claimed = list_length(msisdns);
+	foreach(lc, msisdns)
+	{
+		t[0] = TEXTOID;
+		v[0] = CStringGetTextDatum((char *) lfirst(lc));
+		guarded_exec("mobisign._process_inbound",
+					 "SELECT mobisign._process_inbound($1)", 1, t, v, NULL);
 	}
 }
 
-List *
-ms_queue_pending_msisdns(MemoryContext cxt)
+int
+ms_queue_verify_answers(int batch)
 {
-	PendingArg	a;
+	VerifyArg	a = {batch, 0};
 
-	a.cxt = cxt;
-	a.msisdns = NIL;
-	run_unit("mobisign worker: looking for unprocessed answers", pending_fn, &a);
-	return a.msisdns;
+	if (!run_unit("mobisign worker: verifying answers", verify_fn, &a))
+		return 0;
+	return a.claimed;
+}
+
+static void
+requeue_fn(void *arg)
+{
+	int		   *n = (int *) arg;
+	bool		isnull;
+
+	if (guarded_exec("mobisign._requeue_pending_answers",
+					 "SELECT mobisign._requeue_pending_answers() AS n", 0, NULL, NULL, NULL) < 0 ||
+		SPI_processed != 1)
+		return;
+	*n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull));
+	if (isnull)
+		*n = 0;
+}
+
+int
+ms_queue_requeue_pending(void)
+{
+	int			n = 0;
+
+	run_unit("mobisign worker: looking for pending answers", requeue_fn, &n);
+	return n;
 }
 
 /* ---- housekeeping -------------------------------------------------------- */
@@ -826,9 +889,10 @@ next_due_fn(void *arg)
 	foreach(lc, a->held)
 		held[nheld++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
 	values[0] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
-	rc = SPI_execute_with_args("SELECT pg_catalog.min(q.next_attempt_at) AS due FROM mobisign.request_queue q"
-							   " WHERE NOT q.done AND q.transaction_id <> ALL ($1::uuid[])",
-							   1, types, values, NULL, true, 0);
+	rc = SPI_execute_plan(kept_plan("SELECT pg_catalog.min(q.next_attempt_at) AS due FROM mobisign.request_queue q"
+									" WHERE NOT q.done AND q.transaction_id <> ALL ($1::uuid[])",
+									1, types),
+						  values, NULL, true, 0);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		Datum		d = ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "due", &isnull);

@@ -41,17 +41,26 @@ extern List *ms_queue_claim(int limit, MemoryContext parent, List *held);
 /* record finished jobs (OK / permanent / temporary failure); frees them */
 extern void ms_queue_finish(List *jobs);
 
-/* store received deliver_sm (sets MsInbound.stored on success) */
+/*
+ * store received deliver_sm (sets MsInbound.stored on success) and, in the
+ * same transaction, queue their MSISDNs in mobisign.answer_queue
+ */
 extern void ms_queue_store_inbound(List *inbound);
 
-/* run mobisign._process_inbound(msisdn) for each (one transaction each) */
-extern void ms_queue_process_inbound(List *msisdns);
+/*
+ * Claim up to batch MSISDNs with answers waiting in mobisign.answer_queue
+ * and handle them (mobisign._process_inbound), all in one transaction: the
+ * claim commits with the handling or rolls back with it.  Returns how many
+ * were claimed (batch: more may be waiting).  Run by the verifiers, or by
+ * the SMPP worker when none runs.
+ */
+extern int	ms_queue_verify_answers(int batch);
 
 /*
- * MSISDNs with stored but unprocessed segments (say the worker crashed
- * between storing and processing), as palloc'd strings in cxt.
+ * The recheck: queue MSISDNs whose stored segments are still pending (an
+ * answer whose handling rolled back, e.g. a token away) for the verifiers.
  */
-extern List *ms_queue_pending_msisdns(MemoryContext cxt);
+extern int	ms_queue_requeue_pending(void);
 
 /* mobisign._expire(), mobisign.audit_seal(), mobisign._queue_cleanup() */
 extern void ms_queue_housekeeping(void);

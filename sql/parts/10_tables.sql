@@ -261,3 +261,19 @@ ALTER TABLE mobisign.inbound_segment SET (autovacuum_vacuum_scale_factor = 0,
                                           autovacuum_vacuum_threshold = 2000,
                                           autovacuum_analyze_scale_factor = 0.02,
                                           autovacuum_vacuum_cost_delay = 0);
+
+-- Answers waiting for a verifier (docs/worker.md, "Answers in parallel"):
+-- one row per stored segment that may complete an answer, whose MSISDN
+-- mobisign._process_inbound is to look at, written in the transaction that
+-- stored the segment (so before its deliver_sm_resp).  A verifier claims the oldest rows
+-- FOR UPDATE SKIP LOCKED (mobisign._claim_answers) and deletes them in the
+-- transaction that handles them: a verifier that dies rolls its claim back
+-- and the rows are claimed again.  Writers only insert, never update, so the
+-- SMPP owner never waits for a verifier's row lock.
+CREATE TABLE mobisign.answer_queue (
+    id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    msisdn    text NOT NULL,
+    queued_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+ALTER TABLE mobisign.answer_queue SET (autovacuum_vacuum_scale_factor = 0.02,
+                                       autovacuum_analyze_scale_factor = 0.02);

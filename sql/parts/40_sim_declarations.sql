@@ -156,8 +156,9 @@ AS $$
         OR coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false)
 $$;
 
--- Make an open transaction final: state, status, completion time, queue row
--- done, one audit row and the NOTIFY. Returns false (and does nothing) when
+-- Make an open transaction final: state, status, completion time (the
+-- moment of the decision: a verifier handles several answers per
+-- transaction), queue row done, one audit row and the NOTIFY. Returns false (and does nothing) when
 -- the transaction is already final: a second answer, a late cancel or a
 -- duplicate end here, so there is exactly one final state and one NOTIFY.
 CREATE FUNCTION mobisign._finish(p_id uuid, p_state text, p_status integer, p_reason text,
@@ -178,7 +179,7 @@ BEGIN
        SET state = p_state,
            status_code = p_status,
            reason = p_reason,
-           completed_at = pg_catalog.now(),
+           completed_at = pg_catalog.clock_timestamp(),
            signature = coalesce(p_signature, tr.signature),
            signer_fingerprint = coalesce(p_signer_fingerprint, tr.signer_fingerprint),
            signer_subject = coalesce(p_signer_subject, tr.signer_subject),

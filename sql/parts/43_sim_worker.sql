@@ -18,7 +18,7 @@ BEGIN
      WHERE tr.id = p_id AND tr.state = 'queued'
     RETURNING * INTO t;
     UPDATE mobisign.request_queue q
-       SET smsc_message_ids = message_ids, done = true, lease_until = NULL
+       SET smsc_message_ids = message_ids, done = true, lease_until = NULL, last_error = NULL
      WHERE q.transaction_id = p_id;
     IF t.id IS NULL THEN
         RETURN false;   -- already answered, cancelled or expired

@@ -332,6 +332,79 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT 64 $$;
 
+-- The handler lock of one MSISDN's answers, held until the end of the
+-- transaction: one handler per MSISDN at a time, whichever process
+-- (mobisign._process_inbound waits for it; a verifier's claim only tries
+-- it, and false means another verifier holds the MSISDN).
+CREATE FUNCTION mobisign._lock_answers(p_msisdn text, wait boolean)
+RETURNS boolean
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN wait
+                THEN (SELECT true FROM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
+                                                                       pg_catalog.hashtext(p_msisdn)))
+                ELSE pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
+                                                          pg_catalog.hashtext(p_msisdn)) END
+$$;
+
+-- A verifier's claim (docs/worker.md, "Answers in parallel"): up to batch
+-- MSISDNs with answers waiting, oldest first.  The rows of
+-- mobisign.answer_queue are taken FOR UPDATE SKIP LOCKED (another
+-- verifier's claim is skipped, never waited for) and deleted, and each
+-- MSISDN's handler lock is taken without waiting; an MSISDN whose lock
+-- another verifier holds keeps its row for a later claim.  The deletion
+-- commits with the handling of the claimed answers, or rolls back with it
+-- (a verifier that dies loses nothing).
+CREATE FUNCTION mobisign._claim_answers(batch integer)
+RETURNS SETOF text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r      record;
+    v_held text[] := '{}';
+BEGIN
+    FOR r IN SELECT a.id, a.msisdn FROM mobisign.answer_queue a
+              ORDER BY a.id LIMIT 4 * batch
+              FOR UPDATE SKIP LOCKED
+    LOOP
+        IF r.msisdn = ANY (v_held) THEN
+            -- a second row of an MSISDN claimed here: handled by the same call
+            DELETE FROM mobisign.answer_queue a WHERE a.id = r.id;
+            CONTINUE;
+        END IF;
+        EXIT WHEN pg_catalog.cardinality(v_held) >= batch;
+        CONTINUE WHEN NOT mobisign._lock_answers(r.msisdn, wait => false);
+        DELETE FROM mobisign.answer_queue a WHERE a.id = r.id;
+        v_held := v_held || r.msisdn;
+        RETURN NEXT r.msisdn;
+    END LOOP;
+END
+$$;
+
+-- The worker's recheck: every MSISDN with stored segments that are still
+-- pending for more than a second (an answer whose handling rolled back
+-- because the server's own state was not ready, e.g. a token away; a
+-- concatenated answer still waiting for a segment) and no row waiting
+-- already gets one, so a verifier looks at it again.  Returns how many were
+-- queued (at most 1000).
+CREATE FUNCTION mobisign._requeue_pending_answers()
+RETURNS integer
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH pending AS (
+        SELECT DISTINCT s.msisdn FROM mobisign.inbound_segment s
+         WHERE NOT s.processed AND s.received_at < pg_catalog.now() - interval '1 s'
+           AND NOT EXISTS (SELECT FROM mobisign.answer_queue a WHERE a.msisdn = s.msisdn)
+         LIMIT 1000
+    ), queued AS (
+        INSERT INTO mobisign.answer_queue (msisdn) SELECT p.msisdn FROM pending p RETURNING 1
+    )
+    SELECT pg_catalog.count(*)::integer FROM queued
+$$;
+
 -- Reassemble and handle every complete answer received from one MSISDN.
 -- Returns the number of answers handled. Never raises for bad input: each
 -- answer is handled in its own subtransaction and failures are audited.
@@ -377,8 +450,7 @@ DECLARE
     v_tries  integer := 0;
 BEGIN
     -- one handler per MSISDN at a time
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
-                                            pg_catalog.hashtext(p_msisdn));
+    PERFORM mobisign._lock_answers(p_msisdn, wait => true);
     -- a flood of segments (more pending than _segment_pending_max()): the
     -- oldest are retired unread, audited once per call
     WITH excess AS (
@@ -551,5 +623,6 @@ REVOKE ALL ON FUNCTION
     mobisign._answer_verify_signature(mobisign.transaction, bytea),
     mobisign._segment_window(), mobisign._segment_pending_max(),
     mobisign._handle_answer_guarded(text, bytea[], bigint[]), mobisign._open_answer(text, bytea[]),
-    mobisign._answer_authentic(text)
+    mobisign._answer_authentic(text), mobisign._lock_answers(text, boolean),
+    mobisign._claim_answers(integer), mobisign._requeue_pending_answers()
 FROM PUBLIC;

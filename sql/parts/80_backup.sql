@@ -6,7 +6,7 @@
 --
 --   configuration  pki, crl, certificate, directory, app_user, sim_key, smsc,
 --                  relying_party
---   state          transaction, request_queue, inbound_segment, audit
+--   state          transaction, request_queue, inbound_segment, answer_queue, audit
 --   install-time   status_code: this script inserts every row (from C,
 --                  01_domain.sql), nothing adds any
 --   cache          ocsp_response (used until its nextUpdate, then fetched again),
@@ -217,7 +217,8 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['mobisign.pki', 'mobisign.crl', 'mobisign.certificate',
                              'mobisign.directory', 'mobisign.app_user', 'mobisign.sim_key',
                              'mobisign.smsc', 'mobisign.relying_party', 'mobisign.transaction', 'mobisign.request_queue',
-                             'mobisign.inbound_segment', 'mobisign.audit']::regclass[] LOOP
+                             'mobisign.inbound_segment', 'mobisign.answer_queue',
+                             'mobisign.audit']::regclass[] LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t, '');
     END LOOP;
     -- the identity sequences of those tables

@@ -12,6 +12,10 @@
 #
 # Both sides are counted per second of elapsed time and per second of their
 # own CPU time (the reference process's, the backend's: /proc/self/schedstat).
+# then test/bench/e2e.sh: authentications per second end to end (worker,
+# answer verifiers, simulator) against the simulator driven by a bare SMPP
+# client, latency at half that rate, a gnuplot picture (see that script).
+#
 # The figures with a target (issues 9 and 10) end the output, one line each, per CPU
 # second (on a shared machine an elapsed second also holds other processes'
 # work, differently for each window, so elapsed-time ratios wander; both are
@@ -186,3 +190,9 @@ bash "$MOBISIGN_ROOT/test/bench/hsm.sh"
 bash "$MOBISIGN_ROOT/test/bench/enqueue.sh"
 bash "$MOBISIGN_ROOT/test/bench/churn.sh"
 bash "$MOBISIGN_ROOT/test/bench/audit.sh"
+
+# end to end through the worker, the answer verifiers and the simulator, for
+# a backlog of ECDSA SIMs, against the simulator driven by a bare SMPP client
+# (its own cluster; RESULT e2e_authentications_ecdsa, e2e_latency_p99_half_rate,
+# and test/bench/results/e2e.png)
+PGBIN=$PGBIN bash "$MOBISIGN_ROOT/test/bench/e2e.sh"

@@ -8,6 +8,10 @@
 # Scenarios (each a function below, run by ms_scenario), EC users:
 #   ec_success             authenticate, sign GSM 7-bit and UCS-2 texts: 502,
 #                          the signer recorded, mobisign_verify agrees
+#   ec_parallel_verifiers  mobisign.answer_workers verifiers run; while one
+#                          is held mid-answer (its SIM key row locked), the
+#                          other verifies the next answers; a burst of 15
+#                          completes, each exactly once
 #   ec_user_refusals       the user cancels (401), the PIN is blocked (402)
 #   ec_silent_sim          no answer: expired at the timeout (208)
 #   ec_garbage_answer      an answer that is not authentic is audited, acted
@@ -37,6 +41,10 @@
 #                          concatenation reference is accepted
 #   rsa_lost_first_segment a lost first SMS: the foreign set is rejected,
 #                          the next answer accepted
+#   rsa_extension_recreated DROP EXTENSION while the worker runs: it lets go
+#                          (its verifiers stop); CREATE EXTENSION again: the
+#                          worker's kept statements follow the new objects,
+#                          a new pool verifies the next answer (502)
 #
 #   bash test/e2e/10_transactions.sh                 (after make install)
 #   MS_SCENARIO=ec_replays bash test/e2e/10_transactions.sh
@@ -46,11 +54,11 @@ set -uo pipefail
 
 . "$(dirname "$0")/lib/e2e.sh"
 
-EC_SCENARIOS=(ec_success ec_user_refusals ec_silent_sim ec_garbage_answer ec_wrong_content
+EC_SCENARIOS=(ec_success ec_parallel_verifiers ec_user_refusals ec_silent_sim ec_garbage_answer ec_wrong_content
 	ec_foreign_answers ec_replays ec_duplicate_answer ec_application_cancel ec_refused_requests
 	ec_open_request ec_suspended_user ec_app_isolation ec_revoked_signer ec_por_refusals
 	ec_forged_por ec_invariants)
-RSA_SCENARIOS=(rsa_success rsa_lost_segment rsa_lost_first_segment)
+RSA_SCENARIOS=(rsa_success rsa_lost_segment rsa_lost_first_segment rsa_extension_recreated)
 
 ms_e2e_init
 
@@ -154,6 +162,56 @@ ec_success() {
 	expect_final "sign (GSM 7-bit with extension characters)" "$id" completed 502
 	id=$(request sign user0001 'Позвонить в банк?')
 	expect_final "sign (UCS-2)" "$id" completed 502
+}
+
+# Answers are verified by a pool of verifiers, not by the SMPP worker. A
+# session locks user0001's SIM key row (FOR UPDATE) after its request is
+# queued and before its answer (1.5 s late) arrives: the verifier that
+# claims that answer waits for the lock in the middle of its batch. The
+# other verifier must meanwhile verify other users' answers; then the lock
+# goes and user0001's transaction completes too, each exactly once.
+verifiers() { q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier'"; }
+verifier_waits() {
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier' AND wait_event_type = 'Lock'")" = 1 ]
+}
+ec_parallel_verifiers() {
+	local held holder ids id n
+	ms_check "mobisign.answer_workers verifiers run" "$(q "SHOW mobisign.answer_workers")" "$(verifiers)"
+	ms_check_cmd "... and at least two" test "$(verifiers)" -ge 2
+	behave "user0001 sign 1500"
+	held=$(request authenticate user0001)
+	ms_bg ms_psql -q -c "BEGIN" \
+		-c "SELECT 1 FROM mobisign.sim_key WHERE msisdn = '$(msisdn_of user0001)' FOR UPDATE" \
+		-c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 2>&1
+	holder=$MS_BG_PID
+	ms_wait_until 10 verifier_waits
+	ms_check_cmd "a verifier waits for user0001's SIM key, mid-answer" verifier_waits
+	behave
+	ids=$(q "SELECT (mobisign_authenticate(format('user%s', lpad(g::text, 4, '0')), 'e2e', '30 s')).transaction_id
+	           FROM generate_series(2, 16) g")
+	n=0
+	for id in $ids; do
+		[ "$(q "SELECT status_code FROM mobisign_wait('$id', '4 s')")" = 502 ] && n=$((n + 1))
+	done
+	ms_check "15 more answers verified by the other verifier meanwhile" 15 "$n"
+	ms_check "... while user0001's is still open" t \
+		"$(q "SELECT mobisign._is_open(state) FROM mobisign.transaction WHERE id = '$held'")"
+	ms_check_cmd "... and its verifier still waits" verifier_waits
+	ms_wait_until 10 ms_gone "$holder"
+	ms_bg_stop "$holder"
+	expect_final "the held answer, once the lock is gone" "$held" completed 502
+	for id in $ids; do
+		expect_final "burst $id" "$id" completed 502
+	done
+	ms_check "every answer accepted once (rows, transactions)" "16 16" \
+		"$(q "SELECT count(*) || ' ' || count(DISTINCT transaction_id) FROM mobisign.audit
+		       WHERE operation = 'sim.answer' AND outcome = 'accepted'
+		         AND transaction_id IN ('$held', '$(echo $ids | sed "s/ /', '/g")')")"
+	ms_check "no answer of these SIMs left queued or pending" "0 0" \
+		"$(q "SELECT (SELECT count(*) FROM mobisign.answer_queue a WHERE a.msisdn IN (SELECT msisdn FROM mobisign.app_user))
+		          || ' ' || (SELECT count(*) FROM mobisign.inbound_segment s WHERE NOT s.processed
+		                      AND s.msisdn IN (SELECT msisdn FROM mobisign.app_user))")"
+	ms_check_worker_alive
 }
 
 ec_user_refusals() {
@@ -492,6 +550,24 @@ rsa_lost_first_segment() {
 	ms_check "only A's segments wait (rejected) for the window's end" "true true" \
 		"$(q "SELECT (count(*) > 0 AND bool_and(rejected))::text || ' ' || bool_and(id < (SELECT min((e.sid)::bigint) FROM mobisign.audit a, jsonb_array_elements_text(a.detail->'segment_ids') e(sid) WHERE a.operation = 'sim.answer' AND a.outcome = 'accepted' AND a.detail->>'msisdn' = '$msisdn'))::text
 			   FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
+}
+
+no_verifiers() { [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier'")" = 0 ]; }
+some_verifiers() { [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier'")" -ge 1 ]; }
+rsa_extension_recreated() {
+	local id
+	q "DROP EXTENSION mobisign CASCADE" >/dev/null
+	ms_wait_until 30 no_verifiers
+	ms_check_cmd "after DROP EXTENSION the worker stops its verifiers" no_verifiers
+	ms_check "... and keeps running" 1 \
+		"$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign worker'")"
+	q "CREATE EXTENSION mobisign" >/dev/null
+	ms_sim_register "$SIMDIR"
+	ms_check_bound "the worker found the extension again and bound"
+	ms_wait_until 20 some_verifiers
+	ms_check_cmd "a new pool of verifiers runs" some_verifiers
+	id=$(request authenticate user0010)
+	expect_final "a new SIM, the extension created again" "$id" completed 502
 }
 
 # ---------------------------------------------------------------------------

@@ -24,6 +24,11 @@
 #   crash             kill -9 of the worker with 200 transactions in flight:
 #                     each ends exactly once, counters never reused, the
 #                     queue drained
+#   verifier_crash    kill -9 of an answer verifier (pg_stat_activity
+#                     backend_type 'mobisign verifier') in the middle of a
+#                     batch, 100 transactions in flight: its claim rolls
+#                     back, each transaction ends exactly once, nothing is
+#                     left queued; a new pool runs after the restart
 #   drop_database     DROP DATABASE of another database is not blocked; of
 #                     the worker's own by a non-owner is refused; with a
 #                     session connected it fails and the worker comes back
@@ -305,6 +310,56 @@ crash() {
 	ms_sim_file "$SIMDIR" behaviour
 }
 
+# A verifier is stopped in the middle of a batch: a session locks
+# user0001's SIM key row while its answer is on the way (the SIMs answer
+# after 1.5 s), so the verifier that claims it waits there, having handled
+# (not committed) the answers before it in its batch. kill -9 of that
+# verifier restarts the server (as for any backend); its claim rolled back,
+# so the answers it held are claimed again after the restart.
+verifiers() { q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier'"; }
+waiting_verifier() {
+	q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'mobisign verifier' AND wait_event_type = 'Lock'"
+}
+verifier_held() { [ -n "$(waiting_verifier)" ]; }
+verifiers_up() { [ "$(verifiers)" -ge 2 ]; }
+verifier_crash() {
+	local vpid holder queued
+	ms_wait_until 20 verifiers_up
+	ms_check_cmd "several verifiers run" verifiers_up
+	ms_sim_behaviour "$SIMDIR" "* sign 1500"
+	start_auth 1 100 vcrash
+	ms_bg ms_psql -q -d "$DB" -c "BEGIN" \
+		-c "SELECT 1 FROM mobisign.sim_key WHERE msisdn = (SELECT msisdn FROM mobisign.app_user WHERE user_id = 'user0001') FOR UPDATE" \
+		-c "SELECT pg_sleep(30)" -c "COMMIT" >/dev/null 2>&1
+	holder=$MS_BG_PID
+	ms_wait_until 20 verifier_held
+	vpid=$(waiting_verifier)
+	ms_check_cmd "a verifier waits mid-batch for user0001's SIM key" test -n "$vpid"
+	queued=$(q "SELECT count(*) FROM mobisign.answer_queue")
+	echo "# kill -9 of verifier $vpid ($(ms_open_count vcrash) transactions open, $queued answers queued, $(verifiers) verifiers)"
+	kill -9 "$vpid"
+	sleep 1
+	ms_wait_until 20 server_ready
+	ms_wait_until 20 worker_up
+	ms_bg_stop "$holder"
+	ms_wait_until 20 verifiers_up
+	ms_check_cmd "after the restart a new pool of verifiers runs" verifiers_up
+	ms_check_cmd "... not the killed one" ms_gone "$vpid"
+	final vcrash 120
+	ms_check "100 transactions recorded" 100 "$(ms_tag_count vcrash)"
+	ms_check_ge "at least 95% completed with 502" 95 "$(ms_status_count vcrash 502)"
+	ms_check_cmd "exactly one final audit row per transaction" ms_final_audit_once vcrash
+	ms_check "no answer accepted twice" 0 \
+		"$(q "SELECT count(*) FROM (SELECT a.transaction_id FROM mobisign.audit a JOIN mobisign.transaction t ON t.id = a.transaction_id
+		       WHERE t.application = 'vcrash' AND a.operation = 'sim.answer' AND a.outcome = 'accepted'
+		       GROUP BY 1 HAVING count(*) > 1) d")"
+	ms_check "nothing of these SIMs left queued or pending" "0 0" \
+		"$(q "SELECT (SELECT count(*) FROM mobisign.answer_queue a WHERE a.msisdn IN (SELECT msisdn FROM mobisign.transaction WHERE application = 'vcrash'))
+		          || ' ' || (SELECT count(*) FROM mobisign.inbound_segment s WHERE NOT s.processed
+		                      AND s.msisdn IN (SELECT msisdn FROM mobisign.transaction WHERE application = 'vcrash'))")"
+	ms_sim_file "$SIMDIR" behaviour
+}
+
 drop_database() {
 	local start wpid holder
 	q "CREATE DATABASE msscratch" >/dev/null
@@ -446,7 +501,7 @@ without_preload() {
 ms_scenario hostile_smsc hostile_smsc
 setup_simulator
 for s in baseline rate_cap throttle connection_drop no_response resent_request exactly_once crash \
-	drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
+	verifier_crash drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
 	ms_scenario "$s" "$s"
 done
 ms_summary

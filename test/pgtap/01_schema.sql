@@ -1,13 +1,13 @@
 -- The shape of the extension: schema, tables (all logged), roles, control flags.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 SELECT has_schema('mobisign', 'schema mobisign exists');
 
 SELECT has_table('mobisign', t, format('table mobisign.%s exists', t))
   FROM unnest(ARRAY['status_code', 'pki', 'crl', 'certificate', 'directory', 'app_user',
                     'sim_key', 'smsc', 'transaction', 'request_queue', 'inbound_segment',
-                    'audit']) AS t;
+                    'answer_queue', 'audit']) AS t;
 
 SELECT is_empty($$
     SELECT c.relname FROM pg_catalog.pg_class c

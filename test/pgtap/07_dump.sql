@@ -12,7 +12,8 @@ INSERT INTO classes VALUES
     ('mobisign.app_user', 'configuration'), ('mobisign.sim_key', 'configuration'),
     ('mobisign.smsc', 'configuration'), ('mobisign.relying_party', 'configuration'),
     ('mobisign.transaction', 'state'), ('mobisign.request_queue', 'state'),
-    ('mobisign.inbound_segment', 'state'), ('mobisign.audit', 'state'),
+    ('mobisign.inbound_segment', 'state'), ('mobisign.answer_queue', 'state'),
+    ('mobisign.audit', 'state'),
     ('mobisign.status_code', 'install-time'),
     ('mobisign.ocsp_response', 'cache'), ('mobisign.crl_source', 'cache'),
     ('mobisign.restore_event', 'transient');

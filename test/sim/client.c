@@ -12,6 +12,10 @@
  *	      [--op authenticate|sign] [--text TEXT] [--counter N]
  *	      [--expect ok|cancel|pin_blocked|...|none|por-XX]
  *	      [--bad-sp-signature] [--timeout-ms MS] [--linger-ms MS]
+ *	  mobisign-sim client --dir DIR --port P --load N [--first K] [--window W]
+ *	      [--counter C] [--timeout-ms MS]
+ *	      the same for N SIMs at once (bench reference: the server's job
+ *	      without a database); prints the rate and round-trip p50/p99
  *
  *	Exit 0 when the outcome is the expected one (default: ok with a CMS that
  *	verifies over the challenge or the text), 1 otherwise.
@@ -22,6 +26,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -247,174 +252,164 @@ out:
 	return ok;
 }
 
-int
-sim_cmd_client(int argc, char **argv)
+/* load mode: no line per answer */
+static int	quiet = 0;
+
+/* One request as the server builds it, and the answer it is waiting for. */
+typedef struct creq
 {
-	const char *dir = sim_arg(argc, argv, "--dir", NULL);
-	const char *port_arg = sim_arg(argc, argv, "--port", NULL);
-	const char *user = sim_arg(argc, argv, "--user", "user0001");
-	const char *op = sim_arg(argc, argv, "--op", "authenticate");
-	const char *text = sim_arg(argc, argv, "--text", NULL);
-	const char *expect = sim_arg(argc, argv, "--expect", "ok");
-	const char *counter_arg = sim_arg(argc, argv, "--counter", NULL);
-	int			timeout_ms = atoi(sim_arg(argc, argv, "--timeout-ms", "10000"));
-	int			linger_ms = atoi(sim_arg(argc, argv, "--linger-ms", "0"));
-	int			bad_sp = 0;
-	sim_world	w;
 	sim_card   *card;
-	EVP_PKEY   *sp_key;
 	msc_applet_request req;
 	msc_display_text dt;
 	uint8_t		challenge[32];
-	uint8_t		req_buf[4096],
-				sig[1024];
-	size_t		req_len,
-				sig_len = sizeof(sig);
+	const uint8_t *content;
+	size_t		content_len;
+	uint8_t		req_buf[4096];
+	size_t		req_len;
 	msc_ota_command cmd;
 	msc_ota_keys keys;
 	uint8_t		pkt[MSC_SMS_MAX_PACKET + 64];
 	size_t		pkt_len;
 	msc_sms_segment segs[MSC_SMS_MAX_SEGMENTS];
-	size_t		nsegs,
-				i;
-	uint8_t		ref8;
-	conn	   *c;
-	struct sockaddr_in addr;
-	bind_transceiver_t bt;
-	uint8_t		out[SMPP_MAX_PDU + 1];
-	size_t		out_len;
-	smpp_hdr	h;
-	int64_t		deadline;
+	size_t		nsegs;
 	msc_sms_part parts[MSC_SMS_MAX_SEGMENTS];
 	uint8_t    *part_data[MSC_SMS_MAX_SEGMENTS];
-	size_t		nparts = 0;
-	int			answers = 0;
-	char		outcome[32] = "none";
-	int			verified = -1;
-	const uint8_t *content;
-	size_t		content_len;
+	size_t		nparts;
 	char		refhex[17];
-	char	   *p;
-	FILE	   *f;
+	int64_t		sent_ms;		/* when its first submit_sm went out */
+} creq;
+
+/*
+ * Build the applet request, its SP signature, the secured command packet
+ * and its SMS segments for card, exactly as the server does.
+ */
+static void
+build_request(creq *r, sim_card *card, EVP_PKEY *sp_key, const char *op, const char *text,
+			  uint64_t counter, int bad_sp)
+{
+	uint8_t		sig[1024];
+	size_t		sig_len = sizeof(sig);
+	uint8_t		ref8;
 	msc_rc		rc;
 
-	for (i = 2; i < (size_t) argc; i++)
-		if (strcmp(argv[i], "--bad-sp-signature") == 0)
-			bad_sp = 1;
-	if (!dir)
-		sim_die("client needs --dir DIR");
-	sim_world_load(&w, dir);
-	if (port_arg)
-		w.port = atoi(port_arg);
-	card = sim_world_find_user(&w, user);
-	if (!card)
-		sim_die("no SIM for %s", user);
-	p = sim_path(w.dir, "sp/key.pem");
-	f = fopen(p, "r");
-	if (!f)
-		sim_die("cannot open %s: %s", p, strerror(errno));
-	sp_key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	free(p);
-	if (!sp_key)
-		sim_ssl_die("service provider key");
-
-	/* the applet request, as the worker builds it */
-	memset(&req, 0, sizeof(req));
-	req.version = MSC_APPLET_VERSION;
-	sim_random(req.reference, sizeof(req.reference));
-	sim_hex(req.reference, 8, refhex);
+	memset(r, 0, sizeof(*r));
+	r->card = card;
+	r->req.version = MSC_APPLET_VERSION;
+	sim_random(r->req.reference, sizeof(r->req.reference));
+	sim_hex(r->req.reference, 8, r->refhex);
 	if (strcmp(op, "sign") == 0)
 	{
 		if (!text)
 			text = "Pay 100.00 EUR to ACME Oy";
-		req.operation = MSC_OP_SIGN;
-		content = (const uint8_t *) text;
-		content_len = strlen(text);
+		r->req.operation = MSC_OP_SIGN;
+		r->content = (const uint8_t *) text;
+		r->content_len = strlen(text);
 	}
 	else
 	{
 		if (!text)
 			text = "Log in to the mobisign self-test?";
-		req.operation = MSC_OP_AUTHENTICATE;
-		sim_random(challenge, sizeof(challenge));
-		content = challenge;
-		content_len = sizeof(challenge);
+		r->req.operation = MSC_OP_AUTHENTICATE;
+		sim_random(r->challenge, sizeof(r->challenge));
+		r->content = r->challenge;
+		r->content_len = sizeof(r->challenge);
 	}
-	req.data = content;
-	req.data_len = content_len;
-	rc = msc_display_encode((const uint8_t *) text, strlen(text), NULL, &dt);
+	r->req.data = r->content;
+	r->req.data_len = r->content_len;
+	rc = msc_display_encode((const uint8_t *) text, strlen(text), NULL, &r->dt);
 	if (rc != MSC_OK)
 		sim_die("display text refused: %s", msc_strerror(rc));
-	msc_applet_request_set_display(&req, &dt);
+	msc_applet_request_set_display(&r->req, &r->dt);
 	{
-		uint8_t		r[2];
+		uint8_t		rnd[2];
 
-		sim_random(r, 2);
-		snprintf(req.vcode, sizeof(req.vcode), "%04u", (unsigned) ((r[0] << 8 | r[1]) % 10000));
+		sim_random(rnd, 2);
+		snprintf(r->req.vcode, sizeof(r->req.vcode), "%04u", (unsigned) ((rnd[0] << 8 | rnd[1]) % 10000));
 	}
-	req.expiry = (uint32_t) time(NULL) + 120;
-	rc = msc_applet_request_encode_unsigned(&req, req_buf, sizeof(req_buf), &req_len);
+	r->req.expiry = (uint32_t) time(NULL) + 120;
+	rc = msc_applet_request_encode_unsigned(&r->req, r->req_buf, sizeof(r->req_buf), &r->req_len);
 	if (rc != MSC_OK)
 		sim_die("applet request: %s", msc_strerror(rc));
-	sp_sign(sp_key, req_buf, req_len, sig, &sig_len);
+	sp_sign(sp_key, r->req_buf, r->req_len, sig, &sig_len);
 	if (bad_sp)
 		sig[sig_len / 2] ^= 0x01;
-	rc = msc_applet_request_append_signature(req_buf, sizeof(req_buf), req_len, sig, sig_len, &req_len);
+	rc = msc_applet_request_append_signature(r->req_buf, sizeof(r->req_buf), r->req_len, sig, sig_len,
+											 &r->req_len);
 	if (rc != MSC_OK)
 		sim_die("applet request signature: %s", msc_strerror(rc));
 
 	/* the secured command packet */
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.spi[0] = MSC_OTA_SPI1_DEFAULT;
-	cmd.spi[1] = MSC_OTA_SPI2_DEFAULT;
-	cmd.kic = MSC_OTA_KEYID(card->key_set);
-	cmd.kid = MSC_OTA_KEYID(card->key_set);
-	memcpy(cmd.tar, card->tar, 3);
-	cmd.counter = counter_arg ? strtoull(counter_arg, NULL, 10) : card->last_counter + 1;
-	cmd.data = req_buf;
-	cmd.data_len = req_len;
-	keys.kic = card->kic;
-	keys.kic_len = 16;
-	keys.kid = card->kid;
-	keys.kid_len = 16;
-	rc = msc_ota_build_command(&cmd, &keys, pkt, sizeof(pkt), &pkt_len);
+	r->cmd.spi[0] = MSC_OTA_SPI1_DEFAULT;
+	r->cmd.spi[1] = MSC_OTA_SPI2_DEFAULT;
+	r->cmd.kic = MSC_OTA_KEYID(card->key_set);
+	r->cmd.kid = MSC_OTA_KEYID(card->key_set);
+	memcpy(r->cmd.tar, card->tar, 3);
+	r->cmd.counter = counter;
+	r->cmd.data = r->req_buf;
+	r->cmd.data_len = r->req_len;
+	r->keys.kic = card->kic;
+	r->keys.kic_len = 16;
+	r->keys.kid = card->kid;
+	r->keys.kid_len = 16;
+	rc = msc_ota_build_command(&r->cmd, &r->keys, r->pkt, sizeof(r->pkt), &r->pkt_len);
 	if (rc != MSC_OK)
 		sim_die("command packet: %s", msc_strerror(rc));
 	sim_random(&ref8, 1);
-	rc = msc_sms_split(MSC_IEI_CMD_PACKET, ref8, pkt, pkt_len, segs, MSC_SMS_MAX_SEGMENTS, &nsegs);
+	rc = msc_sms_split(MSC_IEI_CMD_PACKET, ref8, r->pkt, r->pkt_len, r->segs, MSC_SMS_MAX_SEGMENTS,
+					   &r->nsegs);
 	if (rc != MSC_OK)
 		sim_die("segmentation: %s", msc_strerror(rc));
-	printf("client: %s %s (%s) ref %s code %s counter %llu: %zu-octet request, %zu-octet packet, %zu SMS\n",
-		   op, card->user, card->msisdn, refhex, req.vcode, (unsigned long long) cmd.counter,
-		   req_len, pkt_len, nsegs);
+}
 
-	/* bind */
-	c = calloc(1, sizeof(*c));
+static conn *
+bind_transceiver(sim_world *w, int timeout_ms)
+{
+	conn	   *c = calloc(1, sizeof(*c));
+	struct sockaddr_in addr;
+	bind_transceiver_t bt;
+	uint8_t		out[SMPP_MAX_PDU + 1];
+	size_t		out_len;
+	smpp_hdr	h;
+
 	if (!c)
 		sim_die("out of memory");
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
-	addr.sin_port = htons((uint16_t) w.port);
+	addr.sin_port = htons((uint16_t) w->port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *) &addr, sizeof(addr)) != 0)
-		sim_die("cannot connect to 127.0.0.1:%d: %s", w.port, strerror(errno));
+		sim_die("cannot connect to 127.0.0.1:%d: %s", w->port, strerror(errno));
+	/* as the worker: each submit_sm goes out at once (no Nagle delay) */
+	{
+		int			one = 1;
+
+		(void) setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	memset(&bt, 0, sizeof(bt));
 	bt.command_id = BIND_TRANSCEIVER;
 	bt.sequence_number = next_seq(c);
-	sim_strlcpy((char *) bt.system_id, w.system_id, sizeof(bt.system_id));
-	sim_strlcpy((char *) bt.password, w.password, sizeof(bt.password));
+	sim_strlcpy((char *) bt.system_id, w->system_id, sizeof(bt.system_id));
+	sim_strlcpy((char *) bt.password, w->password, sizeof(bt.password));
 	bt.interface_version = SMPP_VERSION;
 	if (smpp_pack(BIND_TRANSCEIVER, &bt, out, sizeof(out), &out_len) != 0)
 		sim_die("bind pack");
 	send_all(c, out, out_len);
-	deadline = sim_now_ms() + timeout_ms;
-	if (read_pdu(c, out, &h, deadline) != 0 || h.id != BIND_TRANSCEIVER_RESP || h.status != 0)
+	if (read_pdu(c, out, &h, sim_now_ms() + timeout_ms) != 0 || h.id != BIND_TRANSCEIVER_RESP ||
+		h.status != 0)
 		sim_die("bind_transceiver refused or unanswered");
+	return c;
+}
 
-	/* submit every segment */
-	for (i = 0; i < nsegs; i++)
+/* every segment of r as one submit_sm */
+static void
+submit_request(conn *c, creq *r)
+{
+	uint8_t		out[SMPP_MAX_PDU + 1];
+	size_t		out_len;
+
+	r->sent_ms = sim_now_ms();
+	for (size_t i = 0; i < r->nsegs; i++)
 	{
 		submit_sm_t sm;
 
@@ -425,154 +420,372 @@ sim_cmd_client(int argc, char **argv)
 		sim_strlcpy((char *) sm.source_addr, "mobisign", sizeof(sm.source_addr));
 		sm.dest_addr_ton = TON_International;
 		sm.dest_addr_npi = NPI_ISDN_E163_E164;
-		sim_strlcpy((char *) sm.destination_addr, card->msisdn, sizeof(sm.destination_addr));
+		sim_strlcpy((char *) sm.destination_addr, r->card->msisdn, sizeof(sm.destination_addr));
 		sm.esm_class = MSC_SMPP_ESM_CLASS_UDHI;
 		sm.protocol_id = MSC_SMPP_PROTOCOL_ID;
 		sm.data_coding = MSC_SMPP_DATA_CODING;
-		sm.sm_length = (uint8_t) segs[i].len;
-		memcpy(sm.short_message, segs[i].ud, segs[i].len);
+		sm.sm_length = (uint8_t) r->segs[i].len;
+		memcpy(sm.short_message, r->segs[i].ud, r->segs[i].len);
 		if (smpp_pack(SUBMIT_SM, &sm, out, sizeof(out), &out_len) != 0)
 			sim_die("submit_sm pack");
 		send_all(c, out, out_len);
 	}
+}
+
+/*
+ * One deliver_sm (user data ud) of r's answer.  Returns 0 while the answer
+ * is incomplete; 1 once it is complete (or unreadable), its outcome in
+ * outcome: "ok" when it verifies over the expected content.
+ */
+static int
+take_segment(sim_world *w, creq *r, const uint8_t *ud, size_t ud_len, char *outcome, size_t outcome_len)
+{
+	msc_udh		udh;
+	uint8_t		rpkt[MSC_SMS_MAX_PACKET];
+	uint8_t		work[MSC_SMS_MAX_PACKET + 16];
+	size_t		rlen;
+	uint8_t		iei;
+	msc_ota_response rsp;
+	msc_applet_response ar;
+	msc_rc		rc;
+
+	if (msc_udh_parse(ud, ud_len, &udh) != MSC_OK)
+	{
+		printf("client: deliver_sm with an unreadable UDH (garbage?)\n");
+		snprintf(outcome, outcome_len, "garbage");
+		return 1;
+	}
+	if (r->nparts >= MSC_SMS_MAX_SEGMENTS)
+		sim_die("more segments than an answer has");
+	r->part_data[r->nparts] = malloc(ud_len);
+	if (!r->part_data[r->nparts])
+		sim_die("out of memory");
+	memcpy(r->part_data[r->nparts], ud, ud_len);
+	r->parts[r->nparts].ud = r->part_data[r->nparts];
+	r->parts[r->nparts].len = ud_len;
+	r->nparts++;
+	if (udh.has_concat && r->nparts != udh.concat_total)
+		return 0;
+
+	rc = msc_sms_reassemble(r->parts, r->nparts, rpkt, sizeof(rpkt), &rlen, &iei);
+	for (size_t i = 0; i < r->nparts; i++)
+		free(r->part_data[i]);
+	r->nparts = 0;
+	if (rc != MSC_OK || iei != MSC_IEI_RSP_PACKET)
+	{
+		printf("client: answer does not reassemble: %s\n", msc_strerror(rc));
+		snprintf(outcome, outcome_len, "garbage");
+	}
+	else if ((rc = msc_ota_parse_response(rpkt, rlen, r->cmd.spi[1], &r->keys, r->card->tar, work,
+										  sizeof(work), &rsp)) != MSC_OK)
+	{
+		printf("client: response packet refused: %s\n", msc_strerror(rc));
+		snprintf(outcome, outcome_len, rc == MSC_E_UNSECURED ? "por-%02x" : "bad-packet", rsp.status);
+	}
+	else if (rsp.status != MSC_POR_OK)
+	{
+		printf("client: PoR status %02x (%s)\n", rsp.status, msc_por_status_name(rsp.status));
+		snprintf(outcome, outcome_len, "por-%02x", rsp.status);
+	}
+	else if (rsp.counter != r->cmd.counter)
+	{
+		printf("client: response counter %llu is not the command's %llu\n",
+			   (unsigned long long) rsp.counter, (unsigned long long) r->cmd.counter);
+		snprintf(outcome, outcome_len, "old-counter");
+	}
+	else if ((rc = msc_applet_response_decode(rsp.data, rsp.data_len, &ar)) != MSC_OK)
+	{
+		printf("client: applet response refused: %s\n", msc_strerror(rc));
+		snprintf(outcome, outcome_len, "bad-applet");
+	}
+	else if (memcmp(ar.reference, r->req.reference, 8) != 0)
+	{
+		printf("client: the transaction reference does not match\n");
+		snprintf(outcome, outcome_len, "wrong-ref");
+	}
+	else if (ar.result == MSC_RESULT_OK)
+	{
+		int			verified = verify_cms(w, r->card, ar.cms, ar.cms_len, r->content, r->content_len);
+
+		if (!quiet)
+			printf("client: result OK, %zu-octet CMS, %s\n", ar.cms_len,
+				   verified == 0 ? "signature verifies over the expected content"
+				   : "signature does NOT verify");
+		snprintf(outcome, outcome_len, verified == 0 ? "ok" : "bad-signature");
+	}
+	else
+	{
+		const char *name = msc_applet_result_name(ar.result);
+
+		sim_strlcpy(outcome, name, outcome_len);
+		for (char *q = outcome; *q; q++)
+			if (*q == ' ')
+				*q = '_';
+		printf("client: result %u (%s)\n", ar.result, name);
+	}
+	return 1;
+}
+
+/*
+ * Read one PDU and act on it: answer enquire_link and deliver_sm; a
+ * deliver_sm's source and user data go to *msisdn / ud (returns 1), other
+ * PDUs return 0, a timeout -1.
+ */
+static int
+next_deliver(conn *c, int64_t deadline, char *msisdn, size_t msisdn_len, uint8_t *ud, size_t *ud_len)
+{
+	uint8_t		out[SMPP_MAX_PDU + 1];
+	uint8_t		resp[16];
+	smpp_hdr	h;
+	deliver_sm_t d;
+
+	if (read_pdu(c, out, &h, deadline) != 0)
+		return -1;
+	if (h.id == SUBMIT_SM_RESP)
+	{
+		if (h.status != 0)
+			printf("client: submit_sm_resp seq %u status 0x%02x\n", h.seq, h.status);
+		return 0;
+	}
+	if (h.id == ENQUIRE_LINK)
+	{
+		send_all(c, resp, smpp_header_only(resp, ENQUIRE_LINK_RESP, 0, h.seq));
+		return 0;
+	}
+	if (h.id != DELIVER_SM)
+		return 0;
+	memset(&d, 0, sizeof(d));
+	if (smpp_unpack(DELIVER_SM, &d, out, h.length) != 0)
+		sim_die("deliver_sm does not unpack");
+	destroy_tlv(d.tlv);
+	send_all(c, resp, smpp_header_only(resp, DELIVER_SM_RESP, 0, h.seq));
+	if (d.esm_class != 0x40 || d.protocol_id != 0x7F || d.data_coding != 0xF6)
+	{
+		printf("client: unexpected deliver_sm (from %s, esm_class %02x pid %02x dcs %02x)\n",
+			   (char *) d.source_addr, d.esm_class, d.protocol_id, d.data_coding);
+		return 0;
+	}
+	sim_strlcpy(msisdn, (char *) d.source_addr, msisdn_len);
+	memcpy(ud, d.short_message, d.sm_length);
+	*ud_len = d.sm_length;
+	return 1;
+}
+
+static void
+unbind_close(conn *c)
+{
+	uint8_t		u[16];
+
+	send_all(c, u, smpp_header_only(u, UNBIND, 0, next_seq(c)));
+	close(c->fd);
+	free(c);
+}
+
+static EVP_PKEY *
+load_sp_key(sim_world *w)
+{
+	char	   *p = sim_path(w->dir, "sp/key.pem");
+	FILE	   *f = fopen(p, "r");
+	EVP_PKEY   *k;
+
+	if (!f)
+		sim_die("cannot open %s: %s", p, strerror(errno));
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	free(p);
+	if (!k)
+		sim_ssl_die("service provider key");
+	return k;
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64_t		x = *(const int64_t *) a,
+				y = *(const int64_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * --load N: the server's whole job without a database, for N SIMs (cards
+ * --first .. --first + N - 1 of the world) at once over one bind, at most
+ * --window requests in flight: build, submit, reassemble, check, verify.
+ * Prints the rate and the round trip (first submit_sm -> last answer
+ * segment) p50/p99; exits 0 when every one verified.
+ */
+static int
+run_load(sim_world *w, EVP_PKEY *sp_key, int n, int first, int window, uint64_t counter,
+		 int timeout_ms)
+{
+	creq	  **fly = calloc((size_t) (window < 1 ? 1 : window), sizeof(creq *));
+	int64_t    *rtt = calloc((size_t) n, sizeof(int64_t));
+	conn	   *c;
+	int			next = 0,
+				done = 0,
+				ok = 0,
+				inflight = 0;
+	int64_t		t0,
+				t1,
+				deadline;
+
+	if (!fly || !rtt)
+		sim_die("out of memory");
+	if (window < 1)
+		window = 1;
+	if (first < 0 || n < 1 || first + n > w->ncards)
+		sim_die("--load %d --first %d: the world has %d SIMs", n, first, w->ncards);
+	quiet = 1;
+	c = bind_transceiver(w, timeout_ms);
+	t0 = sim_now_ms();
+	deadline = t0 + timeout_ms;
+	while (done < n)
+	{
+		char		msisdn[32];
+		uint8_t		ud[256];
+		size_t		ud_len;
+		int			got;
+
+		/* keep the window full */
+		for (int k = 0; k < window && next < n; k++)
+		{
+			if (fly[k] != NULL)
+				continue;
+			fly[k] = malloc(sizeof(creq));
+			if (!fly[k])
+				sim_die("out of memory");
+			build_request(fly[k], &w->cards[first + next], sp_key, "authenticate", NULL, counter, 0);
+			submit_request(c, fly[k]);
+			next++;
+			inflight++;
+		}
+		got = next_deliver(c, deadline, msisdn, sizeof(msisdn), ud, &ud_len);
+		if (got < 0)
+		{
+			printf("load: timed out with %d of %d answered\n", done, n);
+			break;
+		}
+		if (got == 0)
+			continue;
+		for (int k = 0; k < window; k++)
+		{
+			char		outcome[32];
+
+			if (fly[k] == NULL || strcmp(fly[k]->card->msisdn, msisdn) != 0)
+				continue;
+			if (take_segment(w, fly[k], ud, ud_len, outcome, sizeof(outcome)))
+			{
+				rtt[done++] = sim_now_ms() - fly[k]->sent_ms;
+				if (strcmp(outcome, "ok") == 0)
+					ok++;
+				else
+					printf("load: %s answered %s\n", fly[k]->card->user, outcome);
+				free(fly[k]);
+				fly[k] = NULL;
+				inflight--;
+			}
+			break;
+		}
+	}
+	t1 = sim_now_ms();
+	unbind_close(c);
+	qsort(rtt, (size_t) done, sizeof(int64_t), cmp_int64);
+	printf("load: %d of %d verified in %lld ms: %.1f/s, window %d, round trip p50 %lld ms p99 %lld ms\n",
+		   ok, n, (long long) (t1 - t0), done > 0 ? ok * 1000.0 / (double) (t1 > t0 ? t1 - t0 : 1) : 0.0,
+		   window, done > 0 ? (long long) rtt[done / 2] : -1LL,
+		   done > 0 ? (long long) rtt[(done * 99) / 100 < done ? (done * 99) / 100 : done - 1] : -1LL);
+	for (int k = 0; k < window; k++)
+		free(fly[k]);
+	free(fly);
+	free(rtt);
+	return ok == n ? 0 : 1;
+}
+
+int
+sim_cmd_client(int argc, char **argv)
+{
+	const char *dir = sim_arg(argc, argv, "--dir", NULL);
+	const char *port_arg = sim_arg(argc, argv, "--port", NULL);
+	const char *user = sim_arg(argc, argv, "--user", "user0001");
+	const char *op = sim_arg(argc, argv, "--op", "authenticate");
+	const char *text = sim_arg(argc, argv, "--text", NULL);
+	const char *expect = sim_arg(argc, argv, "--expect", "ok");
+	const char *counter_arg = sim_arg(argc, argv, "--counter", NULL);
+	const char *load_arg = sim_arg(argc, argv, "--load", NULL);
+	int			timeout_ms = atoi(sim_arg(argc, argv, "--timeout-ms", "10000"));
+	int			linger_ms = atoi(sim_arg(argc, argv, "--linger-ms", "0"));
+	int			bad_sp = 0;
+	sim_world	w;
+	sim_card   *card;
+	EVP_PKEY   *sp_key;
+	creq	   *r;
+	conn	   *c;
+	int64_t		deadline;
+	int			answers = 0;
+	char		outcome[32] = "none";
+	int			rc;
+
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--bad-sp-signature") == 0)
+			bad_sp = 1;
+	if (!dir)
+		sim_die("client needs --dir DIR");
+	sim_world_load(&w, dir);
+	if (port_arg)
+		w.port = atoi(port_arg);
+	sp_key = load_sp_key(&w);
+	if (load_arg)
+	{
+		rc = run_load(&w, sp_key, atoi(load_arg), atoi(sim_arg(argc, argv, "--first", "0")),
+					  atoi(sim_arg(argc, argv, "--window", "50")),
+					  counter_arg ? strtoull(counter_arg, NULL, 10) : 1000000, timeout_ms);
+		EVP_PKEY_free(sp_key);
+		return rc;
+	}
+	card = sim_world_find_user(&w, user);
+	if (!card)
+		sim_die("no SIM for %s", user);
+
+	r = malloc(sizeof(creq));
+	if (!r)
+		sim_die("out of memory");
+	build_request(r, card, sp_key, op, text,
+				  counter_arg ? strtoull(counter_arg, NULL, 10) : card->last_counter + 1, bad_sp);
+	printf("client: %s %s (%s) ref %s code %s counter %llu: %zu-octet request, %zu-octet packet, %zu SMS\n",
+		   op, card->user, card->msisdn, r->refhex, r->req.vcode, (unsigned long long) r->cmd.counter,
+		   r->req_len, r->pkt_len, r->nsegs);
+
+	c = bind_transceiver(&w, timeout_ms);
+	submit_request(c, r);
 
 	/* responses and answers */
 	deadline = sim_now_ms() + timeout_ms;
 	for (;;)
 	{
-		uint8_t		resp[16];
+		char		msisdn[32];
+		uint8_t		ud[256];
+		size_t		ud_len;
+		int			got = next_deliver(c, deadline, msisdn, sizeof(msisdn), ud, &ud_len);
 
-		if (read_pdu(c, out, &h, deadline) != 0)
+		if (got < 0)
 			break;
-		if (h.id == SUBMIT_SM_RESP)
+		if (got == 0)
+			continue;
+		if (strcmp(msisdn, card->msisdn) != 0)
 		{
-			if (h.status != 0)
-				printf("client: submit_sm_resp seq %u status 0x%02x\n", h.seq, h.status);
+			printf("client: unexpected deliver_sm (from %s)\n", msisdn);
 			continue;
 		}
-		if (h.id == ENQUIRE_LINK)
-		{
-			send_all(c, resp, smpp_header_only(resp, ENQUIRE_LINK_RESP, 0, h.seq));
+		if (!take_segment(&w, r, ud, ud_len, outcome, sizeof(outcome)))
 			continue;
-		}
-		if (h.id != DELIVER_SM)
-			continue;
-		{
-			deliver_sm_t d;
-			msc_udh		udh;
-
-			memset(&d, 0, sizeof(d));
-			if (smpp_unpack(DELIVER_SM, &d, out, h.length) != 0)
-				sim_die("deliver_sm does not unpack");
-			destroy_tlv(d.tlv);
-			send_all(c, resp, smpp_header_only(resp, DELIVER_SM_RESP, 0, h.seq));
-			if (strcmp((char *) d.source_addr, card->msisdn) != 0 || d.esm_class != 0x40 ||
-				d.protocol_id != 0x7F || d.data_coding != 0xF6)
-			{
-				printf("client: unexpected deliver_sm (from %s, esm_class %02x pid %02x dcs %02x)\n",
-					   (char *) d.source_addr, d.esm_class, d.protocol_id, d.data_coding);
-				continue;
-			}
-			if (msc_udh_parse(d.short_message, d.sm_length, &udh) != MSC_OK)
-			{
-				printf("client: deliver_sm with an unreadable UDH (garbage?)\n");
-				snprintf(outcome, sizeof(outcome), "garbage");
-				answers++;
-				if (linger_ms <= 0)
-					break;
-				deadline = sim_now_ms() + linger_ms;
-				continue;
-			}
-			part_data[nparts] = malloc(d.sm_length);
-			if (!part_data[nparts])
-				sim_die("out of memory");
-			memcpy(part_data[nparts], d.short_message, d.sm_length);
-			parts[nparts].ud = part_data[nparts];
-			parts[nparts].len = d.sm_length;
-			nparts++;
-			if (!udh.has_concat || nparts == udh.concat_total)
-			{
-				uint8_t		rpkt[MSC_SMS_MAX_PACKET];
-				uint8_t		work[MSC_SMS_MAX_PACKET + 16];
-				size_t		rlen;
-				uint8_t		iei;
-				msc_ota_response rsp;
-				msc_applet_response ar;
-
-				rc = msc_sms_reassemble(parts, nparts, rpkt, sizeof(rpkt), &rlen, &iei);
-				for (i = 0; i < nparts; i++)
-					free(part_data[i]);
-				nparts = 0;
-				answers++;
-				if (rc != MSC_OK || iei != MSC_IEI_RSP_PACKET)
-				{
-					printf("client: answer does not reassemble: %s\n", msc_strerror(rc));
-					snprintf(outcome, sizeof(outcome), "garbage");
-				}
-				else if ((rc = msc_ota_parse_response(rpkt, rlen, cmd.spi[1], &keys, card->tar, work,
-													  sizeof(work), &rsp)) != MSC_OK)
-				{
-					printf("client: response packet refused: %s\n", msc_strerror(rc));
-					snprintf(outcome, sizeof(outcome), rc == MSC_E_UNSECURED ? "por-%02x" : "bad-packet",
-							 rsp.status);
-				}
-				else if (rsp.status != MSC_POR_OK)
-				{
-					printf("client: PoR status %02x (%s)\n", rsp.status, msc_por_status_name(rsp.status));
-					snprintf(outcome, sizeof(outcome), "por-%02x", rsp.status);
-				}
-				else if (rsp.counter != cmd.counter)
-				{
-					printf("client: response counter %llu is not the command's %llu\n",
-						   (unsigned long long) rsp.counter, (unsigned long long) cmd.counter);
-					snprintf(outcome, sizeof(outcome), "old-counter");
-				}
-				else if ((rc = msc_applet_response_decode(rsp.data, rsp.data_len, &ar)) != MSC_OK)
-				{
-					printf("client: applet response refused: %s\n", msc_strerror(rc));
-					snprintf(outcome, sizeof(outcome), "bad-applet");
-				}
-				else if (memcmp(ar.reference, req.reference, 8) != 0)
-				{
-					printf("client: the transaction reference does not match\n");
-					snprintf(outcome, sizeof(outcome), "wrong-ref");
-				}
-				else
-				{
-					const char *name = msc_applet_result_name(ar.result);
-					char	   *q;
-
-					sim_strlcpy(outcome, name, sizeof(outcome));
-					for (q = outcome; *q; q++)
-						if (*q == ' ')
-							*q = '_';
-					if (ar.result == MSC_RESULT_OK)
-					{
-						snprintf(outcome, sizeof(outcome), "ok");
-						verified = verify_cms(&w, card, ar.cms, ar.cms_len, content, content_len);
-						printf("client: result OK, %zu-octet CMS, %s\n", ar.cms_len,
-							   verified == 0 ? "signature verifies over the expected content"
-							   : "signature does NOT verify");
-						if (verified != 0)
-							snprintf(outcome, sizeof(outcome), "bad-signature");
-					}
-					else
-						printf("client: result %u (%s)\n", ar.result, name);
-				}
-				if (linger_ms <= 0)
-					break;
-				deadline = sim_now_ms() + linger_ms;
-			}
-		}
+		answers++;
+		if (linger_ms <= 0)
+			break;
+		deadline = sim_now_ms() + linger_ms;
 	}
 	printf("client: outcome %s, answers %d\n", outcome, answers);
-	{
-		uint8_t		u[16];
-
-		send_all(c, u, smpp_header_only(u, UNBIND, 0, next_seq(c)));
-	}
-	close(c->fd);
-	free(c);
+	unbind_close(c);
+	free(r);
 	EVP_PKEY_free(sp_key);
 	return strcmp(outcome, expect) == 0 ? 0 : 1;
 }

@@ -16,6 +16,8 @@ usage(FILE *f)
 			"  mobisign-sim status --dir DIR\n"
 			"  mobisign-sim client --dir DIR --port P --user USER [--op authenticate|sign]\n"
 			"                      [--text TEXT] [--timeout-ms MS]\n"
+			"  mobisign-sim client --dir DIR --port P --load N [--first K] [--window W]\n"
+			"                      [--counter C] [--timeout-ms MS]\n"
 			"  mobisign-sim answer --dir DIR --msisdn MSISDN --request HEX[,HEX...]\n"
 			"                      [--behaviour B] [--last-counter N]\n"
 			"See docs/simulator.md.\n");

@@ -32,6 +32,7 @@
 #define MAX_SESSIONS		64
 #define RBUF_CAP			(SMPP_MAX_PDU + 64)
 #define DELIVER_WINDOW		10
+#define SIM_ACTS_PER_TURN	8
 #define DELIVER_TIMEOUT_MS	30000
 #define DELIVER_RETRY_MS	1000
 #define DELIVER_MAX_TRIES	10
@@ -1302,6 +1303,7 @@ sim_cmd_run(int argc, char **argv)
 		event	   *e,
 				  **pp;
 		mo		   *m;
+		int			acts;
 
 		if (got_usr1)
 		{
@@ -1340,10 +1342,17 @@ sim_cmd_run(int argc, char **argv)
 			sim_phone_poll(&world);
 		}
 
-		/* due events: delayed responses and SIM actions */
+		/*
+		 * due events: delayed responses and SIM actions.  At most
+		 * SIM_ACTS_PER_TURN SIM actions (a signature each) per turn, so that
+		 * with thousands of requests queued the answers already made keep
+		 * going out (deliver_sm, window DELIVER_WINDOW) between them, as
+		 * with a real network; the rest wait for the next turn.
+		 */
+		acts = 0;
 		for (pp = &events; (e = *pp) != NULL;)
 		{
-			if (e->due > now)
+			if (e->due > now || (e->act && acts >= SIM_ACTS_PER_TURN))
 			{
 				if (e->due < next_due)
 					next_due = e->due;
@@ -1355,6 +1364,7 @@ sim_cmd_run(int argc, char **argv)
 			{
 				sim_card_act(&world, e->act);
 				sim_action_free(e->act);
+				acts++;
 			}
 			else
 			{

@@ -129,3 +129,43 @@ SELECT count(*) AS pending_after,
        min(convert_from(substr(user_data, 7), 'UTF8')) FILTER (WHERE id = (SELECT min(id) FROM mobisign.inbound_segment
             WHERE msisdn = '+3585550000001' AND NOT processed)) AS oldest_kept
   FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
+
+-- 9. Answers in parallel.  Storing a segment also queues its MSISDN in
+--    mobisign.answer_queue (in the same commit); the answer verifiers claim
+--    the oldest rows with mobisign._claim_answers(batch): rows another
+--    verifier has claimed are skipped (FOR UPDATE SKIP LOCKED), so is an
+--    MSISDN whose handler lock (mobisign._lock_answers) another verifier
+--    holds, and the claimed rows are deleted in the claimer's transaction.
+INSERT INTO mobisign.answer_queue (msisdn)
+VALUES ('+3585550000001'), ('+3585550000002'), ('+3585550000001'), ('+3585550000003');
+BEGIN;
+-- a batch of 2: the two oldest MSISDNs; the second row of +...0001 goes
+-- with its first (one handling covers both)
+SELECT m AS claimed FROM mobisign._claim_answers(2) m;
+SELECT msisdn AS still_queued FROM mobisign.answer_queue ORDER BY id;
+-- the claimer now holds both MSISDNs' handler locks until its commit
+SELECT count(*) AS handler_locks_held FROM pg_catalog.pg_locks
+ WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted;
+-- a handler of this session takes a lock it holds again at once
+SELECT mobisign._lock_answers('+3585550000001', wait => false) AS held_again;
+ROLLBACK;
+-- rolled back (as when a verifier dies): every row is queued again
+SELECT msisdn AS queued_after_rollback FROM mobisign.answer_queue ORDER BY id;
+DELETE FROM mobisign.answer_queue;
+
+-- The worker's recheck queues every MSISDN with segments pending for more
+-- than a second and no row waiting (here the flood's 64 segments of
+-- section 8): not while they are fresh (as if just received), then once.
+UPDATE mobisign.inbound_segment SET received_at = now() + interval '1 min'
+ WHERE msisdn = '+3585550000001' AND NOT processed;
+SELECT mobisign._requeue_pending_answers() AS queued_while_fresh;
+UPDATE mobisign.inbound_segment SET received_at = now() - interval '10 s'
+ WHERE msisdn = '+3585550000001' AND NOT processed;
+SELECT mobisign._requeue_pending_answers() AS queued;
+SELECT mobisign._requeue_pending_answers() AS queued_again;
+SELECT msisdn FROM mobisign.answer_queue;
+-- a verifier's claim, then its handling, in one transaction
+BEGIN;
+SELECT count(*) AS handled FROM mobisign._claim_answers(8) m, LATERAL mobisign._process_inbound(m);
+COMMIT;
+SELECT count(*) AS queued_after_handling FROM mobisign.answer_queue;

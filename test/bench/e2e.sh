@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# make bench, end to end (called by test/bench/run.sh; runs alone too, after
+# make and make install, or with MOBISIGN_DESTDIR): authentications per second through the background worker, the
+# answer verifiers and the simulator, for a backlog of ECDSA SIMs answering
+# at once, against the simulator's own capacity; then the server-side
+# latency at half that rate; a gnuplot PNG of both runs.
+#
+#   backlog    BENCH_E2E_SIMS (default 4000, at most 9999) authentications
+#              queued in one transaction; from its commit until the last is
+#              final: authentications/s, every one must end 502; the CPU the
+#              SMPP worker and the verifiers used, per authentication
+#   half rate  authentications queued one per transaction, paced at half the
+#              backlog's rate by two clients, for BENCH_E2E_HALF_SECONDS
+#              (default 15): latency queued -> completed (created_at ->
+#              completed_at) minus the simulator's time, p50 and p99
+#   reference  the same authentications driven by "mobisign-sim client
+#              --load" (a bare SMPP client, no database: it builds, submits,
+#              reassembles, checks and verifies as the server does), window
+#              100; the simulator's time is its round trip at window 1
+#
+# The SMSC link's rate cap is raised (max_per_second 10000, window 100) so
+# that the link is not what is measured.  mobisign.answer_workers is
+# BENCH_ANSWER_WORKERS (default: the GUC's default).  Results (TSV, PNG)
+# go to BENCH_RESULTS (default test/bench/results).  Every wait is bounded.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+cd "$MOBISIGN_ROOT"
+
+n=${BENCH_E2E_SIMS:-4000}
+half_secs=${BENCH_E2E_HALF_SECONDS:-15}
+results=${BENCH_RESULTS:-$MOBISIGN_ROOT/test/bench/results}
+[ "$n" -ge 100 ] && [ "$n" -le 9999 ] || { echo "e2e: BENCH_E2E_SIMS must be 100..9999" >&2; exit 2; }
+mkdir -p "$results"
+sim=test/sim/mobisign-sim
+
+if [ -n "${MOBISIGN_DESTDIR:-}" ]; then
+	PGBIN=$MOBISIGN_DESTDIR/usr/lib/postgresql/15/bin
+fi
+work=$(ms_readable_dir)
+sim_pid=
+cleanup() {
+	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "e2e: BENCH_KEEP=1: cluster $work/pg left running (stop it with pg_ctl -D $work/pg/data stop)"
+		return
+	fi
+	ms_cluster_stop "$work/pg" || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+q() { ms_psql -qAt -c "$1"; }
+now_s() { date +%s.%N; }
+secs_since() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
+# CPU seconds (user + system) of the processes of a backend_type
+cpu_of() {
+	local pid total=0 t
+	for pid in $(q "SELECT pid FROM pg_stat_activity WHERE backend_type = '$1'"); do
+		t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+		total=$((total + t))
+	done
+	awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
+}
+
+echo "== end to end: $n ECDSA SIMs"
+t=$(now_s)
+smpp=$(ms_free_port)
+"$sim" provision --dir "$work/sim" --users "$n" --key-type ec --port "$smpp" >/dev/null
+echo "  provisioned $n SIMs in $(secs_since "$t") s"
+mkdir -p "$work/pg"
+ms_cluster_start "$work/pg" "$(ms_free_port)" "max_connections = 60" >/dev/null
+q "CREATE EXTENSION mobisign" >/dev/null
+# a backlog must not expire while it drains
+q "ALTER SYSTEM SET mobisign.max_timeout = '20 min'" >/dev/null
+if [ -n "${BENCH_ANSWER_WORKERS:-}" ]; then
+	q "ALTER SYSTEM SET mobisign.answer_workers = ${BENCH_ANSWER_WORKERS}" >/dev/null
+fi
+t=$(now_s)
+ms_psql -q -f "$work/sim/register.sql" >/dev/null
+echo "  registered $n users and SIM keys in $(secs_since "$t") s"
+q "UPDATE mobisign.smsc SET max_per_second = 10000, window_size = 100" >/dev/null
+"$sim" run --dir "$work/sim" --port "$smpp" --quiet --ready-file "$work/sim.ready" 2>"$work/sim.log" &
+sim_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/sim.ready" ] && break; sleep 0.1; done
+q "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 300); do
+	[ "$(q "SELECT links_bound FROM mobisign.worker_stats")" = 1 ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT links_bound FROM mobisign.worker_stats")" = 1 ] || { echo "e2e: the worker did not bind" >&2; exit 1; }
+# (an older build without answer verifiers: 0)
+workers=$(q "SELECT coalesce(current_setting('mobisign.answer_workers', true), '0')")
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier'")" = "$workers" ] && break
+	sleep 0.1
+done
+echo "  worker bound; answer verifiers running: $(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier'") (mobisign.answer_workers = $workers)"
+ms_psql -q >/dev/null <<'SQL'
+-- authentications one per transaction, paced: the i-th of this client at
+-- t0 + i / rate; created_at is the start of the authentication's own
+-- transaction (the pause commits first)
+CREATE PROCEDURE bench_paced(first integer, count integer, step integer, rate float8, t0 timestamptz)
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 0 .. count - 1 LOOP
+        PERFORM pg_sleep(greatest(0, extract(epoch FROM t0 + make_interval(secs => i / rate) - clock_timestamp())));
+        COMMIT;
+        PERFORM mobisign_authenticate(format('user%s', lpad((first + i * step)::text, 4, '0')), 'half', '2 min');
+        COMMIT;
+    END LOOP;
+END $$;
+SQL
+
+# wait_final TAG COUNT LIMIT_S: progress every 2 s until COUNT are final
+wait_final() {
+	local tag=$1 count=$2 limit=$3 t0 done=0 i
+	t0=$(now_s)
+	for i in $(seq 1 $((limit * 2))); do
+		done=$(q "SELECT count(*) FROM mobisign.transaction WHERE application = '$tag' AND NOT mobisign._is_open(state)")
+		[ "$done" -ge "$count" ] && break
+		if [ $((i % 4)) = 0 ]; then
+			echo "  ... $tag: $done of $count final after $(secs_since "$t0") s"
+		fi
+		sleep 0.5
+	done
+	[ "$done" -ge "$count" ] || echo "  $tag: only $done of $count final after $limit s" >&2
+}
+
+# ---- backlog
+echo "== backlog: $n authentications queued at once"
+cpu_w0=$(cpu_of 'mobisign worker')
+cpu_v0=$(cpu_of 'mobisign verifier')
+t=$(now_s)
+q "SELECT count(*) FROM generate_series(1, $n) g,
+          mobisign_authenticate(format('user%s', lpad(g::text, 4, '0')), 'backlog', '15 min')" >/dev/null
+echo "  queued in $(secs_since "$t") s (one transaction); draining"
+t0=$(q "SELECT extract(epoch FROM clock_timestamp())")
+wait_final backlog "$n" $((120 + n / 20))
+cpu_w1=$(cpu_of 'mobisign worker')
+cpu_v1=$(cpu_of 'mobisign verifier')
+read -r ok last <<<"$(q "SELECT count(*) FILTER (WHERE status_code = 502) || ' ' ||
+                             extract(epoch FROM max(completed_at)) FROM mobisign.transaction WHERE application = 'backlog'")"
+rate=$(awk -v n="$n" -v a="$t0" -v b="$last" 'BEGIN { printf "%.1f", n / (b - a) }')
+cpu_w=$(awk -v a="$cpu_w0" -v b="$cpu_w1" -v n="$n" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }')
+cpu_v=$(awk -v a="$cpu_v0" -v b="$cpu_v1" -v n="$n" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }')
+echo "  $ok of $n at 502; $rate authentications/s; CPU per authentication: SMPP worker $cpu_w ms, verifiers $cpu_v ms"
+
+# ---- half rate
+half=$(awk -v r="$rate" 'BEGIN { printf "%.1f", r / 2 }')
+m=$(awk -v r="$half" -v s="$half_secs" -v n="$n" 'BEGIN { m = int(r * s); if (m > n) m = n; if (m < 20) m = 20; print m - m % 2 }')
+echo "== half rate: $m authentications at $half/s (two clients), about ${half_secs} s"
+ms_psql -qAt -c "CALL bench_paced(1, $((m / 2)), 2, $half / 2, now() + interval '1 s')" >/dev/null &
+c1=$!
+ms_psql -qAt -c "CALL bench_paced(2, $((m / 2)), 2, $half / 2, now() + interval '1 s')" >/dev/null &
+c2=$!
+wait "$c1" "$c2"
+wait_final half "$m" 120
+
+# ---- reference: the simulator's own capacity
+echo "== reference: mobisign-sim client --load (no database)"
+"$sim" client --dir "$work/sim" --port "$smpp" --load 100 --first 0 --window 1 \
+	--counter 1000000 --timeout-ms 60000 | tee "$work/ref-rtt.txt" | sed 's/^/  /'
+"$sim" client --dir "$work/sim" --port "$smpp" --load "$n" --first 0 --window 100 \
+	--counter 2000000 --timeout-ms $((120000 + n * 50)) | tee "$work/ref-load.txt" | sed 's/^/  /'
+sim_ms=$(sed -n 's/.*round trip p50 \([0-9]*\) ms.*/\1/p' "$work/ref-rtt.txt")
+ref=$(sed -n 's/.*verified in [0-9]* ms: \([0-9.]*\)\/s.*/\1/p' "$work/ref-load.txt")
+[ -n "$ref" ] && [ -n "$sim_ms" ] || { echo "e2e: the reference client failed" >&2; exit 1; }
+
+read -r p50 p99 half_ok <<<"$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY l))::int || ' ' ||
+                                      round(percentile_cont(0.99) WITHIN GROUP (ORDER BY l))::int || ' ' ||
+                                      count(*) FILTER (WHERE s = 502)
+                                 FROM (SELECT extract(epoch FROM completed_at - created_at) * 1000 - $sim_ms AS l,
+                                              status_code AS s
+                                         FROM mobisign.transaction WHERE application = 'half') x")"
+
+# where the half-rate latency goes: queued -> submitted (the SMPP worker
+# claimed, sent, had its submit_sm_resp and recorded it), submitted ->
+# completed (the SIM's answer, storing it, a verifier's claim and handling)
+read -r sub50 sub99 ans50 ans99 <<<"$(q "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY a))::int || ' ' ||
+                                              round(percentile_cont(0.99) WITHIN GROUP (ORDER BY a))::int || ' ' ||
+                                              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY b))::int || ' ' ||
+                                              round(percentile_cont(0.99) WITHIN GROUP (ORDER BY b))::int
+                                         FROM (SELECT extract(epoch FROM submitted_at - created_at) * 1000 AS a,
+                                                      extract(epoch FROM completed_at - submitted_at) * 1000 AS b
+                                                 FROM mobisign.transaction WHERE application = 'half') x")"
+
+# ---- the time series and the picture: per second of both runs,
+# completed/s and the latency p50/p99 (queued -> completed, the simulator's
+# time not taken off) of what completed in that second
+tsv=$results/e2e.tsv
+q "SELECT extract(epoch FROM date_trunc('second', completed_at) - (SELECT date_trunc('second', min(created_at)) FROM mobisign.transaction))::int,
+          count(*),
+          round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at) * 1000))::int,
+          round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at) * 1000))::int,
+          min(application)
+     FROM mobisign.transaction WHERE completed_at IS NOT NULL GROUP BY 1 ORDER BY 1" | tr '|' '\t' >"$tsv"
+png=$results/e2e.png
+if command -v gnuplot >/dev/null; then
+	gnuplot <<GP
+set terminal png size 1000,560
+set output '$png'
+set title "mobisign end to end: $n ECDSA SIMs (backlog), then half rate ($half/s); $workers answer verifiers"
+set xlabel 'seconds since the first authentication was queued'
+set ylabel 'completed per second'
+set y2label 'latency queued -> completed (ms, log)'
+set logscale y2
+set y2tics
+set ytics nomirror
+set key top right
+set datafile separator '\t'
+plot '$tsv' using 1:2 with steps lw 2 title 'completed/s' axes x1y1, \
+     '$tsv' using 1:(\$3 > 0 ? \$3 : 1) with lines title 'p50' axes x1y2, \
+     '$tsv' using 1:(\$4 > 0 ? \$4 : 1) with lines title 'p99' axes x1y2
+GP
+	echo "  picture: $png (data: $tsv)"
+else
+	echo "  gnuplot is not installed (test/deps.sh installs gnuplot-nox): no picture; data: $tsv"
+fi
+
+echo
+echo "== end to end (ratio = mobisign / the simulator driven by a bare SMPP client)"
+printf '%-52s %12s %12s %8s\n' "figure" "mobisign" "reference" "ratio"
+printf '%-52s %12s %12s %8.2f\n' "authentications/s, backlog of $n ($ok at 502)" "$rate" "$ref" \
+	"$(awk -v a="$rate" -v b="$ref" 'BEGIN { print a / b }')"
+printf '%-52s %12s\n' "SMPP worker CPU per authentication (ms)" "$cpu_w"
+printf '%-52s %12s\n' "verifiers' CPU per authentication (ms, $workers)" "$cpu_v"
+printf '%-52s %12s\n' "half rate: latency p50 minus ${sim_ms} ms simulator (ms)" "$p50"
+printf '%-52s %12s\n' "half rate: latency p99 minus ${sim_ms} ms simulator (ms)" "$p99"
+printf '%-52s %12s\n' "half rate: at 502" "$half_ok of $m"
+printf '%-52s %12s\n' "half rate: queued -> submitted p50 / p99 (ms)" "$sub50 / $sub99"
+printf '%-52s %12s\n' "half rate: submitted -> completed p50 / p99 (ms)" "$ans50 / $ans99"
+echo
+awk -v v="$rate" -v r="$ref" -v ok="$ok" -v n="$n" 'BEGIN {
+	printf "RESULT e2e_authentications_ecdsa value=%.1f auth/s reference=%.1f ratio=%.3f target=0.5 %s\n",
+		v, r, v / r, (v / r >= 0.5 && ok == n ? "pass" : "short") }'
+awk -v v="$p99" -v ok="$half_ok" -v m="$m" 'BEGIN {
+	printf "RESULT e2e_latency_p99_half_rate value=%d ms reference=50 ratio=%.3f target=<=1 %s\n",
+		v, v / 50, (v <= 50 && ok == m ? "pass" : "short") }'

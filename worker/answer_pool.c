@@ -1,0 +1,223 @@
+/*-------------------------------------------------------------------------
+ *
+ * answer_pool.c
+ *	  The answer verifiers (see answer_pool.h): the owner's side (launch,
+ *	  wake, stop) and the verifier's loop.
+ *
+ * A verifier is a dynamic background worker ("mobisign verifier") connected
+ * to the owner's database.  Its loop: claim a batch of answers and handle
+ * them in one transaction (ms_queue_verify_answers), again at once while
+ * batches come back full, else sleep until the owner sets its latch (new
+ * answers stored) or a second has passed.  It exits (code 0) when told to
+ * (SIGTERM: after the batch in progress), when the owner that launched it is no
+ * longer running, or when the postmaster dies.  Nothing is kept in memory
+ * between batches: what a verifier has not committed is still in
+ * mobisign.answer_queue.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "answer_pool.h"
+#include "bgworker.h"
+#include "queue.h"
+
+#define MS_MAX_VERIFIERS 16
+#define MS_VERIFIER_NAPTIME_MS 1000
+
+static int	answer_workers = 2;
+
+/* owner only: one slot per verifier it launched */
+static BackgroundWorkerHandle *slots[MS_MAX_VERIFIERS];
+static TimestampTz launch_failed_at = 0;
+
+void
+ms_answer_pool_init(void)
+{
+	DefineCustomIntVariable("mobisign.answer_workers",
+							"Number of background workers that verify the SIMs' answers.",
+							"0: the SMPP worker verifies the answers itself, one batch at a time.",
+							&answer_workers,
+							2, 0, MS_MAX_VERIFIERS,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+}
+
+/* ---- the owner's side ---------------------------------------------------- */
+
+/* the slot's verifier pid, or 0 when it has not started or has stopped */
+static pid_t
+slot_pid(int i, bool *stopped)
+{
+	pid_t		pid = 0;
+	BgwHandleStatus st;
+
+	*stopped = true;
+	if (slots[i] == NULL)
+		return 0;
+	st = GetBackgroundWorkerPid(slots[i], &pid);
+	*stopped = (st == BGWH_STOPPED || st == BGWH_POSTMASTER_DIED);
+	return st == BGWH_STARTED ? pid : 0;
+}
+
+static void
+launch(int i)
+{
+	BackgroundWorker worker;
+	pid_t		owner = MyProcPid;
+	MemoryContext old;
+
+	ms_bgworker_describe(&worker, "mobisign verifier", "ms_verifier_main", BGW_NEVER_RESTART);
+	memcpy(worker.bgw_extra, &owner, sizeof(owner));
+	worker.bgw_notify_pid = MyProcPid;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &slots[i]))
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		slots[i] = NULL;
+		/* the owner verifies meanwhile; said once a minute */
+		if (launch_failed_at == 0 || TimestampDifferenceExceeds(launch_failed_at, now, 60000))
+			ereport(LOG,
+					(errmsg("mobisign worker: could not start an answer verifier"),
+					 errdetail("Answers are verified by the SMPP worker itself until one starts."),
+					 errhint("Raise max_worker_processes, or lower mobisign.answer_workers.")));
+		launch_failed_at = now;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+void
+ms_answer_pool_adjust(void)
+{
+	for (int i = 0; i < MS_MAX_VERIFIERS; i++)
+	{
+		bool		stopped;
+
+		(void) slot_pid(i, &stopped);
+		if (slots[i] != NULL && stopped)
+		{
+			/* ended (killed, or stopped below): a new one takes the slot */
+			pfree(slots[i]);
+			slots[i] = NULL;
+		}
+		if (i < answer_workers && slots[i] == NULL)
+			launch(i);
+		else if (i >= answer_workers && slots[i] != NULL)
+			TerminateBackgroundWorker(slots[i]);
+	}
+}
+
+int
+ms_answer_pool_running(void)
+{
+	int			n = 0;
+
+	for (int i = 0; i < MS_MAX_VERIFIERS && i < answer_workers; i++)
+	{
+		bool		stopped;
+
+		(void) slot_pid(i, &stopped);
+		if (!stopped)
+			n++;
+	}
+	return n;
+}
+
+void
+ms_answer_pool_wake(void)
+{
+	for (int i = 0; i < MS_MAX_VERIFIERS; i++)
+	{
+		bool		stopped;
+		pid_t		pid = slot_pid(i, &stopped);
+		PGPROC	   *proc;
+
+		if (pid == 0)
+			continue;
+		proc = BackendPidGetProc(pid);
+		if (proc != NULL)
+			SetLatch(&proc->procLatch);
+	}
+}
+
+void
+ms_answer_pool_stop(void)
+{
+	for (int i = 0; i < MS_MAX_VERIFIERS; i++)
+	{
+		if (slots[i] == NULL)
+			continue;
+		TerminateBackgroundWorker(slots[i]);
+		pfree(slots[i]);
+		slots[i] = NULL;
+	}
+}
+
+/* ---- a verifier ---------------------------------------------------------- */
+
+static volatile sig_atomic_t verifier_sigterm = false;
+
+/* SIGTERM: the batch in progress ends (commits), then the verifier exits 0 */
+static void
+ms_verifier_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	verifier_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+void
+ms_verifier_main(Datum arg)
+{
+	pid_t		owner;
+
+	memcpy(&owner, MyBgworkerEntry->bgw_extra, sizeof(owner));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, ms_verifier_sigterm);
+	BackgroundWorkerUnblockSignals();
+	ms_bgworker_connect(arg);
+	pgstat_report_appname("mobisign verifier");
+	ms_queue_session_setup();
+
+	while (!verifier_sigterm)
+	{
+		int			claimed;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		/* launched by an owner that is gone: its successor has its own pool */
+		if (BackendPidGetProc(owner) == NULL)
+			break;
+		claimed = ms_queue_verify_answers(MS_ANSWER_BATCH);
+		if (claimed >= MS_ANSWER_BATCH)
+			continue;			/* more may be waiting */
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 MS_VERIFIER_NAPTIME_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	proc_exit(0);
+}
