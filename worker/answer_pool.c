@@ -192,6 +192,13 @@ ms_verifier_main(Datum arg)
 
 	memcpy(&owner, MyBgworkerEntry->bgw_extra, sizeof(owner));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+
+	/*
+	 * A reload signalled between our fork and the handler above is lost
+	 * (StartBackgroundWorker sets SIGHUP to SIG_IGN first, which discards a
+	 * pending signal): read the configuration once more at start.
+	 */
+	ConfigReloadPending = true;
 	pqsignal(SIGTERM, ms_verifier_sigterm);
 	BackgroundWorkerUnblockSignals();
 	ms_bgworker_connect(arg);

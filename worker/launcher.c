@@ -668,6 +668,13 @@ ms_launcher_main(Datum main_arg)
 	MsLauncher *l;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+
+	/*
+	 * A reload signalled between our fork and the handler above is lost
+	 * (StartBackgroundWorker sets SIGHUP to SIG_IGN first, which discards a
+	 * pending signal): read the configuration once more at start.
+	 */
+	ConfigReloadPending = true;
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 

@@ -516,6 +516,13 @@ worker_start(Datum main_arg)
 	TimestampTz now;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+
+	/*
+	 * A reload signalled between our fork and the handler above is lost
+	 * (StartBackgroundWorker sets SIGHUP to SIG_IGN first, which discards a
+	 * pending signal): read the configuration once more at start.
+	 */
+	ConfigReloadPending = true;
 	pqsignal(SIGTERM, ms_worker_sigterm);
 	BackgroundWorkerUnblockSignals();
 
