@@ -254,8 +254,14 @@ gw_read_tx(const char *transaction_id, gw_tx *tx)
 	PGresult   *r;
 
 	memset(tx, 0, sizeof(*tx));
+	/*
+	 * The application label comes from the row the role may see (its
+	 * SELECT policy): mobisign_status has already refused any other.
+	 */
 	r = run("SELECT kind, state, status_code, reason, submitted_at IS NOT NULL,"
-			" state IN ('queued', 'submitted') FROM mobisign_status($1::uuid)", 1, p);
+			" state IN ('queued', 'submitted'),"
+			" (SELECT t.application FROM mobisign.transaction t WHERE t.id = $1::uuid)"
+			" FROM mobisign_status($1::uuid)", 1, p);
 	if (r == NULL)
 		return -1;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -279,6 +285,7 @@ gw_read_tx(const char *transaction_id, gw_tx *tx)
 		copy_value(r, 0, 3, tx->reason, sizeof(tx->reason));
 		tx->submitted = strcmp(PQgetvalue(r, 0, 4), "t") == 0;
 		tx->open = strcmp(PQgetvalue(r, 0, 5), "t") == 0;
+		copy_value(r, 0, 6, tx->application, sizeof(tx->application));
 	}
 	PQclear(r);
 	return 0;
@@ -292,7 +299,8 @@ gw_wait_tx(const char *transaction_id, int timeout_ms, gw_tx *tx)
 	int			rc;
 
 	/* registered before the first read: a NOTIFY in between is not lost */
-	gw_wait_register(&w, transaction_id);
+	if (gw_wait_register(&w, transaction_id) != 0)
+		return gw_read_tx(transaction_id, tx);	/* full: the state now */
 	for (;;)
 	{
 		rc = gw_read_tx(transaction_id, tx);
