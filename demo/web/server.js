@@ -28,6 +28,10 @@
  *  - a browser sees only the transactions it started (a random browser id in
  *    an HttpOnly SameSite=Strict cookie); it signs only as the user whose
  *    authentication ended VALID_SIGNATURE (502) in that browser;
+ *  - a request is served only when its Host is the address it listens on
+ *    (127.0.0.1:PORT or localhost:PORT: a DNS-rebinding page is refused, 421)
+ *    and a POST only when it is not from another site (Origin, when sent,
+ *    is this address; Sec-Fetch-Site is not cross-site: 403);
  *  - the log has one line per request (method, path, status, time) and
  *    SQLSTATEs: never a body, a PIN, a cookie or a connection secret.
  */
@@ -435,6 +439,25 @@ async function route(req, res, url) {
   return fail(res, 404, 'not found');
 }
 
+// The names this service answers to: its loopback address and localhost, with
+// its port. Anything else in Host is a page of another site that made its name
+// point here (DNS rebinding): it would be same-origin to that page.
+function ownHosts() {
+  const port = server.address() ? server.address().port : Number(m[2]);
+  return new Set([`${m[1]}:${port}`, `localhost:${port}`, `127.0.0.1:${port}`]);
+}
+function sameSite(req) {
+  const hosts = ownHosts();
+  if (!hosts.has(req.headers.host || '')) return 421;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !(typeof origin === 'string' && /^http:\/\//.test(origin) &&
+        hosts.has(origin.slice('http://'.length)))) return 403;
+    if (req.headers['sec-fetch-site'] === 'cross-site') return 403;
+  }
+  return 0;
+}
+
 const server = http.createServer((req, res) => {
   const t0 = Date.now();
   let url;
@@ -445,6 +468,8 @@ const server = http.createServer((req, res) => {
     return fail(res, 400, 'bad request');
   }
   res.on('finish', () => log(`${req.method} ${url.pathname.slice(0, 100)} ${res.statusCode} ${Date.now() - t0} ms`));
+  const refused = sameSite(req);
+  if (refused) return fail(res, refused, refused === 421 ? 'unknown host' : 'cross-site request');
   route(req, res, url).catch((e) => {
     if (res.headersSent) { res.end(); return; }
     if (e.close) {
