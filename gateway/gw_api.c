@@ -147,6 +147,35 @@ gw_find_user_by_msisdn(const char *msisdn, char *user_id, size_t cap, char **cer
 }
 
 /*
+ * mobisign's refusal as a client may read it: every "quoted" part (the
+ * register's user id, which the client never gave: it named a phone
+ * number) becomes (withheld).
+ */
+static void
+public_message(const char *msg, char *out, size_t cap)
+{
+	static const char withheld[] = "(withheld)";
+	size_t		n = 0;
+
+	for (const char *p = msg; *p && n + 1 < cap; p++)
+	{
+		const char *close = *p == '"' ? strchr(p + 1, '"') : NULL;
+
+		if (close != NULL)
+		{
+			if (n + sizeof(withheld) > cap)
+				break;
+			memcpy(out + n, withheld, sizeof(withheld) - 1);
+			n += sizeof(withheld) - 1;
+			p = close;
+		}
+		else
+			out[n++] = *p;
+	}
+	out[n] = '\0';
+}
+
+/*
  * Did the statement that starts a transaction return its row?  Else err
  * holds the refusal's SQLSTATE and message (53300 when no connection was
  * free: r NULL).
@@ -168,7 +197,7 @@ started(PGresult *r, gw_sqlerr *err)
 	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state ? state : "XX000");
-	snprintf(err->msg, sizeof(err->msg), "%s", msg ? msg : "internal error");
+	public_message(msg ? msg : "internal error", err->msg, sizeof(err->msg));
 	gw_log("request refused by the database: SQLSTATE %s", err->sqlstate);
 	return 0;
 }

@@ -57,7 +57,11 @@ typedef struct gw_sig
 	char		key_type[8];	/* EC, RSA or "" */
 } gw_sig;
 
-/* Outcome of a call: 0 ok, else the SQLSTATE in sqlstate[6] and the message in msg. */
+/*
+ * Outcome of a call: 0 ok, else the SQLSTATE in sqlstate[6] and the message
+ * in msg, fit for the client: its "quoted" parts (the register's user id)
+ * are "(withheld)".
+ */
 typedef struct gw_sqlerr
 {
 	char		sqlstate[6];

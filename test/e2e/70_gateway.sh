@@ -332,6 +332,7 @@ mid_hostile() {
 	id=$(mid_session signature user0001 "$(b64hash sha256 busy)" SHA256)
 	code=$(post /mid-api/signature "$(mid_body user0001 "$(b64hash sha256 busy2)" SHA256)")
 	ms_check_match "a second session for the same user while one is open: 400" '^400 .*in progress' "$code $(jf .error)"
+	ms_check "... without the register's user id (the client named a phone)" 0 "$(jf .error | grep -c user0001)"
 	mid_final signature "$id"
 	ms_sim_behaviour "$SIMDIR" "* sign"
 	ms_check_cmd "the gateway survived all of it" kill -0 "$GW_PID"
