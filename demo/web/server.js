@@ -4,6 +4,7 @@
  *   mobisign's demo web service: the web-user scenario, live (make demo-web).
  *
  *   node server.js --listen 127.0.0.1:PORT --phone-dir DIR [--timeout SECONDS]
+ *                  [--host NAME:PORT]   (another name the browser uses: a tunnel)
  *   (the database from the usual libpq variables: PGHOST, PGPORT, PGUSER,
  *   PGDATABASE; the role must be an application role granted mobisign_app)
  *
@@ -71,6 +72,9 @@ function log(msg) {
 const listen = arg('--listen', '127.0.0.1:8080');
 const m = /^(127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|localhost):([0-9]{1,5})$/.exec(listen);
 if (!m) die('--listen must be a loopback HOST:PORT');
+// one more name the browser may use (an SSH tunnel: --host localhost:9000)
+const extraHost = arg('--host', null);
+if (extraHost !== null && !/^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$/.test(extraHost)) die('--host must be NAME:PORT');
 const phoneDir = arg('--phone-dir', null);
 if (!phoneDir) die('--phone-dir DIR is needed (the simulator\'s DIR/phone)');
 const timeoutSeconds = Number(arg('--timeout', '60'));
@@ -444,15 +448,17 @@ async function route(req, res, url) {
 // point here (DNS rebinding): it would be same-origin to that page.
 function ownHosts() {
   const port = server.address() ? server.address().port : Number(m[2]);
-  return new Set([`${m[1]}:${port}`, `localhost:${port}`, `127.0.0.1:${port}`]);
+  const hosts = new Set([`${m[1]}:${port}`, `localhost:${port}`, `127.0.0.1:${port}`]);
+  if (extraHost) hosts.add(extraHost.toLowerCase());
+  return hosts;
 }
 function sameSite(req) {
   const hosts = ownHosts();
-  if (!hosts.has(req.headers.host || '')) return 421;
+  if (!hosts.has((req.headers.host || '').toLowerCase())) return 421;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     const origin = req.headers.origin;
     if (origin !== undefined && !(typeof origin === 'string' && /^http:\/\//.test(origin) &&
-        hosts.has(origin.slice('http://'.length)))) return 403;
+        hosts.has(origin.slice('http://'.length).toLowerCase()))) return 403;
     if (req.headers['sec-fetch-site'] === 'cross-site') return 403;
   }
   return 0;

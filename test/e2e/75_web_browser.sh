@@ -86,7 +86,7 @@ ms_sim_start "$SIMDIR" "$SIM_PORT" "$WORK/sim.log"
 ms_check_bound "the worker bound to the simulator"
 PGHOST=$WORK/pg PGPORT=$PGPORT_T PGUSER=web_app PGDATABASE=$DB \
 	ms_bg node "$WORK/web/server.js" --listen "127.0.0.1:$WEB_PORT" --phone-dir "$SIMDIR/phone" \
-	--timeout "$TIMEOUT" >"$WORK/web.log" 2>&1
+	--timeout "$TIMEOUT" --host tunnel.test:9000 >"$WORK/web.log" 2>&1
 ms_wait_until 15 grep -q 'listening on http' "$WORK/web.log" || ms_e2e_die "the web service did not start"
 
 # the browser plays every scenario asked for, in one session (the later ones
@@ -172,6 +172,8 @@ hostile_web() {
 	ms_check "another Host (a DNS-rebinding page): 421" 421 "$(hw_curl -H 'Host: evil.example' "$base/api/phone/events")"
 	ms_check "another Host with our port: 421" 421 "$(hw_curl -H "Host: evil.example:$WEB_PORT" "$base/")"
 	ms_check "localhost with our port: 200" 200 "$(hw_curl -H "Host: localhost:$WEB_PORT" "$base/")"
+	ms_check "LOCALHOST with our port: 200 (names in any case)" 200 "$(hw_curl -H "Host: LOCALHOST:$WEB_PORT" "$base/")"
+	ms_check "the name given by --host (a tunnel): 200" 200 "$(hw_curl -H 'Host: tunnel.test:9000' "$base/")"
 	ms_check "a decision POSTed from another site (Origin): 403" 403 \
 		"$(hw_curl -H 'Origin: http://evil.example' -H 'Content-Type: application/json' \
 			--data-binary '{"msisdn":"1","reference":"0123456789abcdef","decision":"decline"}' "$base/api/phone/decision")"
