@@ -147,6 +147,35 @@ gw_find_user_by_msisdn(const char *msisdn, char *user_id, size_t cap, char **cer
 }
 
 /*
+ * mobisign's refusal as a client may read it: every "quoted" part (the
+ * register's user id, which the client never gave: it named a phone
+ * number) becomes (withheld).
+ */
+static void
+public_message(const char *msg, char *out, size_t cap)
+{
+	static const char withheld[] = "(withheld)";
+	size_t		n = 0;
+
+	for (const char *p = msg; *p && n + 1 < cap; p++)
+	{
+		const char *close = *p == '"' ? strchr(p + 1, '"') : NULL;
+
+		if (close != NULL)
+		{
+			if (n + sizeof(withheld) > cap)
+				break;
+			memcpy(out + n, withheld, sizeof(withheld) - 1);
+			n += sizeof(withheld) - 1;
+			p = close;
+		}
+		else
+			out[n++] = *p;
+	}
+	out[n] = '\0';
+}
+
+/*
  * Did the statement that starts a transaction return its row?  Else err
  * holds the refusal's SQLSTATE and message (53300 when no connection was
  * free: r NULL).
@@ -168,7 +197,7 @@ started(PGresult *r, gw_sqlerr *err)
 	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state ? state : "XX000");
-	snprintf(err->msg, sizeof(err->msg), "%s", msg ? msg : "internal error");
+	public_message(msg ? msg : "internal error", err->msg, sizeof(err->msg));
 	gw_log("request refused by the database: SQLSTATE %s", err->sqlstate);
 	return 0;
 }
@@ -254,8 +283,14 @@ gw_read_tx(const char *transaction_id, gw_tx *tx)
 	PGresult   *r;
 
 	memset(tx, 0, sizeof(*tx));
+	/*
+	 * The application label comes from the row the role may see (its
+	 * SELECT policy): mobisign_status has already refused any other.
+	 */
 	r = run("SELECT kind, state, status_code, reason, submitted_at IS NOT NULL,"
-			" state IN ('queued', 'submitted') FROM mobisign_status($1::uuid)", 1, p);
+			" state IN ('queued', 'submitted'),"
+			" (SELECT t.application FROM mobisign.transaction t WHERE t.id = $1::uuid)"
+			" FROM mobisign_status($1::uuid)", 1, p);
 	if (r == NULL)
 		return -1;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -279,6 +314,7 @@ gw_read_tx(const char *transaction_id, gw_tx *tx)
 		copy_value(r, 0, 3, tx->reason, sizeof(tx->reason));
 		tx->submitted = strcmp(PQgetvalue(r, 0, 4), "t") == 0;
 		tx->open = strcmp(PQgetvalue(r, 0, 5), "t") == 0;
+		copy_value(r, 0, 6, tx->application, sizeof(tx->application));
 	}
 	PQclear(r);
 	return 0;
@@ -292,7 +328,8 @@ gw_wait_tx(const char *transaction_id, int timeout_ms, gw_tx *tx)
 	int			rc;
 
 	/* registered before the first read: a NOTIFY in between is not lost */
-	gw_wait_register(&w, transaction_id);
+	if (gw_wait_register(&w, transaction_id) != 0)
+		return gw_read_tx(transaction_id, tx);	/* full: the state now */
 	for (;;)
 	{
 		rc = gw_read_tx(transaction_id, tx);

@@ -35,6 +35,7 @@ typedef struct gw_reply
 } gw_reply;
 
 /* What the gateway reads of a transaction (mobisign_status). */
+#define GW_TX_APPLICATION	257
 typedef struct gw_tx
 {
 	int			found;			/* 0: no such transaction for this role */
@@ -44,6 +45,7 @@ typedef struct gw_tx
 	int			open;			/* queued or submitted */
 	int			submitted;		/* the SMSC accepted it */
 	char		reason[256];
+	char		application[GW_TX_APPLICATION];	/* its label: the relying party name */
 } gw_tx;
 
 /* And of its signature (mobisign_signature). */
@@ -55,7 +57,11 @@ typedef struct gw_sig
 	char		key_type[8];	/* EC, RSA or "" */
 } gw_sig;
 
-/* Outcome of a call: 0 ok, else the SQLSTATE in sqlstate[6] and the message in msg. */
+/*
+ * Outcome of a call: 0 ok, else the SQLSTATE in sqlstate[6] and the message
+ * in msg, fit for the client: its "quoted" parts (the register's user id)
+ * are "(withheld)".
+ */
 typedef struct gw_sqlerr
 {
 	char		sqlstate[6];

@@ -28,6 +28,7 @@ static int *pool_busy;
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wait_cond;
 static gw_waiter *waiters;
+static int	n_waiters;			/* in the list; at most config.max_waiters */
 
 static pthread_t listener;
 static volatile int stopping;
@@ -149,15 +150,22 @@ gw_db_release(PGconn *conn)
 
 /* ---- waiters ---- */
 
-void
+int
 gw_wait_register(gw_waiter *w, const char *transaction_id)
 {
 	snprintf(w->transaction_id, sizeof(w->transaction_id), "%s", transaction_id);
 	w->woken = 0;
 	pthread_mutex_lock(&wait_lock);
+	if (n_waiters >= config.max_waiters)
+	{
+		pthread_mutex_unlock(&wait_lock);
+		return -1;
+	}
+	n_waiters++;
 	w->next = waiters;
 	waiters = w;
 	pthread_mutex_unlock(&wait_lock);
+	return 0;
 }
 
 int
@@ -198,6 +206,7 @@ gw_wait_unregister(gw_waiter *w)
 		if (*p == w)
 		{
 			*p = w->next;
+			n_waiters--;
 			break;
 		}
 	pthread_mutex_unlock(&wait_lock);

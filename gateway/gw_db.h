@@ -14,7 +14,8 @@
  * is lost every waiter is woken (it reads the state again), so a missed
  * NOTIFY costs one extra read, never a request that waits to its timeout.
  * No request polls the database in a loop: it reads, waits for a wake-up
- * or its deadline, and reads once more.
+ * or its deadline, and reads once more.  At most max_waiters requests
+ * wait at a time; any other answers at once with the state it read.
  */
 #ifndef GW_DB_H
 #define GW_DB_H
@@ -29,6 +30,7 @@ typedef struct gw_db_config
 	int			pool_size;		/* connections for requests */
 	int			acquire_ms;		/* how long a request waits for one */
 	int			statement_ms;	/* statement_timeout of each connection */
+	int			max_waiters;	/* requests waiting for a transaction at a time */
 } gw_db_config;
 
 /* Opens the pool and the LISTEN connection; 0, or -1 with a message on stderr. */
@@ -58,7 +60,11 @@ typedef struct gw_waiter
 	struct gw_waiter *next;
 } gw_waiter;
 
-extern void gw_wait_register(gw_waiter *w, const char *transaction_id);
+/*
+ * 0, or -1 when max_waiters requests wait already: the caller answers
+ * with what it read (a flood of long polls cannot hold every connection).
+ */
+extern int	gw_wait_register(gw_waiter *w, const char *transaction_id);
 /* Waits until woken, the deadline (CLOCK_MONOTONIC ms) or the stop; 1 if woken. */
 extern int	gw_wait_until(gw_waiter *w, int64_t deadline_ms);
 extern void gw_wait_unregister(gw_waiter *w);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "domain.h"
@@ -242,7 +243,9 @@ status_req(const gw_etsi_request *req, gw_reply *out)
 
 	if (gw_read_tx(req->mssp_trans_id, &tx) < 0)
 		return fault(out, 900, "internal error");
-	if (!tx.found || strcmp(tx.kind, "authenticate") == 0)
+	/* another relying party's transaction does not exist for this one */
+	if (!tx.found || strcmp(tx.kind, "authenticate") == 0 ||
+		strcasecmp(tx.application, req->ap_id) != 0)
 		return fault(out, 101, "no such MSSP_TransID");
 	msg = response(req);
 	json_object_set_new(msg, "MSSP_TransID", json_string(req->mssp_trans_id));

@@ -43,9 +43,21 @@ gw_log(const char *fmt,...)
 void
 gw_log_path(const char *path, char *out, size_t cap)
 {
+	static const char session[] = "/session/";
 	size_t		n = 0;
+	const char *id = path ? strstr(path, session) : NULL;
+	const char *end = id ? id + sizeof(session) - 1 : NULL;
 
 	for (; path && *path && n + 1 < cap && n < 120; path++)
+	{
+		/* a session id is its reader's credential: the log shows {id} */
+		if (path == end)
+		{
+			snprintf(out + n, cap - n, "{id}");
+			n += strlen(out + n);
+			break;
+		}
 		out[n++] = (*path >= 0x20 && *path < 0x7f) ? *path : '?';
+	}
 	out[n] = '\0';
 }

@@ -5,7 +5,8 @@
  * Invariants: a log line never holds a request body, a relying party's
  * UUID, a hash, a signature or the conninfo; request paths are logged
  * with every octet outside printable ASCII replaced by '?' and at most
- * 120 of them (gw_log_path).
+ * 120 of them, and whatever follows "/session/" (a session id, which
+ * reads the session's signature) as "{id}" (gw_log_path).
  */
 #ifndef GW_LOG_H
 #define GW_LOG_H

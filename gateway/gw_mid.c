@@ -15,6 +15,7 @@
  */
 #include "gw_mid.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,7 +171,10 @@ identify(const char *body, size_t len, int need_hash, gw_mid_request *req, char 
 		mid_error(out, 400, err);
 		return -1;
 	}
-	rc = gw_relying_party_ok(req->rp_name, req->rp_uuid);
+	/* a UUID in any case; anything else names no relying party (not a SQL error) */
+	for (char *c = req->rp_uuid; *c; c++)
+		*c = (char) tolower((unsigned char) *c);
+	rc = gw_is_uuid(req->rp_uuid) ? gw_relying_party_ok(req->rp_name, req->rp_uuid) : 0;
 	if (rc == 1)
 		rc = gw_find_user(req->phone, req->national_id, user, cap, cert);
 	else if (rc == 0)

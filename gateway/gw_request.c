@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 /* ---- small helpers ---- */
 
@@ -39,7 +40,14 @@ load(const char *body, size_t len, char *err, size_t errlen)
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 	{
-		/* jansson's text names a position, never echoes the input */
+		/*
+		 * jansson's text, without the " near '...'" that quotes the input
+		 * (which may be any octets, not even UTF-8): a position only
+		 */
+		char	   *near = strstr(jerr.text, " near '");
+
+		if (near != NULL)
+			*near = '\0';
 		snprintf(err, errlen, "the request body is not valid JSON: %s (line %d, column %d)",
 				 jerr.text, jerr.line, jerr.column);
 		return NULL;
@@ -125,6 +133,30 @@ gw_is_uuid(const char *s)
 			return 0;
 	}
 	return 1;
+}
+
+size_t
+gw_url_unescape(char *s)
+{
+	char	   *out = s;
+	const char *in = s;
+
+	while (*in)
+	{
+		int			hi = in[0] == '%' ? OPENSSL_hexchar2int((unsigned char) in[1]) : -1;
+		int			lo = hi >= 0 ? OPENSSL_hexchar2int((unsigned char) in[2]) : -1;
+
+		/* %00 stays as it is: a decoded NUL would cut the path short */
+		if (lo >= 0 && (hi | lo) != 0)
+		{
+			*out++ = (char) (hi * 16 + lo);
+			in += 3;
+		}
+		else
+			*out++ = *in++;
+	}
+	*out = '\0';
+	return (size_t) (out - s);
 }
 
 static int

@@ -43,6 +43,14 @@ typedef struct gw_mid_request
 extern int	gw_mid_parse(const char *body, size_t len, int need_hash,
 						 gw_mid_request *out, char *err, size_t errlen);
 
+/*
+ * Decodes the %HH escapes of a URL path or query value in place (the
+ * HTTP server's unescape callback) and returns the new length.  "%00" is
+ * left undecoded, so the result never holds a NUL before its end and a
+ * path cannot be cut short ("/session/<id>%00anything" is not <id>).
+ */
+extern size_t gw_url_unescape(char *s);
+
 /* The digest length of a MID hashType (32, 48, 64), or 0 when unknown. */
 extern size_t gw_hash_type_len(const char *hash_type);
 

@@ -9,7 +9,9 @@
  * most --max-body octets: longer ones get 413 without being kept; at most
  * --max-clients connections at a time, one thread each; an idle or slow
  * connection is closed after --request-timeout; a long poll waits at most
- * --max-poll-ms); every answer is JSON; SIGTERM or SIGINT stops accepting,
+ * --max-poll-ms, and at most --max-waiters requests wait at a time, so
+ * waiting ones never hold every connection; "%00" in a URL is never
+ * decoded); every answer is JSON; SIGTERM or SIGINT stops accepting,
  * wakes every waiting request (which answers at once), waits for the
  * connections to finish, closes the database connections and exits 0.
  */
@@ -42,6 +44,7 @@ typedef struct options
 	int			max_clients;
 	long		max_body;
 	int			request_timeout_s;
+	int			max_waiters;
 	gw_mid_config mid;
 	gw_etsi_config etsi;
 } options;
@@ -75,6 +78,9 @@ usage(FILE *f)
 			"  --max-clients N          HTTP connections at a time (default 64, 1..1024)\n"
 			"  --max-body BYTES         largest request body (default 16384, 256..1048576)\n"
 			"  --request-timeout SEC    close a connection idle this long (default 30)\n"
+			"  --max-waiters N          requests that wait for a transaction at a time\n"
+			"                           (default half of --max-clients); others answer at\n"
+			"                           once (RUNNING, 504), leaving connections for the rest\n"
 			"  --min-poll-ms MS         Mobile-ID timeoutMs is raised to this (default 1000)\n"
 			"  --max-poll-ms MS         and lowered to this (default 60000); also the\n"
 			"                           longest wait of an ETSI synch request's answer\n"
@@ -132,6 +138,7 @@ parse_options(int argc, char **argv)
 		{"min-poll-ms", required_argument, NULL, 'n'},
 		{"max-poll-ms", required_argument, NULL, 'x'},
 		{"session-timeout", required_argument, NULL, 's'},
+		{"max-waiters", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -167,6 +174,7 @@ parse_options(int argc, char **argv)
 			case 'n':
 			case 'x':
 			case 's':
+			case 'w':
 				{
 					static const struct
 					{
@@ -178,7 +186,7 @@ parse_options(int argc, char **argv)
 						{'p', "--pool", 1, 64}, {'m', "--max-clients", 1, 1024},
 						{'b', "--max-body", 256, 1048576}, {'t', "--request-timeout", 1, 3600},
 						{'n', "--min-poll-ms", 0, 600000}, {'x', "--max-poll-ms", 0, 600000},
-						{'s', "--session-timeout", 0, 3600},
+						{'s', "--session-timeout", 0, 3600}, {'w', "--max-waiters", 1, 1024},
 					};
 
 					for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
@@ -200,6 +208,8 @@ parse_options(int argc, char **argv)
 						opt.mid.min_poll_ms = (int) v;
 					else if (c == 's')
 						opt.mid.session_timeout_s = (int) v;
+					else if (c == 'w')
+						opt.max_waiters = (int) v;
 					else
 						opt.mid.max_poll_ms = (int) v;
 					break;
@@ -220,6 +230,13 @@ parse_options(int argc, char **argv)
 	if (opt.mid.min_poll_ms > opt.mid.max_poll_ms)
 	{
 		fprintf(stderr, "mobisign-gateway: --min-poll-ms is above --max-poll-ms\n");
+		return -1;
+	}
+	if (opt.max_waiters == 0)
+		opt.max_waiters = opt.max_clients > 1 ? opt.max_clients / 2 : 1;
+	if (opt.max_waiters > opt.max_clients)
+	{
+		fprintf(stderr, "mobisign-gateway: --max-waiters is above --max-clients\n");
 		return -1;
 	}
 	opt.etsi.max_wait_ms = opt.mid.max_poll_ms;
@@ -354,6 +371,14 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 	return send_json(conn, reply.status, reply.body);
 }
 
+static size_t
+unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void) cls;
+	(void) conn;
+	return gw_url_unescape(s);
+}
+
 static void
 completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
@@ -392,6 +417,7 @@ main(int argc, char **argv)
 	db.pool_size = opt.pool;
 	db.acquire_ms = 5000;
 	db.statement_ms = 10000;
+	db.max_waiters = opt.max_waiters;
 	if (gw_db_start(&db) != 0)
 	{
 		gw_log("cannot start: the database is not reachable with the conninfo given");
@@ -405,6 +431,7 @@ main(int argc, char **argv)
 						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) opt.request_timeout_s,
 						 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 65536,
 						 MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+						 MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 						 MHD_OPTION_END);
 	if (d == NULL)
 	{

@@ -4,6 +4,7 @@
  *   mobisign's demo web service: the web-user scenario, live (make demo-web).
  *
  *   node server.js --listen 127.0.0.1:PORT --phone-dir DIR [--timeout SECONDS]
+ *                  [--host NAME:PORT]   (another name the browser uses: a tunnel)
  *   (the database from the usual libpq variables: PGHOST, PGPORT, PGUSER,
  *   PGDATABASE; the role must be an application role granted mobisign_app)
  *
@@ -28,6 +29,10 @@
  *  - a browser sees only the transactions it started (a random browser id in
  *    an HttpOnly SameSite=Strict cookie); it signs only as the user whose
  *    authentication ended VALID_SIGNATURE (502) in that browser;
+ *  - a request is served only when its Host is the address it listens on
+ *    (127.0.0.1:PORT or localhost:PORT: a DNS-rebinding page is refused, 421)
+ *    and a POST only when it is not from another site (Origin, when sent,
+ *    is this address; Sec-Fetch-Site is not cross-site: 403);
  *  - the log has one line per request (method, path, status, time) and
  *    SQLSTATEs: never a body, a PIN, a cookie or a connection secret.
  */
@@ -67,6 +72,9 @@ function log(msg) {
 const listen = arg('--listen', '127.0.0.1:8080');
 const m = /^(127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|localhost):([0-9]{1,5})$/.exec(listen);
 if (!m) die('--listen must be a loopback HOST:PORT');
+// one more name the browser may use (an SSH tunnel: --host localhost:9000)
+const extraHost = arg('--host', null);
+if (extraHost !== null && !/^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$/.test(extraHost)) die('--host must be NAME:PORT');
 const phoneDir = arg('--phone-dir', null);
 if (!phoneDir) die('--phone-dir DIR is needed (the simulator\'s DIR/phone)');
 const timeoutSeconds = Number(arg('--timeout', '60'));
@@ -435,6 +443,27 @@ async function route(req, res, url) {
   return fail(res, 404, 'not found');
 }
 
+// The names this service answers to: its loopback address and localhost, with
+// its port. Anything else in Host is a page of another site that made its name
+// point here (DNS rebinding): it would be same-origin to that page.
+function ownHosts() {
+  const port = server.address() ? server.address().port : Number(m[2]);
+  const hosts = new Set([`${m[1]}:${port}`, `localhost:${port}`, `127.0.0.1:${port}`]);
+  if (extraHost) hosts.add(extraHost.toLowerCase());
+  return hosts;
+}
+function sameSite(req) {
+  const hosts = ownHosts();
+  if (!hosts.has((req.headers.host || '').toLowerCase())) return 421;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !(typeof origin === 'string' && /^http:\/\//.test(origin) &&
+        hosts.has(origin.slice('http://'.length).toLowerCase()))) return 403;
+    if (req.headers['sec-fetch-site'] === 'cross-site') return 403;
+  }
+  return 0;
+}
+
 const server = http.createServer((req, res) => {
   const t0 = Date.now();
   let url;
@@ -445,6 +474,8 @@ const server = http.createServer((req, res) => {
     return fail(res, 400, 'bad request');
   }
   res.on('finish', () => log(`${req.method} ${url.pathname.slice(0, 100)} ${res.statusCode} ${Date.now() - t0} ms`));
+  const refused = sameSite(req);
+  if (refused) return fail(res, refused, refused === 421 ? 'unknown host' : 'cross-site request');
   route(req, res, url).catch((e) => {
     if (res.headersSent) { res.end(); return; }
     if (e.close) {

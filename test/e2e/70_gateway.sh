@@ -38,8 +38,18 @@
 #   etsi_receipt_phone   the interactive phone (ask) shows the receipt; the
 #                        synch answer waits until the person presses ok (a
 #                        PIN is ignored), then 100
-#   log_hygiene          one line per request; no UUID, hash, body or
-#                        conninfo password in the log
+#   hostile_http         an outsider's requests: "%00" in a path, huge
+#                        headers, deep and odd JSON (NUL, invalid UTF-8,
+#                        numbers out of range), timeoutMs out of range, a
+#                        relyingPartyUUID that is no UUID (401, not a SQL
+#                        error), quotes in values, memory bounded under a
+#                        flood; a flood of long polls on a small gateway
+#                        (--max-clients 8) leaves connections for other
+#                        requests, the waiting ones are still woken by
+#                        LISTEN, and SIGTERM under it exits 0 at once
+#   log_hygiene          one line per request; no UUID (a session id in a
+#                        path is {id}), hash, body or conninfo password in
+#                        the log
 #   options              --help; bad options exit 2; an unreachable
 #                        database exits 1 without echoing the conninfo
 #   clean_stop           SIGTERM with a long poll waiting: it is answered,
@@ -81,6 +91,9 @@ ms_check_bound "the worker is bound to the SMSC"
 q "CREATE ROLE gw_shop LOGIN PASSWORD 'gw-secret-pw' IN ROLE mobisign_app" >/dev/null
 q "CREATE ROLE other_shop LOGIN IN ROLE mobisign_app" >/dev/null
 q "SELECT mobisign_add_relying_party('$RP_NAME', '$RP_UUID')" >/dev/null
+# a second relying party (etsi_async_pkcs1, etsi_receipt: it must not read DEMO's transactions)
+OTHER_RP_UUID=00000000-0000-4000-8000-0000000000a2
+q "SELECT mobisign_add_relying_party('OTHER', '$OTHER_RP_UUID')" >/dev/null
 CONNINFO="host=$WORK/pg port=$PGPORT dbname=postgres user=gw_shop password=gw-secret-pw"
 
 start_gateway() { # start_gateway PORT LOG [ARGS...]
@@ -319,6 +332,7 @@ mid_hostile() {
 	id=$(mid_session signature user0001 "$(b64hash sha256 busy)" SHA256)
 	code=$(post /mid-api/signature "$(mid_body user0001 "$(b64hash sha256 busy2)" SHA256)")
 	ms_check_match "a second session for the same user while one is open: 400" '^400 .*in progress' "$code $(jf .error)"
+	ms_check "... without the register's user id (the client named a phone)" 0 "$(jf .error | grep -c user0001)"
 	mid_final signature "$id"
 	ms_sim_behaviour "$SIMDIR" "* sign"
 	ms_check_cmd "the gateway survived all of it" kill -0 "$GW_PID"
@@ -371,6 +385,10 @@ etsi_async_pkcs1() {
 	code=$(etsi_req MSS_StatusReq "$(jq -nc --arg i "$id" '{MSSP_TransID: $i}')")
 	ms_check "MSS_StatusReq after the answer: 502 with the signature" "200 502" \
 		"$code $(jf .MSS_StatusResp.Status.StatusCode.Value)"
+	code=$(RP_NAME=OTHER RP_UUID=$OTHER_RP_UUID etsi_req MSS_StatusReq "$(jq -nc --arg i "$id" '{MSSP_TransID: $i}')")
+	ms_check "MSS_StatusReq of another relying party (same gateway role): Fault _101, no signature" \
+		"500 _101 null" "$code $(jf .Fault.Code.SubCode.Value) $(jf .MSS_StatusResp)"
+	code=$(etsi_req MSS_StatusReq "$(jq -nc --arg i "$id" '{MSSP_TransID: $i}')")
 	ms_check "the PKCS#1 (raw) signature of the digest verifies" valid \
 		"$(python3 "$SIGCHECK" raw "$(base64 -w0 "$SIMDIR/users/user0010/cert.der")" SHA256 "$h" \
 			"$(jf .MSS_StatusResp.MSS_Signature.Base64Signature)")"
@@ -448,9 +466,8 @@ etsi_receipt() {
 	code=$(etsi_req MSS_ReceiptReq "$(receipt_body user0013 00000000-0000-4000-8000-000000000001 "$msg")")
 	ms_check_match "an unknown MSSP_TransID: Fault _101 WRONG_PARAM" '^500 _101 WRONG_PARAM .*does not exist' \
 		"$code $(fault_of) $(jf .Fault.Detail)"
-	q "SELECT mobisign_add_relying_party('OTHER', '00000000-0000-4000-8000-000000000002')" >/dev/null
-	code=$(post /rest/service "$(jq -nc --argjson m "$(receipt_body user0013 "$sig" "$msg")" \
-		'{MSS_ReceiptReq: ({AP_Info: {AP_ID: "OTHER", AP_PWD: "00000000-0000-4000-8000-000000000002", AP_TransID: "T2"}} + $m)}')")
+	code=$(post /rest/service "$(jq -nc --argjson m "$(receipt_body user0013 "$sig" "$msg")" --arg u "$OTHER_RP_UUID" \
+		'{MSS_ReceiptReq: ({AP_Info: {AP_ID: "OTHER", AP_PWD: $u, AP_TransID: "T2"}} + $m)}')")
 	ms_check_match "another relying party's signature (same gateway): Fault _101, as if unknown" \
 		'^500 _101 WRONG_PARAM .*does not exist' "$code $(fault_of) $(jf .Fault.Detail)"
 	other=$(PGUSER=other_shop q "SELECT transaction_id FROM mobisign_sign('user0014', 'Other shop', '$RP_NAME')")
@@ -511,11 +528,130 @@ etsi_receipt_phone() {
 # ---------------------------------------------------------------------------
 # the process
 # ---------------------------------------------------------------------------
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# N requests on one curl (keep-alive), each a bad body: prints nothing
+flood_bad() { # flood_bad N PORT
+	local i
+	for i in $(seq 1 "$1"); do
+		printf 'url = "http://127.0.0.1:%s/mid-api/authentication"\n-o /dev/null\n' "$2"
+	done | curl -s -m 60 -H 'Content-Type: application/json' --data-binary '{"relyingPartyUUID": [[[1]]]}' -K - 
+}
+
+hostile_http() {
+	local code id big deep r0 r1 r2 pids i t0 ms quick rc gw2 h
+	h=$(b64hash sha256 "hostile 16")
+	id=$(mid_session authentication user0016 "$h" SHA256)
+	mid_final authentication "$id"
+	ms_check "a completed session" "COMPLETE OK" "$(jf '.state + " " + .result')"
+	ms_check "its id with %00 and more after it: 404, not the session" 404 \
+		"$(get "/mid-api/authentication/session/$id%00x")"
+	ms_check "its id with %2500: 404" 404 "$(get "/mid-api/authentication/session/$id%2500")"
+	ms_check "/rest/service%00x: 404" 404 "$(curl -s -m 10 -o "$RESP" -w '%{http_code}' --data-binary '{}' \
+		"http://127.0.0.1:$GWPORT/rest/service%00x")"
+	ms_check "the path, percent-encoded: still the session" 200 \
+		"$(get "/mid-api/%61uthentication/session/$id")"
+	ms_check "a 300-character session id: 404" 404 "$(get "/mid-api/authentication/session/$(printf 'a%.0s' $(seq 1 300))")"
+	ms_check "the id in upper case: 404 (ours are lower case)" 404 "$(get "/mid-api/authentication/session/${id^^}")"
+	ms_check "timeoutMs far out of range: raised or lowered, answered" "200 COMPLETE" \
+		"$(get "/mid-api/authentication/session/$id?timeoutMs=99999999999999999999999") $(jf .state)"
+	ms_check "timeoutMs negative: 400" 400 "$(get "/mid-api/authentication/session/$id?timeoutMs=-1")"
+	ms_check "timeoutMs 1e3: 400" 400 "$(get "/mid-api/authentication/session/$id?timeoutMs=1e3")"
+	big=$(head -c 100000 /dev/zero | tr '\0' 'h')
+	code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "X-Big: $big" "http://127.0.0.1:$GWPORT/mid-api/certificate")
+	ms_check_match "a 100 kB header: refused (4xx, or the connection closed)" '^(4[0-9][0-9]|000)$' "$code"
+	deep="{\"a\":$(printf '[%.0s' $(seq 1 5000))$(printf ']%.0s' $(seq 1 5000))}"
+	ms_check_match "JSON nested 5000 deep: 400" '^400 the request body is not valid JSON' \
+		"$(post /mid-api/certificate "$deep") $(jf .error)"
+	code=$(post /mid-api/certificate "$(mid_body user0016 "$h" SHA256 | jq -c '.relyingPartyName = "DE\u0000MO"')")
+	ms_check_match "a NUL inside a string: 400" '^400 the request body is not valid JSON' "$code $(jf .error)"
+	ms_check "... and the error does not echo the body" 0 "$(jf .error | grep -c 'DE')"
+	code=$(post /mid-api/certificate "$(printf '{"relyingPartyName": "D\377\376MO"}')")
+	ms_check_match "invalid UTF-8: 400" '^400 the request body is not valid JSON' "$code $(jf .error)"
+	code=$(post /rest/service "$(printf '{"MSS_StatusReq": "\377\376"}')")
+	ms_check "invalid UTF-8 to ETSI: a Fault _101 (the error text is valid JSON)" "500 _101" \
+		"$code $(jf .Fault.Code.SubCode.Value)"
+	code=$(post /mid-api/certificate '{"relyingPartyUUID": 1e99999, "x": 123456789012345678901234567890}')
+	ms_check "numbers out of range: 400" 400 "$code"
+	code=$(post /mid-api/certificate "$(mid_body user0016 "$h" SHA256 | jq -c '.relyingPartyUUID = "not-a-uuid"')")
+	ms_check "a relyingPartyUUID that is no UUID: 401 (no SQL error)" "401 Failed to authorize user" "$code $(jf .error)"
+	code=$(post /mid-api/certificate "$(mid_body user0016 "$h" SHA256 | jq -c '.relyingPartyUUID |= ascii_upcase')")
+	ms_check "the relying party's UUID in upper case: 200 OK" "200 OK" "$code $(jf .result)"
+	code=$(post /mid-api/certificate "$(mid_body user0016 "$h" SHA256 | jq -c ".relyingPartyName = \"x'); DROP TABLE mobisign.transaction; --\"")")
+	ms_check "quotes in a value reach SQL as a parameter: 401, the table is there" "401 t" \
+		"$code $(q "SELECT to_regclass('mobisign.transaction') IS NOT NULL")"
+	ms_check "no SQL error logged for any of it" 0 "$(grep -c 'SQLSTATE 22' "$WORK/gw.log")"
+	flood_bad 300 "$GWPORT"
+	r0=$(rss_kb "$GW_PID")
+	flood_bad 1000 "$GWPORT"
+	r1=$(rss_kb "$GW_PID")
+	flood_bad 1000 "$GWPORT"
+	r2=$(rss_kb "$GW_PID")
+	echo "# RSS after 300, 1300, 2300 bad requests: $r0 $r1 $r2 kB"
+	ms_check_cmd "memory bounded: the second 1000 requests grow RSS by under 512 kB" test $((r2 - r1)) -lt 512
+	ms_check_cmd "the gateway survived it" kill -0 "$GW_PID"
+
+	# a flood of long polls on a gateway of 8 connections (4 may wait)
+	start_gateway "$GW2PORT" "$WORK/gw2.log" --max-clients 8 --max-poll-ms 20000 --session-timeout 60
+	gw2=$MS_BG_PID
+	ms_sim_behaviour "$SIMDIR" "user0016 silent" "* sign"
+	id=$(curl -s -m 10 -H 'Content-Type: application/json' --data-binary "$(mid_body user0016 "$(b64hash sha256 flood)" SHA256)" \
+		"http://127.0.0.1:$GW2PORT/mid-api/authentication" | jq -r .sessionID)
+	ms_check_match "an open session on the small gateway" '^[0-9a-f-]{36}$' "$id"
+	pids=()
+	for i in $(seq 1 8); do
+		curl -s -m 30 -o "$WORK/flood.$i" -w '%{http_code} %{time_total}\n' \
+			"http://127.0.0.1:$GW2PORT/mid-api/authentication/session/$id?timeoutMs=20000" >"$WORK/flood.$i.code" &
+		pids+=($!)
+	done
+	sleep 2
+	t0=$(date +%s%N)
+	code=$(post /mid-api/certificate "$(mid_body user0001 "$h" SHA256)" "$GW2PORT")
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	ms_check "8 long polls on 8 connections: POST certificate on the same gateway still answers" "200 OK" \
+		"$code $(jf .result)"
+	ms_check_cmd "... at once ($ms ms; the listener takes no connection while 8 are open)" test "$ms" -lt 3000
+	quick=$(cat "$WORK"/flood.*.code 2>/dev/null | awk '$1 == 200 && $2 < 2 {n++} END {print n + 0}')
+	ms_check "the long polls over --max-waiters (4) answered at once, RUNNING" "4 4" \
+		"$quick $(grep -l '"RUNNING"' "$WORK"/flood.? | wc -l)"
+	ms_check "... and the others are still waiting" 4 \
+		"$(for i in $(seq 1 8); do [ -s "$WORK/flood.$i.code" ] || echo w; done | grep -c w)"
+	t0=$(date +%s%N)
+	PGUSER=gw_shop q "SELECT mobisign_cancel('$id')" >/dev/null
+	for i in "${pids[@]}"; do wait "$i"; done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	ms_check_cmd "the waiting ones are woken by LISTEN when it ends ($ms ms)" test "$ms" -lt 3000
+	ms_check "... COMPLETE" 4 "$(grep -l '"COMPLETE"' "$WORK"/flood.? | wc -l)"
+	# SIGTERM with the gateway full of waiting long polls and idle connections
+	id=$(curl -s -m 10 -H 'Content-Type: application/json' --data-binary "$(mid_body user0016 "$(b64hash sha256 flood2)" SHA256)" \
+		"http://127.0.0.1:$GW2PORT/mid-api/authentication" | jq -r .sessionID)
+	pids=()
+	for i in $(seq 1 8); do
+		curl -s -m 30 -o /dev/null "http://127.0.0.1:$GW2PORT/mid-api/authentication/session/$id?timeoutMs=20000" &
+		pids+=($!)
+	done
+	sleep 1
+	t0=$(date +%s%N)
+	kill -TERM "$gw2"
+	ms_wait_until 10 ms_gone "$gw2"
+	wait "$gw2" 2>/dev/null
+	rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	for i in "${pids[@]}"; do wait "$i"; done
+	ms_check "SIGTERM under the flood: exit 0" 0 "$rc"
+	ms_check_cmd "... within 6 s ($ms ms)" test "$ms" -lt 6000
+	PGUSER=gw_shop q "SELECT mobisign_cancel('$id')" >/dev/null
+	ms_sim_behaviour "$SIMDIR" "* sign"
+}
+
 log_hygiene() {
 	local lines
 	lines=$(grep -c ' /mid-api/\| /rest/service' "$WORK/gw.log")
 	ms_check_ge "one log line per request" 30 "$lines"
 	ms_check "no relying party UUID in the log" 0 "$(grep -c "$RP_UUID" "$WORK/gw.log")"
+	ms_check "no UUID at all in the log (session ids in paths are {id})" 0 \
+		"$(grep -cE '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}' "$WORK/gw.log")"
+	ms_check_grep "a session read: its path with {id}" 'GET /mid-api/authentication/session/\{id\} 200' "$WORK/gw.log"
 	ms_check "no password in the log" 0 "$(grep -c 'gw-secret-pw' "$WORK/gw.log")"
 	ms_check "no hash in the log" 0 "$(grep -c "$(b64hash sha256 "login nonce 1")" "$WORK/gw.log")"
 	ms_check_grep "a request line: method, path, status, milliseconds" \
@@ -617,7 +753,7 @@ load() {
 }
 
 for s in mid_certificate mid_authentication mid_signature mid_long_poll mid_results mid_timeout mid_hostile \
-	etsi_sync_cms etsi_async_pkcs1 etsi_profile_faults etsi_receipt etsi_receipt_phone log_hygiene options clean_stop load; do
+	etsi_sync_cms etsi_async_pkcs1 etsi_profile_faults etsi_receipt etsi_receipt_phone hostile_http log_hygiene options clean_stop load; do
 	ms_scenario "$s" "$s"
 done
 ms_summary

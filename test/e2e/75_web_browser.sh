@@ -20,6 +20,13 @@
 #   timeout    nobody answers: EXPIRED_TRANSACTION (208) on the page, "timed
 #              out" on the phone (transactions time out after 5 s here)
 #   secrets    the PIN is in no log (web service, simulator, server)
+#   hostile_web an outsider with curl and sockets: another Host (DNS
+#              rebinding) 421, a POST from another site (Origin,
+#              Sec-Fetch-Site) 403, a form's text/plain body 415, path
+#              traversal in static paths 404, a forged cookie replaced
+#              (HttpOnly, SameSite=Strict), another browser's transaction
+#              404, security headers on every answer, a flood of event
+#              streams bounded (503), the service still serving
 #
 #   bash test/e2e/75_web_browser.sh       (after make install; node, npm, chromium)
 #
@@ -79,7 +86,7 @@ ms_sim_start "$SIMDIR" "$SIM_PORT" "$WORK/sim.log"
 ms_check_bound "the worker bound to the simulator"
 PGHOST=$WORK/pg PGPORT=$PGPORT_T PGUSER=web_app PGDATABASE=$DB \
 	ms_bg node "$WORK/web/server.js" --listen "127.0.0.1:$WEB_PORT" --phone-dir "$SIMDIR/phone" \
-	--timeout "$TIMEOUT" >"$WORK/web.log" 2>&1
+	--timeout "$TIMEOUT" --host tunnel.test:9000 >"$WORK/web.log" 2>&1
 ms_wait_until 15 grep -q 'listening on http' "$WORK/web.log" || ms_e2e_die "the web service did not start"
 
 # the browser plays every scenario asked for, in one session (the later ones
@@ -159,11 +166,72 @@ secrets() {
 	ms_check_grep "the web service logged its requests" 'POST /api/phone/decision 202' "$WORK/web.log"
 }
 
+hostile_web() {
+	local base="http://127.0.0.1:$WEB_PORT" code h
+	hw_curl() { curl -s -m 5 -o "$WORK/hw.body" -D "$WORK/hw.head" -w '%{http_code}' "$@"; }
+	ms_check "another Host (a DNS-rebinding page): 421" 421 "$(hw_curl -H 'Host: evil.example' "$base/api/phone/events")"
+	ms_check "another Host with our port: 421" 421 "$(hw_curl -H "Host: evil.example:$WEB_PORT" "$base/")"
+	ms_check "localhost with our port: 200" 200 "$(hw_curl -H "Host: localhost:$WEB_PORT" "$base/")"
+	ms_check "LOCALHOST with our port: 200 (names in any case)" 200 "$(hw_curl -H "Host: LOCALHOST:$WEB_PORT" "$base/")"
+	ms_check "the name given by --host (a tunnel): 200" 200 "$(hw_curl -H 'Host: tunnel.test:9000' "$base/")"
+	ms_check "a decision POSTed from another site (Origin): 403" 403 \
+		"$(hw_curl -H 'Origin: http://evil.example' -H 'Content-Type: application/json' \
+			--data-binary '{"msisdn":"1","reference":"0123456789abcdef","decision":"decline"}' "$base/api/phone/decision")"
+	ms_check "a login POSTed cross-site (Sec-Fetch-Site): 403" 403 \
+		"$(hw_curl -H 'Sec-Fetch-Site: cross-site' -H 'Content-Type: application/json' --data-binary '{"user":"user0001"}' "$base/api/login")"
+	ms_check "a form's text/plain body (no preflight): 415" 415 \
+		"$(hw_curl -H 'Content-Type: text/plain' --data-binary '{"user":"user0001"}' "$base/api/login")"
+	ms_check "Origin our own: the request is served (409: no prompt)" 409 \
+		"$(hw_curl -H "Origin: http://127.0.0.1:$WEB_PORT" -H 'Content-Type: application/json' \
+			--data-binary '{"msisdn":"1","reference":"0123456789abcdef","decision":"decline"}' "$base/api/phone/decision")"
+	for h in '/..%2fserver.js' '/%2e%2e/server.js' '/public/../server.js' '/app.js%00.html' '/phone/../../etc/passwd'; do
+		code=$(hw_curl --path-as-is "$base$h")
+		ms_check "path traversal $h: 404, nothing of the file" "404 0" "$code $(grep -c require "$WORK/hw.body")"
+	done
+	hw_curl -H 'Cookie: mobisign_demo=../../etc' "$base/" >/dev/null
+	ms_check_grep "a forged cookie: replaced, HttpOnly, SameSite=Strict" \
+		'^Set-Cookie: mobisign_demo=[0-9a-f]{32}; Path=/; HttpOnly; SameSite=Strict' "$WORK/hw.head"
+	ms_check_grep "security headers: a CSP without inline script" \
+		"^Content-Security-Policy: default-src 'none'; script-src 'self';" "$WORK/hw.head"
+	ms_check "another browser's transaction events: 404" 404 \
+		"$(hw_curl "$base/api/transactions/00000000-0000-4000-8000-000000000001/events")"
+	hw_curl -H 'Content-Type: application/json' --data-binary "{\"user\":\"$(head -c 5000 /dev/zero | tr '\0' a)\"}" \
+		"$base/api/login" >/dev/null
+	ms_check "a body over 4096 bytes: 413" 413 "$(grep -m1 -o '^HTTP/1.1 [0-9]*' "$WORK/hw.head" | cut -d' ' -f2)"
+	python3 - "$WEB_PORT" >"$WORK/hw.flood" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1]); socks = []; codes = {}
+for i in range(230):
+    s = socket.create_connection(('127.0.0.1', port), timeout=5)
+    s.sendall(b'GET /api/phone/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n' % port)
+    socks.append(s)
+for s in socks:
+    try:
+        line = s.recv(64).split(b'\r\n')[0].decode()
+    except OSError:
+        line = 'closed'
+    codes[line] = codes.get(line, 0) + 1
+print(' '.join('%s=%d' % (k.replace(' ', '_'), v) for k, v in sorted(codes.items())))
+t0 = time.time()
+c = socket.create_connection(('127.0.0.1', port), timeout=5)
+c.sendall(b'GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n' % port)
+print('page', c.recv(12).decode().split(' ')[1])
+for s in socks: s.close()
+PY
+	echo "# 230 event streams at once: $(head -n1 "$WORK/hw.flood")"
+	ms_check_match "a flood of 230 event streams: 200 of them, the rest 503" \
+		'HTTP/1.1_200_OK=200 HTTP/1.1_503_Service_Unavailable=30' "$(head -n1 "$WORK/hw.flood")"
+	ms_check "... and the page is still served during it" "page 200" "$(tail -n1 "$WORK/hw.flood")"
+	sleep 1
+	ms_check "... and after it" 200 "$(hw_curl "$base/")"
+}
+
 ms_scenario login login
 ms_scenario signature signature
 ms_scenario decline decline
 ms_scenario timeout timeout_
 ms_scenario secrets secrets
+ms_scenario hostile_web hostile_web
 echo "# screenshots: $SHOTS"
 ls "$SHOTS" 2>/dev/null | sed 's/^/#   /'
 ms_summary

@@ -22,7 +22,7 @@
  *	- every prompt ends: by a decision, or at the command's expiry (outcome
  *	  "timed_out", the SIM stays silent), or when the simulator stops;
  *	- a decision file is hostile input: a regular file (no symlink followed),
- *	  at most PHONE_DECISION_MAX bytes, strictly parsed; one whose reference is
+ *	  at most PHONE_DECISION_MAX bytes without a NUL, strictly parsed; one whose reference is
  *	  not the prompt's is ignored (a stale or forged decision cannot answer
  *	  another transaction); it is removed once read;
  *	- the PIN is compared with the SIM's provisioned PIN (DIR/users/USER/pin)
@@ -229,6 +229,13 @@ read_decision(const char *path, const sim_card *c, char *buf, size_t cap)
 	if (n < 0)
 		return -1;
 	buf[n] = '\0';
+	/* a NUL would hide what follows it from the parser: "REF decline\0anything" */
+	if (memchr(buf, '\0', (size_t) n) != NULL)
+	{
+		OPENSSL_cleanse(buf, cap);
+		sim_log("SIM %s: phone: decision refused (a NUL inside)", c->msisdn);
+		return -1;
+	}
 	return 1;
 }
 

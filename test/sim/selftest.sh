@@ -201,6 +201,20 @@ ln -s "$work/ask.out" "$phone.decision"
 sleep 0.4
 check "ask: the symlink is removed, the prompt still pending" 0 sh -c "[ ! -e '$phone.decision' ] && [ \"\$(grep -o '\"state\": \"[a-z]*' '$phone.json')\" = '\"state\": \"pending' ]"
 check "ask: a symlinked decision file is refused, nobody answers" 0 wait "$cpid"
+old=$(screen reference)
+client --user user0001 --expect user_cancel --timeout-ms 8000 >"$work/ask.out" 2>&1 &
+cpid=$!
+# the last prompt may still be pending (nobody answered it): wait for this one
+for _ in $(seq 1 30); do ref=$(pending_ref); [ "$ref" != "$old" ] && break; sleep 0.1; done
+printf '%s decline\0x\n' "$ref" >"$phone.decision.tmp" && mv "$phone.decision.tmp" "$phone.decision"; sleep 0.4
+check "ask: a decision with a NUL inside is refused, the prompt still pending" 0 test "$(screen state)" = pending
+mkfifo "$phone.decision"; sleep 0.4
+check "ask: a FIFO as decision file is refused (no hang), removed, the prompt still pending" 0 \
+	sh -c "[ ! -e '$phone.decision' ] && [ \"\$(grep -o '\"state\": \"[a-z]*' '$phone.json')\" = '\"state\": \"pending' ]"
+decide "$ref decline $(head -c 200 /dev/zero | tr '\0' x)"
+check "ask: a decision over 127 bytes is refused, the prompt still pending" 0 test "$(screen state)" = pending
+decide "$ref decline"
+check "ask: after all of it, decline still answers user cancel" 0 wait "$cpid"
 check "ask: no PIN in the log" 1 grep -q "sign $pin\|sign $wrong" "$work/run.log"
 set_file "$dir/behaviour" "# all sign"
 
