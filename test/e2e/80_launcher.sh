@@ -106,8 +106,10 @@ log_since() { tail -n +"$(($1 + 1))" "$PG/log"; }
 # set-up: one cluster, two SIM worlds with the same keys (the key files are
 # the server's, one set for all databases), each its own simulator
 # ---------------------------------------------------------------------------
+# up to five databases served at once, each a worker and its two verifiers
 ms_e2e_cluster_start "$PG" "$PGPORT_T" "mobisign.database = ''" \
-	"mobisign.launcher_naptime = '60s'" "mobisign.worker_naptime = '60s'"
+	"mobisign.launcher_naptime = '60s'" "mobisign.worker_naptime = '60s'" \
+	"max_worker_processes = 24"
 ms_sim_provision "$SIMA" "$SMPP_A" 4
 # B: a copy of A's world (same SIMs and keys) with a state and a port of its own
 cp -a "$SIMA" "$SIMB"
