@@ -217,6 +217,11 @@ parse_request(MsScope *scope, const MsCmsRequest *req, MsCmsResult *out, STACK_O
 
 	if (cms != NULL)
 		return cms;
+	if (req->flags & MS_CMS_NOT_CMS_ONLY_SAYS_SO)
+	{
+		out->not_cms = true;
+		return NULL;
+	}
 	if (req->flags & MS_CMS_ERROR_ON_MALFORMED)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -591,17 +596,6 @@ ms_raw_digest_verify(const unsigned char *sig, size_t siglen,
 						pki_name, 0, usage, out);
 }
 
-bool
-ms_is_cms_signed_data(const unsigned char *sig, size_t siglen)
-{
-	MsScope    *scope = ms_scope_create();
-	char	   *why;
-	bool		result = parse_cms(scope, sig, siglen, &why, NULL) != NULL;
-
-	ms_scope_release(scope);
-	return result;
-}
-
 /*
  * One verification from the SQL arguments (signature bytea, content bytea,
  * certificate bytea, pki text, at timestamptz).
@@ -622,22 +616,6 @@ verify_args(FunctionCallInfo fcinfo, MsCmsResult *r)
 	scope = ms_scope_create();
 	if (!PG_ARGISNULL(2))
 		cert = ms_vcache_certificate(scope, "certificate", PG_GETARG_BYTEA_PP(2));
-	if (cert != NULL &&
-		!ms_is_cms_signed_data((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig)))
-	{
-		/* not CMS, but a certificate is given: the PKCS#1 result format */
-		if (content == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("content must be given to verify a raw signature")));
-		ms_raw_signature_verify((unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
-								(unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content),
-								cert,
-								PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
-								PG_ARGISNULL(4) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(4)),
-								MS_USAGE_ANY_SIGNATURE, r);
-	}
-	else
 	{
 		MsCmsRequest req = {
 			.sig = (unsigned char *) VARDATA_ANY(sig),
@@ -648,10 +626,21 @@ verify_args(FunctionCallInfo fcinfo, MsCmsResult *r)
 			.pki_name = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
 			.at = PG_ARGISNULL(4) ? 0 : ms_check_time(PG_GETARG_TIMESTAMPTZ(4)),
 			.usage = MS_USAGE_ANY_SIGNATURE,
-			.flags = MS_CMS_ERROR_ON_MALFORMED,
+			/* with a certificate, what is not CMS may be a raw signature */
+			.flags = MS_CMS_ERROR_ON_MALFORMED | (cert != NULL ? MS_CMS_NOT_CMS_ONLY_SAYS_SO : 0),
 		};
 
 		ms_cms_verify(&req, r);
+		if (r->not_cms)
+		{
+			/* not CMS, but a certificate is given: the PKCS#1 result format */
+			if (content == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("content must be given to verify a raw signature")));
+			ms_raw_signature_verify(req.sig, req.siglen, req.content, req.contentlen, cert,
+									req.pki_name, req.at, MS_USAGE_ANY_SIGNATURE, r);
+		}
 	}
 	ms_scope_release(scope);
 	if (r->v.evidence == NULL)

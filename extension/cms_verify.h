@@ -27,6 +27,8 @@ typedef struct MsCmsResult
 	char	   *signer_fingerprint;	/* SHA-256 hex */
 	bool		has_signing_time;
 	TimestampTz signing_time;	/* the signer's claim, not a trusted time */
+	bool		not_cms;		/* MS_CMS_NOT_CMS_ONLY_SAYS_SO: sig is no
+								 * SignedData, nothing else is set */
 } MsCmsResult;
 
 /* MsCmsRequest.flags */
@@ -41,6 +43,13 @@ typedef struct MsCmsResult
 											 * a CMS SignedData at all;
 											 * otherwise answer valid = false,
 											 * 503 */
+#define MS_CMS_NOT_CMS_ONLY_SAYS_SO 0x04	/* when sig is not a CMS
+											 * SignedData at all, only set
+											 * not_cms in the result (before
+											 * MS_CMS_ERROR_ON_MALFORMED):
+											 * the caller tries another
+											 * format, without parsing the
+											 * signature twice */
 
 /*
  * What to verify.  Fields left zero mean "not given".
@@ -71,9 +80,6 @@ typedef struct MsCmsRequest
 } MsCmsRequest;
 
 extern void ms_cms_verify(const MsCmsRequest *req, MsCmsResult *out);
-
-/* Is this a CMS ContentInfo of type signedData (DER or PEM)? */
-extern bool ms_is_cms_signed_data(const unsigned char *sig, size_t siglen);
 
 /*
  * The PKCS#1 result format: a raw RSA or ECDSA signature over content made
