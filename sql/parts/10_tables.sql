@@ -275,5 +275,8 @@ CREATE TABLE mobisign.answer_queue (
     msisdn    text NOT NULL,
     queued_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- a claim deletes all rows of the MSISDN it claims, the recheck looks for
+-- an MSISDN's row: both by MSISDN, whatever the queue's length
+CREATE INDEX answer_queue_msisdn ON mobisign.answer_queue (msisdn);
 ALTER TABLE mobisign.answer_queue SET (autovacuum_vacuum_scale_factor = 0.02,
                                        autovacuum_analyze_scale_factor = 0.02);

@@ -349,13 +349,19 @@ AS $$
 $$;
 
 -- A verifier's claim (docs/worker.md, "Answers in parallel"): up to batch
--- MSISDNs with answers waiting, oldest first.  The rows of
--- mobisign.answer_queue are taken FOR UPDATE SKIP LOCKED (another
--- verifier's claim is skipped, never waited for) and deleted, and each
--- MSISDN's handler lock is taken without waiting; an MSISDN whose lock
--- another verifier holds keeps its row for a later claim.  The deletion
--- commits with the handling of the claimed answers, or rolls back with it
--- (a verifier that dies loses nothing).
+-- MSISDNs with answers waiting, oldest first.  The oldest row of an MSISDN
+-- not yet looked at is taken FOR UPDATE SKIP LOCKED (another verifier's
+-- claim is skipped, never waited for) and the MSISDN's handler lock is
+-- taken without waiting; an MSISDN whose lock another verifier holds keeps
+-- its rows for a later claim and is not looked at again in this claim, so
+-- its rows (however many: anyone can send SMS with any MSISDN as
+-- originator) never fill the claim and keep the MSISDNs behind them
+-- waiting.  A claimed MSISDN's rows are all deleted at once (one handling
+-- covers them all; what it leaves pending the recheck queues again), so a
+-- flood of one MSISDN costs one claim, not one per row.  At most 4 * batch
+-- rows are looked at.  The deletion commits with the handling of the
+-- claimed answers, or rolls back with it (a verifier that dies loses
+-- nothing).
 CREATE FUNCTION mobisign._claim_answers(batch integer)
 RETURNS SETOF text
 LANGUAGE plpgsql
@@ -363,21 +369,22 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r      record;
-    v_held text[] := '{}';
+    v_seen text[] := '{}';
+    v_held integer := 0;
 BEGIN
-    FOR r IN SELECT a.id, a.msisdn FROM mobisign.answer_queue a
-              ORDER BY a.id LIMIT 4 * batch
-              FOR UPDATE SKIP LOCKED
-    LOOP
-        IF r.msisdn = ANY (v_held) THEN
-            -- a second row of an MSISDN claimed here: handled by the same call
-            DELETE FROM mobisign.answer_queue a WHERE a.id = r.id;
-            CONTINUE;
-        END IF;
-        EXIT WHEN pg_catalog.cardinality(v_held) >= batch;
+    FOR i IN 1 .. 4 * batch LOOP
+        EXIT WHEN v_held >= batch;
+        SELECT a.id, a.msisdn INTO r FROM mobisign.answer_queue a
+         WHERE a.msisdn <> ALL (v_seen)
+         ORDER BY a.id LIMIT 1
+           FOR UPDATE SKIP LOCKED;
+        EXIT WHEN NOT FOUND;
+        v_seen := v_seen || r.msisdn;
         CONTINUE WHEN NOT mobisign._lock_answers(r.msisdn, wait => false);
-        DELETE FROM mobisign.answer_queue a WHERE a.id = r.id;
-        v_held := v_held || r.msisdn;
+        DELETE FROM mobisign.answer_queue a
+         WHERE a.id IN (SELECT q.id FROM mobisign.answer_queue q
+                         WHERE q.msisdn = r.msisdn FOR UPDATE SKIP LOCKED);
+        v_held := v_held + 1;
         RETURN NEXT r.msisdn;
     END LOOP;
 END

@@ -153,6 +153,44 @@ ROLLBACK;
 SELECT msisdn AS queued_after_rollback FROM mobisign.answer_queue ORDER BY id;
 DELETE FROM mobisign.answer_queue;
 
+-- A flood of one MSISDN (anyone can send SMS with any originator): 40 rows
+-- of +...0001 ahead of one row of +...0002.  One claim of a batch of 2
+-- takes both MSISDNs and deletes all 41 rows: the flood neither fills the
+-- claim (keeping +...0002 waiting behind it) nor costs one claim per row.
+INSERT INTO mobisign.answer_queue (msisdn)
+SELECT '+3585550000001' FROM pg_catalog.generate_series(1, 40);
+INSERT INTO mobisign.answer_queue (msisdn) VALUES ('+3585550000002');
+BEGIN;
+SELECT m AS claimed_past_flood FROM mobisign._claim_answers(2) m;
+SELECT count(*) AS queued_after_flood_claim FROM mobisign.answer_queue;
+ROLLBACK;
+DELETE FROM mobisign.answer_queue;
+
+-- An MSISDN another verifier holds (here a second session, through dblink,
+-- holds +...0001's handler lock) keeps its rows, however many, and the
+-- claim goes past them to +...0002: a busy MSISDN's flood does not keep
+-- the others waiting.
+CREATE EXTENSION dblink;
+SELECT dblink_connect('other_verifier',
+       pg_catalog.format('dbname=%s port=%s host=%s user=%s', current_database(),
+                         current_setting('port'),
+                         split_part(current_setting('unix_socket_directories'), ',', 1),
+                         current_user)) AS connected;
+SELECT dblink_exec('other_verifier', 'BEGIN') AS other_began;
+SELECT held FROM dblink('other_verifier',
+       $$SELECT mobisign._lock_answers('+3585550000001', wait => false)$$) AS d(held boolean);
+INSERT INTO mobisign.answer_queue (msisdn)
+SELECT '+3585550000001' FROM pg_catalog.generate_series(1, 40);
+INSERT INTO mobisign.answer_queue (msisdn) VALUES ('+3585550000002');
+BEGIN;
+SELECT m AS claimed_past_busy FROM mobisign._claim_answers(2) m;
+SELECT msisdn, count(*) AS still_queued FROM mobisign.answer_queue GROUP BY msisdn;
+ROLLBACK;
+SELECT dblink_exec('other_verifier', 'ROLLBACK') AS other_ended;
+SELECT dblink_disconnect('other_verifier') AS disconnected;
+DROP EXTENSION dblink;
+DELETE FROM mobisign.answer_queue;
+
 -- The worker's recheck queues every MSISDN with segments pending for more
 -- than a second and no row waiting (here the flood's 64 segments of
 -- section 8): not while they are fresh (as if just received), then once.
