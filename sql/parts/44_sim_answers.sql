@@ -523,7 +523,11 @@ BEGIN
           FROM ranked r
          WHERE r.have = r.total OR r.superseded
         ORDER BY first_id
-        LIMIT 1000
+        -- bounded work per call, oldest first: a flood of single SMS with
+        -- this MSISDN as originator (anyone can send them) keeps the other
+        -- MSISDNs of the verifier's batch waiting for its commit at most
+        -- this long; the rest is queued again by the recheck
+        LIMIT mobisign._segment_pending_max()
     LOOP
         IF NOT g.complete THEN
             -- an answer that lost a segment: a newer set reuses its reference

@@ -207,3 +207,20 @@ BEGIN;
 SELECT count(*) AS handled FROM mobisign._claim_answers(8) m, LATERAL mobisign._process_inbound(m);
 COMMIT;
 SELECT count(*) AS queued_after_handling FROM mobisign.answer_queue;
+
+-- 10. A flood of single SMS (no concatenation header: each one is a
+--     complete answer) with this MSISDN as originator.  One call handles at
+--     most mobisign._segment_pending_max() of them, oldest first, so the
+--     other MSISDNs of a verifier's batch wait for its commit a bounded
+--     time; the rest stay pending for the next call (the recheck queues it).
+INSERT INTO mobisign.inbound_segment (msisdn, user_data, digest)
+SELECT '+3585550000004', u, sha256(u)
+  FROM generate_series(1, 100) n, LATERAL convert_to(format('S%s', n), 'UTF8') u;
+SELECT mobisign._process_inbound('+3585550000004') AS handled_first_call;
+SELECT count(*) AS still_pending,
+       min(convert_from(user_data, 'UTF8')) FILTER (WHERE id = (SELECT min(id) FROM mobisign.inbound_segment
+            WHERE msisdn = '+3585550000004' AND NOT processed)) AS oldest_pending
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000004' AND NOT processed;
+SELECT mobisign._process_inbound('+3585550000004') AS handled_second_call;
+SELECT count(*) AS pending_at_the_end
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000004' AND NOT processed;
