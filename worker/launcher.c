@@ -623,12 +623,20 @@ launcher_turn(MsLauncher *l)
 			continue;
 		if (!worker_running(l, i, pid, dboid))
 			free_entry(l, e);
-		else if (l->launched[i].handle != NULL)
+		else
 		{
 			ereport(LOG,
 					(errmsg("mobisign launcher: stopping the worker of database %u: no longer selected",
 							dboid)));
-			TerminateBackgroundWorker(l->launched[i].handle);
+			if (l->launched[i].handle != NULL)
+				TerminateBackgroundWorker(l->launched[i].handle);
+			else if (session_alive(pid, dboid))
+
+				/*
+				 * adopted (started before this launcher, so no handle): the
+				 * entry's pid, a live session of that database just now
+				 */
+				(void) kill(pid, SIGTERM);
 		}
 	}
 

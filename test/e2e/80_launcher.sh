@@ -38,7 +38,9 @@
 #                     comes back and so does one worker per database with the
 #                     extension, bound; an authentication completes
 #   launcher_restart  the launcher terminated: the workers keep running; the
-#                     restarted launcher adopts them (still one per database)
+#                     restarted launcher adopts them (still one per database);
+#                     an adopted worker stops when its database is no longer
+#                     selected, and one starts when it is again
 #
 #   bash test/e2e/80_launcher.sh            (after make install)
 #   MS_SCENARIO="two_databases create_extension" bash test/e2e/80_launcher.sh
@@ -297,6 +299,14 @@ launcher_restart() {
 	sleep 1
 	ms_check "msa keeps its worker, adopted, not doubled" "$w" "$(workers_of msa)"
 	dbq postgres "DROP DATABASE msv" >/dev/null
+	# an adopted worker has no handle of this launcher: it still stops when
+	# its database is no longer selected, and comes back when it is again
+	dbq postgres "ALTER SYSTEM SET mobisign.database = 'postgres'" >/dev/null
+	dbq postgres "SELECT pg_reload_conf()" >/dev/null
+	within 5 "msa deselected: its adopted worker $w stops" no_worker msa
+	dbq postgres "ALTER SYSTEM RESET mobisign.database" >/dev/null
+	dbq postgres "SELECT pg_reload_conf()" >/dev/null
+	within 5 "msa selected again: it has a worker" has_worker msa
 }
 
 # ---------------------------------------------------------------------------
