@@ -54,8 +54,9 @@ REGRESS_OPTS = --inputdir=test/regress --outputdir=$(REGRESS_OUT)
 MOBISIGN_FIXTURES ?= /tmp/mobisign-fixtures-$(shell id -u)-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
 MOBISIGN_SIM = $(CURDIR)/test/sim/mobisign-sim
 MOBISIGN_LISTEN = $(CURDIR)/test/regress/listen.sh
+MOBISIGN_REGRESS_INCLUDE = $(CURDIR)/test/regress/include
 REGRESS_PREP = regress-fixtures
-export MOBISIGN_FIXTURES MOBISIGN_SIM MOBISIGN_LISTEN
+export MOBISIGN_FIXTURES MOBISIGN_SIM MOBISIGN_LISTEN MOBISIGN_REGRESS_INCLUDE
 
 EXTRA_CLEAN = sql/mobisign--1.0.sql test/sim/mobisign-sim gateway/mobisign-gateway test/results test/regress/results \
 	test/regress/regression.diffs test/regress/regression.out

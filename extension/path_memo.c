@@ -79,19 +79,19 @@ ms_path_memo_key(MsPki *pki, X509 *cert, STACK_OF(X509) *untrusted,
 	int64		head[5] = {pki->id, pki->generation, pki->row_version, pki->strict, usage};
 	size_t		len = sizeof(head) + 32 * (size_t) (n + 1);
 	unsigned char *buf;
+	bool		ok;
 
 	if (memo_max_entries <= 0 || pki->check_ocsp || n > 64)
 		return false;
 	buf = palloc(len);
 	memcpy(buf, head, sizeof(head));
-	if (!ms_vcache_sha256(cert, buf + sizeof(head)))
-		return false;
-	for (int i = 0; i < n; i++)
-		if (!ms_vcache_sha256(sk_X509_value(untrusted, i), buf + sizeof(head) + 32 * (i + 1)))
-			return false;
-	ms_sha256(buf, len, key->digest);
+	ok = ms_vcache_sha256(cert, buf + sizeof(head));
+	for (int i = 0; ok && i < n; i++)
+		ok = ms_vcache_sha256(sk_X509_value(untrusted, i), buf + sizeof(head) + 32 * (i + 1));
+	if (ok)
+		ms_sha256(buf, len, key->digest);
 	pfree(buf);
-	return true;
+	return ok;
 }
 
 bool
