@@ -21,7 +21,9 @@
 # work, differently for each window, so elapsed-time ratios wander; both are
 # in the table above them):
 #   RESULT <name> value=<v> ops/cpu-s reference=<r> ratio=<v/r> target=<t> pass|short
-# BENCH_SECONDS (default 3) bounds each measurement.  MOBISIGN_DESTDIR=DIR
+# BENCH_SECONDS (default 3) bounds each measurement.  BENCH_ONLY=verify runs
+# only the verification part (the reference, the SQL API, memory and their
+# RESULT lines): no SIM channel, no token, enqueue, churn, audit or e2e bench.  MOBISIGN_DESTDIR=DIR
 # installs into and runs the server of a private copy of PostgreSQL (DIR/usr/
 # lib/postgresql/15 and DIR/usr/share/postgresql/15, copied with cp -a)
 # instead of the system's: no shared install, so no install lock needed.
@@ -29,6 +31,11 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$MOBISIGN_ROOT"
 secs=${BENCH_SECONDS:-3}
+only=${BENCH_ONLY:-}
+case "$only" in
+'' | verify) ;;
+*) echo "bench: BENCH_ONLY is empty or verify, not '$only'" >&2; exit 2 ;;
+esac
 
 work=$(ms_readable_dir)
 sim_pid=
@@ -90,6 +97,7 @@ rss2=$(echo "$mem" | sed -n 4p)
 echo "== reference again"
 "$work/reference" "$work/fx" "$secs" | tee "$work/ref2.txt"
 # ---- the SIM channel, end to end through the worker and the simulator
+if [ "$only" != verify ]; then
 echo "== SIM channel (mobisign-sim; the simulated users answer at once)"
 sim=test/sim/mobisign-sim
 smpp=$(ms_free_port)
@@ -129,6 +137,7 @@ done
 burst_ms=$(( $(now_ms) - t0 ))
 [ "$(q "SELECT count(*) FROM mobisign.transaction WHERE status_code = 502")" = $((2 * n)) ] ||
 	{ echo "bench: the burst did not complete" >&2; exit 1; }
+fi
 
 # ref KEY [COLUMN]: the reference's mean over both runs (column 2: per
 # second, 3: per CPU second)
@@ -155,12 +164,14 @@ for who in gina-ec dora-rsa; do
 done
 printf '%-46s %12s %12s %8.2f\n' "backend RSS after 5500 / after 500" "${rss2} kB" "${rss1} kB" \
 	"$(awk -v a="$rss2" -v b="$rss1" 'BEGIN { print a / b }')"
-echo
-echo "== SIM channel (ratio = mobisign / the simulator's own client, authentications per second)"
-printf '%-34s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
-refrate=$(awk -v n="$n" -v ms="$ref_ms" 'BEGIN { print n * 1000 / ms }')
-row "one at a time (authenticate+wait)" "$(awk -v n="$n" -v ms="$seq_ms" 'BEGIN { print n * 1000 / ms }')" "$refrate"
-row "burst of $n queued at once" "$(awk -v n="$n" -v ms="$burst_ms" 'BEGIN { print n * 1000 / ms }')" "$refrate"
+if [ "$only" != verify ]; then
+	echo
+	echo "== SIM channel (ratio = mobisign / the simulator's own client, authentications per second)"
+	printf '%-34s %12s %12s %8s\n' "operation" "mobisign/s" "reference/s" "ratio"
+	refrate=$(awk -v n="$n" -v ms="$ref_ms" 'BEGIN { print n * 1000 / ms }')
+	row "one at a time (authenticate+wait)" "$(awk -v n="$n" -v ms="$seq_ms" 'BEGIN { print n * 1000 / ms }')" "$refrate"
+	row "burst of $n queued at once" "$(awk -v n="$n" -v ms="$burst_ms" 'BEGIN { print n * 1000 / ms }')" "$refrate"
+fi
 
 echo
 # the figures with a target, one machine-readable line each (API calls,
@@ -180,6 +191,7 @@ done
 awk -v a="$rss2" -v b="$rss1" 'BEGIN {
 	printf "RESULT memory_rss_5500_over_500 value=%d kB reference=%d ratio=%.3f target=<=1.05 %s\n",
 		a, b, a / b, (a / b <= 1.05 ? "pass" : "short") }'
+[ "$only" != verify ] || exit 0
 # keys in a token vs key files (its own cluster; RESULT enqueue_token_vs_file)
 bash "$MOBISIGN_ROOT/test/bench/hsm.sh"
 # issue 10, each in its own cluster, each ending with its RESULT lines (times
