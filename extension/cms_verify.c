@@ -33,6 +33,7 @@
 #include "verify_cache.h"
 #include "sql_fn.h"
 #include "rawsig.h"
+#include "signer_verify.h"
 #include "spi_row.h"
 
 static void
@@ -399,7 +400,9 @@ verify_content_digest(CMS_ContentInfo *cms, CMS_SignerInfo *si, BIO *dcont)
  * building here: the path is validated in step 6), over the right content.
  * The SignerInfo is verified as CMS_verify() does with
  * CMS_NO_SIGNER_CERT_VERIFY: its signed attributes (their checks and the
- * signature over them), then the content's digest.  false (out filled in)
+ * signature over them: with a prepared context where signer_verify.c
+ * handles the form, else, and for the error of one that fails,
+ * CMS_SignerInfo_verify()), then the content's digest.  false (out filled in)
  * when it does not verify.
  */
 static bool
@@ -412,7 +415,9 @@ verify_signature(MsScope *scope, CMS_ContentInfo *cms, CMS_SignerInfo *si, X509 
 		dcont = ms_scope_bio(scope, BIO_new_mem_buf(req->content, (int) req->contentlen));
 	ERR_clear_error();
 	CMS_SignerInfo_set1_signer_cert(si, signer);
-	if ((CMS_signed_get_attr_count(si) >= 0 && CMS_SignerInfo_verify(si) <= 0) ||
+	if ((CMS_signed_get_attr_count(si) >= 0 &&
+		 !ms_signer_attrs_verified(si, X509_get0_pubkey(signer)) &&
+		 CMS_SignerInfo_verify(si) <= 0) ||
 		!verify_content_digest(cms, si, dcont))
 	{
 		set_invalid(out, MS_STATUS_INVALID_SIGNATURE,
