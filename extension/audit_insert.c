@@ -9,13 +9,16 @@
  * table's CHECK constraint from its stored text on every statement) is
  * about half of an audit write, and every verification writes one.  This
  * path keeps the table's default and CHECK expressions compiled between
- * calls and does the rest per row as ExecSimpleRelationInsert() callers do:
- * a fresh executor state, the table and its indexes opened and locked.
+ * calls, and within a transaction the executor state too (range table,
+ * result relation with its index information, slot: KeptTarget below);
+ * each row opens and locks the table and its indexes again, as
+ * ExecSimpleRelationInsert() callers do, and closes them after it.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/sysattr.h"
 #include "access/table.h"
 #include "access/xact.h"
@@ -69,6 +72,13 @@ typedef struct AuditShape
 
 static AuditShape shape;
 
+static void kept_mark_stale(void);
+
+/*
+ * relcache callback: the table or one of its indexes changed.  The kept
+ * target (below) was made from the same table and indexes (by OID, in the
+ * same order), so it is stale too.
+ */
 static void
 shape_invalidate(Datum arg, Oid relid)
 {
@@ -77,6 +87,8 @@ shape_invalidate(Datum arg, Oid relid)
 	for (int i = 0; i < shape.nindexes; i++)
 		if (relid == shape.index_oid[i])
 			shape.stale = true;
+	if (shape.stale)
+		kept_mark_stale();
 }
 
 /* Does this path do all that an INSERT into rel would do? */
@@ -205,71 +217,201 @@ index_predicates(ResultRelInfo *rri)
 			rri->ri_IndexRelationInfo[i]->ii_PredicateState = shape.index_pred[i];
 }
 
-bool
-ms_audit_insert_direct(const Datum *values, const bool *nulls, int64 *id)
+/*
+ * The executor state of a write: the range table, the result relation with
+ * its indexes open and the compiled expressions in place, and a slot.
+ */
+typedef struct AuditTarget
 {
-	static bool registered = false;
-	Oid			nsp = get_namespace_oid("mobisign", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("audit", nsp) : InvalidOid;
-	Relation	rel;
 	EState	   *estate;
-	RangeTblEntry *rte;
+	List	   *rtable;
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
-	ExprContext *econtext;
-	bool		pushed = false;
+} AuditTarget;
 
-	if (!OidIsValid(relid))
-		return false;
-	if (!registered)
-	{
-		CacheRegisterRelcacheCallback(shape_invalidate, (Datum) 0);
-		registered = true;
-	}
-	rel = table_open(relid, RowExclusiveLock);
-	if (shape.relid != relid || shape.stale ||
-		shape.ncheck != (shape.direct && rel->rd_att->constr ? rel->rd_att->constr->num_check : 0))
-		shape_build(rel);
-	if (!shape.direct)
-	{
-		table_close(rel, RowExclusiveLock);
-		return false;
-	}
+/*
+ * The target kept from row to row within one transaction (see
+ * audit_insert.h).  Between rows it holds no relation reference and no
+ * resource-owner resource: each row opens the table and its indexes again
+ * (a reference count and an already-held lock: cheap), checks they are the
+ * same relcache entries, and closes them at its end, keeping the locks as
+ * any writer does to the end of the transaction.  Its memory is a child of
+ * TopTransactionContext.  It is dropped at the transaction's end, when a
+ * subtransaction aborts (with any row that failed in it) and on a relcache
+ * invalidation of the table or one of its indexes (DDL, in this session or,
+ * once this transaction has finished with the table, another).
+ */
+typedef struct KeptTarget
+{
+	MemoryContext cxt;			/* NULL: none */
+	bool		stale;			/* drop before the next row */
+	Oid			relid;
+	int			nindexes;
+	Oid		   *index_oid;		/* the result relation's, in its order */
+	AuditTarget t;
+} KeptTarget;
 
-	/* what the executor checks before an INSERT */
-	PreventCommandIfReadOnly("INSERT");
-	PreventCommandIfParallelMode("INSERT");
-	estate = CreateExecutorState();
+static KeptTarget kept;
+static bool writing = false;	/* a row is being written */
+static SubTransactionId writing_subid;	/* ... in this subtransaction */
+
+static void
+kept_drop(void)
+{
+	if (kept.cxt != NULL)
+		MemoryContextDelete(kept.cxt);
+	memset(&kept, 0, sizeof(kept));
+}
+
+/* the shape's relcache callback found a change of the table or an index */
+static void
+kept_mark_stale(void)
+{
+	if (kept.cxt != NULL)
+		kept.stale = true;
+}
+
+static void
+kept_xact(XactEvent event, void *arg)
+{
+	/* TopTransactionContext, and kept's memory with it, goes away */
+	memset(&kept, 0, sizeof(kept));
+	writing = false;
+}
+
+static void
+kept_subxact(SubXactEvent event, SubTransactionId mySubid,
+			 SubTransactionId parentSubid, void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	if (writing && mySubid > writing_subid)
+	{
+		/*
+		 * A subtransaction inside the row (a default's function) aborted:
+		 * the row goes on with the target, dropped after it.
+		 */
+		kept.stale = true;
+		return;
+	}
+	/* a row that was being written failed; the locks may be gone too */
+	writing = false;
+	kept_drop();
+}
+
+/* Open the executor state of a write into rel in the current context. */
+static bool
+target_open(AuditTarget *t, Relation rel, TupleDesc slotdesc)
+{
+	RangeTblEntry *rte;
+
+	t->estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
-	rte->relid = relid;
+	rte->relid = RelationGetRelid(rel);
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
 	rte->requiredPerms = ACL_INSERT;
 	rte->insertedCols = bms_copy(shape.inserted_cols);
-	ExecCheckRTPerms(list_make1(rte), true);
-	ExecInitRangeTable(estate, list_make1(rte));
-	estate->es_output_cid = GetCurrentCommandId(true);
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	if (!indexes_immediate(rri))
-	{
-		ExecCloseIndices(rri);
-		FreeExecutorState(estate);
-		table_close(rel, RowExclusiveLock);
+	t->rtable = list_make1(rte);
+	ExecInitRangeTable(t->estate, t->rtable);
+	t->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(t->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(t->rri, false);
+	if (!indexes_immediate(t->rri))
 		return false;
-	}
-	index_predicates(rri);
+	index_predicates(t->rri);
 	/* the compiled CHECK constraints, which ExecConstraints() would compile */
 	if (shape.ncheck > 0)
 	{
-		rri->ri_ConstraintExprs = palloc(shape.ncheck * sizeof(ExprState *));
-		memcpy(rri->ri_ConstraintExprs, shape.check_expr, shape.ncheck * sizeof(ExprState *));
+		t->rri->ri_ConstraintExprs = palloc(shape.ncheck * sizeof(ExprState *));
+		memcpy(t->rri->ri_ConstraintExprs, shape.check_expr, shape.ncheck * sizeof(ExprState *));
+	}
+	t->slot = ExecInitExtraTupleSlot(t->estate, slotdesc, &TTSOpsVirtual);
+	return true;
+}
+
+/* Close t's indexes (unlock: false keeps their locks to the transaction's end). */
+static void
+target_close_indexes(AuditTarget *t, bool unlock)
+{
+	for (int i = 0; i < t->rri->ri_NumIndices; i++)
+		if (t->rri->ri_IndexRelationDescs[i] != NULL)
+			index_close(t->rri->ri_IndexRelationDescs[i], unlock ? RowExclusiveLock : NoLock);
+}
+
+/*
+ * The kept target for rel, made now or checked: the same table and the
+ * same index relations as it was made with, each opened again for this
+ * row.  false: nothing kept (the caller writes the row without it).
+ */
+static bool
+kept_open(Relation rel)
+{
+	MemoryContext old;
+	bool		ok;
+
+	if (kept.cxt != NULL && (kept.stale || kept.relid != RelationGetRelid(rel) ||
+							 kept.t.rri->ri_RelationDesc != rel))
+		kept_drop();
+	if (kept.cxt != NULL)
+	{
+		for (int i = 0; i < kept.nindexes; i++)
+		{
+			Relation	ix = index_open(kept.index_oid[i], RowExclusiveLock);
+
+			if (ix != kept.t.rri->ri_IndexRelationDescs[i])
+			{
+				index_close(ix, NoLock);
+				for (int j = 0; j < i; j++)
+					index_close(kept.t.rri->ri_IndexRelationDescs[j], NoLock);
+				kept_drop();
+				return kept_open(rel);
+			}
+		}
+		return true;
 	}
 
+	kept.cxt = AllocSetContextCreate(TopTransactionContext, "mobisign audit target",
+									 ALLOCSET_SMALL_SIZES);
+	kept.relid = RelationGetRelid(rel);
+	old = MemoryContextSwitchTo(kept.cxt);
+	/* a copy: a slot on the relcache's descriptor would pin it */
+	ok = target_open(&kept.t, rel, CreateTupleDescCopy(RelationGetDescr(rel)));
+	if (ok)
+	{
+		kept.nindexes = kept.t.rri->ri_NumIndices;
+		kept.index_oid = palloc0((kept.nindexes + 1) * sizeof(Oid));
+		for (int i = 0; i < kept.nindexes; i++)
+			kept.index_oid[i] = RelationGetRelid(kept.t.rri->ri_IndexRelationDescs[i]);
+	}
+	MemoryContextSwitchTo(old);
+	if (!ok)
+	{
+		target_close_indexes(&kept.t, true);
+		kept_drop();
+	}
+	return ok;
+}
+
+/* Write the row into t's table. */
+static void
+target_insert(AuditTarget *t, Relation rel, const Datum *values, const bool *nulls, int64 *id)
+{
+	EState	   *estate = t->estate;
+	TupleTableSlot *slot = t->slot;
+	ExprContext *econtext;
+	bool		pushed = false;
+
+	/* what the executor checks before an INSERT, at every row */
+	PreventCommandIfReadOnly("INSERT");
+	PreventCommandIfParallelMode("INSERT");
+	ExecCheckRTPerms(t->rtable, true);
+	estate->es_output_cid = GetCurrentCommandId(true);
+
 	/* the row: the given columns, then the table's defaults for the others */
-	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
+	econtext = GetPerTupleExprContext(estate);
+	ResetExprContext(econtext);
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, RelationGetDescr(rel)->natts * sizeof(bool));
 	for (int k = 0; k < MS_AUDIT_NCOLUMNS; k++)
@@ -277,7 +419,6 @@ ms_audit_insert_direct(const Datum *values, const bool *nulls, int64 *id)
 		slot->tts_values[shape.given[k] - 1] = nulls[k] ? (Datum) 0 : values[k];
 		slot->tts_isnull[shape.given[k] - 1] = nulls[k];
 	}
-	econtext = GetPerTupleExprContext(estate);
 	for (int i = 0; i < shape.ndefaults; i++)
 	{
 		AttrNumber	a = shape.default_attnum[i] - 1;
@@ -291,14 +432,93 @@ ms_audit_insert_direct(const Datum *values, const bool *nulls, int64 *id)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pushed = true;
 	}
-	ExecSimpleRelationInsert(rri, estate, slot);
+	ExecSimpleRelationInsert(t->rri, estate, slot);
 	if (pushed)
 		PopActiveSnapshot();
 	*id = slot->tts_isnull[shape.id_attnum - 1] ? 0 : DatumGetInt64(slot->tts_values[shape.id_attnum - 1]);
+	ExecClearTuple(slot);
+	ResetExprContext(econtext);
+}
 
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
+void
+ms_audit_insert_init(void)
+{
+	CacheRegisterRelcacheCallback(shape_invalidate, (Datum) 0);
+	RegisterXactCallback(kept_xact, NULL);
+	RegisterSubXactCallback(kept_subxact, NULL);
+}
+
+bool
+ms_audit_insert_direct(const Datum *values, const bool *nulls, int64 *id)
+{
+	Oid			relid;
+	Relation	rel;
+	AuditTarget local = {0};
+
+	/* the kept target's table, unless something changed since its last row */
+	if (kept.cxt != NULL && !kept.stale && !writing)
+		relid = kept.relid;
+	else
+	{
+		Oid			nsp = get_namespace_oid("mobisign", true);
+
+		relid = OidIsValid(nsp) ? get_relname_relid("audit", nsp) : InvalidOid;
+	}
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, RowExclusiveLock);
+	if (shape.relid != relid || shape.stale ||
+		shape.ncheck != (shape.direct && rel->rd_att->constr ? rel->rd_att->constr->num_check : 0))
+	{
+		/*
+		 * The row being written (if any) and the kept target use the
+		 * shape's expressions: a row written meanwhile gets the SQL INSERT.
+		 */
+		if (writing)
+		{
+			table_close(rel, RowExclusiveLock);
+			return false;
+		}
+		kept_drop();
+		shape_build(rel);
+	}
+	if (!shape.direct)
+	{
+		table_close(rel, RowExclusiveLock);
+		return false;
+	}
+
+	if (!writing)
+	{
+		/* the kept target: opened again for this row, closed after it */
+		if (!kept_open(rel))
+		{
+			table_close(rel, RowExclusiveLock);
+			return false;
+		}
+		writing = true;
+		writing_subid = GetCurrentSubTransactionId();
+		target_insert(&kept.t, rel, values, nulls, id);
+		writing = false;
+		target_close_indexes(&kept.t, false);
+		table_close(rel, NoLock);
+		if (kept.stale)
+			kept_drop();
+		return true;
+	}
+
+	/* a row written while another is (a default that writes one) */
+	if (!target_open(&local, rel, RelationGetDescr(rel)))
+	{
+		target_close_indexes(&local, true);
+		FreeExecutorState(local.estate);
+		table_close(rel, RowExclusiveLock);
+		return false;
+	}
+	target_insert(&local, rel, values, nulls, id);
+	ExecCloseIndices(local.rri);
+	ExecResetTupleTable(local.estate->es_tupleTable, false);
+	FreeExecutorState(local.estate);
 	table_close(rel, NoLock);
 	return true;
 }

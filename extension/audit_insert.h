@@ -10,9 +10,18 @@
  * its NOT NULL and CHECK constraints are checked and every index is
  * maintained; INSERT privilege is checked as the INSERT checks it (the
  * columns given), a read-only or parallel transaction is refused as it is
- * refused.  Only the compiled default, CHECK and partial-index predicate
- * expressions are kept between calls, and they are dropped on any relcache
- * invalidation of the table or its indexes.  A table with anything this path does not do (a trigger, row
+ * refused.  Kept between calls: the compiled default, CHECK and
+ * partial-index predicate expressions (per backend), and within one
+ * transaction the executor state of the write (range table, result
+ * relation with its indexes' information, a slot on a copy of the row
+ * type); both are dropped on any relcache invalidation of the table or its
+ * indexes, the executor state also at the transaction's end and when a
+ * subtransaction aborts.  Between rows nothing holds a relation reference
+ * or a resource-owner resource: every row opens the table and its indexes
+ * (checking they are the relcache entries the state was made with) and
+ * closes them, keeping their RowExclusiveLock to the transaction's end, so
+ * DDL between two rows finds the table not in use and the next row sees
+ * its effect.  A table with anything this path does not do (a trigger, row
  * level security, partitioning, a deferrable index, a column it does not
  * know) is left to the SQL INSERT: ms_audit_insert_direct() returns false.
  * Writers only insert and take no lock besides the INSERT's own
@@ -43,5 +52,8 @@ typedef enum MsAuditColumn
  * the SQL INSERT (see above).
  */
 extern bool ms_audit_insert_direct(const Datum *values, const bool *nulls, int64 *id);
+
+/* _PG_init: the callbacks that keep the table's shape and target current */
+extern void ms_audit_insert_init(void);
 
 #endif							/* MOBISIGN_AUDIT_INSERT_H */

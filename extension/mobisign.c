@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "answer_pool.h"
+#include "audit_insert.h"
 #include "bgworker.h"
 #include "dropdb.h"
 #include "fetch.h"
@@ -43,6 +44,7 @@ _PG_init(void)
 	ms_dropdb_init();
 	ms_vcache_init();
 	ms_path_memo_init();
+	ms_audit_insert_init();
 
 	MarkGUCPrefixReserved("mobisign");
 }
