@@ -25,6 +25,7 @@
 typedef struct PreparedCtx
 {
 	EVP_PKEY   *key;			/* a reference held; NULL: slot free */
+	bool		rsa;			/* an RSA key (not RSA-PSS); else EC */
 	int			md_nid;
 	EVP_MD_CTX *ctx;			/* EVP_DigestVerifyInit done, nothing fed */
 } PreparedCtx;
@@ -73,23 +74,28 @@ attributes_in_subset(CMS_SignerInfo *si)
 	return seen_ct == 1 && seen_md == 1 && seen_st <= 1;
 }
 
+/* Is key of a type handled here: EC, or RSA but not RSA-PSS (rsa says which)? */
+static bool
+key_in_subset(EVP_PKEY *key, bool *rsa)
+{
+	*rsa = EVP_PKEY_is_a(key, "RSA") && !EVP_PKEY_is_a(key, "RSA-PSS");
+	return *rsa || EVP_PKEY_is_a(key, "EC");
+}
+
 /*
- * The key types and signature algorithms whose CMS check OpenSSL makes
- * with nothing but the key's default parameters: an EC key (any signature
- * algorithm: OpenSSL does not look at it), or an RSA key that is not
- * RSA-PSS with rsaEncryption or a signature OID of rsaEncryption.
+ * The signature algorithms whose CMS check OpenSSL makes with nothing but
+ * the key's default parameters: for an EC key any (OpenSSL does not look at
+ * it), for an RSA key rsaEncryption or a signature OID of rsaEncryption.
  */
 static bool
-algorithm_in_subset(CMS_SignerInfo *si, EVP_PKEY *key)
+algorithm_in_subset(CMS_SignerInfo *si, bool rsa)
 {
 	X509_ALGOR *sigalg = NULL;
 	int			nid,
 				pknid;
 
-	if (EVP_PKEY_is_a(key, "EC"))
+	if (!rsa)
 		return true;
-	if (!EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_is_a(key, "RSA-PSS"))
-		return false;
 	CMS_SignerInfo_get0_algs(si, NULL, NULL, NULL, &sigalg);
 	if (sigalg == NULL)
 		return false;
@@ -98,17 +104,23 @@ algorithm_in_subset(CMS_SignerInfo *si, EVP_PKEY *key)
 		(OBJ_find_sigid_algs(nid, NULL, &pknid) && pknid == NID_rsaEncryption);
 }
 
-/* The prepared context for key and digest, made on first use; or NULL. */
-static EVP_MD_CTX *
+/*
+ * The prepared slot for key and digest, made on first use (the key's type
+ * found out then); NULL when the key's type is not handled or on failure.
+ */
+static PreparedCtx *
 prepared(EVP_PKEY *key, int md_nid)
 {
 	PreparedCtx *s;
 	EVP_MD	   *md;
 	EVP_MD_CTX *ctx;
+	bool		rsa;
 
 	for (int i = 0; i < MS_SIGNER_CTX_SLOTS; i++)
 		if (slots[i].key == key && slots[i].md_nid == md_nid)
-			return slots[i].ctx;
+			return &slots[i];
+	if (!key_in_subset(key, &rsa))
+		return NULL;
 
 	/* as CMS_SignerInfo_verify(): the digest by its short name */
 	md = EVP_MD_fetch(NULL, OBJ_nid2sn(md_nid), NULL);
@@ -130,9 +142,10 @@ prepared(EVP_PKEY *key, int md_nid)
 		EVP_PKEY_free(s->key);
 	}
 	s->key = key;
+	s->rsa = rsa;
 	s->md_nid = md_nid;
 	s->ctx = ctx;
-	return ctx;
+	return s;
 }
 
 bool
@@ -143,18 +156,20 @@ ms_signer_attrs_verified(CMS_SignerInfo *si, EVP_PKEY *key)
 	STACK_OF(X509_ATTRIBUTE) *attrs = NULL;
 	unsigned char *abuf = NULL;
 	int			alen = -1;
-	EVP_MD_CTX *tmpl;
+	PreparedCtx *p;
 	EVP_MD_CTX *work = NULL;
 	bool		ok = false;
 
-	if (key == NULL || sig == NULL || !attributes_in_subset(si) || !algorithm_in_subset(si, key))
+	if (key == NULL || sig == NULL || !attributes_in_subset(si))
 		return false;
 	CMS_SignerInfo_get0_algs(si, NULL, NULL, &digalg, NULL);
-	if (digalg == NULL || (tmpl = prepared(key, OBJ_obj2nid(digalg->algorithm))) == NULL)
+	if (digalg == NULL || (p = prepared(key, OBJ_obj2nid(digalg->algorithm))) == NULL)
 	{
 		ERR_clear_error();
 		return false;
 	}
+	if (!algorithm_in_subset(si, p->rsa))
+		return false;
 	/* the received attributes in their order, as OpenSSL encodes them */
 	attrs = sk_X509_ATTRIBUTE_new_null();
 	for (int i = 0; attrs != NULL && i < CMS_signed_get_attr_count(si); i++)
@@ -162,7 +177,7 @@ ms_signer_attrs_verified(CMS_SignerInfo *si, EVP_PKEY *key)
 			break;
 	if (attrs != NULL && sk_X509_ATTRIBUTE_num(attrs) == CMS_signed_get_attr_count(si))
 		alen = ASN1_item_i2d((ASN1_VALUE *) attrs, &abuf, ASN1_ITEM_rptr(PKCS7_ATTR_VERIFY));
-	if (alen > 0 && (work = EVP_MD_CTX_new()) != NULL && EVP_MD_CTX_copy_ex(work, tmpl))
+	if (alen > 0 && (work = EVP_MD_CTX_new()) != NULL && EVP_MD_CTX_copy_ex(work, p->ctx))
 	{
 		/* work is used once: Final need not keep it reusable */
 		EVP_MD_CTX_set_flags(work, EVP_MD_CTX_FLAG_FINALISE);

@@ -121,9 +121,32 @@ vc_free_object(VcEntry *e)
 	e->obj = NULL;
 }
 
+/*
+ * The certificate argument of the last call that found its entry, by its
+ * bytes (a copy in vc_cxt): the same bytes again find the same entry
+ * without hashing them.  Exact equality of the whole input, so the same
+ * key as its SHA-256; forgotten when that entry is evicted.
+ */
+static struct
+{
+	VcEntry    *e;				/* NULL: none */
+	size_t		len;
+	unsigned char *bytes;
+}			last_cert;
+
+static void
+last_cert_forget(void)
+{
+	if (last_cert.bytes != NULL)
+		pfree(last_cert.bytes);
+	memset(&last_cert, 0, sizeof(last_cert));
+}
+
 static void
 vc_evict(VcEntry *e)
 {
+	if (e == last_cert.e)
+		last_cert_forget();
 	dlist_delete(&e->lru);
 	vc_free_object(e);
 	vc_entries--;
@@ -216,10 +239,35 @@ ms_vcache_certificate(MsScope *scope, const char *what, bytea *b)
 	VcEntry    *e;
 	X509	   *x;
 
-	key_of_bytes(&key, VC_CERTIFICATE, (unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	const unsigned char *data = (unsigned char *) VARDATA_ANY(b);
+	size_t		len = VARSIZE_ANY_EXHDR(b);
+
+	if (vc_enabled() && last_cert.e != NULL)
+	{
+		vc_make_room(0, 0);		/* may evict it: a SET may have lowered the limits */
+		if (last_cert.e != NULL && last_cert.len == len && memcmp(last_cert.bytes, data, len) == 0)
+		{
+			e = last_cert.e;
+			vc_hits++;
+			dlist_move_head(&vc_lru, &e->lru);
+			if (X509_up_ref(e->obj))
+				return ms_scope_x509(scope, e->obj);
+		}
+	}
+	key_of_bytes(&key, VC_CERTIFICATE, data, len);
 	e = vc_lookup(&key);
 	if (e != NULL && X509_up_ref(e->obj))
+	{
+		if (last_cert.e != e)
+		{
+			last_cert_forget();
+			last_cert.bytes = MemoryContextAlloc(vc_cxt, len + 1);
+			memcpy(last_cert.bytes, data, len);
+			last_cert.len = len;
+			last_cert.e = e;
+		}
 		return ms_scope_x509(scope, e->obj);
+	}
 	x = ms_parse_certificate_bytea(scope, what, b);
 	if (X509_up_ref(x))
 		vc_store(&key, VC_CERTIFICATE, x, 4 * (int64) VARSIZE_ANY_EXHDR(b) + VC_OBJECT_OVERHEAD);
