@@ -18,16 +18,35 @@
 #include "spi_row.h"
 #include "text_bytes.h"
 
+/*
+ * Has every string (key or value) of jb a UTF-8 form?  Then so has its text
+ * (jsonb_out adds only ASCII around and inside strings), and the other way
+ * round: the check of that text without making it.
+ */
+static bool
+strings_have_utf8(Jsonb *jb)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbValue	v;
+	JsonbIteratorToken r;
+
+	while ((r = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		if ((r == WJB_KEY || r == WJB_VALUE || r == WJB_ELEM) && v.type == jbvString &&
+			!ms_chars_have_utf8(v.val.string.val, v.val.string.len))
+			return false;
+	return true;
+}
+
 /* The detail as stored: itself, or {"unreadable_detail": "hex:..."}. */
 static Datum
 storable_detail(Datum detail)
 {
-	char	   *s = DatumGetCString(DirectFunctionCall1(jsonb_out, detail));
-	text	   *t = cstring_to_text(s);
+	text	   *t;
 	text	   *hex;
 
-	if (ms_text_utf8(t) != NULL)
+	if (strings_have_utf8(DatumGetJsonbP(detail)))
 		return detail;
+	t = cstring_to_text(DatumGetCString(DirectFunctionCall1(jsonb_out, detail)));
 	hex = ms_audit_text(t);
 	return DirectFunctionCall1(jsonb_in,
 							   CStringGetDatum(psprintf("{\"unreadable_detail\": \"%s\"}",

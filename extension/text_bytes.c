@@ -33,6 +33,21 @@ bytes_copy(const char *s, int n)
 	return b;
 }
 
+bool
+ms_chars_have_utf8(const char *s, int n)
+{
+	int			enc = GetDatabaseEncoding();
+	text	   *t;
+	bytea	   *b;
+
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
+		return pg_verify_mbstr(PG_UTF8, s, n, true);
+	t = (text *) bytes_copy(s, n);	/* the same layout */
+	b = ms_text_utf8(t);
+	pfree(t);
+	return b != NULL;
+}
+
 bytea *
 ms_text_utf8(text *t)
 {

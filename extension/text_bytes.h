@@ -23,6 +23,9 @@
 /* the UTF-8 form of t as a new bytea, or NULL if it has none; never errors */
 extern bytea *ms_text_utf8(text *t);
 
+/* Have n bytes of s (in the database encoding) a UTF-8 form?  As ms_text_utf8() != NULL. */
+extern bool ms_chars_have_utf8(const char *s, int n);
+
 /* t if it has a UTF-8 form, else 'hex:' and its stored bytes (lower-case hex) */
 extern text *ms_audit_text(text *t);
 
