@@ -416,7 +416,7 @@ verify_signature(MsScope *scope, CMS_ContentInfo *cms, CMS_SignerInfo *si, X509 
 	ERR_clear_error();
 	CMS_SignerInfo_set1_signer_cert(si, signer);
 	if ((CMS_signed_get_attr_count(si) >= 0 &&
-		 !ms_signer_attrs_verified(si, X509_get0_pubkey(signer)) &&
+		 !ms_signer_attrs_verified(scope, si, X509_get0_pubkey(signer)) &&
 		 CMS_SignerInfo_verify(si) <= 0) ||
 		!verify_content_digest(cms, si, dcont))
 	{

@@ -31,6 +31,8 @@ typedef struct PreparedCtx
 } PreparedCtx;
 
 static PreparedCtx slots[MS_SIGNER_CTX_SLOTS];
+
+MS_SCOPE_FREE_FN(free_der, unsigned char, OPENSSL_free);
 static int	next_slot = 0;
 
 /*
@@ -149,7 +151,7 @@ prepared(EVP_PKEY *key, int md_nid)
 }
 
 bool
-ms_signer_attrs_verified(CMS_SignerInfo *si, EVP_PKEY *key)
+ms_signer_attrs_verified(MsScope *scope, CMS_SignerInfo *si, EVP_PKEY *key)
 {
 	X509_ALGOR *digalg = NULL;
 	ASN1_OCTET_STRING *sig = CMS_SignerInfo_get0_signature(si);
@@ -177,16 +179,17 @@ ms_signer_attrs_verified(CMS_SignerInfo *si, EVP_PKEY *key)
 			break;
 	if (attrs != NULL && sk_X509_ATTRIBUTE_num(attrs) == CMS_signed_get_attr_count(si))
 		alen = ASN1_item_i2d((ASN1_VALUE *) attrs, &abuf, ASN1_ITEM_rptr(PKCS7_ATTR_VERIFY));
-	if (alen > 0 && (work = EVP_MD_CTX_new()) != NULL && EVP_MD_CTX_copy_ex(work, p->ctx))
+	sk_X509_ATTRIBUTE_free(attrs);	/* the attributes are si's */
+	if (alen > 0)
+		ms_scope_add(scope, abuf, free_der);
+	if (alen > 0 && (work = ms_scope_md_ctx(scope, EVP_MD_CTX_new())) != NULL &&
+		EVP_MD_CTX_copy_ex(work, p->ctx))
 	{
 		/* work is used once: Final need not keep it reusable */
 		EVP_MD_CTX_set_flags(work, EVP_MD_CTX_FLAG_FINALISE);
 		ok = EVP_DigestVerifyUpdate(work, abuf, alen) > 0 &&
 			EVP_DigestVerifyFinal(work, ASN1_STRING_get0_data(sig), ASN1_STRING_length(sig)) > 0;
 	}
-	EVP_MD_CTX_free(work);
-	OPENSSL_free(abuf);
-	sk_X509_ATTRIBUTE_free(attrs);	/* the attributes are si's */
 	ERR_clear_error();
 	return ok;
 }

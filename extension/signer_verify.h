@@ -20,6 +20,8 @@
  *	 the pointer stays that key's), and the digest: never anything about a
  *	 signature or the data signed.  At most MS_SIGNER_CTX_SLOTS contexts per
  *	 backend, replaced in turn; each holds one key reference.
+ * - What one call makes (the encoded attributes, the context's copy) belongs
+ *	 to the caller's MsScope.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,12 +32,14 @@
 
 #include <openssl/cms.h>
 
+#include "ossl.h"
+
 #define MS_SIGNER_CTX_SLOTS 8
 
 /*
  * true: si's signature over its signed attributes verifies with key.
  * false: not handled here or not verified (run CMS_SignerInfo_verify()).
  */
-extern bool ms_signer_attrs_verified(CMS_SignerInfo *si, EVP_PKEY *key);
+extern bool ms_signer_attrs_verified(MsScope *scope, CMS_SignerInfo *si, EVP_PKEY *key);
 
 #endif							/* MOBISIGN_SIGNER_VERIFY_H */
