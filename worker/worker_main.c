@@ -56,6 +56,15 @@
 #define MS_SHUTDOWN_WAIT_MS 2000
 #define MS_PENDING_RECHECK_MS 10000
 #define MS_OWN_VERIFY_BATCHES 16	/* per turn, with no verifier running */
+/*
+ * Housekeeping runs as rounds: every worker_housekeeping_interval each step
+ * (queue.h) is due; a call runs one bounded batch of the first due step, and
+ * the next call comes after at least MS_HOUSEKEEPING_GAP_MS and three times
+ * what that call took, so housekeeping takes at most a quarter of the
+ * worker's time and no turn holds back submissions and acknowledgements for
+ * more than one batch.
+ */
+#define MS_HOUSEKEEPING_GAP_MS 10
 
 static volatile sig_atomic_t got_sigterm = false;
 
@@ -72,7 +81,9 @@ typedef struct MsWorker
 	bool		wes_dirty;
 	bool		claim_wanted;
 	TimestampTz next_claim_at;
-	TimestampTz next_housekeeping_at;
+	TimestampTz next_housekeeping_at;	/* next call */
+	TimestampTz next_round_at;	/* every step due again */
+	bool		hk_due[MS_HK_NSTEPS];	/* steps with more to do this round */
 	TimestampTz next_config_at;
 	TimestampTz next_presence_at;
 	TimestampTz next_pending_at;	/* look for unprocessed inbound segments */
@@ -561,6 +572,7 @@ worker_start(Datum main_arg)
 	w->claim_wanted = true;
 	w->next_claim_at = now;
 	w->next_housekeeping_at = now;
+	w->next_round_at = now;
 	w->next_pending_at = now;
 	return w;
 }
@@ -657,7 +669,36 @@ serve_links(MsWorker *w, TimestampTz now, bool woken, List *inbound)
 	return now;
 }
 
-/* Step: answers left unprocessed by a crash, expiry, audit sealing, refreshes. */
+/*
+ * One batch of the first step still due this round; then the pause before
+ * the next call (MS_HOUSEKEEPING_GAP_MS), or the next round.
+ */
+static void
+run_housekeeping_step(MsWorker *w)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz end;
+	long		took_ms;
+
+	for (int i = 0; i < MS_HK_NSTEPS; i++)
+	{
+		if (!w->hk_due[i])
+			continue;
+		w->hk_due[i] = ms_queue_housekeeping((MsHousekeepingStep) i);
+		end = GetCurrentTimestamp();
+		took_ms = (long) ((end - now) / 1000);
+		w->next_housekeeping_at =
+			TimestampTzPlusMilliseconds(end, Max(MS_HOUSEKEEPING_GAP_MS, 3 * took_ms));
+		return;
+	}
+	w->next_housekeeping_at = w->next_round_at;
+}
+
+/*
+ * Step: answers left unprocessed by a crash; every round the verifier pool's
+ * size, the CRL refresher and the housekeeping steps; a housekeeping batch
+ * when one is due.
+ */
 static void
 run_periodic(MsWorker *w, TimestampTz now)
 {
@@ -669,14 +710,16 @@ run_periodic(MsWorker *w, TimestampTz now)
 		w->next_pending_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														 MS_PENDING_RECHECK_MS);
 	}
-	if (now >= w->next_housekeeping_at)
+	if (now >= w->next_round_at)
 	{
 		ms_answer_pool_adjust();
-		ms_queue_housekeeping();
 		ms_refresher_launch_if_due();
-		w->next_housekeeping_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-															  ms_worker_housekeeping_ms);
+		for (int i = 0; i < MS_HK_NSTEPS; i++)
+			w->hk_due[i] = true;
+		w->next_round_at = TimestampTzPlusMilliseconds(now, ms_worker_housekeeping_ms);
 	}
+	if (now >= w->next_housekeeping_at)
+		run_housekeeping_step(w);
 }
 
 void

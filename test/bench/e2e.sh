@@ -12,7 +12,9 @@
 #   half rate  authentications queued one per transaction, paced at half the
 #              backlog's rate by two clients, for BENCH_E2E_HALF_SECONDS
 #              (default 15): latency queued -> completed (created_at ->
-#              completed_at) minus the simulator's time, p50 and p99
+#              completed_at) minus the simulator's time, p50 and p99;
+#              BENCH_E2E_HALF_RATE (authentications/s) fixes the pace instead
+#              (to compare builds at the same load on a shared machine)
 #   reference  the same authentications driven by "mobisign-sim client
 #              --load" (a bare SMPP client, no database: it builds, submits,
 #              reassembles, checks and verifies as the server does), window
@@ -145,7 +147,7 @@ cpu_v=$(awk -v a="$cpu_v0" -v b="$cpu_v1" -v n="$n" 'BEGIN { printf "%.2f", (b -
 echo "  $ok of $n at 502; $rate authentications/s; CPU per authentication: SMPP worker $cpu_w ms, verifiers $cpu_v ms"
 
 # ---- half rate
-half=$(awk -v r="$rate" 'BEGIN { printf "%.1f", r / 2 }')
+half=${BENCH_E2E_HALF_RATE:-$(awk -v r="$rate" 'BEGIN { printf "%.1f", r / 2 }')}
 m=$(awk -v r="$half" -v s="$half_secs" -v n="$n" 'BEGIN { m = int(r * s); if (m > n) m = n; if (m < 20) m = 20; print m - m % 2 }')
 echo "== half rate: $m authentications at $half/s (two clients), about ${half_secs} s"
 ms_psql -qAt -c "CALL bench_paced(1, $((m / 2)), 2, $half / 2, now() + interval '1 s')" >/dev/null &
