@@ -58,7 +58,7 @@
 #define MS_OWN_VERIFY_BATCHES 16	/* per turn, with no verifier running */
 /*
  * Housekeeping runs as rounds: every worker_housekeeping_interval each step
- * (queue.h) is due; a call runs one bounded batch of the first due step, and
+ * (queue.h) is due; a call runs one bounded batch of a due step, and
  * the next call comes after at least MS_HOUSEKEEPING_GAP_MS and three times
  * what that call took, so housekeeping takes at most a quarter of the
  * worker's time and no turn holds back submissions and acknowledgements for
@@ -84,6 +84,7 @@ typedef struct MsWorker
 	TimestampTz next_housekeeping_at;	/* next call */
 	TimestampTz next_round_at;	/* every step due again */
 	bool		hk_due[MS_HK_NSTEPS];	/* steps with more to do this round */
+	int			hk_next;		/* the step to look at first (round robin) */
 	TimestampTz next_config_at;
 	TimestampTz next_presence_at;
 	TimestampTz next_pending_at;	/* look for unprocessed inbound segments */
@@ -670,8 +671,9 @@ serve_links(MsWorker *w, TimestampTz now, bool woken, List *inbound)
 }
 
 /*
- * One batch of the first step still due this round; then the pause before
- * the next call (MS_HOUSEKEEPING_GAP_MS), or the next round.
+ * One batch of the next step still due this round (in turn, so a step with
+ * much to do does not starve the others); then the pause before the next
+ * call (MS_HOUSEKEEPING_GAP_MS), or the next round.
  */
 static void
 run_housekeeping_step(MsWorker *w)
@@ -680,10 +682,13 @@ run_housekeeping_step(MsWorker *w)
 	TimestampTz end;
 	long		took_ms;
 
-	for (int i = 0; i < MS_HK_NSTEPS; i++)
+	for (int k = 0; k < MS_HK_NSTEPS; k++)
 	{
+		int			i = (w->hk_next + k) % MS_HK_NSTEPS;
+
 		if (!w->hk_due[i])
 			continue;
+		w->hk_next = (i + 1) % MS_HK_NSTEPS;
 		w->hk_due[i] = ms_queue_housekeeping((MsHousekeepingStep) i);
 		end = GetCurrentTimestamp();
 		took_ms = (long) ((end - now) / 1000);
@@ -716,6 +721,7 @@ run_periodic(MsWorker *w, TimestampTz now)
 		ms_refresher_launch_if_due();
 		for (int i = 0; i < MS_HK_NSTEPS; i++)
 			w->hk_due[i] = true;
+		w->hk_next = 0;
 		w->next_round_at = TimestampTzPlusMilliseconds(now, ms_worker_housekeeping_ms);
 	}
 	if (now >= w->next_housekeeping_at)
