@@ -14,7 +14,9 @@
  * housekeeping, safety-net poll).  Each turn: handle socket events, run timers, store and only then
  * acknowledge received deliver_sm, record finished requests, claim new ones
  * (when woken by a committing writer, when a retry is due, or by the slow
- * poll), and do housekeeping.  Every database step is its own short
+ * poll), and, when due, one bounded batch of housekeeping (expiry, audit
+ * sealing or queue cleanup, never all of a round at once: they would hold
+ * back submissions and acknowledgements).  Every database step is its own short
  * transaction (queue.c); nothing is held open across network I/O.
  *
  *-------------------------------------------------------------------------
