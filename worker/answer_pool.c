@@ -141,20 +141,41 @@ ms_answer_pool_running(void)
 }
 
 void
-ms_answer_pool_wake(void)
+ms_answer_pool_wake(int answers)
 {
-	for (int i = 0; i < MS_MAX_VERIFIERS; i++)
+	static int	first = 0;		/* where the look starts: in turn */
+	PGPROC	   *idle[MS_MAX_VERIFIERS];
+	PGPROC	   *busy[MS_MAX_VERIFIERS];
+	int			nidle = 0;
+	int			nbusy = 0;
+
+	for (int k = 0; k < MS_MAX_VERIFIERS; k++)
 	{
+		int			i = (first + k) % MS_MAX_VERIFIERS;
 		bool		stopped;
 		pid_t		pid = slot_pid(i, &stopped);
 		PGPROC	   *proc;
 
-		if (pid == 0)
+		if (pid == 0 || (proc = BackendPidGetProc(pid)) == NULL)
 			continue;
-		proc = BackendPidGetProc(pid);
-		if (proc != NULL)
-			SetLatch(&proc->procLatch);
+		/* waiting on its latch (below), not in a batch (read unlocked, as pg_stat_activity does) */
+		if (proc->wait_event_info == PG_WAIT_EXTENSION)
+			idle[nidle++] = proc;
+		else
+			busy[nbusy++] = proc;
 	}
+	first = (first + 1) % Max(answer_workers, 1);
+	if (answers > 0 && nidle > 0)
+	{
+		/* as many idle verifiers as there are answers; the busy ones look again after their batch */
+		for (int k = 0; k < Min(answers, nidle); k++)
+			SetLatch(&idle[k]->procLatch);
+		return;
+	}
+	for (int k = 0; k < nidle; k++)
+		SetLatch(&idle[k]->procLatch);
+	for (int k = 0; k < nbusy; k++)
+		SetLatch(&busy[k]->procLatch);
 }
 
 void

@@ -825,33 +825,30 @@ ms_queue_requeue_pending(void)
 /* ---- housekeeping -------------------------------------------------------- */
 
 /*
- * One step, one batch per call: the worker owns the SMPP links, and while it
- * seals or deletes it neither submits nor acknowledges (make bench, half
- * rate: sealing a second's audit rows in one call took 13-75 ms, the queue
- * cleanup up to 15 ms, and those turns made the p99).  A full batch means
- * more is waiting; the caller comes back for it between turns of SMPP work.
+ * One step, one batch per call (the caller, worker_main.c, chooses the batch
+ * and when to come back): the worker owns the SMPP links, and while it seals
+ * or deletes it neither submits nor acknowledges.
  */
-#define MS_EXPIRE_BATCH 100
-#define MS_SEAL_BATCH 50
-#define MS_CLEANUP_BATCH 100
-
 typedef struct HousekeepingArg
 {
 	MsHousekeepingStep step;
-	bool		more;
+	int			batch;
+	int64		handled;
 } HousekeepingArg;
 
-/* run sql (one column n, at most batch rows handled); true when the batch was full */
-static bool
+/* run sql (parameter $1: the batch; one column n: the rows it handled) */
+static int64
 one_batch(const char *what, const char *sql, int batch)
 {
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(batch)};
 	bool		isnull;
 	int64		n;
 
-	if (guarded_exec(what, sql, 0, NULL, NULL, NULL) < 0 || SPI_processed != 1)
-		return false;
+	if (guarded_exec(what, sql, 1, types, values, NULL) < 0 || SPI_processed != 1)
+		return -1;
 	n = DatumGetInt64(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull));
-	return !isnull && n >= batch;
+	return isnull ? 0 : n;
 }
 
 static void
@@ -870,39 +867,43 @@ housekeeping_fn(void *arg)
 			 */
 			guarded_exec("mobisign._record_restores", "SELECT mobisign._record_restores()",
 						 0, NULL, NULL, NULL);
-			a->more = one_batch("mobisign._expire",
-								"SELECT mobisign._expire(" CppAsString2(MS_EXPIRE_BATCH) ")::bigint AS n",
-								MS_EXPIRE_BATCH);
+			a->handled = one_batch("mobisign._expire",
+								   "SELECT mobisign._expire($1)::bigint AS n", a->batch);
 			break;
 		case MS_HK_SEAL:
-			a->more = one_batch("mobisign.audit_seal",
-								"SELECT mobisign.audit_seal(" CppAsString2(MS_SEAL_BATCH) ") AS n",
-								MS_SEAL_BATCH);
+			a->handled = one_batch("mobisign.audit_seal",
+								   "SELECT mobisign.audit_seal($1) AS n", a->batch);
 			break;
 		case MS_HK_CLEANUP:
 			/* the queue rows of final transactions (43_sim_worker.sql) */
-			a->more = one_batch("mobisign._queue_cleanup",
-								"SELECT mobisign._queue_cleanup(" CppAsString2(MS_CLEANUP_BATCH) ")::bigint AS n",
-								MS_CLEANUP_BATCH);
+			a->handled = one_batch("mobisign._queue_cleanup",
+								   "SELECT mobisign._queue_cleanup($1)::bigint AS n", a->batch);
 			break;
 		case MS_HK_NSTEPS:
 			break;
 	}
 }
 
-bool
-ms_queue_housekeeping(MsHousekeepingStep step)
-{
-	HousekeepingArg a = {step, false};
-	static const char *const activity[] = {
-		[MS_HK_EXPIRE] = "mobisign worker: expiry",
-		[MS_HK_SEAL] = "mobisign worker: audit sealing",
-		[MS_HK_CLEANUP] = "mobisign worker: queue cleanup",
-	};
+static const char *const hk_activity[] = {
+	[MS_HK_EXPIRE] = "mobisign worker: expiry",
+	[MS_HK_SEAL] = "mobisign worker: audit sealing",
+	[MS_HK_CLEANUP] = "mobisign worker: queue cleanup",
+};
 
-	if (!run_unit(activity[step], housekeeping_fn, &a))
-		return false;
-	return a.more;
+int64
+ms_queue_housekeeping(MsHousekeepingStep step, int batch)
+{
+	HousekeepingArg a = {step, batch, -1};
+
+	if (!run_unit(hk_activity[step], housekeeping_fn, &a))
+		return -1;
+	return a.handled;
+}
+
+const char *
+ms_queue_housekeeping_name(MsHousekeepingStep step)
+{
+	return hk_activity[step] + strlen("mobisign worker: ");
 }
 
 typedef struct NextDueArg

@@ -71,8 +71,13 @@ typedef enum MsHousekeepingStep
 	MS_HK_NSTEPS
 } MsHousekeepingStep;
 
-/* one bounded batch of a step; true when it was full (more is waiting) */
-extern bool ms_queue_housekeeping(MsHousekeepingStep step);
+/*
+ * One batch of a step (at most batch rows), its own transaction: the rows
+ * it handled (a full batch: more is waiting), -1 on error (logged).
+ */
+extern int64 ms_queue_housekeeping(MsHousekeepingStep step, int batch);
+/* the step's name, for log lines ("audit sealing") */
+extern const char *ms_queue_housekeeping_name(MsHousekeepingStep step);
 
 /* earliest next_attempt_at of a pending row, 0 if none (or on error) */
 extern TimestampTz ms_queue_next_due(List *held);

@@ -60,15 +60,55 @@
 #define MS_OWN_VERIFY_BATCHES 16	/* per turn, with no verifier running */
 /*
  * Housekeeping runs as rounds: every worker_housekeeping_interval each step
- * (queue.h) is due; a call runs one bounded batch of a due step, and
- * the next call comes after at least MS_HOUSEKEEPING_GAP_MS and three times
- * what that call took, so housekeeping takes at most a quarter of the
- * worker's time and no turn holds back submissions and acknowledgements for
- * more than one batch.
+ * (queue.h) is due; a call runs one batch of a due step, and the next call
+ * comes after at least MS_HOUSEKEEPING_GAP_MS and three times what that
+ * call took, so housekeeping takes at most a quarter of the worker's time
+ * and no turn holds back submissions and acknowledgements for more than one
+ * batch.  The batch adapts to the backlog (MsHkStep): small while little is
+ * waiting (short turns), doubled after every MS_HK_GROW_AFTER full batches of
+ * one round (a backlog that small batches do not clear: sealing keeps up at
+ * the peak's audit rate), halved after a round that needed at most two.
  */
 #define MS_HOUSEKEEPING_GAP_MS 10
+#define MS_HK_GROW_AFTER 4
+
+/* a housekeeping step's batch bounds (rows per call) */
+static const struct
+{
+	int			min;
+	int			max;
+} hk_bounds[MS_HK_NSTEPS] = {
+	[MS_HK_EXPIRE] = {100, 500},
+	[MS_HK_SEAL] = {50, 5000},	/* audit_seal's own UPDATE batch */
+	[MS_HK_CLEANUP] = {100, 5000},
+};
+
+/* one housekeeping step's state in the current round */
+typedef struct MsHkStep
+{
+	bool		due;			/* more to do this round */
+	int			batch;			/* rows per call */
+	int			calls;			/* calls this round */
+	int			full;			/* of which came back full */
+} MsHkStep;
+
+/* a turn at least this long is described in a DEBUG1 line (where it went) */
+#define MS_SLOW_TURN_MS 10
 
 static volatile sig_atomic_t got_sigterm = false;
+
+/* where one turn's time went (ms), for the slow-turn line */
+typedef struct MsTurnTimes
+{
+	TimestampTz start;
+	long		store;			/* deliver_sm stored (and acknowledged) */
+	long		record;			/* finished requests recorded */
+	long		claim;			/* new requests claimed and sent */
+	long		periodic;		/* pending answers, housekeeping */
+	int			stored;
+	const char *housekeeping;	/* the step that ran, or NULL */
+	int64		hk_rows;		/* the rows its batch handled */
+} MsTurnTimes;
 
 typedef struct MsWorker
 {
@@ -85,7 +125,7 @@ typedef struct MsWorker
 	TimestampTz next_claim_at;
 	TimestampTz next_housekeeping_at;	/* next call */
 	TimestampTz next_round_at;	/* every step due again */
-	bool		hk_due[MS_HK_NSTEPS];	/* steps with more to do this round */
+	MsHkStep	hk[MS_HK_NSTEPS];
 	int			hk_next;		/* the step to look at first (round robin) */
 	TimestampTz next_config_at;
 	TimestampTz next_presence_at;
@@ -187,6 +227,7 @@ finish_jobs(MsWorker *w, bool all)
 {
 	ListCell   *lc;
 	List	   *done = NIL;
+	bool		retry = false;
 	MemoryContext old = MemoryContextSwitchTo(w->cxt);
 
 	foreach(lc, w->jobs)
@@ -200,6 +241,7 @@ finish_jobs(MsWorker *w, bool all)
 		}
 		if (job->status != MS_JOB_SENDING && (job->outstanding <= 0 || all))
 		{
+			retry |= job->status == MS_JOB_TEMPFAIL;
 			done = lappend(done, job);
 			w->jobs = foreach_delete_current(w->jobs, lc);
 		}
@@ -209,8 +251,16 @@ finish_jobs(MsWorker *w, bool all)
 	{
 		ms_queue_finish(done);	/* frees the jobs */
 		list_free(done);
-		/* window space freed: look for more work */
-		w->claim_wanted = true;
+
+		/*
+		 * a request to retry has a new next_attempt_at: look at the queue
+		 * again.  Window space freed needs no claim of its own: a claim
+		 * that filled the window left claim_wanted set (claim_jobs), and a
+		 * writer's commit sets it (an empty claim per finished request
+		 * cost a transaction each).
+		 */
+		if (retry)
+			w->claim_wanted = true;
 	}
 }
 
@@ -296,11 +346,11 @@ claim_jobs(MsWorker *w, TimestampTz now)
  * (what is left waits for the next turn, in order).
  */
 static void
-verify_answers(MsWorker *w)
+verify_answers(MsWorker *w, int answers)
 {
 	if (ms_answer_pool_running() > 0)
 	{
-		ms_answer_pool_wake();
+		ms_answer_pool_wake(answers);
 		return;
 	}
 	for (int i = 0; i < MS_OWN_VERIFY_BATCHES; i++)
@@ -312,7 +362,8 @@ static void
 handle_inbound(MsWorker *w, List *inbound)
 {
 	ListCell   *lc;
-	bool		queued = false;
+	bool		any = false;
+	int			answers = 0;
 
 	if (inbound == NIL)
 		return;
@@ -332,11 +383,17 @@ handle_inbound(MsWorker *w, List *inbound)
 			continue;
 		ms_worker_count(MS_C_RECEIVED, 1);
 		if (in->inserted && !in->receipt)
-			queued = true;
+		{
+			any = true;
+			/* an answer's last segment, as a guess at how many answers came */
+			if (in->concat_ref < 0 || in->seqno == in->total)
+				answers++;
+		}
 	}
 
-	if (queued)
-		verify_answers(w);
+	/* one idle verifier at least: its claim takes every MSISDN queued */
+	if (any)
+		verify_answers(w, Max(answers, 1));
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -651,34 +708,57 @@ tick_links(MsWorker *w, TimestampTz now)
  * Returns the time after sending.
  */
 static TimestampTz
-serve_links(MsWorker *w, TimestampTz now, bool woken, List *inbound)
+serve_links(MsWorker *w, TimestampTz now, bool woken, List *inbound, MsTurnTimes *tt)
 {
+	TimestampTz t;
+
 	tick_links(w, now);
 	MemoryContextSwitchTo(w->cxt);
 	handle_inbound(w, inbound);
+	t = GetCurrentTimestamp();
+	tt->store = ms_until(now, t);
+	tt->stored = list_length(inbound);
 	finish_jobs(w, false);
 
 	if (woken)
 		w->claim_wanted = true;
 	now = GetCurrentTimestamp();
+	tt->record = ms_until(t, now);
 	if (now >= w->next_config_at || (woken && w->nlinks == 0))
 		reload_links(w, now);
 	if (w->claim_wanted || now >= w->next_claim_at)
 		claim_jobs(w, now);
 	/* send what was claimed right away */
-	now = GetCurrentTimestamp();
-	tick_links(w, now);
+	t = GetCurrentTimestamp();
+	tick_links(w, t);
 	finish_jobs(w, false);
-	return now;
+	tt->claim = ms_until(now, t);
+	return t;
+}
+
+/* a slow turn, at DEBUG1: what held back the SMPP side */
+static void
+report_slow_turn(MsTurnTimes *tt)
+{
+	TimestampTz end = GetCurrentTimestamp();
+	long		total = ms_until(tt->start, end);
+
+	if (total < MS_SLOW_TURN_MS)
+		return;
+	ereport(DEBUG1,
+			(errmsg_internal("mobisign worker: slow turn %ld ms: store %ld ms (%d deliver_sm), record %ld ms, claim %ld ms, periodic %ld ms (housekeeping: %s, " INT64_FORMAT " rows)",
+							 total, tt->store, tt->stored, tt->record, tt->claim, tt->periodic,
+							 tt->housekeeping ? tt->housekeeping : "none", tt->hk_rows)));
 }
 
 /*
  * One batch of the next step still due this round (in turn, so a step with
  * much to do does not starve the others); then the pause before the next
- * call (MS_HOUSEKEEPING_GAP_MS), or the next round.
+ * call (MS_HOUSEKEEPING_GAP_MS), or the next round.  Returns the step's name
+ * (NULL: none was due) and in *rows what its batch handled.
  */
-static void
-run_housekeeping_step(MsWorker *w)
+static const char *
+run_housekeeping_step(MsWorker *w, int64 *rows)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz end;
@@ -687,18 +767,45 @@ run_housekeeping_step(MsWorker *w)
 	for (int k = 0; k < MS_HK_NSTEPS; k++)
 	{
 		int			i = (w->hk_next + k) % MS_HK_NSTEPS;
+		MsHkStep   *st = &w->hk[i];
+		int64		n;
 
-		if (!w->hk_due[i])
+		if (!st->due)
 			continue;
 		w->hk_next = (i + 1) % MS_HK_NSTEPS;
-		w->hk_due[i] = ms_queue_housekeeping((MsHousekeepingStep) i);
+		n = ms_queue_housekeeping((MsHousekeepingStep) i, st->batch);
+		*rows = n;
+		st->calls++;
+		st->due = n >= st->batch;
+		if (st->due && ++st->full % MS_HK_GROW_AFTER == 0)
+			st->batch = Min(st->batch * 2, hk_bounds[i].max);
 		end = GetCurrentTimestamp();
 		took_ms = (long) ((end - now) / 1000);
 		w->next_housekeeping_at =
 			TimestampTzPlusMilliseconds(end, Max(MS_HOUSEKEEPING_GAP_MS, 3 * took_ms));
-		return;
+		return ms_queue_housekeeping_name((MsHousekeepingStep) i);
 	}
 	w->next_housekeeping_at = w->next_round_at;
+	return NULL;
+}
+
+/* a new round: every step due; a step the last round found easy gets a smaller batch */
+static void
+start_housekeeping_round(MsWorker *w)
+{
+	for (int i = 0; i < MS_HK_NSTEPS; i++)
+	{
+		MsHkStep   *st = &w->hk[i];
+
+		if (st->batch == 0)
+			st->batch = hk_bounds[i].min;
+		else if (!st->due && st->calls <= 2)
+			st->batch = Max(st->batch / 2, hk_bounds[i].min);
+		st->due = true;
+		st->calls = 0;
+		st->full = 0;
+	}
+	w->hk_next = 0;
 }
 
 /*
@@ -707,13 +814,13 @@ run_housekeeping_step(MsWorker *w)
  * when one is due.
  */
 static void
-run_periodic(MsWorker *w, TimestampTz now)
+run_periodic(MsWorker *w, TimestampTz now, MsTurnTimes *tt)
 {
 	if (now >= w->next_pending_at)
 	{
 		/* answers still pending (a handling that rolled back): once more */
 		if (ms_queue_requeue_pending() > 0)
-			verify_answers(w);
+			verify_answers(w, 0);
 		w->next_pending_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														 MS_PENDING_RECHECK_MS);
 	}
@@ -721,13 +828,12 @@ run_periodic(MsWorker *w, TimestampTz now)
 	{
 		ms_answer_pool_adjust();
 		ms_refresher_launch_if_due();
-		for (int i = 0; i < MS_HK_NSTEPS; i++)
-			w->hk_due[i] = true;
-		w->hk_next = 0;
+		start_housekeeping_round(w);
 		w->next_round_at = TimestampTzPlusMilliseconds(now, ms_worker_housekeeping_ms);
 	}
 	if (now >= w->next_housekeeping_at)
-		run_housekeeping_step(w);
+		tt->housekeeping = run_housekeeping_step(w, &tt->hk_rows);
+	tt->periodic = ms_until(now, GetCurrentTimestamp());
 }
 
 void
@@ -740,6 +846,7 @@ ms_worker_main(Datum main_arg)
 		bool		woken = false;
 		List	   *inbound = NIL;
 		TimestampTz now = wait_for_events(w, &woken, &inbound);
+		MsTurnTimes tt = {now};
 
 		/* interrupts, procsignal barriers (DROP DATABASE), cancel */
 		CHECK_FOR_INTERRUPTS();
@@ -762,8 +869,9 @@ ms_worker_main(Datum main_arg)
 			proc_exit(0);
 		}
 		MemoryContextSwitchTo(w->cxt);
-		now = serve_links(w, now, woken, inbound);
-		run_periodic(w, now);
+		now = serve_links(w, now, woken, inbound, &tt);
+		run_periodic(w, now, &tt);
+		report_slow_turn(&tt);
 	}
 
 	ereport(LOG, (errmsg("mobisign worker: shutting down")));

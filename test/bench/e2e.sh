@@ -47,6 +47,7 @@ cleanup() {
 		return
 	fi
 	ms_cluster_stop "$work/pg" || true
+	cp "$work/pg/log" "$results/e2e-server.log" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -69,7 +70,11 @@ smpp=$(ms_free_port)
 "$sim" provision --dir "$work/sim" --users "$n" --key-type ec --port "$smpp" >/dev/null
 echo "  provisioned $n SIMs in $(secs_since "$t") s"
 mkdir -p "$work/pg"
-ms_cluster_start "$work/pg" "$(ms_free_port)" "max_connections = 60" >/dev/null
+# BENCH_E2E_CONF: more postgresql.conf lines, ';' between them (experiments,
+# e.g. "log_min_messages = debug1" for the worker's slow-turn lines)
+IFS=';' read -r -a conf_extra <<<"${BENCH_E2E_CONF:-}"
+ms_cluster_start "$work/pg" "$(ms_free_port)" "max_connections = 60" "track_commit_timestamp = on" \
+	${conf_extra[@]+"${conf_extra[@]}"} >/dev/null
 q "CREATE EXTENSION mobisign" >/dev/null
 # a backlog must not expire while it drains
 q "ALTER SYSTEM SET mobisign.max_timeout = '20 min'" >/dev/null
@@ -156,6 +161,8 @@ ms_psql -qAt -c "CALL bench_paced(2, $((m / 2)), 2, $half / 2, now() + interval 
 c2=$!
 wait "$c1" "$c2"
 wait_final half "$m" 120
+# the worker seals the audit rows as it goes: what it has not sealed yet
+unsealed=$(q "SELECT count(*) FROM mobisign.audit WHERE chain_seq IS NULL")
 
 # ---- reference: the simulator's own capacity
 echo "== reference: mobisign-sim client --load (no database)"
@@ -184,6 +191,39 @@ read -r sub50 sub99 ans50 ans99 <<<"$(q "SELECT round(percentile_cont(0.5) WITHI
                                          FROM (SELECT extract(epoch FROM submitted_at - created_at) * 1000 AS a,
                                                       extract(epoch FROM completed_at - submitted_at) * 1000 AS b
                                                  FROM mobisign.transaction WHERE application = 'half') x")"
+
+# the stages of each half-rate authentication, from the timestamps the
+# server keeps (track_commit_timestamp is on in this cluster): queued
+# (created_at) -> submitted (submitted_at: the SMPP worker had the
+# submit_sm_resp and recorded it) -> stored (received_at of the answer's last
+# segment: the SIM's time is in this stage) -> decided (completed_at: a
+# verifier claimed and handled it) -> committed (the commit of that
+# verifier's transaction); p50, p99 and the mean over the slowest 1% (what
+# makes the p99)
+ms_psql -q >/dev/null <<'SQL'
+CREATE VIEW bench_stages AS
+SELECT t.id, extract(epoch FROM t.completed_at - t.created_at) * 1000 AS total,
+       extract(epoch FROM t.submitted_at - t.created_at) * 1000 AS queued_submitted,
+       extract(epoch FROM s.stored - t.submitted_at) * 1000 AS submitted_stored,
+       extract(epoch FROM t.completed_at - s.stored) * 1000 AS stored_decided,
+       extract(epoch FROM pg_xact_commit_timestamp(t.xmin) - t.completed_at) * 1000 AS decided_committed
+  FROM mobisign.transaction t,
+       LATERAL (SELECT max(i.received_at) AS stored FROM mobisign.inbound_segment i
+                 WHERE i.msisdn = t.msisdn AND i.received_at BETWEEN t.created_at AND t.completed_at) s
+ WHERE t.application = 'half' AND t.status_code = 502;
+SQL
+stages=$(q "WITH x AS (SELECT *, percent_rank() OVER (ORDER BY total) AS r FROM bench_stages),
+                 s(n, stage, v, r) AS (
+                   SELECT 1, 'queued -> submitted', queued_submitted, r FROM x UNION ALL
+                   SELECT 2, 'submitted -> answer stored (the SIM)', submitted_stored, r FROM x UNION ALL
+                   SELECT 3, 'answer stored -> decided (verifier)', stored_decided, r FROM x UNION ALL
+                   SELECT 4, 'decided -> committed', decided_committed, r FROM x UNION ALL
+                   SELECT 5, 'queued -> decided (total)', (SELECT total FROM x y WHERE y.id = x.id), r FROM x)
+            SELECT format('%-40s %8s %8s %12s', stage,
+                          round(percentile_cont(0.5) WITHIN GROUP (ORDER BY v)),
+                          round(percentile_cont(0.99) WITHIN GROUP (ORDER BY v)),
+                          round(avg(v) FILTER (WHERE r >= 0.99)))
+              FROM s GROUP BY n, stage ORDER BY n" 2>&1 || true)
 
 # ---- the time series and the picture: per second of both runs,
 # completed/s and the latency p50/p99 (queued -> completed, the simulator's
@@ -230,6 +270,13 @@ printf '%-52s %12s\n' "half rate: latency p99 minus ${sim_ms} ms simulator (ms)"
 printf '%-52s %12s\n' "half rate: at 502" "$half_ok of $m"
 printf '%-52s %12s\n' "half rate: queued -> submitted p50 / p99 (ms)" "$sub50 / $sub99"
 printf '%-52s %12s\n' "half rate: submitted -> completed p50 / p99 (ms)" "$ans50 / $ans99"
+printf '%-52s %12s\n' "audit rows not yet sealed after the half rate" "$unsealed"
+printf '%-52s %12s\n' "audit chain (mobisign_audit_verify)" \
+	"$(q "SELECT CASE WHEN intact THEN 'intact, ' || rows_checked || ' rows' ELSE 'BROKEN: ' || reason END FROM mobisign_audit_verify()")"
+echo
+echo "== half rate, where the time goes (ms)"
+printf '%-40s %8s %8s %12s\n' "stage" "p50" "p99" "slowest 1%"
+echo "$stages"
 echo
 awk -v v="$rate" -v r="$ref" -v ok="$ok" -v n="$n" 'BEGIN {
 	printf "RESULT e2e_authentications_ecdsa value=%.1f auth/s reference=%.1f ratio=%.3f target=0.5 %s\n",
