@@ -8,7 +8,10 @@
  * to the owner's database.  Its loop: claim a batch of answers and handle
  * them in one transaction (ms_queue_verify_answers), again at once while
  * batches come back full, else sleep until the owner sets its latch (new
- * answers stored) or a second has passed.  It exits (code 0) when told to
+ * answers stored) or a second has passed.  The verifier of slot 0 keeps
+ * house as well (housekeeping.h): between two claims, one batch of expiry,
+ * audit sealing or queue cleanup when one is due, so that the SMPP worker
+ * does not.  It exits (code 0) when told to
  * (SIGTERM: after the batch in progress), when the owner that launched it is no
  * longer running, or when the postmaster dies.  Nothing is kept in memory
  * between batches: what a verifier has not committed is still in
@@ -35,10 +38,12 @@
 
 #include "answer_pool.h"
 #include "bgworker.h"
+#include "housekeeping.h"
 #include "queue.h"
 
 #define MS_MAX_VERIFIERS 16
 #define MS_VERIFIER_NAPTIME_MS 1000
+#define MS_HOUSEKEEPER_SLOT 0		/* the verifier that keeps house */
 
 static int	answer_workers = 2;
 
@@ -85,6 +90,7 @@ launch(int i)
 
 	ms_bgworker_describe(&worker, "mobisign verifier", "ms_verifier_main", BGW_NEVER_RESTART);
 	memcpy(worker.bgw_extra, &owner, sizeof(owner));
+	memcpy(worker.bgw_extra + sizeof(owner), &i, sizeof(i));
 	worker.bgw_notify_pid = MyProcPid;
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &slots[i]))
@@ -138,6 +144,17 @@ ms_answer_pool_running(void)
 			n++;
 	}
 	return n;
+}
+
+bool
+ms_answer_pool_keeps_house(void)
+{
+	bool		stopped;
+
+	if (answer_workers < 1)
+		return false;
+	(void) slot_pid(MS_HOUSEKEEPER_SLOT, &stopped);
+	return !stopped;
 }
 
 void
@@ -210,8 +227,13 @@ void
 ms_verifier_main(Datum arg)
 {
 	pid_t		owner;
+	int			slot;
+	bool		keeps_house;
+	MsHousekeeper hk;
 
 	memcpy(&owner, MyBgworkerEntry->bgw_extra, sizeof(owner));
+	memcpy(&slot, MyBgworkerEntry->bgw_extra + sizeof(owner), sizeof(slot));
+	keeps_house = slot == MS_HOUSEKEEPER_SLOT;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 
 	/*
@@ -225,10 +247,12 @@ ms_verifier_main(Datum arg)
 	ms_bgworker_connect(arg);
 	pgstat_report_appname("mobisign verifier");
 	ms_queue_session_setup();
+	ms_hk_init(&hk, false, GetCurrentTimestamp());
 
 	while (!verifier_sigterm)
 	{
 		int			claimed;
+		long		timeout = MS_VERIFIER_NAPTIME_MS;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -242,9 +266,19 @@ ms_verifier_main(Datum arg)
 		claimed = ms_queue_verify_answers(MS_ANSWER_BATCH);
 		if (claimed >= MS_ANSWER_BATCH)
 			continue;			/* more may be waiting */
+		if (keeps_house)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+			int64		rows;
+
+			/* one batch, then the answers again */
+			if (ms_hk_run(&hk, now, &rows) != NULL)
+				continue;
+			timeout = Min(timeout, ms_until(now, ms_hk_next_at(&hk)));
+		}
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 MS_VERIFIER_NAPTIME_MS, PG_WAIT_EXTENSION);
+						 Max(timeout, 1), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 	proc_exit(0);

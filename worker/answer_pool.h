@@ -25,6 +25,12 @@ extern void ms_answer_pool_init(void);
 /* Owner: start or stop verifiers until mobisign.answer_workers run. */
 extern void ms_answer_pool_adjust(void);
 
+/*
+ * Owner: does a verifier keep house (housekeeping.h: the one of slot 0, started
+ * and not stopped)?  Else the owner does.
+ */
+extern bool ms_answer_pool_keeps_house(void);
+
 /* Owner: how many verifiers are running (0: the owner verifies itself). */
 extern int	ms_answer_pool_running(void);
 

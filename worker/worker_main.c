@@ -14,9 +14,10 @@
  * housekeeping, safety-net poll).  Each turn: handle socket events, run timers, store and only then
  * acknowledge received deliver_sm, record finished requests, claim new ones
  * (when woken by a committing writer, when a retry is due, or by the slow
- * poll), and, when due, one bounded batch of housekeeping (expiry, audit
- * sealing or queue cleanup, never all of a round at once: they would hold
- * back submissions and acknowledgements).  Every database step is its own short
+ * poll), and, when due and no answer verifier keeps house, one bounded
+ * batch of housekeeping (expiry, audit sealing or queue cleanup, never all
+ * of a round at once: they would hold back submissions and
+ * acknowledgements; housekeeping.h).  Every database step is its own short
  * transaction (queue.c); nothing is held open across network I/O.
  *
  *-------------------------------------------------------------------------
@@ -39,6 +40,7 @@
 
 #include "answer_pool.h"
 #include "bgworker.h"
+#include "housekeeping.h"
 #include "queue.h"
 #include "refresher.h"
 #include "smpp_session.h"
@@ -58,40 +60,6 @@
 #define MS_SHUTDOWN_WAIT_MS 2000
 #define MS_PENDING_RECHECK_MS 10000
 #define MS_OWN_VERIFY_BATCHES 16	/* per turn, with no verifier running */
-/*
- * Housekeeping runs as rounds: every worker_housekeeping_interval each step
- * (queue.h) is due; a call runs one batch of a due step, and the next call
- * comes after at least MS_HOUSEKEEPING_GAP_MS and three times what that
- * call took, so housekeeping takes at most a quarter of the worker's time
- * and no turn holds back submissions and acknowledgements for more than one
- * batch.  The batch adapts to the backlog (MsHkStep): small while little is
- * waiting (short turns), doubled after every MS_HK_GROW_AFTER full batches of
- * one round (a backlog that small batches do not clear: sealing keeps up at
- * the peak's audit rate), halved after a round that needed at most two.
- */
-#define MS_HOUSEKEEPING_GAP_MS 10
-#define MS_HK_GROW_AFTER 4
-
-/* a housekeeping step's batch bounds (rows per call) */
-static const struct
-{
-	int			min;
-	int			max;
-} hk_bounds[MS_HK_NSTEPS] = {
-	[MS_HK_EXPIRE] = {100, 500},
-	[MS_HK_SEAL] = {50, 5000},	/* audit_seal's own UPDATE batch */
-	[MS_HK_CLEANUP] = {100, 5000},
-};
-
-/* one housekeeping step's state in the current round */
-typedef struct MsHkStep
-{
-	bool		due;			/* more to do this round */
-	int			batch;			/* rows per call */
-	int			calls;			/* calls this round */
-	int			full;			/* of which came back full */
-} MsHkStep;
-
 /* a turn at least this long is described in a DEBUG1 line (where it went) */
 #define MS_SLOW_TURN_MS 10
 
@@ -123,10 +91,8 @@ typedef struct MsWorker
 	bool		wes_dirty;
 	bool		claim_wanted;
 	TimestampTz next_claim_at;
-	TimestampTz next_housekeeping_at;	/* next call */
-	TimestampTz next_round_at;	/* every step due again */
-	MsHkStep	hk[MS_HK_NSTEPS];
-	int			hk_next;		/* the step to look at first (round robin) */
+	TimestampTz next_round_at;	/* the verifier pool's size, the CRL refresher */
+	MsHousekeeper hk;			/* when no verifier keeps house (housekeeping.h) */
 	TimestampTz next_config_at;
 	TimestampTz next_presence_at;
 	TimestampTz next_pending_at;	/* look for unprocessed inbound segments */
@@ -486,7 +452,9 @@ compute_timeout(MsWorker *w, TimestampTz now)
 	int			i;
 
 	t = Min(t, ms_until(now, w->next_presence_at));
-	t = Min(t, ms_until(now, w->next_housekeeping_at));
+	t = Min(t, ms_until(now, w->next_round_at));
+	if (!ms_answer_pool_keeps_house())
+		t = Min(t, ms_until(now, ms_hk_next_at(&w->hk)));
 	t = Min(t, ms_until(now, w->next_config_at));
 	t = Min(t, ms_until(now, w->next_pending_at));
 	if (total_capacity(w) > 0)
@@ -631,8 +599,8 @@ worker_start(Datum main_arg)
 	reload_links(w, now);
 	w->claim_wanted = true;
 	w->next_claim_at = now;
-	w->next_housekeeping_at = now;
 	w->next_round_at = now;
+	ms_hk_init(&w->hk, true, now);
 	w->next_pending_at = now;
 	return w;
 }
@@ -752,66 +720,9 @@ report_slow_turn(MsTurnTimes *tt)
 }
 
 /*
- * One batch of the next step still due this round (in turn, so a step with
- * much to do does not starve the others); then the pause before the next
- * call (MS_HOUSEKEEPING_GAP_MS), or the next round.  Returns the step's name
- * (NULL: none was due) and in *rows what its batch handled.
- */
-static const char *
-run_housekeeping_step(MsWorker *w, int64 *rows)
-{
-	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz end;
-	long		took_ms;
-
-	for (int k = 0; k < MS_HK_NSTEPS; k++)
-	{
-		int			i = (w->hk_next + k) % MS_HK_NSTEPS;
-		MsHkStep   *st = &w->hk[i];
-		int64		n;
-
-		if (!st->due)
-			continue;
-		w->hk_next = (i + 1) % MS_HK_NSTEPS;
-		n = ms_queue_housekeeping((MsHousekeepingStep) i, st->batch);
-		*rows = n;
-		st->calls++;
-		st->due = n >= st->batch;
-		if (st->due && ++st->full % MS_HK_GROW_AFTER == 0)
-			st->batch = Min(st->batch * 2, hk_bounds[i].max);
-		end = GetCurrentTimestamp();
-		took_ms = (long) ((end - now) / 1000);
-		w->next_housekeeping_at =
-			TimestampTzPlusMilliseconds(end, Max(MS_HOUSEKEEPING_GAP_MS, 3 * took_ms));
-		return ms_queue_housekeeping_name((MsHousekeepingStep) i);
-	}
-	w->next_housekeeping_at = w->next_round_at;
-	return NULL;
-}
-
-/* a new round: every step due; a step the last round found easy gets a smaller batch */
-static void
-start_housekeeping_round(MsWorker *w)
-{
-	for (int i = 0; i < MS_HK_NSTEPS; i++)
-	{
-		MsHkStep   *st = &w->hk[i];
-
-		if (st->batch == 0)
-			st->batch = hk_bounds[i].min;
-		else if (!st->due && st->calls <= 2)
-			st->batch = Max(st->batch / 2, hk_bounds[i].min);
-		st->due = true;
-		st->calls = 0;
-		st->full = 0;
-	}
-	w->hk_next = 0;
-}
-
-/*
  * Step: answers left unprocessed by a crash; every round the verifier pool's
- * size, the CRL refresher and the housekeeping steps; a housekeeping batch
- * when one is due.
+ * size and the CRL refresher; a housekeeping batch when one is due and no
+ * verifier keeps house.
  */
 static void
 run_periodic(MsWorker *w, TimestampTz now, MsTurnTimes *tt)
@@ -828,11 +739,10 @@ run_periodic(MsWorker *w, TimestampTz now, MsTurnTimes *tt)
 	{
 		ms_answer_pool_adjust();
 		ms_refresher_launch_if_due();
-		start_housekeeping_round(w);
 		w->next_round_at = TimestampTzPlusMilliseconds(now, ms_worker_housekeeping_ms);
 	}
-	if (now >= w->next_housekeeping_at)
-		tt->housekeeping = run_housekeeping_step(w, &tt->hk_rows);
+	if (!ms_answer_pool_keeps_house())
+		tt->housekeeping = ms_hk_run(&w->hk, now, &tt->hk_rows);
 	tt->periodic = ms_until(now, GetCurrentTimestamp());
 }
 

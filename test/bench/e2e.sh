@@ -40,7 +40,10 @@ if [ -n "${MOBISIGN_DESTDIR:-}" ]; then
 fi
 work=$(ms_readable_dir)
 sim_pid=
+sampler=
+stop_sampler() { [ -n "$sampler" ] && kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; sampler=; }
 cleanup() {
+	stop_sampler
 	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "e2e: BENCH_KEEP=1: cluster $work/pg left running (stop it with pg_ctl -D $work/pg/data stop)"
@@ -132,6 +135,17 @@ wait_final() {
 	[ "$done" -ge "$count" ] || echo "  $tag: only $done of $count final after $limit s" >&2
 }
 
+# the audit rows not sealed yet, sampled every second into FILE until the
+# sampler is stopped (the worker seals as it goes: this must stay bounded)
+sample_unsealed() {
+	local i
+	for i in $(seq 1 900); do
+		q "SELECT count(*) FROM mobisign.audit WHERE chain_seq IS NULL" >>"$1" 2>/dev/null || true
+		sleep 1
+	done
+}
+unsealed_max() { sort -n "$1" | tail -n 1; }
+
 # ---- backlog
 echo "== backlog: $n authentications queued at once"
 cpu_w0=$(cpu_of 'mobisign worker')
@@ -141,7 +155,10 @@ q "SELECT count(*) FROM generate_series(1, $n) g,
           mobisign_authenticate(format('user%s', lpad(g::text, 4, '0')), 'backlog', '15 min')" >/dev/null
 echo "  queued in $(secs_since "$t") s (one transaction); draining"
 t0=$(q "SELECT extract(epoch FROM clock_timestamp())")
+sample_unsealed "$work/unsealed.backlog" &
+sampler=$!
 wait_final backlog "$n" $((120 + n / 20))
+stop_sampler
 cpu_w1=$(cpu_of 'mobisign worker')
 cpu_v1=$(cpu_of 'mobisign verifier')
 read -r ok last <<<"$(q "SELECT count(*) FILTER (WHERE status_code = 502) || ' ' ||
@@ -159,8 +176,11 @@ ms_psql -qAt -c "CALL bench_paced(1, $((m / 2)), 2, $half / 2, now() + interval 
 c1=$!
 ms_psql -qAt -c "CALL bench_paced(2, $((m / 2)), 2, $half / 2, now() + interval '1 s')" >/dev/null &
 c2=$!
+sample_unsealed "$work/unsealed.half" &
+sampler=$!
 wait "$c1" "$c2"
 wait_final half "$m" 120
+stop_sampler
 # the worker seals the audit rows as it goes: what it has not sealed yet
 unsealed=$(q "SELECT count(*) FROM mobisign.audit WHERE chain_seq IS NULL")
 
@@ -270,6 +290,8 @@ printf '%-52s %12s\n' "half rate: latency p99 minus ${sim_ms} ms simulator (ms)"
 printf '%-52s %12s\n' "half rate: at 502" "$half_ok of $m"
 printf '%-52s %12s\n' "half rate: queued -> submitted p50 / p99 (ms)" "$sub50 / $sub99"
 printf '%-52s %12s\n' "half rate: submitted -> completed p50 / p99 (ms)" "$ans50 / $ans99"
+printf '%-52s %12s\n' "audit rows not yet sealed, most seen: backlog / half" \
+	"$(unsealed_max "$work/unsealed.backlog") / $(unsealed_max "$work/unsealed.half")"
 printf '%-52s %12s\n' "audit rows not yet sealed after the half rate" "$unsealed"
 printf '%-52s %12s\n' "audit chain (mobisign_audit_verify)" \
 	"$(q "SELECT CASE WHEN intact THEN 'intact, ' || rows_checked || ' rows' ELSE 'BROKEN: ' || reason END FROM mobisign_audit_verify()")"
