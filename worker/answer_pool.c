@@ -264,18 +264,22 @@ ms_verifier_main(Datum arg)
 		if (BackendPidGetProc(owner) == NULL)
 			break;
 		claimed = ms_queue_verify_answers(MS_ANSWER_BATCH);
-		if (claimed >= MS_ANSWER_BATCH)
-			continue;			/* more may be waiting */
 		if (keeps_house)
 		{
 			TimestampTz now = GetCurrentTimestamp();
 			int64		rows;
 
-			/* one batch, then the answers again */
+			/*
+			 * one batch when due (also while answers keep the verifier
+			 * busy: its pause is what the batch took, so answers get at
+			 * least half of the time), then the answers again
+			 */
 			if (ms_hk_run(&hk, now, &rows) != NULL)
 				continue;
 			timeout = Min(timeout, ms_until(now, ms_hk_next_at(&hk)));
 		}
+		if (claimed >= MS_ANSWER_BATCH)
+			continue;			/* more may be waiting */
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Max(timeout, 1), PG_WAIT_EXTENSION);
