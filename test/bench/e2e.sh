@@ -14,7 +14,11 @@
 #              (default 15): latency queued -> completed (created_at ->
 #              completed_at) minus the simulator's time, p50 and p99;
 #              BENCH_E2E_HALF_RATE (authentications/s) fixes the pace instead
-#              (to compare builds at the same load on a shared machine)
+#              (to compare builds at the same load on a shared machine); the
+#              stages of that latency (queued -> submitted -> answer stored ->
+#              decided -> committed: p50, p99, the slowest 1 %)
+#   sealing    the audit rows not sealed yet, sampled every second in both
+#              runs (the most seen), after them, and mobisign_audit_verify()
 #   reference  the same authentications driven by "mobisign-sim client
 #              --load" (a bare SMPP client, no database: it builds, submits,
 #              reassembles, checks and verifies as the server does), window
@@ -22,8 +26,9 @@
 #
 # The SMSC link's rate cap is raised (max_per_second 10000, window 100) so
 # that the link is not what is measured.  mobisign.answer_workers is
-# BENCH_ANSWER_WORKERS (default: the GUC's default).  Results (TSV, PNG)
-# go to BENCH_RESULTS (default test/bench/results).  Every wait is bounded.
+# BENCH_ANSWER_WORKERS (default: the GUC's default).  Results (TSV, PNG,
+# the server log) go to BENCH_RESULTS (default test/bench/results).
+# BENCH_E2E_CONF: more postgresql.conf lines.  Every wait is bounded.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$MOBISIGN_ROOT"
