@@ -8,7 +8,10 @@
  * to the owner's database.  Its loop: claim a batch of answers and handle
  * them in one transaction (ms_queue_verify_answers), again at once while
  * batches come back full, else sleep until the owner sets its latch (new
- * answers stored) or a second has passed.  It exits (code 0) when told to
+ * answers stored) or a second has passed.  The verifier of slot 0 keeps
+ * house as well (housekeeping.h): between two claims, one batch of expiry,
+ * audit sealing or queue cleanup when one is due, so that the SMPP worker
+ * does not.  It exits (code 0) when told to
  * (SIGTERM: after the batch in progress), when the owner that launched it is no
  * longer running, or when the postmaster dies.  Nothing is kept in memory
  * between batches: what a verifier has not committed is still in
@@ -35,10 +38,12 @@
 
 #include "answer_pool.h"
 #include "bgworker.h"
+#include "housekeeping.h"
 #include "queue.h"
 
 #define MS_MAX_VERIFIERS 16
 #define MS_VERIFIER_NAPTIME_MS 1000
+#define MS_HOUSEKEEPER_SLOT 0		/* the verifier that keeps house */
 
 static int	answer_workers = 2;
 
@@ -85,6 +90,7 @@ launch(int i)
 
 	ms_bgworker_describe(&worker, "mobisign verifier", "ms_verifier_main", BGW_NEVER_RESTART);
 	memcpy(worker.bgw_extra, &owner, sizeof(owner));
+	memcpy(worker.bgw_extra + sizeof(owner), &i, sizeof(i));
 	worker.bgw_notify_pid = MyProcPid;
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &slots[i]))
@@ -140,21 +146,53 @@ ms_answer_pool_running(void)
 	return n;
 }
 
-void
-ms_answer_pool_wake(void)
+bool
+ms_answer_pool_keeps_house(void)
 {
-	for (int i = 0; i < MS_MAX_VERIFIERS; i++)
+	bool		stopped;
+
+	if (answer_workers < 1)
+		return false;
+	(void) slot_pid(MS_HOUSEKEEPER_SLOT, &stopped);
+	return !stopped;
+}
+
+void
+ms_answer_pool_wake(int answers)
+{
+	static int	first = 0;		/* where the look starts: in turn */
+	PGPROC	   *idle[MS_MAX_VERIFIERS];
+	PGPROC	   *busy[MS_MAX_VERIFIERS];
+	int			nidle = 0;
+	int			nbusy = 0;
+
+	for (int k = 0; k < MS_MAX_VERIFIERS; k++)
 	{
+		int			i = (first + k) % MS_MAX_VERIFIERS;
 		bool		stopped;
 		pid_t		pid = slot_pid(i, &stopped);
 		PGPROC	   *proc;
 
-		if (pid == 0)
+		if (pid == 0 || (proc = BackendPidGetProc(pid)) == NULL)
 			continue;
-		proc = BackendPidGetProc(pid);
-		if (proc != NULL)
-			SetLatch(&proc->procLatch);
+		/* waiting on its latch (below), not in a batch (read unlocked, as pg_stat_activity does) */
+		if (proc->wait_event_info == PG_WAIT_EXTENSION)
+			idle[nidle++] = proc;
+		else
+			busy[nbusy++] = proc;
 	}
+	first = (first + 1) % Max(answer_workers, 1);
+	if (answers > 0 && nidle > 0)
+	{
+		/* as many idle verifiers as there are answers; the busy ones look again after their batch */
+		for (int k = 0; k < Min(answers, nidle); k++)
+			SetLatch(&idle[k]->procLatch);
+		return;
+	}
+	for (int k = 0; k < nidle; k++)
+		SetLatch(&idle[k]->procLatch);
+	for (int k = 0; k < nbusy; k++)
+		SetLatch(&busy[k]->procLatch);
 }
 
 void
@@ -189,8 +227,13 @@ void
 ms_verifier_main(Datum arg)
 {
 	pid_t		owner;
+	int			slot;
+	bool		keeps_house;
+	MsHousekeeper hk;
 
 	memcpy(&owner, MyBgworkerEntry->bgw_extra, sizeof(owner));
+	memcpy(&slot, MyBgworkerEntry->bgw_extra + sizeof(owner), sizeof(slot));
+	keeps_house = slot == MS_HOUSEKEEPER_SLOT;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 
 	/*
@@ -204,10 +247,12 @@ ms_verifier_main(Datum arg)
 	ms_bgworker_connect(arg);
 	pgstat_report_appname("mobisign verifier");
 	ms_queue_session_setup();
+	ms_hk_init(&hk, false, GetCurrentTimestamp());
 
 	while (!verifier_sigterm)
 	{
 		int			claimed;
+		long		timeout = MS_VERIFIER_NAPTIME_MS;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -219,11 +264,25 @@ ms_verifier_main(Datum arg)
 		if (BackendPidGetProc(owner) == NULL)
 			break;
 		claimed = ms_queue_verify_answers(MS_ANSWER_BATCH);
+		if (keeps_house)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+			int64		rows;
+
+			/*
+			 * one batch when due (also while answers keep the verifier
+			 * busy: its pause is what the batch took, so answers get at
+			 * least half of the time), then the answers again
+			 */
+			if (ms_hk_run(&hk, now, &rows) != NULL)
+				continue;
+			timeout = Min(timeout, ms_until(now, ms_hk_next_at(&hk)));
+		}
 		if (claimed >= MS_ANSWER_BATCH)
 			continue;			/* more may be waiting */
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 MS_VERIFIER_NAPTIME_MS, PG_WAIT_EXTENSION);
+						 Max(timeout, 1), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 	proc_exit(0);

@@ -25,11 +25,22 @@ extern void ms_answer_pool_init(void);
 /* Owner: start or stop verifiers until mobisign.answer_workers run. */
 extern void ms_answer_pool_adjust(void);
 
+/*
+ * Owner: does a verifier keep house (housekeeping.h: the one of slot 0, started
+ * and not stopped)?  Else the owner does.
+ */
+extern bool ms_answer_pool_keeps_house(void);
+
 /* Owner: how many verifiers are running (0: the owner verifies itself). */
 extern int	ms_answer_pool_running(void);
 
-/* Owner: new answers are queued; wake the verifiers. */
-extern void ms_answer_pool_wake(void);
+/*
+ * Owner: answers (> 0: how many) are queued; wake as many idle verifiers
+ * (waiting on their latch), in turn, or every verifier when none is idle or
+ * the number is not known (<= 0).  A busy verifier looks at the queue again
+ * after its batch.
+ */
+extern void ms_answer_pool_wake(int answers);
 
 /* Owner: stop every verifier (shutdown, extension dropped). */
 extern void ms_answer_pool_stop(void);

@@ -825,46 +825,85 @@ ms_queue_requeue_pending(void)
 /* ---- housekeeping -------------------------------------------------------- */
 
 /*
- * Run sql (one integer column n: the rows it handled, at most batch) again
- * while its batches come back full, at most 20 times in one unit of work
- * (the rest waits for the next round).
+ * One step, one batch per call (the caller, worker_main.c, chooses the batch
+ * and when to come back): the worker owns the SMPP links, and while it seals
+ * or deletes it neither submits nor acknowledges.
  */
-static void
-batches_while_full(const char *what, const char *sql, int batch)
+typedef struct HousekeepingArg
 {
-	for (int i = 0; i < 20; i++)
-	{
-		bool		isnull;
-		int			n;
+	MsHousekeepingStep step;
+	int			batch;
+	int64		handled;
+} HousekeepingArg;
 
-		if (guarded_exec(what, sql, 0, NULL, NULL, NULL) < 0 || SPI_processed != 1)
-			break;
-		n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull));
-		if (isnull || n < batch)
-			break;
-	}
+/* run sql (parameter $1: the batch; one column n: the rows it handled) */
+static int64
+one_batch(const char *what, const char *sql, int batch)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(batch)};
+	bool		isnull;
+	int64		n;
+
+	if (guarded_exec(what, sql, 1, types, values, NULL) < 0 || SPI_processed != 1)
+		return -1;
+	n = DatumGetInt64(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull));
+	return isnull ? 0 : n;
 }
 
 static void
 housekeeping_fn(void *arg)
 {
-	/*
-	 * a restore advanced the SIM counters and expired what was open: say so
-	 * in the audit before those transactions are expired (80_backup.sql)
-	 */
-	guarded_exec("mobisign._record_restores", "SELECT mobisign._record_restores()", 0, NULL, NULL, NULL);
+	HousekeepingArg *a = (HousekeepingArg *) arg;
 
-	/* _expire() works in batches of 500 */
-	batches_while_full("mobisign._expire", "SELECT mobisign._expire() AS n", 500);
-	guarded_exec("mobisign.audit_seal", "SELECT mobisign.audit_seal()", 0, NULL, NULL, NULL);
-	/* the queue rows of final transactions, in batches of 1000 (43_sim_worker.sql) */
-	batches_while_full("mobisign._queue_cleanup", "SELECT mobisign._queue_cleanup(1000) AS n", 1000);
+	switch (a->step)
+	{
+		case MS_HK_EXPIRE:
+
+			/*
+			 * a restore advanced the SIM counters and expired what was
+			 * open: say so in the audit before those transactions are
+			 * expired (80_backup.sql)
+			 */
+			guarded_exec("mobisign._record_restores", "SELECT mobisign._record_restores()",
+						 0, NULL, NULL, NULL);
+			a->handled = one_batch("mobisign._expire",
+								   "SELECT mobisign._expire($1)::bigint AS n", a->batch);
+			break;
+		case MS_HK_SEAL:
+			a->handled = one_batch("mobisign.audit_seal",
+								   "SELECT mobisign.audit_seal($1) AS n", a->batch);
+			break;
+		case MS_HK_CLEANUP:
+			/* the queue rows of final transactions (43_sim_worker.sql) */
+			a->handled = one_batch("mobisign._queue_cleanup",
+								   "SELECT mobisign._queue_cleanup($1)::bigint AS n", a->batch);
+			break;
+		case MS_HK_NSTEPS:
+			break;
+	}
 }
 
-void
-ms_queue_housekeeping(void)
+static const char *const hk_activity[] = {
+	[MS_HK_EXPIRE] = "mobisign worker: expiry",
+	[MS_HK_SEAL] = "mobisign worker: audit sealing",
+	[MS_HK_CLEANUP] = "mobisign worker: queue cleanup",
+};
+
+int64
+ms_queue_housekeeping(MsHousekeepingStep step, int batch)
 {
-	run_unit("mobisign worker: expiry, audit sealing and queue cleanup", housekeeping_fn, NULL);
+	HousekeepingArg a = {step, batch, -1};
+
+	if (!run_unit(hk_activity[step], housekeeping_fn, &a))
+		return -1;
+	return a.handled;
+}
+
+const char *
+ms_queue_housekeeping_name(MsHousekeepingStep step)
+{
+	return hk_activity[step] + strlen("mobisign worker: ");
 }
 
 typedef struct NextDueArg

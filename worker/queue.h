@@ -62,8 +62,22 @@ extern int	ms_queue_verify_answers(int batch);
  */
 extern int	ms_queue_requeue_pending(void);
 
-/* mobisign._expire(), mobisign.audit_seal(), mobisign._queue_cleanup() */
-extern void ms_queue_housekeeping(void);
+/* the housekeeping steps, run in this order every round */
+typedef enum MsHousekeepingStep
+{
+	MS_HK_EXPIRE,				/* mobisign._record_restores(), mobisign._expire() */
+	MS_HK_SEAL,					/* mobisign.audit_seal() */
+	MS_HK_CLEANUP,				/* mobisign._queue_cleanup() */
+	MS_HK_NSTEPS
+} MsHousekeepingStep;
+
+/*
+ * One batch of a step (at most batch rows), its own transaction: the rows
+ * it handled (a full batch: more is waiting), -1 on error (logged).
+ */
+extern int64 ms_queue_housekeeping(MsHousekeepingStep step, int batch);
+/* the step's name, for log lines ("audit sealing") */
+extern const char *ms_queue_housekeeping_name(MsHousekeepingStep step);
 
 /* earliest next_attempt_at of a pending row, 0 if none (or on error) */
 extern TimestampTz ms_queue_next_due(List *held);

@@ -14,7 +14,10 @@
  * housekeeping, safety-net poll).  Each turn: handle socket events, run timers, store and only then
  * acknowledge received deliver_sm, record finished requests, claim new ones
  * (when woken by a committing writer, when a retry is due, or by the slow
- * poll), and do housekeeping.  Every database step is its own short
+ * poll), and, when due and no answer verifier keeps house, one bounded
+ * batch of housekeeping (expiry, audit sealing or queue cleanup, never all
+ * of a round at once: they would hold back submissions and
+ * acknowledgements; housekeeping.h).  Every database step is its own short
  * transaction (queue.c); nothing is held open across network I/O.
  *
  *-------------------------------------------------------------------------
@@ -37,6 +40,7 @@
 
 #include "answer_pool.h"
 #include "bgworker.h"
+#include "housekeeping.h"
 #include "queue.h"
 #include "refresher.h"
 #include "smpp_session.h"
@@ -56,8 +60,23 @@
 #define MS_SHUTDOWN_WAIT_MS 2000
 #define MS_PENDING_RECHECK_MS 10000
 #define MS_OWN_VERIFY_BATCHES 16	/* per turn, with no verifier running */
+/* a turn at least this long is described in a DEBUG1 line (where it went) */
+#define MS_SLOW_TURN_MS 10
 
 static volatile sig_atomic_t got_sigterm = false;
+
+/* where one turn's time went (ms), for the slow-turn line */
+typedef struct MsTurnTimes
+{
+	TimestampTz start;
+	long		store;			/* deliver_sm stored (and acknowledged) */
+	long		record;			/* finished requests recorded */
+	long		claim;			/* new requests claimed and sent */
+	long		periodic;		/* pending answers, housekeeping */
+	int			stored;
+	const char *housekeeping;	/* the step that ran, or NULL */
+	int64		hk_rows;		/* the rows its batch handled */
+} MsTurnTimes;
 
 typedef struct MsWorker
 {
@@ -72,7 +91,8 @@ typedef struct MsWorker
 	bool		wes_dirty;
 	bool		claim_wanted;
 	TimestampTz next_claim_at;
-	TimestampTz next_housekeeping_at;
+	TimestampTz next_round_at;	/* the verifier pool's size, the CRL refresher */
+	MsHousekeeper hk;			/* when no verifier keeps house (housekeeping.h) */
 	TimestampTz next_config_at;
 	TimestampTz next_presence_at;
 	TimestampTz next_pending_at;	/* look for unprocessed inbound segments */
@@ -173,6 +193,7 @@ finish_jobs(MsWorker *w, bool all)
 {
 	ListCell   *lc;
 	List	   *done = NIL;
+	bool		retry = false;
 	MemoryContext old = MemoryContextSwitchTo(w->cxt);
 
 	foreach(lc, w->jobs)
@@ -186,6 +207,7 @@ finish_jobs(MsWorker *w, bool all)
 		}
 		if (job->status != MS_JOB_SENDING && (job->outstanding <= 0 || all))
 		{
+			retry |= job->status == MS_JOB_TEMPFAIL;
 			done = lappend(done, job);
 			w->jobs = foreach_delete_current(w->jobs, lc);
 		}
@@ -195,8 +217,16 @@ finish_jobs(MsWorker *w, bool all)
 	{
 		ms_queue_finish(done);	/* frees the jobs */
 		list_free(done);
-		/* window space freed: look for more work */
-		w->claim_wanted = true;
+
+		/*
+		 * a request to retry has a new next_attempt_at: look at the queue
+		 * again.  Window space freed needs no claim of its own: a claim
+		 * that filled the window left claim_wanted set (claim_jobs), and a
+		 * writer's commit sets it (an empty claim per finished request
+		 * cost a transaction each).
+		 */
+		if (retry)
+			w->claim_wanted = true;
 	}
 }
 
@@ -282,11 +312,11 @@ claim_jobs(MsWorker *w, TimestampTz now)
  * (what is left waits for the next turn, in order).
  */
 static void
-verify_answers(MsWorker *w)
+verify_answers(MsWorker *w, int answers)
 {
 	if (ms_answer_pool_running() > 0)
 	{
-		ms_answer_pool_wake();
+		ms_answer_pool_wake(answers);
 		return;
 	}
 	for (int i = 0; i < MS_OWN_VERIFY_BATCHES; i++)
@@ -298,7 +328,8 @@ static void
 handle_inbound(MsWorker *w, List *inbound)
 {
 	ListCell   *lc;
-	bool		queued = false;
+	bool		any = false;
+	int			answers = 0;
 
 	if (inbound == NIL)
 		return;
@@ -318,11 +349,17 @@ handle_inbound(MsWorker *w, List *inbound)
 			continue;
 		ms_worker_count(MS_C_RECEIVED, 1);
 		if (in->inserted && !in->receipt)
-			queued = true;
+		{
+			any = true;
+			/* an answer's last segment, as a guess at how many answers came */
+			if (in->concat_ref < 0 || in->seqno == in->total)
+				answers++;
+		}
 	}
 
-	if (queued)
-		verify_answers(w);
+	/* one idle verifier at least: its claim takes every MSISDN queued */
+	if (any)
+		verify_answers(w, Max(answers, 1));
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -415,7 +452,9 @@ compute_timeout(MsWorker *w, TimestampTz now)
 	int			i;
 
 	t = Min(t, ms_until(now, w->next_presence_at));
-	t = Min(t, ms_until(now, w->next_housekeeping_at));
+	t = Min(t, ms_until(now, w->next_round_at));
+	if (!ms_answer_pool_keeps_house())
+		t = Min(t, ms_until(now, ms_hk_next_at(&w->hk)));
 	t = Min(t, ms_until(now, w->next_config_at));
 	t = Min(t, ms_until(now, w->next_pending_at));
 	if (total_capacity(w) > 0)
@@ -560,7 +599,8 @@ worker_start(Datum main_arg)
 	reload_links(w, now);
 	w->claim_wanted = true;
 	w->next_claim_at = now;
-	w->next_housekeeping_at = now;
+	w->next_round_at = now;
+	ms_hk_init(&w->hk, true, now);
 	w->next_pending_at = now;
 	return w;
 }
@@ -636,47 +676,74 @@ tick_links(MsWorker *w, TimestampTz now)
  * Returns the time after sending.
  */
 static TimestampTz
-serve_links(MsWorker *w, TimestampTz now, bool woken, List *inbound)
+serve_links(MsWorker *w, TimestampTz now, bool woken, List *inbound, MsTurnTimes *tt)
 {
+	TimestampTz t;
+
 	tick_links(w, now);
 	MemoryContextSwitchTo(w->cxt);
 	handle_inbound(w, inbound);
+	t = GetCurrentTimestamp();
+	tt->store = ms_until(now, t);
+	tt->stored = list_length(inbound);
 	finish_jobs(w, false);
 
 	if (woken)
 		w->claim_wanted = true;
 	now = GetCurrentTimestamp();
+	tt->record = ms_until(t, now);
 	if (now >= w->next_config_at || (woken && w->nlinks == 0))
 		reload_links(w, now);
 	if (w->claim_wanted || now >= w->next_claim_at)
 		claim_jobs(w, now);
 	/* send what was claimed right away */
-	now = GetCurrentTimestamp();
-	tick_links(w, now);
+	t = GetCurrentTimestamp();
+	tick_links(w, t);
 	finish_jobs(w, false);
-	return now;
+	tt->claim = ms_until(now, t);
+	return t;
 }
 
-/* Step: answers left unprocessed by a crash, expiry, audit sealing, refreshes. */
+/* a slow turn, at DEBUG1: what held back the SMPP side */
 static void
-run_periodic(MsWorker *w, TimestampTz now)
+report_slow_turn(MsTurnTimes *tt)
+{
+	TimestampTz end = GetCurrentTimestamp();
+	long		total = ms_until(tt->start, end);
+
+	if (total < MS_SLOW_TURN_MS)
+		return;
+	ereport(DEBUG1,
+			(errmsg_internal("mobisign worker: slow turn %ld ms: store %ld ms (%d deliver_sm), record %ld ms, claim %ld ms, periodic %ld ms (housekeeping: %s, " INT64_FORMAT " rows)",
+							 total, tt->store, tt->stored, tt->record, tt->claim, tt->periodic,
+							 tt->housekeeping ? tt->housekeeping : "none", tt->hk_rows)));
+}
+
+/*
+ * Step: answers left unprocessed by a crash; every round the verifier pool's
+ * size and the CRL refresher; a housekeeping batch when one is due and no
+ * verifier keeps house.
+ */
+static void
+run_periodic(MsWorker *w, TimestampTz now, MsTurnTimes *tt)
 {
 	if (now >= w->next_pending_at)
 	{
 		/* answers still pending (a handling that rolled back): once more */
 		if (ms_queue_requeue_pending() > 0)
-			verify_answers(w);
+			verify_answers(w, 0);
 		w->next_pending_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														 MS_PENDING_RECHECK_MS);
 	}
-	if (now >= w->next_housekeeping_at)
+	if (now >= w->next_round_at)
 	{
 		ms_answer_pool_adjust();
-		ms_queue_housekeeping();
 		ms_refresher_launch_if_due();
-		w->next_housekeeping_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-															  ms_worker_housekeeping_ms);
+		w->next_round_at = TimestampTzPlusMilliseconds(now, ms_worker_housekeeping_ms);
 	}
+	if (!ms_answer_pool_keeps_house())
+		tt->housekeeping = ms_hk_run(&w->hk, now, &tt->hk_rows);
+	tt->periodic = ms_until(now, GetCurrentTimestamp());
 }
 
 void
@@ -689,6 +756,7 @@ ms_worker_main(Datum main_arg)
 		bool		woken = false;
 		List	   *inbound = NIL;
 		TimestampTz now = wait_for_events(w, &woken, &inbound);
+		MsTurnTimes tt = {now};
 
 		/* interrupts, procsignal barriers (DROP DATABASE), cancel */
 		CHECK_FOR_INTERRUPTS();
@@ -711,8 +779,9 @@ ms_worker_main(Datum main_arg)
 			proc_exit(0);
 		}
 		MemoryContextSwitchTo(w->cxt);
-		now = serve_links(w, now, woken, inbound);
-		run_periodic(w, now);
+		now = serve_links(w, now, woken, inbound, &tt);
+		run_periodic(w, now, &tt);
+		report_slow_turn(&tt);
 	}
 
 	ereport(LOG, (errmsg("mobisign worker: shutting down")));

@@ -14,8 +14,9 @@
 #     rows inserted, claimed, submitted, two answer segments stored and
 #     processed, the transaction final), one commit per step, while the
 #     worker does its housekeeping (removing the queue rows of final
-#     transactions, expiry, sealing); pg_stat_user_tables and the worker's
-#     RssAnon after 20,000 and after all of them.
+#     transactions, expiry, sealing: the verifier of slot 0 does it);
+#     pg_stat_user_tables and the RssAnon of the worker and its verifiers
+#     (summed) after 20,000 and after all of them.
 #
 #   RESULT backend_rss_growth value=<kB> kB reference=<RssAnon after 20 %> ratio=<v/r> target=<=5120kB pass|short
 #   RESULT worker_rss_growth  value=<kB> kB reference=<RssAnon after 20,000> ratio=<v/r> target=<=5120kB pass|short
@@ -165,11 +166,14 @@ settle() {
 	done
 }
 
-snapshot() { # LABEL: RssAnon of the sessions and the worker, and the queue's tables
+snapshot() { # LABEL: RssAnon of the sessions, the worker's (with its verifiers'), and the queue's tables
 	local p1 p2
 	sleep 1.5 # the table counters reach pg_stat_user_tables within a second
 	p1=$(sed -n 's/^pid //p' "$work/out1") p2=$(sed -n 's/^pid //p' "$work/out2")
-	ms_psql -qAt -F ' ' -c "SELECT rss_kb($p1), rss_kb($p2), rss_kb($worker),
+	# the worker and its verifiers (the verifier of slot 0 keeps house)
+	ms_psql -qAt -F ' ' -c "SELECT rss_kb($p1), rss_kb($p2),
+	    (SELECT sum(rss_kb(pid))::bigint FROM pg_stat_activity
+	      WHERE backend_type IN ('mobisign worker', 'mobisign verifier')),
 	    pg_total_relation_size('mobisign.request_queue')" >"$work/$1.rss"
 	echo "  $1    request_queue rows now: $(ms_psql -qAt -c "SELECT count(*) FROM mobisign.request_queue")"
 	ms_psql -qAt -F ' ' -c "SELECT relname, n_live_tup, n_dead_tup, n_tup_ins, n_tup_del, autovacuum_count,

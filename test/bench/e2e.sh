@@ -12,7 +12,13 @@
 #   half rate  authentications queued one per transaction, paced at half the
 #              backlog's rate by two clients, for BENCH_E2E_HALF_SECONDS
 #              (default 15): latency queued -> completed (created_at ->
-#              completed_at) minus the simulator's time, p50 and p99
+#              completed_at) minus the simulator's time, p50 and p99;
+#              BENCH_E2E_HALF_RATE (authentications/s) fixes the pace instead
+#              (to compare builds at the same load on a shared machine); the
+#              stages of that latency (queued -> submitted -> answer stored ->
+#              decided -> committed: p50, p99, the slowest 1 %)
+#   sealing    the audit rows not sealed yet, sampled every second in both
+#              runs (the most seen), after them, and mobisign_audit_verify()
 #   reference  the same authentications driven by "mobisign-sim client
 #              --load" (a bare SMPP client, no database: it builds, submits,
 #              reassembles, checks and verifies as the server does), window
@@ -20,8 +26,9 @@
 #
 # The SMSC link's rate cap is raised (max_per_second 10000, window 100) so
 # that the link is not what is measured.  mobisign.answer_workers is
-# BENCH_ANSWER_WORKERS (default: the GUC's default).  Results (TSV, PNG)
-# go to BENCH_RESULTS (default test/bench/results).  Every wait is bounded.
+# BENCH_ANSWER_WORKERS (default: the GUC's default).  Results (TSV, PNG,
+# the server log) go to BENCH_RESULTS (default test/bench/results).
+# BENCH_E2E_CONF: more postgresql.conf lines.  Every wait is bounded.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$MOBISIGN_ROOT"
@@ -38,13 +45,17 @@ if [ -n "${MOBISIGN_DESTDIR:-}" ]; then
 fi
 work=$(ms_readable_dir)
 sim_pid=
+sampler=
+stop_sampler() { [ -n "$sampler" ] && kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; sampler=; }
 cleanup() {
+	stop_sampler
 	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "e2e: BENCH_KEEP=1: cluster $work/pg left running (stop it with pg_ctl -D $work/pg/data stop)"
 		return
 	fi
 	ms_cluster_stop "$work/pg" || true
+	cp "$work/pg/log" "$results/e2e-server.log" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -67,7 +78,11 @@ smpp=$(ms_free_port)
 "$sim" provision --dir "$work/sim" --users "$n" --key-type ec --port "$smpp" >/dev/null
 echo "  provisioned $n SIMs in $(secs_since "$t") s"
 mkdir -p "$work/pg"
-ms_cluster_start "$work/pg" "$(ms_free_port)" "max_connections = 60" >/dev/null
+# BENCH_E2E_CONF: more postgresql.conf lines, ';' between them (experiments,
+# e.g. "log_min_messages = debug1" for the worker's slow-turn lines)
+IFS=';' read -r -a conf_extra <<<"${BENCH_E2E_CONF:-}"
+ms_cluster_start "$work/pg" "$(ms_free_port)" "max_connections = 60" "track_commit_timestamp = on" \
+	${conf_extra[@]+"${conf_extra[@]}"} >/dev/null
 q "CREATE EXTENSION mobisign" >/dev/null
 # a backlog must not expire while it drains
 q "ALTER SYSTEM SET mobisign.max_timeout = '20 min'" >/dev/null
@@ -125,6 +140,17 @@ wait_final() {
 	[ "$done" -ge "$count" ] || echo "  $tag: only $done of $count final after $limit s" >&2
 }
 
+# the audit rows not sealed yet, sampled every second into FILE until the
+# sampler is stopped (the worker seals as it goes: this must stay bounded)
+sample_unsealed() {
+	local i
+	for i in $(seq 1 900); do
+		q "SELECT count(*) FROM mobisign.audit WHERE chain_seq IS NULL" >>"$1" 2>/dev/null || true
+		sleep 1
+	done
+}
+unsealed_max() { sort -n "$1" | tail -n 1; }
+
 # ---- backlog
 echo "== backlog: $n authentications queued at once"
 cpu_w0=$(cpu_of 'mobisign worker')
@@ -134,7 +160,10 @@ q "SELECT count(*) FROM generate_series(1, $n) g,
           mobisign_authenticate(format('user%s', lpad(g::text, 4, '0')), 'backlog', '15 min')" >/dev/null
 echo "  queued in $(secs_since "$t") s (one transaction); draining"
 t0=$(q "SELECT extract(epoch FROM clock_timestamp())")
+sample_unsealed "$work/unsealed.backlog" &
+sampler=$!
 wait_final backlog "$n" $((120 + n / 20))
+stop_sampler
 cpu_w1=$(cpu_of 'mobisign worker')
 cpu_v1=$(cpu_of 'mobisign verifier')
 read -r ok last <<<"$(q "SELECT count(*) FILTER (WHERE status_code = 502) || ' ' ||
@@ -145,15 +174,20 @@ cpu_v=$(awk -v a="$cpu_v0" -v b="$cpu_v1" -v n="$n" 'BEGIN { printf "%.2f", (b -
 echo "  $ok of $n at 502; $rate authentications/s; CPU per authentication: SMPP worker $cpu_w ms, verifiers $cpu_v ms"
 
 # ---- half rate
-half=$(awk -v r="$rate" 'BEGIN { printf "%.1f", r / 2 }')
+half=${BENCH_E2E_HALF_RATE:-$(awk -v r="$rate" 'BEGIN { printf "%.1f", r / 2 }')}
 m=$(awk -v r="$half" -v s="$half_secs" -v n="$n" 'BEGIN { m = int(r * s); if (m > n) m = n; if (m < 20) m = 20; print m - m % 2 }')
 echo "== half rate: $m authentications at $half/s (two clients), about ${half_secs} s"
 ms_psql -qAt -c "CALL bench_paced(1, $((m / 2)), 2, $half / 2, now() + interval '1 s')" >/dev/null &
 c1=$!
 ms_psql -qAt -c "CALL bench_paced(2, $((m / 2)), 2, $half / 2, now() + interval '1 s')" >/dev/null &
 c2=$!
+sample_unsealed "$work/unsealed.half" &
+sampler=$!
 wait "$c1" "$c2"
 wait_final half "$m" 120
+stop_sampler
+# the worker seals the audit rows as it goes: what it has not sealed yet
+unsealed=$(q "SELECT count(*) FROM mobisign.audit WHERE chain_seq IS NULL")
 
 # ---- reference: the simulator's own capacity
 echo "== reference: mobisign-sim client --load (no database)"
@@ -182,6 +216,39 @@ read -r sub50 sub99 ans50 ans99 <<<"$(q "SELECT round(percentile_cont(0.5) WITHI
                                          FROM (SELECT extract(epoch FROM submitted_at - created_at) * 1000 AS a,
                                                       extract(epoch FROM completed_at - submitted_at) * 1000 AS b
                                                  FROM mobisign.transaction WHERE application = 'half') x")"
+
+# the stages of each half-rate authentication, from the timestamps the
+# server keeps (track_commit_timestamp is on in this cluster): queued
+# (created_at) -> submitted (submitted_at: the SMPP worker had the
+# submit_sm_resp and recorded it) -> stored (received_at of the answer's last
+# segment: the SIM's time is in this stage) -> decided (completed_at: a
+# verifier claimed and handled it) -> committed (the commit of that
+# verifier's transaction); p50, p99 and the mean over the slowest 1% (what
+# makes the p99)
+ms_psql -q >/dev/null <<'SQL'
+CREATE VIEW bench_stages AS
+SELECT t.id, extract(epoch FROM t.completed_at - t.created_at) * 1000 AS total,
+       extract(epoch FROM t.submitted_at - t.created_at) * 1000 AS queued_submitted,
+       extract(epoch FROM s.stored - t.submitted_at) * 1000 AS submitted_stored,
+       extract(epoch FROM t.completed_at - s.stored) * 1000 AS stored_decided,
+       extract(epoch FROM pg_xact_commit_timestamp(t.xmin) - t.completed_at) * 1000 AS decided_committed
+  FROM mobisign.transaction t,
+       LATERAL (SELECT max(i.received_at) AS stored FROM mobisign.inbound_segment i
+                 WHERE i.msisdn = t.msisdn AND i.received_at BETWEEN t.created_at AND t.completed_at) s
+ WHERE t.application = 'half' AND t.status_code = 502;
+SQL
+stages=$(q "WITH x AS (SELECT *, percent_rank() OVER (ORDER BY total) AS r FROM bench_stages),
+                 s(n, stage, v, r) AS (
+                   SELECT 1, 'queued -> submitted', queued_submitted, r FROM x UNION ALL
+                   SELECT 2, 'submitted -> answer stored (the SIM)', submitted_stored, r FROM x UNION ALL
+                   SELECT 3, 'answer stored -> decided (verifier)', stored_decided, r FROM x UNION ALL
+                   SELECT 4, 'decided -> committed', decided_committed, r FROM x UNION ALL
+                   SELECT 5, 'queued -> decided (total)', (SELECT total FROM x y WHERE y.id = x.id), r FROM x)
+            SELECT format('%-40s %8s %8s %12s', stage,
+                          round(percentile_cont(0.5) WITHIN GROUP (ORDER BY v)),
+                          round(percentile_cont(0.99) WITHIN GROUP (ORDER BY v)),
+                          round(avg(v) FILTER (WHERE r >= 0.99)))
+              FROM s GROUP BY n, stage ORDER BY n" 2>&1 || true)
 
 # ---- the time series and the picture: per second of both runs,
 # completed/s and the latency p50/p99 (queued -> completed, the simulator's
@@ -228,6 +295,15 @@ printf '%-52s %12s\n' "half rate: latency p99 minus ${sim_ms} ms simulator (ms)"
 printf '%-52s %12s\n' "half rate: at 502" "$half_ok of $m"
 printf '%-52s %12s\n' "half rate: queued -> submitted p50 / p99 (ms)" "$sub50 / $sub99"
 printf '%-52s %12s\n' "half rate: submitted -> completed p50 / p99 (ms)" "$ans50 / $ans99"
+printf '%-52s %12s\n' "audit rows not yet sealed, most seen: backlog / half" \
+	"$(unsealed_max "$work/unsealed.backlog") / $(unsealed_max "$work/unsealed.half")"
+printf '%-52s %12s\n' "audit rows not yet sealed after the half rate" "$unsealed"
+printf '%-52s %12s\n' "audit chain (mobisign_audit_verify)" \
+	"$(q "SELECT CASE WHEN intact THEN 'intact, ' || rows_checked || ' rows' ELSE 'BROKEN: ' || reason END FROM mobisign_audit_verify()")"
+echo
+echo "== half rate, where the time goes (ms)"
+printf '%-40s %8s %8s %12s\n' "stage" "p50" "p99" "slowest 1%"
+echo "$stages"
 echo
 awk -v v="$rate" -v r="$ref" -v ok="$ok" -v n="$n" 'BEGIN {
 	printf "RESULT e2e_authentications_ecdsa value=%.1f auth/s reference=%.1f ratio=%.3f target=0.5 %s\n",

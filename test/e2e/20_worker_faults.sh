@@ -390,13 +390,18 @@ drop_database() {
 # the audit sealer's advisory lock keeps the old worker waiting in its
 # housekeeping (it sees the SIGTERM only afterwards) and stays connected, so
 # the drop fails; it lets go once the second worker runs. With a 60 s poll,
-# a lost wake-up would leave a request unsent for a minute.
+# a lost wake-up would leave a request unsent for a minute. Without answer
+# verifiers (mobisign.answer_workers = 0) the worker keeps house itself (with
+# them, the verifier of slot 0 does).
 worker_waits_on_lock() { [ "$(q "SELECT wait_event FROM pg_stat_activity WHERE pid = $1")" = advisory ]; }
+no_verifiers() { [ "$(verifiers)" = 0 ]; }
 busy_worker() {
 	local wpid holder back start tid
 	wpid=$(ms_worker_pid)
 	q "ALTER SYSTEM SET mobisign.worker_naptime = '60s'" >/dev/null
+	q "ALTER SYSTEM SET mobisign.answer_workers = 0" >/dev/null
 	ms_reload
+	ms_wait_until 15 no_verifiers
 	ms_bg "$PGBIN/psql" -X -q -h "$PG" -p "$PGPORT_T" -U postgres -d "$DB" \
 		-c "SELECT pg_advisory_lock(hashtext('mobisign.audit_seal'))" \
 		-c "DO \$\$ BEGIN
@@ -427,6 +432,7 @@ busy_worker() {
 		"$(q "SELECT state || ' ' || status_code FROM mobisign_wait('$tid', '10 s')")"
 	echo "# busy worker: the request took $(($(date +%s) - start)) s"
 	q "ALTER SYSTEM RESET mobisign.worker_naptime" >/dev/null
+	q "ALTER SYSTEM RESET mobisign.answer_workers" >/dev/null
 	ms_reload
 }
 

@@ -1,0 +1,114 @@
+/*-------------------------------------------------------------------------
+ *
+ * housekeeping.c
+ *	  The housekeeping rounds (see housekeeping.h).
+ *
+ * A call runs one batch (its own short transaction, queue.c).  In the SMPP
+ * worker the next call comes after at least MS_HK_GAP_MS and three times
+ * what that call took, so housekeeping takes at most a quarter of its time
+ * and holds back submissions and acknowledgements for one batch at most
+ * (make bench, half rate: sealing a second's audit rows in one call took
+ * 13-75 ms, the queue cleanup up to 15 ms, in the SMPP worker's turn; those
+ * turns made the latency p99).  In the verifier that keeps house the pause
+ * is what the call took: it claims answers between two batches.
+ *
+ * The batch adapts to the backlog: small while little is waiting (short
+ * calls), doubled after every MS_HK_GROW_AFTER full batches of one round (a
+ * backlog that small batches do not clear: sealing keeps up with the
+ * peak's audit rows), halved after a round that needed at most two.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/timestamp.h"
+
+#include "bgworker.h"
+#include "housekeeping.h"
+#include "queue.h"
+
+#define MS_HK_GAP_MS 10
+#define MS_HK_GROW_AFTER 4
+
+/* a step's batch bounds (rows per call) */
+static const struct
+{
+	int			min;
+	int			max;
+} hk_bounds[MS_HK_NSTEPS] = {
+	[MS_HK_EXPIRE] = {100, 500},
+	[MS_HK_SEAL] = {50, 5000},	/* audit_seal's own UPDATE batch */
+	[MS_HK_CLEANUP] = {100, 5000},
+};
+
+void
+ms_hk_init(MsHousekeeper *hk, bool spaced, TimestampTz now)
+{
+	memset(hk, 0, sizeof(*hk));
+	hk->spaced = spaced;
+	hk->next_round_at = now;
+	hk->next_call_at = now;
+	for (int i = 0; i < MS_HK_NSTEPS; i++)
+		hk->step[i].batch = hk_bounds[i].min;
+}
+
+/* every step due; a step the last round found easy gets a smaller batch */
+static void
+start_round(MsHousekeeper *hk, TimestampTz now)
+{
+	for (int i = 0; i < MS_HK_NSTEPS; i++)
+	{
+		MsHkStep   *st = &hk->step[i];
+
+		if (!st->due && st->calls <= 2)
+			st->batch = Max(st->batch / 2, hk_bounds[i].min);
+		st->due = true;
+		st->calls = 0;
+		st->full = 0;
+	}
+	hk->next = 0;
+	hk->next_round_at = TimestampTzPlusMilliseconds(now, ms_worker_housekeeping_ms);
+}
+
+const char *
+ms_hk_run(MsHousekeeper *hk, TimestampTz now, int64 *rows)
+{
+	*rows = 0;
+	if (now >= hk->next_round_at)
+		start_round(hk, now);
+	if (now < hk->next_call_at)
+		return NULL;
+	for (int k = 0; k < MS_HK_NSTEPS; k++)
+	{
+		int			i = (hk->next + k) % MS_HK_NSTEPS;
+		MsHkStep   *st = &hk->step[i];
+		TimestampTz end;
+		long		took_ms;
+
+		if (!st->due)
+			continue;
+		hk->next = (i + 1) % MS_HK_NSTEPS;
+		*rows = ms_queue_housekeeping((MsHousekeepingStep) i, st->batch);
+		st->calls++;
+		st->due = *rows >= st->batch;
+		if (st->due && ++st->full % MS_HK_GROW_AFTER == 0)
+			st->batch = Min(st->batch * 2, hk_bounds[i].max);
+		end = GetCurrentTimestamp();
+		took_ms = ms_until(now, end);
+		hk->next_call_at = TimestampTzPlusMilliseconds(end, hk->spaced ?
+													   Max(MS_HK_GAP_MS, 3 * took_ms) : took_ms);
+		return ms_queue_housekeeping_name((MsHousekeepingStep) i);
+	}
+	/* nothing left this round */
+	hk->next_call_at = hk->next_round_at;
+	return NULL;
+}
+
+TimestampTz
+ms_hk_next_at(const MsHousekeeper *hk)
+{
+	for (int i = 0; i < MS_HK_NSTEPS; i++)
+		if (hk->step[i].due)
+			return hk->next_call_at;
+	return Max(hk->next_call_at, hk->next_round_at);
+}
