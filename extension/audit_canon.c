@@ -61,27 +61,29 @@ byte_needs_escape(unsigned char ch)
 
 /*
  * The position of the first byte from i on that needs an escape, or len:
- * eight bytes looked at a time (the last few padded with a byte that needs
- * none).
+ * eight bytes looked at a time (the last eight of a longer string read
+ * again rather than byte by byte), the bytes of a flagged word one by one.
  */
 static inline size_t
 next_escape(const char *p, size_t len, size_t i)
 {
-	while (i < len)
-	{
-		uint64		w = UINT64CONST(0x4141414141414141);	/* "AAAAAAAA" */
-		size_t		end = Min(i + 8, len);
+	uint64		w;
 
-		memcpy(&w, p + i, end - i);
-		if (!word_needs_escape(w))
-		{
-			i = end;
-			continue;
-		}
-		for (; i < end; i++)
-			if (byte_needs_escape((unsigned char) p[i]))
-				return i;
+	for (; i + 8 <= len; i += 8)
+	{
+		memcpy(&w, p + i, 8);
+		if (word_needs_escape(w))
+			break;
 	}
+	if (i + 8 > len && i < len && len >= 8)
+	{
+		memcpy(&w, p + len - 8, 8);
+		if (!word_needs_escape(w))
+			return len;
+	}
+	for (; i < len; i++)
+		if (byte_needs_escape((unsigned char) p[i]))
+			return i;
 	return len;
 }
 

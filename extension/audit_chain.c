@@ -16,9 +16,10 @@
  * statement's snapshot and the SELECT privilege checked as a query would:
  * in physical order while that is the chain order, then through the
  * chain_seq index (check_direct).  A cursor's executor and the copy of
- * every row cost more than the hash.  When row-level security applies to the table
- * (or no index gives the chain order), the same check reads the rows
- * through a cursor instead, as the policies show them.  What one row needs
+ * every row cost more than the hash.  When row-level security applies to
+ * the table (or no unique index gives the chain order), the same check
+ * reads the rows through a cursor instead, as the policies show them.
+ * Either way the results are the same.  What one row needs
  * lives in a memory context reset for the next row, what one batch of the
  * sealer needs in one reset for the next batch.
  *
