@@ -4,21 +4,24 @@
  *	  The audit hash chain (see audit_chain.h): mobisign.audit_digest(),
  *	  mobisign.audit_seal() and mobisign._audit_chain_check().
  *
- * The canonical form is written here directly as the text that
- * jsonb_build_array(...)::text gives for the same values (strings escaped
- * as escape_json() does, the detail by JsonbToCString, ", " between elements):
- * building a jsonb value per row and printing it again would cost more
- * than the hash.  test/regress/sql/50_audit.sql compares it with the
- * jsonb_build_array form on rows with every kind of value.
+ * Every row's hash covers its canonical form (audit_canon.h).
  *
  * The sealer reads the unsealed rows in batches, each after the last row
  * of the one before (the old versions of the rows just sealed stay in the
  * partial index audit_unsealed until vacuum: a scan from the start would
  * step over all of them every batch).  Rows are locked by nothing but the
  * advisory lock: only the sealer may update them (mobisign.audit_guard).
- * The check reads the chain through a cursor;
- * what one row needs lives in a memory context reset for the next row,
- * what one batch needs in one reset for the next batch.
+ * The check reads the chain in chain_seq order straight from the table,
+ * each row deformed from its heap tuple in place, with the calling
+ * statement's snapshot and the SELECT privilege checked as a query would:
+ * in physical order while that is the chain order, then through the
+ * chain_seq index (check_direct).  A cursor's executor and the copy of
+ * every row cost more than the hash.  When row-level security applies to
+ * the table (or no unique index gives the chain order), the same check
+ * reads the rows through a cursor instead, as the policies show them.
+ * Either way the results are the same.  What one row needs
+ * lives in a memory context reset for the next row, what one batch of the
+ * sealer needs in one reset for the next batch.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,12 +29,26 @@
 
 #include <openssl/evp.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
-#include "common/int.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -42,10 +59,10 @@
 #include "utils/typcache.h"
 #include "utils/uuid.h"
 
+#include "audit_canon.h"
 #include "audit_chain.h"
 #include "ossl.h"
 #include "spi_row.h"
-#include "text_bytes.h"
 
 #define HASH_LEN 32
 #define SEAL_BATCH 5000
@@ -54,23 +71,6 @@
 /* the columns of mobisign.audit, as the queries below name them */
 #define AUDIT_COLUMNS "a.id, a.at, a.actor, a.application, a.operation, a.transaction_id," \
 	" a.outcome, a.detail, a.chain_seq, a.prev_hash, a.hash"
-
-/* one audit row's values; the texts are detoasted */
-typedef struct AuditRow
-{
-	int64		id;
-	TimestampTz at;
-	const char *actor;
-	text	   *application;	/* NULL for SQL NULL */
-	text	   *operation;
-	pg_uuid_t  *transaction_id; /* NULL for SQL NULL */
-	text	   *outcome;
-	Jsonb	   *detail;
-	bool		has_seq;
-	int64		chain_seq;
-	bytea	   *prev_hash;		/* NULL for SQL NULL */
-	bytea	   *hash;			/* NULL for SQL NULL */
-} AuditRow;
 
 /* column numbers of AUDIT_COLUMNS in a result */
 typedef struct AuditCols
@@ -95,14 +95,10 @@ audit_cols(TupleDesc td, AuditCols *c)
 	c->hash = ms_spi_fnumber(td, "hash");
 }
 
-/* the row of an SPI result, its columns deformed at once (NOT NULL ones read as such) */
+/* the row from its columns' values (NOT NULL ones read as such) */
 static void
-audit_row(HeapTuple tup, TupleDesc td, const AuditCols *c, AuditRow *r)
+audit_row_values(const Datum *v, const bool *n, const AuditCols *c, MsAuditRow *r)
 {
-	Datum	   *v = palloc(sizeof(Datum) * td->natts);
-	bool	   *n = palloc(sizeof(bool) * td->natts);
-
-	heap_deform_tuple(tup, td, v, n);
 	/* column numbers are 1-based */
 	r->id = DatumGetInt64(v[c->id - 1]);
 	r->at = DatumGetTimestampTz(v[c->at - 1]);
@@ -118,129 +114,15 @@ audit_row(HeapTuple tup, TupleDesc td, const AuditCols *c, AuditRow *r)
 	r->hash = n[c->hash - 1] ? NULL : DatumGetByteaPP(v[c->hash - 1]);
 }
 
-/*
- * A JSON string of len bytes as escape_json() writes it (", \, \b, \f, \n,
- * \r, \t, other bytes below 0x20 as \u00XX, the rest as they are), the
- * runs between escapes appended at once: one character at a time costs more
- * than the hash.
- */
+/* the row of a tuple (an SPI result's or a composite value's) */
 static void
-json_string(StringInfo out, const char *p, size_t len)
+audit_row(HeapTuple tup, TupleDesc td, const AuditCols *c, MsAuditRow *r)
 {
-	size_t		run = 0;
+	Datum	   *v = palloc(sizeof(Datum) * td->natts);
+	bool	   *n = palloc(sizeof(bool) * td->natts);
 
-	appendStringInfoCharMacro(out, '"');
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char ch = (unsigned char) p[i];
-		const char *esc = NULL;
-		char		u[8];
-
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		switch (ch)
-		{
-			case '"':
-				esc = "\\\"";
-				break;
-			case '\\':
-				esc = "\\\\";
-				break;
-			case '\b':
-				esc = "\\b";
-				break;
-			case '\f':
-				esc = "\\f";
-				break;
-			case '\n':
-				esc = "\\n";
-				break;
-			case '\r':
-				esc = "\\r";
-				break;
-			case '\t':
-				esc = "\\t";
-				break;
-			default:
-				snprintf(u, sizeof(u), "\\u%04x", ch);
-				esc = u;
-				break;
-		}
-		appendBinaryStringInfo(out, p + run, (int) (i - run));
-		appendStringInfoString(out, esc);
-		run = i + 1;
-	}
-	appendBinaryStringInfo(out, p + run, (int) (len - run));
-	appendStringInfoCharMacro(out, '"');
-}
-
-static void
-json_text(StringInfo out, text *t)
-{
-	if (t == NULL)
-		appendStringInfoString(out, "null");
-	else
-		json_string(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-}
-
-/*
- * The canonical form of r (audit_chain.h) into out, reset first: the bytes
- * the hash covers after the previous hash.
- */
-static void
-canonical_row(StringInfo out, const AuditRow *r)
-{
-	int64		unix_us;
-	text	   *t;
-	bytea	   *utf8;
-
-	if (TIMESTAMP_NOT_FINITE(r->at) ||
-		pg_add_s64_overflow(r->at, (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
-							SECS_PER_DAY * USECS_PER_SEC, &unix_us))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("the time of audit row %lld is out of range", (long long) r->id)));
-	resetStringInfo(out);
-	appendStringInfo(out, "[" INT64_FORMAT ", " INT64_FORMAT ", ", r->id, unix_us);
-	json_string(out, r->actor, strlen(r->actor));
-	appendStringInfoString(out, ", ");
-	json_text(out, r->application);
-	appendStringInfoString(out, ", ");
-	json_text(out, r->operation);
-	appendStringInfoString(out, ", ");
-	if (r->transaction_id == NULL)
-		appendStringInfoString(out, "null");
-	else
-	{
-		char	   *u = DatumGetCString(DirectFunctionCall1(uuid_out,
-														  UUIDPGetDatum(r->transaction_id)));
-
-		json_string(out, u, strlen(u));
-	}
-	appendStringInfoString(out, ", ");
-	json_text(out, r->outcome);
-	appendStringInfoString(out, ", ");
-	(void) JsonbToCString(out, &r->detail->root, VARSIZE(r->detail));
-	if (r->has_seq)
-		appendStringInfo(out, ", " INT64_FORMAT "]", r->chain_seq);
-	else
-		appendStringInfoString(out, ", null]");
-
-	/*
-	 * In UTF-8; a text without a UTF-8 form as stored (never an error).  In
-	 * a UTF-8 database both are the bytes as they are (text_bytes.h).
-	 */
-	if (GetDatabaseEncoding() == PG_UTF8)
-		return;
-	t = cstring_to_text_with_len(out->data, out->len);
-	utf8 = ms_text_utf8(t);
-	if (utf8 != NULL)
-	{
-		resetStringInfo(out);
-		appendBinaryStringInfo(out, VARDATA(utf8), VARSIZE(utf8) - VARHDRSZ);
-		pfree(utf8);
-	}
-	pfree(t);
+	heap_deform_tuple(tup, td, v, n);
+	audit_row_values(v, n, c, r);
 }
 
 /* SHA-256, fetched once per backend (an implicit fetch per row costs) */
@@ -313,7 +195,7 @@ ms_audit_digest(PG_FUNCTION_ARGS)
 	HeapTupleData tup;
 	TupleDesc	td;
 	AuditCols	c;
-	AuditRow	r;
+	MsAuditRow	r;
 	StringInfoData canon;
 	unsigned char h[HASH_LEN];
 	MsScope    *scope;
@@ -329,7 +211,7 @@ ms_audit_digest(PG_FUNCTION_ARGS)
 	ReleaseTupleDesc(td);
 
 	initStringInfo(&canon);
-	canonical_row(&canon, &r);
+	ms_audit_canonical(&canon, &r);
 	scope = ms_scope_create();
 	ctx = ms_scope_md_ctx(scope, EVP_MD_CTX_new());
 	if (ctx == NULL)
@@ -442,7 +324,7 @@ ms_audit_seal(PG_FUNCTION_ARGS)
 		audit_cols(SPI_tuptable->tupdesc, &c);
 		for (uint64 i = 0; i < n; i++)
 		{
-			AuditRow	r;
+			MsAuditRow	r;
 			unsigned char h[HASH_LEN];
 
 			MemoryContextReset(row_cxt);
@@ -450,7 +332,7 @@ ms_audit_seal(PG_FUNCTION_ARGS)
 			audit_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &c, &r);
 			r.has_seq = true;
 			r.chain_seq = ++last_seq;
-			canonical_row(&canon, &r);
+			ms_audit_canonical(&canon, &r);
 			chain_hash(ctx, (char *) head.bytes, head.len, &canon, h);
 			MemoryContextSwitchTo(batch_cxt);
 			ids[i] = Int64GetDatum(r.id);
@@ -494,6 +376,11 @@ typedef struct ChainCheck
 	int64		broken_id;		/* when reason is set: the first broken row */
 	int64		broken_seq;
 	const char *reason;			/* NULL while intact */
+	/* per row */
+	EVP_MD_CTX *ctx;
+	StringInfoData canon;
+	MemoryContext row_cxt;		/* reset for every row */
+	MemoryContext head_cxt;		/* the head and the result's parts */
 } ChainCheck;
 
 static bool
@@ -503,51 +390,213 @@ bytes_equal(bytea *b, const unsigned char *p, size_t len)
 }
 
 /*
- * The rows of SPI_tuptable, in order; false at the first broken row.
- * Per row in row_cxt; the head in head_cxt.
+ * The next row in chain order, read in cc->row_cxt (current); false at the
+ * first broken row.
  */
 static bool
-check_rows(ChainCheck *cc, EVP_MD_CTX *ctx, StringInfo canon, MemoryContext row_cxt,
-		   MemoryContext head_cxt)
+check_row(ChainCheck *cc, const MsAuditRow *r)
 {
-	AuditCols	c;
+	unsigned char h[HASH_LEN];
+	const char *reason = NULL;
+	MemoryContext old;
 
-	audit_cols(SPI_tuptable->tupdesc, &c);
-	for (uint64 i = 0; i < SPI_processed; i++)
+	CHECK_FOR_INTERRUPTS();
+	cc->rows_checked++;
+	if (r->chain_seq != cc->want_seq)
+		reason = psprintf("row with chain position " INT64_FORMAT " is missing", cc->want_seq);
+	else if (!bytes_equal(r->prev_hash, cc->head.bytes, cc->head.len))
+		reason = "the link to the previous row does not match";
+	else
 	{
-		MemoryContext old;
-		AuditRow	r;
-		unsigned char h[HASH_LEN];
-
-		MemoryContextReset(row_cxt);
-		old = MemoryContextSwitchTo(row_cxt);
-		audit_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &c, &r);
-		cc->rows_checked++;
-		if (r.chain_seq != cc->want_seq)
-			cc->reason = psprintf("row with chain position " INT64_FORMAT " is missing", cc->want_seq);
-		else if (!bytes_equal(r.prev_hash, cc->head.bytes, cc->head.len))
-			cc->reason = "the link to the previous row does not match";
-		else
-		{
-			canonical_row(canon, &r);
-			chain_hash(ctx, (char *) cc->head.bytes, cc->head.len, canon, h);
-			if (!bytes_equal(r.hash, h, HASH_LEN))
-				cc->reason = "the row's content does not match its hash";
-		}
-		MemoryContextSwitchTo(head_cxt);
-		if (cc->reason != NULL)
-		{
-			cc->reason = pstrdup(cc->reason);
-			cc->broken_id = r.id;
-			cc->broken_seq = r.chain_seq;
-			MemoryContextSwitchTo(old);
-			return false;
-		}
+		ms_audit_canonical(&cc->canon, r);
+		chain_hash(cc->ctx, (char *) cc->head.bytes, cc->head.len, &cc->canon, h);
+		if (!bytes_equal(r->hash, h, HASH_LEN))
+			reason = "the row's content does not match its hash";
+	}
+	old = MemoryContextSwitchTo(cc->head_cxt);
+	if (reason != NULL)
+	{
+		cc->reason = pstrdup(reason);
+		cc->broken_id = r->id;
+		cc->broken_seq = r->chain_seq;
+	}
+	else
+	{
 		head_set(&cc->head, h, HASH_LEN);
 		cc->want_seq++;
-		MemoryContextSwitchTo(old);
 	}
+	MemoryContextSwitchTo(old);
+	return reason == NULL;
+}
+
+/*
+ * The index that gives mobisign.audit in chain order, or InvalidOid: a
+ * valid, unique (not deferred) btree index on chain_seq alone, ascending,
+ * of the integer operator family, with no predicate (NULL positions are
+ * not in the chain, and a scan key >= first_seq leaves them out).  Being
+ * unique, no snapshot sees two rows at one chain position.
+ */
+static Oid
+chain_order_index(Relation heap, AttrNumber seq_attnum)
+{
+	List	   *indexes = RelationGetIndexList(heap);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = index->rd_index;
+
+		if (form->indisvalid && form->indisunique && form->indimmediate &&
+			form->indnkeyatts == 1 && form->indkey.values[0] == seq_attnum &&
+			index->rd_rel->relam == BTREE_AM_OID &&
+			index->rd_opfamily[0] == INTEGER_BTREE_FAM_OID &&
+			(index->rd_indoption[0] & INDOPTION_DESC) == 0 &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
+			found = RelationGetRelid(index);
+		index_close(index, AccessShareLock);
+		if (OidIsValid(found))
+			break;
+	}
+	list_free(indexes);
+	return found;
+}
+
+/* the row in slot, the next in chain order: check_row() in cc->row_cxt */
+static bool
+check_slot(ChainCheck *cc, TupleTableSlot *slot, const AuditCols *c)
+{
+	MemoryContext old;
+	MsAuditRow	r;
+	bool		ok;
+
+	MemoryContextReset(cc->row_cxt);
+	old = MemoryContextSwitchTo(cc->row_cxt);
+	slot_getallattrs(slot);
+	audit_row_values(slot->tts_values, slot->tts_isnull, c, &r);
+	ok = check_row(cc, &r);
+	MemoryContextSwitchTo(old);
+	return ok;
+}
+
+/*
+ * The direct way, with the snapshot of the calling statement and the
+ * SELECT privilege checked as a query would; each row is read from its
+ * heap tuple in place (no executor, no copy of the row).  First the table
+ * in its physical order, as long as that is the chain order (rows are
+ * stored in the order they are sealed, until vacuumed space is reused):
+ * the first row at another position from first_seq on ends that, and the
+ * chain goes on from the position expected through the chain_seq index,
+ * which decides whether a row is missing.  A row below first_seq or not
+ * sealed is not part of the stretch checked.  False if this way cannot be
+ * used (row-level security applies, or no index gives the chain order):
+ * then the cursor must.
+ */
+static bool
+check_direct(ChainCheck *cc, Oid relid)
+{
+	Snapshot	snap = GetActiveSnapshot();
+	int64		first_seq = cc->want_seq;
+	Relation	heap;
+	Oid			index_oid;
+	TupleTableSlot *slot;
+	TableScanDesc seq;
+	AuditCols	c;
+	AclResult	acl;
+	bool		in_order = true;
+	bool		more = true;
+
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		return false;
+	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK &&
+		pg_attribute_aclcheck_all(relid, GetUserId(), ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(relid));
+	heap = table_open(relid, AccessShareLock);
+	audit_cols(RelationGetDescr(heap), &c);
+	index_oid = chain_order_index(heap, (AttrNumber) c.chain_seq);
+	if (!OidIsValid(index_oid))
+	{
+		table_close(heap, AccessShareLock);
+		return false;
+	}
+	slot = table_slot_create(heap, NULL);
+
+	/* from the table's first block (no synchronized scan), read-ahead ring */
+	seq = table_beginscan_strat(heap, snap, 0, NULL, true, false);
+	while (more && table_scan_getnextslot(seq, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		pos = slot_getattr(slot, c.chain_seq, &isnull);
+
+		if (isnull || DatumGetInt64(pos) < first_seq)
+			continue;
+		if (DatumGetInt64(pos) != cc->want_seq)
+		{
+			in_order = false;
+			break;
+		}
+		more = check_slot(cc, slot, &c);
+	}
+	table_endscan(seq);
+
+	if (more && !in_order)
+	{
+		Relation	index = index_open(index_oid, AccessShareLock);
+		IndexScanDesc scan = index_beginscan(heap, index, snap, 1, 0);
+		ScanKeyData key;
+
+		ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(cc->want_seq));
+		index_rescan(scan, &key, 1, NULL, 0);
+		while (more && index_getnext_slot(scan, ForwardScanDirection, slot))
+			more = check_slot(cc, slot, &c);
+		index_endscan(scan);
+		index_close(index, AccessShareLock);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, AccessShareLock);
 	return true;
+}
+
+/* the same through a query (its rows as row-level security shows them) */
+static void
+check_by_cursor(ChainCheck *cc)
+{
+	Oid			first_types[1] = {INT8OID};
+	Datum		first_value[1] = {Int64GetDatum(cc->want_seq)};
+	Portal		portal;
+	bool		more = true;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT " AUDIT_COLUMNS " FROM mobisign.audit a"
+									   " WHERE a.chain_seq >= $1 ORDER BY a.chain_seq",
+									   1, first_types, first_value, NULL, true, CURSOR_OPT_NO_SCROLL);
+	while (more)
+	{
+		AuditCols	c;
+
+		SPI_cursor_fetch(portal, true, CHECK_BATCH);
+		if (SPI_processed == 0)
+			break;
+		audit_cols(SPI_tuptable->tupdesc, &c);
+		for (uint64 i = 0; i < SPI_processed && more; i++)
+		{
+			MemoryContext old;
+			MsAuditRow	r;
+
+			MemoryContextReset(cc->row_cxt);
+			old = MemoryContextSwitchTo(cc->row_cxt);
+			audit_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &c, &r);
+			more = check_row(cc, &r);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
 }
 
 PG_FUNCTION_INFO_V1(ms_audit_chain_check);
@@ -556,51 +605,31 @@ ms_audit_chain_check(PG_FUNCTION_ARGS)
 {
 	bytea	   *anchor = PG_GETARG_BYTEA_PP(1);
 	ChainCheck	cc = {{NULL, 0, 0}, PG_GETARG_INT64(0), 0, 0, 0, NULL};
-	Oid			first_types[1] = {INT8OID};
-	Datum		first_value[1] = {PG_GETARG_DATUM(0)};
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext row_cxt;
+	Oid			nsp = get_namespace_oid("mobisign", false);
+	Oid			relid = get_relname_relid("audit", nsp);
 	TupleDesc	rtd;
 	Datum		values[6];
 	bool		nulls[6] = {false, false, true, true, true, true};
-	Portal		portal;
-	StringInfoData canon;
 	MsScope    *scope;
-	EVP_MD_CTX *ctx;
 
 	if (get_call_result_type(fcinfo, NULL, &rtd) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (!OidIsValid(relid))
+		elog(ERROR, "mobisign.audit does not exist");
 	/* the result's parts live in the caller's context, past SPI_finish */
+	cc.head_cxt = CurrentMemoryContext;
 	head_set(&cc.head, (unsigned char *) VARDATA_ANY(anchor), VARSIZE_ANY_EXHDR(anchor));
-	initStringInfo(&canon);
-	row_cxt = AllocSetContextCreate(caller, "audit chain check row", ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&cc.canon);
+	cc.row_cxt = AllocSetContextCreate(cc.head_cxt, "audit chain check row", ALLOCSET_DEFAULT_SIZES);
 	scope = ms_scope_create();
-	ctx = ms_scope_md_ctx(scope, EVP_MD_CTX_new());
-	if (ctx == NULL)
+	cc.ctx = ms_scope_md_ctx(scope, EVP_MD_CTX_new());
+	if (cc.ctx == NULL)
 		elog(ERROR, "out of memory");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT " AUDIT_COLUMNS " FROM mobisign.audit a"
-									   " WHERE a.chain_seq >= $1 ORDER BY a.chain_seq",
-									   1, first_types, first_value, NULL, true, CURSOR_OPT_NO_SCROLL);
-	for (;;)
-	{
-		bool		more;
-
-		SPI_cursor_fetch(portal, true, CHECK_BATCH);
-		if (SPI_processed == 0)
-			break;
-		more = check_rows(&cc, ctx, &canon, row_cxt, caller);
-		SPI_freetuptable(SPI_tuptable);
-		if (!more)
-			break;
-	}
-	SPI_cursor_close(portal);
-	SPI_finish();
+	if (!check_direct(&cc, relid))
+		check_by_cursor(&cc);
 	ms_scope_release(scope);
-	MemoryContextDelete(row_cxt);
+	MemoryContextDelete(cc.row_cxt);
 
 	values[0] = BoolGetDatum(cc.reason == NULL);
 	values[1] = Int64GetDatum(cc.rows_checked);

@@ -2,23 +2,18 @@
  *
  * audit_chain.h
  *	  The audit trail's hash chain (README.md, "The audit trail";
- *	  sql/parts/20_audit.sql): the canonical form of a row, its digest
+ *	  sql/parts/20_audit.sql): a row's digest
  *	  (mobisign.audit_digest), the sealer (mobisign.audit_seal) and the check
  *	  of a stretch of the chain (mobisign._audit_chain_check, behind
  *	  mobisign_audit_verify).
  *
- * Invariants: the canonical form has its one home here, canonical_row()
- * in audit_chain.c: the text of
- *	  jsonb_build_array(id, at in microseconds since the Unix epoch, actor,
- *					  application, operation, transaction_id, outcome, detail,
- *					  chain_seq)
- * in UTF-8 (as stored when it has no UTF-8 form), and a row's hash is
- * SHA-256(prev_hash || canonical form).  Writers only INSERT and never wait
+ * Invariants: a row's hash is SHA-256(prev_hash || its canonical form
+ * (audit_canon.h)).  Writers only INSERT and never wait
  * for the chain: one sealer at a time (the advisory lock on
  * hashtext('mobisign.audit_seal')) gives committed rows the next chain
  * positions in id order, in batches of one UPDATE each.  The check reads
- * the chain in chain_seq order and stops at the first row whose position,
- * link or hash is wrong.
+ * the chain in chain_seq order (with the calling statement's snapshot) and
+ * stops at the first row whose position, link or hash is wrong.
  *
  *-------------------------------------------------------------------------
  */

@@ -47,7 +47,7 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mobisign_utf8_or_stored';
 
 -- The digest of a row: SHA-256(prev || the row's canonical form). The
--- canonical form (extension/audit_chain.h, its one home) is the text of
+-- canonical form (extension/audit_canon.h, its one home) is the text of
 -- jsonb_build_array(id, at in microseconds since the Unix epoch, actor,
 -- application, operation, transaction_id, outcome, detail, chain_seq), so
 -- that DateStyle and TimeZone do not matter, in UTF-8. A row whose text has
@@ -133,7 +133,9 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'ms_audit_seal';
 
 -- The sealed rows in chain order from position first_seq on, the first
--- linked to anchor (extension/audit_chain.c): intact is false at the first
+-- linked to anchor (extension/audit_chain.c: the table read directly, in
+-- physical order while that is the chain order, then through the chain_seq
+-- index): intact is false at the first
 -- row whose position, link or hash is wrong.
 CREATE FUNCTION mobisign._audit_chain_check(first_seq bigint, anchor bytea,
                                             OUT intact boolean, OUT rows_checked bigint,

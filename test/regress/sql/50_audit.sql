@@ -128,3 +128,83 @@ SELECT intact, rows_checked, first_broken_seq, reason FROM mobisign._audit_chain
 -- The sealer refuses a negative batch and seals nothing when nothing is pending.
 SELECT err($$ SELECT mobisign.audit_seal(-1) $$);
 SELECT mobisign.audit_seal(0) AS sealed_none, mobisign.audit_seal() AS nothing_pending;
+
+-- The canonical form over many varied rows: audit_digest() (the sealer's and
+-- the check's own serializer) against SHA-256 of the jsonb_build_array text,
+-- for 6,000 rows made here (not stored). txt(i) puts every character that
+-- needs an escape, and non-ASCII ones of 2, 3 and 4 bytes, at every offset
+-- of strings of every length from 0 to 40 bytes.
+CREATE FUNCTION pg_temp.txt(i int) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT substr('abcdefghijklmnopqrstuvwxyz', 1, i % 17)
+           || (ARRAY[E'"', E'\\', E'\b', E'\f', E'\n', E'\r', E'\t', chr(1), chr(31), chr(127),
+                     'ü', '€', '☃', '😀', '', ' ', '/', E'\\u0041'])[1 + i % 18]
+           || repeat('é', i % 5) || substr('0123456789ABCDEF', 1, (i / 17) % 16)
+$$;
+CREATE TEMP TABLE canon_rows AS
+SELECT ROW(i, CASE WHEN i % 10 = 0 THEN timestamptz '1960-02-29 12:00:00.123456+00' - i * interval '1 s'
+                   ELSE timestamptz '2026-01-01 00:00:00+00' + i * interval '1.000001 s' END,
+           (ARRAY['postgres', E'we"ird\\actor', 'ünï'])[1 + i % 3]::name,
+           CASE WHEN i % 4 = 0 THEN NULL ELSE pg_temp.txt(i + 3) END,
+           pg_temp.txt(i + 4),
+           CASE WHEN i % 3 = 0 THEN NULL ELSE md5(i::text)::uuid END,
+           pg_temp.txt(i + 5),
+           CASE i % 12
+               WHEN 0 THEN jsonb_build_object(pg_temp.txt(i), pg_temp.txt(i + 1), 'n', i * 1.5,
+                                              'nested', jsonb_build_array(pg_temp.txt(i + 2), NULL, true, false, '{}'::jsonb))
+               WHEN 1 THEN '{}'::jsonb
+               WHEN 2 THEN '[]'::jsonb
+               WHEN 3 THEN to_jsonb(pg_temp.txt(i))
+               WHEN 4 THEN to_jsonb(i - 3000)
+               WHEN 5 THEN 'null'::jsonb
+               WHEN 6 THEN 'true'::jsonb
+               WHEN 7 THEN jsonb_build_array(jsonb_build_array(jsonb_build_array()),
+                                             jsonb_build_object('a', jsonb_build_object('b', jsonb_build_array(1, 'x'))))
+               WHEN 8 THEN jsonb_build_object('big', 12345678901234567890.000123, 'tiny', 1e-20,
+                                              'exp', '1e30'::numeric, 'neg', -0.50, 'false', false)
+               WHEN 9 THEN jsonb_build_object(pg_temp.txt(i), NULL, '', '', 'e', '[]'::jsonb)
+               WHEN 10 THEN jsonb_build_object('long', repeat(pg_temp.txt(i), 20), 'arr', to_jsonb(ARRAY[i, -i]))
+               ELSE jsonb_build_object('kind', 'authenticate', 'user_id', 'user' || i, 'segments', 2)
+           END,
+           CASE WHEN i % 7 = 0 THEN NULL ELSE i END, NULL, NULL)::mobisign.audit AS r
+  FROM generate_series(1, 6000) AS i;
+SELECT count(*) AS rows_compared,
+       count(DISTINCT jsonb_typeof((r).detail)) AS kinds_of_detail,
+       count(*) FILTER (WHERE (r).application IS NULL) > 0 AS some_without_application,
+       count(*) FILTER (WHERE mobisign.audit_digest('\x0102', r) IS DISTINCT FROM sha256('\x0102' || convert_to(
+           jsonb_build_array((r).id, (extract(epoch FROM (r).at) * 1000000)::bigint, (r).actor,
+                             (r).application, (r).operation, (r).transaction_id, (r).outcome, (r).detail,
+                             (r).chain_seq)::text, 'UTF8'))) AS digests_differ
+  FROM canon_rows;
+
+-- The check reads the table in its physical order while that is the chain
+-- order and goes on through the chain_seq index from the first row that is
+-- not; the sealer stores a long run in order. An edit of a detail with
+-- non-ASCII text and escapes inside that run is found, then put back.
+SELECT coalesce(max(chain_seq), 0) AS last_seq FROM mobisign.audit \gset
+SELECT count(mobisign.audit_log('test.ordered_run', 'ok', jsonb_build_object('i', i, 'text', 'Grüße "' || i || E'"\n☃'))) AS written
+  FROM generate_series(1, 300) AS i;
+SELECT mobisign.audit_seal() AS sealed;
+SELECT coalesce((SELECT hash FROM mobisign.audit WHERE chain_seq = :last_seq), '\x') AS run_anchor \gset
+SELECT intact, rows_checked, reason FROM mobisign._audit_chain_check(:last_seq + 1, :'run_anchor');
+SELECT id AS tampered_id, detail AS original_detail FROM mobisign.audit WHERE chain_seq = :last_seq + 150 \gset
+SET session_replication_role = replica;
+UPDATE mobisign.audit SET detail = jsonb_set(detail, '{text}', '"Grüße \"150\"\n☃ "') WHERE chain_seq = :last_seq + 150;
+RESET session_replication_role;
+SELECT intact, rows_checked, first_broken_id = :tampered_id AS names_the_edited_row,
+       first_broken_seq - :last_seq AS broken_in_run, reason
+  FROM mobisign._audit_chain_check(:last_seq + 1, :'run_anchor');
+SET session_replication_role = replica;
+UPDATE mobisign.audit SET detail = :'original_detail' WHERE chain_seq = :last_seq + 150;
+RESET session_replication_role;
+SELECT intact, rows_checked FROM mobisign._audit_chain_check(:last_seq + 1, :'run_anchor');
+
+-- Without a unique index on chain_seq the check reads the chain through a
+-- query instead, with the same results (here inside a transaction that is
+-- rolled back).
+BEGIN;
+ALTER TABLE mobisign.audit DROP CONSTRAINT audit_chain_seq_key;
+SELECT intact, rows_checked, reason FROM mobisign._audit_chain_check(:last_seq + 1, :'run_anchor');
+SELECT intact, rows_checked, first_broken_seq, reason FROM mobisign._audit_chain_check(1, '\x');
+ROLLBACK;
+SELECT intact, rows_checked, first_broken_seq, reason FROM mobisign._audit_chain_check(1, '\x');
