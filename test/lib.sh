@@ -198,6 +198,20 @@ ms_psql() {
 		"$PGBIN/psql" -X -v ON_ERROR_STOP=1 "$@"
 }
 
+# The SQL profile of a bench cluster loaded with pg_stat_statements and
+# track_functions: its top LIMIT statements by total time and functions by
+# self time (test/bench/enqueue.sh, e2e.sh)
+ms_sql_profile() {
+	local limit=$1 what=$2
+	echo "== profile: statements by total time ($what)"
+	ms_psql -P pager=off -c "SELECT round(total_exec_time::numeric, 1) AS ms, calls,
+	        round((total_exec_time / calls)::numeric, 4) AS ms_per_call, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
+	   FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $limit"
+	echo "== profile: functions by self time"
+	ms_psql -P pager=off -c "SELECT funcname, calls, round(self_time::numeric, 1) AS self_ms, round(total_time::numeric, 1) AS total_ms
+	   FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT $limit"
+}
+
 # ---- named scenarios, checks and bounded waits ----------------------------
 
 # MS_SCENARIO from the environment selects scenarios; from here on the

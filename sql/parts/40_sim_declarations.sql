@@ -126,16 +126,19 @@ SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION mobisign._expected_signers(p_fingerprint bytea, p_evidence jsonb,
                                            OUT certificate bytea, OUT candidates bytea[])
 RETURNS record
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT (SELECT c.der FROM mobisign.certificate c WHERE c.fingerprint = p_fingerprint),
-           CASE WHEN p_fingerprint IS NULL THEN
-               (SELECT pg_catalog.array_agg(c.der) FROM mobisign.certificate c
-                 WHERE c.fingerprint IN (SELECT pg_catalog.decode(x, 'hex')
-                                           FROM pg_catalog.jsonb_array_elements_text(
-                                                    p_evidence->'candidate_certificates') x))
-           END
+BEGIN
+    -- PL/pgSQL, not SQL: its plans are kept (see mobisign._answer_authentic)
+    SELECT c.der INTO certificate FROM mobisign.certificate c WHERE c.fingerprint = p_fingerprint;
+    IF p_fingerprint IS NULL THEN
+        SELECT pg_catalog.array_agg(c.der) INTO candidates FROM mobisign.certificate c
+         WHERE c.fingerprint IN (SELECT pg_catalog.decode(x, 'hex')
+                                   FROM pg_catalog.jsonb_array_elements_text(
+                                            p_evidence->'candidate_certificates') x);
+    END IF;
+END
 $$;
 
 -- Raise an error carrying a TS 102 204 status code as SQLSTATE MSnnn.

@@ -6,11 +6,16 @@
 
 -- Whether an answer that reached this stage of mobisign._open_response is
 -- authentic (its cryptographic checksum verified with the SIM's keys).
+-- The hot helpers of the answer path are PL/pgSQL, not SQL: a SQL function
+-- that cannot be inlined (it has SET search_path) is parsed and planned
+-- again in every subtransaction it is called in, and every answer is
+-- handled in a subtransaction of its own; PL/pgSQL keeps its plans for the
+-- session.
 CREATE FUNCTION mobisign._answer_authentic(stage text)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce($1 IN ('por', 'applet', 'ok'), false) $$;
+AS $$ BEGIN RETURN coalesce(stage IN ('por', 'applet', 'ok'), false); END $$;
 
 -- Open one answer (its SMS user data) with the MSISDN's key sets: the first
 -- key set whose TAR it carries, else the last one tried (stage 'tar'); no
@@ -338,14 +343,18 @@ AS $$ SELECT 64 $$;
 -- it, and false means another verifier holds the MSISDN).
 CREATE FUNCTION mobisign._lock_answers(p_msisdn text, wait boolean)
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN wait
-                THEN (SELECT true FROM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
-                                                                       pg_catalog.hashtext(p_msisdn)))
-                ELSE pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
-                                                          pg_catalog.hashtext(p_msisdn)) END
+BEGIN
+    IF wait THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
+                                                 pg_catalog.hashtext(p_msisdn));
+        RETURN true;
+    END IF;
+    RETURN pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
+                                                pg_catalog.hashtext(p_msisdn));
+END
 $$;
 
 -- A verifier's claim (docs/worker.md, "Answers in parallel"): up to batch
@@ -455,6 +464,7 @@ DECLARE
     v_fresh  boolean;
     v_tried  text[] := '{}';
     v_tries  integer := 0;
+    v_window interval := mobisign._segment_window();
 BEGIN
     -- one handler per MSISDN at a time
     PERFORM mobisign._lock_answers(p_msisdn, wait => true);
@@ -488,7 +498,7 @@ BEGIN
               ORDER BY i.concat_ref, i.total, i.id
     LOOP
         IF v_set = 0 OR s.concat_ref <> v_ref OR s.total <> v_total OR s.seq = ANY (v_seqs)
-           OR s.received_at > v_first + mobisign._segment_window() THEN
+           OR s.received_at > v_first + v_window THEN
             v_set := v_set + 1;
             v_ref := s.concat_ref;
             v_total := s.total;
@@ -509,6 +519,9 @@ BEGIN
                    array_agg(i.id ORDER BY i.seq) AS ids, array_agg(i.user_data ORDER BY i.seq) AS uds,
                    min(i.id) AS first_id, count(*) AS have
               FROM numbered u JOIN mobisign.inbound_segment i ON i.id = u.id
+             -- (said again for the planner: the kept plan then reads these
+             -- rows by their key, never the whole table)
+             WHERE i.id = ANY (v_ids)
              GROUP BY u.set_no, i.concat_ref, i.total
         ), ranked AS (
             SELECT st.*, st.set_no < max(st.set_no) OVER (PARTITION BY st.concat_ref, st.total) AS superseded

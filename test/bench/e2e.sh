@@ -29,6 +29,14 @@
 # BENCH_ANSWER_WORKERS (default: the GUC's default).  Results (TSV, PNG,
 # the server log) go to BENCH_RESULTS (default test/bench/results).
 # BENCH_E2E_CONF: more postgresql.conf lines.  Every wait is bounded.
+# BENCH_E2E_PROFILE=1 (for profiling, not for figures: it slows the server)
+# loads pg_stat_statements and track_functions and prints, after the
+# backlog, the CPU per authentication of every server process type and the
+# simulator, the top statements and the functions' self times; with
+# BENCH_E2E_EXPLAIN_MS=N also the plans of statements that ran N ms or more
+# (auto_explain, nested statements too).
+# BENCH_E2E_BACKLOG_ONLY=1 stops after the backlog (no half rate, no
+# reference, no RESULT lines): for quick before/after comparisons.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$MOBISIGN_ROOT"
@@ -78,12 +86,17 @@ smpp=$(ms_free_port)
 "$sim" provision --dir "$work/sim" --users "$n" --key-type ec --port "$smpp" >/dev/null
 echo "  provisioned $n SIMs in $(secs_since "$t") s"
 mkdir -p "$work/pg"
+conf=("max_connections = 60" "track_commit_timestamp = on")
+[ "${BENCH_E2E_PROFILE:-0}" = 1 ] && conf+=("shared_preload_libraries = 'mobisign,pg_stat_statements,auto_explain'"
+	"track_functions = all" "pg_stat_statements.track = all"
+	"auto_explain.log_min_duration = '${BENCH_E2E_EXPLAIN_MS:--1}'" "auto_explain.log_nested_statements = on"
+	"auto_explain.log_analyze = on" "auto_explain.log_timing = off")
 # BENCH_E2E_CONF: more postgresql.conf lines, ';' between them (experiments,
 # e.g. "log_min_messages = debug1" for the worker's slow-turn lines)
 IFS=';' read -r -a conf_extra <<<"${BENCH_E2E_CONF:-}"
-ms_cluster_start "$work/pg" "$(ms_free_port)" "max_connections = 60" "track_commit_timestamp = on" \
-	${conf_extra[@]+"${conf_extra[@]}"} >/dev/null
+ms_cluster_start "$work/pg" "$(ms_free_port)" "${conf[@]}" ${conf_extra[@]+"${conf_extra[@]}"} >/dev/null
 q "CREATE EXTENSION mobisign" >/dev/null
+[ "${BENCH_E2E_PROFILE:-0}" = 1 ] && q "CREATE EXTENSION pg_stat_statements" >/dev/null
 # a backlog must not expire while it drains
 q "ALTER SYSTEM SET mobisign.max_timeout = '20 min'" >/dev/null
 if [ -n "${BENCH_ANSWER_WORKERS:-}" ]; then
@@ -137,7 +150,32 @@ wait_final() {
 		fi
 		sleep 0.5
 	done
-	[ "$done" -ge "$count" ] || echo "  $tag: only $done of $count final after $limit s" >&2
+	[ "$done" -ge "$count" ] && return
+	echo "  $tag: only $done of $count final after $limit s; where the rest are:" >&2
+	ms_psql -P pager=off -c "SELECT state, count(*) FROM mobisign.transaction WHERE application = '$tag' GROUP BY 1" \
+		-c "SELECT (SELECT count(*) FROM mobisign.answer_queue) AS answer_queue,
+		           (SELECT count(*) FROM mobisign.inbound_segment WHERE NOT processed) AS segments_pending,
+		           (SELECT count(*) FROM mobisign.request_queue WHERE NOT done) AS requests_open" \
+		-c "SELECT pid, backend_type, state, wait_event_type, wait_event, left(query, 60) AS query
+		      FROM pg_stat_activity WHERE backend_type LIKE 'mobisign%'" >&2 || true
+	echo "  the server log's last lines:" >&2
+	tail -n 20 "$work/pg/log" >&2 || true
+	echo "  the simulator's log's last lines:" >&2
+	tail -n 10 "$work/sim.log" >&2 || true
+}
+
+# CPU seconds of every process of the cluster by kind (backend_type, or
+# "postmaster/other"), and of the simulator: "kind seconds" lines
+cpu_all() {
+	local pid kind hz
+	hz=$(getconf CLK_TCK)
+	{
+		for pid in $(pgrep -P "$(head -1 "$work/pg/data/postmaster.pid")") "$(head -1 "$work/pg/data/postmaster.pid")"; do
+			kind=$(q "SELECT replace(backend_type, ' ', '_') FROM pg_stat_activity WHERE pid = $pid")
+			echo "${kind:-other} $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)"
+		done
+		echo "simulator $(awk '{ print $14 + $15 }' "/proc/$sim_pid/stat" 2>/dev/null || echo 0)"
+	} | awk -v hz="$hz" '{ t[$1] += $2 } END { for (k in t) printf "%s %.3f\n", k, t[k] / hz }' | sort
 }
 
 # the audit rows not sealed yet, sampled every second into FILE until the
@@ -155,6 +193,10 @@ unsealed_max() { sort -n "$1" | tail -n 1; }
 echo "== backlog: $n authentications queued at once"
 cpu_w0=$(cpu_of 'mobisign worker')
 cpu_v0=$(cpu_of 'mobisign verifier')
+if [ "${BENCH_E2E_PROFILE:-0}" = 1 ]; then
+	q "SELECT pg_stat_statements_reset(), pg_stat_reset()" >/dev/null
+	cpu_all >"$work/cpu0"
+fi
 t=$(now_s)
 q "SELECT count(*) FROM generate_series(1, $n) g,
           mobisign_authenticate(format('user%s', lpad(g::text, 4, '0')), 'backlog', '15 min')" >/dev/null
@@ -172,6 +214,17 @@ rate=$(awk -v n="$n" -v a="$t0" -v b="$last" 'BEGIN { printf "%.1f", n / (b - a)
 cpu_w=$(awk -v a="$cpu_w0" -v b="$cpu_w1" -v n="$n" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }')
 cpu_v=$(awk -v a="$cpu_v0" -v b="$cpu_v1" -v n="$n" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }')
 echo "  $ok of $n at 502; $rate authentications/s; CPU per authentication: SMPP worker $cpu_w ms, verifiers $cpu_v ms"
+if [ "${BENCH_E2E_PROFILE:-0}" = 1 ]; then
+	cpu_all >"$work/cpu1"
+	echo "== profile: CPU ms per authentication by process kind (the backlog)"
+	join "$work/cpu0" "$work/cpu1" | awk -v n="$n" '{ printf "  %-28s %8.2f\n", $1, ($3 - $2) * 1000 / n }'
+	ms_sql_profile 30 "the backlog"
+	if [ -n "${BENCH_E2E_EXPLAIN_MS:-}" ]; then
+		cp "$work/pg/log" "$results/e2e-server.log"
+		echo "== profile: plans of ${BENCH_E2E_EXPLAIN_MS} ms or more in $results/e2e-server.log"
+	fi
+fi
+[ "${BENCH_E2E_BACKLOG_ONLY:-0}" = 1 ] && exit 0
 
 # ---- half rate
 half=${BENCH_E2E_HALF_RATE:-$(awk -v r="$rate" 'BEGIN { printf "%.1f", r / 2 }')}

@@ -90,13 +90,7 @@ done
 if [ "$profile" = 1 ]; then
 	ms_psql -qAt -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset(), pg_stat_reset()" >/dev/null
 	pgb "$work/auth.pgb" >/dev/null
-	echo "== profile: statements by total time (one round of $users calls)"
-	ms_psql -P pager=off -c "SELECT round(total_exec_time::numeric, 1) AS ms, calls,
-	        round((total_exec_time / calls)::numeric, 4) AS ms_per_call, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
-	   FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25"
-	echo "== profile: functions by self time"
-	ms_psql -P pager=off -c "SELECT funcname, calls, round(self_time::numeric, 1) AS self_ms, round(total_time::numeric, 1) AS total_ms
-	   FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT 25"
+	ms_sql_profile 25 "one round of $users calls"
 fi
 
 a=$(best "${auth[@]}") b=$(best "${ref[@]}")
