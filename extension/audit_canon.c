@@ -297,7 +297,10 @@ ms_audit_canonical(StringInfo out, const MsAuditRow *r)
 							SECS_PER_DAY * USECS_PER_SEC, &unix_us))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("the time of audit row %lld is out of range", (long long) r->id)));
+				 errmsg("the time of audit row %lld is out of range", (long long) r->id),
+				 errdetail("Its \"at\" is infinite or beyond the range the canonical form can write; mobisign.audit_log only writes the clock's time, so the row was written or changed around it."),
+				 errhint("Look at the row with SELECT * FROM mobisign.audit WHERE id = %lld and restore it from a backup.",
+						 (long long) r->id)));
 	resetStringInfo(out);
 	PUT_LITERAL(out, "[");
 	json_int64(out, r->id);
