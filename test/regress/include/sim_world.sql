@@ -1,19 +1,10 @@
 -- The SIM world of the digest and receipt suites (82_sign_hash, 84_receipt):
--- the server's key files, the regress roles, and the PKI "sim" with its users
--- and SIM keys, registered unless 80_sim_flow did already.  Included with \i,
--- so its lines and results appear in each suite's expected output.
-\getenv fxdir MOBISIGN_FIXTURES
-\getenv sim MOBISIGN_SIM
-\set simdir :fxdir '/sim'
-\set master_key :simdir '/master.key'
-\set sp_key :simdir '/sp/key.pem'
-\set sp_cert :simdir '/sp/cert.pem'
-ALTER SYSTEM SET mobisign.master_key_file = :'master_key';
-ALTER SYSTEM SET mobisign.sp_key_file = :'sp_key';
-ALTER SYSTEM SET mobisign.sp_cert_file = :'sp_cert';
-SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
-\c -
+-- the server's key files (server_keys.sql), the regress roles, and the PKI
+-- "sim" with its users and SIM keys, registered unless 80_sim_flow did
+-- already.  Included with \i, so its lines and results appear in each
+-- suite's expected output.
+\set server_keys :regress_include '/server_keys.sql'
+\i :server_keys
 SET TimeZone = 'UTC';
 SET IntervalStyle = 'postgres';
 

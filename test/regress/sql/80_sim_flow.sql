@@ -18,21 +18,10 @@
 -- 0. The server's key files, a PKI "sim" and its two users
 ------------------------------------------------------------------------------
 
-\getenv fxdir MOBISIGN_FIXTURES
-\getenv sim MOBISIGN_SIM
 \getenv listen MOBISIGN_LISTEN
-\set simdir :fxdir '/sim'
-\set master_key :simdir '/master.key'
-\set sp_key :simdir '/sp/key.pem'
-\set sp_cert :simdir '/sp/cert.pem'
--- The master key wraps SIM keys; the service provider's key signs every
--- request.  They are server settings (reloaded, not SET), reset at the end.
-ALTER SYSTEM SET mobisign.master_key_file = :'master_key';
-ALTER SYSTEM SET mobisign.sp_key_file = :'sp_key';
-ALTER SYSTEM SET mobisign.sp_cert_file = :'sp_cert';
-SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
-\c -
+\getenv regress_include MOBISIGN_REGRESS_INCLUDE
+\set server_keys :regress_include '/server_keys.sql'
+\i :server_keys
 SELECT current_setting('mobisign.master_key_file') = :'master_key' AS master_key_set,
        current_setting('mobisign.sp_key_file') = :'sp_key' AS sp_key_set;
 SET TimeZone = 'UTC';
