@@ -62,6 +62,7 @@
 #include "audit_canon.h"
 #include "audit_chain.h"
 #include "ossl.h"
+#include "progress.h"
 #include "spi_row.h"
 
 #define HASH_LEN 32
@@ -357,6 +358,7 @@ ms_audit_seal(PG_FUNCTION_ARGS)
 							 args, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != n)
 			elog(ERROR, "could not seal the audit rows");
 		sealed += (int64) n;
+		ms_progress_advance((int64) n);	/* mobisign_audit_verify()'s first phase */
 		if (n < (uint64) want)
 			break;
 	}
@@ -402,6 +404,7 @@ check_row(ChainCheck *cc, const MsAuditRow *r)
 
 	CHECK_FOR_INTERRUPTS();
 	cc->rows_checked++;
+	ms_progress_advance(1);
 	if (r->chain_seq != cc->want_seq)
 		reason = psprintf("row with chain position " INT64_FORMAT " is missing", cc->want_seq);
 	else if (!bytes_equal(r->prev_hash, cc->head.bytes, cc->head.len))

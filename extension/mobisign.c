@@ -22,6 +22,7 @@
 #include "keystore.h"
 #include "path_memo.h"
 #include "policy.h"
+#include "progress.h"
 #include "refresher.h"
 #include "restore.h"
 #include "verify_cache.h"
@@ -45,6 +46,7 @@ _PG_init(void)
 	ms_vcache_init();
 	ms_path_memo_init();
 	ms_audit_insert_init();
+	ms_progress_init();
 
 	MarkGUCPrefixReserved("mobisign");
 }

@@ -162,6 +162,8 @@ BEGIN
     -- a hot standby cannot seal (read-only): it verifies the chain as far as
     -- the primary has sealed it (rows_checked says how far)
     IF NOT pg_catalog.pg_is_in_recovery() THEN
+        PERFORM mobisign._progress_phase('audit_verify', 'sealing',
+            (SELECT pg_catalog.count(*) FROM mobisign.audit a WHERE a.chain_seq IS NULL));
         PERFORM mobisign.audit_seal(2147483647);
     END IF;
     intact := true;
@@ -183,8 +185,11 @@ BEGIN
             RETURN;
         END IF;
     END IF;
+    PERFORM mobisign._progress_phase('audit_verify', 'checking',
+        (SELECT pg_catalog.max(a.chain_seq) - want_seq + 1 FROM mobisign.audit a));
     SELECT * INTO intact, rows_checked, first_broken_id, first_broken_seq, reason, head_hash
       FROM mobisign._audit_chain_check(want_seq, expect);
+    PERFORM mobisign._progress_phase('audit_verify', 'done', rows_checked, rows_checked);
 END
 $$;
 COMMENT ON FUNCTION mobisign_audit_verify() IS 'seals pending audit rows (not on a hot standby), then recomputes the hash chain; reports the first broken row';

@@ -40,6 +40,9 @@ GRANT EXECUTE ON FUNCTION mobisign_input_limits()
 
 -- Auditing
 GRANT EXECUTE ON FUNCTION mobisign_audit_verify() TO mobisign_auditor, mobisign_admin;
+-- the progress of long work, every session's
+GRANT EXECUTE ON FUNCTION mobisign._progress() TO mobisign_auditor, mobisign_admin;
+GRANT SELECT ON mobisign.progress TO mobisign_auditor, mobisign_admin;
 GRANT SELECT ON mobisign.audit, mobisign.status_code TO mobisign_auditor, mobisign_admin;
 GRANT SELECT ON mobisign.status_code TO mobisign_app;
 

@@ -15,6 +15,11 @@
 #       of a rolled-back transaction; each session's rows have increasing
 #       ids; mobisign_audit_verify() seals the rest and finds the chain
 #       intact, contiguous and covering every row
+#   progress_is_shown     mobisign_audit_verify() over BULK more rows, with
+#       mobisign.progress_interval = 1 ms: its caller gets NOTICEs with a
+#       growing count out of the chain's length, another session sees its
+#       row in mobisign.progress (phase done, every row counted) while its
+#       transaction is open, and no row once that transaction is cancelled
 #   tampering_is_found    (the negative control) one writer's row edited
 #       with the triggers off: the chain names exactly that row
 #
@@ -26,6 +31,7 @@ set -uo pipefail
 
 WRITERS=${AUDIT_WRITERS:-4}
 ROUNDS=${AUDIT_ROUNDS:-300}
+BULK=${AUDIT_BULK:-30000}
 DB=msaudit
 
 ms_e2e_init
@@ -119,6 +125,46 @@ chain_after_writers() {
 		"$(q "SELECT min(chain_seq) = 1 AND max(chain_seq) = count(*) AND count(DISTINCT chain_seq) = count(*) FROM mobisign.audit")"
 }
 
+# the verifying session's row of mobisign.progress: phase|rows_done|rows_total|percent
+progress_row() {
+	q "SELECT phase || '|' || rows_done || '|' || rows_total || '|' || percent
+	     FROM mobisign.progress WHERE pid = $1 AND command = 'audit_verify'"
+}
+progress_done() { [ "$(progress_row "$1" | cut -d'|' -f1)" = done ]; }
+progress_gone() { [ -z "$(progress_row "$1")" ]; }
+
+progress_is_shown() {
+	local rows pid verifier
+	q "SELECT count(mobisign.audit_log('e2e-bulk', 'ok', jsonb_build_object('i', i)))
+	     FROM generate_series(1, $BULK) AS i" >/dev/null
+	rows=$(q "SELECT count(*) FROM mobisign.audit")
+	# the check in a transaction left open (at most 60 s) for the other session to see
+	ms_bg ms_psql -X -qAt -v ON_ERROR_STOP=1 \
+		-c "SET mobisign.progress_interval = 1" -c "SET client_min_messages = notice" \
+		-c "BEGIN" -c "SELECT pg_backend_pid()" \
+		-c "SELECT intact, rows_checked FROM mobisign_audit_verify()" \
+		-c "SELECT pg_sleep(60)" -c "COMMIT" >"$WORK/verify.out" 2>"$WORK/verify.err"
+	verifier=$MS_BG_PID
+	ms_wait_until 30 grep -q '|' "$WORK/verify.out"
+	pid=$(head -n 1 "$WORK/verify.out")
+	ms_check "the check found the chain intact, every row counted" "t|$rows" "$(sed -n 2p "$WORK/verify.out")"
+	ms_wait_until 10 progress_done "$pid"
+	ms_check "another session sees the finished check until its transaction ends" "done|$rows|$rows|100.0" \
+		"$(progress_row "$pid")"
+	grep -E '^NOTICE:  audit_verify: checking, [0-9]+ of [0-9]+ rows \([0-9]+%\)$' "$WORK/verify.err" \
+		>"$WORK/notices" || true
+	ms_check_ge "the caller was told of its progress while checking" 3 "$(wc -l <"$WORK/notices")"
+	ms_check "... each NOTICE out of the chain's length, counts growing, never past it" yes \
+		"$(awk -v n="$rows" '{ done = $4; total = $6 }
+		     done <= prev || total != n || done > total { bad = 1 } { prev = done }
+		     END { print (NR > 0 && !bad) ? "yes" : "no" }' "$WORK/notices")"
+	q "SELECT pg_cancel_backend($pid)" >/dev/null
+	ms_wait_until 10 progress_gone "$pid"
+	ms_check "a cancelled transaction leaves no row" "" "$(progress_row "$pid")"
+	ms_wait_until 10 ms_gone "$verifier"
+	ms_bg_stop "$verifier"
+}
+
 tampering_is_found() {
 	local victim
 	victim=$(q "SELECT id FROM mobisign.audit WHERE operation = 'e2e-writer' ORDER BY random() LIMIT 1")
@@ -131,5 +177,6 @@ tampering_is_found() {
 
 ms_scenario writers_in_parallel writers_in_parallel
 ms_scenario chain_after_writers chain_after_writers
+ms_scenario progress_is_shown progress_is_shown
 ms_scenario tampering_is_found tampering_is_found
 ms_summary

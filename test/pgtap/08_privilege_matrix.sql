@@ -90,6 +90,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign_audit_verify()', '{admin,auditor}'),
     ('mobisign._worker_stats()', '{admin,auditor}'),
     ('mobisign._worker_binds()', '{admin,auditor}'),
+    ('mobisign._progress()', '{admin,auditor}'),
     -- internals: the extension's own code and the worker only
     ('mobisign._answer_authentic(text)', '{}'),
     ('mobisign._audit_text(text)', '{}'),
@@ -134,6 +135,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign._expire(integer)', '{}'),
     ('mobisign._queue_cleanup(integer)', '{}'),
     ('mobisign._audit_chain_check(bigint,bytea)', '{}'),
+    ('mobisign._progress_phase(text,text,bigint,bigint)', '{}'),
     ('mobisign._fetch_url(text,text)', '{}'),
     ('mobisign._filter_template_problem(text)', '{}'),
     ('mobisign._finish(uuid,text,integer,text,jsonb,bytea,bytea,text,jsonb)', '{}'),
@@ -295,7 +297,8 @@ INSERT INTO expect_col VALUES
     ('mobisign.restore_event', '*', '{admin,auditor}'),
     ('mobisign.worker_stats', '*', '{admin,auditor}'),
     ('mobisign.worker_binds', '*', '{admin,auditor}'),
-    ('mobisign.worker_links', '*', '{admin,auditor}');
+    ('mobisign.worker_links', '*', '{admin,auditor}'),
+    ('mobisign.progress', '*', '{admin,auditor}');
 
 -- Every relation of schema mobisign but sequences (next section) and
 -- indexes, column by column.

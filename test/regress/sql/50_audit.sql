@@ -208,3 +208,27 @@ SELECT intact, rows_checked, reason FROM mobisign._audit_chain_check(:last_seq +
 SELECT intact, rows_checked, first_broken_seq, reason FROM mobisign._audit_chain_check(1, '\x');
 ROLLBACK;
 SELECT intact, rows_checked, first_broken_seq, reason FROM mobisign._audit_chain_check(1, '\x');
+
+-- Long work shows its progress.  The view mobisign.progress has a row for
+-- every session running mobisign_audit_verify() (its phases: sealing,
+-- checking, done) until the end of that session's transaction; the caller
+-- also gets a NOTICE at most every mobisign.progress_interval (10 s by
+-- default: none for these few rows).
+BEGIN;
+SELECT rows_checked AS verified_rows FROM mobisign_audit_verify() \gset
+SELECT command, phase, rows_done = :verified_rows AS counts_every_row, rows_total = rows_done AS complete,
+       percent, role = current_user AS my_role, database = current_database() AS my_database
+  FROM mobisign.progress WHERE pid = pg_backend_pid();
+COMMIT;
+SELECT count(*) AS rows_after_commit FROM mobisign.progress WHERE pid = pg_backend_pid();
+-- A command whose (sub)transaction is rolled back leaves nothing behind.
+BEGIN;
+SAVEPOINT before_work;
+SELECT mobisign._progress_phase('test', 'working', 40, 10);
+SELECT command, phase, rows_done, rows_total, percent FROM mobisign.progress WHERE pid = pg_backend_pid();
+ROLLBACK TO before_work;
+SELECT count(*) AS rows_after_rollback FROM mobisign.progress WHERE pid = pg_backend_pid();
+COMMIT;
+-- Nobody but the staff reads it.
+SELECT has_table_privilege('mobisign_app', 'mobisign.progress', 'SELECT') AS app_reads,
+       has_table_privilege('mobisign_auditor', 'mobisign.progress', 'SELECT') AS auditor_reads;
