@@ -303,6 +303,19 @@ ms_progress_phase_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * SQL: mobisign._progress_advance(n): for loops in PL/pgSQL, whose units
+ * each cost far more than a clock read, so the clock is read every call
+ */
+PG_FUNCTION_INFO_V1(ms_progress_advance_sql);
+Datum
+ms_progress_advance_sql(PG_FUNCTION_ARGS)
+{
+	cur.until_clock = 0;
+	ms_progress_advance(PG_GETARG_INT64(0));
+	PG_RETURN_VOID();
+}
+
 /* SQL: mobisign._progress() -> one row per command in progress */
 #define MS_PROGRESS_COLS 9
 

@@ -1,5 +1,6 @@
--- Progress of long work (extension/progress.c): mobisign_audit_verify()
--- sends its caller a NOTICE at most every mobisign.progress_interval, and
+-- Progress of long work (extension/progress.c): mobisign_audit_verify() and
+-- mobisign_rewrap_keys() send their caller a NOTICE at most every
+-- mobisign.progress_interval, and
 -- every session's command in progress is a row of mobisign.progress, as
 -- PostgreSQL's pg_stat_progress_* views show theirs.  A row lasts until the
 -- end of the transaction that began the command, in its phase 'done' once
@@ -12,6 +13,13 @@ CREATE FUNCTION mobisign._progress_phase(command text, phase text, total bigint,
 RETURNS void
 AS 'MODULE_PATHNAME', 'ms_progress_phase_sql'
 LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- n more rows of the phase done (a PL/pgSQL loop's step)
+CREATE FUNCTION mobisign._progress_advance(n bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ms_progress_advance_sql'
+LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION mobisign._progress(OUT pid integer, OUT database oid, OUT role oid,
@@ -33,4 +41,4 @@ CREATE VIEW mobisign.progress AS
       LEFT JOIN pg_catalog.pg_database d ON d.oid = p.database
       LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.role;
 COMMENT ON VIEW mobisign.progress IS
-    'long work in progress in every session (mobisign_audit_verify(): sealing, checking, done), until the end of its transaction';
+    'long work in progress in every session (mobisign_audit_verify(): sealing, checking, done; mobisign_rewrap_keys(): rewrapping, done), until the end of its transaction';

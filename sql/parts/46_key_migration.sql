@@ -49,6 +49,7 @@ BEGIN
                                                        v_last, already_in_token) END,
                   HINT = 'Nothing to do: the migration has run.';
     END IF;
+    PERFORM mobisign._progress_phase('rewrap_keys', 'rewrapping', sim_keys);
     FOR k IN SELECT s.msisdn, s.key_set, s.kic_wrapped, s.kid_wrapped FROM mobisign.sim_key s
               WHERE pg_catalog.get_byte(s.kic_wrapped, 0) = 1 OR pg_catalog.get_byte(s.kid_wrapped, 0) = 1
               ORDER BY s.msisdn, s.key_set
@@ -61,7 +62,9 @@ BEGIN
                                   THEN mobisign._key_rewrap(k.msisdn, k.key_set, 'kid', k.kid_wrapped, from_master_key_file)
                                   ELSE k.kid_wrapped END
          WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set;
+        PERFORM mobisign._progress_advance(1);
     END LOOP;
+    PERFORM mobisign._progress_phase('rewrap_keys', 'done', sim_keys, sim_keys);
     PERFORM mobisign.audit_log('sim_key.rewrap', 'success', pg_catalog.jsonb_build_object(
         'sim_keys', sim_keys, 'already_in_token', already_in_token,
         'from', from_master_key_file,

@@ -300,8 +300,19 @@ migration() {
 	ms_check "... and nothing was re-wrapped" 0 \
 		"$(q "SELECT count(*) FROM mobisign.sim_key WHERE get_byte(kic_wrapped, 0) <> 1 OR get_byte(kid_wrapped, 0) <> 1")"
 	n=$(q "SELECT count(*) FROM mobisign.sim_key")
-	ms_check "the migration re-wraps every key set" "$n|0" \
-		"$(q "SELECT sim_keys || '|' || already_in_token FROM mobisign_rewrap_keys('$SIM/master.key')")"
+	# in a transaction that then reads its own row of mobisign.progress
+	ms_psql -X -qAt -c "SET mobisign.progress_interval = 1" -c "BEGIN" \
+		-c "SELECT sim_keys || '|' || already_in_token FROM mobisign_rewrap_keys('$SIM/master.key')" \
+		-c "SELECT command || '|' || phase || '|' || rows_done || '|' || rows_total
+		      FROM mobisign.progress WHERE pid = pg_backend_pid()" \
+		-c "COMMIT" >"$WORK/rewrap.out" 2>"$WORK/rewrap.err"
+	ms_check "the migration re-wraps every key set" "$n|0" "$(sed -n 1p "$WORK/rewrap.out")"
+	ms_check "... its progress counted every key set" "rewrap_keys|done|$n|$n" "$(sed -n 2p "$WORK/rewrap.out")"
+	ms_check "... and no row is left once its transaction is over" 0 \
+		"$(q "SELECT count(*) FROM mobisign.progress WHERE command = 'rewrap_keys'")"
+	ms_check "... its NOTICEs never count past the key sets" yes \
+		"$(grep -E '^NOTICE:  rewrap_keys: rewrapping, [0-9]+ of [0-9]+ rows' "$WORK/rewrap.err" |
+		     awk -v n="$n" '$4 > n || $6 != n { bad = 1 } END { print bad ? "no" : "yes" }')"
 	ms_check "... every wrapped key has version 2 (the token's)" "$n" \
 		"$(q "SELECT count(*) FROM mobisign.sim_key WHERE get_byte(kic_wrapped, 0) = 2 AND get_byte(kid_wrapped, 0) = 2")"
 	ms_check "... audited once" 1 \

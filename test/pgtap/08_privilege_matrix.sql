@@ -136,6 +136,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign._queue_cleanup(integer)', '{}'),
     ('mobisign._audit_chain_check(bigint,bytea)', '{}'),
     ('mobisign._progress_phase(text,text,bigint,bigint)', '{}'),
+    ('mobisign._progress_advance(bigint)', '{}'),
     ('mobisign._fetch_url(text,text)', '{}'),
     ('mobisign._filter_template_problem(text)', '{}'),
     ('mobisign._finish(uuid,text,integer,text,jsonb,bytea,bytea,text,jsonb)', '{}'),
