@@ -5,7 +5,7 @@
  *	  given encoding of the signed attributes (any bytes: DER, BER, broken),
  *	  signed as sent or as OpenSSL re-encodes them, and the differential
  *	  oracle: the fast path (ms_signer_attrs_verified) against OpenSSL's own
- *	  CMS_SignerInfo_verify() and CMS_verify().  Shared by
+ *	  CMS_SignerInfo_verify() and CMS_verify() (sc_check, signer_oracle.c).  Shared by
  *	  test/signer/test_signer_verify.c and test/fuzz/fuzz_signer_verify.c.
  *
  * Invariant checked (sc_check): the fast path accepts only what
