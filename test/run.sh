@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mobisign's whole test run (`make test`):
 #
-#   deps -> build (-Werror) -> install -> codec and input unit tests ->
+#   deps -> build (-Werror) -> install -> codec, input and signer unit tests ->
 #   fuzz -> simulator self-test -> fixtures (test/regress/fixtures.sh) ->
 #   private cluster -> pg_regress (make installcheck) -> pgTAP -> PKITS -> Wycheproof -> e2e/*.sh
 #
@@ -108,6 +108,10 @@ do_input() {
 	bash test/input/run.sh
 }
 
+do_signer() {
+	bash test/signer/run.sh
+}
+
 do_sim_selftest() {
 	# free loopback ports: a fixed one may be taken by another engineer's run
 	SIM_PORT=$(ms_free_port) SIM_PORT2=$(ms_free_port) bash test/sim/selftest.sh
@@ -178,6 +182,7 @@ else
 fi
 
 phase "input unit tests" do_input
+phase "signer unit tests" do_signer
 
 if [ -f test/fuzz/run.sh ] && [ "${MOBISIGN_FUZZ_SECONDS:-10}" != 0 ]; then
 	phase "fuzz (codecs, outside input)" do_fuzz

@@ -177,6 +177,32 @@ SELECT count(*) AS rows_compared,
                              (r).chain_seq)::text, 'UTF8'))) AS digests_differ
   FROM canon_rows;
 
+-- Hostile details the same way: numbers as jsonb keeps them (1e1000, -0,
+-- exponent forms, many digits), nesting 1,000 deep, strings of a megabyte
+-- with an escape in the last byte or a quote after 300,000 two-byte
+-- characters, and strings of 1 to 80 bytes with one escape at each position
+-- (the eight-byte words and the overlapping last word of audit_canon.c).
+CREATE TEMP TABLE hostile_details AS
+SELECT x::jsonb AS d
+  FROM unnest(ARRAY['1e1000', '-0', '-0.0', '0E-20', '1E+2', '-1.5e-300', '123456789012345678901234567890e-40',
+                    '[1e1000, -0, 0.000000000000000000001, 1E+2, 1e-1000]', '{"a": -0.0e5, "b": 9e131000}']) AS x
+UNION ALL SELECT (repeat('[', 1000) || '"deep"' || repeat(']', 1000))::jsonb
+UNION ALL SELECT (repeat('{"k": [', 500) || '1' || repeat(']}', 500))::jsonb
+UNION ALL SELECT to_jsonb(repeat('x', 1048575) || E'\n')
+UNION ALL SELECT to_jsonb(repeat('é', 300000) || '"')
+UNION ALL SELECT to_jsonb(overlay(repeat('a', n) PLACING c FROM p FOR 1))
+  FROM generate_series(1, 80) AS n, generate_series(1, 80) AS p,
+       unnest(ARRAY[E'"', E'\\', chr(1), E'\t', chr(31)]) AS c
+ WHERE p <= n;
+SELECT count(*) AS hostile_rows,
+       count(*) FILTER (WHERE mobisign.audit_digest('\x0102', r) IS DISTINCT FROM sha256('\x0102' || convert_to(
+           jsonb_build_array((r).id, (extract(epoch FROM (r).at) * 1000000)::bigint, (r).actor,
+                             (r).application, (r).operation, (r).transaction_id, (r).outcome, (r).detail,
+                             (r).chain_seq)::text, 'UTF8'))) AS digests_differ
+  FROM (SELECT ROW(1, timestamptz '2026-01-01 00:00:00+00', 'postgres'::name, NULL, 'op', NULL, 'ok', d, 1,
+                   NULL, NULL)::mobisign.audit AS r
+          FROM hostile_details) AS h;
+
 -- The check reads the table in its physical order while that is the chain
 -- order and goes on through the chain_seq index from the first row that is
 -- not; the sealer stores a long run in order. An edit of a detail with
