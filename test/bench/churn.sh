@@ -32,9 +32,10 @@
 # 100,000.  The drive runs at several thousand transactions a second, 20-50
 # times the end-to-end rate, so the cluster runs with autovacuum_naptime =
 # 1s (BENCH_CHURN_NAPTIME): a visit every few thousand transactions, so each
-# window holds several visits and its peak is the steady state's; a queue
-# that is bounded has the same peak in both, one that leaks has about five
-# times the peak at 100,000.  BENCH_CHURN_LEAK=vacuum (autovacuum off on
+# window holds several visits and its peak is the steady state's.  The heap
+# keeps its high-water mark (vacuum_truncate = false), so a queue that is
+# bounded comes out at 1 to about 1.3; one that leaks holds at 100,000 three
+# to five times what it held at 20,000.  BENCH_CHURN_LEAK=vacuum (autovacuum off on
 # request_queue) or =cleanup (mobisign._queue_cleanup replaced by a no-op)
 # makes such a leak: the figure must then be short (measured 4.5 and 3.1).
 # BENCH_CHURN_SAMPLES=FILE keeps the samples (columns: sample.sql below).
