@@ -231,12 +231,17 @@ CREATE INDEX request_queue_finished ON mobisign.request_queue (transaction_id)
 -- processed (inbound_segment); the updates touch indexed columns, so they
 -- are never HOT.  Autovacuum visits them after a fixed number of dead rows,
 -- not a fraction of a table that may be tiny or huge, without cost delay.
+-- Vacuum does not truncate the queue: its empty tail is refilled within
+-- seconds, and truncating takes an ACCESS EXCLUSIVE lock on the table the
+-- worker claims from (replayed on standbys); the heap keeps the size of the
+-- most the queue held between two vacuums, reused from the free space map.
 ALTER TABLE mobisign.request_queue SET (autovacuum_vacuum_scale_factor = 0,
                                         autovacuum_vacuum_threshold = 2000,
                                         autovacuum_vacuum_insert_scale_factor = 0,
                                         autovacuum_vacuum_insert_threshold = 5000,
                                         autovacuum_analyze_scale_factor = 0.02,
-                                        autovacuum_vacuum_cost_delay = 0);
+                                        autovacuum_vacuum_cost_delay = 0,
+                                        vacuum_truncate = false);
 
 -- Received MO segments, durable before the SMSC gets its deliver_sm_resp.
 CREATE TABLE mobisign.inbound_segment (
@@ -279,4 +284,5 @@ CREATE TABLE mobisign.answer_queue (
 -- an MSISDN's row: both by MSISDN, whatever the queue's length
 CREATE INDEX answer_queue_msisdn ON mobisign.answer_queue (msisdn);
 ALTER TABLE mobisign.answer_queue SET (autovacuum_vacuum_scale_factor = 0.02,
-                                       autovacuum_analyze_scale_factor = 0.02);
+                                       autovacuum_analyze_scale_factor = 0.02,
+                                       vacuum_truncate = false);
