@@ -10,6 +10,23 @@
  * registered per backend; the worker woken is the one of the backend's own
  * database, its shared entry read under its spinlock.
  *
+ * Wake-ups are coalesced: the first committing writer after the worker's
+ * last turn began sets the entry's wake_pending and the latch; writers that
+ * find wake_pending already set do not signal again (at 2,000 requests a
+ * second, one SetLatch and one worker turn each cost more than the request's
+ * claim).  No request is left unseen: a writer tests the flag after its
+ * commit is visible (XACT_EVENT_COMMIT), under the entry's spinlock; the
+ * worker clears the flag under the same spinlock (ms_worker_take_wake(), in
+ * worker_main.c's wait step) after every wait and only then claims, in a
+ * new transaction.  A writer that found the flag set therefore committed
+ * before that clear, so the claim after it sees its row; and the flag was
+ * set by a writer that set the latch after setting it, so that turn comes.
+ * A claim that fills the window leaves claim_wanted set (worker_main.c),
+ * so a burst larger than one claim is claimed over the next turns.  A new
+ * worker clears a flag left while none ran and claims at once
+ * (ms_worker_claim_entry()).  worker_stats.wakeups still counts every
+ * committing writer's request.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -30,13 +47,17 @@ ms_worker_set_latch(void)
 {
 	MsWorkerShared *e = ms_worker_entry_lock(MyDatabaseId);
 	int			procno;
+	bool		signal;
 
 	if (e == NULL)
 		return;
 	procno = e->procno;
 	e->counters[MS_C_WAKEUPS]++;
+	signal = !e->wake_pending;
+	e->wake_pending = true;
 	SpinLockRelease(&e->mutex);
-	ms_set_proc_latch(procno);
+	if (signal)
+		ms_set_proc_latch(procno);
 }
 
 static void

@@ -246,6 +246,8 @@ ms_worker_claim_entry(void)
 	e->started_at = GetCurrentTimestamp();
 	e->recheck = false;
 	e->absent = false;
+	/* a flag left by writers while no worker ran: the first claim sees their rows */
+	e->wake_pending = false;
 	SpinLockRelease(&e->mutex);
 	my_entry = e;
 	return true;
@@ -303,6 +305,20 @@ ms_worker_take_recheck(void)
 	w->recheck = false;
 	SpinLockRelease(&w->mutex);
 	return recheck;
+}
+
+bool
+ms_worker_take_wake(void)
+{
+	MsWorkerShared *w = own_entry_locked();
+	bool		wake;
+
+	if (w == NULL)
+		return false;
+	wake = w->wake_pending;
+	w->wake_pending = false;
+	SpinLockRelease(&w->mutex);
+	return wake;
 }
 
 /* ---- counters ---------------------------------------------------------- */

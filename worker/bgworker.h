@@ -102,6 +102,9 @@ typedef struct MsWorkerShared
 	bool		replace;		/* a failed drop: start a successor at once */
 	int			stop_pid;		/* backend dropping the database, or 0 */
 	int			procno;			/* PGPROC number of the running worker, or -1 */
+	bool		wake_pending;	/* a writer set the latch; the worker has not
+								 * yet begun the turn that claims its request
+								 * (worker_wake.c, ms_worker_take_wake()) */
 	int			pid;
 	TimestampTz started_at;
 	char		state[MS_WSTATE_LEN];
@@ -156,6 +159,14 @@ extern void ms_set_proc_latch(int procno);
  * extension (the launcher starts none there until a CREATE EXTENSION).
  */
 extern bool ms_worker_claim_entry(void);
+
+/*
+ * The worker, at the start of every turn, before the turn's claim: was a
+ * wake-up requested since the last turn (wake_pending, cleared)?  Writers
+ * that commit while it is set do not set the latch again: the claim that
+ * follows this call sees their rows (worker_wake.c).
+ */
+extern bool ms_worker_take_wake(void);
 extern void ms_worker_release_entry(const char *final_state, bool absent);
 
 /* A CREATE/DROP EXTENSION asked this worker to look again (clears the flag). */

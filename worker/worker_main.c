@@ -636,6 +636,9 @@ wait_for_events(MsWorker *w, bool *woken, List **inbound)
 		else if (events[k].user_data != NULL)
 			ms_smpp_on_socket((MsSession *) events[k].user_data, events[k].events, now, inbound);
 	}
+	/* after every wait, before this turn's claim (worker_wake.c) */
+	if (ms_worker_take_wake())
+		*woken = true;
 	return now;
 }
 

@@ -56,8 +56,7 @@ SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION mobisign._is_msisdn(value text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ms_is_msisdn'
-LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
 CREATE DOMAIN mobisign.msisdn AS text
     CONSTRAINT msisdn_check CHECK (mobisign._is_msisdn(VALUE));
@@ -83,8 +82,7 @@ $$;
 CREATE FUNCTION mobisign._ota_counter_max()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'ms_ota_counter_max'
-LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
 -- Is a transaction in this state still open (waiting to be sent, or for the
 -- SIM's answer)? Every other state is final. IMMUTABLE: the partial indexes
@@ -93,7 +91,6 @@ SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION mobisign._is_open(state text)
 RETURNS boolean
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'ms_is_open';
 
 -- A PKI's verification profile (docs/verification.md, "Profiles"): 'strict'
@@ -127,14 +124,12 @@ $$;
 CREATE FUNCTION mobisign._is_kind(kind text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ms_is_kind'
-LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
 CREATE FUNCTION mobisign._kind_signs_digest(kind text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ms_kind_signs_digest'
-LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
 -- What the SIM's applet result ends a transaction of this kind with: NULL
 -- state and status when the signature decides (a signing kind's OK);
@@ -160,5 +155,4 @@ SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION mobisign._digest_verification_code(digest bytea)
 RETURNS text
 AS 'MODULE_PATHNAME', 'ms_digest_verification_code'
-LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;

@@ -11,15 +11,13 @@
 CREATE FUNCTION mobisign._check_input(name text, value text, required_as text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'ms_check_input'
-LANGUAGE C VOLATILE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 -- For CHECK constraints: does value keep the limit called name?
 CREATE FUNCTION mobisign._input_fits(name text, value text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ms_input_fits'
-LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
 -- Every limit, for applications and administrators to read.
 CREATE FUNCTION mobisign_input_limits(OUT argument text, OUT meaning text, OUT max_characters integer,
@@ -35,8 +33,7 @@ COMMENT ON FUNCTION mobisign_input_limits()
 CREATE FUNCTION mobisign._max_timeout()
 RETURNS interval
 AS 'MODULE_PATHNAME', 'ms_max_timeout_sql'
-LANGUAGE C STRICT STABLE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT STABLE;
 
 -- mobisign.min_retention: the shortest retention of mobisign_purge (PGC_SUSET)
 CREATE FUNCTION mobisign._min_retention()

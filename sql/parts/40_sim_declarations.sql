@@ -22,14 +22,12 @@ CREATE INDEX transaction_open_msisdn ON mobisign.transaction (msisdn)
 CREATE FUNCTION mobisign._random_bytes(n integer)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'ms_random_bytes'
-LANGUAGE C STRICT VOLATILE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT VOLATILE;
 
 CREATE FUNCTION mobisign._verification_code()
 RETURNS text
 AS 'MODULE_PATHNAME', 'ms_verification_code'
-LANGUAGE C STRICT VOLATILE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT VOLATILE;
 
 CREATE FUNCTION mobisign._key_wrap(msisdn text, key_set integer, role text, key bytea)
 RETURNS bytea
@@ -63,8 +61,7 @@ CREATE FUNCTION mobisign._display_check(display_text text, OUT fits boolean, OUT
                                         OUT hint text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'ms_display_check'
-LANGUAGE C STRICT IMMUTABLE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT IMMUTABLE;
 
 CREATE FUNCTION mobisign._build_request(msisdn text, key_set integer, counter bigint, tar bytea,
                                         kic_wrapped bytea, kid_wrapped bytea, reference bytea,
@@ -72,8 +69,7 @@ CREATE FUNCTION mobisign._build_request(msisdn text, key_set integer, counter bi
                                         verification_code text, expires_at timestamptz)
 RETURNS bytea[]
 AS 'MODULE_PATHNAME', 'ms_build_request'
-LANGUAGE C STRICT VOLATILE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT VOLATILE;
 
 CREATE FUNCTION mobisign._open_response(msisdn text, key_set integer, tar bytea,
                                         kic_wrapped bytea, kid_wrapped bytea, segments bytea[],
@@ -105,16 +101,14 @@ SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION mobisign._wake_worker()
 RETURNS void
 AS 'MODULE_PATHNAME', 'ms_wake_worker'
-LANGUAGE C STRICT VOLATILE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT VOLATILE;
 
 -- ERROR 55000 with a hint when no background worker can send requests
 -- (mobisign not in shared_preload_libraries)
 CREATE FUNCTION mobisign._require_worker()
 RETURNS void
 AS 'MODULE_PATHNAME', 'ms_require_worker'
-LANGUAGE C STRICT VOLATILE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT VOLATILE;
 
 ------------------------------------------------------------------------------
 -- Internal SQL helpers

@@ -48,14 +48,12 @@
 CREATE FUNCTION mobisign._own_write(on_off boolean)
 RETURNS void
 AS 'MODULE_PATHNAME', 'ms_own_write'
-LANGUAGE C STRICT VOLATILE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STRICT VOLATILE;
 
 CREATE FUNCTION mobisign._is_own_write()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ms_is_own_write'
-LANGUAGE C STABLE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STABLE;
 
 ------------------------------------------------------------------------------
 -- Restored rows are made safe as they arrive
