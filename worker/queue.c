@@ -582,11 +582,77 @@ record_and_close(const char *fn, const char *fn_sql, const char *what, const cha
 	ms_worker_count(MS_C_COMPLETED, 1);
 }
 
+/* a job's message ids as text (an empty id for a segment that had none) */
+static Datum
+message_id_datum(MsJob *job, int k)
+{
+	return CStringGetTextDatum(job->message_ids[k] ? job->message_ids[k] : "");
+}
+
+/*
+ * Every request the SMSC accepted in this turn, recorded with one statement
+ * (mobisign._mark_submitted_batch: each still gets its state change, queue
+ * row and audit row, in the list's order).  True when it went through; on
+ * an error (logged) nothing of it stays, and the caller records each
+ * request alone, so that one bad row does not lose the others.
+ */
+static bool
+record_submitted_batch(List *jobs)
+{
+	int			njobs = 0;
+	int			nids = 0;
+	Datum	   *txids;
+	Datum	   *ids;
+	Datum	   *counts;
+	Oid			t[3] = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
+	Datum		v[3];
+	ListCell   *lc;
+
+	foreach(lc, jobs)
+	{
+		MsJob	   *job = (MsJob *) lfirst(lc);
+
+		if (job->status == MS_JOB_OK)
+		{
+			njobs++;
+			nids += job->nsegs;
+		}
+	}
+	if (njobs < 2)
+		return false;			/* nothing to share: the statement of one */
+	txids = palloc(sizeof(Datum) * njobs);
+	counts = palloc(sizeof(Datum) * njobs);
+	ids = palloc(sizeof(Datum) * Max(nids, 1));
+	njobs = nids = 0;
+	foreach(lc, jobs)
+	{
+		MsJob	   *job = (MsJob *) lfirst(lc);
+
+		if (job->status != MS_JOB_OK)
+			continue;
+		txids[njobs] = CStringGetTextDatum(job->txid);
+		counts[njobs++] = Int32GetDatum(job->nsegs);
+		for (int k = 0; k < job->nsegs; k++)
+			ids[nids++] = message_id_datum(job, k);
+	}
+	v[0] = PointerGetDatum(construct_array(txids, njobs, TEXTOID, -1, false, TYPALIGN_INT));
+	v[1] = PointerGetDatum(construct_array(ids, nids, TEXTOID, -1, false, TYPALIGN_INT));
+	v[2] = PointerGetDatum(construct_array(counts, njobs, INT4OID, 4, true, TYPALIGN_INT));
+	/* _mark_submitted_batch closes the queue rows in the same call */
+	if (guarded_exec("mobisign._mark_submitted_batch",
+					 "SELECT mobisign._mark_submitted_batch($1::uuid[], $2, $3)",
+					 3, t, v, NULL) < 0)
+		return false;
+	ms_worker_count(MS_C_COMPLETED, njobs);
+	return true;
+}
+
 static void
 finish_fn(void *arg)
 {
 	List	   *jobs = (List *) arg;
 	ListCell   *lc;
+	bool		submitted_done = record_submitted_batch(jobs);
 
 	foreach(lc, jobs)
 	{
@@ -599,11 +665,14 @@ finish_fn(void *arg)
 
 		if (job->status == MS_JOB_OK)
 		{
-			Datum	   *ids = palloc(sizeof(Datum) * Max(job->nsegs, 1));
-			int			k;
+			Datum	   *ids;
 
-			for (k = 0; k < job->nsegs; k++)
-				ids[k] = CStringGetTextDatum(job->message_ids[k] ? job->message_ids[k] : "");
+			if (submitted_done)
+				continue;
+			/* alone: a batch of one, or what a failed batch held */
+			ids = palloc(sizeof(Datum) * Max(job->nsegs, 1));
+			for (int k = 0; k < job->nsegs; k++)
+				ids[k] = message_id_datum(job, k);
 			v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
 			t[1] = TEXTARRAYOID;
 			/* _mark_submitted closes the queue row in the same statement */
@@ -749,8 +818,13 @@ ms_queue_store_inbound(List *inbound)
  * One batch of answers, in one transaction: claim up to batch MSISDNs whose
  * answers wait (mobisign._claim_answers: their mobisign.answer_queue rows
  * are deleted and their handler locks held until the commit), then
- * mobisign._process_inbound for each, each in its own subtransaction (one
- * bad answer undoes only itself).
+ * mobisign._process_inbound for all of them in one statement, in the
+ * claim's order, in one subtransaction.  _process_inbound raises for no
+ * answer (each answer is handled in a subtransaction of its own inside
+ * it), only for the server's own state (55000) or a fault of its own: then
+ * the statement's work is undone and each MSISDN is handled again alone,
+ * each in its own subtransaction, so that one bad answer undoes only
+ * itself.
  */
 typedef struct VerifyArg
 {
@@ -764,25 +838,37 @@ verify_fn(void *arg)
 	VerifyArg  *a = (VerifyArg *) arg;
 	Oid			t[1] = {INT4OID};
 	Datum		v[1];
-	List	   *msisdns = NIL;
-	ListCell   *lc;
+	Datum	   *msisdns;
+	int			n = 0;
 
 	v[0] = Int32GetDatum(a->batch);
 	if (guarded_exec("mobisign._claim_answers",
 					 "SELECT m FROM mobisign._claim_answers($1) m", 1, t, v, NULL) < 0)
 		return;
+	msisdns = palloc(sizeof(Datum) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *m = ms_spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "m");
 
 		if (m)
-			msisdns = lappend(msisdns, m);
+			msisdns[n++] = CStringGetTextDatum(m);
 	}
-	a->claimed = list_length(msisdns);
-	foreach(lc, msisdns)
+	a->claimed = n;
+	if (n == 0)
+		return;
+	if (n > 1)
 	{
-		t[0] = TEXTOID;
-		v[0] = CStringGetTextDatum((char *) lfirst(lc));
+		t[0] = TEXTARRAYOID;
+		v[0] = PointerGetDatum(construct_array(msisdns, n, TEXTOID, -1, false, TYPALIGN_INT));
+		if (guarded_exec("mobisign._process_inbound",
+						 "SELECT mobisign._process_inbound(m) FROM pg_catalog.unnest($1::text[]) m",
+						 1, t, v, NULL) >= 0)
+			return;
+	}
+	t[0] = TEXTOID;
+	for (int i = 0; i < n; i++)
+	{
+		v[0] = msisdns[i];
 		guarded_exec("mobisign._process_inbound",
 					 "SELECT mobisign._process_inbound($1)", 1, t, v, NULL);
 	}
