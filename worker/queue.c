@@ -728,75 +728,192 @@ ms_queue_finish(List *jobs)
 
 /* ---- inbound ------------------------------------------------------------- */
 
+/*
+ * The statements that store received segments.  The SMSC may write the
+ * number without the '+' the register uses: the register's spelling is
+ * stored so the SIM channel finds the user.  The MSISDN is queued for a
+ * verifier once a segment may complete a set: a single SMS, or as many
+ * pending segments of its reference and total as the total (a statement
+ * does not see the rows it inserts itself, hence those are counted apart);
+ * an answer of 4 SMS is then looked at once, not 4 times.  A duplicate
+ * (same MSISDN and digest pending) inserts nothing and queues nothing.
+ *
+ * store_batch_sql: every segment of the turn in one statement ($1..$6:
+ * arrays in arrival order, one element per segment); the MSISDN stored and
+ * whether the segment was new, per segment (ord from 1).  store_one_sql:
+ * one segment, what a failed batch falls back to, one subtransaction each.
+ */
+static const char store_batch_sql[] =
+	"WITH m AS ("
+	"  SELECT w.ord, w.smsc_id, w.concat_ref, w.total, w.seq, w.ud, pg_catalog.sha256(w.ud) AS digest,"
+	"         coalesce((SELECT u.msisdn FROM mobisign.app_user u"
+	"            WHERE u.msisdn IN (w.msisdn, '+' || pg_catalog.ltrim(w.msisdn, '+'), pg_catalog.ltrim(w.msisdn, '+'))"
+	"            ORDER BY u.msisdn = w.msisdn DESC LIMIT 1), w.msisdn) AS msisdn"
+	"    FROM unnest($1::text[], $2::int4[], $3::int4[], $4::int4[], $5::int4[], $6::bytea[])"
+	"         WITH ORDINALITY AS w(msisdn, smsc_id, concat_ref, total, seq, ud, ord))"
+	" , i AS (INSERT INTO mobisign.inbound_segment"
+	"        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
+	" SELECT m.msisdn, m.smsc_id, m.concat_ref, m.total, m.seq, m.ud, m.digest FROM m ORDER BY m.ord"
+	" ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
+	" RETURNING id, msisdn, concat_ref, total, digest)"
+	" , g AS (SELECT i.msisdn, i.concat_ref, i.total, pg_catalog.count(*) AS fresh, pg_catalog.min(i.id) AS first"
+	"    FROM i GROUP BY i.msisdn, i.concat_ref, i.total)"
+	" , q AS (INSERT INTO mobisign.answer_queue (msisdn) SELECT g.msisdn FROM g"
+	"  WHERE g.concat_ref IS NULL OR g.total <= g.fresh + (SELECT pg_catalog.count(*)"
+	"        FROM mobisign.inbound_segment p WHERE p.msisdn = g.msisdn AND NOT p.processed"
+	"         AND p.concat_ref = g.concat_ref AND p.total = g.total)"
+	"  GROUP BY g.msisdn ORDER BY pg_catalog.min(g.first))"
+	" SELECT m.ord::int4 AS ord, m.msisdn,"
+	"        EXISTS (SELECT FROM i WHERE i.msisdn = m.msisdn AND i.digest = m.digest) AS inserted"
+	"   FROM m ORDER BY m.ord";
+
+static const char store_one_sql[] =
+	"WITH m AS (SELECT coalesce((SELECT u.msisdn FROM mobisign.app_user u"
+	"      WHERE u.msisdn IN ($1, '+' || pg_catalog.ltrim($1, '+'), pg_catalog.ltrim($1, '+'))"
+	"      ORDER BY u.msisdn = $1 DESC LIMIT 1), $1) AS msisdn)"
+	" , i AS (INSERT INTO mobisign.inbound_segment"
+	"        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
+	" SELECT m.msisdn, $2, $3, $4, $5, $6, pg_catalog.sha256($6) FROM m"
+	" ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
+	" RETURNING msisdn, concat_ref, total), q AS ("
+	" INSERT INTO mobisign.answer_queue (msisdn) SELECT i.msisdn FROM i"
+	"  WHERE i.concat_ref IS NULL OR i.total <= 1 + (SELECT pg_catalog.count(*)"
+	"        FROM mobisign.inbound_segment p WHERE p.msisdn = i.msisdn AND NOT p.processed"
+	"         AND p.concat_ref = i.concat_ref AND p.total = i.total))"
+	" SELECT i.msisdn FROM i";
+
+static bytea *
+inbound_bytea(MsInbound *in)
+{
+	bytea	   *ud = palloc(VARHDRSZ + in->len);
+
+	SET_VARSIZE(ud, VARHDRSZ + in->len);
+	memcpy(VARDATA(ud), in->data, in->len);
+	return ud;
+}
+
+/* the MSISDN as stored (the register's spelling), when the row says one */
+static void
+take_stored_msisdn(MsInbound *in, HeapTuple tup, TupleDesc desc)
+{
+	char	   *m = ms_spi_text(tup, desc, "msisdn");
+
+	if (m)
+		strlcpy(in->msisdn, m, sizeof(in->msisdn));
+}
+
+/*
+ * The segments of list (none a receipt) with one statement: true when it
+ * went through (each then stored, and whether it was new); false when it
+ * failed (logged): nothing of it stays.
+ */
+static bool
+store_batch(List *list)
+{
+	int			n = list_length(list);
+	Datum	   *cols[6];
+	bool	   *refnull = palloc0(sizeof(bool) * n);
+	MsInbound **by_ord = palloc(sizeof(MsInbound *) * n);
+	Oid			t[6] = {TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, BYTEAARRAYOID};
+	Datum		v[6];
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			k = 0;
+	ListCell   *lc;
+
+	for (int c = 0; c < 6; c++)
+		cols[c] = palloc(sizeof(Datum) * n);
+	foreach(lc, list)
+	{
+		MsInbound  *in = (MsInbound *) lfirst(lc);
+
+		by_ord[k] = in;
+		cols[0][k] = CStringGetTextDatum(in->msisdn);
+		cols[1][k] = Int32GetDatum(in->smsc_id);
+		cols[2][k] = Int32GetDatum(in->concat_ref);
+		refnull[k] = in->concat_ref < 0;
+		cols[3][k] = Int32GetDatum(in->total);
+		cols[4][k] = Int32GetDatum(in->seqno);
+		cols[5][k] = PointerGetDatum(inbound_bytea(in));
+		k++;
+	}
+	v[0] = PointerGetDatum(construct_array(cols[0], n, TEXTOID, -1, false, TYPALIGN_INT));
+	v[1] = PointerGetDatum(construct_array(cols[1], n, INT4OID, 4, true, TYPALIGN_INT));
+	v[2] = PointerGetDatum(construct_md_array(cols[2], refnull, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT));
+	v[3] = PointerGetDatum(construct_array(cols[3], n, INT4OID, 4, true, TYPALIGN_INT));
+	v[4] = PointerGetDatum(construct_array(cols[4], n, INT4OID, 4, true, TYPALIGN_INT));
+	v[5] = PointerGetDatum(construct_array(cols[5], n, BYTEAOID, -1, false, TYPALIGN_INT));
+
+	if (guarded_exec("storing inbound segments", store_batch_sql, 6, t, v, NULL) < 0)
+		return false;
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int32		ord = ms_spi_int32(tup, desc, "ord");
+		MsInbound  *in;
+
+		if (ord < 1 || ord > n)
+			continue;
+		in = by_ord[ord - 1];
+		in->stored = true;
+		take_stored_msisdn(in, tup, desc);
+		in->inserted = ms_spi_bool(tup, desc, "inserted");
+	}
+	return true;
+}
+
+/* one segment in its own subtransaction (a failed one stays unstored) */
+static void
+store_one(MsInbound *in)
+{
+	Oid			t[6] = {TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, BYTEAOID};
+	Datum		v[6];
+	char		n[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	v[0] = CStringGetTextDatum(in->msisdn);
+	v[1] = Int32GetDatum(in->smsc_id);
+	v[2] = Int32GetDatum(in->concat_ref);
+	if (in->concat_ref < 0)
+		n[2] = 'n';
+	v[3] = Int32GetDatum(in->total);
+	v[4] = Int32GetDatum(in->seqno);
+	v[5] = PointerGetDatum(inbound_bytea(in));
+	if (guarded_exec("storing an inbound segment", store_one_sql, 6, t, v, n) < 0)
+		return;
+	in->stored = true;
+	/* a duplicate inserts nothing and needs no new processing */
+	if (SPI_processed == 1)
+		take_stored_msisdn(in, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+	in->inserted = (SPI_processed == 1);
+}
+
+/*
+ * What the SMSC delivered in one turn, in one transaction: receipts need
+ * nothing stored; the segments go in with one statement, or, when that
+ * fails (one bad segment must not keep the others from being stored and
+ * acknowledged), each in its own subtransaction.
+ */
 static void
 store_inbound_fn(void *arg)
 {
 	List	   *inbound = (List *) arg;
+	List	   *segments = NIL;
 	ListCell   *lc;
 
 	foreach(lc, inbound)
 	{
 		MsInbound  *in = (MsInbound *) lfirst(lc);
-		Oid			t[6] = {TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, BYTEAOID};
-		Datum		v[6];
-		char		n[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-		bytea	   *ud;
-		int			rc;
 
 		if (in->receipt)
-		{
 			in->stored = true;	/* nothing to keep: acknowledged */
-			continue;
-		}
-		ud = palloc(VARHDRSZ + in->len);
-		SET_VARSIZE(ud, VARHDRSZ + in->len);
-		memcpy(VARDATA(ud), in->data, in->len);
-		v[0] = CStringGetTextDatum(in->msisdn);
-		v[1] = Int32GetDatum(in->smsc_id);
-		v[2] = Int32GetDatum(in->concat_ref);
-		if (in->concat_ref < 0)
-			n[2] = 'n';
-		v[3] = Int32GetDatum(in->total);
-		v[4] = Int32GetDatum(in->seqno);
-		v[5] = PointerGetDatum(ud);
-
-		/*
-		 * The SMSC may write the number without the '+' the register uses:
-		 * store the register's spelling so the SIM channel finds the user.
-		 * The MSISDN is queued for a verifier once the segment may complete
-		 * a set: a single SMS, or as many pending segments of its reference
-		 * and total as the total (this statement does not see its own row,
-		 * hence 1 +); an answer of 4 SMS is then looked at once, not 4 times.
-		 */
-		rc = guarded_exec("storing an inbound segment",
-						  "WITH m AS (SELECT coalesce((SELECT u.msisdn FROM mobisign.app_user u"
-						  "      WHERE u.msisdn IN ($1, '+' || pg_catalog.ltrim($1, '+'), pg_catalog.ltrim($1, '+'))"
-						  "      ORDER BY u.msisdn = $1 DESC LIMIT 1), $1) AS msisdn)"
-						  " , i AS (INSERT INTO mobisign.inbound_segment"
-						  "        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
-						  " SELECT m.msisdn, $2, $3, $4, $5, $6, pg_catalog.sha256($6) FROM m"
-						  " ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
-						  " RETURNING msisdn, concat_ref, total), q AS ("
-						  " INSERT INTO mobisign.answer_queue (msisdn) SELECT i.msisdn FROM i"
-						  "  WHERE i.concat_ref IS NULL OR i.total <= 1 + (SELECT pg_catalog.count(*)"
-						  "        FROM mobisign.inbound_segment p WHERE p.msisdn = i.msisdn AND NOT p.processed"
-						  "         AND p.concat_ref = i.concat_ref AND p.total = i.total))"
-						  " SELECT i.msisdn FROM i",
-						  6, t, v, n);
-		if (rc >= 0)
-		{
-			in->stored = true;
-			/* a duplicate inserts nothing and needs no new processing */
-			if (SPI_processed == 1)
-			{
-				char	   *m = ms_spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "msisdn");
-
-				if (m)
-					strlcpy(in->msisdn, m, sizeof(in->msisdn));
-			}
-			in->inserted = (SPI_processed == 1);
-		}
+		else
+			segments = lappend(segments, in);
 	}
+	if (list_length(segments) > 1 && store_batch(segments))
+		return;
+	foreach(lc, segments)
+		store_one((MsInbound *) lfirst(lc));
 }
 
 void
