@@ -738,10 +738,10 @@ ms_queue_finish(List *jobs)
  * an answer of 4 SMS is then looked at once, not 4 times.  A duplicate
  * (same MSISDN and digest pending) inserts nothing and queues nothing.
  *
- * store_batch_sql: every segment of the turn in one statement ($1..$6:
+ * store_batch_sql: the segments of the turn in one statement ($1..$6:
  * arrays in arrival order, one element per segment); the MSISDN stored and
- * whether the segment was new, per segment (ord from 1).  store_one_sql:
- * one segment, what a failed batch falls back to, one subtransaction each.
+ * whether the segment was new, per segment (ord from 1).  A failed batch
+ * falls back to batches of one, each in its own subtransaction.
  */
 static const char store_batch_sql[] =
 	"WITH m AS ("
@@ -767,21 +767,6 @@ static const char store_batch_sql[] =
 	"        EXISTS (SELECT FROM i WHERE i.msisdn = m.msisdn AND i.digest = m.digest) AS inserted"
 	"   FROM m ORDER BY m.ord";
 
-static const char store_one_sql[] =
-	"WITH m AS (SELECT coalesce((SELECT u.msisdn FROM mobisign.app_user u"
-	"      WHERE u.msisdn IN ($1, '+' || pg_catalog.ltrim($1, '+'), pg_catalog.ltrim($1, '+'))"
-	"      ORDER BY u.msisdn = $1 DESC LIMIT 1), $1) AS msisdn)"
-	" , i AS (INSERT INTO mobisign.inbound_segment"
-	"        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
-	" SELECT m.msisdn, $2, $3, $4, $5, $6, pg_catalog.sha256($6) FROM m"
-	" ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
-	" RETURNING msisdn, concat_ref, total), q AS ("
-	" INSERT INTO mobisign.answer_queue (msisdn) SELECT i.msisdn FROM i"
-	"  WHERE i.concat_ref IS NULL OR i.total <= 1 + (SELECT pg_catalog.count(*)"
-	"        FROM mobisign.inbound_segment p WHERE p.msisdn = i.msisdn AND NOT p.processed"
-	"         AND p.concat_ref = i.concat_ref AND p.total = i.total))"
-	" SELECT i.msisdn FROM i";
-
 static bytea *
 inbound_bytea(MsInbound *in)
 {
@@ -803,9 +788,9 @@ take_stored_msisdn(MsInbound *in, HeapTuple tup, TupleDesc desc)
 }
 
 /*
- * The segments of list (none a receipt) with one statement: true when it
- * went through (each then stored, and whether it was new); false when it
- * failed (logged): nothing of it stays.
+ * The segments of list (none a receipt) with one statement, in one
+ * subtransaction: true when it went through (each then stored, and whether
+ * it was new); false when it failed (logged): nothing of it stays.
  */
 static bool
 store_batch(List *list)
@@ -863,31 +848,6 @@ store_batch(List *list)
 	return true;
 }
 
-/* one segment in its own subtransaction (a failed one stays unstored) */
-static void
-store_one(MsInbound *in)
-{
-	Oid			t[6] = {TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, BYTEAOID};
-	Datum		v[6];
-	char		n[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-
-	v[0] = CStringGetTextDatum(in->msisdn);
-	v[1] = Int32GetDatum(in->smsc_id);
-	v[2] = Int32GetDatum(in->concat_ref);
-	if (in->concat_ref < 0)
-		n[2] = 'n';
-	v[3] = Int32GetDatum(in->total);
-	v[4] = Int32GetDatum(in->seqno);
-	v[5] = PointerGetDatum(inbound_bytea(in));
-	if (guarded_exec("storing an inbound segment", store_one_sql, 6, t, v, n) < 0)
-		return;
-	in->stored = true;
-	/* a duplicate inserts nothing and needs no new processing */
-	if (SPI_processed == 1)
-		take_stored_msisdn(in, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
-	in->inserted = (SPI_processed == 1);
-}
-
 /*
  * What the SMSC delivered in one turn, in one transaction: receipts need
  * nothing stored; the segments go in with one statement, or, when that
@@ -910,10 +870,11 @@ store_inbound_fn(void *arg)
 		else
 			segments = lappend(segments, in);
 	}
-	if (list_length(segments) > 1 && store_batch(segments))
+	if (segments == NIL || store_batch(segments) || list_length(segments) == 1)
 		return;
+	/* each alone: the batch of one, in its own subtransaction */
 	foreach(lc, segments)
-		store_one((MsInbound *) lfirst(lc));
+		store_batch(list_make1(lfirst(lc)));
 }
 
 void
