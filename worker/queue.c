@@ -4,8 +4,11 @@
  *	  The worker's database side (see queue.h): claim, complete, store
  *	  inbound segments, hand them to the SIM channel, housekeeping.
  *
- * Each unit of work is one short transaction; each item inside a batch runs
- * in its own subtransaction so one bad row cannot undo the others.  The SIM
+ * Each unit of work is one short transaction.  A batch (the requests
+ * recorded in a turn, the segments stored, a verifier's claimed answers) is
+ * one statement in one subtransaction; when it fails, each item runs again
+ * alone in its own subtransaction, so one bad row cannot undo the others.
+ * The SIM
  * channel's functions (mobisign._mark_submitted, _mark_failed,
  * _process_inbound, _expire) are called by name; if one is missing the
  * worker logs that once and goes on.
