@@ -8,10 +8,10 @@
  * recorded in a turn, the segments stored, a verifier's claimed answers) is
  * one statement in one subtransaction; when it fails, each item runs again
  * alone in its own subtransaction, so one bad row cannot undo the others.
- * The SIM
- * channel's functions (mobisign._mark_submitted, _mark_failed,
- * _process_inbound, _expire) are called by name; if one is missing the
- * worker logs that once and goes on.
+ * The SIM channel's functions (mobisign._mark_submitted_batch,
+ * _mark_submitted, _mark_failed, _process_inbound, _expire) are called by
+ * name; if one is missing the worker logs that once and goes on (a missing
+ * _mark_submitted_batch: each request is recorded alone).
  *
  *-------------------------------------------------------------------------
  */
