@@ -4,11 +4,14 @@
  *	  The worker's database side (see queue.h): claim, complete, store
  *	  inbound segments, hand them to the SIM channel, housekeeping.
  *
- * Each unit of work is one short transaction; each item inside a batch runs
- * in its own subtransaction so one bad row cannot undo the others.  The SIM
- * channel's functions (mobisign._mark_submitted, _mark_failed,
- * _process_inbound, _expire) are called by name; if one is missing the
- * worker logs that once and goes on.
+ * Each unit of work is one short transaction.  A batch (the requests
+ * recorded in a turn, the segments stored, a verifier's claimed answers) is
+ * one statement in one subtransaction; when it fails, each item runs again
+ * alone in its own subtransaction, so one bad row cannot undo the others.
+ * The SIM channel's functions (mobisign._mark_submitted_batch,
+ * _mark_submitted, _mark_failed, _process_inbound, _expire) are called by
+ * name; if one is missing the worker logs that once and goes on (a missing
+ * _mark_submitted_batch: each request is recorded alone).
  *
  *-------------------------------------------------------------------------
  */
@@ -582,11 +585,77 @@ record_and_close(const char *fn, const char *fn_sql, const char *what, const cha
 	ms_worker_count(MS_C_COMPLETED, 1);
 }
 
+/* a job's message ids as text (an empty id for a segment that had none) */
+static Datum
+message_id_datum(MsJob *job, int k)
+{
+	return CStringGetTextDatum(job->message_ids[k] ? job->message_ids[k] : "");
+}
+
+/*
+ * Every request the SMSC accepted in this turn, recorded with one statement
+ * (mobisign._mark_submitted_batch: each still gets its state change, queue
+ * row and audit row, in the list's order).  True when it went through; on
+ * an error (logged) nothing of it stays, and the caller records each
+ * request alone, so that one bad row does not lose the others.
+ */
+static bool
+record_submitted_batch(List *jobs)
+{
+	int			njobs = 0;
+	int			nids = 0;
+	Datum	   *txids;
+	Datum	   *ids;
+	Datum	   *counts;
+	Oid			t[3] = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
+	Datum		v[3];
+	ListCell   *lc;
+
+	foreach(lc, jobs)
+	{
+		MsJob	   *job = (MsJob *) lfirst(lc);
+
+		if (job->status == MS_JOB_OK)
+		{
+			njobs++;
+			nids += job->nsegs;
+		}
+	}
+	if (njobs < 2)
+		return false;			/* nothing to share: the statement of one */
+	txids = palloc(sizeof(Datum) * njobs);
+	counts = palloc(sizeof(Datum) * njobs);
+	ids = palloc(sizeof(Datum) * Max(nids, 1));
+	njobs = nids = 0;
+	foreach(lc, jobs)
+	{
+		MsJob	   *job = (MsJob *) lfirst(lc);
+
+		if (job->status != MS_JOB_OK)
+			continue;
+		txids[njobs] = CStringGetTextDatum(job->txid);
+		counts[njobs++] = Int32GetDatum(job->nsegs);
+		for (int k = 0; k < job->nsegs; k++)
+			ids[nids++] = message_id_datum(job, k);
+	}
+	v[0] = PointerGetDatum(construct_array(txids, njobs, TEXTOID, -1, false, TYPALIGN_INT));
+	v[1] = PointerGetDatum(construct_array(ids, nids, TEXTOID, -1, false, TYPALIGN_INT));
+	v[2] = PointerGetDatum(construct_array(counts, njobs, INT4OID, 4, true, TYPALIGN_INT));
+	/* _mark_submitted_batch closes the queue rows in the same call */
+	if (guarded_exec("mobisign._mark_submitted_batch",
+					 "SELECT mobisign._mark_submitted_batch($1::uuid[], $2, $3)",
+					 3, t, v, NULL) < 0)
+		return false;
+	ms_worker_count(MS_C_COMPLETED, njobs);
+	return true;
+}
+
 static void
 finish_fn(void *arg)
 {
 	List	   *jobs = (List *) arg;
 	ListCell   *lc;
+	bool		submitted_done = record_submitted_batch(jobs);
 
 	foreach(lc, jobs)
 	{
@@ -599,11 +668,14 @@ finish_fn(void *arg)
 
 		if (job->status == MS_JOB_OK)
 		{
-			Datum	   *ids = palloc(sizeof(Datum) * Max(job->nsegs, 1));
-			int			k;
+			Datum	   *ids;
 
-			for (k = 0; k < job->nsegs; k++)
-				ids[k] = CStringGetTextDatum(job->message_ids[k] ? job->message_ids[k] : "");
+			if (submitted_done)
+				continue;
+			/* alone: a batch of one, or what a failed batch held */
+			ids = palloc(sizeof(Datum) * Max(job->nsegs, 1));
+			for (int k = 0; k < job->nsegs; k++)
+				ids[k] = message_id_datum(job, k);
 			v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
 			t[1] = TEXTARRAYOID;
 			/* _mark_submitted closes the queue row in the same statement */
@@ -659,75 +731,153 @@ ms_queue_finish(List *jobs)
 
 /* ---- inbound ------------------------------------------------------------- */
 
+/*
+ * The statements that store received segments.  The SMSC may write the
+ * number without the '+' the register uses: the register's spelling is
+ * stored so the SIM channel finds the user.  The MSISDN is queued for a
+ * verifier once a segment may complete a set: a single SMS, or as many
+ * pending segments of its reference and total as the total (a statement
+ * does not see the rows it inserts itself, hence those are counted apart);
+ * an answer of 4 SMS is then looked at once, not 4 times.  A duplicate
+ * (same MSISDN and digest pending) inserts nothing and queues nothing.
+ *
+ * store_batch_sql: the segments of the turn in one statement ($1..$6:
+ * arrays in arrival order, one element per segment); the MSISDN stored and
+ * whether the segment was new, per segment (ord from 1).  A failed batch
+ * falls back to batches of one, each in its own subtransaction.
+ */
+static const char store_batch_sql[] =
+	"WITH m AS ("
+	"  SELECT w.ord, w.smsc_id, w.concat_ref, w.total, w.seq, w.ud, pg_catalog.sha256(w.ud) AS digest,"
+	"         coalesce((SELECT u.msisdn FROM mobisign.app_user u"
+	"            WHERE u.msisdn IN (w.msisdn, '+' || pg_catalog.ltrim(w.msisdn, '+'), pg_catalog.ltrim(w.msisdn, '+'))"
+	"            ORDER BY u.msisdn = w.msisdn DESC LIMIT 1), w.msisdn) AS msisdn"
+	"    FROM unnest($1::text[], $2::int4[], $3::int4[], $4::int4[], $5::int4[], $6::bytea[])"
+	"         WITH ORDINALITY AS w(msisdn, smsc_id, concat_ref, total, seq, ud, ord))"
+	" , i AS (INSERT INTO mobisign.inbound_segment"
+	"        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
+	" SELECT m.msisdn, m.smsc_id, m.concat_ref, m.total, m.seq, m.ud, m.digest FROM m ORDER BY m.ord"
+	" ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
+	" RETURNING id, msisdn, concat_ref, total, digest)"
+	" , g AS (SELECT i.msisdn, i.concat_ref, i.total, pg_catalog.count(*) AS fresh, pg_catalog.min(i.id) AS first"
+	"    FROM i GROUP BY i.msisdn, i.concat_ref, i.total)"
+	" , q AS (INSERT INTO mobisign.answer_queue (msisdn) SELECT g.msisdn FROM g"
+	"  WHERE g.concat_ref IS NULL OR g.total <= g.fresh + (SELECT pg_catalog.count(*)"
+	"        FROM mobisign.inbound_segment p WHERE p.msisdn = g.msisdn AND NOT p.processed"
+	"         AND p.concat_ref = g.concat_ref AND p.total = g.total)"
+	"  GROUP BY g.msisdn ORDER BY pg_catalog.min(g.first))"
+	" SELECT m.ord::int4 AS ord, m.msisdn,"
+	"        EXISTS (SELECT FROM i WHERE i.msisdn = m.msisdn AND i.digest = m.digest) AS inserted"
+	"   FROM m ORDER BY m.ord";
+
+static bytea *
+inbound_bytea(MsInbound *in)
+{
+	bytea	   *ud = palloc(VARHDRSZ + in->len);
+
+	SET_VARSIZE(ud, VARHDRSZ + in->len);
+	memcpy(VARDATA(ud), in->data, in->len);
+	return ud;
+}
+
+/* the MSISDN as stored (the register's spelling), when the row says one */
+static void
+take_stored_msisdn(MsInbound *in, HeapTuple tup, TupleDesc desc)
+{
+	char	   *m = ms_spi_text(tup, desc, "msisdn");
+
+	if (m)
+		strlcpy(in->msisdn, m, sizeof(in->msisdn));
+}
+
+/*
+ * The segments of list (none a receipt) with one statement, in one
+ * subtransaction: true when it went through (each then stored, and whether
+ * it was new); false when it failed (logged): nothing of it stays.
+ */
+static bool
+store_batch(List *list)
+{
+	int			n = list_length(list);
+	Datum	   *cols[6];
+	bool	   *refnull = palloc0(sizeof(bool) * n);
+	MsInbound **by_ord = palloc(sizeof(MsInbound *) * n);
+	Oid			t[6] = {TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, BYTEAARRAYOID};
+	Datum		v[6];
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			k = 0;
+	ListCell   *lc;
+
+	for (int c = 0; c < 6; c++)
+		cols[c] = palloc(sizeof(Datum) * n);
+	foreach(lc, list)
+	{
+		MsInbound  *in = (MsInbound *) lfirst(lc);
+
+		by_ord[k] = in;
+		cols[0][k] = CStringGetTextDatum(in->msisdn);
+		cols[1][k] = Int32GetDatum(in->smsc_id);
+		cols[2][k] = Int32GetDatum(in->concat_ref);
+		refnull[k] = in->concat_ref < 0;
+		cols[3][k] = Int32GetDatum(in->total);
+		cols[4][k] = Int32GetDatum(in->seqno);
+		cols[5][k] = PointerGetDatum(inbound_bytea(in));
+		k++;
+	}
+	v[0] = PointerGetDatum(construct_array(cols[0], n, TEXTOID, -1, false, TYPALIGN_INT));
+	v[1] = PointerGetDatum(construct_array(cols[1], n, INT4OID, 4, true, TYPALIGN_INT));
+	v[2] = PointerGetDatum(construct_md_array(cols[2], refnull, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT));
+	v[3] = PointerGetDatum(construct_array(cols[3], n, INT4OID, 4, true, TYPALIGN_INT));
+	v[4] = PointerGetDatum(construct_array(cols[4], n, INT4OID, 4, true, TYPALIGN_INT));
+	v[5] = PointerGetDatum(construct_array(cols[5], n, BYTEAOID, -1, false, TYPALIGN_INT));
+
+	if (guarded_exec("storing inbound segments", store_batch_sql, 6, t, v, NULL) < 0)
+		return false;
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int32		ord = ms_spi_int32(tup, desc, "ord");
+		MsInbound  *in;
+
+		if (ord < 1 || ord > n)
+			continue;
+		in = by_ord[ord - 1];
+		in->stored = true;
+		take_stored_msisdn(in, tup, desc);
+		in->inserted = ms_spi_bool(tup, desc, "inserted");
+	}
+	return true;
+}
+
+/*
+ * What the SMSC delivered in one turn, in one transaction: receipts need
+ * nothing stored; the segments go in with one statement, or, when that
+ * fails (one bad segment must not keep the others from being stored and
+ * acknowledged), each in its own subtransaction.
+ */
 static void
 store_inbound_fn(void *arg)
 {
 	List	   *inbound = (List *) arg;
+	List	   *segments = NIL;
 	ListCell   *lc;
 
 	foreach(lc, inbound)
 	{
 		MsInbound  *in = (MsInbound *) lfirst(lc);
-		Oid			t[6] = {TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, BYTEAOID};
-		Datum		v[6];
-		char		n[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-		bytea	   *ud;
-		int			rc;
 
 		if (in->receipt)
-		{
 			in->stored = true;	/* nothing to keep: acknowledged */
-			continue;
-		}
-		ud = palloc(VARHDRSZ + in->len);
-		SET_VARSIZE(ud, VARHDRSZ + in->len);
-		memcpy(VARDATA(ud), in->data, in->len);
-		v[0] = CStringGetTextDatum(in->msisdn);
-		v[1] = Int32GetDatum(in->smsc_id);
-		v[2] = Int32GetDatum(in->concat_ref);
-		if (in->concat_ref < 0)
-			n[2] = 'n';
-		v[3] = Int32GetDatum(in->total);
-		v[4] = Int32GetDatum(in->seqno);
-		v[5] = PointerGetDatum(ud);
-
-		/*
-		 * The SMSC may write the number without the '+' the register uses:
-		 * store the register's spelling so the SIM channel finds the user.
-		 * The MSISDN is queued for a verifier once the segment may complete
-		 * a set: a single SMS, or as many pending segments of its reference
-		 * and total as the total (this statement does not see its own row,
-		 * hence 1 +); an answer of 4 SMS is then looked at once, not 4 times.
-		 */
-		rc = guarded_exec("storing an inbound segment",
-						  "WITH m AS (SELECT coalesce((SELECT u.msisdn FROM mobisign.app_user u"
-						  "      WHERE u.msisdn IN ($1, '+' || pg_catalog.ltrim($1, '+'), pg_catalog.ltrim($1, '+'))"
-						  "      ORDER BY u.msisdn = $1 DESC LIMIT 1), $1) AS msisdn)"
-						  " , i AS (INSERT INTO mobisign.inbound_segment"
-						  "        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
-						  " SELECT m.msisdn, $2, $3, $4, $5, $6, pg_catalog.sha256($6) FROM m"
-						  " ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
-						  " RETURNING msisdn, concat_ref, total), q AS ("
-						  " INSERT INTO mobisign.answer_queue (msisdn) SELECT i.msisdn FROM i"
-						  "  WHERE i.concat_ref IS NULL OR i.total <= 1 + (SELECT pg_catalog.count(*)"
-						  "        FROM mobisign.inbound_segment p WHERE p.msisdn = i.msisdn AND NOT p.processed"
-						  "         AND p.concat_ref = i.concat_ref AND p.total = i.total))"
-						  " SELECT i.msisdn FROM i",
-						  6, t, v, n);
-		if (rc >= 0)
-		{
-			in->stored = true;
-			/* a duplicate inserts nothing and needs no new processing */
-			if (SPI_processed == 1)
-			{
-				char	   *m = ms_spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "msisdn");
-
-				if (m)
-					strlcpy(in->msisdn, m, sizeof(in->msisdn));
-			}
-			in->inserted = (SPI_processed == 1);
-		}
+		else
+			segments = lappend(segments, in);
 	}
+	if (segments == NIL || store_batch(segments) || list_length(segments) == 1)
+		return;
+	/* each alone: the batch of one, in its own subtransaction */
+	foreach(lc, segments)
+		store_batch(list_make1(lfirst(lc)));
 }
 
 void
@@ -749,8 +899,13 @@ ms_queue_store_inbound(List *inbound)
  * One batch of answers, in one transaction: claim up to batch MSISDNs whose
  * answers wait (mobisign._claim_answers: their mobisign.answer_queue rows
  * are deleted and their handler locks held until the commit), then
- * mobisign._process_inbound for each, each in its own subtransaction (one
- * bad answer undoes only itself).
+ * mobisign._process_inbound for all of them in one statement, in the
+ * claim's order, in one subtransaction.  _process_inbound raises for no
+ * answer (each answer is handled in a subtransaction of its own inside
+ * it), only for the server's own state (55000) or a fault of its own: then
+ * the statement's work is undone and each MSISDN is handled again alone,
+ * each in its own subtransaction, so that one bad answer undoes only
+ * itself.
  */
 typedef struct VerifyArg
 {
@@ -764,25 +919,37 @@ verify_fn(void *arg)
 	VerifyArg  *a = (VerifyArg *) arg;
 	Oid			t[1] = {INT4OID};
 	Datum		v[1];
-	List	   *msisdns = NIL;
-	ListCell   *lc;
+	Datum	   *msisdns;
+	int			n = 0;
 
 	v[0] = Int32GetDatum(a->batch);
 	if (guarded_exec("mobisign._claim_answers",
 					 "SELECT m FROM mobisign._claim_answers($1) m", 1, t, v, NULL) < 0)
 		return;
+	msisdns = palloc(sizeof(Datum) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *m = ms_spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "m");
 
 		if (m)
-			msisdns = lappend(msisdns, m);
+			msisdns[n++] = CStringGetTextDatum(m);
 	}
-	a->claimed = list_length(msisdns);
-	foreach(lc, msisdns)
+	a->claimed = n;
+	if (n == 0)
+		return;
+	if (n > 1)
 	{
-		t[0] = TEXTOID;
-		v[0] = CStringGetTextDatum((char *) lfirst(lc));
+		t[0] = TEXTARRAYOID;
+		v[0] = PointerGetDatum(construct_array(msisdns, n, TEXTOID, -1, false, TYPALIGN_INT));
+		if (guarded_exec("mobisign._process_inbound",
+						 "SELECT mobisign._process_inbound(m) FROM pg_catalog.unnest($1::text[]) m",
+						 1, t, v, NULL) >= 0)
+			return;
+	}
+	t[0] = TEXTOID;
+	for (int i = 0; i < n; i++)
+	{
+		v[0] = msisdns[i];
 		guarded_exec("mobisign._process_inbound",
 					 "SELECT mobisign._process_inbound($1)", 1, t, v, NULL);
 	}

@@ -149,6 +149,7 @@ struct MsLink
 	uint64		last_generation;
 	int			nsessions;
 	MsSession  *sessions[MS_SMPP_MAX_BINDS];
+	bool		corked;			/* PDUs wait in outbuf for ms_smpp_uncork() */
 };
 
 static void sess_disconnect(MsSession *s, const char *reason, TimestampTz now, bool error);
@@ -295,8 +296,30 @@ sess_append(MsSession *s, const uint8 *pdu, int len, TimestampTz now)
 	}
 	memcpy(s->outbuf + s->outlen, pdu, len);
 	s->outlen += len;
-	sess_flush(s, now);
+	if (!s->link->corked)
+		sess_flush(s, now);
 	return s->sock != PGINVALID_SOCKET;
+}
+
+/*
+ * Corked, the PDUs the loop writes in one step (the acknowledgements of a
+ * turn's deliver_sm, its submit_sm) collect in each session's output buffer
+ * and go out with one send per session at ms_smpp_uncork(), not one each:
+ * fewer system calls here, and fewer wake-ups and reads at the SMSC.
+ */
+void
+ms_smpp_cork(MsLink *link)
+{
+	link->corked = true;
+}
+
+void
+ms_smpp_uncork(MsLink *link, TimestampTz now)
+{
+	link->corked = false;
+	for (int k = 0; k < link->nsessions; k++)
+		if (link->sessions[k]->outlen > 0)
+			sess_flush(link->sessions[k], now);
 }
 
 /* header-only PDU, written by hand (sequence 0 and any status allowed) */

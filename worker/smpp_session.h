@@ -156,6 +156,9 @@ extern int	ms_smpp_in_flight(MsLink *link);
 extern int	ms_smpp_window_size(MsLink *link);
 extern void ms_smpp_enqueue_job(MsLink *link, MsJob *job);
 extern void ms_smpp_ack_deliver(MsLink *link, uint64 generation, uint32 seq, uint32 status);
+/* between the two, what the link writes waits, then goes out in one send per session */
+extern void ms_smpp_cork(MsLink *link);
+extern void ms_smpp_uncork(MsLink *link, TimestampTz now);
 
 /* shutdown: send unbind on every bound session; are they all closed? */
 extern void ms_smpp_unbind(MsLink *link, TimestampTz now);

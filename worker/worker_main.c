@@ -337,7 +337,12 @@ handle_inbound(MsWorker *w, List *inbound)
 	/* durable first (and queued for a verifier in the same commit) ... */
 	ms_queue_store_inbound(inbound);
 
-	/* ... then acknowledged; what could not be stored is redelivered */
+	/*
+	 * ... then acknowledged, one send per session for the batch; what could
+	 * not be stored is redelivered
+	 */
+	for (int i = 0; i < w->nlinks; i++)
+		ms_smpp_cork(w->links[i]);
 	foreach(lc, inbound)
 	{
 		MsInbound  *in = (MsInbound *) lfirst(lc);
@@ -356,6 +361,8 @@ handle_inbound(MsWorker *w, List *inbound)
 				answers++;
 		}
 	}
+	for (int i = 0; i < w->nlinks; i++)
+		ms_smpp_uncork(w->links[i], GetCurrentTimestamp());
 
 	/* one idle verifier at least: its claim takes every MSISDN queued */
 	if (any)
@@ -665,12 +672,19 @@ extension_still_there(MsWorker *w, TimestampTz now)
 	return false;
 }
 
-/* Run every link's timers at now. */
+/*
+ * Run every link's timers at now, which sends what may go: what one tick
+ * writes goes out in one send per session (ms_smpp_cork).
+ */
 static void
 tick_links(MsWorker *w, TimestampTz now)
 {
 	for (int i = 0; i < w->nlinks; i++)
+	{
+		ms_smpp_cork(w->links[i]);
 		ms_smpp_tick(w->links[i], now);
+		ms_smpp_uncork(w->links[i], now);
+	}
 }
 
 /*

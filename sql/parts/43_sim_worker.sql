@@ -3,30 +3,79 @@
 -- (mobisign._mark_submitted), when sending failed for good
 -- (mobisign._mark_failed), and to expire open transactions (mobisign._expire).
 
--- The queue row was sent: the SMSC accepted every segment.
+-- The queue rows were sent: the SMSC accepted every segment of each.  The
+-- worker records all the requests accepted in one turn with one call
+-- (worker/queue.c): transaction_ids in the order the requests finished,
+-- message_ids the SMSC's ids of all their segments one after the other,
+-- segments how many of those belong to each request.  For each request:
+-- its transaction becomes submitted (if it is still queued) with one audit
+-- row (transaction.submitted, in the batch's order), and its queue row is
+-- done with its message ids; a transaction already answered, cancelled or
+-- expired gets no audit row, its queue row is closed all the same.  One
+-- statement per step for the whole batch; the worker falls back to one
+-- call per request when a batch fails, so a bad row only loses itself.
+-- Returns how many became submitted.
+CREATE FUNCTION mobisign._mark_submitted_batch(transaction_ids uuid[], message_ids text[],
+                                               segments integer[])
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ids    uuid[];
+    v_msisdn text[];
+    v_app    text[];
+    v_mids   jsonb[];
+BEGIN
+    IF pg_catalog.cardinality(transaction_ids) IS DISTINCT FROM pg_catalog.cardinality(_mark_submitted_batch.segments)
+       OR (SELECT coalesce(pg_catalog.sum(s.n), 0) FROM pg_catalog.unnest(_mark_submitted_batch.segments) s(n))
+          IS DISTINCT FROM pg_catalog.cardinality(message_ids)::bigint
+       OR 0 > ANY (_mark_submitted_batch.segments) THEN
+        RAISE EXCEPTION 'every request needs its number of segments, and they must add up to the message ids'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- lock order everywhere: transaction row, then queue row (here: the
+    -- batch's transaction rows, then its queue rows)
+    WITH j AS (
+        SELECT u.id, u.ord, message_ids[u.skip + 1 : u.skip + u.nseg] AS mids
+          FROM (SELECT w.id, w.ord, w.nseg, pg_catalog.sum(w.nseg) OVER (ORDER BY w.ord) - w.nseg AS skip
+                  FROM unnest(transaction_ids, _mark_submitted_batch.segments) WITH ORDINALITY AS w(id, nseg, ord)) u
+    ), s AS (
+        UPDATE mobisign.transaction tr SET state = 'submitted', submitted_at = pg_catalog.now()
+          FROM j
+         WHERE tr.id = j.id AND tr.state = 'queued'
+        RETURNING tr.id, tr.msisdn, tr.application, j.mids, j.ord
+    )
+    SELECT pg_catalog.array_agg(s.id ORDER BY s.ord), pg_catalog.array_agg(s.msisdn::text ORDER BY s.ord),
+           pg_catalog.array_agg(s.application ORDER BY s.ord),
+           pg_catalog.array_agg(pg_catalog.to_jsonb(s.mids) ORDER BY s.ord)
+      INTO v_ids, v_msisdn, v_app, v_mids
+      FROM s;
+    UPDATE mobisign.request_queue q
+       SET smsc_message_ids = message_ids[u.skip + 1 : u.skip + u.nseg], done = true,
+           lease_until = NULL, last_error = NULL
+      FROM (SELECT w.id, w.nseg, pg_catalog.sum(w.nseg) OVER (ORDER BY w.ord) - w.nseg AS skip
+              FROM unnest(transaction_ids, _mark_submitted_batch.segments) WITH ORDINALITY AS w(id, nseg, ord)) u
+     WHERE q.transaction_id = u.id;
+    FOR i IN 1 .. coalesce(pg_catalog.cardinality(v_ids), 0) LOOP
+        PERFORM mobisign.audit_log('transaction.submitted', 'success',
+            pg_catalog.jsonb_build_object('msisdn', v_msisdn[i], 'message_ids', v_mids[i]),
+            v_ids[i], v_app[i]);
+    END LOOP;
+    RETURN coalesce(pg_catalog.cardinality(v_ids), 0);
+END
+$$;
+
+-- One request sent (the SMSC accepted every segment): the batch of one,
+-- what the worker falls back to when a batch fails.
 CREATE FUNCTION mobisign._mark_submitted(transaction_id uuid, message_ids text[])
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    p_id uuid := $1;
-    t mobisign.transaction;
 BEGIN
-    -- lock order everywhere: transaction row, then queue row
-    UPDATE mobisign.transaction tr SET state = 'submitted', submitted_at = pg_catalog.now()
-     WHERE tr.id = p_id AND tr.state = 'queued'
-    RETURNING * INTO t;
-    UPDATE mobisign.request_queue q
-       SET smsc_message_ids = message_ids, done = true, lease_until = NULL, last_error = NULL
-     WHERE q.transaction_id = p_id;
-    IF t.id IS NULL THEN
-        RETURN false;   -- already answered, cancelled or expired
-    END IF;
-    PERFORM mobisign.audit_log('transaction.submitted', 'success',
-        pg_catalog.jsonb_build_object('msisdn', t.msisdn, 'message_ids', to_jsonb(message_ids)),
-        p_id, t.application);
-    RETURN true;
+    RETURN mobisign._mark_submitted_batch(ARRAY[$1], coalesce($2, '{}'),
+                                          ARRAY[coalesce(pg_catalog.cardinality($2), 0)]) = 1;
 END
 $$;
 
@@ -118,6 +167,7 @@ $$;
 
 -- Internals to nobody
 REVOKE ALL ON FUNCTION
-    mobisign._mark_submitted(uuid, text[]), mobisign._mark_failed(uuid, integer, text),
+    mobisign._mark_submitted(uuid, text[]), mobisign._mark_submitted_batch(uuid[], text[], integer[]),
+    mobisign._mark_failed(uuid, integer, text),
     mobisign._expire(integer), mobisign._queue_cleanup(integer)
 FROM PUBLIC;

@@ -19,8 +19,13 @@
 #                     session, the worker reconnects, all complete
 #   resent_request    dropped before the submit_sm_resp: the packet is sent
 #                     again, the SIM refuses the copy, the first completes
-#   exactly_once      throttle, drop, no answer, re-sent: one NOTIFY and one
-#                     final audit row per transaction
+#   poison_rows       one row that fails, inside each batch the worker and the
+#                     verifiers write (requests recorded as submitted,
+#                     received segments stored, answers handled): the batch
+#                     falls back to one row at a time, the others go
+#                     through; once the fault is gone the bad one does too
+#   exactly_once      throttle, drop, no answer, re-sent, poison rows: one
+#                     NOTIFY and one final audit row per transaction
 #   crash             kill -9 of the worker with 200 transactions in flight:
 #                     each ends exactly once, counters never reused, the
 #                     queue drained
@@ -264,11 +269,88 @@ resent_request() {
 	ms_sim_file "$SIMDIR" behaviour
 }
 
+# poison_rows: a trigger makes one row of a batch fail; the other rows of
+# the batch must not be lost with it (worker/queue.c falls back to one row
+# per statement).  15 authentications queued at once are claimed, sent,
+# stored and verified together.
+msisdn_of() { q "SELECT msisdn FROM mobisign.app_user WHERE user_id = '$1'"; }
+poison_trigger() { # TABLE WHEN-CONDITION [SQLSTATE]: the trigger mobisign_poison
+	q "CREATE OR REPLACE FUNCTION public.mobisign_poison() RETURNS trigger LANGUAGE plpgsql AS
+	   \$\$ BEGIN RAISE EXCEPTION 'poison row' USING ERRCODE = '${3:-P0001}'; END \$\$;
+	   CREATE TRIGGER mobisign_poison BEFORE INSERT OR UPDATE ON $1 FOR EACH ROW
+	   WHEN ($2) EXECUTE FUNCTION public.mobisign_poison()" >/dev/null
+}
+poison_drop() { q "DROP TRIGGER mobisign_poison ON $1" >/dev/null; }
+tag_state() { # TAG USER: state/status of that user's transaction of TAG
+	q "SELECT state || '/' || coalesce(status_code::text, '') FROM mobisign.transaction
+	    WHERE application = '$1' AND user_id = '$2'"
+}
+others_done() { # TAG USER: every other transaction of TAG is final
+	[ "$(q "SELECT count(*) FROM mobisign.transaction WHERE application = '$1' AND user_id <> '$2'
+	          AND mobisign._is_open(state)")" = 0 ]
+}
+user_final() { [ "$(q "SELECT count(*) FROM mobisign.transaction WHERE application = '$1' AND user_id = '$2'
+	                      AND NOT mobisign._is_open(state)")" = 1 ]; }
+poison_rows() {
+	local m
+	# 1. recording: the poison's transaction cannot become submitted
+	m=$(msisdn_of user0070)
+	poison_trigger mobisign.transaction "NEW.state = 'submitted' AND NEW.msisdn = '$m'"
+	start_auth 66 80 poison_rec
+	final poison_rec 60
+	poison_drop mobisign.transaction
+	ms_check "recording: 15 x 502" 15 "$(ms_status_count poison_rec 502)"
+	ms_check "recording: the 14 others were recorded as submitted" 14 \
+		"$(q "SELECT count(*) FROM mobisign.transaction WHERE application = 'poison_rec'
+		        AND user_id <> 'user0070' AND submitted_at IS NOT NULL")"
+	# one audit row each, in the batch's form: the MSISDN and the message
+	# ids of its own segments (no two requests share an id)
+	ms_check "recording: one transaction.submitted audit row each, with its own message ids" "14 14 true" \
+		"$(q "SELECT count(*) || ' ' || count(DISTINCT a.transaction_id) || ' ' ||
+		             (SELECT count(*) = count(DISTINCT i) FROM mobisign.audit b
+		                JOIN mobisign.transaction u ON u.id = b.transaction_id AND u.application = 'poison_rec',
+		                     jsonb_array_elements_text(b.detail->'message_ids') i
+		               WHERE b.operation = 'transaction.submitted')
+		        FROM mobisign.audit a JOIN mobisign.transaction t ON t.id = a.transaction_id
+		       WHERE t.application = 'poison_rec' AND a.operation = 'transaction.submitted'
+		         AND a.detail->>'msisdn' = t.msisdn AND jsonb_array_length(a.detail->'message_ids') >= 1")"
+	ms_check "recording: the poison row was not (its answer completed it)" "" \
+		"$(q "SELECT submitted_at FROM mobisign.transaction WHERE application = 'poison_rec' AND user_id = 'user0070'")"
+	# 2. storing: the poison's segments cannot be stored (refused with
+	# ESME_RX_T_APPN, the simulator sends them again every second)
+	m=$(msisdn_of user0085)
+	poison_trigger mobisign.inbound_segment "NEW.msisdn = '$m'"
+	start_auth 81 95 poison_store
+	ms_wait_until 60 others_done poison_store user0085
+	ms_check "storing: the 14 others 502" 14 "$(ms_status_count poison_store 502)"
+	ms_check "storing: the poison's answer is not stored, its transaction open" "submitted/100" \
+		"$(tag_state poison_store user0085)"
+	poison_drop mobisign.inbound_segment
+	ms_wait_until 30 user_final poison_store user0085
+	ms_check "storing: once the fault is gone, the re-sent answer completes it" "completed/502" \
+		"$(tag_state poison_store user0085)"
+	# 3. verifying: handling the poison's answer fails with a state error
+	# (55000: raised past the answer's own guard, as a token away is); its
+	# segments stay pending and the recheck queues them again
+	m=$(msisdn_of user0100)
+	poison_trigger mobisign.transaction "NEW.state = 'completed' AND NEW.msisdn = '$m'" 55000
+	start_auth 96 110 poison_verify
+	ms_wait_until 60 others_done poison_verify user0100
+	ms_check "verifying: the 14 others 502" 14 "$(ms_status_count poison_verify 502)"
+	ms_check "verifying: the poison's transaction is still open" "submitted/100" \
+		"$(tag_state poison_verify user0100)"
+	poison_drop mobisign.transaction
+	ms_wait_until 40 user_final poison_verify user0100
+	ms_check "verifying: once the fault is gone, the recheck completes it" "completed/502" \
+		"$(tag_state poison_verify user0100)"
+	q "DROP FUNCTION public.mobisign_poison()" >/dev/null
+}
+
 exactly_once() {
 	local tag
 	sleep 1.5
 	ms_listen_stop
-	for tag in throttle drop noresp resent; do
+	for tag in throttle drop noresp resent poison_rec poison_store poison_verify; do
 		[ -f "$WORK/$tag.ids" ] || continue
 		ms_check_cmd "$tag: exactly one NOTIFY per transaction" notify_once "$tag"
 		ms_check_cmd "$tag: exactly one final audit row per transaction" ms_final_audit_once "$tag"
@@ -506,7 +588,7 @@ without_preload() {
 # ---------------------------------------------------------------------------
 ms_scenario hostile_smsc hostile_smsc
 setup_simulator
-for s in baseline rate_cap throttle connection_drop no_response resent_request exactly_once crash \
+for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows exactly_once crash \
 	verifier_crash drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
 	ms_scenario "$s" "$s"
 done

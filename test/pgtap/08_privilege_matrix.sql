@@ -157,6 +157,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign._ldap_filter(text,bytea)', '{}'),
     ('mobisign._mark_failed(uuid,integer,text)', '{}'),
     ('mobisign._mark_submitted(uuid,text[])', '{}'),
+    ('mobisign._mark_submitted_batch(uuid[],text[],integer[])', '{}'),
     ('mobisign._may_see(name)', '{}'),
     ('mobisign._open_response(text,integer,bytea,bytea,bytea,bytea[])', '{}'),
     ('mobisign._own_write(boolean)', '{}'),
