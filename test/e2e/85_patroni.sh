@@ -305,15 +305,19 @@ check_batch() {
 }
 
 # old NEW: the old leader OLD rejoined NEW as a streaming replica
+# (Patroni may report the old leader as a replica before it finds it must
+# rewind and restarts it: the wait is for all three at once, then each is checked)
 check_rejoined() {
 	local old=$1 new=$2
-	ms_wait_until 90 is_replica "$old"
+	ms_wait_until 120 rejoined "$old" "$new"
 	ms_check_cmd "the old leader node$old runs as a replica" is_replica "$old"
 	ms_check "... in recovery" t "$(qn "$old" "SELECT pg_catalog.pg_is_in_recovery()")"
-	ms_wait_until 30 streaming_from "$new" "$old"
 	ms_check_cmd "... streaming from node$new" streaming_from "$new" "$old"
 	ms_check "... with no mobisign worker" 0 \
 		"$(qn "$old" "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'mobisign worker'")"
+}
+rejoined() { # OLD NEW
+	is_replica "$1" && [ "$(qn "$1" "SELECT pg_catalog.pg_is_in_recovery()")" = t ] && streaming_from "$2" "$1"
 }
 streaming_from() { # NEW OLD
 	[ "$(qn "$1" "SELECT count(*) FROM pg_catalog.pg_stat_replication
