@@ -29,6 +29,11 @@
 #                     server's state, not the answer's fault; its segments
 #                     stay pending and the recheck completes it once the
 #                     lock is free (never audited as the answer's error)
+#   wake_in_wait      a request committed while the worker waits for a lock
+#                     in a turn after its claim (the lock wait resets its
+#                     latch and eats the wake-up; later writers find the
+#                     wake-up flag set and signal no more): sent without
+#                     waiting for the worker's next timer
 #   exactly_once      throttle, drop, no answer, re-sent, poison rows, answer
 #                     locks: one NOTIFY and one final audit row per transaction
 #   crash             kill -9 of the worker with 200 transactions in flight:
@@ -409,11 +414,64 @@ answer_locks() {
 	q "DROP FUNCTION public.mobisign_poison()" >/dev/null
 }
 
+# wake_in_wait: the worker's recheck of pending answers (every 10 s, after
+# the turn's claim) waits for a lock on mobisign.answer_queue that a session
+# holds; a request committed then sets the wake-up flag and the latch, and
+# the lock wait resets the latch.  The request must go out when the lock is
+# free, not at the worker's next timer: its timers are pushed out of the way
+# (the recheck, 10 s after the wait, is the nearest), so a request answered
+# within 5 s was woken.  The lock is held past deadlock_timeout (1 s): the
+# deadlock check's SIGALRM then comes inside the wait (a shorter wait leaves
+# that alarm to set the latch after it, by chance, as a wait for a
+# synchronous standby never does).
+worker_waits_on_relation() { [ "$(q "SELECT wait_event FROM pg_stat_activity WHERE pid = $1")" = relation ]; }
+wake_in_wait() {
+	local wpid holder tid el start
+	el=$(q "SELECT enquire_link_interval FROM mobisign.smsc WHERE name = 'sim'")
+	q "ALTER SYSTEM SET mobisign.worker_naptime = '60s'" >/dev/null
+	q "ALTER SYSTEM SET mobisign.worker_housekeeping_interval = '60s'" >/dev/null
+	q "UPDATE mobisign.smsc SET enquire_link_interval = '10 min' WHERE name = 'sim'" >/dev/null
+	ms_reload
+	sleep 1
+	ms_check_bound "wake_in_wait: bound again with enquire_link every 10 min"
+	wpid=$(ms_worker_pid)
+	ms_bg "$PGBIN/psql" -X -q -h "$PG" -p "$PGPORT_T" -U postgres -d "$DB" -c "BEGIN" \
+		-c "LOCK TABLE mobisign.answer_queue IN EXCLUSIVE MODE" \
+		-c "DO \$\$ BEGIN
+		      FOR i IN 1 .. 300 LOOP
+		        EXIT WHEN EXISTS (SELECT FROM mobisign.transaction WHERE application = 'wake_in_wait');
+		        PERFORM pg_sleep(0.1);
+		      END LOOP;
+		      PERFORM pg_sleep(2);
+		    END \$\$" \
+		-c "COMMIT" >/dev/null 2>&1
+	holder=$MS_BG_PID
+	ms_wait_until 15 worker_waits_on_relation "$wpid"
+	ms_check_cmd "the worker waits for the lock on answer_queue" worker_waits_on_relation "$wpid"
+	echo "# wake_in_wait: the worker: $(q "SELECT query FROM pg_stat_activity WHERE pid = $wpid")"
+	tid=$(q "SELECT transaction_id FROM mobisign_authenticate('user0113', 'wake_in_wait', '1 min')")
+	echo "$tid" >"$WORK/wake_in_wait.ids"
+	ms_wait_until 20 ms_gone "$holder"
+	ms_bg_stop "$holder"
+	start=$(date +%s%N)
+	ms_check "a request committed during the wait is sent when the lock is free (answered within 5 s)" "completed 502" \
+		"$(q "SELECT state || ' ' || status_code FROM mobisign_wait('$tid', '5 s')")"
+	echo "# wake_in_wait: answered $((($(date +%s%N) - start) / 1000000)) ms after the lock was free;" \
+		"the worker waited: $(q "SELECT string_agg(wait_event_type || '/' || wait_event, ',') FROM pg_stat_activity WHERE pid = $wpid")"
+	final wake_in_wait 30
+	q "ALTER SYSTEM RESET mobisign.worker_naptime" >/dev/null
+	q "ALTER SYSTEM RESET mobisign.worker_housekeeping_interval" >/dev/null
+	q "UPDATE mobisign.smsc SET enquire_link_interval = '$el' WHERE name = 'sim'" >/dev/null
+	ms_reload
+	sleep 1
+	ms_check_bound "wake_in_wait: bound again"
+}
+
 exactly_once() {
 	local tag
 	sleep 1.5
 	ms_listen_stop
-	for tag in throttle drop noresp resent poison_rec poison_store poison_verify lock_timeout deadlock; do
+	for tag in throttle drop noresp resent poison_rec poison_store poison_verify lock_timeout deadlock wake_in_wait; do
 		[ -f "$WORK/$tag.ids" ] || continue
 		ms_check_cmd "$tag: exactly one NOTIFY per transaction" notify_once "$tag"
 		ms_check_cmd "$tag: exactly one final audit row per transaction" ms_final_audit_once "$tag"
@@ -651,7 +709,7 @@ without_preload() {
 # ---------------------------------------------------------------------------
 ms_scenario hostile_smsc hostile_smsc
 setup_simulator
-for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows answer_locks exactly_once crash \
+for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows answer_locks wake_in_wait exactly_once crash \
 	verifier_crash drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
 	ms_scenario "$s" "$s"
 done
