@@ -20,7 +20,11 @@
  * worker_main.c's wait step) after every wait and only then claims, in a
  * new transaction.  A writer that found the flag set therefore committed
  * before that clear, so the claim after it sees its row; and the flag was
- * set by a writer that set the latch after setting it, so that turn comes.
+ * set by a writer that set the latch after setting it, so that turn comes
+ * even when a wait inside a turn (a lock wait, a synchronous-replication
+ * commit wait: both reset MyLatch) ate that SetLatch: the worker looks at
+ * the flag before it sleeps (ms_worker_flag_waiting()), never at the latch
+ * alone.
  * A claim that fills the window leaves claim_wanted set (worker_main.c),
  * so a burst larger than one claim is claimed over the next turns.  A new
  * worker clears a flag left while none ran and claims at once

@@ -321,6 +321,19 @@ ms_worker_take_wake(void)
 	return wake;
 }
 
+bool
+ms_worker_flag_waiting(void)
+{
+	MsWorkerShared *w = own_entry_locked();
+	bool		waiting;
+
+	if (w == NULL)
+		return false;
+	waiting = w->wake_pending || w->recheck;
+	SpinLockRelease(&w->mutex);
+	return waiting;
+}
+
 /* ---- counters ---------------------------------------------------------- */
 
 void

@@ -167,6 +167,15 @@ extern bool ms_worker_claim_entry(void);
  * follows this call sees their rows (worker_wake.c).
  */
 extern bool ms_worker_take_wake(void);
+
+/*
+ * Is a wake-up or a recheck waiting for the worker (neither cleared)?  Its
+ * latch is no proof: any wait inside a turn after the claim (a lock wait, a
+ * synchronous-replication commit wait) resets MyLatch and eats a writer's
+ * SetLatch, while later writers, finding wake_pending set, signal no more;
+ * the worker looks at the flags before it sleeps (worker_main.c).
+ */
+extern bool ms_worker_flag_waiting(void);
 extern void ms_worker_release_entry(const char *final_state, bool absent);
 
 /* A CREATE/DROP EXTENSION asked this worker to look again (clears the flag). */

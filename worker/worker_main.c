@@ -458,6 +458,10 @@ compute_timeout(MsWorker *w, TimestampTz now)
 	long		t = ms_worker_naptime_ms;
 	int			i;
 
+	/* a wake-up whose SetLatch a wait inside the last turn ate (bgworker.h) */
+	if (ms_worker_flag_waiting())
+		return 0;
+
 	t = Min(t, ms_until(now, w->next_presence_at));
 	t = Min(t, ms_until(now, w->next_round_at));
 	if (!ms_answer_pool_keeps_house())

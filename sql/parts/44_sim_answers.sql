@@ -612,9 +612,14 @@ $$;
 -- mobisign._handle_answer in its own subtransaction: an unexpected error is
 -- audited (sim.answer / error) and counts as handled (true). Not so an
 -- error of the server's own state (55000: a PKCS#11 token away or locked, a
--- key source not configured): it is not the answer's fault, so it goes up,
--- the worker's unit rolls back, and the stored segments stay pending and
--- are tried again at the next recheck (until the transaction expires).
+-- key source not configured), nor one of concurrency or resources (class
+-- 40: a deadlock with the worker's batch or an application's transaction,
+-- a serialization failure; 55P03: lock_timeout; class 53: out of memory,
+-- disk full): none is the answer's fault, so it goes up, the worker's unit
+-- rolls back, and the stored segments stay pending and are tried again at
+-- the next recheck (until the transaction expires).  Taken for the
+-- answer's fault, the answer would be processed and lost: its transaction
+-- would never complete.
 CREATE FUNCTION mobisign._handle_answer_guarded(p_msisdn text, p_segments bytea[], p_segment_ids bigint[])
 RETURNS boolean
 LANGUAGE plpgsql
@@ -625,7 +630,8 @@ DECLARE
     v_msg   text;
 BEGIN
     RETURN mobisign._handle_answer(p_msisdn, p_segments, p_segment_ids);
-EXCEPTION WHEN object_not_in_prerequisite_state THEN
+EXCEPTION WHEN object_not_in_prerequisite_state OR transaction_rollback OR lock_not_available
+               OR insufficient_resources THEN
     RAISE;
 WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;

@@ -24,8 +24,18 @@
 #                     received segments stored, answers handled): the batch
 #                     falls back to one row at a time, the others go
 #                     through; once the fault is gone the bad one does too
-#   exactly_once      throttle, drop, no answer, re-sent, poison rows: one
-#                     NOTIFY and one final audit row per transaction
+#   answer_locks      handling an answer meets a lock it may not have (a
+#                     lock_timeout set for the server, a deadlock): the
+#                     server's state, not the answer's fault; its segments
+#                     stay pending and the recheck completes it once the
+#                     lock is free (never audited as the answer's error)
+#   wake_in_wait      a request committed while the worker waits for a lock
+#                     in a turn after its claim (the lock wait resets its
+#                     latch and eats the wake-up; later writers find the
+#                     wake-up flag set and signal no more): sent without
+#                     waiting for the worker's next timer
+#   exactly_once      throttle, drop, no answer, re-sent, poison rows, answer
+#                     locks: one NOTIFY and one final audit row per transaction
 #   crash             kill -9 of the worker with 200 transactions in flight:
 #                     each ends exactly once, counters never reused, the
 #                     queue drained
@@ -346,11 +356,122 @@ poison_rows() {
 	q "DROP FUNCTION public.mobisign_poison()" >/dev/null
 }
 
+# answer_locks: a lock the answer's handling waits for is not the answer's
+# fault.  Taken for one (audited as its error, its segments processed) the
+# transaction would never complete, though its SIM answered.
+tx_state() { q "SELECT state || '/' || coalesce(status_code::text, '') FROM mobisign.transaction WHERE id = '$1'"; }
+tx_submitted() { [ "$(tx_state "$1")" = "submitted/100" ]; }
+answer_stored() { [ "$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn = '$1'")" -ge 1 ]; }
+lock_hit() { # MSISDN SQLSTATE LOG-PATTERN: the handling failed on it (an audit row, or a log line)
+	[ "$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'error'
+	          AND detail->>'msisdn' = '$1' AND detail->>'sqlstate' = '$2'")" -ge 1 ] ||
+		tail -n +"$LOCK_LOG0" "$PG/log" | grep -Eq -- "$3"
+}
+answer_error_audits() {
+	q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'error'
+	    AND detail->>'msisdn' = '$1'"
+}
+answer_locks() {
+	local m id holder
+	# 1. lock_timeout for the whole server; a session holds the transaction's
+	# row while its answer arrives (the SIM answers after 3 s): a real lock
+	# wait, which the handling gave up with 55P03 before the guard too
+	m=$(msisdn_of user0111)
+	q "ALTER SYSTEM SET lock_timeout = '300ms'" >/dev/null
+	ms_reload
+	ms_sim_behaviour "$SIMDIR" "user0111 sign 3000"
+	LOCK_LOG0=$(($(wc -l <"$PG/log") + 1))
+	start_auth 111 111 lock_timeout
+	id=$(head -n 1 "$WORK/lock_timeout.ids")
+	ms_wait_until 20 tx_submitted "$id"
+	ms_psql -qAt -c "BEGIN; SET LOCAL lock_timeout = 0;
+	    SELECT 1 FROM mobisign.transaction WHERE id = '$id' FOR UPDATE; SELECT pg_catalog.pg_sleep(8); COMMIT" \
+		>/dev/null 2>&1 &
+	holder=$!
+	ms_wait_until 20 answer_stored "$m"
+	ms_wait_until 20 lock_hit "$m" 55P03 "lock timeout"
+	ms_check_cmd "lock_timeout: handling the answer waited for the held row and gave up" lock_hit "$m" 55P03 "lock timeout"
+	wait "$holder"
+	q "ALTER SYSTEM RESET lock_timeout" >/dev/null
+	ms_reload
+	ms_sim_file "$SIMDIR" behaviour
+	ms_wait_until 40 user_final lock_timeout user0111
+	ms_check "lock_timeout: once the row is free, the recheck completes it" "completed/502" "$(tx_state "$id")"
+	ms_check "lock_timeout: the lock is not audited as the answer's error" 0 "$(answer_error_audits "$m")"
+	# 2. a deadlock (40P01) met where the handling locks the transaction (its
+	# UPDATE in _finish), as poison_rows 3 raises 55000: taken for the
+	# answer's error before, the SIM's answer was lost (submitted until expiry)
+	m=$(msisdn_of user0112)
+	LOCK_LOG0=$(($(wc -l <"$PG/log") + 1))
+	poison_trigger mobisign.transaction "NEW.state = 'completed' AND NEW.msisdn = '$m'" 40P01
+	start_auth 112 112 deadlock
+	ms_wait_until 30 lock_hit "$m" 40P01 "poison row"
+	ms_check_cmd "deadlock: handling the answer failed on it" lock_hit "$m" 40P01 "poison row"
+	poison_drop mobisign.transaction
+	ms_wait_until 40 user_final deadlock user0112
+	ms_check "deadlock: once it is gone, the recheck completes it" "completed/502" "$(tag_state deadlock user0112)"
+	ms_check "deadlock: not audited as the answer's error" 0 "$(answer_error_audits "$m")"
+	q "DROP FUNCTION public.mobisign_poison()" >/dev/null
+}
+
+# wake_in_wait: the worker's recheck of pending answers (every 10 s, after
+# the turn's claim) waits for a lock on mobisign.answer_queue that a session
+# holds; a request committed then sets the wake-up flag and the latch, and
+# the lock wait resets the latch.  The request must go out when the lock is
+# free, not at the worker's next timer: its timers are pushed out of the way
+# (the recheck, 10 s after the wait, is the nearest), so a request answered
+# within 5 s was woken.  The lock is held past deadlock_timeout (1 s): the
+# deadlock check's SIGALRM then comes inside the wait (a shorter wait leaves
+# that alarm to set the latch after it, by chance, as a wait for a
+# synchronous standby never does).
+worker_waits_on_relation() { [ "$(q "SELECT wait_event FROM pg_stat_activity WHERE pid = $1")" = relation ]; }
+wake_in_wait() {
+	local wpid holder tid el start
+	el=$(q "SELECT enquire_link_interval FROM mobisign.smsc WHERE name = 'sim'")
+	q "ALTER SYSTEM SET mobisign.worker_naptime = '60s'" >/dev/null
+	q "ALTER SYSTEM SET mobisign.worker_housekeeping_interval = '60s'" >/dev/null
+	q "UPDATE mobisign.smsc SET enquire_link_interval = '10 min' WHERE name = 'sim'" >/dev/null
+	ms_reload
+	sleep 1
+	ms_check_bound "wake_in_wait: bound again with enquire_link every 10 min"
+	wpid=$(ms_worker_pid)
+	ms_bg "$PGBIN/psql" -X -q -h "$PG" -p "$PGPORT_T" -U postgres -d "$DB" -c "BEGIN" \
+		-c "LOCK TABLE mobisign.answer_queue IN EXCLUSIVE MODE" \
+		-c "DO \$\$ BEGIN
+		      FOR i IN 1 .. 300 LOOP
+		        EXIT WHEN EXISTS (SELECT FROM mobisign.transaction WHERE application = 'wake_in_wait');
+		        PERFORM pg_sleep(0.1);
+		      END LOOP;
+		      PERFORM pg_sleep(2);
+		    END \$\$" \
+		-c "COMMIT" >/dev/null 2>&1
+	holder=$MS_BG_PID
+	ms_wait_until 15 worker_waits_on_relation "$wpid"
+	ms_check_cmd "the worker waits for the lock on answer_queue" worker_waits_on_relation "$wpid"
+	echo "# wake_in_wait: the worker: $(q "SELECT query FROM pg_stat_activity WHERE pid = $wpid")"
+	tid=$(q "SELECT transaction_id FROM mobisign_authenticate('user0113', 'wake_in_wait', '1 min')")
+	echo "$tid" >"$WORK/wake_in_wait.ids"
+	ms_wait_until 20 ms_gone "$holder"
+	ms_bg_stop "$holder"
+	start=$(date +%s%N)
+	ms_check "a request committed during the wait is sent when the lock is free (answered within 5 s)" "completed 502" \
+		"$(q "SELECT state || ' ' || status_code FROM mobisign_wait('$tid', '5 s')")"
+	echo "# wake_in_wait: answered $((($(date +%s%N) - start) / 1000000)) ms after the lock was free;" \
+		"the worker waited: $(q "SELECT string_agg(wait_event_type || '/' || wait_event, ',') FROM pg_stat_activity WHERE pid = $wpid")"
+	final wake_in_wait 30
+	q "ALTER SYSTEM RESET mobisign.worker_naptime" >/dev/null
+	q "ALTER SYSTEM RESET mobisign.worker_housekeeping_interval" >/dev/null
+	q "UPDATE mobisign.smsc SET enquire_link_interval = '$el' WHERE name = 'sim'" >/dev/null
+	ms_reload
+	sleep 1
+	ms_check_bound "wake_in_wait: bound again"
+}
+
 exactly_once() {
 	local tag
 	sleep 1.5
 	ms_listen_stop
-	for tag in throttle drop noresp resent poison_rec poison_store poison_verify; do
+	for tag in throttle drop noresp resent poison_rec poison_store poison_verify lock_timeout deadlock wake_in_wait; do
 		[ -f "$WORK/$tag.ids" ] || continue
 		ms_check_cmd "$tag: exactly one NOTIFY per transaction" notify_once "$tag"
 		ms_check_cmd "$tag: exactly one final audit row per transaction" ms_final_audit_once "$tag"
@@ -588,7 +709,7 @@ without_preload() {
 # ---------------------------------------------------------------------------
 ms_scenario hostile_smsc hostile_smsc
 setup_simulator
-for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows exactly_once crash \
+for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows answer_locks wake_in_wait exactly_once crash \
 	verifier_crash drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
 	ms_scenario "$s" "$s"
 done
