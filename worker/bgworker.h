@@ -73,6 +73,8 @@ typedef enum MsCounter
 	MS_C_RECONNECTS,
 	MS_C_COMPLETED,				/* queue rows finished (submitted or failed) */
 	MS_C_WAKEUPS,				/* latch wake-ups requested by committing writers */
+	MS_C_ACK_WAIT_US,			/* per deliver_sm stored, microseconds from its
+								 * read to its deliver_sm_resp, summed */
 	MS_C_COUNT
 } MsCounter;
 

@@ -889,6 +889,7 @@ handle_deliver_sm(MsSession *s, const msc_smpp_pdu *pdu, TimestampTz now, List *
 	in->smsc_id = s->cfg->id;
 	in->generation = s->generation;
 	in->seq = seq;
+	in->read_at = now;
 	in->receipt = receipt;
 	if (!receipt)
 		strlcpy(in->msisdn, d->source_addr.s, sizeof(in->msisdn));

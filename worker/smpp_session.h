@@ -102,6 +102,7 @@ typedef struct MsInbound
 	int			smsc_id;
 	uint64		generation;		/* session it arrived on (unique within the link) */
 	uint32		seq;
+	TimestampTz read_at;		/* when the loop read it from the socket */
 	bool		receipt;		/* delivery receipt: acknowledge only */
 	bool		stored;			/* set by the loop once committed */
 	bool		inserted;		/* new (not a duplicate of a stored one) */

@@ -74,6 +74,7 @@ typedef struct MsTurnTimes
 	long		claim;			/* new requests claimed and sent */
 	long		periodic;		/* pending answers, housekeeping */
 	int			stored;
+	long		ack_wait_max;	/* longest deliver_sm read -> deliver_sm_resp */
 	const char *housekeeping;	/* the step that ran, or NULL */
 	int64		hk_rows;		/* the rows its batch handled */
 } MsTurnTimes;
@@ -325,11 +326,13 @@ verify_answers(MsWorker *w, int answers)
 }
 
 static void
-handle_inbound(MsWorker *w, List *inbound)
+handle_inbound(MsWorker *w, List *inbound, MsTurnTimes *tt)
 {
 	ListCell   *lc;
 	bool		any = false;
 	int			answers = 0;
+	TimestampTz acked_at;
+	int64		wait_us = 0;
 
 	if (inbound == NIL)
 		return;
@@ -361,8 +364,22 @@ handle_inbound(MsWorker *w, List *inbound)
 				answers++;
 		}
 	}
+	acked_at = GetCurrentTimestamp();
 	for (int i = 0; i < w->nlinks; i++)
-		ms_smpp_uncork(w->links[i], GetCurrentTimestamp());
+		ms_smpp_uncork(w->links[i], acked_at);
+
+	/* each stored deliver_sm's read -> its deliver_sm_resp (worker_stats.ack_wait_us) */
+	foreach(lc, inbound)
+	{
+		MsInbound  *in = (MsInbound *) lfirst(lc);
+		int64		us = acked_at - in->read_at;
+
+		if (!in->stored)
+			continue;
+		wait_us += us;
+		tt->ack_wait_max = Max(tt->ack_wait_max, (long) (us / 1000));
+	}
+	ms_worker_count(MS_C_ACK_WAIT_US, (uint64) Max(wait_us, 0));
 
 	/* one idle verifier at least: its claim takes every MSISDN queued */
 	if (any)
@@ -703,7 +720,7 @@ serve_links(MsWorker *w, TimestampTz now, bool woken, List *inbound, MsTurnTimes
 
 	tick_links(w, now);
 	MemoryContextSwitchTo(w->cxt);
-	handle_inbound(w, inbound);
+	handle_inbound(w, inbound, tt);
 	t = GetCurrentTimestamp();
 	tt->store = ms_until(now, t);
 	tt->stored = list_length(inbound);
@@ -735,8 +752,8 @@ report_slow_turn(MsTurnTimes *tt)
 	if (total < MS_SLOW_TURN_MS)
 		return;
 	ereport(DEBUG1,
-			(errmsg_internal("mobisign worker: slow turn %ld ms: store %ld ms (%d deliver_sm), record %ld ms, claim %ld ms, periodic %ld ms (housekeeping: %s, " INT64_FORMAT " rows)",
-							 total, tt->store, tt->stored, tt->record, tt->claim, tt->periodic,
+			(errmsg_internal("mobisign worker: slow turn %ld ms: store %ld ms (%d deliver_sm, acknowledged within %ld ms of their read), record %ld ms, claim %ld ms, periodic %ld ms (housekeeping: %s, " INT64_FORMAT " rows)",
+							 total, tt->store, tt->stored, tt->ack_wait_max, tt->record, tt->claim, tt->periodic,
 							 tt->housekeeping ? tt->housekeeping : "none", tt->hk_rows)));
 }
 

@@ -7,7 +7,8 @@ CREATE FUNCTION mobisign._worker_stats(
     OUT window_in_use integer, OUT window_size integer,
     OUT submitted bigint, OUT received bigint, OUT retried bigint,
     OUT errors bigint, OUT reconnects bigint, OUT completed bigint,
-    OUT wakeups bigint, OUT last_error_at timestamptz, OUT last_error text,
+    OUT wakeups bigint, OUT ack_wait_us bigint,
+    OUT last_error_at timestamptz, OUT last_error text,
     OUT started_at timestamptz)
 RETURNS record
 LANGUAGE C STRICT VOLATILE
@@ -55,7 +56,7 @@ COMMENT ON VIEW mobisign.worker_links IS
 CREATE VIEW mobisign.worker_stats AS
     SELECT s.pid, s.state, s.bound, s.links_configured, s.links_bound,
            s.window_in_use, s.window_size, s.submitted, s.received, s.retried,
-           s.errors, s.reconnects, s.completed, s.wakeups, s.last_error_at,
+           s.errors, s.reconnects, s.completed, s.wakeups, s.ack_wait_us, s.last_error_at,
            s.last_error, s.started_at,
            (SELECT count(*) FROM mobisign._worker_binds())::integer AS binds_configured,
            (SELECT count(*) FROM mobisign._worker_binds() b WHERE b.state = 'bound')::integer AS binds_bound

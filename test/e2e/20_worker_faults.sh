@@ -39,6 +39,11 @@
 #   crash             kill -9 of the worker with 200 transactions in flight:
 #                     each ends exactly once, counters never reused, the
 #                     queue drained
+#   ack_after_commit  stored before acknowledged: the worker's storing
+#                     statement is held (a session locks inbound_segment)
+#                     while the SIMs answer: the simulator sends deliver_sm,
+#                     none is acknowledged; kill -9 of the held worker: the
+#                     simulator sends them again, each transaction ends once
 #   verifier_crash    kill -9 of an answer verifier (pg_stat_activity
 #                     backend_type 'mobisign verifier') in the middle of a
 #                     batch, 100 transactions in flight: its claim rolls
@@ -513,6 +518,71 @@ crash() {
 	ms_sim_file "$SIMDIR" behaviour
 }
 
+# Stored before acknowledged (docs/worker.md, Inbound): a session holds SHARE
+# on mobisign.inbound_segment, which the worker's storing INSERT waits for,
+# while the SIMs answer. The simulator counts what it sent and what was
+# acknowledged (DIR/stats, written every second): deliver_sm go out while the
+# store waits and not one is acknowledged (a worker that acknowledged before
+# its commit, at the start of its turn or between the steps of one, would be
+# seen here). kill -9 of the waiting worker restarts the server with the
+# segments never committed; the simulator sends them again on the new session
+# and every transaction ends exactly once.
+sim_stat() { awk -v k="$1" '$1 == k { print $2 }' "$SIMDIR/stats" 2>/dev/null; }
+store_waiting() {
+	q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'mobisign worker' AND wait_event_type = 'Lock'"
+}
+store_held() { [ -n "$(store_waiting)" ]; }
+share_granted() {
+	[ "$(q "SELECT count(*) FROM pg_locks WHERE relation = 'mobisign.inbound_segment'::regclass
+	         AND mode = 'ShareLock' AND granted")" -ge 1 ]
+}
+sim_sent_more() { [ "$(sim_stat deliver_sm)" -ge "$1" ]; }
+# the segments stored since TAG's transactions were created (each
+# acknowledged at least once)
+stored_of() {
+	q "SELECT count(*) FROM mobisign.inbound_segment
+	    WHERE received_at >= (SELECT min(created_at) FROM mobisign.transaction WHERE application = '$1')"
+}
+ack_after_commit() {
+	local holder wpid sent0 acked0 sent acked
+	ms_sim_behaviour "$SIMDIR" "* sign 300"
+	ms_bg ms_psql -q -d "$DB" -c "BEGIN" -c "LOCK TABLE mobisign.inbound_segment IN SHARE MODE" \
+		-c "SELECT pg_sleep(60)" -c "COMMIT" >/dev/null 2>&1
+	holder=$MS_BG_PID
+	ms_wait_until 10 share_granted
+	ms_check_cmd "a session holds SHARE on mobisign.inbound_segment" share_granted
+	# the stats file is written once a second: what was acknowledged before
+	sleep 1.5
+	sent0=$(sim_stat deliver_sm)
+	acked0=$(sim_stat deliver_acked)
+	start_auth 1 20 ackcommit
+	ms_wait_until 20 store_held
+	wpid=$(store_waiting)
+	ms_check_cmd "the worker's store waits for the lock" test -n "$wpid"
+	# the simulator's window of unacknowledged deliver_sm (10) fills
+	ms_wait_until 10 sim_sent_more $((sent0 + 10))
+	sleep 2
+	sent=$(sim_stat deliver_sm)
+	acked=$(sim_stat deliver_acked)
+	echo "# store held: the simulator sent $((sent - sent0)) deliver_sm, $((acked - acked0)) acknowledged"
+	ms_check_ge "the simulator sent answers while the store waited" $((sent0 + 10)) "$sent"
+	ms_check "none acknowledged before its segment's commit" "$acked0" "$acked"
+	ms_check "nothing of them stored" 0 "$(stored_of ackcommit)"
+	kill -9 "$wpid"
+	sleep 1
+	ms_wait_until 20 server_ready
+	ms_wait_until 20 worker_up
+	ms_bg_stop "$holder"
+	final ackcommit 120
+	ms_check "20 transactions recorded" 20 "$(ms_tag_count ackcommit)"
+	ms_check "all completed with 502" 20 "$(ms_status_count ackcommit 502)"
+	ms_check_cmd "exactly one final audit row per transaction" ms_final_audit_once ackcommit
+	sleep 1.5
+	ms_check_ge "after the restart each stored segment was acknowledged" \
+		$((acked0 + $(stored_of ackcommit))) "$(sim_stat deliver_acked)"
+	ms_sim_file "$SIMDIR" behaviour
+}
+
 # A verifier is stopped in the middle of a batch: a session locks
 # user0001's SIM key row while its answer is on the way (the SIMs answer
 # after 1.5 s), so the verifier that claims it waits there, having handled
@@ -710,7 +780,7 @@ without_preload() {
 ms_scenario hostile_smsc hostile_smsc
 setup_simulator
 for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows answer_locks wake_in_wait exactly_once crash \
-	verifier_crash drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
+	ack_after_commit verifier_crash drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
 	ms_scenario "$s" "$s"
 done
 ms_summary

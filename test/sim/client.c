@@ -13,7 +13,7 @@
  *	      [--expect ok|cancel|pin_blocked|...|none|por-XX]
  *	      [--bad-sp-signature] [--timeout-ms MS] [--linger-ms MS]
  *	  mobisign-sim client --dir DIR --port P --load N [--first K] [--window W]
- *	      [--counter C] [--timeout-ms MS]
+ *	      [--binds B] [--counter C] [--timeout-ms MS]
  *	      the same for N SIMs at once (bench reference: the server's job
  *	      without a database); prints the rate and round-trip p50/p99
  *
@@ -40,6 +40,9 @@
 #include "gsm7.h"
 #include "ota.h"
 #include "sms.h"
+
+/* --binds: sessions a load opens on the account (as mobisign.smsc.binds) */
+#define MAX_LOAD_BINDS 10
 
 typedef struct conn
 {
@@ -102,6 +105,58 @@ read_pdu(conn *c, uint8_t *out, smpp_hdr *h, int64_t deadline)
 		if (n <= 0)
 			sim_die("server closed the connection");
 		c->len += (size_t) n;
+	}
+}
+
+/* does c hold a whole PDU already? */
+static int
+has_pdu(conn *c)
+{
+	smpp_hdr	h;
+
+	if (c->len < SMPP_HEADER_LEN)
+		return 0;
+	smpp_read_header(c->buf, &h);
+	return h.length < SMPP_HEADER_LEN || h.length > SMPP_MAX_PDU || c->len >= h.length;
+}
+
+/*
+ * The first of cs[0 .. n-1], from cs[from % n] on, that holds a whole PDU
+ * (reading what has come on every readable one); NULL on timeout.
+ */
+static conn *
+any_pdu(conn **cs, int n, int from, int64_t deadline)
+{
+	for (;;)
+	{
+		struct pollfd p[MAX_LOAD_BINDS];
+		int64_t		wait;
+
+		for (int i = 0; i < n; i++)
+			if (has_pdu(cs[(from + i) % n]))
+				return cs[(from + i) % n];
+		wait = deadline - sim_now_ms();
+		if (wait <= 0)
+			return NULL;
+		for (int i = 0; i < n; i++)
+		{
+			p[i].fd = cs[i]->fd;
+			p[i].events = POLLIN;
+			p[i].revents = 0;
+		}
+		if (poll(p, (nfds_t) n, (int) wait) <= 0)
+			continue;
+		for (int i = 0; i < n; i++)
+		{
+			ssize_t		r;
+
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = read(cs[i]->fd, cs[i]->buf + cs[i]->len, sizeof(cs[i]->buf) - cs[i]->len);
+			if (r <= 0)
+				sim_die("server closed the connection");
+			cs[i]->len += (size_t) r;
+		}
 	}
 }
 
@@ -609,18 +664,22 @@ cmp_int64(const void *a, const void *b)
 
 /*
  * --load N: the server's whole job without a database, for N SIMs (cards
- * --first .. --first + N - 1 of the world) at once over one bind, at most
- * --window requests in flight: build, submit, reassemble, check, verify.
- * Prints the rate and the round trip (first submit_sm -> last answer
- * segment) p50/p99; exits 0 when every one verified.
+ * --first .. --first + N - 1 of the world) at once over --binds B sessions
+ * (default 1; request i goes on session i mod B, and the simulator answers
+ * on the session that submitted), at most --window requests in flight in
+ * all: build, submit, reassemble, check, verify.  Prints the rate and the
+ * round trip (first submit_sm -> last answer segment) p50/p99; exits 0 when
+ * every one verified.
  */
 static int
-run_load(sim_world *w, EVP_PKEY *sp_key, int n, int first, int window, uint64_t counter,
-		 int timeout_ms)
+run_load(sim_world *w, EVP_PKEY *sp_key, int n, int first, int window, int binds,
+		 uint64_t counter, int timeout_ms)
 {
 	creq	  **fly = calloc((size_t) (window < 1 ? 1 : window), sizeof(creq *));
 	int64_t    *rtt = calloc((size_t) n, sizeof(int64_t));
+	conn	   *cs[MAX_LOAD_BINDS];
 	conn	   *c;
+	int			turn = 0;
 	int			next = 0,
 				done = 0,
 				ok = 0,
@@ -635,8 +694,11 @@ run_load(sim_world *w, EVP_PKEY *sp_key, int n, int first, int window, uint64_t 
 		window = 1;
 	if (first < 0 || n < 1 || first + n > w->ncards)
 		sim_die("--load %d --first %d: the world has %d SIMs", n, first, w->ncards);
+	if (binds < 1 || binds > MAX_LOAD_BINDS)
+		sim_die("--binds %d: 1 to %d", binds, MAX_LOAD_BINDS);
 	quiet = 1;
-	c = bind_transceiver(w, timeout_ms);
+	for (int b = 0; b < binds; b++)
+		cs[b] = bind_transceiver(w, timeout_ms);
 	t0 = sim_now_ms();
 	deadline = t0 + timeout_ms;
 	while (done < n)
@@ -655,11 +717,12 @@ run_load(sim_world *w, EVP_PKEY *sp_key, int n, int first, int window, uint64_t 
 			if (!fly[k])
 				sim_die("out of memory");
 			build_request(fly[k], &w->cards[first + next], sp_key, "authenticate", NULL, counter, 0);
-			submit_request(c, fly[k]);
+			submit_request(cs[next % binds], fly[k]);
 			next++;
 			inflight++;
 		}
-		got = next_deliver(c, deadline, msisdn, sizeof(msisdn), ud, &ud_len);
+		c = any_pdu(cs, binds, turn++, deadline);
+		got = c ? next_deliver(c, deadline, msisdn, sizeof(msisdn), ud, &ud_len) : -1;
 		if (got < 0)
 		{
 			printf("load: timed out with %d of %d answered\n", done, n);
@@ -688,11 +751,12 @@ run_load(sim_world *w, EVP_PKEY *sp_key, int n, int first, int window, uint64_t 
 		}
 	}
 	t1 = sim_now_ms();
-	unbind_close(c);
+	for (int b = 0; b < binds; b++)
+		unbind_close(cs[b]);
 	qsort(rtt, (size_t) done, sizeof(int64_t), cmp_int64);
-	printf("load: %d of %d verified in %lld ms: %.1f/s, window %d, round trip p50 %lld ms p99 %lld ms\n",
+	printf("load: %d of %d verified in %lld ms: %.1f/s, window %d, %d bind(s), round trip p50 %lld ms p99 %lld ms\n",
 		   ok, n, (long long) (t1 - t0), done > 0 ? ok * 1000.0 / (double) (t1 > t0 ? t1 - t0 : 1) : 0.0,
-		   window, done > 0 ? (long long) rtt[done / 2] : -1LL,
+		   window, binds, done > 0 ? (long long) rtt[done / 2] : -1LL,
 		   done > 0 ? (long long) rtt[(done * 99) / 100 < done ? (done * 99) / 100 : done - 1] : -1LL);
 	for (int k = 0; k < window; k++)
 		free(fly[k]);
@@ -738,6 +802,7 @@ sim_cmd_client(int argc, char **argv)
 	{
 		rc = run_load(&w, sp_key, atoi(load_arg), atoi(sim_arg(argc, argv, "--first", "0")),
 					  atoi(sim_arg(argc, argv, "--window", "50")),
+					  atoi(sim_arg(argc, argv, "--binds", "1")),
 					  counter_arg ? strtoull(counter_arg, NULL, 10) : 1000000, timeout_ms);
 		EVP_PKEY_free(sp_key);
 		return rc;
