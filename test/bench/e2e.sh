@@ -5,7 +5,7 @@
 # at once, against the simulator's own capacity; then the server-side
 # latency at half that rate; a gnuplot PNG of both runs.
 #
-#   backlog    BENCH_E2E_SIMS (default 4000, at most 9999) authentications
+#   backlog    BENCH_E2E_SIMS (default 4000, at most 100000) authentications
 #              queued in one transaction; from its commit until the last is
 #              final: authentications/s, every one must end 502; the CPU the
 #              SMPP worker and the verifiers used, per authentication
@@ -50,7 +50,7 @@ cd "$MOBISIGN_ROOT"
 n=${BENCH_E2E_SIMS:-4000}
 half_secs=${BENCH_E2E_HALF_SECONDS:-15}
 results=${BENCH_RESULTS:-$MOBISIGN_ROOT/test/bench/results}
-[ "$n" -ge 100 ] && [ "$n" -le 9999 ] || { echo "e2e: BENCH_E2E_SIMS must be 100..9999" >&2; exit 2; }
+[ "$n" -ge 100 ] && [ "$n" -le 100000 ] || { echo "e2e: BENCH_E2E_SIMS must be 100..100000" >&2; exit 2; }
 mkdir -p "$results"
 sim=test/sim/mobisign-sim
 
@@ -139,7 +139,7 @@ BEGIN
     FOR i IN 0 .. count - 1 LOOP
         PERFORM pg_sleep(greatest(0, extract(epoch FROM t0 + make_interval(secs => i / rate) - clock_timestamp())));
         COMMIT;
-        PERFORM mobisign_authenticate(format('user%s', lpad((first + i * step)::text, 4, '0')), 'half', '2 min');
+        PERFORM mobisign_authenticate(format('user%s', lpad((first + i * step)::text, greatest(4, length((first + i * step)::text)), '0')), 'half', '2 min');
         COMMIT;
     END LOOP;
 END $$;
@@ -217,7 +217,7 @@ if [ "${BENCH_E2E_PROFILE:-0}" = 1 ]; then
 fi
 t=$(now_s)
 q "SELECT count(*) FROM generate_series(1, $n) g,
-          mobisign_authenticate(format('user%s', lpad(g::text, 4, '0')), 'backlog', '15 min')" >/dev/null
+          mobisign_authenticate(format('user%s', lpad(g::text, greatest(4, length(g::text)), '0')), 'backlog', '15 min')" >/dev/null
 echo "  queued in $(secs_since "$t") s (one transaction); draining"
 t0=$(q "SELECT extract(epoch FROM clock_timestamp())")
 sample_unsealed "$work/unsealed.backlog" &

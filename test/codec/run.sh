@@ -9,7 +9,7 @@ trap 'rm -rf "$out"' EXIT
 CC="${CC:-cc}"
 "$CC" -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O1 -g \
 	-fsanitize=address,undefined -fno-sanitize-recover=all \
-	-I"$root/codec" \
-	"$here"/test_*.c "$root"/codec/*.c \
+	-I"$root/codec" -I"$root/test/lib" \
+	"$here"/test_*.c "$root"/test/lib/tap.c "$root"/codec/*.c \
 	-lcrypto -o "$out/test_codec"
 "$out/test_codec"

@@ -18,26 +18,14 @@
 #include "msc.h"
 #include "ota.h"
 #include "sms.h"
-#include "tap.h"
-
-static int	n_tests = 0;
-static int	n_failed = 0;
-
-void
-ok(int cond, const char *what)
-{
-	n_tests++;
-	if (!cond)
-		n_failed++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", n_tests, what);
-}
+#include "codec_tests.h"
 
 void
 is_rc(msc_rc got, msc_rc want, const char *what)
 {
 	ok(got == want, what);
 	if (got != want)
-		printf("#   got %s, want %s\n", msc_rc_name(got), msc_rc_name(want));
+		tap_diag("got %s, want %s", msc_rc_name(got), msc_rc_name(want));
 }
 
 static size_t
@@ -1392,8 +1380,5 @@ main(void)
 	test_receipt();
 	test_end_to_end();
 	test_smpp();
-	printf("1..%d\n", n_tests);
-	if (n_failed)
-		printf("# %d of %d tests failed\n", n_failed, n_tests);
-	return n_failed ? 1 : 0;
+	return tap_done();
 }

@@ -15,7 +15,7 @@
 
 #include "smpp.h"
 #include "smpp_build.h"
-#include "tap.h"
+#include "codec_tests.h"
 
 static smpp_buf sb;
 

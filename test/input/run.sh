@@ -11,8 +11,8 @@ trap 'rm -rf "$out"' EXIT
 CC="${CC:-cc}"
 "$CC" -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O1 -g \
 	-fsanitize=address,undefined -fno-sanitize-recover=all \
-	-I"$root/extension/input" \
-	"$here/test_input.c" "$root"/extension/input/*.c \
+	-I"$root/extension/input" -I"$root/test/lib" \
+	"$here/test_input.c" "$root"/test/lib/tap.c "$root"/extension/input/*.c \
 	-lcrypto -o "$out/test_input"
 bash "$root/test/fuzz/pki_seeds.sh" "$out/data"
 "$out/test_input" "$out/data"

@@ -19,26 +19,16 @@
 #include "ldap_input.h"
 #include "ocsp_input.h"
 #include "pkcs11_uri.h"
+#include "tap.h"
 
-static int	n_tests = 0;
-static int	n_failed = 0;
 static const char *data_dir;
-
-static void
-ok(int cond, const char *what)
-{
-	n_tests++;
-	if (!cond)
-		n_failed++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", n_tests, what);
-}
 
 static void
 is_rc(msi_rc got, msi_rc want, const char *what)
 {
 	ok(got == want, what);
 	if (got != want)
-		printf("#   got %s, want %s\n", msi_rc_name(got), msi_rc_name(want));
+		tap_diag("got %s, want %s", msi_rc_name(got), msi_rc_name(want));
 	ERR_clear_error();
 }
 
@@ -641,8 +631,5 @@ main(int argc, char **argv)
 	test_http();
 	test_ldap();
 	test_pkcs11_uri();
-	printf("1..%d\n", n_tests);
-	if (n_failed)
-		printf("# %d of %d failed\n", n_failed, n_tests);
-	return n_failed ? 1 : 0;
+	return tap_done();
 }

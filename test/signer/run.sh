@@ -17,7 +17,7 @@ flags=(-Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -fno-sanitize-r
 # the extension's unit with the server's headers (as PGXS builds it)
 "$CC" -std=gnu99 "${flags[@]}" -I"$server_inc" -I"$root/extension" \
 	-c "$root/extension/signer_verify.c" -o "$out/signer_verify.o"
-"$CC" -std=c99 -D_POSIX_C_SOURCE=200809L "${flags[@]}" -I"$here" \
-	"$here/test_signer_verify.c" "$here/signer_cms.c" "$here/signer_menu.c" "$here/signer_oracle.c" "$here/scope_stub.c" "$out/signer_verify.o" \
+"$CC" -std=c99 -D_POSIX_C_SOURCE=200809L "${flags[@]}" -I"$here" -I"$root/test/lib" \
+	"$here/test_signer_verify.c" "$here/signer_cms.c" "$here/signer_menu.c" "$here/signer_oracle.c" "$here/scope_stub.c" "$root/test/lib/tap.c" "$out/signer_verify.o" \
 	-lcrypto -o "$out/test_signer_verify"
 "$out/test_signer_verify"

@@ -24,18 +24,8 @@
 
 #include "signer_cms.h"
 #include "signer_menu.h"
+#include "tap.h"
 
-static int	n_tests = 0;
-static int	n_failed = 0;
-
-static void
-ok(int cond, const char *what)
-{
-	n_tests++;
-	if (!cond)
-		n_failed++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", n_tests, what);
-}
 
 static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
 
@@ -526,6 +516,5 @@ main(void)
 	for (int k = 0; k < N_KEYS; k++)
 		sc_key_free(&keys[k]);
 	sc_menu_free();
-	printf("1..%d\n", n_tests);
-	return n_failed ? 1 : 0;
+	return tap_done();
 }

@@ -27,7 +27,7 @@
 #define SIM_MSISDN_BASE			"358500"	/* + 7 digits: 3585000000001 */
 #define SIM_KEY_SET				1
 #define SIM_TAR_HEX				"4d5347"	/* 'MSG' */
-#define SIM_MAX_USERS			10000
+#define SIM_MAX_USERS			100000
 #define SIM_PIN_MIN				4	/* digits of a SIM's PIN */
 #define SIM_PIN_MAX				8
 
