@@ -63,7 +63,7 @@ CREATE VIEW mobisign.worker_stats AS
       FROM mobisign._worker_stats() s;
 
 COMMENT ON VIEW mobisign.worker_stats IS
-    'the background worker: pid, state, SMPP links bound, send window in use, and counters since the server started (submitted = submit_sm answered OK, received = deliver_sm stored, retried, errors, reconnects)';
+    'the background worker: pid, state, SMPP links bound, send window in use, and counters since the server started (submitted = submit_sm answered OK, received = deliver_sm stored, retried, errors, reconnects, completed, wakeups; ack_wait_us = microseconds from reading each stored deliver_sm to acknowledging it, summed: divide by received for the mean)';
 
 -- Functions used in a view are checked against the querying role.
 REVOKE ALL ON FUNCTION mobisign._worker_stats(), mobisign._worker_binds() FROM PUBLIC;
