@@ -124,15 +124,36 @@ key_file_id_clear(KeyFileId *id)
 	memset(id, 0, sizeof(*id));
 }
 
-/* Record st, the fstat() of path's content just read; read_at: the clock before the open */
+/* The clock a read begins at (CLOCK_REALTIME, as file timestamps), in ns */
+static int64
+key_file_clock(void)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+		return 0;				/* nothing will count as settled */
+	return (int64) now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/* Did a file last changed at t change more than the settle time before read_at? */
+static bool
+key_file_settled(const struct timespec *t, int64 read_at)
+{
+	return read_at - ((int64) t->tv_sec * 1000000000 + t->tv_nsec) >
+		(int64) KEY_FILE_SETTLE_SECS * 1000000000;
+}
+
+/*
+ * Record st, the fstat() of path's content just read; read_at: the
+ * key_file_clock() before the open
+ */
 static void
-key_file_id_set(KeyFileId *id, const char *path, const struct stat *st, time_t read_at)
+key_file_id_set(KeyFileId *id, const char *path, const struct stat *st, int64 read_at)
 {
 	key_file_id_clear(id);
 	id->recorded = true;
 	id->settled = strlcpy(id->path, path, sizeof(id->path)) < sizeof(id->path) &&
-		st->st_mtim.tv_sec < read_at - KEY_FILE_SETTLE_SECS &&
-		st->st_ctim.tv_sec < read_at - KEY_FILE_SETTLE_SECS;
+		key_file_settled(&st->st_mtim, read_at) && key_file_settled(&st->st_ctim, read_at);
 	id->dev = st->st_dev;
 	id->ino = st->st_ino;
 	id->size = st->st_size;
@@ -481,7 +502,7 @@ master_key(void)
 	struct stat st;
 	MsKeyFileStatus rc;
 	unsigned char *key;
-	time_t		read_at;
+	int64		read_at;
 
 	rc = key_file_stat(MASTER_GUC, ms_master_key_file, true, &st);
 	if (rc == MS_KEY_FILE_OK && key_file_id_is(&master_cache.id, ms_master_key_file, &st))
@@ -490,7 +511,7 @@ master_key(void)
 	if (rc == MS_KEY_FILE_OPEN_TO_OTHERS)
 		key_file_refused(MASTER_GUC, rc);
 	key = secret_page();
-	read_at = time(NULL);
+	read_at = key_file_clock();
 	load_master_key(MASTER_GUC, ms_master_key_file, key, &st);	/* wipes key on error */
 	master_cache.key = key;
 	key_file_id_set(&master_cache.id, ms_master_key_file, &st, read_at);
@@ -988,7 +1009,7 @@ sp_file_key(const char **problem)
 	size_t		pemlen;
 	char	   *cpem = NULL;
 	size_t		cpemlen = 0;
-	time_t		read_at;
+	int64		read_at;
 	EVP_PKEY   *pkey;
 
 	krc = key_file_stat("mobisign.sp_key_file", ms_sp_key_file, true, &kst);
@@ -1012,7 +1033,7 @@ sp_file_key(const char **problem)
 	 */
 	key_file_id_clear(&sp_cache.key_id);
 	key_file_id_clear(&sp_cache.cert_id);
-	read_at = time(NULL);
+	read_at = key_file_clock();
 	if (has_cert)
 	{
 		cpem = palloc(65536);

@@ -500,31 +500,16 @@ SELECT request_once() AS master_key_renamed_back;
 \echo :x
 SELECT pg_sleep(2.1);
 SELECT request_once() AS settled;
-SET SESSION AUTHORIZATION regress_shop;
-SELECT transaction_id AS t81 FROM mobisign_authenticate('user0001', application => 'Keys') \gset
-RESET SESSION AUTHORIZATION;
-SELECT request_sms(:'t81') AS req \gset
-\set answer `:'sim' answer --dir :'fxdir'/sim-new-sp --msisdn 3585000000001 --request :'req' --behaviour sign 2>/dev/null`
-SELECT deliver('3585000000001', :'answer') AS answers;
-SELECT state, status_code, status_name, reason FROM mobisign_status(:'t81');
+\set answered_by :regress_include '/answered_by.sql'
+\set judge_dir :fxdir '/sim-new-sp'
+\i :answered_by
 \set x `cat :'fxdir'/new-sp.key > :'sp_key' && cat :'fxdir'/new-sp.crt > :'sp_cert' && echo replaced`
-SET SESSION AUTHORIZATION regress_shop;
-SELECT transaction_id AS t82 FROM mobisign_authenticate('user0001', application => 'Keys') \gset
-RESET SESSION AUTHORIZATION;
-SELECT request_sms(:'t82') AS req \gset
-\set answer `:'sim' answer --dir :'fxdir'/sim-new-sp --msisdn 3585000000001 --request :'req' --behaviour sign 2>/dev/null`
-SELECT deliver('3585000000001', :'answer') AS answers;
-SELECT state, status_code, status_name, reason FROM mobisign_status(:'t82');
+\i :answered_by
 -- The old pair renamed back (new inodes): the SIMs of the fixtures' world,
 -- which hold the old certificate, sign again.
 \set x `for f in :'sp_key' :'sp_cert'; do cp -p "$f.orig" "$f.new" && mv "$f.new" "$f" || exit 1; done && echo back`
-SET SESSION AUTHORIZATION regress_shop;
-SELECT transaction_id AS t83 FROM mobisign_authenticate('user0001', application => 'Keys') \gset
-RESET SESSION AUTHORIZATION;
-SELECT request_sms(:'t83') AS req \gset
-\set answer `:'sim' answer --dir :'simdir' --msisdn 3585000000001 --request :'req' --behaviour sign 2>/dev/null`
-SELECT deliver('3585000000001', :'answer') AS answers;
-SELECT state, status_code, status_name, reason FROM mobisign_status(:'t83');
+\set judge_dir :simdir
+\i :answered_by
 \set x `cmp -s :'master_key' :'master_key'.orig && cmp -s :'sp_key' :'sp_key'.orig && cmp -s :'sp_cert' :'sp_cert'.orig && rm -rf :'master_key'.orig :'sp_key'.orig :'sp_cert'.orig :'fxdir'/new-sp.key :'fxdir'/new-sp.crt :'fxdir'/sim-new-sp && echo restored`
 \echo :x
 DROP FUNCTION request_once();
