@@ -1028,19 +1028,27 @@ sp_file_key(const char **problem)
 
 	/*
 	 * Read both files before any OpenSSL object exists (errors leak
-	 * nothing), the public certificate first: a failing read of the key
-	 * leaves nothing of it.
+	 * nothing): the key, then the certificate (the key's bytes wiped before
+	 * its error).
 	 */
 	key_file_id_clear(&sp_cache.key_id);
 	key_file_id_clear(&sp_cache.cert_id);
 	read_at = key_file_clock();
+	pem = palloc(65536);
+	pemlen = read_secret_file("mobisign.sp_key_file", ms_sp_key_file, pem, 65536, true, &kst);
 	if (has_cert)
 	{
 		cpem = palloc(65536);
-		cpemlen = read_secret_file("mobisign.sp_cert_file", ms_sp_cert_file, cpem, 65536, false, &cst);
+		crc = read_key_file(ms_sp_cert_file, false, cpem, 65536, &cpemlen, &cst);
+		if (crc != MS_KEY_FILE_OK)
+		{
+			int			save_errno = errno;
+
+			ms_keystore_wipe(pem, pemlen + 1);
+			errno = save_errno;
+			key_file_refused("mobisign.sp_cert_file", crc);
+		}
 	}
-	pem = palloc(65536);
-	pemlen = read_secret_file("mobisign.sp_key_file", ms_sp_key_file, pem, 65536, true, &kst);
 	pkey = sp_key_of(pem, pemlen, cpem, cpemlen, problem);
 	ms_keystore_wipe(pem, pemlen + 1);	/* what was read, and its NUL */
 	pfree(pem);
