@@ -3,12 +3,25 @@
  *	  The master key (wraps SIM OTA keys with AES-256-GCM) and the service
  *	  provider's signing key, both read from files named by GUCs.
  *
- * The files are read by the server on every use (so a reload that changes
- * the GUC or a rotated file takes effect at once).  Nothing read from them
- * is logged or reported: errors name the GUC, never the content.  The one
- * thing kept between uses is the parsed service provider key (sp_cache),
- * keyed by the SHA-256 of the key and certificate files' bytes read on
- * every use: a different file is parsed and checked again at once.
+ * Each process keeps what it last read of each key file: the master key's
+ * 32 bytes (master_cache, in a page of their own: locked in memory where
+ * the limit allows, left out of core dumps) and the parsed service provider
+ * key (sp_cache), each with the identity its file had when it was read
+ * (KeyFileId: path, device, inode, size, mtime and ctime to the nanosecond,
+ * mode, owner; taken by fstat() on the file that was read).  On every use
+ * the path is stat()ed again and the key file rule applied to what stat()
+ * says, so a chmod is refused at once; the cached key is used only while
+ * the identity is the recorded one, else the file is read, parsed and
+ * checked again at once (a rotated file, a file renamed into place, a
+ * reload that changes the GUC).  An identity vouches for the content only
+ * once the file has settled: a file changed less than KEY_FILE_SETTLE_SECS
+ * before it was read is read again on every use (a second write in the same
+ * tick of the file system's clock leaves the timestamps as they were).  A
+ * cached key is wiped when it is replaced, when its file is refused, and
+ * when its GUC changes (assign hooks); a pkcs11: URI caches nothing here.
+ * Nothing read from the files is logged or reported: errors name the GUC,
+ * never the content.  The source file of mobisign_rewrap_keys() is read on
+ * every use and never cached.
  *
  * This file is also the one home of the key file rule (owner and mode,
  * ms_key_file_mode_ok()) and of the reader that applies it without raising
@@ -26,7 +39,9 @@
  */
 #include "postgres.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -45,10 +60,168 @@
 #include "ossl.h"
 #include "ota.h"
 
-/* GUCs: where the secrets are (read on every use) */
+/* GUCs: where the secrets are (stat()ed on every use) */
 static char *ms_master_key_file = NULL;
 static char *ms_sp_key_file = NULL;
 static char *ms_sp_cert_file = NULL;
+
+/*
+ * A key file's identity as stat() gives it, recorded (fstat of the open
+ * file) when its content was read.  settled: the file had not changed for
+ * KEY_FILE_SETTLE_SECS when the read began, so a later write changes its
+ * timestamps (or size, inode...) and the identity tells; until then the
+ * identity vouches for nothing and the file is read again on every use.
+ * A path longer than the buffer is never settled (never cached).
+ */
+#define KEY_FILE_SETTLE_SECS 2
+
+typedef struct KeyFileId
+{
+	bool		recorded;
+	bool		settled;
+	char		path[MAXPGPATH];
+	dev_t		dev;
+	ino_t		ino;
+	off_t		size;
+	struct timespec mtim;
+	struct timespec ctim;
+	mode_t		mode;
+	uid_t		uid;
+} KeyFileId;
+
+/*
+ * The master key of the file mobisign.master_key_file names, as this process
+ * last read it: MS_MASTER_KEY_LEN bytes in secret_page(), valid while
+ * id.recorded.
+ */
+static struct
+{
+	KeyFileId	id;
+	unsigned char *key;
+}			master_cache;
+
+/*
+ * The parsed service provider key of this process, for the key and
+ * certificate files whose bytes had the digests key_sha and cert_sha (the
+ * certificate's all zero when mobisign.sp_cert_file is unset) and, when
+ * they were last read, the identities key_id and cert_id (cert_id not
+ * recorded without a certificate).  Parsing a PEM key costs more than the
+ * signature: a file read again with the same bytes (touched, copied over
+ * itself) keeps the parse.  Never the files' bytes.
+ */
+static struct
+{
+	EVP_PKEY   *pkey;
+	unsigned char key_sha[32];
+	unsigned char cert_sha[32];
+	KeyFileId	key_id;
+	KeyFileId	cert_id;
+}			sp_cache;
+
+static void
+key_file_id_clear(KeyFileId *id)
+{
+	memset(id, 0, sizeof(*id));
+}
+
+/* The clock a read begins at (CLOCK_REALTIME, as file timestamps), in ns */
+static int64
+key_file_clock(void)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+		return 0;				/* nothing will count as settled */
+	return (int64) now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/* Did a file last changed at t change more than the settle time before read_at? */
+static bool
+key_file_settled(const struct timespec *t, int64 read_at)
+{
+	return read_at - ((int64) t->tv_sec * 1000000000 + t->tv_nsec) >
+		(int64) KEY_FILE_SETTLE_SECS * 1000000000;
+}
+
+/*
+ * Record st, the fstat() of path's content just read; read_at: the
+ * key_file_clock() before the open
+ */
+static void
+key_file_id_set(KeyFileId *id, const char *path, const struct stat *st, int64 read_at)
+{
+	key_file_id_clear(id);
+	id->recorded = true;
+	id->settled = strlcpy(id->path, path, sizeof(id->path)) < sizeof(id->path) &&
+		key_file_settled(&st->st_mtim, read_at) && key_file_settled(&st->st_ctim, read_at);
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtim = st->st_mtim;
+	id->ctim = st->st_ctim;
+	id->mode = st->st_mode;
+	id->uid = st->st_uid;
+}
+
+static bool
+timespec_eq(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Is path, as st shows it now, the settled file recorded in id? */
+static bool
+key_file_id_is(const KeyFileId *id, const char *path, const struct stat *st)
+{
+	return id->recorded && id->settled && strcmp(id->path, path) == 0 &&
+		id->dev == st->st_dev && id->ino == st->st_ino && id->size == st->st_size &&
+		timespec_eq(&id->mtim, &st->st_mtim) && timespec_eq(&id->ctim, &st->st_ctim) &&
+		id->mode == st->st_mode && id->uid == st->st_uid;
+}
+
+/*
+ * The page that holds the cached master key: mapped on first use, never
+ * swapped out where RLIMIT_MEMLOCK allows (mlock), left out of core dumps
+ * (MADV_DONTDUMP).  The postmaster never reads a key, so no child inherits
+ * one.
+ */
+static unsigned char *
+secret_page(void)
+{
+	static unsigned char *page = NULL;
+	size_t		size = (size_t) sysconf(_SC_PAGESIZE);
+	void	   *p;
+
+	if (page != NULL)
+		return page;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not map a page for the master key: %m.")));
+#ifdef MADV_DONTDUMP
+	(void) madvise(p, size, MADV_DONTDUMP);
+#endif
+	(void) mlock(p, size);
+	page = p;
+	return page;
+}
+
+static void
+master_cache_forget(void)
+{
+	if (master_cache.key != NULL)
+		ms_keystore_wipe(master_cache.key, MS_MASTER_KEY_LEN);
+	key_file_id_clear(&master_cache.id);
+}
+
+static void
+sp_cache_forget(void)
+{
+	EVP_PKEY_free(sp_cache.pkey);	/* OpenSSL clears the private key's numbers */
+	memset(&sp_cache, 0, sizeof(sp_cache));
+}
 
 /* a key GUC holds a path or a pkcs11: URI, which must parse */
 static bool
@@ -57,17 +230,38 @@ check_key_guc(char **newval, void **extra, GucSource source)
 	return ms_hsm_check_key_guc(newval);
 }
 
+/* a key GUC that now names another file (or a URI, or nothing) drops its key */
+static bool
+guc_leaves(const KeyFileId *id, const char *newval)
+{
+	return id->recorded && (newval == NULL || strcmp(newval, id->path) != 0);
+}
+
+static void
+assign_master_key_file(const char *newval, void *extra)
+{
+	if (guc_leaves(&master_cache.id, newval))
+		master_cache_forget();
+}
+
+static void
+assign_sp_key_file(const char *newval, void *extra)
+{
+	if (guc_leaves(&sp_cache.key_id, newval))
+		sp_cache_forget();
+}
+
 void
 ms_keystore_init(void)
 {
 	DefineCustomStringVariable("mobisign.master_key_file",
 							   "File holding the master key (64 hex characters) that wraps SIM OTA keys, or the pkcs11: URI of an AES key in a token.",
-							   "Read by the server on every use; keep it readable only by the server's OS user.",
+							   "Checked (stat) on every use and read again when it changed; keep it readable only by the server's OS user.",
 							   &ms_master_key_file,
 							   NULL,
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
-							   check_key_guc, NULL, NULL);
+							   check_key_guc, assign_master_key_file, NULL);
 	DefineCustomStringVariable("mobisign.sp_key_file",
 							   "PEM private key of the service provider, signing every request to a SIM, or the pkcs11: URI of that key in a token.",
 							   "EC (ECDSA-SHA256) or RSA (RSASSA-PKCS1-v1_5 with SHA-256).",
@@ -75,7 +269,7 @@ ms_keystore_init(void)
 							   NULL,
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
-							   check_key_guc, NULL, NULL);
+							   check_key_guc, assign_sp_key_file, NULL);
 	DefineCustomStringVariable("mobisign.sp_cert_file",
 							   "PEM certificate of the service provider (the SIMs hold a copy).",
 							   NULL,
@@ -106,28 +300,28 @@ ms_key_file_mode_ok(const struct stat *st)
 		(st->st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) == 0;
 }
 
-MsKeyFileStatus
-ms_read_key_file(const char *path, bool secret, char *buf, size_t bufsize, size_t *len)
+/* ms_read_key_file(), also giving *st, the fstat() of the file it read */
+static MsKeyFileStatus
+read_key_file(const char *path, bool secret, char *buf, size_t bufsize, size_t *len,
+			  struct stat *st)
 {
 	FILE	   *f;
 	size_t		n;
 	int			save_errno;
 	MsKeyFileStatus rc = MS_KEY_FILE_OK;
 
-	struct stat st;
-
 	*len = 0;
 	/* a FIFO or a device would block or never end: only a regular file */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+	if (stat(path, st) == 0 && !S_ISREG(st->st_mode))
 		return MS_KEY_FILE_NOT_REGULAR;
 	f = AllocateFile(path, "r");
 	if (f == NULL)
 		return MS_KEY_FILE_CANNOT_OPEN;
-	if (fstat(fileno(f), &st) != 0)
+	if (fstat(fileno(f), st) != 0)
 		rc = MS_KEY_FILE_CANNOT_STAT;
-	else if (!S_ISREG(st.st_mode))
+	else if (!S_ISREG(st->st_mode))
 		rc = MS_KEY_FILE_NOT_REGULAR;
-	else if (secret && !ms_key_file_mode_ok(&st))
+	else if (secret && !ms_key_file_mode_ok(st))
 		rc = MS_KEY_FILE_OPEN_TO_OTHERS;
 	if (rc == MS_KEY_FILE_OK)
 	{
@@ -150,24 +344,31 @@ ms_read_key_file(const char *path, bool secret, char *buf, size_t bufsize, size_
 	return rc;
 }
 
-/*
- * Read a small file named by a GUC into buf (at most bufsize - 1 bytes,
- * NUL-terminated).  Returns the length.
- */
-static size_t
-read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsize,
-				 bool secret)
+MsKeyFileStatus
+ms_read_key_file(const char *path, bool secret, char *buf, size_t bufsize, size_t *len)
 {
-	size_t		n;
+	struct stat st;
 
+	return read_key_file(path, secret, buf, bufsize, len, &st);
+}
+
+/* A key GUC must name something */
+static void
+require_key_guc(const char *guc_name, const char *path)
+{
 	if (path == NULL || path[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s is not set", guc_name),
 				 errhint("Set %s in postgresql.conf to a file readable only by the server's OS user, then reload the configuration.",
 						 guc_name)));
+}
 
-	switch (ms_read_key_file(path, secret, buf, bufsize, &n))
+/* The error of a key file named by guc_name that cannot be used (rc not OK) */
+static void
+key_file_refused(const char *guc_name, MsKeyFileStatus rc)
+{
+	switch (rc)
 	{
 		case MS_KEY_FILE_OK:
 			break;
@@ -206,19 +407,57 @@ read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsi
 					 errhint("Name a file, not a FIFO, device or directory.")));
 			break;
 	}
+}
+
+/*
+ * Read a small file named by a GUC into buf (at most bufsize - 1 bytes,
+ * NUL-terminated).  Returns the length; *st is the fstat() of the file read.
+ */
+static size_t
+read_secret_file(const char *guc_name, const char *path, char *buf, size_t bufsize,
+				 bool secret, struct stat *st)
+{
+	size_t		n;
+	MsKeyFileStatus rc;
+
+	require_key_guc(guc_name, path);
+	rc = read_key_file(path, secret, buf, bufsize, &n, st);
+	if (rc != MS_KEY_FILE_OK)
+		key_file_refused(guc_name, rc);
 	return n;
 }
 
-/* Load the 32-byte master key of the file path (named by what) into key[]. */
+/*
+ * The key file named by guc_name as stat() sees it now (*st): OK, or
+ * MS_KEY_FILE_OPEN_TO_OTHERS when a secret one breaks the key file rule, or
+ * MS_KEY_FILE_CANNOT_STAT (missing, not a regular file...: reading it
+ * says exactly why).  Raises no error but for an unset GUC.
+ */
+static MsKeyFileStatus
+key_file_stat(const char *guc_name, const char *path, bool secret, struct stat *st)
+{
+	require_key_guc(guc_name, path);
+	if (stat(path, st) != 0 || !S_ISREG(st->st_mode))
+		return MS_KEY_FILE_CANNOT_STAT;
+	if (secret && !ms_key_file_mode_ok(st))
+		return MS_KEY_FILE_OPEN_TO_OTHERS;
+	return MS_KEY_FILE_OK;
+}
+
+/*
+ * Load the 32-byte master key of the file path (named by what) into key[];
+ * *st: the fstat() of the file read.
+ */
 static void
-load_master_key(const char *what, const char *path, unsigned char key[MS_MASTER_KEY_LEN])
+load_master_key(const char *what, const char *path, unsigned char key[MS_MASTER_KEY_LEN],
+				struct stat *st)
 {
 	char		buf[256];
 	size_t		n;
 	size_t		i;
 	bool		ok = true;
 
-	n = read_secret_file(what, path, buf, sizeof(buf), true);
+	n = read_secret_file(what, path, buf, sizeof(buf), true, st);
 
 	/* 64 hex characters, then optional line end / trailing whitespace */
 	if (n < 2 * MS_MASTER_KEY_LEN)
@@ -248,6 +487,37 @@ load_master_key(const char *what, const char *path, unsigned char key[MS_MASTER_
 	}
 }
 
+/* The setting a master key comes from, for messages */
+#define MASTER_GUC "mobisign.master_key_file"
+
+/*
+ * The master key of the file mobisign.master_key_file names: the cached one
+ * while the file's identity is the one it was read with, else the file read
+ * and parsed again.  The key file rule is applied to what stat() says on
+ * every call.  The caller does not wipe it (master_cache_forget() does).
+ */
+static const unsigned char *
+master_key(void)
+{
+	struct stat st;
+	MsKeyFileStatus rc;
+	unsigned char *key;
+	int64		read_at;
+
+	rc = key_file_stat(MASTER_GUC, ms_master_key_file, true, &st);
+	if (rc == MS_KEY_FILE_OK && key_file_id_is(&master_cache.id, ms_master_key_file, &st))
+		return master_cache.key;
+	master_cache_forget();
+	if (rc == MS_KEY_FILE_OPEN_TO_OTHERS)
+		key_file_refused(MASTER_GUC, rc);
+	key = secret_page();
+	read_at = key_file_clock();
+	load_master_key(MASTER_GUC, ms_master_key_file, key, &st);	/* wipes key on error */
+	master_cache.key = key;
+	key_file_id_set(&master_cache.id, ms_master_key_file, &st, read_at);
+	return key;
+}
+
 static size_t
 build_aad(unsigned char *aad, size_t aadsize, const char *msisdn, int key_set, const char *role)
 {
@@ -272,9 +542,6 @@ build_aad(unsigned char *aad, size_t aadsize, const char *msisdn, int key_set, c
 	return n;
 }
 
-/* The setting a master key comes from, for messages */
-#define MASTER_GUC "mobisign.master_key_file"
-
 static void
 check_key_len(size_t keylen)
 {
@@ -298,12 +565,11 @@ new_wrapped(int version, size_t keylen, unsigned char **p)
 	return out;
 }
 
-/* Version 1: AES-256-GCM here, with the key of the master key file path. */
+/* Version 1: AES-256-GCM here, with the master key file's key mk. */
 static bytea *
-file_wrap(const char *what, const char *path, const unsigned char *aad, size_t aadlen,
+file_wrap(const unsigned char *mk, const unsigned char *aad, size_t aadlen,
 		  const unsigned char *key, size_t keylen)
 {
-	unsigned char mk[MS_MASTER_KEY_LEN];
 	bytea	   *out;
 	unsigned char *p;
 	EVP_CIPHER_CTX *ctx;
@@ -311,7 +577,6 @@ file_wrap(const char *what, const char *path, const unsigned char *aad, size_t a
 	bool		ok;
 
 	out = new_wrapped(MS_WRAP_VERSION_FILE, keylen, &p);
-	load_master_key(what, path, mk);
 	ctx = EVP_CIPHER_CTX_new();
 	ok = ctx != NULL
 		&& EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1
@@ -324,7 +589,6 @@ file_wrap(const char *what, const char *path, const unsigned char *aad, size_t a
 		&& EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, MS_WRAP_TAG_LEN,
 							   p + 1 + MS_WRAP_NONCE_LEN + keylen) == 1;
 	EVP_CIPHER_CTX_free(ctx);
-	ms_keystore_wipe(mk, sizeof(mk));
 	ERR_clear_error();
 	if (!ok)
 		ereport(ERROR,
@@ -366,20 +630,18 @@ token_wrap(const char *uri, const unsigned char *aad, size_t aadlen,
 }
 
 /*
- * Unwrap version 1 with the file's key into key[klen] (file_unwrap), or
- * version 2 in the token (token_unwrap); false when it does not
- * authenticate (key wiped).
+ * Unwrap version 1 with the master key file's key mk into key[klen]
+ * (file_unwrap), or version 2 in the token (token_unwrap); false when it
+ * does not authenticate (key wiped).
  */
 static bool
-file_unwrap(const char *what, const char *path, const unsigned char *aad, size_t aadlen,
+file_unwrap(const unsigned char *mk, const unsigned char *aad, size_t aadlen,
 			const unsigned char *p, unsigned char *key, size_t klen)
 {
-	unsigned char mk[MS_MASTER_KEY_LEN];
 	EVP_CIPHER_CTX *ctx;
 	int			len;
 	bool		ok;
 
-	load_master_key(what, path, mk);
 	ctx = EVP_CIPHER_CTX_new();
 	ok = ctx != NULL
 		&& EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1
@@ -392,7 +654,6 @@ file_unwrap(const char *what, const char *path, const unsigned char *aad, size_t
 							   (void *) (p + 1 + MS_WRAP_NONCE_LEN + klen)) == 1
 		&& EVP_DecryptFinal_ex(ctx, key + klen, &len) == 1;
 	EVP_CIPHER_CTX_free(ctx);
-	ms_keystore_wipe(mk, sizeof(mk));
 	ERR_clear_error();
 	if (!ok)
 		ms_keystore_wipe(key, klen);
@@ -456,12 +717,16 @@ ms_key_wrap(const char *msisdn, int key_set, const char *role,
 	aadlen = build_aad(aad, sizeof(aad), msisdn, key_set, role);
 	if (ms_hsm_is_uri(ms_master_key_file))
 		return token_wrap(ms_master_key_file, aad, aadlen, key, keylen);
-	return file_wrap(MASTER_GUC, ms_master_key_file, aad, aadlen, key, keylen);
+	return file_wrap(master_key(), aad, aadlen, key, keylen);
 }
 
-unsigned char *
-ms_key_unwrap(const char *msisdn, int key_set, const char *role,
-			  const bytea *wrapped, size_t *keylen)
+/*
+ * ms_key_unwrap() with *mk, the master key file's key: loaded at the first
+ * version 1 key and kept in *mk for the next (ms_ota_keys_unwrap).
+ */
+static unsigned char *
+key_unwrap(const char *msisdn, int key_set, const char *role,
+		   const bytea *wrapped, size_t *keylen, const unsigned char **mk)
 {
 	unsigned char aad[128];
 	size_t		aadlen;
@@ -486,11 +751,24 @@ ms_key_unwrap(const char *msisdn, int key_set, const char *role,
 	if (token)
 		ok = token_unwrap(ms_master_key_file, aad, aadlen, p, key, klen);
 	else
-		ok = file_unwrap(MASTER_GUC, ms_master_key_file, aad, aadlen, p, key, klen);
+	{
+		if (*mk == NULL)
+			*mk = master_key();
+		ok = file_unwrap(*mk, aad, aadlen, p, key, klen);
+	}
 	if (!ok)
 		not_authentic(key_set, role);
 	*keylen = klen;
 	return key;
+}
+
+unsigned char *
+ms_key_unwrap(const char *msisdn, int key_set, const char *role,
+			  const bytea *wrapped, size_t *keylen)
+{
+	const unsigned char *mk = NULL;
+
+	return key_unwrap(msisdn, key_set, role, wrapped, keylen, &mk);
 }
 
 bytea *
@@ -504,8 +782,11 @@ ms_key_rewrap(const char *msisdn, int key_set, const char *role,
 	const unsigned char *p = wrapped_data(wrapped, key_set, role, &klen);
 	unsigned char key[64];
 	unsigned char check[64];
+	unsigned char mk[MS_MASTER_KEY_LEN];
 	bytea	   *volatile out = NULL;
 	volatile bool ok = false;
+	bool		authentic;
+	struct stat st;
 
 	if (!ms_hsm_is_uri(ms_master_key_file))
 		ereport(ERROR,
@@ -517,7 +798,11 @@ ms_key_rewrap(const char *msisdn, int key_set, const char *role,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the %s key of SIM key set %d is wrapped by the token already", role, key_set)));
 	aadlen = build_aad(aad, sizeof(aad), msisdn, key_set, role);
-	if (!file_unwrap(what, from_file, aad, aadlen, p, key, klen))
+	/* the source file is read for every key, never cached */
+	load_master_key(what, from_file, mk, &st);
+	authentic = file_unwrap(mk, aad, aadlen, p, key, klen);
+	ms_keystore_wipe(mk, sizeof(mk));
+	if (!authentic)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("wrapped %s key of SIM key set %d does not authenticate with the source master key file", role, key_set),
@@ -552,13 +837,14 @@ ms_ota_keys_unwrap(const char *msisdn, int key_set,
 	unsigned char *volatile kic = NULL;
 	volatile size_t kic_len = 0;
 	size_t		len;
+	const unsigned char *mk = NULL; /* the master key: looked up once for both */
 
 	memset(keys, 0, sizeof(*keys));
-	kic = ms_key_unwrap(msisdn, key_set, "kic", kic_wrapped, &len);
+	kic = key_unwrap(msisdn, key_set, "kic", kic_wrapped, &len, &mk);
 	kic_len = len;
 	PG_TRY();
 	{
-		keys->kid = ms_key_unwrap(msisdn, key_set, "kid", kid_wrapped, &keys->kid_len);
+		keys->kid = key_unwrap(msisdn, key_set, "kid", kid_wrapped, &keys->kid_len, &mk);
 	}
 	PG_CATCH();
 	{
@@ -605,6 +891,7 @@ token_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 	X509	   *cert = NULL;
 	EVP_MD_CTX *md;
 	const char *problem = NULL;
+	struct stat st;
 
 	sig = ms_hsm_sign("mobisign.sp_key_file", ms_sp_key_file, tbs, tbslen, &slen);
 	if (ms_sp_cert_file == NULL || ms_sp_cert_file[0] == '\0')
@@ -613,7 +900,7 @@ token_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 		return sig;
 	}
 	cpem = palloc(65536);
-	cpemlen = read_secret_file("mobisign.sp_cert_file", ms_sp_cert_file, cpem, 65536, false);
+	cpemlen = read_secret_file("mobisign.sp_cert_file", ms_sp_cert_file, cpem, 65536, false, &st);
 	scope = ms_scope_create();
 	cbio = ms_scope_bio(scope, BIO_new_mem_buf(cpem, (int) cpemlen));
 	if (cbio != NULL)
@@ -635,28 +922,6 @@ token_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 		sp_key_refused(problem, "mobisign.sp_key_file must name the token's private key of the certificate in mobisign.sp_cert_file.");
 	*siglen = slen;
 	return sig;
-}
-
-/*
- * The parsed service provider key of this backend, for the key and
- * certificate files whose bytes have the digests key_sha and cert_sha (the
- * certificate's all zero when mobisign.sp_cert_file is unset): parsing a PEM
- * key costs more than the signature, and the files are still read on every
- * use, so a changed file (or a changed GUC) is parsed and checked again on
- * the next request.  Only the parse is kept, never the files' bytes.
- */
-static struct
-{
-	EVP_PKEY   *pkey;
-	unsigned char key_sha[32];
-	unsigned char cert_sha[32];
-}			sp_cache;
-
-static void
-sp_cache_forget(void)
-{
-	EVP_PKEY_free(sp_cache.pkey);
-	memset(&sp_cache, 0, sizeof(sp_cache));
 }
 
 /*
@@ -724,13 +989,83 @@ sp_key_of(const char *pem, size_t pemlen, const char *cpem, size_t cpemlen,
 	return pkey;
 }
 
-unsigned char *
-ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
+/*
+ * The service provider key of the key files: the cached parse while both
+ * files (the certificate's when mobisign.sp_cert_file is set) have the
+ * identities recorded when they were read, without reading them; else both
+ * read again (sp_key_of(): parsed again unless their bytes are the ones
+ * parsed).  The key file rule is applied to what stat() says on every call.
+ * NULL with *problem set when the key cannot be used.
+ */
+static EVP_PKEY *
+sp_file_key(const char **problem)
 {
+	bool		has_cert = ms_sp_cert_file != NULL && ms_sp_cert_file[0] != '\0';
+	struct stat kst;
+	struct stat cst;
+	MsKeyFileStatus krc;
+	MsKeyFileStatus crc = MS_KEY_FILE_OK;
 	char	   *pem;
 	size_t		pemlen;
 	char	   *cpem = NULL;
 	size_t		cpemlen = 0;
+	int64		read_at;
+	EVP_PKEY   *pkey;
+
+	krc = key_file_stat("mobisign.sp_key_file", ms_sp_key_file, true, &kst);
+	if (krc == MS_KEY_FILE_OPEN_TO_OTHERS)
+	{
+		sp_cache_forget();
+		key_file_refused("mobisign.sp_key_file", krc);
+	}
+	if (has_cert)
+		crc = key_file_stat("mobisign.sp_cert_file", ms_sp_cert_file, false, &cst);
+	if (sp_cache.pkey != NULL && krc == MS_KEY_FILE_OK && crc == MS_KEY_FILE_OK &&
+		key_file_id_is(&sp_cache.key_id, ms_sp_key_file, &kst) &&
+		(has_cert ? key_file_id_is(&sp_cache.cert_id, ms_sp_cert_file, &cst) :
+		 !sp_cache.cert_id.recorded))
+		return sp_cache.pkey;
+
+	/*
+	 * Read both files before any OpenSSL object exists (errors leak
+	 * nothing): the key, then the certificate (the key's bytes wiped before
+	 * its error).
+	 */
+	key_file_id_clear(&sp_cache.key_id);
+	key_file_id_clear(&sp_cache.cert_id);
+	read_at = key_file_clock();
+	pem = palloc(65536);
+	pemlen = read_secret_file("mobisign.sp_key_file", ms_sp_key_file, pem, 65536, true, &kst);
+	if (has_cert)
+	{
+		cpem = palloc(65536);
+		crc = read_key_file(ms_sp_cert_file, false, cpem, 65536, &cpemlen, &cst);
+		if (crc != MS_KEY_FILE_OK)
+		{
+			int			save_errno = errno;
+
+			ms_keystore_wipe(pem, pemlen + 1);
+			errno = save_errno;
+			key_file_refused("mobisign.sp_cert_file", crc);
+		}
+	}
+	pkey = sp_key_of(pem, pemlen, cpem, cpemlen, problem);
+	ms_keystore_wipe(pem, pemlen + 1);	/* what was read, and its NUL */
+	pfree(pem);
+	if (cpem != NULL)
+		pfree(cpem);
+	if (pkey != NULL)
+	{
+		key_file_id_set(&sp_cache.key_id, ms_sp_key_file, &kst, read_at);
+		if (has_cert)
+			key_file_id_set(&sp_cache.cert_id, ms_sp_cert_file, &cst, read_at);
+	}
+	return pkey;
+}
+
+unsigned char *
+ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
+{
 	EVP_PKEY   *pkey;
 	EVP_MD_CTX *md = NULL;
 	unsigned char *sig = NULL;
@@ -743,16 +1078,7 @@ ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 		return token_sp_sign(tbs, tbslen, siglen);
 	}
 
-	/* read both files before any OpenSSL object exists (errors leak nothing) */
-	pem = palloc(65536);
-	pemlen = read_secret_file("mobisign.sp_key_file", ms_sp_key_file, pem, 65536, true);
-	if (ms_sp_cert_file != NULL && ms_sp_cert_file[0] != '\0')
-	{
-		cpem = palloc(65536);
-		cpemlen = read_secret_file("mobisign.sp_cert_file", ms_sp_cert_file, cpem, 65536, false);
-	}
-
-	pkey = sp_key_of(pem, pemlen, cpem, cpemlen, &problem);
+	pkey = sp_file_key(&problem);
 	if (pkey != NULL)
 	{
 		md = EVP_MD_CTX_new();
@@ -768,10 +1094,6 @@ ms_sp_sign(const unsigned char *tbs, size_t tbslen, size_t *siglen)
 		}
 	}
 	EVP_MD_CTX_free(md);
-	ms_keystore_wipe(pem, pemlen + 1);	/* what was read, and its NUL */
-	pfree(pem);
-	if (cpem != NULL)
-		pfree(cpem);
 	ERR_clear_error();
 	if (problem != NULL)
 		sp_key_refused(problem, "mobisign.sp_key_file must name a PEM private key (EC P-256 or RSA) readable by the server's OS user, matching the certificate in mobisign.sp_cert_file.");

@@ -3,9 +3,12 @@
  *	  Secrets kept outside the database: the master key that wraps SIM OTA
  *	  keys (AES-256-GCM) and the service provider's signing key.
  *
- * Clear keys live only in palloc'd buffers that the caller wipes with
- * ms_keystore_wipe() as soon as it is done; they never reach a table, a log
- * line or an error message.
+ * Clear keys handed out live only in palloc'd buffers that the caller wipes
+ * with ms_keystore_wipe() as soon as it is done; they never reach a table, a
+ * log line or an error message.  Each process keeps the master key file's
+ * key and the parsed service provider key of the files the GUCs name, while
+ * those files keep the identity (stat) they were read with: keystore.c's
+ * header says how a changed file, a chmod or a reload takes effect at once.
  */
 #ifndef MOBISIGN_KEYSTORE_H
 #define MOBISIGN_KEYSTORE_H

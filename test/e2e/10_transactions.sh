@@ -331,7 +331,7 @@ ec_application_cancel() {
 # unknown user (105), text too long (103); a key file that others can read
 # is refused (as PostgreSQL does for ssl_key_file), and nothing is queued
 ec_refused_requests() {
-	local n0
+	local n0 out
 	ms_check "unknown user: SQLSTATE MS105" MS105 "$(ms_sqlstate "SELECT mobisign_authenticate('nobody')")"
 	ms_check "161 septets: SQLSTATE MS103" MS103 \
 		"$(ms_sqlstate "SELECT mobisign_sign('user0001', repeat('a', 161))")"
@@ -345,6 +345,20 @@ ec_refused_requests() {
 		"$(ms_sqlstate "SELECT mobisign_authenticate('user0016')")"
 	chmod 0640 "$SIMDIR/master.key"
 	ms_check "world-readable master key: nothing was queued" "$n0" \
+		"$(q "SELECT count(*) FROM mobisign.transaction")"
+	# the same in one session that used the key a moment before: the key
+	# file rule is applied at every use (80_sim_flow, section 8, does it to
+	# a settled, cached key)
+	out=$(ms_psql -qAt -v ON_ERROR_STOP=0 2>&1 <<SQL
+SELECT count(mobisign_cancel(transaction_id)) FROM mobisign_authenticate('user0016');
+\\! chmod 0644 $SIMDIR/master.key
+SELECT mobisign_authenticate('user0016');
+\\! chmod 0640 $SIMDIR/master.key
+SQL
+	)
+	ms_check "... and in a session that used the key a moment before: refused at its next request" "1 refused" \
+		"$(printf '%s\n' "$out" | head -n 1) $(grep -q 'ERROR:  the file named by mobisign.master_key_file is open to others' <<<"$out" && echo refused)"
+	ms_check "... nothing was queued but the cancelled request" "$((n0 + 1))" \
 		"$(q "SELECT count(*) FROM mobisign.transaction")"
 }
 

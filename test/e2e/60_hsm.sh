@@ -9,8 +9,9 @@
 #   file_keys          the simulator's key files: an authentication completes
 #                      (502); a scan of the backend's memory after it finds
 #                      the wrapped KIc it read (the control: the scan sees the
-#                      backend's data) and neither the file's master key nor
-#                      the clear KIc (wiped after use)
+#                      backend's data), the file's master key exactly once
+#                      (the process's cache page, raw, never as hex text) and
+#                      not the clear KIc (wiped after use)
 #   settings           pkcs11: URIs are checked when set (a PIN in the URI,
 #                      an unknown attribute: refused), the PKCS#11 GUCs are
 #                      superuser-only, a PIN file open to others is refused
@@ -259,8 +260,9 @@ file_keys() {
 	else
 		ms_not_ok "negative control: the scan does not find the wrapped KIc the backend read (got: $out)"
 	fi
-	# the file's master key and the clear OTA key are wiped after use
-	ms_check "key files: no copy of the master key or the clear OTA key left in the backend" "0 0" \
+	# the file's master key: one copy, the process's cache (keystore.c); the
+	# clear OTA key is wiped after use
+	ms_check "key files: one copy of the master key (the cache), none of the clear OTA key" "1 0" \
 		"$(count_of file_master "$out") $(count_of kic "$out")"
 }
 

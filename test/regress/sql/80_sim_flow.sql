@@ -434,6 +434,87 @@ SELECT * FROM audit_after(:mark);
 \x off
 
 ------------------------------------------------------------------------------
+-- 8. Key files changed while a session uses them
+------------------------------------------------------------------------------
+
+-- A backend keeps the master key and the parsed service provider key while
+-- their files keep the identity stat() gives (path, device, inode, size,
+-- mtime, ctime, mode, owner) that they were read with, and applies the key
+-- file rule to what stat() says on every use.  So each change below is seen
+-- by the very next request of this same session.  A file changed less than
+-- 2 s before it was read is read again at every use: the pg_sleep calls let
+-- the files settle, so that every change meets a cached key (a cache that
+-- ignored the change would sign or unwrap with the old key).
+-- One request for user0001 (in this session, as regress_shop), then cancelled:
+-- 'ok' or the error.
+CREATE FUNCTION request_once() RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    t uuid;
+BEGIN
+    SET LOCAL SESSION AUTHORIZATION regress_shop;
+    SELECT transaction_id INTO t FROM mobisign_authenticate('user0001', application => 'Keys');
+    PERFORM mobisign_cancel(t);
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+\set saved `cp -p :'master_key' :'master_key'.orig && cp -p :'sp_key' :'sp_key'.orig && cp -p :'sp_cert' :'sp_cert'.orig && echo saved`
+\echo :saved
+SELECT request_once() AS cached_keys;
+
+-- (c) chmod 0644 on the cached master key file: refused at once; its mode
+-- back: served again.
+\set x `chmod 0644 :'master_key' && echo chmod`
+SELECT request_once() AS master_key_0644;
+\set x `chmod --reference=:'master_key'.orig :'master_key' && echo chmod`
+SELECT request_once() AS master_key_mode_back;
+SELECT pg_sleep(2.1);
+SELECT request_once() AS settled;
+
+-- (a) the master key file rewritten in place with another key (same path,
+-- inode and size): the very next request unwraps with it, and the SIM's
+-- keys, wrapped with the old one, do not authenticate; the old content
+-- back in place: served again.
+\set x `printf '%064x\n' 7 > :'master_key' && wc -c < :'master_key'`
+SELECT :'x' = '65' AS same_size;
+SELECT request_once() AS master_key_rotated;
+\set x `cat :'master_key'.orig > :'master_key' && echo back`
+SELECT request_once() AS master_key_back;
+SELECT pg_sleep(2.1);
+SELECT request_once() AS settled;
+
+-- (d) another master key file renamed into place (a new inode), then the
+-- old key renamed back.
+\set x `cp -p :'master_key'.orig :'master_key'.new && printf '%064x\n' 9 > :'master_key'.new && mv :'master_key'.new :'master_key' && echo renamed`
+SELECT request_once() AS master_key_renamed;
+\set x `cp -p :'master_key'.orig :'master_key'.new && mv :'master_key'.new :'master_key' && echo renamed`
+SELECT request_once() AS master_key_renamed_back;
+
+-- (b) the service provider's key and certificate replaced by another pair:
+-- the next request is signed with the new key.  A copy of the SIM world
+-- whose SIMs hold the new certificate judges it: it refuses a request
+-- signed by the old key (the control), and signs once the pair changed.
+\set x `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/CN=Rotated SP' -days 2 -keyout :'fxdir'/new-sp.key -out :'fxdir'/new-sp.crt 2>/dev/null && rm -rf :'fxdir'/sim-new-sp && cp -a :'simdir' :'fxdir'/sim-new-sp && cp :'fxdir'/new-sp.crt :'fxdir'/sim-new-sp/sp/cert.pem && echo made`
+\echo :x
+SELECT pg_sleep(2.1);
+SELECT request_once() AS settled;
+\set answered_by :regress_include '/answered_by.sql'
+\set judge_dir :fxdir '/sim-new-sp'
+\i :answered_by
+\set x `cat :'fxdir'/new-sp.key > :'sp_key' && cat :'fxdir'/new-sp.crt > :'sp_cert' && echo replaced`
+\i :answered_by
+-- The old pair renamed back (new inodes): the SIMs of the fixtures' world,
+-- which hold the old certificate, sign again.
+\set x `for f in :'sp_key' :'sp_cert'; do cp -p "$f.orig" "$f.new" && mv "$f.new" "$f" || exit 1; done && echo back`
+\set judge_dir :simdir
+\i :answered_by
+\set x `cmp -s :'master_key' :'master_key'.orig && cmp -s :'sp_key' :'sp_key'.orig && cmp -s :'sp_cert' :'sp_cert'.orig && rm -rf :'master_key'.orig :'sp_key'.orig :'sp_cert'.orig :'fxdir'/new-sp.key :'fxdir'/new-sp.crt :'fxdir'/sim-new-sp && echo restored`
+\echo :x
+DROP FUNCTION request_once();
+
+------------------------------------------------------------------------------
 -- Clean up: the server settings back as they were
 ------------------------------------------------------------------------------
 
