@@ -15,7 +15,8 @@
  * each row deformed from its heap tuple in place, with the calling
  * statement's snapshot and the SELECT privilege checked as a query would:
  * in physical order while that is the chain order, then through the
- * chain_seq index (check_direct).  A cursor's executor and the copy of
+ * chain_seq index (check_direct; audit_chain_seq_key, unique, partial: the
+ * unsealed rows have no entry).  A cursor's executor and the copy of
  * every row cost more than the hash.  When row-level security applies to
  * the table (or no unique index gives the chain order), the same check
  * reads the rows through a cursor instead, as the policies show them.
@@ -435,10 +436,27 @@ check_row(ChainCheck *cc, const MsAuditRow *r)
 /*
  * The index that gives mobisign.audit in chain order, or InvalidOid: a
  * valid, unique (not deferred) btree index on chain_seq alone, ascending,
- * of the integer operator family, with no predicate (NULL positions are
- * not in the chain, and a scan key >= first_seq leaves them out).  Being
- * unique, no snapshot sees two rows at one chain position.
+ * of the integer operator family, with no predicate or with the predicate
+ * chain_seq IS NOT NULL alone (mobisign's own: NULL positions are not in
+ * the chain, and a scan key >= first_seq leaves them out either way).
+ * Being unique, no snapshot sees two rows at one chain position.
  */
+static bool
+chain_order_predicate(Relation index, AttrNumber seq_attnum)
+{
+	List	   *pred;
+	NullTest   *nt;
+
+	if (heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
+		return true;
+	pred = RelationGetIndexPredicate(index);
+	if (list_length(pred) != 1 || !IsA(linitial(pred), NullTest))
+		return false;
+	nt = linitial_node(NullTest, pred);
+	return nt->nulltesttype == IS_NOT_NULL && !nt->argisrow && IsA(nt->arg, Var) &&
+		((Var *) nt->arg)->varattno == seq_attnum;
+}
+
 static Oid
 chain_order_index(Relation heap, AttrNumber seq_attnum)
 {
@@ -456,7 +474,7 @@ chain_order_index(Relation heap, AttrNumber seq_attnum)
 			index->rd_rel->relam == BTREE_AM_OID &&
 			index->rd_opfamily[0] == INTEGER_BTREE_FAM_OID &&
 			(index->rd_indoption[0] & INDOPTION_DESC) == 0 &&
-			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
+			chain_order_predicate(index, seq_attnum))
 			found = RelationGetRelid(index);
 		index_close(index, AccessShareLock);
 		if (OidIsValid(found))

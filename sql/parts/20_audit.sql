@@ -16,14 +16,24 @@ CREATE TABLE mobisign.audit (
     transaction_id uuid,
     outcome        text NOT NULL,
     detail         jsonb NOT NULL DEFAULT '{}',
-    chain_seq      bigint UNIQUE,
+    chain_seq      bigint,
     prev_hash      bytea,
     hash           bytea,
     CHECK ((chain_seq IS NULL) = (hash IS NULL) AND (hash IS NULL) = (prev_hash IS NULL))
 );
+-- Index entries are written on every request (two audit rows) and again by
+-- the seal (a non-HOT UPDATE), so the table has only the ones a query needs
+-- (docs/operations.md, "Indexes of the request path").  A chain position is
+-- unique: a partial unique index, so that the unsealed rows (NULL, never in
+-- conflict) have no entry; the chain check reads the chain through it
+-- (extension/audit_chain.c), the purge and the verification find positions
+-- by it.  audit_at is a BRIN index: rows are inserted in time order, and a
+-- query by time reads a range of blocks (the purge's cutoff position is
+-- found through audit_chain_seq_key).
+CREATE UNIQUE INDEX audit_chain_seq_key ON mobisign.audit (chain_seq) WHERE chain_seq IS NOT NULL;
 CREATE INDEX audit_unsealed ON mobisign.audit (id) WHERE chain_seq IS NULL;
 CREATE INDEX audit_transaction ON mobisign.audit (transaction_id) WHERE transaction_id IS NOT NULL;
-CREATE INDEX audit_at ON mobisign.audit (at);
+CREATE INDEX audit_at ON mobisign.audit USING brin (at) WITH (autosummarize = on);
 -- Sealing updates every row once: the old versions (and their entries in
 -- audit_unsealed, which the sealer scans) are vacuumed after a fixed number
 -- of them, not after a fifth of a table that only grows.
