@@ -270,6 +270,11 @@ CREATE TABLE mobisign.inbound_segment (
 );
 CREATE UNIQUE INDEX inbound_segment_dedup ON mobisign.inbound_segment (msisdn, digest) WHERE NOT processed;
 CREATE INDEX inbound_segment_pending ON mobisign.inbound_segment (msisdn, concat_ref) WHERE NOT processed;
+-- the purge's oldest processed segments (mobisign_purge): segments are
+-- inserted in time order, so a BRIN index finds them without a scan of the
+-- whole table at the cost of a few pages, not an entry per segment
+CREATE INDEX inbound_segment_received ON mobisign.inbound_segment USING brin (received_at)
+    WITH (autosummarize = on);
 ALTER TABLE mobisign.inbound_segment SET (autovacuum_vacuum_scale_factor = 0,
                                           autovacuum_vacuum_threshold = 2000,
                                           autovacuum_analyze_scale_factor = 0.02,

@@ -9,7 +9,7 @@
 -- the plans are read from EXPLAIN (FORMAT JSON), with the planner's
 -- settings as they are.  This whole file is one transaction, rolled back.
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 
 SELECT set_eq($$
     SELECT pg_catalog.pg_get_indexdef(i.indexrelid) FROM pg_catalog.pg_index i
@@ -35,6 +35,7 @@ $$, ARRAY[
     'CREATE UNIQUE INDEX inbound_segment_pkey ON mobisign.inbound_segment USING btree (id)',
     'CREATE UNIQUE INDEX inbound_segment_dedup ON mobisign.inbound_segment USING btree (msisdn, digest) WHERE (NOT processed)',
     'CREATE INDEX inbound_segment_pending ON mobisign.inbound_segment USING btree (msisdn, concat_ref) WHERE (NOT processed)',
+    'CREATE INDEX inbound_segment_received ON mobisign.inbound_segment USING brin (received_at) WITH (autosummarize=''on'')',
     'CREATE UNIQUE INDEX answer_queue_pkey ON mobisign.answer_queue USING btree (id)',
     'CREATE INDEX answer_queue_msisdn ON mobisign.answer_queue USING btree (msisdn)'
 ], 'the tables a request writes have exactly the indexes their queries need');
@@ -57,6 +58,12 @@ SELECT 'authenticate', 'tapuser' || g, '35840' || pg_catalog.lpad(g::text, 7, '0
        c, c + interval '1 s', c + interval '5 s', c + interval '2 min'
   FROM pg_catalog.generate_series(1, 39980) g,
        LATERAL (SELECT pg_catalog.now() - interval '400 days' + g * interval '864 s' AS c) x;
+-- 40,000 processed segments over the same days
+INSERT INTO mobisign.inbound_segment (msisdn, received_at, user_data, digest, processed)
+SELECT '35840' || pg_catalog.lpad((g % 1000)::text, 7, '0'), pg_catalog.now() - interval '400 days' + g * interval '864 s',
+       pg_catalog.int8send(g), pg_catalog.sha256(pg_catalog.int8send(g)), true
+  FROM pg_catalog.generate_series(1, 40000) g;
+ANALYZE mobisign.inbound_segment;
 ANALYZE mobisign.audit;
 ANALYZE mobisign.transaction;
 
@@ -155,6 +162,11 @@ SELECT set_eq($$ SELECT node, index FROM pg_temp.scans($q$
      WHERE t.completed_at >= now() - interval '200 days' AND t.completed_at < now() - interval '199 days' $q$) $$,
     $$ VALUES ('Index Scan', 'transaction_completed') $$,
     'transactions completed on a day are read through transaction_completed');
+
+SELECT set_eq($$ SELECT node, index FROM pg_temp.scans($q$
+    DELETE FROM mobisign.inbound_segment s WHERE s.processed AND s.received_at < now() - interval '396 days' $q$) $$,
+    $$ VALUES ('ModifyTable', NULL), ('Bitmap Heap Scan', NULL), ('Bitmap Index Scan', 'inbound_segment_received') $$,
+    'the purge removes the oldest processed segments through the BRIN index inbound_segment_received');
 
 SELECT * FROM finish();
 ROLLBACK;
