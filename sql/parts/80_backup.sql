@@ -11,7 +11,8 @@
 --                  01_domain.sql), nothing adds any
 --   cache          ocsp_response (used until its nextUpdate, then fetched again),
 --                  crl_source (found again from the certificates by the next
---                  refresh)
+--                  refresh), crl_point_examined (emptied, the next refresh
+--                  reads every certificate again)
 --   transient      restore_event (below)
 --
 -- Configuration and state are dumped, whole; so are the identity sequences

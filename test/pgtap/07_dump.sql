@@ -16,6 +16,7 @@ INSERT INTO classes VALUES
     ('mobisign.audit', 'state'),
     ('mobisign.status_code', 'install-time'),
     ('mobisign.ocsp_response', 'cache'), ('mobisign.crl_source', 'cache'),
+    ('mobisign.crl_point_examined', 'cache'),
     ('mobisign.restore_event', 'transient');
 
 CREATE TEMP VIEW dumped AS

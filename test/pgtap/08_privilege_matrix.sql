@@ -296,6 +296,7 @@ INSERT INTO expect_col VALUES
     ('mobisign.audit', '*', '{admin,auditor}'),
     ('mobisign.ocsp_response', '*', '{admin,auditor}'),
     ('mobisign.crl_source', '*', '{admin,auditor}'),
+    ('mobisign.crl_point_examined', '*', '{admin,auditor}'),
     ('mobisign.restore_event', '*', '{admin,auditor}'),
     ('mobisign.worker_stats', '*', '{admin,auditor}'),
     ('mobisign.worker_binds', '*', '{admin,auditor}'),

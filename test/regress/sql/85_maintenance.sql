@@ -90,6 +90,24 @@ SELECT count(*) AS crl_sources FROM mobisign.crl_source;
 -- One audit row: how many CRLs changed and how many sources are failing.
 SELECT * FROM audit_after(:mark);
 
+-- The periodic refresh (the worker's, every mobisign.crl_refresh_interval)
+-- reads the distribution points of a cached certificate once: a second
+-- refresh checks no certificate against its CA again (it would, for every
+-- user ever cached, every minute), while mobisign_refresh_crls() reads
+-- them all.  Counted by track_functions in this transaction.
+BEGIN;
+SET LOCAL track_functions = 'all';
+SELECT mobisign._refresh_crls(true) AS first_refresh_changed;
+SELECT count(*) > 0 AS certificates_read,
+       count(*) = (SELECT count(*) FROM mobisign.crl_point_examined) AS each_recorded_once
+  FROM mobisign.certificate k JOIN mobisign.crl_point_examined e USING (fingerprint);
+SELECT coalesce(sum(calls), 0) AS checks_so_far FROM pg_stat_xact_user_functions
+ WHERE schemaname = 'mobisign' AND funcname = '_cert_issued_by' \gset
+SELECT mobisign._refresh_crls(true) AS second_refresh_changed;
+SELECT coalesce(sum(calls), 0) - :checks_so_far AS certificates_checked_again
+  FROM pg_stat_xact_user_functions WHERE schemaname = 'mobisign' AND funcname = '_cert_issued_by';
+COMMIT;
+
 -- An application may not trigger fetches.
 SET SESSION AUTHORIZATION regress_maint_app;
 SELECT * FROM refusal($$ SELECT mobisign_refresh_crls() $$);
