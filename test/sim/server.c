@@ -43,6 +43,13 @@
 #define BOUND_RX	1
 #define BOUND_TX	2
 
+/* a FIFO of answer segments (struct mo, linked by next) */
+typedef struct mo_queue
+{
+	struct mo  *head;
+	struct mo  *tail;
+} mo_queue;
+
 typedef struct session
 {
 	int			used;
@@ -57,7 +64,9 @@ typedef struct session
 	uint32_t	next_seq;
 	int			close_after_flush;
 	const char *close_reason;
-	int			inflight;		/* deliver_sm without resp */
+	int			inflight;		/* deliver_sm without resp: in_flight's length */
+	mo_queue	waiting;		/* answers that prefer this session, not sent */
+	mo_queue	in_flight;		/* sent on this session, not acknowledged */
 	long		submits;		/* submit_sm received while bound */
 	int64_t		rate_window_at; /* session_rate: start of the current second */
 	int			rate_count;		/* submit_sm accepted in that second */
@@ -65,13 +74,25 @@ typedef struct session
 
 typedef struct event
 {
-	struct event *next;
+	uint64_t	order;			/* made: ties of due are taken in this order */
 	int64_t		due;
 	int			session;		/* EV_SEND */
 	uint8_t    *data;
 	size_t		len;
 	sim_action *act;			/* EV_ACT */
 } event;
+
+/*
+ * A binary min-heap of events by (due, order): with thousands of SIM
+ * actions waiting (20,000 SIMs asked at once), taking the due ones and
+ * adding one cost log n, not a walk of all of them.
+ */
+typedef struct ev_heap
+{
+	event	  **a;
+	size_t		n;
+	size_t		cap;
+} ev_heap;
 
 typedef struct mo
 {
@@ -138,8 +159,10 @@ static struct stats
 static sim_world world;
 static session sessions[MAX_SESSIONS];
 static int	next_session_id = 1;
-static event *events;
-static mo  *mo_head;
+static ev_heap acts;			/* SIM actions, by (due, made) */
+static ev_heap replies;			/* responses delayed by the delay_ms fault */
+static mo_queue mo_orphans;		/* answers whose preferred session does not receive */
+static mo  *mo_later;			/* refused answers, retried when due */
 static partial *partials;
 static int	listen_fd = -1;
 static int	quiet;
@@ -182,7 +205,75 @@ on_signal(int sig)
 
 #define PDU_LOG(...) do { if (!quiet) sim_log(__VA_ARGS__); } while (0)
 
+/* --- events ------------------------------------------------------------- */
+
+static uint64_t event_order;
+
+static int
+ev_before(const event *x, const event *y)
+{
+	return x->due < y->due || (x->due == y->due && x->order < y->order);
+}
+
+static void
+ev_push(ev_heap *h, event *e)
+{
+	size_t		i;
+
+	if (h->n == h->cap)
+	{
+		h->cap = h->cap ? h->cap * 2 : 64;
+		h->a = realloc(h->a, sizeof(event *) * h->cap);
+		if (!h->a)
+			sim_die("out of memory");
+	}
+	e->order = event_order++;
+	for (i = h->n++; i > 0 && ev_before(e, h->a[(i - 1) / 2]); i = (i - 1) / 2)
+		h->a[i] = h->a[(i - 1) / 2];
+	h->a[i] = e;
+}
+
+/* the earliest event when it is due at now, removed; else NULL */
+static event *
+ev_pop_due(ev_heap *h, int64_t now)
+{
+	event	   *top,
+			   *last;
+	size_t		i = 0;
+
+	if (h->n == 0 || h->a[0]->due > now)
+		return NULL;
+	top = h->a[0];
+	last = h->a[--h->n];
+	for (;;)
+	{
+		size_t		c = 2 * i + 1;
+
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && ev_before(h->a[c + 1], h->a[c]))
+			c++;
+		if (!ev_before(h->a[c], last))
+			break;
+		h->a[i] = h->a[c];
+		i = c;
+	}
+	if (h->n > 0)
+		h->a[i] = last;
+	return top;
+}
+
+/* the earliest due time in h, or dflt */
+static int64_t
+ev_next_due(const ev_heap *h, int64_t dflt)
+{
+	return h->n > 0 && h->a[0]->due < dflt ? h->a[0]->due : dflt;
+}
+
 /* --- sessions ------------------------------------------------------------ */
+
+static void mo_release(session *s);
+static void mo_release_waiting(session *s);
 
 static session *
 session_by_id(int id)
@@ -224,8 +315,7 @@ session_write(session *s, const uint8_t *data, size_t len)
 static void
 session_respond(session *s, const uint8_t *data, size_t len)
 {
-	event	   *e,
-			  **pp;
+	event	   *e;
 
 	if (faults.delay_ms <= 0)
 	{
@@ -239,28 +329,17 @@ session_respond(session *s, const uint8_t *data, size_t len)
 	e->len = len;
 	e->session = s->id;
 	e->due = sim_now_ms() + faults.delay_ms;
-	for (pp = &events; *pp; pp = &(*pp)->next)
-		;
-	*pp = e;
+	ev_push(&replies, e);
 }
 
 static void
 session_close(session *s, const char *why)
 {
-	mo		   *m;
-
 	if (!s->used)
 		return;
 	sim_log("session %d closed (%s) after %ld submit_sm", s->id, why, s->submits);
 	close(s->fd);
-	for (m = mo_head; m; m = m->next)
-	{
-		if (m->sent && m->session == s->id)
-		{
-			m->sent = 0;
-			m->due = sim_now_ms();
-		}
-	}
+	mo_release(s);
 	free(s->rbuf);
 	free(s->wbuf);
 	memset(s, 0, sizeof(*s));
@@ -317,11 +396,110 @@ bound_sessions(void)
 
 /* --- MO (deliver_sm) queue ----------------------------------------------- */
 
+/*
+ * Every answer segment not yet acknowledged is in exactly one place: the
+ * waiting queue of the session it prefers (the one that submitted the
+ * request, while that one is bound as a receiver and not closing), the
+ * orphans' queue (its preferred session is gone, closing or only a
+ * transmitter: any receiver takes it), the later list (refused, to be
+ * retried when due), or the in-flight list of the session it was sent on
+ * (at most DELIVER_WINDOW).  So dispatching, acknowledging and timing out
+ * cost what is sent or in flight, never what is queued: 20,000 SIMs
+ * answering at once make 20,000 queued segments.
+ */
+
+static void
+mq_push(mo_queue *q, mo *m)
+{
+	m->next = NULL;
+	if (q->tail)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+}
+
+static mo *
+mq_pop(mo_queue *q)
+{
+	mo		   *m = q->head;
+
+	if (m)
+	{
+		q->head = m->next;
+		if (!q->head)
+			q->tail = NULL;
+		m->next = NULL;
+	}
+	return m;
+}
+
+/* the rest of from, in order, at the end of to */
+static void
+mq_append(mo_queue *to, mo_queue *from)
+{
+	if (!from->head)
+		return;
+	if (to->tail)
+		to->tail->next = from->head;
+	else
+		to->head = from->head;
+	to->tail = from->tail;
+	from->head = from->tail = NULL;
+}
+
+static int
+session_receives(const session *s)
+{
+	return s && s->used && (s->bound & BOUND_RX) && !s->close_after_flush;
+}
+
+/* an unsent segment, due now: to its preferred session's queue, or the orphans' */
+static void
+mo_route(mo *m)
+{
+	session    *s = session_by_id(m->pref);
+
+	m->sent = 0;
+	if (m->tries >= DELIVER_MAX_TRIES)
+	{
+		sim_log("deliver_sm from %s abandoned after %d tries", m->src, m->tries);
+		stats.deliver_abandoned++;
+		free(m);
+		return;
+	}
+	mq_push(session_receives(s) ? &s->waiting : &mo_orphans, m);
+}
+
+/*
+ * A session that no longer receives (closing, closed): what waited for it
+ * and what it had in flight (first: the older) go to any receiver.
+ */
+static void
+mo_release(session *s)
+{
+	mo		   *m;
+
+	while ((m = mq_pop(&s->in_flight)) != NULL)
+	{
+		m->sent = 0;
+		mq_push(&mo_orphans, m);
+	}
+	s->inflight = 0;
+	mo_release_waiting(s);
+}
+
+/* a session that is closing: what waited for it goes to any receiver */
+static void
+mo_release_waiting(session *s)
+{
+	mq_append(&mo_orphans, &s->waiting);
+}
+
 static void
 mo_enqueue(const char *src, const char *dst, const uint8_t *ud, size_t len, int pref)
 {
-	mo		   *m = calloc(1, sizeof(*m)),
-			  **pp;
+	mo		   *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		sim_die("out of memory");
@@ -332,10 +510,7 @@ mo_enqueue(const char *src, const char *dst, const uint8_t *ud, size_t len, int 
 	memcpy(m->ud, ud, len);
 	m->len = len;
 	m->pref = pref;
-	m->due = sim_now_ms();
-	for (pp = &mo_head; *pp; pp = &(*pp)->next)
-		;
-	*pp = m;
+	mo_route(m);
 }
 
 void
@@ -405,127 +580,154 @@ sim_send_ud(const char *src, const char *dst, const uint8_t *ud, size_t len, int
 	stats.answers++;
 }
 
-static session *
-mo_target(const mo *m)
+/* deliver m on s (m is no longer queued); false when it cannot be encoded (m is freed) */
+static int
+mo_send(session *s, mo *m, int64_t now)
 {
-	session    *s = session_by_id(m->pref);
-	int			i;
+	deliver_sm_t d;
+	uint8_t		buf[512];
+	size_t		len;
 
-	if (s && (s->bound & BOUND_RX) && !s->close_after_flush && s->inflight < DELIVER_WINDOW)
-		return s;
-	if (s && (s->bound & BOUND_RX) && !s->close_after_flush)
-		return NULL;			/* preferred one is busy: wait for it */
-	for (i = 0; i < MAX_SESSIONS; i++)
+	memset(&d, 0, sizeof(d));
+	d.command_id = DELIVER_SM;
+	d.sequence_number = session_seq(s);
+	d.source_addr_ton = TON_International;
+	d.source_addr_npi = NPI_ISDN_E163_E164;
+	sim_strlcpy((char *) d.source_addr, m->src, sizeof(d.source_addr));
+	d.dest_addr_ton = TON_Unknown;
+	d.dest_addr_npi = NPI_Unknown;
+	sim_strlcpy((char *) d.destination_addr, m->dst, sizeof(d.destination_addr));
+	d.esm_class = MSC_SMPP_ESM_CLASS_UDHI;
+	d.protocol_id = MSC_SMPP_PROTOCOL_ID;
+	d.data_coding = MSC_SMPP_DATA_CODING;
+	d.sm_length = (uint8_t) m->len;
+	memcpy(d.short_message, m->ud, m->len);
+	if (smpp_pack(DELIVER_SM, &d, buf, sizeof(buf), &len) != 0)
 	{
-		s = &sessions[i];
-		if (s->used && (s->bound & BOUND_RX) && !s->close_after_flush && s->inflight < DELIVER_WINDOW)
-			return s;
+		free(m);
+		return 0;
 	}
-	return NULL;
+	session_write(s, buf, len);
+	m->sent = 1;
+	m->session = s->id;
+	m->seq = d.sequence_number;
+	m->sent_at = now;
+	mq_push(&s->in_flight, m);
+	s->inflight++;
+	stats.deliver_sm++;
+	PDU_LOG("session %d > deliver_sm seq %u from %s (%zu octets)%s", s->id,
+			m->seq, m->src, m->len, m->tries ? " (retry)" : "");
+	return 1;
 }
 
+/* in flight for DELIVER_TIMEOUT_MS without a response: sent again */
+static void
+mo_time_out(session *s, int64_t now)
+{
+	mo_queue	keep = {NULL, NULL};
+	mo		   *m;
+
+	while ((m = mq_pop(&s->in_flight)) != NULL)
+	{
+		if (now - m->sent_at <= DELIVER_TIMEOUT_MS)
+		{
+			mq_push(&keep, m);
+			continue;
+		}
+		sim_log("deliver_sm seq %u to session %d: no deliver_sm_resp after %d ms; will retry",
+				m->seq, m->session, DELIVER_TIMEOUT_MS);
+		s->inflight--;
+		m->tries++;
+		stats.deliver_retried++;
+		mo_route(m);
+	}
+	s->in_flight = keep;
+}
+
+/*
+ * Time-outs, refused segments now due again, then each receiver fills its
+ * window: first with the segments that prefer it (in the order they were
+ * made), then with the orphans.
+ */
 static void
 mo_dispatch(int64_t now)
 {
 	mo		   *m,
 			  **pp;
+	int			i;
 
-	for (pp = &mo_head; (m = *pp) != NULL;)
+	for (i = 0; i < MAX_SESSIONS; i++)
+		if (sessions[i].used)
+			mo_time_out(&sessions[i], now);
+	for (pp = &mo_later; (m = *pp) != NULL;)
 	{
-		if (m->sent && now - m->sent_at > DELIVER_TIMEOUT_MS)
+		if (m->due > now)
 		{
-			session    *s = session_by_id(m->session);
-
-			sim_log("deliver_sm seq %u to session %d: no deliver_sm_resp after %d ms; will retry",
-					m->seq, m->session, DELIVER_TIMEOUT_MS);
-			if (s && s->inflight > 0)
-				s->inflight--;
-			m->sent = 0;
-			m->tries++;
-			m->due = now;
-			stats.deliver_retried++;
-		}
-		if (!m->sent && m->tries >= DELIVER_MAX_TRIES)
-		{
-			sim_log("deliver_sm from %s abandoned after %d tries", m->src, m->tries);
-			stats.deliver_abandoned++;
-			*pp = m->next;
-			free(m);
+			pp = &m->next;
 			continue;
 		}
-		if (!m->sent && m->due <= now)
-		{
-			session    *s = mo_target(m);
-
-			if (s)
-			{
-				deliver_sm_t d;
-				uint8_t		buf[512];
-				size_t		len;
-
-				memset(&d, 0, sizeof(d));
-				d.command_id = DELIVER_SM;
-				d.sequence_number = session_seq(s);
-				d.source_addr_ton = TON_International;
-				d.source_addr_npi = NPI_ISDN_E163_E164;
-				sim_strlcpy((char *) d.source_addr, m->src, sizeof(d.source_addr));
-				d.dest_addr_ton = TON_Unknown;
-				d.dest_addr_npi = NPI_Unknown;
-				sim_strlcpy((char *) d.destination_addr, m->dst, sizeof(d.destination_addr));
-				d.esm_class = MSC_SMPP_ESM_CLASS_UDHI;
-				d.protocol_id = MSC_SMPP_PROTOCOL_ID;
-				d.data_coding = MSC_SMPP_DATA_CODING;
-				d.sm_length = (uint8_t) m->len;
-				memcpy(d.short_message, m->ud, m->len);
-				if (smpp_pack(DELIVER_SM, &d, buf, sizeof(buf), &len) != 0)
-				{
-					*pp = m->next;
-					free(m);
-					continue;
-				}
-				session_write(s, buf, len);
-				m->sent = 1;
-				m->session = s->id;
-				m->seq = d.sequence_number;
-				m->sent_at = now;
-				s->inflight++;
-				stats.deliver_sm++;
-				PDU_LOG("session %d > deliver_sm seq %u from %s (%zu octets)%s", s->id,
-						m->seq, m->src, m->len, m->tries ? " (retry)" : "");
-			}
-		}
-		pp = &m->next;
+		*pp = m->next;
+		mo_route(m);
 	}
+	for (i = 0; i < MAX_SESSIONS; i++)
+	{
+		session    *s = &sessions[i];
+
+		if (!session_receives(s))
+			continue;
+		while (s->inflight < DELIVER_WINDOW &&
+			   ((m = mq_pop(&s->waiting)) != NULL || (m = mq_pop(&mo_orphans)) != NULL))
+			(void) mo_send(s, m, now);
+	}
+}
+
+/* the earliest due time of a refused segment, or dflt */
+static int64_t
+mo_next_due(int64_t dflt)
+{
+	for (mo *m = mo_later; m; m = m->next)
+		if (m->due < dflt)
+			dflt = m->due;
+	return dflt;
 }
 
 static void
 mo_ack(session *s, uint32_t seq, uint32_t status, int nack)
 {
 	mo		   *m,
-			  **pp;
+			   *prev = NULL;
 
-	for (pp = &mo_head; (m = *pp) != NULL; pp = &m->next)
+	for (m = s->in_flight.head; m; prev = m, m = m->next)
+		if (m->seq == seq)
+			break;
+	if (!m)
 	{
-		if (!m->sent || m->session != s->id || m->seq != seq)
-			continue;
-		if (s->inflight > 0)
-			s->inflight--;
-		if (status == 0 && !nack)
-		{
-			*pp = m->next;
-			free(m);
-			stats.deliver_acked++;
-			return;
-		}
-		sim_log("deliver_sm seq %u refused by session %d (%s 0x%02x); retry in %d ms",
-				seq, s->id, nack ? "generic_nack" : "status", status, DELIVER_RETRY_MS);
-		m->sent = 0;
-		m->tries++;
-		m->due = sim_now_ms() + DELIVER_RETRY_MS;
-		stats.deliver_retried++;
+		PDU_LOG("session %d: deliver_sm_resp seq %u matches nothing in flight", s->id, seq);
 		return;
 	}
-	PDU_LOG("session %d: deliver_sm_resp seq %u matches nothing in flight", s->id, seq);
+	if (prev)
+		prev->next = m->next;
+	else
+		s->in_flight.head = m->next;
+	if (s->in_flight.tail == m)
+		s->in_flight.tail = prev;
+	m->next = NULL;
+	if (s->inflight > 0)
+		s->inflight--;
+	if (status == 0 && !nack)
+	{
+		free(m);
+		stats.deliver_acked++;
+		return;
+	}
+	sim_log("deliver_sm seq %u refused by session %d (%s 0x%02x); retry in %d ms",
+			seq, s->id, nack ? "generic_nack" : "status", status, DELIVER_RETRY_MS);
+	m->sent = 0;
+	m->tries++;
+	m->due = sim_now_ms() + DELIVER_RETRY_MS;
+	stats.deliver_retried++;
+	m->next = mo_later;
+	mo_later = m;
 }
 
 /* --- the phones: SMS-PP data download to the SIM ------------------------- */
@@ -542,16 +744,13 @@ to_card(sim_card *c, const uint8_t *pkt, size_t len, const char *reply_to, int s
 		sim_phone_ask(&world, a);	/* a person decides (phone.c) */
 	else if (a)
 	{
-		event	   *e = calloc(1, sizeof(*e)),
-				  **pp;
+		event	   *e = calloc(1, sizeof(*e));
 
 		if (!e)
 			sim_die("out of memory");
 		e->act = a;
 		e->due = sim_now_ms() + (delay > 0 ? delay : 0);
-		for (pp = &events; *pp; pp = &(*pp)->next)
-			;
-		*pp = e;
+		ev_push(&acts, e);
 	}
 }
 
@@ -896,6 +1095,7 @@ handle_pdu(session *s, const uint8_t *pdu, size_t len)
 			send_header_only(s, UNBIND_RESP, 0, h.seq, 0);
 			s->bound = 0;
 			s->close_after_flush = 1;
+			mo_release_waiting(s);
 			break;
 		case SUBMIT_SM:
 			if (h.seq == 0)
@@ -956,6 +1156,7 @@ session_read(session *s)
 			sim_log("session %d: command_length %u out of range; closing", s->id, h.length);
 			send_header_only(s, GENERIC_NACK, ESME_RINVCMDLEN, h.seq, 0);
 			s->close_after_flush = 1;
+			mo_release_waiting(s);
 			s->close_reason = "framing error";
 			s->rlen = 0;
 			return;
@@ -1300,10 +1501,8 @@ sim_cmd_run(int argc, char **argv)
 		int			nfds = 0;
 		int64_t		now = sim_now_ms();
 		int64_t		next_due = now + FILE_CHECK_MS;
-		event	   *e,
-				  **pp;
-		mo		   *m;
-		int			acts;
+		event	   *e;
+		int			n_acts;
 
 		if (got_usr1)
 		{
@@ -1349,37 +1548,24 @@ sim_cmd_run(int argc, char **argv)
 		 * going out (deliver_sm, window DELIVER_WINDOW) between them, as
 		 * with a real network; the rest wait for the next turn.
 		 */
-		acts = 0;
-		for (pp = &events; (e = *pp) != NULL;)
+		while ((e = ev_pop_due(&replies, now)) != NULL)
 		{
-			if (e->due > now || (e->act && acts >= SIM_ACTS_PER_TURN))
-			{
-				if (e->due < next_due)
-					next_due = e->due;
-				pp = &e->next;
-				continue;
-			}
-			*pp = e->next;
-			if (e->act)
-			{
-				sim_card_act(&world, e->act);
-				sim_action_free(e->act);
-				acts++;
-			}
-			else
-			{
-				session    *s = session_by_id(e->session);
+			session    *s = session_by_id(e->session);
 
-				if (s)
-					session_write(s, e->data, e->len);
-			}
+			if (s)
+				session_write(s, e->data, e->len);
 			free(e->data);
 			free(e);
 		}
+		for (n_acts = 0; n_acts < SIM_ACTS_PER_TURN && (e = ev_pop_due(&acts, now)) != NULL; n_acts++)
+		{
+			sim_card_act(&world, e->act);
+			sim_action_free(e->act);
+			free(e);
+		}
+		next_due = ev_next_due(&replies, ev_next_due(&acts, next_due));
 		mo_dispatch(now);
-		for (m = mo_head; m; m = m->next)
-			if (!m->sent && m->due > now && m->due < next_due)
-				next_due = m->due;
+		next_due = mo_next_due(next_due);
 
 		for (i = 0; i < MAX_SESSIONS; i++)
 		{

@@ -81,6 +81,11 @@ typedef struct sim_world
 	int			port;
 	int			ncards;
 	sim_card   *cards;
+	/* card indexes sorted by MSISDN (no leading '+') and by user, so that
+	 * a lookup is a binary search: one is made for every SMS, and a world
+	 * holds up to SIM_MAX_USERS cards */
+	int		   *by_msisdn;
+	int		   *by_user;
 	X509	   *sp_cert;
 	EVP_PKEY   *sp_pub;
 } sim_world;

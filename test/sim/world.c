@@ -11,6 +11,8 @@
 
 #include <openssl/pem.h>
 
+static void build_indexes(sim_world *w);
+
 static void
 load_conf(sim_world *w)
 {
@@ -188,37 +190,98 @@ sim_world_load(sim_world *w, const char *dir)
 	free(data);
 	if (w->ncards == 0)
 		sim_die("no SIMs in %s/sims", w->dir);
+	build_indexes(w);
+}
+
+static const char *
+plain_msisdn(const char *m)
+{
+	return m[0] == '+' ? m + 1 : m;
+}
+
+/* the world being indexed (qsort's comparator takes no argument) */
+static const sim_world *sorting;
+
+/* by the key, then by load order: the first card loaded comes first */
+static int
+cmp_msisdn(const void *a, const void *b)
+{
+	int			i = *(const int *) a,
+				j = *(const int *) b;
+	int			c = strcmp(plain_msisdn(sorting->cards[i].msisdn),
+						   plain_msisdn(sorting->cards[j].msisdn));
+
+	return c != 0 ? c : (i > j) - (i < j);
+}
+
+static int
+cmp_user(const void *a, const void *b)
+{
+	int			i = *(const int *) a,
+				j = *(const int *) b;
+	int			c = strcmp(sorting->cards[i].user, sorting->cards[j].user);
+
+	return c != 0 ? c : (i > j) - (i < j);
+}
+
+static void
+build_indexes(sim_world *w)
+{
+	w->by_msisdn = malloc(sizeof(int) * (size_t) w->ncards);
+	w->by_user = malloc(sizeof(int) * (size_t) w->ncards);
+	if (!w->by_msisdn || !w->by_user)
+		sim_die("out of memory");
+	for (int i = 0; i < w->ncards; i++)
+		w->by_msisdn[i] = w->by_user[i] = i;
+	sorting = w;
+	qsort(w->by_msisdn, (size_t) w->ncards, sizeof(int), cmp_msisdn);
+	qsort(w->by_user, (size_t) w->ncards, sizeof(int), cmp_user);
+	sorting = NULL;
+}
+
+/*
+ * The first card (in load order) whose key is key: the lowest position of
+ * an index, sorted by (key, load order), whose card's key is key.
+ */
+static sim_card *
+find_first(sim_world *w, const int *index, const char *key, int by_user)
+{
+	int			lo = 0,
+				hi = w->ncards;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		const sim_card *c = &w->cards[index[mid]];
+
+		if (strcmp(by_user ? c->user : plain_msisdn(c->msisdn), key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < w->ncards)
+	{
+		sim_card   *c = &w->cards[index[lo]];
+
+		if (strcmp(by_user ? c->user : plain_msisdn(c->msisdn), key) == 0)
+			return c;
+	}
+	return NULL;
 }
 
 /* MSISDN match, ignoring a leading '+' on either side. */
 sim_card *
 sim_world_find_msisdn(sim_world *w, const char *msisdn)
 {
-	int			i;
-
-	if (msisdn[0] == '+')
-		msisdn++;
-	for (i = 0; i < w->ncards; i++)
-	{
-		const char *m = w->cards[i].msisdn;
-
-		if (m[0] == '+')
-			m++;
-		if (strcmp(m, msisdn) == 0)
-			return &w->cards[i];
-	}
-	return NULL;
+	return find_first(w, w->by_msisdn, plain_msisdn(msisdn), 0);
 }
 
 sim_card *
 sim_world_find_user(sim_world *w, const char *user)
 {
-	int			i;
+	sim_card   *c = find_first(w, w->by_user, user, 1);
 
-	for (i = 0; i < w->ncards; i++)
-		if (strcmp(w->cards[i].user, user) == 0)
-			return &w->cards[i];
-	return sim_world_find_msisdn(w, user);
+	return c ? c : sim_world_find_msisdn(w, user);
 }
 
 /*
