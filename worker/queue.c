@@ -641,11 +641,23 @@ record_submitted_batch(List *jobs)
 	v[0] = PointerGetDatum(construct_array(txids, njobs, TEXTOID, -1, false, TYPALIGN_INT));
 	v[1] = PointerGetDatum(construct_array(ids, nids, TEXTOID, -1, false, TYPALIGN_INT));
 	v[2] = PointerGetDatum(construct_array(counts, njobs, INT4OID, 4, true, TYPALIGN_INT));
-	/* _mark_submitted_batch closes the queue rows in the same call */
+	/*
+	 * _mark_submitted_batch closes the queue rows in the same call; -1: a
+	 * row is held by another session (a verifier finishing it), nothing
+	 * was done, and each request is recorded alone
+	 */
 	if (guarded_exec("mobisign._mark_submitted_batch",
-					 "SELECT mobisign._mark_submitted_batch($1::uuid[], $2, $3)",
-					 3, t, v, NULL) < 0)
+					 "SELECT mobisign._mark_submitted_batch($1::uuid[], $2, $3) AS n",
+					 3, t, v, NULL) < 0 || SPI_processed != 1)
 		return false;
+	{
+		bool		isnull;
+		int32		n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												   "n", &isnull));
+
+		if (isnull || n < 0)
+			return false;
+	}
 	ms_worker_count(MS_C_COMPLETED, njobs);
 	return true;
 }

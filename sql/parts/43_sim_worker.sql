@@ -14,7 +14,16 @@
 -- expired gets no audit row, its queue row is closed all the same.  One
 -- statement per step for the whole batch; the worker falls back to one
 -- call per request when a batch fails, so a bad row only loses itself.
--- Returns how many became submitted.
+-- Returns how many became submitted, or -1 when another session holds one
+-- of the batch's transaction or queue rows: nothing is done, and the
+-- worker records each request alone (mobisign._mark_submitted, which
+-- waits for its own row only).  The batch never waits for a row lock: a
+-- verifier finishing one of these transactions (its SIM answered before
+-- the worker read the SMSC's submit_sm_resp) holds that row until its own
+-- batch commits, and meanwhile waits for the rows of its next answers; a
+-- batch holding some of those while waiting for the verifier's was a
+-- deadlock, and the link stood still for deadlock_timeout (seen at a
+-- 20,000-SIM peak).
 CREATE FUNCTION mobisign._mark_submitted_batch(transaction_ids uuid[], message_ids text[],
                                                segments integer[])
 RETURNS integer
@@ -35,7 +44,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- lock order everywhere: transaction row, then queue row (here: the
-    -- batch's transaction rows, then its queue rows)
+    -- batch's transaction rows, then its queue rows), none waited for
+    BEGIN
+        PERFORM FROM mobisign.transaction tr WHERE tr.id = ANY (transaction_ids)
+         ORDER BY tr.id FOR UPDATE NOWAIT;
+        PERFORM FROM mobisign.request_queue q WHERE q.transaction_id = ANY (transaction_ids)
+         ORDER BY q.transaction_id FOR UPDATE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
+        RETURN -1;
+    END;
     WITH j AS (
         SELECT u.id, u.ord, message_ids[u.skip + 1 : u.skip + u.nseg] AS mids
           FROM (SELECT w.id, w.ord, w.nseg, pg_catalog.sum(w.nseg) OVER (ORDER BY w.ord) - w.nseg AS skip
@@ -67,13 +84,17 @@ END
 $$;
 
 -- One request sent (the SMSC accepted every segment): the batch of one,
--- what the worker falls back to when a batch fails.
+-- what the worker falls back to when a batch fails or meets a held row.
+-- It waits for its own rows (holding no other, it cannot be part of a
+-- deadlock cycle with a verifier), so the batch of one never returns -1.
 CREATE FUNCTION mobisign._mark_submitted(transaction_id uuid, message_ids text[])
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM FROM mobisign.transaction tr WHERE tr.id = $1 FOR UPDATE;
+    PERFORM FROM mobisign.request_queue q WHERE q.transaction_id = $1 FOR UPDATE;
     RETURN mobisign._mark_submitted_batch(ARRAY[$1], coalesce($2, '{}'),
                                           ARRAY[coalesce(pg_catalog.cardinality($2), 0)]) = 1;
 END

@@ -29,6 +29,12 @@
 #                     server's state, not the answer's fault; its segments
 #                     stay pending and the recheck completes it once the
 #                     lock is free (never audited as the answer's error)
+#   mark_held         the worker's batch of submitted requests meets a row
+#                     another session holds (a verifier finishing that
+#                     transaction): it waits for nothing (a wait there, with
+#                     the batch's other rows held, was a deadlock with the
+#                     verifier) and returns -1, changing nothing; the worker
+#                     then records each request alone
 #   wake_in_wait      a request committed while the worker waits for a lock
 #                     in a turn after its claim (the lock wait resets its
 #                     latch and eats the wake-up; later writers find the
@@ -376,6 +382,28 @@ answer_error_audits() {
 	q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'error'
 	    AND detail->>'msisdn' = '$1'"
 }
+# mark_held: _mark_submitted_batch never waits for a held row
+holder_sleeping() {
+	[ "$(q "SELECT count(*) FROM pg_catalog.pg_stat_activity
+	         WHERE application_name = 'mark_holder' AND wait_event = 'PgSleep'")" = 1 ]
+}
+mark_held() {
+	local a b holder out
+	a=$(q "SELECT id FROM mobisign.transaction ORDER BY created_at, id LIMIT 1")
+	b=$(q "SELECT id FROM mobisign.transaction ORDER BY created_at, id OFFSET 1 LIMIT 1")
+	ms_check_cmd "two transactions to record" test -n "$b"
+	PGAPPNAME=mark_holder ms_psql -qAt -c "BEGIN; SELECT FROM mobisign.transaction WHERE id = '$a' FOR UPDATE;
+		SELECT pg_catalog.pg_sleep(6); COMMIT" >/dev/null 2>&1 &
+	holder=$!
+	ms_wait_until 10 holder_sleeping
+	out=$(ms_psql -qAt -c "SET lock_timeout = '4s'" \
+		-c "SELECT mobisign._mark_submitted_batch(ARRAY['$b', '$a']::uuid[], ARRAY['held-b', 'held-a'], ARRAY[1, 1])" 2>&1)
+	ms_check "a batch meeting a held row returns -1, waiting for nothing (old: went on and recorded both)" "-1" "$out"
+	ms_check "and changes nothing (the row it could lock neither)" 0 \
+		"$(q "SELECT count(*) FROM mobisign.request_queue WHERE smsc_message_ids && ARRAY['held-a', 'held-b']")"
+	wait "$holder" 2>/dev/null || true
+}
+
 answer_locks() {
 	local m id holder
 	# 1. lock_timeout for the whole server; a session holds the transaction's
@@ -779,7 +807,7 @@ without_preload() {
 # ---------------------------------------------------------------------------
 ms_scenario hostile_smsc hostile_smsc
 setup_simulator
-for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows answer_locks wake_in_wait exactly_once crash \
+for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows answer_locks mark_held wake_in_wait exactly_once crash \
 	ack_after_commit verifier_crash drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
 	ms_scenario "$s" "$s"
 done
