@@ -231,9 +231,12 @@ CREATE TABLE mobisign.request_queue (
 );
 CREATE INDEX request_queue_pending ON mobisign.request_queue (next_attempt_at) WHERE NOT done;
 -- what mobisign._queue_cleanup removes once the transaction is final (rows
--- sent more than once stay for the duplicate-delivery check)
+-- sent more than once stay for the duplicate-delivery check).  A row sent
+-- (smsc_message_ids set) goes with mobisign._finish when its transaction
+-- becomes final; left out here, the rows waiting for their answer (the
+-- backlog) are not candidates the cleanup reads again every call.
 CREATE INDEX request_queue_finished ON mobisign.request_queue (transaction_id)
-    WHERE done AND attempts <= 1;
+    WHERE done AND attempts <= 1 AND smsc_message_ids IS NULL;
 -- Churn tables (docs/operations.md, "Queue health"): every row is inserted,
 -- updated two or three times and then deleted (request_queue) or marked
 -- processed (inbound_segment); the updates touch indexed columns, so they

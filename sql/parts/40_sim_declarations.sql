@@ -187,8 +187,18 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    UPDATE mobisign.request_queue q SET done = true, lease_until = NULL
-     WHERE q.transaction_id = p_id AND NOT q.done;
+    -- the queue row of a final transaction is removed here, where the
+    -- transaction becomes final (every final state is set by this
+    -- function), not found later by mobisign._queue_cleanup among the
+    -- rows still waiting for their answer (a scan as long as the backlog);
+    -- a row sent more than once stays for
+    -- mobisign._answer_is_duplicate_delivery, closed
+    DELETE FROM mobisign.request_queue q
+     WHERE q.transaction_id = p_id AND q.attempts <= 1;
+    IF NOT FOUND THEN
+        UPDATE mobisign.request_queue q SET done = true, lease_until = NULL
+         WHERE q.transaction_id = p_id AND NOT q.done;
+    END IF;
     SELECT s.name INTO sname FROM mobisign.status_code s WHERE s.code = p_status;
     PERFORM mobisign.audit_log('transaction.' || p_state, sname,
         coalesce(p_detail, '{}') || pg_catalog.jsonb_build_object(

@@ -155,7 +155,10 @@ $$;
 -- its dead rows stay few enough for autovacuum to keep up.  A row sent more
 -- than once (attempts > 1) is kept: mobisign._answer_is_duplicate_delivery
 -- needs it to recognise a late second copy of the answer; it goes with its
--- transaction (mobisign_purge, ON DELETE CASCADE).  Returns the rows removed.
+-- transaction (mobisign_purge, ON DELETE CASCADE).  A row sent once goes
+-- in mobisign._finish, where its transaction becomes final; what is left
+-- here are rows closed unsent (the worker's "not sent", a permanent
+-- failure) whose transaction became final first.  Returns the rows removed.
 CREATE FUNCTION mobisign._queue_cleanup(batch integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE plpgsql
@@ -174,7 +177,7 @@ BEGIN
     -- holds is skipped, not waited for
     WITH doomed AS (
         SELECT q.transaction_id FROM mobisign.request_queue q
-         WHERE q.done AND q.attempts <= 1
+         WHERE q.done AND q.attempts <= 1 AND q.smsc_message_ids IS NULL
            AND NOT mobisign._is_open((SELECT tr.state FROM mobisign.transaction tr
                                        WHERE tr.id = q.transaction_id))
          LIMIT batch

@@ -25,7 +25,7 @@ $$, ARRAY[
     'CREATE INDEX transaction_completed ON mobisign.transaction USING btree (completed_at) WHERE (completed_at IS NOT NULL)',
     'CREATE UNIQUE INDEX request_queue_pkey ON mobisign.request_queue USING btree (transaction_id)',
     'CREATE INDEX request_queue_pending ON mobisign.request_queue USING btree (next_attempt_at) WHERE (NOT done)',
-    'CREATE INDEX request_queue_finished ON mobisign.request_queue USING btree (transaction_id) WHERE (done AND (attempts <= 1))',
+    'CREATE INDEX request_queue_finished ON mobisign.request_queue USING btree (transaction_id) WHERE (done AND (attempts <= 1) AND (smsc_message_ids IS NULL))',
     'CREATE UNIQUE INDEX audit_pkey ON mobisign.audit USING btree (id)',
     'CREATE UNIQUE INDEX audit_chain_seq_key ON mobisign.audit USING btree (chain_seq) WHERE (chain_seq IS NOT NULL)',
     'CREATE INDEX audit_unsealed ON mobisign.audit USING btree (id) WHERE (chain_seq IS NULL)',
