@@ -295,9 +295,11 @@ resent_request() {
 # per statement).  15 authentications queued at once are claimed, sent,
 # stored and verified together.
 msisdn_of() { q "SELECT msisdn FROM mobisign.app_user WHERE user_id = '$1'"; }
+# (the message names the SQLSTATE: the worker logs one message at most once a
+# minute per process, so a scenario looking for its own must not meet another's)
 poison_trigger() { # TABLE WHEN-CONDITION [SQLSTATE]: the trigger mobisign_poison
 	q "CREATE OR REPLACE FUNCTION public.mobisign_poison() RETURNS trigger LANGUAGE plpgsql AS
-	   \$\$ BEGIN RAISE EXCEPTION 'poison row' USING ERRCODE = '${3:-P0001}'; END \$\$;
+	   \$\$ BEGIN RAISE EXCEPTION 'poison row (${3:-P0001})' USING ERRCODE = '${3:-P0001}'; END \$\$;
 	   CREATE TRIGGER mobisign_poison BEFORE INSERT OR UPDATE ON $1 FOR EACH ROW
 	   WHEN ($2) EXECUTE FUNCTION public.mobisign_poison()" >/dev/null
 }
@@ -438,8 +440,8 @@ answer_locks() {
 	LOCK_LOG0=$(($(wc -l <"$PG/log") + 1))
 	poison_trigger mobisign.transaction "NEW.state = 'completed' AND NEW.msisdn = '$m'" 40P01
 	start_auth 112 112 deadlock
-	ms_wait_until 30 lock_hit "$m" 40P01 "poison row"
-	ms_check_cmd "deadlock: handling the answer failed on it" lock_hit "$m" 40P01 "poison row"
+	ms_wait_until 30 lock_hit "$m" 40P01 "poison row \(40P01\)"
+	ms_check_cmd "deadlock: handling the answer failed on it" lock_hit "$m" 40P01 "poison row \(40P01\)"
 	poison_drop mobisign.transaction
 	ms_wait_until 40 user_final deadlock user0112
 	ms_check "deadlock: once it is gone, the recheck completes it" "completed/502" "$(tag_state deadlock user0112)"
