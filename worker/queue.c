@@ -610,6 +610,7 @@ record_submitted_batch(List *jobs)
 	Oid			t[3] = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
 	Datum		v[3];
 	ListCell   *lc;
+	bool		isnull;
 
 	foreach(lc, jobs)
 	{
@@ -648,16 +649,10 @@ record_submitted_batch(List *jobs)
 	 */
 	if (guarded_exec("mobisign._mark_submitted_batch",
 					 "SELECT mobisign._mark_submitted_batch($1::uuid[], $2, $3) AS n",
-					 3, t, v, NULL) < 0 || SPI_processed != 1)
+					 3, t, v, NULL) < 0 || SPI_processed != 1 ||
+		DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull)) < 0 ||
+		isnull)
 		return false;
-	{
-		bool		isnull;
-		int32		n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-												   "n", &isnull));
-
-		if (isnull || n < 0)
-			return false;
-	}
 	ms_worker_count(MS_C_COMPLETED, njobs);
 	return true;
 }

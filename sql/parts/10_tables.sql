@@ -232,9 +232,10 @@ CREATE TABLE mobisign.request_queue (
 CREATE INDEX request_queue_pending ON mobisign.request_queue (next_attempt_at) WHERE NOT done;
 -- what mobisign._queue_cleanup removes once the transaction is final (rows
 -- sent more than once stay for the duplicate-delivery check).  A row sent
--- (smsc_message_ids set) goes with mobisign._finish when its transaction
--- becomes final; left out here, the rows waiting for their answer (the
--- backlog) are not candidates the cleanup reads again every call.
+-- at most once goes with mobisign._finish when its transaction becomes
+-- final, so what is left for the cleanup are rows of an older dump; the
+-- rows sent and waiting for their answer (done, smsc_message_ids set: the
+-- backlog) are left out, so the cleanup does not read them every call.
 CREATE INDEX request_queue_finished ON mobisign.request_queue (transaction_id)
     WHERE done AND attempts <= 1 AND smsc_message_ids IS NULL;
 -- Churn tables (docs/operations.md, "Queue health"): every row is inserted,

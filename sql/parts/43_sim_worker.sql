@@ -155,10 +155,10 @@ $$;
 -- its dead rows stay few enough for autovacuum to keep up.  A row sent more
 -- than once (attempts > 1) is kept: mobisign._answer_is_duplicate_delivery
 -- needs it to recognise a late second copy of the answer; it goes with its
--- transaction (mobisign_purge, ON DELETE CASCADE).  A row sent once goes
--- in mobisign._finish, where its transaction becomes final; what is left
--- here are rows closed unsent (the worker's "not sent", a permanent
--- failure) whose transaction became final first.  Returns the rows removed.
+-- transaction (mobisign_purge, ON DELETE CASCADE).  A row sent at most
+-- once goes in mobisign._finish, where its transaction becomes final, so
+-- this finds only rows closed unsent whose transaction was final before
+-- that (a dump of an older version restored).  Returns the rows removed.
 CREATE FUNCTION mobisign._queue_cleanup(batch integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE plpgsql

@@ -33,8 +33,8 @@
 #                     another session holds (a verifier finishing that
 #                     transaction): it waits for nothing (a wait there, with
 #                     the batch's other rows held, was a deadlock with the
-#                     verifier) and returns -1, changing nothing; the worker
-#                     then records each request alone
+#                     verifier) and returns -1; the batch of one, what the
+#                     worker then records each request with, waits for its row
 #   wake_in_wait      a request committed while the worker waits for a lock
 #                     in a turn after its claim (the lock wait resets its
 #                     latch and eats the wake-up; later writers find the
@@ -401,8 +401,11 @@ mark_held() {
 	out=$(ms_psql -qAt -c "SET lock_timeout = '4s'" \
 		-c "SELECT mobisign._mark_submitted_batch(ARRAY['$b', '$a']::uuid[], ARRAY['held-b', 'held-a'], ARRAY[1, 1])" 2>&1)
 	ms_check "a batch meeting a held row returns -1, waiting for nothing (old: went on and recorded both)" "-1" "$out"
-	ms_check "and changes nothing (the row it could lock neither)" 0 \
-		"$(q "SELECT count(*) FROM mobisign.request_queue WHERE smsc_message_ids && ARRAY['held-a', 'held-b']")"
+	# the batch of one, what the worker falls back to, waits for its row
+	out=$(ms_psql -qAt -c "SET lock_timeout = '500ms'" \
+		-c "SELECT mobisign._mark_submitted('$a', ARRAY['held-a'])" 2>&1)
+	ms_check_grep "the batch of one waits for the held row (here until lock_timeout)" \
+		"lock timeout" <(echo "$out")
 	wait "$holder" 2>/dev/null || true
 }
 

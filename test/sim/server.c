@@ -102,7 +102,6 @@ typedef struct mo
 	uint8_t		ud[MSC_SMS_UD_MAX + 4];
 	size_t		len;
 	int			pref;			/* preferred session id */
-	int			sent;			/* 1: waiting for deliver_sm_resp */
 	int			session;
 	uint32_t	seq;
 	int64_t		due;
@@ -460,7 +459,6 @@ mo_route(mo *m)
 {
 	session    *s = session_by_id(m->pref);
 
-	m->sent = 0;
 	if (m->tries >= DELIVER_MAX_TRIES)
 	{
 		sim_log("deliver_sm from %s abandoned after %d tries", m->src, m->tries);
@@ -481,10 +479,7 @@ mo_release(session *s)
 	mo		   *m;
 
 	while ((m = mq_pop(&s->in_flight)) != NULL)
-	{
-		m->sent = 0;
 		mq_push(&mo_orphans, m);
-	}
 	s->inflight = 0;
 	mo_release_waiting(s);
 }
@@ -608,7 +603,6 @@ mo_send(session *s, mo *m, int64_t now)
 		return 0;
 	}
 	session_write(s, buf, len);
-	m->sent = 1;
 	m->session = s->id;
 	m->seq = d.sequence_number;
 	m->sent_at = now;
@@ -722,7 +716,6 @@ mo_ack(session *s, uint32_t seq, uint32_t status, int nack)
 	}
 	sim_log("deliver_sm seq %u refused by session %d (%s 0x%02x); retry in %d ms",
 			seq, s->id, nack ? "generic_nack" : "status", status, DELIVER_RETRY_MS);
-	m->sent = 0;
 	m->tries++;
 	m->due = sim_now_ms() + DELIVER_RETRY_MS;
 	stats.deliver_retried++;
