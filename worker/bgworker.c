@@ -398,7 +398,7 @@ ms_worker_set_links(int configured, int bound, int window_in_use, int window_siz
  * SQL: mobisign._worker_stats() -> one row, read by the mobisign.worker_stats
  * view: the worker of the current database.
  */
-#define MS_STATS_COLS 18
+#define MS_STATS_COLS 19
 
 Datum
 ms_worker_stats(PG_FUNCTION_ARGS)

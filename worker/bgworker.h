@@ -75,6 +75,9 @@ typedef enum MsCounter
 	MS_C_WAKEUPS,				/* latch wake-ups requested by committing writers */
 	MS_C_ACK_WAIT_US,			/* per deliver_sm stored, microseconds from its
 								 * read to its deliver_sm_resp, summed */
+	MS_C_BATCH_FALLBACKS,		/* batches of submitted requests that met a
+								 * row another session held and were recorded
+								 * one request at a time */
 	MS_C_COUNT
 } MsCounter;
 

@@ -611,6 +611,7 @@ record_submitted_batch(List *jobs)
 	Datum		v[3];
 	ListCell   *lc;
 	bool		isnull;
+	int32		n;
 
 	foreach(lc, jobs)
 	{
@@ -649,10 +650,15 @@ record_submitted_batch(List *jobs)
 	 */
 	if (guarded_exec("mobisign._mark_submitted_batch",
 					 "SELECT mobisign._mark_submitted_batch($1::uuid[], $2, $3) AS n",
-					 3, t, v, NULL) < 0 || SPI_processed != 1 ||
-		DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull)) < 0 ||
-		isnull)
+					 3, t, v, NULL) < 0 || SPI_processed != 1)
 		return false;
+	n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull));
+	if (isnull || n < 0)
+	{
+		if (!isnull)
+			ms_worker_count(MS_C_BATCH_FALLBACKS, 1);
+		return false;
+	}
 	ms_worker_count(MS_C_COMPLETED, njobs);
 	return true;
 }

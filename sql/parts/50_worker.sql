@@ -7,7 +7,7 @@ CREATE FUNCTION mobisign._worker_stats(
     OUT window_in_use integer, OUT window_size integer,
     OUT submitted bigint, OUT received bigint, OUT retried bigint,
     OUT errors bigint, OUT reconnects bigint, OUT completed bigint,
-    OUT wakeups bigint, OUT ack_wait_us bigint,
+    OUT wakeups bigint, OUT ack_wait_us bigint, OUT batch_fallbacks bigint,
     OUT last_error_at timestamptz, OUT last_error text,
     OUT started_at timestamptz)
 RETURNS record
@@ -56,14 +56,15 @@ COMMENT ON VIEW mobisign.worker_links IS
 CREATE VIEW mobisign.worker_stats AS
     SELECT s.pid, s.state, s.bound, s.links_configured, s.links_bound,
            s.window_in_use, s.window_size, s.submitted, s.received, s.retried,
-           s.errors, s.reconnects, s.completed, s.wakeups, s.ack_wait_us, s.last_error_at,
+           s.errors, s.reconnects, s.completed, s.wakeups, s.ack_wait_us, s.batch_fallbacks,
+           s.last_error_at,
            s.last_error, s.started_at,
            (SELECT count(*) FROM mobisign._worker_binds())::integer AS binds_configured,
            (SELECT count(*) FROM mobisign._worker_binds() b WHERE b.state = 'bound')::integer AS binds_bound
       FROM mobisign._worker_stats() s;
 
 COMMENT ON VIEW mobisign.worker_stats IS
-    'the background worker: pid, state, SMPP links bound, send window in use, and counters since the server started (submitted = submit_sm answered OK, received = deliver_sm stored, retried, errors, reconnects, completed, wakeups; ack_wait_us = microseconds from reading each stored deliver_sm to acknowledging it, summed: divide by received for the mean)';
+    'the background worker: pid, state, SMPP links bound, send window in use, and counters since the server started (submitted = submit_sm answered OK, received = deliver_sm stored, retried, errors, reconnects, completed, wakeups; ack_wait_us = microseconds from reading each stored deliver_sm to acknowledging it, summed: divide by received for the mean; batch_fallbacks = batches of submitted requests that met a row held by another session, e.g. a verifier finishing the transaction, and were recorded one request at a time)';
 
 -- Functions used in a view are checked against the querying role.
 REVOKE ALL ON FUNCTION mobisign._worker_stats(), mobisign._worker_binds() FROM PUBLIC;

@@ -35,6 +35,12 @@
 #                     the batch's other rows held, was a deadlock with the
 #                     verifier) and returns -1; the batch of one, what the
 #                     worker then records each request with, waits for its row
+#   batch_fallback    the same through the worker: the simulator is stopped
+#                     while two submit_sm wait for their response, a session
+#                     locks one of the two transactions, the simulator goes on:
+#                     the batch of both returns -1, each is recorded alone
+#                     (the held one once the lock is gone), both end 502, and
+#                     worker_stats.batch_fallbacks counts the batch once
 #   wake_in_wait      a request committed while the worker waits for a lock
 #                     in a turn after its claim (the lock wait resets its
 #                     latch and eats the wake-up; later writers find the
@@ -407,6 +413,37 @@ mark_held() {
 	ms_check_grep "the batch of one waits for the held row (here until lock_timeout)" \
 		"lock timeout" <(echo "$out")
 	wait "$holder" 2>/dev/null || true
+}
+
+# batch_fallback: the worker's batch meets a held row and counts it
+in_flight() { [ "$(wstat window_in_use)" = "$1" ]; }
+batch_fallback() {
+	local a before retried holder segs
+	before=$(wstat batch_fallbacks)
+	retried=$(wstat retried)
+	ms_check_cmd "worker_stats has batch_fallbacks" test -n "$before"
+	ms_check_bound "bound"
+	# the responses come in one write once the simulator goes on; it stays
+	# stopped well within the link's response timeout (3 s)
+	kill -STOP "$SIM_PID"
+	start_auth 114 115 fallback
+	segs=$(q "SELECT sum(pg_catalog.cardinality(q.segments)) FROM mobisign.request_queue q
+	            JOIN mobisign.transaction t ON t.id = q.transaction_id WHERE t.application = 'fallback'")
+	ms_wait_until 2 in_flight "$segs" || true
+	ms_check "every segment of both requests waits for its response" "$segs" "$(wstat window_in_use)"
+	a=$(head -n 1 "$WORK/fallback.ids")
+	PGAPPNAME=mark_holder ms_psql -qAt -c "BEGIN; SELECT FROM mobisign.transaction WHERE id = '$a' FOR UPDATE;
+		SELECT pg_catalog.pg_sleep(2); COMMIT" >/dev/null 2>&1 &
+	holder=$!
+	ms_wait_until 1 holder_sleeping || true
+	kill -CONT "$SIM_PID"
+	wait "$holder" 2>/dev/null || true
+	final fallback 30
+	ms_check "both completed with 502 (the held one recorded once the lock was gone)" 2 \
+		"$(ms_status_count fallback 502)"
+	ms_check "worker_stats.batch_fallbacks counted the batch once (old: no such column)" \
+		"$((before + 1))" "$(wstat batch_fallbacks)"
+	ms_check "each sent once (no response timeout while stopped)" "$retried" "$(wstat retried)"
 }
 
 answer_locks() {
@@ -812,7 +849,7 @@ without_preload() {
 # ---------------------------------------------------------------------------
 ms_scenario hostile_smsc hostile_smsc
 setup_simulator
-for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows answer_locks mark_held wake_in_wait exactly_once crash \
+for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows answer_locks mark_held batch_fallback wake_in_wait exactly_once crash \
 	ack_after_commit verifier_crash drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
 	ms_scenario "$s" "$s"
 done
