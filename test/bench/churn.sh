@@ -13,8 +13,9 @@
 #     CALL each, that do to the rows what the API and the worker do
 #     (transaction and queue rows inserted, claimed, submitted, two answer
 #     segments stored and processed, the transaction final), one commit per
-#     step, while the worker does its housekeeping (removing the queue rows of
-#     final transactions, expiry, sealing: the verifier of slot 0 does it);
+#     step (the final one deletes the queue rows, as mobisign._finish does),
+#     while the worker does its housekeeping (expiry, sealing, the queue
+#     cleanup: the verifier of slot 0 does it);
 #     pg_stat_user_tables and the RssAnon of the worker and its verifiers
 #     (summed) after 20,000 and after all of them.
 #
@@ -36,8 +37,9 @@
 # keeps its high-water mark (vacuum_truncate = false), so a queue that is
 # bounded comes out at 1 to about 1.3; one that leaks holds at 100,000 three
 # to five times what it held at 20,000.  BENCH_CHURN_LEAK=vacuum (autovacuum off on
-# request_queue) or =cleanup (mobisign._queue_cleanup replaced by a no-op)
-# makes such a leak: the figure must then be short (measured 4.6 and 3.2).
+# request_queue) or =finish (the final step keeps the queue rows, as a
+# mobisign._finish without its DELETE would) makes such a leak: the figure
+# must then be short.
 # BENCH_CHURN_SAMPLES=FILE keeps the samples (columns: sample.sql below).
 #
 #   RESULT backend_rss_growth value=<kB> kB reference=<RssAnon after 20 %> ratio=<v/r> target=<=5120kB pass|short
@@ -139,9 +141,16 @@ BEGIN
                    generate_series(1, 2) s OFFSET 0) x;
     COMMIT;
     UPDATE mobisign.inbound_segment g SET processed = true WHERE NOT g.processed;
-    UPDATE mobisign.transaction tr SET state = 'cancelled', status_code = 410,
-           reason = 'driven', completed_at = now()
-     WHERE mobisign._is_open(tr.state) AND tr.application = 'drive';
+    -- final, as mobisign._finish makes a transaction final: its queue row
+    -- (sent once) goes in the same commit
+    WITH final AS (
+        UPDATE mobisign.transaction tr SET state = 'cancelled', status_code = 410,
+               reason = 'driven', completed_at = now()
+         WHERE mobisign._is_open(tr.state) AND tr.application = 'drive'
+        RETURNING tr.id)
+    DELETE FROM mobisign.request_queue q USING final
+     WHERE q.transaction_id = final.id AND q.attempts <= 1
+       AND current_setting('bench.keep_queue_rows', true) IS DISTINCT FROM 'on';
     COMMIT;
     PERFORM setval('driven', nextval('driven') + 999);   -- for the sampler
     PERFORM pg_stat_force_next_flush();  -- the counters within a second, as from many sessions
@@ -251,9 +260,8 @@ snapshot api2
 case "${BENCH_CHURN_LEAK:-}" in # a queue that is not kept: the figure must come out short
 '') ;;
 vacuum) ms_psql -q -c "ALTER TABLE mobisign.request_queue SET (autovacuum_enabled = false)" ;;
-cleanup) ms_psql -q -c "CREATE OR REPLACE FUNCTION mobisign._queue_cleanup(batch integer DEFAULT 1000)
-                        RETURNS integer LANGUAGE sql AS 'SELECT 0'" ;;
-*) echo "bench churn: BENCH_CHURN_LEAK is empty, vacuum or cleanup, not '$BENCH_CHURN_LEAK'" >&2; exit 2 ;;
+finish) say 1 "SET bench.keep_queue_rows = on;"; say 2 "SET bench.keep_queue_rows = on;" ;;
+*) echo "bench churn: BENCH_CHURN_LEAK is empty, vacuum or finish, not '$BENCH_CHURN_LEAK'" >&2; exit 2 ;;
 esac
 t0=$(now_ms)
 say 1 "$(calls $((first / 1000)))SELECT 'drive1';"
