@@ -8,6 +8,12 @@
  *	  MSISDN) to the session that submitted, or to any bound receiver when
  *	  that one is gone; unacknowledged deliver_sm are re-sent after a drop.
  *
+ * With --timing FILE each answer gets a line: when its command reached the
+ * socket and when the loop dispatched the turn that made it (the
+ * simulator's own time lies between; docs/simulator.md).  The loop never
+ * waits for the disk on a SIM's behalf: counters are rewritten in place
+ * (world.c), the timing lines buffered.
+ *
  * Per-user behaviour comes from DIR/behaviour and SMSC faults from
  * DIR/faults; both are re-read when they change (see docs/simulator.md).
  * Signals: TERM/INT stop (exit 0), USR1 prints counters (also written to
