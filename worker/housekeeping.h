@@ -28,7 +28,6 @@ typedef struct MsHkStep
 	bool		due;			/* more to do this round */
 	int			batch;			/* rows per call */
 	int			calls;			/* calls this round */
-	int			full;			/* of which came back full */
 } MsHkStep;
 
 typedef struct MsHousekeeper

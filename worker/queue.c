@@ -11,7 +11,9 @@
  * The SIM channel's functions (mobisign._mark_submitted_batch,
  * _mark_submitted, _mark_failed, _process_inbound, _expire) are called by
  * name; if one is missing the worker logs that once and goes on (a missing
- * _mark_submitted_batch: each request is recorded alone).
+ * _mark_submitted_batch: each request is recorded alone).  A request
+ * recorded alone (mobisign._mark_submitted, which waits for its row) gets a
+ * transaction of its own, holding no other row while it waits.
  *
  *-------------------------------------------------------------------------
  */
@@ -663,14 +665,48 @@ record_submitted_batch(List *jobs)
 	return true;
 }
 
+/*
+ * One request the SMSC accepted, recorded alone (a batch of one, or what a
+ * batch could not record), in a transaction of its own: mobisign.
+ * _mark_submitted waits for its transaction row, which a verifier may hold
+ * while it waits for rows of its next answers; holding no other row (the
+ * turn's other requests are in other transactions), the worker cannot close
+ * a deadlock cycle with it.  (All of them in one transaction did: the link
+ * stood still for deadlock_timeout, make bench's half rate.)
+ */
+static void
+submitted_alone_fn(void *arg)
+{
+	MsJob	   *job = (MsJob *) arg;
+	Datum		v[2];
+	Oid			t[2] = {TEXTOID, TEXTARRAYOID};
+	Datum	   *ids = palloc(sizeof(Datum) * Max(job->nsegs, 1));
+
+	for (int k = 0; k < job->nsegs; k++)
+		ids[k] = message_id_datum(job, k);
+	v[0] = CStringGetTextDatum(job->txid);
+	v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
+	/* _mark_submitted closes the queue row in the same statement */
+	record_and_close("mobisign._mark_submitted",
+					 "SELECT mobisign._mark_submitted($1::uuid, $2)",
+					 "completing a request_queue row", NULL, t, v);
+}
+
+typedef struct FinishArg
+{
+	List	   *jobs;
+	bool		submitted_done; /* the batch recorded every accepted request */
+} FinishArg;
+
+/* the batch of accepted requests, and every request that was not accepted */
 static void
 finish_fn(void *arg)
 {
-	List	   *jobs = (List *) arg;
+	FinishArg  *f = (FinishArg *) arg;
 	ListCell   *lc;
-	bool		submitted_done = record_submitted_batch(jobs);
 
-	foreach(lc, jobs)
+	f->submitted_done = record_submitted_batch(f->jobs);
+	foreach(lc, f->jobs)
 	{
 		MsJob	   *job = (MsJob *) lfirst(lc);
 		Datum		v[3];
@@ -680,22 +716,7 @@ finish_fn(void *arg)
 		t[0] = TEXTOID;
 
 		if (job->status == MS_JOB_OK)
-		{
-			Datum	   *ids;
-
-			if (submitted_done)
-				continue;
-			/* alone: a batch of one, or what a failed batch held */
-			ids = palloc(sizeof(Datum) * Max(job->nsegs, 1));
-			for (int k = 0; k < job->nsegs; k++)
-				ids[k] = message_id_datum(job, k);
-			v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
-			t[1] = TEXTARRAYOID;
-			/* _mark_submitted closes the queue row in the same statement */
-			record_and_close("mobisign._mark_submitted",
-							 "SELECT mobisign._mark_submitted($1::uuid, $2)",
-							 "completing a request_queue row", NULL, t, v);
-		}
+			continue;			/* the batch's, or alone after this unit */
 		else if (job->status == MS_JOB_PERMFAIL)
 		{
 			v[1] = CStringGetTextDatum(job->reason);
@@ -734,10 +755,21 @@ void
 ms_queue_finish(List *jobs)
 {
 	ListCell   *lc;
+	FinishArg	f = {jobs, false};
+	int			accepted = 0;
 
 	if (jobs == NIL)
 		return;
-	run_unit("mobisign worker: recording sent requests", finish_fn, jobs);
+	foreach(lc, jobs)
+		if (((MsJob *) lfirst(lc))->status == MS_JOB_OK)
+			accepted++;
+	/* a unit only when there is a batch to try or a refusal to record */
+	if (accepted >= 2 || accepted < list_length(jobs))
+		run_unit("mobisign worker: recording sent requests", finish_fn, &f);
+	if (!f.submitted_done)
+		foreach(lc, jobs)
+			if (((MsJob *) lfirst(lc))->status == MS_JOB_OK)
+				run_unit("mobisign worker: recording a sent request", submitted_alone_fn, lfirst(lc));
 	foreach(lc, jobs)
 		MemoryContextDelete(((MsJob *) lfirst(lc))->cxt);
 }

@@ -85,8 +85,10 @@ $$;
 
 -- One request sent (the SMSC accepted every segment): the batch of one,
 -- what the worker falls back to when a batch fails or meets a held row.
--- It waits for its own rows (holding no other, it cannot be part of a
--- deadlock cycle with a verifier), so the batch of one never returns -1.
+-- It waits for its own rows, so the batch of one never returns -1; the
+-- worker calls it in a transaction of its own (worker/queue.c), so that
+-- holding no other row it cannot be part of a deadlock cycle with a
+-- verifier.
 CREATE FUNCTION mobisign._mark_submitted(transaction_id uuid, message_ids text[])
 RETURNS boolean
 LANGUAGE plpgsql

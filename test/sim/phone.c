@@ -148,7 +148,9 @@ finish(sim_world *w, int i, sim_behaviour b, const char *outcome)
 	if (b != B_SILENT)
 	{
 		a->behaviour = b;
+		sim_timing_command_us = a->command_at_us;
 		sim_card_act(w, a);
+		sim_timing_command_us = 0;
 	}
 	sim_action_free(a);
 }

@@ -8,6 +8,12 @@
  *	  MSISDN) to the session that submitted, or to any bound receiver when
  *	  that one is gone; unacknowledged deliver_sm are re-sent after a drop.
  *
+ * With --timing FILE each answer gets a line: when its command reached the
+ * socket and when the loop dispatched the turn that made it (the
+ * simulator's own time lies between; docs/simulator.md).  The loop never
+ * waits for the disk on a SIM's behalf: counters are rewritten in place
+ * (world.c), the timing lines buffered.
+ *
  * Per-user behaviour comes from DIR/behaviour and SMSC faults from
  * DIR/faults; both are re-read when they change (see docs/simulator.md).
  * Signals: TERM/INT stop (exit 0), USR1 prints counters (also written to
@@ -39,6 +45,7 @@
 #define PARTIAL_TIMEOUT_MS	120000
 #define FILE_CHECK_MS		100
 #define MAX_BEHAVIOURS		20000
+#define SLOW_TURN_MS		10
 
 #define BOUND_RX	1
 #define BOUND_TX	2
@@ -153,7 +160,65 @@ static struct stats
 	long		deliver_retried;
 	long		deliver_abandoned;
 	long		drops;
+	long		turn_max_ms;	/* the loop's longest turn (poll excluded) */
+	long		turns_slow;		/* turns of SLOW_TURN_MS or more */
 } stats, stats_written;
+
+/*
+ * --timing FILE: one line per answer (sim_send_packet), buffered, flushed
+ * with the counters (every second) and at exit.  rx_us: when the PDU being
+ * handled reached this process's socket (the kernel's receive time of the
+ * read that completed it, else the time of that read).
+ */
+static FILE *timing_out;
+static int64_t rx_us;
+int64_t		sim_timing_command_us;
+
+/*
+ * The answers made since the last dispatch: their line is written when the
+ * loop dispatches (mo_dispatch), the first moment a deliver_sm could carry
+ * them, so the rest of the turn that made them is the simulator's time.
+ */
+typedef struct timing_pending
+{
+	char		msisdn[24];
+	int64_t		command_us;
+} timing_pending;
+static timing_pending *timing_made;
+static size_t timing_nmade,
+			timing_capmade;
+
+static void
+timing_made_add(const char *msisdn, int64_t command_us)
+{
+	if (timing_nmade == timing_capmade)
+	{
+		size_t		cap = timing_capmade ? timing_capmade * 2 : 64;
+		timing_pending *a = realloc(timing_made, cap * sizeof(*a));
+
+		if (!a)
+			sim_die("out of memory");
+		timing_made = a;
+		timing_capmade = cap;
+	}
+	sim_strlcpy(timing_made[timing_nmade].msisdn, msisdn, sizeof(timing_made[0].msisdn));
+	timing_made[timing_nmade++].command_us = command_us;
+}
+
+/* the answers made are ready to go: one line each */
+static void
+timing_ready(void)
+{
+	int64_t		ready_us;
+
+	if (timing_nmade == 0)
+		return;
+	ready_us = sim_epoch_us();
+	for (size_t i = 0; i < timing_nmade; i++)
+		fprintf(timing_out, "%s\t%lld\t%lld\n", timing_made[i].msisdn,
+				(long long) timing_made[i].command_us, (long long) ready_us);
+	timing_nmade = 0;
+}
 
 static sim_world world;
 static session sessions[MAX_SESSIONS];
@@ -560,6 +625,8 @@ sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len
 		for (i = first; i < first + sent; i++)
 			mo_enqueue(src, dst, segs[i].ud, segs[i].len, session_id);
 	sim_log("answer from %s: %zu of %zu segments, ref %u", src, sent, nsegs, ref);
+	if (timing_out && sim_timing_command_us > 0)
+		timing_made_add(src, sim_timing_command_us);
 	stats.answers++;
 }
 
@@ -732,7 +799,11 @@ to_card(sim_card *c, const uint8_t *pkt, size_t len, const char *reply_to, int s
 	sim_action *a;
 
 	stats.commands++;
+	sim_timing_command_us = rx_us;
 	a = sim_card_receive(&world, c, pkt, len, reply_to, session_id, &delay);
+	sim_timing_command_us = 0;
+	if (a)
+		a->command_at_us = rx_us;
 	if (a && a->behaviour == B_ASK)
 		sim_phone_ask(&world, a);	/* a person decides (phone.c) */
 	else if (a)
@@ -1123,8 +1194,38 @@ handle_pdu(session *s, const uint8_t *pdu, size_t len)
 static void
 session_read(session *s)
 {
-	ssize_t		n = read(s->fd, s->rbuf + s->rlen, RBUF_CAP - s->rlen);
+	struct iovec iov = {s->rbuf + s->rlen, RBUF_CAP - s->rlen};
+	union
+	{
+		struct cmsghdr h;
+		char		buf[CMSG_SPACE(sizeof(struct timespec))];
+	}			cbuf;
+	struct msghdr msg;
+	ssize_t		n;
 	size_t		off = 0;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	n = recvmsg(s->fd, &msg, 0);
+	rx_us = sim_epoch_us();
+	if (n > 0 && timing_out)
+	{
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS)
+			{
+				struct timespec ts;
+				int64_t		k;
+
+				memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+				k = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+				/* the kernel's time, if it is one of this clock's */
+				if (k <= rx_us && k > rx_us - 60 * 1000000LL)
+					rx_us = k;
+			}
+	}
 
 	if (n == 0)
 	{
@@ -1214,6 +1315,8 @@ accept_session(void)
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (timing_out)
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	memset(&sessions[i], 0, sizeof(sessions[i]));
 	sessions[i].used = 1;
 	sessions[i].fd = fd;
@@ -1407,11 +1510,14 @@ write_stats(int to_stderr)
 				 "sessions %ld\nbinds %ld\nbind_failures %ld\nsubmit_sm %ld\nsubmit_rejected %ld\n"
 				 "submit_unanswered %ld\nenquire_link %ld\ngeneric_nack %ld\ncommands %ld\n"
 				 "answers %ld\ndeliver_sm %ld\ndeliver_acked %ld\ndeliver_retried %ld\n"
-				 "deliver_abandoned %ld\ndrops %ld\n",
+				 "deliver_abandoned %ld\ndrops %ld\nturn_max_ms %ld\nturns_slow %ld\n",
 				 stats.sessions, stats.binds, stats.bind_failures, stats.submit_sm,
 				 stats.submit_rejected, stats.submit_unanswered, stats.enquire_link,
 				 stats.generic_nack, stats.commands, stats.answers, stats.deliver_sm,
-				 stats.deliver_acked, stats.deliver_retried, stats.deliver_abandoned, stats.drops);
+				 stats.deliver_acked, stats.deliver_retried, stats.deliver_abandoned, stats.drops,
+				 stats.turn_max_ms, stats.turns_slow);
+	if (timing_out)
+		fflush(timing_out);
 	if (to_stderr)
 		fprintf(stderr, "mobisign-sim counters:\n%s", text);
 	p = sim_path(world.dir, "stats");
@@ -1427,6 +1533,7 @@ sim_cmd_run(int argc, char **argv)
 	const char *dir = sim_arg(argc, argv, "--dir", NULL);
 	const char *port_arg = sim_arg(argc, argv, "--port", NULL);
 	const char *ready = sim_arg(argc, argv, "--ready-file", NULL);
+	const char *timing = sim_arg(argc, argv, "--timing", NULL);
 	struct sockaddr_in addr;
 	struct sigaction sa;
 	char	   *beh_path,
@@ -1435,6 +1542,7 @@ sim_cmd_run(int argc, char **argv)
 				faults_watch = {0};
 	int64_t		last_check = 0;
 	int64_t		last_stats = 0;
+	int64_t		polled_at = 0;	/* when the last poll() returned */
 	int			one = 1,
 				i;
 
@@ -1451,6 +1559,8 @@ sim_cmd_run(int argc, char **argv)
 	rules = calloc(MAX_BEHAVIOURS, sizeof(behaviour_rule));
 	if (!rules)
 		sim_die("out of memory");
+	if (timing && (timing_out = fopen(timing, "w")) == NULL)
+		sim_die("cannot create %s: %s", timing, strerror(errno));
 	beh_path = sim_path(world.dir, "behaviour");
 	faults_path = sim_path(world.dir, "faults");
 	sim_random(&concat_ref, 1);
@@ -1552,11 +1662,15 @@ sim_cmd_run(int argc, char **argv)
 		}
 		for (n_acts = 0; n_acts < SIM_ACTS_PER_TURN && (e = ev_pop_due(&acts, now)) != NULL; n_acts++)
 		{
+			sim_timing_command_us = e->act->command_at_us;
 			sim_card_act(&world, e->act);
+			sim_timing_command_us = 0;
 			sim_action_free(e->act);
 			free(e);
 		}
 		next_due = ev_next_due(&replies, ev_next_due(&acts, next_due));
+		if (timing_out)
+			timing_ready();
 		mo_dispatch(now);
 		next_due = mo_next_due(next_due);
 
@@ -1589,7 +1703,17 @@ sim_cmd_run(int argc, char **argv)
 				wait = 0;
 			if (wait > FILE_CHECK_MS)
 				wait = FILE_CHECK_MS;
+			if (polled_at > 0)
+			{
+				long		turn = (long) (sim_now_ms() - polled_at);
+
+				if (turn > stats.turn_max_ms)
+					stats.turn_max_ms = turn;
+				if (turn >= SLOW_TURN_MS)
+					stats.turns_slow++;
+			}
 			rc = poll(pfd, (nfds_t) nfds, (int) wait);
+			polled_at = sim_now_ms();
 			if (rc < 0)
 			{
 				if (errno == EINTR)
@@ -1627,6 +1751,8 @@ sim_cmd_run(int argc, char **argv)
 		}
 	close(listen_fd);
 	write_stats(1);
+	if (timing_out && fclose(timing_out) != 0)
+		sim_die("cannot write %s: %s", timing, strerror(errno));
 	free(beh_path);
 	free(faults_path);
 	return 0;

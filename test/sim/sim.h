@@ -37,6 +37,8 @@ extern void sim_log(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 extern void sim_die(const char *fmt,...) __attribute__((format(printf, 1, 2), noreturn));
 extern void sim_ssl_die(const char *what) __attribute__((noreturn));
 extern int64_t sim_now_ms(void);
+/* microseconds since the epoch (CLOCK_REALTIME, the server's clock too) */
+extern int64_t sim_epoch_us(void);
 extern void sim_hex(const uint8_t *in, size_t len, char *out);
 extern int	sim_unhex(const char *in, uint8_t *out, size_t cap, size_t *out_len);
 extern char *sim_path(const char *dir, const char *name);
@@ -151,6 +153,8 @@ typedef struct sim_action
 	uint32_t	expiry;			/* the command's expiry (unix time) */
 	char	   *display;		/* the text shown, UTF-8, NUL-terminated */
 	int			session;		/* the session that submitted (or -1) */
+	int64_t		command_at_us;	/* the command's last SMS reached the SMSC
+								 * (sim_timing_command_us) */
 } sim_action;
 
 /* card.c: the SIM and its applet */
@@ -174,6 +178,14 @@ extern void sim_send_packet(const char *src, const char *dst, const uint8_t *pkt
 							int session, int flags);
 extern void sim_send_ud(const char *src, const char *dst, const uint8_t *ud, size_t len,
 						int session);
+
+/*
+ * run --timing FILE: when the command being answered reached the SMSC (us
+ * since the epoch, CLOCK_REALTIME; 0: not known, nothing recorded).  Set
+ * around sim_card_receive and sim_card_act; sim_send_packet records one
+ * line per answer with it (docs/simulator.md).
+ */
+extern int64_t sim_timing_command_us;
 
 /* server.c */
 extern int	sim_cmd_run(int argc, char **argv);

@@ -2,12 +2,16 @@
  * world.c
  *	  mobisign-sim: loading a provisioned directory (SIMs, keys, the service
  *	  provider's certificate, the SMSC credentials) and the SIM counters kept
- *	  in DIR/state/USER across restarts.
+ *	  in DIR/state/USER across restarts (rewritten in place, one fixed-width
+ *	  record: sim_card_save_state).
  */
 #include "sim.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
@@ -98,20 +102,46 @@ load_pin(sim_world *w, sim_card *c)
 	free(p);
 }
 
+/*
+ * DIR/state/USER is rewritten in place, one write() of a fixed-width record
+ * at offset 0 (the widest the old format could be, so an older file's tail
+ * is always covered): a reader sees the old record or the new one, and the
+ * record survives the simulator's restart (stopped or killed).  No temp
+ * file renamed over the old one: ext4 starts writing a file's data back
+ * when it replaces another by rename (auto_da_alloc), and the simulator's
+ * one thread waited for that twice per authentication (docs/simulator.md).
+ * Nothing is fsynced, as before: a crash of the machine may lose the last
+ * records.
+ */
+#define SIM_STATE_RECORD_LEN 44
+
 void
 sim_card_save_state(sim_world *w, sim_card *c)
 {
 	char		rel[64];
-	char		text[96];
+	char		text[SIM_STATE_RECORD_LEN + 1];
 	char	   *p;
+	int			fd;
+	struct stat st;
 
 	if (sim_stateless)
 		return;					/* mobisign-sim answer writes nothing */
 	snprintf(rel, sizeof(rel), "state/%s", c->user);
 	p = sim_path(w->dir, rel);
-	snprintf(text, sizeof(text), "%d %llu %llu\n", c->has_counter,
-			 (unsigned long long) c->last_counter, (unsigned long long) c->resp_counter);
-	sim_write_file(p, text, strlen(text), 0);
+	if (snprintf(text, sizeof(text), "%d %20llu %20llu\n", c->has_counter ? 1 : 0,
+				 (unsigned long long) c->last_counter,
+				 (unsigned long long) c->resp_counter) != SIM_STATE_RECORD_LEN)
+		sim_die("state record of %s: bad length", c->user);
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	if (fd < 0)
+		sim_die("cannot open %s: %s", p, strerror(errno));
+	/* readable by the postgres OS user, as sim_write_file makes files */
+	if (fstat(fd, &st) != 0 || ((st.st_mode & 0777) != 0644 && fchmod(fd, 0644) != 0))
+		sim_die("cannot make %s readable: %s", p, strerror(errno));
+	if (pwrite(fd, text, SIM_STATE_RECORD_LEN, 0) != SIM_STATE_RECORD_LEN)
+		sim_die("cannot write %s: %s", p, strerror(errno));
+	if (close(fd) != 0)
+		sim_die("cannot close %s: %s", p, strerror(errno));
 	free(p);
 }
 
