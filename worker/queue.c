@@ -764,8 +764,9 @@ ms_queue_finish(List *jobs)
 		if (((MsJob *) lfirst(lc))->status == MS_JOB_OK)
 			accepted++;
 	/* a unit only when there is a batch to try or a refusal to record */
-	if (accepted >= 2 || accepted < list_length(jobs))
-		run_unit("mobisign worker: recording sent requests", finish_fn, &f);
+	if ((accepted >= 2 || accepted < list_length(jobs)) &&
+		!run_unit("mobisign worker: recording sent requests", finish_fn, &f))
+		f.submitted_done = false;	/* the batch, if it went through, rolled back */
 	if (!f.submitted_done)
 		foreach(lc, jobs)
 			if (((MsJob *) lfirst(lc))->status == MS_JOB_OK)
