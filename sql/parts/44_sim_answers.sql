@@ -370,11 +370,16 @@ $$;
 -- flood of one MSISDN costs one claim, not one per row.  At most 4 * batch
 -- rows are looked at.  The deletion commits with the handling of the
 -- claimed answers, or rolls back with it (a verifier that dies loses
--- nothing).
+-- nothing).  Its plans are index scans whatever the queue's statistics
+-- say (enable_seqscan off): a queue is nearly empty whenever autovacuum
+-- looks at it and thousands of rows, live and dead, in a backlog, and the
+-- plans are kept for the session, so a sequential scan chosen for the
+-- empty queue would read all of it, twice for every MSISDN claimed.
 CREATE FUNCTION mobisign._claim_answers(batch integer)
 RETURNS SETOF text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
 AS $$
 DECLARE
     r      record;
@@ -391,8 +396,8 @@ BEGIN
         v_seen := v_seen || r.msisdn;
         CONTINUE WHEN NOT mobisign._lock_answers(r.msisdn, wait => false);
         DELETE FROM mobisign.answer_queue a
-         WHERE a.id IN (SELECT q.id FROM mobisign.answer_queue q
-                         WHERE q.msisdn = r.msisdn FOR UPDATE SKIP LOCKED);
+         WHERE a.id = ANY (ARRAY(SELECT q.id FROM mobisign.answer_queue q
+                                  WHERE q.msisdn = r.msisdn FOR UPDATE SKIP LOCKED));
         v_held := v_held + 1;
         RETURN NEXT r.msisdn;
     END LOOP;
