@@ -141,7 +141,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_stage = 'por' AND p_por_status = 2 AND EXISTS (
+    -- two IFs, not one condition: with its EXISTS in the same expression,
+    -- the whole condition was planned again for every answer (a custom plan
+    -- folds the stage test to false, so it always looked cheaper)
+    IF p_stage IS DISTINCT FROM 'por' OR p_por_status IS DISTINCT FROM 2 THEN
+        RETURN false;
+    END IF;
+    IF EXISTS (
            SELECT FROM mobisign.transaction tr JOIN mobisign.request_queue q ON q.transaction_id = tr.id
             WHERE tr.msisdn = k.msisdn AND tr.sim_key_set = k.key_set AND tr.counter = p_counter
               AND q.attempts > 1) THEN
