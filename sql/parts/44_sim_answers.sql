@@ -141,7 +141,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_stage = 'por' AND p_por_status = 2 AND EXISTS (
+    -- two IFs, not one condition: with its EXISTS in the same expression,
+    -- the whole condition was planned again for every answer (a custom plan
+    -- folds the stage test to false, so it always looked cheaper)
+    IF p_stage IS DISTINCT FROM 'por' OR p_por_status IS DISTINCT FROM 2 THEN
+        RETURN false;
+    END IF;
+    IF EXISTS (
            SELECT FROM mobisign.transaction tr JOIN mobisign.request_queue q ON q.transaction_id = tr.id
             WHERE tr.msisdn = k.msisdn AND tr.sim_key_set = k.key_set AND tr.counter = p_counter
               AND q.attempts > 1) THEN
@@ -370,11 +376,16 @@ $$;
 -- flood of one MSISDN costs one claim, not one per row.  At most 4 * batch
 -- rows are looked at.  The deletion commits with the handling of the
 -- claimed answers, or rolls back with it (a verifier that dies loses
--- nothing).
+-- nothing).  Its plans are index scans whatever the queue's statistics
+-- say (enable_seqscan off): a queue is nearly empty whenever autovacuum
+-- looks at it and thousands of rows, live and dead, in a backlog, and the
+-- plans are kept for the session, so a sequential scan chosen for the
+-- empty queue would read all of it, twice for every MSISDN claimed.
 CREATE FUNCTION mobisign._claim_answers(batch integer)
 RETURNS SETOF text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
 AS $$
 DECLARE
     r      record;
@@ -391,8 +402,8 @@ BEGIN
         v_seen := v_seen || r.msisdn;
         CONTINUE WHEN NOT mobisign._lock_answers(r.msisdn, wait => false);
         DELETE FROM mobisign.answer_queue a
-         WHERE a.id IN (SELECT q.id FROM mobisign.answer_queue q
-                         WHERE q.msisdn = r.msisdn FOR UPDATE SKIP LOCKED);
+         WHERE a.id = ANY (ARRAY(SELECT q.id FROM mobisign.answer_queue q
+                                  WHERE q.msisdn = r.msisdn FOR UPDATE SKIP LOCKED));
         v_held := v_held + 1;
         RETURN NEXT r.msisdn;
     END LOOP;

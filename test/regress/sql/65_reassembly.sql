@@ -166,6 +166,27 @@ SELECT count(*) AS queued_after_flood_claim FROM mobisign.answer_queue;
 ROLLBACK;
 DELETE FROM mobisign.answer_queue;
 
+-- A claim reads the queue through its indexes whatever the statistics say:
+-- analyzed while empty (as autovacuum mostly finds a queue), the planner
+-- would scan all of it, and in a backlog its dead rows too, twice for
+-- every MSISDN claimed.  (The session's scans not yet reported, before and
+-- after the claim.)
+DELETE FROM mobisign.answer_queue;
+ANALYZE mobisign.answer_queue;
+INSERT INTO mobisign.answer_queue (msisdn)
+VALUES ('+3585550000001'), ('+3585550000002'), ('+3585550000001');
+BEGIN;
+SELECT pg_catalog.pg_stat_get_xact_numscans('mobisign.answer_queue'::regclass) AS seq_before,
+       pg_catalog.pg_stat_get_xact_numscans('mobisign.answer_queue_pkey'::regclass) AS idx_before \gset
+SELECT m AS claimed_by_index FROM mobisign._claim_answers(2) m;
+SELECT pg_catalog.pg_stat_get_xact_numscans('mobisign.answer_queue'::regclass) - :seq_before
+           AS queue_seq_scans,
+       pg_catalog.pg_stat_get_xact_numscans('mobisign.answer_queue_pkey'::regclass) > :idx_before
+           AS queue_read_by_index;
+SELECT count(*) AS queued_after_claim_by_index FROM mobisign.answer_queue;
+ROLLBACK;
+DELETE FROM mobisign.answer_queue;
+
 -- An MSISDN another verifier holds (here a second session, through dblink,
 -- holds +...0001's handler lock) keeps its rows, however many, and the
 -- claim goes past them to +...0002: a busy MSISDN's flood does not keep
