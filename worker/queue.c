@@ -11,9 +11,11 @@
  * The SIM channel's functions (mobisign._mark_submitted_batch,
  * _mark_submitted, _mark_failed, _process_inbound, _expire) are called by
  * name; if one is missing the worker logs that once and goes on (a missing
- * _mark_submitted_batch: each request is recorded alone).  A request
- * recorded alone (mobisign._mark_submitted, which waits for its row) gets a
- * transaction of its own, holding no other row while it waits.
+ * _mark_submitted_batch: each request is recorded alone).  The batch's
+ * transaction holds only the batch; a request recorded alone
+ * (mobisign._mark_submitted, which waits for its row) and a request not
+ * sent (_mark_failed, a reschedule) each get a transaction of their own,
+ * holding no other row while they wait, and wait at most MS_ROW_WAIT.
  *
  *-------------------------------------------------------------------------
  */
@@ -597,11 +599,12 @@ message_id_datum(MsJob *job, int k)
 /*
  * Every request the SMSC accepted in this turn, recorded with one statement
  * (mobisign._mark_submitted_batch: each still gets its state change, queue
- * row and audit row, in the list's order).  True when it went through; on
- * an error (logged) nothing of it stays, and the caller records each
- * request alone, so that one bad row does not lose the others.
+ * row and audit row, in the list's order).  Returns how many it recorded
+ * (every accepted one), or 0: on an error (logged) or a held row nothing of
+ * it stays, and the caller records each request alone, so that one bad row
+ * does not lose the others.
  */
-static bool
+static int
 record_submitted_batch(List *jobs)
 {
 	int			njobs = 0;
@@ -626,7 +629,7 @@ record_submitted_batch(List *jobs)
 		}
 	}
 	if (njobs < 2)
-		return false;			/* nothing to share: the statement of one */
+		return 0;				/* nothing to share: the statement of one */
 	txids = palloc(sizeof(Datum) * njobs);
 	counts = palloc(sizeof(Datum) * njobs);
 	ids = palloc(sizeof(Datum) * Max(nids, 1));
@@ -653,16 +656,33 @@ record_submitted_batch(List *jobs)
 	if (guarded_exec("mobisign._mark_submitted_batch",
 					 "SELECT mobisign._mark_submitted_batch($1::uuid[], $2, $3) AS n",
 					 3, t, v, NULL) < 0 || SPI_processed != 1)
-		return false;
+		return 0;
 	n = DatumGetInt32(ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "n", &isnull));
 	if (isnull || n < 0)
 	{
 		if (!isnull)
 			ms_worker_count(MS_C_BATCH_FALLBACKS, 1);
-		return false;
+		return 0;
 	}
-	ms_worker_count(MS_C_COMPLETED, njobs);
-	return true;
+	return njobs;				/* counted once its unit has committed */
+}
+
+/*
+ * A unit that waits for one request's rows waits at most this long (SET
+ * LOCAL lock_timeout): their holder may be an application's open
+ * transaction (a cancel not committed yet), and while the worker waits its
+ * links are not served (no deliver_sm_resp, no enquire_link answer).  A
+ * verifier holds them for one batch, milliseconds.  When the wait runs out
+ * (logged) the request stays leased: if its transaction became final by
+ * then, the row is gone or closed; if not, it is due again when its lease
+ * runs out (mobisign.worker_lease) and is sent again, with the same counter.
+ */
+#define MS_ROW_WAIT "1s"
+
+static void
+waits_bounded(void)
+{
+	SPI_execute("SELECT pg_catalog.set_config('lock_timeout', '" MS_ROW_WAIT "', true)", false, 0);
 }
 
 /*
@@ -686,76 +706,89 @@ submitted_alone_fn(void *arg)
 		ids[k] = message_id_datum(job, k);
 	v[0] = CStringGetTextDatum(job->txid);
 	v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
+	waits_bounded();
 	/* _mark_submitted closes the queue row in the same statement */
 	record_and_close("mobisign._mark_submitted",
 					 "SELECT mobisign._mark_submitted($1::uuid, $2)",
 					 "completing a request_queue row", NULL, t, v);
 }
 
-typedef struct FinishArg
-{
-	List	   *jobs;
-	bool		submitted_done; /* the batch recorded every accepted request */
-} FinishArg;
-
-/* the batch of accepted requests, and every request that was not accepted */
+/*
+ * A request that was not accepted, in a transaction of its own (as one
+ * recorded alone: _mark_failed's _finish and the reschedule wait for the
+ * request's rows, which a verifier may hold while it waits for rows of its
+ * next answers; holding none of the batch's rows, the worker cannot close a
+ * cycle with it): permanent, its final state; temporary, a new attempt
+ * after 1, 2, 4 ... 30 s (expiry ends it).
+ */
 static void
-finish_fn(void *arg)
+not_accepted_fn(void *arg)
 {
-	FinishArg  *f = (FinishArg *) arg;
-	ListCell   *lc;
+	MsJob	   *job = (MsJob *) arg;
+	Datum		v[3];
+	Oid			t[3];
 
-	f->submitted_done = record_submitted_batch(f->jobs);
-	foreach(lc, f->jobs)
+	v[0] = CStringGetTextDatum(job->txid);
+	t[0] = TEXTOID;
+	waits_bounded();
+	if (job->status == MS_JOB_PERMFAIL)
 	{
-		MsJob	   *job = (MsJob *) lfirst(lc);
-		Datum		v[3];
-		Oid			t[3];
+		v[1] = CStringGetTextDatum(job->reason);
+		t[1] = TEXTOID;
+		record_and_close("mobisign._mark_failed",
+						 "SELECT mobisign._mark_failed($1::uuid, 209, $2)",
+						 "failing a request_queue row",
+						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
+						 " last_error = $2 WHERE transaction_id = $1::uuid",
+						 t, v);
+	}
+	else
+	{
+		double		backoff = 1.0;
+		int			k;
 
-		v[0] = CStringGetTextDatum(job->txid);
-		t[0] = TEXTOID;
-
-		if (job->status == MS_JOB_OK)
-			continue;			/* the batch's, or alone after this unit */
-		else if (job->status == MS_JOB_PERMFAIL)
-		{
-			v[1] = CStringGetTextDatum(job->reason);
-			t[1] = TEXTOID;
-			record_and_close("mobisign._mark_failed",
-							 "SELECT mobisign._mark_failed($1::uuid, 209, $2)",
-							 "failing a request_queue row",
-							 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
-							 " last_error = $2 WHERE transaction_id = $1::uuid",
-							 t, v);
-		}
-		else
-		{
-			/* temporary: back off 1, 2, 4 ... 30 s; expiry ends it */
-			double		backoff = 1.0;
-			int			k;
-
-			for (k = 1; k < job->attempts && backoff < 30.0; k++)
-				backoff *= 2.0;
-			backoff = Min(backoff, 30.0);
-			v[1] = CStringGetTextDatum(job->reason[0] ? job->reason : "temporary failure");
-			t[1] = TEXTOID;
-			v[2] = Float8GetDatum(backoff);
-			t[2] = FLOAT8OID;
-			guarded_exec("rescheduling a request_queue row",
-						 "UPDATE mobisign.request_queue SET lease_until = NULL, last_error = $2,"
-						 " next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $3)"
-						 " WHERE transaction_id = $1::uuid AND NOT done",
-						 3, t, v, NULL);
-			ms_worker_count(MS_C_RETRIED, 1);
-		}
+		for (k = 1; k < job->attempts && backoff < 30.0; k++)
+			backoff *= 2.0;
+		backoff = Min(backoff, 30.0);
+		v[1] = CStringGetTextDatum(job->reason[0] ? job->reason : "temporary failure");
+		t[1] = TEXTOID;
+		v[2] = Float8GetDatum(backoff);
+		t[2] = FLOAT8OID;
+		guarded_exec("rescheduling a request_queue row",
+					 "UPDATE mobisign.request_queue SET lease_until = NULL, last_error = $2,"
+					 " next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $3)"
+					 " WHERE transaction_id = $1::uuid AND NOT done",
+					 3, t, v, NULL);
+		ms_worker_count(MS_C_RETRIED, 1);
 	}
 }
 
+typedef struct BatchArg
+{
+	List	   *jobs;
+	int			recorded;		/* accepted requests the batch recorded */
+} BatchArg;
+
+/* the batch of the accepted requests, and nothing else */
+static void
+batch_fn(void *arg)
+{
+	BatchArg   *b = (BatchArg *) arg;
+
+	b->recorded = record_submitted_batch(b->jobs);
+}
+
+/*
+ * Record what a turn finished: the accepted requests with one batch (a unit
+ * holding only the batch's rows), or each alone when the batch met a held
+ * row or failed; every request not accepted alone.  A unit that fails rolls
+ * back only itself, and is logged.
+ */
 void
 ms_queue_finish(List *jobs)
 {
 	ListCell   *lc;
-	FinishArg	f = {jobs, false};
+	BatchArg	b = {jobs, 0};
 	int			accepted = 0;
 
 	if (jobs == NIL)
@@ -763,14 +796,20 @@ ms_queue_finish(List *jobs)
 	foreach(lc, jobs)
 		if (((MsJob *) lfirst(lc))->status == MS_JOB_OK)
 			accepted++;
-	/* a unit only when there is a batch to try or a refusal to record */
-	if ((accepted >= 2 || accepted < list_length(jobs)) &&
-		!run_unit("mobisign worker: recording sent requests", finish_fn, &f))
-		f.submitted_done = false;	/* the batch, if it went through, rolled back */
-	if (!f.submitted_done)
-		foreach(lc, jobs)
-			if (((MsJob *) lfirst(lc))->status == MS_JOB_OK)
-				run_unit("mobisign worker: recording a sent request", submitted_alone_fn, lfirst(lc));
+	if (accepted >= 2 &&
+		run_unit("mobisign worker: recording sent requests", batch_fn, &b) && b.recorded > 0)
+		ms_worker_count(MS_C_COMPLETED, b.recorded);
+	else
+		b.recorded = 0;			/* the batch, if it went through, rolled back */
+	foreach(lc, jobs)
+	{
+		MsJob	   *job = (MsJob *) lfirst(lc);
+
+		if (job->status != MS_JOB_OK)
+			run_unit("mobisign worker: recording a request not sent", not_accepted_fn, job);
+		else if (b.recorded == 0)
+			run_unit("mobisign worker: recording a sent request", submitted_alone_fn, job);
+	}
 	foreach(lc, jobs)
 		MemoryContextDelete(((MsJob *) lfirst(lc))->cxt);
 }
@@ -1047,7 +1086,10 @@ typedef struct HousekeepingArg
 	MsHousekeepingStep step;
 	int			batch;
 	int64		handled;
+	int64		work_us;		/* its statements' time, the commit left out */
 } HousekeepingArg;
+
+static void housekeeping_step(HousekeepingArg *a);
 
 /* run sql (parameter $1: the batch; one column n: the rows it handled) */
 static int64
@@ -1068,7 +1110,16 @@ static void
 housekeeping_fn(void *arg)
 {
 	HousekeepingArg *a = (HousekeepingArg *) arg;
+	TimestampTz start = GetCurrentTimestamp();
 
+	housekeeping_step(a);
+	/* the statements' time, without the commit's flush */
+	a->work_us = Max(GetCurrentTimestamp() - start, 1);
+}
+
+static void
+housekeeping_step(HousekeepingArg *a)
+{
 	switch (a->step)
 	{
 		case MS_HK_EXPIRE:
@@ -1104,12 +1155,14 @@ static const char *const hk_activity[] = {
 };
 
 int64
-ms_queue_housekeeping(MsHousekeepingStep step, int batch)
+ms_queue_housekeeping(MsHousekeepingStep step, int batch, int64 *work_us)
 {
-	HousekeepingArg a = {step, batch, -1};
+	HousekeepingArg a = {step, batch, -1, 1};
 
+	*work_us = 1;
 	if (!run_unit(hk_activity[step], housekeeping_fn, &a))
 		return -1;
+	*work_us = a.work_us;
 	return a.handled;
 }
 

@@ -73,9 +73,10 @@ typedef enum MsHousekeepingStep
 
 /*
  * One batch of a step (at most batch rows), its own transaction: the rows
- * it handled (a full batch: more is waiting), -1 on error (logged).
+ * it handled (a full batch: more is waiting), -1 on error (logged);
+ * *work_us: how long its statements took, its commit left out (at least 1).
  */
-extern int64 ms_queue_housekeeping(MsHousekeepingStep step, int batch);
+extern int64 ms_queue_housekeeping(MsHousekeepingStep step, int batch, int64 *work_us);
 /* the step's name, for log lines ("audit sealing") */
 extern const char *ms_queue_housekeeping_name(MsHousekeepingStep step);
 

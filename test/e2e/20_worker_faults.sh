@@ -39,8 +39,10 @@
 #                     while two submit_sm wait for their response, a session
 #                     locks one of the two transactions, the simulator goes on:
 #                     the batch of both returns -1, each is recorded alone
-#                     (the held one once the lock is gone), both end 502, and
-#                     worker_stats.batch_fallbacks counts the batch once
+#                     (the held one waits 1 s at most, the holder sleeps 2 s:
+#                     a lock_timeout, logged; the worker goes on serving its
+#                     link), both end 502, and worker_stats.batch_fallbacks
+#                     counts the batch once
 #   wake_in_wait      a request committed while the worker waits for a lock
 #                     in a turn after its claim (the lock wait resets its
 #                     latch and eats the wake-up; later writers find the
@@ -418,9 +420,10 @@ mark_held() {
 # batch_fallback: the worker's batch meets a held row and counts it
 in_flight() { [ "$(wstat window_in_use)" = "$1" ]; }
 batch_fallback() {
-	local a before retried holder segs
+	local a before retried errors holder segs
 	before=$(wstat batch_fallbacks)
 	retried=$(wstat retried)
+	errors=$(wstat errors)
 	ms_check_cmd "worker_stats has batch_fallbacks" test -n "$before"
 	ms_check_bound "bound"
 	# the responses come in one write once the simulator goes on; it stays
@@ -439,11 +442,13 @@ batch_fallback() {
 	kill -CONT "$SIM_PID"
 	wait "$holder" 2>/dev/null || true
 	final fallback 30
-	ms_check "both completed with 502 (the held one recorded once the lock was gone)" 2 \
+	ms_check "both completed with 502 (the held one by its answer, once the lock was gone)" 2 \
 		"$(ms_status_count fallback 502)"
 	ms_check "worker_stats.batch_fallbacks counted the batch once (old: no such column)" \
 		"$((before + 1))" "$(wstat batch_fallbacks)"
 	ms_check "each sent once (no response timeout while stopped)" "$retried" "$(wstat retried)"
+	ms_check "the lone recording of the held one waited at most 1 s (a lock_timeout, logged)" \
+		"$((errors + 1)) true" "$(q "SELECT errors || ' ' || (last_error LIKE '%lock timeout%') FROM mobisign.worker_stats")"
 }
 
 answer_locks() {

@@ -105,8 +105,9 @@ load_pin(sim_world *w, sim_card *c)
 /*
  * DIR/state/USER is rewritten in place, one write() of a fixed-width record
  * at offset 0 (the widest the old format could be, so an older file's tail
- * is always covered): a reader sees the old record or the new one, and the
- * record survives the simulator's restart (stopped or killed).  No temp
+ * is always covered): a killed simulator leaves a whole record, and the
+ * record survives its restart (a reader racing the write may see a mixed
+ * one: read the state of a stopped simulator).  No temp
  * file renamed over the old one: ext4 starts writing a file's data back
  * when it replaces another by rename (auto_da_alloc), and the simulator's
  * one thread waited for that twice per authentication (docs/simulator.md).
