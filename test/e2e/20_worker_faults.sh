@@ -324,11 +324,18 @@ user_final() { [ "$(q "SELECT count(*) FROM mobisign.transaction WHERE applicati
 	                      AND NOT mobisign._is_open(state)")" = 1 ]; }
 poison_rows() {
 	local m
-	# 1. recording: the poison's transaction cannot become submitted
+	# 1. recording: the poison's transaction cannot become submitted.  The
+	# SIMs answer after 1 s: the batch fails and each request is recorded
+	# alone, each in a transaction of its own, and an answer that came first
+	# would finish its transaction before it is recorded (a transaction
+	# already answered gets no transaction.submitted row), which is not what
+	# this checks
 	m=$(msisdn_of user0070)
 	poison_trigger mobisign.transaction "NEW.state = 'submitted' AND NEW.msisdn = '$m'"
+	ms_sim_behaviour "$SIMDIR" "* sign 1000"
 	start_auth 66 80 poison_rec
 	final poison_rec 60
+	ms_sim_file "$SIMDIR" behaviour
 	poison_drop mobisign.transaction
 	ms_check "recording: 15 x 502" 15 "$(ms_status_count poison_rec 502)"
 	ms_check "recording: the 14 others were recorded as submitted" 14 \
