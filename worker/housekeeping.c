@@ -24,7 +24,7 @@
  * step's bounds; a round that needed at most two calls halves it.  The
  * backlog is cleared by more calls, not longer ones: sealing keeps up with
  * the peak's audit rows at a slice every two (test/bench/seal.sh, 3,000
- * rows/s for 30 s: at most 1,490 unsealed, none 30 s after).
+ * rows/s for 30 s: at most 1,230 unsealed, none 30 s after).
  *
  *-------------------------------------------------------------------------
  */

@@ -628,8 +628,7 @@ record_submitted_batch(List *jobs)
 			nids += job->nsegs;
 		}
 	}
-	if (njobs < 2)
-		return 0;				/* nothing to share: the statement of one */
+	Assert(njobs >= 2);			/* the caller's test: one is recorded alone */
 	txids = palloc(sizeof(Datum) * njobs);
 	counts = palloc(sizeof(Datum) * njobs);
 	ids = palloc(sizeof(Datum) * Max(nids, 1));

@@ -144,7 +144,7 @@ ms_psql -q >/dev/null <<'SQL'
 -- t0 + i / rate; created_at is the start of the authentication's own
 -- transaction (the pause commits first)
 CREATE PROCEDURE bench_paced(first integer, count integer, step integer, rate float8, t0 timestamptz,
-                             tag text DEFAULT 'half')
+                             tag text)
 LANGUAGE plpgsql AS $$
 BEGIN
     FOR i IN 0 .. count - 1 LOOP
@@ -263,15 +263,26 @@ fi
 # authentications over the span from the first queued to the last final
 # (the offered rate if the server keeps up, its throughput if not)
 peak_secs=${BENCH_E2E_PEAK_SECONDS:-10}
-mp=$(awk -v r="$rate" -v s="$peak_secs" -v n="$n" 'BEGIN { m = int(r * s); if (m > n) m = n; if (m < 20) m = 20; print m - m % 2 }')
+# count_for RATE SECONDS: authentications for that long at that rate (even, 20..n)
+count_for() {
+	awk -v r="$1" -v s="$2" -v n="$n" 'BEGIN { m = int(r * s); if (m > n) m = n; if (m < 20) m = 20; print m - m % 2 }'
+}
+# paced TAG COUNT RATE: two clients in the background (their pids in
+# paced_pids), COUNT authentications in all, one per transaction, RATE/s in all
+paced() {
+	local k
+	paced_pids=()
+	for k in 1 2; do
+		ms_psql -qAt -c "CALL bench_paced($k, $(($2 / 2)), 2, $3 / 2, now() + interval '1 s', '$1')" >/dev/null &
+		paced_pids+=($!)
+	done
+}
+mp=$(count_for "$rate" "$peak_secs")
 sustained=$rate
 if [ -z "${BENCH_E2E_HALF_RATE:-}" ] && [ "$peak_secs" -gt 0 ]; then
 	echo "== sustained peak: $mp authentications offered at the backlog's $rate/s (two clients), about ${peak_secs} s"
-	ms_psql -qAt -c "CALL bench_paced(1, $((mp / 2)), 2, $rate / 2, now() + interval '1 s', 'peak')" >/dev/null &
-	c1=$!
-	ms_psql -qAt -c "CALL bench_paced(2, $((mp / 2)), 2, $rate / 2, now() + interval '1 s', 'peak')" >/dev/null &
-	c2=$!
-	wait "$c1" "$c2"
+	paced peak "$mp" "$rate"
+	wait "${paced_pids[@]}"
 	wait_final peak "$mp" 120
 	sustained=$(q "SELECT round((count(*) / extract(epoch FROM max(completed_at) - min(created_at)))::numeric, 1)
 	                 FROM mobisign.transaction WHERE application = 'peak'")
@@ -282,15 +293,12 @@ fi
 
 # ---- half rate: half the sustained peak
 half=${BENCH_E2E_HALF_RATE:-$(awk -v r="$sustained" 'BEGIN { printf "%.1f", r / 2 }')}
-m=$(awk -v r="$half" -v s="$half_secs" -v n="$n" 'BEGIN { m = int(r * s); if (m > n) m = n; if (m < 20) m = 20; print m - m % 2 }')
+m=$(count_for "$half" "$half_secs")
 echo "== half rate: $m authentications at $half/s (two clients), about ${half_secs} s"
-ms_psql -qAt -c "CALL bench_paced(1, $((m / 2)), 2, $half / 2, now() + interval '1 s')" >/dev/null &
-c1=$!
-ms_psql -qAt -c "CALL bench_paced(2, $((m / 2)), 2, $half / 2, now() + interval '1 s')" >/dev/null &
-c2=$!
+paced half "$m" "$half"
 sample_unsealed "$work/unsealed.half" &
 sampler=$!
-wait "$c1" "$c2"
+wait "${paced_pids[@]}"
 wait_final half "$m" 120
 stop_sampler
 # the worker seals the audit rows as it goes: what it has not sealed yet
