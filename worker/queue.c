@@ -168,6 +168,18 @@ exec_fn(void *arg)
 }
 
 /*
+ * A unit that waits for one request's rows waits at most this long (SET
+ * LOCAL lock_timeout): their holder may be an application's open
+ * transaction (a cancel not committed yet), and while the worker waits its
+ * links are not served (no deliver_sm_resp, no enquire_link answer).  A
+ * verifier holds them for one batch, milliseconds.  When the wait runs out
+ * (logged) the request stays leased: if its transaction became final by
+ * then, the row is gone or closed; if not, it is due again when its lease
+ * runs out (mobisign.worker_lease) and is sent again, with the same counter.
+ */
+#define MS_ROW_WAIT "1s"
+
+/*
  * Execute one statement in a subtransaction.  Returns the SPI result code,
  * or -1 on error (logged; an undefined SIM-channel function is logged once).
  * SPI_tuptable stays readable after success.
@@ -201,8 +213,12 @@ guarded_exec(const char *what, const char *sql, int nargs, Oid *types, Datum *va
 		snprintf(msg, sizeof(msg), "%s: %s", what, edata->message);
 		if (should_log(msg))
 		{
+			/* only the units of one request wait with a bound (waits_bounded) */
 			ereport(WARNING,
-					(errmsg("mobisign worker: %s failed: %s", what, edata->message)));
+					(errmsg("mobisign worker: %s failed: %s", what, edata->message),
+					 edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ?
+					 errhint("Another session held the request's rows for longer than " MS_ROW_WAIT
+							 "; the request keeps its lease, and unless its transaction becomes final first it is sent again, with the same counter, when mobisign.worker_lease runs out.") : 0));
 			ms_worker_set_error(msg);
 		}
 	}
@@ -576,17 +592,20 @@ ms_queue_claim(int limit, MemoryContext parent, List *held)
  * A finished request: the SIM channel records it (fn_sql, two arguments
  * t/v), and only once it has does the queue row close (close_sql, unless
  * the SIM channel's function closes it itself: NULL) and count as
- * completed.
+ * completed.  Returns whether the row is closed.
  */
-static void
+static bool
 record_and_close(const char *fn, const char *fn_sql, const char *what, const char *close_sql,
 				 Oid *t, Datum *v)
 {
+	bool		closed = true;
+
 	if (guarded_exec(fn, fn_sql, 2, t, v, NULL) < 0)
-		return;
+		return false;
 	if (close_sql != NULL)
-		guarded_exec(what, close_sql, 2, t, v, NULL);
+		closed = guarded_exec(what, close_sql, 2, t, v, NULL) >= 0;
 	ms_worker_count(MS_C_COMPLETED, 1);
+	return closed;
 }
 
 /* a job's message ids as text (an empty id for a segment that had none) */
@@ -666,18 +685,6 @@ record_submitted_batch(List *jobs)
 	return njobs;				/* counted once its unit has committed */
 }
 
-/*
- * A unit that waits for one request's rows waits at most this long (SET
- * LOCAL lock_timeout): their holder may be an application's open
- * transaction (a cancel not committed yet), and while the worker waits its
- * links are not served (no deliver_sm_resp, no enquire_link answer).  A
- * verifier holds them for one batch, milliseconds.  When the wait runs out
- * (logged) the request stays leased: if its transaction became final by
- * then, the row is gone or closed; if not, it is due again when its lease
- * runs out (mobisign.worker_lease) and is sent again, with the same counter.
- */
-#define MS_ROW_WAIT "1s"
-
 static void
 waits_bounded(void)
 {
@@ -707,9 +714,10 @@ submitted_alone_fn(void *arg)
 	v[1] = PointerGetDatum(construct_array(ids, job->nsegs, TEXTOID, -1, false, TYPALIGN_INT));
 	waits_bounded();
 	/* _mark_submitted closes the queue row in the same statement */
-	record_and_close("mobisign._mark_submitted",
-					 "SELECT mobisign._mark_submitted($1::uuid, $2)",
-					 "completing a request_queue row", NULL, t, v);
+	if (record_and_close("mobisign._mark_submitted",
+						 "SELECT mobisign._mark_submitted($1::uuid, $2)",
+						 "completing a request_queue row", NULL, t, v))
+		job->due_again = 0;
 }
 
 /*
@@ -734,12 +742,13 @@ not_accepted_fn(void *arg)
 	{
 		v[1] = CStringGetTextDatum(job->reason);
 		t[1] = TEXTOID;
-		record_and_close("mobisign._mark_failed",
-						 "SELECT mobisign._mark_failed($1::uuid, 209, $2)",
-						 "failing a request_queue row",
-						 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
-						 " last_error = $2 WHERE transaction_id = $1::uuid",
-						 t, v);
+		if (record_and_close("mobisign._mark_failed",
+							 "SELECT mobisign._mark_failed($1::uuid, 209, $2)",
+							 "failing a request_queue row",
+							 "UPDATE mobisign.request_queue SET done = true, lease_until = NULL,"
+							 " last_error = $2 WHERE transaction_id = $1::uuid",
+							 t, v))
+			job->due_again = 0;
 	}
 	else
 	{
@@ -753,11 +762,13 @@ not_accepted_fn(void *arg)
 		t[1] = TEXTOID;
 		v[2] = Float8GetDatum(backoff);
 		t[2] = FLOAT8OID;
-		guarded_exec("rescheduling a request_queue row",
-					 "UPDATE mobisign.request_queue SET lease_until = NULL, last_error = $2,"
-					 " next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $3)"
-					 " WHERE transaction_id = $1::uuid AND NOT done",
-					 3, t, v, NULL);
+		if (guarded_exec("rescheduling a request_queue row",
+						 "UPDATE mobisign.request_queue SET lease_until = NULL, last_error = $2,"
+						 " next_attempt_at = pg_catalog.now() + pg_catalog.make_interval(secs => $3)"
+						 " WHERE transaction_id = $1::uuid AND NOT done",
+						 3, t, v, NULL) >= 0)
+			job->due_again = TimestampTzPlusMilliseconds(GetCurrentTransactionStartTimestamp(),
+														 (int64) (backoff * 1000));
 		ms_worker_count(MS_C_RETRIED, 1);
 	}
 }
@@ -783,34 +794,54 @@ batch_fn(void *arg)
  * row or failed; every request not accepted alone.  A unit that fails rolls
  * back only itself, and is logged.
  */
-void
+TimestampTz
 ms_queue_finish(List *jobs)
 {
 	ListCell   *lc;
 	BatchArg	b = {jobs, 0};
 	int			accepted = 0;
+	TimestampTz leased = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 (int64) ms_worker_lease_s * 1000);
+	TimestampTz due = 0;
 
 	if (jobs == NIL)
-		return;
+		return 0;
 	foreach(lc, jobs)
-		if (((MsJob *) lfirst(lc))->status == MS_JOB_OK)
+	{
+		MsJob	   *job = (MsJob *) lfirst(lc);
+
+		/* until its unit commits, a row keeps the lease of its claim */
+		job->due_again = leased;
+		if (job->status == MS_JOB_OK)
 			accepted++;
+	}
 	if (accepted >= 2 &&
 		run_unit("mobisign worker: recording sent requests", batch_fn, &b) && b.recorded > 0)
+	{
 		ms_worker_count(MS_C_COMPLETED, b.recorded);
+		foreach(lc, jobs)
+			if (((MsJob *) lfirst(lc))->status == MS_JOB_OK)
+				((MsJob *) lfirst(lc))->due_again = 0;
+	}
 	else
 		b.recorded = 0;			/* the batch, if it went through, rolled back */
 	foreach(lc, jobs)
 	{
 		MsJob	   *job = (MsJob *) lfirst(lc);
+		bool		committed = true;
 
 		if (job->status != MS_JOB_OK)
-			run_unit("mobisign worker: recording a request not sent", not_accepted_fn, job);
+			committed = run_unit("mobisign worker: recording a request not sent", not_accepted_fn, job);
 		else if (b.recorded == 0)
-			run_unit("mobisign worker: recording a sent request", submitted_alone_fn, job);
+			committed = run_unit("mobisign worker: recording a sent request", submitted_alone_fn, job);
+		if (!committed)
+			job->due_again = leased;
+		if (job->due_again != 0 && (due == 0 || job->due_again < due))
+			due = job->due_again;
 	}
 	foreach(lc, jobs)
 		MemoryContextDelete(((MsJob *) lfirst(lc))->cxt);
+	return due;
 }
 
 /* ---- inbound ------------------------------------------------------------- */
@@ -1169,48 +1200,4 @@ const char *
 ms_queue_housekeeping_name(MsHousekeepingStep step)
 {
 	return hk_activity[step] + strlen("mobisign worker: ");
-}
-
-typedef struct NextDueArg
-{
-	List	   *held;			/* MsJob * the worker still holds */
-	TimestampTz due;
-} NextDueArg;
-
-static void
-next_due_fn(void *arg)
-{
-	NextDueArg *a = (NextDueArg *) arg;
-	Datum	   *held = palloc(sizeof(Datum) * (list_length(a->held) + 1));
-	int			nheld = 0;
-	Oid			types[1] = {TEXTARRAYOID};
-	Datum		values[1];
-	ListCell   *lc;
-	bool		isnull;
-	int			rc;
-
-	/* rows held in memory (past their lease while throttled) are not due */
-	foreach(lc, a->held)
-		held[nheld++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
-	values[0] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
-	rc = SPI_execute_plan(kept_plan("SELECT pg_catalog.min(q.next_attempt_at) AS due FROM mobisign.request_queue q"
-									" WHERE NOT q.done AND q.transaction_id <> ALL ($1::uuid[])",
-									1, types),
-						  values, NULL, true, 0);
-	if (rc == SPI_OK_SELECT && SPI_processed == 1)
-	{
-		Datum		d = ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "due", &isnull);
-
-		if (!isnull)
-			a->due = DatumGetTimestampTz(d);
-	}
-}
-
-TimestampTz
-ms_queue_next_due(List *held)
-{
-	NextDueArg	a = {held, 0};
-
-	run_unit("mobisign worker: looking for due requests", next_due_fn, &a);
-	return a.due;
 }

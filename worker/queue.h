@@ -38,8 +38,17 @@ extern bool ms_queue_load_smsc(MemoryContext cxt, List **configs);
  */
 extern List *ms_queue_claim(int limit, MemoryContext parent, List *held);
 
-/* record finished jobs (OK / permanent / temporary failure); frees them */
-extern void ms_queue_finish(List *jobs);
+/*
+ * Record finished jobs (OK / permanent / temporary failure); frees them.
+ * Returns the earliest time one of their rows is due again (a retry's
+ * next attempt; a row whose recording failed keeps its lease: now +
+ * mobisign.worker_lease, at the latest), 0 if every row was closed.  Only
+ * the worker moves next_attempt_at into the future, so that and the
+ * safety-net poll are all it needs to know of when to claim again (asking
+ * the queue for its earliest next_attempt_at read every version of the
+ * leased rows still in request_queue_pending: make bench's peak).
+ */
+extern TimestampTz ms_queue_finish(List *jobs);
 
 /*
  * store received deliver_sm (sets MsInbound.stored on success) and, in the
@@ -79,8 +88,5 @@ typedef enum MsHousekeepingStep
 extern int64 ms_queue_housekeeping(MsHousekeepingStep step, int batch, int64 *work_us);
 /* the step's name, for log lines ("audit sealing") */
 extern const char *ms_queue_housekeeping_name(MsHousekeepingStep step);
-
-/* earliest next_attempt_at of a pending row, 0 if none (or on error) */
-extern TimestampTz ms_queue_next_due(List *held);
 
 #endif

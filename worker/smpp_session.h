@@ -90,6 +90,7 @@ typedef struct MsJob
 	MsJobStatus status;
 	char		reason[160];
 	int			link_index;
+	TimestampTz due_again;		/* set by ms_queue_finish (queue.h) */
 } MsJob;
 
 /*

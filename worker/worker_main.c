@@ -92,6 +92,7 @@ typedef struct MsWorker
 	bool		wes_dirty;
 	bool		claim_wanted;
 	TimestampTz next_claim_at;
+	TimestampTz due_again;		/* the earliest a row handed back is due, or 0 */
 	TimestampTz next_round_at;	/* the verifier pool's size, the CRL refresher */
 	MsHousekeeper hk;			/* when no verifier keeps house (housekeeping.h) */
 	TimestampTz next_config_at;
@@ -194,7 +195,6 @@ finish_jobs(MsWorker *w, bool all)
 {
 	ListCell   *lc;
 	List	   *done = NIL;
-	bool		retry = false;
 	MemoryContext old = MemoryContextSwitchTo(w->cxt);
 
 	foreach(lc, w->jobs)
@@ -208,7 +208,6 @@ finish_jobs(MsWorker *w, bool all)
 		}
 		if (job->status != MS_JOB_SENDING && (job->outstanding <= 0 || all))
 		{
-			retry |= job->status == MS_JOB_TEMPFAIL;
 			done = lappend(done, job);
 			w->jobs = foreach_delete_current(w->jobs, lc);
 		}
@@ -216,18 +215,22 @@ finish_jobs(MsWorker *w, bool all)
 	MemoryContextSwitchTo(old);
 	if (done != NIL)
 	{
-		ms_queue_finish(done);	/* frees the jobs */
+		/* frees the jobs */
+		TimestampTz due = ms_queue_finish(done);
+
 		list_free(done);
 
 		/*
-		 * a request to retry has a new next_attempt_at: look at the queue
-		 * again.  Window space freed needs no claim of its own: a claim
-		 * that filled the window left claim_wanted set (claim_jobs), and a
-		 * writer's commit sets it (an empty claim per finished request
-		 * cost a transaction each).
+		 * a request handed back (a retry, a recording that failed) is due
+		 * again at that time: claim then.  Window space freed needs no
+		 * claim of its own: a claim that filled the window left
+		 * claim_wanted set (claim_jobs), and a writer's commit sets it (an
+		 * empty claim per finished request cost a transaction each).
 		 */
-		if (retry)
-			w->claim_wanted = true;
+		if (due != 0 && (w->due_again == 0 || due < w->due_again))
+			w->due_again = due;
+		if (due != 0 && due < w->next_claim_at)
+			w->next_claim_at = due;
 	}
 }
 
@@ -252,6 +255,9 @@ claim_jobs(MsWorker *w, TimestampTz now)
 
 	if (cap <= 0)
 		return;
+	/* this claim takes what was handed back and is due by now */
+	if (w->due_again != 0 && w->due_again <= now)
+		w->due_again = 0;
 	claimed = ms_queue_claim(cap, w->jobs_cxt, w->jobs);
 	n = list_length(claimed);
 	foreach(lc, claimed)
@@ -290,15 +296,18 @@ claim_jobs(MsWorker *w, TimestampTz now)
 
 	if (n < cap)
 	{
-		TimestampTz due = ms_queue_next_due(w->jobs);
-		TimestampTz poll = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
+		/*
+		 * nothing more is due now: the next claim is when a writer's commit
+		 * wakes the worker, a row handed back is due again, or the
+		 * safety-net poll comes (a row due that another session held, a
+		 * lease of a worker before this one; the queue is not asked for
+		 * its earliest next_attempt_at: queue.h)
+		 */
+		TimestampTz due = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
 
 		w->claim_wanted = false;
-		if (due == 0 || due > poll)
-			due = poll;
-		/* a row leased by us stays "due" in the future; never spin on it */
-		if (due < TimestampTzPlusMilliseconds(now, 100))
-			due = TimestampTzPlusMilliseconds(now, 100);
+		if (w->due_again != 0 && w->due_again < due)
+			due = w->due_again;
 		w->next_claim_at = due;
 	}
 	else
