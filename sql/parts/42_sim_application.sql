@@ -203,34 +203,47 @@ BEGIN
 END
 $$;
 
--- Step 4: the SIM's key set, locked, its counter incremented in this
--- transaction; returns the key set with the counter the request uses.
+-- Step 4: the SIM's key set (its lowest), locked, its counter incremented
+-- in this transaction; returns the key set with the counter the request
+-- uses.  One statement on the way that succeeds: the UPDATE locks the row
+-- as SELECT ... FOR UPDATE did (a concurrent request's increment is waited
+-- for and its counter seen).  Only when it changes nothing does a read say
+-- why; a key set added between the two is taken by a second attempt.
 CREATE FUNCTION mobisign._request_take_counter(p_msisdn text, p_user text)
 RETURNS mobisign.sim_key
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    k mobisign.sim_key;
+    k         mobisign.sim_key;
+    v_counter bigint;
 BEGIN
-    SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn
-     ORDER BY s.key_set LIMIT 1 FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no SIM key set is registered for the MSISDN of user "%"', p_user
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Register the SIM''s OTA keys with mobisign_add_sim_key().';
-    END IF;
-    -- the 5-byte OTA counter is exhausted: the SIM needs new keys (checked
-    -- here so that no CHECK violation echoes the key row to the caller)
-    IF k.counter >= mobisign._ota_counter_max() THEN
-        RAISE EXCEPTION 'the OTA counter of the SIM of user "%" is exhausted', p_user
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Give the SIM a new key set and register it with mobisign_add_sim_key().';
-    END IF;
-    UPDATE mobisign.sim_key s SET counter = s.counter + 1
-     WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set
-    RETURNING * INTO k;
-    RETURN k;
+    LOOP
+        -- the 5-byte OTA counter is exhausted at its maximum: the SIM needs
+        -- new keys (tested here, so that no CHECK violation echoes the key
+        -- row to the caller)
+        UPDATE mobisign.sim_key s SET counter = s.counter + 1
+         WHERE s.msisdn = p_msisdn
+           AND s.key_set = (SELECT f.key_set FROM mobisign.sim_key f WHERE f.msisdn = p_msisdn
+                             ORDER BY f.key_set LIMIT 1)
+           AND s.counter < mobisign._ota_counter_max()
+        RETURNING * INTO k;
+        IF FOUND THEN
+            RETURN k;
+        END IF;
+        SELECT s.counter INTO v_counter FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn
+         ORDER BY s.key_set LIMIT 1;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no SIM key set is registered for the MSISDN of user "%"', p_user
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Register the SIM''s OTA keys with mobisign_add_sim_key().';
+        END IF;
+        IF v_counter >= mobisign._ota_counter_max() THEN
+            RAISE EXCEPTION 'the OTA counter of the SIM of user "%" is exhausted', p_user
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Give the SIM a new key set and register it with mobisign_add_sim_key().';
+        END IF;
+    END LOOP;
 END
 $$;
 
