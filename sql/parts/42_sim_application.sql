@@ -45,13 +45,17 @@ BEGIN
     t.display_text := p_display;
     -- a digest's code comes from the digest (the application computes it
     -- too, as Mobile-ID does); a receipt shows its signature's code (its
-    -- data is that transaction's reference); otherwise it is random
-    t.verification_code := CASE WHEN mobisign._kind_signs_digest(p_kind)
-                                THEN mobisign._digest_verification_code(p_data)
-                                WHEN p_kind = 'receipt'
-                                THEN (SELECT s.verification_code FROM mobisign.transaction s
-                                       WHERE s.reference = p_data)
-                                ELSE mobisign._verification_code() END;
+    -- data is that transaction's reference); otherwise it is random.  (IF,
+    -- not CASE: the receipt's query would make the assignment a statement
+    -- of its own, planned and run on every request.)
+    IF mobisign._kind_signs_digest(p_kind) THEN
+        t.verification_code := mobisign._digest_verification_code(p_data);
+    ELSIF p_kind = 'receipt' THEN
+        SELECT s.verification_code INTO t.verification_code FROM mobisign.transaction s
+         WHERE s.reference = p_data;
+    ELSE
+        t.verification_code := mobisign._verification_code();
+    END IF;
     t.pki_id := who.pki_id;
     t.certificate_fingerprint := who.certificate_fingerprint;
     t.sim_key_set := k.key_set;
@@ -94,9 +98,10 @@ BEGIN
     IF p_user IS NULL THEN
         PERFORM mobisign._raise_status(102, 'user_id is missing');
     END IF;
-    PERFORM mobisign._check_input('user_id', p_user);
-    PERFORM mobisign._check_input('application', p_application);
-    PERFORM mobisign._check_input(CASE p_kind WHEN 'sign' THEN 'text_to_sign' ELSE 'message' END,
+    -- one statement, checked in this order
+    PERFORM mobisign._check_input('user_id', p_user),
+            mobisign._check_input('application', p_application),
+            mobisign._check_input(CASE p_kind WHEN 'sign' THEN 'text_to_sign' ELSE 'message' END,
                                   p_display);
     -- one open request per user: no application may hold a user for long
     v_max := mobisign._max_timeout();
@@ -186,7 +191,7 @@ AS $$
 DECLARE
     chk record;
 BEGIN
-    SELECT * INTO chk FROM mobisign._display_check(p_display);
+    chk := mobisign._display_check(p_display);
     IF NOT chk.fits THEN
         PERFORM mobisign._raise_status(103,
             CASE WHEN chk.units > chk.max_units THEN 'the display text does not fit the SIM''s screen'
@@ -203,34 +208,47 @@ BEGIN
 END
 $$;
 
--- Step 4: the SIM's key set, locked, its counter incremented in this
--- transaction; returns the key set with the counter the request uses.
+-- Step 4: the SIM's key set (its lowest), locked, its counter incremented
+-- in this transaction; returns the key set with the counter the request
+-- uses.  One statement on the way that succeeds: the UPDATE locks the row
+-- as SELECT ... FOR UPDATE did (a concurrent request's increment is waited
+-- for and its counter seen).  Only when it changes nothing does a read say
+-- why; a key set added between the two is taken by a second attempt.
 CREATE FUNCTION mobisign._request_take_counter(p_msisdn text, p_user text)
 RETURNS mobisign.sim_key
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    k mobisign.sim_key;
+    k         mobisign.sim_key;
+    v_counter bigint;
 BEGIN
-    SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn
-     ORDER BY s.key_set LIMIT 1 FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no SIM key set is registered for the MSISDN of user "%"', p_user
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Register the SIM''s OTA keys with mobisign_add_sim_key().';
-    END IF;
-    -- the 5-byte OTA counter is exhausted: the SIM needs new keys (checked
-    -- here so that no CHECK violation echoes the key row to the caller)
-    IF k.counter >= mobisign._ota_counter_max() THEN
-        RAISE EXCEPTION 'the OTA counter of the SIM of user "%" is exhausted', p_user
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Give the SIM a new key set and register it with mobisign_add_sim_key().';
-    END IF;
-    UPDATE mobisign.sim_key s SET counter = s.counter + 1
-     WHERE s.msisdn = k.msisdn AND s.key_set = k.key_set
-    RETURNING * INTO k;
-    RETURN k;
+    LOOP
+        -- the 5-byte OTA counter is exhausted at its maximum: the SIM needs
+        -- new keys (tested here, so that no CHECK violation echoes the key
+        -- row to the caller)
+        UPDATE mobisign.sim_key s SET counter = s.counter + 1
+         WHERE s.msisdn = p_msisdn
+           AND s.key_set = (SELECT f.key_set FROM mobisign.sim_key f WHERE f.msisdn = p_msisdn
+                             ORDER BY f.key_set LIMIT 1)
+           AND s.counter < mobisign._ota_counter_max()
+        RETURNING * INTO k;
+        IF FOUND THEN
+            RETURN k;
+        END IF;
+        SELECT s.counter INTO v_counter FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn
+         ORDER BY s.key_set LIMIT 1;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no SIM key set is registered for the MSISDN of user "%"', p_user
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Register the SIM''s OTA keys with mobisign_add_sim_key().';
+        END IF;
+        IF v_counter >= mobisign._ota_counter_max() THEN
+            RAISE EXCEPTION 'the OTA counter of the SIM of user "%" is exhausted', p_user
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Give the SIM a new key set and register it with mobisign_add_sim_key().';
+        END IF;
+    END LOOP;
 END
 $$;
 
@@ -304,17 +322,19 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- one statement, the rows written in this order
     PERFORM mobisign.audit_log('sim_key.use', 'success',
-        pg_catalog.jsonb_build_object('msisdn', t.msisdn, 'key_set', t.sim_key_set, 'counter', t.counter),
-        t.id, t.application);
-    PERFORM mobisign.audit_log('transaction.queued', 'REQUEST_OK',
-        pg_catalog.jsonb_build_object('kind', t.kind, 'user_id', t.user_id, 'msisdn', t.msisdn,
-            'reference', pg_catalog.encode(t.reference, 'hex'),
-            'data_sha256', pg_catalog.encode(t.data_hash, 'hex'),
-            'user_source', p_source, 'directory', p_directory,
-            'display_coding', p_coding, 'display_units', p_units,
-            'segments', p_segments, 'expires_at', t.expires_at),
-        t.id, t.application);
+                pg_catalog.jsonb_build_object('msisdn', t.msisdn, 'key_set', t.sim_key_set,
+                                              'counter', t.counter),
+                t.id, t.application),
+            mobisign.audit_log('transaction.queued', 'REQUEST_OK',
+                pg_catalog.jsonb_build_object('kind', t.kind, 'user_id', t.user_id, 'msisdn', t.msisdn,
+                    'reference', pg_catalog.encode(t.reference, 'hex'),
+                    'data_sha256', pg_catalog.encode(t.data_hash, 'hex'),
+                    'user_source', p_source, 'directory', p_directory,
+                    'display_coding', p_coding, 'display_units', p_units,
+                    'segments', p_segments, 'expires_at', t.expires_at),
+                t.id, t.application);
 END
 $$;
 
@@ -326,11 +346,15 @@ RETURNS record
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    r record;
 BEGIN
     -- plpgsql, not sql: its plan is kept for the session (a sql function
-    -- that is not inlined is planned again on every call)
-    SELECT * INTO transaction_id, verification_code
-      FROM mobisign._request('authenticate', $1, mobisign._random_bytes(32), $4, $2, $3);
+    -- that is not inlined is planned again on every call); an assignment,
+    -- not SELECT ... FROM: an expression, no statement with its executor
+    r := mobisign._request('authenticate', $1, mobisign._random_bytes(32), $4, $2, $3);
+    transaction_id := r.transaction_id;
+    verification_code := r.verification_code;
 END
 $$;
 
@@ -342,9 +366,12 @@ RETURNS record
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    r record;
 BEGIN
-    SELECT * INTO transaction_id, verification_code
-      FROM mobisign._request('sign', $1, NULL, $2, $3, $4);
+    r := mobisign._request('sign', $1, NULL, $2, $3, $4);
+    transaction_id := r.transaction_id;
+    verification_code := r.verification_code;
 END
 $$;
 
