@@ -611,41 +611,48 @@ BEGIN
     -- (lost the first SMS) or a spoofed one completed a set first.  Trying
     -- is only checking the CC: nothing is audited until one is authentic.
     -- Bounded: 16 arrivals per reference, 64 tries per call.
-    FOR grp IN SELECT i.concat_ref, i.total FROM mobisign.inbound_segment i
-                WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NOT NULL
-                GROUP BY i.concat_ref, i.total
-               HAVING bool_or(i.rejected) AND bool_or(NOT i.rejected)
-    LOOP
-        FOR x IN SELECT i.id, i.received_at FROM mobisign.inbound_segment i
-                  WHERE i.msisdn = p_msisdn AND NOT i.processed
-                    AND i.concat_ref = grp.concat_ref AND i.total = grp.total
-                  ORDER BY i.id DESC LIMIT 16
+    -- None to look for when the numbering above found no segment of a
+    -- concatenated answer that is not rejected (v_set = 0): a reference
+    -- qualifies only with one, segments are never un-rejected, and one that
+    -- arrived since is queued for a verifier with its arrival (as if it had
+    -- come after this statement).  A single SMS's answer saves the statement.
+    IF v_set > 0 THEN
+        FOR grp IN SELECT i.concat_ref, i.total FROM mobisign.inbound_segment i
+                    WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NOT NULL
+                    GROUP BY i.concat_ref, i.total
+                   HAVING bool_or(i.rejected) AND bool_or(NOT i.rejected)
         LOOP
-            EXIT WHEN v_tries >= 64;
-            SELECT array_agg(c.id ORDER BY c.seq), array_agg(c.user_data ORDER BY c.seq),
-                   count(*), bool_or(NOT c.rejected)
-              INTO v_cids, v_cuds, v_have, v_fresh
-              FROM (SELECT DISTINCT ON (i.seq) i.id, i.seq, i.user_data, i.rejected
-                      FROM mobisign.inbound_segment i
-                     WHERE i.msisdn = p_msisdn AND NOT i.processed
-                       AND i.concat_ref = grp.concat_ref AND i.total = grp.total
-                       AND i.id <= x.id AND i.received_at >= x.received_at - mobisign._segment_window()
-                     ORDER BY i.seq, i.id DESC) c;
-            CONTINUE WHEN v_have <> grp.total OR NOT v_fresh
-                       OR pg_catalog.array_to_string(v_cids, ',') = ANY (v_tried);
-            v_tried := v_tried || pg_catalog.array_to_string(v_cids, ',');
-            v_tries := v_tries + 1;
-            CONTINUE WHEN NOT coalesce((SELECT mobisign._answer_authentic(o.stage)
-                                          FROM mobisign._open_answer(p_msisdn, v_cuds, NULL) o), false);
-            -- authentic: handle it.  The other rejected segments wait for
-            -- the window's end: an authentic set may be a replayed old one,
-            -- and they may still hold a segment of the genuine answer
-            PERFORM mobisign._handle_answer_guarded(p_msisdn, v_cuds, v_cids);
-            UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (v_cids);
-            n := n + 1;
-            EXIT;
+            FOR x IN SELECT i.id, i.received_at FROM mobisign.inbound_segment i
+                      WHERE i.msisdn = p_msisdn AND NOT i.processed
+                        AND i.concat_ref = grp.concat_ref AND i.total = grp.total
+                      ORDER BY i.id DESC LIMIT 16
+            LOOP
+                EXIT WHEN v_tries >= 64;
+                SELECT array_agg(c.id ORDER BY c.seq), array_agg(c.user_data ORDER BY c.seq),
+                       count(*), bool_or(NOT c.rejected)
+                  INTO v_cids, v_cuds, v_have, v_fresh
+                  FROM (SELECT DISTINCT ON (i.seq) i.id, i.seq, i.user_data, i.rejected
+                          FROM mobisign.inbound_segment i
+                         WHERE i.msisdn = p_msisdn AND NOT i.processed
+                           AND i.concat_ref = grp.concat_ref AND i.total = grp.total
+                           AND i.id <= x.id AND i.received_at >= x.received_at - mobisign._segment_window()
+                         ORDER BY i.seq, i.id DESC) c;
+                CONTINUE WHEN v_have <> grp.total OR NOT v_fresh
+                           OR pg_catalog.array_to_string(v_cids, ',') = ANY (v_tried);
+                v_tried := v_tried || pg_catalog.array_to_string(v_cids, ',');
+                v_tries := v_tries + 1;
+                CONTINUE WHEN NOT coalesce((SELECT mobisign._answer_authentic(o.stage)
+                                              FROM mobisign._open_answer(p_msisdn, v_cuds, NULL) o), false);
+                -- authentic: handle it.  The other rejected segments wait for
+                -- the window's end: an authentic set may be a replayed old one,
+                -- and they may still hold a segment of the genuine answer
+                PERFORM mobisign._handle_answer_guarded(p_msisdn, v_cuds, v_cids);
+                UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (v_cids);
+                n := n + 1;
+                EXIT;
+            END LOOP;
         END LOOP;
-    END LOOP;
+    END IF;
     RETURN n;
 END
 $$;
