@@ -471,10 +471,12 @@ $$;
 -- statement of the answer path finds its rows by key, so the generic plan
 -- is the custom one, but a statement with an array parameter (the sets'
 -- segment ids: "= ANY (g.ids)", unnest(v_ids, v_sets)) is costed for ten
--- elements when generic and for its one or two when custom, so the plan
--- cache kept choosing a custom plan and planned it again for every answer
--- (the sets' query 0.26 ms a time, with _segment_pending_max() run at each
--- planning: most of this function's own time in a backlog).
+-- elements when generic and for its one or two when custom.  Whether the
+-- plan cache then keeps a custom plan, planned again for every answer,
+-- depended on the table's statistics when the session first ran it: in a
+-- new cluster it did (the sets' query 0.17-0.26 ms a time, with
+-- _segment_pending_max() run at each planning: 0.31 ms a call against
+-- 0.13 ms generic), in the bench's backlog it did not.
 CREATE FUNCTION mobisign._process_inbound(msisdn text)
 RETURNS integer
 LANGUAGE plpgsql
