@@ -204,9 +204,13 @@ ms_psql() {
 ms_sql_profile() {
 	local limit=$1 what=$2
 	echo "== profile: statements by total time ($what)"
+	# plans: how often it was planned (with pg_stat_statements.track_planning;
+	# a statement planned at every call in a PL/pgSQL function is on custom
+	# plans), plan_ms their time, not in ms
 	ms_psql -P pager=off -c "SELECT round(total_exec_time::numeric, 1) AS ms, calls,
-	        round((total_exec_time / calls)::numeric, 4) AS ms_per_call, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
-	   FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $limit"
+	        round((total_exec_time / calls)::numeric, 4) AS ms_per_call, plans, round(total_plan_time::numeric, 1) AS plan_ms,
+	        left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS query
+	   FROM pg_stat_statements WHERE calls > 0 ORDER BY total_exec_time + total_plan_time DESC LIMIT $limit"
 	echo "== profile: functions by self time"
 	ms_psql -P pager=off -c "SELECT funcname, calls, round(self_time::numeric, 1) AS self_ms, round(total_time::numeric, 1) AS total_ms
 	   FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT $limit"

@@ -169,9 +169,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    t     mobisign.transaction;
-    sname text;
+    v_kind    text;
+    v_user    text;
+    v_app     text;
+    v_subject text;
+    sname     text;
 BEGIN
+    -- what the audit row needs of the row, and the status's name, in the
+    -- UPDATE's RETURNING (not the whole row with its data and signature, and
+    -- no statement of its own for the name)
     UPDATE mobisign.transaction tr
        SET state = p_state,
            status_code = p_status,
@@ -183,7 +189,9 @@ BEGIN
            evidence = coalesce(p_evidence, tr.evidence)
      WHERE tr.id = p_id
        AND mobisign._is_open(tr.state)
-    RETURNING * INTO t;
+    RETURNING tr.kind, tr.user_id, tr.application, tr.signer_subject,
+              (SELECT s.name FROM mobisign.status_code s WHERE s.code = p_status)
+         INTO v_kind, v_user, v_app, v_subject, sname;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
@@ -199,13 +207,12 @@ BEGIN
         UPDATE mobisign.request_queue q SET done = true, lease_until = NULL
          WHERE q.transaction_id = p_id AND NOT q.done;
     END IF;
-    SELECT s.name INTO sname FROM mobisign.status_code s WHERE s.code = p_status;
     PERFORM mobisign.audit_log('transaction.' || p_state, sname,
         coalesce(p_detail, '{}') || pg_catalog.jsonb_build_object(
-            'kind', t.kind, 'user_id', t.user_id, 'state', p_state,
+            'kind', v_kind, 'user_id', v_user, 'state', p_state,
             'status', p_status, 'status_name', sname, 'reason', p_reason,
-            'signer_subject', t.signer_subject),
-        p_id, t.application);
+            'signer_subject', v_subject),
+        p_id, v_app);
     PERFORM pg_catalog.pg_notify('mobisign', pg_catalog.jsonb_build_object(
         'transaction_id', p_id, 'status', p_status, 'status_name', sname)::text);
     RETURN true;

@@ -18,31 +18,43 @@ SET search_path = pg_catalog, pg_temp
 AS $$ BEGIN RETURN coalesce(stage IN ('por', 'applet', 'ok'), false); END $$;
 
 -- Open one answer (its SMS user data) with the MSISDN's key sets: the first
--- key set whose TAR it carries, else the last one tried (stage 'tar'); no
--- row when the MSISDN has no key set.
+-- key set whose TAR it carries, else the last one tried (stage 'tar'); every
+-- column NULL when the MSISDN has no key set.  p_keys: the MSISDN's key sets
+-- in key-set order as the caller has read them (mobisign._handle_answer,
+-- which holds them locked and acts with them: one read of the rows per
+-- answer); NULL: read here.  One row, not a set, and _open_response's row
+-- taken by assignment: each answer is opened without an executor of its own
+-- for either (a function scan, and a tuplestore for a set).
 CREATE FUNCTION mobisign._open_answer(p_msisdn text, p_segments bytea[],
+                                      p_keys mobisign.sim_key[],
                                       OUT key_set integer, OUT stage text, OUT failure text,
                                       OUT counter bigint, OUT por_status integer,
                                       OUT reference bytea, OUT result integer,
                                       OUT result_name text, OUT cms bytea)
-RETURNS SETOF record
+RETURNS record
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     k mobisign.sim_key;
+    o record;
 BEGIN
-    FOR k IN SELECT * FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn ORDER BY s.key_set
+    FOREACH k IN ARRAY coalesce(p_keys, ARRAY(SELECT s FROM mobisign.sim_key s
+                                               WHERE s.msisdn = p_msisdn ORDER BY s.key_set))
     LOOP
-        SELECT k.key_set, o.* INTO key_set, stage, failure, counter, por_status, reference,
-               result, result_name, cms
-          FROM mobisign._open_response(p_msisdn, k.key_set, k.tar, k.kic_wrapped, k.kid_wrapped,
-                                       p_segments) o;
+        o := mobisign._open_response(p_msisdn, k.key_set, k.tar, k.kic_wrapped, k.kid_wrapped,
+                                     p_segments);
+        key_set := k.key_set;
+        stage := o.stage;
+        failure := o.failure;
+        counter := o.counter;
+        por_status := o.por_status;
+        reference := o.reference;
+        result := o.result;
+        result_name := o.result_name;
+        cms := o.cms;
         EXIT WHEN stage <> 'tar';
     END LOOP;
-    IF key_set IS NOT NULL THEN
-        RETURN NEXT;
-    END IF;
 END
 $$;
 
@@ -58,6 +70,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     k      mobisign.sim_key;
+    v_keys mobisign.sim_key[];
     r      record;
     t      mobisign.transaction;
     o      record;
@@ -65,13 +78,18 @@ DECLARE
 BEGIN
     v_base := pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segments', pg_catalog.cardinality(p_segments),
                                             'segment_ids', to_jsonb(p_segment_ids));
-    PERFORM FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn FOR UPDATE;
-    SELECT * INTO r FROM mobisign._open_answer(p_msisdn, p_segments);
-    IF NOT FOUND OR NOT mobisign._answer_authentic(r.stage) THEN
+    -- the MSISDN's key sets, locked and read once: the answer is opened
+    -- with them, and the steps act with the one that opened it
+    v_keys := ARRAY(SELECT s FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn
+                     ORDER BY s.key_set FOR UPDATE);
+    r := mobisign._open_answer(p_msisdn, p_segments, v_keys);
+    IF r.key_set IS NULL OR NOT mobisign._answer_authentic(r.stage) THEN
         PERFORM mobisign._answer_audit_unauthentic(v_base, r.stage, r.failure, r.por_status);
         RETURN false;
     END IF;
-    SELECT * INTO k FROM mobisign.sim_key s WHERE s.msisdn = p_msisdn AND s.key_set = r.key_set;
+    FOREACH k IN ARRAY v_keys LOOP
+        EXIT WHEN k.key_set = r.key_set;
+    END LOOP;
 
     IF mobisign._answer_is_duplicate_delivery(k, r.stage, r.por_status, r.counter, r.failure, v_base) THEN
         RETURN true;
@@ -306,10 +324,11 @@ DECLARE
     v     record;
     v_pki text;
 BEGIN
-    SELECT * INTO es FROM mobisign._expected_signers(t.certificate_fingerprint, t.evidence);
+    -- assignments, not SELECT ... FROM f(): a function of one row needs no
+    -- executor of its own (a function scan and its tuplestore per answer)
+    es := mobisign._expected_signers(t.certificate_fingerprint, t.evidence);
     SELECT k2.name INTO v_pki FROM mobisign.pki k2 WHERE k2.id = t.pki_id;
-    SELECT * INTO v FROM mobisign._verify_answer(p_cms, t.data, es.certificate, v_pki, t.kind,
-                                                  es.candidates);
+    v := mobisign._verify_answer(p_cms, t.data, es.certificate, v_pki, t.kind, es.candidates);
     PERFORM mobisign._finish(t.id, CASE WHEN v.status_code = 502 THEN 'completed' ELSE 'failed' END,
         v.status_code,
         coalesce(v.reason, CASE WHEN v.valid THEN 'the signature is valid' END),
@@ -446,10 +465,23 @@ $$;
 -- answer's set is complete by itself, and is the one handled.  An
 -- incomplete set followed by a newer set of the same reference is
 -- superseded: marked processed and audited (sim.answer / incomplete).
+--
+-- Its plans, and those of everything it calls (the GUC holds for the
+-- nested calls), are generic ones, planned once per session: every
+-- statement of the answer path finds its rows by key, so the generic plan
+-- is the custom one, but a statement with an array parameter (the sets'
+-- segment ids: "= ANY (g.ids)", unnest(v_ids, v_sets)) is costed for ten
+-- elements when generic and for its one or two when custom.  Whether the
+-- plan cache then keeps a custom plan, planned again for every answer,
+-- depended on the table's statistics when the session first ran it: in a
+-- new cluster it did (the sets' query 0.17-0.26 ms a time, with
+-- _segment_pending_max() run at each planning: 0.31 ms a call against
+-- 0.13 ms generic), in the bench's backlog it did not.
 CREATE FUNCTION mobisign._process_inbound(msisdn text)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     p_msisdn text := $1;
@@ -581,41 +613,48 @@ BEGIN
     -- (lost the first SMS) or a spoofed one completed a set first.  Trying
     -- is only checking the CC: nothing is audited until one is authentic.
     -- Bounded: 16 arrivals per reference, 64 tries per call.
-    FOR grp IN SELECT i.concat_ref, i.total FROM mobisign.inbound_segment i
-                WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NOT NULL
-                GROUP BY i.concat_ref, i.total
-               HAVING bool_or(i.rejected) AND bool_or(NOT i.rejected)
-    LOOP
-        FOR x IN SELECT i.id, i.received_at FROM mobisign.inbound_segment i
-                  WHERE i.msisdn = p_msisdn AND NOT i.processed
-                    AND i.concat_ref = grp.concat_ref AND i.total = grp.total
-                  ORDER BY i.id DESC LIMIT 16
+    -- None to look for when the numbering above found no segment of a
+    -- concatenated answer that is not rejected (v_set = 0): a reference
+    -- qualifies only with one, segments are never un-rejected, and one that
+    -- arrived since is queued for a verifier with its arrival (as if it had
+    -- come after this statement).  A single SMS's answer saves the statement.
+    IF v_set > 0 THEN
+        FOR grp IN SELECT i.concat_ref, i.total FROM mobisign.inbound_segment i
+                    WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NOT NULL
+                    GROUP BY i.concat_ref, i.total
+                   HAVING bool_or(i.rejected) AND bool_or(NOT i.rejected)
         LOOP
-            EXIT WHEN v_tries >= 64;
-            SELECT array_agg(c.id ORDER BY c.seq), array_agg(c.user_data ORDER BY c.seq),
-                   count(*), bool_or(NOT c.rejected)
-              INTO v_cids, v_cuds, v_have, v_fresh
-              FROM (SELECT DISTINCT ON (i.seq) i.id, i.seq, i.user_data, i.rejected
-                      FROM mobisign.inbound_segment i
-                     WHERE i.msisdn = p_msisdn AND NOT i.processed
-                       AND i.concat_ref = grp.concat_ref AND i.total = grp.total
-                       AND i.id <= x.id AND i.received_at >= x.received_at - mobisign._segment_window()
-                     ORDER BY i.seq, i.id DESC) c;
-            CONTINUE WHEN v_have <> grp.total OR NOT v_fresh
-                       OR pg_catalog.array_to_string(v_cids, ',') = ANY (v_tried);
-            v_tried := v_tried || pg_catalog.array_to_string(v_cids, ',');
-            v_tries := v_tries + 1;
-            CONTINUE WHEN NOT coalesce((SELECT mobisign._answer_authentic(o.stage)
-                                          FROM mobisign._open_answer(p_msisdn, v_cuds) o), false);
-            -- authentic: handle it.  The other rejected segments wait for
-            -- the window's end: an authentic set may be a replayed old one,
-            -- and they may still hold a segment of the genuine answer
-            PERFORM mobisign._handle_answer_guarded(p_msisdn, v_cuds, v_cids);
-            UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (v_cids);
-            n := n + 1;
-            EXIT;
+            FOR x IN SELECT i.id, i.received_at FROM mobisign.inbound_segment i
+                      WHERE i.msisdn = p_msisdn AND NOT i.processed
+                        AND i.concat_ref = grp.concat_ref AND i.total = grp.total
+                      ORDER BY i.id DESC LIMIT 16
+            LOOP
+                EXIT WHEN v_tries >= 64;
+                SELECT array_agg(c.id ORDER BY c.seq), array_agg(c.user_data ORDER BY c.seq),
+                       count(*), bool_or(NOT c.rejected)
+                  INTO v_cids, v_cuds, v_have, v_fresh
+                  FROM (SELECT DISTINCT ON (i.seq) i.id, i.seq, i.user_data, i.rejected
+                          FROM mobisign.inbound_segment i
+                         WHERE i.msisdn = p_msisdn AND NOT i.processed
+                           AND i.concat_ref = grp.concat_ref AND i.total = grp.total
+                           AND i.id <= x.id AND i.received_at >= x.received_at - mobisign._segment_window()
+                         ORDER BY i.seq, i.id DESC) c;
+                CONTINUE WHEN v_have <> grp.total OR NOT v_fresh
+                           OR pg_catalog.array_to_string(v_cids, ',') = ANY (v_tried);
+                v_tried := v_tried || pg_catalog.array_to_string(v_cids, ',');
+                v_tries := v_tries + 1;
+                CONTINUE WHEN NOT coalesce((SELECT mobisign._answer_authentic(o.stage)
+                                              FROM mobisign._open_answer(p_msisdn, v_cuds, NULL) o), false);
+                -- authentic: handle it.  The other rejected segments wait for
+                -- the window's end: an authentic set may be a replayed old one,
+                -- and they may still hold a segment of the genuine answer
+                PERFORM mobisign._handle_answer_guarded(p_msisdn, v_cuds, v_cids);
+                UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (v_cids);
+                n := n + 1;
+                EXIT;
+            END LOOP;
         END LOOP;
-    END LOOP;
+    END IF;
     RETURN n;
 END
 $$;
@@ -663,7 +702,7 @@ REVOKE ALL ON FUNCTION
     mobisign._answer_transaction(mobisign.sim_key, bigint, bytea, text, integer, jsonb),
     mobisign._answer_verify_signature(mobisign.transaction, bytea),
     mobisign._segment_window(), mobisign._segment_pending_max(),
-    mobisign._handle_answer_guarded(text, bytea[], bigint[]), mobisign._open_answer(text, bytea[]),
+    mobisign._handle_answer_guarded(text, bytea[], bigint[]), mobisign._open_answer(text, bytea[], mobisign.sim_key[]),
     mobisign._answer_authentic(text), mobisign._lock_answers(text, boolean),
     mobisign._claim_answers(integer), mobisign._requeue_pending_answers()
 FROM PUBLIC;

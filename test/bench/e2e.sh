@@ -103,7 +103,7 @@ echo "  provisioned $n SIMs in $(secs_since "$t") s"
 mkdir -p "$work/pg"
 conf=("max_connections = 60" "track_commit_timestamp = on")
 [ "${BENCH_E2E_PROFILE:-0}" = 1 ] && conf+=("shared_preload_libraries = 'mobisign,pg_stat_statements,auto_explain'"
-	"track_functions = all" "pg_stat_statements.track = all"
+	"track_functions = all" "pg_stat_statements.track = all" "pg_stat_statements.track_planning = on"
 	"auto_explain.log_min_duration = '${BENCH_E2E_EXPLAIN_MS:--1}'" "auto_explain.log_nested_statements = on"
 	"auto_explain.log_analyze = on" "auto_explain.log_timing = off")
 # BENCH_E2E_CONF: more postgresql.conf lines, ';' between them (experiments,

@@ -95,7 +95,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign._answer_authentic(text)', '{}'),
     ('mobisign._audit_text(text)', '{}'),
     ('mobisign._handle_answer_guarded(text,bytea[],bigint[])', '{}'),
-    ('mobisign._open_answer(text,bytea[])', '{}'),
+    ('mobisign._open_answer(text,bytea[],mobisign.sim_key[])', '{}'),
     ('mobisign._segment_pending_max()', '{}'),
     ('mobisign._check_input(text,text,text)', '{}'),
     ('mobisign._check_msisdn(text)', '{}'),
