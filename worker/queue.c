@@ -91,10 +91,15 @@ report_unit_error(const char *activity, ErrorData *edata)
  * abort, return false.  Allocations of fn that must outlive the transaction
  * go to contexts the caller owns.
  */
+/* the unit running bounds its row waits to MS_ROW_WAIT (waits_bounded) */
+static bool unit_waits_bounded = false;
+
 static bool
 run_unit(const char *activity, MsUnitFn fn, void *arg)
 {
 	bool		ok = ms_run_in_transaction(activity, fn, arg, report_unit_error);
+
+	unit_waits_bounded = false;
 
 	pgstat_report_stat(false);
 	return ok;
@@ -213,10 +218,13 @@ guarded_exec(const char *what, const char *sql, int nargs, Oid *types, Datum *va
 		snprintf(msg, sizeof(msg), "%s: %s", what, edata->message);
 		if (should_log(msg))
 		{
-			/* only the units of one request wait with a bound (waits_bounded) */
+			/*
+			 * a unit of one request that waited its bound out (a lock_timeout
+			 * of the server's own, elsewhere, says nothing of a lease)
+			 */
 			ereport(WARNING,
 					(errmsg("mobisign worker: %s failed: %s", what, edata->message),
-					 edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ?
+					 edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && unit_waits_bounded ?
 					 errhint("Another session held the request's rows for longer than " MS_ROW_WAIT
 							 "; the request keeps its lease, and unless its transaction becomes final first it is sent again, with the same counter, when mobisign.worker_lease runs out.") : 0));
 			ms_worker_set_error(msg);
@@ -688,6 +696,7 @@ record_submitted_batch(List *jobs)
 static void
 waits_bounded(void)
 {
+	unit_waits_bounded = true;
 	SPI_execute("SELECT pg_catalog.set_config('lock_timeout', '" MS_ROW_WAIT "', true)", false, 0);
 }
 
@@ -817,12 +826,7 @@ ms_queue_finish(List *jobs)
 	}
 	if (accepted >= 2 &&
 		run_unit("mobisign worker: recording sent requests", batch_fn, &b) && b.recorded > 0)
-	{
 		ms_worker_count(MS_C_COMPLETED, b.recorded);
-		foreach(lc, jobs)
-			if (((MsJob *) lfirst(lc))->status == MS_JOB_OK)
-				((MsJob *) lfirst(lc))->due_again = 0;
-	}
 	else
 		b.recorded = 0;			/* the batch, if it went through, rolled back */
 	foreach(lc, jobs)
@@ -834,8 +838,10 @@ ms_queue_finish(List *jobs)
 			committed = run_unit("mobisign worker: recording a request not sent", not_accepted_fn, job);
 		else if (b.recorded == 0)
 			committed = run_unit("mobisign worker: recording a sent request", submitted_alone_fn, job);
+		else
+			job->due_again = 0; /* closed by the batch */
 		if (!committed)
-			job->due_again = leased;
+			job->due_again = leased;	/* what its unit set rolled back */
 		if (job->due_again != 0 && (due == 0 || job->due_again < due))
 			due = job->due_again;
 	}

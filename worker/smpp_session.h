@@ -90,7 +90,7 @@ typedef struct MsJob
 	MsJobStatus status;
 	char		reason[160];
 	int			link_index;
-	TimestampTz due_again;		/* set by ms_queue_finish (queue.h) */
+	TimestampTz due_again;		/* when its row is due again, 0: closed (ms_queue_finish) */
 } MsJob;
 
 /*

@@ -430,7 +430,8 @@ mark_held() {
 # batch_fallback: the worker's batch meets a held row and counts it
 in_flight() { [ "$(wstat window_in_use)" = "$1" ]; }
 batch_fallback() {
-	local a before retried errors holder segs
+	local a before retried errors holder segs log0
+	log0=$(($(wc -l <"$PG/log") + 1))
 	before=$(wstat batch_fallbacks)
 	retried=$(wstat retried)
 	errors=$(wstat errors)
@@ -459,6 +460,9 @@ batch_fallback() {
 	ms_check "each sent once (no response timeout while stopped)" "$retried" "$(wstat retried)"
 	ms_check "the lone recording of the held one waited at most 1 s (a lock_timeout, logged)" \
 		"$((errors + 1)) true" "$(q "SELECT errors || ' ' || (last_error LIKE '%lock timeout%') FROM mobisign.worker_stats")"
+	ms_check_grep "its warning says what becomes of the request" \
+		"HINT:  Another session held the request's rows for longer than 1s; the request keeps its lease" \
+		<(tail -n +"$log0" "$PG/log")
 }
 
 answer_locks() {
