@@ -8,10 +8,15 @@
 -- (worker/queue.c): transaction_ids in the order the requests finished,
 -- message_ids the SMSC's ids of all their segments one after the other,
 -- segments how many of those belong to each request.  For each request:
--- its transaction becomes submitted (if it is still queued) with one audit
--- row (transaction.submitted, in the batch's order), and its queue row is
--- done with its message ids; a transaction already answered, cancelled or
--- expired gets no audit row, its queue row is closed all the same.  One
+-- one audit row transaction.submitted (in the batch's order) with the
+-- SMSC's message ids of its own segments, its transaction becomes
+-- submitted if it is still queued, and its queue row is done with its
+-- message ids.  A transaction no longer queued (its answer overtook the
+-- SMSC's submit_sm_resp, or a cancel or the expiry came first) keeps its
+-- state, and its audit row names that state (detail "state"): the message
+-- ids are recorded all the same, since the audit is the one place they
+-- are kept (the queue row of a final transaction goes in mobisign._finish)
+-- and an SMSC's records are matched to transactions by them.  One
 -- statement per step for the whole batch; the worker falls back to one
 -- call per request when a batch fails, so a bad row only loses itself.
 -- Returns how many became submitted, or -1 when another session holds one
@@ -32,9 +37,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_ids    uuid[];
-    v_msisdn text[];
     v_app    text[];
-    v_mids   jsonb[];
+    v_detail jsonb[];
+    v_submitted integer;
 BEGIN
     IF pg_catalog.cardinality(transaction_ids) IS DISTINCT FROM pg_catalog.cardinality(_mark_submitted_batch.segments)
        OR (SELECT coalesce(pg_catalog.sum(s.n), 0) FROM pg_catalog.unnest(_mark_submitted_batch.segments) s(n))
@@ -53,6 +58,8 @@ BEGIN
     EXCEPTION WHEN lock_not_available THEN
         RETURN -1;
     END;
+    -- the rows are locked, so the states read here are the ones the
+    -- UPDATE sees: every transaction of the batch is in exactly one of s, o
     WITH j AS (
         SELECT u.id, u.ord, message_ids[u.skip + 1 : u.skip + u.nseg] AS mids
           FROM (SELECT w.id, w.ord, w.nseg, pg_catalog.sum(w.nseg) OVER (ORDER BY w.ord) - w.nseg AS skip
@@ -61,13 +68,20 @@ BEGIN
         UPDATE mobisign.transaction tr SET state = 'submitted', submitted_at = pg_catalog.now()
           FROM j
          WHERE tr.id = j.id AND tr.state = 'queued'
-        RETURNING tr.id, tr.msisdn, tr.application, j.mids, j.ord
+        RETURNING tr.id, tr.msisdn, tr.application, j.mids, j.ord, NULL::text AS state
+    ), o AS (
+        SELECT tr.id, tr.msisdn, tr.application, j.mids, j.ord, tr.state
+          FROM mobisign.transaction tr JOIN j ON tr.id = j.id
+         WHERE tr.state <> 'queued'
+    ), r AS (
+        SELECT * FROM s UNION ALL SELECT * FROM o
     )
-    SELECT pg_catalog.array_agg(s.id ORDER BY s.ord), pg_catalog.array_agg(s.msisdn::text ORDER BY s.ord),
-           pg_catalog.array_agg(s.application ORDER BY s.ord),
-           pg_catalog.array_agg(pg_catalog.to_jsonb(s.mids) ORDER BY s.ord)
-      INTO v_ids, v_msisdn, v_app, v_mids
-      FROM s;
+    SELECT pg_catalog.array_agg(r.id ORDER BY r.ord), pg_catalog.array_agg(r.application ORDER BY r.ord),
+           pg_catalog.array_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+               'msisdn', r.msisdn, 'message_ids', r.mids, 'state', r.state)) ORDER BY r.ord),
+           pg_catalog.count(*) FILTER (WHERE r.state IS NULL)
+      INTO v_ids, v_app, v_detail, v_submitted
+      FROM r;
     UPDATE mobisign.request_queue q
        SET smsc_message_ids = message_ids[u.skip + 1 : u.skip + u.nseg], done = true,
            lease_until = NULL, last_error = NULL
@@ -75,11 +89,9 @@ BEGIN
               FROM unnest(transaction_ids, _mark_submitted_batch.segments) WITH ORDINALITY AS w(id, nseg, ord)) u
      WHERE q.transaction_id = u.id;
     FOR i IN 1 .. coalesce(pg_catalog.cardinality(v_ids), 0) LOOP
-        PERFORM mobisign.audit_log('transaction.submitted', 'success',
-            pg_catalog.jsonb_build_object('msisdn', v_msisdn[i], 'message_ids', v_mids[i]),
-            v_ids[i], v_app[i]);
+        PERFORM mobisign.audit_log('transaction.submitted', 'success', v_detail[i], v_ids[i], v_app[i]);
     END LOOP;
-    RETURN coalesce(pg_catalog.cardinality(v_ids), 0);
+    RETURN v_submitted;
 END
 $$;
 

@@ -330,9 +330,11 @@ poison_rows() {
 	# 1. recording: the poison's transaction cannot become submitted.  The
 	# SIMs answer after 1 s: the batch fails and each request is recorded
 	# alone, each in a transaction of its own, and an answer that came first
-	# would finish its transaction before it is recorded (a transaction
-	# already answered gets no transaction.submitted row), which is not what
-	# this checks
+	# would finish its transaction before it is recorded (it keeps its final
+	# state: no submitted_at), which is not what this checks.  The poison's
+	# own recording fails while its transaction is queued, and succeeds if
+	# its answer came first (its audit row names the state): the checks of
+	# the audit rows count the 14 others
 	m=$(msisdn_of user0070)
 	poison_trigger mobisign.transaction "NEW.state = 'submitted' AND NEW.msisdn = '$m'"
 	ms_sim_behaviour "$SIMDIR" "* sign 1000"
@@ -353,7 +355,7 @@ poison_rows() {
 		                     jsonb_array_elements_text(b.detail->'message_ids') i
 		               WHERE b.operation = 'transaction.submitted')
 		        FROM mobisign.audit a JOIN mobisign.transaction t ON t.id = a.transaction_id
-		       WHERE t.application = 'poison_rec' AND a.operation = 'transaction.submitted'
+		       WHERE t.application = 'poison_rec' AND t.user_id <> 'user0070' AND a.operation = 'transaction.submitted'
 		         AND a.detail->>'msisdn' = t.msisdn AND jsonb_array_length(a.detail->'message_ids') >= 1")"
 	ms_check "recording: the poison row was not (its answer completed it)" "" \
 		"$(q "SELECT submitted_at FROM mobisign.transaction WHERE application = 'poison_rec' AND user_id = 'user0070'")"

@@ -12,6 +12,9 @@
 #                node-smpp's message ids recorded; node-smpp relayed the
 #                submits and the answers, nothing refused, enquire_link
 #                answered
+#   late_resp    node-smpp acknowledges each submit_sm 1.5 s late: every
+#                answer completes its transaction first, and the SMSC's
+#                message ids are still recorded, with that state
 #   two_links    a second link straight to the simulator: both bind and
 #                requests spread over both
 #
@@ -86,7 +89,7 @@ SIM_PASSWORD=$(ms_sim_conf "$SIMDIR" password)
 ms_sim_start "$SIMDIR" "$SIM_PORT" "$WORK/sim.log"
 ms_bg node "$WORK/node/smsc.js" --port "$NODE_PORT" --system-id mobisign --password nodepw \
 	--relay "127.0.0.1:$SIM_PORT" --relay-system-id "$SIM_SYSTEM_ID" --relay-password "$SIM_PASSWORD" \
-	--stats "$WORK/node.json" >"$WORK/node.log" 2>&1
+	--stats "$WORK/node.json" --control "$WORK/node-control.json" >"$WORK/node.log" 2>&1
 q "UPDATE mobisign.smsc SET port = $NODE_PORT, system_id = 'mobisign', password = 'nodepw',
           enquire_link_interval = '1 s', reconnect_delay = '300 ms'" >/dev/null
 ms_reload
@@ -110,12 +113,51 @@ relayed() {
 	echo "# final states: $(q "SELECT string_agg(status_code || ' x' || n, ', ') FROM (SELECT status_code,
 	      count(*) n FROM mobisign.transaction WHERE application = 'interop' GROUP BY 1 ORDER BY 1) s")"
 	ms_check "$N x VALID_SIGNATURE (502) through node-smpp" "$N" "$(ms_status_count interop 502)"
+	# node-smpp acknowledges a submit_sm only once the simulator has, and
+	# the simulator's SIM answers at once: an answer can reach the worker
+	# first, and the ids are recorded all the same (the audit row names the
+	# state the transaction was already in)
 	ms_check "node-smpp's message ids recorded for every request (node/direct)" "$N/0" "$(message_ids_via_node interop)"
+	echo "# answers that came before node-smpp's submit_sm_resp: $(q "SELECT count(*) FROM mobisign.audit a
+	      JOIN mobisign.transaction t ON t.id = a.transaction_id
+	     WHERE a.operation = 'transaction.submitted' AND t.application = 'interop' AND a.detail ? 'state'")"
 	sleep 1.5
 	ms_check_ge "node-smpp relayed every submit_sm" "$N" "$(nstat submit_sm_ok)"
 	ms_check_ge "node-smpp relayed the answers and the worker acknowledged them" "$N" "$(nstat deliver_sm_acked)"
 	ms_check "no deliver_sm refused by the worker" 0 "$(nstat deliver_sm_refused)"
 	ms_check_ge "the worker's enquire_link answered by node-smpp" 1 "$(nstat enquire_links)"
+}
+
+# node-smpp holds each submit_sm_resp back 1.5 s: every SIM's answer
+# reaches the worker, and completes its transaction, before the worker
+# learns that the SMSC accepted the request.  The transactions stay
+# completed, and the SMSC's message ids are still recorded for each, with
+# the state the transaction was already in.
+late_resp() {
+	echo '{"resp_delay_ms": 1500}' >"$WORK/node-control.json"
+	authenticate_all late
+	ms_check "$N x 502" "$N" "$(ms_status_count late 502)"
+	ms_wait_until 20 late_recorded
+	ms_check "node-smpp's late message ids recorded for every request (node/direct)" "$N/0" \
+		"$(message_ids_via_node late)"
+	ms_check "each audit row names the state its transaction was already in, and none was submitted" \
+		"$N completed, 0 submitted" \
+		"$(q "SELECT count(*) FILTER (WHERE a.detail->>'state' = 'completed') || ' completed, ' ||
+		             count(*) FILTER (WHERE t.submitted_at IS NOT NULL) || ' submitted'
+		        FROM mobisign.audit a JOIN mobisign.transaction t ON t.id = a.transaction_id
+		       WHERE a.operation = 'transaction.submitted' AND t.application = 'late'")"
+	ms_check "the request's answer came before its acceptance in the audit" "$N" \
+		"$(q "SELECT count(*) FROM mobisign.transaction t
+		       WHERE t.application = 'late'
+		         AND (SELECT min(a.id) FROM mobisign.audit a WHERE a.transaction_id = t.id
+		                 AND a.operation = 'transaction.completed')
+		           < (SELECT min(a.id) FROM mobisign.audit a WHERE a.transaction_id = t.id
+		                 AND a.operation = 'transaction.submitted')")"
+	rm -f "$WORK/node-control.json"
+}
+late_recorded() {
+	[ "$(q "SELECT count(*) FROM mobisign.audit a JOIN mobisign.transaction t ON t.id = a.transaction_id
+	        WHERE a.operation = 'transaction.submitted' AND t.application = 'late'")" -ge "$N" ]
 }
 
 two_links() {
@@ -134,5 +176,6 @@ two_links() {
 
 ms_scenario bind bind
 ms_scenario relayed relayed
+ms_scenario late_resp late_resp
 ms_scenario two_links two_links
 ms_summary

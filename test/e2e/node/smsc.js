@@ -6,7 +6,7 @@
  *
  *   node smsc.js --port P --system-id ID --password PW
  *                [--relay HOST:PORT --relay-system-id ID --relay-password PW]
- *                [--echo] [--stats FILE]
+ *                [--echo] [--stats FILE] [--control FILE]
  *
  * It accepts bind_transceiver (checking system_id and password), answers
  * enquire_link (node-smpp does not by itself) and unbind, and for each
@@ -19,6 +19,10 @@
  *   --echo:  answers ESME_ROK and sends the same user data back as an MO
  *            deliver_sm from the destination number.
  * Counters are written as JSON to --stats after every event and on exit.
+ * --control names a JSON file read at every relayed submit_sm:
+ * {"resp_delay_ms": N} holds the worker's submit_sm_resp back N ms (at most
+ * 5000) after the upstream's, so that the SIM's answer reaches the worker
+ * first, as behind an SMSC that acknowledges late.
  * Everything is bounded: upstream reconnects at most 100 times.
  */
 const fs = require('fs');
@@ -48,6 +52,18 @@ const relaySystemId = arg('relay-system-id', '');
 const relayPassword = arg('relay-password', '');
 const echo = !!arg('echo', false);
 const statsFile = arg('stats', null);
+const controlFile = arg('control', null);
+
+// the control file's resp_delay_ms, bounded; 0 when absent or unreadable
+function respDelay() {
+  if (!controlFile) return 0;
+  try {
+    const d = parseInt(JSON.parse(fs.readFileSync(controlFile, 'utf8')).resp_delay_ms, 10);
+    return Number.isFinite(d) ? Math.min(Math.max(d, 0), 5000) : 0;
+  } catch (e) {
+    return 0;
+  }
+}
 
 const stats = {
   binds: 0, bind_refused: 0, enquire_links: 0, unbinds: 0,
@@ -199,14 +215,16 @@ const server = smpp.createServer((session) => {
     };
     if (pdu.message_payload) fwd.message_payload = pdu.message_payload;
     upstream.submit_sm(fwd, (resp) => {
-      if (resp.command_status === 0) {
-        stats.submit_sm_ok++;
-        session.send(pdu.response({ message_id: id }));
-      } else {
-        stats.submit_sm_failed++;
-        session.send(pdu.response({ command_status: resp.command_status }));
-      }
-      writeStats();
+      setTimeout(() => {
+        if (resp.command_status === 0) {
+          stats.submit_sm_ok++;
+          session.send(pdu.response({ message_id: id }));
+        } else {
+          stats.submit_sm_failed++;
+          session.send(pdu.response({ command_status: resp.command_status }));
+        }
+        writeStats();
+      }, respDelay());
     });
   });
   session.on('close', () => {

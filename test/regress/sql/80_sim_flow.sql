@@ -197,6 +197,16 @@ SELECT count(*) AS t1_queue_row FROM mobisign.request_queue WHERE transaction_id
 \x on
 SELECT * FROM audit_after(:mark);
 \x off
+-- The SMSC's submit_sm_resp can reach the worker after the answer: the SIM
+-- answered at once, and the SMSC acknowledged the request only once its
+-- own next hop had.  The worker records the SMSC's message ids all the same
+-- (the audit is where they are kept); the transaction keeps its final state,
+-- and the audit row names it.
+SELECT coalesce(max(id), 0) AS mark FROM mobisign.audit \gset
+SELECT mobisign._mark_submitted(:'t1', ARRAY['smsc-0001']) AS became_submitted;
+SELECT state, submitted_at IS NULL AS never_submitted FROM mobisign.transaction WHERE id = :'t1';
+SELECT operation, outcome, detail->>'state' AS state, detail->'message_ids' AS message_ids
+  FROM mobisign.audit WHERE id > :mark ORDER BY id;
 -- mobisign_verify re-verifies the stored signature now (and audits that).
 SET SESSION AUTHORIZATION regress_shop;
 SELECT valid, status_code, status_name, reason, signer_subject, pki, chain
