@@ -24,6 +24,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "pgstat.h"
 #include "utils/array.h"
@@ -440,6 +441,7 @@ typedef struct ClaimArg
 	MemoryContext parent;
 	List	   *held;
 	List	   *jobs;
+	int			rows;			/* rows the claim took, closed ones too */
 } ClaimArg;
 
 /*
@@ -491,6 +493,7 @@ claim_fn(void *arg)
 
 	tt = SPI_tuptable;
 	n = SPI_processed;
+	a->rows = (int) n;
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = tt->vals[i];
@@ -573,7 +576,7 @@ claim_fn(void *arg)
 }
 
 List *
-ms_queue_claim(int limit, MemoryContext parent, List *held)
+ms_queue_claim(int limit, MemoryContext parent, List *held, int *rows)
 {
 	ClaimArg	a;
 
@@ -581,6 +584,7 @@ ms_queue_claim(int limit, MemoryContext parent, List *held)
 	a.parent = parent;
 	a.held = held;
 	a.jobs = NIL;
+	a.rows = 0;
 	if (!run_unit("mobisign worker: claiming requests", claim_fn, &a))
 	{
 		ListCell   *lc;
@@ -589,9 +593,55 @@ ms_queue_claim(int limit, MemoryContext parent, List *held)
 		foreach(lc, a.jobs)
 			MemoryContextDelete(((MsJob *) lfirst(lc))->cxt);
 		list_free(a.jobs);
+		*rows = -1;
 		return NIL;
 	}
+	*rows = a.rows;
 	return a.jobs;
+}
+
+typedef struct NextDueArg
+{
+	List	   *held;			/* MsJob * the worker still holds */
+	TimestampTz due;
+} NextDueArg;
+
+static void
+next_due_fn(void *arg)
+{
+	NextDueArg *a = (NextDueArg *) arg;
+	Datum	   *held = palloc(sizeof(Datum) * (list_length(a->held) + 1));
+	int			nheld = 0;
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	ListCell   *lc;
+	bool		isnull;
+
+	foreach(lc, a->held)
+		held[nheld++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
+	values[0] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_plan(kept_plan("SELECT pg_catalog.min(q.next_attempt_at) AS due"
+								   "  FROM mobisign.request_queue q"
+								   " WHERE NOT q.done AND q.next_attempt_at > pg_catalog.now()"
+								   "   AND q.transaction_id <> ALL ($1::uuid[])",
+								   1, types),
+						 values, NULL, true, 0) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		Datum		d = ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "due", &isnull);
+
+		if (!isnull)
+			a->due = DatumGetTimestampTz(d);
+	}
+}
+
+TimestampTz
+ms_queue_next_due(List *held)
+{
+	NextDueArg	a = {held, 0};
+
+	if (!run_unit("mobisign worker: looking for requests due later", next_due_fn, &a))
+		return 0;
+	return a.due;
 }
 
 /* ---- finish -------------------------------------------------------------- */
@@ -798,6 +848,32 @@ batch_fn(void *arg)
 }
 
 /*
+ * An accepted request whose recording failed (logged already: a lock wait
+ * that ran out, an error): the audit has no transaction.submitted row for
+ * this send, so the SMSC's message ids, which an SMSC's records are matched
+ * by, go to the server log (one line per request: every one is a fact the
+ * operator may need; ids are printable or hex, bounded by the codec).
+ */
+static void
+warn_unrecorded(MsJob *job)
+{
+	StringInfoData ids;
+
+	initStringInfo(&ids);
+	for (int k = 0; k < job->nsegs; k++)
+		appendStringInfo(&ids, "%s\"%s\"", k > 0 ? ", " : "",
+						 job->message_ids[k] ? job->message_ids[k] : "");
+	ereport(WARNING,
+			(errmsg("mobisign worker: the SMSC's acceptance of transaction %s was not recorded",
+					job->txid),
+			 errdetail("The SMSC accepted its %d segment(s) as message id(s) %s.",
+					   job->nsegs, ids.data),
+			 errhint("The request keeps its lease: if its transaction is still open when the lease "
+					 "ends (mobisign.worker_lease), it is sent again with the same counter.")));
+	pfree(ids.data);
+}
+
+/*
  * Record what a turn finished: the accepted requests with one batch (a unit
  * holding only the batch's rows), or each alone when the batch met a held
  * row or failed; every request not accepted alone.  A unit that fails rolls
@@ -842,6 +918,8 @@ ms_queue_finish(List *jobs)
 			job->due_again = 0; /* closed by the batch */
 		if (!committed)
 			job->due_again = leased;	/* what its unit set rolled back */
+		if (job->status == MS_JOB_OK && job->due_again != 0)
+			warn_unrecorded(job);
 		if (job->due_again != 0 && (due == 0 || job->due_again < due))
 			due = job->due_again;
 	}

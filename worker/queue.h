@@ -34,19 +34,32 @@ extern bool ms_queue_load_smsc(MemoryContext cxt, List **configs);
  * Rows whose transaction is no longer open are closed without sending.
  * Rows of the jobs in held (MsJob * still in memory) are never claimed again,
  * even if their lease ran out while the SMSC kept throttling.
- * Returns MsJob *, each in its own memory context under parent.
+ * Returns MsJob *, each in its own memory context under parent; *rows is
+ * how many rows the claim took (those closed unsent too: fewer than limit
+ * means nothing more was due), or -1 when the claim failed (logged; nothing
+ * of it stays).
  */
-extern List *ms_queue_claim(int limit, MemoryContext parent, List *held);
+extern List *ms_queue_claim(int limit, MemoryContext parent, List *held, int *rows);
+
+/*
+ * The earliest next_attempt_at still to come of the rows not done and not in
+ * held (MsJob * still in memory), or 0 when there is none or the query
+ * failed (rows due now are the claim's: a full claim claims again).  It reads
+ * every version of the leased rows still in request_queue_pending, so the
+ * worker asks only when it cannot know: at start (rows another worker
+ * leased or rescheduled), and once after a claim made at a due time it knew
+ * of (the rows due after it), never after every claim (make bench's peak).
+ */
+extern TimestampTz ms_queue_next_due(List *held);
 
 /*
  * Record finished jobs (OK / permanent / temporary failure); frees them.
  * Returns the earliest time one of their rows is due again (a retry's
  * next attempt; a row whose recording failed keeps its lease: now +
  * mobisign.worker_lease, at the latest), 0 if every row was closed.  Only
- * the worker moves next_attempt_at into the future, so that and the
- * safety-net poll are all it needs to know of when to claim again (asking
- * the queue for its earliest next_attempt_at read every version of the
- * leased rows still in request_queue_pending: make bench's peak).
+ * the worker moves next_attempt_at into the future, so that, what
+ * ms_queue_next_due tells it after claiming at such a time, and the
+ * safety-net poll are all it needs to know of when to claim again.
  */
 extern TimestampTz ms_queue_finish(List *jobs);
 

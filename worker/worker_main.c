@@ -93,6 +93,8 @@ typedef struct MsWorker
 	bool		claim_wanted;
 	TimestampTz next_claim_at;
 	TimestampTz due_again;		/* the earliest a row handed back is due, or 0 */
+	bool		due_unknown;	/* rows may be due later than due_again says:
+								 * ask the queue once after the next claim */
 	TimestampTz next_round_at;	/* the verifier pool's size, the CRL refresher */
 	MsHousekeeper hk;			/* when no verifier keeps house (housekeeping.h) */
 	TimestampTz next_config_at;
@@ -255,11 +257,26 @@ claim_jobs(MsWorker *w, TimestampTz now)
 
 	if (cap <= 0)
 		return;
-	/* this claim takes what was handed back and is due by now */
+	claimed = ms_queue_claim(cap, w->jobs_cxt, w->jobs, &n);
+	if (n < 0)
+	{
+		/* the claim failed (logged): what was due still is; again in 1 s */
+		w->next_claim_at = TimestampTzPlusMilliseconds(now, 1000);
+		return;
+	}
+
+	/*
+	 * This claim took what was handed back and due by now.  Rows handed
+	 * back at other times may be due after it (retries of several
+	 * attempts, units that committed a few milliseconds apart): having
+	 * claimed at a due time it knew of, the worker asks the queue once for
+	 * the next (and at start, for what an earlier worker left).
+	 */
 	if (w->due_again != 0 && w->due_again <= now)
+	{
 		w->due_again = 0;
-	claimed = ms_queue_claim(cap, w->jobs_cxt, w->jobs);
-	n = list_length(claimed);
+		w->due_unknown = true;
+	}
 	foreach(lc, claimed)
 	{
 		MsJob	   *job = (MsJob *) lfirst(lc);
@@ -294,14 +311,26 @@ claim_jobs(MsWorker *w, TimestampTz now)
 	}
 	list_free(claimed);
 
+	if (w->due_unknown)
+	{
+		TimestampTz later = ms_queue_next_due(w->jobs);
+
+		w->due_unknown = false;
+		/* rows due a few ms apart: claimed together, at most 10 claims a second */
+		if (later != 0)
+			later = Max(later, TimestampTzPlusMilliseconds(now, 100));
+		if (later != 0 && (w->due_again == 0 || later < w->due_again))
+			w->due_again = later;
+	}
+
 	if (n < cap)
 	{
 		/*
-		 * nothing more is due now: the next claim is when a writer's commit
-		 * wakes the worker, a row handed back is due again, or the
-		 * safety-net poll comes (a row due that another session held, a
-		 * lease of a worker before this one; the queue is not asked for
-		 * its earliest next_attempt_at: queue.h)
+		 * nothing more is due now (the rows it took count, those closed
+		 * unsent too): the next claim is when a writer's commit wakes the
+		 * worker, a row handed back or learned of above is due, or the
+		 * safety-net poll comes (a row due that another session held when
+		 * claimed; the queue is not asked after every claim: queue.h)
 		 */
 		TimestampTz due = TimestampTzPlusMilliseconds(now, ms_worker_naptime_ms);
 
@@ -636,6 +665,8 @@ worker_start(Datum main_arg)
 	reload_links(w, now);
 	w->claim_wanted = true;
 	w->next_claim_at = now;
+	/* rows an earlier worker rescheduled: learned after the first claim */
+	w->due_unknown = true;
 	w->next_round_at = now;
 	ms_hk_init(&w->hk, true, now);
 	w->next_pending_at = now;

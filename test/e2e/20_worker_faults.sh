@@ -19,6 +19,10 @@
 #                     session, the worker reconnects, all complete
 #   resent_request    dropped before the submit_sm_resp: the packet is sent
 #                     again, the SIM refuses the copy, the first completes
+#   retries_apart     a row due 4 s after it was queued, and a request
+#                     refused once (temporarily, due again 1 s later): the
+#                     worker claims each at its time, the first not at the
+#                     safety-net poll
 #   poison_rows       one row that fails, inside each batch the worker and the
 #                     verifiers write (requests recorded as submitted,
 #                     received segments stored, answers handled): the batch
@@ -301,6 +305,45 @@ resent_request() {
 	ms_sim_file "$SIMDIR" behaviour
 }
 
+# retries_apart: rows due at different times.  One request's row is due
+# 4 s after it was queued (as a retry of another attempt, or what an earlier
+# worker rescheduled: its time set in the request's own transaction), a
+# second request is refused once (ESME_RSYSERR, temporary: rescheduled in the queue; a queue full or throttled answer is retried by the session itself) and due again
+# 1 s later.  The worker claims the second at its time; the first must not
+# wait for the safety-net poll (60 s here): having claimed at a due time it
+# knew of, the worker learns the next from the queue.
+# (the audit's transaction.submitted row: an answer may complete its
+# transaction first, which then has no submitted_at)
+accepted_after() { # TAG USER: seconds from the request to the SMSC's acceptance recorded
+	q "SELECT round(extract(epoch FROM a.at - t.created_at)::numeric, 1) FROM mobisign.transaction t
+	     JOIN mobisign.audit a ON a.transaction_id = t.id AND a.operation = 'transaction.submitted'
+	    WHERE t.application = '$1' AND t.user_id = '$2'"
+}
+retries_apart() {
+	local r0 a b
+	q "ALTER SYSTEM SET mobisign.worker_naptime = '60s'" >/dev/null
+	ms_reload
+	sleep 1
+	r0=$(grep -c "refused with status 0x08" "$WORK/sim.log")
+	faults "reject 1 0x08"
+	sleep 0.3
+	q "SELECT set_config('apart.t', (SELECT transaction_id::text FROM mobisign_authenticate('user0116', 'apart', '3 min')), false);
+	   UPDATE mobisign.request_queue SET next_attempt_at = now() + interval '4 s'
+	    WHERE transaction_id = current_setting('apart.t')::uuid" >/dev/null
+	start_auth 117 117 apart
+	final apart 30
+	faults
+	q "ALTER SYSTEM RESET mobisign.worker_naptime" >/dev/null
+	ms_reload
+	a=$(accepted_after apart user0116)
+	b=$(accepted_after apart user0117)
+	echo "# retries_apart: the refused request accepted after ${b:-?} s, the one due 4 s later after ${a:-?} s"
+	ms_check "both 502, the second refused once" "2 1" \
+		"$(ms_status_count apart 502) $(($(grep -c "refused with status 0x08" "$WORK/sim.log") - r0))"
+	ms_check "the row due later was claimed at its time, not before it nor at the poll (4 to 10 s)" yes \
+		"$(awk -v a="${a:-0}" 'BEGIN { print (a >= 4 && a < 10) ? "yes" : "no: " a " s" }')"
+}
+
 # poison_rows: a trigger makes one row of a batch fail; the other rows of
 # the batch must not be lost with it (worker/queue.c falls back to one row
 # per statement).  15 authentications queued at once are claimed, sent,
@@ -464,6 +507,14 @@ batch_fallback() {
 		"$((errors + 1)) true" "$(q "SELECT errors || ' ' || (last_error LIKE '%lock timeout%') FROM mobisign.worker_stats")"
 	ms_check_grep "its warning says what becomes of the request" \
 		"HINT:  Another session held the request's rows for longer than 1s; the request keeps its lease" \
+		<(tail -n +"$log0" "$PG/log")
+	# its answer completed it meanwhile: the audit has no transaction.submitted
+	# row for it, and the server log has the SMSC's message ids
+	ms_check_grep "the held one's acceptance, not recorded, is in the server log" \
+		"WARNING:  mobisign worker: the SMSC's acceptance of transaction $a was not recorded" \
+		<(tail -n +"$log0" "$PG/log")
+	ms_check_grep "... with the SMSC's message ids" \
+		"DETAIL:  The SMSC accepted its [0-9]+ segment\\(s\\) as message id\\(s\\) \"sim[0-9]+\"" \
 		<(tail -n +"$log0" "$PG/log")
 }
 
@@ -870,7 +921,7 @@ without_preload() {
 # ---------------------------------------------------------------------------
 ms_scenario hostile_smsc hostile_smsc
 setup_simulator
-for s in baseline rate_cap throttle connection_drop no_response resent_request poison_rows answer_locks mark_held batch_fallback wake_in_wait exactly_once crash \
+for s in baseline rate_cap throttle connection_drop no_response resent_request retries_apart poison_rows answer_locks mark_held batch_fallback wake_in_wait exactly_once crash \
 	ack_after_commit verifier_crash drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
 	ms_scenario "$s" "$s"
 done
