@@ -23,6 +23,10 @@
 #                     refused once (temporarily, due again 1 s later): the
 #                     worker claims each at its time, the first not at the
 #                     safety-net poll
+#   expired_head      a window's worth of requests past their expiry at the
+#                     head of the queue, a live one behind them: the claim
+#                     that closes them unsent is a full one, the live one is
+#                     sent at once
 #   poison_rows       one row that fails, inside each batch the worker and the
 #                     verifiers write (requests recorded as submitted,
 #                     received segments stored, answers handled): the batch
@@ -342,6 +346,40 @@ retries_apart() {
 		"$(ms_status_count apart 502) $(($(grep -c "refused with status 0x08" "$WORK/sim.log") - r0))"
 	ms_check "the row due later was claimed at its time, not before it nor at the poll (4 to 10 s)" yes \
 		"$(awk -v a="${a:-0}" 'BEGIN { print (a >= 4 && a < 10) ? "yes" : "no: " a " s" }')"
+}
+
+# expired_head: the head of the queue is a window's worth of requests past
+# their expiry (not expired yet: housekeeping every 60 s here), and behind
+# them, committed with them, one live request.  The claim takes the 20 and
+# closes them unsent; that took a whole window's rows, so the worker claims
+# again at once and sends the live one (it took the claim for an empty
+# queue, and the live request waited for the safety-net poll, 60 s).
+expired_head() {
+	local t0 after
+	q "ALTER SYSTEM SET mobisign.worker_naptime = '60s'" >/dev/null
+	q "ALTER SYSTEM SET mobisign.worker_housekeeping_interval = '60s'" >/dev/null
+	ms_reload
+	sleep 1
+	t0=$(date +%s%N)
+	q "SELECT count(mobisign_authenticate(pg_catalog.format('user%s', pg_catalog.lpad(g::text, 4, '0')), 'expired_head', '3 min'))
+	     FROM pg_catalog.generate_series(120, 139) g;
+	   UPDATE mobisign.transaction SET expires_at = now() - interval '1 s' WHERE application = 'expired_head';
+	   SELECT mobisign_authenticate('user0140', 'expired_live', '3 min')" >/dev/null
+	ms_check "the live request behind them is answered within 5 s (not at the 60 s poll)" "completed 502" \
+		"$(q "SELECT state || ' ' || status_code FROM mobisign_wait((SELECT id FROM mobisign.transaction
+		                                                            WHERE application = 'expired_live'), '5 s')")"
+	after=$((($(date +%s%N) - t0) / 1000000))
+	echo "# expired_head: the live request final after $after ms"
+	ms_check "the 20 were closed unsent, past their expiry" 20 \
+		"$(q "SELECT count(*) FROM mobisign.request_queue q JOIN mobisign.transaction t ON t.id = q.transaction_id
+		       WHERE t.application = 'expired_head' AND q.done AND q.last_error LIKE '%past its expiry%'")"
+	q "ALTER SYSTEM RESET mobisign.worker_naptime" >/dev/null
+	q "ALTER SYSTEM RESET mobisign.worker_housekeeping_interval" >/dev/null
+	ms_reload
+	# housekeeping's next round is up to 60 s away: expire them now
+	q "SELECT mobisign._expire()" >/dev/null
+	final expired_head 30
+	ms_check "then expiry ended them (208)" 20 "$(ms_status_count expired_head 208)"
 }
 
 # poison_rows: a trigger makes one row of a batch fail; the other rows of
@@ -921,7 +959,7 @@ without_preload() {
 # ---------------------------------------------------------------------------
 ms_scenario hostile_smsc hostile_smsc
 setup_simulator
-for s in baseline rate_cap throttle connection_drop no_response resent_request retries_apart poison_rows answer_locks mark_held batch_fallback wake_in_wait exactly_once crash \
+for s in baseline rate_cap throttle connection_drop no_response resent_request retries_apart expired_head poison_rows answer_locks mark_held batch_fallback wake_in_wait exactly_once crash \
 	ack_after_commit verifier_crash drop_database busy_worker sigterm drop_own_database log_hygiene without_preload; do
 	ms_scenario "$s" "$s"
 done
