@@ -603,6 +603,7 @@ ms_queue_claim(int limit, MemoryContext parent, List *held, int *rows)
 typedef struct NextDueArg
 {
 	List	   *held;			/* MsJob * the worker still holds */
+	TimestampTz after;
 	TimestampTz due;
 } NextDueArg;
 
@@ -612,19 +613,20 @@ next_due_fn(void *arg)
 	NextDueArg *a = (NextDueArg *) arg;
 	Datum	   *held = palloc(sizeof(Datum) * (list_length(a->held) + 1));
 	int			nheld = 0;
-	Oid			types[1] = {TEXTARRAYOID};
-	Datum		values[1];
+	Oid			types[2] = {TEXTARRAYOID, TIMESTAMPTZOID};
+	Datum		values[2];
 	ListCell   *lc;
 	bool		isnull;
 
 	foreach(lc, a->held)
 		held[nheld++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
 	values[0] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = TimestampTzGetDatum(a->after);
 	if (SPI_execute_plan(kept_plan("SELECT pg_catalog.min(q.next_attempt_at) AS due"
 								   "  FROM mobisign.request_queue q"
-								   " WHERE NOT q.done AND q.next_attempt_at > pg_catalog.now()"
+								   " WHERE NOT q.done AND q.next_attempt_at > $2"
 								   "   AND q.transaction_id <> ALL ($1::uuid[])",
-								   1, types),
+								   2, types),
 						 values, NULL, true, 0) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		Datum		d = ms_spi_datum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "due", &isnull);
@@ -635,9 +637,9 @@ next_due_fn(void *arg)
 }
 
 TimestampTz
-ms_queue_next_due(List *held)
+ms_queue_next_due(List *held, TimestampTz after)
 {
-	NextDueArg	a = {held, 0};
+	NextDueArg	a = {held, after, 0};
 
 	if (!run_unit("mobisign worker: looking for requests due later", next_due_fn, &a))
 		return 0;

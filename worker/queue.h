@@ -42,15 +42,16 @@ extern bool ms_queue_load_smsc(MemoryContext cxt, List **configs);
 extern List *ms_queue_claim(int limit, MemoryContext parent, List *held, int *rows);
 
 /*
- * The earliest next_attempt_at still to come of the rows not done and not in
- * held (MsJob * still in memory), or 0 when there is none or the query
- * failed (rows due now are the claim's: a full claim claims again).  It reads
+ * The earliest next_attempt_at after "after" (the time of the claim before:
+ * what was due by then is the claim's, a full claim claims again) of the
+ * rows not done and not in held (MsJob * still in memory), or 0 when there
+ * is none or the query failed.  It reads
  * every version of the leased rows still in request_queue_pending, so the
  * worker asks only when it cannot know: at start (rows another worker
  * leased or rescheduled), and once after a claim made at a due time it knew
  * of (the rows due after it), never after every claim (make bench's peak).
  */
-extern TimestampTz ms_queue_next_due(List *held);
+extern TimestampTz ms_queue_next_due(List *held, TimestampTz after);
 
 /*
  * Record finished jobs (OK / permanent / temporary failure); frees them.

@@ -313,7 +313,7 @@ claim_jobs(MsWorker *w, TimestampTz now)
 
 	if (w->due_unknown)
 	{
-		TimestampTz later = ms_queue_next_due(w->jobs);
+		TimestampTz later = ms_queue_next_due(w->jobs, now);
 
 		w->due_unknown = false;
 		/* rows due a few ms apart: claimed together, at most 10 claims a second */

@@ -552,7 +552,7 @@ batch_fallback() {
 		"WARNING:  mobisign worker: the SMSC's acceptance of transaction $a was not recorded" \
 		<(tail -n +"$log0" "$PG/log")
 	ms_check_grep "... with the SMSC's message ids" \
-		"DETAIL:  The SMSC accepted its [0-9]+ segment\\(s\\) as message id\\(s\\) \"sim[0-9]+\"" \
+		"DETAIL:  The SMSC accepted its [0-9]+ segment\\(s\\) as message id\\(s\\) \"sim[0-9a-f]+\"" \
 		<(tail -n +"$log0" "$PG/log")
 }
 
