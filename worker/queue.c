@@ -466,6 +466,19 @@ static const char claim_sql[] =
 	"           t.state = 'queued' AND t.expires_at > pg_catalog.now() AS sendable,"
 	"           t.state";
 
+/* the transaction ids of the jobs in held (MsJob *), as a text[] Datum */
+static Datum
+held_ids(List *held)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * (list_length(held) + 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, held)
+		ids[n++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
+	return PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 static void
 claim_fn(void *arg)
 {
@@ -476,16 +489,10 @@ claim_fn(void *arg)
 	int			rc;
 	SPITupleTable *tt;
 	uint64		n;
-	Datum	   *held;
-	int			nheld = 0;
-	ListCell   *lc;
 
-	held = palloc(sizeof(Datum) * (list_length(a->held) + 1));
-	foreach(lc, a->held)
-		held[nheld++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
 	values[0] = Int32GetDatum(a->limit);
 	values[1] = Float8GetDatum((double) ms_worker_lease_s);
-	values[2] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = held_ids(a->held);
 
 	rc = SPI_execute_plan(kept_plan(claim_sql, 3, types), values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
@@ -611,16 +618,11 @@ static void
 next_due_fn(void *arg)
 {
 	NextDueArg *a = (NextDueArg *) arg;
-	Datum	   *held = palloc(sizeof(Datum) * (list_length(a->held) + 1));
-	int			nheld = 0;
 	Oid			types[2] = {TEXTARRAYOID, TIMESTAMPTZOID};
 	Datum		values[2];
-	ListCell   *lc;
 	bool		isnull;
 
-	foreach(lc, a->held)
-		held[nheld++] = CStringGetTextDatum(((MsJob *) lfirst(lc))->txid);
-	values[0] = PointerGetDatum(construct_array(held, nheld, TEXTOID, -1, false, TYPALIGN_INT));
+	values[0] = held_ids(a->held);
 	values[1] = TimestampTzGetDatum(a->after);
 	if (SPI_execute_plan(kept_plan("SELECT pg_catalog.min(q.next_attempt_at) AS due"
 								   "  FROM mobisign.request_queue q"

@@ -261,6 +261,7 @@ claim_jobs(MsWorker *w, TimestampTz now)
 	if (n < 0)
 	{
 		/* the claim failed (logged): what was due still is; again in 1 s */
+		w->claim_wanted = false;
 		w->next_claim_at = TimestampTzPlusMilliseconds(now, 1000);
 		return;
 	}
