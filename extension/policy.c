@@ -62,6 +62,41 @@ seconds_interval(int secs)
 	return IntervalPGetDatum(iv);
 }
 
+/*
+ * An interval argument as the duration it stands for, in seconds: a month
+ * counted 30 days and a year 365.25 days, as extract(epoch) counts them,
+ * clamped to +/- MS_DURATION_MAX_S.  Every interval the API is given is
+ * checked and applied as this one duration: an interval's own comparison
+ * (a month is 30 days) and its addition to a timestamp (calendar months
+ * and years) disagree, so '1000 years -360000 days 10 s' compares as 10 s
+ * and adds 14 years.
+ */
+double
+ms_duration_seconds(const Interval *iv)
+{
+	double		s;
+
+	s = (double) iv->time / USECS_PER_SEC + (double) iv->day * SECS_PER_DAY +
+		(double) (iv->month / MONTHS_PER_YEAR) * DAYS_PER_YEAR * SECS_PER_DAY +
+		(double) (iv->month % MONTHS_PER_YEAR) * DAYS_PER_MONTH * SECS_PER_DAY;
+	if (s > MS_DURATION_MAX_S)
+		s = MS_DURATION_MAX_S;
+	if (s < -MS_DURATION_MAX_S)
+		s = -MS_DURATION_MAX_S;
+	return s;
+}
+
+/* mobisign._duration(interval) RETURNS interval: that duration, as time only */
+PG_FUNCTION_INFO_V1(ms_duration_sql);
+Datum
+ms_duration_sql(PG_FUNCTION_ARGS)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = (int64) (ms_duration_seconds(PG_GETARG_INTERVAL_P(0)) * USECS_PER_SEC);
+	PG_RETURN_INTERVAL_P(iv);
+}
+
 /* mobisign._max_timeout() RETURNS interval */
 PG_FUNCTION_INFO_V1(ms_max_timeout_sql);
 Datum

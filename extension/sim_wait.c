@@ -48,6 +48,7 @@
 #include "utils/uuid.h"
 
 #include "bgworker.h"
+#include "policy.h"
 #include "sim_wait.h"
 #include "worker_wake.h"
 #include "spi_row.h"
@@ -105,19 +106,17 @@ require_read_committed(const char *what)
 				 errhint("Call %s outside an explicit transaction, or use LISTEN mobisign.", what)));
 }
 
-/* The wait's end: now + timeout, the timeout clamped to [0, 1 hour]. */
+/* The wait's end: now + timeout (its duration: policy.h), clamped to [0, 1 hour]. */
 static TimestampTz
 wait_deadline(const Interval *timeout)
 {
-	int64		tmo_us;
+	double		secs = ms_duration_seconds(timeout);
 
-	tmo_us = timeout->time + (int64) timeout->day * USECS_PER_DAY +
-		(int64) timeout->month * DAYS_PER_MONTH * USECS_PER_DAY;
-	if (tmo_us < 0)
-		tmo_us = 0;
-	if (tmo_us > (int64) 3600 * USECS_PER_SEC)
-		tmo_us = (int64) 3600 * USECS_PER_SEC;
-	return GetCurrentTimestamp() + tmo_us;
+	if (secs < 0)
+		secs = 0;
+	if (secs > 3600)
+		secs = 3600;
+	return GetCurrentTimestamp() + (int64) (secs * USECS_PER_SEC);
 }
 
 /*

@@ -29,6 +29,18 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION mobisign_input_limits()
     IS 'the length limit of every text argument of the API, whether it must be printable, and the SQLSTATE of a refusal';
 
+-- An interval argument as the duration it stands for: time only, a month
+-- counted 30 days and a year 365.25 days (as extract(epoch)), clamped to
+-- about 3,170 years (extension/policy.c).  Every interval an application or
+-- the purge role gives is checked and applied as this one value: an
+-- interval's comparison (a month is 30 days) and its addition to a
+-- timestamp (calendar months) disagree, so that '1000 years -360000 days
+-- 10 s' compares as 10 s and adds 14 years.
+CREATE FUNCTION mobisign._duration(value interval)
+RETURNS interval
+AS 'MODULE_PATHNAME', 'ms_duration_sql'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
 -- mobisign.max_timeout: the longest timeout of a request (PGC_SUSET)
 CREATE FUNCTION mobisign._max_timeout()
 RETURNS interval

@@ -60,7 +60,7 @@ BEGIN
     t.certificate_fingerprint := who.certificate_fingerprint;
     t.sim_key_set := k.key_set;
     t.counter := k.counter;
-    t.expires_at := pg_catalog.now() + p_timeout;
+    t.expires_at := pg_catalog.now() + mobisign._duration(p_timeout);  -- as checked
     t.evidence := who.candidates;
     t.id := mobisign._request_insert_transaction(t);
 
@@ -104,8 +104,10 @@ BEGIN
             mobisign._check_input(CASE p_kind WHEN 'sign' THEN 'text_to_sign' ELSE 'message' END,
                                   p_display);
     -- one open request per user: no application may hold a user for long
+    -- (its duration: what the expiry adds; not the interval's own comparison)
     v_max := mobisign._max_timeout();
-    IF p_timeout IS NULL OR p_timeout < '1 s' OR p_timeout > v_max THEN
+    IF p_timeout IS NULL OR mobisign._duration(p_timeout) < '1 s'
+       OR mobisign._duration(p_timeout) > v_max THEN
         PERFORM mobisign._raise_status(101,
             pg_catalog.format('timeout must be between 1 second and %s', v_max),
             pg_catalog.format('The timeout given is %s; mobisign.max_timeout is %s.',
@@ -563,7 +565,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_timeout IS NULL OR p_timeout < '0' THEN
+    IF p_timeout IS NULL OR mobisign._duration(p_timeout) < '0' THEN
         PERFORM mobisign._raise_status(101, 'timeout must be zero or positive');
     END IF;
     PERFORM mobisign._status(p_transaction_id);

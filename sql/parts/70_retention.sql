@@ -20,11 +20,13 @@ DECLARE
     anchor   bytea;
     v_min    interval := mobisign._min_retention();
 BEGIN
-    IF older_than IS NULL OR older_than <= '0' THEN
+    -- older_than as its duration (mobisign._duration): what the cutoff
+    -- subtracts is what is checked against the minimum retention
+    IF older_than IS NULL OR mobisign._duration(older_than) <= '0' THEN
         RAISE EXCEPTION 'older_than must be a positive interval'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF older_than < v_min THEN
+    IF mobisign._duration(older_than) < v_min THEN
         RAISE EXCEPTION 'older_than must be at least the minimum retention, %', v_min
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = pg_catalog.format('older_than is %s; mobisign.min_retention is %s.', older_than, v_min),
@@ -33,7 +35,7 @@ BEGIN
     IF max_rows IS NULL OR max_rows < 1 THEN
         RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    cutoff := pg_catalog.now() - older_than;
+    cutoff := pg_catalog.now() - mobisign._duration(older_than);
 
     -- finished transactions (their queue rows go with them)
     WITH doomed AS (

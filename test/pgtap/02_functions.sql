@@ -77,7 +77,7 @@ INSERT INTO no_sql_c_functions VALUES
     ('mobisign._kind_signs_digest(text)'), ('mobisign._digest_verification_code(bytea)'),
     ('mobisign._is_msisdn(text)'), ('mobisign._ota_counter_max()'),
     ('mobisign._input_fits(text,text)'), ('mobisign._check_input(text,text,text)'), -- input_limits.c
-    ('mobisign._max_timeout()'),                                               -- policy.c
+    ('mobisign._max_timeout()'), ('mobisign._duration(interval)'),             -- policy.c
     ('mobisign._random_bytes(integer)'), ('mobisign._verification_code()'),    -- sim_api.c
     ('mobisign._display_check(text)'),                                          -- sim_request.c
     ('mobisign._build_request(text,integer,bigint,bytea,bytea,bytea,bytea,text,bytea,text,text,timestamptz)'),

@@ -118,6 +118,7 @@ INSERT INTO expect_fn VALUES
     ('mobisign._input_fits(text,text)', '{}'),
     ('mobisign._max_timeout()', '{}'),
     ('mobisign._min_retention()', '{}'),
+    ('mobisign._duration(interval)', '{}'),
     ('mobisign._segment_window()', '{}'),
     ('mobisign._utf8(text)', '{}'),
     ('mobisign._utf8_or_stored(text)', '{}'),

@@ -122,9 +122,19 @@ SHOW mobisign.max_timeout;
 SET SESSION AUTHORIZATION regress_shop1;
 SELECT err($$ SELECT mobisign_authenticate('alice', 'shop', timeout => '1 day') $$);
 SELECT err($$ SELECT mobisign_sign('alice', 'Pay 1 EUR', timeout => '181 s') $$);
+-- The cap is on the time the request stays open: an interval is taken as
+-- its duration (mobisign._duration: a month is 30 days, a year 365.25), the
+-- same value checked and added to now().  Compared as intervals (a year is
+-- 12 months of 30 days) the next one is 10 seconds; added to a date it is
+-- more than 14 years, and alice would be held from every application.
+SELECT err($$ SELECT mobisign_authenticate('alice', 'shop', timeout => '1000 years -360000 days 10 s') $$);
 -- Only a superuser can move the cap.
 SELECT err($$ SET mobisign.max_timeout = '1d' $$);
 RESET SESSION AUTHORIZATION;
+-- (what those durations are; mobisign._duration is internal)
+SELECT mobisign._duration('1000 years -360000 days 10 s') AS held_for,
+       mobisign._duration('1 mon -30 days 1 min') AS one_minute,
+       mobisign._duration('178000000 years') AS clamped;
 SET mobisign.max_timeout = '80s';
 SELECT err($$ SELECT mobisign_authenticate('alice', 'shop', timeout => '2 min') $$);
 RESET mobisign.max_timeout;
@@ -184,6 +194,9 @@ SELECT errcode($$ SELECT mobisign_purge('400 days') $$) AS admin_purge;
 SET SESSION AUTHORIZATION regress_purger;
 SELECT err($$ SELECT mobisign_purge('1 millisecond') $$);
 SELECT err($$ SELECT mobisign_purge('29 days') $$);
+-- compared as intervals this is 5,241 days; as a duration it is minus 9
+-- days, a cutoff tomorrow that would purge everything
+SELECT err($$ SELECT mobisign_purge('-12000 mon 365241 days') $$);
 SELECT * FROM mobisign_purge('30 days');
 -- and it cannot lower the minimum (superuser only)
 SELECT err($$ SET mobisign.min_retention = 0 $$);
