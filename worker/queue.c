@@ -944,6 +944,14 @@ ms_queue_finish(List *jobs)
  * an answer of 4 SMS is then looked at once, not 4 times.  A duplicate
  * (same MSISDN and digest pending) inserts nothing and queues nothing.
  *
+ * A duplicate is recognised by the statement's snapshot (NOT EXISTS), not
+ * by the unique index alone: ON CONFLICT's check waits for a transaction
+ * that is updating the pending copy, a verifier marking it processed (for
+ * its whole batch, which may fetch OCSP responses), and while it waited
+ * every link stood still.  A copy being processed is a duplicate as seen;
+ * ON CONFLICT stays for copies within one batch.  The worker is the only
+ * writer of new segments, so no pending copy is in flight elsewhere.
+ *
  * store_batch_sql: the segments of the turn in one statement ($1..$6:
  * arrays in arrival order, one element per segment); the MSISDN stored and
  * whether the segment was new, per segment (ord from 1).  A failed batch
@@ -959,7 +967,10 @@ static const char store_batch_sql[] =
 	"         WITH ORDINALITY AS w(msisdn, smsc_id, concat_ref, total, seq, ud, ord))"
 	" , i AS (INSERT INTO mobisign.inbound_segment"
 	"        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
-	" SELECT m.msisdn, m.smsc_id, m.concat_ref, m.total, m.seq, m.ud, m.digest FROM m ORDER BY m.ord"
+	" SELECT m.msisdn, m.smsc_id, m.concat_ref, m.total, m.seq, m.ud, m.digest FROM m"
+	"  WHERE NOT EXISTS (SELECT FROM mobisign.inbound_segment d"
+	"                     WHERE d.msisdn = m.msisdn AND d.digest = m.digest AND NOT d.processed)"
+	"  ORDER BY m.ord"
 	" ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
 	" RETURNING id, msisdn, concat_ref, total, digest)"
 	" , g AS (SELECT i.msisdn, i.concat_ref, i.total, pg_catalog.count(*) AS fresh, pg_catalog.min(i.id) AS first"

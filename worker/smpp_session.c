@@ -736,15 +736,17 @@ sess_connect_done(MsSession *s, TimestampTz now)
 /*
  * A PDU was refused (malformed, or a value we do not store).  Logged at most
  * once per MS_MALFORMED_LOG_MS per link, with the count of the unlogged
- * ones; MS_MALFORMED_LIMIT in a row close the session as a failure, so the
- * link reconnects after its reconnect delay (with back-off).  The log names
- * the command, the field and the sequence number, never the bytes.
+ * ones (sess_log_limited: also what is well formed but not served, a
+ * generic_nack for a sequence never sent, a command not served: one line
+ * per 16-byte PDU filled the log); MS_MALFORMED_LIMIT refused in a row close
+ * the session as a failure, so the link reconnects after its reconnect
+ * delay (with back-off).  The log names the command, the field and the
+ * sequence number, never the bytes.
  */
 static void
-sess_refused(MsSession *s, const msc_smpp_header *h, const char *why, bool answered,
-			 uint32 status, TimestampTz now)
+sess_log_limited(MsSession *s, const msc_smpp_header *h, const char *why, bool answered,
+				 uint32 status, TimestampTz now)
 {
-	s->malformed_run++;
 	s->counters.errors++;
 	if (s->malformed_logged_at == 0 ||
 		now >= after_ms(s->malformed_logged_at, MS_MALFORMED_LOG_MS))
@@ -767,6 +769,14 @@ sess_refused(MsSession *s, const msc_smpp_header *h, const char *why, bool answe
 	}
 	else
 		s->malformed_unlogged++;
+}
+
+static void
+sess_refused(MsSession *s, const msc_smpp_header *h, const char *why, bool answered,
+			 uint32 status, TimestampTz now)
+{
+	s->malformed_run++;
+	sess_log_limited(s, h, why, answered, status, now);
 	if (s->malformed_run >= MS_MALFORMED_LIMIT)
 	{
 		char		msg[120];
@@ -870,6 +880,17 @@ handle_deliver_sm(MsSession *s, const msc_smpp_pdu *pdu, TimestampTz now, List *
 	const uint8 *ud;
 	size_t		udlen = 0;
 
+	if (s->state == MS_LINK_UNBINDING)
+	{
+		/*
+		 * an answer already on its way as the worker unbinds (it is
+		 * shutting down): temporary, so the SMSC delivers it again on the
+		 * next bind rather than discarding it (ESME_RINVBNDSTS is not
+		 * temporary)
+		 */
+		sess_send_header(s, DELIVER_SM_RESP, ESME_RX_T_APPN, seq, now);
+		return;
+	}
 	if (s->state != MS_LINK_BOUND)
 	{
 		sess_send_header(s, DELIVER_SM_RESP, ESME_RINVBNDSTS, seq, now);
@@ -1018,9 +1039,13 @@ handle_frame(MsSession *s, const uint8 *frame, int len, TimestampTz now, List **
 				handle_submit_resp(s, slot, status, NULL, now);
 			}
 			else
-				ereport(LOG,
-						(errmsg("mobisign worker: SMSC %s sent generic_nack %s (0x%08x) for sequence %u",
-								s->label, ms_smpp_status_text(status), status, seq)));
+			{
+				char		why[120];
+
+				snprintf(why, sizeof(why), "its status %s (0x%08x) is for no PDU in flight",
+						 ms_smpp_status_text(status), status);
+				sess_log_limited(s, &pdu.h, why, false, 0, now);
+			}
 			break;
 
 		case MSC_SMPP_DELIVER_SM:
@@ -1050,11 +1075,16 @@ handle_frame(MsSession *s, const uint8 *frame, int len, TimestampTz now, List **
 		default:
 			if ((command_id & MSC_SMPP_RESP_BIT) == 0)
 			{
-				/* a request we do not serve (data_sm, alert_notification...) */
-				ereport(LOG,
-						(errmsg("mobisign worker: SMSC %s sent unsupported command 0x%08x; answered generic_nack",
-								s->label, command_id)));
+				/*
+				 * a request we do not serve (data_sm, alert_notification...):
+				 * not a fault of the session, so it does not count towards
+				 * closing it
+				 */
+				char		why[80];
+
+				snprintf(why, sizeof(why), "mobisign does not serve command 0x%08x", command_id);
 				sess_send_header(s, GENERIC_NACK, ESME_RINVCMDID, seq, now);
+				sess_log_limited(s, &pdu.h, why, true, ESME_RINVCMDID, now);
 			}
 			else
 				ereport(DEBUG1,

@@ -291,7 +291,9 @@ ALTER TABLE mobisign.inbound_segment SET (autovacuum_vacuum_scale_factor = 0,
 -- FOR UPDATE SKIP LOCKED (mobisign._claim_answers) and deletes them in the
 -- transaction that handles them: a verifier that dies rolls its claim back
 -- and the rows are claimed again.  Writers only insert, never update, so the
--- SMPP owner never waits for a verifier's row lock.
+-- SMPP owner never waits for a verifier's row lock (nor on inbound_segment:
+-- a duplicate of a segment a verifier is updating is recognised by the
+-- worker's snapshot, not by waiting on the unique index; worker/queue.c).
 CREATE TABLE mobisign.answer_queue (
     id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     msisdn    text NOT NULL,

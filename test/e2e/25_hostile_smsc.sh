@@ -15,6 +15,14 @@
 #   bad_source  deliver_sm from a source_addr that is not UTF-8 (0xff...),
 #               alphanumeric, or 16 digits: refused with ESME_RINVSRCADR and
 #               never stored; a valid MSISDN is stored;
+#   held_dup    a deliver_sm stored, then the same again (an SMSC redelivers
+#               one whose resp was late) while another session holds the
+#               first copy's row for 8 s, as a verifier marking it processed
+#               does: acknowledged at once as the duplicate it is, the link
+#               served meanwhile (the worker waited on the unique index);
+#   nack_flood  2,000 generic_nack for no PDU sent and 2,000 data_sm (not
+#               served; answered generic_nack): logged a few times with a
+#               count, not 4,000 lines, and the session goes on;
 #   bad_msgid   submit_sm answered with a message_id that is not UTF-8: the
 #               id is stored hex-encoded (hex:fffe2d6964) in the queue and
 #               in the audit;
@@ -199,6 +207,52 @@ scenario_bad_msgid() {
 	smsc_stop
 }
 
+scenario_held_dup() {
+	local hold n
+	smsc_start held_dup --go "$WORK/go-held_dup" || return 0
+	wait_for 30 jis "$OUT" phase stored || { fail "the first copy was not answered"; return 0; }
+	ms_check_cmd "the first copy is stored, pending (one segment of two)" \
+		test "$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn LIKE '%358409999001' AND NOT processed")" = 1
+	# a session holds that row as a verifier marking it processed does (for
+	# its whole batch, which may wait on an OCSP responder), for 8 s
+	ms_bg ms_psql -qAt -c "BEGIN; UPDATE mobisign.inbound_segment SET processed = true
+	                         WHERE msisdn LIKE '%358409999001'; SELECT pg_catalog.pg_sleep(8); COMMIT" >/dev/null
+	hold=$MS_BG_PID
+	wait_for 10 held_dup_locked || fail "the holding session did not take the row"
+	touch "$WORK/go-held_dup"
+	wait_for 40 jis "$OUT" done true || fail "the script did not finish"
+	say "the same deliver_sm again: answered in $(jget "$OUT" dup_ms) ms, then an enquire_link in $(jget "$OUT" enq_ms) ms, while the first copy's row was held for 8 s"
+	ms_check_cmd "both copies acknowledged" test "$(answers 80000005:0)" = 2
+	ms_check_cmd "the copy was acknowledged without waiting for the held row (under 4 s)" \
+		test "$(jget "$OUT" dup_ms 99999)" -lt 4000
+	ms_check_cmd "the link was served meanwhile (enquire_link answered under 4 s)" \
+		test "$(jget "$OUT" enq_ms 99999)" -lt 4000
+	wait "$hold" 2>/dev/null || true
+	n=$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn LIKE '%358409999001'")
+	ms_check "the copy was taken for the duplicate it is (one row stored)" 1 "$n"
+	smsc_stop
+}
+# the holding session's UPDATE has run (it sleeps holding the row lock)
+held_dup_locked() {
+	test "$(q "SELECT count(*) FROM pg_catalog.pg_stat_activity
+	            WHERE query LIKE '%pg_sleep(8)%' AND wait_event = 'PgSleep'")" = 1
+}
+
+scenario_nack_flood() {
+	local lines0 logged
+	lines0=$(wc -l <"$WORK/pg/log")
+	smsc_start nack_flood --count 2000 || return 0
+	wait_for 60 jis "$OUT" done true || fail "the script did not finish"
+	logged=$(log_since "$lines0" | grep -c 'for no PDU in flight\|does not serve command')
+	say "2,000 generic_nack for no PDU sent and 2,000 data_sm: $logged log lines"
+	ms_check "every data_sm answered generic_nack ESME_RINVCMDID (0x03)" 2000 "$(answers 80000000:3)"
+	ms_check "the session is still served (the enquire_link after them answered)" 1 "$(answers 80000015:0)"
+	ms_check "... and was not closed" false "$(jget "$OUT" closed)"
+	ms_check_cmd "they were logged a few times, not 4,000 (one line per 10 s, with a count)" \
+		test "$logged" -le 4
+	smsc_stop
+}
+
 scenario_garbage() {
 	local lines0
 	lines0=$(wc -l <"$WORK/pg/log")
@@ -270,7 +324,7 @@ afterwards() {
 		test "$(q "SELECT status_code FROM mobisign.transaction WHERE id = '$tx'")" = 502
 }
 
-for s in tlv80 truncated bad_source bad_msgid garbage audit_bad_row; do
+for s in tlv80 truncated bad_source held_dup nack_flood bad_msgid garbage audit_bad_row; do
 	ms_scenario "$s" "scenario_$s"
 done
 # the cluster, the worker and the audit after all of it; then a normal

@@ -40,6 +40,7 @@ DELIVER_SM, DELIVER_SM_RESP = 0x00000005, 0x80000005
 UNBIND, UNBIND_RESP = 0x00000006, 0x80000006
 ENQ, ENQ_RESP = 0x00000015, 0x80000015
 GENERIC_NACK = 0x80000000
+DATA_SM = 0x00000103
 
 
 def pdu(cmd, status, seq, body=b""):
@@ -210,6 +211,39 @@ def main():
             send_wait([pdu(DELIVER_SM, 0, s.next_seq(), deliver_body(src=src))], res["answered"],
                       time.time() + 10)
             res["answers_by_source"] = res.get("answers_by_source", []) + [res["answers"].copy()]
+    elif a.scenario == "held_dup":
+        # one segment of an answer of two, stored and pending; then (once the
+        # test holds that row as a verifier marking it processed does) the
+        # same deliver_sm again, as an SMSC redelivers one whose resp was late
+        dup = deliver_body(src=b"358409999001")
+        send_wait([pdu(DELIVER_SM, 0, s.next_seq(), dup)], res["answered"], time.time() + 10)
+        res["phase"] = "stored"
+        save()
+        while a.go and not os.path.exists(a.go) and time.time() < end:
+            s.pump(lambda: False, time.time() + 0.2)
+        t0 = time.time()
+        send_wait([pdu(DELIVER_SM, 0, s.next_seq(), dup)], res["answered"], time.time() + 30)
+        res["dup_ms"] = int((time.time() - t0) * 1000)
+        # and the link is served meanwhile: an enquire_link answered at once
+        t0 = time.time()
+        send_wait([pdu(ENQ, 0, s.next_seq())], res["answered"], time.time() + 30)
+        res["enq_ms"] = int((time.time() - t0) * 1000)
+    elif a.scenario == "nack_flood":
+        # well formed and not served: a generic_nack for a sequence never
+        # sent (no answer), a command mobisign does not serve (answered
+        # generic_nack); then an enquire_link: the session is still served
+        frames = []
+        for i in range(a.count):
+            frames.append(pdu(GENERIC_NACK, 0, 500000 + i))
+            frames.append(pdu(DATA_SM, 0, s.next_seq()))
+        before = res["answered"]
+        for k in range(0, len(frames), 200):
+            for f in frames[k:k + 200]:
+                s.send(f)
+            res["sent"] += len(frames[k:k + 200])
+            s.pump(lambda: res["answered"] >= before + (k + 200) // 2, time.time() + 10)
+        send_wait([pdu(ENQ, 0, s.next_seq())], res["answered"], time.time() + 10)
+        res["closed"] = s.closed
     elif a.scenario == "bad_msgid":
         s.pump(lambda: res["submits"] >= a.count, end)
         s.pump(lambda: False, time.time() + 1)
