@@ -60,10 +60,33 @@ bytea_b64(PGresult *r, int row, int col)
 	return b64;
 }
 
+/*
+ * Where text of n bytes cut before the byte next ends on a whole UTF-8
+ * character: a cut inside one (next a continuation byte) loses that
+ * character's first bytes too.  A half character made the JSON reply fail
+ * (jansson refuses invalid UTF-8): the client got a bare 500.
+ */
+static size_t
+utf8_cut(const char *text, size_t n, unsigned char next)
+{
+	if ((next & 0xC0) != 0x80)
+		return n;
+	while (n > 0 && ((unsigned char) text[n - 1] & 0xC0) == 0x80)
+		n--;
+	return n > 0 ? n - 1 : 0;
+}
+
+/* a column's text (NULL: empty) into out, cut on a character to fit cap */
 static void
 copy_value(PGresult *r, int row, int col, char *out, size_t cap)
 {
-	snprintf(out, cap, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+	const char *v = PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
+	size_t		n = strlen(v);
+
+	if (n >= cap)
+		n = utf8_cut(v, cap - 1, (unsigned char) v[cap - 1]);
+	memcpy(out, v, n);
+	out[n] = '\0';
 }
 
 /* One statement on a pooled connection; NULL when no connection is free. */
@@ -147,31 +170,36 @@ gw_find_user_by_msisdn(const char *msisdn, char *user_id, size_t cap, char **cer
 }
 
 /*
- * mobisign's refusal as a client may read it: every "quoted" part (the
+ * mobisign's refusal as a client may read it: what is quoted (the
  * register's user id, which the client never gave: it named a phone
- * number) becomes (withheld).
+ * number) becomes (withheld), from the first '"' to the last, so that a
+ * quote inside a user id cannot end the withheld part early; cut on a
+ * whole character to fit cap.
  */
 static void
 public_message(const char *msg, char *out, size_t cap)
 {
 	static const char withheld[] = "(withheld)";
+	const char *first = strchr(msg, '"');
+	const char *last = strrchr(msg, '"');
+	const char *p;
 	size_t		n = 0;
 
-	for (const char *p = msg; *p && n + 1 < cap; p++)
+	for (p = msg; *p && n + 1 < cap; p++)
 	{
-		const char *close = *p == '"' ? strchr(p + 1, '"') : NULL;
-
-		if (close != NULL)
+		if (p == first && last != first)
 		{
 			if (n + sizeof(withheld) > cap)
 				break;
 			memcpy(out + n, withheld, sizeof(withheld) - 1);
 			n += sizeof(withheld) - 1;
-			p = close;
+			p = last;
 		}
 		else
 			out[n++] = *p;
 	}
+	if (*p)
+		n = utf8_cut(out, n, (unsigned char) *p);
 	out[n] = '\0';
 }
 

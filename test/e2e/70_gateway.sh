@@ -425,6 +425,17 @@ etsi_profile_faults() {
 	code=$(etsi_sig user0011 synch "$text" "$PKCS7")
 	ms_check "synch, the user declines: Fault _401 USER_CANCEL, env:Receiver" "500 _401 USER_CANCEL env:Receiver" \
 		"$code $(fault_of) $(jf .Fault.Code.Value)"
+	# a reason longer than the gateway keeps (255 bytes), cut inside a
+	# two-byte character: a half character made the reply invalid JSON (a
+	# bare 500); now the Detail ends on a whole one (127 of 200 'ä')
+	ms_psql -q -c "CREATE FUNCTION public.long_reason() RETURNS trigger LANGUAGE plpgsql AS
+	               \$\$ BEGIN NEW.reason := repeat('ä', 200); RETURN NEW; END \$\$;
+	               CREATE TRIGGER long_reason BEFORE UPDATE ON mobisign.transaction FOR EACH ROW
+	               WHEN (NEW.status_code = 401) EXECUTE FUNCTION public.long_reason()" >/dev/null
+	code=$(etsi_sig user0011 synch "$text" "$PKCS7")
+	ms_check "a reason cut inside a character: still Fault _401, its Detail whole characters" \
+		"500 _401 USER_CANCEL 127" "$code $(fault_of) $(jf '.Fault.Detail | length')"
+	ms_psql -q -c "DROP TRIGGER long_reason ON mobisign.transaction; DROP FUNCTION public.long_reason()" >/dev/null
 	ms_sim_behaviour "$SIMDIR" "* sign"
 	ms_check "GET /rest/service: 405" 405 "$(get /rest/service)"
 }
