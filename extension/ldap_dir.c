@@ -7,10 +7,26 @@
  * mobisign.directory (a column only the extension's owner can read), handed
  * to libldap and forgotten.
  *
+ * Bounded answers: libldap reads every message whole into its own malloc'd
+ * memory, outside PostgreSQL's accounting, and a search's size limit is only
+ * a request to the server.  So (a) every connection caps each incoming
+ * message (LBER_SB_OPT_SET_MAX_INCOMING): MS_LDAP_IDLE_MAX_MESSAGE outside a
+ * search, during one the largest message that search accepts (its largest
+ * value plus MS_LDAP_ENVELOPE_SLACK); a message announced longer fails before
+ * it is read; (b) searches are asynchronous (search_bounded): one message at
+ * a time, at most max_entries entries and max_total bytes of them are kept,
+ * one entry more is abandoned and the connection dropped, the whole search
+ * under the directory's timeout and the watchdog.  A search's memory outside
+ * PostgreSQL is at most max_total + max_message.
+ *
+ * What a server says (its diagnostic message) reaches messages only as
+ * printable ASCII, bounded (ms_append_shown).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <errno.h>
 #include <ldap.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -23,12 +39,14 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timeout.h"
+#include "utils/timestamp.h"
 
 #include "fetch.h"
 #include "ldap_dir.h"
 #include "ldap_input.h"
 #include "ossl.h"
 #include "spi_row.h"
+#include "text_bytes.h"
 
 /* one directory row */
 typedef struct DirConf
@@ -216,27 +234,43 @@ static struct ldap_conncb watchdog_conncb = {conncb_add, conncb_del, NULL};
 
 /* ---- connections ---- */
 
-static const char *
+/* at most this many bytes of a server's diagnostic message go into an error */
+#define MS_LDAP_DIAG_MAX 100
+
+/*
+ * The server's diagnostic message, printable ASCII (ms_append_shown:
+ * at most 4 * MS_LDAP_DIAG_MAX + 3 bytes), or "" (palloc'd)
+ */
+static char *
 ld_diagnostic(LDAP *ld)
 {
 	char	   *msg = NULL;
-	static char copy[256];
+	StringInfoData buf;
 
-	copy[0] = '\0';
+	initStringInfo(&buf);
 	if (ld != NULL && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg) == LDAP_OPT_SUCCESS &&
 		msg != NULL)
 	{
-		strlcpy(copy, msg, sizeof(copy));
+		ms_append_shown(&buf, msg, strlen(msg), MS_LDAP_DIAG_MAX);
 		ldap_memfree(msg);
 	}
-	return copy;
+	return buf.data;
 }
+
+/*
+ * A local code (never from libldap, never given to ldap_err2string): the
+ * answer was over a bound of the search (search_bounded).
+ */
+#define MS_LDAP_TOO_LARGE (-900)
 
 static char *
 ld_error(LDAP *ld, int rc)
 {
-	const char *diag = ld_diagnostic(ld);
+	char	   *diag;
 
+	if (rc == MS_LDAP_TOO_LARGE)
+		return pstrdup("the answer is larger than the search accepts");
+	diag = ld_diagnostic(ld);
 	if (diag[0] != '\0' && strcmp(diag, "(unknown error code)") != 0)
 		return psprintf("%s (%s)", ldap_err2string(rc), diag);
 	return pstrdup(ldap_err2string(rc));
@@ -246,6 +280,63 @@ static bool
 is_timeout(int rc)
 {
 	return rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED;
+}
+
+/* ---- bounded answers ---- */
+
+/* the largest message outside a search (bind, StartTLS, extended results) */
+#define MS_LDAP_IDLE_MAX_MESSAGE (64 * 1024)
+
+/* what a message may hold besides its values: DN, attribute names, BER headers */
+#define MS_LDAP_ENVELOPE_SLACK (64 * 1024)
+
+/*
+ * What one search may bring back.  max_message is the largest message read
+ * (the largest value the lookup accepts, times the values it keeps when they
+ * share an entry, plus MS_LDAP_ENVELOPE_SLACK); max_total bounds the entries
+ * kept, all together.
+ */
+typedef struct SearchBound
+{
+	int			max_entries;	/* the size limit asked of the server */
+	size_t		max_message;
+	size_t		max_total;
+} SearchBound;
+
+/* certificates kept of a user's entry; values kept of an ldap:// URL */
+#define MS_LDAP_USER_CERTS 16
+#define MS_LDAP_URL_VALUES 16
+
+/*
+ * A user search: two entries at most (a second one is an error), each with
+ * its mobile number and MS_LDAP_USER_CERTS certificates.
+ */
+static const SearchBound user_bound = {
+	2,
+	MSI_LDAP_MSISDN_MAX_LEN + MS_LDAP_USER_CERTS * MS_FETCH_MAX_CERT + MS_LDAP_ENVELOPE_SLACK,
+	2 * (MSI_LDAP_MSISDN_MAX_LEN + MS_LDAP_USER_CERTS * MS_FETCH_MAX_CERT + MS_LDAP_ENVELOPE_SLACK)
+};
+
+/* a CA entry's CRLs: one entry, one CRL's worth of bytes */
+static const SearchBound ca_bound = {
+	1,
+	MS_FETCH_MAX_CRL + MS_LDAP_ENVELOPE_SLACK,
+	MS_FETCH_MAX_CRL + MS_LDAP_ENVELOPE_SLACK
+};
+
+/*
+ * No message longer than max is read on ld's connection: libldap fails it
+ * (ber_get_next, errno ERANGE) from its announced length, before it is
+ * read or allocated.
+ */
+static bool
+set_max_message(LDAP *ld, ber_len_t max)
+{
+	Sockbuf    *sb = NULL;
+
+	if (ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS || sb == NULL)
+		return false;
+	return ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max) == 1;
 }
 
 /*
@@ -276,7 +367,8 @@ ld_open(const char *url, const char *ca_file, bool starttls, const char *bind_dn
 		*rcp = rc;
 		return NULL;
 	}
-	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3) != LDAP_OPT_SUCCESS ||
+	if (!set_max_message(ld, MS_LDAP_IDLE_MAX_MESSAGE) ||
+		ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3) != LDAP_OPT_SUCCESS ||
 		ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
 		ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
 		ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
@@ -391,9 +483,25 @@ conn_get(DirConf *d, bool *reused, char **err, int *rc)
 	return c;
 }
 
-static void
-report_failure(DirConf *d, int rc, const char *err)
+/* the errdetail of an answer over b (a full sentence) */
+static char *
+too_large_text(const SearchBound *b)
 {
+	return psprintf("The directory's answer exceeds what the search accepts (no message over %zu bytes, "
+					"at most %zu bytes of entries); the search was abandoned and the connection closed.",
+					b->max_message, b->max_total);
+}
+
+static void
+report_failure(DirConf *d, int rc, const char *err, const SearchBound *b)
+{
+	if (rc == MS_LDAP_TOO_LARGE)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("directory \"%s\" sent an answer too large to accept", d->name),
+				 errdetail("%s", too_large_text(b)),
+				 errhint("A directory answers a lookup with at most %d entries of at most %zu bytes.",
+						 b->max_entries, b->max_message)));
 	ereport(ERROR,
 			(errcode(is_timeout(rc) ? ERRCODE_QUERY_CANCELED : ERRCODE_CONNECTION_FAILURE),
 			 errmsg("directory \"%s\" is unavailable", d->name),
@@ -402,24 +510,173 @@ report_failure(DirConf *d, int rc, const char *err)
 									  d->timeout_ms) : 0));
 }
 
+/* the entries of a search: each an LDAPMessage of its own (ldap_msgfree) */
+typedef struct DirResult
+{
+	int			n;
+	LDAPMessage **entries;		/* max_entries slots, palloc'd */
+} DirResult;
+
+static void
+dir_result_free(void *p)
+{
+	DirResult  *r = (DirResult *) p;
+
+	for (int i = 0; i < r->n; i++)
+		ldap_msgfree(r->entries[i]);
+	r->n = 0;
+}
+
+/* the bytes of an entry as received (its BER element), or dflt */
+static size_t
+entry_size(LDAP *ld, LDAPMessage *e, size_t dflt)
+{
+	BerElement *ber = NULL;
+	struct berval dn;
+	ber_len_t	total = 0;
+	size_t		n = dflt;
+
+	if (ldap_get_dn_ber(ld, e, &ber, &dn) == LDAP_SUCCESS && ber != NULL &&
+		ber_get_option(ber, LBER_OPT_BER_TOTAL_BYTES, &total) == LBER_OPT_SUCCESS)
+		n = total;
+	if (ber)
+		ber_free(ber, 0);
+	return n;
+}
+
 /*
- * Search with reconnect-once.  Returns the result (caller frees with
- * ldap_msgfree; may be NULL) and the handle used, with *rcp one of
- * LDAP_SUCCESS, LDAP_SIZELIMIT_EXCEEDED, LDAP_NO_SUCH_OBJECT; on failure
- * returns NULL with *rcp the error and *err a message.  Never throws.
+ * One search on ld under bound b and timeout_ms (the server's time limit,
+ * ldap_result's wait, and the watchdog for the whole search).  Fills *r
+ * (allocated here, before anything is received) with the entries received.
+ * Returns LDAP_SUCCESS, LDAP_NO_SUCH_OBJECT, LDAP_SIZELIMIT_EXCEEDED (from
+ * the server, or an entry more than b->max_entries: the first ones are kept),
+ * MS_LDAP_TOO_LARGE (a message over b->max_message, or entries over
+ * b->max_total: no entry is kept) or another libldap error (no entry kept).
+ * *abandoned says the search was given up with its answer still coming (or
+ * the connection failed mid-answer): the connection must not be reused.
+ * Never throws once the first message is asked for.
  */
-static LDAPMessage *
+static int
+search_bounded(LDAP *ld, const char *base, int scope, const char *filter, char **attrs,
+			   const SearchBound *b, int timeout_ms, DirResult *r, bool *abandoned)
+{
+	struct timeval tv;
+	TimestampTz deadline;
+	size_t		total = 0;
+	bool		done = false;
+	int			msgid = -1;
+	int			rc;
+
+	r->n = 0;
+	r->entries = palloc0(sizeof(LDAPMessage *) * b->max_entries);
+	*abandoned = false;
+	if (!set_max_message(ld, (ber_len_t) b->max_message))
+		return LDAP_LOCAL_ERROR;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	watchdog_arm(ld, timeout_ms);
+	rc = ldap_search_ext(ld, base, scope, filter, attrs, 0, NULL, NULL, &tv, b->max_entries, &msgid);
+	while (rc == LDAP_SUCCESS && !done)
+	{
+		LDAPMessage *msg = NULL;
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		struct timeval wait;
+		int			type;
+
+		if (left <= 0)
+		{
+			rc = LDAP_TIMEOUT;
+			break;
+		}
+		wait.tv_sec = left / 1000;
+		wait.tv_usec = (left % 1000) * 1000;
+		errno = 0;
+		type = ldap_result(ld, msgid, LDAP_MSG_ONE, &wait, &msg);
+		if (type < 0)
+		{
+			/* ber_get_next refused a message over max_message with ERANGE */
+			bool		too_large = (errno == ERANGE);
+
+			if (ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc) != LDAP_OPT_SUCCESS ||
+				rc == LDAP_SUCCESS)
+				rc = LDAP_SERVER_DOWN;
+			if (too_large)
+				rc = MS_LDAP_TOO_LARGE;
+			msgid = -1;			/* the connection is gone: nothing to abandon */
+			*abandoned = true;
+			break;
+		}
+		if (type == 0)
+		{
+			rc = LDAP_TIMEOUT;
+			break;
+		}
+		if (type == LDAP_RES_SEARCH_ENTRY)
+		{
+			size_t		n = entry_size(ld, msg, b->max_message);
+
+			if (r->n >= b->max_entries)
+				rc = LDAP_SIZELIMIT_EXCEEDED;	/* the server ignored the size limit */
+			else if (n > b->max_total - total)
+				rc = MS_LDAP_TOO_LARGE;
+			if (rc != LDAP_SUCCESS)
+			{
+				ldap_msgfree(msg);
+				break;
+			}
+			total += n;
+			r->entries[r->n++] = msg;
+		}
+		else if (type == LDAP_RES_SEARCH_RESULT)
+		{
+			int			code = LDAP_SUCCESS;
+
+			/* sets the diagnostic message ld_error shows; frees msg */
+			rc = ldap_parse_result(ld, msg, &code, NULL, NULL, NULL, NULL, 1);
+			if (rc == LDAP_SUCCESS)
+				rc = code;
+			done = true;
+		}
+		else
+			ldap_msgfree(msg);	/* references (referrals are off), intermediates */
+	}
+	if (!done && msgid >= 0)
+	{
+		ldap_abandon_ext(ld, msgid, NULL, NULL);
+		*abandoned = true;
+	}
+	if (watchdog_disarm())
+	{
+		rc = LDAP_TIMEOUT;
+		*abandoned = true;
+	}
+	set_max_message(ld, MS_LDAP_IDLE_MAX_MESSAGE);
+	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED && rc != LDAP_NO_SUCH_OBJECT)
+		dir_result_free(r);
+	return rc;
+}
+
+/*
+ * Search with reconnect-once.  Fills *r (the caller frees it with
+ * dir_result_free) and returns the handle used, with *rcp one of
+ * LDAP_SUCCESS, LDAP_SIZELIMIT_EXCEEDED, LDAP_NO_SUCH_OBJECT; on failure
+ * returns NULL with *rcp the error (MS_LDAP_TOO_LARGE for an answer over
+ * b), *err a message and no entry in *r.  Never throws while entries are
+ * held.
+ */
+static LDAP *
 dir_search(DirConf *d, const char *base, int scope, const char *filter, char **attrs,
-		   int sizelimit, LDAP **ldp, int *rcp, char **err)
+		   const SearchBound *b, DirResult *r, int *rcp, char **err)
 {
 	*err = NULL;
+	r->n = 0;
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
 		bool		reused;
+		bool		abandoned;
 		int			rc;
 		DirConn    *c = conn_get(d, &reused, err, &rc);
-		LDAPMessage *res = NULL;
-		struct timeval tv;
 
 		if (c == NULL)
 		{
@@ -427,30 +684,22 @@ dir_search(DirConf *d, const char *base, int scope, const char *filter, char **a
 			*err = psprintf("connection failed: %s", *err);
 			return NULL;
 		}
-		tv.tv_sec = d->timeout_ms / 1000;
-		tv.tv_usec = (d->timeout_ms % 1000) * 1000;
-		watchdog_arm(c->ld, d->timeout_ms);
-		rc = ldap_search_ext_s(c->ld, base, scope, filter, attrs, 0, NULL, NULL, &tv,
-							   sizelimit, &res);
-		if (watchdog_disarm())
-		{
-			if (res)
-				ldap_msgfree(res);
-			res = NULL;
-			rc = LDAP_TIMEOUT;
-		}
+		rc = search_bounded(c->ld, base, scope, filter, attrs, b, d->timeout_ms, r, &abandoned);
+		*rcp = rc;
 		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED || rc == LDAP_NO_SUCH_OBJECT)
 		{
-			*ldp = c->ld;
-			*rcp = rc;
-			return res;
+			/*
+			 * The rest of an abandoned answer may still come: the entries
+			 * kept need the handle now, the next search a new connection
+			 * (no directory row has xmin InvalidTransactionId).
+			 */
+			if (abandoned)
+				c->xmin = InvalidTransactionId;
+			return c->ld;
 		}
-		if (res)
-			ldap_msgfree(res);
-		*rcp = rc;
 		*err = psprintf("search failed: %s", ld_error(c->ld, rc));
-		if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || is_timeout(rc) ||
-			rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY)
+		if (abandoned || rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || is_timeout(rc) ||
+			rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY || rc == MS_LDAP_TOO_LARGE)
 		{
 			/* the connection is in an unknown state: never reuse it */
 			conn_drop(c);
@@ -574,7 +823,8 @@ ms_ldap_find_user(int directory_id, const char *user_id, size_t len, MsDirUser *
 	char	   *filter = ms_ldap_build_filter(d->user_filter, user_id, len);
 	char	   *attrs[3];
 	LDAP	   *ld;
-	LDAPMessage *res;
+	MsScope    *sc;
+	DirResult  *res;
 	int			rc;
 	int			count;
 	char	   *dn = NULL;
@@ -587,22 +837,23 @@ ms_ldap_find_user(int directory_id, const char *user_id, size_t len, MsDirUser *
 	attrs[1] = d->certificate_attribute;
 	attrs[2] = NULL;
 
-	res = dir_search(d, d->base_dn, LDAP_SCOPE_SUBTREE, filter, attrs, 2, &ld, &rc, &err);
+	sc = ms_scope_create();
+	res = ms_scope_add(sc, palloc0(sizeof(DirResult)), dir_result_free);
+	ld = dir_search(d, d->base_dn, LDAP_SCOPE_SUBTREE, filter, attrs, &user_bound, res, &rc, &err);
 	if (err != NULL)
-		report_failure(d, rc, err);
+		report_failure(d, rc, err, &user_bound);
 	if (rc == LDAP_NO_SUCH_OBJECT)
 	{
-		if (res)
-			ldap_msgfree(res);
+		ms_scope_release(sc);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("directory \"%s\" has no entry \"%s\"", d->name, d->base_dn),
 				 errhint("Check the directory's base_dn.")));
 	}
-	count = ldap_count_entries(ld, res);
+	count = res->n;
 	if (rc == LDAP_SIZELIMIT_EXCEEDED || count > 1)
 	{
-		ldap_msgfree(res);
+		ms_scope_release(sc);
 		ereport(ERROR,
 				(errcode(ERRCODE_CARDINALITY_VIOLATION),
 				 errmsg("more than one entry of directory \"%s\" matches the user id", d->name),
@@ -611,7 +862,7 @@ ms_ldap_find_user(int directory_id, const char *user_id, size_t len, MsDirUser *
 	}
 	if (count == 1)
 	{
-		LDAPMessage *e = ldap_first_entry(ld, res);
+		LDAPMessage *e = ldap_first_entry(ld, res->entries[0]);
 		char	   *ldn = e ? ldap_get_dn(ld, e) : NULL;
 
 		if (ldn)
@@ -622,10 +873,11 @@ ms_ldap_find_user(int directory_id, const char *user_id, size_t len, MsDirUser *
 		if (e)
 		{
 			msisdn_vals = entry_values(ld, e, d->msisdn_attribute, MSI_LDAP_MSISDN_MAX_LEN, 1);
-			certs = entry_values(ld, e, d->certificate_attribute, MS_FETCH_MAX_CERT, 16);
+			certs = entry_values(ld, e, d->certificate_attribute, MS_FETCH_MAX_CERT,
+								 MS_LDAP_USER_CERTS);
 		}
 	}
-	ldap_msgfree(res);
+	ms_scope_release(sc);
 
 	out->found = (count == 1);
 	out->dn = dn;
@@ -668,9 +920,7 @@ directory_for_url(const char *scheme, const char *host, int port)
 	return NULL;
 }
 
-/* MsScope free functions for libldap objects */
-MS_SCOPE_FREE_FN(free_ldmsg, LDAPMessage, ldap_msgfree);
-
+/* MsScope free function for a connection of its own */
 static void
 free_ld(void *p)
 {
@@ -679,12 +929,13 @@ free_ld(void *p)
 
 /* values of attr in every entry of res */
 static List *
-result_values(LDAP *ld, LDAPMessage *res, const char *attr, size_t max_len)
+result_values(LDAP *ld, DirResult *res, const char *attr, size_t max_len)
 {
 	List	   *vals = NIL;
 
-	for (LDAPMessage *e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e))
-		vals = list_concat(vals, entry_values(ld, e, attr, max_len, 16));
+	for (int i = 0; i < res->n; i++)
+		for (LDAPMessage *e = ldap_first_entry(ld, res->entries[i]); e; e = ldap_next_entry(ld, e))
+			vals = list_concat(vals, entry_values(ld, e, attr, max_len, MS_LDAP_URL_VALUES));
 	return vals;
 }
 
@@ -703,7 +954,8 @@ ms_ldap_fetch_url(const char *url, int timeout_secs, size_t max_len, char **err)
 	List	   *vals = NIL;
 	MsScope    *sc;
 	LDAP	   *ld;
-	LDAPMessage *res = NULL;
+	DirResult  *res;
+	SearchBound b;
 	int			rc;
 	char	   *attrs[2];
 
@@ -730,23 +982,30 @@ ms_ldap_fetch_url(const char *url, int timeout_secs, size_t max_len, char **err)
 	attrs[0] = attr;
 	attrs[1] = NULL;
 
+	/* one value of max_len bytes in all, in at most MS_LDAP_URL_VALUES entries */
+	b.max_entries = MS_LDAP_URL_VALUES;
+	b.max_message = max_len + MS_LDAP_ENVELOPE_SLACK;
+	b.max_total = b.max_message;
+
 	sc = ms_scope_create();
+	res = ms_scope_add(sc, palloc0(sizeof(DirResult)), dir_result_free);
 	d = directory_for_url(scheme, host, port);
 	if (d != NULL)
 	{
 		/* through the directory's own connection, bind and TLS settings */
-		res = ms_scope_add(sc, dir_search(d, base, scope, filter, attrs, 16, &ld, &rc, err),
-						   free_ldmsg);
+		ld = dir_search(d, base, scope, filter, attrs, &b, res, &rc, err);
 		if (*err == NULL && rc == LDAP_NO_SUCH_OBJECT)
 			*err = psprintf("no entry \"%s\" in directory \"%s\"", base, d->name);
-		else if (*err == NULL && res != NULL)
+		else if (*err == NULL)
 			vals = result_values(ld, res, attr, max_len);
+		else if (rc == MS_LDAP_TOO_LARGE)
+			*err = too_large_text(&b);
 	}
 	else
 	{
 		/* an anonymous connection, bounded by timeout_secs */
 		char	   *hosturl;
-		struct timeval tv = {timeout_secs, 0};
+		bool		abandoned;
 
 		if (port > 0)
 			hosturl = psprintf("%s://%s:%d/", scheme, host, port);
@@ -756,13 +1015,12 @@ ms_ldap_fetch_url(const char *url, int timeout_secs, size_t max_len, char **err)
 						  free_ld);
 		if (ld != NULL)
 		{
-			watchdog_arm(ld, timeout_secs * 1000);
-			rc = ldap_search_ext_s(ld, base, scope, filter, attrs, 0, NULL, NULL, &tv, 16, &res);
-			if (watchdog_disarm())
-				rc = LDAP_TIMEOUT;
-			ms_scope_add(sc, res, free_ldmsg);
+			rc = search_bounded(ld, base, scope, filter, attrs, &b, timeout_secs * 1000, res,
+								&abandoned);
 			if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
 				vals = result_values(ld, res, attr, max_len);
+			else if (rc == MS_LDAP_TOO_LARGE)
+				*err = too_large_text(&b);
 			else
 				*err = psprintf("LDAP search failed: %s", ld_error(ld, rc));
 		}
@@ -825,7 +1083,9 @@ ms_ldap_ca_crls(int pki_id, const char *dn, List **crls, List **urls, List **err
 	{
 		DirConf    *d = lfirst(lc);
 		LDAP	   *ld;
-		LDAPMessage *res;
+		MsScope    *sc = ms_scope_create();
+		DirResult  *res = ms_scope_add(sc, palloc0(sizeof(DirResult)), dir_result_free);
+		LDAPMessage *e;
 		int			rc;
 		char	   *err = NULL;
 		char	   *attrs[4];
@@ -834,22 +1094,19 @@ ms_ldap_ca_crls(int pki_id, const char *dn, List **crls, List **urls, List **err
 		for (int i = 0; i < 3; i++)
 			attrs[i] = (char *) crl_attrs[i];
 		attrs[3] = NULL;
-		res = dir_search(d, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 1, &ld, &rc, &err);
+		ld = dir_search(d, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, &ca_bound, res, &rc, &err);
 		if (err != NULL)
 		{
+			if (rc == MS_LDAP_TOO_LARGE)
+				err = too_large_text(&ca_bound);
 			*errs = lappend(*errs, psprintf("directory \"%s\": %s", d->name, err));
+			ms_scope_release(sc);
 			continue;
 		}
-		{
-			MsScope    *sc = ms_scope_create();
-			LDAPMessage *e;
-
-			ms_scope_add(sc, res, free_ldmsg);
-			e = (rc != LDAP_NO_SUCH_OBJECT && res) ? ldap_first_entry(ld, res) : NULL;
-			for (int i = 0; e != NULL && i < 3; i++)
-				found[i] = entry_values(ld, e, crl_attrs[i], MS_FETCH_MAX_CRL, 4);
-			ms_scope_release(sc);
-		}
+		e = (rc != LDAP_NO_SUCH_OBJECT && res->n > 0) ? ldap_first_entry(ld, res->entries[0]) : NULL;
+		for (int i = 0; e != NULL && i < 3; i++)
+			found[i] = entry_values(ld, e, crl_attrs[i], MS_FETCH_MAX_CRL, 4);
+		ms_scope_release(sc);
 		for (int i = 0; i < 3; i++)
 		{
 			ListCell   *vc;

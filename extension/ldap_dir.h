@@ -9,6 +9,11 @@
  * certificate (against ca_file when given); referrals are off; every call is
  * bounded by the directory's timeout (LDAP_OPT_TIMEOUT and
  * LDAP_OPT_NETWORK_TIMEOUT); a connection found down is re-established once.
+ * Answers are bounded before libldap reads them into its own memory: each
+ * message by the largest value the lookup accepts (plus an envelope), the
+ * entries in number and bytes (docs/directories.md, "Answer size"); an answer
+ * over a bound is an error (08006) and closes the connection.  A server's
+ * diagnostic message reaches errors only as bounded printable ASCII.
  *
  *-------------------------------------------------------------------------
  */

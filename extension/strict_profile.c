@@ -12,6 +12,7 @@
 #include "lib/stringinfo.h"
 
 #include "strict_profile.h"
+#include "text_bytes.h"
 
 typedef struct RuleText
 {
@@ -28,20 +29,12 @@ static const RuleText rule_text[MS_STRICT_NRULES] = {
 /* at most this many characters of a name from a certificate go into a reason */
 #define MS_STRICT_SHOWN_MAX 80
 
-/* a name from a certificate, printable ASCII, others as \xNN, bounded */
+/* a name from a certificate, quoted, printable ASCII, others as \xNN, bounded */
 static void
 append_shown(StringInfo buf, const unsigned char *s, int len)
 {
 	appendStringInfoChar(buf, '"');
-	for (int i = 0; i < len && i < MS_STRICT_SHOWN_MAX; i++)
-	{
-		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
-			appendStringInfoChar(buf, (char) s[i]);
-		else
-			appendStringInfo(buf, "\\x%02x", s[i]);
-	}
-	if (len > MS_STRICT_SHOWN_MAX)
-		appendStringInfoString(buf, "...");
+	ms_append_shown(buf, (const char *) s, len > 0 ? len : 0, MS_STRICT_SHOWN_MAX);
 	appendStringInfoChar(buf, '"');
 }
 

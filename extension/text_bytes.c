@@ -123,3 +123,19 @@ mobisign_audit_text(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(ms_audit_text(PG_GETARG_TEXT_PP(0)));
 }
+
+void
+ms_append_shown(StringInfo buf, const char *s, size_t len, size_t max_bytes)
+{
+	for (size_t i = 0; i < len && i < max_bytes; i++)
+	{
+		unsigned char ch = (unsigned char) s[i];
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
+			appendStringInfoChar(buf, (char) ch);
+		else
+			appendStringInfo(buf, "\\x%02x", ch);
+	}
+	if (len > max_bytes)
+		appendStringInfoString(buf, "...");
+}

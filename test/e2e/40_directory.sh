@@ -30,6 +30,10 @@
 #   delta_crl               a revocation in the delta CRL only
 #   sim_directory_user      a user only in LDAP authenticates through the worker
 #                           and the simulator; revoked via the directory's CRL
+#   hostile_directory       a fake server (ldap/hostile_ldap.py): 40 MB values,
+#                           thousands of entries, a diagnostic message of raw
+#                           bytes: clear errors, bounded memory, no restart,
+#                           printable last_error
 #   no_secret_in_log        the bind password is not in the server log
 #
 #   bash test/e2e/40_directory.sh                    (after make install)
@@ -647,6 +651,90 @@ LDIF
 	ms_check "user0001 (register) still authenticates" "completed 502" "$(final_of "$id")"
 }
 
+# a hostile directory (test/e2e/ldap/hostile_ldap.py, raw BER on loopback):
+# values of 40 MB, thousands of entries whatever the size limit, and a
+# diagnostic message of bytes no text may hold. libldap would read all of it
+# into its own memory (400 MB): each message is capped and the entries
+# counted, so the backend gets a clear error, its memory stays bounded, the
+# server does not restart, and what is stored or logged is printable text.
+hostile_directory() {
+	local HPORT H HUGE MANY DIAG START OUT PIDS HWM DETAIL PKI_H
+	ms_e2e_ports HPORT
+	ms_bg python3 "$HERE/ldap/hostile_ldap.py" "$HPORT" --out "$WORK/hostile_ldap.json" \
+		--entries 10 --value-mb 40 --count 2000 --entry-kb 200 >"$WORK/hostile_ldap.log" 2>&1
+	ms_wait_port "$HPORT" || { ms_not_ok "the hostile LDAP server did not start"; return 1; }
+	H="ldap://127.0.0.1:$HPORT"
+	START=$(q "SELECT pg_postmaster_start_time()")
+	HUGE=$(q "SELECT mobisign_add_directory('hostile-huge', '$H', 'ou=huge,c=FI', timeout => '20 s', enabled => false)")
+	MANY=$(q "SELECT mobisign_add_directory('hostile-many', '$H', 'ou=many,c=FI', timeout => '20 s', enabled => false)")
+	DIAG=$(q "SELECT mobisign_add_directory('hostile-diag', '$H', 'ou=diag,c=FI', timeout => '20 s', enabled => false)")
+	OUT=$(ms_psql -d postgres -At -v ON_ERROR_STOP=0 -v VERBOSITY=verbose 2>&1 <<SQL
+SELECT 'pid:' || pg_backend_pid();
+SELECT 'huge:' || (mobisign._directory_search($HUGE, convert_to('alice', 'UTF8'))).found;
+SELECT 'many:' || (mobisign._directory_search($MANY, convert_to('alice', 'UTF8'))).found;
+SELECT 'crlurl:' || cardinality(mobisign._fetch_url('$H/ou=huge,c=FI?certificateRevocationList;binary', 'crl'));
+SELECT 'certurl:' || cardinality(mobisign._fetch_url('$H/ou=many,c=FI?userCertificate;binary', 'certificate'));
+SELECT 'diag:' || (mobisign._directory_search($DIAG, convert_to('alice', 'UTF8'))).found;
+SELECT 'hwm:' || substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\s*([0-9]+) kB');
+SELECT 'pid:' || pg_backend_pid();
+SQL
+	)
+	echo "$OUT" | cut -c1-300 | sed 's/^/#   /' | tr -d '\033'
+	ms_check_match "40 MB values: the user search fails clearly (08006, too large)" \
+		'ERROR: +08006: directory "hostile-huge" sent an answer too large to accept' "$OUT"
+	ms_check_match "... its detail states the limits" 'DETAIL: +The directory.s answer exceeds what the search accepts' "$OUT"
+	ms_check_match "2000 entries whatever the size limit: two kept, then an error, never a pick (21000)" \
+		'ERROR: +21000: more than one entry of directory "hostile-many"' "$OUT"
+	ms_check_match "a 40 MB CRL at an ldap:// URL: the fetch fails clearly (08006, too large)" \
+		'ERROR: +08006: could not fetch ldap://127.0.0.1:[0-9]+/ou=huge.*' "$(echo "$OUT" | tr '\n' ' ')"
+	ms_check_match "entries over the byte budget at an ldap:// certificate URL: 08006" \
+		'ERROR: +08006: could not fetch ldap://127.0.0.1:[0-9]+/ou=many' "$OUT"
+	ms_check_match "a result with a hostile diagnostic message: 08006" \
+		'ERROR: +08006: directory "hostile-diag" is unavailable' "$OUT"
+	DETAIL=$(echo "$OUT" | grep -a -A1 'directory "hostile-diag" is unavailable' | grep -a 'DETAIL:')
+	ms_check_match "... its detail shows the raw bytes escaped" 'DETAIL: +search failed: .*\(\\xff\\xfe\\x0a\\x1b\[31mFAKE LOG LINE' "$DETAIL"
+	if LC_ALL=C grep -aq '[^ -~]' <<<"$DETAIL"; then ms_not_ok "... and holds printable ASCII only"; else ms_ok "... and holds printable ASCII only"; fi
+	PIDS=$(echo "$OUT" | sed -n 's/^pid:\([0-9]*\)$/\1/p' | sort -u | wc -l)
+	ms_check "the same backend answered throughout (no crash)" 1 "$PIDS"
+	HWM=$(echo "$OUT" | sed -n 's/^hwm:\([0-9]*\)$/\1/p')
+	if [ -n "$HWM" ] && [ "$HWM" -lt 102400 ]; then
+		ms_ok "the backend's peak memory stayed bounded: VmHWM ${HWM} kB < 100 MB (the server offered 400 MB)"
+	else
+		ms_not_ok "the backend's peak memory: VmHWM '${HWM}' kB, expected < 100 MB"
+	fi
+	ms_check "the client hung up early: the server sent under 100 MB of the 400 MB it offered" True \
+		"$(python3 -c 'import json, sys; r = [json.loads(l) for l in open(sys.argv[1])]
+print(bool(r) and all(x["sent"] < 100 << 20 for x in r if x["mode"] in ("huge", "many")))' "$WORK/hostile_ldap.json" 2>&1)"
+	# the refresh records a source's failure as text: printable, valid, bounded
+	q "SELECT mobisign_add_pki('e2e-hostile', $ANCHORS, revocation => 'crl')" >/dev/null
+	PKI_H=$(q "SELECT id FROM mobisign.pki WHERE name = 'e2e-hostile'")
+	q "INSERT INTO mobisign.crl_source (pki_id, url, kind) VALUES
+	     ($PKI_H, '$H/ou=diag,c=FI?certificateRevocationList;binary', 'distribution_point'),
+	     ($PKI_H, '$H/ou=huge,c=FI?certificateRevocationList;binary', 'distribution_point')" >/dev/null
+	q "SELECT mobisign._refresh_due_crls()" >/dev/null
+	ms_check "the refresh recorded both failures and backs off" "2|2" \
+		"$(q "SELECT count(*) FILTER (WHERE failures = 1), count(*) FILTER (WHERE next_attempt_at > now())
+		        FROM mobisign.crl_source WHERE pki_id = $PKI_H AND url LIKE '$H/%'")"
+	ms_check "last_error of the hostile diagnostic is printable ASCII, escaped, bounded" "t|t|t" \
+		"$(q "SELECT last_error ~ '^[ -~]+\$', strpos(last_error, '\\xff\\xfe\\x0a\\x1b') > 0, length(last_error) <= 500
+		        FROM mobisign.crl_source WHERE pki_id = $PKI_H AND url LIKE '%ou=diag%'")"
+	ms_check "last_error of the 40 MB CRL states the limit" "t" \
+		"$(q "SELECT last_error LIKE '%exceeds what the search accepts%' AND last_error ~ '^[ -~]+\$'
+		        FROM mobisign.crl_source WHERE pki_id = $PKI_H AND url LIKE '%ou=huge%'")"
+	ms_check "the server did not restart" "$START" "$(q "SELECT pg_postmaster_start_time()")"
+	if grep -q "terminated by signal" "$WORK/cluster/log"; then
+		ms_not_ok "a server process was terminated by a signal"
+	else
+		ms_ok "no server process was terminated by a signal"
+	fi
+	if LC_ALL=C grep -aq $'\033\\[31mFAKE' "$WORK/cluster/log"; then
+		ms_not_ok "the server log holds the directory's raw escape codes"
+	else
+		ms_ok "the server log holds none of the directory's raw bytes"
+	fi
+	q "UPDATE mobisign.pki SET enabled = false WHERE id = $PKI_H" >/dev/null
+}
+
 no_secret_in_log() {
 	ms_check "the bind password is not in the server log" 0 "$(grep -c -- "$BIND_PW" "$WORK/cluster/log")"
 }
@@ -657,7 +745,7 @@ no_secret_in_log() {
 for s in add_directory_refusals bind_password_secret ldap_lookup filter_injection ldap_tls bind_failures \
 	frozen_directory restarted_directory certificate_urls crl_sources stale_crls revocation \
 	crl_refresh_due refresher_worker ocsp ocsp_past_time ocsp_responder_down delta_crl \
-	sim_directory_user no_secret_in_log; do
+	sim_directory_user hostile_directory no_secret_in_log; do
 	ms_scenario "$s" "$s"
 done
 ms_summary
