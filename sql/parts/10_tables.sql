@@ -268,8 +268,9 @@ CREATE TABLE mobisign.inbound_segment (
     digest       bytea NOT NULL,   -- SHA-256 of user_data: duplicates are recognised and ignored
     processed    boolean NOT NULL DEFAULT false,
     -- part of a complete set that was not authentic (a lost or a spoofed
-    -- segment in it?): still pending, as a candidate for another set of its
-    -- reference, until the window ends (mobisign._process_inbound)
+    -- segment in it?) or of an incomplete set superseded by a newer one:
+    -- still pending, as a candidate for another set of its reference, until
+    -- the window ends (mobisign._process_inbound)
     rejected     boolean NOT NULL DEFAULT false
 );
 CREATE UNIQUE INDEX inbound_segment_dedup ON mobisign.inbound_segment (msisdn, digest) WHERE NOT processed;

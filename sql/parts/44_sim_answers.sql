@@ -464,7 +464,11 @@ $$;
 -- complete (or poison) the next answer that reuses its reference: that
 -- answer's set is complete by itself, and is the one handled.  An
 -- incomplete set followed by a newer set of the same reference is
--- superseded: marked processed and audited (sim.answer / incomplete).
+-- superseded: audited (sim.answer / incomplete) and marked rejected, so it
+-- waits for the window's end like a complete set that was not authentic.
+-- It is not thrown away: a spoofed segment that repeats a sequence number
+-- cuts a genuine answer in two sets, and the recombination below puts the
+-- genuine one together again.
 --
 -- Its plans, and those of everything it calls (the GUC holds for the
 -- nested calls), are generic ones, planned once per session: every
@@ -500,11 +504,16 @@ DECLARE
     v_drop_min bigint;
     v_drop_max bigint;
     grp      record;
-    x        record;
+    a        integer;
+    j        integer;
+    k        integer;
+    v_pick   integer[];
+    v_cand   integer[];
     v_cids   bigint[];
     v_cuds   bytea[];
-    v_have   bigint;
     v_fresh  boolean;
+    v_key    text;
+    v_rejected bigint[] := '{}';  -- segments rejected in this call
     v_tried  text[] := '{}';
     v_tries  integer := 0;
     v_window interval := mobisign._segment_window();
@@ -586,12 +595,17 @@ BEGIN
         LIMIT mobisign._segment_pending_max()
     LOOP
         IF NOT g.complete THEN
-            -- an answer that lost a segment: a newer set reuses its reference
-            UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (g.ids);
+            -- an answer that lost a segment, or one that a spoofed segment
+            -- repeating a sequence number cut in two: a newer set reuses its
+            -- reference.  Its segments wait, rejected, for the window's end:
+            -- candidates of the recombination below
+            UPDATE mobisign.inbound_segment i SET rejected = true WHERE i.id = ANY (g.ids);
+            v_rejected := v_rejected || g.ids;
             PERFORM mobisign.audit_log('sim.answer', 'incomplete',
                 pg_catalog.jsonb_build_object('msisdn', p_msisdn, 'segment_ids', to_jsonb(g.ids),
                     'concat_ref', g.concat_ref, 'total', g.total, 'received', g.have,
-                    'reason', 'segments missing, and a newer answer reuses the concatenation reference'));
+                    'reason', 'segments missing, and a newer set reuses the concatenation reference; '
+                              || 'the segments stay pending, for a recombination, until the segment window ends'));
             CONTINUE;
         END IF;
         v_auth := mobisign._handle_answer_guarded(p_msisdn, g.uds, g.ids);
@@ -601,57 +615,92 @@ BEGIN
             -- complete but not authentic: a lost or spoofed segment may have
             -- taken the place of a genuine one, whose set may still come
             UPDATE mobisign.inbound_segment i SET rejected = true WHERE i.id = ANY (g.ids);
+            v_rejected := v_rejected || g.ids;
+            -- tried: the recombination does not check this set again
+            v_tried := v_tried || pg_catalog.array_to_string(g.ids, ',');
         END IF;
         n := n + 1;
     END LOOP;
 
-    -- Recombination.  For a reference with rejected segments and newer
-    -- ones, try the newest set as of each recent arrival (the newest
-    -- segment of each sequence number up to it, within the window) that
-    -- holds a segment not yet tried, and act on the first authentic one:
-    -- so a genuine answer completes even when a segment of another answer
-    -- (lost the first SMS) or a spoofed one completed a set first.  Trying
-    -- is only checking the CC: nothing is audited until one is authentic.
-    -- Bounded: 16 arrivals per reference, 64 tries per call.
+    -- Recombination.  For a reference with rejected segments and fresh ones
+    -- (not rejected, or rejected in this call), try for each recent arrival
+    -- the newest set as of it (the newest segment of each sequence number up
+    -- to it, within the window), then its variants with one sequence
+    -- number's segment replaced by an older one of that number (newest
+    -- first), each that holds a fresh segment and was not tried in this
+    -- call, and act on the first authentic one: so a genuine answer
+    -- completes even when a segment of another answer (lost the first SMS)
+    -- or a spoofed one completed a set first, or a spoofed segment that
+    -- repeats a sequence number cut it in two (one substitution: one such
+    -- segment per answer).  A candidate made of segments all rejected in
+    -- earlier calls was tried by one of them: not again.  Trying is only
+    -- checking the CC: nothing is audited until one is authentic.  Bounded:
+    -- 16 arrivals per reference, 64 tries per call.
     -- None to look for when the numbering above found no segment of a
     -- concatenated answer that is not rejected (v_set = 0): a reference
-    -- qualifies only with one, segments are never un-rejected, and one that
-    -- arrived since is queued for a verifier with its arrival (as if it had
-    -- come after this statement).  A single SMS's answer saves the statement.
+    -- qualifies only with a fresh one, segments are never un-rejected, and
+    -- one that arrived since is queued for a verifier with its arrival (as
+    -- if it had come after this statement).  A single SMS's answer saves
+    -- the statement.
     IF v_set > 0 THEN
-        FOR grp IN SELECT i.concat_ref, i.total FROM mobisign.inbound_segment i
+        FOR grp IN SELECT i.concat_ref, i.total,
+                          array_agg(i.id ORDER BY i.id) AS ids, array_agg(i.seq ORDER BY i.id) AS seqs,
+                          array_agg(i.received_at ORDER BY i.id) AS ats,
+                          array_agg(NOT i.rejected OR i.id = ANY (v_rejected) ORDER BY i.id) AS fresh
+                     FROM mobisign.inbound_segment i
                     WHERE i.msisdn = p_msisdn AND NOT i.processed AND i.concat_ref IS NOT NULL
                     GROUP BY i.concat_ref, i.total
-                   HAVING bool_or(i.rejected) AND bool_or(NOT i.rejected)
+                   HAVING bool_or(i.rejected) AND bool_or(NOT i.rejected OR i.id = ANY (v_rejected))
+                      AND count(*) >= i.total
         LOOP
-            FOR x IN SELECT i.id, i.received_at FROM mobisign.inbound_segment i
-                      WHERE i.msisdn = p_msisdn AND NOT i.processed
-                        AND i.concat_ref = grp.concat_ref AND i.total = grp.total
-                      ORDER BY i.id DESC LIMIT 16
+            <<arrivals>>
+            FOR a IN REVERSE pg_catalog.cardinality(grp.ids) .. GREATEST(1, pg_catalog.cardinality(grp.ids) - 15)
             LOOP
                 EXIT WHEN v_tries >= 64;
-                SELECT array_agg(c.id ORDER BY c.seq), array_agg(c.user_data ORDER BY c.seq),
-                       count(*), bool_or(NOT c.rejected)
-                  INTO v_cids, v_cuds, v_have, v_fresh
-                  FROM (SELECT DISTINCT ON (i.seq) i.id, i.seq, i.user_data, i.rejected
-                          FROM mobisign.inbound_segment i
-                         WHERE i.msisdn = p_msisdn AND NOT i.processed
-                           AND i.concat_ref = grp.concat_ref AND i.total = grp.total
-                           AND i.id <= x.id AND i.received_at >= x.received_at - mobisign._segment_window()
-                         ORDER BY i.seq, i.id DESC) c;
-                CONTINUE WHEN v_have <> grp.total OR NOT v_fresh
-                           OR pg_catalog.array_to_string(v_cids, ',') = ANY (v_tried);
-                v_tried := v_tried || pg_catalog.array_to_string(v_cids, ',');
-                v_tries := v_tries + 1;
-                CONTINUE WHEN NOT coalesce((SELECT mobisign._answer_authentic(o.stage)
-                                              FROM mobisign._open_answer(p_msisdn, v_cuds, NULL) o), false);
-                -- authentic: handle it.  The other rejected segments wait for
-                -- the window's end: an authentic set may be a replayed old one,
-                -- and they may still hold a segment of the genuine answer
-                PERFORM mobisign._handle_answer_guarded(p_msisdn, v_cuds, v_cids);
-                UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (v_cids);
-                n := n + 1;
-                EXIT;
+                -- the newest set as of arrival a: v_pick[seq] = its segment
+                -- (an index into grp's arrays)
+                v_pick := pg_catalog.array_fill(NULL::integer, ARRAY[grp.total]);
+                FOR j IN REVERSE a .. 1 LOOP
+                    CONTINUE WHEN grp.ats[j] < grp.ats[a] - v_window OR grp.seqs[j] NOT BETWEEN 1 AND grp.total
+                               OR v_pick[grp.seqs[j]] IS NOT NULL;
+                    v_pick[grp.seqs[j]] := j;
+                END LOOP;
+                CONTINUE WHEN pg_catalog.array_position(v_pick, NULL) IS NOT NULL;
+                -- j = a: that set; j < a: segment j in its sequence number's
+                -- place
+                FOR j IN REVERSE a .. 1 LOOP
+                    EXIT arrivals WHEN v_tries >= 64;
+                    CONTINUE WHEN grp.ats[j] < grp.ats[a] - v_window OR grp.seqs[j] NOT BETWEEN 1 AND grp.total
+                               OR (j < a AND v_pick[grp.seqs[j]] = j);
+                    v_cand := v_pick;
+                    v_cand[grp.seqs[j]] := j;
+                    v_cids := '{}';
+                    v_fresh := false;
+                    FOREACH k IN ARRAY v_cand LOOP
+                        v_cids := v_cids || grp.ids[k];
+                        v_fresh := v_fresh OR grp.fresh[k];
+                    END LOOP;
+                    CONTINUE WHEN NOT v_fresh;
+                    v_key := pg_catalog.array_to_string(v_cids, ',');
+                    CONTINUE WHEN v_key = ANY (v_tried);
+                    v_tried := v_tried || v_key;
+                    v_tries := v_tries + 1;
+                    v_cuds := ARRAY(SELECT i.user_data
+                                      FROM pg_catalog.unnest(v_cids) WITH ORDINALITY AS u(id, ord)
+                                      JOIN mobisign.inbound_segment i ON i.id = u.id
+                                     WHERE i.id = ANY (v_cids)
+                                     ORDER BY u.ord);
+                    CONTINUE WHEN NOT coalesce((SELECT mobisign._answer_authentic(o.stage)
+                                                  FROM mobisign._open_answer(p_msisdn, v_cuds, NULL) o), false);
+                    -- authentic: handle it.  The other rejected segments wait
+                    -- for the window's end: an authentic set may be a replayed
+                    -- old one, and they may still hold a segment of the
+                    -- genuine answer
+                    PERFORM mobisign._handle_answer_guarded(p_msisdn, v_cuds, v_cids);
+                    UPDATE mobisign.inbound_segment i SET processed = true WHERE i.id = ANY (v_cids);
+                    n := n + 1;
+                    EXIT arrivals;
+                END LOOP;
             END LOOP;
         END LOOP;
     END IF;

@@ -41,6 +41,9 @@
 #                          concatenation reference is accepted
 #   rsa_lost_first_segment a lost first SMS: the foreign set is rejected,
 #                          the next answer accepted
+#   rsa_spoofed_segment    one spoofed SMS that repeats a sequence number of
+#                          the answer on its way (before, between or after
+#                          its segments): the genuine answer is accepted (502)
 #   rsa_extension_recreated DROP EXTENSION while the worker runs: it lets go
 #                          (its verifiers stop); CREATE EXTENSION again: the
 #                          worker's kept statements follow the new objects,
@@ -58,7 +61,7 @@ EC_SCENARIOS=(ec_success ec_parallel_verifiers ec_user_refusals ec_silent_sim ec
 	ec_foreign_answers ec_replays ec_duplicate_answer ec_application_cancel ec_refused_requests
 	ec_open_request ec_suspended_user ec_app_isolation ec_revoked_signer ec_por_refusals
 	ec_forged_por ec_invariants)
-RSA_SCENARIOS=(rsa_success rsa_lost_segment rsa_lost_first_segment rsa_extension_recreated)
+RSA_SCENARIOS=(rsa_success rsa_lost_segment rsa_lost_first_segment rsa_spoofed_segment rsa_extension_recreated)
 
 ms_e2e_init
 
@@ -538,14 +541,16 @@ lost_then_next() {
 }
 
 # answer A loses its last SMS; A's segments must not complete or poison B:
-# B is accepted (502), A's are superseded and audited as incomplete
+# B is accepted (502), A's are superseded and audited as incomplete; they
+# wait (rejected, candidates of a recombination) for the window's end
 rsa_lost_segment() {
 	local msisdn
 	lost_then_next user0003 lose_segment
 	msisdn=$(msisdn_of user0003)
 	ms_check "A's segments superseded, audited 'incomplete'" 1 "$(answers user0003 incomplete)"
-	ms_check "no segment left pending" 0 \
-		"$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
+	ms_check "only A's segments wait (rejected) for the window's end" "true true" \
+		"$(q "SELECT (count(*) > 0 AND bool_and(rejected))::text || ' ' || bool_and(id < (SELECT min((e.sid)::bigint) FROM mobisign.audit a, jsonb_array_elements_text(a.detail->'segment_ids') e(sid) WHERE a.operation = 'sim.answer' AND a.outcome = 'accepted' AND a.detail->>'msisdn' = '$msisdn'))::text
+			   FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
 	ms_check "nothing rejected" 0 "$(answers user0003 rejected)"
 }
 
@@ -564,6 +569,47 @@ rsa_lost_first_segment() {
 	ms_check "only A's segments wait (rejected) for the window's end" "true true" \
 		"$(q "SELECT (count(*) > 0 AND bool_and(rejected))::text || ' ' || bool_and(id < (SELECT min((e.sid)::bigint) FROM mobisign.audit a, jsonb_array_elements_text(a.detail->'segment_ids') e(sid) WHERE a.operation = 'sim.answer' AND a.outcome = 'accepted' AND a.detail->>'msisdn' = '$msisdn'))::text
 			   FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
+}
+
+# one spoofed SMS among the answer's segments (what anyone who sees or
+# guesses the 8-bit reference can send with the user's MSISDN as
+# originator), repeating a sequence number (gN genuine, f spoofed):
+#   spoof_next   g1 f2 g2 ...   g1 f2 is superseded (incomplete), g2 ... waits
+#   spoof_ahead  f2 g1 g2 ...   the same
+#   spoof_repeat g1 f1 g2 ...   g1 is superseded, f1 g2 ... is complete and
+#                               rejected (its CC fails)
+#   spoof_late   g1 g2 f2 g3 .. g1 g2 is superseded, f2 g3 ... waits
+# The superseded set waits (rejected) instead of being thrown away, and the
+# recombination tries the newest set and its variants with one segment
+# replaced by an older one of its sequence number: the genuine answer is
+# accepted (502), with the genuine segments; only the spoofed one is left,
+# waiting for the window's end (spoof_late's f2 began the newest set: it
+# waits as an incomplete set does, not rejected).
+rsa_spoofed_segment() {
+	local beh user msisdn id n=5 spoofed
+	for beh in spoof_next spoof_ahead spoof_repeat spoof_late; do
+		user=$(printf 'user%04d' "$n")
+		n=$((n + 1))
+		msisdn=$(msisdn_of "$user")
+		behave "$user $beh"
+		id=$(request authenticate "$user")
+		expect_final "$beh" "$id" completed 502
+		spoofed=$(grep -c "answer to ${msisdn#+}: a spoofed segment\|answer to $msisdn: a spoofed segment" "$PHASE_DIR/sim.log")
+		ms_check "$beh: the simulator sent one spoofed segment" 1 "$spoofed"
+		ms_check "$beh: the superseded set audited 'incomplete' once" 1 "$(answers "$user" incomplete)"
+		ms_check "$beh: accepted once, for this transaction" 1 \
+			"$(q "SELECT count(*) FROM mobisign.audit WHERE operation = 'sim.answer' AND outcome = 'accepted' AND transaction_id = '$id'")"
+		ms_check "$beh: sets rejected (not acted on)" "$([ "$beh" = spoof_repeat ] && echo 1 || echo 0)" \
+			"$(answers "$user" rejected "AND NOT (detail->>'acted')::boolean")"
+		# the spoofed segment is left: rejected when it was in a superseded
+		# or a rejected set; spoof_late's f2 began the newest set, which
+		# waits (incomplete) as any newest set does
+		ms_check "$beh: one segment left, not in the accepted answer; rejected" \
+			"1 true $([ "$beh" = spoof_late ] && echo false || echo true)" \
+			"$(q "SELECT count(*) || ' ' || bool_and(id::text NOT IN (SELECT jsonb_array_elements_text(a.detail->'segment_ids') FROM mobisign.audit a WHERE a.operation = 'sim.answer' AND a.outcome = 'accepted' AND a.transaction_id = '$id')) || ' ' || bool_and(rejected)
+			   FROM mobisign.inbound_segment WHERE msisdn = '$msisdn' AND NOT processed")"
+	done
+	behave
 }
 
 no_verifiers() { [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign verifier'")" = 0 ]; }

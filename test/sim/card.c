@@ -65,6 +65,10 @@ static const char *const behaviour_names[B_COUNT] = {
 	[B_LOSE_SEGMENT] = "lose_segment",
 	[B_LOSE_FIRST_SEGMENT] = "lose_first_segment",
 	[B_FORGED_POR] = "forged_por",
+	[B_SPOOF_NEXT] = "spoof_next",
+	[B_SPOOF_AHEAD] = "spoof_ahead",
+	[B_SPOOF_REPEAT] = "spoof_repeat",
+	[B_SPOOF_LATE] = "spoof_late",
 	[B_ASK] = "ask",
 };
 
@@ -761,7 +765,11 @@ sim_card_act(sim_world *w, sim_action *a)
 			a->operation == MSC_OP_SIGN_DIGEST ? "signature" : "CMS", (unsigned long long) counter, b == B_DUPLICATE ? ", twice" : "");
 	sim_send_packet(c->msisdn, a->reply_to, pkt, pkt_len, a->session,
 					b == B_DUPLICATE ? SIM_SEND_TWICE : b == B_LOSE_SEGMENT ? SIM_SEND_LOSE_LAST
-					: b == B_LOSE_FIRST_SEGMENT ? SIM_SEND_LOSE_FIRST : 0);
+					: b == B_LOSE_FIRST_SEGMENT ? SIM_SEND_LOSE_FIRST
+					: b == B_SPOOF_NEXT ? SIM_SEND_SPOOFED(2, 1)
+					: b == B_SPOOF_AHEAD ? SIM_SEND_SPOOFED(2, 0)
+					: b == B_SPOOF_REPEAT ? SIM_SEND_SPOOFED(1, 1)
+					: b == B_SPOOF_LATE ? SIM_SEND_SPOOFED(2, 2) : 0);
 	if (b != B_REPLAY && b != B_REPLAY_COUNTER)
 	{
 		remember(c, pkt, pkt_len);

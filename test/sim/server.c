@@ -582,10 +582,13 @@ sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len
 				sent,
 				first,
 				i;
+	msc_sms_segment forged;
 	msc_rc		rc;
 	int			c,
 				copies = (flags & SIM_SEND_TWICE) ? 2 : 1;
 	uint8_t		ref = concat_ref;
+	size_t		spoof_seq = (flags & SIM_SEND_SPOOF) ? SIM_SEND_SPOOF_SEQ(flags) : 0,
+				spoof_after = SIM_SEND_SPOOF_AFTER(flags);
 
 	rc = msc_sms_split(MSC_IEI_RSP_PACKET, ref, pkt, len, segs, MSC_SMS_MAX_SEGMENTS, &nsegs);
 	if (rc != MSC_OK)
@@ -621,9 +624,34 @@ sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len
 		copies++;
 		sim_log("fault: this answer's deliver_sm will be sent twice");
 	}
+	if (spoof_seq > 0 && (nsegs < 2 || spoof_seq > nsegs))
+	{
+		sim_log("answer to %s: %zu segment(s): no segment %zu to spoof", src, nsegs, spoof_seq);
+		spoof_seq = 0;
+	}
+	if (spoof_seq > 0)
+	{
+		/*
+		 * What anyone who sees or guesses the reference can send with this
+		 * MSISDN as originator: a segment with the genuine one's header
+		 * (reference, total, sequence number) and other octets after it.
+		 */
+		forged = segs[spoof_seq - 1];
+		for (i = (size_t) forged.ud[0] + 1; i < forged.len; i++)
+			forged.ud[i] ^= 0xa5;
+		if (spoof_after > sent)
+			spoof_after = sent;
+		sim_log("answer to %s: a spoofed segment %zu of %zu (ref %u) after %zu genuine one(s)", src,
+				spoof_seq, nsegs, ref, spoof_after);
+	}
 	for (c = 0; c < copies; c++)
-		for (i = first; i < first + sent; i++)
-			mo_enqueue(src, dst, segs[i].ud, segs[i].len, session_id);
+		for (i = first; i <= first + sent; i++)
+		{
+			if (spoof_seq > 0 && c == 0 && i - first == spoof_after)
+				mo_enqueue(src, dst, forged.ud, forged.len, session_id);
+			if (i < first + sent)
+				mo_enqueue(src, dst, segs[i].ud, segs[i].len, session_id);
+		}
 	sim_log("answer from %s: %zu of %zu segments, ref %u", src, sent, nsegs, ref);
 	if (timing_out && sim_timing_command_us > 0)
 		timing_made_add(src, sim_timing_command_us);

@@ -132,6 +132,11 @@ typedef enum sim_behaviour
 	B_LOSE_FIRST_SEGMENT,		/* the same with the answer's first SMS */
 	B_FORGED_POR,				/* an unsecured PoR 01 (what anyone can forge)
 								 * at once, then the real answer */
+	B_SPOOF_NEXT,				/* a spoofed copy of segment 2 (same UDH, other
+								 * octets) right after segment 1 */
+	B_SPOOF_AHEAD,				/* the same, before segment 1 */
+	B_SPOOF_REPEAT,				/* a spoofed segment 1 right after segment 1 */
+	B_SPOOF_LATE,				/* a spoofed segment 2 right after segment 2 */
 	B_ASK,						/* a person decides on the phone (phone.c) */
 	B_COUNT
 } sim_behaviour;
@@ -174,6 +179,11 @@ extern void sim_lookup_behaviour(const sim_card *c, sim_behaviour *b, int *delay
 #define SIM_SEND_LOSE_LAST	0x02	/* the last segment is not sent, and the
 									 * next packet reuses the reference */
 #define SIM_SEND_LOSE_FIRST	0x04	/* the same with the first segment */
+#define SIM_SEND_SPOOF		0x08	/* one spoofed segment among the genuine
+									 * ones: SIM_SEND_SPOOFED(seq, after) */
+#define SIM_SEND_SPOOFED(seq, after) (SIM_SEND_SPOOF | ((seq) & 0xff) << 8 | ((after) & 0xff) << 16)
+#define SIM_SEND_SPOOF_SEQ(f)	(((f) >> 8) & 0xff)
+#define SIM_SEND_SPOOF_AFTER(f)	(((f) >> 16) & 0xff)
 extern void sim_send_packet(const char *src, const char *dst, const uint8_t *pkt, size_t len,
 							int session, int flags);
 extern void sim_send_ud(const char *src, const char *dst, const uint8_t *ud, size_t len,

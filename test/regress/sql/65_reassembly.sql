@@ -10,7 +10,7 @@
 -- concatenation header followed by a label ("A1" = answer A, segment 1).
 -- The segments of a complete set that is not authentic stay pending,
 -- marked rejected, until the window ends: a lost or spoofed segment may
--- have taken a genuine one's place (section 7).
+-- have taken a genuine one's place (sections 7 and 8).
 --
 
 -- store one segment as the worker does, then process as the worker does
@@ -46,12 +46,15 @@ $$;
 -- 1. Answer A (3 SMS, reference 7) loses its last SMS.  Answer B reuses
 --    reference 7 and arrives complete.  B's first SMS repeats sequence
 --    number 1, so it starts a new set: A's two segments are superseded
---    (audited 'incomplete') and never combined with B's third one.
+--    (audited 'incomplete') and never made an answer with B's third one:
+--    B's set is handled by itself.  A's segments are not thrown away: they
+--    wait, marked rejected, until the window ends (section 8 shows why).
 SELECT seg('A1', 7, 3, 1), seg('A2', 7, 3, 2);
 SELECT * FROM answers();
 SELECT seg('B1', 7, 3, 1), seg('B2', 7, 3, 2), seg('B3', 7, 3, 3);
 SELECT * FROM answers();
--- B was rejected (no key set here): its segments wait, marked rejected
+-- B was rejected (no key set here): its segments wait, marked rejected,
+-- and so do A's
 SELECT string_agg(convert_from(substr(user_data, 7), 'UTF8') || CASE WHEN rejected THEN ' (rejected)' ELSE '' END,
                   ', ' ORDER BY id) AS pending
   FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
@@ -109,7 +112,101 @@ UPDATE mobisign.inbound_segment SET received_at = received_at - interval '3 min'
 SELECT mobisign._expire();
 SELECT count(*) AS pending FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
 
--- 8. A flood: anyone can send segments with this MSISDN as originator, and
+-- 8. A spoofed segment that repeats a sequence number.  Anyone who can send
+--    SMS with this MSISDN as originator and sees (or guesses) the 8-bit
+--    reference of an answer on its way can send a segment "k of 3" of its
+--    own while the genuine segments arrive (P = the genuine answer's
+--    segments, X = the spoofed one).  It repeats a sequence number, so it
+--    cuts the genuine segments into two sets, and the older one, incomplete,
+--    is superseded (audited 'incomplete').  Its segments are not thrown
+--    away: they wait, marked rejected, until the window ends, so that the
+--    recombination of section 7 still finds the genuine answer.
+--
+--    X2 arrives between P1 and P2: P2 repeats sequence number 2, so P1 X2
+--    is one set (superseded when P2 comes), P2 P3 the next (incomplete).
+SELECT seg('P1', 40, 3, 1), seg('X2', 40, 3, 2), seg('P2', 40, 3, 2), seg('P3', 40, 3, 3);
+SELECT * FROM answers();
+SELECT string_agg(convert_from(substr(user_data, 7), 'UTF8') || CASE WHEN rejected THEN ' (rejected)' ELSE '' END,
+                  ', ' ORDER BY id) AS pending
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed AND concat_ref = 40;
+--    X1 arrives right after P1: P1 alone is superseded, X1 P2 P3 is a
+--    complete set, handled and rejected (here for want of a key set; with
+--    the SIM's keys, for its checksum).  All four wait.
+SELECT seg('P1', 41, 3, 1), seg('X1', 41, 3, 1), seg('P2', 41, 3, 2), seg('P3', 41, 3, 3);
+SELECT * FROM answers();
+SELECT string_agg(convert_from(substr(user_data, 7), 'UTF8') || CASE WHEN rejected THEN ' (rejected)' ELSE '' END,
+                  ', ' ORDER BY id) AS pending
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed AND concat_ref = 41;
+--    At the end of the window, mobisign._expire retires them (and every
+--    other segment still pending here).
+UPDATE mobisign.inbound_segment SET received_at = received_at - interval '3 min'
+ WHERE msisdn = '+3585550000001' AND NOT processed;
+SELECT mobisign._expire();
+
+--    Which sets the recombination tries, and that it stops at the genuine
+--    one, needs an authentic answer: in a transaction rolled back, the CC
+--    check (mobisign._open_answer) is replaced by a stand-in that says
+--    which segments a try put together, and calls a set authentic when it
+--    has no spoofed segment.  (The handler's own call, with the key sets
+--    it read, stays silent; finding no key set, the handler then audits
+--    the answer 'rejected' as everywhere here: what matters is which
+--    segments it was given.)  Each case uses a reference of its own.
+BEGIN;
+CREATE OR REPLACE FUNCTION mobisign._open_answer(p_msisdn text, p_segments bytea[],
+                                                 p_keys mobisign.sim_key[],
+                                                 OUT key_set integer, OUT stage text, OUT failure text,
+                                                 OUT counter bigint, OUT por_status integer,
+                                                 OUT reference bytea, OUT result integer,
+                                                 OUT result_name text, OUT cms bytea)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_labels text := (SELECT string_agg(convert_from(substr(u.ud, 7), 'UTF8'), ' ' ORDER BY u.ord)
+                        FROM unnest(p_segments) WITH ORDINALITY u(ud, ord));
+BEGIN
+    stage := CASE WHEN v_labels LIKE '%X%' THEN 'security' ELSE 'ok' END;
+    failure := 'stand-in';
+    IF p_keys IS NULL THEN
+        RAISE NOTICE 'tried %: %', v_labels,
+            CASE WHEN stage = 'ok' THEN 'authentic' ELSE 'not authentic' END;
+    END IF;
+END
+$$;
+--    a. P1 X2 P2 P3: at P3, the newest set as of it is P1 P2 P3 (P1 from
+--       the superseded set): authentic at the first try.
+SELECT seg('P1', 42, 3, 1), seg('X2', 42, 3, 2), seg('P2', 42, 3, 2), seg('P3', 42, 3, 3);
+SELECT * FROM answers();
+--    b. X2 P1 P2 P3: the same (X2 P1 is the superseded set).
+SELECT seg('X2', 43, 3, 2), seg('P1', 43, 3, 1), seg('P2', 43, 3, 2), seg('P3', 43, 3, 3);
+SELECT * FROM answers();
+--    c. P1 X1 P2 P3: X1 P2 P3 is complete, handled and rejected (not tried
+--       again); its variant with P1 in X1's place is authentic.  The
+--       newest segment of each sequence number alone would never find it.
+SELECT seg('P1', 44, 3, 1), seg('X1', 44, 3, 1), seg('P2', 44, 3, 2), seg('P3', 44, 3, 3);
+SELECT * FROM answers();
+--    d. P1 P2 X2 P3: P1 P2 is superseded by X2; at P3 the newest set
+--       P1 X2 P3 is not authentic, its variant with P2 in X2's place is.
+SELECT seg('P1', 45, 3, 1), seg('P2', 45, 3, 2), seg('X2', 45, 3, 2), seg('P3', 45, 3, 3);
+SELECT * FROM answers();
+--    e. The same stored before the worker got to it (one call): P1 P2 is
+--       superseded and X2 P3 incomplete in the same call, whose segments
+--       are fresh for the recombination of that call.
+SELECT seg('P1', 46, 3, 1, process => false), seg('P2', 46, 3, 2, process => false),
+       seg('X2', 46, 3, 2, process => false), seg('P3', 46, 3, 3, process => false);
+SELECT mobisign._process_inbound('+3585550000001') AS handled;
+SELECT * FROM answers();
+--    Only the spoofed segments are left, waiting for the window's end.
+--    Nothing is tried again at the next call (say the worker's recheck):
+--    every candidate left is made of segments rejected in earlier calls.
+SELECT string_agg(convert_from(substr(user_data, 7), 'UTF8') || ' (' || concat_ref || ')', ', ' ORDER BY id) AS pending
+  FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed AND concat_ref BETWEEN 42 AND 46;
+SELECT mobisign._process_inbound('+3585550000001') AS handled_at_recheck;
+ROLLBACK;
+SELECT count(*) AS pending FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
+
+-- 9. A flood: anyone can send segments with this MSISDN as originator, and
 --    segments that never complete would pile up (and be walked on every
 --    call).  At most mobisign._segment_pending_max() of them wait; beyond
 --    that the oldest are retired unread, with one 'dropped' audit row.
@@ -130,12 +227,12 @@ SELECT count(*) AS pending_after,
             WHERE msisdn = '+3585550000001' AND NOT processed)) AS oldest_kept
   FROM mobisign.inbound_segment WHERE msisdn = '+3585550000001' AND NOT processed;
 
--- 9. Answers in parallel.  Storing a segment also queues its MSISDN in
---    mobisign.answer_queue (in the same commit); the answer verifiers claim
---    the oldest rows with mobisign._claim_answers(batch): rows another
---    verifier has claimed are skipped (FOR UPDATE SKIP LOCKED), so is an
---    MSISDN whose handler lock (mobisign._lock_answers) another verifier
---    holds, and the claimed rows are deleted in the claimer's transaction.
+-- 10. Answers in parallel.  Storing a segment also queues its MSISDN in
+--     mobisign.answer_queue (in the same commit); the answer verifiers claim
+--     the oldest rows with mobisign._claim_answers(batch): rows another
+--     verifier has claimed are skipped (FOR UPDATE SKIP LOCKED), so is an
+--     MSISDN whose handler lock (mobisign._lock_answers) another verifier
+--     holds, and the claimed rows are deleted in the claimer's transaction.
 INSERT INTO mobisign.answer_queue (msisdn)
 VALUES ('+3585550000001'), ('+3585550000002'), ('+3585550000001'), ('+3585550000003');
 BEGIN;
@@ -214,7 +311,7 @@ DELETE FROM mobisign.answer_queue;
 
 -- The worker's recheck queues every MSISDN with segments pending for more
 -- than a second and no row waiting (here the flood's 64 segments of
--- section 8): not while they are fresh (as if just received), then once.
+-- section 9): not while they are fresh (as if just received), then once.
 UPDATE mobisign.inbound_segment SET received_at = now() + interval '1 min'
  WHERE msisdn = '+3585550000001' AND NOT processed;
 SELECT mobisign._requeue_pending_answers() AS queued_while_fresh;
@@ -229,7 +326,7 @@ SELECT count(*) AS handled FROM mobisign._claim_answers(8) m, LATERAL mobisign._
 COMMIT;
 SELECT count(*) AS queued_after_handling FROM mobisign.answer_queue;
 
--- 10. A flood of single SMS (no concatenation header: each one is a
+-- 11. A flood of single SMS (no concatenation header: each one is a
 --     complete answer) with this MSISDN as originator.  One call handles at
 --     most mobisign._segment_pending_max() of them, oldest first, so the
 --     other MSISDNs of a verifier's batch wait for its commit a bounded
