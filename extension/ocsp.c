@@ -20,6 +20,16 @@
  * Anything else is "unavailable", which the caller turns into a CRL
  * fallback ('ocsp,crl') or a failure ('ocsp').
  *
+ * A responder that did not answer (no connection, a timeout, an HTTP error)
+ * is not asked again by this process for a while: 30 s after its first
+ * failure in a row, doubling up to 10 min (responder_backoff), so that a
+ * dead or frozen responder costs one fetch timeout per process and back-off,
+ * not one per verification of every user (the verifiers, long-lived, verify
+ * one answer after another).  Skipped, it counts as unavailable, as a
+ * timeout would: fail closed, or the CRL at once.  An answer of any kind
+ * ends its back-off.  At most MS_OCSP_BACKOFF_SLOTS responders are
+ * remembered (the one that may be asked soonest gives way).
+ *
  * The time of the check ("at", now by default) is treated exactly as CRL
  * mode treats it, so that both modes give the same answer: revocation
  * status at a time is established only by revocation data valid at that
@@ -317,6 +327,74 @@ cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 	}
 }
 
+/* ---- responders that did not answer (see the header) ---- */
+
+#define MS_OCSP_BACKOFF_SLOTS	32
+#define MS_OCSP_BACKOFF_FIRST_S 30
+#define MS_OCSP_BACKOFF_MAX_S	600
+#define MS_OCSP_URL_KEPT		256
+
+typedef struct ResponderBackoff
+{
+	char		url[MS_OCSP_URL_KEPT];	/* "" for a free slot */
+	int			failures;		/* in a row */
+	TimestampTz retry_at;		/* not asked before */
+} ResponderBackoff;
+
+static ResponderBackoff responder_backoff[MS_OCSP_BACKOFF_SLOTS];
+
+/* url's slot, or NULL (a URL too long to keep is never skipped) */
+static ResponderBackoff *
+backoff_find(const char *url)
+{
+	if (strlen(url) >= MS_OCSP_URL_KEPT)
+		return NULL;
+	for (int i = 0; i < MS_OCSP_BACKOFF_SLOTS; i++)
+		if (strcmp(responder_backoff[i].url, url) == 0)
+			return &responder_backoff[i];
+	return NULL;
+}
+
+/* url did not answer: its next try waits 30 s, 60 s ... 10 min */
+static void
+backoff_failed(const char *url, TimestampTz now)
+{
+	ResponderBackoff *b = backoff_find(url);
+	int			secs;
+
+	if (b == NULL)
+	{
+		if (strlen(url) >= MS_OCSP_URL_KEPT)
+			return;
+		b = &responder_backoff[0];
+		for (int i = 0; i < MS_OCSP_BACKOFF_SLOTS; i++)
+		{
+			if (responder_backoff[i].url[0] == '\0')
+			{
+				b = &responder_backoff[i];
+				break;
+			}
+			if (responder_backoff[i].retry_at < b->retry_at)
+				b = &responder_backoff[i];
+		}
+		strlcpy(b->url, url, sizeof(b->url));
+		b->failures = 0;
+	}
+	b->failures++;
+	secs = MS_OCSP_BACKOFF_FIRST_S << Min(b->failures - 1, 5);
+	b->retry_at = TimestampTzPlusMilliseconds(now, (int64) Min(secs, MS_OCSP_BACKOFF_MAX_S) * 1000);
+}
+
+/* url answered: asked again freely */
+static void
+backoff_answered(const char *url)
+{
+	ResponderBackoff *b = backoff_find(url);
+
+	if (b != NULL)
+		memset(b, 0, sizeof(*b));
+}
+
 /* Ask the responders of cert; fills a. */
 static void
 query_responders(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert, X509 *issuer,
@@ -337,9 +415,17 @@ query_responders(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert, 
 		int			reqlen;
 		bytea	   *resp;
 		char	   *err = NULL;
+		ResponderBackoff *b;
 
 		if (pg_strncasecmp(url, "http://", 7) != 0)
 			continue;
+		b = backoff_find(url);
+		if (b != NULL && GetCurrentTimestamp() < b->retry_at)
+		{
+			last_error = psprintf("OCSP responder %s: not asked before %s: it did not answer %d time(s) in a row",
+								  url, timestamptz_to_str(b->retry_at), b->failures);
+			continue;
+		}
 		tried++;
 		ERR_clear_error();
 		req = ms_scope_add(scope, OCSP_REQUEST_new(), free_ocsp_request);
@@ -363,9 +449,11 @@ query_responders(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert, 
 							reqder, reqlen, MS_FETCH_MAX_OCSP, &err);
 		if (resp == NULL)
 		{
+			backoff_failed(url, GetCurrentTimestamp());
 			last_error = psprintf("OCSP responder %s: %s", url, err ? err : "no answer");
 			continue;
 		}
+		backoff_answered(url);
 		a->url = pstrdup(url);
 		if (evaluate_response(scope, pki, chain, cert, issuer, req, id2,
 							  (unsigned char *) VARDATA(resp), VARSIZE(resp) - VARHDRSZ, at, a))

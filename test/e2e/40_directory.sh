@@ -26,7 +26,9 @@
 #   refresher_worker        the refresher worker does it on its own
 #   ocsp                    good, revoked, unknown, cached, falls back to CRL
 #   ocsp_past_time          at => a past time needs data valid then (424)
-#   ocsp_responder_down     down or frozen: fail closed, or the CRL
+#   ocsp_responder_down     down or frozen: fail closed, or the CRL; a frozen
+#                           responder costs a fetch timeout once per process
+#                           and back-off, not per verification
 #   delta_crl               a revocation in the delta CRL only
 #   sim_directory_user      a user only in LDAP authenticates through the worker
 #                           and the simulator; revoked via the directory's CRL
@@ -560,6 +562,28 @@ ocsp_responder_down() {
 	EL=$(awk "BEGIN{printf \"%.1f\", $T1 - $T0}")
 	ms_check "a frozen responder, 'ocsp': carol fails closed (424)" 424 "$OUT"
 	took "$EL" 0 7.0 "the frozen responder's cost (mobisign.fetch_timeout 5 s)"
+	# and once per process and back-off, not per verification: in one
+	# session (as a verifier verifies one answer after another) the second
+	# is not asked and costs nothing; 'ocsp,crl' goes to the CRL at once
+	kill -STOP "$OCSP_PID"
+	OUT=$(ms_psql -qAt <<SQL
+SELECT status_code FROM mobisign_validate_certificate($(cert carol), pki => 'e2e-ocsp');
+SELECT clock_timestamp();
+SELECT status_code || '|' || (evidence->'ocsp'->0->>'error' LIKE '%not asked before%')
+  FROM mobisign_validate_certificate($(cert carol), pki => 'e2e-ocsp');
+SELECT status_code FROM mobisign_validate_certificate($(cert carol), pki => 'e2e-ocspcrl');
+SELECT clock_timestamp();
+SQL
+)
+	kill -CONT "$OCSP_PID"
+	echo "# one session, the responder frozen: $(echo "$OUT" | tr '\n' ' ')"
+	ms_check "... the first: 424 after the fetch timeout" 424 "$(echo "$OUT" | sed -n 1p)"
+	ms_check "... the second, 'ocsp': 424 without asking (the responder is in back-off)" "424|true" \
+		"$(echo "$OUT" | sed -n 3p)"
+	ms_check "... 'ocsp,crl': carol by CRL (502)" 502 "$(echo "$OUT" | sed -n 4p)"
+	EL=$(q "SELECT round(extract(epoch FROM '$(echo "$OUT" | sed -n 5p)'::timestamptz
+	                                        - '$(echo "$OUT" | sed -n 2p)'::timestamptz), 1)")
+	took "$EL" 0 1.0 "the two after the first, together"
 }
 
 # delta CRLs (freshest CRL points)
