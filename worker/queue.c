@@ -944,7 +944,11 @@ ms_queue_finish(List *jobs)
  * an answer of 4 SMS is then looked at once, not 4 times.  A duplicate
  * (same MSISDN and digest pending) inserts nothing and queues nothing.
  *
- * A duplicate is recognised by the statement's snapshot (NOT EXISTS), not
+ * A duplicate is recognised by the statement's snapshot (an index probe per
+ * segment, as a scalar subquery: written NOT EXISTS, which the planner may
+ * turn into a join, it took make bench's SMPP worker from 0.36 to 1.91 ms
+ * of CPU per authentication, and deliver_sm read -> acknowledged from 0.9
+ * to 8.5 ms), not
  * by the unique index alone: ON CONFLICT's check waits for a transaction
  * that is updating the pending copy, a verifier marking it processed (for
  * its whole batch, which may fetch OCSP responses), and while it waited
@@ -968,8 +972,9 @@ static const char store_batch_sql[] =
 	" , i AS (INSERT INTO mobisign.inbound_segment"
 	"        (msisdn, smsc_id, concat_ref, total, seq, user_data, digest)"
 	" SELECT m.msisdn, m.smsc_id, m.concat_ref, m.total, m.seq, m.ud, m.digest FROM m"
-	"  WHERE NOT EXISTS (SELECT FROM mobisign.inbound_segment d"
-	"                     WHERE d.msisdn = m.msisdn AND d.digest = m.digest AND NOT d.processed)"
+	"  WHERE (SELECT true FROM mobisign.inbound_segment d"
+	"          WHERE d.msisdn = m.msisdn AND d.digest = m.digest AND NOT d.processed"
+	"          LIMIT 1) IS NULL"
 	"  ORDER BY m.ord"
 	" ON CONFLICT (msisdn, digest) WHERE NOT processed DO NOTHING"
 	" RETURNING id, msisdn, concat_ref, total, digest)"
