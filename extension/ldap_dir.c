@@ -634,8 +634,13 @@ search_bounded(LDAP *ld, const char *base, int scope, const char *filter, char *
 
 			/* sets the diagnostic message ld_error shows; frees msg */
 			rc = ldap_parse_result(ld, msg, &code, NULL, NULL, NULL, NULL, 1);
+			/*
+			 * the server's code; one outside LDAP's range (a hostile one
+			 * could send a local code: -1 server down, MS_LDAP_TOO_LARGE)
+			 * is a protocol error
+			 */
 			if (rc == LDAP_SUCCESS)
-				rc = code;
+				rc = (code >= 0 && code <= 0x7fff) ? code : LDAP_PROTOCOL_ERROR;
 			done = true;
 		}
 		else

@@ -20,9 +20,12 @@
  * Anything else is "unavailable", which the caller turns into a CRL
  * fallback ('ocsp,crl') or a failure ('ocsp').
  *
- * A responder that did not answer (no connection, a timeout, an HTTP error)
- * is not asked again by this process for a while: 30 s after its first
- * failure in a row, doubling up to 10 min (responder_backoff), so that a
+ * A responder that did not answer and cost at least half of
+ * mobisign.fetch_timeout doing so (a timeout, a connection that never came:
+ * not a refusal or an HTTP error, which cost nothing and may be one lost
+ * packet) is not asked again by this process for a while: 30 s after its
+ * first such failure in a row, doubling up to 10 min (responder_backoff),
+ * so that a
  * dead or frozen responder costs one fetch timeout per process and back-off,
  * not one per verification of every user (the verifiers, long-lived, verify
  * one answer after another).  Skipped, it counts as unavailable, as a
@@ -416,6 +419,7 @@ query_responders(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert, 
 		bytea	   *resp;
 		char	   *err = NULL;
 		ResponderBackoff *b;
+		TimestampTz asked_at;
 
 		if (pg_strncasecmp(url, "http://", 7) != 0)
 			continue;
@@ -445,11 +449,16 @@ query_responders(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert, 
 			continue;
 		}
 		ms_scope_add(scope, reqder, free_openssl_mem);
+		asked_at = GetCurrentTimestamp();
 		resp = ms_http_post(url, "application/ocsp-request", "application/ocsp-response",
 							reqder, reqlen, MS_FETCH_MAX_OCSP, &err);
 		if (resp == NULL)
 		{
-			backoff_failed(url, GetCurrentTimestamp());
+			TimestampTz now = GetCurrentTimestamp();
+
+			/* only what cost time: a refusal or an HTTP error is asked again */
+			if (TimestampDifferenceExceeds(asked_at, now, ms_fetch_timeout_secs() * 500))
+				backoff_failed(url, now);
 			last_error = psprintf("OCSP responder %s: %s", url, err ? err : "no answer");
 			continue;
 		}

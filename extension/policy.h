@@ -11,9 +11,13 @@
  *	                          (default 30 days): the purge role cannot erase
  *	                          recent audit rows or transactions.
  *
- *	  Every interval argument of the API is taken as one duration,
- *	  ms_duration_seconds() (mobisign._duration() in SQL), both where it is
- *	  checked against these bounds and where it is added to now().
+ *	  The interval arguments applications and the purge role give (a
+ *	  request's and a wait's timeout, mobisign_purge's older_than) are each
+ *	  taken as one duration, ms_duration_seconds() (mobisign._duration() in
+ *	  SQL), both where checked against these bounds and where added to
+ *	  now().  The administrators' intervals (crl_grace, the SMSC's and the
+ *	  directories' timeouts) keep PostgreSQL's comparison: they bound
+ *	  nothing an administrator could not set directly.
  *
  *-------------------------------------------------------------------------
  */

@@ -4,6 +4,7 @@
  */
 #include "gw_api.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,17 +77,23 @@ utf8_cut(const char *text, size_t n, unsigned char next)
 	return n > 0 ? n - 1 : 0;
 }
 
-/* a column's text (NULL: empty) into out, cut on a character to fit cap */
-static void
+/*
+ * A column's text (NULL: empty) into out, cut on a character to fit cap.
+ * Returns whether it fitted whole: text may be cut, an identifier may not
+ * (a prefix of a user id may be another user's).
+ */
+static bool
 copy_value(PGresult *r, int row, int col, char *out, size_t cap)
 {
 	const char *v = PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
 	size_t		n = strlen(v);
+	bool		whole = n < cap;
 
-	if (n >= cap)
+	if (!whole)
 		n = utf8_cut(v, cap - 1, (unsigned char) v[cap - 1]);
 	memcpy(out, v, n);
 	out[n] = '\0';
+	return whole;
 }
 
 /* One statement on a pooled connection; NULL when no connection is free. */
@@ -147,11 +154,14 @@ find(const char *msisdn, const char *national_id, char *user_id, size_t cap, cha
 	if (failed(r, "user lookup"))
 		return -1;
 	found = PQntuples(r) == 1;
-	if (found)
+	if (found && !copy_value(r, 0, 0, user_id, cap))
 	{
-		copy_value(r, 0, 0, user_id, cap);
-		*cert = bytea_b64(r, 0, 1);
+		gw_log("user lookup: the user id is longer than the gateway holds (%zu bytes)", cap - 1);
+		PQclear(r);
+		return -1;
 	}
+	if (found)
+		*cert = bytea_b64(r, 0, 1);
 	PQclear(r);
 	return found;
 }

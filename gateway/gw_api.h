@@ -72,6 +72,13 @@ typedef struct gw_sqlerr
 extern int	gw_relying_party_ok(const char *name, const char *uuid);
 
 /* mobisign_find_user: 1 found (user_id, certificate base64 malloc'd), 0 not, -1 error. */
+/*
+ * A register user id as the gateway holds it: mobisign's limit is 256
+ * characters (extension/input_limits.c), up to 1,024 bytes of UTF-8, and
+ * the NUL.  An identifier is never cut: one that does not fit is an error.
+ */
+#define GW_USER_ID_BYTES (4 * 256 + 1)
+
 extern int	gw_find_user(const char *msisdn, const char *national_id,
 						 char *user_id, size_t cap, char **certificate_b64);
 

@@ -161,7 +161,7 @@ synch_wait_ms(const gw_etsi_request *req, const gw_etsi_config *cfg)
 static void
 signature_req(const gw_etsi_request *req, const gw_etsi_config *cfg, gw_reply *out)
 {
-	char		user[257];
+	char		user[GW_USER_ID_BYTES];
 	char	   *cert = NULL;
 	char		id[37];
 	char		code[5];
@@ -256,7 +256,7 @@ status_req(const gw_etsi_request *req, gw_reply *out)
 static void
 profile_req(const gw_etsi_request *req, gw_reply *out)
 {
-	char		user[257];
+	char		user[GW_USER_ID_BYTES];
 	char	   *cert = NULL;
 	int			rc = gw_find_user_by_msisdn(req->msisdn, user, sizeof(user), &cert);
 	json_t	   *msg;

@@ -193,7 +193,7 @@ static void
 post_certificate(const char *body, size_t len, gw_reply *out)
 {
 	gw_mid_request req;
-	char		user[257];
+	char		user[GW_USER_ID_BYTES];
 	char	   *cert;
 	int			rc = identify(body, len, 0, &req, user, sizeof(user), &cert, out);
 
@@ -218,7 +218,7 @@ post_start(const char *body, size_t len, int authenticate, const gw_mid_config *
 		   gw_reply *out)
 {
 	gw_mid_request req;
-	char		user[257];
+	char		user[GW_USER_ID_BYTES];
 	char	   *cert;
 	char		id[37];
 	char		code[5];

@@ -738,16 +738,19 @@ sess_connect_done(MsSession *s, TimestampTz now)
  * once per MS_MALFORMED_LOG_MS per link, with the count of the unlogged
  * ones (sess_log_limited: also what is well formed but not served, a
  * generic_nack for a sequence never sent, a command not served: one line
- * per 16-byte PDU filled the log); MS_MALFORMED_LIMIT refused in a row close
+ * per 16-byte PDU filled the log; those are no fault, fault false: not
+ * counted in worker_stats' errors nor its last_error); MS_MALFORMED_LIMIT
+ * refused in a row close
  * the session as a failure, so the link reconnects after its reconnect
  * delay (with back-off).  The log names the command, the field and the
  * sequence number, never the bytes.
  */
 static void
 sess_log_limited(MsSession *s, const msc_smpp_header *h, const char *why, bool answered,
-				 uint32 status, TimestampTz now)
+				 uint32 status, TimestampTz now, bool fault)
 {
-	s->counters.errors++;
+	if (fault)
+		s->counters.errors++;
 	if (s->malformed_logged_at == 0 ||
 		now >= after_ms(s->malformed_logged_at, MS_MALFORMED_LOG_MS))
 	{
@@ -763,7 +766,9 @@ sess_log_limited(MsSession *s, const msc_smpp_header *h, const char *why, bool a
 				 s->malformed_unlogged > 0 ?
 				 errhint("%d more refused PDUs were not logged in the last %d s.",
 						 s->malformed_unlogged, MS_MALFORMED_LOG_MS / 1000) : 0));
-		ms_worker_set_error(msg);
+		/* not served is not a fault: worker_stats' errors and last_error stay */
+		if (fault)
+			ms_worker_set_error(msg);
 		s->malformed_logged_at = now;
 		s->malformed_unlogged = 0;
 	}
@@ -776,7 +781,7 @@ sess_refused(MsSession *s, const msc_smpp_header *h, const char *why, bool answe
 			 uint32 status, TimestampTz now)
 {
 	s->malformed_run++;
-	sess_log_limited(s, h, why, answered, status, now);
+	sess_log_limited(s, h, why, answered, status, now, true);
 	if (s->malformed_run >= MS_MALFORMED_LIMIT)
 	{
 		char		msg[120];
@@ -1044,7 +1049,7 @@ handle_frame(MsSession *s, const uint8 *frame, int len, TimestampTz now, List **
 
 				snprintf(why, sizeof(why), "its status %s (0x%08x) is for no PDU in flight",
 						 ms_smpp_status_text(status), status);
-				sess_log_limited(s, &pdu.h, why, false, 0, now);
+				sess_log_limited(s, &pdu.h, why, false, 0, now, false);
 			}
 			break;
 
@@ -1084,7 +1089,7 @@ handle_frame(MsSession *s, const uint8 *frame, int len, TimestampTz now, List **
 
 				snprintf(why, sizeof(why), "mobisign does not serve command 0x%08x", command_id);
 				sess_send_header(s, GENERIC_NACK, ESME_RINVCMDID, seq, now);
-				sess_log_limited(s, &pdu.h, why, true, ESME_RINVCMDID, now);
+				sess_log_limited(s, &pdu.h, why, true, ESME_RINVCMDID, now, false);
 			}
 			else
 				ereport(DEBUG1,
