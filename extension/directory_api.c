@@ -192,10 +192,29 @@ mobisign_ldap_ca_crls(PG_FUNCTION_ARGS)
 }
 
 /*
+ * May ca sign CRLs (RFC 5280, 4.2.1.3 and 6.3.3 (f))?  A certificate with a
+ * keyUsage extension must assert cRLSign; one without must be a CA
+ * (basicConstraints cA), so that an end-entity certificate that merely
+ * carries its CA's name (a CA may issue one by mistake, and a cached user
+ * certificate that validated is a candidate signer) cannot sign the CA's
+ * CRLs.  OpenSSL's check_crl refuses such a CRL at use, after it has
+ * displaced the CA's real one in the cache: refused here before that.
+ */
+static bool
+may_sign_crls(X509 *ca)
+{
+	uint32_t	ku = X509_get_key_usage(ca);
+
+	if (ku != UINT32_MAX)
+		return (ku & KU_CRL_SIGN) != 0;
+	return X509_check_ca(ca) != 0;
+}
+
+/*
  * The answer of _crl_signed_by and _cert_issued_by: is cert (or else crl)
  * signed by one of the certificates of argument 1 that could have issued
- * it (X509_check_issued for a certificate, the subject that is the CRL's
- * issuer for a CRL)?  Releases scope.
+ * it (X509_check_issued for a certificate; for a CRL, the subject that is
+ * the CRL's issuer, with the right to sign CRLs)?  Releases scope.
  */
 static Datum
 signed_by_one_of(FunctionCallInfo fcinfo, MsScope *scope, X509 *cert, X509_CRL *crl)
@@ -210,7 +229,8 @@ signed_by_one_of(FunctionCallInfo fcinfo, MsScope *scope, X509 *cert, X509_CRL *
 		EVP_PKEY   *pk;
 
 		if (cert ? X509_check_issued(ca, cert) != X509_V_OK
-			: X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(crl)) != 0)
+			: (X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(crl)) != 0 ||
+			   !may_sign_crls(ca)))
 			continue;
 		pk = X509_get0_pubkey(ca);
 		if (pk != NULL && (cert ? X509_verify(cert, pk) : X509_CRL_verify(crl, pk)) == 1)
@@ -226,7 +246,8 @@ PG_FUNCTION_INFO_V1(mobisign_crl_signed_by);
 /*
  * mobisign._crl_signed_by(crl bytea, issuers bytea[]) -> boolean
  *	Is the CRL signed by one of the certificates whose subject is the CRL's
- *	issuer?  (A fetched CRL never replaces a cached one unless it is.)
+ *	issuer and that may sign CRLs?  (A fetched CRL never replaces a cached
+ *	one unless it is.)
  */
 Datum
 mobisign_crl_signed_by(PG_FUNCTION_ARGS)

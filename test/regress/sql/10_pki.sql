@@ -120,3 +120,30 @@ SELECT err($$ SELECT mobisign_add_crl('alpha', fx('alice-rsa.der')) $$);
 SELECT err($$ SELECT mobisign_add_crl('alpha', fx('alpha-root.crl.pem') || fx('alpha-int.crl.pem')) $$);
 
 SELECT count(*) AS crls_after FROM mobisign.crl;
+
+-- Who may sign a CRL that the refresh fetches from a distribution point or a
+-- directory: a certificate with the CRL issuer's name and the right to sign
+-- CRLs (keyUsage cRLSign, or a CA certificate without keyUsage). The
+-- intermediate's own CRL is signed by it:
+SELECT mobisign._crl_signed_by(fx('alpha-int.crl.der'), ARRAY[fx('alpha-root.der'), fx('alpha-int.der')]) AS int_crl;
+-- alpha-int-twin is an end-entity certificate (digitalSignature only) that
+-- alpha-int issued with alpha-int's own name; a CRL signed with its key is
+-- not a CRL of alpha-int, whether the twin or the real CA is offered:
+SELECT mobisign._crl_signed_by(fx('alpha-int-twin.crl.der'), ARRAY[fx('alpha-int-twin.der')]) AS twin_crl_by_twin,
+       mobisign._crl_signed_by(fx('alpha-int-twin.crl.der'), ARRAY[fx('alpha-int.der')]) AS twin_crl_by_int;
+-- The same through the refresh: the twin registered as a user's certificate
+-- (it validates: 502) is a cached certificate of the PKI with the CRL
+-- issuer's name, and its newer CRL would have displaced the intermediate's
+-- (every later validation then fails on the CRL's signature). Refused, and
+-- the cache keeps the CA's CRL. (All rolled back.)
+BEGIN;
+SELECT mobisign_add_pki('alpha-twin', ARRAY[fx('alpha-root.der')], intermediates => ARRAY[fx('alpha-int.der')]) > 0 AS added;
+SELECT mobisign_add_crl('alpha-twin', fx('alpha-root.crl.der')) > 0 AS added;
+SELECT mobisign_add_crl('alpha-twin', fx('alpha-int.crl.der')) > 0 AS added;
+SELECT mobisign_register_user('twin', '358401000099', 'alpha-twin', certificate => fx('alpha-int-twin.der'));
+SELECT subject, last_status FROM mobisign.certificate WHERE source = 'register' AND subject = 'CN=alpha-int,O=mobisign test,C=FI';
+SELECT err($$ SELECT mobisign._store_fetched_crl(p, fx('alpha-int-twin.crl.der'), 'http://127.0.0.1:9/int.crl')
+                FROM mobisign.pki p WHERE p.name = 'alpha-twin' $$) AS twin_crl_fetched;
+SELECT c.issuer, c.this_update FROM mobisign.crl c JOIN mobisign.pki p ON p.id = c.pki_id
+ WHERE p.name = 'alpha-twin' ORDER BY c.issuer;
+ROLLBACK;
