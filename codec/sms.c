@@ -183,6 +183,15 @@ msc_udh_parse(const uint8_t *ud, size_t len, msc_udh *out)
 	return MSC_OK;
 }
 
+int32_t
+msc_udh_concat_key(const msc_udh *h)
+{
+	if (!h->has_concat)
+		return -1;
+	return h->concat_ref_bits == 16 ? MSC_CONCAT_KEY_16 + (int32_t) h->concat_ref
+		: (int32_t) h->concat_ref;
+}
+
 static uint8_t
 udh_packet_iei(const msc_udh *h)
 {

@@ -104,6 +104,18 @@ extern size_t msc_sms_segment_count(uint8_t packet_iei, size_t len);
 extern msc_rc msc_udh_parse(const uint8_t *ud, size_t len, msc_udh *out);
 
 /*
+ * The key that groups received segments into one concatenated message: an
+ * 8-bit reference (IEI 0x00) and a 16-bit one (IEI 0x08) are two reference
+ * spaces (TS 23.040 9.2.3.24.1 and 9.2.3.24.8), so segments with
+ * reference 0x12 and 0x0012 are never parts of one message.  The key is the
+ * 8-bit reference (0..255), or the 16-bit one plus MSC_CONCAT_KEY_16
+ * (65536..131071); -1 for a header without concatenation.  The worker
+ * stores it as mobisign.inbound_segment.concat_ref.
+ */
+#define MSC_CONCAT_KEY_16	0x10000
+extern int32_t msc_udh_concat_key(const msc_udh *h);
+
+/*
  * Reassemble a packet from nparts user data given in any order.  A single
  * part without a concatenation IE is a whole packet.  Otherwise every part
  * must carry a concatenation IE with the same reference and total, total ==

@@ -929,7 +929,7 @@ handle_deliver_sm(MsSession *s, const msc_smpp_pdu *pdu, TimestampTz now, List *
 
 	/*
 	 * Concatenation info from the user data header, with the codec's parser
-	 * (IEI 0x00 or 0x08).  A header it refuses is stored as a single SMS: the
+	 * (IEI 0x00 or 0x08; the group key keeps their reference spaces apart).  A header it refuses is stored as a single SMS: the
 	 * SIM channel rejects it when it reassembles, and the SMSC is answered.
 	 */
 	if ((d->esm_class & MSC_SMPP_ESM_CLASS_UDHI) && udlen >= 1)
@@ -939,7 +939,7 @@ handle_deliver_sm(MsSession *s, const msc_smpp_pdu *pdu, TimestampTz now, List *
 		if (msc_udh_parse(ud, udlen, &udh) == MSC_OK &&
 			udh.has_concat && udh.concat_total > 1)
 		{
-			in->concat_ref = udh.concat_ref;
+			in->concat_ref = msc_udh_concat_key(&udh);
 			in->total = udh.concat_total;
 			in->seqno = udh.concat_seq;
 		}

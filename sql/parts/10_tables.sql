@@ -261,7 +261,9 @@ CREATE TABLE mobisign.inbound_segment (
     msisdn       text NOT NULL,
     smsc_id      integer,
     received_at  timestamptz NOT NULL DEFAULT now(),
-    concat_ref   integer,          -- NULL for a single SMS
+    -- the segments' group key (codec/sms.h, msc_udh_concat_key): the 8-bit
+    -- reference, or the 16-bit one + 65536; NULL for a single SMS
+    concat_ref   integer,
     total        integer NOT NULL DEFAULT 1,
     seq          integer NOT NULL DEFAULT 1,
     user_data    bytea NOT NULL,   -- UDH included

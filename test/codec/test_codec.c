@@ -436,6 +436,17 @@ test_sms(void)
 		ok(msc_udh_parse(ud, l, &h) == MSC_OK && h.concat_ref_bits == 16 &&
 		   h.concat_ref == 0x0102 && h.concat_total == 3 && h.concat_seq == 2,
 		   "UDH parse: 16-bit reference (IEI 08)");
+		ok(msc_udh_concat_key(&h) == 0x10102, "16-bit reference 0x0102: group key 0x10102");
+		l = unhex("050003120201", ud, sizeof(ud));
+		ok(msc_udh_parse(ud, l, &h) == MSC_OK && msc_udh_concat_key(&h) == 0x12,
+		   "8-bit reference 0x12: group key 0x12");
+		l = unhex("06080400120201", ud, sizeof(ud));
+		ok(msc_udh_parse(ud, l, &h) == MSC_OK && h.concat_ref == 0x12 &&
+		   msc_udh_concat_key(&h) == 0x10012,
+		   "16-bit reference 0x0012: another group than 8-bit 0x12");
+		l = unhex("027000", ud, sizeof(ud));
+		ok(msc_udh_parse(ud, l, &h) == MSC_OK && msc_udh_concat_key(&h) == -1,
+		   "no concatenation IE: no group key (-1)");
 		l = unhex("08000342030100", ud, sizeof(ud));
 		is_rc(msc_udh_parse(ud, l, &h), MSC_E_UDH, "UDHL beyond the user data");
 		l = unhex("0400024203", ud, sizeof(ud));

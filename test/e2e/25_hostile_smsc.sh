@@ -14,7 +14,8 @@
 #               and the refusals are logged a few times, not 21,000;
 #   bad_source  deliver_sm from a source_addr that is not UTF-8 (0xff...),
 #               alphanumeric, or 16 digits: refused with ESME_RINVSRCADR and
-#               never stored; a valid MSISDN is stored;
+#               never stored; a valid MSISDN is stored; segments with 8-bit
+#               reference 0x12 and 16-bit 0x0012 are stored as two groups;
 #   held_dup    a deliver_sm stored, then the same again (an SMSC redelivers
 #               one whose resp was late) while another session holds the
 #               first copy's row for 8 s, as a verifier marking it processed
@@ -181,9 +182,12 @@ scenario_bad_source() {
 	wait_for 30 jis "$OUT" done true || fail "the script did not finish"
 	ms_check_cmd "0xff..., 'Operator' and 16 digits refused with ESME_RINVSRCADR (0x0a)" \
 		test "$(answers 80000005:a)" = 3
-	ms_check_cmd "the deliver_sm from +358401234567 is acknowledged" test "$(answers 80000005:0)" = 1
+	ms_check_cmd "the deliver_sm from +358401234567 is acknowledged (and the two from +358401234568)" \
+		test "$(answers 80000005:0)" = 3
 	ms_check_cmd "it is stored" \
 		test "$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn = '+358401234567'")" = 1
+	ms_check "an 8-bit reference 0x12 and a 16-bit 0x0012 are two groups (the 16-bit one + 65536)" "18 65554" \
+		"$(q "SELECT string_agg(concat_ref::text, ' ' ORDER BY id) FROM mobisign.inbound_segment WHERE msisdn = '+358401234568'")"
 	ms_check_cmd "every stored source is an MSISDN" \
 		test "$(q "SELECT count(*) FROM mobisign.inbound_segment WHERE msisdn !~ '^\+?[0-9]{5,15}$'")" = 0
 	smsc_stop

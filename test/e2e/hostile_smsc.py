@@ -13,7 +13,9 @@ unbind, and runs one scenario on the bound session:
              file --go, then --count PDUs; an enquire_link after every 40 so
              that the link is not closed as garbage (50 refusals in a row)
   bad_source deliver_sm from a source_addr that is not UTF-8, alphanumeric,
-             16 digits; then one from a valid MSISDN (stored)
+             16 digits; then one from a valid MSISDN (stored); then from
+             another, segment 1 of 2 with 8-bit reference 0x12 and segment
+             1 of 2 with 16-bit reference 0x0012 (two messages, not one)
   bad_msgid  answers every submit_sm with a message_id that is not UTF-8
              (0xff 0xfe '-' 'i' 'd'), for --count submit_sm
   garbage    endless malformed deliver_sm (at most --count): the worker must
@@ -211,6 +213,9 @@ def main():
             send_wait([pdu(DELIVER_SM, 0, s.next_seq(), deliver_body(src=src))], res["answered"],
                       time.time() + 10)
             res["answers_by_source"] = res.get("answers_by_source", []) + [res["answers"].copy()]
+        for ud in (b"\x05\x00\x03\x12\x02\x01\xbe\xef", b"\x06\x08\x04\x00\x12\x02\x01\xca\xfe"):
+            send_wait([pdu(DELIVER_SM, 0, s.next_seq(), deliver_body(src=b"+358401234568", ud=ud))],
+                      res["answered"], time.time() + 10)
     elif a.scenario == "held_dup":
         # one segment of an answer of two, stored and pending; then (once the
         # test holds that row as a verifier marking it processed does) the

@@ -46,8 +46,8 @@ sim_answer_print_ud(const uint8_t *ud, size_t len)
 		memset(&udh, 0, sizeof(udh));
 	fprintf(sim_answer_out, "%s", printed++ ? ", " : "");
 	if (udh.has_concat)
-		fprintf(sim_answer_out, "{\"concat_ref\": %u, \"total\": %u, \"seq\": %u, \"user_data\": \"%s\"}",
-				udh.concat_ref, udh.concat_total, udh.concat_seq, hex);
+		fprintf(sim_answer_out, "{\"concat_ref\": %d, \"total\": %u, \"seq\": %u, \"user_data\": \"%s\"}",
+				(int) msc_udh_concat_key(&udh), udh.concat_total, udh.concat_seq, hex);
 	else
 		fprintf(sim_answer_out, "{\"concat_ref\": null, \"total\": 1, \"seq\": 1, \"user_data\": \"%s\"}",
 				hex);
