@@ -39,6 +39,7 @@
 int			ms_worker_naptime_ms = 10000;
 int			ms_worker_lease_s = 60;
 int			ms_worker_housekeeping_ms = 1000;
+int			ms_smsc_stable_session_ms = 30000;
 
 MsWorkerTable *ms_worker_table = NULL;
 
@@ -169,6 +170,15 @@ ms_worker_init(void)
 							NULL,
 							&ms_worker_housekeeping_ms,
 							1000, 100, 600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mobisign.smsc_stable_session",
+							"How long an SMPP session must stay bound before the reconnect back-off starts over.",
+							"A session that ends sooner, by a fault or by the SMSC, doubles the next reconnect delay; 0: every successful bind starts it over.",
+							&ms_smsc_stable_session_ms,
+							30000, 0, 3600 * 1000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

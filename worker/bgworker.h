@@ -56,6 +56,7 @@ extern long ms_until(TimestampTz now, TimestampTz t);
 extern int	ms_worker_naptime_ms;
 extern int	ms_worker_lease_s;
 extern int	ms_worker_housekeeping_ms;
+extern int	ms_smsc_stable_session_ms;
 
 /* Worker states reported in mobisign.worker_stats and pg_stat_activity. */
 #define MS_WSTATE_LEN 32

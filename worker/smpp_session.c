@@ -88,6 +88,21 @@ typedef struct MsPendingSeg
 } MsPendingSeg;
 
 /*
+ * How a session ended, for the log, worker_stats and the reconnect back-off.
+ * A fault or an end by the SMSC counts towards the back-off (an SMSC that
+ * binds and then unbinds or closes at once is reconnected less and less
+ * often, not every reconnect_delay); one that stayed bound for
+ * mobisign.smsc_stable_session starts the back-off over.  Only a fault is an
+ * error.
+ */
+typedef enum MsSessionEnd
+{
+	MS_END_LOCAL,				/* ours: an unbind we sent, a reload, the worker's exit */
+	MS_END_PEER,				/* the SMSC unbound */
+	MS_END_FAULT				/* a failure: logged "; reconnecting", last_error */
+} MsSessionEnd;
+
+/*
  * One session (one bind) of a link: its own connection, sequence numbers,
  * window (slots), rate limiter, enquire_link and reconnect back-off.
  */
@@ -152,7 +167,7 @@ struct MsLink
 	bool		corked;			/* PDUs wait in outbuf for ms_smpp_uncork() */
 };
 
-static void sess_disconnect(MsSession *s, const char *reason, TimestampTz now, bool error);
+static void sess_disconnect(MsSession *s, const char *reason, TimestampTz now, MsSessionEnd end);
 static void link_dispatch(MsLink *link, TimestampTz now);
 static void sess_connected(MsSession *s, TimestampTz now);
 
@@ -271,7 +286,7 @@ sess_flush(MsSession *s, TimestampTz now)
 		}
 		if (r == MS_IO_WANT_READ || r == MS_IO_WANT_WRITE)
 			return;
-		sess_disconnect(s, r == MS_IO_CLOSED ? "connection closed on send" : err, now, true);
+		sess_disconnect(s, r == MS_IO_CLOSED ? "connection closed on send" : err, now, MS_END_FAULT);
 		return;
 	}
 }
@@ -284,7 +299,7 @@ sess_append(MsSession *s, const uint8 *pdu, int len, TimestampTz now)
 		return false;
 	if (s->outlen + len > MS_OUTBUF_MAX)
 	{
-		sess_disconnect(s, "output buffer overflow", now, true);
+		sess_disconnect(s, "output buffer overflow", now, MS_END_FAULT);
 		return false;
 	}
 	if (s->outlen + len > s->outcap)
@@ -445,6 +460,23 @@ sess_backoff_ms(MsSession *s)
 	return Min(d, MS_MAX_BACKOFF_MS);
 }
 
+/*
+ * The back-off's count of failed sessions.  A bind alone does not reset it:
+ * a session must stay bound for mobisign.smsc_stable_session (0: a bind is
+ * enough), so that an SMSC that accepts the bind and ends the session at once
+ * backs off as one that refuses it.
+ */
+static void
+sess_count_end(MsSession *s, MsSessionEnd end, TimestampTz now)
+{
+	if (s->bound_since != 0 &&
+		(ms_smsc_stable_session_ms == 0 ||
+		 TimestampDifferenceExceeds(s->bound_since, now, ms_smsc_stable_session_ms)))
+		s->failures = 0;
+	if (end != MS_END_LOCAL)
+		s->failures++;
+}
+
 static void
 sess_close_socket(MsSession *s)
 {
@@ -465,7 +497,7 @@ sess_close_socket(MsSession *s)
  * a temporary failure: the loop reschedules those requests in the database.
  */
 static void
-sess_disconnect(MsSession *s, const char *reason, TimestampTz now, bool error)
+sess_disconnect(MsSession *s, const char *reason, TimestampTz now, MsSessionEnd end)
 {
 	ListCell   *lc;
 	int			i;
@@ -477,15 +509,15 @@ sess_disconnect(MsSession *s, const char *reason, TimestampTz now, bool error)
 		return;
 
 	snprintf(msg, sizeof(msg), "SMSC %s: %s", s->label, reason);
-	if (error)
+	if (end == MS_END_FAULT)
 	{
 		ereport(LOG, (errmsg("mobisign worker: %s; reconnecting", msg)));
 		ms_worker_set_error(msg);
-		s->failures++;
 		s->counters.errors++;
 	}
 	else
 		ereport(LOG, (errmsg("mobisign worker: %s", msg)));
+	sess_count_end(s, end, now);
 
 	for (i = 0; i < s->nslots; i++)
 	{
@@ -533,7 +565,8 @@ sess_disconnect(MsSession *s, const char *reason, TimestampTz now, bool error)
 	s->bound_since = 0;
 	s->generation = ++s->link->last_generation;
 	s->bind_seq = s->unbind_seq = s->enquire_seq = 0;
-	s->next_connect_at = after_ms(now, error ? sess_backoff_ms(s) : Max(s->cfg->reconnect_ms, 100));
+	s->next_connect_at = after_ms(now, end == MS_END_LOCAL ? Max(s->cfg->reconnect_ms, 100) :
+								  sess_backoff_ms(s));
 }
 
 static void
@@ -558,7 +591,7 @@ sess_send_bind(MsSession *s, TimestampTz now)
 	{
 		explicit_bzero(&b, sizeof(b));
 		if (s->sock != PGINVALID_SOCKET)
-			sess_disconnect(s, "could not send bind_transceiver", now, true);
+			sess_disconnect(s, "could not send bind_transceiver", now, MS_END_FAULT);
 		return;
 	}
 	explicit_bzero(&b, sizeof(b));
@@ -591,7 +624,7 @@ sess_start_connect(MsSession *s, TimestampTz now)
 		{
 			snprintf(msg, sizeof(msg), "TLS setup failed: %s", err);
 			s->state = MS_LINK_CONNECTING;	/* so that disconnect logs it */
-			sess_disconnect(s, msg, now, true);
+			sess_disconnect(s, msg, now, MS_END_FAULT);
 			return;
 		}
 	}
@@ -614,7 +647,7 @@ sess_start_connect(MsSession *s, TimestampTz now)
 
 		snprintf(msg, sizeof(msg), "cannot resolve host \"%s\": %s", s->cfg->host, gai_strerror(rc));
 		s->state = MS_LINK_CONNECTING;	/* so that disconnect logs it */
-		sess_disconnect(s, msg, now, true);
+		sess_disconnect(s, msg, now, MS_END_FAULT);
 		return;
 	}
 
@@ -623,7 +656,7 @@ sess_start_connect(MsSession *s, TimestampTz now)
 	{
 		freeaddrinfo(res);
 		s->state = MS_LINK_CONNECTING;
-		sess_disconnect(s, strerror(errno), now, true);
+		sess_disconnect(s, strerror(errno), now, MS_END_FAULT);
 		return;
 	}
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
@@ -631,7 +664,7 @@ sess_start_connect(MsSession *s, TimestampTz now)
 		close(fd);
 		freeaddrinfo(res);
 		s->state = MS_LINK_CONNECTING;
-		sess_disconnect(s, "cannot make socket non-blocking", now, true);
+		sess_disconnect(s, "cannot make socket non-blocking", now, MS_END_FAULT);
 		return;
 	}
 	(void) fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -654,7 +687,7 @@ sess_start_connect(MsSession *s, TimestampTz now)
 
 		snprintf(msg, sizeof(msg), "cannot connect to %s:%d: %s",
 				 s->cfg->host, s->cfg->port, strerror(errno));
-		sess_disconnect(s, msg, now, true);
+		sess_disconnect(s, msg, now, MS_END_FAULT);
 	}
 }
 
@@ -672,7 +705,7 @@ sess_handshake(MsSession *s, TimestampTz now)
 	if (r != MS_IO_DONE)
 	{
 		snprintf(msg, sizeof(msg), "TLS handshake failed: %s", err);
-		sess_disconnect(s, msg, now, true);
+		sess_disconnect(s, msg, now, MS_END_FAULT);
 		return;
 	}
 	ms_transport_describe(s->io, desc, sizeof(desc));
@@ -691,14 +724,14 @@ sess_connected(MsSession *s, TimestampTz now)
 	/* never a clear transport for a TLS link, whatever happened before */
 	if (s->cfg->tls && s->tls == NULL)
 	{
-		sess_disconnect(s, "TLS setup failed: no TLS context for a TLS link", now, true);
+		sess_disconnect(s, "TLS setup failed: no TLS context for a TLS link", now, MS_END_FAULT);
 		return;
 	}
 	s->io = ms_transport_open(s->sock, s->cfg->tls ? s->tls : NULL, s->cxt, err);
 	if (s->io == NULL)
 	{
 		snprintf(msg, sizeof(msg), "TLS setup failed: %s", err);
-		sess_disconnect(s, msg, now, true);
+		sess_disconnect(s, msg, now, MS_END_FAULT);
 		return;
 	}
 	if (!s->cfg->tls)
@@ -725,7 +758,7 @@ sess_connect_done(MsSession *s, TimestampTz now)
 
 		snprintf(msg, sizeof(msg), "cannot connect to %s:%d: %s",
 				 s->cfg->host, s->cfg->port, strerror(err));
-		sess_disconnect(s, msg, now, true);
+		sess_disconnect(s, msg, now, MS_END_FAULT);
 		return;
 	}
 	sess_connected(s, now);
@@ -788,7 +821,7 @@ sess_refused(MsSession *s, const msc_smpp_header *h, const char *why, bool answe
 
 		snprintf(msg, sizeof(msg), "%d refused PDUs in a row", s->malformed_run);
 		s->malformed_run = 0;
-		sess_disconnect(s, msg, now, true);
+		sess_disconnect(s, msg, now, MS_END_FAULT);
 	}
 }
 
@@ -983,7 +1016,7 @@ handle_frame(MsSession *s, const uint8 *frame, int len, TimestampTz now, List **
 		if (command_id == MSC_SMPP_BIND_TRANSCEIVER_RESP && s->state == MS_LINK_BINDING &&
 			seq == s->bind_seq)
 		{
-			sess_disconnect(s, "malformed bind_transceiver_resp", now, true);
+			sess_disconnect(s, "malformed bind_transceiver_resp", now, MS_END_FAULT);
 			return;
 		}
 	}
@@ -998,7 +1031,6 @@ handle_frame(MsSession *s, const uint8 *frame, int len, TimestampTz now, List **
 			if (status == ESME_ROK)
 			{
 				s->state = MS_LINK_BOUND;
-				s->failures = 0;
 				s->bind_seq = 0;
 				s->tokens = 1;
 				s->tokens_at = now;
@@ -1015,7 +1047,7 @@ handle_frame(MsSession *s, const uint8 *frame, int len, TimestampTz now, List **
 
 				snprintf(msg, sizeof(msg), "bind_transceiver refused with %s (0x%08x)",
 						 ms_smpp_status_text(status), status);
-				sess_disconnect(s, msg, now, true);
+				sess_disconnect(s, msg, now, MS_END_FAULT);
 			}
 			break;
 
@@ -1032,7 +1064,7 @@ handle_frame(MsSession *s, const uint8 *frame, int len, TimestampTz now, List **
 		case MSC_SMPP_GENERIC_NACK:
 			if (s->state == MS_LINK_BINDING && seq == s->bind_seq)
 			{
-				sess_disconnect(s, "bind_transceiver answered with generic_nack", now, true);
+				sess_disconnect(s, "bind_transceiver answered with generic_nack", now, MS_END_FAULT);
 				break;
 			}
 			slot = slot_find(s, seq);
@@ -1069,12 +1101,12 @@ handle_frame(MsSession *s, const uint8 *frame, int len, TimestampTz now, List **
 		case MSC_SMPP_UNBIND:
 			sess_send_header(s, UNBIND_RESP, ESME_ROK, seq, now);
 			sess_flush(s, now);
-			sess_disconnect(s, "the SMSC unbound", now, false);
+			sess_disconnect(s, "the SMSC unbound", now, MS_END_PEER);
 			break;
 
 		case MSC_SMPP_UNBIND_RESP:
 			if (s->state == MS_LINK_UNBINDING)
-				sess_disconnect(s, "unbound", now, false);
+				sess_disconnect(s, "unbound", now, MS_END_LOCAL);
 			break;
 
 		default:
@@ -1122,15 +1154,15 @@ sess_read(MsSession *s, TimestampTz now, List **inbound)
 							  MS_SMPP_MAX_PDU + 1 - s->inlen, &n, err);
 		if (r == MS_IO_CLOSED)
 		{
-			sess_disconnect(s, "connection closed by the SMSC",
-							now, s->state != MS_LINK_UNBINDING);
+			sess_disconnect(s, "connection closed by the SMSC", now,
+							s->state == MS_LINK_UNBINDING ? MS_END_LOCAL : MS_END_FAULT);
 			return;
 		}
 		if (r == MS_IO_WANT_READ || r == MS_IO_WANT_WRITE)
 			return;
 		if (r == MS_IO_FAILED)
 		{
-			sess_disconnect(s, err, now, true);
+			sess_disconnect(s, err, now, MS_END_FAULT);
 			return;
 		}
 		s->inlen += n;
@@ -1148,7 +1180,7 @@ sess_read(MsSession *s, TimestampTz now, List **inbound)
 				snprintf(msg, sizeof(msg), "invalid PDU length %u from the SMSC", get_be32(s->inbuf + off));
 				/* framing is lost: tell the peer, then start over */
 				sess_send_header(s, GENERIC_NACK, ESME_RINVCMDLEN, 0, now);
-				sess_disconnect(s, msg, now, true);
+				sess_disconnect(s, msg, now, MS_END_FAULT);
 				return;
 			}
 			if (flen == 0)
@@ -1420,7 +1452,7 @@ ms_smpp_link_destroy(MsLink *link, const char *reason)
 
 	for (k = 0; k < link->nsessions; k++)
 	{
-		sess_disconnect(link->sessions[k], reason, now, false);
+		sess_disconnect(link->sessions[k], reason, now, MS_END_LOCAL);
 		sess_close_socket(link->sessions[k]);
 	}
 	link_fail_pending(link, reason);
@@ -1577,7 +1609,7 @@ sess_tick(MsSession *s, TimestampTz now)
 
 				/* an unbind that gets no answer is still the end we asked for */
 				sess_disconnect(s, wait_timed_out(s, msg, sizeof(msg)), now,
-								s->state != MS_LINK_UNBINDING);
+								s->state == MS_LINK_UNBINDING ? MS_END_LOCAL : MS_END_FAULT);
 			}
 			break;
 		case MS_LINK_BOUND:
@@ -1589,14 +1621,14 @@ sess_tick(MsSession *s, TimestampTz now)
 
 					snprintf(msg, sizeof(msg), "no submit_sm_resp within %d ms (sequence %u)",
 							 s->cfg->response_timeout_ms, s->slots[i].seq);
-					sess_disconnect(s, msg, now, true);
+					sess_disconnect(s, msg, now, MS_END_FAULT);
 					return;
 				}
 			}
 			if (s->enquire_seq != 0)
 			{
 				if (now >= s->enquire_deadline)
-					sess_disconnect(s, "enquire_link unanswered", now, true);
+					sess_disconnect(s, "enquire_link unanswered", now, MS_END_FAULT);
 			}
 			else if (now >= after_ms(s->last_activity, s->cfg->enquire_link_ms))
 			{
@@ -1751,7 +1783,7 @@ ms_smpp_unbind(MsLink *link, TimestampTz now)
 			sess_send_header(s, UNBIND, ESME_ROK, s->unbind_seq, now);
 		}
 		else if (s->state != MS_LINK_UNBINDING)
-			sess_disconnect(s, "closed", now, false);
+			sess_disconnect(s, "closed", now, MS_END_LOCAL);
 	}
 	/* nothing queued may be sent any more */
 	link_fail_pending(link, "worker shutting down");

@@ -30,6 +30,11 @@
 #   garbage     endless malformed PDUs: the worker answers 50, closes the
 #               session, binds again after its reconnect delay; random bytes
 #               (a broken length) close it at once;
+#   flap        an SMSC that accepts every bind and ends the session at once
+#               (unbind, close, in turn; 300 ms reconnect_delay): the worker
+#               reconnects after 0.3, 0.6, 1.2, 2.4, 4.8 s, not every 300 ms
+#               (a bind reset the back-off); a session bound for 30 s starts
+#               the back-off over;
 #   audit_bad_row  a SQL_ASCII database, where plain SQL can store bytes that
 #               are not UTF-8: audit_log stores them hex-encoded, and a bad
 #               row inserted behind its back is still sealed and verified.
@@ -280,6 +285,26 @@ scenario_garbage() {
 	smsc_stop
 }
 
+scenario_flap() {
+	local gaps i g want ok=true
+	smsc_start flap --count 5 --hold 31 || return 0
+	wait_for 120 jis "$OUT" done true || fail "the script did not finish"
+	gaps=$(jget "$OUT" gaps_ms "" | tr -d '[],')
+	say "five sessions ended by the SMSC at once: bound again after $gaps ms; after one bound 31 s: $(jget "$OUT" stable_gap_ms) ms"
+	i=0
+	for g in $gaps; do
+		want=$((300 << i))
+		[ "$g" -ge $((want * 6 / 10)) ] || ok=false
+		i=$((i + 1))
+	done
+	ms_check "five flaps, five binds again" 5 "$i"
+	ms_check "each reconnect waits the doubled delay (300 ms << n, at least 60 % of it, measured from the SMSC's close)" true "$ok"
+	ms_check_cmd "a session that stayed bound 31 s starts the back-off over (bound again in under 3 s, not 9.6 s)" \
+		bash -c "g=$(jget "$OUT" stable_gap_ms -1); [ \$g -ge 0 ] && [ \$g -lt 3000 ]"
+	ms_check_cmd "the worker is the same process" test "$(worker_pid)" = "$WORKER0"
+	smsc_stop
+}
+
 scenario_audit_bad_row() {
 	local a="ms_psql -d msascii -qtA"
 	ms_psql -q -c "CREATE DATABASE msascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" postgres
@@ -331,7 +356,7 @@ afterwards() {
 		test "$(q "SELECT status_code FROM mobisign.transaction WHERE id = '$tx'")" = 502
 }
 
-for s in tlv80 truncated bad_source held_dup nack_flood bad_msgid garbage audit_bad_row; do
+for s in tlv80 truncated bad_source held_dup nack_flood bad_msgid garbage flap audit_bad_row; do
 	ms_scenario "$s" "scenario_$s"
 done
 # the cluster, the worker and the audit after all of it; then a normal

@@ -21,6 +21,10 @@ unbind, and runs one scenario on the bound session:
   garbage    endless malformed deliver_sm (at most --count): the worker must
              close the session, then bind again after its reconnect delay;
              then a stream of random bytes: framing lost, closed again
+  flap       accepts the bind, then ends the session at once, --count times
+             (an unbind, then a bare close, in turn); "gaps_ms" is each
+             close-to-next-bind time; then stays bound --hold s and unbinds
+             once more: "stable_gap_ms" is the time to the next bind
 
 The result goes to --out as JSON after every step:
   {"binds": n, "phase": s, "done": bool, "answers": {status_hex: count},
@@ -154,6 +158,7 @@ def main():
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=0)
     ap.add_argument("--go", default="")
+    ap.add_argument("--hold", type=float, default=0.0)
     ap.add_argument("--limit", type=float, default=120.0)
     a = ap.parse_args()
     res = {"scenario": a.scenario, "binds": 0, "phase": "", "done": False, "answers": {},
@@ -274,6 +279,32 @@ def main():
             s.send(b"\xff\xff\xff\xff" + bytes(rnd.randrange(256) for _ in range(4092)))
             s.pump(lambda: False, time.time() + 3)
             res["random_closed"] = s.closed
+    elif a.scenario == "flap":
+        def end_session(sess, by_unbind):
+            """The SMSC ends a bound session; returns the time it was closed."""
+            if by_unbind:
+                sess.send(pdu(UNBIND, 0, sess.next_seq()))
+                sess.pump(lambda: False, time.time() + 0.3)  # the unbind_resp, then its close
+            sess.sock.close()
+            return time.time()
+
+        def rebind_gap(closed_at):
+            nxt = accept(server, res, save, min(end, time.time() + 60))
+            return nxt, (int((res["bound_at"] - closed_at) * 1000) if nxt else -1)
+
+        res["gaps_ms"] = []
+        for i in range(a.count):
+            s, gap = rebind_gap(end_session(s, i % 2 == 0))
+            res["gaps_ms"].append(gap)
+            save()
+            if s is None:
+                sys.exit("no bind after flap %d" % (i + 1))
+        res["phase"] = "holding"
+        save()
+        s.pump(lambda: False, time.time() + a.hold)
+        s, res["stable_gap_ms"] = rebind_gap(end_session(s, True))
+        if s is None:
+            sys.exit("no bind after the stable session")
     res["done"] = True
     save()
     # stay until the test stops us (bounded), serving enquire_link
