@@ -10,7 +10,8 @@
  * of the one before (the old versions of the rows just sealed stay in the
  * partial index audit_unsealed until vacuum: a scan from the start would
  * step over all of them every batch).  Rows are locked by nothing but the
- * advisory lock: only the sealer may update them (mobisign.audit_guard).
+ * sealer's lock (a row of mobisign.process_lock, which no other role can
+ * lock): only the sealer may update them (mobisign.audit_guard).
  * The check reads the chain in chain_seq order straight from the table,
  * each row deformed from its heap tuple in place, with the calling
  * statement's snapshot and the SELECT privilege checked as a query would:
@@ -266,10 +267,11 @@ ms_audit_seal(PG_FUNCTION_ARGS)
 
 	/* one sealer at a time; writers are never blocked by this lock */
 	if (SPI_execute_plan(ms_spi_prepare_once(&lock_plan,
-											 "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('"
-											 MS_AUDIT_SEAL_LOCK "'))", 0, NULL),
-						 NULL, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not take the audit seal lock");
+											 "SELECT FROM mobisign.process_lock l"
+											 " WHERE l.name = '" MS_AUDIT_SEAL_LOCK "' AND l.slot = 0"
+											 " FOR NO KEY UPDATE", 0, NULL),
+						 NULL, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not take the audit seal lock (its row of mobisign.process_lock)");
 	if (SPI_execute_plan(ms_spi_prepare_once(&head_plan,
 											 "SELECT a.chain_seq, a.hash FROM mobisign.audit a"
 											 " WHERE a.chain_seq IS NOT NULL ORDER BY a.chain_seq DESC LIMIT 1",

@@ -9,8 +9,8 @@
  *
  * Invariants: a row's hash is SHA-256(prev_hash || its canonical form
  * (audit_canon.h)).  Writers only INSERT and never wait
- * for the chain: one sealer at a time (the advisory lock on
- * hashtext('mobisign.audit_seal')) gives committed rows the next chain
+ * for the chain: one sealer at a time (its row of mobisign.process_lock,
+ * which no role but the owner can lock) gives committed rows the next chain
  * positions in id order, in batches of one UPDATE each.  The check reads
  * the chain in chain_seq order (with the calling statement's snapshot) and
  * stops at the first row whose position, link or hash is wrong.
@@ -24,8 +24,8 @@
 
 #include "fmgr.h"
 
-/* the advisory lock key's text: one sealer (and purger) at a time */
-#define MS_AUDIT_SEAL_LOCK "mobisign.audit_seal"
+/* the sealer's row of mobisign.process_lock: one sealer (and purger) at a time */
+#define MS_AUDIT_SEAL_LOCK "audit_seal"
 
 /* mobisign.audit_digest(prev bytea, a mobisign.audit) RETURNS bytea */
 extern Datum ms_audit_digest(PG_FUNCTION_ARGS);

@@ -308,3 +308,26 @@ CREATE INDEX answer_queue_msisdn ON mobisign.answer_queue (msisdn);
 ALTER TABLE mobisign.answer_queue SET (autovacuum_vacuum_scale_factor = 0.02,
                                        autovacuum_analyze_scale_factor = 0.02,
                                        vacuum_truncate = false);
+
+-- Locks between mobisign's own processes, as rows of a table on which no
+-- other role has any privilege, so that no other role can take or hold them
+-- (a row lock needs UPDATE; the table's own lock modes need a privilege
+-- too): the audit sealer's ('audit_seal', 0: mobisign.audit_seal() and
+-- mobisign_purge(), one at a time) and the handler lock of one MSISDN's
+-- answers ('answers', hashtext(msisdn) & 1023: mobisign._lock_answers; two
+-- MSISDNs of one slot share a handler, which only delays the second by one
+-- batch).  They were advisory locks, which any role connected to the
+-- database may take (pg_advisory_lock is executable by PUBLIC and pg_locks
+-- shows every key): one application session holding
+-- pg_advisory_lock(hashtext('mobisign.audit_seal')) stopped the sealing of
+-- the audit, the expiry and the verifier of slot 0 for as long as it stayed
+-- connected, and one holding an MSISDN's key kept that user's answers
+-- unread.  Rows written here at install time only, never updated.
+CREATE TABLE mobisign.process_lock (
+    name text NOT NULL,
+    slot integer NOT NULL,
+    PRIMARY KEY (name, slot)
+);
+INSERT INTO mobisign.process_lock (name, slot) VALUES ('audit_seal', 0);
+INSERT INTO mobisign.process_lock (name, slot)
+SELECT 'answers', s FROM pg_catalog.generate_series(0, 1023) s;

@@ -3,8 +3,8 @@
 -- Writers only INSERT: they never wait on one another. Rows are chained later,
 -- in commit order, by mobisign.audit_seal(): each sealed row gets the next
 -- chain_seq, prev_hash = the hash of the row sealed before it, and
--- hash = SHA-256(prev_hash || canonical row). One sealer runs at a time (an
--- advisory lock); the worker seals continuously and mobisign_audit_verify()
+-- hash = SHA-256(prev_hash || canonical row). One sealer runs at a time (its
+-- row of mobisign.process_lock, which no other role can lock); the worker seals continuously and mobisign_audit_verify()
 -- seals what is pending before it checks. A row committed late is simply
 -- sealed later: the chain order is chain_seq, not id.
 CREATE TABLE mobisign.audit (

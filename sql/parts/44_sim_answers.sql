@@ -365,20 +365,26 @@ AS $$ SELECT 64 $$;
 -- The handler lock of one MSISDN's answers, held until the end of the
 -- transaction: one handler per MSISDN at a time, whichever process
 -- (mobisign._process_inbound waits for it; a verifier's claim only tries
--- it, and false means another verifier holds the MSISDN).
+-- it, and false means another verifier holds the MSISDN, or another MSISDN
+-- of the same one of 1,024 slots).
 CREATE FUNCTION mobisign._lock_answers(p_msisdn text, wait boolean)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- a row of mobisign.process_lock, which no application role can lock
+    -- (an advisory lock any role could take and hold; sql/parts/10_tables.sql)
     IF wait THEN
-        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
-                                                 pg_catalog.hashtext(p_msisdn));
+        PERFORM FROM mobisign.process_lock l
+         WHERE l.name = 'answers' AND l.slot = pg_catalog.hashtext(p_msisdn) & 1023
+           FOR NO KEY UPDATE;
         RETURN true;
     END IF;
-    RETURN pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('mobisign.inbound'),
-                                                pg_catalog.hashtext(p_msisdn));
+    PERFORM FROM mobisign.process_lock l
+     WHERE l.name = 'answers' AND l.slot = pg_catalog.hashtext(p_msisdn) & 1023
+       FOR NO KEY UPDATE SKIP LOCKED;
+    RETURN FOUND;
 END
 $$;
 

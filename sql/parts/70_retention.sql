@@ -50,7 +50,8 @@ BEGIN
     -- audit: only a prefix of the sealed chain, so that what remains stays
     -- one unbroken chain from the purge anchor on
     PERFORM mobisign.audit_seal();
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('mobisign.audit_seal'));
+    PERFORM FROM mobisign.process_lock l WHERE l.name = 'audit_seal' AND l.slot = 0
+       FOR NO KEY UPDATE;
     SELECT max(p.chain_seq) INTO last_seq
       FROM (SELECT a.chain_seq, a.at FROM mobisign.audit a
              WHERE a.chain_seq IS NOT NULL ORDER BY a.chain_seq LIMIT max_rows) p

@@ -27,6 +27,10 @@
 #   ec_open_request        a second open request (406); mobisign_wait returns
 #                          at its timeout and yields to a query cancel
 #   ec_suspended_user      refused (105)
+#   ec_app_holds_locks     an application session holds the keys of the
+#                          advisory locks mobisign used (the audit sealer's,
+#                          one user's answers): both go on; the row locks
+#                          that replaced them are refused to it (42501)
 #   ec_app_isolation       an application sees and touches only its own
 #                          transactions, never SIM keys or worker functions
 #   ec_revoked_signer      501; an earlier signature re-verifies as revoked
@@ -59,7 +63,7 @@ set -uo pipefail
 
 EC_SCENARIOS=(ec_success ec_parallel_verifiers ec_user_refusals ec_silent_sim ec_garbage_answer ec_wrong_content
 	ec_foreign_answers ec_replays ec_duplicate_answer ec_application_cancel ec_refused_requests
-	ec_open_request ec_suspended_user ec_app_isolation ec_revoked_signer ec_por_refusals
+	ec_open_request ec_suspended_user ec_app_isolation ec_app_holds_locks ec_revoked_signer ec_por_refusals
 	ec_forged_por ec_invariants)
 RSA_SCENARIOS=(rsa_success rsa_lost_segment rsa_lost_first_segment rsa_spoofed_segment rsa_extension_recreated)
 
@@ -419,6 +423,42 @@ ec_app_isolation() {
 		"$(PGUSER=e2e_app1 ms_sqlstate "SELECT kic_wrapped FROM mobisign.sim_key")"
 	ms_check "app role cannot call the worker's functions" 42501 \
 		"$(PGUSER=e2e_app1 ms_sqlstate "SELECT mobisign._expire()")"
+}
+
+# Any role may take an advisory lock (pg_advisory_lock is PUBLIC, pg_locks
+# shows every key): one application session holding the audit sealer's key
+# stopped the sealing (and the housekeeping and answers of the verifier of
+# slot 0), one holding an MSISDN's key kept that user's answers unread until
+# the transaction expired. The locks are rows of mobisign.process_lock now.
+holder_holds() {
+	[ "$(q "SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid)
+	         WHERE l.locktype = 'advisory' AND l.granted AND a.usename = 'e2e_app3'")" = 2 ]
+}
+all_sealed() { [ "$(q "SELECT count(*) FROM mobisign.audit WHERE chain_seq IS NULL")" = 0 ]; }
+ec_app_holds_locks() {
+	local id holder m
+	q "DO \$\$ BEGIN
+	     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'e2e_app3') THEN
+	       CREATE ROLE e2e_app3 LOGIN IN ROLE mobisign_app;
+	     END IF;
+	   END \$\$" >/dev/null
+	m=$(msisdn_of user0003)
+	PGUSER=e2e_app3 ms_bg ms_psql -qAt \
+		-c "SELECT pg_advisory_lock(hashtext('mobisign.audit_seal')),
+		           pg_advisory_lock(hashtext('mobisign.inbound'), hashtext('$m'));
+		    SELECT pg_sleep(90)" >/dev/null 2>&1
+	holder=$MS_BG_PID
+	ms_check_cmd "an application session holds the sealer's key and user0003's MSISDN's" \
+		ms_wait_until 10 holder_holds
+	id=$(request authenticate user0003)
+	expect_final "user0003's answer, read meanwhile" "$id" completed 502
+	q "SELECT mobisign.audit_log('e2e.marker', 'ok')" >/dev/null
+	ms_check_cmd "the audit is sealed meanwhile (within 15 s)" ms_wait_until 15 all_sealed
+	ms_check "the application cannot lock the sealer's row" 42501 \
+		"$(PGUSER=e2e_app3 ms_sqlstate "SELECT FROM mobisign.process_lock WHERE name = 'audit_seal' FOR NO KEY UPDATE")"
+	ms_check "... nor the table" 42501 \
+		"$(PGUSER=e2e_app3 ms_sqlstate "BEGIN; LOCK TABLE mobisign.process_lock IN ACCESS SHARE MODE; COMMIT")"
+	ms_bg_stop "$holder"
 }
 
 # a revoked signer (501); a signature made before the revocation re-verifies

@@ -842,11 +842,13 @@ drop_database() {
 # new one owns (worker_stats.pid, the latch writers set). A session holding
 # the audit sealer's advisory lock keeps the old worker waiting in its
 # housekeeping (it sees the SIGTERM only afterwards) and stays connected, so
-# the drop fails; it lets go once the second worker runs. With a 60 s poll,
+# the drop fails; it lets go once the second worker runs. (The sealer's lock
+# is a row of mobisign.process_lock: the worker waits on the holder's
+# transaction.) With a 60 s poll,
 # a lost wake-up would leave a request unsent for a minute. Without answer
 # verifiers (mobisign.answer_workers = 0) the worker keeps house itself (with
 # them, the verifier of slot 0 does).
-worker_waits_on_lock() { [ "$(q "SELECT wait_event FROM pg_stat_activity WHERE pid = $1")" = advisory ]; }
+worker_waits_on_lock() { [ "$(q "SELECT wait_event FROM pg_stat_activity WHERE pid = $1")" = transactionid ]; }
 no_verifiers() { [ "$(verifiers)" = 0 ]; }
 busy_worker() {
 	local wpid holder back start tid
@@ -856,18 +858,17 @@ busy_worker() {
 	ms_reload
 	ms_wait_until 15 no_verifiers
 	ms_bg "$PGBIN/psql" -X -q -h "$PG" -p "$PGPORT_T" -U postgres -d "$DB" \
-		-c "SELECT pg_advisory_lock(hashtext('mobisign.audit_seal'))" \
-		-c "DO \$\$ BEGIN
+		-c "BEGIN; SELECT FROM mobisign.process_lock WHERE name = 'audit_seal' AND slot = 0 FOR NO KEY UPDATE;
+		    DO \$\$ BEGIN
 		      FOR i IN 1 .. 400 LOOP
 		        PERFORM pg_stat_clear_snapshot();
 		        EXIT WHEN (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mobisign worker') >= 2;
 		        PERFORM pg_sleep(0.1);
 		      END LOOP;
-		    END \$\$" \
-		-c "SELECT pg_sleep(1)" >/dev/null 2>&1
+		    END \$\$; SELECT pg_sleep(1); COMMIT" >/dev/null 2>&1
 	holder=$MS_BG_PID
 	ms_wait_until 10 worker_waits_on_lock "$wpid"
-	ms_check "the worker waits on the sealer's lock" advisory \
+	ms_check "the worker waits on the sealer's lock" transactionid \
 		"$(q "SELECT wait_event FROM pg_stat_activity WHERE pid = $wpid")"
 	ms_check_cmd "DROP DATABASE with another session connected fails" \
 		ms_fails try_sql 30 postgres postgres "DROP DATABASE $DB"

@@ -48,10 +48,11 @@ A=$WORK/a
 B=$WORK/b
 DB=msprod
 HOLDER_PID=
+SEALER_PID=
 export PGDATABASE=$DB
 
 e2e_on_exit() {
-	exec 7>&- 2>/dev/null
+	exec 7>&- 8>&- 2>/dev/null
 	return 0
 }
 
@@ -131,20 +132,24 @@ cluster_a() {
 
 # 2. the backup
 backup() {
-	# A session holds the audit sealer's lock (rows written now stay unsealed in
-	# the backup) and exports the snapshot in which the expected figures are read
-	# and both dumps are taken.
-	mkfifo "$WORK/holder.in"
+	# A session holds the audit sealer's lock (its row of mobisign.process_lock,
+	# in an open transaction: rows written now stay unsealed in the backup);
+	# another exports the snapshot in which the expected figures are read and
+	# both dumps are taken.
+	mkfifo "$WORK/sealer.in" "$WORK/holder.in"
+	ms_bg_from "$WORK/sealer.in" "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -qAt -h "$A" -p "$port" -U postgres -d "$DB" >"$WORK/sealer.out" 2>&1
+	SEALER_PID=$MS_BG_PID
+	exec 8>"$WORK/sealer.in"
+	echo "BEGIN; SELECT FROM mobisign.process_lock WHERE name = 'audit_seal' AND slot = 0 FOR NO KEY UPDATE;" >&8
+	echo "SELECT 'locked' \\g $WORK/locked" >&8
 	ms_bg_from "$WORK/holder.in" "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -qAt -h "$A" -p "$port" -U postgres -d "$DB" >"$WORK/holder.out" 2>&1
 	HOLDER_PID=$MS_BG_PID
 	exec 7>"$WORK/holder.in"
-	echo "SELECT pg_advisory_lock(hashtext('mobisign.audit_seal'));" >&7
-	echo "SELECT 'locked' \\g $WORK/locked" >&7
 	for _ in $(seq 1 50); do [ -s "$WORK/locked" ] && break; sleep 0.1; done
 	# the worker, blocked in its housekeeping, claims nothing: a request made now
 	# is still queued (its SMS unsent) in the backup
-	ms_check "A: the worker waits for the sealer's lock" advisory \
-		"$(settled "$A" "$DB" "SELECT wait_event FROM pg_stat_activity WHERE backend_type = 'mobisign worker'" advisory)"
+	ms_check "A: the worker waits for the sealer's lock (a row lock: on the holder's transaction)" transactionid \
+		"$(settled "$A" "$DB" "SELECT wait_event FROM pg_stat_activity WHERE backend_type = 'mobisign worker'" transactionid)"
 	queued_id=$(start_tx bank auth user0006 '3 min')
 	ms_check "A: user0006's request is queued, unsent" queued "$(qa "SELECT state FROM mobisign.transaction WHERE id = '$queued_id'")"
 	qa "SELECT mobisign.audit_log('backup.marker', 'ok', '{\"note\": \"written while the sealer waits\"}')" >/dev/null
@@ -171,8 +176,11 @@ EOF
 	ms_check "pg_dump and pg_dumpall succeeded" "" "$(cat "$WORK/dump.err")"
 	echo "COMMIT;" >&7
 	exec 7>&-
+	echo "COMMIT;" >&8
+	exec 8>&-
 	ms_wait_until 10 ms_gone "$HOLDER_PID"
-	ms_bg_stop "$HOLDER_PID"
+	ms_wait_until 10 ms_gone "$SEALER_PID"
+	ms_bg_stop "$HOLDER_PID" "$SEALER_PID"
 	ms_check "the dump holds the rows of mobisign's tables (COPY mobisign.audit)" 1 \
 		"$(grep -c '^COPY mobisign.audit ' "$WORK/msprod.sql")"
 	ms_check "the dump sets the audit id sequence" 1 "$(grep -c "setval('mobisign.audit_id_seq'" "$WORK/msprod.sql")"

@@ -14,7 +14,7 @@ INSERT INTO classes VALUES
     ('mobisign.transaction', 'state'), ('mobisign.request_queue', 'state'),
     ('mobisign.inbound_segment', 'state'), ('mobisign.answer_queue', 'state'),
     ('mobisign.audit', 'state'),
-    ('mobisign.status_code', 'install-time'),
+    ('mobisign.status_code', 'install-time'), ('mobisign.process_lock', 'install-time'),
     ('mobisign.ocsp_response', 'cache'), ('mobisign.crl_source', 'cache'),
     ('mobisign.crl_point_examined', 'cache'),
     ('mobisign.restore_event', 'transient');

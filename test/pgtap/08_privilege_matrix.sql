@@ -294,6 +294,7 @@ INSERT INTO expect_col VALUES
     ('mobisign.request_queue', '*', '{}'),
     ('mobisign.inbound_segment', '*', '{}'),
     ('mobisign.answer_queue', '*', '{}'),
+    ('mobisign.process_lock', '*', '{}'),                  -- locks no other role may take
     ('mobisign.audit', '*', '{admin,auditor}'),
     ('mobisign.ocsp_response', '*', '{admin,auditor}'),
     ('mobisign.crl_source', '*', '{admin,auditor}'),

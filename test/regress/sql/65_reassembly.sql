@@ -240,9 +240,12 @@ BEGIN;
 -- with its first (one handling covers both)
 SELECT m AS claimed FROM mobisign._claim_answers(2) m;
 SELECT msisdn AS still_queued FROM mobisign.answer_queue ORDER BY id;
--- the claimer now holds both MSISDNs' handler locks until its commit
-SELECT count(*) AS handler_locks_held FROM pg_catalog.pg_locks
- WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted;
+-- the claimer now holds both MSISDNs' handler locks until its commit: their
+-- rows of mobisign.process_lock, locked by this transaction
+SELECT count(*) AS handler_locks_held FROM mobisign.process_lock l
+ WHERE l.name = 'answers' AND l.xmax::text = pg_catalog.pg_current_xact_id()::text
+   AND l.slot IN (pg_catalog.hashtext('+3585550000001') & 1023,
+                  pg_catalog.hashtext('+3585550000002') & 1023);
 -- a handler of this session takes a lock it holds again at once
 SELECT mobisign._lock_answers('+3585550000001', wait => false) AS held_again;
 ROLLBACK;
