@@ -56,6 +56,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -272,7 +273,9 @@ cache_insert_fn(void *arg)
 /*
  * Store a fresh answer.  A failure to cache (read-only transaction, standby,
  * privileges) must not fail the verification: it runs in a subtransaction
- * and is reported as a warning.
+ * and is reported as a warning.  A cancel or statement_timeout that fires
+ * in it (the first interrupt check after a fetch may be the INSERT's) is
+ * not a failure to cache: it is raised again, as it would have been.
  */
 static void
 cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
@@ -322,6 +325,8 @@ cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 	row.args = args;
 	row.nulls = nulls;
 	edata = ms_run_in_subtransaction(cache_insert_fn, &row);
+	if (edata != NULL && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
 	if (edata != NULL)
 	{
 		ereport(WARNING,
@@ -421,6 +426,8 @@ query_responders(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert, 
 		ResponderBackoff *b;
 		TimestampTz asked_at;
 
+		/* a fetch does not see interrupts: a cancel is served between them */
+		CHECK_FOR_INTERRUPTS();
 		if (pg_strncasecmp(url, "http://", 7) != 0)
 			continue;
 		b = backoff_find(url);
@@ -452,6 +459,7 @@ query_responders(MsScope *scope, MsPki *pki, STACK_OF(X509) *chain, X509 *cert, 
 		asked_at = GetCurrentTimestamp();
 		resp = ms_http_post(url, "application/ocsp-request", "application/ocsp-response",
 							reqder, reqlen, MS_FETCH_MAX_OCSP, &err);
+		CHECK_FOR_INTERRUPTS();
 		if (resp == NULL)
 		{
 			TimestampTz now = GetCurrentTimestamp();

@@ -29,6 +29,8 @@
 #   ocsp_responder_down     down or frozen: fail closed, or the CRL; a frozen
 #                           responder costs a fetch timeout once per process
 #                           and back-off, not per verification
+#   ocsp_cancel_kept        a statement_timeout that comes due while a responder
+#                           answers cancels the statement (57014), not lost
 #   delta_crl               a revocation in the delta CRL only
 #   sim_directory_user      a user only in LDAP authenticates through the worker
 #                           and the simulator; revoked via the directory's CRL
@@ -84,7 +86,7 @@ cp "$PKI/carol.der" "$WWW/carol.der"
 ms_bg python3 -m http.server "$HTTP_PORT" --bind 127.0.0.1 --directory "$WWW" >"$WORK/http.log" 2>&1
 
 start_ocsp() {
-	ms_bg python3 "$HERE/ldap/ocsp_http.py" "$OCSP_PORT" \
+	OCSP_DELAY_FILE=$WORK/ocsp.delay ms_bg python3 "$HERE/ldap/ocsp_http.py" "$OCSP_PORT" \
 		"int=$PKI/int/index.txt,$PKI/int.pem,$PKI/ocsp-int.pem,$PKI/ocsp-int.key" \
 		"root=$PKI/root/index.txt,$PKI/root.pem,$PKI/root.pem,$PKI/root/key.pem" \
 		>"$WORK/ocsp.log" 2>&1
@@ -586,6 +588,27 @@ SQL
 	took "$EL" 0 1.0 "the two after the first, together"
 }
 
+# a statement_timeout (or a cancel) that comes due while a responder is
+# answering: the fetch does not see it, the first interrupt check after it
+# does. That check used to be the INSERT caching the response, in a
+# subtransaction that turned every error into a WARNING: the cancel was
+# lost, the statement went on (502 after 2 s with a 1 s statement_timeout).
+ocsp_cancel_kept() {
+	local out
+	echo 2 >"$WORK/ocsp.delay"
+	out=$(ms_psql -qAt -v VERBOSITY=verbose -c "SET statement_timeout = '1s'" \
+		-c "SELECT status_code FROM mobisign_validate_certificate($(cert carol), pki => 'e2e-ocsp')" 2>&1)
+	rm -f "$WORK/ocsp.delay"
+	echo "# a 1 s statement_timeout, the responder answering after 2 s: $(echo "$out" | head -n 2 | tr '\n' ' ')"
+	ms_check_match "the statement is cancelled (57014), not answered" '^ERROR: +57014: canceling statement due to statement timeout' \
+		"$(echo "$out" | grep -m1 '^ERROR')"
+	ms_check "and no response was cached for it" 0 \
+		"$(q "SELECT count(*) FROM mobisign.ocsp_response o JOIN mobisign.pki p ON p.id = o.pki_id
+		      WHERE p.name = 'e2e-ocsp' AND o.subject LIKE '%carol%'")"
+	ms_check "without the timeout: carol by OCSP (502)" "502|good" \
+		"$(q "SELECT status_code, evidence->'ocsp'->0->>'status' FROM mobisign_validate_certificate($(cert carol), pki => 'e2e-ocsp')")"
+}
+
 # delta CRLs (freshest CRL points)
 delta_crl() {
 	ms_check "carol is valid by the full CRL" "502 VALID_SIGNATURE" "$(validate carol e2e)"
@@ -768,7 +791,7 @@ no_secret_in_log() {
 # ---------------------------------------------------------------------------
 for s in add_directory_refusals bind_password_secret ldap_lookup filter_injection ldap_tls bind_failures \
 	frozen_directory restarted_directory certificate_urls crl_sources stale_crls revocation \
-	crl_refresh_due refresher_worker ocsp ocsp_past_time ocsp_responder_down delta_crl \
+	crl_refresh_due refresher_worker ocsp ocsp_past_time ocsp_responder_down ocsp_cancel_kept delta_crl \
 	sim_directory_user hostile_directory no_secret_in_log; do
 	ms_scenario "$s" "$s"
 done

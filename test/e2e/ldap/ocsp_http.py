@@ -8,13 +8,15 @@ also re-reads the CA's index, so revocations show at once.
 
     ocsp_http.py PORT NAME=INDEX,CA,RSIGNER,RKEY [NAME=...]
 
-A request to /NAME is answered with that CA's index and signer.
+A request to /NAME is answered with that CA's index and signer. With
+OCSP_DELAY_FILE set, a number of seconds in that file delays every answer.
 """
 import http.server
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 PORT = int(sys.argv[1])
 ROUTES = {}
@@ -32,6 +34,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         index, ca, rsigner, rkey = ROUTES[name]
+        delay = os.environ.get("OCSP_DELAY_FILE", "")
+        if delay and os.path.exists(delay):
+            with open(delay) as f:
+                time.sleep(min(float(f.read().strip() or 0), 30))
         with tempfile.TemporaryDirectory() as tmp:
             req = os.path.join(tmp, "req.der")
             resp = os.path.join(tmp, "resp.der")
