@@ -239,6 +239,9 @@ cache_lookup(MsPki *pki, const unsigned char fp[32], char **url)
 	return result;
 }
 
+/* the rows 'ocsp' of mobisign.process_lock (sql/parts/10_tables.sql) */
+#define MS_OCSP_LOCK_SLOTS 1024
+
 typedef struct CacheRow
 {
 	Oid		   *types;
@@ -253,18 +256,27 @@ cache_insert_fn(void *arg)
 	int			rc;
 
 	SPI_connect();
+	/*
+	 * Only with the writer's lock of the certificate's slot, taken without
+	 * waiting: whoever holds it may have written the row and hold it (and
+	 * the slot) until its transaction ends, a verifier's batch or an
+	 * application's open transaction; then this answer is not cached.
+	 */
 	rc = SPI_execute_with_args(
-							   "INSERT INTO mobisign.ocsp_response AS o (pki_id, cert_sha256, subject, issuer,"
+							   "WITH slot AS (SELECT FROM mobisign.process_lock l"
+							   "               WHERE l.name = 'ocsp' AND l.slot = $15"
+							   "                 FOR NO KEY UPDATE SKIP LOCKED)"
+							   " INSERT INTO mobisign.ocsp_response AS o (pki_id, cert_sha256, subject, issuer,"
 							   "   serial, status, revocation_time, revocation_reason, this_update, next_update,"
 							   "   produced_at, responder_url, der, sha256, fetched_at)"
-							   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())"
+							   " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now() FROM slot"
 							   " ON CONFLICT (pki_id, cert_sha256) DO UPDATE"
 							   "   SET status = excluded.status, revocation_time = excluded.revocation_time,"
 							   "       revocation_reason = excluded.revocation_reason,"
 							   "       this_update = excluded.this_update, next_update = excluded.next_update,"
 							   "       produced_at = excluded.produced_at, responder_url = excluded.responder_url,"
 							   "       der = excluded.der, sha256 = excluded.sha256, fetched_at = now()",
-							   14, row->types, row->args, row->nulls, false, 0);
+							   15, row->types, row->args, row->nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not cache the OCSP response: %s", SPI_result_code_string(rc));
 	SPI_finish();
@@ -282,11 +294,11 @@ cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 {
 	CacheRow	row;
 	ErrorData  *edata;
-	Datum		args[14];
-	char		nulls[14];
-	Oid			types[14] = {INT4OID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	Datum		args[15];
+	char		nulls[15];
+	Oid			types[15] = {INT4OID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	TEXTOID, BYTEAOID, BYTEAOID};
+	TEXTOID, BYTEAOID, BYTEAOID, INT4OID};
 	bytea	   *fpb;
 	bytea	   *sha;
 	unsigned char digest[32];
@@ -320,6 +332,7 @@ cache_store(MsPki *pki, const unsigned char fp[32], X509 *cert, OcspAnswer *a)
 	args[11] = CStringGetTextDatum(a->url);
 	args[12] = PointerGetDatum(a->der);
 	args[13] = PointerGetDatum(sha);
+	args[14] = Int32GetDatum(((fp[0] << 8) | fp[1]) & (MS_OCSP_LOCK_SLOTS - 1));
 
 	row.types = types;
 	row.args = args;

@@ -313,10 +313,13 @@ ALTER TABLE mobisign.answer_queue SET (autovacuum_vacuum_scale_factor = 0.02,
 -- other role has any privilege, so that no other role can take or hold them
 -- (a row lock needs UPDATE; the table's own lock modes need a privilege
 -- too): the audit sealer's ('audit_seal', 0: mobisign.audit_seal() and
--- mobisign_purge(), one at a time) and the handler lock of one MSISDN's
+-- mobisign_purge(), one at a time), the handler lock of one MSISDN's
 -- answers ('answers', hashtext(msisdn) & 1023: mobisign._lock_answers; two
 -- MSISDNs of one slot share a handler, which only delays the second by one
--- batch).  They were advisory locks, which any role connected to the
+-- batch) and the writer's lock of a cached OCSP response ('ocsp', from the
+-- certificate's digest: extension/ocsp.c takes it without waiting, and a
+-- backend that finds it held does not cache its answer, where it waited
+-- for whoever had written the row, until that transaction ended).  They were advisory locks, which any role connected to the
 -- database may take (pg_advisory_lock is executable by PUBLIC and pg_locks
 -- shows every key): one application session holding
 -- pg_advisory_lock(hashtext('mobisign.audit_seal')) stopped the sealing of
@@ -330,4 +333,5 @@ CREATE TABLE mobisign.process_lock (
 );
 INSERT INTO mobisign.process_lock (name, slot) VALUES ('audit_seal', 0);
 INSERT INTO mobisign.process_lock (name, slot)
-SELECT 'answers', s FROM pg_catalog.generate_series(0, 1023) s;
+SELECT k, s FROM pg_catalog.unnest(ARRAY['answers', 'ocsp']) k,
+              pg_catalog.generate_series(0, 1023) s;

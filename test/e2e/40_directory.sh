@@ -31,6 +31,9 @@
 #                           and back-off, not per verification
 #   ocsp_cancel_kept        a statement_timeout that comes due while a responder
 #                           answers cancels the statement (57014), not lost
+#   ocsp_cache_held         a transaction that cached a response and stays open
+#                           does not hold up another validation of the same
+#                           certificate (it waited for that transaction's end)
 #   delta_crl               a revocation in the delta CRL only
 #   sim_directory_user      a user only in LDAP authenticates through the worker
 #                           and the simulator; revoked via the directory's CRL
@@ -609,6 +612,34 @@ ocsp_cancel_kept() {
 		"$(q "SELECT status_code, evidence->'ocsp'->0->>'status' FROM mobisign_validate_certificate($(cert carol), pki => 'e2e-ocsp')")"
 }
 
+# One session validates (fetching and caching alice's and the intermediate's
+# responses) in a transaction it keeps open 8 s, as a verifier's batch or an
+# application's transaction does; another validates the same certificate
+# meanwhile. It used to wait on the cache row written by the first until that
+# transaction ended; now it does not cache its answer and does not wait.
+cache_writer_sleeps() {
+	test "$(q "SELECT count(*) FROM pg_catalog.pg_stat_activity
+	            WHERE query LIKE '/* cache holder */%' AND wait_event = 'PgSleep'")" = 1
+}
+ocsp_cache_held() {
+	local hold T0 T1 OUT EL
+	q "DELETE FROM mobisign.ocsp_response WHERE pki_id = (SELECT id FROM mobisign.pki WHERE name = 'e2e-ocspcrl')" >/dev/null
+	# (the marker first: pg_stat_activity keeps 1 kB of a query, the certificate is longer)
+	ms_bg ms_psql -qAt -c "/* cache holder */ BEGIN; SELECT status_code FROM mobisign_validate_certificate($(cert alice), pki => 'e2e-ocspcrl');
+	                         SELECT pg_catalog.pg_sleep(8); COMMIT" >/dev/null
+	hold=$MS_BG_PID
+	ms_check_cmd "the first session cached and holds its rows" ms_wait_until 10 cache_writer_sleeps
+	T0=$(date +%s.%N)
+	OUT=$(q "SELECT status_code, evidence->'ocsp'->0->>'cached' FROM mobisign_validate_certificate($(cert alice), pki => 'e2e-ocspcrl')")
+	T1=$(date +%s.%N)
+	EL=$(awk "BEGIN{printf \"%.1f\", $T1 - $T0}")
+	ms_check "the second: alice good by OCSP, fetched (not cached yet: the first has not committed)" "502|false" "$OUT"
+	took "$EL" 0 3.0 "... without waiting for the first session's transaction (8 s)"
+	wait "$hold" 2>/dev/null
+	ms_check "the first session's responses are cached once it commits" 2 \
+		"$(q "SELECT count(*) FROM mobisign.ocsp_response WHERE pki_id = (SELECT id FROM mobisign.pki WHERE name = 'e2e-ocspcrl')")"
+}
+
 # delta CRLs (freshest CRL points)
 delta_crl() {
 	ms_check "carol is valid by the full CRL" "502 VALID_SIGNATURE" "$(validate carol e2e)"
@@ -791,7 +822,7 @@ no_secret_in_log() {
 # ---------------------------------------------------------------------------
 for s in add_directory_refusals bind_password_secret ldap_lookup filter_injection ldap_tls bind_failures \
 	frozen_directory restarted_directory certificate_urls crl_sources stale_crls revocation \
-	crl_refresh_due refresher_worker ocsp ocsp_past_time ocsp_responder_down ocsp_cancel_kept delta_crl \
+	crl_refresh_due refresher_worker ocsp ocsp_past_time ocsp_responder_down ocsp_cancel_kept ocsp_cache_held delta_crl \
 	sim_directory_user hostile_directory no_secret_in_log; do
 	ms_scenario "$s" "$s"
 done
